@@ -1,0 +1,146 @@
+/* connector.h — the connector ABI, version 1.
+ *
+ * The only thing the gateway core knows about connectors. A connector type
+ * (http, sql, file, or a plugin loaded with dlopen) exports one
+ * `struct connector_ops`. The core:
+ *
+ *   1. parses the service's `connector:` YAML block: `type` and `map` are the
+ *      core's; every other key must be in ops->keys (typed, with defaults;
+ *      unknown keys are config errors with line:column) and is written into a
+ *      zeroed settings struct of ops->settings_size bytes at key->offset;
+ *   2. calls ops->init once per event loop that uses the service (each HTTP
+ *      worker thread, the delivery worker, `tellonce connector test`);
+ *   3. calls fetch / push / changes on that loop's thread only;
+ *   4. calls ops->destroy on the same thread when the loop stops or the
+ *      configuration is replaced.
+ *
+ * This header depends on libc and libevent only; records cross it as JSON
+ * text, so a plugin need not link the same JSON library as the core.
+ *
+ * A plugin shared object exports
+ *     const struct connector_ops *tellonce_connector_v1(void);
+ * (CONNECTOR_ENTRY_SYMBOL) and must set abi_version = CONNECTOR_ABI_VERSION.
+ */
+#ifndef TELLONCE_CONNECTOR_H
+#define TELLONCE_CONNECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+#define CONNECTOR_ABI_VERSION 1
+#define CONNECTOR_ENTRY_SYMBOL "tellonce_connector_v1"
+
+/* ---- settings: the YAML keys a connector accepts ---------------------- */
+
+enum connector_key_type {
+	CONNECTOR_KEY_STRING,   /* char *                                          */
+	CONNECTOR_KEY_SECRET,   /* char *: resolved from env:NAME / file:PATH;    */
+	                        /*   inline values are refused                    */
+	CONNECTOR_KEY_INT,      /* int64_t                                         */
+	CONNECTOR_KEY_BOOL,     /* int (0/1)                                       */
+	CONNECTOR_KEY_DURATION, /* int64_t milliseconds; YAML "2s", "500ms", "1m"  */
+	CONNECTOR_KEY_ENDPOINT, /* struct connector_endpoint: {method, path}      */
+	CONNECTOR_KEY_STRMAP,   /* struct connector_strmap: {key: value, ...}     */
+};
+
+struct connector_endpoint {
+	char *method; /* upper-cased, e.g. "GET" */
+	char *path;   /* template with {local_id} (and {cursor} for changes) */
+};
+
+struct connector_strmap {
+	size_t n;
+	char **keys;   /* in YAML order */
+	char **values;
+};
+
+struct connector_key {
+	const char *name;
+	enum connector_key_type type;
+	const char *default_value; /* YAML text used when absent; NULL = none */
+	int required;              /* 1: absent is an error */
+	size_t offset;             /* offsetof(settings struct, field) */
+	const char *doc;           /* one line, for `tellonce check` and docs */
+};
+
+/* ---- calls ------------------------------------------------------------ */
+
+enum connector_status {
+	CONNECTOR_OK = 0,
+	CONNECTOR_NOT_FOUND,  /* the service has no record for this local id   */
+	CONNECTOR_RETRY,      /* transient: unreachable, reset, 5xx, 429        */
+	CONNECTOR_TIMEOUT,    /* transient: no complete answer within timeout   */
+	CONNECTOR_CONFLICT,   /* push: the service already has it (HTTP 409)    */
+	CONNECTOR_PERMANENT,  /* retrying cannot help: 4xx, garbage, mapping    */
+};
+
+struct connector_request {
+	const char *local_id;        /* the called service's own id of the subject */
+	const char *dataset;         /* dataset name                              */
+	const char *request_id;      /* for the service's logs (X-Request-Id)     */
+	const char *idempotency_key; /* push: equal across retries; else NULL     */
+	const char *body;            /* push: JSON object in the service's own    */
+	size_t body_len;             /*   field names (after mapping); else NULL  */
+	const char *cursor;          /* changes: opaque cursor, NULL = beginning  */
+};
+
+struct connector_result {
+	enum connector_status status;
+	int http_status;   /* when the transport has one, else 0 */
+	/* fetch: the record as a JSON object in the service's own field names.
+	 * changes: a JSON array of {"local_id":..., "record":{...}} objects.
+	 * Owned by the connector; valid only during the done callback. */
+	const char *body;
+	size_t body_len;
+	const char *next_cursor; /* changes only; owned by the connector */
+	/* Why it failed, for logs and problem details. Never holds record values. */
+	const char *detail;
+};
+
+/* Called exactly once per fetch/push/changes, on the loop's thread. May be
+ * called before the call that started it returns (synchronous connectors). */
+typedef void (*connector_done_fn)(const struct connector_result *res, void *arg);
+
+struct connector_env {
+	struct event_base *base;   /* the loop this instance runs on */
+	const char *service;       /* service id, for log lines      */
+	/* Writes one log line through the gateway's logger. */
+	void (*log)(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+};
+
+/* Log levels for connector_env.log. */
+enum { CONNECTOR_LOG_DEBUG, CONNECTOR_LOG_INFO, CONNECTOR_LOG_WARN, CONNECTOR_LOG_ERROR };
+
+struct connector_ops {
+	uint32_t abi_version;                 /* CONNECTOR_ABI_VERSION        */
+	const char *name;                     /* the `type:` value            */
+	const struct connector_key *keys;     /* terminated by {NULL}         */
+	size_t settings_size;
+
+	/* Optional: checks settings beyond their types (e.g. a URL parses).
+	 * Returns 0, or -1 with a message in err. Runs at config load. */
+	int (*validate)(const void *settings, char *err, size_t errlen);
+
+	/* Creates an instance bound to env->base; *instance is freed by destroy.
+	 * `settings` outlives the instance. Returns 0, or -1 with err. */
+	int (*init)(void **instance, const void *settings,
+	    const struct connector_env *env, char *err, size_t errlen);
+
+	/* Any of these may be NULL when the connector cannot do it. */
+	void (*fetch)(void *instance, const struct connector_request *req,
+	    connector_done_fn done, void *arg);
+	void (*push)(void *instance, const struct connector_request *req,
+	    connector_done_fn done, void *arg);
+	void (*changes)(void *instance, const struct connector_request *req,
+	    connector_done_fn done, void *arg);
+	void (*health)(void *instance, connector_done_fn done, void *arg);
+
+	/* Cancels calls in flight (their done callbacks are not called) and
+	 * frees the instance. */
+	void (*destroy)(void *instance);
+};
+
+#endif

@@ -1,0 +1,79 @@
+/* audit.h — the signed, tamper-evident audit log (contract §5).
+ *
+ * One place writes audit entries: audit_append*(). Entries are canonical
+ * JSON (sorted keys, no spaces) holding names, pseudonyms and hashes, never
+ * personal values. Storage is an RFC 6962 Merkle log laid out as C2SP
+ * tlog-tiles in config audit.dir, with signed C2SP checkpoints.
+ *
+ * A single sequencer thread owns the files: appends from every thread are
+ * queued, written and fsync'd in batches (group commit), and only then
+ * reported done. */
+#ifndef TELLONCE_AUDIT_H
+#define TELLONCE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+
+/* Fields of one entry; NULL strings become JSON null. Borrowed by append. */
+struct audit_entry {
+	int64_t ts_ms;          /* 0 = now */
+	const char *type;       /* fetch, push, deliver, consent.grant, consent.revoke,
+	                           link, objection, config.reload, admin */
+	const char *consumer;
+	const char *provider;
+	const char *dataset;
+	const char *const *attributes;  /* names only */
+	size_t nattributes;
+	const char *purpose;
+	const char *basis;
+	const char *policy;
+	const char *consent;
+	const char *subject;    /* the keyed pseudonym, never a local id */
+	const char *decision;   /* "allow" / "deny" */
+	const char *reason;
+	const char *request_id;
+	const char *payload_sha256;   /* hex of the exchanged record, never the record */
+};
+
+struct audit;
+
+/* Opens (or creates) the log in cfg->dir, recovers it after a crash, checks
+ * the new state against the last signed checkpoint and starts the sequencer.
+ * Returns NULL with err on failure (the gateway must not start). */
+struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errlen);
+/* Drains pending appends, signs a final checkpoint, stops the sequencer. */
+void audit_close(struct audit *a);
+
+/* Canonical JSON of an entry; malloc'd, caller frees. */
+char *audit_entry_json(const struct audit_entry *e);
+
+/* Called on `base`'s thread once the entry is durable (status 0, its index)
+ * or could not be written (status -1). */
+typedef void (*audit_done_fn)(int status, uint64_t index, void *arg);
+
+/* Queues an entry; never blocks on disk. `base` must run a libevent loop
+ * with threading enabled (evthread_use_pthreads). */
+void audit_append_async(struct audit *a, const struct audit_entry *e,
+    struct event_base *base, audit_done_fn done, void *arg);
+/* Blocks until the entry is durable. Returns 0 with *index, or -1. */
+int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
+
+/* Called on the sequencer thread after each durable entry that has a
+ * subject, so the gateway can keep its subject → index access index. */
+typedef void (*audit_index_fn)(const char *subject, uint64_t index, void *arg);
+void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
+
+/* Number of durable entries. */
+uint64_t audit_size(struct audit *a);
+/* Entry `index` as stored (canonical JSON); *json malloc'd. 0 or -1. */
+int audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len);
+/* 0 when the log directory is writable and the sequencer is alive. */
+int audit_ready(struct audit *a);
+/* The audit directory (tiles and checkpoint are served from it). */
+const char *audit_dir(const struct audit *a);
+
+#endif

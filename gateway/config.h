@@ -1,0 +1,173 @@
+/* config.h — the YAML configuration as typed, validated structs.
+ *
+ * A `struct config` is immutable once loaded and shared read-only by every
+ * thread; a reload builds a new one and swaps it in (see server.c). All
+ * cross references (policy → services, dataset, attributes) are resolved to
+ * pointers at load time, so nothing on the request path looks names up
+ * twice. */
+#ifndef TELLONCE_CONFIG_H
+#define TELLONCE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connector.h"
+#include "secret.h"
+
+enum config_attr_type {
+	CONFIG_ATTR_STRING,
+	CONFIG_ATTR_INTEGER,
+	CONFIG_ATTR_NUMBER,
+	CONFIG_ATTR_BOOLEAN,
+	CONFIG_ATTR_DATE, /* "YYYY-MM-DD" */
+};
+
+enum config_basis {
+	CONFIG_BASIS_CONSENT,
+	CONFIG_BASIS_PUBLIC_TASK,
+	CONFIG_BASIS_LEGAL_OBLIGATION,
+};
+
+enum config_role {
+	CONFIG_ROLE_TRANSPARENCY = 1 << 0, /* may read subjects' access logs */
+};
+
+struct config_attribute {
+	char *name;
+	enum config_attr_type type;
+};
+
+struct config_dataset {
+	char *name;
+	struct config_attribute *attributes;
+	size_t nattributes;
+};
+
+/* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
+struct config_mapping {
+	const struct config_attribute *attribute;
+	char *path; /* "adresse.cp" */
+};
+
+struct config_connector {
+	char *type;                      /* "http", "sql", "file", "plugin" */
+	const struct connector_ops *ops;
+	void *settings;                  /* ops->settings_size bytes, filled from ops->keys */
+	struct config_mapping *map;      /* empty map = attributes by their own names */
+	size_t nmap;
+	int line, col;                   /* of the connector block, for messages */
+};
+
+struct config_subscription {
+	const struct config_dataset *dataset;
+	const struct config_service *from;
+};
+
+struct config_service {
+	char *id;                        /* the key under `services:` */
+	char *name;
+	int has_api_key;
+	unsigned char api_key_sha256[32];     /* only the hash is kept */
+	int has_client_cert;
+	unsigned char client_cert_sha256[32];
+	unsigned roles;                  /* CONFIG_ROLE_* */
+	struct config_connector *connector;   /* NULL: the service only calls us */
+	struct config_subscription *subscribes;
+	size_t nsubscribes;
+};
+
+struct config_policy {
+	char *id;
+	const struct config_service *consumer;
+	const struct config_service *provider;
+	const struct config_dataset *dataset;
+	const struct config_attribute **attributes;
+	size_t nattributes;
+	char *purpose;
+	enum config_basis basis;
+	char *legal_reference;           /* required unless basis is consent */
+};
+
+struct config_tls {
+	int enabled;
+	struct secret cert;              /* PEM text */
+	struct secret key;               /* PEM text */
+	struct secret client_ca;         /* PEM text; len 0 = no mTLS */
+};
+
+struct config_limits {
+	size_t max_body;                 /* bytes; default 1 MiB   */
+	size_t max_headers;              /* bytes; default 16 KiB  */
+	int64_t request_timeout_ms;      /* default 30 s           */
+	int max_connections;             /* default 1024           */
+};
+
+struct config_audit {
+	char *dir;
+	char *origin;
+	struct secret signing_key;       /* PEM text of an Ed25519 private key */
+	int64_t checkpoint_interval_ms;  /* default 1 s */
+};
+
+struct config_gateway {
+	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
+	int workers;                     /* event-loop threads; default: CPUs */
+	char *log_level;                 /* "info" */
+	struct config_tls tls;
+	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
+	struct secret pseudonym_key;
+	struct secret admin_token;
+	struct config_limits limits;
+	struct config_audit audit;
+};
+
+struct config {
+	char *path;
+	struct config_gateway gateway;
+	struct config_dataset *datasets;
+	size_t ndatasets;
+	struct config_service *services;
+	size_t nservices;
+	struct config_policy *policies;
+	size_t npolicies;
+};
+
+/* One problem found while loading: printed as FILE:LINE:COL: message. */
+struct config_error {
+	char *file;
+	int line, col;
+	char *message;
+};
+
+struct config_errors {
+	struct config_error *items;
+	size_t n;
+};
+
+/* Loads and validates `path` (and its includes). Returns the config, or NULL
+ * with every problem found appended to errs (caller frees both). */
+struct config *config_load(const char *path, struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+/* Prints each error as FILE:LINE:COL: message, one per line. */
+void config_errors_print(const struct config_errors *errs, void *stdio_file);
+
+const struct config_service *config_find_service(const struct config *cfg,
+    const char *id);
+const struct config_dataset *config_find_dataset(const struct config *cfg,
+    const char *name);
+const struct config_attribute *config_find_attribute(
+    const struct config_dataset *ds, const char *name);
+/* The service whose API key hashes to sha256(token), compared in constant
+ * time against every service; NULL if none. */
+const struct config_service *config_find_service_by_key(const struct config *cfg,
+    const char *token, size_t len);
+
+const char *config_basis_name(enum config_basis basis);
+
+/* "2s", "500ms", "1m", "1h" → milliseconds; returns 0 or -1. */
+int config_parse_duration(const char *text, int64_t *ms);
+/* "1048576", "64k", "1m" (KiB/MiB) → bytes; returns 0 or -1. */
+int config_parse_size(const char *text, size_t *bytes);
+
+#endif

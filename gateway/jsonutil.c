@@ -1,0 +1,101 @@
+/* jsonutil.c — helpers over jansson. */
+#include "jsonutil.h"
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode.h"
+
+const char *
+jsonutil_string(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+char *
+jsonutil_canonical(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+json_t *
+jsonutil_path_get(const json_t *root, const char *path)
+{
+	const json_t *cur = root;
+	const char *p = path;
+
+	while (cur != NULL) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (!json_is_object(cur))
+			return NULL;
+		cur = json_object_getn(cur, p, len);
+		if (dot == NULL)
+			break;
+		p = dot + 1;
+	}
+	return (json_t *)cur;
+}
+
+int
+jsonutil_path_set(json_t *root, const char *path, json_t *value)
+{
+	json_t *cur = root;
+	const char *p = path;
+	const char *dot;
+
+	while ((dot = strchr(p, '.')) != NULL) {
+		size_t len = (size_t)(dot - p);
+		json_t *next = json_object_getn(cur, p, len);
+
+		if (next == NULL) {
+			next = json_object();
+			json_object_setn_new(cur, p, len, next);
+		} else if (!json_is_object(next)) {
+			json_decref(value);
+			return -1;
+		}
+		cur = next;
+		p = dot + 1;
+	}
+	return json_object_set_new(cur, p, value);
+}
+
+void
+jsonutil_sha256_hex(const json_t *v, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *text = jsonutil_canonical(v);
+
+	SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
+	free(text);
+	encode_hex(md, sizeof(md), out);
+}
+
+int
+jsonutil_string_array(const json_t *arr, const char ***items, size_t *n)
+{
+	size_t i, len = json_array_size(arr);
+	const char **v;
+	json_t *it;
+
+	*items = NULL;
+	*n = 0;
+	if (!json_is_array(arr))
+		return -1;
+	v = calloc(len ? len : 1, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	json_array_foreach(arr, i, it) {
+		if (!json_is_string(it)) {
+			free(v);
+			return -1;
+		}
+		v[i] = json_string_value(it);
+	}
+	*items = v;
+	*n = len;
+	return 0;
+}

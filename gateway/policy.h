@@ -1,0 +1,70 @@
+/* policy.h — the one place that decides allow or deny.
+ *
+ * Default deny. An exchange is allowed only when a policy names this
+ * consumer, provider and dataset, its purpose matches, every requested
+ * attribute is inside the policy (and, for basis consent, inside a live
+ * consent: not expired, not revoked), and for basis public_task the subject
+ * has not objected. Reads consents and objections from the store on every
+ * call, so a revocation applies to the very next request. */
+#ifndef TELLONCE_POLICY_H
+#define TELLONCE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+enum policy_reason {
+	POLICY_ALLOW = 0,
+	POLICY_NO_POLICY,
+	POLICY_NO_CONSENT,
+	POLICY_CONSENT_REVOKED,
+	POLICY_CONSENT_EXPIRED,
+	POLICY_ATTRIBUTE_NOT_PERMITTED,
+	POLICY_PURPOSE_MISMATCH,
+	POLICY_OBJECTION,
+	POLICY_SUBJECT_NOT_LINKED,
+	POLICY_STORE_ERROR,     /* not a decision: the store failed (→ 503) */
+};
+
+/* "no_policy", "consent_revoked", ... as in contract §4 ("allow" for 0). */
+const char *policy_reason_name(enum policy_reason reason);
+
+struct policy_query {
+	const struct config *cfg;
+	const struct config_service *consumer;
+	const struct config_service *provider;  /* NULL: any provider */
+	const struct config_dataset *dataset;
+	const char *purpose;
+	const char *const *attributes;          /* requested names; */
+	size_t nattributes;                     /* 0 = all that may be had */
+	const char *subject;                    /* pseudonym */
+	int64_t now_ms;
+};
+
+struct policy_decision {
+	enum policy_reason reason;              /* POLICY_ALLOW or why not */
+	const struct config_policy *policy;     /* the deciding policy, or NULL */
+	char consent_id[STORE_ID_LEN];          /* "" unless a consent decided */
+	/* Allowed: the attributes to exchange (requested ones, or all that the
+	 * policy and consent permit). malloc'd; free with policy_decision_clear. */
+	const struct config_attribute **attributes;
+	size_t nattributes;
+};
+
+/* Decides a fetch or a delivery. Returns the reason (also in d->reason). */
+enum policy_reason policy_decide(struct store *st, const struct policy_query *q,
+    struct policy_decision *d);
+void policy_decision_clear(struct policy_decision *d);
+
+/* Checks that a consent being granted fits some `consent` policy: consumer,
+ * provider, dataset, purpose match and attributes are inside it. Returns
+ * POLICY_ALLOW with *policy set, or the reason it does not fit. */
+enum policy_reason policy_consent_fits(const struct config *cfg,
+    const struct config_service *consumer, const struct config_service *provider,
+    const struct config_dataset *dataset, const char *purpose,
+    const char *const *attributes, size_t nattributes,
+    const struct config_policy **policy);
+
+#endif
