@@ -27,3 +27,27 @@ void api_audit_proof_consistency(struct request *r);
 void api_access_log(struct request *r);
 
 #endif
+
+/* api_util.c — body and identity helpers shared by the handlers. Each
+ * returns 0, or -1 after replying (400, 404 or 503), in which case the
+ * handler just returns. */
+
+#define API_LOCAL_ID_MAX 256
+
+/* A string member of the body: required ones must be present and non-empty;
+ * optional ones may be absent (*out = NULL). Control characters refused. */
+int api_body_string(struct request *r, const char *key, int required,
+    const char **out);
+/* An optional array of strings; *items malloc'd (free the array only). */
+int api_body_strings(struct request *r, const char *key, const char ***items,
+    size_t *n);
+/* The subject (pseudonym) linked to the caller's local id; 404 with reason
+ * subject_not_linked when there is none. */
+int api_subject(struct request *r, const char *local_id,
+    char subject[STORE_SUBJECT_LEN]);
+/* The dataset named by `name`; 400 if it is not in the config. */
+int api_dataset(struct request *r, const char *name,
+    const struct config_dataset **ds);
+/* The service named by `name`; 400 if it is not in the config. */
+int api_service(struct request *r, const char *field, const char *name,
+    const struct config_service **svc);

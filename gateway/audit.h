@@ -76,4 +76,8 @@ int audit_ready(struct audit *a);
 /* The audit directory (tiles and checkpoint are served from it). */
 const char *audit_dir(const struct audit *a);
 
+/* `tellonce audit verify DIR [--key VKEY]`: argv holds the arguments after
+ * "verify". Returns the process exit code (0 ok, 1 bad log, 2 usage). */
+int audit_verify_main(int argc, char **argv);
+
 #endif

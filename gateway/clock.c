@@ -31,9 +31,13 @@ clock_format_rfc3339(int64_t ms, char buf[CLOCK_RFC3339_LEN])
 	struct tm tm;
 
 	gmtime_r(&secs, &tm);
-	snprintf(buf, CLOCK_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (int)(ms % 1000));
+	/* The modulos only bound the widths for the compiler: gmtime_r's fields
+	 * are already in range for any year below 10000. */
+	snprintf(buf, CLOCK_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+	    (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+	    (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+	    (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+	    (unsigned)(ms % 1000) % 1000u);
 }
 
 static int

@@ -22,4 +22,8 @@ char *keys_verifier_string(const char *name, const unsigned char pub[32]);
  * overwrite). Returns the key (caller frees) or NULL with err. */
 EVP_PKEY *keys_generate(const char *path, char *err, size_t errlen);
 
+/* `tellonce keygen -o FILE`: argv holds the arguments after "keygen".
+ * Returns the process exit code. */
+int keys_keygen_main(int argc, char **argv);
+
 #endif

@@ -15,6 +15,10 @@ int log_level_parse(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The same with a plain int level, the shape connector_env.log expects. */
+void log_printf(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -45,7 +45,7 @@ struct request {
 	int admin;                   /* authenticated with the admin token */
 	char id[REQUEST_ID_LEN];     /* X-Request-Id */
 	const char *path;            /* decoded path, no query */
-	const char *param;           /* the {id} segment of the route, or NULL */
+	char *param;                 /* the {id} segment of the route, or NULL; owned */
 	struct evkeyvalq query;
 	json_t *body;                /* parsed JSON body (POST), else NULL */
 };
@@ -83,5 +83,12 @@ void request_reply_raw(struct request *r, int status, const char *content_type,
     const void *data, size_t len, const char *cache_control);
 /* Adds a response header (before the reply). */
 void request_add_header(struct request *r, const char *name, const char *value);
+
+/* Appends e to the audit log (filling ts and request_id when unset) and,
+ * once it is durable, calls then(r, index, arg) on this worker. If the log
+ * cannot take it, replies 503 itself: nothing is exchanged unaudited. */
+typedef void (*request_audited_fn)(struct request *r, uint64_t index, void *arg);
+void request_audit(struct request *r, const struct audit_entry *e,
+    request_audited_fn then, void *arg);
 
 #endif

@@ -1,0 +1,262 @@
+/* api_consents.c — a subject's consents (grant, list, revoke) and
+ * objections to public-task exchanges. Subjects are always named by the
+ * caller's own local id; the pseudonym never leaves the gateway. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "clock.h"
+#include "consent.h"
+#include "jsonutil.h"
+#include "metrics.h"
+
+/* ---- POST /v1/consents ------------------------------------------------ */
+
+struct consent_reply {
+	struct store_consent consent;
+	char *receipt;
+	enum policy_reason reason;
+};
+
+static void
+consents_post_audited(struct request *r, uint64_t index, void *arg)
+{
+	struct consent_reply *cr = arg;
+	json_t *body;
+
+	if (cr->reason != POLICY_ALLOW) {
+		request_reply_problem(r, 403, policy_reason_name(cr->reason),
+		    "no consent policy permits this consent");
+	} else {
+		body = consent_to_json(&cr->consent, jsonutil_string(r->body, "subject"),
+		    clock_now_ms());
+		json_object_set_new(body, "receipt", json_string(cr->receipt));
+		json_object_set_new(body, "audit_index", json_integer((json_int_t)index));
+		request_reply_json(r, 201, body);
+	}
+	store_consent_clear(&cr->consent);
+	free(cr->receipt);
+	free(cr);
+}
+
+/* Reads the body of a consent request into g. Returns 0 or -1 (replied). */
+static int
+consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
+    char subject[STORE_SUBJECT_LEN])
+{
+	const char *provider, *dataset, *expires;
+
+	memset(g, 0, sizeof(*g));
+	if (api_body_string(r, "subject", 1, &g->local_id) != 0 ||
+	    api_body_string(r, "provider", 1, &provider) != 0 ||
+	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
+	    api_body_string(r, "purpose", 1, &g->purpose) != 0 ||
+	    api_body_string(r, "expires_at", 0, &expires) != 0 ||
+	    api_body_strings(r, "attributes", attrs, &g->nattributes) != 0)
+		return -1;
+	g->attributes = *attrs;
+	if (g->nattributes == 0) {
+		request_reply_problem(r, 400, NULL, "\"attributes\" must list at least one");
+		return -1;
+	}
+	if (expires != NULL && clock_parse_rfc3339(expires, &g->expires_ms) != 0) {
+		request_reply_problem(r, 400, NULL,
+		    "\"expires_at\" must be an RFC 3339 date-time");
+		return -1;
+	}
+	if (expires != NULL && g->expires_ms <= clock_now_ms()) {
+		request_reply_problem(r, 400, NULL, "\"expires_at\" is in the past");
+		return -1;
+	}
+	if (api_service(r, "provider", provider, &g->provider) != 0 ||
+	    api_dataset(r, dataset, &g->dataset) != 0 ||
+	    api_subject(r, g->local_id, subject) != 0)
+		return -1;
+	g->consumer = r->caller;
+	g->subject = subject;
+	return 0;
+}
+
+void
+api_consents_post(struct request *r)
+{
+	struct consent_signer signer = { r->gw->signer, r->gw->signer_kid };
+	const struct config_policy *policy = NULL;
+	char subject[STORE_SUBJECT_LEN];
+	const char **attrs = NULL;
+	struct consent_grant g;
+	struct consent_reply *cr;
+
+	if (consents_parse(r, &g, &attrs, subject) != 0) {
+		free(attrs);
+		return;
+	}
+	cr = calloc(1, sizeof(*cr));
+	if (cr == NULL) {
+		free(attrs);
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	cr->reason = consent_grant(r->store, r->cfg, &signer, &g, clock_now_ms(),
+	    &cr->consent, &cr->receipt, &policy);
+	metrics_decision(cr->reason);
+	if (cr->reason == POLICY_STORE_ERROR) {
+		free(attrs);
+		free(cr);
+		request_reply_problem(r, 503, NULL, "the consent could not be stored");
+		return;
+	}
+	struct audit_entry e = {
+		.type = "consent.grant",
+		.consumer = r->caller->id,
+		.provider = g.provider->id,
+		.dataset = g.dataset->name,
+		.attributes = g.attributes,
+		.nattributes = g.nattributes,
+		.purpose = g.purpose,
+		.basis = "consent",
+		.policy = policy ? policy->id : NULL,
+		.consent = cr->reason == POLICY_ALLOW ? cr->consent.id : NULL,
+		.subject = subject,
+		.decision = cr->reason == POLICY_ALLOW ? "allow" : "deny",
+		.reason = cr->reason == POLICY_ALLOW ? NULL : policy_reason_name(cr->reason),
+	};
+	request_audit(r, &e, consents_post_audited, cr);
+	free(attrs);
+}
+
+/* ---- GET /v1/consents?subject=ID -------------------------------------- */
+
+void
+api_consents_get(struct request *r)
+{
+	const char *local_id = request_query(r, "subject");
+	char subject[STORE_SUBJECT_LEN];
+	struct store_consent *list = NULL;
+	size_t n = 0;
+	int64_t now = clock_now_ms();
+	json_t *items;
+
+	if (local_id == NULL || *local_id == '\0') {
+		request_reply_problem(r, 400, NULL, "the query parameter subject is required");
+		return;
+	}
+	if (api_subject(r, local_id, subject) != 0)
+		return;
+	if (store_consent_list_for(r->store, subject, r->caller->id, &list, &n) !=
+	    STORE_OK) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	items = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(items, consent_to_json(&list[i], local_id, now));
+	store_consents_free(list, n);
+	request_reply_json(r, 200, json_pack("{s:o}", "consents", items));
+}
+
+/* ---- DELETE /v1/consents/{id} ----------------------------------------- */
+
+static void
+consents_delete_audited(struct request *r, uint64_t index, void *arg)
+{
+	request_reply_empty(r, 204);
+}
+
+void
+api_consents_delete(struct request *r)
+{
+	struct store_consent c;
+	enum store_status st;
+
+	memset(&c, 0, sizeof(c));
+	st = store_consent_get(r->store, r->param, &c);
+	/* A service that is not a party learns nothing, not even existence. */
+	if (st == STORE_NOT_FOUND || (st == STORE_OK &&
+	    strcmp(c.consumer, r->caller->id) != 0 &&
+	    strcmp(c.provider, r->caller->id) != 0)) {
+		store_consent_clear(&c);
+		request_reply_problem(r, 404, NULL, "no such consent");
+		return;
+	}
+	if (st != STORE_OK ||
+	    store_consent_revoke(r->store, c.id, clock_now_ms()) == STORE_ERROR) {
+		store_consent_clear(&c);
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	struct audit_entry e = {
+		.type = "consent.revoke",
+		.consumer = c.consumer,
+		.provider = c.provider,
+		.dataset = c.dataset,
+		.attributes = (const char *const *)c.attributes,
+		.nattributes = c.nattributes,
+		.purpose = c.purpose,
+		.basis = "consent",
+		.consent = c.id,
+		.subject = c.subject,
+		.decision = "allow",
+	};
+	request_audit(r, &e, consents_delete_audited, NULL);
+	store_consent_clear(&c);
+}
+
+/* ---- POST /v1/objections ----------------------------------------------- */
+
+static void
+objections_audited(struct request *r, uint64_t index, void *arg)
+{
+	char *id = arg;
+	json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O, s:I}", "id", id,
+	    "subject", json_object_get(r->body, "subject"),
+	    "dataset", json_object_get(r->body, "dataset"),
+	    "purpose", json_object_get(r->body, "purpose"),
+	    "consumer", json_object_get(r->body, "consumer") ?
+	    json_object_get(r->body, "consumer") : json_null(),
+	    "audit_index", (json_int_t)index);
+
+	free(id);
+	request_reply_json(r, 201, body);
+}
+
+void
+api_objections_post(struct request *r)
+{
+	const char *local_id, *dataset, *purpose, *consumer;
+	const struct config_dataset *ds;
+	const struct config_service *cs = NULL;
+	struct store_objection o;
+	char *id;
+
+	memset(&o, 0, sizeof(o));
+	if (api_body_string(r, "subject", 1, &local_id) != 0 ||
+	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
+	    api_body_string(r, "purpose", 1, &purpose) != 0 ||
+	    api_body_string(r, "consumer", 0, &consumer) != 0 ||
+	    api_dataset(r, dataset, &ds) != 0 ||
+	    (consumer != NULL && api_service(r, "consumer", consumer, &cs) != 0) ||
+	    api_subject(r, local_id, o.subject) != 0)
+		return;
+	store_new_id(o.id);
+	o.dataset = ds->name;
+	o.purpose = purpose;
+	o.consumer = cs ? cs->id : NULL;
+	o.created_ms = clock_now_ms();
+	if (store_objection_insert(r->store, &o) != STORE_OK ||
+	    (id = strdup(o.id)) == NULL) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	struct audit_entry e = {
+		.type = "objection",
+		.consumer = o.consumer,
+		.dataset = o.dataset,
+		.purpose = o.purpose,
+		.basis = "public_task",
+		.subject = o.subject,
+		.decision = "allow",
+	};
+	request_audit(r, &e, objections_audited, id);
+}

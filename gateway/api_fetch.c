@@ -1,0 +1,277 @@
+/* api_fetch.c — POST /v1/fetch: a consumer obtains a subject's record.
+ *
+ * consumer's local id → subject → policy (and consent) → provider's local id
+ * → provider's connector (asynchronous, on this worker's loop) → mapping to
+ * the dataset's attributes → only the permitted ones → audit → reply. Every
+ * outcome, allowed or denied, is audited before the reply leaves. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "clock.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "mapping.h"
+#include "metrics.h"
+
+struct fetch {
+	struct request *r;
+	const struct config_dataset *ds;
+	const char *purpose;
+	char subject[STORE_SUBJECT_LEN];
+	struct policy_decision d;
+	char *provider_local_id;      /* owned */
+	json_t *record;               /* permitted attributes; owned */
+	char payload_sha256[65];
+	/* The reply, decided before the audit entry is written. */
+	int status;
+	const char *reason;           /* static */
+	char detail[256];
+};
+
+static void
+fetch_free(struct fetch *f)
+{
+	policy_decision_clear(&f->d);
+	free(f->provider_local_id);
+	json_decref(f->record);
+	free(f);
+}
+
+static void
+fetch_audited(struct request *r, uint64_t index, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (f->status == 200) {
+		request_reply_json(r, 200, json_pack("{s:s, s:s, s:O, s:I}",
+		    "provider", f->d.policy->provider->id, "dataset", f->ds->name,
+		    "record", f->record, "audit_index", (json_int_t)index));
+	} else {
+		request_reply_problem(r, f->status, f->reason, "%s", f->detail);
+	}
+	fetch_free(f);
+}
+
+/* Writes the audit entry for the outcome in f and replies once durable. */
+static void
+fetch_finish(struct fetch *f, int status, const char *reason,
+    const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+fetch_finish(struct fetch *f, int status, const char *reason,
+    const char *detail_fmt, ...)
+{
+	const struct config_policy *p = f->d.policy;
+	const char **names = NULL;
+	size_t n = 0;
+	va_list ap;
+
+	f->status = status;
+	f->reason = reason;
+	va_start(ap, detail_fmt);
+	vsnprintf(f->detail, sizeof(f->detail), detail_fmt, ap);
+	va_end(ap);
+	/* Allowed: the attributes granted; denied: the ones asked for. */
+	if (f->d.reason == POLICY_ALLOW && f->d.nattributes > 0) {
+		names = calloc(f->d.nattributes, sizeof(*names));
+		for (size_t i = 0; names != NULL && i < f->d.nattributes; i++)
+			names[n++] = f->d.attributes[i]->name;
+	} else if (f->d.reason != POLICY_ALLOW) {
+		jsonutil_string_array(json_object_get(f->r->body, "attributes"),
+		    &names, &n);
+	}
+	struct audit_entry e = {
+		.type = "fetch",
+		.consumer = f->r->caller->id,
+		.provider = p ? p->provider->id : jsonutil_string(f->r->body, "provider"),
+		.dataset = f->ds->name,
+		.attributes = names,
+		.nattributes = n,
+		.purpose = f->purpose,
+		.basis = p ? config_basis_name(p->basis) : NULL,
+		.policy = p ? p->id : NULL,
+		.consent = f->d.consent_id[0] ? f->d.consent_id : NULL,
+		.subject = f->subject[0] ? f->subject : NULL,
+		.decision = f->d.reason == POLICY_ALLOW ? "allow" : "deny",
+		.reason = reason,
+		.payload_sha256 = f->record ? f->payload_sha256 : NULL,
+	};
+	request_audit(f->r, &e, fetch_audited, f);
+	free(names);
+}
+
+/* Keeps only the attributes the decision grants. */
+static json_t *
+fetch_filter(const struct fetch *f, json_t *mapped)
+{
+	json_t *out = json_object();
+
+	for (size_t i = 0; i < f->d.nattributes; i++) {
+		const char *name = f->d.attributes[i]->name;
+		json_t *v = json_object_get(mapped, name);
+
+		if (v != NULL)
+			json_object_set(out, name, v);
+	}
+	return out;
+}
+
+static void
+fetch_done(const struct connector_result *res, void *arg)
+{
+	struct fetch *f = arg;
+	const struct config_service *prov = f->d.policy->provider;
+	json_t *raw, *mapped = NULL;
+	json_error_t jerr;
+	char err[256];
+
+	metrics_connector(res->status);
+	switch (res->status) {
+	case CONNECTOR_OK:
+		break;
+	case CONNECTOR_NOT_FOUND:
+		fetch_finish(f, 404, "record_not_found",
+		    "the provider has no %s record for this subject", f->ds->name);
+		return;
+	case CONNECTOR_TIMEOUT:
+		fetch_finish(f, 504, "provider_timeout",
+		    "the provider did not answer in time");
+		return;
+	default:
+		log_warn("request %s: provider %s failed: %s", f->r->id, prov->id,
+		    res->detail ? res->detail : "no detail");
+		fetch_finish(f, 502, "provider_error", "the provider failed: %s",
+		    res->detail ? res->detail : "no detail");
+		return;
+	}
+	raw = json_loadb(res->body ? res->body : "", res->body_len, 0, &jerr);
+	if (raw == NULL || !json_is_object(raw) ||
+	    mapping_to_dataset(prov->connector, f->ds, raw, &mapped, err,
+	    sizeof(err)) != 0) {
+		json_decref(raw);
+		fetch_finish(f, 502, "provider_error",
+		    "the provider's answer does not fit dataset %s: %s", f->ds->name,
+		    raw == NULL || !json_is_object(raw) ? "not a JSON object" : err);
+		return;
+	}
+	json_decref(raw);
+	f->record = fetch_filter(f, mapped);
+	json_decref(mapped);
+	jsonutil_sha256_hex(f->record, f->payload_sha256);
+	fetch_finish(f, 200, NULL, "ok");
+}
+
+/* Parses the request; returns 0 or -1 (replied). */
+static int
+fetch_parse(struct request *r, struct fetch *f, struct policy_query *q,
+    const char ***attrs, const char **local_id)
+{
+	const char *dataset, *provider;
+
+	if (api_body_string(r, "subject", 1, local_id) != 0 ||
+	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
+	    api_body_string(r, "purpose", 1, &f->purpose) != 0 ||
+	    api_body_string(r, "provider", 0, &provider) != 0 ||
+	    api_body_strings(r, "attributes", attrs, &q->nattributes) != 0 ||
+	    api_dataset(r, dataset, &f->ds) != 0 ||
+	    (provider != NULL && api_service(r, "provider", provider, &q->provider) != 0))
+		return -1;
+	q->cfg = r->cfg;
+	q->consumer = r->caller;
+	q->dataset = f->ds;
+	q->purpose = f->purpose;
+	q->attributes = *attrs;
+	q->subject = f->subject;
+	q->now_ms = clock_now_ms();
+	return 0;
+}
+
+static void
+fetch_call(struct fetch *f)
+{
+	const struct config_service *prov = f->d.policy->provider;
+	const struct connector_ops *ops;
+	struct connector_request creq;
+	char err[256];
+	void *inst;
+
+	inst = request_connector(f->r, prov, &ops, err, sizeof(err));
+	if (inst == NULL || ops->fetch == NULL) {
+		log_warn("request %s: provider %s: %s", f->r->id, prov->id,
+		    inst ? "its connector cannot fetch" : err);
+		fetch_finish(f, 502, "provider_error", "the provider cannot be called");
+		return;
+	}
+	memset(&creq, 0, sizeof(creq));
+	creq.local_id = f->provider_local_id;
+	creq.dataset = f->ds->name;
+	creq.request_id = f->r->id;
+	ops->fetch(inst, &creq, fetch_done, f);
+}
+
+void
+api_fetch_post(struct request *r)
+{
+	struct policy_query q;
+	const char **attrs = NULL;
+	const char *local_id;
+	struct fetch *f = calloc(1, sizeof(*f));
+	enum store_status st;
+
+	memset(&q, 0, sizeof(q));
+	if (f == NULL) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	f->r = r;
+	if (fetch_parse(r, f, &q, &attrs, &local_id) != 0) {
+		free(attrs);
+		fetch_free(f);
+		return;
+	}
+	st = store_link_subject(r->store, r->caller->id, local_id, f->subject);
+	if (st != STORE_OK) {
+		free(attrs);
+		f->d.reason = POLICY_SUBJECT_NOT_LINKED;
+		if (st == STORE_NOT_FOUND) {
+			f->subject[0] = '\0';
+			fetch_finish(f, 404, "subject_not_linked",
+			    "this subject is not linked to your service");
+			return;
+		}
+		fetch_free(f);
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	policy_decide(r->store, &q, &f->d);
+	free(attrs);
+	metrics_decision(f->d.reason);
+	if (f->d.reason == POLICY_STORE_ERROR) {
+		fetch_free(f);
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	if (f->d.reason != POLICY_ALLOW) {
+		fetch_finish(f, 403, policy_reason_name(f->d.reason),
+		    "no policy permits this exchange (%s)",
+		    policy_reason_name(f->d.reason));
+		return;
+	}
+	st = store_link_local_id(r->store, f->d.policy->provider->id, f->subject,
+	    &f->provider_local_id);
+	if (st == STORE_NOT_FOUND) {
+		f->d.reason = POLICY_SUBJECT_NOT_LINKED;
+		fetch_finish(f, 404, "subject_not_linked",
+		    "the provider has not linked this subject");
+		return;
+	}
+	if (st != STORE_OK) {
+		fetch_free(f);
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	fetch_call(f);
+}

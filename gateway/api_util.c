@@ -1,0 +1,106 @@
+/* api_util.c — validation helpers shared by the handlers, so that every
+ * endpoint refuses bad input with the same status and wording. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "jsonutil.h"
+
+static int
+api_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
+api_body_string(struct request *r, const char *key, int required,
+    const char **out)
+{
+	json_t *v = json_object_get(r->body, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return 0;
+		request_reply_problem(r, 400, NULL, "\"%s\" is required", key);
+		return -1;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		request_reply_problem(r, 400, NULL, "\"%s\" must be a non-empty string", key);
+		return -1;
+	}
+	if (json_string_length(v) > API_LOCAL_ID_MAX * 4 ||
+	    api_has_control(json_string_value(v))) {
+		request_reply_problem(r, 400, NULL,
+		    "\"%s\" is too long or holds control characters", key);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+int
+api_body_strings(struct request *r, const char *key, const char ***items,
+    size_t *n)
+{
+	json_t *v = json_object_get(r->body, key);
+
+	*items = NULL;
+	*n = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (jsonutil_string_array(v, items, n) != 0) {
+		request_reply_problem(r, 400, NULL, "\"%s\" must be an array of strings",
+		    key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_subject(struct request *r, const char *local_id,
+    char subject[STORE_SUBJECT_LEN])
+{
+	enum store_status st;
+
+	if (strlen(local_id) > API_LOCAL_ID_MAX) {
+		request_reply_problem(r, 400, NULL, "the local id is longer than %d bytes",
+		    API_LOCAL_ID_MAX);
+		return -1;
+	}
+	st = store_link_subject(r->store, r->caller->id, local_id, subject);
+	if (st == STORE_OK)
+		return 0;
+	if (st == STORE_NOT_FOUND) {
+		request_reply_problem(r, 404, "subject_not_linked",
+		    "this subject is not linked to your service");
+		return -1;
+	}
+	request_reply_problem(r, 503, NULL, "the store is unavailable");
+	return -1;
+}
+
+int
+api_dataset(struct request *r, const char *name, const struct config_dataset **ds)
+{
+	*ds = config_find_dataset(r->cfg, name);
+	if (*ds != NULL)
+		return 0;
+	request_reply_problem(r, 400, NULL, "unknown dataset \"%s\"", name);
+	return -1;
+}
+
+int
+api_service(struct request *r, const char *field, const char *name,
+    const struct config_service **svc)
+{
+	*svc = config_find_service(r->cfg, name);
+	if (*svc != NULL)
+		return 0;
+	request_reply_problem(r, 400, NULL, "\"%s\": unknown service \"%s\"", field,
+	    name);
+	return -1;
+}
