@@ -222,9 +222,9 @@ http_build_url(const char *base, const char *path, const char *local_id,
 {
 	static const char var[] = "{local_id}";
 	char enc[3 * HTTP_MAX_LOCAL_ID + 1] = "";
-	size_t baselen = strlen(base), n = 0, size;
+	size_t baselen = strlen(base), n = 0, enclen;
 	const char *p, *hit;
-	char *out;
+	char *out, *q;
 
 	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1)
 		n++;
@@ -237,16 +237,18 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	}
 	while (baselen > 0 && base[baselen - 1] == '/')
 		baselen--;
-	size = baselen + strlen(path) + n * strlen(enc) + 1;
-	if ((out = malloc(size)) == NULL)
+	enclen = strlen(enc);
+	if ((out = malloc(baselen + strlen(path) + n * enclen + 1)) == NULL)
 		return "out of memory";
 	memcpy(out, base, baselen);
-	out[baselen] = '\0';
+	q = out + baselen;
 	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1) {
-		strncat(out, p, (size_t)(hit - p));
-		strcat(out, enc);
+		memcpy(q, p, (size_t)(hit - p));
+		q += hit - p;
+		memcpy(q, enc, enclen);
+		q += enclen;
 	}
-	strcat(out, p);
+	memcpy(q, p, strlen(p) + 1);
 	*url = out;
 	return NULL;
 }

@@ -25,7 +25,8 @@ Control routes (never subject to the behaviour, never recorded):
   POST /_control/reset      forgets requests, pushes and behaviour
   GET  /_control/received   {"received": [...], "duplicates": N}: pushes in
         order with their idempotency_key, request_id and record
-  GET  /_control/requests   [{"method", "path"}]: raw request targets seen
+  GET  /_control/requests   [{"method", "path", "port"}]: raw request
+        targets seen, with the client's port (same port = connection reused)
 """
 import argparse
 import json
@@ -109,7 +110,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, path[len("/_control/"):])
         body = self.read_body() if method != "GET" else b""
         with self.state.lock:
-            self.state.requests.append({"method": method, "path": self.path})
+            self.state.requests.append({"method": method, "path": self.path,
+                                        "port": self.client_address[1]})
         parts = path.split("/")
         local_id = None
         if len(parts) == 4 and parts[0] == "" and parts[1] == "citizens":

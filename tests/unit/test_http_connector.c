@@ -569,6 +569,34 @@ test_push(void)
 	fixture_close(&f);
 }
 
+/* Calls one after the other share one kept-alive connection. */
+static void
+test_connection_reused(void)
+{
+	struct fixture f;
+	struct outcome o;
+	json_t *seen = NULL;
+	int i;
+
+	partner_reset();
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	fixture_open(&f, partner_url, 2000);
+	for (i = 0; i < 3; i++) {
+		fetch(&f, "c-1", &o);
+		run(&f, &o, 5000);
+		CHECK_INT(o.status, CONNECTOR_OK);
+		free(o.body);
+	}
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_INT(json_array_size(seen), 3);
+	for (i = 1; i < 3; i++)
+		CHECK_INT(json_integer_value(json_object_get(json_array_get(seen,
+		    i), "port")), json_integer_value(json_object_get(
+		    json_array_get(seen, 0), "port")));
+	json_decref(seen);
+}
+
 /* One hanging call does not hold up another on the same loop. */
 static void
 test_two_in_flight(void)
@@ -608,6 +636,46 @@ test_destroy_in_flight(void)
 	f.instance = NULL;
 	run(&f, NULL, 200);
 	CHECK_INT(o.calls, 0);
+	fixture_close(&f);
+}
+
+struct destroyer {
+	struct fixture *f;
+	struct outcome o;
+};
+
+static void
+destroy_on_done(const struct connector_result *res, void *arg)
+{
+	struct destroyer *d = arg;
+
+	on_done(res, &d->o);
+	http_connector_ops.destroy(d->f->instance);
+	d->f->instance = NULL;
+}
+
+/* A done callback may destroy the instance; the other call is dropped. */
+static void
+test_destroy_from_callback(void)
+{
+	struct connector_request req = { 0 };
+	struct fixture f;
+	struct destroyer d = { &f, { 0 } };
+	struct outcome slow;
+
+	partner_reset();
+	partner_seed("fast", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"hang\",\"local_id\":\"slow\"}");
+	fixture_open(&f, partner_url, 2000);
+	fetch(&f, "slow", &slow);
+	req.local_id = "fast";
+	http_connector_ops.fetch(f.instance, &req, destroy_on_done, &d);
+	run(&f, &d.o, 5000);
+	CHECK_INT(d.o.status, CONNECTOR_OK);
+	CHECK(f.instance == NULL);
+	run(&f, NULL, 200);
+	CHECK_INT(slow.calls, 0);
+	free(d.o.body);
 	fixture_close(&f);
 }
 
@@ -660,8 +728,10 @@ main(void)
 	UNIT_RUN(test_fetch_encodes_local_id);
 	UNIT_RUN(test_fetch_bad_local_id);
 	UNIT_RUN(test_push);
+	UNIT_RUN(test_connection_reused);
 	UNIT_RUN(test_two_in_flight);
 	UNIT_RUN(test_destroy_in_flight);
+	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);
 	partner_stop();
 	curl_global_cleanup();
