@@ -2,10 +2,12 @@
 """partner.py — a small, real partner service for the tests and the demo.
 
     partner.py --port N [--name NAME] [--data FILE.json] [--port-file F]
+               [--tls-cert PEM --tls-key PEM]
 
 --port 0 picks a free port and writes it to --port-file. "ready" is printed
 on stdout once the socket listens. --data seeds records from a JSON file
-shaped {"LOCAL_ID": {"DATASET": {record}}}.
+shaped {"LOCAL_ID": {"DATASET": {record}}}. With --tls-cert and --tls-key
+it speaks https.
 
 Service routes (HTTP/1.1, keep-alive):
   GET /                              200 {"name": NAME} (health)
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 import time
@@ -231,10 +234,16 @@ def main():
     ap.add_argument("--name", default="partner")
     ap.add_argument("--data")
     ap.add_argument("--port-file")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.name, load_records(args.data))
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     if args.port_file:
         # Written whole, then renamed, so a reader never sees half a port.
         tmp = args.port_file + ".tmp"
