@@ -515,10 +515,14 @@ test_fetch_encodes_local_id(void)
 	json_decref(seen);
 }
 
+/* Calls that cannot be made safely are refused, asynchronously, without
+ * reaching the service. */
 static void
-test_fetch_bad_local_id(void)
+test_refused_before_sending(void)
 {
 	char id[HTTP_MAX_LOCAL_ID + 2];
+	struct connector_request req = { 0 };
+	struct fixture f;
 	json_t *seen = NULL;
 	struct outcome o;
 
@@ -531,6 +535,18 @@ test_fetch_bad_local_id(void)
 	fetch_once("", &o);
 	CHECK_INT(o.status, CONNECTOR_PERMANENT);
 	CHECK_STR(o.detail, "empty local id");
+
+	fixture_open(&f, plain.url, 2000);
+	memset(&o, 0, sizeof(o));
+	req.local_id = "c-1";
+	req.request_id = "r-1\r\nX-Injected: 1";
+	http_connector_ops.fetch(f.instance, &req, on_done, &o);
+	CHECK_INT(o.calls, 0);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "request id is not a valid header value");
+	fixture_close(&f);
+
 	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
 	CHECK_INT(json_array_size(seen), 0);
 	json_decref(seen);
@@ -818,7 +834,7 @@ main(void)
 	UNIT_RUN(test_fetch_timeout);
 	UNIT_RUN(test_fetch_refused);
 	UNIT_RUN(test_fetch_encodes_local_id);
-	UNIT_RUN(test_fetch_bad_local_id);
+	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
 	UNIT_RUN(test_connection_reused);
 	UNIT_RUN(test_two_in_flight);
