@@ -12,8 +12,8 @@ it speaks https.
 Service routes (HTTP/1.1, keep-alive):
   GET /                              200 {"name": NAME} (health)
   GET /citizens/{local_id}/{dataset} 200 the stored record, or 404
-  PUT /citizens/{local_id}/{dataset} stores the JSON object body, 204.
-      An Idempotency-Key is applied once: a repeat with the same body is
+  PUT /citizens/{local_id}/{dataset} (or POST) stores the JSON object body,
+      204. An Idempotency-Key is applied once: a repeat with the same body is
       counted as a duplicate and answered 204, a repeat with another body
       is refused with 409.
 
@@ -111,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith("/_control/"):
             return self.control(method, path[len("/_control/"):])
-        body = self.read_body() if method != "GET" else b""
+        body = self.read_body()
         with self.state.lock:
             self.state.requests.append({"method": method, "path": self.path,
                                         "port": self.client_address[1]})
@@ -127,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, {"error": "no such route"})
         if method == "GET":
             return self.fetch(local_id, parts[3])
-        if method == "PUT":
+        if method in ("PUT", "POST"):
             return self.push(local_id, parts[3], body)
         self.reply(405, {"error": "method not allowed"})
 
@@ -209,10 +209,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and what == "reset":
                 st.reset()
                 return 204, None
-            if method == "POST" and what == "records" and isinstance(arg, dict):
+            if (method == "POST" and what == "records" and
+                    isinstance(arg, dict) and
+                    {"local_id", "dataset", "record"} <= arg.keys()):
                 st.records[(arg["local_id"], arg["dataset"])] = arg["record"]
                 return 204, None
-            if method == "POST" and what == "behaviour" and isinstance(arg, dict):
+            if (method == "POST" and what == "behaviour" and
+                    isinstance(arg, dict) and "mode" in arg):
                 st.behaviour = arg
                 st.calls = 0
                 return 204, None
