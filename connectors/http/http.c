@@ -104,7 +104,7 @@ http_check_base_url(const char *url, char *err, size_t errlen)
 
 	pthread_once(&http_once, http_global_init);
 	if (url == NULL || (u = curl_url()) == NULL) {
-		snprintf(err, errlen, "base_url is missing");
+		snprintf(err, errlen, url ? "out of memory" : "base_url is missing");
 		return -1;
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -222,9 +222,9 @@ http_build_url(const char *base, const char *path, const char *local_id,
 {
 	static const char var[] = "{local_id}";
 	char enc[3 * HTTP_MAX_LOCAL_ID + 1] = "";
-	size_t baselen = strlen(base), n = 0, size;
+	size_t baselen = strlen(base), n = 0, enclen;
 	const char *p, *hit;
-	char *out;
+	char *out, *q;
 
 	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1)
 		n++;
@@ -237,16 +237,18 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	}
 	while (baselen > 0 && base[baselen - 1] == '/')
 		baselen--;
-	size = baselen + strlen(path) + n * strlen(enc) + 1;
-	if ((out = malloc(size)) == NULL)
+	enclen = strlen(enc);
+	if ((out = malloc(baselen + strlen(path) + n * enclen + 1)) == NULL)
 		return "out of memory";
 	memcpy(out, base, baselen);
-	out[baselen] = '\0';
+	q = out + baselen;
 	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1) {
-		strncat(out, p, (size_t)(hit - p));
-		strcat(out, enc);
+		memcpy(q, p, (size_t)(hit - p));
+		q += hit - p;
+		memcpy(q, enc, enclen);
+		q += enclen;
 	}
-	strcat(out, p);
+	memcpy(q, p, strlen(p) + 1);
 	*url = out;
 	return NULL;
 }
@@ -273,7 +275,7 @@ static const char *
 http_build_headers(struct http_call *c, const struct connector_request *req)
 {
 	const struct http_settings *s = c->hi->set;
-	struct curl_slist **h = &c->headers;
+	struct curl_slist **h = &c->headers, *l;
 
 	if (http_header(h, "Accept", "application/json") == -1)
 		return "out of memory";
@@ -285,10 +287,12 @@ http_build_headers(struct http_call *c, const struct connector_request *req)
 		return "auth_header is not a valid header value";
 	if (c->kind != HTTP_PUSH)
 		return NULL;
-	/* No "Expect: 100-continue" round trip before large bodies. */
-	if (http_header(h, "Content-Type", "application/json") == -1 ||
-	    (*h = curl_slist_append(*h, "Expect:")) == NULL)
+	if (http_header(h, "Content-Type", "application/json") == -1)
 		return "out of memory";
+	/* No "Expect: 100-continue" round trip before large bodies. */
+	if ((l = curl_slist_append(*h, "Expect:")) == NULL)
+		return "out of memory";
+	*h = l;
 	if (req->idempotency_key != NULL &&
 	    http_header(h, "Idempotency-Key", req->idempotency_key) == -1)
 		return "idempotency key is not a valid header value";
@@ -322,7 +326,8 @@ http_on_data(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static void
+/* Returns 0, or -1 if the body could not be copied. */
+static int
 http_set_method(struct http_call *c, const struct connector_endpoint *ep,
     const struct connector_request *req)
 {
@@ -331,15 +336,16 @@ http_set_method(struct http_call *c, const struct connector_endpoint *ep,
 	if (c->kind == HTTP_PUSH) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)req->body_len);
-		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
 		    ep->method ? ep->method : "PUT");
-	} else if (ep == NULL || ep->method == NULL ||
-	    strcmp(ep->method, "GET") == 0) {
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	} else {
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ep->method);
+		return curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
+		    req->body) == CURLE_OK ? 0 : -1;
 	}
+	if (ep == NULL || ep->method == NULL || strcmp(ep->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ep->method);
+	return 0;
 }
 
 static void
@@ -451,7 +457,6 @@ http_transport_status(CURLcode rc)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_FILESIZE_EXCEEDED:
 		return CONNECTOR_PERMANENT;
 	default:
 		return CONNECTOR_RETRY;
@@ -520,12 +525,6 @@ http_complete(struct http_call *c, CURLcode rc)
 
 static void http_free(struct http_instance *);
 
-static void
-http_enter(struct http_instance *hi)
-{
-	hi->depth++;
-}
-
 /* Frees the instance if a done callback destroyed it meanwhile. */
 static void
 http_leave(struct http_instance *hi)
@@ -555,7 +554,7 @@ http_drive(struct http_instance *hi, curl_socket_t fd, int action)
 {
 	int running;
 
-	http_enter(hi);
+	hi->depth++;
 	curl_multi_socket_action(hi->multi, fd, action, &running);
 	http_collect(hi);
 	http_leave(hi);
@@ -652,7 +651,7 @@ http_on_wake(evutil_socket_t fd, short what, void *arg)
 	struct http_instance *hi = arg;
 	struct http_call *c, *next;
 
-	http_enter(hi);
+	hi->depth++;
 	for (c = hi->calls; c != NULL && !hi->closing; c = next) {
 		struct connector_result res = { 0 };
 
@@ -700,7 +699,8 @@ http_prepare(struct http_call *c, const struct connector_endpoint *ep,
 		why = "out of memory";
 	if (why == NULL) {
 		http_set_options(c, url);
-		http_set_method(c, ep, req);
+		if (http_set_method(c, ep, req) == -1)
+			why = "out of memory";
 	}
 	free(url);
 	return why;

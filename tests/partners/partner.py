@@ -2,16 +2,18 @@
 """partner.py — a small, real partner service for the tests and the demo.
 
     partner.py --port N [--name NAME] [--data FILE.json] [--port-file F]
+               [--tls-cert PEM --tls-key PEM]
 
 --port 0 picks a free port and writes it to --port-file. "ready" is printed
 on stdout once the socket listens. --data seeds records from a JSON file
-shaped {"LOCAL_ID": {"DATASET": {record}}}.
+shaped {"LOCAL_ID": {"DATASET": {record}}}. With --tls-cert and --tls-key
+it speaks https.
 
 Service routes (HTTP/1.1, keep-alive):
   GET /                              200 {"name": NAME} (health)
   GET /citizens/{local_id}/{dataset} 200 the stored record, or 404
-  PUT /citizens/{local_id}/{dataset} stores the JSON object body, 204.
-      An Idempotency-Key is applied once: a repeat with the same body is
+  PUT /citizens/{local_id}/{dataset} (or POST) stores the JSON object body,
+      204. An Idempotency-Key is applied once: a repeat with the same body is
       counted as a duplicate and answered 204, a repeat with another body
       is refused with 409.
 
@@ -25,12 +27,14 @@ Control routes (never subject to the behaviour, never recorded):
   POST /_control/reset      forgets requests, pushes and behaviour
   GET  /_control/received   {"received": [...], "duplicates": N}: pushes in
         order with their idempotency_key, request_id and record
-  GET  /_control/requests   [{"method", "path"}]: raw request targets seen
+  GET  /_control/requests   [{"method", "path", "port"}]: raw request
+        targets seen, with the client's port (same port = connection reused)
 """
 import argparse
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 import time
@@ -107,9 +111,10 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith("/_control/"):
             return self.control(method, path[len("/_control/"):])
-        body = self.read_body() if method != "GET" else b""
+        body = self.read_body()
         with self.state.lock:
-            self.state.requests.append({"method": method, "path": self.path})
+            self.state.requests.append({"method": method, "path": self.path,
+                                        "port": self.client_address[1]})
         parts = path.split("/")
         local_id = None
         if len(parts) == 4 and parts[0] == "" and parts[1] == "citizens":
@@ -122,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, {"error": "no such route"})
         if method == "GET":
             return self.fetch(local_id, parts[3])
-        if method == "PUT":
+        if method in ("PUT", "POST"):
             return self.push(local_id, parts[3], body)
         self.reply(405, {"error": "method not allowed"})
 
@@ -204,10 +209,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and what == "reset":
                 st.reset()
                 return 204, None
-            if method == "POST" and what == "records" and isinstance(arg, dict):
+            if (method == "POST" and what == "records" and
+                    isinstance(arg, dict) and
+                    {"local_id", "dataset", "record"} <= arg.keys()):
                 st.records[(arg["local_id"], arg["dataset"])] = arg["record"]
                 return 204, None
-            if method == "POST" and what == "behaviour" and isinstance(arg, dict):
+            if (method == "POST" and what == "behaviour" and
+                    isinstance(arg, dict) and "mode" in arg):
                 st.behaviour = arg
                 st.calls = 0
                 return 204, None
@@ -229,10 +237,16 @@ def main():
     ap.add_argument("--name", default="partner")
     ap.add_argument("--data")
     ap.add_argument("--port-file")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.name, load_records(args.data))
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     if args.port_file:
         # Written whole, then renamed, so a reader never sees half a port.
         tmp = args.port_file + ".tmp"

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,8 +23,12 @@
 #include "jsonutil.h"
 #include "unit.h"
 
-static pid_t partner_pid;
-static char partner_url[64];
+struct partner {
+	pid_t pid;
+	char url[64];
+};
+
+static struct partner plain;  /* the one whose control API tests drive */
 
 /* ---- the partner process -------------------------------------------- */
 
@@ -40,8 +46,9 @@ partner_read_port(const char *path)
 	return port;
 }
 
+/* Starts partner.py on a free port; https when cert and key are given. */
 static int
-partner_start(void)
+partner_start(struct partner *p, const char *cert, const char *key)
 {
 	char portfile[] = "/tmp/tellonce-partner-XXXXXX";
 	int fd, port = 0;
@@ -51,33 +58,36 @@ partner_start(void)
 		return -1;
 	close(fd);
 	unlink(portfile);
-	if ((partner_pid = fork()) == 0) {
+	if ((p->pid = fork()) == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, STDOUT_FILENO);
 		execl("/usr/bin/python3", "python3", "tests/partners/partner.py",
-		    "--port", "0", "--port-file", portfile, (char *)NULL);
+		    "--port", "0", "--port-file", portfile,
+		    cert ? "--tls-cert" : NULL, cert, "--tls-key", key,
+		    (char *)NULL);
 		_exit(127);
 	}
 	deadline = clock_mono_ms() + 10000;
-	while (partner_pid > 0 && port == 0 && clock_mono_ms() < deadline) {
+	while (p->pid > 0 && port == 0 && clock_mono_ms() < deadline) {
 		usleep(20000);
 		port = partner_read_port(portfile);
 	}
 	unlink(portfile);
 	if (port == 0)
 		return -1;
-	snprintf(partner_url, sizeof(partner_url), "http://127.0.0.1:%d", port);
+	snprintf(p->url, sizeof(p->url), "%s://%s:%d", cert ? "https" : "http",
+	    cert ? "localhost" : "127.0.0.1", port);
 	return 0;
 }
 
 static void
-partner_stop(void)
+partner_stop(struct partner *p)
 {
-	if (partner_pid <= 0)
+	if (p->pid <= 0)
 		return;
-	kill(partner_pid, SIGTERM);
-	waitpid(partner_pid, NULL, 0);
+	kill(p->pid, SIGTERM);
+	waitpid(p->pid, NULL, 0);
 }
 
 struct text {
@@ -111,7 +121,7 @@ partner_control(const char *method, const char *what, const char *json,
 	CURL *e = curl_easy_init();
 	long code = 0;
 
-	snprintf(url, sizeof(url), "%s/_control/%s", partner_url, what);
+	snprintf(url, sizeof(url), "%s/_control/%s", plain.url, what);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	if (json != NULL)
@@ -261,7 +271,7 @@ fetch_once(const char *local_id, struct outcome *o)
 {
 	struct fixture f;
 
-	fixture_open(&f, partner_url, 2000);
+	fixture_open(&f, plain.url, 2000);
 	fetch(&f, local_id, o);
 	run(&f, o, 5000);
 	CHECK_INT(o->calls, 1);
@@ -446,7 +456,7 @@ test_fetch_timeout(void)
 
 	partner_reset();
 	partner_behave("{\"mode\":\"hang\"}");
-	fixture_open(&f, partner_url, 300);
+	fixture_open(&f, plain.url, 300);
 	start = clock_mono_ms();
 	fetch(&f, "c-1", &o);
 	run(&f, &o, 5000);
@@ -505,10 +515,14 @@ test_fetch_encodes_local_id(void)
 	json_decref(seen);
 }
 
+/* Calls that cannot be made safely are refused, asynchronously, without
+ * reaching the service. */
 static void
-test_fetch_bad_local_id(void)
+test_refused_before_sending(void)
 {
 	char id[HTTP_MAX_LOCAL_ID + 2];
+	struct connector_request req = { 0 };
+	struct fixture f;
 	json_t *seen = NULL;
 	struct outcome o;
 
@@ -521,6 +535,18 @@ test_fetch_bad_local_id(void)
 	fetch_once("", &o);
 	CHECK_INT(o.status, CONNECTOR_PERMANENT);
 	CHECK_STR(o.detail, "empty local id");
+
+	fixture_open(&f, plain.url, 2000);
+	memset(&o, 0, sizeof(o));
+	req.local_id = "c-1";
+	req.request_id = "r-1\r\nX-Injected: 1";
+	http_connector_ops.fetch(f.instance, &req, on_done, &o);
+	CHECK_INT(o.calls, 0);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "request id is not a valid header value");
+	fixture_close(&f);
+
 	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
 	CHECK_INT(json_array_size(seen), 0);
 	json_decref(seen);
@@ -539,7 +565,7 @@ test_push(void)
 	json_t *got = NULL, *first;
 
 	partner_reset();
-	fixture_open(&f, partner_url, 2000);
+	fixture_open(&f, plain.url, 2000);
 	push(&f, body, "key-1", &o);
 	CHECK_INT(o.status, CONNECTOR_OK);
 	CHECK_INT(o.http_status, 204);
@@ -569,6 +595,34 @@ test_push(void)
 	fixture_close(&f);
 }
 
+/* Calls one after the other share one kept-alive connection. */
+static void
+test_connection_reused(void)
+{
+	struct fixture f;
+	struct outcome o;
+	json_t *seen = NULL;
+	int i;
+
+	partner_reset();
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	fixture_open(&f, plain.url, 2000);
+	for (i = 0; i < 3; i++) {
+		fetch(&f, "c-1", &o);
+		run(&f, &o, 5000);
+		CHECK_INT(o.status, CONNECTOR_OK);
+		free(o.body);
+	}
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_INT(json_array_size(seen), 3);
+	for (i = 1; i < 3; i++)
+		CHECK_INT(json_integer_value(json_object_get(json_array_get(seen,
+		    i), "port")), json_integer_value(json_object_get(
+		    json_array_get(seen, 0), "port")));
+	json_decref(seen);
+}
+
 /* One hanging call does not hold up another on the same loop. */
 static void
 test_two_in_flight(void)
@@ -579,7 +633,7 @@ test_two_in_flight(void)
 	partner_reset();
 	partner_seed("fast", "{\"adresse\":{\"cp\":\"29000\"}}");
 	partner_behave("{\"mode\":\"hang\",\"local_id\":\"slow\"}");
-	fixture_open(&f, partner_url, 800);
+	fixture_open(&f, plain.url, 800);
 	fetch(&f, "slow", &slow);
 	fetch(&f, "fast", &fast);
 	run(&f, &fast, 5000);
@@ -601,13 +655,53 @@ test_destroy_in_flight(void)
 
 	partner_reset();
 	partner_behave("{\"mode\":\"hang\"}");
-	fixture_open(&f, partner_url, 2000);
+	fixture_open(&f, plain.url, 2000);
 	fetch(&f, "c-1", &o);
 	run(&f, NULL, 200);
 	http_connector_ops.destroy(f.instance);
 	f.instance = NULL;
 	run(&f, NULL, 200);
 	CHECK_INT(o.calls, 0);
+	fixture_close(&f);
+}
+
+struct destroyer {
+	struct fixture *f;
+	struct outcome o;
+};
+
+static void
+destroy_on_done(const struct connector_result *res, void *arg)
+{
+	struct destroyer *d = arg;
+
+	on_done(res, &d->o);
+	http_connector_ops.destroy(d->f->instance);
+	d->f->instance = NULL;
+}
+
+/* A done callback may destroy the instance; the other call is dropped. */
+static void
+test_destroy_from_callback(void)
+{
+	struct connector_request req = { 0 };
+	struct fixture f;
+	struct destroyer d = { &f, { 0 } };
+	struct outcome slow;
+
+	partner_reset();
+	partner_seed("fast", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"hang\",\"local_id\":\"slow\"}");
+	fixture_open(&f, plain.url, 2000);
+	fetch(&f, "slow", &slow);
+	req.local_id = "fast";
+	http_connector_ops.fetch(f.instance, &req, destroy_on_done, &d);
+	run(&f, &d.o, 5000);
+	CHECK_INT(d.o.status, CONNECTOR_OK);
+	CHECK(f.instance == NULL);
+	run(&f, NULL, 200);
+	CHECK_INT(slow.calls, 0);
+	free(d.o.body);
 	fixture_close(&f);
 }
 
@@ -620,7 +714,7 @@ test_health(void)
 
 	partner_reset();
 	partner_behave("{\"mode\":\"error500\"}");
-	fixture_open(&f, partner_url, 2000);
+	fixture_open(&f, plain.url, 2000);
 	http_connector_ops.health(f.instance, on_done, &o);
 	run(&f, &o, 5000);
 	CHECK_INT(o.status, CONNECTOR_OK);
@@ -636,16 +730,98 @@ test_health(void)
 	fixture_close(&f);
 }
 
+/* Writes a self-signed certificate for the name "localhost" and its key. */
+static int
+make_cert(const char *cert_path, const char *key_path)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_EXTENSION *san;
+	X509V3_CTX ctx;
+	FILE *cf = fopen(cert_path, "w"), *kf = fopen(key_path, "w");
+	int ok;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"partner", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	san = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+	    "DNS:localhost");
+	X509_add_ext(x, san, -1);
+	X509_EXTENSION_free(san);
+	ok = cf != NULL && kf != NULL && X509_sign(x, key, EVP_sha256()) > 0 &&
+	    PEM_write_X509(cf, x) == 1 &&
+	    PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) == 1;
+	if (cf != NULL)
+		fclose(cf);
+	if (kf != NULL)
+		fclose(kf);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
+}
+
+static void
+health(const char *url, const char *ca, struct outcome *o)
+{
+	struct fixture f;
+
+	memset(o, 0, sizeof(*o));
+	fixture_open(&f, url, 2000);
+	f.set.ca = (char *)ca;
+	http_connector_ops.health(f.instance, on_done, o);
+	run(&f, o, 5000);
+	CHECK_INT(o->calls, 1);
+	fixture_close(&f);
+}
+
+/* https: the peer is verified against `ca`, and its name against the URL. */
+static void
+test_tls(void)
+{
+	char cert[] = "/tmp/tellonce-cert-XXXXXX", key[] = "/tmp/tellonce-key-XXXXXX";
+	char url[64];
+	struct partner tls = { 0 };
+	struct outcome o;
+
+	close(mkstemp(cert));
+	close(mkstemp(key));
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key), 0);
+
+	health(tls.url, cert, &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 200);
+	health(tls.url, NULL, &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_INT(o.http_status, 0);
+	/* Trusted, but issued to "localhost", not to 127.0.0.1. */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%s",
+	    strrchr(tls.url, ':') + 1);
+	health(url, cert, &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK(strstr(o.detail, "127.0.0.1") != NULL);
+
+	partner_stop(&tls);
+	unlink(cert);
+	unlink(key);
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (partner_start() == -1) {
+	if (partner_start(&plain, NULL, NULL) == -1) {
 		fprintf(stderr, "cannot start tests/partners/partner.py "
 		    "(run from the repo root)\n");
-		partner_stop();
+		partner_stop(&plain);
 		unit_failed++;
 		return UNIT_END();
 	}
@@ -658,12 +834,15 @@ main(void)
 	UNIT_RUN(test_fetch_timeout);
 	UNIT_RUN(test_fetch_refused);
 	UNIT_RUN(test_fetch_encodes_local_id);
-	UNIT_RUN(test_fetch_bad_local_id);
+	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
+	UNIT_RUN(test_connection_reused);
 	UNIT_RUN(test_two_in_flight);
 	UNIT_RUN(test_destroy_in_flight);
+	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);
-	partner_stop();
+	UNIT_RUN(test_tls);
+	partner_stop(&plain);
 	curl_global_cleanup();
 	return UNIT_END();
 }
