@@ -171,7 +171,7 @@ class Gateway:
     def call(self, method, path, body=None, key=None, **kw):
         return http_request(self.port, method, path, body, key, **kw)
 
-    def signal(self, sig):
+    def kill(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):

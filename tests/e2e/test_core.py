@@ -324,7 +324,7 @@ def reload_keeps_serving_on_a_broken_file():
     cfg = open(s.gw.config).read()
     with open(s.gw.config, "w") as f:
         f.write(cfg.replace("datasets:", "datasets:\n  broken: [", 1))
-    s.gw.signal(signal.SIGHUP)
+    s.gw.kill(signal.SIGHUP)
     time.sleep(0.5)
     check("reload refused" in s.gw.read_log(), "the refusal is logged")
     eq(fetch(subject="caf-bob", attributes=["postal_code"]).status, 200,
@@ -342,7 +342,7 @@ def reload_keeps_serving_on_a_broken_file():
 """)
     denied(fetch(service="ccas", subject="ccas-alice", attributes=["postal_code"],
                  purpose="housing"), "purpose_mismatch")
-    s.gw.signal(signal.SIGHUP)
+    s.gw.kill(signal.SIGHUP)
     time.sleep(0.5)
     r = fetch(service="ccas", subject="ccas-alice", attributes=["postal_code"],
               purpose="housing")
