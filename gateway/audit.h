@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "merkle.h"
 
 struct event_base;
 
@@ -75,6 +76,31 @@ int audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len);
 int audit_ready(struct audit *a);
 /* The audit directory (tiles and checkpoint are served from it). */
 const char *audit_dir(const struct audit *a);
+
+/* Inclusion proof of entry `index` in the tree of the first `size` durable
+ * entries, and that tree's root. 0, or -1 if index >= size, size is beyond
+ * audit_size() or a tile cannot be read. */
+int audit_inclusion_proof(struct audit *a, uint64_t index, uint64_t size,
+    merkle_hash proof[MERKLE_MAX_PROOF], size_t *n, merkle_hash root);
+/* Consistency proof between the trees of `from` and `to` entries, and
+ * their roots. 0, or -1 if from > to or to is beyond audit_size(). */
+int audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
+    merkle_hash proof[MERKLE_MAX_PROOF], size_t *n, merkle_hash root1,
+    merkle_hash root2);
+/* The latest signed checkpoint (its text, malloc'd; caller frees) and its
+ * tree size. */
+char *audit_checkpoint(struct audit *a, uint64_t *size);
+
+/* Offline verification of the audit directory `dir` (nothing else may be
+ * writing it): every entry bundle, every hash tile, the checkpoint's root
+ * and, when vkey is not NULL, its signature by that verifier key. Returns 0
+ * with *size and root, or -1 with err naming the first bad entry index,
+ * tile path or checkpoint problem. progress, when not NULL, is called now
+ * and then with the entries done so far and the total. */
+typedef void (*audit_progress_fn)(uint64_t done, uint64_t total, void *arg);
+int audit_verify(const char *dir, const char *vkey, uint64_t *size,
+    merkle_hash root, audit_progress_fn progress, void *arg, char *err,
+    size_t errlen);
 
 /* `tellonce audit verify DIR [--key VKEY]`: argv holds the arguments after
  * "verify". Returns the process exit code (0 ok, 1 bad log, 2 usage). */

@@ -18,12 +18,19 @@ int keys_public_raw(EVP_PKEY *key, unsigned char pub[32]);
 uint32_t keys_note_id(const char *name, const unsigned char pub[32]);
 /* "name+hex8(keyID)+base64(0x01 || pub)"; malloc'd, caller frees. */
 char *keys_verifier_string(const char *name, const unsigned char pub[32]);
+/* Parses a verifier key string into its name (NUL-terminated, at most
+ * namelen - 1 bytes) and public key, checking that its key ID matches.
+ * Returns 0 or -1. */
+int keys_verifier_parse(const char *vkey, char *name, size_t namelen,
+    unsigned char pub[32]);
 /* Writes a new Ed25519 key as PEM to path with mode 0600 (refusing to
  * overwrite). Returns the key (caller frees) or NULL with err. */
 EVP_PKEY *keys_generate(const char *path, char *err, size_t errlen);
 
-/* `tellonce keygen -o FILE`: argv holds the arguments after "keygen".
- * Returns the process exit code. */
+/* `tellonce keygen -o FILE [--origin NAME]`: argv holds the arguments
+ * after "keygen". Prints the verifier key for NAME, which must be the
+ * log's origin (the gateway also logs it at start). Returns the process
+ * exit code. */
 int keys_keygen_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,1189 @@
+/* audit.c — the audit log: one sequencer thread, group commit, tiles on
+ * disk, signed checkpoints, recovery.
+ *
+ * Layout of the audit directory (C2SP tlog-tiles, plus one private file):
+ *
+ *   checkpoint               the latest signed checkpoint
+ *   tile/<L>/<N>[.p/<W>]     hash tiles
+ *   tile/entries/<N>[.p/W]   entry bundles (uint16 big-endian length prefixes)
+ *   journal                  the entries of the incomplete bundle: an 8-byte
+ *                            big-endian bundle index, then the entries as in
+ *                            a bundle
+ *
+ * A batch of appends costs one write and one fdatasync of the journal; a
+ * bundle that fills is written as a full bundle (then its hash tiles), and
+ * the journal starts over. Partial tiles are written only for checkpointed
+ * sizes, just before the checkpoint itself, as tlog-tiles requires. Every
+ * file but the journal is written to a temporary name, fsync'd and renamed,
+ * so it is whole or absent. Entries are the truth: on open, missing or torn
+ * hash tiles are rebuilt from them, a torn journal tail is cut, and the
+ * tree must match the last checkpoint. */
+#include "audit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "clock.h"
+#include "jsonutil.h"
+#include "keys.h"
+#include "log.h"
+
+#define AUDIT_JOURNAL     "journal"
+#define AUDIT_CHECKPOINT  "checkpoint"
+#define AUDIT_JOURNAL_HDR 8
+#define AUDIT_ENTRY_MAX   65535
+#define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+
+struct audit_req {
+	struct audit_req *next;
+	char *json;                 /* owned */
+	size_t len;
+	char *subject;              /* owned copy for the index hook, or NULL */
+	struct event_base *base;    /* NULL: done runs on the sequencer */
+	audit_done_fn done;
+	void *arg;
+	int status;
+	uint64_t index;
+};
+
+struct audit {
+	char *dir;
+	char *origin;
+	EVP_PKEY *key;
+	int64_t interval_ms;
+	int dirfd;
+	int journalfd;
+
+	pthread_t thread;
+	int running;
+
+	/* The queue, between appenders and the sequencer. */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond;
+	struct audit_req *head, **tail;
+	int stopping;
+	audit_index_fn hook;
+	void *hook_arg;
+
+	/* The tree: written by the sequencer, read by proofs and entry reads.
+	 * tree->size counts appended entries, `size` the durable ones. */
+	pthread_mutex_t tmu;
+	struct merkle_tiles *tree;
+	uint64_t size;
+	unsigned char *bundle;      /* the incomplete bundle, as in a bundle */
+	size_t bundle_len;
+	char *checkpoint;           /* latest signed note */
+	uint64_t checkpoint_size;
+
+	atomic_int failed;          /* a write failed: the log stops taking entries */
+};
+
+/* ---- files ---------------------------------------------------------- */
+
+static int
+audit_fsync_dir(struct audit *a, const char *reldir)
+{
+	int fd = openat(a->dirfd, reldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Creates the directories leading to relpath, making each new one durable. */
+static int
+audit_mkdirs(struct audit *a, const char *relpath)
+{
+	char buf[MERKLE_TILE_PATH_LEN + 16];
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", relpath);
+	for (slash = strchr(buf, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdirat(a->dirfd, buf, 0700) == 0) {
+			char *up = strrchr(buf, '/');
+
+			if (up != NULL)
+				*up = '\0';
+			if (audit_fsync_dir(a, up != NULL ? buf : ".") != 0)
+				return -1;
+			if (up != NULL)
+				*up = '/';
+		} else if (errno != EEXIST) {
+			return -1;
+		}
+		*slash = '/';
+	}
+	return 0;
+}
+
+static int
+audit_write_all(int fd, const void *data, size_t len, off_t off)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Writes relpath whole and durably: temporary file, fsync, rename, fsync
+ * of the directory. */
+static int
+audit_write_file(struct audit *a, const char *relpath, const void *data,
+    size_t len)
+{
+	char tmp[MERKLE_TILE_PATH_LEN + 16], dir[MERKLE_TILE_PATH_LEN + 16];
+	char *slash;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", relpath);
+	if (audit_mkdirs(a, relpath) != 0)
+		return -1;
+	fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (audit_write_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+		close(fd);
+		unlinkat(a->dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(a->dirfd, tmp, a->dirfd, relpath) != 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", relpath);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	return audit_fsync_dir(a, slash != NULL ? dir : ".");
+}
+
+/* Reads a whole file below the audit directory; *data malloc'd. 0, or -1
+ * (errno ENOENT when it does not exist). */
+static int
+audit_read_file(struct audit *a, const char *relpath, unsigned char **data,
+    size_t *len)
+{
+	int fd = openat(a->dirfd, relpath, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t off = 0;
+
+	*data = NULL;
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) != 0 || (*data = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = pread(fd, *data + off, (size_t)st.st_size - off, (off_t)off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	*len = off;
+	(*data)[off] = '\0';
+	return 0;
+}
+
+/* Removes the partial versions of a tile that just became full: tlog-tiles
+ * lets them go once the full tile is there. */
+static void
+audit_remove_partials(struct audit *a, const char *fullpath)
+{
+	char pdir[MERKLE_TILE_PATH_LEN + 4];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	snprintf(pdir, sizeof(pdir), "%s.p", fullpath);
+	fd = openat(a->dirfd, pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	unlinkat(a->dirfd, pdir, AT_REMOVEDIR);
+}
+
+/* ---- entries -------------------------------------------------------- */
+
+static json_t *
+audit_json_string(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+char *
+audit_entry_json(const struct audit_entry *e)
+{
+	char ts[CLOCK_RFC3339_LEN];
+	json_t *o = json_object(), *attrs = NULL;
+	char *text = NULL;
+	int bad = o == NULL;
+
+	if (e->attributes != NULL) {
+		attrs = json_array();
+		for (size_t i = 0; attrs != NULL && i < e->nattributes; i++)
+			bad |= json_array_append_new(attrs,
+			    json_string(e->attributes[i])) != 0;
+	} else {
+		attrs = json_null();
+	}
+	clock_format_rfc3339(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
+	/* A NULL from json_string (invalid UTF-8) makes the set fail. */
+	bad |= json_object_set_new(o, "ts", json_string(ts)) != 0;
+	bad |= json_object_set_new(o, "type", audit_json_string(e->type)) != 0;
+	bad |= json_object_set_new(o, "consumer", audit_json_string(e->consumer)) != 0;
+	bad |= json_object_set_new(o, "provider", audit_json_string(e->provider)) != 0;
+	bad |= json_object_set_new(o, "dataset", audit_json_string(e->dataset)) != 0;
+	bad |= json_object_set_new(o, "attributes", attrs) != 0;
+	bad |= json_object_set_new(o, "purpose", audit_json_string(e->purpose)) != 0;
+	bad |= json_object_set_new(o, "basis", audit_json_string(e->basis)) != 0;
+	bad |= json_object_set_new(o, "policy", audit_json_string(e->policy)) != 0;
+	bad |= json_object_set_new(o, "consent", audit_json_string(e->consent)) != 0;
+	bad |= json_object_set_new(o, "subject", audit_json_string(e->subject)) != 0;
+	bad |= json_object_set_new(o, "decision", audit_json_string(e->decision)) != 0;
+	bad |= json_object_set_new(o, "reason", audit_json_string(e->reason)) != 0;
+	bad |= json_object_set_new(o, "request_id", audit_json_string(e->request_id)) != 0;
+	bad |= json_object_set_new(o, "payload_sha256",
+	    audit_json_string(e->payload_sha256)) != 0;
+	if (!bad)
+		text = jsonutil_canonical(o);
+	json_decref(o);
+	return text;
+}
+
+/* The length of the entry at off in a bundle, or 0 at the end or at a torn
+ * or malformed entry. Entries are JSON objects, so a zeroed or cut tail
+ * never passes. */
+static size_t
+audit_bundle_next(const unsigned char *b, size_t len, size_t off)
+{
+	size_t n;
+
+	if (off + 2 > len)
+		return 0;
+	n = (size_t)b[off] << 8 | b[off + 1];
+	if (n < 2 || off + 2 + n > len || b[off + 2] != '{' ||
+	    b[off + 2 + n - 1] != '}')
+		return 0;
+	return n;
+}
+
+/* ---- the tree ------------------------------------------------------- */
+
+/* Full tiles of `level` in a tree of `size` leaves. */
+static uint64_t
+audit_full_tiles(uint64_t size, unsigned level)
+{
+	unsigned shift = (level + 1) * MERKLE_TILE_HEIGHT;
+
+	return shift >= 64 ? 0 : size >> shift;
+}
+
+static int
+audit_read_tile_hashes(struct audit *a, unsigned level, uint64_t tile,
+    unsigned pos, unsigned count, merkle_hash *out)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+	ssize_t n;
+	int fd;
+
+	merkle_tile_path(path, (int)level, tile, 0);
+	fd = openat(a->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	n = pread(fd, out, (size_t)count * MERKLE_HASH_LEN,
+	    (off_t)pos * MERKLE_HASH_LEN);
+	close(fd);
+	return n == (ssize_t)count * MERKLE_HASH_LEN ? 0 : -1;
+}
+
+/* merkle_read_fn over the tiles: full ones on disk, the incomplete ones in
+ * memory. Called with tmu held (or before the sequencer starts). */
+static int
+audit_node(void *ctx, unsigned level, uint64_t index, merkle_hash out)
+{
+	struct audit *a = ctx;
+	unsigned tl = level / MERKLE_TILE_HEIGHT, r = level % MERKLE_TILE_HEIGHT;
+	unsigned count = 1u << r, pos;
+	merkle_hash hashes[MERKLE_TILE_WIDTH / 2];
+	uint64_t first, tile;
+
+	if (tl >= MERKLE_TILE_LEVELS || index > (UINT64_MAX >> level))
+		return -1;
+	first = index << r;
+	tile = first / MERKLE_TILE_WIDTH;
+	pos = (unsigned)(first % MERKLE_TILE_WIDTH);
+	if (tile < audit_full_tiles(a->tree->size, tl)) {
+		if (audit_read_tile_hashes(a, tl, tile, pos, count, hashes) != 0)
+			return -1;
+	} else if (tile == audit_full_tiles(a->tree->size, tl) &&
+	    pos + count <= merkle_tile_width(a->tree->size, tl)) {
+		memcpy(hashes, a->tree->tile[tl][pos], (size_t)count * MERKLE_HASH_LEN);
+	} else {
+		return -1;
+	}
+	merkle_perfect_root((const merkle_hash *)hashes, count, out);
+	return 0;
+}
+
+/* A tile (or the bundle) filled: write it, then drop its partial copies. */
+static int
+audit_tile_full(void *arg, unsigned level, uint64_t index,
+    const merkle_hash hashes[MERKLE_TILE_WIDTH])
+{
+	struct audit *a = arg;
+	char path[MERKLE_TILE_PATH_LEN];
+
+	merkle_tile_path(path, (int)level, index, 0);
+	if (audit_write_file(a, path, hashes, MERKLE_TILE_BYTES) != 0) {
+		log_error("audit: cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	audit_remove_partials(a, path);
+	return 0;
+}
+
+static int
+audit_bundle_full(struct audit *a, uint64_t index)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
+	if (audit_write_file(a, path, a->bundle, a->bundle_len) != 0) {
+		log_error("audit: cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	audit_remove_partials(a, path);
+	return 0;
+}
+
+/* Rewrites the journal for the incomplete bundle (after a bundle filled,
+ * or on open). Truncating first means a crash leaves either the old
+ * journal, whose bundle now exists in full, or a prefix of the new one. */
+static int
+audit_journal_reset(struct audit *a)
+{
+	unsigned char hdr[AUDIT_JOURNAL_HDR];
+	uint64_t bundle = a->tree->size / MERKLE_TILE_WIDTH;
+
+	for (int i = 0; i < AUDIT_JOURNAL_HDR; i++)
+		hdr[i] = (unsigned char)(bundle >> (56 - 8 * i));
+	if (ftruncate(a->journalfd, 0) != 0 ||
+	    audit_write_all(a->journalfd, hdr, sizeof(hdr), 0) != 0 ||
+	    audit_write_all(a->journalfd, a->bundle, a->bundle_len,
+	    AUDIT_JOURNAL_HDR) != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the sequencer -------------------------------------------------- */
+
+static void
+audit_req_free(struct audit_req *q)
+{
+	free(q->json);
+	free(q->subject);
+	free(q);
+}
+
+static void
+audit_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit_req *q = arg;
+
+	q->done(q->status, q->index, q->arg);
+	audit_req_free(q);
+}
+
+/* Runs done on the appender's loop (or here when it has none). */
+static void
+audit_complete(struct audit_req *q, int status)
+{
+	q->status = status;
+	if (q->base == NULL) {
+		audit_deliver(-1, 0, q);
+		return;
+	}
+	if (event_base_once(q->base, -1, EV_TIMEOUT, audit_deliver, q, NULL) != 0) {
+		log_error("audit: cannot notify the appender of entry %llu",
+		    (unsigned long long)q->index);
+		audit_req_free(q);
+	}
+}
+
+/* Adds the batch to the tree and the bundle; full bundles and tiles are
+ * written on the way. Called with tmu held. */
+static int
+audit_add_batch(struct audit *a, struct audit_req *batch, int *reset)
+{
+	for (struct audit_req *q = batch; q != NULL; q = q->next) {
+		merkle_hash leaf;
+
+		q->index = a->tree->size;
+		a->bundle[a->bundle_len++] = (unsigned char)(q->len >> 8);
+		a->bundle[a->bundle_len++] = (unsigned char)q->len;
+		memcpy(a->bundle + a->bundle_len, q->json, q->len);
+		a->bundle_len += q->len;
+		merkle_leaf_hash(q->json, q->len, leaf);
+		/* Entries first: a hash tile never exists without its bundle. */
+		if (q->index % MERKLE_TILE_WIDTH == MERKLE_TILE_WIDTH - 1) {
+			if (audit_bundle_full(a, q->index / MERKLE_TILE_WIDTH) != 0)
+				return -1;
+			a->bundle_len = 0;
+			*reset = 1;
+		}
+		if (merkle_tiles_append(a->tree, leaf, audit_tile_full, a) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+audit_write_batch(struct audit *a, struct audit_req *batch)
+{
+	size_t start;
+	int reset = 0, rc;
+	audit_index_fn hook;
+	void *hook_arg;
+
+	pthread_mutex_lock(&a->tmu);
+	start = a->bundle_len;
+	rc = atomic_load(&a->failed) ? -1 : audit_add_batch(a, batch, &reset);
+	pthread_mutex_unlock(&a->tmu);
+	if (rc == 0) {
+		if (reset)
+			rc = audit_journal_reset(a);
+		else
+			rc = audit_write_all(a->journalfd, a->bundle + start,
+			    a->bundle_len - start, (off_t)(AUDIT_JOURNAL_HDR + start));
+		if (rc == 0)
+			rc = fdatasync(a->journalfd);
+		if (rc != 0)
+			log_error("audit: cannot write the journal: %s",
+			    strerror(errno));
+	}
+	if (rc != 0) {
+		/* The tree may now hold entries that are not on disk: stop. */
+		atomic_store(&a->failed, 1);
+	} else {
+		pthread_mutex_lock(&a->tmu);
+		a->size = a->tree->size;
+		pthread_mutex_unlock(&a->tmu);
+	}
+	pthread_mutex_lock(&a->qmu);
+	hook = a->hook;
+	hook_arg = a->hook_arg;
+	pthread_mutex_unlock(&a->qmu);
+	/* The index first, so that an access log read after a reply shows
+	 * the entry. */
+	for (struct audit_req *q = batch; q != NULL; q = q->next) {
+		if (rc == 0 && hook != NULL && q->subject != NULL)
+			hook(q->subject, q->index, hook_arg);
+	}
+	while (batch != NULL) {
+		struct audit_req *next = batch->next;
+
+		audit_complete(batch, rc);
+		batch = next;
+	}
+}
+
+/* Writes the partial tiles a checkpoint of the current size needs, then
+ * the signed checkpoint. Sequencer thread (or open) only. */
+static int
+audit_publish(struct audit *a)
+{
+	uint64_t size = a->size;
+	char path[MERKLE_TILE_PATH_LEN];
+	unsigned w;
+	merkle_hash root;
+	char *note;
+	struct stat st;
+
+	for (unsigned l = 0; l < MERKLE_TILE_LEVELS; l++) {
+		if ((w = merkle_tile_width(size, l)) == 0)
+			continue;
+		merkle_tile_path(path, (int)l, audit_full_tiles(size, l), w);
+		/* A tile of a given width never changes: write it once. */
+		if (fstatat(a->dirfd, path, &st, 0) == 0 &&
+		    st.st_size == (off_t)w * MERKLE_HASH_LEN)
+			continue;
+		if (audit_write_file(a, path, a->tree->tile[l],
+		    (size_t)w * MERKLE_HASH_LEN) != 0)
+			goto fail;
+	}
+	if ((w = merkle_tile_width(size, 0)) != 0) {
+		merkle_tile_path(path, MERKLE_TILE_ENTRIES, size / MERKLE_TILE_WIDTH, w);
+		if (audit_write_file(a, path, a->bundle, a->bundle_len) != 0)
+			goto fail;
+	}
+	merkle_tiles_root(a->tree, root);
+	if ((note = checkpoint_sign(a->key, a->origin, size, root)) == NULL) {
+		log_error("audit: cannot sign a checkpoint");
+		return -1;
+	}
+	if (audit_write_file(a, AUDIT_CHECKPOINT, note, strlen(note)) != 0) {
+		snprintf(path, sizeof(path), AUDIT_CHECKPOINT);
+		free(note);
+		goto fail;
+	}
+	pthread_mutex_lock(&a->tmu);
+	free(a->checkpoint);
+	a->checkpoint = note;
+	a->checkpoint_size = size;
+	pthread_mutex_unlock(&a->tmu);
+	return 0;
+fail:
+	log_error("audit: cannot write %s: %s", path, strerror(errno));
+	return -1;
+}
+
+static void
+audit_deadline(struct timespec *ts, int64_t mono_ms)
+{
+	ts->tv_sec = (time_t)(mono_ms / 1000);
+	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
+}
+
+static void *
+audit_run(void *arg)
+{
+	struct audit *a = arg;
+	int64_t next_cp = clock_mono_ms() + a->interval_ms;
+	struct audit_req *batch;
+	struct timespec ts;
+	int stop;
+
+	pthread_mutex_lock(&a->qmu);
+	for (;;) {
+		while (a->head == NULL && !a->stopping) {
+			int grew = a->size > a->checkpoint_size &&
+			    !atomic_load(&a->failed);
+
+			if (!grew) {
+				pthread_cond_wait(&a->qcond, &a->qmu);
+				continue;
+			}
+			if (clock_mono_ms() >= next_cp)
+				break;
+			audit_deadline(&ts, next_cp);
+			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
+		}
+		batch = a->head;
+		a->head = NULL;
+		a->tail = &a->head;
+		stop = a->stopping;
+		pthread_mutex_unlock(&a->qmu);
+
+		if (batch != NULL)
+			audit_write_batch(a, batch);
+		if (a->size > a->checkpoint_size && !atomic_load(&a->failed) &&
+		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
+			if (audit_publish(a) != 0)
+				atomic_store(&a->failed, 1);
+			next_cp = clock_mono_ms() + a->interval_ms;
+		}
+
+		pthread_mutex_lock(&a->qmu);
+		if (stop && a->head == NULL && batch == NULL)
+			break;
+	}
+	pthread_mutex_unlock(&a->qmu);
+	return NULL;
+}
+
+static void
+audit_enqueue(struct audit *a, const struct audit_entry *e,
+    struct event_base *base, audit_done_fn done, void *arg)
+{
+	struct audit_req *q = calloc(1, sizeof(*q));
+	int refuse;
+
+	if (q == NULL) {
+		log_error("audit: out of memory");
+		done(-1, 0, arg);
+		return;
+	}
+	q->base = base;
+	q->done = done;
+	q->arg = arg;
+	q->json = audit_entry_json(e);
+	if (q->json != NULL)
+		q->len = strlen(q->json);
+	if (e->subject != NULL)
+		q->subject = strdup(e->subject);
+	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
+	    (e->subject != NULL && q->subject == NULL);
+	if (refuse)
+		log_error("audit: entry refused (%s)", q->json == NULL ?
+		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
+	pthread_mutex_lock(&a->qmu);
+	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {
+		*a->tail = q;
+		a->tail = &q->next;
+		pthread_cond_signal(&a->qcond);
+		q = NULL;
+	}
+	pthread_mutex_unlock(&a->qmu);
+	if (q != NULL)
+		audit_complete(q, -1);
+}
+
+void
+audit_append_async(struct audit *a, const struct audit_entry *e,
+    struct event_base *base, audit_done_fn done, void *arg)
+{
+	audit_enqueue(a, e, base, done, arg);
+}
+
+struct audit_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int done;
+	int status;
+	uint64_t index;
+};
+
+static void
+audit_wait_done(int status, uint64_t index, void *arg)
+{
+	struct audit_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	w->status = status;
+	w->index = index;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int
+audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index)
+{
+	struct audit_wait w = { .done = 0 };
+
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	audit_enqueue(a, e, NULL, audit_wait_done, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.mu);
+	if (w.status == 0 && index != NULL)
+		*index = w.index;
+	return w.status;
+}
+
+/* ---- recovery ------------------------------------------------------- */
+
+static int
+audit_exists(struct audit *a, int level, uint64_t index)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+	struct stat st;
+
+	merkle_tile_path(path, level, index, 0);
+	return fstatat(a->dirfd, path, &st, 0) == 0;
+}
+
+/* Full bundles are written in order, so they are a prefix: find its end. */
+static uint64_t
+audit_count_bundles(struct audit *a)
+{
+	uint64_t lo = 0, hi = 1;
+
+	if (!audit_exists(a, MERKLE_TILE_ENTRIES, 0))
+		return 0;
+	while (audit_exists(a, MERKLE_TILE_ENTRIES, hi)) {
+		lo = hi;
+		hi *= 2;
+	}
+	/* Bundle lo exists, bundle hi does not. */
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (audit_exists(a, MERKLE_TILE_ENTRIES, mid))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* Leaf hashes of a full bundle; 0 or -1. */
+static int
+audit_bundle_hashes(struct audit *a, uint64_t index,
+    merkle_hash hashes[MERKLE_TILE_WIDTH])
+{
+	char path[MERKLE_TILE_PATH_LEN];
+	unsigned char *b;
+	size_t len, off = 0, n;
+	unsigned i = 0;
+
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
+	if (audit_read_file(a, path, &b, &len) != 0)
+		return -1;
+	for (; i < MERKLE_TILE_WIDTH && (n = audit_bundle_next(b, len, off)) > 0;
+	    i++, off += 2 + n)
+		merkle_leaf_hash(b + off + 2, n, hashes[i]);
+	free(b);
+	return i == MERKLE_TILE_WIDTH && off == len ? 0 : -1;
+}
+
+static int audit_full_tile_root(struct audit *a, unsigned level,
+    uint64_t index, merkle_hash root);
+
+/* The roots of the 256 full tiles of `level` from index `first`. */
+static int
+audit_children_roots(struct audit *a, unsigned level, uint64_t first,
+    merkle_hash roots[MERKLE_TILE_WIDTH])
+{
+	for (unsigned i = 0; i < MERKLE_TILE_WIDTH; i++)
+		if (audit_full_tile_root(a, level, first + i, roots[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* The root of full tile (level, index), rebuilding the tile from the level
+ * below, and in the end from its entries, if a crash lost or tore it. */
+static int
+audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
+    merkle_hash root)
+{
+	merkle_hash *hashes = malloc(MERKLE_TILE_BYTES);
+	char path[MERKLE_TILE_PATH_LEN];
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (hashes == NULL)
+		return -1;
+	merkle_tile_path(path, (int)level, index, 0);
+	if (audit_read_file(a, path, &data, &len) == 0 && len == MERKLE_TILE_BYTES) {
+		memcpy(hashes, data, MERKLE_TILE_BYTES);
+	} else {
+		log_warn("audit: rebuilding %s from the entries", path);
+		if (level == 0)
+			rc = audit_bundle_hashes(a, index, hashes);
+		else
+			rc = audit_children_roots(a, level - 1,
+			    index * MERKLE_TILE_WIDTH, hashes);
+		if (rc != 0 || audit_write_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+			goto out;
+	}
+	merkle_perfect_root((const merkle_hash *)hashes, MERKLE_TILE_WIDTH, root);
+	rc = 0;
+out:
+	free(data);
+	free(hashes);
+	return rc;
+}
+
+/* Loads the incomplete bundle from the journal, cutting a torn tail; sets
+ * tree->size. */
+static int
+audit_load_journal(struct audit *a, uint64_t bundles, char *err, size_t errlen)
+{
+	unsigned char *j;
+	size_t len, off = AUDIT_JOURNAL_HDR, n;
+	uint64_t hdr = 0;
+	unsigned count = 0;
+
+	a->tree->size = bundles * MERKLE_TILE_WIDTH;
+	if (audit_read_file(a, AUDIT_JOURNAL, &j, &len) != 0)
+		return errno == ENOENT ? 0 : -1;
+	for (int i = 0; i < AUDIT_JOURNAL_HDR && len >= AUDIT_JOURNAL_HDR; i++)
+		hdr = hdr << 8 | j[i];
+	/* An older journal's bundle was written in full before a crash. */
+	if (len < AUDIT_JOURNAL_HDR || hdr < bundles) {
+		free(j);
+		return 0;
+	}
+	if (hdr > bundles) {
+		snprintf(err, errlen, "the journal continues bundle %llu but "
+		    "bundle %llu is missing", (unsigned long long)hdr,
+		    (unsigned long long)bundles);
+		free(j);
+		return -1;
+	}
+	while ((n = audit_bundle_next(j, len, off)) > 0 && count < MERKLE_TILE_WIDTH - 1) {
+		merkle_leaf_hash(j + off + 2, n, a->tree->tile[0][count]);
+		off += 2 + n;
+		count++;
+	}
+	if (off != len)
+		log_warn("audit: cut %zu bytes of a torn entry at the end of the "
+		    "journal", len - off);
+	memcpy(a->bundle, j + AUDIT_JOURNAL_HDR, off - AUDIT_JOURNAL_HDR);
+	a->bundle_len = off - AUDIT_JOURNAL_HDR;
+	a->tree->size += count;
+	free(j);
+	return 0;
+}
+
+static int
+audit_recover(struct audit *a, char *err, size_t errlen)
+{
+	uint64_t bundles = audit_count_bundles(a), size;
+
+	if (audit_load_journal(a, bundles, err, errlen) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
+			    strerror(errno));
+		return -1;
+	}
+	size = a->tree->size;
+	/* Level L's incomplete tile holds the roots of full tiles of L - 1. */
+	for (unsigned l = 1; l < MERKLE_TILE_LEVELS; l++) {
+		uint64_t first = audit_full_tiles(size, l) * MERKLE_TILE_WIDTH;
+
+		for (unsigned i = 0; i < merkle_tile_width(size, l); i++)
+			if (audit_full_tile_root(a, l - 1, first + i,
+			    a->tree->tile[l][i]) != 0) {
+				snprintf(err, errlen, "cannot rebuild the hash "
+				    "tiles of level %u from the entries", l - 1);
+				return -1;
+			}
+	}
+	merkle_tiles_restore(a->tree);
+	a->size = size;
+	if (audit_journal_reset(a) != 0 || fdatasync(a->journalfd) != 0) {
+		snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The recovered tree must extend the last signed checkpoint. */
+static int
+audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
+{
+	unsigned char pub[32], *note;
+	struct checkpoint cp;
+	merkle_hash root;
+	char why[256];
+	size_t len;
+
+	if (audit_read_file(a, AUDIT_CHECKPOINT, &note, &len) != 0) {
+		if (errno == ENOENT && a->size == 0)
+			return 0;
+		snprintf(err, errlen, "%s/%s: %s: the log has %llu entries and "
+		    "no checkpoint to check them against", a->dir,
+		    AUDIT_CHECKPOINT, strerror(errno),
+		    (unsigned long long)a->size);
+		return -1;
+	}
+	if (keys_public_raw(a->key, pub) != 0 ||
+	    checkpoint_verify((char *)note, len, a->origin, pub, why,
+	    sizeof(why)) != 0 ||
+	    checkpoint_parse((char *)note, len, &cp, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s/%s: %s (another origin or signing "
+		    "key?)", a->dir, AUDIT_CHECKPOINT, why);
+		free(note);
+		return -1;
+	}
+	free(note);
+	if (strcmp(cp.origin, a->origin) != 0) {
+		snprintf(err, errlen, "the last checkpoint is for origin \"%s\"",
+		    cp.origin);
+		return -1;
+	}
+	if (cp.size > a->size) {
+		snprintf(err, errlen, "the log has %llu entries but its last "
+		    "checkpoint signed %llu: entries were lost; restore the "
+		    "audit directory from a backup", (unsigned long long)a->size,
+		    (unsigned long long)cp.size);
+		return -1;
+	}
+	if (merkle_root(audit_node, a, cp.size, root) != 0 ||
+	    memcmp(root, cp.root, MERKLE_HASH_LEN) != 0) {
+		snprintf(err, errlen, "the entries do not match the last "
+		    "checkpoint (size %llu): the log was altered",
+		    (unsigned long long)cp.size);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+audit_free(struct audit *a)
+{
+	if (a->journalfd > 0)
+		close(a->journalfd);
+	if (a->dirfd > 0)
+		close(a->dirfd);
+	pthread_mutex_destroy(&a->qmu);
+	pthread_mutex_destroy(&a->tmu);
+	pthread_cond_destroy(&a->qcond);
+	EVP_PKEY_free(a->key);
+	free(a->tree);
+	free(a->bundle);
+	free(a->checkpoint);
+	free(a->dir);
+	free(a->origin);
+	free(a);
+}
+
+static int
+audit_init_sync(struct audit *a)
+{
+	pthread_condattr_t ca;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->qcond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&a->qmu, NULL);
+	pthread_mutex_init(&a->tmu, NULL);
+	a->tail = &a->head;
+	return 0;
+}
+
+static void
+audit_log_start(struct audit *a)
+{
+	unsigned char pub[32];
+	char *vkey = NULL;
+
+	if (keys_public_raw(a->key, pub) == 0)
+		vkey = keys_verifier_string(a->origin, pub);
+	log_info("audit: %llu entries in %s; verifier key %s",
+	    (unsigned long long)a->size, a->dir, vkey ? vkey : "?");
+	free(vkey);
+}
+
+struct audit *
+audit_open(const struct config_audit *cfg, char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	err[0] = '\0';
+	if (a == NULL || audit_init_sync(a) != 0) {
+		free(a);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->dirfd = a->journalfd = -1;
+	a->interval_ms = cfg->checkpoint_interval_ms > 0 ?
+	    cfg->checkpoint_interval_ms : 1000;
+	a->dir = strdup(cfg->dir);
+	a->origin = strdup(cfg->origin);
+	a->tree = calloc(1, sizeof(*a->tree));
+	a->bundle = malloc(AUDIT_BUNDLE_MAX);
+	if (a->dir == NULL || a->origin == NULL || a->tree == NULL ||
+	    a->bundle == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((a->key = keys_load_private(&cfg->signing_key, err, errlen)) == NULL)
+		goto fail;
+	if ((mkdir(a->dir, 0700) != 0 && errno != EEXIST) ||
+	    (a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (a->journalfd = openat(a->dirfd, AUDIT_JOURNAL,
+	    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%s: %s", a->dir, strerror(errno));
+		goto fail;
+	}
+	if (audit_recover(a, err, errlen) != 0 ||
+	    audit_check_checkpoint(a, err, errlen) != 0)
+		goto fail;
+	if (audit_publish(a) != 0) {
+		snprintf(err, errlen, "%s: cannot write the checkpoint", a->dir);
+		goto fail;
+	}
+	if (pthread_create(&a->thread, NULL, audit_run, a) != 0) {
+		snprintf(err, errlen, "cannot start the sequencer");
+		goto fail;
+	}
+	a->running = 1;
+	audit_log_start(a);
+	return a;
+fail:
+	audit_free(a);
+	return NULL;
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->qmu);
+	a->stopping = 1;
+	pthread_cond_signal(&a->qcond);
+	pthread_mutex_unlock(&a->qmu);
+	pthread_join(a->thread, NULL);
+	audit_free(a);
+}
+
+void
+audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg)
+{
+	pthread_mutex_lock(&a->qmu);
+	a->hook = fn;
+	a->hook_arg = arg;
+	pthread_mutex_unlock(&a->qmu);
+}
+
+uint64_t
+audit_size(struct audit *a)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&a->tmu);
+	size = a->size;
+	pthread_mutex_unlock(&a->tmu);
+	return size;
+}
+
+/* Entry `index` of the bundle bytes b; 0 or -1. */
+static int
+audit_bundle_entry(const unsigned char *b, size_t len, unsigned index,
+    char **json, size_t *jlen)
+{
+	size_t off = 0, n = 0;
+
+	for (unsigned i = 0; (n = audit_bundle_next(b, len, off)) > 0; i++) {
+		if (i == index) {
+			if ((*json = malloc(n + 1)) == NULL)
+				return -1;
+			memcpy(*json, b + off + 2, n);
+			(*json)[n] = '\0';
+			*jlen = n;
+			return 0;
+		}
+		off += 2 + n;
+	}
+	return -1;
+}
+
+int
+audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len)
+{
+	uint64_t bundle = index / MERKLE_TILE_WIDTH;
+	unsigned pos = (unsigned)(index % MERKLE_TILE_WIDTH);
+	char path[MERKLE_TILE_PATH_LEN];
+	unsigned char *b;
+	size_t blen;
+	int rc;
+
+	*json = NULL;
+	pthread_mutex_lock(&a->tmu);
+	if (index >= a->size) {
+		pthread_mutex_unlock(&a->tmu);
+		return -1;
+	}
+	if (bundle == a->tree->size / MERKLE_TILE_WIDTH) {
+		rc = audit_bundle_entry(a->bundle, a->bundle_len, pos, json, len);
+		pthread_mutex_unlock(&a->tmu);
+		return rc;
+	}
+	pthread_mutex_unlock(&a->tmu);
+	/* Full bundles never change: read without the lock. */
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, bundle, 0);
+	if (audit_read_file(a, path, &b, &blen) != 0)
+		return -1;
+	rc = audit_bundle_entry(b, blen, pos, json, len);
+	free(b);
+	return rc;
+}
+
+int
+audit_ready(struct audit *a)
+{
+	if (atomic_load(&a->failed) || !a->running)
+		return -1;
+	return faccessat(a->dirfd, AUDIT_JOURNAL, W_OK, 0) == 0 ? 0 : -1;
+}
+
+const char *
+audit_dir(const struct audit *a)
+{
+	return a->dir;
+}
+
+/* ---- proofs and checkpoints ----------------------------------------- */
+
+int
+audit_inclusion_proof(struct audit *a, uint64_t index, uint64_t size,
+    merkle_hash proof[MERKLE_MAX_PROOF], size_t *n, merkle_hash root)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&a->tmu);
+	if (index < size && size <= a->size &&
+	    merkle_inclusion_proof(audit_node, a, index, size, proof, n) == 0 &&
+	    merkle_root(audit_node, a, size, root) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&a->tmu);
+	return rc;
+}
+
+int
+audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
+    merkle_hash proof[MERKLE_MAX_PROOF], size_t *n, merkle_hash root1,
+    merkle_hash root2)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&a->tmu);
+	if (from <= to && to <= a->size &&
+	    merkle_consistency_proof(audit_node, a, from, to, proof, n) == 0 &&
+	    merkle_root(audit_node, a, from, root1) == 0 &&
+	    merkle_root(audit_node, a, to, root2) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&a->tmu);
+	return rc;
+}
+
+char *
+audit_checkpoint(struct audit *a, uint64_t *size)
+{
+	char *note;
+
+	pthread_mutex_lock(&a->tmu);
+	note = a->checkpoint != NULL ? strdup(a->checkpoint) : NULL;
+	if (size != NULL)
+		*size = a->checkpoint_size;
+	pthread_mutex_unlock(&a->tmu);
+	return note;
+}

@@ -1,0 +1,308 @@
+/* audit_verify.c — `tellonce audit verify`: checks an audit directory
+ * offline, trusting nothing in it but the verifier key given.
+ *
+ * Every entry bundle up to the checkpoint's size is read and hashed, the
+ * tree is rebuilt from those leaves, every hash tile (full, and partial for
+ * that size) is compared with the rebuilt one, and the root with the
+ * checkpoint's. When a level-0 hash differs, the root decides who lies: the
+ * entry if the root does not match the checkpoint, else the tile. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "checkpoint.h"
+#include "encode.h"
+#include "keys.h"
+
+#define VERIFY_PROGRESS_STEP 65536
+
+struct verify {
+	int dirfd;
+	struct merkle_tiles *tree;
+	char *err;
+	size_t errlen;
+	/* The first hash tile that differs from the rebuilt tree. */
+	int mismatch;
+	char mismatch_path[MERKLE_TILE_PATH_LEN];
+	unsigned mismatch_level;
+	uint64_t mismatch_index;     /* of the first differing hash in its level */
+};
+
+static int
+verify_read(struct verify *v, const char *path, unsigned char **data,
+    size_t *len)
+{
+	int fd = openat(v->dirfd, path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
+
+	*data = NULL;
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == 0 && (*data = malloc((size_t)st.st_size + 1)) != NULL)
+		n = read(fd, *data, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(*data);
+		*data = NULL;
+		return -1;
+	}
+	*len = (size_t)n;
+	(*data)[n] = '\0';
+	return 0;
+}
+
+/* Compares a stored tile with the rebuilt hashes; remembers the first
+ * difference and carries on (the root tells later who is wrong). */
+static void
+verify_tile(struct verify *v, unsigned level, uint64_t index, unsigned width,
+    const merkle_hash *hashes)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+	unsigned char *data;
+	size_t len;
+	unsigned i = 0;
+
+	if (v->mismatch)
+		return;
+	merkle_tile_path(path, (int)level, index, width);
+	if (verify_read(v, path, &data, &len) == 0 &&
+	    len == (size_t)(width ? width : MERKLE_TILE_WIDTH) * MERKLE_HASH_LEN) {
+		while (i < len / MERKLE_HASH_LEN &&
+		    memcmp(data + (size_t)i * MERKLE_HASH_LEN, hashes[i],
+		    MERKLE_HASH_LEN) == 0)
+			i++;
+		if (i == len / MERKLE_HASH_LEN) {
+			free(data);
+			return;
+		}
+	}
+	free(data);
+	v->mismatch = 1;
+	v->mismatch_level = level;
+	v->mismatch_index = index * MERKLE_TILE_WIDTH + i;
+	memcpy(v->mismatch_path, path, sizeof(path));
+}
+
+static int
+verify_tile_full(void *arg, unsigned level, uint64_t index,
+    const merkle_hash hashes[MERKLE_TILE_WIDTH])
+{
+	verify_tile(arg, level, index, 0, hashes);
+	return 0;
+}
+
+/* Hashes the entries of one bundle into the tree. */
+static int
+verify_bundle(struct verify *v, uint64_t bundle, unsigned width)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+	uint64_t first = bundle * MERKLE_TILE_WIDTH;
+	unsigned want = width ? width : MERKLE_TILE_WIDTH, i;
+	unsigned char *b;
+	size_t len, off = 0;
+
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, bundle, width);
+	if (verify_read(v, path, &b, &len) != 0) {
+		snprintf(v->err, v->errlen, "entry %llu: %s: %s",
+		    (unsigned long long)first, path, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < want; i++) {
+		merkle_hash leaf;
+		size_t n;
+
+		if (off + 2 > len ||
+		    (n = (size_t)b[off] << 8 | b[off + 1]) == 0 ||
+		    off + 2 + n > len) {
+			snprintf(v->err, v->errlen, "entry %llu: missing or cut "
+			    "short in %s", (unsigned long long)(first + i), path);
+			free(b);
+			return -1;
+		}
+		merkle_leaf_hash(b + off + 2, n, leaf);
+		merkle_tiles_append(v->tree, leaf, verify_tile_full, v);
+		off += 2 + n;
+	}
+	free(b);
+	if (off != len) {
+		snprintf(v->err, v->errlen, "entry %llu: %s holds more entries "
+		    "than the checkpoint covers", (unsigned long long)(first + i),
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+verify_checkpoint(struct verify *v, const char *vkey, struct checkpoint *cp)
+{
+	unsigned char pub[32], *note;
+	char name[CHECKPOINT_ORIGIN_MAX];
+	size_t len;
+
+	if (verify_read(v, "checkpoint", &note, &len) != 0) {
+		snprintf(v->err, v->errlen, "checkpoint: %s", strerror(errno));
+		return -1;
+	}
+	if (vkey != NULL) {
+		if (keys_verifier_parse(vkey, name, sizeof(name), pub) != 0) {
+			snprintf(v->err, v->errlen, "not a verifier key: %s", vkey);
+			free(note);
+			return -1;
+		}
+		if (checkpoint_verify((char *)note, len, name, pub, v->err,
+		    v->errlen) != 0) {
+			free(note);
+			return -1;
+		}
+	}
+	if (checkpoint_parse((char *)note, len, cp, v->err, v->errlen) != 0) {
+		free(note);
+		return -1;
+	}
+	free(note);
+	if (vkey != NULL && strcmp(cp->origin, name) != 0) {
+		snprintf(v->err, v->errlen, "checkpoint: origin \"%s\" is not "
+		    "the key's name", cp->origin);
+		return -1;
+	}
+	return 0;
+}
+
+/* The verdict once every leaf is in. */
+static int
+verify_conclude(struct verify *v, const struct checkpoint *cp, merkle_hash root)
+{
+	int root_ok;
+
+	merkle_tiles_root(v->tree, root);
+	root_ok = memcmp(root, cp->root, MERKLE_HASH_LEN) == 0;
+	if (!root_ok && v->mismatch && v->mismatch_level == 0) {
+		snprintf(v->err, v->errlen, "entry %llu: does not match the "
+		    "checkpoint (its hash differs from %s)",
+		    (unsigned long long)v->mismatch_index, v->mismatch_path);
+		return -1;
+	}
+	if (v->mismatch) {
+		snprintf(v->err, v->errlen, "%s: hash %llu does not match the "
+		    "entries", v->mismatch_path,
+		    (unsigned long long)(v->mismatch_index % MERKLE_TILE_WIDTH));
+		return -1;
+	}
+	if (!root_ok) {
+		snprintf(v->err, v->errlen, "checkpoint: the entries and tiles "
+		    "agree but their root is not the checkpoint's (rewritten log)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_verify(const char *dir, const char *vkey, uint64_t *size,
+    merkle_hash root, audit_progress_fn progress, void *arg, char *err,
+    size_t errlen)
+{
+	struct verify v = { .err = err, .errlen = errlen };
+	struct checkpoint cp;
+	uint64_t bundles;
+	int rc = -1;
+
+	if ((v.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	if ((v.tree = malloc(sizeof(*v.tree))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	merkle_tiles_init(v.tree);
+	if (verify_checkpoint(&v, vkey, &cp) != 0)
+		goto out;
+	bundles = cp.size / MERKLE_TILE_WIDTH;
+	for (uint64_t b = 0; b < bundles; b++) {
+		if (verify_bundle(&v, b, 0) != 0)
+			goto out;
+		if (progress != NULL && v.tree->size % VERIFY_PROGRESS_STEP == 0)
+			progress(v.tree->size, cp.size, arg);
+	}
+	if (cp.size % MERKLE_TILE_WIDTH != 0 &&
+	    verify_bundle(&v, bundles, merkle_tile_width(cp.size, 0)) != 0)
+		goto out;
+	for (unsigned l = 0; l < MERKLE_TILE_LEVELS; l++) {
+		unsigned w = merkle_tile_width(cp.size, l);
+
+		if (w > 0)
+			verify_tile(&v, l, (cp.size >> (MERKLE_TILE_HEIGHT * l)) /
+			    MERKLE_TILE_WIDTH, w, (const merkle_hash *)v.tree->tile[l]);
+	}
+	if (progress != NULL)
+		progress(cp.size, cp.size, arg);
+	if (verify_conclude(&v, &cp, root) != 0)
+		goto out;
+	*size = cp.size;
+	rc = 0;
+out:
+	free(v.tree);
+	close(v.dirfd);
+	return rc;
+}
+
+/* ---- the command ----------------------------------------------------- */
+
+static void
+verify_bar(uint64_t done, uint64_t total, void *arg)
+{
+	int width = 40, fill = total ? (int)(done * (uint64_t)width / total) : width;
+
+	if (total < VERIFY_PROGRESS_STEP)
+		return;
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %llu/%llu entries",
+	    fill, "########################################", width - fill, "",
+	    total ? (int)(done * 100 / total) : 100, (unsigned long long)done,
+	    (unsigned long long)total);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+static int
+verify_usage(void)
+{
+	fprintf(stderr, "usage: tellonce audit verify DIR [--key VKEY]\n");
+	return 2;
+}
+
+int
+audit_verify_main(int argc, char **argv)
+{
+	const char *dir = NULL, *vkey = NULL;
+	char err[512], rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	merkle_hash root;
+	uint64_t size;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			vkey = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else
+			return verify_usage();
+	}
+	if (dir == NULL)
+		return verify_usage();
+	if (audit_verify(dir, vkey, &size, root,
+	    isatty(STDERR_FILENO) ? verify_bar : NULL, NULL, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "%s: verification failed: %s\n", dir, err);
+		return 1;
+	}
+	encode_base64(root, MERKLE_HASH_LEN, rootb64);
+	printf("%s: ok, %llu entries, root %s%s\n", dir, (unsigned long long)size,
+	    rootb64, vkey ? "" : " (signature not checked: no --key)");
+	return 0;
+}

@@ -1,0 +1,176 @@
+/* checkpoint.c — C2SP tlog-checkpoint bodies in Ed25519 C2SP signed notes. */
+#include "checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode.h"
+#include "keys.h"
+
+#define CHECKPOINT_DASH "\xe2\x80\x94 "    /* U+2014 em dash, then a space */
+#define CHECKPOINT_SIG_LEN 64
+
+char *
+checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
+    const merkle_hash root)
+{
+	unsigned char pub[32], blob[4 + CHECKPOINT_SIG_LEN];
+	char rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	char sigb64[ENCODE_BASE64_LEN(sizeof(blob))];
+	size_t siglen = CHECKPOINT_SIG_LEN, bodylen, cap;
+	EVP_MD_CTX *ctx;
+	char *note;
+	uint32_t id;
+	int ok;
+
+	if (keys_public_raw(key, pub) != 0)
+		return NULL;
+	encode_base64(root, MERKLE_HASH_LEN, rootb64);
+	cap = 2 * strlen(origin) + 64 + sizeof(rootb64) + sizeof(sigb64);
+	if ((note = malloc(cap)) == NULL)
+		return NULL;
+	bodylen = (size_t)snprintf(note, cap, "%s\n%llu\n%s\n", origin,
+	    (unsigned long long)size, rootb64);
+	id = keys_note_id(origin, pub);
+	blob[0] = (unsigned char)(id >> 24);
+	blob[1] = (unsigned char)(id >> 16);
+	blob[2] = (unsigned char)(id >> 8);
+	blob[3] = (unsigned char)id;
+	/* Ed25519 is one-shot: no digest is named. */
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL &&
+	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+	    EVP_DigestSign(ctx, blob + 4, &siglen, (unsigned char *)note,
+	    bodylen) == 1 && siglen == CHECKPOINT_SIG_LEN;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		free(note);
+		return NULL;
+	}
+	encode_base64(blob, sizeof(blob), sigb64);
+	snprintf(note + bodylen, cap - bodylen, "\n" CHECKPOINT_DASH "%s %s\n",
+	    origin, sigb64);
+	return note;
+}
+
+/* The body ends at the blank line that starts the signatures. */
+static const char *
+checkpoint_body_end(const char *note, size_t len)
+{
+	const char *p = memmem(note, len, "\n\n", 2);
+
+	return p ? p + 1 : NULL;
+}
+
+int
+checkpoint_parse(const char *note, size_t len, struct checkpoint *cp,
+    char *err, size_t errlen)
+{
+	const char *end = checkpoint_body_end(note, len), *p = note, *nl;
+	unsigned char root[MERKLE_HASH_LEN + 1];
+	uint64_t size = 0;
+	size_t n;
+
+	if (end == NULL) {
+		snprintf(err, errlen, "checkpoint: no signature block");
+		return -1;
+	}
+	nl = memchr(p, '\n', (size_t)(end - p));
+	n = (size_t)(nl - p);
+	if (n == 0 || n >= sizeof(cp->origin) || memchr(p, '\0', n) != NULL) {
+		snprintf(err, errlen, "checkpoint: bad origin line");
+		return -1;
+	}
+	memcpy(cp->origin, p, n);
+	cp->origin[n] = '\0';
+	p = nl + 1;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	n = nl ? (size_t)(nl - p) : 0;
+	if (n == 0 || n > 20 || (p[0] == '0' && n > 1)) {
+		snprintf(err, errlen, "checkpoint: bad size line");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t next = size * 10 + (uint64_t)(p[i] - '0');
+
+		if (p[i] < '0' || p[i] > '9' || next / 10 != size) {
+			snprintf(err, errlen, "checkpoint: bad size line");
+			return -1;
+		}
+		size = next;
+	}
+	p = nl + 1;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL || decode_base64(p, (size_t)(nl - p), root,
+	    sizeof(root)) != MERKLE_HASH_LEN) {
+		snprintf(err, errlen, "checkpoint: bad root hash line");
+		return -1;
+	}
+	cp->size = size;
+	memcpy(cp->root, root, MERKLE_HASH_LEN);
+	return 0;
+}
+
+/* Checks one signature line against the key; 1 verified, 0 another key,
+ * -1 a bad signature by this key. */
+static int
+checkpoint_check_line(const char *line, size_t n, const char *body,
+    size_t bodylen, const char *name, EVP_PKEY *pkey, uint32_t id)
+{
+	size_t dash = strlen(CHECKPOINT_DASH), nlen = strlen(name);
+	unsigned char blob[4 + CHECKPOINT_SIG_LEN + 1];
+	EVP_MD_CTX *ctx;
+	long bloblen;
+	int ok;
+
+	if (n < dash + nlen + 1 || memcmp(line, CHECKPOINT_DASH, dash) != 0 ||
+	    memcmp(line + dash, name, nlen) != 0 || line[dash + nlen] != ' ')
+		return 0;
+	bloblen = decode_base64(line + dash + nlen + 1, n - dash - nlen - 1,
+	    blob, sizeof(blob));
+	if (bloblen < 4 || ((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
+	    (uint32_t)blob[2] << 8 | blob[3]) != id)
+		return 0;
+	if (bloblen != 4 + CHECKPOINT_SIG_LEN)
+		return -1;
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL &&
+	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+	    EVP_DigestVerify(ctx, blob + 4, CHECKPOINT_SIG_LEN,
+	    (const unsigned char *)body, bodylen) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 1 : -1;
+}
+
+int
+checkpoint_verify(const char *note, size_t len, const char *name,
+    const unsigned char pub[32], char *err, size_t errlen)
+{
+	const char *end = checkpoint_body_end(note, len), *p;
+	EVP_PKEY *pkey;
+	int rc = 0;
+
+	if (end == NULL || note[len - 1] != '\n') {
+		snprintf(err, errlen, "checkpoint: not a signed note");
+		return -1;
+	}
+	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+	if (pkey == NULL) {
+		snprintf(err, errlen, "checkpoint: bad public key");
+		return -1;
+	}
+	for (p = end + 1; p < note + len && rc == 0;) {
+		const char *nl = memchr(p, '\n', (size_t)(note + len - p));
+
+		rc = checkpoint_check_line(p, (size_t)(nl - p), note,
+		    (size_t)(end - note), name, pkey, keys_note_id(name, pub));
+		p = nl + 1;
+	}
+	EVP_PKEY_free(pkey);
+	if (rc == 1)
+		return 0;
+	snprintf(err, errlen, rc == 0 ? "checkpoint: no signature by %s" :
+	    "checkpoint: bad signature by %s", name);
+	return -1;
+}
