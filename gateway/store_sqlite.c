@@ -11,6 +11,7 @@
  * never bound values. */
 #include "store_backend.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -313,8 +314,11 @@ fail:
 static int
 sq_migrate(sqlite3 *db, char *err, size_t errlen)
 {
-	int rc;
+	int version, rc;
 
+	/* The usual case, a current schema, needs no write lock. */
+	if (sq_user_version(db, &version) == 0 && version == SQLITE_SCHEMA_VERSION)
+		return 0;
 	while ((rc = sq_migrate_step(db, err, errlen)) == 1)
 		;
 	return rc;
@@ -328,7 +332,7 @@ sq_create_private(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "store: cannot open the database file");
+		snprintf(err, errlen, "store: %s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);
