@@ -137,7 +137,8 @@ consent_grant(struct store *st, const struct config *cfg,
 	if (consent_fill(out, g, now_ms) != 0)
 		return POLICY_STORE_ERROR;
 	/* Sign first: a consent is only stored once its receipt exists. */
-	if ((*receipt = consent_receipt(signer, out, g->local_id, *policy)) == NULL) {
+	*receipt = consent_receipt(signer, out, g->local_id, *policy);
+	if (*receipt == NULL) {
 		log_error("consent: cannot sign the receipt");
 		store_consent_clear(out);
 		return POLICY_STORE_ERROR;

@@ -582,10 +582,10 @@ sq_consent_attributes(struct sqlite_store *ss, struct store_consent *c)
 		}
 		c->attributes[c->nattributes++] = name;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		sq_fail(ss, "consent attributes");
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	return rc == SQLITE_ROW ? STORE_ERROR : sq_fail(ss, "consent attributes");
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
 static char *
@@ -850,10 +850,12 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 		}
 		items[count++] = (uint64_t)sqlite3_column_int64(s, 0);
 	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		sq_fail(ss, "access list");
 	sqlite3_reset(s);
-	if (step != SQLITE_DONE) {
+	if (step != SQLITE_DONE) {   /* an error, or out of memory mid-rows */
 		free(items);
-		return step == SQLITE_ROW ? STORE_ERROR : sq_fail(ss, "access list");
+		return STORE_ERROR;
 	}
 	*indexes = items;
 	*n = count;
