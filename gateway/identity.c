@@ -135,20 +135,24 @@ identity_classify(uint32_t cp)
 		return C_INVALID;
 	}
 	if (cp < 0xA0)
-		return C_INVALID;                 /* C1 controls */
+		return C_INVALID;       /* C1 controls */
 	if (cp <= 0xBF || cp == 0xD7 || cp == 0xF7)
-		return C_SEPARATOR;               /* NBSP, Latin-1 punctuation, × ÷ */
+		return C_SEPARATOR;     /* NBSP, Latin-1 punctuation, × ÷ */
 	if (cp >= 0x0300 && cp <= 0x036F)
 		return C_MARK;
+	/* ʼ, then General Punctuation (typographic spaces, dashes, quotes),
+	 * then the ideographic space. */
 	if (cp == 0x02BC || (cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000)
-		return C_SEPARATOR;               /* ʼ, typographic spaces, dashes, quotes */
+		return C_SEPARATOR;
 	return C_KEEP;
 }
 
 static const char *
 identity_fold(uint32_t cp)
 {
-	for (size_t i = 0; i < sizeof(identity_folds) / sizeof(identity_folds[0]); i++)
+	size_t n = sizeof(identity_folds) / sizeof(identity_folds[0]);
+
+	for (size_t i = 0; i < n; i++)
 		if (cp >= identity_folds[i].first && cp <= identity_folds[i].last)
 			return identity_folds[i].ascii;
 	return NULL;
@@ -269,9 +273,10 @@ identity_gender(const char *in, char *out)
 {
 	char text[IDENTITY_FIELD_MAX + 1];
 	const char *why = "expected M, F or X";
+	size_t n = sizeof(identity_genders) / sizeof(identity_genders[0]);
 
 	identity_trim(in, text);
-	for (size_t i = 0; i < sizeof(identity_genders) / sizeof(identity_genders[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (strcasecmp(text, identity_genders[i].word) == 0) {
 			memcpy(out, identity_genders[i].code, 2);
 			why = NULL;

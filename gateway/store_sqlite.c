@@ -11,6 +11,7 @@
  * never bound values. */
 #include "store_backend.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -313,8 +314,11 @@ fail:
 static int
 sq_migrate(sqlite3 *db, char *err, size_t errlen)
 {
-	int rc;
+	int version, rc;
 
+	/* The usual case, a current schema, needs no write lock. */
+	if (sq_user_version(db, &version) == 0 && version == SQLITE_SCHEMA_VERSION)
+		return 0;
 	while ((rc = sq_migrate_step(db, err, errlen)) == 1)
 		;
 	return rc;
@@ -328,7 +332,7 @@ sq_create_private(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		snprintf(err, errlen, "store: cannot open the database file");
+		snprintf(err, errlen, "store: %s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -578,10 +582,10 @@ sq_consent_attributes(struct sqlite_store *ss, struct store_consent *c)
 		}
 		c->attributes[c->nattributes++] = name;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		sq_fail(ss, "consent attributes");
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	return rc == SQLITE_ROW ? STORE_ERROR : sq_fail(ss, "consent attributes");
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
 
 static char *
@@ -846,10 +850,12 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 		}
 		items[count++] = (uint64_t)sqlite3_column_int64(s, 0);
 	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		sq_fail(ss, "access list");
 	sqlite3_reset(s);
-	if (step != SQLITE_DONE) {
+	if (step != SQLITE_DONE) {   /* an error, or out of memory mid-rows */
 		free(items);
-		return step == SQLITE_ROW ? STORE_ERROR : sq_fail(ss, "access list");
+		return STORE_ERROR;
 	}
 	*indexes = items;
 	*n = count;
