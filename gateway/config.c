@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 
 #define CONFIG_PATH_MAX 256 /* longest dotted key path shown in messages */
 #define CONFIG_MAX_WORKERS 64
+#define CONFIG_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One YAML file: the main one or an include. */
 struct config_source {
@@ -236,7 +238,7 @@ config_parse_duration(const char *text, int64_t *ms)
 
 	if (config_parse_digits(&p, INT64_MAX, &n) == -1)
 		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(units); i++) {
 		if (strcmp(p, units[i].unit) != 0)
 			continue;
 		if (n > INT64_MAX / units[i].ms)
@@ -782,8 +784,7 @@ static const char *const config_attr_type_names[] = {
 static int
 config_attr_type_parse(const char *s, enum config_attr_type *type)
 {
-	for (size_t i = 0; i < sizeof(config_attr_type_names) /
-	    sizeof(config_attr_type_names[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(config_attr_type_names); i++) {
 		if (strcmp(s, config_attr_type_names[i]) == 0) {
 			*type = (enum config_attr_type)i;
 			return 0;
@@ -949,10 +950,10 @@ config_field_method(struct config_loader *ld, const struct config_field *f,
 	if (s == NULL)
 		return;
 	for (i = 0; s[i] != '\0' && i < sizeof(upper) - 1; i++)
-		upper[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+		upper[i] = (char)toupper((unsigned char)s[i]);
 	upper[i] = '\0';
-	for (i = 0; s[strlen(upper)] == '\0' && i < sizeof(config_methods) /
-	    sizeof(config_methods[0]); i++) {
+	for (i = 0; s[strlen(upper)] == '\0' && i < CONFIG_NITEMS(config_methods);
+	    i++) {
 		if (strcmp(upper, config_methods[i]) == 0) {
 			*(char **)dst = config_strdup(upper);
 			return;
@@ -1486,8 +1487,7 @@ static const char *const config_basis_names[] = {
 const char *
 config_basis_name(enum config_basis basis)
 {
-	if ((size_t)basis >= sizeof(config_basis_names) /
-	    sizeof(config_basis_names[0]))
+	if ((size_t)basis >= CONFIG_NITEMS(config_basis_names))
 		return "unknown";
 	return config_basis_names[basis];
 }
@@ -1500,8 +1500,7 @@ config_field_basis(struct config_loader *ld, const struct config_field *f,
 
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < sizeof(config_basis_names) /
-	    sizeof(config_basis_names[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(config_basis_names); i++) {
 		if (strcmp(s, config_basis_names[i]) == 0) {
 			*(enum config_basis *)dst = (enum config_basis)i;
 			return;
