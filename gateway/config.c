@@ -1604,11 +1604,14 @@ config_field_gateway(struct config_loader *ld, const struct config_field *f,
 		*(const struct yamltree **)dst = v;
 }
 
-/* dst: one of the loader's section lists; f->aux is the kind expected. */
+/* dst: one of the loader's section lists; f->aux is the kind expected. An
+ * empty section (`policies:` with nothing under it) is allowed. */
 static void
 config_field_section(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
+	if (v->kind == YAMLTREE_SCALAR && v->is_null)
+		return;
 	if (config_expect(ld, path, v, (enum yamltree_kind)f->aux) == 0)
 		config_nodes_add(dst, v);
 }

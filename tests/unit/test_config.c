@@ -377,6 +377,26 @@ test_defaults(void)
 	free(text);
 }
 
+/* A section with nothing under it is empty, not an error. */
+static void
+test_empty_sections(void)
+{
+	struct config_errors errs = { 0 };
+	const char *cut = strstr(base, "policies:\n");
+	struct config *cfg;
+	char *text;
+
+	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - base), base) == -1)
+		return;
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL)
+		CHECK_INT(cfg->npolicies, 0);
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+}
+
 static void
 test_find_service_by_key(void)
 {
@@ -903,6 +923,7 @@ main(void)
 
 	UNIT_RUN(test_full_config);
 	UNIT_RUN(test_defaults);
+	UNIT_RUN(test_empty_sections);
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);
 	UNIT_RUN(test_bad_values);
