@@ -952,9 +952,10 @@ config_field_method(struct config_loader *ld, const struct config_field *f,
 	for (i = 0; s[i] != '\0' && i < sizeof(upper) - 1; i++)
 		upper[i] = (char)toupper((unsigned char)s[i]);
 	upper[i] = '\0';
-	for (i = 0; s[strlen(upper)] == '\0' && i < CONFIG_NITEMS(config_methods);
-	    i++) {
-		if (strcmp(upper, config_methods[i]) == 0) {
+	/* s[i] is not NUL when s was too long to be a method. */
+	for (size_t m = 0; s[i] == '\0' && m < CONFIG_NITEMS(config_methods);
+	    m++) {
+		if (strcmp(upper, config_methods[m]) == 0) {
 			*(char **)dst = config_strdup(upper);
 			return;
 		}

@@ -639,8 +639,8 @@ test_yaml_errors(void)
 {
 	/* At the end of the stream: line 3, column 1. */
 	check_error_at("gateway:\n  listen: \"127.0.0.1:8080\n", "main.yaml", 3, 1,
-	    "YAML syntax error: found unexpected end of stream while "
-	    "scanning a quoted scalar");
+	    "YAML syntax error: found unexpected end of stream (while "
+	    "scanning a quoted scalar that starts at line 2)");
 	check_error("gateway:\n  listen: 1\n    workers: 2\n", ": 2", 1,
 	    "YAML syntax error: mapping values are not allowed in this context");
 	check_error("defaults: &d {a: 1}\ngateway: *d\n", "*d", 1,
