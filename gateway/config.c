@@ -1688,14 +1688,10 @@ static void
 config_source_error(struct config_loader *ld, const char *name,
     const struct yamltree *from, const char *problem)
 {
-	char msg[1024];
-
-	if (from != NULL) {
+	if (from != NULL)
 		config_error(ld, from, "include: %s: %s", name, problem);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", problem);
-	config_error_add(ld->errs, name, 0, 0, msg);
+	else
+		config_error_add(ld->errs, name, 0, 0, problem);
 }
 
 static struct config_source *

@@ -657,14 +657,21 @@ test_empty_and_missing_files(void)
 	struct config_errors errs = { 0 };
 	struct config *cfg;
 
+	FILE *out;
+	char *printed, want[600];
+	size_t len;
+
 	cfg = load("# nothing\n", &errs);
 	CHECK(cfg == NULL);
 	CHECK_INT(errs.n, 1);
-	if (errs.n == 1) {
-		CHECK_STR(errs.items[0].file, path_in_dir("main.yaml"));
-		CHECK_INT(errs.items[0].line, 0);
-		CHECK_STR(errs.items[0].message, "the file is empty");
-	}
+	/* A problem with the whole file is printed without a position. */
+	out = open_memstream(&printed, &len);
+	config_errors_print(&errs, out);
+	fclose(out);
+	snprintf(want, sizeof(want), "%s: the file is empty\n",
+	    path_in_dir("main.yaml"));
+	CHECK_STR(printed, want);
+	free(printed);
 	config_errors_free(&errs);
 	cfg = config_load(path_in_dir("nope.yaml"), &errs);
 	CHECK(cfg == NULL);
@@ -759,6 +766,17 @@ test_include(void)
 	check_error_in(text, "more/income.yaml", bad, "../main.yaml", 1,
 	    "include cycle");
 	free(bad);
+
+	/* So is including the same file twice. */
+	free(text);
+	text = replace(base, "datasets:\n",
+	    "include: [more/income.yaml, more/../more/income.yaml]\ndatasets:\n");
+	write_file("more/income.yaml", included, 0644);
+	check_error(text, "more/../more/income.yaml", 1,
+	    "/more/../more/income.yaml: already included");
+	free(text);
+	text = replace(base, "datasets:\n",
+	    "include: [more/income.yaml]\ndatasets:\n");
 
 	bad = replace(included, "datasets:\n", "gateway: {}\ndatasets:\n");
 	write_file("more/income.yaml", bad, 0644);
