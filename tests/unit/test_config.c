@@ -915,12 +915,13 @@ test_tls(void)
 }
 
 static void
-test_cleanup(void)
+remove_dir(void)
 {
 	char cmd[600];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK_INT(system(cmd), 0);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 int
@@ -960,6 +961,6 @@ main(void)
 	UNIT_RUN(test_durations);
 	UNIT_RUN(test_sizes);
 	UNIT_RUN(test_tls);
-	UNIT_RUN(test_cleanup);
+	remove_dir();
 	return UNIT_END();
 }
