@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 
 #define CONFIG_PATH_MAX 256 /* longest dotted key path shown in messages */
 #define CONFIG_MAX_WORKERS 64
+#define CONFIG_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One YAML file: the main one or an include. */
 struct config_source {
@@ -236,7 +238,7 @@ config_parse_duration(const char *text, int64_t *ms)
 
 	if (config_parse_digits(&p, INT64_MAX, &n) == -1)
 		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(units); i++) {
 		if (strcmp(p, units[i].unit) != 0)
 			continue;
 		if (n > INT64_MAX / units[i].ms)
@@ -782,8 +784,7 @@ static const char *const config_attr_type_names[] = {
 static int
 config_attr_type_parse(const char *s, enum config_attr_type *type)
 {
-	for (size_t i = 0; i < sizeof(config_attr_type_names) /
-	    sizeof(config_attr_type_names[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(config_attr_type_names); i++) {
 		if (strcmp(s, config_attr_type_names[i]) == 0) {
 			*type = (enum config_attr_type)i;
 			return 0;
@@ -949,11 +950,12 @@ config_field_method(struct config_loader *ld, const struct config_field *f,
 	if (s == NULL)
 		return;
 	for (i = 0; s[i] != '\0' && i < sizeof(upper) - 1; i++)
-		upper[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+		upper[i] = (char)toupper((unsigned char)s[i]);
 	upper[i] = '\0';
-	for (i = 0; s[strlen(upper)] == '\0' && i < sizeof(config_methods) /
-	    sizeof(config_methods[0]); i++) {
-		if (strcmp(upper, config_methods[i]) == 0) {
+	/* s[i] is not NUL when s was too long to be a method. */
+	for (size_t m = 0; s[i] == '\0' && m < CONFIG_NITEMS(config_methods);
+	    m++) {
+		if (strcmp(upper, config_methods[m]) == 0) {
 			*(char **)dst = config_strdup(upper);
 			return;
 		}
@@ -1486,8 +1488,7 @@ static const char *const config_basis_names[] = {
 const char *
 config_basis_name(enum config_basis basis)
 {
-	if ((size_t)basis >= sizeof(config_basis_names) /
-	    sizeof(config_basis_names[0]))
+	if ((size_t)basis >= CONFIG_NITEMS(config_basis_names))
 		return "unknown";
 	return config_basis_names[basis];
 }
@@ -1500,8 +1501,7 @@ config_field_basis(struct config_loader *ld, const struct config_field *f,
 
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < sizeof(config_basis_names) /
-	    sizeof(config_basis_names[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NITEMS(config_basis_names); i++) {
 		if (strcmp(s, config_basis_names[i]) == 0) {
 			*(enum config_basis *)dst = (enum config_basis)i;
 			return;
@@ -1605,11 +1605,14 @@ config_field_gateway(struct config_loader *ld, const struct config_field *f,
 		*(const struct yamltree **)dst = v;
 }
 
-/* dst: one of the loader's section lists; f->aux is the kind expected. */
+/* dst: one of the loader's section lists; f->aux is the kind expected. An
+ * empty section (`policies:` with nothing under it) is allowed. */
 static void
 config_field_section(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
+	if (v->kind == YAMLTREE_SCALAR && v->is_null)
+		return;
 	if (config_expect(ld, path, v, (enum yamltree_kind)f->aux) == 0)
 		config_nodes_add(dst, v);
 }
@@ -1685,14 +1688,10 @@ static void
 config_source_error(struct config_loader *ld, const char *name,
     const struct yamltree *from, const char *problem)
 {
-	char msg[1024];
-
-	if (from != NULL) {
+	if (from != NULL)
 		config_error(ld, from, "include: %s: %s", name, problem);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", problem);
-	config_error_add(ld->errs, name, 0, 0, msg);
+	else
+		config_error_add(ld->errs, name, 0, 0, problem);
 }
 
 static struct config_source *

@@ -56,7 +56,8 @@ yamltree_next(struct yamltree_parser *tp, yaml_event_t *ev)
 	if (!tp->failed) {
 		if (p->context != NULL)
 			yamltree_report(tp, &p->problem_mark,
-			    "YAML syntax error: %s %s", p->problem, p->context);
+			    "YAML syntax error: %s (%s that starts at line %d)",
+			    p->problem, p->context, (int)p->context_mark.line + 1);
 		else
 			yamltree_report(tp, &p->problem_mark,
 			    "YAML syntax error: %s",

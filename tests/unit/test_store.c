@@ -322,11 +322,13 @@ test_access_index(void)
 struct writer {
 	int id;
 	int failures;
+	int created;   /* shared links this thread was the one to create */
 };
 
 /* Each thread opens its own connection to a brand-new file, so the two
  * also race on creating the schema, then interleaves single-statement
- * writes, multi-statement transactions and reads. */
+ * writes, multi-statement transactions and reads, and links the same
+ * shared local ids as the other thread. */
 static void *
 writer_run(void *arg)
 {
@@ -352,6 +354,11 @@ writer_run(void *arg)
 		    != STORE_OK ||
 		    store_link_subject(st, "caf", local, subject) != STORE_OK)
 			w->failures++;
+		snprintf(local, sizeof(local), "shared-%d", i);
+		snprintf(subject, sizeof(subject), "%064d", i);
+		if (store_link_put(st, "mairie", local, subject, &created) != STORE_OK)
+			w->failures++;
+		w->created += created;
 	}
 	store_close(st);
 	return NULL;
@@ -373,6 +380,8 @@ test_two_threads(void)
 		pthread_join(t[i], NULL);
 	CHECK_INT(w[0].failures, 0);
 	CHECK_INT(w[1].failures, 0);
+	/* Each shared link was created once, whoever got there first. */
+	CHECK_INT(w[0].created + w[1].created, WRITER_ROUNDS);
 
 	if ((st = open_named("concurrent.db")) == NULL) {
 		CHECK(st != NULL);
