@@ -43,8 +43,11 @@ policy_reason_name(enum policy_reason reason)
  *   0 no_policy                 nothing names this consumer and dataset
  *   1 purpose_mismatch          a policy exists, for another purpose
  *   2 attribute_not_permitted   purpose fits, attributes do not
- *   3 no_consent, consent_expired, consent_revoked, objection
- *                               everything fits but the legal basis
+ *   3 no_consent, consent_expired, consent_revoked
+ *                               everything fits but the consent
+ *   4 objection                 everything fits, and the subject said no
+ *                               to exactly this kind of exchange; it
+ *                               outranks a consent that merely lapsed
  *
  * Equal ranks keep the first policy in configuration order. */
 static int
@@ -60,10 +63,11 @@ policy_rank(enum policy_reason r)
 	case POLICY_NO_CONSENT:
 	case POLICY_CONSENT_EXPIRED:
 	case POLICY_CONSENT_REVOKED:
-	case POLICY_OBJECTION:
 		return 3;
-	default:
+	case POLICY_OBJECTION:
 		return 4;
+	default:
+		return 5;
 	}
 }
 
@@ -187,42 +191,46 @@ policy_by_consent(struct policy_eval *ev, const struct config_policy *p,
     struct policy_outcome *o)
 {
 	const struct policy_query *q = ev->q;
-	const struct store_consent *newest = NULL, *best = NULL;
+	const struct store_consent *covering = NULL, *best = NULL;
 	size_t best_n = 0;
 	int live = 0;
 
 	if (policy_load_consents(ev) != POLICY_ALLOW)
 		return POLICY_STORE_ERROR;
+	/* Consents come newest first: `covering` is the newest consent that
+	 * covered this request, whatever its state now. */
 	for (size_t i = 0; i < ev->nconsents; i++) {
 		const struct store_consent *c = &ev->consents[i];
+		int covers;
 		size_t n;
 
 		if (strcmp(c->provider, p->provider->id) != 0 ||
 		    strcmp(c->purpose, q->purpose) != 0)
 			continue;
-		if (newest == NULL)
-			newest = c;
+		covers = policy_consent_covers(c, q);
+		if (covers && covering == NULL)
+			covering = c;
 		if (!policy_consent_live(c, q->now_ms))
 			continue;
 		live = 1;
-		if (!policy_consent_covers(c, q))
+		if (!covers)
 			continue;
 		if ((n = policy_select(p, q, c, o->attrs)) > best_n) {
 			best = c;
 			best_n = n;
 		}
 	}
-	o->consent = best != NULL ? best : newest;
+	o->consent = best != NULL ? best : covering;
 	if (best != NULL) {
 		o->nattrs = policy_select(p, q, best, o->attrs);
 		return POLICY_ALLOW;
 	}
-	if (live)
-		return POLICY_ATTRIBUTE_NOT_PERMITTED;
-	if (newest == NULL)
-		return POLICY_NO_CONSENT;
-	return newest->revoked_ms != 0 ? POLICY_CONSENT_REVOKED :
-	    POLICY_CONSENT_EXPIRED;
+	/* A consent that covered the request explains the denial best; one
+	 * that never covered it is not the reason (it was never asked for). */
+	if (covering != NULL && !policy_consent_live(covering, q->now_ms))
+		return covering->revoked_ms != 0 ? POLICY_CONSENT_REVOKED :
+		    POLICY_CONSENT_EXPIRED;
+	return live ? POLICY_ATTRIBUTE_NOT_PERMITTED : POLICY_NO_CONSENT;
 }
 
 /* Basis public_task: allowed unless the subject objected (GDPR art. 21),

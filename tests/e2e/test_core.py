@@ -166,7 +166,10 @@ def over_asking_and_wrong_purpose_are_denied():
     denied(fetch(attributes=["street", "country"]), "attribute_not_permitted")
     denied(fetch(attributes=["street"], purpose="tax-audit"), "purpose_mismatch")
     denied(fetch(service="ccas", subject="ccas-alice", attributes=["street"],
-                 purpose="benefit-eligibility"), "no_policy")
+                 purpose="benefit-eligibility"), "purpose_mismatch")
+    s = st()
+    s.link("portal", "p-alice", ALICE_PIVOT)
+    denied(fetch(service="portal", subject="p-alice", attributes=["street"]), "no_policy")
 
 
 @test
