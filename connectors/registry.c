@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-extern const struct connector_ops http_connector_ops;
+#include "http/http.h"
 
 static const struct connector_ops *const registry_table[] = {
 	&http_connector_ops,

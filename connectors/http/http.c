@@ -1,20 +1,66 @@
 /* connectors/http — services that speak HTTP/JSON, through libcurl's multi
  * interface driven by the worker's libevent loop, so a slow service never
- * blocks other requests. */
+ * blocks other requests.
+ *
+ * One instance per loop owns one CURLM (and so one connection cache, which
+ * keeps connections to the service alive between calls). libcurl tells us
+ * which sockets to watch and when to wake it (socket and timer callbacks);
+ * libevent tells libcurl when a socket is ready (curl_multi_socket_action).
+ * Every done callback runs from the loop, never inside fetch/push/health. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
-#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "connector.h"
+#define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
 
-struct http_settings {
-	char *base_url;                   /* "http://127.0.0.1:9001" */
-	int64_t timeout_ms;               /* whole call, connect included */
-	int64_t connect_timeout_ms;
-	struct connector_endpoint fetch;  /* path template with {local_id} */
-	struct connector_endpoint push;
-	char *auth_header;                /* secret: sent as Authorization */
-	char *ca;                         /* PEM file of CAs to trust (https) */
+enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
+
+struct http_call;
+struct http_sock;
+
+struct http_instance {
+	const struct http_settings *set;  /* owned by the config */
+	struct connector_env env;
+	CURLM *multi;
+	struct event *timer;              /* libcurl's wake-up */
+	struct event *wake;               /* reports calls refused before sending */
+	struct http_call *calls;          /* every call not yet reported */
+	struct http_sock *socks;          /* every socket libcurl asked us to watch */
+	CURL *pool[HTTP_POOL_MAX];
+	size_t npool;
+	int depth;                        /* > 0 while done callbacks may run */
+	int closing;                      /* destroy was called from one of them */
 };
+
+struct http_sock {
+	struct http_instance *hi;
+	struct event *ev;
+	struct http_sock *prev, *next;
+};
+
+struct http_call {
+	struct http_instance *hi;
+	enum http_kind kind;
+	CURL *easy;                       /* non-NULL iff added to hi->multi */
+	struct curl_slist *headers;
+	char *buf;                        /* response body, NUL-terminated */
+	size_t len, cap;
+	int too_big;
+	const char *refusal;              /* static detail of a refused call */
+	connector_done_fn done;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+	struct http_call *prev, *next;
+};
+
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 
 static const struct connector_key http_keys[] = {
 	{ "base_url", CONNECTOR_KEY_STRING, NULL, 1,
@@ -41,9 +87,756 @@ static const struct connector_key http_keys[] = {
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
+/* ---- settings ------------------------------------------------------- */
+
+static void
+http_global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int
+http_check_base_url(const char *url, char *err, size_t errlen)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *query = NULL, *fragment = NULL;
+	const char *why = NULL;
+
+	pthread_once(&http_once, http_global_init);
+	if (url == NULL || (u = curl_url()) == NULL) {
+		snprintf(err, errlen, url ? "out of memory" : "base_url is missing");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		why = "base_url is not a URL";
+	else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		why = "base_url must start with http:// or https://";
+	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0')
+		why = "base_url has no host";
+	else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)
+		why = "base_url must not have a query or a fragment";
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(query);
+	curl_free(fragment);
+	curl_url_cleanup(u);
+	if (why == NULL)
+		return 0;
+	snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+/* 1 if every byte of s may appear in a request line or header value. */
+static int
+http_printable(const char *s, int space_ok)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f || (ch == ' ' && !space_ok))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+http_check_endpoint(const char *name, const struct connector_endpoint *ep,
+    char *err, size_t errlen)
+{
+	if (ep->path == NULL)
+		return 0;
+	if (ep->path[0] != '/') {
+		snprintf(err, errlen, "%s.path must start with '/'", name);
+		return -1;
+	}
+	if (!http_printable(ep->path, 0) || strchr(ep->path, '#') != NULL) {
+		snprintf(err, errlen, "%s.path holds a space, a control "
+		    "character or '#'", name);
+		return -1;
+	}
+	if (ep->method != NULL &&
+	    (*ep->method == '\0' || strspn(ep->method,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(ep->method))) {
+		snprintf(err, errlen, "%s.method must be an HTTP method such "
+		    "as GET or PUT", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_validate(const void *settings, char *err, size_t errlen)
+{
+	const struct http_settings *s = settings;
+
+	if (http_check_base_url(s->base_url, err, errlen) == -1 ||
+	    http_check_endpoint("fetch", &s->fetch, err, errlen) == -1 ||
+	    http_check_endpoint("push", &s->push, err, errlen) == -1)
+		return -1;
+	if (s->timeout_ms <= 0 || s->connect_timeout_ms <= 0) {
+		snprintf(err, errlen, "timeout and connect_timeout must be "
+		    "positive");
+		return -1;
+	}
+	if (s->auth_header != NULL && !http_printable(s->auth_header, 1)) {
+		snprintf(err, errlen, "auth_header holds a control character");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- building a request --------------------------------------------- */
+
+/* Percent-encodes every byte but [A-Za-z0-9_~-], so that a local id is
+ * always one path segment: "..", "/", "%" and CR LF cannot change the path.
+ * out holds 3 * strlen(id) + 1 bytes. */
+static void
+http_encode_id(const char *id, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *id != '\0'; id++) {
+		unsigned char ch = (unsigned char)*id;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == '~' ||
+		    ch == '-') {
+			*out++ = (char)ch;
+			continue;
+		}
+		*out++ = '%';
+		*out++ = hex[ch >> 4];
+		*out++ = hex[ch & 15];
+	}
+	*out = '\0';
+}
+
+/* base_url + path with each {local_id} replaced; *url is malloc'd. Returns
+ * NULL, or why the call cannot be made. */
+static const char *
+http_build_url(const char *base, const char *path, const char *local_id,
+    char **url)
+{
+	static const char var[] = "{local_id}";
+	char enc[3 * HTTP_MAX_LOCAL_ID + 1] = "";
+	size_t baselen = strlen(base), n = 0, enclen;
+	const char *p, *hit;
+	char *out, *q;
+
+	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1)
+		n++;
+	if (n > 0) {
+		if (local_id == NULL || *local_id == '\0')
+			return "empty local id";
+		if (strlen(local_id) > HTTP_MAX_LOCAL_ID)
+			return "local id longer than 256 bytes";
+		http_encode_id(local_id, enc);
+	}
+	while (baselen > 0 && base[baselen - 1] == '/')
+		baselen--;
+	enclen = strlen(enc);
+	if ((out = malloc(baselen + strlen(path) + n * enclen + 1)) == NULL)
+		return "out of memory";
+	memcpy(out, base, baselen);
+	q = out + baselen;
+	for (p = path; (hit = strstr(p, var)) != NULL; p = hit + sizeof(var) - 1) {
+		memcpy(q, p, (size_t)(hit - p));
+		q += hit - p;
+		memcpy(q, enc, enclen);
+		q += enclen;
+	}
+	memcpy(q, p, strlen(p) + 1);
+	*url = out;
+	return NULL;
+}
+
+/* Appends "name: value"; refuses values that could split the header. */
+static int
+http_header(struct curl_slist **list, const char *name, const char *value)
+{
+	struct curl_slist *l;
+	char *line;
+
+	if (!http_printable(value, 1) || asprintf(&line, "%s: %s", name,
+	    value) == -1)
+		return -1;
+	l = curl_slist_append(*list, line);
+	free(line);
+	if (l == NULL)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+static const char *
+http_build_headers(struct http_call *c, const struct connector_request *req)
+{
+	const struct http_settings *s = c->hi->set;
+	struct curl_slist **h = &c->headers, *l;
+
+	if (http_header(h, "Accept", "application/json") == -1)
+		return "out of memory";
+	if (req != NULL && req->request_id != NULL &&
+	    http_header(h, "X-Request-Id", req->request_id) == -1)
+		return "request id is not a valid header value";
+	if (s->auth_header != NULL &&
+	    http_header(h, "Authorization", s->auth_header) == -1)
+		return "auth_header is not a valid header value";
+	if (c->kind != HTTP_PUSH)
+		return NULL;
+	if (http_header(h, "Content-Type", "application/json") == -1)
+		return "out of memory";
+	/* No "Expect: 100-continue" round trip before large bodies. */
+	if ((l = curl_slist_append(*h, "Expect:")) == NULL)
+		return "out of memory";
+	*h = l;
+	if (req->idempotency_key != NULL &&
+	    http_header(h, "Idempotency-Key", req->idempotency_key) == -1)
+		return "idempotency key is not a valid header value";
+	return NULL;
+}
+
+static size_t
+http_on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_call *c = arg;
+	size_t len = size * n;
+	char *buf;
+
+	if (len > HTTP_MAX_RESPONSE - c->len) {
+		c->too_big = 1;
+		return 0;
+	}
+	if (c->len + len + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+
+		while (cap < c->len + len + 1)
+			cap *= 2;
+		if ((buf = realloc(c->buf, cap)) == NULL)
+			return 0;
+		c->buf = buf;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	c->buf[c->len] = '\0';
+	return len;
+}
+
+/* Returns 0, or -1 if the body could not be copied. */
+static int
+http_set_method(struct http_call *c, const struct connector_endpoint *ep,
+    const struct connector_request *req)
+{
+	CURL *e = c->easy;
+
+	if (c->kind == HTTP_PUSH) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+		    ep->method ? ep->method : "PUT");
+		return curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
+		    req->body) == CURLE_OK ? 0 : -1;
+	}
+	if (ep == NULL || ep->method == NULL || strcmp(ep->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ep->method);
+	return 0;
+}
+
+static void
+http_set_options(struct http_call *c, const char *url)
+{
+	const struct http_settings *s = c->hi->set;
+	CURL *e = c->easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)s->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)HTTP_MAX_RESPONSE);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (s->ca != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, s->ca);
+}
+
+/* ---- easy handle pool ----------------------------------------------- */
+
+static CURL *
+http_easy_get(struct http_instance *hi)
+{
+	if (hi->npool > 0)
+		return hi->pool[--hi->npool];
+	return curl_easy_init();
+}
+
+static void
+http_easy_put(struct http_instance *hi, CURL *e)
+{
+	if (hi->npool == HTTP_POOL_MAX) {
+		curl_easy_cleanup(e);
+		return;
+	}
+	curl_easy_reset(e);
+	hi->pool[hi->npool++] = e;
+}
+
+/* ---- completion ----------------------------------------------------- */
+
+static void
+http_call_unlink(struct http_call *c)
+{
+	struct http_instance *hi = c->hi;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		hi->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->easy != NULL) {
+		curl_multi_remove_handle(hi->multi, c->easy);
+		http_easy_put(hi, c->easy);
+		c->easy = NULL;
+	}
+}
+
+static void
+http_call_free(struct http_call *c)
+{
+	curl_slist_free_all(c->headers);
+	free(c->buf);
+	free(c);
+}
+
+/* Reports res and frees the call. The call is unlinked first, so the done
+ * callback may start calls or destroy the instance. */
+static void
+http_call_finish(struct http_call *c, const struct connector_result *res)
+{
+	http_call_unlink(c);
+	c->done(res, c->arg);
+	http_call_free(c);
+}
+
+static int
+http_is_object(const char *buf, size_t len)
+{
+	json_t *v;
+	int ok;
+
+	if (buf == NULL || (v = json_loadb(buf, len, 0, NULL)) == NULL)
+		return 0;
+	ok = json_is_object(v);
+	json_decref(v);
+	return ok;
+}
+
+static enum connector_status
+http_transport_status(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return CONNECTOR_TIMEOUT;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		return CONNECTOR_PERMANENT;
+	default:
+		return CONNECTOR_RETRY;
+	}
+}
+
+static enum connector_status
+http_status_of(long code)
+{
+	if (code == 404)
+		return CONNECTOR_NOT_FOUND;
+	if (code == 409)
+		return CONNECTOR_CONFLICT;
+	if (code == 429 || code >= 500)
+		return CONNECTOR_RETRY;
+	return CONNECTOR_PERMANENT;
+}
+
+/* Turns a finished transfer into a result. Details hold the status and
+ * curl's error text, never the body (it may hold personal data). */
+static void
+http_classify(const struct http_call *c, CURLcode rc, long code,
+    struct connector_result *res, char *detail, size_t len)
+{
+	res->http_status = (int)code;
+	res->detail = detail;
+	if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR &&
+	    c->too_big)) {
+		res->status = CONNECTOR_PERMANENT;
+		snprintf(detail, len, "service answered more than %d bytes",
+		    HTTP_MAX_RESPONSE);
+	} else if (rc != CURLE_OK) {
+		res->status = http_transport_status(rc);
+		snprintf(detail, len, "%s", c->errbuf[0] ? c->errbuf :
+		    curl_easy_strerror(rc));
+	} else if (c->kind == HTTP_HEALTH) {
+		res->status = CONNECTOR_OK;
+		snprintf(detail, len, "service answered HTTP %ld", code);
+	} else if (code < 200 || code > 299) {
+		res->status = http_status_of(code);
+		snprintf(detail, len, "service answered HTTP %ld", code);
+	} else if (c->kind == HTTP_FETCH && !http_is_object(c->buf, c->len)) {
+		res->status = CONNECTOR_PERMANENT;
+		snprintf(detail, len, "service answered invalid JSON");
+	} else {
+		res->status = CONNECTOR_OK;
+		res->body = c->buf;
+		res->body_len = c->len;
+		res->detail = NULL;
+	}
+}
+
+static void
+http_complete(struct http_call *c, CURLcode rc)
+{
+	struct connector_result res = { 0 };
+	char detail[CURL_ERROR_SIZE + 64];
+	long code = 0;
+
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+	http_classify(c, rc, code, &res, detail, sizeof(detail));
+	http_call_finish(c, &res);
+}
+
+/* ---- the loop ------------------------------------------------------- */
+
+static void http_free(struct http_instance *);
+
+/* Frees the instance if a done callback destroyed it meanwhile. */
+static void
+http_leave(struct http_instance *hi)
+{
+	if (--hi->depth == 0 && hi->closing)
+		http_free(hi);
+}
+
+static void
+http_collect(struct http_instance *hi)
+{
+	struct http_call *c;
+	CURLMsg *msg;
+	int left;
+
+	while (!hi->closing &&
+	    (msg = curl_multi_info_read(hi->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &c);
+		http_complete(c, msg->data.result);
+	}
+}
+
+static void
+http_drive(struct http_instance *hi, curl_socket_t fd, int action)
+{
+	int running;
+
+	hi->depth++;
+	curl_multi_socket_action(hi->multi, fd, action, &running);
+	http_collect(hi);
+	http_leave(hi);
+}
+
+static void
+http_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	int action = 0;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	http_drive(arg, fd, action);
+}
+
+static void
+http_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	http_drive(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void
+http_sock_free(struct http_sock *sk)
+{
+	struct http_instance *hi = sk->hi;
+
+	if (sk->prev != NULL)
+		sk->prev->next = sk->next;
+	else
+		hi->socks = sk->next;
+	if (sk->next != NULL)
+		sk->next->prev = sk->prev;
+	if (sk->ev != NULL)
+		event_free(sk->ev);
+	free(sk);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch fd for what libcurl waits for. */
+static int
+http_on_socket_change(CURL *e, curl_socket_t fd, int what, void *userp,
+    void *socketp)
+{
+	struct http_instance *hi = userp;
+	struct http_sock *sk = socketp;
+	short flags = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (sk != NULL)
+			http_sock_free(sk);
+		return 0;
+	}
+	if (sk == NULL) {
+		if ((sk = calloc(1, sizeof(*sk))) == NULL)
+			return -1;
+		sk->hi = hi;
+		sk->next = hi->socks;
+		if (hi->socks != NULL)
+			hi->socks->prev = sk;
+		hi->socks = sk;
+		curl_multi_assign(hi->multi, fd, sk);
+	}
+	if (what & CURL_POLL_IN)
+		flags |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		flags |= EV_WRITE;
+	if (sk->ev != NULL)
+		event_free(sk->ev);
+	if ((sk->ev = event_new(hi->env.base, fd, flags, http_on_socket,
+	    hi)) == NULL || event_add(sk->ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl wants http_on_timer in timeout_ms. */
+static int
+http_on_timer_change(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_instance *hi = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0)
+		return evtimer_del(hi->timer);
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	return evtimer_add(hi->timer, &tv);
+}
+
+/* Reports the calls refused before anything was sent, from the loop. */
+static void
+http_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_instance *hi = arg;
+	struct http_call *c, *next;
+
+	hi->depth++;
+	for (c = hi->calls; c != NULL && !hi->closing; c = next) {
+		struct connector_result res = { 0 };
+
+		next = c->next;
+		if (c->refusal == NULL)
+			continue;
+		res.status = CONNECTOR_PERMANENT;
+		res.detail = c->refusal;
+		http_call_finish(c, &res);
+	}
+	http_leave(hi);
+}
+
+/* ---- calls ---------------------------------------------------------- */
+
+static void
+http_refuse(struct http_call *c, const char *why)
+{
+	if (c->easy != NULL) {
+		http_easy_put(c->hi, c->easy);
+		c->easy = NULL;
+	}
+	c->refusal = why;
+	event_active(c->hi->wake, EV_TIMEOUT, 0);
+}
+
+static const char *
+http_prepare(struct http_call *c, const struct connector_endpoint *ep,
+    const struct connector_request *req)
+{
+	const struct http_settings *s = c->hi->set;
+	const char *why;
+	char *url;
+
+	if (ep != NULL && ep->path == NULL)
+		return "the connector has no endpoint for this call";
+	if (c->kind == HTTP_PUSH && req->body == NULL)
+		return "push without a body";
+	why = http_build_url(s->base_url, ep ? ep->path : "",
+	    req ? req->local_id : NULL, &url);
+	if (why != NULL)
+		return why;
+	if ((why = http_build_headers(c, req)) == NULL &&
+	    (c->easy = http_easy_get(c->hi)) == NULL)
+		why = "out of memory";
+	if (why == NULL) {
+		http_set_options(c, url);
+		if (http_set_method(c, ep, req) == -1)
+			why = "out of memory";
+	}
+	free(url);
+	return why;
+}
+
+static void
+http_start(struct http_instance *hi, enum http_kind kind,
+    const struct connector_endpoint *ep, const struct connector_request *req,
+    connector_done_fn done, void *arg)
+{
+	struct http_call *c;
+	const char *why;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		struct connector_result res = { 0 };
+
+		/* The ABI allows a synchronous report; nothing else is possible. */
+		res.status = CONNECTOR_RETRY;
+		res.detail = "out of memory";
+		done(&res, arg);
+		return;
+	}
+	c->hi = hi;
+	c->kind = kind;
+	c->done = done;
+	c->arg = arg;
+	c->next = hi->calls;
+	if (hi->calls != NULL)
+		hi->calls->prev = c;
+	hi->calls = c;
+	why = http_prepare(c, ep, req);
+	if (why == NULL && curl_multi_add_handle(hi->multi, c->easy) != CURLM_OK)
+		why = "cannot start the HTTP call";
+	if (why != NULL)
+		http_refuse(c, why);
+}
+
+static void
+http_fetch(void *instance, const struct connector_request *req,
+    connector_done_fn done, void *arg)
+{
+	struct http_instance *hi = instance;
+
+	http_start(hi, HTTP_FETCH, &hi->set->fetch, req, done, arg);
+}
+
+static void
+http_push(void *instance, const struct connector_request *req,
+    connector_done_fn done, void *arg)
+{
+	struct http_instance *hi = instance;
+
+	http_start(hi, HTTP_PUSH, &hi->set->push, req, done, arg);
+}
+
+static void
+http_health(void *instance, connector_done_fn done, void *arg)
+{
+	http_start(instance, HTTP_HEALTH, NULL, NULL, done, arg);
+}
+
+/* ---- lifetime ------------------------------------------------------- */
+
+static void
+http_free(struct http_instance *hi)
+{
+	while (hi->calls != NULL) {
+		struct http_call *c = hi->calls;
+
+		http_call_unlink(c);
+		http_call_free(c);
+	}
+	/* Closing cached connections may still call the socket callback. */
+	if (hi->multi != NULL)
+		curl_multi_cleanup(hi->multi);
+	while (hi->socks != NULL)
+		http_sock_free(hi->socks);
+	while (hi->npool > 0)
+		curl_easy_cleanup(hi->pool[--hi->npool]);
+	if (hi->timer != NULL)
+		event_free(hi->timer);
+	if (hi->wake != NULL)
+		event_free(hi->wake);
+	free(hi);
+}
+
+static int
+http_init(void **instance, const void *settings,
+    const struct connector_env *env, char *err, size_t errlen)
+{
+	struct http_instance *hi;
+
+	pthread_once(&http_once, http_global_init);
+	if ((hi = calloc(1, sizeof(*hi))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	hi->set = settings;
+	hi->env = *env;
+	hi->multi = curl_multi_init();
+	hi->timer = evtimer_new(env->base, http_on_timer, hi);
+	hi->wake = event_new(env->base, -1, 0, http_on_wake, hi);
+	if (hi->multi == NULL || hi->timer == NULL || hi->wake == NULL) {
+		http_free(hi);
+		snprintf(err, errlen, "cannot create the HTTP client");
+		return -1;
+	}
+	curl_multi_setopt(hi->multi, CURLMOPT_SOCKETFUNCTION,
+	    http_on_socket_change);
+	curl_multi_setopt(hi->multi, CURLMOPT_SOCKETDATA, hi);
+	curl_multi_setopt(hi->multi, CURLMOPT_TIMERFUNCTION,
+	    http_on_timer_change);
+	curl_multi_setopt(hi->multi, CURLMOPT_TIMERDATA, hi);
+	*instance = hi;
+	return 0;
+}
+
+static void
+http_destroy(void *instance)
+{
+	struct http_instance *hi = instance;
+
+	hi->closing = 1;
+	if (hi->depth == 0)
+		http_free(hi);
+}
+
 const struct connector_ops http_connector_ops = {
 	.abi_version = CONNECTOR_ABI_VERSION,
 	.name = "http",
 	.keys = http_keys,
 	.settings_size = sizeof(struct http_settings),
+	.validate = http_validate,
+	.init = http_init,
+	.fetch = http_fetch,
+	.push = http_push,
+	.health = http_health,
+	.destroy = http_destroy,
 };

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# bench/run.sh — runs every benchmark script in bench/ (what `make bench` does).
+set -u
+cd "$(dirname "$0")/.."
+for b in bench/*.sh; do
+	[ "$b" = bench/run.sh ] && continue
+	echo "== $b"
+	"$b" || echo "bench: $b failed"
+done

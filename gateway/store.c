@@ -1,0 +1,191 @@
+/* store.c — picks the backend from the URL scheme and forwards each call to
+ * it; also the parts of store.h that do not depend on a backend (ids,
+ * freeing consents). */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "encode.h"
+#include "log.h"
+#include "store_backend.h"
+
+struct store_scheme {
+	const char *prefix;
+	int keep_prefix;  /* pass the whole URL (libpq wants it) or the rest */
+	struct store *(*open)(const char *target, char *err, size_t errlen);
+};
+
+static const struct store_scheme store_schemes[] = {
+	{ "sqlite:", 0, store_sqlite_open },
+	{ "postgresql://", 1, NULL },   /* store_pg.c, not built yet */
+	{ "postgres://", 1, NULL },
+};
+
+struct store *
+store_open(const char *url, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++) {
+		const struct store_scheme *s = &store_schemes[i];
+		size_t len = strlen(s->prefix);
+
+		if (strncmp(url, s->prefix, len) != 0)
+			continue;
+		if (s->open == NULL) {
+			snprintf(err, errlen, "postgresql store not built yet");
+			return NULL;
+		}
+		return s->open(s->keep_prefix ? url : url + len, err, errlen);
+	}
+	snprintf(err, errlen, "store: unknown URL scheme (want sqlite:PATH or "
+	    "postgresql://...)");
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+int
+store_ping(struct store *st)
+{
+	return st->ops->ping(st);
+}
+
+enum store_status
+store_link_put(struct store *st, const char *service, const char *local_id,
+    const char *subject, int *created)
+{
+	return st->ops->link_put(st, service, local_id, subject, created);
+}
+
+enum store_status
+store_link_subject(struct store *st, const char *service, const char *local_id,
+    char *subject)
+{
+	return st->ops->link_subject(st, service, local_id, subject);
+}
+
+enum store_status
+store_link_local_id(struct store *st, const char *service, const char *subject,
+    char **local_id)
+{
+	return st->ops->link_local_id(st, service, subject, local_id);
+}
+
+enum store_status
+store_consent_insert(struct store *st, const struct store_consent *c)
+{
+	return st->ops->consent_insert(st, c);
+}
+
+enum store_status
+store_consent_get(struct store *st, const char *id, struct store_consent *out)
+{
+	return st->ops->consent_get(st, id, out);
+}
+
+enum store_status
+store_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	return st->ops->consent_revoke(st, id, now_ms);
+}
+
+enum store_status
+store_consent_find(struct store *st, const char *subject, const char *consumer,
+    const char *provider, const char *dataset, struct store_consent **list,
+    size_t *n)
+{
+	return st->ops->consent_find(st, subject, consumer, provider, dataset,
+	    list, n);
+}
+
+enum store_status
+store_consent_list_for(struct store *st, const char *subject,
+    const char *service, struct store_consent **list, size_t *n)
+{
+	return st->ops->consent_list_for(st, subject, service, list, n);
+}
+
+enum store_status
+store_objection_insert(struct store *st, const struct store_objection *o)
+{
+	return st->ops->objection_insert(st, o);
+}
+
+enum store_status
+store_objection_match(struct store *st, const char *subject,
+    const char *dataset, const char *purpose, const char *consumer)
+{
+	return st->ops->objection_match(st, subject, dataset, purpose, consumer);
+}
+
+enum store_status
+store_access_put(struct store *st, const char *subject, uint64_t audit_index)
+{
+	return st->ops->access_put(st, subject, audit_index);
+}
+
+enum store_status
+store_access_last(struct store *st, uint64_t *audit_index)
+{
+	return st->ops->access_last(st, audit_index);
+}
+
+enum store_status
+store_access_list(struct store *st, const char *subject, uint64_t before,
+    size_t limit, uint64_t **indexes, size_t *n)
+{
+	return st->ops->access_list(st, subject, before, limit, indexes, n);
+}
+
+void
+store_consent_clear(struct store_consent *c)
+{
+	if (c == NULL)
+		return;
+	free(c->consumer);
+	free(c->provider);
+	free(c->dataset);
+	free(c->purpose);
+	for (size_t i = 0; i < c->nattributes; i++)
+		free(c->attributes[i]);
+	free(c->attributes);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+store_consents_free(struct store_consent *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_consent_clear(&list[i]);
+	free(list);
+}
+
+void
+store_new_id(char id[STORE_ID_LEN])
+{
+	unsigned char raw[(STORE_ID_LEN - 1) / 2];
+	size_t got = 0;
+
+	/* getrandom does not return short for <= 256 bytes once the pool is
+	 * ready; the loop is for EINTR while it is not. */
+	while (got < sizeof(raw)) {
+		ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_error("store: getrandom failed; cannot make ids");
+			abort();
+		}
+		got += (size_t)r;
+	}
+	encode_hex(raw, sizeof(raw), id);
+}

@@ -1,0 +1,53 @@
+/* store_backend.h — what a store backend provides behind store.h.
+ *
+ * store.c picks the backend from the URL scheme and forwards every call
+ * through the backend's ops; a backend embeds `struct store` as the first
+ * member of its own connection struct. Adding PostgreSQL is one more ops
+ * table (store_pg.c) and one more line in store.c's scheme table. */
+#ifndef TELLONCE_STORE_BACKEND_H
+#define TELLONCE_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_ops {
+	void (*close)(struct store *st);
+	int (*ping)(struct store *st);
+	enum store_status (*link_put)(struct store *st, const char *service,
+	    const char *local_id, const char *subject, int *created);
+	enum store_status (*link_subject)(struct store *st, const char *service,
+	    const char *local_id, char *subject);
+	enum store_status (*link_local_id)(struct store *st, const char *service,
+	    const char *subject, char **local_id);
+	enum store_status (*consent_insert)(struct store *st,
+	    const struct store_consent *c);
+	enum store_status (*consent_get)(struct store *st, const char *id,
+	    struct store_consent *out);
+	enum store_status (*consent_revoke)(struct store *st, const char *id,
+	    int64_t now_ms);
+	enum store_status (*consent_find)(struct store *st, const char *subject,
+	    const char *consumer, const char *provider, const char *dataset,
+	    struct store_consent **list, size_t *n);
+	enum store_status (*consent_list_for)(struct store *st,
+	    const char *subject, const char *service,
+	    struct store_consent **list, size_t *n);
+	enum store_status (*objection_insert)(struct store *st,
+	    const struct store_objection *o);
+	enum store_status (*objection_match)(struct store *st,
+	    const char *subject, const char *dataset, const char *purpose,
+	    const char *consumer);
+	enum store_status (*access_put)(struct store *st, const char *subject,
+	    uint64_t audit_index);
+	enum store_status (*access_last)(struct store *st, uint64_t *audit_index);
+	enum store_status (*access_list)(struct store *st, const char *subject,
+	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Backend constructors: `target` is the URL with its scheme removed
+ * ("sqlite:/var/lib/x.db" → "/var/lib/x.db"). NULL with err on failure. */
+struct store *store_sqlite_open(const char *target, char *err, size_t errlen);
+
+#endif

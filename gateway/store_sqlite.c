@@ -1,0 +1,881 @@
+/* store_sqlite.c — the SQLite backend of store.h.
+ *
+ * One connection per thread (opened NOMUTEX), the database in WAL mode so
+ * readers never block the writer, and a busy timeout so that connections of
+ * other threads wait for the write lock instead of failing. Every write
+ * that spans several statements runs in BEGIN IMMEDIATE: taking the write
+ * lock up front is what lets the busy handler work (a deferred transaction
+ * that upgrades from read to write fails at once with SQLITE_BUSY).
+ *
+ * Error messages come from sqlite3_errmsg, which names tables and columns,
+ * never bound values. */
+#include "store_backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+/* The schema, one step per version: step i brings user_version from i to
+ * i + 1 in its own transaction. Append new steps; never edit old ones. */
+static const char *const sqlite_migrations[] = {
+	"CREATE TABLE links ("
+	"  service TEXT NOT NULL,"
+	"  local_id TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (service, local_id),"
+	"  UNIQUE (service, subject)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE consents ("
+	"  id TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"
+	"  consumer TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  dataset TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX consents_by_subject ON consents (subject, created_ms);"
+	"CREATE TABLE consent_attributes ("
+	"  consent_id TEXT NOT NULL REFERENCES consents (id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY (consent_id, position),"
+	"  UNIQUE (consent_id, name)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE objections ("
+	"  id TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"
+	"  dataset TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  consumer TEXT,"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX objections_by_subject ON objections (subject, dataset, purpose);"
+	"CREATE TABLE access_index ("
+	"  subject TEXT NOT NULL,"
+	"  audit_index INTEGER NOT NULL,"
+	"  PRIMARY KEY (subject, audit_index)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX access_index_by_index ON access_index (audit_index);",
+};
+
+#define SQLITE_SCHEMA_VERSION \
+	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
+
+enum sqlite_stmt {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_LINK_INSERT,
+	Q_LINK_SUBJECT,
+	Q_LINK_LOCAL_ID,
+	Q_CONSENT_INSERT,
+	Q_CONSENT_ATTR_INSERT,
+	Q_CONSENT_GET,
+	Q_CONSENT_ATTRS,
+	Q_CONSENT_REVOKE,
+	Q_CONSENT_EXISTS,
+	Q_CONSENT_FIND,
+	Q_CONSENT_LIST_FOR,
+	Q_OBJECTION_INSERT,
+	Q_OBJECTION_MATCH,
+	Q_ACCESS_PUT,
+	Q_ACCESS_LAST,
+	Q_ACCESS_LIST,
+	Q_COUNT
+};
+
+#define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
+	"created_ms, expires_ms, revoked_ms"
+
+static const char *const sqlite_sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
+	    "created_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+	[Q_LINK_SUBJECT] = "SELECT subject FROM links "
+	    "WHERE service = ?1 AND local_id = ?2",
+	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
+	    "WHERE service = ?1 AND subject = ?2",
+	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
+	    "(consent_id, position, name) VALUES (?1, ?2, ?3)",
+	[Q_CONSENT_GET] = "SELECT " CONSENT_COLUMNS " FROM consents WHERE id = ?1",
+	[Q_CONSENT_ATTRS] = "SELECT name FROM consent_attributes "
+	    "WHERE consent_id = ?1 ORDER BY position",
+	[Q_CONSENT_REVOKE] = "UPDATE consents SET revoked_ms = ?2 "
+	    "WHERE id = ?1 AND revoked_ms = 0",
+	[Q_CONSENT_EXISTS] = "SELECT 1 FROM consents WHERE id = ?1",
+	[Q_CONSENT_FIND] = "SELECT " CONSENT_COLUMNS " FROM consents "
+	    "WHERE subject = ?1 AND (?2 IS NULL OR consumer = ?2) "
+	    "AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR dataset = ?4) "
+	    "ORDER BY created_ms DESC, rowid DESC",
+	[Q_CONSENT_LIST_FOR] = "SELECT " CONSENT_COLUMNS " FROM consents "
+	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
+	    "ORDER BY created_ms DESC, rowid DESC",
+	[Q_OBJECTION_INSERT] = "INSERT INTO objections (id, subject, dataset, "
+	    "purpose, consumer, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_OBJECTION_MATCH] = "SELECT 1 FROM objections WHERE subject = ?1 "
+	    "AND dataset = ?2 AND purpose = ?3 "
+	    "AND (consumer IS NULL OR consumer = ?4) LIMIT 1",
+	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
+	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+	[Q_ACCESS_LAST] = "SELECT max(audit_index) FROM access_index",
+	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
+	    "WHERE subject = ?1 AND audit_index < ?2 "
+	    "ORDER BY audit_index DESC LIMIT ?3",
+};
+
+struct sqlite_store {
+	struct store base;      /* first: a struct store * is a sqlite_store * */
+	sqlite3 *db;
+	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
+};
+
+static const struct store_ops sqlite_ops;
+
+static struct sqlite_store *
+sq(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+static enum store_status
+sq_fail(struct sqlite_store *ss, const char *what)
+{
+	log_error("store: sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+	return STORE_ERROR;
+}
+
+/* The cached statement, reset and unbound, or NULL (logged). */
+static sqlite3_stmt *
+sq_stmt(struct sqlite_store *ss, enum sqlite_stmt id)
+{
+	sqlite3_stmt *s = ss->stmts[id];
+
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	if (sqlite3_prepare_v3(ss->db, sqlite_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		sq_fail(ss, "prepare");
+		return NULL;
+	}
+	ss->stmts[id] = s;
+	return s;
+}
+
+/* Runs a statement that returns no rows, then resets it so that it holds
+ * no lock. */
+static enum store_status
+sq_exec(struct sqlite_store *ss, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	enum store_status status = STORE_OK;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+		status = STORE_CONFLICT;
+	else if (rc != SQLITE_DONE)
+		status = sq_fail(ss, what);
+	sqlite3_reset(s);
+	return status;
+}
+
+static enum store_status
+sq_simple(struct sqlite_store *ss, enum sqlite_stmt id)
+{
+	sqlite3_stmt *s = sq_stmt(ss, id);
+
+	return s ? sq_exec(ss, s, sqlite_sql[id]) : STORE_ERROR;
+}
+
+static void
+sq_rollback(struct sqlite_store *ss)
+{
+	sq_simple(ss, Q_ROLLBACK);
+}
+
+static void
+sq_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* Steps a query expected to give at most one row: STORE_OK with the row
+ * current, STORE_NOT_FOUND, or STORE_ERROR. The caller resets. */
+static enum store_status
+sq_row(struct sqlite_store *ss, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	if (rc == SQLITE_DONE)
+		return STORE_NOT_FOUND;
+	return sq_fail(ss, what);
+}
+
+static int
+sq_copy_subject(const unsigned char *text, char subject[STORE_SUBJECT_LEN])
+{
+	size_t len = text ? strlen((const char *)text) : 0;
+
+	if (len == 0 || len >= STORE_SUBJECT_LEN)
+		return -1;
+	memcpy(subject, text, len + 1);
+	return 0;
+}
+
+/* ---- opening and the schema ---------------------------------------- */
+
+static int
+sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "store: %s: %s", sql, sqlite3_errmsg(db));
+	return -1;
+}
+
+static int
+sq_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Applies one pending step, if any. Several processes or threads may open
+ * a new database at once: the version is read again under the write lock,
+ * so each step runs exactly once. Returns 1 if a step ran, 0 if the schema
+ * is current, -1 on error. */
+static int
+sq_migrate_step(sqlite3 *db, char *err, size_t errlen)
+{
+	char sql[64];
+	int version;
+
+	if (sq_pragma(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return -1;
+	if (sq_user_version(db, &version) != 0) {
+		snprintf(err, errlen, "store: reading the schema version: %s",
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (version > SQLITE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "store: schema version %d is newer than "
+		    "this program (%d)", version, SQLITE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version == SQLITE_SCHEMA_VERSION) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	if (sqlite3_exec(db, sqlite_migrations[version], NULL, NULL, NULL)
+	    != SQLITE_OK) {
+		snprintf(err, errlen, "store: migration to version %d: %s",
+		    version + 1, sqlite3_errmsg(db));
+		goto fail;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+	if (sq_pragma(db, sql, err, errlen) != 0 ||
+	    sq_pragma(db, "COMMIT", err, errlen) != 0)
+		goto fail;
+	log_info("store: schema migrated to version %d", version + 1);
+	return 1;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int
+sq_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int version, rc;
+
+	/* The usual case, a current schema, needs no write lock. */
+	if (sq_user_version(db, &version) == 0 && version == SQLITE_SCHEMA_VERSION)
+		return 0;
+	while ((rc = sq_migrate_step(db, err, errlen)) == 1)
+		;
+	return rc;
+}
+
+/* The database holds pseudonyms and local ids: create it owner-only before
+ * SQLite does (its -wal and -shm files copy the main file's mode). */
+static int
+sq_create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "store: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+sq_setup(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int wal;
+
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL)
+	    != SQLITE_OK) {
+		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	wal = sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
+	sqlite3_finalize(s);
+	if (!wal) {
+		snprintf(err, errlen, "store: cannot switch the database to WAL");
+		return -1;
+	}
+	/* NORMAL under WAL: a power loss may drop the last commits but never
+	 * corrupts; the audit log, not the store, is the durable record. */
+	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
+	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
+		return -1;
+	return sq_migrate(db, err, errlen);
+}
+
+struct store *
+store_sqlite_open(const char *path, char *err, size_t errlen)
+{
+	struct sqlite_store *ss;
+	sqlite3 *db = NULL;
+
+	if (*path == '\0') {
+		snprintf(err, errlen, "store: sqlite: empty path");
+		return NULL;
+	}
+	if (sq_create_private(path, err, errlen) != 0)
+		return NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: sqlite: %s",
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	if (sq_setup(db, err, errlen) != 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	if ((ss = calloc(1, sizeof(*ss))) == NULL) {
+		snprintf(err, errlen, "store: out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	ss->base.ops = &sqlite_ops;
+	ss->db = db;
+	return &ss->base;
+}
+
+static void
+sq_close(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(ss->stmts[i]);
+	sqlite3_close(ss->db);
+	free(ss);
+}
+
+/* Readable and writable: take the write lock and let it go. */
+static int
+sq_ping(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+
+	if (sqlite3_db_readonly(ss->db, "main") != 0)
+		return -1;
+	if (sq_simple(ss, Q_BEGIN) != STORE_OK)
+		return -1;
+	return sq_simple(ss, Q_ROLLBACK) == STORE_OK ? 0 : -1;
+}
+
+/* ---- links ---------------------------------------------------------- */
+
+static enum store_status
+sq_link_subject(struct store *st, const char *service, const char *local_id,
+    char *subject)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_LINK_SUBJECT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	sq_bind_text(s, 2, local_id);
+	rc = sq_row(ss, s, "link subject");
+	if (rc == STORE_OK && sq_copy_subject(sqlite3_column_text(s, 0),
+	    subject) != 0) {
+		log_error("store: sqlite: malformed subject in links");
+		rc = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* ON CONFLICT DO NOTHING makes the insert race-free: of two threads
+ * linking the same pair, one creates it and the other finds it. A
+ * conflict on either unique key leaves the row unchanged, and the lookup
+ * tells an existing identical link from a real conflict. */
+static enum store_status
+sq_link_put(struct store *st, const char *service, const char *local_id,
+    const char *subject, int *created)
+{
+	struct sqlite_store *ss = sq(st);
+	char existing[STORE_SUBJECT_LEN];
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	*created = 0;
+	if ((s = sq_stmt(ss, Q_LINK_INSERT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	sq_bind_text(s, 2, local_id);
+	sq_bind_text(s, 3, subject);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	if ((rc = sq_exec(ss, s, "link insert")) != STORE_OK)
+		return rc;
+	if (sqlite3_changes(ss->db) == 1) {
+		*created = 1;
+		return STORE_OK;
+	}
+	rc = sq_link_subject(st, service, local_id, existing);
+	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
+		return STORE_CONFLICT;
+	if (rc != STORE_OK)
+		return rc;
+	return strcmp(existing, subject) == 0 ? STORE_OK : STORE_CONFLICT;
+}
+
+static enum store_status
+sq_link_local_id(struct store *st, const char *service, const char *subject,
+    char **local_id)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	*local_id = NULL;
+	if ((s = sq_stmt(ss, Q_LINK_LOCAL_ID)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	sq_bind_text(s, 2, subject);
+	rc = sq_row(ss, s, "link local id");
+	if (rc == STORE_OK &&
+	    (*local_id = strdup((const char *)sqlite3_column_text(s, 0))) == NULL)
+		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* ---- consents ------------------------------------------------------- */
+
+static enum store_status
+sq_consent_insert_rows(struct sqlite_store *ss, const struct store_consent *c)
+{
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_CONSENT_INSERT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, c->id);
+	sq_bind_text(s, 2, c->subject);
+	sq_bind_text(s, 3, c->consumer);
+	sq_bind_text(s, 4, c->provider);
+	sq_bind_text(s, 5, c->dataset);
+	sq_bind_text(s, 6, c->purpose);
+	sqlite3_bind_int64(s, 7, c->created_ms);
+	sqlite3_bind_int64(s, 8, c->expires_ms);
+	sqlite3_bind_int64(s, 9, c->revoked_ms);
+	if ((rc = sq_exec(ss, s, "consent insert")) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < c->nattributes; i++) {
+		if ((s = sq_stmt(ss, Q_CONSENT_ATTR_INSERT)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, c->id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		sq_bind_text(s, 3, c->attributes[i]);
+		if ((rc = sq_exec(ss, s, "consent attribute insert")) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_consent_insert(struct store *st, const struct store_consent *c)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc;
+
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	if ((rc = sq_consent_insert_rows(ss, c)) != STORE_OK) {
+		sq_rollback(ss);
+		return rc;
+	}
+	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
+		sq_rollback(ss);
+	return rc;
+}
+
+static enum store_status
+sq_consent_attributes(struct sqlite_store *ss, struct store_consent *c)
+{
+	sqlite3_stmt *s;
+	size_t cap = 0;
+	int rc;
+
+	if ((s = sq_stmt(ss, Q_CONSENT_ATTRS)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, c->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char *name = strdup((const char *)sqlite3_column_text(s, 0));
+
+		if (name == NULL)
+			break;
+		if (c->nattributes == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			char **grown = reallocarray(c->attributes, ncap,
+			    sizeof(*grown));
+
+			if (grown == NULL) {
+				free(name);
+				break;
+			}
+			c->attributes = grown;
+			cap = ncap;
+		}
+		c->attributes[c->nattributes++] = name;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		sq_fail(ss, "consent attributes");
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
+static char *
+sq_column_dup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *text = sqlite3_column_text(s, col);
+
+	return text ? strdup((const char *)text) : NULL;
+}
+
+/* Fills *c from the current row of a CONSENT_COLUMNS query and its
+ * attributes. On error *c is cleared. */
+static enum store_status
+sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s,
+    struct store_consent *c)
+{
+	const unsigned char *id = sqlite3_column_text(s, 0);
+
+	memset(c, 0, sizeof(*c));
+	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN ||
+	    sq_copy_subject(sqlite3_column_text(s, 1), c->subject) != 0) {
+		log_error("store: sqlite: malformed consent row");
+		return STORE_ERROR;
+	}
+	memcpy(c->id, id, strlen((const char *)id) + 1);
+	c->consumer = sq_column_dup(s, 2);
+	c->provider = sq_column_dup(s, 3);
+	c->dataset = sq_column_dup(s, 4);
+	c->purpose = sq_column_dup(s, 5);
+	c->created_ms = sqlite3_column_int64(s, 6);
+	c->expires_ms = sqlite3_column_int64(s, 7);
+	c->revoked_ms = sqlite3_column_int64(s, 8);
+	if (c->consumer == NULL || c->provider == NULL || c->dataset == NULL ||
+	    c->purpose == NULL || sq_consent_attributes(ss, c) != STORE_OK) {
+		store_consent_clear(c);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_consent_get(struct store *st, const char *id, struct store_consent *out)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((s = sq_stmt(ss, Q_CONSENT_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, id);
+	if ((rc = sq_row(ss, s, "consent get")) == STORE_OK)
+		rc = sq_consent_read(ss, s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_CONSENT_REVOKE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	if ((rc = sq_exec(ss, s, "consent revoke")) != STORE_OK)
+		return rc;
+	if (sqlite3_changes(ss->db) == 1)
+		return STORE_OK;
+	/* Nothing changed: already revoked (keep the first time) or absent. */
+	if ((s = sq_stmt(ss, Q_CONSENT_EXISTS)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, id);
+	rc = sq_row(ss, s, "consent exists");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Collects every row of a CONSENT_COLUMNS query (already bound). */
+static enum store_status
+sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
+    struct store_consent **list, size_t *n)
+{
+	struct store_consent *items = NULL;
+	size_t count = 0, cap = 0;
+	enum store_status rc = STORE_OK;
+	int step;
+
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			struct store_consent *grown = reallocarray(items, ncap,
+			    sizeof(*grown));
+
+			if (grown == NULL) {
+				rc = STORE_ERROR;
+				break;
+			}
+			items = grown;
+			cap = ncap;
+		}
+		if ((rc = sq_consent_read(ss, s, &items[count])) != STORE_OK)
+			break;
+		count++;
+	}
+	if (rc == STORE_OK && step != SQLITE_DONE)
+		rc = sq_fail(ss, "consent list");
+	sqlite3_reset(s);
+	if (rc != STORE_OK) {
+		store_consents_free(items, count);
+		return rc;
+	}
+	*list = items;
+	*n = count;
+	return STORE_OK;
+}
+
+static enum store_status
+sq_consent_find(struct store *st, const char *subject, const char *consumer,
+    const char *provider, const char *dataset, struct store_consent **list,
+    size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_CONSENT_FIND)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sq_bind_text(s, 2, consumer);
+	sq_bind_text(s, 3, provider);
+	sq_bind_text(s, 4, dataset);
+	return sq_consent_rows(ss, s, list, n);
+}
+
+static enum store_status
+sq_consent_list_for(struct store *st, const char *subject, const char *service,
+    struct store_consent **list, size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_CONSENT_LIST_FOR)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sq_bind_text(s, 2, service);
+	return sq_consent_rows(ss, s, list, n);
+}
+
+/* ---- objections ----------------------------------------------------- */
+
+static enum store_status
+sq_objection_insert(struct store *st, const struct store_objection *o)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_OBJECTION_INSERT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, o->id);
+	sq_bind_text(s, 2, o->subject);
+	sq_bind_text(s, 3, o->dataset);
+	sq_bind_text(s, 4, o->purpose);
+	sq_bind_text(s, 5, o->consumer);
+	sqlite3_bind_int64(s, 6, o->created_ms);
+	return sq_exec(ss, s, "objection insert");
+}
+
+static enum store_status
+sq_objection_match(struct store *st, const char *subject, const char *dataset,
+    const char *purpose, const char *consumer)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_OBJECTION_MATCH)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sq_bind_text(s, 2, dataset);
+	sq_bind_text(s, 3, purpose);
+	sq_bind_text(s, 4, consumer);
+	rc = sq_row(ss, s, "objection match");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* ---- the access index ----------------------------------------------- */
+
+/* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
+static enum store_status
+sq_access_put(struct store *st, const char *subject, uint64_t audit_index)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	if (audit_index > INT64_MAX) {
+		log_error("store: sqlite: audit index out of range");
+		return STORE_ERROR;
+	}
+	if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)audit_index);
+	return sq_exec(ss, s, "access put");
+}
+
+static enum store_status
+sq_access_last(struct store *st, uint64_t *audit_index)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_ACCESS_LAST)) == NULL)
+		return STORE_ERROR;
+	rc = sq_row(ss, s, "access last");
+	if (rc == STORE_OK) {
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+			rc = STORE_NOT_FOUND;   /* max() of no rows */
+		else
+			*audit_index = (uint64_t)sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_access_list(struct store *st, const char *subject, uint64_t before,
+    size_t limit, uint64_t **indexes, size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	uint64_t *items = NULL;
+	size_t count = 0, cap = 0;
+	sqlite3_stmt *s;
+	int step;
+
+	*indexes = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_ACCESS_LIST)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_int64(s, 2, before > INT64_MAX ? INT64_MAX :
+	    (sqlite3_int64)before);
+	sqlite3_bind_int64(s, 3, limit > INT64_MAX ? INT64_MAX :
+	    (sqlite3_int64)limit);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			uint64_t *grown = reallocarray(items, ncap, sizeof(*grown));
+
+			if (grown == NULL)
+				break;
+			items = grown;
+			cap = ncap;
+		}
+		items[count++] = (uint64_t)sqlite3_column_int64(s, 0);
+	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		sq_fail(ss, "access list");
+	sqlite3_reset(s);
+	if (step != SQLITE_DONE) {   /* an error, or out of memory mid-rows */
+		free(items);
+		return STORE_ERROR;
+	}
+	*indexes = items;
+	*n = count;
+	return STORE_OK;
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sq_close,
+	.ping = sq_ping,
+	.link_put = sq_link_put,
+	.link_subject = sq_link_subject,
+	.link_local_id = sq_link_local_id,
+	.consent_insert = sq_consent_insert,
+	.consent_get = sq_consent_get,
+	.consent_revoke = sq_consent_revoke,
+	.consent_find = sq_consent_find,
+	.consent_list_for = sq_consent_list_for,
+	.objection_insert = sq_objection_insert,
+	.objection_match = sq_objection_match,
+	.access_put = sq_access_put,
+	.access_last = sq_access_last,
+	.access_list = sq_access_list,
+};

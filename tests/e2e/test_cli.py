@@ -1,0 +1,97 @@
+"""The command line as an admin meets it: check, usage errors, version."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (KEYS, TELLONCE, check, eq, free_port, gateway_config,  # noqa: E402
+                     make_signing_key, make_workdir, run, test)
+
+
+def tellonce(*args, env=None):
+    return subprocess.run([TELLONCE] + list(args), capture_output=True, text=True,
+                          env=dict(os.environ, **(env or KEYS)), timeout=30)
+
+
+def write(workdir, name, text):
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def version_and_help():
+    r = tellonce("--version")
+    eq(r.returncode, 0, "--version exit")
+    check(re.match(r"tellonce \d+\.\d+\.\d+", r.stdout), "version line: %r" % r.stdout)
+    r = tellonce("--help")
+    eq(r.returncode, 0, "--help exit")
+    for cmd in ("serve", "check", "keygen", "audit verify", "connector test"):
+        check(cmd in r.stdout, "help lists %s" % cmd)
+
+
+@test
+def usage_errors_exit_2():
+    eq(tellonce().returncode, 2, "no command")
+    eq(tellonce("frobnicate").returncode, 2, "unknown command")
+    eq(tellonce("check").returncode, 2, "check without -c")
+    eq(tellonce("serve").returncode, 2, "serve without -c")
+
+
+@test
+def check_accepts_a_valid_config():
+    w = make_workdir("cli")
+    make_signing_key(w)
+    path = write(w, "ok.yaml", gateway_config(free_port(), "http://127.0.0.1:1",
+                                               "http://127.0.0.1:2", w))
+    r = tellonce("check", "-c", path)
+    eq(r.returncode, 0, "check ok: %s" % r.stdout + r.stderr)
+    eq(r.stdout.strip(), path + ": ok", "check output")
+
+
+@test
+def check_reports_file_line_col():
+    w = make_workdir("cli")
+    make_signing_key(w)
+    text = gateway_config(free_port(), "http://127.0.0.1:1", "http://127.0.0.1:2", w)
+    text = text.replace("      timeout: 1s\n", "      timeout: 1s\n      colour: blue\n")
+    text = text.replace("timeout: 1s", "timeout: 2 seconds")
+    text = text.replace("    legal_reference: \"CRPA L114-8\"\n", "")
+    path = write(w, "bad.yaml", text)
+    r = tellonce("check", "-c", path)
+    eq(r.returncode, 1, "check fails")
+    lines = r.stdout.strip().splitlines()
+    check(len(lines) >= 3, "every problem is reported: %r" % lines)
+    for line in lines:
+        check(re.match(re.escape(path) + r":\d+:\d+: .+", line), "FILE:LINE:COL: %r" % line)
+    lineno = text.splitlines().index("      colour: blue") + 1
+    check(any(l.startswith("%s:%d:7: " % (path, lineno)) for l in lines),
+          "unknown key at its line and column: %r" % lines)
+    check(any("legal_reference" in l for l in lines), "missing legal_reference")
+    check(any("duration" in l for l in lines), "bad duration")
+
+
+@test
+def serve_refuses_an_invalid_config():
+    w = make_workdir("cli")
+    path = write(w, "bad.yaml", "gateway: {listen: 1}\nnonsense: true\n")
+    r = tellonce("serve", "-c", path)
+    eq(r.returncode, 1, "serve exits 1")
+    check(path + ":" in r.stderr, "serve says which file and where: %r" % r.stderr)
+
+
+@test
+def inline_secret_is_refused():
+    w = make_workdir("cli")
+    make_signing_key(w)
+    text = gateway_config(free_port(), "http://127.0.0.1:1", "http://127.0.0.1:2", w)
+    text = text.replace("api_key: env:CAF_KEY", "api_key: caf-secret-key")
+    r = tellonce("check", "-c", write(w, "inline.yaml", text))
+    eq(r.returncode, 1, "inline secret refused")
+    check("caf-secret-key" not in r.stdout + r.stderr, "the secret is not echoed")
+
+
+if __name__ == "__main__":
+    run()

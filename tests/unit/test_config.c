@@ -1,0 +1,966 @@
+/* test_config.c — config_load on real files in a temporary directory: a
+ * full configuration read field by field, then one test per kind of error,
+ * each checked at its exact FILE:LINE:COL. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "config.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/tellonce-test-config-XXXXXX";
+
+static const char pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIHS0vRZWZ5vXpj3hA2SzDXHpGqZn4s2yT6nJ0rq1gkq1\n"
+    "-----END PRIVATE KEY-----\n";
+
+/* The full configuration every error test starts from and changes. */
+static const char base[] =
+    "gateway:\n"
+    "  listen: 127.0.0.1:8080\n"
+    "  workers: 3\n"
+    "  log_level: debug\n"
+    "  store: sqlite:data/tellonce.db\n"
+    "  pseudonym_key: env:T_PSEUDONYM_KEY\n"
+    "  admin_token: file:admin.token\n"
+    "  limits:\n"
+    "    max_body: 64k\n"
+    "    request_timeout: 2s\n"
+    "  audit:\n"
+    "    dir: audit\n"
+    "    origin: audit.example/log\n"
+    "    signing_key: file:audit.key\n"
+    "    checkpoint_interval: 500ms\n"
+    "datasets:\n"
+    "  address:\n"
+    "    description: Postal address\n"
+    "    attributes: {street: string, postal_code: string, city: string}\n"
+    "  household:\n"
+    "    attributes: {size: integer, income: number, single: boolean, since: date}\n"
+    "services:\n"
+    "  mairie:\n"
+    "    name: Mairie de Quimper\n"
+    "    auth: {api_key: env:T_MAIRIE_KEY}\n"
+    "    connector:\n"
+    "      type: http\n"
+    "      base_url: http://127.0.0.1:9001\n"
+    "      timeout: 3s\n"
+    "      fetch: {method: get, path: \"/citizens/{local_id}/address\"}\n"
+    "      auth_header: file:upstream.auth\n"
+    "      map: {street: adresse.voie, postal_code: adresse.cp, size: foyer.taille}\n"
+    "  caf:\n"
+    "    name: CAF\n"
+    "    auth: {api_key: env:T_CAF_KEY, client_cert_sha256: "
+    "\"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\"}\n"
+    "    subscribes: [{dataset: address, from: mairie}]\n"
+    "  portal:\n"
+    "    name: Citizen portal\n"
+    "    auth: {api_key: env:T_PORTAL_KEY}\n"
+    "    roles: [transparency]\n"
+    "policies:\n"
+    "  - id: caf-address\n"
+    "    consumer: caf\n"
+    "    provider: mairie\n"
+    "    dataset: address\n"
+    "    attributes: [street, postal_code]\n"
+    "    purpose: benefit-eligibility\n"
+    "    basis: consent\n"
+    "  - id: caf-address-task\n"
+    "    consumer: caf\n"
+    "    provider: mairie\n"
+    "    dataset: address\n"
+    "    attributes: [postal_code]\n"
+    "    purpose: benefit-eligibility\n"
+    "    basis: legal_obligation\n"
+    "    legal_reference: \"CRPA L114-8\"\n";
+
+static char *
+path_in_dir(const char *name)
+{
+	static char buf[4][512];
+	static int next;
+	char *p = buf[next++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
+	return p;
+}
+
+static void
+write_file(const char *name, const char *text, mode_t mode)
+{
+	const char *path = path_in_dir(name);
+	FILE *f;
+
+	unlink(path);
+	f = fopen(path, "w");
+	if (f == NULL) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* `text` with its first `from` replaced by `to`; caller frees. */
+static char *
+replace(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	char *out;
+
+	if (at == NULL) {
+		fprintf(stderr, "test bug: '%s' not in text\n", from);
+		exit(2);
+	}
+	if (asprintf(&out, "%.*s%s%s", (int)(at - text), text, to,
+	    at + strlen(from)) == -1)
+		exit(2);
+	return out;
+}
+
+/* 1-based line and column of the nth (from 1) `needle` in text. */
+static void
+position_of(const char *text, const char *needle, int nth, int *line,
+    int *col)
+{
+	const char *at = text;
+
+	for (int i = 0; i < nth; i++) {
+		at = strstr(i ? at + 1 : at, needle);
+		if (at == NULL) {
+			fprintf(stderr, "test bug: '%s' not in text\n", needle);
+			exit(2);
+		}
+	}
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; p < at; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else
+			(*col)++;
+	}
+}
+
+static struct config *
+load(const char *text, struct config_errors *errs)
+{
+	write_file("main.yaml", text, 0644);
+	return config_load(path_in_dir("main.yaml"), errs);
+}
+
+static int
+has_error(const struct config_errors *errs, const char *file, int line,
+    int col, const char *msg)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		if (strcmp(errs->items[i].file, file) == 0 &&
+		    errs->items[i].line == line && errs->items[i].col == col &&
+		    strstr(errs->items[i].message, msg) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Checks that loading `text` fails with an error at file:line:col whose
+ * message contains msg. */
+static void
+check_error_at(const char *text, const char *file, int line, int col,
+    const char *msg)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = load(text, &errs);
+
+	CHECK(cfg == NULL);
+	if (!has_error(&errs, path_in_dir(file), line, col, msg)) {
+		fprintf(stderr, "  expected %s:%d:%d: ...%s..., got:\n",
+		    path_in_dir(file), line, col, msg);
+		config_errors_print(&errs, stderr);
+		CHECK(!"error not reported");
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+}
+
+/* The same, at the nth `needle` of `located_in` (the text of `file`). */
+static void
+check_error_in(const char *text, const char *file, const char *located_in,
+    const char *needle, int nth, const char *msg)
+{
+	int line, col;
+
+	position_of(located_in, needle, nth, &line, &col);
+	check_error_at(text, file, line, col, msg);
+}
+
+static void
+check_error(const char *text, const char *needle, int nth, const char *msg)
+{
+	check_error_in(text, "main.yaml", text, needle, nth, msg);
+}
+
+/* Loads base with `from` replaced by `to`, expecting an error at the nth
+ * `needle` of the changed text. */
+static void
+check_change(const char *from, const char *to, const char *needle, int nth,
+    const char *msg)
+{
+	char *text = replace(base, from, to);
+
+	check_error(text, needle, nth, msg);
+	free(text);
+}
+
+static void *
+setting(const struct config_connector *c, const char *name)
+{
+	for (const struct connector_key *k = c->ops->keys; k->name; k++)
+		if (strcmp(k->name, name) == 0)
+			return (char *)c->settings + k->offset;
+	return NULL;
+}
+
+static void
+check_sha256(const unsigned char hash[32], const char *text)
+{
+	unsigned char want[32];
+
+	SHA256((const unsigned char *)text, strlen(text), want);
+	CHECK(memcmp(hash, want, 32) == 0);
+}
+
+static void
+test_full_config(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = load(base, &errs);
+	const struct config_service *mairie, *caf, *portal;
+	const struct config_dataset *address, *household;
+	const struct config_gateway *gw;
+	const struct connector_endpoint *fetch, *push;
+	const struct config_policy *p;
+	char want[600];
+
+	CHECK_INT(errs.n, 0);
+	config_errors_print(&errs, stderr);
+	if (cfg == NULL)
+		return;
+	gw = &cfg->gateway;
+	CHECK_STR(cfg->path, path_in_dir("main.yaml"));
+	CHECK_STR(gw->listen, "127.0.0.1:8080");
+	CHECK_INT(gw->workers, 3);
+	CHECK_STR(gw->log_level, "debug");
+	snprintf(want, sizeof(want), "sqlite:%s/data/tellonce.db", dir);
+	CHECK_STR(gw->store, want);
+	CHECK_STR((char *)gw->pseudonym_key.data,
+	    "0123456789abcdef0123456789abcdef");
+	CHECK_INT(gw->pseudonym_key.len, 32);
+	CHECK_STR((char *)gw->admin_token.data, "admin-secret");
+	CHECK_INT(gw->admin_token.len, 12);
+	CHECK_INT(gw->tls.enabled, 0);
+	CHECK_INT(gw->limits.max_body, 65536);
+	CHECK_INT(gw->limits.max_headers, 16384);
+	CHECK_INT(gw->limits.request_timeout_ms, 2000);
+	CHECK_INT(gw->limits.max_connections, 1024);
+	CHECK_STR(gw->audit.dir, path_in_dir("audit"));
+	CHECK_STR(gw->audit.origin, "audit.example/log");
+	CHECK_STR((char *)gw->audit.signing_key.data, pem);
+	CHECK_INT(gw->audit.signing_key.len, strlen(pem));
+	CHECK_INT(gw->audit.checkpoint_interval_ms, 500);
+
+	CHECK_INT(cfg->ndatasets, 2);
+	address = config_find_dataset(cfg, "address");
+	household = config_find_dataset(cfg, "household");
+	CHECK(address == &cfg->datasets[0] && household == &cfg->datasets[1]);
+	CHECK_INT(address->nattributes, 3);
+	CHECK_STR(address->attributes[1].name, "postal_code");
+	CHECK_INT(address->attributes[1].type, CONFIG_ATTR_STRING);
+	CHECK_INT(household->nattributes, 4);
+	CHECK_INT(household->attributes[0].type, CONFIG_ATTR_INTEGER);
+	CHECK_INT(household->attributes[1].type, CONFIG_ATTR_NUMBER);
+	CHECK_INT(household->attributes[2].type, CONFIG_ATTR_BOOLEAN);
+	CHECK_INT(household->attributes[3].type, CONFIG_ATTR_DATE);
+	CHECK(config_find_attribute(household, "since") ==
+	    &household->attributes[3]);
+	CHECK(config_find_attribute(household, "street") == NULL);
+
+	CHECK_INT(cfg->nservices, 3);
+	mairie = config_find_service(cfg, "mairie");
+	caf = config_find_service(cfg, "caf");
+	portal = config_find_service(cfg, "portal");
+	CHECK(mairie != NULL && caf != NULL && portal != NULL);
+	if (mairie == NULL || caf == NULL || portal == NULL)
+		goto out;
+	CHECK_STR(mairie->name, "Mairie de Quimper");
+	CHECK_INT(mairie->has_api_key, 1);
+	check_sha256(mairie->api_key_sha256, "mairie-key");
+	CHECK_INT(mairie->has_client_cert, 0);
+	CHECK_INT(mairie->roles, 0);
+	CHECK(mairie->connector != NULL);
+	CHECK_STR(mairie->connector->type, "http");
+	CHECK_INT(mairie->connector->line, 27);
+	CHECK_INT(mairie->connector->col, 7);
+	CHECK_STR(*(char **)setting(mairie->connector, "base_url"),
+	    "http://127.0.0.1:9001");
+	CHECK_INT(*(int64_t *)setting(mairie->connector, "timeout"), 3000);
+	CHECK_INT(*(int64_t *)setting(mairie->connector, "connect_timeout"),
+	    2000);
+	fetch = setting(mairie->connector, "fetch");
+	push = setting(mairie->connector, "push");
+	CHECK_STR(fetch->method, "GET");
+	CHECK_STR(fetch->path, "/citizens/{local_id}/address");
+	CHECK(push->method == NULL && push->path == NULL);
+	CHECK_STR(*(char **)setting(mairie->connector, "auth_header"),
+	    "Bearer upstream");
+	CHECK(*(char **)setting(mairie->connector, "ca") == NULL);
+	CHECK_INT(mairie->connector->nmap, 3);
+	CHECK(mairie->connector->map[0].attribute == &address->attributes[0]);
+	CHECK_STR(mairie->connector->map[1].path, "adresse.cp");
+	CHECK(mairie->connector->map[2].attribute == &household->attributes[0]);
+	CHECK_STR(mairie->connector->map[2].path, "foyer.taille");
+
+	CHECK_INT(caf->has_api_key, 1);
+	check_sha256(caf->api_key_sha256, "caf-key");
+	CHECK_INT(caf->has_client_cert, 1);
+	CHECK_INT(caf->client_cert_sha256[1], 0x11);
+	CHECK_INT(caf->client_cert_sha256[31], 0xff);
+	CHECK(caf->connector == NULL);
+	CHECK_INT(caf->nsubscribes, 1);
+	CHECK(caf->subscribes[0].dataset == address);
+	CHECK(caf->subscribes[0].from == mairie);
+	CHECK_INT(portal->roles, CONFIG_ROLE_TRANSPARENCY);
+
+	CHECK_INT(cfg->npolicies, 2);
+	p = &cfg->policies[0];
+	CHECK_STR(p->id, "caf-address");
+	CHECK(p->consumer == caf && p->provider == mairie);
+	CHECK(p->dataset == address);
+	CHECK_INT(p->nattributes, 2);
+	CHECK(p->attributes[0] == &address->attributes[0]);
+	CHECK(p->attributes[1] == &address->attributes[1]);
+	CHECK_STR(p->purpose, "benefit-eligibility");
+	CHECK_INT(p->basis, CONFIG_BASIS_CONSENT);
+	CHECK(p->legal_reference == NULL);
+	p = &cfg->policies[1];
+	CHECK_INT(p->basis, CONFIG_BASIS_LEGAL_OBLIGATION);
+	CHECK_STR(p->legal_reference, "CRPA L114-8");
+	CHECK_STR(config_basis_name(p->basis), "legal_obligation");
+	CHECK_STR(config_basis_name(CONFIG_BASIS_PUBLIC_TASK), "public_task");
+out:
+	config_free(cfg);
+	config_errors_free(&errs);
+}
+
+static void
+test_defaults(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char *text = replace(base, "  workers: 3\n  log_level: debug\n", "");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cfg = load(text, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->gateway.workers, cpus > 64 ? 64 : cpus);
+		CHECK_STR(cfg->gateway.log_level, "info");
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+}
+
+/* A section with nothing under it is empty, not an error. */
+static void
+test_empty_sections(void)
+{
+	struct config_errors errs = { 0 };
+	const char *cut = strstr(base, "policies:\n");
+	struct config *cfg;
+	char *text;
+
+	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - base), base) == -1)
+		return;
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL)
+		CHECK_INT(cfg->npolicies, 0);
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+}
+
+static void
+test_find_service_by_key(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = load(base, &errs);
+
+	CHECK(cfg != NULL);
+	if (cfg == NULL)
+		return;
+	CHECK(config_find_service_by_key(cfg, "caf-key", 7) ==
+	    config_find_service(cfg, "caf"));
+	CHECK(config_find_service_by_key(cfg, "portal-key", 10) ==
+	    config_find_service(cfg, "portal"));
+	CHECK(config_find_service_by_key(cfg, "caf-key2", 8) == NULL);
+	CHECK(config_find_service_by_key(cfg, "caf-ke", 6) == NULL);
+	CHECK(config_find_service_by_key(cfg, "", 0) == NULL);
+	config_free(cfg);
+}
+
+static void
+test_unknown_keys(void)
+{
+	char *text = replace(base, "datasets:\n", "colour: blue\ndatasets:\n");
+
+	check_error(text, "colour", 1, "colour: unknown key (expected one of: "
+	    "gateway, datasets, services, policies, include)");
+	free(text);
+	check_change("  workers: 3\n", "  workers: 3\n  wrokers: 4\n",
+	    "wrokers", 1, "gateway.wrokers: unknown key");
+	check_change("    max_body: 64k\n", "    max_body: 64k\n    max_bdy: 1\n",
+	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
+	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
+	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
+	    "roles, connector, subscribes)");
+	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
+	    "retries", 1, "services.mairie.connector.retries: unknown key "
+	    "(expected one of: type, map, base_url, timeout");
+	check_change("dataset: address, from", "dataset: address, form",
+	    "form", 1, "services.caf.subscribes[0].form: unknown key");
+	check_change("    basis: consent\n", "    basis: consent\n    why: x\n",
+	    "why", 1, "policies[0].why: unknown key");
+}
+
+static void
+test_bad_values(void)
+{
+	check_change("checkpoint_interval: 500ms", "checkpoint_interval: 2x",
+	    "2x", 1, "gateway.audit.checkpoint_interval: '2x' is not a duration");
+	check_change("timeout: 3s", "timeout: 3", "3\n      fetch", 1,
+	    "services.mairie.connector.timeout: '3' is not a duration");
+	check_change("max_body: 64k", "max_body: 64q", "64q", 1,
+	    "gateway.limits.max_body: '64q' is not a size");
+	check_change("listen: 127.0.0.1:8080", "listen: 127.0.0.1", "127", 1,
+	    "gateway.listen: expected host:port or [IPv6]:port");
+	check_change("listen: 127.0.0.1:8080", "listen: \"[::1:8080\"", "\"[", 1,
+	    "gateway.listen: expected host:port");
+	check_change("listen: 127.0.0.1:8080", "listen: localhost:65536",
+	    "localhost", 1, "gateway.listen: expected");
+	check_change("workers: 3", "workers: 65", "65", 1,
+	    "gateway.workers: expected a whole number from 1 to 64");
+	check_change("log_level: debug", "log_level: loud", "loud", 1,
+	    "gateway.log_level: expected debug, info, warn or error");
+	check_change("store: sqlite:data/tellonce.db", "store: mysql://x", "mysql",
+	    1, "gateway.store: expected sqlite:PATH or postgresql://...");
+	check_change("origin: audit.example/log", "origin: \"audit example\"",
+	    "\"audit", 1, "gateway.audit.origin: must not contain spaces");
+	check_change("city: string", "city: text", "text", 1,
+	    "datasets.address.attributes.city: unknown type 'text'");
+	check_change("basis: consent", "basis: whim", "whim", 1,
+	    "policies[0].basis: expected consent, public_task or legal_obligation");
+	check_change("roles: [transparency]", "roles: [god]", "god", 1,
+	    "services.portal.roles: unknown role 'god'");
+	check_change("method: get", "method: fetch", "fetch, path", 1,
+	    "services.mairie.connector.fetch.method: expected GET, POST, PUT");
+	check_change("path: \"/citizens", "path: \"citizens", "\"citizens", 1,
+	    "services.mairie.connector.fetch.path: must start with /");
+	check_change("client_cert_sha256: \"00", "client_cert_sha256: \"0", "\"0",
+	    1, "services.caf.auth.client_cert_sha256: expected the 64 hex digits");
+	check_change("    name: CAF\n", "    name: [CAF]\n", "[CAF]", 1,
+	    "services.caf.name: expected a single value, got a list");
+	check_change("    purpose: benefit-eligibility\n    basis: consent",
+	    "    purpose:\n    basis: consent", "\n    basis: consent", 1,
+	    "policies[0].purpose: needs a value");
+}
+
+static void
+test_missing_keys(void)
+{
+	check_change("  listen: 127.0.0.1:8080\n", "", "workers", 1,
+	    "gateway: missing required key 'listen'");
+	check_change("    auth: {api_key: env:T_PORTAL_KEY}\n", "", "name: Citizen",
+	    1, "services.portal: missing required key 'auth'");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{}", "{}", 1,
+	    "services.portal.auth: needs api_key or client_cert_sha256");
+	check_change("      base_url: http://127.0.0.1:9001\n", "", "type: http",
+	    1, "services.mairie.connector: missing required key 'base_url'");
+	check_change("      type: http\n", "", "base_url", 1,
+	    "services.mairie.connector: missing required key 'type'");
+	check_change("    attributes: [postal_code]\n", "", "id: caf-address-task",
+	    1, "policies[1]: missing required key 'attributes'");
+	check_change("    attributes: {street: string, postal_code: string, "
+	    "city: string}\n", "    attributes: {}\n", "{}", 1,
+	    "datasets.address.attributes: a dataset needs at least one attribute");
+	check_change("attributes: [postal_code]", "attributes: []", "[]", 1,
+	    "policies[1].attributes: list at least one attribute");
+}
+
+static void
+test_dangling_references(void)
+{
+	check_change("    consumer: caf\n", "    consumer: cfa\n", "cfa", 1,
+	    "policies[0].consumer: unknown service 'cfa'");
+	check_change("    provider: mairie\n    dataset: address\n    attributes: [s",
+	    "    provider: mairie\n    dataset: adress\n    attributes: [s",
+	    "adress\n", 1, "policies[0].dataset: unknown dataset 'adress'");
+	check_change("[street, postal_code]", "[street, zip]", "zip", 1,
+	    "policies[0].attributes: dataset 'address' has no attribute 'zip'");
+	check_change("[street, postal_code]", "[street, street]", "street]", 1,
+	    "policies[0].attributes: 'street' is listed twice");
+	check_change("from: mairie}", "from: nobody}", "nobody", 1,
+	    "services.caf.subscribes[0].from: unknown service 'nobody'");
+	check_change("from: mairie}", "from: caf}", "caf}", 1,
+	    "services.caf.subscribes[0].from: a service cannot subscribe to itself");
+	check_change("{dataset: address, from", "{dataset: addr, from", "addr,",
+	    1, "services.caf.subscribes[0].dataset: unknown dataset 'addr'");
+	check_change("size: foyer.taille", "sise: foyer.taille", "sise", 1,
+	    "services.mairie.connector.map.sise: no dataset has an attribute 'sise'");
+	check_change("    provider: mairie\n", "    provider: caf\n",
+	    "caf\n    dataset", 1,
+	    "policies[0].provider: the consumer cannot be its own provider");
+}
+
+static void
+test_legal_reference(void)
+{
+	check_change("    legal_reference: \"CRPA L114-8\"\n", "",
+	    "legal_obligation", 1,
+	    "policies[1]: basis legal_obligation needs a legal_reference");
+}
+
+static void
+test_duplicates(void)
+{
+	check_change("id: caf-address-task", "id: caf-address", "caf-address", 2,
+	    "policies.caf-address: defined twice (first at");
+	check_change("  workers: 3\n", "  workers: 3\n  listen: 0.0.0.0:80\n",
+	    "listen", 2, "duplicate key 'listen' (first at line 2)");
+	check_change("city: string}", "city: string, street: string}", "street",
+	    2, "duplicate key 'street'");
+	check_change("env:T_PORTAL_KEY", "env:T_CAF_KEY", "env:T_CAF_KEY", 2,
+	    "services.portal.auth.api_key: the same key as service 'caf'");
+}
+
+static void
+test_secrets(void)
+{
+	char *text, msg[700];
+
+	text = replace(base, "env:T_PSEUDONYM_KEY", "hunter2-0123456789abcdef-hunter2");
+	check_error(text, "hunter2", 1, "gateway.pseudonym_key: secrets are "
+	    "never written inline: use env:NAME or file:PATH");
+	free(text);
+	check_change("env:T_MAIRIE_KEY", "env:T_NOT_SET", "env:T_NOT_SET", 1,
+	    "services.mairie.auth.api_key: environment variable T_NOT_SET is "
+	    "not set");
+	setenv("T_EMPTY", "", 1);
+	check_change("env:T_MAIRIE_KEY", "env:T_EMPTY", "env:T_EMPTY", 1,
+	    "environment variable T_EMPTY is empty");
+	setenv("T_SHORT", "0123456789abcdef0123456789abcde", 1);
+	check_change("env:T_PSEUDONYM_KEY", "env:T_SHORT", "env:T_SHORT", 1,
+	    "gateway.pseudonym_key: must be at least 32 bytes, is 31");
+	check_change("file:upstream.auth", "file:missing.auth", "file:missing", 1,
+	    "services.mairie.connector.auth_header: cannot open");
+	check_change("auth_header: file:upstream.auth", "auth_header: Bearer x",
+	    "Bearer", 1, "auth_header: secrets are never written inline");
+
+	chmod(path_in_dir("admin.token"), 0640);
+	snprintf(msg, sizeof(msg), "gateway.admin_token: %s is accessible by "
+	    "group or others (mode 0640); run chmod 600 on it",
+	    path_in_dir("admin.token"));
+	check_error(base, "file:admin.token", 1, msg);
+	chmod(path_in_dir("admin.token"), 0600);
+	chmod(path_in_dir("audit.key"), 0604);
+	check_error(base, "file:audit.key", 1, "gateway.audit.signing_key: ");
+	chmod(path_in_dir("audit.key"), 0600);
+}
+
+/* No error message may carry an inline secret's text. */
+static void
+test_secret_not_echoed(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "env:T_CAF_KEY", "s3cr3t-caf-token");
+	struct config *cfg = load(text, &errs);
+
+	CHECK(cfg == NULL);
+	CHECK_INT(errs.n, 1);
+	for (size_t i = 0; i < errs.n; i++)
+		CHECK(strstr(errs.items[i].message, "s3cr3t") == NULL);
+	config_errors_free(&errs);
+	free(text);
+}
+
+static void
+test_secret_resolve(void)
+{
+	struct secret s;
+	char err[256], ref[600];
+
+	write_file("token", "tok\n \n", 0600);
+	snprintf(ref, sizeof(ref), "file:%s", path_in_dir("token"));
+	CHECK_INT(secret_resolve(ref, SECRET_TRIM | SECRET_PRIVATE, &s, err,
+	    sizeof(err)), 0);
+	CHECK_STR((char *)s.data, "tok");
+	CHECK_INT(s.len, 3);
+	secret_wipe(&s);
+	CHECK(s.data == NULL && s.len == 0);
+	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), 0);
+	CHECK_INT(s.len, 6);
+	secret_wipe(&s);
+	write_file("token", "\n", 0600);
+	CHECK_INT(secret_resolve(ref, SECRET_TRIM, &s, err, sizeof(err)), -1);
+	CHECK(strstr(err, "is empty") != NULL);
+	write_file("token", "tok", 0660);
+	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), 0);
+	secret_wipe(&s);
+	CHECK_INT(secret_resolve(ref, SECRET_PRIVATE, &s, err, sizeof(err)), -1);
+	CHECK(s.data == NULL);
+	CHECK_INT(secret_resolve("plain", 0, &s, err, sizeof(err)), -1);
+	CHECK(strstr(err, "plain") == NULL);
+	CHECK_INT(secret_resolve("env:", 0, &s, err, sizeof(err)), -1);
+	snprintf(ref, sizeof(ref), "file:%s", dir);
+	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), -1);
+	CHECK(strstr(err, "is not a regular file") != NULL);
+	secret_wipe(&s);
+}
+
+static void
+test_yaml_errors(void)
+{
+	/* At the end of the stream: line 3, column 1. */
+	check_error_at("gateway:\n  listen: \"127.0.0.1:8080\n", "main.yaml", 3, 1,
+	    "YAML syntax error: found unexpected end of stream (while "
+	    "scanning a quoted scalar that starts at line 2)");
+	check_error("gateway:\n  listen: 1\n    workers: 2\n", ": 2", 1,
+	    "YAML syntax error: mapping values are not allowed in this context");
+	check_error("defaults: &d {a: 1}\ngateway: *d\n", "*d", 1,
+	    "aliases are not supported");
+	check_error("gateway: {}\n---\ngateway: {}\n", "---", 1,
+	    "only one YAML document per file is allowed");
+	check_error("- gateway\n", "-", 1, "file: expected a mapping, got a list");
+	check_error("{? [a]: b}\n", "[a]", 1, "a mapping key must be a plain string");
+}
+
+static void
+test_empty_and_missing_files(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+
+	FILE *out;
+	char *printed, want[600];
+	size_t len;
+
+	cfg = load("# nothing\n", &errs);
+	CHECK(cfg == NULL);
+	CHECK_INT(errs.n, 1);
+	/* A problem with the whole file is printed without a position. */
+	out = open_memstream(&printed, &len);
+	config_errors_print(&errs, out);
+	fclose(out);
+	snprintf(want, sizeof(want), "%s: the file is empty\n",
+	    path_in_dir("main.yaml"));
+	CHECK_STR(printed, want);
+	free(printed);
+	config_errors_free(&errs);
+	cfg = config_load(path_in_dir("nope.yaml"), &errs);
+	CHECK(cfg == NULL);
+	CHECK_INT(errs.n, 1);
+	if (errs.n == 1)
+		CHECK_STR(errs.items[0].message,
+		    "cannot read it: No such file or directory");
+	config_errors_free(&errs);
+	cfg = load("datasets: {}\n", &errs);
+	CHECK(cfg == NULL);
+	CHECK(has_error(&errs, path_in_dir("main.yaml"), 1, 1,
+	    "missing required key 'gateway'"));
+	config_errors_free(&errs);
+}
+
+static void
+test_connector_types(void)
+{
+	check_change("type: http", "type: plugin", "plugin", 1,
+	    "services.mairie.connector.type: plugin connectors are not "
+	    "supported yet");
+	check_change("type: http", "type: soap", "soap", 1,
+	    "services.mairie.connector.type: unknown connector type 'soap' "
+	    "(known: http)");
+}
+
+static const char included[] =
+    "datasets:\n"
+    "  income:\n"
+    "    attributes: {amount: number}\n"
+    "services:\n"
+    "  impots:\n"
+    "    name: Impots\n"
+    "    auth: {api_key: file:../impots.key}\n"
+    "policies:\n"
+    "  - id: caf-income\n"
+    "    consumer: caf\n"
+    "    provider: impots\n"
+    "    dataset: income\n"
+    "    attributes: [amount]\n"
+    "    purpose: benefit-eligibility\n"
+    "    basis: public_task\n"
+    "    legal_reference: CSS L114-10\n";
+
+static void
+test_include(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "datasets:\n",
+	    "include: [more/income.yaml]\ndatasets:\n");
+	struct config *cfg;
+	char *bad;
+
+	mkdir(path_in_dir("more"), 0700);
+	write_file("impots.key", "impots-key\n", 0600);
+	write_file("more/income.yaml", included, 0644);
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	config_errors_print(&errs, stderr);
+	if (cfg != NULL) {
+		const struct config_service *impots =
+		    config_find_service(cfg, "impots");
+
+		CHECK_INT(cfg->ndatasets, 3);
+		CHECK_INT(cfg->nservices, 4);
+		CHECK_INT(cfg->npolicies, 3);
+		CHECK(impots != NULL);
+		CHECK(config_find_service_by_key(cfg, "impots-key", 10) == impots);
+		CHECK(cfg->policies[2].provider == impots);
+		CHECK(cfg->policies[2].dataset == config_find_dataset(cfg, "income"));
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+
+	/* An error inside the include names the included file. */
+	bad = replace(included, "    name: Impots\n", "    name: Impots\n    colour: red\n");
+	write_file("more/income.yaml", bad, 0644);
+	check_error_in(text, "more/income.yaml", bad, "colour", 1,
+	    "services.impots.colour: unknown key");
+	free(bad);
+
+	/* Ids are unique across files. */
+	bad = replace(included, "  impots:\n", "  caf:\n");
+	write_file("more/income.yaml", bad, 0644);
+	check_error_in(text, "more/income.yaml", bad, "caf:", 1,
+	    "services.caf: defined twice (first at ");
+	free(bad);
+
+	/* A cycle is reported at the include that closes it. */
+	bad = replace(included, "datasets:\n", "include: [../main.yaml]\ndatasets:\n");
+	write_file("more/income.yaml", bad, 0644);
+	check_error_in(text, "more/income.yaml", bad, "../main.yaml", 1,
+	    "include cycle");
+	free(bad);
+
+	/* So is including the same file twice. */
+	free(text);
+	text = replace(base, "datasets:\n",
+	    "include: [more/income.yaml, more/../more/income.yaml]\ndatasets:\n");
+	write_file("more/income.yaml", included, 0644);
+	check_error(text, "more/../more/income.yaml", 1,
+	    "/more/../more/income.yaml: already included");
+	free(text);
+	text = replace(base, "datasets:\n",
+	    "include: [more/income.yaml]\ndatasets:\n");
+
+	bad = replace(included, "datasets:\n", "gateway: {}\ndatasets:\n");
+	write_file("more/income.yaml", bad, 0644);
+	check_error_in(text, "more/income.yaml", bad, "{}", 1,
+	    "gateway: only allowed in the main configuration file");
+	free(bad);
+	free(text);
+
+	text = replace(base, "datasets:\n", "include: [more/none.yaml]\ndatasets:\n");
+	check_error(text, "more/none.yaml", 1, "include: ");
+	free(text);
+}
+
+/* One load reports every problem, not only the first. */
+static void
+test_several_errors(void)
+{
+	struct config_errors errs = { 0 };
+	char *a = replace(base, "checkpoint_interval: 500ms",
+	    "checkpoint_interval: soon");
+	char *b = replace(a, "    consumer: caf\n", "    consumer: cfa\n");
+	char *text = replace(b, "    name: CAF\n", "    nmae: CAF\n");
+	struct config *cfg = load(text, &errs);
+	const char *file = path_in_dir("main.yaml");
+	int line, col;
+	FILE *out;
+	char *printed;
+	size_t len;
+
+	CHECK(cfg == NULL);
+	CHECK_INT(errs.n, 4);
+	position_of(text, "soon", 1, &line, &col);
+	CHECK(has_error(&errs, file, line, col, "is not a duration"));
+	position_of(text, "cfa", 1, &line, &col);
+	CHECK(has_error(&errs, file, line, col, "unknown service 'cfa'"));
+	position_of(text, "nmae", 1, &line, &col);
+	CHECK(has_error(&errs, file, line, col, "services.caf.nmae: unknown key"));
+	/* A block mapping starts at its first key. */
+	CHECK(has_error(&errs, file, line, col,
+	    "services.caf: missing required key 'name'"));
+
+	out = open_memstream(&printed, &len);
+	config_errors_print(&errs, out);
+	fclose(out);
+	position_of(text, "soon", 1, &line, &col);
+	{
+		char want[700];
+
+		snprintf(want, sizeof(want), "%s:%d:%d: gateway.audit."
+		    "checkpoint_interval: 'soon' is not a duration", file, line,
+		    col);
+		CHECK(strncmp(printed, want, strlen(want)) == 0);
+	}
+	CHECK_INT(printed[len - 1], '\n');
+	free(printed);
+	config_errors_free(&errs);
+	free(a);
+	free(b);
+	free(text);
+}
+
+static void
+test_durations(void)
+{
+	static const struct { const char *text; int ok; int64_t ms; } cases[] = {
+		{ "2s", 1, 2000 }, { "500ms", 1, 500 }, { "1m", 1, 60000 },
+		{ "1h", 1, 3600000 }, { "0s", 1, 0 }, { "15s", 1, 15000 },
+		{ "9223372036854775807ms", 1, INT64_MAX },
+		{ "2", 0, 0 }, { "-1s", 0, 0 }, { "2x", 0, 0 }, { "", 0, 0 },
+		{ "s", 0, 0 }, { "1.5s", 0, 0 }, { "2 s", 0, 0 }, { " 2s", 0, 0 },
+		{ "2S", 0, 0 }, { "2sec", 0, 0 }, { "1d", 0, 0 },
+		{ "9223372036854775808ms", 0, 0 }, { "9223372036854776s", 0, 0 },
+		{ "99999999999999999999h", 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t ms = -7;
+		int rc = config_parse_duration(cases[i].text, &ms);
+
+		CHECK_INT(rc, cases[i].ok ? 0 : -1);
+		CHECK_INT(ms, cases[i].ok ? cases[i].ms : -7);
+		if (rc != (cases[i].ok ? 0 : -1))
+			fprintf(stderr, "  duration '%s'\n", cases[i].text);
+	}
+}
+
+static void
+test_sizes(void)
+{
+	static const struct { const char *text; int ok; size_t bytes; } cases[] = {
+		{ "1048576", 1, 1048576 }, { "64k", 1, 65536 }, { "64K", 1, 65536 },
+		{ "1m", 1, 1048576 }, { "2M", 1, 2097152 }, { "0", 1, 0 },
+		{ "18446744073709551615", 1, SIZE_MAX },
+		{ "", 0, 0 }, { "k", 0, 0 }, { "-1", 0, 0 }, { "1g", 0, 0 },
+		{ "1kb", 0, 0 }, { "1.5m", 0, 0 }, { "1 k", 0, 0 },
+		{ "18446744073709551616", 0, 0 }, { "18014398509481984k", 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t bytes = 7;
+		int rc = config_parse_size(cases[i].text, &bytes);
+
+		CHECK_INT(rc, cases[i].ok ? 0 : -1);
+		CHECK(bytes == (cases[i].ok ? cases[i].bytes : 7));
+		if (rc != (cases[i].ok ? 0 : -1))
+			fprintf(stderr, "  size '%s'\n", cases[i].text);
+	}
+}
+
+static void
+test_tls(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "  store:", "  tls:\n"
+	    "    cert: file:tls.crt\n    key: file:tls.key\n  store:");
+	struct config *cfg;
+
+	write_file("tls.crt", "CERT\n", 0644);
+	write_file("tls.key", "KEY\n", 0600);
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->gateway.tls.enabled, 1);
+		CHECK_STR((char *)cfg->gateway.tls.cert.data, "CERT\n");
+		CHECK_STR((char *)cfg->gateway.tls.key.data, "KEY\n");
+		CHECK(cfg->gateway.tls.client_ca.data == NULL);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	chmod(path_in_dir("tls.key"), 0644);
+	check_error(text, "file:tls.key", 1, "gateway.tls.key: ");
+	chmod(path_in_dir("tls.key"), 0600);
+	free(text);
+	check_change("  store:", "  tls: {cert: file:tls.crt}\n  store:", "{cert",
+	    1, "gateway.tls: missing required key 'key'");
+}
+
+static void
+remove_dir(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	setenv("T_PSEUDONYM_KEY", "0123456789abcdef0123456789abcdef", 1);
+	setenv("T_MAIRIE_KEY", "mairie-key", 1);
+	setenv("T_CAF_KEY", "caf-key", 1);
+	setenv("T_PORTAL_KEY", "portal-key", 1);
+	unsetenv("T_NOT_SET");
+	write_file("admin.token", "admin-secret\n", 0600);
+	write_file("audit.key", pem, 0600);
+	write_file("upstream.auth", "Bearer upstream\n", 0600);
+
+	UNIT_RUN(test_full_config);
+	UNIT_RUN(test_defaults);
+	UNIT_RUN(test_empty_sections);
+	UNIT_RUN(test_find_service_by_key);
+	UNIT_RUN(test_unknown_keys);
+	UNIT_RUN(test_bad_values);
+	UNIT_RUN(test_missing_keys);
+	UNIT_RUN(test_dangling_references);
+	UNIT_RUN(test_legal_reference);
+	UNIT_RUN(test_duplicates);
+	UNIT_RUN(test_secrets);
+	UNIT_RUN(test_secret_not_echoed);
+	UNIT_RUN(test_secret_resolve);
+	UNIT_RUN(test_yaml_errors);
+	UNIT_RUN(test_empty_and_missing_files);
+	UNIT_RUN(test_connector_types);
+	UNIT_RUN(test_include);
+	UNIT_RUN(test_several_errors);
+	UNIT_RUN(test_durations);
+	UNIT_RUN(test_sizes);
+	UNIT_RUN(test_tls);
+	remove_dir();
+	return UNIT_END();
+}

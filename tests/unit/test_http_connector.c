@@ -1,0 +1,848 @@
+/* test_http_connector.c — the http connector against a real partner service
+ * (tests/partners/partner.py) started on a free loopback port. Every call
+ * runs on a local libevent loop, as on a worker thread. Run from the repo
+ * root. */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http/http.h"
+#include "jsonutil.h"
+#include "unit.h"
+
+struct partner {
+	pid_t pid;
+	char url[64];
+};
+
+static struct partner plain;  /* the one whose control API tests drive */
+
+/* ---- the partner process -------------------------------------------- */
+
+static int
+partner_read_port(const char *path)
+{
+	char text[16] = "";
+	int fd, port = 0;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return 0;
+	if (read(fd, text, sizeof(text) - 1) > 0)
+		port = atoi(text);
+	close(fd);
+	return port;
+}
+
+/* Starts partner.py on a free port; https when cert and key are given. */
+static int
+partner_start(struct partner *p, const char *cert, const char *key)
+{
+	char portfile[] = "/tmp/tellonce-partner-XXXXXX";
+	int fd, port = 0;
+	int64_t deadline;
+
+	if ((fd = mkstemp(portfile)) == -1)
+		return -1;
+	close(fd);
+	unlink(portfile);
+	if ((p->pid = fork()) == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDOUT_FILENO);
+		execl("/usr/bin/python3", "python3", "tests/partners/partner.py",
+		    "--port", "0", "--port-file", portfile,
+		    cert ? "--tls-cert" : NULL, cert, "--tls-key", key,
+		    (char *)NULL);
+		_exit(127);
+	}
+	deadline = clock_mono_ms() + 10000;
+	while (p->pid > 0 && port == 0 && clock_mono_ms() < deadline) {
+		usleep(20000);
+		port = partner_read_port(portfile);
+	}
+	unlink(portfile);
+	if (port == 0)
+		return -1;
+	snprintf(p->url, sizeof(p->url), "%s://%s:%d", cert ? "https" : "http",
+	    cert ? "localhost" : "127.0.0.1", port);
+	return 0;
+}
+
+static void
+partner_stop(struct partner *p)
+{
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGTERM);
+	waitpid(p->pid, NULL, 0);
+}
+
+struct text {
+	char *p;
+	size_t n;
+};
+
+static size_t
+text_add(char *data, size_t size, size_t n, void *arg)
+{
+	struct text *t = arg;
+	char *p = realloc(t->p, t->n + size * n + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + t->n, data, size * n);
+	t->n += size * n;
+	p[t->n] = '\0';
+	t->p = p;
+	return size * n;
+}
+
+/* A blocking call to the partner's control API; *out (if asked) is the
+ * decoded answer, owned by the caller. Returns the HTTP status. */
+static long
+partner_control(const char *method, const char *what, const char *json,
+    json_t **out)
+{
+	char url[128];
+	struct text t = { NULL, 0 };
+	CURL *e = curl_easy_init();
+	long code = 0;
+
+	snprintf(url, sizeof(url), "%s/_control/%s", plain.url, what);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (json != NULL)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, text_add);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(e);
+	if (out != NULL)
+		*out = t.p ? json_loads(t.p, 0, NULL) : NULL;
+	free(t.p);
+	return code;
+}
+
+static void
+partner_behave(const char *json)
+{
+	CHECK_INT(partner_control("POST", "behaviour", json, NULL), 204);
+}
+
+static void
+partner_seed(const char *local_id, const char *record_json)
+{
+	json_t *rec = json_loads(record_json, 0, NULL);
+	json_t *arg = json_pack("{s:s, s:s, s:o}", "local_id", local_id,
+	    "dataset", "address", "record", rec);
+	char *text = json_dumps(arg, JSON_COMPACT);
+
+	CHECK_INT(partner_control("POST", "records", text, NULL), 204);
+	free(text);
+	json_decref(arg);
+}
+
+static void
+partner_reset(void)
+{
+	CHECK_INT(partner_control("POST", "reset", NULL, NULL), 204);
+}
+
+/* ---- running calls on a loop ---------------------------------------- */
+
+struct outcome {
+	int calls;               /* done callbacks seen: must end at 1 */
+	enum connector_status status;
+	int http_status;
+	char *body;
+	char detail[256];
+	int64_t at;              /* clock_mono_ms() when reported */
+};
+
+struct fixture {
+	struct event_base *base;
+	struct event *tick;      /* wakes the loop so run() can give up */
+	struct http_settings set;
+	void *instance;
+};
+
+static void
+on_done(const struct connector_result *res, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	o->status = res->status;
+	o->http_status = res->http_status;
+	o->body = res->body ? strndup(res->body, res->body_len) : NULL;
+	snprintf(o->detail, sizeof(o->detail), "%s",
+	    res->detail ? res->detail : "");
+	o->at = clock_mono_ms();
+}
+
+static void
+test_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+static void
+fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
+{
+	struct connector_env env = { NULL, "partner", test_log };
+	struct timeval tv = { 0, 50000 };
+	char err[256];
+
+	memset(f, 0, sizeof(*f));
+	f->base = event_base_new();
+	f->tick = event_new(f->base, -1, EV_PERSIST, on_tick, NULL);
+	event_add(f->tick, &tv);
+	f->set.base_url = (char *)base_url;
+	f->set.timeout_ms = timeout_ms;
+	f->set.connect_timeout_ms = 1000;
+	f->set.fetch.method = "GET";
+	f->set.fetch.path = "/citizens/{local_id}/address";
+	f->set.push.method = "PUT";
+	f->set.push.path = "/citizens/{local_id}/address";
+	env.base = f->base;
+	CHECK_INT(http_connector_ops.validate(&f->set, err, sizeof(err)), 0);
+	CHECK_INT(http_connector_ops.init(&f->instance, &f->set, &env, err,
+	    sizeof(err)), 0);
+}
+
+static void
+fixture_close(struct fixture *f)
+{
+	if (f->instance != NULL)
+		http_connector_ops.destroy(f->instance);
+	event_free(f->tick);
+	event_base_free(f->base);
+}
+
+/* Runs the loop until o has been reported, or for at most ms. */
+static void
+run(struct fixture *f, const struct outcome *o, int64_t ms)
+{
+	int64_t deadline = clock_mono_ms() + ms;
+
+	while ((o == NULL || o->calls == 0) && clock_mono_ms() < deadline)
+		event_base_loop(f->base, EVLOOP_ONCE);
+}
+
+static void
+fetch(struct fixture *f, const char *local_id, struct outcome *o)
+{
+	struct connector_request req = { 0 };
+
+	memset(o, 0, sizeof(*o));
+	req.local_id = local_id;
+	req.dataset = "address";
+	req.request_id = "req-fetch";
+	http_connector_ops.fetch(f->instance, &req, on_done, o);
+	CHECK_INT(o->calls, 0); /* never reported inside the call */
+}
+
+static void
+fetch_once(const char *local_id, struct outcome *o)
+{
+	struct fixture f;
+
+	fixture_open(&f, plain.url, 2000);
+	fetch(&f, local_id, o);
+	run(&f, o, 5000);
+	CHECK_INT(o->calls, 1);
+	fixture_close(&f);
+}
+
+static void
+push(struct fixture *f, const char *body, const char *key, struct outcome *o)
+{
+	struct connector_request req = { 0 };
+
+	memset(o, 0, sizeof(*o));
+	req.local_id = "c-42";
+	req.dataset = "address";
+	req.request_id = "req-push";
+	req.idempotency_key = key;
+	req.body = body;
+	req.body_len = strlen(body);
+	http_connector_ops.push(f->instance, &req, on_done, o);
+	CHECK_INT(o->calls, 0);
+	run(f, o, 5000);
+	CHECK_INT(o->calls, 1);
+}
+
+/* A loopback port with nothing listening on it. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void
+check_invalid(const char *base_url, const char *fetch_path, const char *want)
+{
+	struct http_settings s = { 0 };
+	char err[256] = "";
+
+	s.base_url = (char *)base_url;
+	s.timeout_ms = 1000;
+	s.connect_timeout_ms = 1000;
+	s.fetch.method = "GET";
+	s.fetch.path = (char *)fetch_path;
+	CHECK_INT(http_connector_ops.validate(&s, err, sizeof(err)), -1);
+	CHECK_STR(err, want);
+}
+
+static void
+test_validate(void)
+{
+	struct http_settings s = { 0 };
+	char err[256];
+
+	s.base_url = "https://partner.example:8443/api/";
+	s.timeout_ms = 1000;
+	s.connect_timeout_ms = 1000;
+	s.fetch.path = "/citizens/{local_id}";
+	CHECK_INT(http_connector_ops.validate(&s, err, sizeof(err)), 0);
+	check_invalid("ftp://partner.example", "/x",
+	    "base_url must start with http:// or https://");
+	check_invalid("partner.example", "/x", "base_url is not a URL");
+	check_invalid("http://", "/x", "base_url is not a URL");
+	check_invalid("http://partner.example/?a=1", "/x",
+	    "base_url must not have a query or a fragment");
+	check_invalid("http://partner.example", "citizens/{local_id}",
+	    "fetch.path must start with '/'");
+	check_invalid("http://partner.example", "/a b",
+	    "fetch.path holds a space, a control character or '#'");
+}
+
+static void
+test_fetch_ok(void)
+{
+	static const char record[] = "{\"adresse\":{\"voie\":\"1 rue de la Paix\","
+	    "\"cp\":\"29000\",\"commune\":\"Quimper\",\"pays\":\"FR\"}}";
+	struct outcome o;
+
+	partner_reset();
+	partner_seed("c-1", record);
+	fetch_once("c-1", &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 200);
+	CHECK_STR(o.body, record);
+	free(o.body);
+}
+
+static void
+test_fetch_not_found(void)
+{
+	struct outcome o;
+
+	partner_reset();
+	fetch_once("nobody", &o);
+	CHECK_INT(o.status, CONNECTOR_NOT_FOUND);
+	CHECK_INT(o.http_status, 404);
+	CHECK_STR(o.detail, "service answered HTTP 404");
+	CHECK(o.body == NULL);
+}
+
+static void
+test_fetch_invalid_json(void)
+{
+	struct outcome o;
+
+	partner_reset();
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"garbage\"}");
+	fetch_once("c-1", &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_INT(o.http_status, 200);
+	CHECK_STR(o.detail, "service answered invalid JSON");
+	CHECK(o.body == NULL);
+
+	partner_reset();
+	partner_seed("array", "[1, 2]");
+	fetch_once("array", &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "service answered invalid JSON");
+}
+
+static void
+check_status(const char *behaviour, enum connector_status want, int code)
+{
+	struct outcome o;
+
+	partner_reset();
+	partner_behave(behaviour);
+	fetch_once("c-1", &o);
+	CHECK_INT(o.status, want);
+	CHECK_INT(o.http_status, code);
+	free(o.body);
+}
+
+static void
+test_fetch_statuses(void)
+{
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	check_status("{\"mode\":\"error500\"}", CONNECTOR_RETRY, 500);
+	check_status("{\"mode\":\"error503\"}", CONNECTOR_RETRY, 503);
+	check_status("{\"mode\":\"error429\"}", CONNECTOR_RETRY, 429);
+	check_status("{\"mode\":\"error400\"}", CONNECTOR_PERMANENT, 400);
+	check_status("{\"mode\":\"error403\"}", CONNECTOR_PERMANENT, 403);
+	check_status("{\"mode\":\"error302\"}", CONNECTOR_PERMANENT, 302);
+	check_status("{\"mode\":\"slow_ms\",\"ms\":100}", CONNECTOR_OK, 200);
+}
+
+static void
+test_fetch_too_big(void)
+{
+	size_t n = HTTP_MAX_RESPONSE + 16;
+	char *record = malloc(n + 16);
+	struct outcome o;
+
+	memcpy(record, "{\"blob\":\"", 9);
+	memset(record + 9, 'x', n);
+	memcpy(record + 9 + n, "\"}", 3);
+	partner_reset();
+	partner_seed("big", record);
+	fetch_once("big", &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "service answered more than 4194304 bytes");
+	CHECK(o.body == NULL);
+	free(record);
+}
+
+static void
+test_fetch_timeout(void)
+{
+	struct fixture f;
+	struct outcome o;
+	int64_t start;
+
+	partner_reset();
+	partner_behave("{\"mode\":\"hang\"}");
+	fixture_open(&f, plain.url, 300);
+	start = clock_mono_ms();
+	fetch(&f, "c-1", &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.calls, 1);
+	CHECK_INT(o.status, CONNECTOR_TIMEOUT);
+	CHECK_INT(o.http_status, 0);
+	CHECK(o.at - start >= 250);
+	CHECK(o.at - start < 1500);
+	fixture_close(&f);
+}
+
+static void
+test_fetch_refused(void)
+{
+	char url[64];
+	struct fixture f;
+	struct outcome o;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	fixture_open(&f, url, 2000);
+	fetch(&f, "c-1", &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.calls, 1);
+	CHECK_INT(o.status, CONNECTOR_RETRY);
+	CHECK_INT(o.http_status, 0);
+	CHECK(strncmp(o.detail, "Failed to connect to 127.0.0.1", 30) == 0);
+	fixture_close(&f);
+}
+
+/* A hostile local id stays one path segment, and reaches its own record. */
+static void
+test_fetch_encodes_local_id(void)
+{
+	static const char id[] = "../admin%2F\r\nX";
+	json_t *seen = NULL;
+	struct outcome o;
+
+	partner_reset();
+	partner_seed(id, "{\"adresse\":{\"cp\":\"29000\"}}");
+	fetch_once(id, &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_STR(o.body, "{\"adresse\":{\"cp\":\"29000\"}}");
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_INT(json_array_size(seen), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
+	    "path")), "/citizens/%2E%2E%2Fadmin%252F%0D%0AX/address");
+	json_decref(seen);
+	free(o.body);
+
+	partner_reset();
+	fetch_once("..", &o);
+	CHECK_INT(o.status, CONNECTOR_NOT_FOUND);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
+	    "path")), "/citizens/%2E%2E/address");
+	json_decref(seen);
+}
+
+/* Calls that cannot be made safely are refused, asynchronously, without
+ * reaching the service. */
+static void
+test_refused_before_sending(void)
+{
+	char id[HTTP_MAX_LOCAL_ID + 2];
+	struct connector_request req = { 0 };
+	struct fixture f;
+	json_t *seen = NULL;
+	struct outcome o;
+
+	partner_reset();
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	fetch_once(id, &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "local id longer than 256 bytes");
+	fetch_once("", &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "empty local id");
+
+	fixture_open(&f, plain.url, 2000);
+	memset(&o, 0, sizeof(o));
+	req.local_id = "c-1";
+	req.request_id = "r-1\r\nX-Injected: 1";
+	http_connector_ops.fetch(f.instance, &req, on_done, &o);
+	CHECK_INT(o.calls, 0);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_STR(o.detail, "request id is not a valid header value");
+	fixture_close(&f);
+
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_INT(json_array_size(seen), 0);
+	json_decref(seen);
+
+	id[HTTP_MAX_LOCAL_ID] = '\0';
+	fetch_once(id, &o);
+	CHECK_INT(o.status, CONNECTOR_NOT_FOUND);
+}
+
+static void
+test_push(void)
+{
+	static const char body[] = "{\"adresse\":{\"cp\":\"29200\"}}";
+	struct fixture f;
+	struct outcome o;
+	json_t *got = NULL, *first;
+
+	partner_reset();
+	fixture_open(&f, plain.url, 2000);
+	push(&f, body, "key-1", &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 204);
+	push(&f, body, "key-1", &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(partner_control("GET", "received", NULL, &got), 200);
+	first = json_array_get(json_object_get(got, "received"), 0);
+	CHECK_STR(json_string_value(json_object_get(first, "local_id")), "c-42");
+	CHECK_STR(json_string_value(json_object_get(first, "idempotency_key")),
+	    "key-1");
+	CHECK_STR(json_string_value(json_object_get(first, "request_id")),
+	    "req-push");
+	CHECK_STR(json_string_value(jsonutil_path_get(first, "record.adresse.cp")),
+	    "29200");
+	CHECK_INT(json_integer_value(json_object_get(got, "duplicates")), 1);
+	json_decref(got);
+
+	push(&f, "{\"adresse\":{\"cp\":\"75001\"}}", "key-1", &o);
+	CHECK_INT(o.status, CONNECTOR_CONFLICT);
+	CHECK_INT(o.http_status, 409);
+	push(&f, "not json", "key-2", &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_INT(o.http_status, 400);
+	partner_behave("{\"mode\":\"error503\"}");
+	push(&f, body, "key-3", &o);
+	CHECK_INT(o.status, CONNECTOR_RETRY);
+	fixture_close(&f);
+}
+
+/* Calls one after the other share one kept-alive connection. */
+static void
+test_connection_reused(void)
+{
+	struct fixture f;
+	struct outcome o;
+	json_t *seen = NULL;
+	int i;
+
+	partner_reset();
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	fixture_open(&f, plain.url, 2000);
+	for (i = 0; i < 3; i++) {
+		fetch(&f, "c-1", &o);
+		run(&f, &o, 5000);
+		CHECK_INT(o.status, CONNECTOR_OK);
+		free(o.body);
+	}
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_INT(json_array_size(seen), 3);
+	for (i = 1; i < 3; i++)
+		CHECK_INT(json_integer_value(json_object_get(json_array_get(seen,
+		    i), "port")), json_integer_value(json_object_get(
+		    json_array_get(seen, 0), "port")));
+	json_decref(seen);
+}
+
+/* One hanging call does not hold up another on the same loop. */
+static void
+test_two_in_flight(void)
+{
+	struct fixture f;
+	struct outcome slow, fast;
+
+	partner_reset();
+	partner_seed("fast", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"hang\",\"local_id\":\"slow\"}");
+	fixture_open(&f, plain.url, 800);
+	fetch(&f, "slow", &slow);
+	fetch(&f, "fast", &fast);
+	run(&f, &fast, 5000);
+	CHECK_INT(fast.status, CONNECTOR_OK);
+	CHECK_INT(slow.calls, 0);
+	run(&f, &slow, 5000);
+	CHECK_INT(slow.status, CONNECTOR_TIMEOUT);
+	CHECK(fast.at < slow.at);
+	free(fast.body);
+	fixture_close(&f);
+}
+
+/* destroy with a call in flight: no callback, nothing leaked (ASan). */
+static void
+test_destroy_in_flight(void)
+{
+	struct fixture f;
+	struct outcome o;
+
+	partner_reset();
+	partner_behave("{\"mode\":\"hang\"}");
+	fixture_open(&f, plain.url, 2000);
+	fetch(&f, "c-1", &o);
+	run(&f, NULL, 200);
+	http_connector_ops.destroy(f.instance);
+	f.instance = NULL;
+	run(&f, NULL, 200);
+	CHECK_INT(o.calls, 0);
+	fixture_close(&f);
+}
+
+struct destroyer {
+	struct fixture *f;
+	struct outcome o;
+};
+
+static void
+destroy_on_done(const struct connector_result *res, void *arg)
+{
+	struct destroyer *d = arg;
+
+	on_done(res, &d->o);
+	http_connector_ops.destroy(d->f->instance);
+	d->f->instance = NULL;
+}
+
+/* A done callback may destroy the instance; the other call is dropped. */
+static void
+test_destroy_from_callback(void)
+{
+	struct connector_request req = { 0 };
+	struct fixture f;
+	struct destroyer d = { &f, { 0 } };
+	struct outcome slow;
+
+	partner_reset();
+	partner_seed("fast", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"hang\",\"local_id\":\"slow\"}");
+	fixture_open(&f, plain.url, 2000);
+	fetch(&f, "slow", &slow);
+	req.local_id = "fast";
+	http_connector_ops.fetch(f.instance, &req, destroy_on_done, &d);
+	run(&f, &d.o, 5000);
+	CHECK_INT(d.o.status, CONNECTOR_OK);
+	CHECK(f.instance == NULL);
+	run(&f, NULL, 200);
+	CHECK_INT(slow.calls, 0);
+	free(d.o.body);
+	fixture_close(&f);
+}
+
+static void
+test_health(void)
+{
+	char url[64];
+	struct fixture f;
+	struct outcome o = { 0 };
+
+	partner_reset();
+	partner_behave("{\"mode\":\"error500\"}");
+	fixture_open(&f, plain.url, 2000);
+	http_connector_ops.health(f.instance, on_done, &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 500);
+	fixture_close(&f);
+
+	memset(&o, 0, sizeof(o));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	fixture_open(&f, url, 2000);
+	http_connector_ops.health(f.instance, on_done, &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_RETRY);
+	fixture_close(&f);
+}
+
+/* Writes a self-signed certificate for the name "localhost" and its key. */
+static int
+make_cert(const char *cert_path, const char *key_path)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_EXTENSION *san;
+	X509V3_CTX ctx;
+	FILE *cf = fopen(cert_path, "w"), *kf = fopen(key_path, "w");
+	int ok;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"partner", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	san = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+	    "DNS:localhost");
+	X509_add_ext(x, san, -1);
+	X509_EXTENSION_free(san);
+	ok = cf != NULL && kf != NULL && X509_sign(x, key, EVP_sha256()) > 0 &&
+	    PEM_write_X509(cf, x) == 1 &&
+	    PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL) == 1;
+	if (cf != NULL)
+		fclose(cf);
+	if (kf != NULL)
+		fclose(kf);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
+}
+
+static void
+health(const char *url, const char *ca, struct outcome *o)
+{
+	struct fixture f;
+
+	memset(o, 0, sizeof(*o));
+	fixture_open(&f, url, 2000);
+	f.set.ca = (char *)ca;
+	http_connector_ops.health(f.instance, on_done, o);
+	run(&f, o, 5000);
+	CHECK_INT(o->calls, 1);
+	fixture_close(&f);
+}
+
+/* https: the peer is verified against `ca`, and its name against the URL. */
+static void
+test_tls(void)
+{
+	char cert[] = "/tmp/tellonce-cert-XXXXXX", key[] = "/tmp/tellonce-key-XXXXXX";
+	char url[64];
+	struct partner tls = { 0 };
+	struct outcome o;
+
+	close(mkstemp(cert));
+	close(mkstemp(key));
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key), 0);
+
+	health(tls.url, cert, &o);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 200);
+	health(tls.url, NULL, &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK_INT(o.http_status, 0);
+	/* Trusted, but issued to "localhost", not to 127.0.0.1. */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%s",
+	    strrchr(tls.url, ':') + 1);
+	health(url, cert, &o);
+	CHECK_INT(o.status, CONNECTOR_PERMANENT);
+	CHECK(strstr(o.detail, "127.0.0.1") != NULL);
+
+	partner_stop(&tls);
+	unlink(cert);
+	unlink(key);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (partner_start(&plain, NULL, NULL) == -1) {
+		fprintf(stderr, "cannot start tests/partners/partner.py "
+		    "(run from the repo root)\n");
+		partner_stop(&plain);
+		unit_failed++;
+		return UNIT_END();
+	}
+	UNIT_RUN(test_validate);
+	UNIT_RUN(test_fetch_ok);
+	UNIT_RUN(test_fetch_not_found);
+	UNIT_RUN(test_fetch_invalid_json);
+	UNIT_RUN(test_fetch_statuses);
+	UNIT_RUN(test_fetch_too_big);
+	UNIT_RUN(test_fetch_timeout);
+	UNIT_RUN(test_fetch_refused);
+	UNIT_RUN(test_fetch_encodes_local_id);
+	UNIT_RUN(test_refused_before_sending);
+	UNIT_RUN(test_push);
+	UNIT_RUN(test_connection_reused);
+	UNIT_RUN(test_two_in_flight);
+	UNIT_RUN(test_destroy_in_flight);
+	UNIT_RUN(test_destroy_from_callback);
+	UNIT_RUN(test_health);
+	UNIT_RUN(test_tls);
+	partner_stop(&plain);
+	curl_global_cleanup();
+	return UNIT_END();
+}

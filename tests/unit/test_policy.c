@@ -1,0 +1,429 @@
+/* test_policy.c — the decision table: every reason policy_decide can give,
+ * with the exact reason, deciding policy, attributes and consent, over the
+ * contract §3 configuration and real store states. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain_config.h"
+#include "policy.h"
+#include "store.h"
+#include "tmpdir.h"
+#include "unit.h"
+
+#define PURPOSE "benefit-eligibility"
+#define ANY (-1)
+
+struct consent_spec {
+	const char *provider;    /* NULL ends the list */
+	const char *purpose;
+	const char *attrs;       /* comma-separated */
+	int64_t created_ms, expires_ms, revoked_ms;
+};
+
+enum variant {
+	V_CONTRACT,        /* caf-address (consent) + caf-address-public-task */
+	V_PUBLIC_TASK,     /* caf-address-public-task alone */
+	V_LEGAL,           /* + caf-address-legal: legal_obligation, fraud-check */
+	V_TWO_PROVIDERS,   /* + caf-address-portal: consent, provider portal */
+};
+
+struct row {
+	const char *name;
+	enum variant variant;
+	struct consent_spec consents[3];
+	const char *objector;    /* NULL none, "*" every consumer, or a consumer */
+	const char *objection_purpose;   /* NULL: PURPOSE */
+	int consumer, provider;  /* SVC_*, provider may be ANY */
+	const char *purpose;
+	const char *attrs;       /* NULL: not named */
+	int64_t now_ms;
+	enum policy_reason expect;
+	const char *policy;      /* deciding (or closest) policy id, or NULL */
+	const char *granted;     /* attributes on allow, comma-separated */
+	int consent;             /* index in consents of consent_id, or -1 */
+};
+
+#define FULL "street,postal_code,city"
+
+static const struct row rows[] = {
+	{ "no policy for this consumer", V_CONTRACT, {{0}}, NULL, NULL,
+	  SVC_PORTAL, ANY, PURPOSE, "city", 10000,
+	  POLICY_NO_POLICY, NULL, NULL, -1 },
+	{ "no policy with this provider", V_CONTRACT, {{0}}, NULL, NULL,
+	  SVC_CAF, SVC_PORTAL, PURPOSE, "city", 10000,
+	  POLICY_NO_POLICY, NULL, NULL, -1 },
+	{ "purpose mismatch", V_CONTRACT, {{0}}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, "marketing", "city", 10000,
+	  POLICY_PURPOSE_MISMATCH, "caf-address", NULL, -1 },
+	{ "attribute outside every policy", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street,country", 10000,
+	  POLICY_ATTRIBUTE_NOT_PERMITTED, "caf-address", NULL, -1 },
+	{ "no consent beats the public task's attribute refusal", V_CONTRACT,
+	  {{0}}, NULL, NULL, SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_NO_CONSENT, "caf-address", NULL, -1 },
+	{ "public task allows its attribute without consent", V_CONTRACT,
+	  {{0}}, NULL, NULL, SVC_CAF, ANY, PURPOSE, "postal_code", 10000,
+	  POLICY_ALLOW, "caf-address-public-task", "postal_code", -1 },
+	{ "consent allows the requested attributes", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "city,street", 10000,
+	  POLICY_ALLOW, "caf-address", "street,city", 0 },
+	{ "repeated attribute is granted once", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street,street", 10000,
+	  POLICY_ALLOW, "caf-address", "street", 0 },
+	{ "omitted attributes: the consent yields more", V_CONTRACT,
+	  {{ "mairie", PURPOSE, "street,city", 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, ANY, PURPOSE, NULL, 10000,
+	  POLICY_ALLOW, "caf-address", "street,city", 0 },
+	{ "omitted attributes: policy ∩ consent", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, ANY, PURPOSE, NULL, 10000,
+	  POLICY_ALLOW, "caf-address", FULL, 0 },
+	{ "omitted attributes: the public task without consent", V_CONTRACT,
+	  {{0}}, NULL, NULL, SVC_CAF, ANY, PURPOSE, NULL, 10000,
+	  POLICY_ALLOW, "caf-address-public-task", "postal_code", -1 },
+	{ "consent live one millisecond before expiry", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 5000, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 4999,
+	  POLICY_ALLOW, "caf-address", "street", 0 },
+	{ "consent expired at its expiry instant", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 5000, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 5000,
+	  POLICY_CONSENT_EXPIRED, "caf-address", NULL, 0 },
+	{ "consent revoked", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 3000 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_CONSENT_REVOKED, "caf-address", NULL, 0 },
+	{ "revoked after it expired reads revoked", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 2000, 3000 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_CONSENT_REVOKED, "caf-address", NULL, 0 },
+	{ "the newest consent tells: revoked", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 1500, 0 },
+	   { "mairie", PURPOSE, FULL, 2000, 0, 3000 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_CONSENT_REVOKED, "caf-address", NULL, 1 },
+	{ "the newest consent tells: expired", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 3000 },
+	   { "mairie", PURPOSE, FULL, 2000, 4000, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_CONSENT_EXPIRED, "caf-address", NULL, 1 },
+	{ "a revoked consent does not hide a live one", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 },
+	   { "mairie", PURPOSE, FULL, 2000, 0, 3000 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_ALLOW, "caf-address", "street", 0 },
+	{ "live consent that does not cover the request", V_CONTRACT,
+	  {{ "mairie", PURPOSE, "city", 2000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_ATTRIBUTE_NOT_PERMITTED, "caf-address", NULL, -1 },
+	{ "a revoked consent that covered the request tells more", V_CONTRACT,
+	  {{ "mairie", PURPOSE, "city", 2000, 0, 0 },
+	   { "mairie", PURPOSE, FULL, 1000, 0, 1500 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_CONSENT_REVOKED, "caf-address", NULL, 1 },
+	{ "consent for another purpose", V_CONTRACT,
+	  {{ "mairie", "marketing", FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_NO_CONSENT, "caf-address", NULL, -1 },
+	{ "consent to another provider", V_CONTRACT,
+	  {{ "portal", PURPOSE, FULL, 1000, 0, 0 }}, NULL, NULL,
+	  SVC_CAF, ANY, PURPOSE, "street", 10000,
+	  POLICY_NO_CONSENT, "caf-address", NULL, -1 },
+	{ "objection by this consumer", V_PUBLIC_TASK, {{0}}, "caf", NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "postal_code", 10000,
+	  POLICY_OBJECTION, "caf-address-public-task", NULL, -1 },
+	{ "objection to every consumer", V_PUBLIC_TASK, {{0}}, "*", NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, NULL, 10000,
+	  POLICY_OBJECTION, "caf-address-public-task", NULL, -1 },
+	{ "objection to another consumer", V_PUBLIC_TASK, {{0}}, "portal", NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "postal_code", 10000,
+	  POLICY_ALLOW, "caf-address-public-task", "postal_code", -1 },
+	{ "objection for another purpose", V_PUBLIC_TASK, {{0}}, "*", "tax",
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "postal_code", 10000,
+	  POLICY_ALLOW, "caf-address-public-task", "postal_code", -1 },
+	{ "an objection does not touch a consent", V_CONTRACT,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 }}, "*", NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "postal_code", 10000,
+	  POLICY_ALLOW, "caf-address", "postal_code", 0 },
+	{ "objection outranks a missing consent", V_CONTRACT,
+	  {{0}}, "caf", NULL, SVC_CAF, SVC_MAIRIE, PURPOSE, "postal_code", 10000,
+	  POLICY_OBJECTION, "caf-address-public-task", NULL, -1 },
+	{ "a lapsed consent that never covered the request is no consent",
+	  V_CONTRACT, {{ "mairie", PURPOSE, "city", 1000, 0, 2000 }}, NULL, NULL,
+	  SVC_CAF, SVC_MAIRIE, PURPOSE, "street", 10000,
+	  POLICY_NO_CONSENT, "caf-address", NULL, -1 },
+	{ "legal obligation ignores objections", V_LEGAL, {{0}}, "*",
+	  "fraud-check", SVC_CAF, SVC_MAIRIE, "fraud-check", NULL, 10000,
+	  POLICY_ALLOW, "caf-address-legal", "postal_code,city", -1 },
+	{ "legal obligation keeps to its attributes", V_LEGAL, {{0}}, NULL,
+	  NULL, SVC_CAF, SVC_MAIRIE, "fraud-check", "street", 10000,
+	  POLICY_ATTRIBUTE_NOT_PERMITTED, "caf-address-legal", NULL, -1 },
+	{ "any provider: the policy yielding most wins", V_TWO_PROVIDERS,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 },
+	   { "portal", PURPOSE, "country,street,city,postal_code", 2000, 0, 0 }},
+	  NULL, NULL, SVC_CAF, ANY, PURPOSE, NULL, 10000,
+	  POLICY_ALLOW, "caf-address-portal", "street,postal_code,city,country", 1 },
+	{ "a named provider narrows the candidates", V_TWO_PROVIDERS,
+	  {{ "mairie", PURPOSE, FULL, 1000, 0, 0 },
+	   { "portal", PURPOSE, "country,street,city,postal_code", 2000, 0, 0 }},
+	  NULL, NULL, SVC_CAF, SVC_MAIRIE, PURPOSE, NULL, 10000,
+	  POLICY_ALLOW, "caf-address", FULL, 0 },
+};
+
+static char dir[TMPDIR_PATH_LEN];
+static struct store *st;
+
+/* Splits a comma list into items (pointers into buf). */
+static size_t
+split(const char *list, char *buf, size_t buflen, const char **items,
+    size_t max)
+{
+	size_t n = 0;
+	char *save, *tok;
+
+	if (list == NULL)
+		return 0;
+	snprintf(buf, buflen, "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok && n < max;
+	    tok = strtok_r(NULL, ",", &save))
+		items[n++] = tok;
+	return n;
+}
+
+static void
+configure(struct domain_config *d, enum variant v)
+{
+	static const struct config_attribute *legal_attrs[2];
+
+	domain_config_init(d);
+	switch (v) {
+	case V_CONTRACT:
+		break;
+	case V_PUBLIC_TASK:
+		d->cfg.policies = &d->policies[POL_CAF_PUBLIC_TASK];
+		d->cfg.npolicies = 1;
+		break;
+	case V_LEGAL:
+		legal_attrs[0] = &d->attrs[ATTR_POSTAL_CODE];
+		legal_attrs[1] = &d->attrs[ATTR_CITY];
+		d->policies[POL_SPARE1] = d->policies[POL_CAF_PUBLIC_TASK];
+		d->policies[POL_SPARE1].id = "caf-address-legal";
+		d->policies[POL_SPARE1].basis = CONFIG_BASIS_LEGAL_OBLIGATION;
+		d->policies[POL_SPARE1].purpose = "fraud-check";
+		d->policies[POL_SPARE1].attributes = legal_attrs;
+		d->policies[POL_SPARE1].nattributes = 2;
+		d->cfg.npolicies = 3;
+		break;
+	case V_TWO_PROVIDERS:
+		d->policies[POL_SPARE1] = d->policies[POL_CAF_ADDRESS];
+		d->policies[POL_SPARE1].id = "caf-address-portal";
+		d->policies[POL_SPARE1].provider = &d->services[SVC_PORTAL];
+		d->policies[POL_SPARE1].attributes = d->all_attrs;
+		d->policies[POL_SPARE1].nattributes = 4;
+		d->cfg.npolicies = 3;
+		break;
+	}
+}
+
+static void
+consent_id(size_t row, size_t k, char id[STORE_ID_LEN])
+{
+	snprintf(id, STORE_ID_LEN, "row%02zu-consent%zu", row, k);
+}
+
+static void
+seed(size_t i, const struct row *r, const char *subject)
+{
+	for (size_t k = 0; k < 3 && r->consents[k].provider != NULL; k++) {
+		const struct consent_spec *s = &r->consents[k];
+		const char *attrs[4];
+		char buf[128];
+		struct store_consent c = {
+			.consumer = "caf", .provider = (char *)s->provider,
+			.dataset = "address", .purpose = (char *)s->purpose,
+			.attributes = (char **)attrs,
+			.nattributes = split(s->attrs, buf, sizeof(buf), attrs, 4),
+			.created_ms = s->created_ms, .expires_ms = s->expires_ms,
+			.revoked_ms = s->revoked_ms,
+		};
+
+		consent_id(i, k, c.id);
+		snprintf(c.subject, sizeof(c.subject), "%s", subject);
+		CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	}
+	if (r->objector != NULL) {
+		struct store_objection o = {
+			.dataset = "address",
+			.purpose = r->objection_purpose ? r->objection_purpose : PURPOSE,
+			.consumer = strcmp(r->objector, "*") == 0 ? NULL : r->objector,
+		};
+
+		snprintf(o.id, sizeof(o.id), "row%02zu-objection", i);
+		snprintf(o.subject, sizeof(o.subject), "%s", subject);
+		CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	}
+}
+
+static void
+check_decision(size_t i, const struct row *r, const struct policy_decision *d)
+{
+	char granted[128] = "", expected_id[STORE_ID_LEN] = "";
+
+	CHECK_STR(policy_reason_name(d->reason), policy_reason_name(r->expect));
+	if (r->policy == NULL)
+		CHECK(d->policy == NULL);
+	else
+		CHECK_STR(d->policy ? d->policy->id : NULL, r->policy);
+	for (size_t k = 0; k < d->nattributes; k++) {
+		if (k > 0)
+			strcat(granted, ",");
+		strcat(granted, d->attributes[k]->name);
+	}
+	CHECK_STR(granted, r->granted ? r->granted : "");
+	if (r->consent >= 0)
+		consent_id(i, (size_t)r->consent, expected_id);
+	CHECK_STR(d->consent_id, expected_id);
+}
+
+static void
+test_decisions(void)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct domain_config d;
+		struct policy_decision dec;
+		const char *attrs[4];
+		char subject[STORE_SUBJECT_LEN], buf[128];
+		struct policy_query q;
+
+		configure(&d, r->variant);
+		snprintf(subject, sizeof(subject), "%064zx", i);
+		seed(i, r, subject);
+		q = (struct policy_query){
+			.cfg = &d.cfg,
+			.consumer = &d.services[r->consumer],
+			.provider = r->provider == ANY ? NULL : &d.services[r->provider],
+			.dataset = &d.address,
+			.purpose = r->purpose,
+			.attributes = attrs,
+			.nattributes = split(r->attrs, buf, sizeof(buf), attrs, 4),
+			.subject = subject,
+			.now_ms = r->now_ms,
+		};
+		CHECK_INT(policy_decide(st, &q, &dec), dec.reason);
+		check_decision(i, r, &dec);
+		policy_decision_clear(&dec);
+		/* Name the row, then let the next row start clean. */
+		if (unit_current_failed)
+			fprintf(stderr, "  (row %zu: %s)\n", i, r->name);
+		failed |= unit_current_failed;
+		unit_current_failed = 0;
+	}
+	unit_current_failed = failed;
+}
+
+/* Revocation applies to the very next decision: nothing is cached. */
+static void
+test_revocation_is_immediate(void)
+{
+	static const char *const street[] = { "street" };
+	struct domain_config d;
+	struct policy_decision dec;
+	struct store_consent c = {
+		.id = "immediate", .consumer = "caf", .provider = "mairie",
+		.dataset = "address", .purpose = PURPOSE,
+		.attributes = (char **)street, .nattributes = 1, .created_ms = 1,
+	};
+	struct policy_query q;
+
+	domain_config_init(&d);
+	snprintf(c.subject, sizeof(c.subject), "%064d", 999);
+	q = (struct policy_query){
+		.cfg = &d.cfg, .consumer = &d.services[SVC_CAF],
+		.dataset = &d.address, .purpose = PURPOSE, .attributes = street,
+		.nattributes = 1, .subject = c.subject, .now_ms = 100,
+	};
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	CHECK_INT(policy_decide(st, &q, &dec), POLICY_ALLOW);
+	policy_decision_clear(&dec);
+	CHECK_INT(store_consent_revoke(st, "immediate", 50), STORE_OK);
+	CHECK_INT(policy_decide(st, &q, &dec), POLICY_CONSENT_REVOKED);
+	policy_decision_clear(&dec);
+}
+
+static void
+test_consent_fits(void)
+{
+	static const char *const ok[] = { "street", "city" };
+	static const char *const country[] = { "street", "country" };
+	static const char *const postal[] = { "postal_code" };
+	const struct config_policy *p = (const void *)1;
+	struct domain_config d;
+	const struct config_service *caf, *mairie, *portal;
+
+	domain_config_init(&d);
+	caf = &d.services[SVC_CAF];
+	mairie = &d.services[SVC_MAIRIE];
+	portal = &d.services[SVC_PORTAL];
+	CHECK_INT(policy_consent_fits(&d.cfg, caf, mairie, &d.address, PURPOSE,
+	    ok, 2, &p), POLICY_ALLOW);
+	CHECK_STR(p ? p->id : NULL, "caf-address");
+	CHECK_INT(policy_consent_fits(&d.cfg, caf, mairie, &d.address,
+	    "marketing", ok, 2, &p), POLICY_PURPOSE_MISMATCH);
+	CHECK(p == NULL);
+	CHECK_INT(policy_consent_fits(&d.cfg, caf, mairie, &d.address, PURPOSE,
+	    country, 2, &p), POLICY_ATTRIBUTE_NOT_PERMITTED);
+	CHECK_INT(policy_consent_fits(&d.cfg, portal, mairie, &d.address,
+	    PURPOSE, ok, 2, &p), POLICY_NO_POLICY);
+	CHECK_INT(policy_consent_fits(&d.cfg, caf, portal, &d.address, PURPOSE,
+	    ok, 2, &p), POLICY_NO_POLICY);
+	/* Only consent policies count: the public task one is no ground for
+	 * asking the subject. */
+	d.cfg.policies = &d.policies[POL_CAF_PUBLIC_TASK];
+	d.cfg.npolicies = 1;
+	CHECK_INT(policy_consent_fits(&d.cfg, caf, mairie, &d.address, PURPOSE,
+	    postal, 1, &p), POLICY_NO_POLICY);
+}
+
+static void
+test_reason_names(void)
+{
+	CHECK_STR(policy_reason_name(POLICY_ALLOW), "allow");
+	CHECK_STR(policy_reason_name(POLICY_NO_POLICY), "no_policy");
+	CHECK_STR(policy_reason_name(POLICY_NO_CONSENT), "no_consent");
+	CHECK_STR(policy_reason_name(POLICY_CONSENT_REVOKED), "consent_revoked");
+	CHECK_STR(policy_reason_name(POLICY_CONSENT_EXPIRED), "consent_expired");
+	CHECK_STR(policy_reason_name(POLICY_ATTRIBUTE_NOT_PERMITTED),
+	    "attribute_not_permitted");
+	CHECK_STR(policy_reason_name(POLICY_PURPOSE_MISMATCH), "purpose_mismatch");
+	CHECK_STR(policy_reason_name(POLICY_OBJECTION), "objection");
+	CHECK_STR(policy_reason_name(POLICY_SUBJECT_NOT_LINKED),
+	    "subject_not_linked");
+	CHECK_STR(policy_reason_name(POLICY_STORE_ERROR), "store_error");
+}
+
+int
+main(void)
+{
+	char url[TMPDIR_PATH_LEN + 64], err[256];
+
+	tmpdir_make(dir);
+	tmpdir_store_url(dir, "policy.db", url, sizeof(url));
+	if ((st = store_open(url, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		tmpdir_remove(dir);
+		return 1;
+	}
+	UNIT_RUN(test_decisions);
+	UNIT_RUN(test_revocation_is_immediate);
+	UNIT_RUN(test_consent_fits);
+	UNIT_RUN(test_reason_names);
+	store_close(st);
+	tmpdir_remove(dir);
+	return UNIT_END();
+}

@@ -1,0 +1,424 @@
+/* test_store.c — the SQLite store on real files: schema migrations, links,
+ * consents, objections, the access index, and two threads writing at once. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "tmpdir.h"
+#include "unit.h"
+
+#define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static char dir[TMPDIR_PATH_LEN];
+
+static struct store *
+open_named(const char *name)
+{
+	char url[TMPDIR_PATH_LEN + 64], err[256];
+	struct store *st;
+
+	tmpdir_store_url(dir, name, url, sizeof(url));
+	st = store_open(url, err, sizeof(err));
+	if (st == NULL)
+		fprintf(stderr, "  store_open: %s\n", err);
+	return st;
+}
+
+/* PRAGMA user_version read (or, with set >= 0, written) behind the store's
+ * back, to see the migration bookkeeping from outside. */
+static int
+user_version(const char *name, int set)
+{
+	char path[TMPDIR_PATH_LEN + 64], sql[64];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (set >= 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", set);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+test_open_and_migrate(void)
+{
+	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 64];
+	struct store *st = open_named("migrate.db");
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_ping(st), 0);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	store_close(st);
+	CHECK_INT(user_version("migrate.db", -1), 1);
+
+	/* Reopening finds the schema current and the data still there. */
+	st = open_named("migrate.db");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	store_close(st);
+	CHECK_INT(user_version("migrate.db", -1), 1);
+
+	/* A database from a newer program is refused, not "migrated". */
+	user_version("migrate.db", 7);
+	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
+	CHECK(store_open(url, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "newer") != NULL);
+}
+
+static void
+test_open_schemes(void)
+{
+	char err[256] = "";
+
+	CHECK(store_open("postgresql://db.example/tellonce", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "postgresql store not built yet");
+	err[0] = '\0';
+	CHECK(store_open("mysql://db.example/tellonce", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "scheme") != NULL);
+	err[0] = '\0';
+	CHECK(store_open("sqlite:", err, sizeof(err)) == NULL);
+	CHECK(err[0] != '\0');
+}
+
+static void
+test_links(void)
+{
+	struct store *st = open_named("links.db");
+	char subject[STORE_SUBJECT_LEN];
+	char *local_id = NULL;
+	int created = -1;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(created, 0);
+	/* The local id is already someone else's... */
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, &created), STORE_CONFLICT);
+	CHECK_INT(created, 0);
+	/* ...and the subject already has another local id at this service. */
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_A, &created), STORE_CONFLICT);
+	/* Another service may know the same subject under the same id text. */
+	CHECK_INT(store_link_put(st, "mairie", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(created, 1);
+
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(st, "caf", "C2", subject), STORE_NOT_FOUND);
+	CHECK_INT(store_link_local_id(st, "mairie", SUBJ_A, &local_id), STORE_OK);
+	CHECK_STR(local_id, "C1");
+	free(local_id);
+	CHECK_INT(store_link_local_id(st, "mairie", SUBJ_B, &local_id), STORE_NOT_FOUND);
+	CHECK(local_id == NULL);
+	store_close(st);
+}
+
+static void
+consent_fill(struct store_consent *c, const char *id, const char *subject,
+    const char *consumer, const char *provider, char **attrs, size_t n,
+    int64_t created_ms)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->subject, sizeof(c->subject), "%s", subject);
+	c->consumer = (char *)consumer;
+	c->provider = (char *)provider;
+	c->dataset = "address";
+	c->purpose = "benefit-eligibility";
+	c->attributes = attrs;
+	c->nattributes = n;
+	c->created_ms = created_ms;
+}
+
+static void
+test_consents(void)
+{
+	struct store *st = open_named("consents.db");
+	char *two[] = { "street", "city" }, *dup[] = { "city", "city" };
+	struct store_consent c, got, *list = NULL;
+	size_t n = 0;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	consent_fill(&c, "c1", SUBJ_A, "caf", "mairie", two, 2, 1000);
+	c.expires_ms = 5000;
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	CHECK_INT(store_consent_insert(st, &c), STORE_CONFLICT);
+	consent_fill(&c, "c2", SUBJ_A, "caf", "mairie", two, 1, 2000);
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	consent_fill(&c, "c3", SUBJ_A, "impots", "mairie", two, 2, 3000);
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	consent_fill(&c, "c4", SUBJ_B, "caf", "mairie", two, 2, 4000);
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	/* A duplicate attribute fails the whole consent, not half of it. */
+	consent_fill(&c, "c5", SUBJ_A, "caf", "mairie", dup, 2, 5000);
+	CHECK_INT(store_consent_insert(st, &c), STORE_CONFLICT);
+	CHECK_INT(store_consent_get(st, "c5", &got), STORE_NOT_FOUND);
+
+	CHECK_INT(store_consent_get(st, "c1", &got), STORE_OK);
+	CHECK_STR(got.subject, SUBJ_A);
+	CHECK_STR(got.consumer, "caf");
+	CHECK_STR(got.provider, "mairie");
+	CHECK_STR(got.dataset, "address");
+	CHECK_STR(got.purpose, "benefit-eligibility");
+	CHECK_INT(got.nattributes, 2);
+	if (got.nattributes == 2) {
+		CHECK_STR(got.attributes[0], "street");
+		CHECK_STR(got.attributes[1], "city");
+	}
+	CHECK_INT(got.created_ms, 1000);
+	CHECK_INT(got.expires_ms, 5000);
+	CHECK_INT(got.revoked_ms, 0);
+	store_consent_clear(&got);
+
+	CHECK_INT(store_consent_find(st, SUBJ_A, "caf", "mairie", "address",
+	    &list, &n), STORE_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(list[0].id, "c2");   /* newest first */
+		CHECK_STR(list[1].id, "c1");
+		CHECK_INT(list[0].nattributes, 1);
+	}
+	store_consents_free(list, n);
+	CHECK_INT(store_consent_find(st, SUBJ_A, NULL, NULL, NULL, &list, &n),
+	    STORE_OK);
+	CHECK_INT(n, 3);
+	store_consents_free(list, n);
+	CHECK_INT(store_consent_find(st, SUBJ_A, "caf", "impots", NULL, &list, &n),
+	    STORE_OK);
+	CHECK_INT(n, 0);
+	store_consents_free(list, n);
+
+	CHECK_INT(store_consent_list_for(st, SUBJ_A, "mairie", &list, &n), STORE_OK);
+	CHECK_INT(n, 3);
+	store_consents_free(list, n);
+	CHECK_INT(store_consent_list_for(st, SUBJ_A, "impots", &list, &n), STORE_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(list[0].id, "c3");
+	store_consents_free(list, n);
+	CHECK_INT(store_consent_list_for(st, SUBJ_A, "portal", &list, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	store_consents_free(list, n);
+
+	/* Revocation is recorded once; revoking again keeps the first time. */
+	CHECK_INT(store_consent_revoke(st, "c1", 7000), STORE_OK);
+	CHECK_INT(store_consent_revoke(st, "c1", 9000), STORE_OK);
+	CHECK_INT(store_consent_get(st, "c1", &got), STORE_OK);
+	CHECK_INT(got.revoked_ms, 7000);
+	store_consent_clear(&got);
+	CHECK_INT(store_consent_revoke(st, "nope", 7000), STORE_NOT_FOUND);
+	store_close(st);
+}
+
+static void
+test_objections(void)
+{
+	struct store *st = open_named("objections.db");
+	struct store_objection o = {
+		.id = "o1", .subject = SUBJ_A, .dataset = "address",
+		.purpose = "benefit-eligibility", .consumer = "caf",
+		.created_ms = 1000,
+	};
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	CHECK_INT(store_objection_insert(st, &o), STORE_CONFLICT);
+	CHECK_INT(store_objection_match(st, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_OK);
+	CHECK_INT(store_objection_match(st, SUBJ_A, "address",
+	    "benefit-eligibility", "impots"), STORE_NOT_FOUND);
+	CHECK_INT(store_objection_match(st, SUBJ_A, "address", "tax", "caf"),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_objection_match(st, SUBJ_B, "address",
+	    "benefit-eligibility", "caf"), STORE_NOT_FOUND);
+
+	/* Without a consumer the objection covers every consumer. */
+	snprintf(o.id, sizeof(o.id), "o2");
+	snprintf(o.subject, sizeof(o.subject), "%s", SUBJ_B);
+	o.consumer = NULL;
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	CHECK_INT(store_objection_match(st, SUBJ_B, "address",
+	    "benefit-eligibility", "caf"), STORE_OK);
+	CHECK_INT(store_objection_match(st, SUBJ_B, "address",
+	    "benefit-eligibility", "impots"), STORE_OK);
+	CHECK_INT(store_objection_match(st, SUBJ_B, "household",
+	    "benefit-eligibility", "caf"), STORE_NOT_FOUND);
+	store_close(st);
+}
+
+static void
+test_access_index(void)
+{
+	struct store *st = open_named("access.db");
+	uint64_t last = 0, *idx = NULL;
+	size_t n = 0;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_access_last(st, &last), STORE_NOT_FOUND);
+	for (uint64_t i = 1; i <= 10; i++)
+		CHECK_INT(store_access_put(st, SUBJ_A, i * 2), STORE_OK);
+	CHECK_INT(store_access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
+	CHECK_INT(store_access_put(st, SUBJ_B, 21), STORE_OK);
+	CHECK_INT(store_access_last(st, &last), STORE_OK);
+	CHECK_INT(last, 21);
+
+	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_INT(idx[0], 20);
+		CHECK_INT(idx[3], 14);
+	}
+	free(idx);
+	CHECK_INT(store_access_list(st, SUBJ_A, 14, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_INT(idx[0], 12);
+		CHECK_INT(idx[3], 6);
+	}
+	free(idx);
+	CHECK_INT(store_access_list(st, SUBJ_A, 6, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_INT(idx[0], 4);
+		CHECK_INT(idx[1], 2);
+	}
+	free(idx);
+	CHECK_INT(store_access_list(st, SUBJ_A, 2, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	free(idx);
+	store_close(st);
+}
+
+#define WRITER_ROUNDS 200
+
+struct writer {
+	int id;
+	int failures;
+	int created;   /* shared links this thread was the one to create */
+};
+
+/* Each thread opens its own connection to a brand-new file, so the two
+ * also race on creating the schema, then interleaves single-statement
+ * writes, multi-statement transactions and reads, and links the same
+ * shared local ids as the other thread. */
+static void *
+writer_run(void *arg)
+{
+	struct writer *w = arg;
+	struct store *st = open_named("concurrent.db");
+	char *attrs[] = { "street", "city" };
+	char subject[STORE_SUBJECT_LEN], local[32], cid[STORE_ID_LEN];
+	struct store_consent c;
+	int created;
+
+	if (st == NULL) {
+		w->failures = WRITER_ROUNDS;
+		return NULL;
+	}
+	for (int i = 0; i < WRITER_ROUNDS; i++) {
+		snprintf(subject, sizeof(subject), "%064d", w->id * 100000 + i);
+		snprintf(local, sizeof(local), "L%d-%d", w->id, i);
+		store_new_id(cid);
+		consent_fill(&c, cid, subject, "caf", "mairie", attrs, 2, i);
+		if (store_link_put(st, "caf", local, subject, &created) != STORE_OK ||
+		    store_consent_insert(st, &c) != STORE_OK ||
+		    store_access_put(st, subject, (uint64_t)(w->id * 100000 + i))
+		    != STORE_OK ||
+		    store_link_subject(st, "caf", local, subject) != STORE_OK)
+			w->failures++;
+		snprintf(local, sizeof(local), "shared-%d", i);
+		snprintf(subject, sizeof(subject), "%064d", i);
+		if (store_link_put(st, "mairie", local, subject, &created) != STORE_OK)
+			w->failures++;
+		w->created += created;
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void
+test_two_threads(void)
+{
+	struct writer w[2] = { { .id = 1 }, { .id = 2 } };
+	char subject[STORE_SUBJECT_LEN];
+	pthread_t t[2];
+	struct store_consent *list = NULL;
+	struct store *st;
+	size_t n = 0;
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, writer_run, &w[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_INT(w[0].failures, 0);
+	CHECK_INT(w[1].failures, 0);
+	/* Each shared link was created once, whoever got there first. */
+	CHECK_INT(w[0].created + w[1].created, WRITER_ROUNDS);
+
+	if ((st = open_named("concurrent.db")) == NULL) {
+		CHECK(st != NULL);
+		return;
+	}
+	snprintf(subject, sizeof(subject), "%064d", 2 * 100000 + WRITER_ROUNDS - 1);
+	CHECK_INT(store_consent_find(st, subject, "caf", NULL, NULL, &list, &n),
+	    STORE_OK);
+	CHECK_INT(n, 1);
+	store_consents_free(list, n);
+	store_close(st);
+}
+
+static void
+test_new_id(void)
+{
+	char a[STORE_ID_LEN], b[STORE_ID_LEN];
+
+	store_new_id(a);
+	store_new_id(b);
+	CHECK_INT(strlen(a), STORE_ID_LEN - 1);
+	CHECK_INT(strspn(a, "0123456789abcdef"), STORE_ID_LEN - 1);
+	CHECK(strcmp(a, b) != 0);
+}
+
+int
+main(void)
+{
+	tmpdir_make(dir);
+	UNIT_RUN(test_open_and_migrate);
+	UNIT_RUN(test_open_schemes);
+	UNIT_RUN(test_links);
+	UNIT_RUN(test_consents);
+	UNIT_RUN(test_objections);
+	UNIT_RUN(test_access_index);
+	UNIT_RUN(test_two_threads);
+	UNIT_RUN(test_new_id);
+	tmpdir_remove(dir);
+	return UNIT_END();
+}
