@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1074,6 +1075,12 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 	if ((mkdir(a->dir, 0700) != 0 && errno != EEXIST) ||
 	    (a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", a->dir, strerror(errno));
+		goto fail;
+	}
+	/* One writer per log: a second process would fork the tree. */
+	if (flock(a->dirfd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "%s: %s", a->dir, errno == EWOULDBLOCK ?
+		    "in use by another process" : strerror(errno));
 		goto fail;
 	}
 	if (audit_recover(a, err, errlen) != 0 ||

@@ -262,6 +262,8 @@ test_append_reopen(void)
 	CHECK_INT(audit_ready(a), 0);
 	CHECK_INT(fill(a, 0, 1000, 8, index), 0);
 	CHECK_INT(audit_size(a), 1000);
+	CHECK(strstr(fixture_refusal(&fx, err, sizeof(err)),
+	    "in use by another process") != NULL);
 	for (int n = 0; n < 1000; n++) {
 		if (index[n] >= 1000 || seen[index[n]]++) {
 			bad++;
