@@ -6,7 +6,7 @@
  * consent grant now, in its own field names, for its own local id;
  * records it may not see are skipped. Records come in acceptance order and
  * the cursor (base64url of the last sequence number looked at) moves past
- * skipped ones too. Every record handed out is audited as a `deliver`
+ * skipped ones too; an empty page is the end of the feed. Every record handed out is audited as a `deliver`
  * entry before the reply leaves. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 
 #define CHANGES_LIMIT_DEFAULT 100
 #define CHANGES_LIMIT_MAX 1000
-#define CHANGES_SCAN_PAGES 10  /* rows looked at per request: limit * this */
+#define CHANGES_SCAN_ROWS 256  /* rows read from the store at a time */
 
 struct changes {
 	struct request *r;
@@ -168,21 +168,23 @@ out:
 	return item;
 }
 
-/* Fills c->items with up to `limit` visible records after c->next. */
+/* Fills c->items with up to `limit` visible records after c->next. An
+ * empty page means the end of the feed, so invisible records are skipped
+ * until the page fills or the feed ends. */
 static int
 changes_collect(struct changes *c, const struct config_dataset *ds,
     size_t limit)
 {
-	for (int page = 0; page < CHANGES_SCAN_PAGES &&
-	    json_array_size(c->items) < limit; page++) {
+	for (;;) {
 		struct store_record *recs;
-		size_t n, want = limit - json_array_size(c->items);
+		size_t n;
 		int failed = 0;
 
-		if (store_change_list(c->r->store, ds->name, c->next, want, &recs,
-		    &n) != STORE_OK)
+		if (store_change_list(c->r->store, ds->name, c->next,
+		    CHANGES_SCAN_ROWS, &recs, &n) != STORE_OK)
 			return -1;
-		for (size_t i = 0; i < n && !failed; i++) {
+		for (size_t i = 0; i < n && !failed &&
+		    json_array_size(c->items) < limit; i++) {
 			json_t *item = changes_item(c, ds, &recs[i], &failed);
 
 			if (item != NULL)
@@ -193,10 +195,9 @@ changes_collect(struct changes *c, const struct config_dataset *ds,
 		store_records_free(recs, n);
 		if (failed)
 			return -1;
-		if (n < want)
-			break;
+		if (n < CHANGES_SCAN_ROWS || json_array_size(c->items) >= limit)
+			return 0;
 	}
-	return 0;
 }
 
 static int
