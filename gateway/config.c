@@ -1370,6 +1370,31 @@ config_field_subscribes(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+static const struct config_field config_delivery_fields[] = {
+	{ .key = "base", .parse = config_field_duration, .def = "500ms",
+	  .offset = offsetof(struct config_delivery, base_ms),
+	  .doc = "delay before the first retry; doubles on each failure" },
+	{ .key = "cap", .parse = config_field_duration, .def = "5m",
+	  .offset = offsetof(struct config_delivery, cap_ms),
+	  .doc = "longest delay between two retries" },
+	{ .key = "max_attempts", .parse = config_field_count, .def = "10",
+	  .offset = offsetof(struct config_delivery, max_attempts), .aux = 1000,
+	  .doc = "attempts before a delivery goes to the dead letters" },
+	{ .key = "max_age", .parse = config_field_duration, .def = "24h",
+	  .offset = offsetof(struct config_delivery, max_age_ms),
+	  .doc = "age after which a failing delivery goes to the dead letters" },
+	{ .key = "circuit_threshold", .parse = config_field_count, .def = "5",
+	  .offset = offsetof(struct config_delivery, circuit_threshold),
+	  .aux = 1000, .doc = "failures in a row that open the circuit breaker" },
+	{ .key = "circuit_cooldown", .parse = config_field_duration, .def = "30s",
+	  .offset = offsetof(struct config_delivery, circuit_cooldown_ms),
+	  .doc = "how long an open circuit waits before one probe delivery" },
+	{ .key = "concurrency", .parse = config_field_count, .def = "32",
+	  .offset = offsetof(struct config_delivery, concurrency), .aux = 1024,
+	  .doc = "deliveries in flight to this service at once" },
+	{ .key = NULL },
+};
+
 static const struct config_field config_service_fields[] = {
 	{ .key = "name", .parse = config_field_string, .required = 1,
 	  .offset = offsetof(struct config_service, name),
@@ -1384,6 +1409,10 @@ static const struct config_field config_service_fields[] = {
 	  .doc = "how the gateway calls the service: {type, map, ...}" },
 	{ .key = "subscribes", .parse = config_field_subscribes,
 	  .doc = "[{dataset, from}]: changes pushed to this service" },
+	{ .key = "delivery", .parse = config_field_table,
+	  .sub = config_delivery_fields,
+	  .offset = offsetof(struct config_service, delivery),
+	  .doc = "retries and circuit breaker of pushes to this service" },
 	{ .key = NULL },
 };
 
@@ -1660,7 +1689,7 @@ static const struct config_field config_top_fields[] = {
 	  .aux = YAMLTREE_MAPPING, .doc = "name: {attributes, description}" },
 	{ .key = "services", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, services),
-	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes}" },
+	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes, delivery}" },
 	{ .key = "policies", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, policies),
 	  .aux = YAMLTREE_SEQUENCE, .doc = "the list of data-sharing policies" },

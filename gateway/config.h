@@ -63,6 +63,17 @@ struct config_subscription {
 	const struct config_service *from;
 };
 
+/* How the outbox delivers to a subscriber (docs/delivery.md). */
+struct config_delivery {
+	int64_t base_ms;                 /* first retry delay; default 500 ms  */
+	int64_t cap_ms;                  /* longest retry delay; default 5 min */
+	int max_attempts;                /* then dead-lettered; default 10     */
+	int64_t max_age_ms;              /* then dead-lettered; default 24 h   */
+	int circuit_threshold;           /* failures in a row that open it; 5  */
+	int64_t circuit_cooldown_ms;     /* open this long, then a probe; 30 s */
+	int concurrency;                 /* pushes in flight at once; 32       */
+};
+
 struct config_service {
 	char *id;                        /* the key under `services:` */
 	char *name;
@@ -74,6 +85,7 @@ struct config_service {
 	struct config_connector *connector;   /* NULL: the service only calls us */
 	struct config_subscription *subscribes;
 	size_t nsubscribes;
+	struct config_delivery delivery;
 };
 
 struct config_policy {

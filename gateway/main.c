@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "delivery.h"
 #include "jsonutil.h"
 #include "keys.h"
 #include "log.h"
@@ -162,7 +163,7 @@ main_reload_blocker(const struct config *old, const struct config *new)
 }
 
 static void
-main_reload(struct gateway *gw)
+main_reload(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = main_load(gw->config_path);
 	const char *blocker;
@@ -178,6 +179,10 @@ main_reload(struct gateway *gw)
 		return;
 	}
 	server_swap_config(gw->server, cfg);
+	/* The delivery worker keeps its own copy: configs are not shared
+	 * across the server's reference counting. */
+	if ((cfg = main_load(gw->config_path)) != NULL)
+		delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
@@ -185,7 +190,7 @@ main_reload(struct gateway *gw)
 
 /* Waits for signals on the main thread; the workers never see them. */
 static void
-main_signal_loop(struct gateway *gw, const sigset_t *set)
+main_signal_loop(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 {
 	int sig;
 
@@ -193,7 +198,7 @@ main_signal_loop(struct gateway *gw, const sigset_t *set)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			main_reload(gw);
+			main_reload(gw, dl);
 			continue;
 		}
 		log_info("signal %d: draining and stopping", sig);
@@ -223,6 +228,7 @@ main_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
+	struct delivery *dl = NULL;
 	struct config *cfg;
 	sigset_t set;
 	char err[512];
@@ -267,9 +273,22 @@ main_serve(int argc, char **argv)
 		goto out;
 	}
 	cfg = NULL;
+	/* The delivery worker gets its own copy (see main_reload). */
+	if ((cfg = main_load(gw.config_path)) == NULL) {
+		server_stop(gw.server);
+		goto out;
+	}
+	dl = delivery_start(&gw, cfg, err, sizeof(err));
+	cfg = NULL; /* delivery_start took it */
+	if (dl == NULL) {
+		log_error("%s", err);
+		server_stop(gw.server);
+		goto out;
+	}
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
-	main_signal_loop(&gw, &set);
+	main_signal_loop(&gw, dl, &set);
 	server_stop(gw.server);
+	delivery_stop(dl);
 	rc = 0;
 out:
 	if (gw.audit != NULL)
