@@ -29,6 +29,7 @@
 
 #include "encode.h"
 #include "log.h"
+#include "plugin.h"
 #include "registry.h"
 #include "yamltree.h"
 
@@ -1097,34 +1098,40 @@ static config_field_fn *const config_connector_parsers[] = {
 	[CONNECTOR_KEY_DURATION] = config_field_duration,
 	[CONNECTOR_KEY_ENDPOINT] = config_field_endpoint,
 	[CONNECTOR_KEY_STRMAP] = config_field_strmap,
+	[CONNECTOR_KEY_PATH] = config_field_path,
 };
 
-/* The connector's keys as a field table, after the core's own `type` and
- * `map`, so one table_apply() handles unknown keys and defaults. Caller
- * frees. */
+/* The connector's keys as a field table, after the core's own `type`, `map`
+ * (and a plugin's `path`), so one table_apply() handles unknown keys and
+ * defaults. Caller frees. */
 static struct config_field *
-config_connector_table(const struct connector_ops *ops)
+config_connector_table(const struct connector_ops *ops, int plugin)
 {
 	struct config_field *table;
-	size_t n = 0;
+	size_t n = 0, core = plugin ? 3 : 2;
 
 	while (ops->keys[n].name != NULL)
 		n++;
-	table = config_calloc(n + 3, sizeof(*table));
+	table = config_calloc(n + core + 1, sizeof(*table));
 	table[0].key = "type";
 	table[0].parse = config_field_skip;
 	table[1].key = "map";
 	table[1].parse = config_field_map;
+	if (plugin) {
+		table[2].key = "path";
+		table[2].parse = config_field_skip;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct connector_key *k = &ops->keys[i];
+		struct config_field *f = &table[core + i];
 
-		table[i + 2].key = k->name;
-		table[i + 2].parse = config_connector_parsers[k->type];
-		table[i + 2].required = k->required;
-		table[i + 2].def = k->default_value;
-		table[i + 2].offset = k->offset;
-		table[i + 2].aux = SECRET_PRIVATE | SECRET_TRIM;
-		table[i + 2].doc = k->doc;
+		f->key = k->name;
+		f->parse = config_connector_parsers[k->type];
+		f->required = k->required;
+		f->def = k->default_value;
+		f->offset = k->offset;
+		f->aux = SECRET_PRIVATE | SECRET_TRIM;
+		f->doc = k->doc;
 	}
 	return table;
 }
@@ -1139,6 +1146,32 @@ config_connector_types(char *buf, size_t len)
 	for (size_t i = 0; all[i] != NULL && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
 		    i ? ", " : "", all[i]->name);
+}
+
+/* `type: plugin`: the ops come from the shared object named by `path`,
+ * relative to the file that names it. */
+static const struct connector_ops *
+config_plugin_ops(struct config_loader *ld, const char *path,
+    const struct yamltree *block)
+{
+	const struct yamltree *pv = yamltree_get(block, "path");
+	const struct connector_ops *ops;
+	char ppath[CONFIG_PATH_MAX], err[512], *file;
+	const char *rel;
+
+	config_key_path(ppath, sizeof(ppath), path, "path");
+	if (pv == NULL) {
+		config_error(ld, block, "%s: a plugin needs 'path', the shared "
+		    "object to load", path);
+		return NULL;
+	}
+	if ((rel = config_scalar(ld, ppath, pv)) == NULL)
+		return NULL;
+	file = config_resolve_path(ld, pv, rel);
+	if ((ops = plugin_load(file, err, sizeof(err))) == NULL)
+		config_error(ld, pv, "%s: %s: %s", ppath, file, err);
+	free(file);
+	return ops;
 }
 
 static const struct connector_ops *
@@ -1157,11 +1190,8 @@ config_connector_ops(struct config_loader *ld, const char *path,
 	}
 	if ((type = config_scalar(ld, tpath, tv)) == NULL)
 		return NULL;
-	if (strcmp(type, "plugin") == 0) {
-		config_error(ld, tv, "%s: plugin connectors are not supported yet",
-		    tpath);
-		return NULL;
-	}
+	if (strcmp(type, "plugin") == 0)
+		return config_plugin_ops(ld, path, block);
 	if ((ops = registry_find(type)) == NULL) {
 		config_connector_types(known, sizeof(known));
 		config_error(ld, tv, "%s: unknown connector type '%s' (known: "
@@ -1185,14 +1215,15 @@ config_field_connector(struct config_loader *ld, const struct config_field *f,
 	    (ops = config_connector_ops(ld, path, v)) == NULL)
 		return;
 	c = config_calloc(1, sizeof(*c));
-	c->type = config_strdup(ops->name);
+	c->type = config_strdup(registry_find(ops->name) == ops ? ops->name :
+	    "plugin");
 	c->ops = ops;
 	c->settings = config_calloc(1, ops->settings_size);
 	c->line = v->line;
 	c->col = v->col;
 	*(struct config_connector **)dst = c;
 	ld->connector = c;
-	table = config_connector_table(ops);
+	table = config_connector_table(ops, strcmp(c->type, "plugin") == 0);
 	config_table_apply(ld, path, table, v, c->settings);
 	free(table);
 	ld->connector = NULL;
@@ -1218,6 +1249,7 @@ config_connector_free(struct config_connector *c)
 				OPENSSL_cleanse(*s, strlen(*s));
 			/* FALLTHROUGH */
 		case CONNECTOR_KEY_STRING:
+		case CONNECTOR_KEY_PATH:
 			free(*s);
 			break;
 		case CONNECTOR_KEY_ENDPOINT:
