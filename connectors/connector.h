@@ -53,6 +53,7 @@ enum connector_key_type {
 	CONNECTOR_KEY_STRMAP,   /* struct connector_strmap: {key: value, ...}     */
 	CONNECTOR_KEY_PATH,     /* char *: a file name, made absolute against the */
 	                        /*   directory of the YAML file that holds it     */
+	CONNECTOR_KEY_LIST,     /* struct connector_strlist: [value, ...]         */
 };
 /* New key types are only ever appended, so a plugin built against an older
  * header keeps its meaning; a type the core does not know is refused when
@@ -67,6 +68,11 @@ struct connector_strmap {
 	size_t n;
 	char **keys;   /* in YAML order */
 	char **values;
+};
+
+struct connector_strlist {
+	size_t n;
+	char **items;  /* in YAML order */
 };
 
 struct connector_key {

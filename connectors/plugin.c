@@ -34,6 +34,8 @@ plugin_key_size(enum connector_key_type type)
 		return sizeof(struct connector_endpoint);
 	case CONNECTOR_KEY_STRMAP:
 		return sizeof(struct connector_strmap);
+	case CONNECTOR_KEY_LIST:
+		return sizeof(struct connector_strlist);
 	}
 	return 0;
 }

@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "sql/sql.h"
 
 static const struct connector_ops *const registry_table[] = {
 	&http_connector_ops,
+	&sql_connector_ops,
 	NULL,
 };
 

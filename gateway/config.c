@@ -1017,6 +1017,23 @@ config_field_strmap(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+static void
+config_field_strlist(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct connector_strlist *l = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	l->items = config_calloc(v->n, sizeof(*l->items));
+	for (size_t i = 0; i < v->n; i++) {
+		const char *value = config_scalar(ld, path, v->items[i]);
+
+		if (value != NULL)
+			l->items[l->n++] = config_strdup(value);
+	}
+}
+
 /* A dotted path into the service's JSON: "adresse.cp". */
 static int
 config_valid_json_path(const char *s)
@@ -1099,6 +1116,7 @@ static config_field_fn *const config_connector_parsers[] = {
 	[CONNECTOR_KEY_ENDPOINT] = config_field_endpoint,
 	[CONNECTOR_KEY_STRMAP] = config_field_strmap,
 	[CONNECTOR_KEY_PATH] = config_field_path,
+	[CONNECTOR_KEY_LIST] = config_field_strlist,
 };
 
 /* The connector's keys as a field table, after the core's own `type`, `map`
@@ -1241,6 +1259,7 @@ config_connector_free(struct config_connector *c)
 		void *p = (char *)c->settings + k->offset;
 		struct connector_endpoint *ep = p;
 		struct connector_strmap *m = p;
+		struct connector_strlist *l = p;
 		char **s = p;
 
 		switch (k->type) {
@@ -1263,6 +1282,11 @@ config_connector_free(struct config_connector *c)
 			}
 			free(m->keys);
 			free(m->values);
+			break;
+		case CONNECTOR_KEY_LIST:
+			for (size_t i = 0; i < l->n; i++)
+				free(l->items[i]);
+			free(l->items);
 			break;
 		default:
 			break;

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +240,35 @@ harness_call(struct harness_conn *hc, enum harness_call kind,
 		return CONNECTOR_PERMANENT;
 	}
 	return hc->res.status;
+}
+
+/* JSON text with its keys sorted, for exact comparisons; caller frees. */
+static inline char *
+harness_sorted(const char *text)
+{
+	json_t *v = json_loads(text ? text : "", JSON_DECODE_ANY, NULL);
+	char *out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY);
+
+	json_decref(v);
+	return out ? out : strdup("(invalid JSON)");
+}
+
+#define CHECK_JSON(text, want) do { \
+	char *unit_s = harness_sorted(text); \
+	CHECK_STR(unit_s, want); \
+	free(unit_s); \
+} while (0)
+
+/* Elements of the JSON array in text; -1 if it is not one. */
+static inline long
+harness_array_size(const char *text)
+{
+	json_t *v = json_loads(text ? text : "", 0, NULL);
+	long n = json_is_array(v) ? (long)json_array_size(v) : -1;
+
+	json_decref(v);
+	return n;
 }
 
 #endif
