@@ -695,7 +695,7 @@ test_connector_types(void)
 	    "object to load");
 	check_change("type: http", "type: soap", "soap", 1,
 	    "services.mairie.connector.type: unknown connector type 'soap' "
-	    "(known: http)");
+	    "(known: http, sql, file)");
 }
 
 static const char included[] =
