@@ -29,6 +29,7 @@
 
 #include "encode.h"
 #include "log.h"
+#include "mapping.h"
 #include "plugin.h"
 #include "registry.h"
 #include "yamltree.h"
@@ -1066,7 +1067,232 @@ config_any_attribute(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* The connector's `map`; ld->connector is the one being loaded. */
+static void
+config_field_json_path(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (!config_valid_json_path(s))
+		config_error(ld, v, "%s: expected a dotted path such as "
+		    "adresse.cp", path);
+	else
+		*(char **)dst = config_strdup(s);
+}
+
+/* dst: the struct config_transform of a concat. */
+static void
+config_field_json_paths(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_transform *t = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: list at least one path", path);
+		return;
+	}
+	t->paths = config_calloc(v->n, sizeof(*t->paths));
+	for (size_t i = 0; i < v->n; i++) {
+		char *p = NULL;
+
+		config_field_json_path(ld, f, path, v->items[i], &p);
+		if (p != NULL)
+			t->paths[t->npaths++] = p;
+	}
+}
+
+static void
+config_field_date_format(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (strcmp(s, "iso") == 0)
+		s = "YYYY-MM-DD";
+	if (!mapping_date_format_ok(s))
+		config_error(ld, v, "%s: expected a date format with YYYY, MM "
+		    "and DD once each, e.g. DD/MM/YYYY, or iso", path);
+	else
+		*(char **)dst = config_strdup(s);
+}
+
+static const struct config_field config_date_fields[] = {
+	{ .key = "from", .parse = config_field_date_format, .required = 1,
+	  .offset = offsetof(struct config_transform, from),
+	  .doc = "how the service writes dates, e.g. DD/MM/YYYY" },
+	{ .key = "to", .parse = config_field_date_format, .def = "iso",
+	  .offset = offsetof(struct config_transform, to),
+	  .doc = "how the attribute holds them; iso is YYYY-MM-DD" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_concat_fields[] = {
+	{ .key = "paths", .parse = config_field_json_paths, .required = 1,
+	  .doc = "the service's fields joined, in order; absent ones skipped" },
+	{ .key = "sep", .parse = config_field_string,
+	  .offset = offsetof(struct config_transform, sep),
+	  .doc = "put between two parts; default none" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_split_fields[] = {
+	{ .key = "sep", .parse = config_field_string, .required = 1,
+	  .offset = offsetof(struct config_transform, sep),
+	  .doc = "where the value is cut" },
+	{ .key = "index", .parse = config_field_int64, .def = "0",
+	  .offset = offsetof(struct config_transform, index),
+	  .doc = "the part kept: 0 the first, -1 the last" },
+	{ .key = NULL },
+};
+
+static const char *const config_transform_names[] = {
+	[CONFIG_TRANSFORM_TRIM] = "trim",
+	[CONFIG_TRANSFORM_UPPER] = "upper",
+	[CONFIG_TRANSFORM_LOWER] = "lower",
+	[CONFIG_TRANSFORM_DATE] = "date",
+	[CONFIG_TRANSFORM_CONCAT] = "concat",
+	[CONFIG_TRANSFORM_SPLIT] = "split",
+	[CONFIG_TRANSFORM_CONSTANT] = "constant",
+	[CONFIG_TRANSFORM_DEFAULT] = "default",
+};
+
+/* A constant's or default's value, which must fit the attribute. */
+static int
+config_transform_value(struct config_loader *ld, const char *path,
+    const struct yamltree *v, const struct config_attribute *attr,
+    struct config_transform *t)
+{
+	const char *s = config_scalar(ld, path, v);
+	json_t *value;
+
+	if (s == NULL)
+		return -1;
+	if ((value = mapping_scalar(attr->type, s)) == NULL) {
+		config_error(ld, v, "%s: '%s' is not a valid %s value for "
+		    "attribute %s", path, s, config_attr_type_names[attr->type],
+		    attr->name);
+		return -1;
+	}
+	json_decref(value);
+	t->value = config_strdup(s);
+	return 0;
+}
+
+/* One item of a transform list: trim, upper or lower alone, or a one-key
+ * mapping {date|concat|split: {...}} or {constant|default: VALUE}. */
+static int
+config_transform(struct config_loader *ld, const char *path,
+    const struct yamltree *item, const struct config_attribute *attr,
+    struct config_transform *t)
+{
+	const struct yamltree *key, *value;
+	char tpath[CONFIG_PATH_MAX * 2];
+	size_t before = ld->errs->n;
+	size_t k;
+
+	key = item->kind == YAMLTREE_MAPPING && item->n == 2 ? item->items[0] :
+	    item;
+	for (k = 0; k < CONFIG_NITEMS(config_transform_names); k++)
+		if (key->kind == YAMLTREE_SCALAR && key->value != NULL &&
+		    strcmp(key->value, config_transform_names[k]) == 0)
+			break;
+	if (k == CONFIG_NITEMS(config_transform_names) ||
+	    (key == item) != (k <= CONFIG_TRANSFORM_LOWER)) {
+		config_error(ld, item, "%s: expected trim, upper, lower, or one "
+		    "of {date: {from, to}}, {concat: {paths, sep}}, {split: "
+		    "{sep, index}}, {constant: VALUE}, {default: VALUE}", path);
+		return -1;
+	}
+	t->kind = (enum config_transform_kind)k;
+	if (key == item)
+		return 0;
+	value = item->items[1];
+	config_key_path(tpath, sizeof(tpath), path, key->value);
+	switch (t->kind) {
+	case CONFIG_TRANSFORM_DATE:
+		config_table_apply(ld, tpath, config_date_fields, value, t);
+		break;
+	case CONFIG_TRANSFORM_CONCAT:
+		config_table_apply(ld, tpath, config_concat_fields, value, t);
+		break;
+	case CONFIG_TRANSFORM_SPLIT:
+		config_table_apply(ld, tpath, config_split_fields, value, t);
+		break;
+	default:
+		return config_transform_value(ld, tpath, value, attr, t);
+	}
+	return ld->errs->n == before ? 0 : -1;
+}
+
+static void
+config_transform_free(struct config_transform *t)
+{
+	free(t->from);
+	free(t->to);
+	for (size_t i = 0; i < t->npaths; i++)
+		free(t->paths[i]);
+	free(t->paths);
+	free(t->sep);
+	free(t->value);
+}
+
+/* dst: the struct config_mapping, its attribute set. */
+static void
+config_field_transforms(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_mapping *m = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	m->transforms = config_calloc(v->n, sizeof(*m->transforms));
+	for (size_t i = 0; i < v->n; i++) {
+		char ipath[CONFIG_PATH_MAX];
+
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (config_transform(ld, ipath, v->items[i], m->attribute,
+		    &m->transforms[m->ntransforms]) == 0)
+			m->ntransforms++;
+		else
+			config_transform_free(&m->transforms[m->ntransforms]);
+	}
+}
+
+static const struct config_field config_map_entry_fields[] = {
+	{ .key = "path", .parse = config_field_json_path,
+	  .offset = offsetof(struct config_mapping, path),
+	  .doc = "dotted path into the service's JSON, e.g. adresse.cp" },
+	{ .key = "transform", .parse = config_field_transforms,
+	  .doc = "steps applied in order when reading: trim, upper, lower, "
+	  "date, concat, split, constant, default" },
+	{ .key = NULL },
+};
+
+/* A path is needed unless a concat or a constant makes the value. */
+static void
+config_map_entry_check(struct config_loader *ld, const char *path,
+    const struct yamltree *v, const struct config_mapping *m)
+{
+	if (yamltree_get(v, "path") != NULL)
+		return;
+	for (size_t i = 0; i < m->ntransforms; i++)
+		if (m->transforms[i].kind == CONFIG_TRANSFORM_CONCAT ||
+		    m->transforms[i].kind == CONFIG_TRANSFORM_CONSTANT)
+			return;
+	config_error(ld, v, "%s: needs a path, unless a concat or a constant "
+	    "transform makes the value", path);
+}
+
+/* The connector's `map`; ld->connector is the one being loaded. Each
+ * entry is a dotted path, or {path, transform}. */
 static void
 config_field_map(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
@@ -1077,26 +1303,25 @@ config_field_map(struct config_loader *ld, const struct config_field *f,
 		return;
 	c->map = config_calloc(v->n / 2, sizeof(*c->map));
 	for (size_t i = 0; i < v->n; i += 2) {
-		const struct yamltree *key = v->items[i];
-		const struct config_attribute *attr;
+		const struct yamltree *key = v->items[i], *value = v->items[i + 1];
+		struct config_mapping *m = &c->map[c->nmap];
 		char kpath[CONFIG_PATH_MAX];
-		const char *json;
 
 		config_key_path(kpath, sizeof(kpath), path, key->value);
-		if ((attr = config_any_attribute(ld->cfg, key->value)) == NULL) {
+		if ((m->attribute = config_any_attribute(ld->cfg,
+		    key->value)) == NULL) {
 			config_error(ld, key, "%s: no dataset has an attribute "
 			    "'%s'", kpath, key->value);
 			continue;
 		}
-		if ((json = config_scalar(ld, kpath, v->items[i + 1])) == NULL)
-			continue;
-		if (!config_valid_json_path(json)) {
-			config_error(ld, v->items[i + 1], "%s: expected a dotted "
-			    "path such as adresse.cp", kpath);
-			continue;
-		}
-		c->map[c->nmap].attribute = attr;
-		c->map[c->nmap++].path = config_strdup(json);
+		if (value->kind == YAMLTREE_MAPPING) {
+			config_table_apply(ld, kpath, config_map_entry_fields,
+			    value, m);
+			config_map_entry_check(ld, kpath, value, m);
+		} else
+			config_field_json_path(ld, f, kpath, value, &m->path);
+		/* Kept even when wrong, so that config_free frees it. */
+		c->nmap++;
 	}
 }
 
@@ -1292,8 +1517,12 @@ config_connector_free(struct config_connector *c)
 			break;
 		}
 	}
-	for (size_t i = 0; i < c->nmap; i++)
+	for (size_t i = 0; i < c->nmap; i++) {
+		for (size_t j = 0; j < c->map[i].ntransforms; j++)
+			config_transform_free(&c->map[i].transforms[j]);
+		free(c->map[i].transforms);
 		free(c->map[i].path);
+	}
 	free(c->map);
 	free(c->settings);
 	free(c->type);

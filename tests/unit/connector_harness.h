@@ -132,6 +132,19 @@ harness_line_of(const char *services, const char *needle)
 	return at ? line : -1;
 }
 
+/* The column (1-based) of the first occurrence of needle in text. */
+static inline int
+harness_col_of(const char *text, const char *needle)
+{
+	const char *at = strstr(text, needle), *p = at;
+
+	if (at == NULL)
+		return -1;
+	while (p > text && p[-1] != '\n')
+		p--;
+	return (int)(at - p) + 1;
+}
+
 /* A copy of one connector_result, outliving the done callback. */
 struct harness_result {
 	int called;
