@@ -56,7 +56,7 @@ def check_reports_file_line_col():
     w = make_workdir("cli")
     make_signing_key(w)
     text = gateway_config(free_port(), "http://127.0.0.1:1", "http://127.0.0.1:2", w)
-    text = text.replace("    timeout: 1s\n", "    timeout: 1s\n    colour: blue\n")
+    text = text.replace("      timeout: 1s\n", "      timeout: 1s\n      colour: blue\n")
     text = text.replace("timeout: 1s", "timeout: 2 seconds")
     text = text.replace("    legal_reference: \"CRPA L114-8\"\n", "")
     path = write(w, "bad.yaml", text)
@@ -66,8 +66,8 @@ def check_reports_file_line_col():
     check(len(lines) >= 3, "every problem is reported: %r" % lines)
     for line in lines:
         check(re.match(re.escape(path) + r":\d+:\d+: .+", line), "FILE:LINE:COL: %r" % line)
-    lineno = text.splitlines().index("    colour: blue") + 1
-    check(any(l.startswith("%s:%d:5: " % (path, lineno)) for l in lines),
+    lineno = text.splitlines().index("      colour: blue") + 1
+    check(any(l.startswith("%s:%d:7: " % (path, lineno)) for l in lines),
           "unknown key at its line and column: %r" % lines)
     check(any("legal_reference" in l for l in lines), "missing legal_reference")
     check(any("duration" in l for l in lines), "bad duration")
