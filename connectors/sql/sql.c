@@ -418,7 +418,8 @@ sql_fetch(void *instance, const struct connector_request *req,
 	rec = st == CONNECTOR_OK ? sql_record(q->s, json_array_get(rows, 0)) :
 	    NULL;
 	json_decref(rows);
-	sql_finish(done, arg, st, rec, NULL, st == CONNECTOR_OK ? NULL : err);
+	sql_finish(done, arg, st, rec, NULL, st == CONNECTOR_OK ||
+	    st == CONNECTOR_NOT_FOUND ? NULL : err);
 }
 
 /* ---- push ---------------------------------------------------------------- */

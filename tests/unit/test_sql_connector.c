@@ -222,6 +222,7 @@ scenario_fetch(const struct backend *b)
 	    "\"nom\":\"Nicolas\",\"revenu\":null,\"verifie\":null}");
 	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-9", NULL, NULL),
 	    CONNECTOR_NOT_FOUND);
+	CHECK(hc.res.detail == NULL);
 	CHECK_INT(harness_call(&hc, HARNESS_HEALTH, NULL, NULL, NULL),
 	    CONNECTOR_OK);
 	teardown(cfg, &hc);
