@@ -120,23 +120,28 @@ example_push(void *instance, const struct connector_request *req,
 {
 	struct example *ex = instance;
 	struct connector_result res = { .status = CONNECTOR_OK };
-	struct example_record *r = NULL;
+	struct example_record *r;
+	char *json = strndup(req->body ? req->body : "", req->body_len);
 
 	for (r = ex->pushed; r != NULL; r = r->next)
 		if (strcmp(r->local_id, req->local_id) == 0)
 			break;
-	if (r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
-		r->local_id = strdup(req->local_id);
-		r->next = ex->pushed;
-		ex->pushed = r;
+	if (json != NULL && r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
+		if ((r->local_id = strdup(req->local_id)) == NULL) {
+			free(r);
+			r = NULL;
+		} else {
+			r->next = ex->pushed;
+			ex->pushed = r;
+		}
 	}
-	if (r != NULL) {
-		free(r->json);
-		r->json = strndup(req->body, req->body_len);
-	}
-	if (r == NULL || r->local_id == NULL || r->json == NULL) {
+	if (json == NULL || r == NULL) {
+		free(json);
 		res.status = CONNECTOR_RETRY;
 		res.detail = "out of memory";
+	} else {
+		free(r->json);
+		r->json = json;
 	}
 	done(&res, arg);
 }

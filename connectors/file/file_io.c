@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,9 @@ file_write_head(int fd, int dirfd, const char *name, int head_from_old,
 	return head ? file_write_all(fd, head, strlen(head)) : 0;
 }
 
+/* Temporary names are unique across the instances of every thread. */
+static atomic_ulong file_serial;
+
 int
 file_replace(struct file_conn *fc, int dirfd, const char *name,
     int head_from_old, const char *head, const char *data, size_t len)
@@ -119,7 +123,7 @@ file_replace(struct file_conn *fc, int dirfd, const char *name,
 	int fd, e;
 
 	snprintf(tmp, sizeof(tmp), ".tmp-%ld-%lu-%s", (long)getpid(),
-	    fc->serial++, name);
+	    (unsigned long)atomic_fetch_add(&file_serial, 1), name);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
 	if (fd == -1)

@@ -25,7 +25,6 @@ struct file_conn {
 	int dir;                           /* the configured folder */
 	int inbox, done, failed;           /* its subfolders */
 	int lock;                          /* DIR/.lock, for appends */
-	unsigned long serial;              /* temporary names */
 };
 
 /* 1 if `name` may be a file name in the folder: 1 to FILE_NAME_MAX bytes,

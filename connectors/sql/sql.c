@@ -467,6 +467,28 @@ sql_push_params(const struct sql_settings *s, const char *local_id,
 	return 0;
 }
 
+/* The upsert in its own transaction. */
+static enum connector_status
+sql_transaction(struct sql *q, const char *sql, json_t *const *params,
+    size_t n, char *err, size_t errlen)
+{
+	enum connector_status st;
+	char rollback_err[128];
+
+	if ((st = sql_run(q, "BEGIN", NULL, 0, NULL, err, errlen)) !=
+	    CONNECTOR_OK)
+		return st;
+	st = q->driver->run(q->db, sql, params, n, NULL, err, errlen);
+	if (st == CONNECTOR_OK)
+		st = q->driver->run(q->db, "COMMIT", NULL, 0, NULL, err, errlen);
+	/* A failed COMMIT (SQLite: busy) leaves the transaction open; it must
+	 * not be in the way of the next call's BEGIN. */
+	if (st != CONNECTOR_OK && !q->driver->broken(q->db))
+		q->driver->run(q->db, "ROLLBACK", NULL, 0, NULL, rollback_err,
+		    sizeof(rollback_err));
+	return st;
+}
+
 static enum connector_status
 sql_upsert(struct sql *q, const char *local_id, json_t *rec, char *err,
     size_t errlen)
@@ -474,7 +496,7 @@ sql_upsert(struct sql *q, const char *local_id, json_t *rec, char *err,
 	size_t n, *cols = calloc(q->s->columns.n + 1, sizeof(*cols));
 	json_t **params = calloc(q->s->columns.n + 1, sizeof(*params));
 	enum connector_status st = CONNECTOR_PERMANENT;
-	char *sql = NULL, rollback_err[128];
+	char *sql;
 
 	if (cols == NULL || params == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -482,22 +504,13 @@ sql_upsert(struct sql *q, const char *local_id, json_t *rec, char *err,
 	} else if (sql_push_params(q->s, local_id, rec, cols, params, &n, err,
 	    errlen) == 0) {
 		sql = sql_upsert_sql(q->s, cols, n);
-		st = sql_run(q, "BEGIN", NULL, 0, NULL, err, errlen);
-		if (st == CONNECTOR_OK)
-			st = q->driver->run(q->db, sql, params, n + 1, NULL, err,
-			    errlen);
-		if (st == CONNECTOR_OK)
-			st = q->driver->run(q->db, "COMMIT", NULL, 0, NULL, err,
-			    errlen);
-		else if (q->db != NULL && !q->driver->broken(q->db))
-			q->driver->run(q->db, "ROLLBACK", NULL, 0, NULL,
-			    rollback_err, sizeof(rollback_err));
+		st = sql_transaction(q, sql, params, n + 1, err, errlen);
+		free(sql);
 	}
 	if (params != NULL)
 		json_decref(params[0]);
 	free(params);
 	free(cols);
-	free(sql);
 	return st;
 }
 

@@ -388,6 +388,40 @@ scenario_bad_identifiers(const struct backend *b)
 	    "columns: 'id' is the key_column");
 }
 
+/* Another writer holds the database: the push is a retry, and once the
+ * lock is gone the next push goes through (no transaction left open). */
+static void
+test_sqlite_locked(void)
+{
+	struct config_errors errs = { 0 };
+	struct harness_conn hc;
+	struct config *cfg;
+	sqlite3 *other;
+	char keys[512], err[256];
+
+	CHECK(lite.exec(lite.schema) == 0 && lite.exec(seed_sql) == 0);
+	snprintf(keys, sizeof(keys), "%s      timeout: 100ms\n", registry_keys);
+	if ((cfg = load_registry(&lite, keys, &errs)) == NULL ||
+	    harness_open(&hc, cfg, "registry", err, sizeof(err)) != 0) {
+		CHECK(!"registry not loaded");
+		config_errors_free(&errs);
+		config_free(cfg);
+		return;
+	}
+	other = lite_open();
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK);
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"X\"}",
+	    NULL), CONNECTOR_RETRY);
+	CHECK_STR(hc.res.detail, "sqlite: database is locked");
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"X\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_INT(lite_count("SELECT count(*) FROM citizens WHERE nom = 'X'"), 1);
+	teardown(cfg, &hc);
+}
+
 static void
 test_sqlite(void)
 {
@@ -535,6 +569,7 @@ main(int argc, char **argv)
 	harness_tmpdir(dir);
 	pg_start();
 	UNIT_RUN(test_sqlite);
+	UNIT_RUN(test_sqlite_locked);
 	UNIT_RUN(test_postgresql);
 	UNIT_RUN(test_driver_keys);
 	UNIT_RUN(test_unreachable);
