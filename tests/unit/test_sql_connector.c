@@ -137,6 +137,17 @@ pg_count(const char *sql)
 	return n;
 }
 
+/* pgserver.sh restart or stop; 0 on success. */
+static int
+pg_ctl(const char *what)
+{
+	char cmd[PATH_MAX * 2 + 64];
+
+	snprintf(cmd, sizeof(cmd), "%s/tests/tools/pgserver.sh %s %s", root,
+	    what, pgdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 static const struct backend pg = {
 	"postgresql",
 	"      driver: postgresql\n"
@@ -452,6 +463,19 @@ test_postgresql(void)
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1",
 	    "{\"enfants\": \"Le Goff\"}", NULL), CONNECTOR_PERMANENT);
 	CHECK_STR(hc.res.detail, "postgresql: SQLSTATE 22P02");
+
+	/* The server restarts under an open connection: at most one call
+	 * is a retry, then the instance has connected again. */
+	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
+	    CONNECTOR_OK);
+	CHECK(pg_ctl("restart") == 0);
+	if (harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL) != CONNECTOR_OK)
+		CHECK_INT(hc.res.status, CONNECTOR_RETRY);
+	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
+	    CONNECTOR_OK);
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL,
+	    "[20,\"c-3\"]"), CONNECTOR_OK);
+	CHECK_STR(hc.res.next_cursor, "[30,\"c-4\"]");
 	teardown(cfg, &hc);
 }
 
@@ -533,17 +557,6 @@ pg_start(void)
 	pg_up = pclose(p) == 0 && getenv("H_PG_DSN") != NULL;
 }
 
-static void
-pg_stop(void)
-{
-	char cmd[PATH_MAX * 2 + 64];
-
-	snprintf(cmd, sizeof(cmd), "%s/tests/tools/pgserver.sh stop %s", root,
-	    pgdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "pgserver.sh stop failed\n");
-}
-
 /* build/<variant>/tests/test_x → the tree holding build/. */
 static void
 find_root(const char *argv0)
@@ -573,7 +586,8 @@ main(int argc, char **argv)
 	UNIT_RUN(test_postgresql);
 	UNIT_RUN(test_driver_keys);
 	UNIT_RUN(test_unreachable);
-	pg_stop();
+	if (pg_ctl("stop") == -1)
+		fprintf(stderr, "pgserver.sh stop failed\n");
 	harness_rmtree(dir);
 	return UNIT_END();
 }
