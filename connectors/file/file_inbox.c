@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +165,7 @@ file_csv_split(const char *s, size_t n, size_t lineno, json_t *fields,
 
 /* The index of the local_id column; -1 with p when the header is wrong. */
 static int
-file_csv_header(json_t *header, struct file_problem *p)
+file_csv_id_column(json_t *header, struct file_problem *p)
 {
 	int id = -1;
 
@@ -187,7 +188,7 @@ file_csv_header(json_t *header, struct file_problem *p)
 }
 
 static int
-file_csv_row(json_t *header, int id, json_t *fields, size_t lineno,
+file_csv_record(json_t *header, int id, json_t *fields, size_t lineno,
     json_t *out, struct file_problem *p)
 {
 	json_t *rec, *lid = json_array_get(fields, (size_t)id);
@@ -230,14 +231,14 @@ file_parse_csv(const char *data, size_t len, json_t *out,
 			continue;
 		if (id == -1) {
 			rc = file_csv_split(line, n, lineno, header, p);
-			if (rc == 0 && (id = file_csv_header(header, p)) == -1)
+			if (rc == 0 && (id = file_csv_id_column(header, p)) == -1)
 				rc = -1;
 			continue;
 		}
 		fields = json_array();
 		rc = file_csv_split(line, n, lineno, fields, p);
 		if (rc == 0)
-			rc = file_csv_row(header, id, fields, lineno, out, p);
+			rc = file_csv_record(header, id, fields, lineno, out, p);
 		json_decref(fields);
 	}
 	if (rc == 0 && id == -1)

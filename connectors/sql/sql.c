@@ -578,7 +578,7 @@ sql_changes(void *instance, const struct connector_request *req,
     connector_done_fn done, void *arg)
 {
 	struct sql *q = instance;
-	json_t *rows, *cur = NULL, *params[2];
+	json_t *rows, *cur = NULL, *params[2], *body;
 	enum connector_status st;
 	char err[256], *next = NULL;
 
@@ -605,10 +605,10 @@ sql_changes(void *instance, const struct connector_request *req,
 		sql_finish(done, arg, st, NULL, NULL, err);
 		return;
 	}
-	/* No new rows: the cursor stays where it was. */
-	cur = sql_changes_body(q->s, rows, &next);
+	body = sql_changes_body(q->s, rows, &next);
 	json_decref(rows);
-	sql_finish(done, arg, st, cur, next ? next : req->cursor, NULL);
+	/* No new rows: the cursor stays where it was. */
+	sql_finish(done, arg, st, body, next ? next : req->cursor, NULL);
 	free(next);
 }
 
