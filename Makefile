@@ -110,7 +110,7 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c connectors/connector.h
 PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so) \
 	$(patsubst %.c,$(BUILD)/%.so,$(wildcard tests/plugins/*.c))
 # The plugin tests load them.
-$(BUILD)/tests/test_plugin: $(PLUGINS)
+$(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS)
 

@@ -2,17 +2,12 @@
  * from a path relative to the config file, its own keys parsed like a
  * built-in's, and fetch/push/health through its ops; then every way a
  * plugin can be wrong, each a config error at the `path` value. */
-#include <libgen.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "connector_harness.h"
 #include "unit.h"
 
 static char dir[HARNESS_PATH_LEN];
-static char build[PATH_MAX]; /* build/<variant>, from argv[0] */
+static char build[PATH_MAX], root[PATH_MAX];
 
 static const char example_block[] =
     "  town:\n"
@@ -151,21 +146,6 @@ test_broken_plugins_are_config_errors(void)
 	    "services.town.connector: a plugin needs 'path'");
 }
 
-/* build/<variant>/tests/test_plugin → build/<variant>, absolute. */
-static void
-find_build(const char *argv0)
-{
-	char *copy = strdup(argv0), *real;
-
-	if (copy == NULL || (real = realpath(dirname(copy), NULL)) == NULL) {
-		perror(argv0);
-		exit(2);
-	}
-	snprintf(build, sizeof(build), "%s", dirname(real));
-	free(real);
-	free(copy);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -175,7 +155,7 @@ main(int argc, char **argv)
 	(void)argc;
 	harness_env();
 	setenv("H_TOWN_KEY", "town-key", 1);
-	find_build(argv[0]);
+	harness_paths(argv[0], build, root);
 	harness_tmpdir(dir);
 	snprintf(link_dir, sizeof(link_dir), "%s/plugins", dir);
 	snprintf(target, sizeof(target), "%s/connectors/example.so", build);

@@ -3,19 +3,14 @@
  * The same scenarios run on both: fetch, push (insert then update),
  * changes with a cursor across instances, values that try SQL injection,
  * and identifiers in the YAML that are not plain identifiers. */
-#include <libgen.h>
 #include <libpq-fe.h>
-#include <limits.h>
 #include <sqlite3.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 
 #include "connector_harness.h"
 #include "unit.h"
 
 static char dir[HARNESS_PATH_LEN];
-static char root[PATH_MAX];      /* the source tree, from argv[0] */
-static char pgdir[HARNESS_PATH_LEN + 8];
+static char root[PATH_MAX], build[PATH_MAX];
 static int pg_up;
 
 /* One database under test: how the YAML names it and how the test itself
@@ -135,17 +130,6 @@ pg_count(const char *sql)
 	PQclear(res);
 	PQfinish(conn);
 	return n;
-}
-
-/* pgserver.sh restart or stop; 0 on success. */
-static int
-pg_ctl(const char *what)
-{
-	char cmd[PATH_MAX * 2 + 64];
-
-	snprintf(cmd, sizeof(cmd), "%s/tests/tools/pgserver.sh %s %s", root,
-	    what, pgdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static const struct backend pg = {
@@ -468,7 +452,7 @@ test_postgresql(void)
 	 * is a retry, then the instance has connected again. */
 	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
 	    CONNECTOR_OK);
-	CHECK(pg_ctl("restart") == 0);
+	CHECK(harness_pg(root, dir, "restart") == 0);
 	if (harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL) != CONNECTOR_OK)
 		CHECK_INT(hc.res.status, CONNECTOR_RETRY);
 	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
@@ -535,58 +519,21 @@ test_unreachable(void)
 	teardown(cfg, &hc);
 }
 
-/* Starts the private PostgreSQL server; its DSN goes to H_PG_DSN. */
-static void
-pg_start(void)
-{
-	char cmd[PATH_MAX * 2 + 64], dsn[512];
-	FILE *p;
-
-	/* The server runs as user postgres when the test runs as root: it
-	 * must reach its socket directory through ours. */
-	chmod(dir, 0711);
-	snprintf(pgdir, sizeof(pgdir), "%s/pg", dir);
-	snprintf(cmd, sizeof(cmd), "%s/tests/tools/pgserver.sh start %s",
-	    root, pgdir);
-	if ((p = popen(cmd, "r")) == NULL)
-		return;
-	if (fgets(dsn, sizeof(dsn), p) != NULL) {
-		dsn[strcspn(dsn, "\n")] = '\0';
-		setenv("H_PG_DSN", dsn, 1);
-	}
-	pg_up = pclose(p) == 0 && getenv("H_PG_DSN") != NULL;
-}
-
-/* build/<variant>/tests/test_x → the tree holding build/. */
-static void
-find_root(const char *argv0)
-{
-	char *copy = strdup(argv0), *real;
-
-	if (copy == NULL || (real = realpath(dirname(copy), NULL)) == NULL) {
-		perror(argv0);
-		exit(2);
-	}
-	snprintf(root, sizeof(root), "%s/../../..", real);
-	free(real);
-	free(copy);
-}
-
 int
 main(int argc, char **argv)
 {
 	(void)argc;
 	harness_env();
 	setenv("H_REG_KEY", "registry-key", 1);
-	find_root(argv[0]);
+	harness_paths(argv[0], build, root);
 	harness_tmpdir(dir);
-	pg_start();
+	pg_up = harness_pg_start(root, dir) == 0;
 	UNIT_RUN(test_sqlite);
 	UNIT_RUN(test_sqlite_locked);
 	UNIT_RUN(test_postgresql);
 	UNIT_RUN(test_driver_keys);
 	UNIT_RUN(test_unreachable);
-	if (pg_ctl("stop") == -1)
+	if (harness_pg(root, dir, "stop") == -1)
 		fprintf(stderr, "pgserver.sh stop failed\n");
 	harness_rmtree(dir);
 	return UNIT_END();
