@@ -6,8 +6,9 @@ padded town name) and its map, with transforms, brings it to the address
 dataset. `tellonce connector test` is exercised on every type too.
 
 Push through the gateway (POST /v1/records, deliveries) is not covered
-here: connector pushes are tested at the connector level (test_*_connector,
-test_plugin) until the delivery path lands."""
+here yet: the same push/fetch round trip runs at the connector level on
+every type (tests/unit/test_connector_matrix.c) until the delivery path
+lands."""
 import json
 import os
 import shutil
