@@ -43,10 +43,35 @@ struct config_dataset {
 	size_t nattributes;
 };
 
+/* One step of a map entry's transform list (mapping.c applies them). */
+enum config_transform_kind {
+	CONFIG_TRANSFORM_TRIM,
+	CONFIG_TRANSFORM_UPPER,
+	CONFIG_TRANSFORM_LOWER,
+	CONFIG_TRANSFORM_DATE,      /* from -> to */
+	CONFIG_TRANSFORM_CONCAT,    /* paths joined with sep; read only */
+	CONFIG_TRANSFORM_SPLIT,     /* part `index` of the value cut at sep; read only */
+	CONFIG_TRANSFORM_CONSTANT,  /* value, whatever the service has; read only */
+	CONFIG_TRANSFORM_DEFAULT,   /* value when the service has none */
+};
+
+struct config_transform {
+	enum config_transform_kind kind;
+	char *from, *to;            /* date: formats such as "DD/MM/YYYY" */
+	char **paths;               /* concat: dotted paths */
+	size_t npaths;
+	char *sep;                  /* concat (NULL: ""), split */
+	int64_t index;              /* split: 0 the first part, -1 the last */
+	char *value;                /* constant, default: YAML text that fits
+	                             * the attribute's type */
+};
+
 /* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
 struct config_mapping {
 	const struct config_attribute *attribute;
-	char *path; /* "adresse.cp" */
+	char *path; /* "adresse.cp"; NULL when a concat or constant makes it */
+	struct config_transform *transforms; /* in the order they apply on read */
+	size_t ntransforms;
 };
 
 struct config_connector {

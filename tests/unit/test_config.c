@@ -690,12 +690,12 @@ test_empty_and_missing_files(void)
 static void
 test_connector_types(void)
 {
-	check_change("type: http", "type: plugin", "plugin", 1,
-	    "services.mairie.connector.type: plugin connectors are not "
-	    "supported yet");
+	check_change("type: http", "type: plugin", "type: plugin", 1,
+	    "services.mairie.connector: a plugin needs 'path', the shared "
+	    "object to load");
 	check_change("type: http", "type: soap", "soap", 1,
 	    "services.mairie.connector.type: unknown connector type 'soap' "
-	    "(known: http)");
+	    "(known: http, sql, file)");
 }
 
 static const char included[] =
