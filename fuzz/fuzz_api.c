@@ -152,16 +152,26 @@ fuzz_exchange(const void *req, size_t len, int raw)
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 	    .sin_port = htons((uint16_t)fuzz_port),
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	struct timeval tv = { 10, 0 };
 	char buf[4096], head[16] = "";
+	static uint32_t next;
 	size_t got = 0;
 	ssize_t n;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	/* The server closes first, so each exchange leaves a TIME_WAIT pair;
+	 * spreading clients over 127/8 keeps thousands a second from running
+	 * out of addresses. */
+	next = next % 0xfffff + 1;
+	from.sin_addr.s_addr = htonl(0x7f000000u | next << 4 | 1);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
 	    sizeof(tv)) != 0 ||
-	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+	    bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		perror("fuzz: connect");
 		abort();
+	}
 	if (len > 0 && send(fd, req, len, MSG_NOSIGNAL) < 0 && !raw)
 		abort();
 	if (raw)
