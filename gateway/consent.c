@@ -20,22 +20,13 @@
 
 #define CONSENT_ISSUER "tellonce"
 
-static int
-consent_in_dataset(const struct config_dataset *ds, const char *name)
-{
-	for (size_t i = 0; i < ds->nattributes; i++)
-		if (strcmp(ds->attributes[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 static enum policy_reason
 consent_check(const struct consent_grant *g, int64_t now_ms)
 {
 	if (g->nattributes == 0)
 		return POLICY_ATTRIBUTE_NOT_PERMITTED;
 	for (size_t i = 0; i < g->nattributes; i++) {
-		if (!consent_in_dataset(g->dataset, g->attributes[i]))
+		if (config_find_attribute(g->dataset, g->attributes[i]) == NULL)
 			return POLICY_ATTRIBUTE_NOT_PERMITTED;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(g->attributes[i], g->attributes[j]) == 0)

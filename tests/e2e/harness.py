@@ -192,7 +192,19 @@ class Gateway:
             self.proc.kill()
             rc = self.proc.wait()
         self.log.close()
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Under `make test SAN=1` the daemon runs with ASan and UBSan: any
+        report in its log fails the test that stopped it."""
+        log = self.read_log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:"):
+            if marker in log:
+                at = log.index(marker)
+                raise Failure("sanitizer report in the gateway log:\n" +
+                              log[max(0, at - 200):at + 3000])
 
 
 def make_workdir(name):
