@@ -430,7 +430,7 @@ test_unknown_keys(void)
 	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
 	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
 	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
-	    "roles, connector, subscribes)");
+	    "roles, connector, subscribes, rate_limit)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, base_url, timeout");
