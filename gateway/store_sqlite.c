@@ -17,12 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+#define SQLITE_BUSY_SPIN 1000        /* short waits before the long ones */
+#define SQLITE_BUSY_SPIN_US 50
+#define SQLITE_BUSY_WAIT_US 1000
 
 /* The schema, one step per version: step i brings user_version from i to
  * i + 1 in its own transaction. Append new steps; never edit old ones. */
@@ -436,18 +440,46 @@ sq_migrate(sqlite3 *db, char *err, size_t errlen)
 }
 
 /* The database holds pseudonyms and local ids: create it owner-only before
- * SQLite does (its -wal and -shm files copy the main file's mode). */
+ * SQLite does (its -wal and -shm files copy the main file's mode). Only if
+ * it is absent: closing a descriptor of the file drops every POSIX lock
+ * this process holds on it, including the shared lock of connections
+ * already open, and a sqlite3 shell that then finds the file unlocked
+ * checkpoints and deletes the WAL under their feet. */
 static int
 sq_create_private(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd;
 
-	if (fd < 0) {
+	if (access(path, F_OK) == 0)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "store: %s: %s", path, strerror(errno));
 		return -1;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return 0;
+}
+
+/* Waits for the write lock. SQLite's own handler sleeps a millisecond and
+ * more from the first retry, far longer than a write transaction here
+ * holds the lock: short waits first keep the threads that share the
+ * database busy. Gives up after about SQLITE_BUSY_TIMEOUT_MS. */
+static int
+sq_busy(void *arg, int count)
+{
+	long us = count < SQLITE_BUSY_SPIN ? SQLITE_BUSY_SPIN_US :
+	    SQLITE_BUSY_WAIT_US;
+	long waited_us = count < SQLITE_BUSY_SPIN ? (long)count * SQLITE_BUSY_SPIN_US :
+	    (long)SQLITE_BUSY_SPIN * SQLITE_BUSY_SPIN_US +
+	    (long)(count - SQLITE_BUSY_SPIN) * SQLITE_BUSY_WAIT_US;
+	struct timespec ts = { 0, us * 1000 };
+
+	if (waited_us >= SQLITE_BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
 }
 
 static int
@@ -457,7 +489,7 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	int wal;
 
 	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, sq_busy, NULL);
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL)
 	    != SQLITE_OK) {
 		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
