@@ -8,7 +8,12 @@
  * record version, one delivery per subscriber that may receive something
  * and the idempotency key are stored in one transaction; the push is
  * audited, and only once that entry is durable does the 202 leave.
- * Subscribers left out get a `deliver` denial in the audit log. */
+ * Subscribers left out get a `deliver` denial in the audit log.
+ *
+ * Group commit: pushes that arrive on a worker in the same turn of its
+ * loop are stored in one transaction, at the end of that turn. SQLite has
+ * one writer; a commit per push would make every worker queue for it. */
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +42,20 @@ struct records_push {
 	struct records_skip *skips;
 	size_t nskips;
 	json_t *response;
+	/* What the store keeps: the push points into these. */
+	char record_id[STORE_ID_LEN];
+	char request_sha256[65];
+	char *canonical, *response_text;
+	struct store_push push;
 };
+
+/* The pushes of this worker waiting for the end of the loop's turn. */
+struct records_batch {
+	struct records_push **items;
+	size_t n, cap;
+};
+
+static _Thread_local struct records_batch records_batch;
 
 static void
 records_free(struct records_push *p)
@@ -48,6 +66,8 @@ records_free(struct records_push *p)
 	free(p->subscribers);
 	json_decref(p->record);
 	json_decref(p->response);
+	free(p->canonical);
+	free(p->response_text);
 	free(p);
 }
 
@@ -240,53 +260,97 @@ records_audit(struct records_push *p)
 	records_audit_skips(p);
 }
 
-/* Stores everything; 0, or -1 after replying (a replay, a reused key or a
- * store failure). */
-static int
-records_store(struct records_push *p, const char *key)
+/* Replies to a push the store did not take: a replay, a reused key or a
+ * store failure. */
+static void
+records_refused(struct records_push *p, const struct store_push_result *res)
 {
-	struct request *r = p->r;
-	char record_id[STORE_ID_LEN], request_sha256[65];
-	char *canonical, *response, *previous;
-	enum store_status st;
-	int same;
+	if (res->status == STORE_CONFLICT && res->same)
+		request_reply_json(p->r, 202, json_loads(res->previous, 0, NULL));
+	else if (res->status == STORE_CONFLICT)
+		request_reply_problem(p->r, 409, NULL, "idempotency_key was already "
+		    "used for another record");
+	else
+		request_reply_problem(p->r, 503, NULL, "the store is unavailable");
+	records_free(p);
+}
 
-	store_new_id(record_id);
-	p->response = json_pack("{s:s, s:i}", "id", record_id, "deliveries",
+/* End of the loop's turn: one transaction for the whole batch. */
+static void
+records_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct records_batch *b = &records_batch;
+	struct store_push *pushes = calloc(b->n, sizeof(*pushes));
+	struct store_push_result *res = calloc(b->n, sizeof(*res));
+	size_t n = b->n;
+
+	b->n = 0;
+	for (size_t i = 0; pushes != NULL && i < n; i++)
+		pushes[i] = b->items[i]->push;
+	if (pushes != NULL && res != NULL)
+		store_record_accept(b->items[0]->r->store, pushes, n, res);
+	for (size_t i = 0; i < n; i++) {
+		struct records_push *p = b->items[i];
+
+		if (res != NULL && res[i].status == STORE_OK) {
+			jsonutil_sha256_hex(p->record, p->payload_sha256);
+			records_audit(p);
+		} else {
+			records_refused(p, res ? &res[i] :
+			    &(struct store_push_result){ .status = STORE_ERROR });
+		}
+		if (res != NULL)
+			free(res[i].previous);
+	}
+	free(pushes);
+	free(res);
+}
+
+/* Prepares what the store keeps and adds it to this worker's batch; 0, or
+ * -1 after replying 503. */
+static int
+records_queue(struct records_push *p, const char *key)
+{
+	struct records_batch *b = &records_batch;
+	struct request *r = p->r;
+
+	store_new_id(p->record_id);
+	p->response = json_pack("{s:s, s:i}", "id", p->record_id, "deliveries",
 	    (int)p->nsubscribers);
-	canonical = jsonutil_canonical(p->record);
-	response = json_dumps(p->response, JSON_COMPACT);
-	jsonutil_sha256_hex(r->body, request_sha256);
-	struct store_push push = {
-		.record_id = record_id,
+	p->canonical = jsonutil_canonical(p->record);
+	p->response_text = json_dumps(p->response, JSON_COMPACT);
+	jsonutil_sha256_hex(r->body, p->request_sha256);
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 64;
+		struct records_push **grown = reallocarray(b->items, ncap,
+		    sizeof(*grown));
+
+		if (grown != NULL) {
+			b->items = grown;
+			b->cap = ncap;
+		}
+	}
+	if (p->canonical == NULL || p->response_text == NULL || b->n == b->cap ||
+	    (b->n == 0 && event_base_once(r->base, -1, EV_TIMEOUT, records_flush,
+	    NULL, NULL) != 0)) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return -1;
+	}
+	p->push = (struct store_push){
+		.record_id = p->record_id,
 		.provider = r->caller->id,
 		.subject = p->subject,
 		.dataset = p->ds->name,
-		.record = canonical,
+		.record = p->canonical,
 		.subscribers = p->subscribers,
 		.nsubscribers = p->nsubscribers,
 		.idempotency_key = key,
-		.request_sha256 = request_sha256,
-		.response = response,
+		.request_sha256 = p->request_sha256,
+		.response = p->response_text,
 		.now_ms = clock_now_ms(),
 	};
-	st = canonical && response ? store_record_accept(r->store, &push,
-	    &previous, &same) : STORE_ERROR;
-	free(canonical);
-	free(response);
-	if (st == STORE_OK)
-		return 0;
-	if (st == STORE_CONFLICT && same) {
-		request_reply_json(r, 202, json_loads(previous, 0, NULL));
-	} else if (st == STORE_CONFLICT) {
-		request_reply_problem(r, 409, NULL, "idempotency_key was already "
-		    "used for another record");
-	} else {
-		request_reply_problem(r, 503, NULL, "the store is unavailable");
-	}
-	if (st == STORE_CONFLICT)
-		free(previous);
-	return -1;
+	b->items[b->n++] = p;
+	return 0;
 }
 
 void
@@ -317,10 +381,8 @@ api_records_post(struct request *r)
 		goto done;
 	}
 	if (records_map(p, raw) != 0 || api_subject(r, local_id, p->subject) != 0 ||
-	    records_route(p) != 0 || records_store(p, key) != 0)
+	    records_route(p) != 0 || records_queue(p, key) != 0)
 		goto done;
-	jsonutil_sha256_hex(p->record, p->payload_sha256);
-	records_audit(p);
 	return;
 done:
 	records_free(p);

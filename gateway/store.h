@@ -138,14 +138,20 @@ struct store_push {
 	int64_t now_ms;
 };
 
-/* Stores the record, one pending delivery per subscriber (superseding
- * that subscriber's undelivered older versions of the same subject and
- * dataset) and the idempotency key, atomically. STORE_CONFLICT when the
- * provider used the key before: nothing is stored, *previous (malloc'd,
- * caller frees) is the first response and *same tells whether the request
- * was the same. */
+struct store_push_result {
+	enum store_status status;  /* STORE_OK stored, STORE_CONFLICT key seen */
+	char *previous;            /* CONFLICT: the first response; caller frees */
+	int same;                  /* CONFLICT: the request was the same */
+};
+
+/* For each push, in order: stores the record, one pending delivery per
+ * subscriber (superseding that subscriber's undelivered older versions of
+ * the same subject and dataset) and the idempotency key; or, when the
+ * provider used the key before, stores nothing for it (STORE_CONFLICT in
+ * its result). All n in one transaction, a group commit: STORE_ERROR
+ * stores none of them. */
 enum store_status store_record_accept(struct store *st,
-    const struct store_push *p, char **previous, int *same);
+    const struct store_push *p, size_t n, struct store_push_result *res);
 /* Records of `dataset` after seq `after`, oldest first, at most `limit`;
  * *list malloc'd, free with store_records_free. */
 enum store_status store_change_list(struct store *st, const char *dataset,

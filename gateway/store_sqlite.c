@@ -1028,15 +1028,15 @@ sq_transaction(struct sqlite_store *ss,
 
 struct sq_accept {
 	const struct store_push *p;
-	char **previous;
-	int *same;
+	struct store_push_result *res;
+	size_t n;
 };
 
 /* STORE_CONFLICT with the first response when the key was used before. */
 static enum store_status
-sq_push_key_check(struct sqlite_store *ss, struct sq_accept *a)
+sq_push_key_check(struct sqlite_store *ss, const struct store_push *p,
+    struct store_push_result *res)
 {
-	const struct store_push *p = a->p;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
@@ -1048,10 +1048,10 @@ sq_push_key_check(struct sqlite_store *ss, struct sq_accept *a)
 	sq_bind_text(s, 2, p->idempotency_key);
 	rc = sq_row(ss, s, "push key get");
 	if (rc == STORE_OK) {
-		*a->same = strcmp((const char *)sqlite3_column_text(s, 0),
+		res->same = strcmp((const char *)sqlite3_column_text(s, 0),
 		    p->request_sha256) == 0;
-		*a->previous = sq_column_dup(s, 1);
-		rc = *a->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
+		res->previous = sq_column_dup(s, 1);
+		rc = res->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
 	} else if (rc == STORE_NOT_FOUND) {
 		rc = STORE_OK;
 	}
@@ -1105,15 +1105,14 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 }
 
 static enum store_status
-sq_accept_rows(struct sqlite_store *ss, void *arg)
+sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
+    struct store_push_result *res)
 {
-	struct sq_accept *a = arg;
-	const struct store_push *p = a->p;
 	sqlite3_stmt *s;
 	enum store_status rc;
 	int64_t seq;
 
-	if ((rc = sq_push_key_check(ss, a)) != STORE_OK)
+	if ((rc = sq_push_key_check(ss, p, res)) != STORE_OK)
 		return rc;
 	if ((s = sq_stmt(ss, Q_RECORD_INSERT)) == NULL)
 		return STORE_ERROR;
@@ -1134,14 +1133,37 @@ sq_accept_rows(struct sqlite_store *ss, void *arg)
 }
 
 static enum store_status
-sq_record_accept(struct store *st, const struct store_push *p,
-    char **previous, int *same)
+sq_accept_rows(struct sqlite_store *ss, void *arg)
 {
-	struct sq_accept a = { .p = p, .previous = previous, .same = same };
+	struct sq_accept *a = arg;
 
-	*previous = NULL;
-	*same = 0;
-	return sq_transaction(sq(st), sq_accept_rows, &a);
+	for (size_t i = 0; i < a->n; i++) {
+		a->res[i].status = sq_accept_one(ss, &a->p[i], &a->res[i]);
+		/* A conflict without a first response broke a unique rule. */
+		if (a->res[i].status == STORE_ERROR ||
+		    (a->res[i].status == STORE_CONFLICT &&
+		    a->res[i].previous == NULL))
+			return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_record_accept(struct store *st, const struct store_push *p, size_t n,
+    struct store_push_result *res)
+{
+	struct sq_accept a = { .p = p, .res = res, .n = n };
+	enum store_status rc;
+
+	memset(res, 0, n * sizeof(*res));
+	if ((rc = sq_transaction(sq(st), sq_accept_rows, &a)) == STORE_OK)
+		return STORE_OK;
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].previous);
+		res[i].previous = NULL;
+		res[i].status = STORE_ERROR;
+	}
+	return rc;
 }
 
 /* Fills rec from RECORD_COLUMNS starting at column `col`. */
