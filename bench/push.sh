@@ -66,18 +66,21 @@ services:
     auth: {api_key: env:CAF_KEY}
     connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: PUT, path: "/caf/{local_id}"}}
     subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
   ccas:
     name: CCAS
     auth: {api_key: env:CCAS_KEY}
     connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: POST, path: "/ccas/{local_id}"},
                 map: {city: commune.nom}}
     subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
   impots:
     name: Impots
     auth: {api_key: env:IMPOTS_KEY}
     connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: PUT, path: "/impots/{local_id}"},
                 map: {postal_code: cp, country: pays}}
     subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
 policies:
   - {id: caf, consumer: caf, provider: mairie, dataset: address, attributes: [street, postal_code, city],
      purpose: benefits, basis: public_task, legal_reference: "CSS L114-19"}
