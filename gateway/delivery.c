@@ -132,6 +132,19 @@ delivery_grant(const struct policy_decision *d, const json_t *record)
 	return out;
 }
 
+/* Whether cur should replace best: the first decision explains a denial;
+ * an allow beats a denial, and a wider allow a narrower one. */
+static int
+delivery_better(const struct policy_decision *cur,
+    const struct policy_decision *best, int have)
+{
+	if (!have)
+		return 1;
+	if (cur->reason != POLICY_ALLOW)
+		return 0;
+	return best->reason != POLICY_ALLOW || cur->nattributes > best->nattributes;
+}
+
 enum policy_reason
 delivery_filter(struct store *st, const struct config *cfg,
     const struct config_service *subscriber,
@@ -143,6 +156,7 @@ delivery_filter(struct store *st, const struct config *cfg,
 	    .provider = provider, .dataset = ds, .subject = subject,
 	    .now_ms = clock_now_ms() };
 	struct policy_decision cur;
+	int have = 0;
 
 	*out = NULL;
 	memset(d, 0, sizeof(*d));
@@ -159,14 +173,10 @@ delivery_filter(struct store *st, const struct config *cfg,
 			policy_decision_clear(d);
 			return d->reason = POLICY_STORE_ERROR;
 		}
-		/* The first denial explains; an allow beats it, and a wider
-		 * allow beats a narrower one. */
-		if ((cur.reason == POLICY_ALLOW && (d->reason != POLICY_ALLOW ||
-		    cur.nattributes > d->nattributes)) ||
-		    (d->reason == POLICY_NO_POLICY && d->policy == NULL &&
-		    cur.reason != POLICY_ALLOW)) {
+		if (delivery_better(&cur, d, have)) {
 			policy_decision_clear(d);
 			*d = cur;
+			have = 1;
 		} else {
 			policy_decision_clear(&cur);
 		}
