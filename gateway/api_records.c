@@ -279,18 +279,20 @@ records_refused(struct records_push *p, const struct store_push_result *res)
 static void
 records_flush(evutil_socket_t fd, short what, void *arg)
 {
-	struct records_batch *b = &records_batch;
-	struct store_push *pushes = calloc(b->n, sizeof(*pushes));
-	struct store_push_result *res = calloc(b->n, sizeof(*res));
-	size_t n = b->n;
+	/* The batch is taken whole (and its array freed below), so that no
+	 * memory outlives the worker thread. */
+	struct records_push **items = records_batch.items;
+	size_t n = records_batch.n;
+	struct store_push *pushes = calloc(n, sizeof(*pushes));
+	struct store_push_result *res = calloc(n, sizeof(*res));
 
-	b->n = 0;
+	memset(&records_batch, 0, sizeof(records_batch));
 	for (size_t i = 0; pushes != NULL && i < n; i++)
-		pushes[i] = b->items[i]->push;
+		pushes[i] = items[i]->push;
 	if (pushes != NULL && res != NULL)
-		store_record_accept(b->items[0]->r->store, pushes, n, res);
+		store_record_accept(items[0]->r->store, pushes, n, res);
 	for (size_t i = 0; i < n; i++) {
-		struct records_push *p = b->items[i];
+		struct records_push *p = items[i];
 
 		if (res != NULL && res[i].status == STORE_OK) {
 			jsonutil_sha256_hex(p->record, p->payload_sha256);
@@ -304,6 +306,7 @@ records_flush(evutil_socket_t fd, short what, void *arg)
 	}
 	free(pushes);
 	free(res);
+	free(items);
 }
 
 /* Prepares what the store keeps and adds it to this worker's batch; 0, or
