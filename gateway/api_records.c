@@ -161,7 +161,8 @@ records_route(struct records_push *p)
 		json_t *granted;
 		char *local_id;
 
-		if (!delivery_subscribes(svc, p->ds, r->caller))
+		if (!delivery_subscribes(svc, p->ds, r->caller) ||
+		    !delivery_can_push(svc))
 			continue;
 		why = delivery_filter(r->store, cfg, svc, r->caller, p->ds,
 		    p->subject, p->record, &skip->d, &granted);

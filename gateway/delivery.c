@@ -92,6 +92,12 @@ struct delivery {
 /* ---- who may receive what ------------------------------------------- */
 
 int
+delivery_can_push(const struct config_service *svc)
+{
+	return svc->connector != NULL && svc->connector->ops->push != NULL;
+}
+
+int
 delivery_subscribes(const struct config_service *svc,
     const struct config_dataset *ds, const struct config_service *provider)
 {
@@ -697,8 +703,10 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	delivery_refresh(dl);
 	cfg = dl->snap->cfg;
+	/* Not only current subscribers: deliveries queued before a reload
+	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
-		if (cfg->services[i].nsubscribes > 0)
+		if (delivery_can_push(&cfg->services[i]))
 			more |= delivery_take(dl, &cfg->services[i]);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }

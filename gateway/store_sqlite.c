@@ -1321,6 +1321,8 @@ sq_take_chain_taken(const struct sq_take *t, const struct store_delivery *d)
 	return 0;
 }
 
+/* Marks the rows read sending. A row superseded since it was read is left
+ * out: only this worker moves rows to sending, but pushes supersede. */
 static enum store_status
 sq_take_rows(struct sqlite_store *ss, void *arg)
 {
@@ -1328,14 +1330,6 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, t->subscriber);
-	sqlite3_bind_int64(s, 2, t->now_ms);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->limit);
-	rc = sq_delivery_rows(ss, s, t->limit, &t->items, &t->ndue);
-	if (rc != STORE_OK)
-		return rc;
 	/* Taken rows move down in place; the rest are cleared as they go. */
 	for (size_t i = 0; i < t->ndue; i++) {
 		struct store_delivery d = t->items[i];
@@ -1345,34 +1339,56 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 			store_delivery_clear(&d);
 			continue;
 		}
-		t->items[t->n++] = d;
-		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL)
+		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL) {
+			store_delivery_clear(&d);
 			return STORE_ERROR;
+		}
 		sq_bind_text(s, 1, d.id);
 		sqlite3_bind_int64(s, 2, t->now_ms);
-		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK)
+		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK) {
+			store_delivery_clear(&d);
 			return rc;
-		t->items[t->n - 1].state = STORE_DELIVERY_SENDING;
+		}
+		if (sqlite3_changes(ss->db) == 0) {
+			store_delivery_clear(&d);
+			continue;
+		}
+		d.state = STORE_DELIVERY_SENDING;
+		t->items[t->n++] = d;
 	}
 	return STORE_OK;
 }
 
+/* Reads the due rows without the write lock (the worker polls often, and
+ * mostly finds nothing), then marks them in a write transaction. */
 static enum store_status
 sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
     size_t limit, struct store_delivery **list, size_t *n)
 {
+	struct sqlite_store *ss = sq(st);
 	struct sq_take t = { .subscriber = subscriber, .now_ms = now_ms,
 	    .limit = limit };
-	enum store_status rc = sq_transaction(sq(st), sq_take_rows, &t);
+	enum store_status rc;
+	sqlite3_stmt *s;
 
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subscriber);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	if ((rc = sq_delivery_rows(ss, s, limit, &t.items, &t.ndue)) != STORE_OK)
+		return rc;
+	if (t.ndue > 0)
+		rc = sq_transaction(ss, sq_take_rows, &t);
 	if (rc != STORE_OK) {
 		store_deliveries_free(t.items, t.ndue);
-		t.items = NULL;
-		t.n = 0;
+		return rc;
 	}
 	*list = t.items;
 	*n = t.n;
-	return rc;
+	return STORE_OK;
 }
 
 struct sq_finish {
