@@ -8,6 +8,7 @@
 #ifndef TELLONCE_CONFIG_H
 #define TELLONCE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,10 +44,35 @@ struct config_dataset {
 	size_t nattributes;
 };
 
+/* One step of a map entry's transform list (mapping.c applies them). */
+enum config_transform_kind {
+	CONFIG_TRANSFORM_TRIM,
+	CONFIG_TRANSFORM_UPPER,
+	CONFIG_TRANSFORM_LOWER,
+	CONFIG_TRANSFORM_DATE,      /* from -> to */
+	CONFIG_TRANSFORM_CONCAT,    /* paths joined with sep; read only */
+	CONFIG_TRANSFORM_SPLIT,     /* part `index` of the value cut at sep; read only */
+	CONFIG_TRANSFORM_CONSTANT,  /* value, whatever the service has; read only */
+	CONFIG_TRANSFORM_DEFAULT,   /* value when the service has none */
+};
+
+struct config_transform {
+	enum config_transform_kind kind;
+	char *from, *to;            /* date: formats such as "DD/MM/YYYY" */
+	char **paths;               /* concat: dotted paths */
+	size_t npaths;
+	char *sep;                  /* concat (NULL: ""), split */
+	int64_t index;              /* split: 0 the first part, -1 the last */
+	char *value;                /* constant, default: YAML text that fits
+	                             * the attribute's type */
+};
+
 /* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
 struct config_mapping {
 	const struct config_attribute *attribute;
-	char *path; /* "adresse.cp" */
+	char *path; /* "adresse.cp"; NULL when a concat or constant makes it */
+	struct config_transform *transforms; /* in the order they apply on read */
+	size_t ntransforms;
 };
 
 struct config_connector {
@@ -74,6 +100,12 @@ struct config_delivery {
 	int concurrency;                 /* pushes in flight at once; 32       */
 };
 
+/* services.*.rate_limit: a token bucket; rate 0 = no limit. */
+struct config_rate_limit {
+	double rate;                     /* requests per second */
+	int burst;                       /* default: one second's worth */
+};
+
 struct config_service {
 	char *id;                        /* the key under `services:` */
 	char *name;
@@ -82,6 +114,7 @@ struct config_service {
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */
+	struct config_rate_limit rate_limit;
 	struct config_connector *connector;   /* NULL: the service only calls us */
 	struct config_subscription *subscribes;
 	size_t nsubscribes;
@@ -125,6 +158,7 @@ struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
 	int workers;                     /* event-loop threads; default: CPUs */
 	char *log_level;                 /* "info" */
+	char *user;                      /* drop root to this user; NULL = stay */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
 	struct secret pseudonym_key;
@@ -134,6 +168,7 @@ struct config_gateway {
 };
 
 struct config {
+	atomic_int refs;                 /* owners; see config_ref */
 	char *path;
 	struct config_gateway gateway;
 	struct config_dataset *datasets;
@@ -159,7 +194,12 @@ struct config_errors {
 /* Loads and validates `path` (and its includes). Returns the config, or NULL
  * with every problem found appended to errs (caller frees both). */
 struct config *config_load(const char *path, struct config_errors *errs);
+/* Drops one owner's reference; the last one frees the config. */
 void config_free(struct config *cfg);
+/* Adds an owner (the server and the delivery worker share one config, so
+ * that a reload reads secret files once, before privileges are dropped).
+ * Returns cfg. */
+struct config *config_ref(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 /* Prints each error as FILE:LINE:COL: message, one per line. */
 void config_errors_print(const struct config_errors *errs, void *stdio_file);
@@ -174,6 +214,10 @@ const struct config_attribute *config_find_attribute(
  * time against every service; NULL if none. */
 const struct config_service *config_find_service_by_key(const struct config *cfg,
     const char *token, size_t len);
+
+/* The service whose client_cert_sha256 is hash; NULL if none. */
+const struct config_service *config_find_service_by_cert(
+    const struct config *cfg, const unsigned char hash[32]);
 
 const char *config_basis_name(enum config_basis basis);
 

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "log.h"
 #include "mapping.h"
+#include "privdrop.h"
 #include "server.h"
 #include "store.h"
 
@@ -141,12 +142,21 @@ main_secret_equal(const struct secret *a, const struct secret *b)
 	return a->len == b->len && CRYPTO_memcmp(a->data, b->data, a->len) == 0;
 }
 
-/* What a reload cannot change without a restart; NULL if nothing. */
+static int
+main_string_equal(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What a reload cannot change without a restart; NULL if nothing. TLS
+ * certificates and keys can change: that is how they are renewed. */
 static const char *
 main_reload_blocker(const struct config *old, const struct config *new)
 {
 	const struct config_gateway *o = &old->gateway, *n = &new->gateway;
 
+	if (!main_string_equal(o->user, n->user))
+		return "gateway.user";
 	if (strcmp(o->listen, n->listen) != 0)
 		return "gateway.listen";
 	if (o->workers != n->workers)
@@ -167,6 +177,7 @@ main_reload(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = main_load(gw->config_path);
 	const char *blocker;
+	char err[512];
 
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
@@ -178,11 +189,17 @@ main_reload(struct gateway *gw, struct delivery *dl)
 		config_free(cfg);
 		return;
 	}
-	server_swap_config(gw->server, cfg);
-	/* The delivery worker keeps its own copy: configs are not shared
-	 * across the server's reference counting. */
-	if ((cfg = main_load(gw->config_path)) != NULL)
-		delivery_swap_config(dl, cfg);
+	/* The server and the delivery worker share the one config, read
+	 * once: after `gateway.user` drops root, key files cannot be read
+	 * again. */
+	if (server_swap_config(gw->server, config_ref(cfg), err,
+	    sizeof(err)) != 0) {
+		log_error("reload refused: %s; the old configuration keeps "
+		    "serving", err);
+		config_free(cfg);
+		return;
+	}
+	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
@@ -232,7 +249,7 @@ main_serve(int argc, char **argv)
 	struct config *cfg;
 	sigset_t set;
 	char err[512];
-	int at, level, rc = 1;
+	int at, level, fd = -1, rc = 1;
 
 	if ((gw.config_path = main_config_arg(argc, argv, &at)) == NULL || argc != 2)
 		return main_usage_error("serve needs -c FILE");
@@ -250,6 +267,17 @@ main_serve(int argc, char **argv)
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
+	/* Bound as root (ports below 1024); everything opened from here on
+	 * is opened as gateway.user, so its files stay usable by it. */
+	if ((fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (cfg->gateway.user != NULL &&
+	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
 	if (main_open_signer(&gw, cfg) != 0)
 		goto out;
 	index_store = store_open(cfg->gateway.store, err, sizeof(err));
@@ -267,19 +295,14 @@ main_serve(int argc, char **argv)
 		goto out;
 	}
 	audit_set_index_hook(gw.audit, main_index_hook, index_store);
-	if (server_start(&gw, cfg, err, sizeof(err)) == NULL) {
-		cfg = NULL; /* server_start took it */
+	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+		fd = -1; /* server_start_on took it, and one config reference */
 		log_error("%s", err);
 		goto out;
 	}
-	cfg = NULL;
-	/* The delivery worker gets its own copy (see main_reload). */
-	if ((cfg = main_load(gw.config_path)) == NULL) {
-		server_stop(gw.server);
-		goto out;
-	}
+	fd = -1;
 	dl = delivery_start(&gw, cfg, err, sizeof(err));
-	cfg = NULL; /* delivery_start took it */
+	cfg = NULL; /* delivery_start took the other reference */
 	if (dl == NULL) {
 		log_error("%s", err);
 		server_stop(gw.server);
@@ -291,6 +314,8 @@ main_serve(int argc, char **argv)
 	delivery_stop(dl);
 	rc = 0;
 out:
+	if (fd >= 0)
+		close(fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
 	if (index_store != NULL)
