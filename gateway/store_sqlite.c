@@ -113,6 +113,12 @@ static const char *const sqlite_migrations[] = {
 	"CREATE INDEX deliveries_chain ON deliveries "
 	"  (subscriber, subject, dataset, state);"
 	"CREATE INDEX deliveries_by_state ON deliveries (state, seq);",
+	/* 3: where polled services' changes were read up to. */
+	"CREATE TABLE poll_cursors ("
+	"  service TEXT PRIMARY KEY,"
+	"  cursor TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -153,6 +159,8 @@ enum sqlite_stmt {
 	Q_DELIVERY_GET,
 	Q_DELIVERY_NEWER,
 	Q_DELIVERY_REQUEUE,
+	Q_CURSOR_GET,
+	Q_CURSOR_PUT,
 	Q_COUNT
 };
 
@@ -253,6 +261,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_REQUEUE] = "UPDATE deliveries SET state = 0, attempts = 0, "
 	    "since_ms = ?2, due_ms = ?2, updated_ms = ?2, last_error = NULL "
 	    "WHERE id = ?1 AND state = 3",
+	[Q_CURSOR_GET] = "SELECT cursor FROM poll_cursors WHERE service = ?1",
+	[Q_CURSOR_PUT] = "INSERT INTO poll_cursors (service, cursor, updated_ms) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (service) DO UPDATE SET "
+	    "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
 };
 
 struct sqlite_store {
@@ -1030,6 +1042,7 @@ struct sq_accept {
 	const struct store_push *p;
 	struct store_push_result *res;
 	size_t n;
+	const struct store_cursor *cursor;
 };
 
 /* STORE_CONFLICT with the first response when the key was used before. */
@@ -1133,6 +1146,37 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 }
 
 static enum store_status
+sq_cursor_put(struct sqlite_store *ss, const struct store_cursor *c)
+{
+	sqlite3_stmt *s = sq_stmt(ss, Q_CURSOR_PUT);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, c->service);
+	sq_bind_text(s, 2, c->cursor);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	return sq_exec(ss, s, "poll cursor put");
+}
+
+static enum store_status
+sq_poll_cursor(struct store *st, const char *service, char **cursor)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	*cursor = NULL;
+	if ((s = sq_stmt(ss, Q_CURSOR_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	rc = sq_row(ss, s, "poll cursor get");
+	if (rc == STORE_OK && (*cursor = sq_column_dup(s, 0)) == NULL)
+		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
 sq_accept_rows(struct sqlite_store *ss, void *arg)
 {
 	struct sq_accept *a = arg;
@@ -1145,14 +1189,14 @@ sq_accept_rows(struct sqlite_store *ss, void *arg)
 		    a->res[i].previous == NULL))
 			return STORE_ERROR;
 	}
-	return STORE_OK;
+	return a->cursor != NULL ? sq_cursor_put(ss, a->cursor) : STORE_OK;
 }
 
 static enum store_status
 sq_record_accept(struct store *st, const struct store_push *p, size_t n,
-    struct store_push_result *res)
+    struct store_push_result *res, const struct store_cursor *cursor)
 {
-	struct sq_accept a = { .p = p, .res = res, .n = n };
+	struct sq_accept a = { .p = p, .res = res, .n = n, .cursor = cursor };
 	enum store_status rc;
 
 	memset(res, 0, n * sizeof(*res));
@@ -1520,6 +1564,7 @@ static const struct store_ops sqlite_ops = {
 	.access_last = sq_access_last,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
+	.poll_cursor = sq_poll_cursor,
 	.change_list = sq_change_list,
 	.delivery_recover = sq_delivery_recover,
 	.delivery_take = sq_delivery_take,

@@ -46,7 +46,7 @@ push(struct store *st, const char *subject, const char *record,
 	};
 
 	store_new_id(id);
-	return store_record_accept(st, &p, 1, res);
+	return store_record_accept(st, &p, 1, res, NULL);
 }
 
 static size_t
