@@ -20,11 +20,20 @@ DEB_PKGS = pkg-config make gcc libc6-dev \
 	python3 python3-cryptography curl postgresql
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
+# Only `make fuzz` needs these (clang and its libFuzzer runtime).
+FUZZ_PKGS = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 
 PKGS = libcurl jansson yaml-0.1 sqlite3 libssl libcrypto libevent \
 	libevent_openssl libevent_pthreads libpq
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CC       = clang
+BUILD    = build/fuzz
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT      = -O1
+else ifeq ($(SAN),1)
 BUILD    = build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
@@ -57,8 +66,14 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS = $(wildcard tests/tools/*.c) $(wildcard bench/*.c)
 TOOL_BINS = $(TOOL_SRCS:%.c=$(BUILD)/%)
+# fuzz/fuzz_NAME.c: a libFuzzer harness (make fuzz), and under make test a
+# replay of its saved corpus and regressions (tests/test_fuzz_NAME).
+FUZZ_NAMES  = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
+FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h
+FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
+FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps build-tests test run install clean bench
+.PHONY: all deps build-tests test run install clean bench fuzz fuzz-build
 
 all: $(BUILD)/tellonce
 
@@ -97,6 +112,16 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtellonce.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtellonce.a $(LDLIBS)
 
+$(BUILD)/tests/test_fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(FUZZ_COMMON) $(BUILD)/libtellonce.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_NAME=\"fuzz_$*\" $(LDFLAGS) -o $@ $< \
+	    fuzz/replay.c fuzz/common.c $(BUILD)/libtellonce.a $(LDLIBS)
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_COMMON) $(BUILD)/libtellonce.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    fuzz/common.c $(BUILD)/libtellonce.a $(LDLIBS)
+
 # The example plugin is a shared object loaded with dlopen (connectors/example).
 $(BUILD)/connectors/example.so: $(wildcard connectors/example/*.c) connectors/connector.h
 	@mkdir -p $(dir $@)
@@ -112,7 +137,7 @@ PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so
 # The plugin tests load them.
 $(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
 
-build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS)
+build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -126,6 +151,16 @@ bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
 	@$(MAKE) --no-print-directory all $(TOOL_BINS)
 	@BUILD=$(BUILD) bench/run.sh
+
+# Each harness runs FUZZ_SECONDS on the saved corpus; new inputs go to
+# build/fuzz/corpus, crashes to build/fuzz/crashes (copy them into
+# fuzz/regressions/NAME once fixed).
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_BINS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tellonce

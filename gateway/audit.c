@@ -89,7 +89,8 @@ struct audit {
 	void *hook_arg;
 
 	/* The tree: written by the sequencer, read by proofs and entry reads.
-	 * tree->size counts appended entries, `size` the durable ones. */
+	 * Only durable entries enter it; `size` catches up with tree->size
+	 * once a whole batch is in. */
 	pthread_mutex_t tmu;
 	struct merkle_tiles *tree;
 	uint64_t size;
@@ -705,6 +706,7 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	int refuse;
 
 	if (q == NULL) {
+		/* Without a request there is no way to defer the answer. */
 		log_error("audit: out of memory");
 		done(-1, 0, arg);
 		return;

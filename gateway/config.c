@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -729,6 +730,10 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "log_level", .parse = config_field_log_level, .def = "info",
 	  .offset = offsetof(struct config_gateway, log_level),
 	  .doc = "debug, info, warn or error" },
+	{ .key = "user", .parse = config_field_string,
+	  .offset = offsetof(struct config_gateway, user),
+	  .doc = "when started as root: the user to run as once the socket is "
+	  "bound and the keys are read" },
 	{ .key = "tls", .parse = config_field_tls,
 	  .offset = offsetof(struct config_gateway, tls),
 	  .doc = "serve HTTPS: {cert, key, client_ca}" },
@@ -1573,6 +1578,14 @@ config_field_cert_hash(struct config_loader *ld, const struct config_field *f,
 		return;
 	}
 	svc->has_client_cert = 1;
+	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
+		if (o->has_client_cert && memcmp(o->client_cert_sha256,
+		    svc->client_cert_sha256, 32) == 0) {
+			config_error(ld, v, "%s: the same certificate as service "
+			    "'%s'; every service needs its own", path, o->id);
+			return;
+		}
+	}
 }
 
 static const struct config_field config_auth_fields[] = {
@@ -1617,6 +1630,51 @@ config_field_roles(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+/* "50/s", "600/m", "10000/h" → requests per second. */
+static void
+config_field_rate(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	static const struct { const char *unit; double per_s; } units[] = {
+		{ "/s", 1.0 }, { "/m", 1.0 / 60 }, { "/h", 1.0 / 3600 },
+	};
+	const char *s = config_scalar(ld, path, v), *p = s;
+	uint64_t n;
+
+	if (s == NULL)
+		return;
+	if (config_parse_digits(&p, 1000000000, &n) == 0 && n > 0)
+		for (size_t i = 0; i < CONFIG_NITEMS(units); i++)
+			if (strcmp(p, units[i].unit) == 0) {
+				*(double *)dst = (double)n * units[i].per_s;
+				return;
+			}
+	config_error(ld, v, "%s: expected requests per second, minute or "
+	    "hour, e.g. 50/s or 600/m", path);
+}
+
+static const struct config_field config_rate_limit_fields[] = {
+	{ .key = "rate", .parse = config_field_rate, .required = 1,
+	  .offset = offsetof(struct config_rate_limit, rate),
+	  .doc = "sustained requests: N/s, N/m or N/h" },
+	{ .key = "burst", .parse = config_field_count,
+	  .offset = offsetof(struct config_rate_limit, burst),
+	  .aux = 1000000000,
+	  .doc = "requests allowed at once; default: one second's worth" },
+	{ .key = NULL },
+};
+
+static void
+config_field_rate_limit(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_rate_limit *rl = dst;
+
+	config_table_apply(ld, path, config_rate_limit_fields, v, rl);
+	if (rl->rate > 0 && rl->burst == 0)
+		rl->burst = rl->rate < 1 ? 1 : (int)ceil(rl->rate);
+}
+
 static const struct config_field config_subscription_fields[] = {
 	{ .key = "dataset", .parse = config_field_dataset_ref, .required = 1,
 	  .offset = offsetof(struct config_subscription, dataset),
@@ -1655,6 +1713,31 @@ config_field_subscribes(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+static const struct config_field config_delivery_fields[] = {
+	{ .key = "base", .parse = config_field_duration, .def = "500ms",
+	  .offset = offsetof(struct config_delivery, base_ms),
+	  .doc = "delay before the first retry; doubles on each failure" },
+	{ .key = "cap", .parse = config_field_duration, .def = "5m",
+	  .offset = offsetof(struct config_delivery, cap_ms),
+	  .doc = "longest delay between two retries" },
+	{ .key = "max_attempts", .parse = config_field_count, .def = "10",
+	  .offset = offsetof(struct config_delivery, max_attempts), .aux = 1000,
+	  .doc = "attempts before a delivery goes to the dead letters" },
+	{ .key = "max_age", .parse = config_field_duration, .def = "24h",
+	  .offset = offsetof(struct config_delivery, max_age_ms),
+	  .doc = "age after which a failing delivery goes to the dead letters" },
+	{ .key = "circuit_threshold", .parse = config_field_count, .def = "5",
+	  .offset = offsetof(struct config_delivery, circuit_threshold),
+	  .aux = 1000, .doc = "failures in a row that open the circuit breaker" },
+	{ .key = "circuit_cooldown", .parse = config_field_duration, .def = "30s",
+	  .offset = offsetof(struct config_delivery, circuit_cooldown_ms),
+	  .doc = "how long an open circuit waits before one probe delivery" },
+	{ .key = "concurrency", .parse = config_field_count, .def = "32",
+	  .offset = offsetof(struct config_delivery, concurrency), .aux = 1024,
+	  .doc = "deliveries in flight to this service at once" },
+	{ .key = NULL },
+};
+
 static const struct config_field config_service_fields[] = {
 	{ .key = "name", .parse = config_field_string, .required = 1,
 	  .offset = offsetof(struct config_service, name),
@@ -1669,6 +1752,13 @@ static const struct config_field config_service_fields[] = {
 	  .doc = "how the gateway calls the service: {type, map, ...}" },
 	{ .key = "subscribes", .parse = config_field_subscribes,
 	  .doc = "[{dataset, from}]: changes pushed to this service" },
+	{ .key = "delivery", .parse = config_field_table,
+	  .sub = config_delivery_fields,
+	  .offset = offsetof(struct config_service, delivery),
+	  .doc = "retries and circuit breaker of pushes to this service" },
+	{ .key = "rate_limit", .parse = config_field_rate_limit,
+	  .offset = offsetof(struct config_service, rate_limit),
+	  .doc = "{rate, burst}: requests allowed (429 beyond); default none" },
 	{ .key = NULL },
 };
 
@@ -1945,7 +2035,7 @@ static const struct config_field config_top_fields[] = {
 	  .aux = YAMLTREE_MAPPING, .doc = "name: {attributes, description}" },
 	{ .key = "services", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, services),
-	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes}" },
+	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes, delivery}" },
 	{ .key = "policies", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, policies),
 	  .aux = YAMLTREE_SEQUENCE, .doc = "the list of data-sharing policies" },
@@ -2106,6 +2196,7 @@ config_gateway_free(struct config_gateway *gw)
 {
 	free(gw->listen);
 	free(gw->log_level);
+	free(gw->user);
 	free(gw->store);
 	secret_wipe(&gw->tls.cert);
 	secret_wipe(&gw->tls.key);
@@ -2224,5 +2315,21 @@ config_find_service_by_key(const struct config *cfg, const char *token,
 			found = s;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));
+	return found;
+}
+
+const struct config_service *
+config_find_service_by_cert(const struct config *cfg,
+    const unsigned char hash[32])
+{
+	const struct config_service *found = NULL;
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *s = &cfg->services[i];
+
+		if (s->has_client_cert && CRYPTO_memcmp(hash,
+		    s->client_cert_sha256, 32) == 0)
+			found = s;
+	}
 	return found;
 }

@@ -88,6 +88,23 @@ struct config_subscription {
 	const struct config_service *from;
 };
 
+/* How the outbox delivers to a subscriber (docs/delivery.md). */
+struct config_delivery {
+	int64_t base_ms;                 /* first retry delay; default 500 ms  */
+	int64_t cap_ms;                  /* longest retry delay; default 5 min */
+	int max_attempts;                /* then dead-lettered; default 10     */
+	int64_t max_age_ms;              /* then dead-lettered; default 24 h   */
+	int circuit_threshold;           /* failures in a row that open it; 5  */
+	int64_t circuit_cooldown_ms;     /* open this long, then a probe; 30 s */
+	int concurrency;                 /* pushes in flight at once; 32       */
+};
+
+/* services.*.rate_limit: a token bucket; rate 0 = no limit. */
+struct config_rate_limit {
+	double rate;                     /* requests per second */
+	int burst;                       /* default: one second's worth */
+};
+
 struct config_service {
 	char *id;                        /* the key under `services:` */
 	char *name;
@@ -96,9 +113,11 @@ struct config_service {
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */
+	struct config_rate_limit rate_limit;
 	struct config_connector *connector;   /* NULL: the service only calls us */
 	struct config_subscription *subscribes;
 	size_t nsubscribes;
+	struct config_delivery delivery;
 };
 
 struct config_policy {
@@ -138,6 +157,7 @@ struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
 	int workers;                     /* event-loop threads; default: CPUs */
 	char *log_level;                 /* "info" */
+	char *user;                      /* drop root to this user; NULL = stay */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
 	struct secret pseudonym_key;
@@ -187,6 +207,10 @@ const struct config_attribute *config_find_attribute(
  * time against every service; NULL if none. */
 const struct config_service *config_find_service_by_key(const struct config *cfg,
     const char *token, size_t len);
+
+/* The service whose client_cert_sha256 is hash; NULL if none. */
+const struct config_service *config_find_service_by_cert(
+    const struct config *cfg, const unsigned char hash[32]);
 
 const char *config_basis_name(enum config_basis basis);
 

@@ -14,10 +14,12 @@
 
 #include "audit.h"
 #include "config.h"
+#include "delivery.h"
 #include "jsonutil.h"
 #include "keys.h"
 #include "log.h"
 #include "mapping.h"
+#include "privdrop.h"
 #include "server.h"
 #include "store.h"
 
@@ -140,12 +142,21 @@ main_secret_equal(const struct secret *a, const struct secret *b)
 	return a->len == b->len && CRYPTO_memcmp(a->data, b->data, a->len) == 0;
 }
 
-/* What a reload cannot change without a restart; NULL if nothing. */
+static int
+main_string_equal(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What a reload cannot change without a restart; NULL if nothing. TLS
+ * certificates and keys can change: that is how they are renewed. */
 static const char *
 main_reload_blocker(const struct config *old, const struct config *new)
 {
 	const struct config_gateway *o = &old->gateway, *n = &new->gateway;
 
+	if (!main_string_equal(o->user, n->user))
+		return "gateway.user";
 	if (strcmp(o->listen, n->listen) != 0)
 		return "gateway.listen";
 	if (o->workers != n->workers)
@@ -162,10 +173,11 @@ main_reload_blocker(const struct config *old, const struct config *new)
 }
 
 static void
-main_reload(struct gateway *gw)
+main_reload(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = main_load(gw->config_path);
 	const char *blocker;
+	char err[512];
 
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
@@ -177,7 +189,15 @@ main_reload(struct gateway *gw)
 		config_free(cfg);
 		return;
 	}
-	server_swap_config(gw->server, cfg);
+	if (server_swap_config(gw->server, cfg, err, sizeof(err)) != 0) {
+		log_error("reload refused: %s; the old configuration keeps "
+		    "serving", err);
+		return;
+	}
+	/* The delivery worker keeps its own copy: configs are not shared
+	 * across the server's reference counting. */
+	if ((cfg = main_load(gw->config_path)) != NULL)
+		delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
@@ -185,7 +205,7 @@ main_reload(struct gateway *gw)
 
 /* Waits for signals on the main thread; the workers never see them. */
 static void
-main_signal_loop(struct gateway *gw, const sigset_t *set)
+main_signal_loop(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 {
 	int sig;
 
@@ -193,7 +213,7 @@ main_signal_loop(struct gateway *gw, const sigset_t *set)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			main_reload(gw);
+			main_reload(gw, dl);
 			continue;
 		}
 		log_info("signal %d: draining and stopping", sig);
@@ -223,10 +243,11 @@ main_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
+	struct delivery *dl = NULL;
 	struct config *cfg;
 	sigset_t set;
 	char err[512];
-	int at, level, rc = 1;
+	int at, level, fd = -1, rc = 1;
 
 	if ((gw.config_path = main_config_arg(argc, argv, &at)) == NULL || argc != 2)
 		return main_usage_error("serve needs -c FILE");
@@ -244,6 +265,17 @@ main_serve(int argc, char **argv)
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
+	/* Bound as root (ports below 1024); everything opened from here on
+	 * is opened as gateway.user, so its files stay usable by it. */
+	if ((fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (cfg->gateway.user != NULL &&
+	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
 	if (main_open_signer(&gw, cfg) != 0)
 		goto out;
 	index_store = store_open(cfg->gateway.store, err, sizeof(err));
@@ -261,17 +293,34 @@ main_serve(int argc, char **argv)
 		goto out;
 	}
 	audit_set_index_hook(gw.audit, main_index_hook, index_store);
-	if (server_start(&gw, cfg, err, sizeof(err)) == NULL) {
-		cfg = NULL; /* server_start took it */
+	if (server_start_on(&gw, cfg, fd, err, sizeof(err)) == NULL) {
+		cfg = NULL; /* server_start_on took it, and fd */
+		fd = -1;
 		log_error("%s", err);
 		goto out;
 	}
 	cfg = NULL;
+	fd = -1;
+	/* The delivery worker gets its own copy (see main_reload). */
+	if ((cfg = main_load(gw.config_path)) == NULL) {
+		server_stop(gw.server);
+		goto out;
+	}
+	dl = delivery_start(&gw, cfg, err, sizeof(err));
+	cfg = NULL; /* delivery_start took it */
+	if (dl == NULL) {
+		log_error("%s", err);
+		server_stop(gw.server);
+		goto out;
+	}
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
-	main_signal_loop(&gw, &set);
+	main_signal_loop(&gw, dl, &set);
 	server_stop(gw.server);
+	delivery_stop(dl);
 	rc = 0;
 out:
+	if (fd >= 0)
+		close(fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
 	if (index_store != NULL)

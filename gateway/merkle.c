@@ -72,14 +72,6 @@ merkle_perfect_root(const merkle_hash *hashes, size_t n, merkle_hash out)
 		memcpy(out, hashes[0], MERKLE_HASH_LEN);
 		return;
 	}
-	if (n > MERKLE_TILE_WIDTH) {
-		merkle_hash l, r;
-
-		merkle_perfect_root(hashes, n / 2, l);
-		merkle_perfect_root(hashes + n / 2, n / 2, r);
-		merkle_node_hash(l, r, out);
-		return;
-	}
 	for (i = 0; i < n / 2; i++)
 		merkle_node_hash(hashes[2 * i], hashes[2 * i + 1], level[i]);
 	for (n /= 2; n > 1; n /= 2)

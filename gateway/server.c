@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/thread.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,14 +31,18 @@
 
 #include "api.h"
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
+#include "tls.h"
 
 #define SERVER_DRAIN_MS 10000
 
 /* A config shared by all workers; freed when the last snapshot lets go. */
 struct shared_config {
 	struct config *cfg;
+	SSL_CTX *tls;              /* NULL: plain HTTP */
 	atomic_int refs;
 };
 
@@ -58,6 +63,7 @@ struct worker {
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
 	struct store *store;
+	struct conn_table *conns;
 	struct snapshot *snap;
 	unsigned generation;       /* of srv->current when snap was made */
 	int inflight;
@@ -74,6 +80,8 @@ struct server {
 	struct shared_config *current;
 	atomic_uint generation;
 	atomic_int stopping;
+	atomic_int connections;    /* open client connections, all workers */
+	struct ratelimit *ratelimit;
 };
 
 enum route_auth { ROUTE_ANYONE, ROUTE_SERVICE, ROUTE_ADMIN };
@@ -96,6 +104,10 @@ static const struct route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/v1/objections", ROUTE_SERVICE, api_objections_post },
 	{ EVHTTP_REQ_POST, "/v1/fetch", ROUTE_SERVICE, api_fetch_post },
 	{ EVHTTP_REQ_GET, "/v1/access-log", ROUTE_SERVICE, api_access_log },
+	{ EVHTTP_REQ_POST, "/v1/records", ROUTE_SERVICE, api_records_post },
+	{ EVHTTP_REQ_GET, "/v1/changes", ROUTE_SERVICE, api_changes_get },
+	{ EVHTTP_REQ_GET, "/v1/deliveries", ROUTE_ADMIN, api_deliveries_get },
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", ROUTE_ADMIN, api_deliveries_retry },
 	{ EVHTTP_REQ_GET, "/audit/checkpoint", ROUTE_ANYONE, api_audit_checkpoint },
 	{ EVHTTP_REQ_GET, "/audit/tile/", ROUTE_ANYONE, api_audit_tile },
 	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", ROUTE_ANYONE,
@@ -108,15 +120,25 @@ static const struct route server_routes[] = {
 
 /* ---- configs and snapshots ------------------------------------------ */
 
+/* Takes ownership of cfg, even on failure (NULL with err). */
 static struct shared_config *
-shared_config_new(struct config *cfg)
+shared_config_new(struct config *cfg, char *err, size_t errlen)
 {
 	struct shared_config *sc = calloc(1, sizeof(*sc));
 
-	if (sc == NULL)
+	if (sc == NULL) {
+		snprintf(err, errlen, "out of memory");
+		config_free(cfg);
 		return NULL;
+	}
 	sc->cfg = cfg;
 	atomic_init(&sc->refs, 1);
+	if (cfg->gateway.tls.enabled &&
+	    (sc->tls = tls_server_ctx_new(&cfg->gateway.tls, err, errlen)) == NULL) {
+		config_free(cfg);
+		free(sc);
+		return NULL;
+	}
 	return sc;
 }
 
@@ -124,6 +146,7 @@ static void
 shared_config_unref(struct shared_config *sc)
 {
 	if (sc != NULL && atomic_fetch_sub(&sc->refs, 1) == 1) {
+		SSL_CTX_free(sc->tls);
 		config_free(sc->cfg);
 		free(sc);
 	}
@@ -262,6 +285,8 @@ request_free(struct request *r)
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
+	conn_touch(r->snap->worker->conns, r->req,
+	    r->cfg->gateway.limits.request_timeout_ms);
 	evhttp_send_reply(r->req, status, server_status_title(status), body);
 	metrics_http(r->path ? r->path : "unrouted", status);
 	request_free(r);
@@ -443,6 +468,39 @@ request_is_admin(const struct config *cfg, const char *token)
 	return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
 }
 
+static struct bufferevent *
+request_bufferevent(struct request *r)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+
+	return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+}
+
+/* The service the credentials name: an API key, a client certificate
+ * (mTLS), or both. A service configured with both must present both, and
+ * a key and a certificate of two different services name nobody. */
+static const struct config_service *
+request_service(struct request *r, const char *token)
+{
+	unsigned char hash[TLS_CERT_SHA256_LEN];
+	const struct config_service *by_key = NULL, *by_cert = NULL, *svc;
+	int has_cert = tls_peer_sha256(request_bufferevent(r), hash) == 0;
+
+	if (token != NULL)
+		by_key = config_find_service_by_key(r->cfg, token, strlen(token));
+	if (has_cert)
+		by_cert = config_find_service_by_cert(r->cfg, hash);
+	if (token != NULL && by_key == NULL)
+		return NULL;
+	svc = by_key != NULL ? by_key : by_cert;
+	if (svc == NULL || (by_cert != NULL && by_cert != svc))
+		return NULL;
+	if ((svc->has_api_key && by_key != svc) ||
+	    (svc->has_client_cert && by_cert != svc))
+		return NULL;
+	return svc;
+}
+
 /* Returns 0 when the caller may go on; otherwise has replied 401. */
 static int
 request_authenticate(struct request *r, enum route_auth auth)
@@ -456,13 +514,42 @@ request_authenticate(struct request *r, enum route_auth auth)
 		r->admin = 1;
 		return 0;
 	}
-	if (token != NULL && auth == ROUTE_SERVICE)
-		r->caller = config_find_service_by_key(r->cfg, token, strlen(token));
+	if (auth == ROUTE_SERVICE)
+		r->caller = request_service(r, token);
 	if (r->caller != NULL)
 		return 0;
-	request_reply_problem(r, 401, NULL, token == NULL ?
+	request_reply_problem(r, 401, NULL, token == NULL &&
+	    !tls_is_tls(request_bufferevent(r)) ?
 	    "missing Authorization: Bearer credentials" :
 	    "the credentials are not valid");
+	return -1;
+}
+
+/* Takes a token from the caller's bucket and says so in RateLimit-*
+ * headers (as API Particulier does). Returns 0, or -1 after replying 429. */
+static int
+request_rate_limit(struct request *r)
+{
+	const struct config_rate_limit *rl = &r->caller->rate_limit;
+	struct ratelimit_verdict v;
+	char text[32];
+
+	if (rl->rate <= 0)
+		return 0;
+	ratelimit_take(r->snap->worker->srv->ratelimit, r->caller->id, rl->rate,
+	    rl->burst, clock_mono_ms(), &v);
+	snprintf(text, sizeof(text), "%ld", v.limit);
+	request_add_header(r, "RateLimit-Limit", text);
+	snprintf(text, sizeof(text), "%ld", v.remaining);
+	request_add_header(r, "RateLimit-Remaining", text);
+	snprintf(text, sizeof(text), "%ld", v.reset_s);
+	request_add_header(r, "RateLimit-Reset", text);
+	if (v.allowed)
+		return 0;
+	snprintf(text, sizeof(text), "%ld", v.retry_after_s);
+	request_add_header(r, "Retry-After", text);
+	request_reply_problem(r, 429, "rate_limited", "service %s is over its "
+	    "rate limit; retry in %ld s", r->caller->id, v.retry_after_s);
 	return -1;
 }
 
@@ -479,6 +566,11 @@ request_parse_body(struct request *r)
 		request_reply_problem(r, 413, NULL,
 		    "the body is larger than %zu bytes", r->cfg->gateway.limits.max_body);
 		return -1;
+	}
+	/* An action such as POST /v1/deliveries/{id}/retry needs no body. */
+	if (len == 0) {
+		r->body = json_object();
+		return 0;
 	}
 	data = (const char *)evbuffer_pullup(in, -1);
 	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
@@ -551,6 +643,13 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&r->query);
 	w->inflight++;
 	request_set_id(r);
+	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
+	/* Fail closed: nothing is served in clear when TLS is configured. */
+	if (r->snap->shared->tls != NULL && !tls_is_tls(request_bufferevent(r))) {
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 400, NULL, "this gateway only speaks TLS");
+		return;
+	}
 
 	if (uri != NULL && evhttp_uri_get_query(uri) != NULL &&
 	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &r->query) != 0) {
@@ -580,6 +679,8 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 	}
 	free(decoded);
 	if (request_authenticate(r, rt->auth) != 0)
+		return;
+	if (r->caller != NULL && request_rate_limit(r) != 0)
 		return;
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
 		return;
@@ -628,11 +729,39 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* evhttp's bevcb: every accepted connection gets its bufferevent here, TLS
+ * or not as the current configuration says, and is counted. */
+static struct bufferevent *
+worker_new_connection(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	const struct config_limits *lim;
+	struct bufferevent *bev = NULL;
+	SSL_CTX *tls;
+
+	worker_refresh_snapshot(w);
+	if (w->snap == NULL)
+		return NULL;
+	tls = w->snap->shared->tls;
+	lim = &w->snap->shared->cfg->gateway.limits;
+	if (tls != NULL)
+		bev = tls_bufferevent_new(tls, base);
+	/* Without a TLS bufferevent evhttp would make a plain one: take a
+	 * plain one here and shut it at once (dispatch refuses it too). */
+	if (bev == NULL)
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		conn_open(w->conns, bev, lim->max_connections,
+		    lim->request_timeout_ms, tls != NULL && !tls_is_tls(bev));
+	return bev;
+}
+
 static void
 worker_free(struct worker *w)
 {
 	if (w->http != NULL)
 		evhttp_free(w->http);
+	conn_table_free(w->conns);
 	snapshot_release(w->snap);
 	if (w->drain_ev != NULL)
 		event_free(w->drain_ev);
@@ -645,12 +774,15 @@ worker_free(struct worker *w)
 static int
 worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
 {
+	int64_t idle_ms = cfg->gateway.limits.request_timeout_ms;
+	struct timeval idle = { idle_ms / 1000, (idle_ms % 1000) * 1000 };
 	evutil_socket_t fd;
 
 	w->base = event_base_new();
 	w->http = w->base ? evhttp_new(w->base) : NULL;
 	w->drain_ev = w->base ? evtimer_new(w->base, worker_drain_check, w) : NULL;
-	if (w->http == NULL || w->drain_ev == NULL) {
+	w->conns = w->base ? conn_table_new(w->base, &w->srv->connections) : NULL;
+	if (w->http == NULL || w->drain_ev == NULL || w->conns == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}
@@ -660,8 +792,8 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->gateway.limits.max_body);
 	evhttp_set_max_headers_size(w->http,
 	    (ev_ssize_t)cfg->gateway.limits.max_headers);
-	evhttp_set_timeout(w->http,
-	    (int)((cfg->gateway.limits.request_timeout_ms + 999) / 1000));
+	evhttp_set_timeout_tv(w->http, &idle);
+	evhttp_set_bevcb(w->http, worker_new_connection, w);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(w->http, worker_dispatch, w);
@@ -700,7 +832,7 @@ server_split_listen(char *spec, char **host, char **port)
 	return 0;
 }
 
-static evutil_socket_t
+int
 server_listen(const char *listen_spec, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -750,6 +882,7 @@ server_free(struct server *srv)
 	if (srv->fd >= 0)
 		close(srv->fd);
 	shared_config_unref(srv->current);
+	ratelimit_free(srv->ratelimit);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -757,27 +890,43 @@ server_free(struct server *srv)
 struct server *
 server_start(struct gateway *gw, struct config *cfg, char *err, size_t errlen)
 {
+	int fd = server_listen(cfg->gateway.listen, err, errlen);
+
+	if (fd < 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return server_start_on(gw, cfg, fd, err, errlen);
+}
+
+struct server *
+server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
+    size_t errlen)
+{
 	struct server *srv = calloc(1, sizeof(*srv));
-	int started = 0;
+	int started = 0, nworkers = cfg->gateway.workers > 0 ?
+	    cfg->gateway.workers : 1;
 
 	if (srv == NULL) {
 		config_free(cfg);
+		close(fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	srv->gw = gw;
+	srv->fd = fd;
 	pthread_mutex_init(&srv->lock, NULL);
-	srv->current = shared_config_new(cfg);
-	srv->nworkers = cfg->gateway.workers > 0 ? cfg->gateway.workers : 1;
-	srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
-	srv->fd = server_listen(cfg->gateway.listen, err, errlen);
-	if (srv->current == NULL || srv->workers == NULL || srv->fd < 0) {
-		if (srv->current == NULL)
-			config_free(cfg);
-		srv->nworkers = srv->workers ? srv->nworkers : 0;
+	srv->ratelimit = ratelimit_new();
+	srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
+	srv->current = shared_config_new(cfg, err, errlen);
+	if (srv->current == NULL || srv->workers == NULL ||
+	    srv->ratelimit == NULL) {
+		if (srv->current != NULL)
+			snprintf(err, errlen, "out of memory");
 		server_free(srv);
 		return NULL;
 	}
+	srv->nworkers = nworkers;
 	for (int i = 0; i < srv->nworkers; i++) {
 		struct worker *w = &srv->workers[i];
 
@@ -800,26 +949,26 @@ server_start(struct gateway *gw, struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	gw->server = srv;
-	log_info("listening on %s with %d workers", cfg->gateway.listen,
-	    srv->nworkers);
+	log_info("listening on %s%s with %d workers", cfg->gateway.listen,
+	    srv->current->tls ? " (TLS)" : "", srv->nworkers);
 	return srv;
 }
 
-void
-server_swap_config(struct server *srv, struct config *cfg)
+int
+server_swap_config(struct server *srv, struct config *cfg, char *err,
+    size_t errlen)
 {
-	struct shared_config *sc = shared_config_new(cfg), *old;
+	struct shared_config *sc = shared_config_new(cfg, err, errlen), *old;
 
-	if (sc == NULL) {
-		config_free(cfg);
-		return;
-	}
+	if (sc == NULL)
+		return -1;
 	pthread_mutex_lock(&srv->lock);
 	old = srv->current;
 	srv->current = sc;
 	atomic_fetch_add(&srv->generation, 1);
 	pthread_mutex_unlock(&srv->lock);
 	shared_config_unref(old);
+	return 0;
 }
 
 const struct config *

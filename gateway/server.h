@@ -53,9 +53,18 @@ struct request {
 /* Starts the listener and the worker threads for cfg. NULL with err. */
 struct server *server_start(struct gateway *gw, struct config *cfg,
     char *err, size_t errlen);
+/* Binds and listens on "host:port" or "[v6]:port"; the fd, or -1 with err.
+ * For a start in two steps: bind as root, drop privileges, then
+ * server_start_on(). */
+int server_listen(const char *listen_spec, char *err, size_t errlen);
+/* server_start on an fd from server_listen (taken, closed on failure). */
+struct server *server_start_on(struct gateway *gw, struct config *cfg,
+    int fd, char *err, size_t errlen);
 /* Makes cfg current for new requests; requests in flight keep the old one.
- * Takes ownership of cfg. */
-void server_swap_config(struct server *srv, struct config *cfg);
+ * Takes ownership of cfg. Returns 0, or -1 with err when its TLS
+ * certificate or key cannot be used (the old config keeps serving). */
+int server_swap_config(struct server *srv, struct config *cfg, char *err,
+    size_t errlen);
 /* The config currently served; borrowed, valid until the next swap. */
 const struct config *server_config(struct server *srv);
 /* Stops accepting, lets requests in flight finish (up to a grace period),

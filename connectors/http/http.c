@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 #define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
 
 enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
@@ -84,6 +86,15 @@ static const struct connector_key http_keys[] = {
 	{ "ca", CONNECTOR_KEY_STRING, NULL, 0,
 	  offsetof(struct http_settings, ca),
 	  "PEM file of the CAs that sign the service's certificate (https)" },
+	{ "client_cert", CONNECTOR_KEY_SECRET, NULL, 0,
+	  offsetof(struct http_settings, client_cert),
+	  "client certificate (PEM) shown to a service that asks for one" },
+	{ "client_key", CONNECTOR_KEY_SECRET, NULL, 0,
+	  offsetof(struct http_settings, client_key),
+	  "private key (PEM, file mode 0600) of client_cert" },
+	{ "insecure_skip_verify", CONNECTOR_KEY_BOOL, "false", 0,
+	  offsetof(struct http_settings, insecure_skip_verify),
+	  "true: accept any server certificate (tests only; logged as a warning)" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -185,6 +196,14 @@ http_validate(const void *settings, char *err, size_t errlen)
 		snprintf(err, errlen, "auth_header holds a control character");
 		return -1;
 	}
+	if ((s->client_cert == NULL) != (s->client_key == NULL)) {
+		snprintf(err, errlen, "client_cert and client_key go together");
+		return -1;
+	}
+	if (s->insecure_skip_verify)
+		log_warn("http connector %s: insecure_skip_verify is set: the "
+		    "service's certificate is NOT checked, anyone on the path "
+		    "can read and change its data", s->base_url);
 	return 0;
 }
 
@@ -348,6 +367,22 @@ http_set_method(struct http_call *c, const struct connector_endpoint *ep,
 	return 0;
 }
 
+/* Not copied: libcurl would free its copy of the key without wiping it.
+ * The settings outlive every handle and are wiped with the config. */
+static void
+http_set_client_cert(CURL *e, const struct http_settings *s)
+{
+	struct curl_blob cert = { s->client_cert, strlen(s->client_cert),
+	    CURL_BLOB_NOCOPY };
+	struct curl_blob key = { s->client_key, strlen(s->client_key),
+	    CURL_BLOB_NOCOPY };
+
+	curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+	curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+	curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+}
+
 static void
 http_set_options(struct http_call *c, const char *url)
 {
@@ -368,10 +403,15 @@ http_set_options(struct http_call *c, const char *url)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)HTTP_MAX_RESPONSE);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, s->insecure_skip_verify ?
+	    0L : 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, s->insecure_skip_verify ?
+	    0L : 2L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (s->ca != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, s->ca);
+	if (s->client_cert != NULL)
+		http_set_client_cert(e, s);
 }
 
 /* ---- easy handle pool ----------------------------------------------- */
@@ -800,6 +840,10 @@ http_init(void **instance, const void *settings,
 	}
 	hi->set = settings;
 	hi->env = *env;
+	if (hi->set->insecure_skip_verify)
+		env->log(CONNECTOR_LOG_WARN, "service %s: insecure_skip_verify: "
+		    "TLS certificates of %s are not checked", env->service,
+		    hi->set->base_url);
 	hi->multi = curl_multi_init();
 	hi->timer = evtimer_new(env->base, http_on_timer, hi);
 	hi->wake = event_new(env->base, -1, 0, http_on_wake, hi);

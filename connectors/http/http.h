@@ -20,6 +20,9 @@ struct http_settings {
 	struct connector_endpoint push;
 	char *auth_header;                /* secret: sent as Authorization */
 	char *ca;                         /* PEM file of CAs to trust (https) */
+	char *client_cert;                /* secret: PEM certificate shown to it */
+	char *client_key;                 /* secret: PEM key of client_cert */
+	int insecure_skip_verify;         /* 1: no certificate check (loud) */
 };
 
 extern const struct connector_ops http_connector_ops;

@@ -74,7 +74,9 @@ class Response:
 
 
 def http_request(port, method, path, body=None, key=None, headers=None, raw=None,
-                 timeout=30):
+                 timeout=30, tls=None):
+    """tls: an ssl.SSLContext to speak https with (client certificate and
+    all), else plain http."""
     h = {"Connection": "close"}
     if key is not None:
         h["Authorization"] = "Bearer " + key
@@ -84,7 +86,10 @@ def http_request(port, method, path, body=None, key=None, headers=None, raw=None
         h["Content-Type"] = "application/json"
     if headers:
         h.update(headers)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if tls is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=data, headers=h)
         resp = conn.getresponse()
@@ -135,8 +140,9 @@ class Partner:
 class Gateway:
     """A `tellonce serve` process with its own store, audit dir and keys."""
 
-    def __init__(self, workdir, config_text, env):
+    def __init__(self, workdir, config_text, env, tls=None):
         self.workdir = workdir
+        self.tls = tls
         self.config = os.path.join(workdir, "tellonce.yaml")
         self.env = dict(os.environ, **env)
         self.logfile = os.path.join(workdir, "gateway.log")
@@ -157,7 +163,8 @@ class Gateway:
                 raise Failure("gateway exited with %d:\n%s" % (self.proc.returncode,
                                                               self.read_log()[-3000:]))
             try:
-                return http_request(self.port, "GET", "/healthz", timeout=1).status == 200
+                return http_request(self.port, "GET", "/healthz", timeout=1,
+                                    tls=self.tls).status == 200
             except OSError:
                 return False
 
@@ -169,6 +176,7 @@ class Gateway:
             return f.read()
 
     def call(self, method, path, body=None, key=None, **kw):
+        kw.setdefault("tls", self.tls)
         return http_request(self.port, method, path, body, key, **kw)
 
     def kill(self, sig):

@@ -2,12 +2,13 @@
 """partner.py — a small, real partner service for the tests and the demo.
 
     partner.py --port N [--name NAME] [--data FILE.json] [--port-file F]
-               [--tls-cert PEM --tls-key PEM]
+               [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 
 --port 0 picks a free port and writes it to --port-file. "ready" is printed
 on stdout once the socket listens. --data seeds records from a JSON file
 shaped {"LOCAL_ID": {"DATASET": {record}}}. With --tls-cert and --tls-key
-it speaks https.
+it speaks https; with --tls-client-ca too, it requires a client certificate
+signed by those CAs (mTLS).
 
 Service routes (HTTP/1.1, keep-alive):
   GET /                              200 {"name": NAME} (health)
@@ -239,6 +240,7 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
@@ -246,6 +248,9 @@ def main():
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.tls_client_ca)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     if args.port_file:
         # Written whole, then renamed, so a reader never sees half a port.

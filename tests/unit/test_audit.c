@@ -134,7 +134,7 @@ fixture_refusal(struct fixture *fx, char *err, size_t errlen)
 }
 
 static void
-test_entry(struct audit_entry *e, char reqid[32], long n)
+make_entry(struct audit_entry *e, char reqid[32], long n)
 {
 	static const char *attrs[] = { "city", "street" };
 
@@ -170,7 +170,7 @@ fill_thread(void *arg)
 		struct audit_entry e;
 		char reqid[32];
 
-		test_entry(&e, reqid, n);
+		make_entry(&e, reqid, n);
 		if (audit_append(f->a, &e, &f->index[n - f->first]) != 0)
 			f->failed = 1;
 	}
@@ -214,7 +214,7 @@ test_entry_json(void)
 	struct audit_entry e;
 	char reqid[32], *json;
 
-	test_entry(&e, reqid, 7);
+	make_entry(&e, reqid, 7);
 	json = audit_entry_json(&e);
 	CHECK_STR(json, "{\"attributes\":[\"city\",\"street\"],\"basis\":\"consent\","
 	    "\"consent\":null,\"consumer\":\"caf\",\"dataset\":\"address\","
@@ -419,7 +419,7 @@ test_async(void)
 	for (long n = 0; n < 40; n++) {
 		struct audit_entry e;
 
-		test_entry(&e, reqid, n);
+		make_entry(&e, reqid, n);
 		if (n % 2)
 			e.subject = NULL;
 		s.pending++;
@@ -430,7 +430,7 @@ test_async(void)
 		struct audit_entry e;
 		char *big = malloc(70000);
 
-		test_entry(&e, reqid, 99);
+		make_entry(&e, reqid, 99);
 		memset(big, 'x', 69999);
 		big[69999] = '\0';
 		e.reason = big;

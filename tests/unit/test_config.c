@@ -430,7 +430,7 @@ test_unknown_keys(void)
 	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
 	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
 	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
-	    "roles, connector, subscribes)");
+	    "roles, connector, subscribes, delivery, rate_limit)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, base_url, timeout");
@@ -914,6 +914,50 @@ test_tls(void)
 	    1, "gateway.tls: missing required key 'key'");
 }
 
+/* services.*.rate_limit, gateway.user and certificates shared by two
+ * services. */
+static void
+test_security_settings(void)
+{
+	struct config_errors errs = { 0 };
+	char *limited = replace(base, "    name: CAF\n", "    name: CAF\n"
+	    "    rate_limit: {rate: 90/m}\n");
+	char *text = replace(limited, "  store:", "  user: tellonce\n  store:");
+	struct config *cfg;
+
+	free(limited);
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL) {
+		const struct config_service *caf = config_find_service(cfg, "caf");
+
+		CHECK(caf->rate_limit.rate == 1.5);
+		CHECK_INT(caf->rate_limit.burst, 2);
+		CHECK(config_find_service(cfg, "mairie")->rate_limit.rate == 0);
+		CHECK_STR(cfg->gateway.user, "tellonce");
+		CHECK(config_find_service_by_cert(cfg,
+		    caf->client_cert_sha256) == caf);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("    name: CAF\n", "    name: CAF\n    rate_limit: "
+	    "{rate: 5/d, burst: 3}\n", "5/d", 1, "services.caf.rate_limit.rate: "
+	    "expected requests per second, minute or hour");
+	check_change("    name: CAF\n", "    name: CAF\n    rate_limit: "
+	    "{rate: 5/s, burst: 0}\n", "0}", 1, "services.caf.rate_limit.burst: "
+	    "expected a whole number from 1 to");
+	check_change("    name: CAF\n", "    name: CAF\n    rate_limit: "
+	    "{burst: 3}\n", "{burst", 1, "services.caf.rate_limit: missing "
+	    "required key 'rate'");
+	text = replace(base, "{api_key: env:T_PORTAL_KEY}",
+	    "{client_cert_sha256: \"00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff\"}");
+	check_error(text, "\"00112233445566778899aabbccddeeff00112233445566778899"
+	    "aabbccddeeff", 1, "the same certificate as service 'caf'");
+	free(text);
+}
+
 static void
 remove_dir(void)
 {
@@ -961,6 +1005,7 @@ main(void)
 	UNIT_RUN(test_durations);
 	UNIT_RUN(test_sizes);
 	UNIT_RUN(test_tls);
+	UNIT_RUN(test_security_settings);
 	remove_dir();
 	return UNIT_END();
 }

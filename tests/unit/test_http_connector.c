@@ -46,9 +46,11 @@ partner_read_port(const char *path)
 	return port;
 }
 
-/* Starts partner.py on a free port; https when cert and key are given. */
+/* Starts partner.py on a free port; https when cert and key are given,
+ * requiring client certificates signed by client_ca when it is not NULL. */
 static int
-partner_start(struct partner *p, const char *cert, const char *key)
+partner_start(struct partner *p, const char *cert, const char *key,
+    const char *client_ca)
 {
 	char portfile[] = "/tmp/tellonce-partner-XXXXXX";
 	int fd, port = 0;
@@ -65,6 +67,7 @@ partner_start(struct partner *p, const char *cert, const char *key)
 		execl("/usr/bin/python3", "python3", "tests/partners/partner.py",
 		    "--port", "0", "--port-file", portfile,
 		    cert ? "--tls-cert" : NULL, cert, "--tls-key", key,
+		    client_ca ? "--tls-client-ca" : NULL, client_ca,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -792,7 +795,7 @@ test_tls(void)
 	close(mkstemp(cert));
 	close(mkstemp(key));
 	CHECK_INT(make_cert(cert, key), 0);
-	CHECK_INT(partner_start(&tls, cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
 
 	health(tls.url, cert, &o);
 	CHECK_INT(o.status, CONNECTOR_OK);
@@ -812,13 +815,103 @@ test_tls(void)
 	unlink(key);
 }
 
+/* The whole of a small file as a NUL-terminated string; caller frees. */
+static char *
+read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 16384);
+
+	if (f != NULL && text != NULL)
+		(void)!fread(text, 1, 16383, f);
+	if (f != NULL)
+		fclose(f);
+	return text;
+}
+
+/* mTLS to the service: without a client certificate it refuses us; with
+ * client_cert and client_key it serves. */
+static void
+test_tls_client_cert(void)
+{
+	char cert[] = "/tmp/tellonce-cert-XXXXXX", key[] = "/tmp/tellonce-key-XXXXXX";
+	char ccert[] = "/tmp/tellonce-ccert-XXXXXX";
+	char ckey[] = "/tmp/tellonce-ckey-XXXXXX";
+	struct partner tls = { 0 };
+	struct http_settings missing = { 0 };
+	struct fixture f;
+	struct outcome o;
+	char err[256];
+
+	close(mkstemp(cert));
+	close(mkstemp(key));
+	close(mkstemp(ccert));
+	close(mkstemp(ckey));
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(make_cert(ccert, ckey), 0);
+	CHECK_INT(partner_start(&tls, cert, key, ccert), 0);
+
+	health(tls.url, cert, &o);
+	CHECK(o.status != CONNECTOR_OK);
+
+	memset(&o, 0, sizeof(o));
+	fixture_open(&f, tls.url, 2000);
+	f.set.ca = cert;
+	f.set.client_cert = read_text(ccert);
+	f.set.client_key = read_text(ckey);
+	http_connector_ops.health(f.instance, on_done, &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 200);
+	free(f.set.client_cert);
+	free(f.set.client_key);
+	fixture_close(&f);
+
+	missing.base_url = tls.url;
+	missing.timeout_ms = missing.connect_timeout_ms = 1000;
+	missing.client_cert = "x";
+	CHECK_INT(http_connector_ops.validate(&missing, err, sizeof(err)), -1);
+	CHECK_STR(err, "client_cert and client_key go together");
+
+	partner_stop(&tls);
+	unlink(cert);
+	unlink(key);
+	unlink(ccert);
+	unlink(ckey);
+}
+
+/* insecure_skip_verify accepts a certificate nobody vouches for. */
+static void
+test_tls_insecure_skip_verify(void)
+{
+	char cert[] = "/tmp/tellonce-cert-XXXXXX", key[] = "/tmp/tellonce-key-XXXXXX";
+	struct partner tls = { 0 };
+	struct fixture f;
+	struct outcome o = { 0 };
+
+	close(mkstemp(cert));
+	close(mkstemp(key));
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
+	fixture_open(&f, tls.url, 2000);
+	f.set.insecure_skip_verify = 1;
+	http_connector_ops.health(f.instance, on_done, &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.status, CONNECTOR_OK);
+	CHECK_INT(o.http_status, 200);
+	fixture_close(&f);
+	partner_stop(&tls);
+	unlink(cert);
+	unlink(key);
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (partner_start(&plain, NULL, NULL) == -1) {
+	if (partner_start(&plain, NULL, NULL, NULL) == -1) {
 		fprintf(stderr, "cannot start tests/partners/partner.py "
 		    "(run from the repo root)\n");
 		partner_stop(&plain);
@@ -842,6 +935,8 @@ main(void)
 	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);
 	UNIT_RUN(test_tls);
+	UNIT_RUN(test_tls_client_cert);
+	UNIT_RUN(test_tls_insecure_skip_verify);
 	partner_stop(&plain);
 	curl_global_cleanup();
 	return UNIT_END();

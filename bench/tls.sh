@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/tls.sh — TLS on the inbound side, next to nginx with the same
+# certificate and key, measured in one run with wrk on loopback:
+#
+#   handshakes/s   every request on a new connection (Connection: close),
+#                  so each is a full TLS 1.3 handshake (ECDSA P-256, X25519)
+#   requests/s     keep-alive connections, GET /healthz, which both answer
+#                  with a small fixed JSON body
+#
+#   bench/tls.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/release}
+DURATION=${1:-10s}
+CONNS=${2:-64}
+W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NGINX=$(port); GW=$(port)
+
+# One P-256 server certificate for 127.0.0.1, used by both servers.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$W/server.key" -out "$W/server.crt" 2>/dev/null
+chmod 600 "$W/server.key"
+
+cat > "$W/nginx.conf" <<NGINX
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX ssl;
+    ssl_certificate $W/server.crt;
+    ssl_certificate_key $W/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;
+    default_type application/json;
+    location / { return 200 '{"status":"ok"}'; }
+  }
+}
+NGINX
+nginx -c "$W/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
+chmod 600 "$W/audit.key"
+export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
+export TELLONCE_ADMIN_TOKEN=bench-admin
+cat > "$W/tellonce.yaml" <<YAML
+gateway:
+  listen: 127.0.0.1:$GW
+  workers: 2
+  log_level: warn
+  tls: {cert: file:$W/server.crt, key: file:$W/server.key}
+  store: sqlite:$W/tellonce.db
+  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
+  admin_token: env:TELLONCE_ADMIN_TOKEN
+  limits: {max_connections: 100000}
+  audit: {dir: $W/audit, origin: bench.tellonce.example/log, signing_key: file:$W/audit.key}
+YAML
+"$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
+pids+=($!)
+for _ in $(seq 100); do
+	curl -fsk "https://127.0.0.1:$GW/healthz" >/dev/null &&
+	    curl -fsk "https://127.0.0.1:$NGINX/healthz" >/dev/null && break
+	sleep 0.1
+done
+
+rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
+p99() { awk '/ 99% /{print $2}'; }
+run() {  # $1 = label, $2 = port, rest = extra wrk arguments
+	local label=$1 port=$2 out
+	shift 2
+	out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$@" "https://127.0.0.1:$port/healthz")
+	printf '%-28s %10.0f /s  p99 %s\n' "$label" "$(rps <<<"$out")" "$(p99 <<<"$out")"
+	grep -E 'Non-2xx|Socket errors' <<<"$out" | sed 's/^/    /' || true
+}
+echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, $(openssl version | cut -d' ' -f1-2)"
+run "nginx handshakes" "$NGINX" -H "Connection: close"
+run "tellonce handshakes" "$GW" -H "Connection: close"
+run "nginx requests (keep-alive)" "$NGINX"
+run "tellonce requests (keep-alive)" "$GW"

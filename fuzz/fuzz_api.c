@@ -1,0 +1,215 @@
+/* fuzz_api.c — the HTTP API on hostile requests: a real gateway (server,
+ * handlers, store, audit log) runs in this process on a loopback port, and
+ * each input becomes one request to it. The first byte picks the endpoint
+ * from fuzz_routes (or, past the table, sends the rest as raw bytes to the
+ * HTTP parser), the second the credentials; the rest is the JSON body of a
+ * POST, or the query or path tail of a GET or DELETE. Every request must
+ * get an HTTP answer: a crash, a sanitizer report or a hang is a finding.
+ *
+ * To cover an endpoint added later, add a row to fuzz_routes. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "keys.h"
+#include "server.h"
+
+struct fuzz_route {
+	const char *method;
+	const char *path;          /* the input is appended to it */
+};
+
+static const struct fuzz_route fuzz_routes[] = {
+	{ "POST", "/v1/links" },
+	{ "POST", "/v1/consents" },
+	{ "GET", "/v1/consents?subject=" },
+	{ "DELETE", "/v1/consents/" },
+	{ "POST", "/v1/objections" },
+	{ "POST", "/v1/fetch" },
+	{ "GET", "/v1/access-log?subject=" },
+	{ "GET", "/audit/checkpoint" },
+	{ "GET", "/audit/tile/" },
+	{ "GET", "/v1/audit/proof/inclusion?" },
+	{ "GET", "/v1/audit/proof/consistency?" },
+	{ "GET", "/healthz" },
+	{ "GET", "/metrics" },
+};
+
+#define FUZZ_NROUTES (sizeof(fuzz_routes) / sizeof(fuzz_routes[0]))
+
+static const char *const fuzz_credentials[] = {
+	NULL, "fuzz-caf", "fuzz-mairie", "fuzz-portal", "fuzz-admin", "wrong",
+};
+
+static struct gateway fuzz_gw;
+static int fuzz_port;
+
+/* A clean stop, so that leak checkers see only real leaks. */
+static void
+fuzz_stop(void)
+{
+	server_stop(fuzz_gw.server);
+	audit_close(fuzz_gw.audit);
+	EVP_PKEY_free(fuzz_gw.signer);
+	curl_global_cleanup();
+}
+
+static void
+fuzz_start(void)
+{
+	char err[512];
+	struct config *cfg;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cfg = fuzz_config(fuzz_base_config);
+	fuzz_gw.config_path = cfg->path;
+	fuzz_gw.signer = keys_load_private(&cfg->gateway.audit.signing_key, err,
+	    sizeof(err));
+	fuzz_gw.audit = audit_open(&cfg->gateway.audit, err, sizeof(err));
+	if (fuzz_gw.signer == NULL || fuzz_gw.audit == NULL ||
+	    (fd = server_listen("127.0.0.1:0", err, sizeof(err))) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
+	    server_start_on(&fuzz_gw, cfg, fd, err, sizeof(err)) == NULL) {
+		fprintf(stderr, "fuzz: %s\n", err);
+		abort();
+	}
+	snprintf(fuzz_gw.signer_kid, sizeof(fuzz_gw.signer_kid), "fuzz");
+	fuzz_port = ntohs(sin.sin_port);
+	atexit(fuzz_stop);
+}
+
+/* Appends the input to the path, escaping what cannot go in a request
+ * line, so the request reaches the router. */
+static void
+fuzz_escape(char *out, const uint8_t *in, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] > ' ' && in[i] < 0x7f && in[i] != '#') {
+			*out++ = (char)in[i];
+			continue;
+		}
+		*out++ = '%';
+		*out++ = hex[in[i] >> 4];
+		*out++ = hex[in[i] & 15];
+	}
+	*out = '\0';
+}
+
+/* The request for this input; malloc'd. The body goes in as bytes (it may
+ * hold NULs). */
+static char *
+fuzz_request(const uint8_t *data, size_t size, size_t *len)
+{
+	const struct fuzz_route *rt = &fuzz_routes[data[0]];
+	const char *cred = fuzz_credentials[data[1] %
+	    (sizeof(fuzz_credentials) / sizeof(fuzz_credentials[0]))];
+	size_t body = strcmp(rt->method, "POST") == 0 ? size - 2 : 0;
+	char *tail = malloc(3 * size + 1), auth[64] = "", *head, *req;
+	int n;
+
+	if (tail == NULL)
+		abort();
+	tail[0] = '\0';
+	if (body == 0)
+		fuzz_escape(tail, data + 2, size - 2);
+	if (cred != NULL)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n",
+		    cred);
+	n = asprintf(&head, "%s %s%s HTTP/1.1\r\nHost: fuzz\r\n%s"
+	    "Connection: close\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", rt->method, rt->path, tail, auth,
+	    body);
+	free(tail);
+	if (n < 0 || (req = malloc((size_t)n + body)) == NULL)
+		abort();
+	memcpy(req, head, (size_t)n);
+	memcpy(req + n, data + 2, body);
+	free(head);
+	*len = (size_t)n + body;
+	return req;
+}
+
+/* Sends the request and reads the whole answer; aborts when none comes. */
+static void
+fuzz_exchange(const void *req, size_t len, int raw)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)fuzz_port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	struct timeval tv = { 10, 0 };
+	char buf[4096], head[16] = "";
+	static uint32_t next;
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	/* The server closes first, so each exchange leaves a TIME_WAIT pair;
+	 * spreading clients over 127/8 keeps thousands a second from running
+	 * out of addresses. */
+	next = next % 0xfffff + 1;
+	from.sin_addr.s_addr = htonl(0x7f000000u | next << 4 | 1);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) != 0 ||
+	    bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		perror("fuzz: connect");
+		abort();
+	}
+	if (len > 0 && send(fd, req, len, MSG_NOSIGNAL) < 0 && !raw)
+		abort();
+	if (raw)
+		shutdown(fd, SHUT_WR);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		if (got < sizeof(head) - 1) {
+			size_t k = (size_t)n < sizeof(head) - 1 - got ? (size_t)n :
+			    sizeof(head) - 1 - got;
+
+			memcpy(head + got, buf, k);
+		}
+		got += (size_t)n;
+	}
+	if (n < 0 && !raw) {
+		fprintf(stderr, "fuzz: no answer within %ld s\n", (long)tv.tv_sec);
+		abort();
+	}
+	close(fd);
+	if (!raw && strncmp(head, "HTTP/1.1 ", 9) != 0)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *req;
+	size_t len;
+
+	if (fuzz_port == 0)
+		fuzz_start();
+	if (size < 2)
+		return 0;
+	if (data[0] >= FUZZ_NROUTES) {
+		fuzz_exchange(data + 1, size - 1, 1);
+		return 0;
+	}
+	req = fuzz_request(data, size, &len);
+	fuzz_exchange(req, len, 0);
+	free(req);
+	return 0;
+}
