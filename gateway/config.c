@@ -2168,6 +2168,7 @@ config_load(const char *path, struct config_errors *errs)
 	struct config *cfg;
 
 	cfg = ld.cfg = config_calloc(1, sizeof(*cfg));
+	atomic_init(&cfg->refs, 1);
 	cfg->path = config_strdup(path);
 	config_source_load(&ld, path, NULL);
 	if (ld.main != NULL && ld.main->root != NULL &&
@@ -2208,10 +2209,17 @@ config_gateway_free(struct config_gateway *gw)
 	secret_wipe(&gw->audit.signing_key);
 }
 
+struct config *
+config_ref(struct config *cfg)
+{
+	atomic_fetch_add(&cfg->refs, 1);
+	return cfg;
+}
+
 void
 config_free(struct config *cfg)
 {
-	if (cfg == NULL)
+	if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
 	config_gateway_free(&cfg->gateway);
 	for (size_t i = 0; i < cfg->ndatasets; i++) {

@@ -8,6 +8,7 @@
 #ifndef TELLONCE_CONFIG_H
 #define TELLONCE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -167,6 +168,7 @@ struct config_gateway {
 };
 
 struct config {
+	atomic_int refs;                 /* owners; see config_ref */
 	char *path;
 	struct config_gateway gateway;
 	struct config_dataset *datasets;
@@ -192,7 +194,12 @@ struct config_errors {
 /* Loads and validates `path` (and its includes). Returns the config, or NULL
  * with every problem found appended to errs (caller frees both). */
 struct config *config_load(const char *path, struct config_errors *errs);
+/* Drops one owner's reference; the last one frees the config. */
 void config_free(struct config *cfg);
+/* Adds an owner (the server and the delivery worker share one config, so
+ * that a reload reads secret files once, before privileges are dropped).
+ * Returns cfg. */
+struct config *config_ref(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 /* Prints each error as FILE:LINE:COL: message, one per line. */
 void config_errors_print(const struct config_errors *errs, void *stdio_file);

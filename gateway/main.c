@@ -189,15 +189,17 @@ main_reload(struct gateway *gw, struct delivery *dl)
 		config_free(cfg);
 		return;
 	}
-	if (server_swap_config(gw->server, cfg, err, sizeof(err)) != 0) {
+	/* The server and the delivery worker share the one config, read
+	 * once: after `gateway.user` drops root, key files cannot be read
+	 * again. */
+	if (server_swap_config(gw->server, config_ref(cfg), err,
+	    sizeof(err)) != 0) {
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
+		config_free(cfg);
 		return;
 	}
-	/* The delivery worker keeps its own copy: configs are not shared
-	 * across the server's reference counting. */
-	if ((cfg = main_load(gw->config_path)) != NULL)
-		delivery_swap_config(dl, cfg);
+	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
@@ -293,21 +295,14 @@ main_serve(int argc, char **argv)
 		goto out;
 	}
 	audit_set_index_hook(gw.audit, main_index_hook, index_store);
-	if (server_start_on(&gw, cfg, fd, err, sizeof(err)) == NULL) {
-		cfg = NULL; /* server_start_on took it, and fd */
-		fd = -1;
+	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+		fd = -1; /* server_start_on took it, and one config reference */
 		log_error("%s", err);
 		goto out;
 	}
-	cfg = NULL;
 	fd = -1;
-	/* The delivery worker gets its own copy (see main_reload). */
-	if ((cfg = main_load(gw.config_path)) == NULL) {
-		server_stop(gw.server);
-		goto out;
-	}
 	dl = delivery_start(&gw, cfg, err, sizeof(err));
-	cfg = NULL; /* delivery_start took it */
+	cfg = NULL; /* delivery_start took the other reference */
 	if (dl == NULL) {
 		log_error("%s", err);
 		server_stop(gw.server);

@@ -174,6 +174,8 @@ class PushStack:
             at = 8 if path.endswith("journal") else 0
             while at + 2 <= len(data):
                 (n,) = struct.unpack(">H", data[at:at + 2])
+                if n == 0:  # the journal's zeroed space past its last entry
+                    break
                 raw = data[at + 2:at + 2 + n]
                 at += 2 + n
                 if raw not in seen and len(raw) == n:

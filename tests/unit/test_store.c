@@ -58,7 +58,7 @@ test_open_and_migrate(void)
 {
 	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 64];
 	struct store *st = open_named("migrate.db");
-	int created;
+	int created, version;
 
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -66,7 +66,8 @@ test_open_and_migrate(void)
 	CHECK_INT(store_ping(st), 0);
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
 	store_close(st);
-	CHECK_INT(user_version("migrate.db", -1), 1);
+	version = user_version("migrate.db", -1);
+	CHECK(version >= 1);
 
 	/* Reopening finds the schema current and the data still there. */
 	st = open_named("migrate.db");
@@ -76,7 +77,7 @@ test_open_and_migrate(void)
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	store_close(st);
-	CHECK_INT(user_version("migrate.db", -1), 1);
+	CHECK_INT(user_version("migrate.db", -1), version);
 
 	/* A database from a newer program is refused, not "migrated". */
 	user_version("migrate.db", 7);
