@@ -17,7 +17,7 @@ SAN     ?= 0
 DEB_PKGS = pkg-config make gcc libc6-dev \
 	libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev \
 	libsqlite3-dev libevent-dev libpq-dev \
-	python3 python3-cryptography curl
+	python3 python3-cryptography curl postgresql
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make fuzz` needs these (clang and its libFuzzer runtime).
@@ -25,7 +25,7 @@ FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
 PKGS = libcurl jansson yaml-0.1 sqlite3 libssl libcrypto libevent \
-	libevent_openssl libevent_pthreads
+	libevent_openssl libevent_pthreads libpq
 
 ifeq ($(FUZZ),1)
 CC       = clang
@@ -127,7 +127,15 @@ $(BUILD)/connectors/example.so: $(wildcard connectors/example/*.c) connectors/co
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $(wildcard connectors/example/*.c)
 
-PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so)
+# Broken plugins the suite must refuse (tests/plugins/*.c).
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c connectors/connector.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
+
+PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so) \
+	$(patsubst %.c,$(BUILD)/%.so,$(wildcard tests/plugins/*.c))
+# The plugin tests load them.
+$(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 

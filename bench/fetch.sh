@@ -8,6 +8,7 @@
 # mapping, and a durable (fsync'd, group-committed) audit entry.
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
+#   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -78,7 +79,7 @@ policies:
   - {id: caf-pc, consumer: caf, provider: mairie, dataset: address, attributes: [postal_code],
      purpose: benefit-eligibility, basis: public_task, legal_reference: "CRPA L114-8"}
 YAML
-"$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
+${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs "http://127.0.0.1:$PROXY/" >/dev/null && break

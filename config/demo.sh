@@ -17,6 +17,7 @@ export MAIRIE_KEY=demo-mairie-key CAF_KEY=demo-caf-key
 export CCAS_KEY=demo-ccas-key PORTAL_KEY=demo-portal-key
 
 [ -f "$DEMO/audit.key" ] || "$BUILD/tellonce" keygen -o "$DEMO/audit.key" \
+	--origin demo.tellonce.example/audit \
 	> "$DEMO/audit.vkey"
 
 pids=()

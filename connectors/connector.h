@@ -20,6 +20,14 @@
  * A plugin shared object exports
  *     const struct connector_ops *tellonce_connector_v1(void);
  * (CONNECTOR_ENTRY_SYMBOL) and must set abi_version = CONNECTOR_ABI_VERSION.
+ * The ops struct and everything it points to (keys, strings) must stay valid
+ * while the process runs: the gateway never unloads a plugin.
+ *
+ * Ownership, in one place: the core owns settings (parsed and freed by the
+ * core, read-only for the connector) and every connector_request field (valid
+ * until the call returns: copy what an asynchronous call needs later); the
+ * connector owns its instance and every connector_result field (valid only
+ * during the done callback: the core copies what it keeps).
  */
 #ifndef TELLONCE_CONNECTOR_H
 #define TELLONCE_CONNECTOR_H
@@ -43,7 +51,13 @@ enum connector_key_type {
 	CONNECTOR_KEY_DURATION, /* int64_t milliseconds; YAML "2s", "500ms", "1m"  */
 	CONNECTOR_KEY_ENDPOINT, /* struct connector_endpoint: {method, path}      */
 	CONNECTOR_KEY_STRMAP,   /* struct connector_strmap: {key: value, ...}     */
+	CONNECTOR_KEY_PATH,     /* char *: a file name, made absolute against the */
+	                        /*   directory of the YAML file that holds it     */
+	CONNECTOR_KEY_LIST,     /* struct connector_strlist: [value, ...]         */
 };
+/* New key types are only ever appended, so a plugin built against an older
+ * header keeps its meaning; a type the core does not know is refused when
+ * the plugin is loaded. */
 
 struct connector_endpoint {
 	char *method; /* upper-cased, e.g. "GET" */
@@ -54,6 +68,11 @@ struct connector_strmap {
 	size_t n;
 	char **keys;   /* in YAML order */
 	char **values;
+};
+
+struct connector_strlist {
+	size_t n;
+	char **items;  /* in YAML order */
 };
 
 struct connector_key {

@@ -4,10 +4,14 @@
 
 #include <string.h>
 
+#include "file/file.h"
 #include "http/http.h"
+#include "sql/sql.h"
 
 static const struct connector_ops *const registry_table[] = {
 	&http_connector_ops,
+	&sql_connector_ops,
+	&file_connector_ops,
 	NULL,
 };
 

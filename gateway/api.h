@@ -25,6 +25,13 @@ void api_audit_tile(struct request *r);
 void api_audit_proof_inclusion(struct request *r);
 void api_audit_proof_consistency(struct request *r);
 void api_access_log(struct request *r);
+/* api_records.c */
+void api_records_post(struct request *r);
+/* api_changes.c */
+void api_changes_get(struct request *r);
+/* api_deliveries.c (admin token) */
+void api_deliveries_get(struct request *r);
+void api_deliveries_retry(struct request *r);
 
 #endif
 

@@ -6,18 +6,22 @@
  *   checkpoint               the latest signed checkpoint
  *   tile/<L>/<N>[.p/<W>]     hash tiles
  *   tile/entries/<N>[.p/W]   entry bundles (uint16 big-endian length prefixes)
- *   journal                  the entries of the incomplete bundle: an 8-byte
- *                            big-endian bundle index, then the entries as in
- *                            a bundle
+ *   journal                  the write-ahead journal: an 8-byte big-endian
+ *                            bundle index B, then every entry from B * 256
+ *                            on, prefixed as in a bundle
  *
- * A batch of appends costs one write and one fdatasync of the journal; a
- * bundle that fills is written as a full bundle (then its hash tiles), and
- * the journal starts over. Partial tiles are written only for checkpointed
- * sizes, just before the checkpoint itself, as tlog-tiles requires. Every
- * file but the journal is written to a temporary name, fsync'd and renamed,
- * so it is whole or absent. Entries are the truth: on open, missing or torn
- * hash tiles are rebuilt from them, a torn journal tail is cut, and the
- * tree must match the last checkpoint. */
+ * A batch of appends costs one write and one fdatasync of the journal, and
+ * is acknowledged then. Bundles and hash tiles that fill are written after
+ * that without waiting for the disk; at each checkpoint one syncfs() makes
+ * them durable, the checkpoint is renamed into place and the journal starts
+ * over at the incomplete bundle. Partial tiles are written only for
+ * checkpointed sizes, as tlog-tiles requires. Files are written under a
+ * temporary name and renamed, so a reader never sees half a tile.
+ *
+ * Entries are the truth: on open, the tree is restored from the tiles the
+ * last sync made durable (rebuilding any that are missing or torn from the
+ * entries), the journal is replayed after cutting a torn tail, and the
+ * result must extend the last signed checkpoint. */
 #include "audit.h"
 
 #include <dirent.h>
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +47,8 @@
 
 #define AUDIT_JOURNAL     "journal"
 #define AUDIT_CHECKPOINT  "checkpoint"
+#define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
+#define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
 #define AUDIT_JOURNAL_HDR 8
 #define AUDIT_ENTRY_MAX   65535
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
@@ -65,6 +72,10 @@ struct audit {
 	int64_t interval_ms;
 	int dirfd;
 	int journalfd;
+	off_t journal_end;          /* end of the entries */
+	off_t journal_alloc;        /* end of the zeros written ahead */
+	unsigned char *scratch;     /* a batch as written to the journal */
+	size_t scratch_cap;
 
 	pthread_t thread;
 	int running;
@@ -78,7 +89,8 @@ struct audit {
 	void *hook_arg;
 
 	/* The tree: written by the sequencer, read by proofs and entry reads.
-	 * tree->size counts appended entries, `size` the durable ones. */
+	 * Only durable entries enter it; `size` catches up with tree->size
+	 * once a whole batch is in. */
 	pthread_mutex_t tmu;
 	struct merkle_tiles *tree;
 	uint64_t size;
@@ -92,20 +104,15 @@ struct audit {
 
 /* ---- files ---------------------------------------------------------- */
 
+/* Makes renames in the audit directory itself durable. */
 static int
-audit_fsync_dir(struct audit *a, const char *reldir)
+audit_fsync_root(struct audit *a)
 {
-	int fd = openat(a->dirfd, reldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	return fsync(a->dirfd);
 }
 
-/* Creates the directories leading to relpath, making each new one durable. */
+/* Creates the directories leading to relpath; the next sync makes them
+ * durable. */
 static int
 audit_mkdirs(struct audit *a, const char *relpath)
 {
@@ -115,18 +122,8 @@ audit_mkdirs(struct audit *a, const char *relpath)
 	snprintf(buf, sizeof(buf), "%s", relpath);
 	for (slash = strchr(buf, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		if (mkdirat(a->dirfd, buf, 0700) == 0) {
-			char *up = strrchr(buf, '/');
-
-			if (up != NULL)
-				*up = '\0';
-			if (audit_fsync_dir(a, up != NULL ? buf : ".") != 0)
-				return -1;
-			if (up != NULL)
-				*up = '/';
-		} else if (errno != EEXIST) {
+		if (mkdirat(a->dirfd, buf, 0700) != 0 && errno != EEXIST)
 			return -1;
-		}
 		*slash = '/';
 	}
 	return 0;
@@ -151,35 +148,30 @@ audit_write_all(int fd, const void *data, size_t len, off_t off)
 	return 0;
 }
 
-/* Writes relpath whole and durably: temporary file, fsync, rename, fsync
- * of the directory. */
+/* Writes relpath whole under a temporary name and renames it, so readers
+ * see all of it or nothing. Durable only after the next audit_sync(). */
 static int
-audit_write_file(struct audit *a, const char *relpath, const void *data,
+audit_put_file(struct audit *a, const char *relpath, const void *data,
     size_t len)
 {
-	char tmp[MERKLE_TILE_PATH_LEN + 16], dir[MERKLE_TILE_PATH_LEN + 16];
-	char *slash;
+	char tmp[MERKLE_TILE_PATH_LEN + 16];
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", relpath);
-	if (audit_mkdirs(a, relpath) != 0)
-		return -1;
 	fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Directories are made only when missing: most files have them. */
+	if (fd == -1 && errno == ENOENT && audit_mkdirs(a, relpath) == 0)
+		fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
 	if (fd == -1)
 		return -1;
-	if (audit_write_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+	if (audit_write_all(fd, data, len, 0) != 0) {
 		close(fd);
 		unlinkat(a->dirfd, tmp, 0);
 		return -1;
 	}
 	close(fd);
-	if (renameat(a->dirfd, tmp, a->dirfd, relpath) != 0)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", relpath);
-	slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	return audit_fsync_dir(a, slash != NULL ? dir : ".");
+	return renameat(a->dirfd, tmp, a->dirfd, relpath);
 }
 
 /* Reads a whole file below the audit directory; *data malloc'd. 0, or -1
@@ -370,7 +362,7 @@ audit_tile_full(void *arg, unsigned level, uint64_t index,
 	char path[MERKLE_TILE_PATH_LEN];
 
 	merkle_tile_path(path, (int)level, index, 0);
-	if (audit_write_file(a, path, hashes, MERKLE_TILE_BYTES) != 0) {
+	if (audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0) {
 		log_error("audit: cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -384,7 +376,7 @@ audit_bundle_full(struct audit *a, uint64_t index)
 	char path[MERKLE_TILE_PATH_LEN];
 
 	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
-	if (audit_write_file(a, path, a->bundle, a->bundle_len) != 0) {
+	if (audit_put_file(a, path, a->bundle, a->bundle_len) != 0) {
 		log_error("audit: cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -392,22 +384,67 @@ audit_bundle_full(struct audit *a, uint64_t index)
 	return 0;
 }
 
-/* Rewrites the journal for the incomplete bundle (after a bundle filled,
- * or on open). Truncating first means a crash leaves either the old
- * journal, whose bundle now exists in full, or a prefix of the new one. */
+/* Writes zeros over [from, to) of the journal. Overwriting blocks that
+ * already hold data lets fdatasync skip the metadata commit that growing
+ * the file costs; a zero length prefix marks the end of the entries. */
 static int
-audit_journal_reset(struct audit *a)
+audit_journal_zero(int fd, off_t from, off_t to)
 {
+	static const unsigned char zeros[65536];
+
+	for (off_t off = from; off < to; off += (off_t)sizeof(zeros)) {
+		size_t n = to - off < (off_t)sizeof(zeros) ? (size_t)(to - off) :
+		    sizeof(zeros);
+
+		if (audit_write_all(fd, zeros, n, off) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Starts a new journal at the incomplete bundle, once everything before
+ * it is durable in bundles and tiles: written whole under another name,
+ * then renamed, so a crash leaves the old journal or the new one. */
+static int
+audit_journal_start(struct audit *a)
+{
+	static const char tmp[] = AUDIT_JOURNAL ".tmp";
 	unsigned char hdr[AUDIT_JOURNAL_HDR];
 	uint64_t bundle = a->tree->size / MERKLE_TILE_WIDTH;
+	off_t end = (off_t)(AUDIT_JOURNAL_HDR + a->bundle_len);
+	int fd;
 
 	for (int i = 0; i < AUDIT_JOURNAL_HDR; i++)
 		hdr[i] = (unsigned char)(bundle >> (56 - 8 * i));
-	if (ftruncate(a->journalfd, 0) != 0 ||
-	    audit_write_all(a->journalfd, hdr, sizeof(hdr), 0) != 0 ||
-	    audit_write_all(a->journalfd, a->bundle, a->bundle_len,
-	    AUDIT_JOURNAL_HDR) != 0)
+	fd = openat(a->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
 		return -1;
+	if (audit_write_all(fd, hdr, sizeof(hdr), 0) != 0 ||
+	    audit_write_all(fd, a->bundle, a->bundle_len, AUDIT_JOURNAL_HDR) != 0 ||
+	    audit_journal_zero(fd, end, end + AUDIT_JOURNAL_CHUNK) != 0 ||
+	    fdatasync(fd) != 0 ||
+	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_JOURNAL) != 0 ||
+	    audit_fsync_root(a) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (a->journalfd != -1)
+		close(a->journalfd);
+	a->journalfd = fd;
+	a->journal_end = end;
+	a->journal_alloc = end + AUDIT_JOURNAL_CHUNK;
+	return 0;
+}
+
+/* Makes every bundle and tile written so far durable, then lets the
+ * journal forget the entries they hold. */
+static int
+audit_sync(struct audit *a)
+{
+	if (syncfs(a->dirfd) != 0 || audit_journal_start(a) != 0) {
+		log_error("audit: cannot sync %s: %s", a->dir, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -446,75 +483,133 @@ audit_complete(struct audit_req *q, int status)
 	}
 }
 
-/* Adds the batch to the tree and the bundle; full bundles and tiles are
- * written on the way. Called with tmu held. */
+/* Adds one durable entry to the bundle and the tree, writing the bundle
+ * and the tiles it fills. Called with tmu held (or before the sequencer
+ * starts). */
 static int
-audit_add_batch(struct audit *a, struct audit_req *batch, int *reset)
+audit_add_entry(struct audit *a, const unsigned char *json, size_t len)
 {
-	for (struct audit_req *q = batch; q != NULL; q = q->next) {
-		merkle_hash leaf;
+	uint64_t index = a->tree->size;
+	merkle_hash leaf;
 
-		q->index = a->tree->size;
-		a->bundle[a->bundle_len++] = (unsigned char)(q->len >> 8);
-		a->bundle[a->bundle_len++] = (unsigned char)q->len;
-		memcpy(a->bundle + a->bundle_len, q->json, q->len);
-		a->bundle_len += q->len;
-		merkle_leaf_hash(q->json, q->len, leaf);
-		/* Entries first: a hash tile never exists without its bundle. */
-		if (q->index % MERKLE_TILE_WIDTH == MERKLE_TILE_WIDTH - 1) {
-			if (audit_bundle_full(a, q->index / MERKLE_TILE_WIDTH) != 0)
-				return -1;
-			a->bundle_len = 0;
-			*reset = 1;
-		}
-		if (merkle_tiles_append(a->tree, leaf, audit_tile_full, a) != 0)
+	a->bundle[a->bundle_len++] = (unsigned char)(len >> 8);
+	a->bundle[a->bundle_len++] = (unsigned char)len;
+	memcpy(a->bundle + a->bundle_len, json, len);
+	a->bundle_len += len;
+	merkle_leaf_hash(json, len, leaf);
+	/* Entries first: a hash tile never exists without its bundle. */
+	if (index % MERKLE_TILE_WIDTH == MERKLE_TILE_WIDTH - 1) {
+		if (audit_bundle_full(a, index / MERKLE_TILE_WIDTH) != 0)
 			return -1;
+		a->bundle_len = 0;
 	}
+	return merkle_tiles_append(a->tree, leaf, audit_tile_full, a);
+}
+
+/* Appends the batch to the journal in one write and one fdatasync. */
+static int
+audit_journal_append(struct audit *a, struct audit_req *batch)
+{
+	size_t len = 0, off = 0;
+
+	for (struct audit_req *q = batch; q != NULL; q = q->next)
+		len += 2 + q->len;
+	if (len > a->scratch_cap) {
+		unsigned char *p = realloc(a->scratch, len);
+
+		if (p == NULL)
+			return -1;
+		a->scratch = p;
+		a->scratch_cap = len;
+	}
+	for (struct audit_req *q = batch; q != NULL; q = q->next) {
+		a->scratch[off++] = (unsigned char)(q->len >> 8);
+		a->scratch[off++] = (unsigned char)q->len;
+		memcpy(a->scratch + off, q->json, q->len);
+		off += q->len;
+	}
+	if (a->journal_end + (off_t)len > a->journal_alloc) {
+		off_t to = a->journal_end + (off_t)len + AUDIT_JOURNAL_CHUNK;
+
+		if (audit_journal_zero(a->journalfd, a->journal_alloc, to) != 0) {
+			log_error("audit: cannot grow the journal: %s",
+			    strerror(errno));
+			return -1;
+		}
+		a->journal_alloc = to;
+	}
+	if (audit_write_all(a->journalfd, a->scratch, len, a->journal_end) != 0 ||
+	    fdatasync(a->journalfd) != 0) {
+		log_error("audit: cannot write the journal: %s", strerror(errno));
+		return -1;
+	}
+	a->journal_end += (off_t)len;
 	return 0;
+}
+
+/* Hands the hook the batch's (subject, index) pairs in one call. */
+static void
+audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
+{
+	const char **subjects;
+	uint64_t *indexes;
+	size_t n = 0;
+
+	for (const struct audit_req *q = batch; q != NULL; q = q->next)
+		n += q->subject != NULL;
+	if (n == 0)
+		return;
+	subjects = calloc(n, sizeof(*subjects));
+	indexes = calloc(n, sizeof(*indexes));
+	if (subjects == NULL || indexes == NULL) {
+		log_error("audit: out of memory; a batch is missing from the "
+		    "access index");
+	} else {
+		n = 0;
+		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+			if (q->subject == NULL)
+				continue;
+			subjects[n] = q->subject;
+			indexes[n++] = q->index;
+		}
+		hook(subjects, indexes, n, arg);
+	}
+	free(subjects);
+	free(indexes);
 }
 
 static void
 audit_write_batch(struct audit *a, struct audit_req *batch)
 {
-	size_t start;
-	int reset = 0, rc;
 	audit_index_fn hook;
 	void *hook_arg;
+	int rc;
 
-	pthread_mutex_lock(&a->tmu);
-	start = a->bundle_len;
-	rc = atomic_load(&a->failed) ? -1 : audit_add_batch(a, batch, &reset);
-	pthread_mutex_unlock(&a->tmu);
+	rc = atomic_load(&a->failed) ? -1 : audit_journal_append(a, batch);
 	if (rc == 0) {
-		if (reset)
-			rc = audit_journal_reset(a);
-		else
-			rc = audit_write_all(a->journalfd, a->bundle + start,
-			    a->bundle_len - start, (off_t)(AUDIT_JOURNAL_HDR + start));
-		if (rc == 0)
-			rc = fdatasync(a->journalfd);
-		if (rc != 0)
-			log_error("audit: cannot write the journal: %s",
-			    strerror(errno));
-	}
-	if (rc != 0) {
-		/* The tree may now hold entries that are not on disk: stop. */
-		atomic_store(&a->failed, 1);
-	} else {
 		pthread_mutex_lock(&a->tmu);
-		a->size = a->tree->size;
+		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next) {
+			q->index = a->tree->size;
+			rc = audit_add_entry(a, (unsigned char *)q->json, q->len);
+		}
+		if (rc == 0)
+			a->size = a->tree->size;
 		pthread_mutex_unlock(&a->tmu);
 	}
+	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX)
+		rc = audit_sync(a);
+	/* The tree may now disagree with the disk: take nothing more. The
+	 * journal still has the entries, and a restart recovers them. */
+	if (rc != 0)
+		atomic_store(&a->failed, 1);
 	pthread_mutex_lock(&a->qmu);
 	hook = a->hook;
 	hook_arg = a->hook_arg;
 	pthread_mutex_unlock(&a->qmu);
 	/* The index first, so that an access log read after a reply shows
 	 * the entry. */
-	for (struct audit_req *q = batch; q != NULL; q = q->next) {
-		if (rc == 0 && hook != NULL && q->subject != NULL)
-			hook(q->subject, q->index, hook_arg);
-	}
+	if (rc == 0 && hook != NULL)
+		audit_index_batch(batch, hook, hook_arg);
 	while (batch != NULL) {
 		struct audit_req *next = batch->next;
 
@@ -523,11 +618,13 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	}
 }
 
-/* Writes the partial tiles a checkpoint of the current size needs, then
- * the signed checkpoint. Sequencer thread (or open) only. */
+/* Writes the partial tiles a checkpoint of the current size needs, makes
+ * everything durable, then renames the signed checkpoint into place.
+ * Sequencer thread (or open) only. */
 static int
 audit_publish(struct audit *a)
 {
+	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	uint64_t size = a->size;
 	char path[MERKLE_TILE_PATH_LEN];
 	unsigned w;
@@ -543,13 +640,13 @@ audit_publish(struct audit *a)
 		if (fstatat(a->dirfd, path, &st, 0) == 0 &&
 		    st.st_size == (off_t)w * MERKLE_HASH_LEN)
 			continue;
-		if (audit_write_file(a, path, a->tree->tile[l],
+		if (audit_put_file(a, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN) != 0)
 			goto fail;
 	}
 	if ((w = merkle_tile_width(size, 0)) != 0) {
 		merkle_tile_path(path, MERKLE_TILE_ENTRIES, size / MERKLE_TILE_WIDTH, w);
-		if (audit_write_file(a, path, a->bundle, a->bundle_len) != 0)
+		if (audit_put_file(a, path, a->bundle, a->bundle_len) != 0)
 			goto fail;
 	}
 	merkle_tiles_root(a->tree, root);
@@ -557,8 +654,11 @@ audit_publish(struct audit *a)
 		log_error("audit: cannot sign a checkpoint");
 		return -1;
 	}
-	if (audit_write_file(a, AUDIT_CHECKPOINT, note, strlen(note)) != 0) {
-		snprintf(path, sizeof(path), AUDIT_CHECKPOINT);
+	snprintf(path, sizeof(path), "%s", tmp);
+	if (audit_put_file(a, tmp, note, strlen(note)) != 0 ||
+	    audit_sync(a) != 0 ||
+	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
+	    audit_fsync_root(a) != 0) {
 		free(note);
 		goto fail;
 	}
@@ -635,6 +735,7 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	int refuse;
 
 	if (q == NULL) {
+		/* Without a request there is no way to defer the answer. */
 		log_error("audit: out of memory");
 		done(-1, 0, arg);
 		return;
@@ -713,40 +814,6 @@ audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index)
 
 /* ---- recovery ------------------------------------------------------- */
 
-static int
-audit_exists(struct audit *a, int level, uint64_t index)
-{
-	char path[MERKLE_TILE_PATH_LEN];
-	struct stat st;
-
-	merkle_tile_path(path, level, index, 0);
-	return fstatat(a->dirfd, path, &st, 0) == 0;
-}
-
-/* Full bundles are written in order, so they are a prefix: find its end. */
-static uint64_t
-audit_count_bundles(struct audit *a)
-{
-	uint64_t lo = 0, hi = 1;
-
-	if (!audit_exists(a, MERKLE_TILE_ENTRIES, 0))
-		return 0;
-	while (audit_exists(a, MERKLE_TILE_ENTRIES, hi)) {
-		lo = hi;
-		hi *= 2;
-	}
-	/* Bundle lo exists, bundle hi does not. */
-	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (audit_exists(a, MERKLE_TILE_ENTRIES, mid))
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return hi;
-}
-
 /* Leaf hashes of a full bundle; 0 or -1. */
 static int
 audit_bundle_hashes(struct audit *a, uint64_t index,
@@ -805,7 +872,7 @@ audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
 		else
 			rc = audit_children_roots(a, level - 1,
 			    index * MERKLE_TILE_WIDTH, hashes);
-		if (rc != 0 || audit_write_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+		if (rc != 0 || audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
 			goto out;
 	}
 	merkle_perfect_root((const merkle_hash *)hashes, MERKLE_TILE_WIDTH, root);
@@ -816,61 +883,39 @@ out:
 	return rc;
 }
 
-/* Loads the incomplete bundle from the journal, cutting a torn tail; sets
- * tree->size. */
-static int
-audit_load_journal(struct audit *a, uint64_t bundles, char *err, size_t errlen)
+/* Like audit_bundle_next, but the entry must also parse: the tail of the
+ * batch being written at a crash may hold any mix of old zeros and new
+ * bytes. */
+static size_t
+audit_journal_next(const unsigned char *j, size_t len, size_t off)
 {
-	unsigned char *j;
-	size_t len, off = AUDIT_JOURNAL_HDR, n;
-	uint64_t hdr = 0;
-	unsigned count = 0;
+	size_t n = audit_bundle_next(j, len, off);
+	json_t *v;
 
-	a->tree->size = bundles * MERKLE_TILE_WIDTH;
-	if (audit_read_file(a, AUDIT_JOURNAL, &j, &len) != 0)
-		return errno == ENOENT ? 0 : -1;
-	for (int i = 0; i < AUDIT_JOURNAL_HDR && len >= AUDIT_JOURNAL_HDR; i++)
-		hdr = hdr << 8 | j[i];
-	/* An older journal's bundle was written in full before a crash. */
-	if (len < AUDIT_JOURNAL_HDR || hdr < bundles) {
-		free(j);
+	if (n == 0)
 		return 0;
-	}
-	if (hdr > bundles) {
-		snprintf(err, errlen, "the journal continues bundle %llu but "
-		    "bundle %llu is missing", (unsigned long long)hdr,
-		    (unsigned long long)bundles);
-		free(j);
-		return -1;
-	}
-	while ((n = audit_bundle_next(j, len, off)) > 0 && count < MERKLE_TILE_WIDTH - 1) {
-		merkle_leaf_hash(j + off + 2, n, a->tree->tile[0][count]);
-		off += 2 + n;
-		count++;
-	}
-	if (off != len)
-		log_warn("audit: cut %zu bytes of a torn entry at the end of the "
-		    "journal", len - off);
-	memcpy(a->bundle, j + AUDIT_JOURNAL_HDR, off - AUDIT_JOURNAL_HDR);
-	a->bundle_len = off - AUDIT_JOURNAL_HDR;
-	a->tree->size += count;
-	free(j);
-	return 0;
+	v = json_loadb((const char *)j + off + 2, n, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(v))
+		n = 0;
+	json_decref(v);
+	return n;
 }
 
 static int
-audit_recover(struct audit *a, char *err, size_t errlen)
+audit_zeros(const unsigned char *p, size_t len)
 {
-	uint64_t bundles = audit_count_bundles(a), size;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
 
-	if (audit_load_journal(a, bundles, err, errlen) != 0) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
-			    strerror(errno));
-		return -1;
-	}
-	size = a->tree->size;
-	/* Level L's incomplete tile holds the roots of full tiles of L - 1. */
+/* Restores the tree at `size` (a multiple of 256 entries): level L's
+ * incomplete tile holds the roots of full tiles of level L - 1. */
+static int
+audit_restore(struct audit *a, uint64_t size, char *err, size_t errlen)
+{
+	a->tree->size = size;
 	for (unsigned l = 1; l < MERKLE_TILE_LEVELS; l++) {
 		uint64_t first = audit_full_tiles(size, l) * MERKLE_TILE_WIDTH;
 
@@ -883,13 +928,54 @@ audit_recover(struct audit *a, char *err, size_t errlen)
 			}
 	}
 	merkle_tiles_restore(a->tree);
-	a->size = size;
-	if (audit_journal_reset(a) != 0 || fdatasync(a->journalfd) != 0) {
+	return 0;
+}
+
+/* Replays the journal over the tree restored at its first bundle, cutting
+ * a torn last entry. No journal is an empty log. */
+static int
+audit_recover(struct audit *a, char *err, size_t errlen)
+{
+	unsigned char *j;
+	size_t len, off = AUDIT_JOURNAL_HDR, n;
+	uint64_t bundle = 0;
+	int rc = 0;
+
+	if (audit_read_file(a, AUDIT_JOURNAL, &j, &len) != 0) {
+		if (errno == ENOENT)
+			return 0;
 		snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
 		    strerror(errno));
 		return -1;
 	}
-	return 0;
+	/* Journals are renamed into place whole: a short one was altered. */
+	if (len < AUDIT_JOURNAL_HDR) {
+		snprintf(err, errlen, "%s/%s: no header", a->dir, AUDIT_JOURNAL);
+		free(j);
+		return -1;
+	}
+	for (int i = 0; i < AUDIT_JOURNAL_HDR; i++)
+		bundle = bundle << 8 | j[i];
+	if (bundle > UINT64_MAX / MERKLE_TILE_WIDTH ||
+	    audit_restore(a, bundle * MERKLE_TILE_WIDTH, err, errlen) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s/%s: bad header", a->dir,
+			    AUDIT_JOURNAL);
+		free(j);
+		return -1;
+	}
+	while (rc == 0 && (n = audit_journal_next(j, len, off)) > 0) {
+		rc = audit_add_entry(a, j + off + 2, n);
+		off += 2 + n;
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot write tiles: %s", a->dir,
+		    strerror(errno));
+	else if (!audit_zeros(j + off, len - off))
+		log_warn("audit: cut a torn entry at byte %zu of the journal", off);
+	free(j);
+	a->size = a->tree->size;
+	return rc;
 }
 
 /* The recovered tree must extend the last signed checkpoint. */
@@ -946,9 +1032,9 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 static void
 audit_free(struct audit *a)
 {
-	if (a->journalfd > 0)
+	if (a->journalfd != -1)
 		close(a->journalfd);
-	if (a->dirfd > 0)
+	if (a->dirfd != -1)
 		close(a->dirfd);
 	pthread_mutex_destroy(&a->qmu);
 	pthread_mutex_destroy(&a->tmu);
@@ -956,6 +1042,7 @@ audit_free(struct audit *a)
 	EVP_PKEY_free(a->key);
 	free(a->tree);
 	free(a->bundle);
+	free(a->scratch);
 	free(a->checkpoint);
 	free(a->dir);
 	free(a->origin);
@@ -1017,10 +1104,14 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 	if ((a->key = keys_load_private(&cfg->signing_key, err, errlen)) == NULL)
 		goto fail;
 	if ((mkdir(a->dir, 0700) != 0 && errno != EEXIST) ||
-	    (a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    (a->journalfd = openat(a->dirfd, AUDIT_JOURNAL,
-	    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	    (a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", a->dir, strerror(errno));
+		goto fail;
+	}
+	/* One writer per log: a second process would fork the tree. */
+	if (flock(a->dirfd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "%s: %s", a->dir, errno == EWOULDBLOCK ?
+		    "in use by another process" : strerror(errno));
 		goto fail;
 	}
 	if (audit_recover(a, err, errlen) != 0 ||

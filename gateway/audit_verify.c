@@ -57,6 +57,30 @@ verify_read(struct verify *v, const char *path, unsigned char **data,
 	return 0;
 }
 
+/* Reads a tile or bundle of `width` (0: full). tlog-tiles lets a log drop
+ * a partial tile once the full one exists, so that stands in for it: then
+ * only its first `width` items are this tree's, and *prefix says so. */
+static int
+verify_read_tile(struct verify *v, int level, uint64_t index, unsigned width,
+    char path[MERKLE_TILE_PATH_LEN], unsigned char **data, size_t *len,
+    int *prefix)
+{
+	*prefix = 0;
+	merkle_tile_path(path, level, index, width);
+	if (verify_read(v, path, data, len) == 0)
+		return 0;
+	if (width == 0 || errno != ENOENT)
+		return -1;
+	merkle_tile_path(path, level, index, 0);
+	if (verify_read(v, path, data, len) == 0) {
+		*prefix = 1;
+		return 0;
+	}
+	merkle_tile_path(path, level, index, width);
+	errno = ENOENT;
+	return -1;
+}
+
 /* Compares a stored tile with the rebuilt hashes; remembers the first
  * difference and carries on (the root tells later who is wrong). */
 static void
@@ -64,20 +88,20 @@ verify_tile(struct verify *v, unsigned level, uint64_t index, unsigned width,
     const merkle_hash *hashes)
 {
 	char path[MERKLE_TILE_PATH_LEN];
-	unsigned char *data;
+	unsigned want = width ? width : MERKLE_TILE_WIDTH, i = 0;
+	unsigned char *data = NULL;
 	size_t len;
-	unsigned i = 0;
+	int prefix;
 
 	if (v->mismatch)
 		return;
-	merkle_tile_path(path, (int)level, index, width);
-	if (verify_read(v, path, &data, &len) == 0 &&
-	    len == (size_t)(width ? width : MERKLE_TILE_WIDTH) * MERKLE_HASH_LEN) {
-		while (i < len / MERKLE_HASH_LEN &&
-		    memcmp(data + (size_t)i * MERKLE_HASH_LEN, hashes[i],
-		    MERKLE_HASH_LEN) == 0)
+	if (verify_read_tile(v, (int)level, index, width, path, &data, &len,
+	    &prefix) == 0 && len == (size_t)(prefix ? MERKLE_TILE_WIDTH : want) *
+	    MERKLE_HASH_LEN) {
+		while (i < want && memcmp(data + (size_t)i * MERKLE_HASH_LEN,
+		    hashes[i], MERKLE_HASH_LEN) == 0)
 			i++;
-		if (i == len / MERKLE_HASH_LEN) {
+		if (i == want) {
 			free(data);
 			return;
 		}
@@ -106,9 +130,10 @@ verify_bundle(struct verify *v, uint64_t bundle, unsigned width)
 	unsigned want = width ? width : MERKLE_TILE_WIDTH, i;
 	unsigned char *b;
 	size_t len, off = 0;
+	int prefix;
 
-	merkle_tile_path(path, MERKLE_TILE_ENTRIES, bundle, width);
-	if (verify_read(v, path, &b, &len) != 0) {
+	if (verify_read_tile(v, MERKLE_TILE_ENTRIES, bundle, width, path, &b,
+	    &len, &prefix) != 0) {
 		snprintf(v->err, v->errlen, "entry %llu: %s: %s",
 		    (unsigned long long)first, path, strerror(errno));
 		return -1;
@@ -130,7 +155,7 @@ verify_bundle(struct verify *v, uint64_t bundle, unsigned width)
 		off += 2 + n;
 	}
 	free(b);
-	if (off != len) {
+	if (off != len && !prefix) {
 		snprintf(v->err, v->errlen, "entry %llu: %s holds more entries "
 		    "than the checkpoint covers", (unsigned long long)(first + i),
 		    path);

@@ -12,13 +12,11 @@
 #define CHECKPOINT_SIG_LEN 64
 
 char *
-checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
-    const merkle_hash root)
+checkpoint_note_sign(EVP_PKEY *key, const char *name, const char *text)
 {
 	unsigned char pub[32], blob[4 + CHECKPOINT_SIG_LEN];
-	char rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
 	char sigb64[ENCODE_BASE64_LEN(sizeof(blob))];
-	size_t siglen = CHECKPOINT_SIG_LEN, bodylen, cap;
+	size_t siglen = CHECKPOINT_SIG_LEN, textlen = strlen(text), cap;
 	EVP_MD_CTX *ctx;
 	char *note;
 	uint32_t id;
@@ -26,13 +24,7 @@ checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
 
 	if (keys_public_raw(key, pub) != 0)
 		return NULL;
-	encode_base64(root, MERKLE_HASH_LEN, rootb64);
-	cap = 2 * strlen(origin) + 64 + sizeof(rootb64) + sizeof(sigb64);
-	if ((note = malloc(cap)) == NULL)
-		return NULL;
-	bodylen = (size_t)snprintf(note, cap, "%s\n%llu\n%s\n", origin,
-	    (unsigned long long)size, rootb64);
-	id = keys_note_id(origin, pub);
+	id = keys_note_id(name, pub);
 	blob[0] = (unsigned char)(id >> 24);
 	blob[1] = (unsigned char)(id >> 16);
 	blob[2] = (unsigned char)(id >> 8);
@@ -41,16 +33,32 @@ checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
 	ctx = EVP_MD_CTX_new();
 	ok = ctx != NULL &&
 	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-	    EVP_DigestSign(ctx, blob + 4, &siglen, (unsigned char *)note,
-	    bodylen) == 1 && siglen == CHECKPOINT_SIG_LEN;
+	    EVP_DigestSign(ctx, blob + 4, &siglen, (const unsigned char *)text,
+	    textlen) == 1 && siglen == CHECKPOINT_SIG_LEN;
 	EVP_MD_CTX_free(ctx);
-	if (!ok) {
-		free(note);
+	if (!ok)
 		return NULL;
-	}
 	encode_base64(blob, sizeof(blob), sigb64);
-	snprintf(note + bodylen, cap - bodylen, "\n" CHECKPOINT_DASH "%s %s\n",
-	    origin, sigb64);
+	cap = textlen + strlen(name) + sizeof(sigb64) + 8;
+	if ((note = malloc(cap)) == NULL)
+		return NULL;
+	snprintf(note, cap, "%s\n" CHECKPOINT_DASH "%s %s\n", text, name, sigb64);
+	return note;
+}
+
+char *
+checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
+    const merkle_hash root)
+{
+	char rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	char *body, *note;
+
+	encode_base64(root, MERKLE_HASH_LEN, rootb64);
+	if (asprintf(&body, "%s\n%llu\n%s\n", origin, (unsigned long long)size,
+	    rootb64) == -1)
+		return NULL;
+	note = checkpoint_note_sign(key, origin, body);
+	free(body);
 	return note;
 }
 

@@ -20,6 +20,9 @@ struct checkpoint {
 	merkle_hash root;
 };
 
+/* Signs any note text (ending in a newline) as key `name`: the text, a
+ * blank line and the signature line. malloc'd; NULL if signing fails. */
+char *checkpoint_note_sign(EVP_PKEY *key, const char *name, const char *text);
 /* The signed note for (origin, size, root); malloc'd, caller frees. NULL if
  * signing fails. */
 char *checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,

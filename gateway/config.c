@@ -30,6 +30,8 @@
 
 #include "encode.h"
 #include "log.h"
+#include "mapping.h"
+#include "plugin.h"
 #include "registry.h"
 #include "yamltree.h"
 
@@ -1021,6 +1023,23 @@ config_field_strmap(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+static void
+config_field_strlist(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct connector_strlist *l = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	l->items = config_calloc(v->n, sizeof(*l->items));
+	for (size_t i = 0; i < v->n; i++) {
+		const char *value = config_scalar(ld, path, v->items[i]);
+
+		if (value != NULL)
+			l->items[l->n++] = config_strdup(value);
+	}
+}
+
 /* A dotted path into the service's JSON: "adresse.cp". */
 static int
 config_valid_json_path(const char *s)
@@ -1053,7 +1072,232 @@ config_any_attribute(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* The connector's `map`; ld->connector is the one being loaded. */
+static void
+config_field_json_path(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (!config_valid_json_path(s))
+		config_error(ld, v, "%s: expected a dotted path such as "
+		    "adresse.cp", path);
+	else
+		*(char **)dst = config_strdup(s);
+}
+
+/* dst: the struct config_transform of a concat. */
+static void
+config_field_json_paths(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_transform *t = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: list at least one path", path);
+		return;
+	}
+	t->paths = config_calloc(v->n, sizeof(*t->paths));
+	for (size_t i = 0; i < v->n; i++) {
+		char *p = NULL;
+
+		config_field_json_path(ld, f, path, v->items[i], &p);
+		if (p != NULL)
+			t->paths[t->npaths++] = p;
+	}
+}
+
+static void
+config_field_date_format(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (strcmp(s, "iso") == 0)
+		s = "YYYY-MM-DD";
+	if (!mapping_date_format_ok(s))
+		config_error(ld, v, "%s: expected a date format with YYYY, MM "
+		    "and DD once each, e.g. DD/MM/YYYY, or iso", path);
+	else
+		*(char **)dst = config_strdup(s);
+}
+
+static const struct config_field config_date_fields[] = {
+	{ .key = "from", .parse = config_field_date_format, .required = 1,
+	  .offset = offsetof(struct config_transform, from),
+	  .doc = "how the service writes dates, e.g. DD/MM/YYYY" },
+	{ .key = "to", .parse = config_field_date_format, .def = "iso",
+	  .offset = offsetof(struct config_transform, to),
+	  .doc = "how the attribute holds them; iso is YYYY-MM-DD" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_concat_fields[] = {
+	{ .key = "paths", .parse = config_field_json_paths, .required = 1,
+	  .doc = "the service's fields joined, in order; absent ones skipped" },
+	{ .key = "sep", .parse = config_field_string,
+	  .offset = offsetof(struct config_transform, sep),
+	  .doc = "put between two parts; default none" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_split_fields[] = {
+	{ .key = "sep", .parse = config_field_string, .required = 1,
+	  .offset = offsetof(struct config_transform, sep),
+	  .doc = "where the value is cut" },
+	{ .key = "index", .parse = config_field_int64, .def = "0",
+	  .offset = offsetof(struct config_transform, index),
+	  .doc = "the part kept: 0 the first, -1 the last" },
+	{ .key = NULL },
+};
+
+static const char *const config_transform_names[] = {
+	[CONFIG_TRANSFORM_TRIM] = "trim",
+	[CONFIG_TRANSFORM_UPPER] = "upper",
+	[CONFIG_TRANSFORM_LOWER] = "lower",
+	[CONFIG_TRANSFORM_DATE] = "date",
+	[CONFIG_TRANSFORM_CONCAT] = "concat",
+	[CONFIG_TRANSFORM_SPLIT] = "split",
+	[CONFIG_TRANSFORM_CONSTANT] = "constant",
+	[CONFIG_TRANSFORM_DEFAULT] = "default",
+};
+
+/* A constant's or default's value, which must fit the attribute. */
+static int
+config_transform_value(struct config_loader *ld, const char *path,
+    const struct yamltree *v, const struct config_attribute *attr,
+    struct config_transform *t)
+{
+	const char *s = config_scalar(ld, path, v);
+	json_t *value;
+
+	if (s == NULL)
+		return -1;
+	if ((value = mapping_scalar(attr->type, s)) == NULL) {
+		config_error(ld, v, "%s: '%s' is not a valid %s value for "
+		    "attribute %s", path, s, config_attr_type_names[attr->type],
+		    attr->name);
+		return -1;
+	}
+	json_decref(value);
+	t->value = config_strdup(s);
+	return 0;
+}
+
+/* One item of a transform list: trim, upper or lower alone, or a one-key
+ * mapping {date|concat|split: {...}} or {constant|default: VALUE}. */
+static int
+config_transform(struct config_loader *ld, const char *path,
+    const struct yamltree *item, const struct config_attribute *attr,
+    struct config_transform *t)
+{
+	const struct yamltree *key, *value;
+	char tpath[CONFIG_PATH_MAX * 2];
+	size_t before = ld->errs->n;
+	size_t k;
+
+	key = item->kind == YAMLTREE_MAPPING && item->n == 2 ? item->items[0] :
+	    item;
+	for (k = 0; k < CONFIG_NITEMS(config_transform_names); k++)
+		if (key->kind == YAMLTREE_SCALAR && key->value != NULL &&
+		    strcmp(key->value, config_transform_names[k]) == 0)
+			break;
+	if (k == CONFIG_NITEMS(config_transform_names) ||
+	    (key == item) != (k <= CONFIG_TRANSFORM_LOWER)) {
+		config_error(ld, item, "%s: expected trim, upper, lower, or one "
+		    "of {date: {from, to}}, {concat: {paths, sep}}, {split: "
+		    "{sep, index}}, {constant: VALUE}, {default: VALUE}", path);
+		return -1;
+	}
+	t->kind = (enum config_transform_kind)k;
+	if (key == item)
+		return 0;
+	value = item->items[1];
+	config_key_path(tpath, sizeof(tpath), path, key->value);
+	switch (t->kind) {
+	case CONFIG_TRANSFORM_DATE:
+		config_table_apply(ld, tpath, config_date_fields, value, t);
+		break;
+	case CONFIG_TRANSFORM_CONCAT:
+		config_table_apply(ld, tpath, config_concat_fields, value, t);
+		break;
+	case CONFIG_TRANSFORM_SPLIT:
+		config_table_apply(ld, tpath, config_split_fields, value, t);
+		break;
+	default:
+		return config_transform_value(ld, tpath, value, attr, t);
+	}
+	return ld->errs->n == before ? 0 : -1;
+}
+
+static void
+config_transform_free(struct config_transform *t)
+{
+	free(t->from);
+	free(t->to);
+	for (size_t i = 0; i < t->npaths; i++)
+		free(t->paths[i]);
+	free(t->paths);
+	free(t->sep);
+	free(t->value);
+}
+
+/* dst: the struct config_mapping, its attribute set. */
+static void
+config_field_transforms(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_mapping *m = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	m->transforms = config_calloc(v->n, sizeof(*m->transforms));
+	for (size_t i = 0; i < v->n; i++) {
+		char ipath[CONFIG_PATH_MAX];
+
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (config_transform(ld, ipath, v->items[i], m->attribute,
+		    &m->transforms[m->ntransforms]) == 0)
+			m->ntransforms++;
+		else
+			config_transform_free(&m->transforms[m->ntransforms]);
+	}
+}
+
+static const struct config_field config_map_entry_fields[] = {
+	{ .key = "path", .parse = config_field_json_path,
+	  .offset = offsetof(struct config_mapping, path),
+	  .doc = "dotted path into the service's JSON, e.g. adresse.cp" },
+	{ .key = "transform", .parse = config_field_transforms,
+	  .doc = "steps applied in order when reading: trim, upper, lower, "
+	  "date, concat, split, constant, default" },
+	{ .key = NULL },
+};
+
+/* A path is needed unless a concat or a constant makes the value. */
+static void
+config_map_entry_check(struct config_loader *ld, const char *path,
+    const struct yamltree *v, const struct config_mapping *m)
+{
+	if (yamltree_get(v, "path") != NULL)
+		return;
+	for (size_t i = 0; i < m->ntransforms; i++)
+		if (m->transforms[i].kind == CONFIG_TRANSFORM_CONCAT ||
+		    m->transforms[i].kind == CONFIG_TRANSFORM_CONSTANT)
+			return;
+	config_error(ld, v, "%s: needs a path, unless a concat or a constant "
+	    "transform makes the value", path);
+}
+
+/* The connector's `map`; ld->connector is the one being loaded. Each
+ * entry is a dotted path, or {path, transform}. */
 static void
 config_field_map(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
@@ -1064,26 +1308,25 @@ config_field_map(struct config_loader *ld, const struct config_field *f,
 		return;
 	c->map = config_calloc(v->n / 2, sizeof(*c->map));
 	for (size_t i = 0; i < v->n; i += 2) {
-		const struct yamltree *key = v->items[i];
-		const struct config_attribute *attr;
+		const struct yamltree *key = v->items[i], *value = v->items[i + 1];
+		struct config_mapping *m = &c->map[c->nmap];
 		char kpath[CONFIG_PATH_MAX];
-		const char *json;
 
 		config_key_path(kpath, sizeof(kpath), path, key->value);
-		if ((attr = config_any_attribute(ld->cfg, key->value)) == NULL) {
+		if ((m->attribute = config_any_attribute(ld->cfg,
+		    key->value)) == NULL) {
 			config_error(ld, key, "%s: no dataset has an attribute "
 			    "'%s'", kpath, key->value);
 			continue;
 		}
-		if ((json = config_scalar(ld, kpath, v->items[i + 1])) == NULL)
-			continue;
-		if (!config_valid_json_path(json)) {
-			config_error(ld, v->items[i + 1], "%s: expected a dotted "
-			    "path such as adresse.cp", kpath);
-			continue;
-		}
-		c->map[c->nmap].attribute = attr;
-		c->map[c->nmap++].path = config_strdup(json);
+		if (value->kind == YAMLTREE_MAPPING) {
+			config_table_apply(ld, kpath, config_map_entry_fields,
+			    value, m);
+			config_map_entry_check(ld, kpath, value, m);
+		} else
+			config_field_json_path(ld, f, kpath, value, &m->path);
+		/* Kept even when wrong, so that config_free frees it. */
+		c->nmap++;
 	}
 }
 
@@ -1102,34 +1345,41 @@ static config_field_fn *const config_connector_parsers[] = {
 	[CONNECTOR_KEY_DURATION] = config_field_duration,
 	[CONNECTOR_KEY_ENDPOINT] = config_field_endpoint,
 	[CONNECTOR_KEY_STRMAP] = config_field_strmap,
+	[CONNECTOR_KEY_PATH] = config_field_path,
+	[CONNECTOR_KEY_LIST] = config_field_strlist,
 };
 
-/* The connector's keys as a field table, after the core's own `type` and
- * `map`, so one table_apply() handles unknown keys and defaults. Caller
- * frees. */
+/* The connector's keys as a field table, after the core's own `type`, `map`
+ * (and a plugin's `path`), so one table_apply() handles unknown keys and
+ * defaults. Caller frees. */
 static struct config_field *
-config_connector_table(const struct connector_ops *ops)
+config_connector_table(const struct connector_ops *ops, int plugin)
 {
 	struct config_field *table;
-	size_t n = 0;
+	size_t n = 0, core = plugin ? 3 : 2;
 
 	while (ops->keys[n].name != NULL)
 		n++;
-	table = config_calloc(n + 3, sizeof(*table));
+	table = config_calloc(n + core + 1, sizeof(*table));
 	table[0].key = "type";
 	table[0].parse = config_field_skip;
 	table[1].key = "map";
 	table[1].parse = config_field_map;
+	if (plugin) {
+		table[2].key = "path";
+		table[2].parse = config_field_skip;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct connector_key *k = &ops->keys[i];
+		struct config_field *f = &table[core + i];
 
-		table[i + 2].key = k->name;
-		table[i + 2].parse = config_connector_parsers[k->type];
-		table[i + 2].required = k->required;
-		table[i + 2].def = k->default_value;
-		table[i + 2].offset = k->offset;
-		table[i + 2].aux = SECRET_PRIVATE | SECRET_TRIM;
-		table[i + 2].doc = k->doc;
+		f->key = k->name;
+		f->parse = config_connector_parsers[k->type];
+		f->required = k->required;
+		f->def = k->default_value;
+		f->offset = k->offset;
+		f->aux = SECRET_PRIVATE | SECRET_TRIM;
+		f->doc = k->doc;
 	}
 	return table;
 }
@@ -1144,6 +1394,32 @@ config_connector_types(char *buf, size_t len)
 	for (size_t i = 0; all[i] != NULL && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
 		    i ? ", " : "", all[i]->name);
+}
+
+/* `type: plugin`: the ops come from the shared object named by `path`,
+ * relative to the file that names it. */
+static const struct connector_ops *
+config_plugin_ops(struct config_loader *ld, const char *path,
+    const struct yamltree *block)
+{
+	const struct yamltree *pv = yamltree_get(block, "path");
+	const struct connector_ops *ops;
+	char ppath[CONFIG_PATH_MAX], err[512], *file;
+	const char *rel;
+
+	config_key_path(ppath, sizeof(ppath), path, "path");
+	if (pv == NULL) {
+		config_error(ld, block, "%s: a plugin needs 'path', the shared "
+		    "object to load", path);
+		return NULL;
+	}
+	if ((rel = config_scalar(ld, ppath, pv)) == NULL)
+		return NULL;
+	file = config_resolve_path(ld, pv, rel);
+	if ((ops = plugin_load(file, err, sizeof(err))) == NULL)
+		config_error(ld, pv, "%s: %s: %s", ppath, file, err);
+	free(file);
+	return ops;
 }
 
 static const struct connector_ops *
@@ -1162,11 +1438,8 @@ config_connector_ops(struct config_loader *ld, const char *path,
 	}
 	if ((type = config_scalar(ld, tpath, tv)) == NULL)
 		return NULL;
-	if (strcmp(type, "plugin") == 0) {
-		config_error(ld, tv, "%s: plugin connectors are not supported yet",
-		    tpath);
-		return NULL;
-	}
+	if (strcmp(type, "plugin") == 0)
+		return config_plugin_ops(ld, path, block);
 	if ((ops = registry_find(type)) == NULL) {
 		config_connector_types(known, sizeof(known));
 		config_error(ld, tv, "%s: unknown connector type '%s' (known: "
@@ -1190,14 +1463,15 @@ config_field_connector(struct config_loader *ld, const struct config_field *f,
 	    (ops = config_connector_ops(ld, path, v)) == NULL)
 		return;
 	c = config_calloc(1, sizeof(*c));
-	c->type = config_strdup(ops->name);
+	c->type = config_strdup(registry_find(ops->name) == ops ? ops->name :
+	    "plugin");
 	c->ops = ops;
 	c->settings = config_calloc(1, ops->settings_size);
 	c->line = v->line;
 	c->col = v->col;
 	*(struct config_connector **)dst = c;
 	ld->connector = c;
-	table = config_connector_table(ops);
+	table = config_connector_table(ops, strcmp(c->type, "plugin") == 0);
 	config_table_apply(ld, path, table, v, c->settings);
 	free(table);
 	ld->connector = NULL;
@@ -1215,6 +1489,7 @@ config_connector_free(struct config_connector *c)
 		void *p = (char *)c->settings + k->offset;
 		struct connector_endpoint *ep = p;
 		struct connector_strmap *m = p;
+		struct connector_strlist *l = p;
 		char **s = p;
 
 		switch (k->type) {
@@ -1223,6 +1498,7 @@ config_connector_free(struct config_connector *c)
 				OPENSSL_cleanse(*s, strlen(*s));
 			/* FALLTHROUGH */
 		case CONNECTOR_KEY_STRING:
+		case CONNECTOR_KEY_PATH:
 			free(*s);
 			break;
 		case CONNECTOR_KEY_ENDPOINT:
@@ -1237,12 +1513,21 @@ config_connector_free(struct config_connector *c)
 			free(m->keys);
 			free(m->values);
 			break;
+		case CONNECTOR_KEY_LIST:
+			for (size_t i = 0; i < l->n; i++)
+				free(l->items[i]);
+			free(l->items);
+			break;
 		default:
 			break;
 		}
 	}
-	for (size_t i = 0; i < c->nmap; i++)
+	for (size_t i = 0; i < c->nmap; i++) {
+		for (size_t j = 0; j < c->map[i].ntransforms; j++)
+			config_transform_free(&c->map[i].transforms[j]);
+		free(c->map[i].transforms);
 		free(c->map[i].path);
+	}
 	free(c->map);
 	free(c->settings);
 	free(c->type);
@@ -1428,6 +1713,31 @@ config_field_subscribes(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
+static const struct config_field config_delivery_fields[] = {
+	{ .key = "base", .parse = config_field_duration, .def = "500ms",
+	  .offset = offsetof(struct config_delivery, base_ms),
+	  .doc = "delay before the first retry; doubles on each failure" },
+	{ .key = "cap", .parse = config_field_duration, .def = "5m",
+	  .offset = offsetof(struct config_delivery, cap_ms),
+	  .doc = "longest delay between two retries" },
+	{ .key = "max_attempts", .parse = config_field_count, .def = "10",
+	  .offset = offsetof(struct config_delivery, max_attempts), .aux = 1000,
+	  .doc = "attempts before a delivery goes to the dead letters" },
+	{ .key = "max_age", .parse = config_field_duration, .def = "24h",
+	  .offset = offsetof(struct config_delivery, max_age_ms),
+	  .doc = "age after which a failing delivery goes to the dead letters" },
+	{ .key = "circuit_threshold", .parse = config_field_count, .def = "5",
+	  .offset = offsetof(struct config_delivery, circuit_threshold),
+	  .aux = 1000, .doc = "failures in a row that open the circuit breaker" },
+	{ .key = "circuit_cooldown", .parse = config_field_duration, .def = "30s",
+	  .offset = offsetof(struct config_delivery, circuit_cooldown_ms),
+	  .doc = "how long an open circuit waits before one probe delivery" },
+	{ .key = "concurrency", .parse = config_field_count, .def = "32",
+	  .offset = offsetof(struct config_delivery, concurrency), .aux = 1024,
+	  .doc = "deliveries in flight to this service at once" },
+	{ .key = NULL },
+};
+
 static const struct config_field config_service_fields[] = {
 	{ .key = "name", .parse = config_field_string, .required = 1,
 	  .offset = offsetof(struct config_service, name),
@@ -1442,6 +1752,10 @@ static const struct config_field config_service_fields[] = {
 	  .doc = "how the gateway calls the service: {type, map, ...}" },
 	{ .key = "subscribes", .parse = config_field_subscribes,
 	  .doc = "[{dataset, from}]: changes pushed to this service" },
+	{ .key = "delivery", .parse = config_field_table,
+	  .sub = config_delivery_fields,
+	  .offset = offsetof(struct config_service, delivery),
+	  .doc = "retries and circuit breaker of pushes to this service" },
 	{ .key = "rate_limit", .parse = config_field_rate_limit,
 	  .offset = offsetof(struct config_service, rate_limit),
 	  .doc = "{rate, burst}: requests allowed (429 beyond); default none" },
@@ -1721,7 +2035,7 @@ static const struct config_field config_top_fields[] = {
 	  .aux = YAMLTREE_MAPPING, .doc = "name: {attributes, description}" },
 	{ .key = "services", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, services),
-	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes}" },
+	  .aux = YAMLTREE_MAPPING, .doc = "id: {name, auth, roles, connector, subscribes, delivery}" },
 	{ .key = "policies", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, policies),
 	  .aux = YAMLTREE_SEQUENCE, .doc = "the list of data-sharing policies" },
@@ -1854,6 +2168,7 @@ config_load(const char *path, struct config_errors *errs)
 	struct config *cfg;
 
 	cfg = ld.cfg = config_calloc(1, sizeof(*cfg));
+	atomic_init(&cfg->refs, 1);
 	cfg->path = config_strdup(path);
 	config_source_load(&ld, path, NULL);
 	if (ld.main != NULL && ld.main->root != NULL &&
@@ -1894,10 +2209,17 @@ config_gateway_free(struct config_gateway *gw)
 	secret_wipe(&gw->audit.signing_key);
 }
 
+struct config *
+config_ref(struct config *cfg)
+{
+	atomic_fetch_add(&cfg->refs, 1);
+	return cfg;
+}
+
 void
 config_free(struct config *cfg)
 {
-	if (cfg == NULL)
+	if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
 	config_gateway_free(&cfg->gateway);
 	for (size_t i = 0; i < cfg->ndatasets; i++) {

@@ -8,6 +8,7 @@
 #ifndef TELLONCE_CONFIG_H
 #define TELLONCE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,10 +44,35 @@ struct config_dataset {
 	size_t nattributes;
 };
 
+/* One step of a map entry's transform list (mapping.c applies them). */
+enum config_transform_kind {
+	CONFIG_TRANSFORM_TRIM,
+	CONFIG_TRANSFORM_UPPER,
+	CONFIG_TRANSFORM_LOWER,
+	CONFIG_TRANSFORM_DATE,      /* from -> to */
+	CONFIG_TRANSFORM_CONCAT,    /* paths joined with sep; read only */
+	CONFIG_TRANSFORM_SPLIT,     /* part `index` of the value cut at sep; read only */
+	CONFIG_TRANSFORM_CONSTANT,  /* value, whatever the service has; read only */
+	CONFIG_TRANSFORM_DEFAULT,   /* value when the service has none */
+};
+
+struct config_transform {
+	enum config_transform_kind kind;
+	char *from, *to;            /* date: formats such as "DD/MM/YYYY" */
+	char **paths;               /* concat: dotted paths */
+	size_t npaths;
+	char *sep;                  /* concat (NULL: ""), split */
+	int64_t index;              /* split: 0 the first part, -1 the last */
+	char *value;                /* constant, default: YAML text that fits
+	                             * the attribute's type */
+};
+
 /* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
 struct config_mapping {
 	const struct config_attribute *attribute;
-	char *path; /* "adresse.cp" */
+	char *path; /* "adresse.cp"; NULL when a concat or constant makes it */
+	struct config_transform *transforms; /* in the order they apply on read */
+	size_t ntransforms;
 };
 
 struct config_connector {
@@ -61,6 +87,17 @@ struct config_connector {
 struct config_subscription {
 	const struct config_dataset *dataset;
 	const struct config_service *from;
+};
+
+/* How the outbox delivers to a subscriber (docs/delivery.md). */
+struct config_delivery {
+	int64_t base_ms;                 /* first retry delay; default 500 ms  */
+	int64_t cap_ms;                  /* longest retry delay; default 5 min */
+	int max_attempts;                /* then dead-lettered; default 10     */
+	int64_t max_age_ms;              /* then dead-lettered; default 24 h   */
+	int circuit_threshold;           /* failures in a row that open it; 5  */
+	int64_t circuit_cooldown_ms;     /* open this long, then a probe; 30 s */
+	int concurrency;                 /* pushes in flight at once; 32       */
 };
 
 /* services.*.rate_limit: a token bucket; rate 0 = no limit. */
@@ -81,6 +118,7 @@ struct config_service {
 	struct config_connector *connector;   /* NULL: the service only calls us */
 	struct config_subscription *subscribes;
 	size_t nsubscribes;
+	struct config_delivery delivery;
 };
 
 struct config_policy {
@@ -130,6 +168,7 @@ struct config_gateway {
 };
 
 struct config {
+	atomic_int refs;                 /* owners; see config_ref */
 	char *path;
 	struct config_gateway gateway;
 	struct config_dataset *datasets;
@@ -155,7 +194,12 @@ struct config_errors {
 /* Loads and validates `path` (and its includes). Returns the config, or NULL
  * with every problem found appended to errs (caller frees both). */
 struct config *config_load(const char *path, struct config_errors *errs);
+/* Drops one owner's reference; the last one frees the config. */
 void config_free(struct config *cfg);
+/* Adds an owner (the server and the delivery worker share one config, so
+ * that a reload reads secret files once, before privileges are dropped).
+ * Returns cfg. */
+struct config *config_ref(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 /* Prints each error as FILE:LINE:COL: message, one per line. */
 void config_errors_print(const struct config_errors *errs, void *stdio_file);

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "delivery.h"
 #include "jsonutil.h"
 #include "keys.h"
 #include "log.h"
@@ -99,11 +100,13 @@ main_check(int argc, char **argv)
 /* ---- serve ------------------------------------------------------------ */
 
 static void
-main_index_hook(const char *subject, uint64_t index, void *arg)
+main_index_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
+    void *arg)
 {
-	if (store_access_put(arg, subject, index) != STORE_OK)
-		log_error("access index: entry %llu not indexed",
-		    (unsigned long long)index);
+	if (store_access_put(arg, subjects, indexes, n) != STORE_OK)
+		log_error("access index: entries %llu..%llu not indexed",
+		    (unsigned long long)indexes[0],
+		    (unsigned long long)indexes[n - 1]);
 }
 
 /* Indexes audit entries written after the last indexed one (a crash can
@@ -124,8 +127,13 @@ main_catch_up_index(struct audit *a, struct store *st)
 			return -1;
 		entry = json_loadb(text, len, 0, NULL);
 		free(text);
-		if (jsonutil_string(entry, "subject") != NULL) {
-			store_access_put(st, jsonutil_string(entry, "subject"), next);
+		const char *subject = jsonutil_string(entry, "subject");
+
+		if (subject != NULL) {
+			if (store_access_put(st, &subject, &next, 1) != STORE_OK) {
+				json_decref(entry);
+				return -1;
+			}
 			added++;
 		}
 		json_decref(entry);
@@ -172,7 +180,7 @@ main_reload_blocker(const struct config *old, const struct config *new)
 }
 
 static void
-main_reload(struct gateway *gw)
+main_reload(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = main_load(gw->config_path);
 	const char *blocker;
@@ -188,11 +196,17 @@ main_reload(struct gateway *gw)
 		config_free(cfg);
 		return;
 	}
-	if (server_swap_config(gw->server, cfg, err, sizeof(err)) != 0) {
+	/* The server and the delivery worker share the one config, read
+	 * once: after `gateway.user` drops root, key files cannot be read
+	 * again. */
+	if (server_swap_config(gw->server, config_ref(cfg), err,
+	    sizeof(err)) != 0) {
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
+		config_free(cfg);
 		return;
 	}
+	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
@@ -200,7 +214,7 @@ main_reload(struct gateway *gw)
 
 /* Waits for signals on the main thread; the workers never see them. */
 static void
-main_signal_loop(struct gateway *gw, const sigset_t *set)
+main_signal_loop(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 {
 	int sig;
 
@@ -208,7 +222,7 @@ main_signal_loop(struct gateway *gw, const sigset_t *set)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			main_reload(gw);
+			main_reload(gw, dl);
 			continue;
 		}
 		log_info("signal %d: draining and stopping", sig);
@@ -238,6 +252,7 @@ main_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
+	struct delivery *dl = NULL;
 	struct config *cfg;
 	sigset_t set;
 	char err[512];
@@ -287,17 +302,23 @@ main_serve(int argc, char **argv)
 		goto out;
 	}
 	audit_set_index_hook(gw.audit, main_index_hook, index_store);
-	if (server_start_on(&gw, cfg, fd, err, sizeof(err)) == NULL) {
-		cfg = NULL; /* server_start_on took it, and fd */
-		fd = -1;
+	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+		fd = -1; /* server_start_on took it, and one config reference */
 		log_error("%s", err);
 		goto out;
 	}
-	cfg = NULL;
 	fd = -1;
+	dl = delivery_start(&gw, cfg, err, sizeof(err));
+	cfg = NULL; /* delivery_start took the other reference */
+	if (dl == NULL) {
+		log_error("%s", err);
+		server_stop(gw.server);
+		goto out;
+	}
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
-	main_signal_loop(&gw, &set);
+	main_signal_loop(&gw, dl, &set);
 	server_stop(gw.server);
+	delivery_stop(dl);
 	rc = 0;
 out:
 	if (fd >= 0)

@@ -2,31 +2,46 @@
 #include "merkle.h"
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static EVP_MD *merkle_md;
+static pthread_once_t merkle_md_once = PTHREAD_ONCE_INIT;
+
+static void
+merkle_md_fetch(void)
+{
+	merkle_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* SHA-256 of the concatenation of two buffers. The digest is fetched once:
+ * SHA256()'s implicit fetch costs more than hashing a node. A hash that
+ * cannot be computed (no memory) must not become a wrong tile: abort. */
+static void
+merkle_sha256(const void *a, size_t alen, const void *b, size_t blen,
+    merkle_hash out)
+{
+	EVP_MD_CTX *c;
+
+	pthread_once(&merkle_md_once, merkle_md_fetch);
+	if (merkle_md == NULL || (c = EVP_MD_CTX_new()) == NULL)
+		abort();
+	if (EVP_DigestInit_ex2(c, merkle_md, NULL) != 1 ||
+	    EVP_DigestUpdate(c, a, alen) != 1 ||
+	    (blen > 0 && EVP_DigestUpdate(c, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(c, out, NULL) != 1)
+		abort();
+	EVP_MD_CTX_free(c);
+}
 
 void
 merkle_leaf_hash(const void *entry, size_t len, merkle_hash out)
 {
-	unsigned char buf[1 + 4096];
 	static const unsigned char prefix = 0x00;
-	EVP_MD_CTX *c;
 
-	/* The one-shot SHA256() avoids an EVP context per typical entry. */
-	if (len < sizeof(buf)) {
-		buf[0] = prefix;
-		memcpy(buf + 1, entry, len);
-		SHA256(buf, len + 1, out);
-		return;
-	}
-	c = EVP_MD_CTX_new();
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(c, &prefix, 1) != 1 ||
-	    EVP_DigestUpdate(c, entry, len) != 1 ||
-	    EVP_DigestFinal_ex(c, out, NULL) != 1)
-		memset(out, 0, MERKLE_HASH_LEN);   /* out of memory: no valid hash */
-	EVP_MD_CTX_free(c);
+	merkle_sha256(&prefix, 1, entry, len, out);
 }
 
 void
@@ -38,13 +53,13 @@ merkle_node_hash(const merkle_hash left, const merkle_hash right,
 	buf[0] = 0x01;
 	memcpy(buf + 1, left, MERKLE_HASH_LEN);
 	memcpy(buf + 1 + MERKLE_HASH_LEN, right, MERKLE_HASH_LEN);
-	SHA256(buf, sizeof(buf), out);
+	merkle_sha256(buf, sizeof(buf), NULL, 0, out);
 }
 
 void
 merkle_empty_root(merkle_hash out)
 {
-	SHA256((const unsigned char *)"", 0, out);
+	merkle_sha256("", 0, NULL, 0, out);
 }
 
 void
@@ -55,14 +70,6 @@ merkle_perfect_root(const merkle_hash *hashes, size_t n, merkle_hash out)
 
 	if (n == 1) {
 		memcpy(out, hashes[0], MERKLE_HASH_LEN);
-		return;
-	}
-	if (n > MERKLE_TILE_WIDTH) {
-		merkle_hash l, r;
-
-		merkle_perfect_root(hashes, n / 2, l);
-		merkle_perfect_root(hashes + n / 2, n / 2, r);
-		merkle_node_hash(l, r, out);
 		return;
 	}
 	for (i = 0; i < n / 2; i++)

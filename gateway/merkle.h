@@ -28,7 +28,8 @@ void merkle_node_hash(const merkle_hash left, const merkle_hash right,
     merkle_hash out);
 /* The root of the empty tree: SHA-256 of the empty string. */
 void merkle_empty_root(merkle_hash out);
-/* Root of a perfect tree over `n` (a power of two) consecutive hashes. */
+/* Root of a perfect tree over `n` consecutive hashes, n a power of two of
+ * at most MERKLE_TILE_WIDTH (a tile or part of one). */
 void merkle_perfect_root(const merkle_hash *hashes, size_t n, merkle_hash out);
 
 /* Supplies the hash of node (level, index); 0, or -1 when it cannot. */

@@ -104,6 +104,10 @@ static const struct route server_routes[] = {
 	{ EVHTTP_REQ_POST, "/v1/objections", ROUTE_SERVICE, api_objections_post },
 	{ EVHTTP_REQ_POST, "/v1/fetch", ROUTE_SERVICE, api_fetch_post },
 	{ EVHTTP_REQ_GET, "/v1/access-log", ROUTE_SERVICE, api_access_log },
+	{ EVHTTP_REQ_POST, "/v1/records", ROUTE_SERVICE, api_records_post },
+	{ EVHTTP_REQ_GET, "/v1/changes", ROUTE_SERVICE, api_changes_get },
+	{ EVHTTP_REQ_GET, "/v1/deliveries", ROUTE_ADMIN, api_deliveries_get },
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", ROUTE_ADMIN, api_deliveries_retry },
 	{ EVHTTP_REQ_GET, "/audit/checkpoint", ROUTE_ANYONE, api_audit_checkpoint },
 	{ EVHTTP_REQ_GET, "/audit/tile/", ROUTE_ANYONE, api_audit_tile },
 	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", ROUTE_ANYONE,
@@ -562,6 +566,11 @@ request_parse_body(struct request *r)
 		request_reply_problem(r, 413, NULL,
 		    "the body is larger than %zu bytes", r->cfg->gateway.limits.max_body);
 		return -1;
+	}
+	/* An action such as POST /v1/deliveries/{id}/retry needs no body. */
+	if (len == 0) {
+		r->body = json_object();
+		return 0;
 	}
 	data = (const char *)evbuffer_pullup(in, -1);
 	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);

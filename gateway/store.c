@@ -127,9 +127,10 @@ store_objection_match(struct store *st, const char *subject,
 }
 
 enum store_status
-store_access_put(struct store *st, const char *subject, uint64_t audit_index)
+store_access_put(struct store *st, const char *const *subjects,
+    const uint64_t *indexes, size_t n)
 {
-	return st->ops->access_put(st, subject, audit_index);
+	return st->ops->access_put(st, subjects, indexes, n);
 }
 
 enum store_status
@@ -143,6 +144,92 @@ store_access_list(struct store *st, const char *subject, uint64_t before,
     size_t limit, uint64_t **indexes, size_t *n)
 {
 	return st->ops->access_list(st, subject, before, limit, indexes, n);
+}
+
+enum store_status
+store_record_accept(struct store *st, const struct store_push *p,
+    char **previous, int *same)
+{
+	return st->ops->record_accept(st, p, previous, same);
+}
+
+enum store_status
+store_change_list(struct store *st, const char *dataset, int64_t after,
+    size_t limit, struct store_record **list, size_t *n)
+{
+	return st->ops->change_list(st, dataset, after, limit, list, n);
+}
+
+enum store_status
+store_delivery_recover(struct store *st)
+{
+	return st->ops->delivery_recover(st);
+}
+
+enum store_status
+store_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
+    size_t limit, struct store_delivery **list, size_t *n)
+{
+	return st->ops->delivery_take(st, subscriber, now_ms, limit, list, n);
+}
+
+enum store_status
+store_delivery_finish(struct store *st, const struct store_delivery_outcome *o,
+    size_t n, int64_t now_ms)
+{
+	return st->ops->delivery_finish(st, o, n, now_ms);
+}
+
+enum store_status
+store_delivery_list(struct store *st, enum store_delivery_state state,
+    int64_t after, size_t limit, struct store_delivery **list, size_t *n)
+{
+	return st->ops->delivery_list(st, state, after, limit, list, n);
+}
+
+enum store_status
+store_delivery_retry(struct store *st, const char *id, int64_t now_ms,
+    struct store_delivery *out)
+{
+	return st->ops->delivery_retry(st, id, now_ms, out);
+}
+
+void
+store_record_clear(struct store_record *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->provider);
+	free(rec->dataset);
+	free(rec->record);
+	memset(rec, 0, sizeof(*rec));
+}
+
+void
+store_records_free(struct store_record *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_record_clear(&list[i]);
+	free(list);
+}
+
+void
+store_delivery_clear(struct store_delivery *d)
+{
+	if (d == NULL)
+		return;
+	free(d->subscriber);
+	free(d->last_error);
+	store_record_clear(&d->rec);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+store_deliveries_free(struct store_delivery *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_delivery_clear(&list[i]);
+	free(list);
 }
 
 void

@@ -98,14 +98,117 @@ enum store_status store_objection_match(struct store *st, const char *subject,
 
 /* ---- the audit access index (subject -> audit entry index) ---------- */
 
-enum store_status store_access_put(struct store *st, const char *subject,
-    uint64_t audit_index);
+/* Records n (subject, audit index) pairs in one transaction; idempotent. */
+enum store_status store_access_put(struct store *st,
+    const char *const *subjects, const uint64_t *indexes, size_t n);
 /* The highest audit index recorded, or STORE_NOT_FOUND when empty. */
 enum store_status store_access_last(struct store *st, uint64_t *audit_index);
 /* Audit indexes for `subject`, newest first, below `before` (UINT64_MAX for
  * the first page), at most `limit`. *indexes malloc'd, caller frees. */
 enum store_status store_access_list(struct store *st, const char *subject,
     uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
+
+/* ---- pushed records, the delivery outbox, the changes feed ---------- */
+
+/* A record version as pushed by a provider, in the dataset's attribute
+ * names. Its seq orders the changes feed; version counts the pushes of
+ * (subject, dataset). */
+struct store_record {
+	int64_t seq;
+	char id[STORE_ID_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	char *provider, *dataset;   /* owned when read */
+	char *record;               /* canonical JSON text; owned when read */
+	int64_t version;
+	int64_t created_ms;
+};
+
+void store_record_clear(struct store_record *rec);
+void store_records_free(struct store_record *list, size_t n);
+
+/* What store_record_accept stores in one transaction. */
+struct store_push {
+	const char *record_id;
+	const char *provider, *subject, *dataset;
+	const char *record;                /* canonical JSON text */
+	const char *const *subscribers;    /* one delivery each */
+	size_t nsubscribers;
+	const char *idempotency_key;       /* NULL: none */
+	const char *request_sha256;        /* tells a replay from a key reuse */
+	const char *response;              /* JSON answered, kept for replays */
+	int64_t now_ms;
+};
+
+/* Stores the record, one pending delivery per subscriber (superseding
+ * that subscriber's undelivered older versions of the same subject and
+ * dataset) and the idempotency key, atomically. STORE_CONFLICT when the
+ * provider used the key before: nothing is stored, *previous (malloc'd,
+ * caller frees) is the first response and *same tells whether the request
+ * was the same. */
+enum store_status store_record_accept(struct store *st,
+    const struct store_push *p, char **previous, int *same);
+/* Records of `dataset` after seq `after`, oldest first, at most `limit`;
+ * *list malloc'd, free with store_records_free. */
+enum store_status store_change_list(struct store *st, const char *dataset,
+    int64_t after, size_t limit, struct store_record **list, size_t *n);
+
+enum store_delivery_state {
+	STORE_DELIVERY_PENDING = 0,
+	STORE_DELIVERY_SENDING,      /* taken by the worker, outcome not stored */
+	STORE_DELIVERY_DELIVERED,
+	STORE_DELIVERY_DEAD,
+	STORE_DELIVERY_SUPERSEDED,   /* a newer version replaced it undelivered */
+	STORE_DELIVERY_DENIED,       /* policy or consent said no at delivery */
+};
+
+struct store_delivery {
+	int64_t seq;
+	char id[STORE_ID_LEN];       /* also the Idempotency-Key */
+	char *subscriber;            /* owned */
+	enum store_delivery_state state;
+	int attempts;
+	int64_t since_ms;            /* start of the current try (max age) */
+	int64_t due_ms, updated_ms;
+	char *last_error;            /* owned; NULL when none */
+	struct store_record rec;     /* the record version it carries */
+};
+
+void store_delivery_clear(struct store_delivery *d);
+void store_deliveries_free(struct store_delivery *list, size_t n);
+
+/* After a restart: deliveries left sending become pending again, and of
+ * several pending in one (subscriber, subject, dataset) only the newest
+ * stays pending. */
+enum store_status store_delivery_recover(struct store *st);
+/* Takes up to `limit` due pending deliveries of `subscriber` whose
+ * (subject, dataset) has none sending, oldest first, and marks them
+ * sending. *list malloc'd; free with store_deliveries_free. */
+enum store_status store_delivery_take(struct store *st, const char *subscriber,
+    int64_t now_ms, size_t limit, struct store_delivery **list, size_t *n);
+
+/* The outcome of one attempt. A retry (state PENDING) of a version that a
+ * newer one has meanwhile followed is stored as SUPERSEDED instead. */
+struct store_delivery_outcome {
+	const char *id;
+	enum store_delivery_state state;
+	int attempts;
+	int64_t due_ms;              /* PENDING: when to try again */
+	const char *error;           /* NULL when delivered */
+};
+
+/* Stores the outcomes of sending deliveries, all in one transaction. */
+enum store_status store_delivery_finish(struct store *st,
+    const struct store_delivery_outcome *o, size_t n, int64_t now_ms);
+/* Deliveries in `state`, by seq after `after`, at most `limit`. */
+enum store_status store_delivery_list(struct store *st,
+    enum store_delivery_state state, int64_t after, size_t limit,
+    struct store_delivery **list, size_t *n);
+/* Puts a dead delivery back in the queue, due now, attempts reset; *out
+ * receives it. STORE_NOT_FOUND if there is no such dead delivery,
+ * STORE_CONFLICT if a newer version of the same subject and dataset went
+ * to that subscriber since (replaying would undo it). */
+enum store_status store_delivery_retry(struct store *st, const char *id,
+    int64_t now_ms, struct store_delivery *out);
 
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);

@@ -35,11 +35,26 @@ struct store_ops {
 	enum store_status (*objection_match)(struct store *st,
 	    const char *subject, const char *dataset, const char *purpose,
 	    const char *consumer);
-	enum store_status (*access_put)(struct store *st, const char *subject,
-	    uint64_t audit_index);
+	enum store_status (*access_put)(struct store *st,
+	    const char *const *subjects, const uint64_t *indexes, size_t n);
 	enum store_status (*access_last)(struct store *st, uint64_t *audit_index);
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
+	enum store_status (*record_accept)(struct store *st,
+	    const struct store_push *p, char **previous, int *same);
+	enum store_status (*change_list)(struct store *st, const char *dataset,
+	    int64_t after, size_t limit, struct store_record **list, size_t *n);
+	enum store_status (*delivery_recover)(struct store *st);
+	enum store_status (*delivery_take)(struct store *st,
+	    const char *subscriber, int64_t now_ms, size_t limit,
+	    struct store_delivery **list, size_t *n);
+	enum store_status (*delivery_finish)(struct store *st,
+	    const struct store_delivery_outcome *o, size_t n, int64_t now_ms);
+	enum store_status (*delivery_list)(struct store *st,
+	    enum store_delivery_state state, int64_t after, size_t limit,
+	    struct store_delivery **list, size_t *n);
+	enum store_status (*delivery_retry)(struct store *st, const char *id,
+	    int64_t now_ms, struct store_delivery *out);
 };
 
 struct store {

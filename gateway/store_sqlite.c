@@ -69,6 +69,46 @@ static const char *const sqlite_migrations[] = {
 	"  PRIMARY KEY (subject, audit_index)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX access_index_by_index ON access_index (audit_index);",
+	/* 2: pushed records, the delivery outbox, idempotency keys. The
+	 * states of deliveries are enum store_delivery_state. */
+	"CREATE TABLE records ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  provider TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  dataset TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  record TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX records_by_dataset ON records (dataset, seq);"
+	"CREATE INDEX records_by_subject ON records (subject, dataset, version);"
+	"CREATE TABLE push_keys ("
+	"  provider TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  request_sha256 TEXT NOT NULL,"
+	"  response TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (provider, key)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE deliveries ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  record_seq INTEGER NOT NULL REFERENCES records (seq),"
+	"  subscriber TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  dataset TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL,"
+	"  due_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  last_error TEXT"
+	");"
+	"CREATE INDEX deliveries_due ON deliveries (subscriber, state, due_ms);"
+	"CREATE INDEX deliveries_chain ON deliveries "
+	"  (subscriber, subject, dataset, state);"
+	"CREATE INDEX deliveries_by_state ON deliveries (state, seq);",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -94,11 +134,38 @@ enum sqlite_stmt {
 	Q_ACCESS_PUT,
 	Q_ACCESS_LAST,
 	Q_ACCESS_LIST,
+	Q_PUSH_KEY_GET,
+	Q_PUSH_KEY_PUT,
+	Q_RECORD_INSERT,
+	Q_DELIVERY_SUPERSEDE,
+	Q_DELIVERY_INSERT,
+	Q_CHANGE_LIST,
+	Q_DELIVERY_UNSEND,
+	Q_DELIVERY_SUPERSEDE_OLDER,
+	Q_DELIVERY_DUE,
+	Q_DELIVERY_MARK,
+	Q_DELIVERY_FINISH,
+	Q_DELIVERY_LIST,
+	Q_DELIVERY_GET,
+	Q_DELIVERY_NEWER,
+	Q_DELIVERY_REQUEUE,
 	Q_COUNT
 };
 
 #define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
 	"created_ms, expires_ms, revoked_ms"
+
+#define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
+	"r.record, r.version, r.created_ms"
+#define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
+	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
+#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
+/* Another delivery of the same version chain: (subscriber, subject, dataset). */
+#define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
+	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
+/* States a newer version in the chain may be in for an older one to be
+ * moot: pending, sending or delivered (not dead, superseded or denied). */
+#define DELIVERY_LIVE "(0, 1, 2)"
 
 static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -138,6 +205,50 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
+	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response FROM push_keys "
+	    "WHERE provider = ?1 AND key = ?2",
+	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
+	    "request_sha256, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
+	    "dataset, version, record, created_ms) VALUES (?1, ?2, ?3, ?4, "
+	    "(SELECT coalesce(max(version), 0) + 1 FROM records "
+	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6)",
+	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
+	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
+	    "AND dataset = ?3 AND state = 0",
+	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
+	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
+	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6, ?6)",
+	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
+	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
+	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
+	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
+	    "WHERE state = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
+	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 "
+	    "AND n.seq > deliveries.seq)",
+	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.subscriber = ?1 AND d.state = 0 AND d.due_ms <= ?2 "
+	    "AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE "
+	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1) "
+	    "ORDER BY d.due_ms, d.seq LIMIT ?3",
+	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = ?2 "
+	    "WHERE id = ?1 AND state = 0",
+	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
+	    "AND EXISTS (SELECT 1 FROM deliveries n WHERE "
+	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
+	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE ?2 END, "
+	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6 "
+	    "WHERE id = ?1 AND state = 1",
+	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
+	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.id = ?1",
+	[Q_DELIVERY_NEWER] = "SELECT 1 FROM deliveries d, deliveries n "
+	    "WHERE d.id = ?1 AND " DELIVERY_SAME_CHAIN("n", "d")
+	    " AND n.seq > d.seq AND n.state IN " DELIVERY_LIVE " LIMIT 1",
+	[Q_DELIVERY_REQUEUE] = "UPDATE deliveries SET state = 0, attempts = 0, "
+	    "since_ms = ?2, due_ms = ?2, updated_ms = ?2, last_error = NULL "
+	    "WHERE id = ?1 AND state = 3",
 };
 
 struct sqlite_store {
@@ -781,22 +892,65 @@ sq_objection_match(struct store *st, const char *subject, const char *dataset,
 
 /* ---- the access index ----------------------------------------------- */
 
+/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
+ * STORE_OK. */
+static enum store_status
+sq_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	if ((rc = fn(ss, arg)) != STORE_OK) {
+		sq_rollback(ss);
+		return rc;
+	}
+	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
+		sq_rollback(ss);
+	return rc;
+}
+
+struct sq_access_batch {
+	const char *const *subjects;
+	const uint64_t *indexes;
+	size_t n;
+};
+
 /* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
 static enum store_status
-sq_access_put(struct store *st, const char *subject, uint64_t audit_index)
+sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
+	const struct sq_access_batch *b = arg;
+	enum store_status rc = STORE_OK;
 
-	if (audit_index > INT64_MAX) {
-		log_error("store: sqlite: audit index out of range");
-		return STORE_ERROR;
+	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+		sqlite3_stmt *s;
+
+		if (b->indexes[i] > INT64_MAX) {
+			log_error("store: sqlite: audit index out of range");
+			return STORE_ERROR;
+		}
+		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, b->subjects[i]);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)b->indexes[i]);
+		rc = sq_exec(ss, s, "access put");
 	}
-	if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, subject);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)audit_index);
-	return sq_exec(ss, s, "access put");
+	return rc;
+}
+
+/* One transaction per audit batch: the sequencer calls this once per
+ * group commit, not once per entry. */
+static enum store_status
+sq_access_put(struct store *st, const char *const *subjects,
+    const uint64_t *indexes, size_t n)
+{
+	struct sq_access_batch b = { subjects, indexes, n };
+
+	if (n == 0)
+		return STORE_OK;
+	return sq_transaction(sq(st), sq_access_put_all, &b);
 }
 
 static enum store_status
@@ -862,6 +1016,447 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 	return STORE_OK;
 }
 
+/* ---- pushed records and the delivery outbox ------------------------ */
+
+struct sq_accept {
+	const struct store_push *p;
+	char **previous;
+	int *same;
+};
+
+/* STORE_CONFLICT with the first response when the key was used before. */
+static enum store_status
+sq_push_key_check(struct sqlite_store *ss, struct sq_accept *a)
+{
+	const struct store_push *p = a->p;
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if (p->idempotency_key == NULL)
+		return STORE_OK;
+	if ((s = sq_stmt(ss, Q_PUSH_KEY_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, p->provider);
+	sq_bind_text(s, 2, p->idempotency_key);
+	rc = sq_row(ss, s, "push key get");
+	if (rc == STORE_OK) {
+		*a->same = strcmp((const char *)sqlite3_column_text(s, 0),
+		    p->request_sha256) == 0;
+		*a->previous = sq_column_dup(s, 1);
+		rc = *a->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
+	} else if (rc == STORE_NOT_FOUND) {
+		rc = STORE_OK;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_push_key_put(struct sqlite_store *ss, const struct store_push *p)
+{
+	sqlite3_stmt *s;
+
+	if (p->idempotency_key == NULL)
+		return STORE_OK;
+	if ((s = sq_stmt(ss, Q_PUSH_KEY_PUT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, p->provider);
+	sq_bind_text(s, 2, p->idempotency_key);
+	sq_bind_text(s, 3, p->request_sha256);
+	sq_bind_text(s, 4, p->response);
+	sqlite3_bind_int64(s, 5, p->now_ms);
+	return sq_exec(ss, s, "push key put");
+}
+
+static enum store_status
+sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
+    const char *subscriber, int64_t record_seq)
+{
+	char id[STORE_ID_LEN];
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subscriber);
+	sq_bind_text(s, 2, p->subject);
+	sq_bind_text(s, 3, p->dataset);
+	sqlite3_bind_int64(s, 4, p->now_ms);
+	if ((rc = sq_exec(ss, s, "delivery supersede")) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_DELIVERY_INSERT)) == NULL)
+		return STORE_ERROR;
+	store_new_id(id);
+	sq_bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, record_seq);
+	sq_bind_text(s, 3, subscriber);
+	sq_bind_text(s, 4, p->subject);
+	sq_bind_text(s, 5, p->dataset);
+	sqlite3_bind_int64(s, 6, p->now_ms);
+	return sq_exec(ss, s, "delivery insert");
+}
+
+static enum store_status
+sq_accept_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_accept *a = arg;
+	const struct store_push *p = a->p;
+	sqlite3_stmt *s;
+	enum store_status rc;
+	int64_t seq;
+
+	if ((rc = sq_push_key_check(ss, a)) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_RECORD_INSERT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, p->record_id);
+	sq_bind_text(s, 2, p->provider);
+	sq_bind_text(s, 3, p->subject);
+	sq_bind_text(s, 4, p->dataset);
+	sq_bind_text(s, 5, p->record);
+	sqlite3_bind_int64(s, 6, p->now_ms);
+	if ((rc = sq_exec(ss, s, "record insert")) != STORE_OK)
+		return rc;
+	seq = sqlite3_last_insert_rowid(ss->db);
+	for (size_t i = 0; i < p->nsubscribers; i++)
+		if ((rc = sq_delivery_enqueue(ss, p, p->subscribers[i], seq))
+		    != STORE_OK)
+			return rc;
+	return sq_push_key_put(ss, p);
+}
+
+static enum store_status
+sq_record_accept(struct store *st, const struct store_push *p,
+    char **previous, int *same)
+{
+	struct sq_accept a = { .p = p, .previous = previous, .same = same };
+
+	*previous = NULL;
+	*same = 0;
+	return sq_transaction(sq(st), sq_accept_rows, &a);
+}
+
+/* Fills rec from RECORD_COLUMNS starting at column `col`. */
+static enum store_status
+sq_record_read(sqlite3_stmt *s, int col, struct store_record *rec)
+{
+	const unsigned char *id = sqlite3_column_text(s, col + 1);
+
+	memset(rec, 0, sizeof(*rec));
+	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN ||
+	    sq_copy_subject(sqlite3_column_text(s, col + 2), rec->subject) != 0) {
+		log_error("store: sqlite: malformed record row");
+		return STORE_ERROR;
+	}
+	rec->seq = sqlite3_column_int64(s, col);
+	memcpy(rec->id, id, strlen((const char *)id) + 1);
+	rec->provider = sq_column_dup(s, col + 3);
+	rec->dataset = sq_column_dup(s, col + 4);
+	rec->record = sq_column_dup(s, col + 5);
+	rec->version = sqlite3_column_int64(s, col + 6);
+	rec->created_ms = sqlite3_column_int64(s, col + 7);
+	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
+		store_record_clear(rec);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_change_list(struct store *st, const char *dataset, int64_t after,
+    size_t limit, struct store_record **list, size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	struct store_record *items;
+	enum store_status rc = STORE_OK;
+	sqlite3_stmt *s;
+	size_t count = 0;
+	int step = SQLITE_DONE;
+
+	*list = NULL;
+	*n = 0;
+	if ((items = calloc(limit + 1, sizeof(*items))) == NULL)
+		return STORE_ERROR;
+	if ((s = sq_stmt(ss, Q_CHANGE_LIST)) == NULL) {
+		free(items);
+		return STORE_ERROR;
+	}
+	sq_bind_text(s, 1, dataset);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = sq_record_read(s, 0, &items[count++])) != STORE_OK)
+			break;
+	if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = sq_fail(ss, "change list");
+	sqlite3_reset(s);
+	if (rc != STORE_OK) {
+		store_records_free(items, count);
+		return rc;
+	}
+	*list = items;
+	*n = count;
+	return STORE_OK;
+}
+
+/* Fills d from the current row of a DELIVERY_COLUMNS query. */
+static enum store_status
+sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
+{
+	const unsigned char *id = sqlite3_column_text(s, 1);
+
+	memset(d, 0, sizeof(*d));
+	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN) {
+		log_error("store: sqlite: malformed delivery row");
+		return STORE_ERROR;
+	}
+	d->seq = sqlite3_column_int64(s, 0);
+	memcpy(d->id, id, strlen((const char *)id) + 1);
+	d->subscriber = sq_column_dup(s, 2);
+	d->state = (enum store_delivery_state)sqlite3_column_int(s, 3);
+	d->attempts = sqlite3_column_int(s, 4);
+	d->since_ms = sqlite3_column_int64(s, 5);
+	d->due_ms = sqlite3_column_int64(s, 6);
+	d->updated_ms = sqlite3_column_int64(s, 7);
+	d->last_error = sq_column_dup(s, 8);
+	if (d->subscriber == NULL || sq_record_read(s, 9, &d->rec) != STORE_OK) {
+		store_delivery_clear(d);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+/* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query. */
+static enum store_status
+sq_delivery_rows(struct sqlite_store *ss, sqlite3_stmt *s, size_t limit,
+    struct store_delivery **list, size_t *n)
+{
+	struct store_delivery *items = calloc(limit + 1, sizeof(*items));
+	enum store_status rc = STORE_OK;
+	size_t count = 0;
+	int step = SQLITE_DONE;
+
+	*list = NULL;
+	*n = 0;
+	if (items == NULL) {
+		sqlite3_reset(s);
+		return STORE_ERROR;
+	}
+	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = sq_delivery_read(s, &items[count++])) != STORE_OK)
+			break;
+	if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = sq_fail(ss, "delivery list");
+	sqlite3_reset(s);
+	if (rc != STORE_OK) {
+		store_deliveries_free(items, count);
+		return rc;
+	}
+	*list = items;
+	*n = count;
+	return STORE_OK;
+}
+
+static enum store_status
+sq_recover_rows(struct sqlite_store *ss, void *arg)
+{
+	enum store_status rc = sq_simple(ss, Q_DELIVERY_UNSEND);
+
+	return rc == STORE_OK ? sq_simple(ss, Q_DELIVERY_SUPERSEDE_OLDER) : rc;
+}
+
+static enum store_status
+sq_delivery_recover(struct store *st)
+{
+	return sq_transaction(sq(st), sq_recover_rows, NULL);
+}
+
+struct sq_take {
+	const char *subscriber;
+	int64_t now_ms;
+	size_t limit;
+	struct store_delivery *items;   /* ndue rows read, the first n taken */
+	size_t ndue, n;
+};
+
+/* Whether an earlier delivery of the batch has the same chain: the query
+ * only sees chains with nothing sending yet, so two of them would race. */
+static int
+sq_take_chain_taken(const struct sq_take *t, const struct store_delivery *d)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->items[i].rec.subject, d->rec.subject) == 0 &&
+		    strcmp(t->items[i].rec.dataset, d->rec.dataset) == 0)
+			return 1;
+	return 0;
+}
+
+static enum store_status
+sq_take_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_take *t = arg;
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, t->subscriber);
+	sqlite3_bind_int64(s, 2, t->now_ms);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->limit);
+	rc = sq_delivery_rows(ss, s, t->limit, &t->items, &t->ndue);
+	if (rc != STORE_OK)
+		return rc;
+	/* Taken rows move down in place; the rest are cleared as they go. */
+	for (size_t i = 0; i < t->ndue; i++) {
+		struct store_delivery d = t->items[i];
+
+		memset(&t->items[i], 0, sizeof(t->items[i]));
+		if (sq_take_chain_taken(t, &d)) {
+			store_delivery_clear(&d);
+			continue;
+		}
+		t->items[t->n++] = d;
+		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, d.id);
+		sqlite3_bind_int64(s, 2, t->now_ms);
+		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK)
+			return rc;
+		t->items[t->n - 1].state = STORE_DELIVERY_SENDING;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
+    size_t limit, struct store_delivery **list, size_t *n)
+{
+	struct sq_take t = { .subscriber = subscriber, .now_ms = now_ms,
+	    .limit = limit };
+	enum store_status rc = sq_transaction(sq(st), sq_take_rows, &t);
+
+	if (rc != STORE_OK) {
+		store_deliveries_free(t.items, t.ndue);
+		t.items = NULL;
+		t.n = 0;
+	}
+	*list = t.items;
+	*n = t.n;
+	return rc;
+}
+
+struct sq_finish {
+	const struct store_delivery_outcome *o;
+	size_t n;
+	int64_t now_ms;
+};
+
+static enum store_status
+sq_finish_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_finish *f = arg;
+	enum store_status rc;
+
+	for (size_t i = 0; i < f->n; i++) {
+		const struct store_delivery_outcome *o = &f->o[i];
+		sqlite3_stmt *s = sq_stmt(ss, Q_DELIVERY_FINISH);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, o->id);
+		sqlite3_bind_int(s, 2, (int)o->state);
+		sqlite3_bind_int(s, 3, o->attempts);
+		sqlite3_bind_int64(s, 4, o->due_ms);
+		sq_bind_text(s, 5, o->error);
+		sqlite3_bind_int64(s, 6, f->now_ms);
+		if ((rc = sq_exec(ss, s, "delivery finish")) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_delivery_finish(struct store *st, const struct store_delivery_outcome *o,
+    size_t n, int64_t now_ms)
+{
+	struct sq_finish f = { .o = o, .n = n, .now_ms = now_ms };
+
+	return sq_transaction(sq(st), sq_finish_rows, &f);
+}
+
+static enum store_status
+sq_delivery_list(struct store *st, enum store_delivery_state state,
+    int64_t after, size_t limit, struct store_delivery **list, size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_DELIVERY_LIST)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int(s, 1, (int)state);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	return sq_delivery_rows(ss, s, limit, list, n);
+}
+
+struct sq_retry {
+	const char *id;
+	int64_t now_ms;
+	struct store_delivery *out;
+};
+
+static enum store_status
+sq_retry_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_retry *r = arg;
+	struct store_delivery *found;
+	sqlite3_stmt *s;
+	enum store_status rc;
+	size_t n;
+
+	if ((s = sq_stmt(ss, Q_DELIVERY_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, r->id);
+	if ((rc = sq_delivery_rows(ss, s, 1, &found, &n)) != STORE_OK)
+		return rc;
+	if (n == 0 || found[0].state != STORE_DELIVERY_DEAD) {
+		store_deliveries_free(found, n);
+		return STORE_NOT_FOUND;
+	}
+	*r->out = found[0];
+	free(found);
+	if ((s = sq_stmt(ss, Q_DELIVERY_NEWER)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, r->id);
+	rc = sq_row(ss, s, "delivery newer");
+	sqlite3_reset(s);
+	if (rc != STORE_NOT_FOUND)
+		return rc == STORE_OK ? STORE_CONFLICT : rc;
+	if ((s = sq_stmt(ss, Q_DELIVERY_REQUEUE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, r->id);
+	sqlite3_bind_int64(s, 2, r->now_ms);
+	if ((rc = sq_exec(ss, s, "delivery requeue")) == STORE_OK)
+		r->out->state = STORE_DELIVERY_PENDING;
+	return rc;
+}
+
+static enum store_status
+sq_delivery_retry(struct store *st, const char *id, int64_t now_ms,
+    struct store_delivery *out)
+{
+	struct sq_retry r = { .id = id, .now_ms = now_ms, .out = out };
+	enum store_status rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = sq_transaction(sq(st), sq_retry_rows, &r);
+	if (rc != STORE_OK && rc != STORE_CONFLICT)
+		store_delivery_clear(out);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
@@ -878,4 +1473,11 @@ static const struct store_ops sqlite_ops = {
 	.access_put = sq_access_put,
 	.access_last = sq_access_last,
 	.access_list = sq_access_list,
+	.record_accept = sq_record_accept,
+	.change_list = sq_change_list,
+	.delivery_recover = sq_delivery_recover,
+	.delivery_take = sq_delivery_take,
+	.delivery_finish = sq_delivery_finish,
+	.delivery_list = sq_delivery_list,
+	.delivery_retry = sq_delivery_retry,
 };

@@ -14,7 +14,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ALICE_ADDRESS, ALICE_PIVOT, BOB_PIVOT, KEYS, Failure, Gateway,  # noqa: E402
+from harness import (wait_for, ALICE_ADDRESS, ALICE_PIVOT, BOB_PIVOT, KEYS, Failure, Gateway,  # noqa: E402
                      Partner, check, eq, free_port, gateway_config, make_signing_key,
                      make_workdir, run, test)
 
@@ -100,7 +100,12 @@ def new_consent():
 
 def tile_path(caller, level="0"):
     """The tile of the latest checkpoint (its size is line 2)."""
-    size = int(st().call(caller, "GET", "/audit/checkpoint").raw.split("\n")[1])
+    def size_now():
+        return int(st().call(caller, "GET", "/audit/checkpoint").raw.split("\n")[1])
+    # Checkpoints are signed every checkpoint_interval: wait for the first
+    # one that covers the setup's entries.
+    wait_for(lambda: size_now() > 0, what="a checkpoint with entries")
+    size = size_now()
     check(0 < size < 256, "a log of one partial tile, not %d entries" % size)
     return "/audit/tile/%s/000.p/%d" % (level, size)
 

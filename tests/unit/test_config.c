@@ -430,7 +430,7 @@ test_unknown_keys(void)
 	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
 	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
 	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
-	    "roles, connector, subscribes, rate_limit)");
+	    "roles, connector, subscribes, delivery, rate_limit)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, base_url, timeout");
@@ -690,12 +690,12 @@ test_empty_and_missing_files(void)
 static void
 test_connector_types(void)
 {
-	check_change("type: http", "type: plugin", "plugin", 1,
-	    "services.mairie.connector.type: plugin connectors are not "
-	    "supported yet");
+	check_change("type: http", "type: plugin", "type: plugin", 1,
+	    "services.mairie.connector: a plugin needs 'path', the shared "
+	    "object to load");
 	check_change("type: http", "type: soap", "soap", 1,
 	    "services.mairie.connector.type: unknown connector type 'soap' "
-	    "(known: http)");
+	    "(known: http, sql, file)");
 }
 
 static const char included[] =

@@ -1,5 +1,6 @@
 /* test_mapping.c — service JSON <-> dataset attributes: dotted paths, absent
- * and null fields, type checks, the reverse direction, and no map. */
+ * and null fields, type checks, the reverse direction, no map, and a table
+ * of cases for every transform (bad dates and missing fields included). */
 #include <jansson.h>
 #include <stdlib.h>
 
@@ -26,11 +27,11 @@ static struct config_dataset person = { "person", person_attrs, 5 };
 
 /* One service's map, covering two datasets (address and person). */
 static struct config_mapping mairie_map[] = {
-	{ &address_attrs[0], "adresse.voie" },
-	{ &address_attrs[1], "adresse.cp" },
-	{ &address_attrs[2], "adresse.commune" },
-	{ &address_attrs[3], "adresse.pays" },
-	{ &person_attrs[1], "foyer.enfants" },
+	{ &address_attrs[0], "adresse.voie", NULL, 0 },
+	{ &address_attrs[1], "adresse.cp", NULL, 0 },
+	{ &address_attrs[2], "adresse.commune", NULL, 0 },
+	{ &address_attrs[3], "adresse.pays", NULL, 0 },
+	{ &person_attrs[1], "foyer.enfants", NULL, 0 },
 };
 static struct config_connector mairie = {
 	.type = "http", .map = mairie_map, .nmap = 5,
@@ -185,8 +186,8 @@ static void
 test_from_dataset_collision(void)
 {
 	static struct config_mapping map[] = {
-		{ &address_attrs[2], "lieu" },
-		{ &address_attrs[1], "lieu.cp" },
+		{ &address_attrs[2], "lieu", NULL, 0 },
+		{ &address_attrs[1], "lieu.cp", NULL, 0 },
 	};
 	static const struct config_connector conn = { .map = map, .nmap = 2 };
 	char err[256];
@@ -262,6 +263,209 @@ test_type_ok(void)
 	}
 }
 
+/* ---- transforms ------------------------------------------------------------ */
+
+static struct config_attribute civil_attrs[] = {
+	{ "family", CONFIG_ATTR_STRING },
+	{ "given", CONFIG_ATTR_STRING },
+	{ "full", CONFIG_ATTR_STRING },
+	{ "last", CONFIG_ATTR_STRING },
+	{ "birth", CONFIG_ATTR_DATE },
+	{ "country", CONFIG_ATTR_STRING },
+	{ "children", CONFIG_ATTR_INTEGER },
+	{ "city", CONFIG_ATTR_STRING },
+};
+static struct config_dataset civil = { "civil", civil_attrs, 8 };
+
+static char *full_parts[] = { "prenom", "etat.nom", "rang" };
+static struct config_transform t_trim_upper[] = {
+	{ .kind = CONFIG_TRANSFORM_TRIM }, { .kind = CONFIG_TRANSFORM_UPPER },
+};
+static struct config_transform t_lower[] = {
+	{ .kind = CONFIG_TRANSFORM_LOWER },
+};
+static struct config_transform t_date[] = {
+	{ .kind = CONFIG_TRANSFORM_DATE, .from = "DD/MM/YYYY",
+	  .to = "YYYY-MM-DD" },
+};
+static struct config_transform t_concat[] = {
+	{ .kind = CONFIG_TRANSFORM_CONCAT, .paths = full_parts, .npaths = 3,
+	  .sep = " " },
+};
+static struct config_transform t_split_last[] = {
+	{ .kind = CONFIG_TRANSFORM_SPLIT, .sep = " ", .index = -1 },
+};
+static struct config_transform t_constant[] = {
+	{ .kind = CONFIG_TRANSFORM_CONSTANT, .value = "FR" },
+};
+static struct config_transform t_default[] = {
+	{ .kind = CONFIG_TRANSFORM_DEFAULT, .value = "0" },
+};
+/* The town of "12 rue Kéréon, Quimper", or "Inconnue". */
+static struct config_transform t_city[] = {
+	{ .kind = CONFIG_TRANSFORM_SPLIT, .sep = ",", .index = 1 },
+	{ .kind = CONFIG_TRANSFORM_TRIM },
+	{ .kind = CONFIG_TRANSFORM_DEFAULT, .value = "Inconnue" },
+};
+
+#define ENTRY(attr, path, t) \
+	{ &civil_attrs[attr], path, t, sizeof(t) / sizeof(t[0]) }
+static struct config_mapping m_family[] = { ENTRY(0, "etat.nom", t_trim_upper) };
+static struct config_mapping m_given[] = { ENTRY(1, "prenom", t_lower) };
+static struct config_mapping m_full[] = { ENTRY(2, NULL, t_concat) };
+static struct config_mapping m_last[] = { ENTRY(3, "noms", t_split_last) };
+static struct config_mapping m_birth[] = { ENTRY(4, "naissance", t_date) };
+static struct config_mapping m_country[] = { ENTRY(5, NULL, t_constant) };
+static struct config_mapping m_children[] = { ENTRY(6, "enfants", t_default) };
+static struct config_mapping m_city[] = { ENTRY(7, "adresse", t_city) };
+#define CONN(m) { .type = "http", .map = m, .nmap = 1 }
+static const struct config_connector c_family = CONN(m_family);
+static const struct config_connector c_given = CONN(m_given);
+static const struct config_connector c_full = CONN(m_full);
+static const struct config_connector c_last = CONN(m_last);
+static const struct config_connector c_birth = CONN(m_birth);
+static const struct config_connector c_country = CONN(m_country);
+static const struct config_connector c_children = CONN(m_children);
+static const struct config_connector c_city = CONN(m_city);
+
+static void
+test_transforms_to_dataset(void)
+{
+	static const struct case_ cases[] = {
+		/* trim then upper, Latin-1 letters included */
+		{ &c_family, &civil, "{\"etat\":{\"nom\":\"  le goff-kéréon\\t\"}}",
+		  "{\"family\":\"LE GOFF-KÉRÉON\"}", NULL },
+		{ &c_family, &civil, "{\"etat\":{}}", "{}", NULL },
+		{ &c_family, &civil, "{\"etat\":{\"nom\":42}}", NULL,
+		  "attribute family (path etat.nom) is not a string, which a "
+		  "text transform needs" },
+		{ &c_given, &civil, "{\"prenom\":\"MAËLLE Anne\"}",
+		  "{\"given\":\"maëlle anne\"}", NULL },
+		/* dates: one-digit days and months, real days only */
+		{ &c_birth, &civil, "{\"naissance\":\"12/03/1984\"}",
+		  "{\"birth\":\"1984-03-12\"}", NULL },
+		{ &c_birth, &civil, "{\"naissance\":\"1/3/1984\"}",
+		  "{\"birth\":\"1984-03-01\"}", NULL },
+		{ &c_birth, &civil, "{\"naissance\":\"29/02/2024\"}",
+		  "{\"birth\":\"2024-02-29\"}", NULL },
+		{ &c_birth, &civil, "{\"naissance\":\"29/02/2023\"}", NULL,
+		  "attribute birth (path naissance) is not a date written "
+		  "DD/MM/YYYY" },
+		{ &c_birth, &civil, "{\"naissance\":\"1984-03-12\"}", NULL,
+		  "attribute birth (path naissance) is not a date written "
+		  "DD/MM/YYYY" },
+		{ &c_birth, &civil, "{\"naissance\":\"12/03/84\"}", NULL,
+		  "attribute birth (path naissance) is not a date written "
+		  "DD/MM/YYYY" },
+		{ &c_birth, &civil, "{\"naissance\":\"12/13/1984\"}", NULL,
+		  "attribute birth (path naissance) is not a date written "
+		  "DD/MM/YYYY" },
+		{ &c_birth, &civil, "{\"naissance\":\"12/03/1984 \"}", NULL,
+		  "attribute birth (path naissance) is not a date written "
+		  "DD/MM/YYYY" },
+		{ &c_birth, &civil, "{\"naissance\":19840312}", NULL,
+		  "attribute birth (path naissance) is not a string, which a "
+		  "date conversion needs" },
+		{ &c_birth, &civil, "{}", "{}", NULL },
+		/* concat: present parts only, numbers as text */
+		{ &c_full, &civil, "{\"prenom\":\"Yann\",\"etat\":{\"nom\":"
+		  "\"Prigent\"},\"rang\":2}",
+		  "{\"full\":\"Yann Prigent 2\"}", NULL },
+		{ &c_full, &civil, "{\"etat\":{\"nom\":\"Prigent\"}}",
+		  "{\"full\":\"Prigent\"}", NULL },
+		{ &c_full, &civil, "{}", "{}", NULL },
+		{ &c_full, &civil, "{\"prenom\":[\"Yann\"]}", NULL,
+		  "attribute full (path computed) cannot concatenate prenom, an "
+		  "object or a list" },
+		/* split: -1 is the last part */
+		{ &c_last, &civil, "{\"noms\":\"Le Goff Riou\"}",
+		  "{\"last\":\"Riou\"}", NULL },
+		{ &c_last, &civil, "{\"noms\":\"Riou\"}",
+		  "{\"last\":\"Riou\"}", NULL },
+		{ &c_city, &civil, "{\"adresse\":\"12 rue Kéréon,  Quimper \"}",
+		  "{\"city\":\"Quimper\"}", NULL },
+		/* a part that is not there, then the default */
+		{ &c_city, &civil, "{\"adresse\":\"12 rue Kéréon\"}",
+		  "{\"city\":\"Inconnue\"}", NULL },
+		{ &c_city, &civil, "{}", "{\"city\":\"Inconnue\"}", NULL },
+		/* constant whatever the service says; default typed */
+		{ &c_country, &civil, "{\"pays\":\"BE\"}",
+		  "{\"country\":\"FR\"}", NULL },
+		{ &c_children, &civil, "{}", "{\"children\":0}", NULL },
+		{ &c_children, &civil, "{\"enfants\":null}", "{\"children\":0}",
+		  NULL },
+		{ &c_children, &civil, "{\"enfants\":3}", "{\"children\":3}",
+		  NULL },
+		{ &c_children, &civil, "{\"enfants\":\"3\"}", NULL,
+		  "attribute children (path enfants) is not an integer" },
+	};
+
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]), to_dataset);
+}
+
+static void
+test_transforms_from_dataset(void)
+{
+	static const struct case_ cases[] = {
+		/* undone from the last: upper, then trim */
+		{ &c_family, &civil, "{\"family\":\" Le Goff \"}",
+		  "{\"etat\":{\"nom\":\"LE GOFF\"}}", NULL },
+		{ &c_birth, &civil, "{\"birth\":\"1984-03-01\"}",
+		  "{\"naissance\":\"01/03/1984\"}", NULL },
+		{ &c_birth, &civil, "{\"birth\":\"1984-3-01\"}", NULL,
+		  "attribute birth (path naissance) is not a date (YYYY-MM-DD)" },
+		{ &c_children, &civil, "{\"children\":2}", "{\"enfants\":2}",
+		  NULL },
+		{ &c_children, &civil, "{}", "{}", NULL },
+		/* concat, split and constant cannot be written back */
+		{ &c_full, &civil, "{\"full\":\"Yann Prigent\"}", "{}", NULL },
+		{ &c_last, &civil, "{\"last\":\"Riou\"}", "{}", NULL },
+		{ &c_city, &civil, "{\"city\":\"Quimper\"}", "{}", NULL },
+		{ &c_country, &civil, "{\"country\":\"FR\"}", "{}", NULL },
+	};
+
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]), from_dataset);
+}
+
+static void
+test_scalars_and_formats(void)
+{
+	static const struct { enum config_attr_type t; const char *text, *json; }
+	    cases[] = {
+		{ CONFIG_ATTR_STRING, "FR", "\"FR\"" },
+		{ CONFIG_ATTR_INTEGER, "0", "0" },
+		{ CONFIG_ATTR_INTEGER, "-12", "-12" },
+		{ CONFIG_ATTR_INTEGER, "1.5", NULL },
+		{ CONFIG_ATTR_INTEGER, "two", NULL },
+		{ CONFIG_ATTR_NUMBER, "1.5", "1.5" },
+		{ CONFIG_ATTR_NUMBER, "7", "7" },
+		{ CONFIG_ATTR_NUMBER, "nan", NULL },
+		{ CONFIG_ATTR_BOOLEAN, "true", "true" },
+		{ CONFIG_ATTR_BOOLEAN, "yes", NULL },
+		{ CONFIG_ATTR_DATE, "1970-01-01", "\"1970-01-01\"" },
+		{ CONFIG_ATTR_DATE, "01/01/1970", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = mapping_scalar(cases[i].t, cases[i].text);
+		char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+		if (cases[i].json == NULL)
+			CHECK(v == NULL);
+		else
+			CHECK_STR(text, cases[i].json);
+		free(text);
+		json_decref(v);
+	}
+	CHECK_INT(mapping_date_format_ok("DD/MM/YYYY"), 1);
+	CHECK_INT(mapping_date_format_ok("YYYYMMDD"), 1);
+	CHECK_INT(mapping_date_format_ok("MM-DD-YYYY"), 1);
+	CHECK_INT(mapping_date_format_ok("DD/MM/YY"), 0);
+	CHECK_INT(mapping_date_format_ok("DD/MM"), 0);
+	CHECK_INT(mapping_date_format_ok("DD/DD/MM/YYYY"), 0);
+	CHECK_INT(mapping_date_format_ok("D/M/YYYY"), 0);
+}
+
 int
 main(void)
 {
@@ -269,5 +473,8 @@ main(void)
 	UNIT_RUN(test_from_dataset);
 	UNIT_RUN(test_from_dataset_collision);
 	UNIT_RUN(test_type_ok);
+	UNIT_RUN(test_transforms_to_dataset);
+	UNIT_RUN(test_transforms_from_dataset);
+	UNIT_RUN(test_scalars_and_formats);
 	return UNIT_END();
 }

@@ -1,0 +1,262 @@
+/* api_audit.c — the audit log over HTTP: the tlog-tiles files, RFC 6962
+ * proofs, and the access log a citizen portal shows a subject.
+ *
+ * Tiles are served straight from the audit directory; the checkpoint from
+ * the log's memory, which holds the same bytes as the file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "encode.h"
+#include "jsonutil.h"
+#include "log.h"
+
+#define ACCESS_LOG_LIMIT     50
+#define ACCESS_LOG_LIMIT_MAX 500
+
+/* A decimal uint64 query parameter; 1 when present and valid, 0 when
+ * absent, -1 after replying 400. */
+static int
+audit_query_u64(struct request *r, const char *name, uint64_t *out)
+{
+	const char *s = request_query(r, name);
+	char *end;
+
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE) {
+		request_reply_problem(r, 400, NULL,
+		    "\"%s\" must be a non-negative integer", name);
+		return -1;
+	}
+	return 1;
+}
+
+static int
+audit_query_required(struct request *r, const char *name, uint64_t *out)
+{
+	int rc = audit_query_u64(r, name, out);
+
+	if (rc == 0)
+		request_reply_problem(r, 400, NULL, "\"%s\" is required", name);
+	return rc == 1 ? 0 : -1;
+}
+
+static json_t *
+audit_hash_json(const merkle_hash h)
+{
+	char b64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+
+	encode_base64(h, MERKLE_HASH_LEN, b64);
+	return json_string(b64);
+}
+
+static json_t *
+audit_hashes_json(const merkle_hash *hashes, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, audit_hash_json(hashes[i]));
+	return a;
+}
+
+void
+api_audit_checkpoint(struct request *r)
+{
+	char *note = audit_checkpoint(r->gw->audit, NULL);
+
+	if (note == NULL) {
+		request_reply_problem(r, 503, NULL, "no checkpoint yet");
+		return;
+	}
+	request_reply_raw(r, 200, "text/plain; charset=utf-8", note, strlen(note),
+	    "no-cache");
+	free(note);
+}
+
+void
+api_audit_tile(struct request *r)
+{
+	char tile[MERKLE_TILE_PATH_LEN], path[4096];
+	unsigned char *data = NULL;
+	struct stat st;
+	uint64_t index;
+	unsigned width;
+	ssize_t n = -1;
+	int level, fd;
+
+	if (r->param == NULL ||
+	    merkle_tile_parse(r->param, &level, &index, &width) != 0) {
+		request_reply_problem(r, 400, NULL, "not a tile path");
+		return;
+	}
+	merkle_tile_path(tile, level, index, width);
+	snprintf(path, sizeof(path), "%s/%s", audit_dir(r->gw->audit), tile);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		request_reply_problem(r, 404, NULL, "no such tile");
+		return;
+	}
+	if (fstat(fd, &st) == 0 && (data = malloc((size_t)st.st_size + 1)) != NULL)
+		n = pread(fd, data, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size) {
+		free(data);
+		request_reply_problem(r, 503, NULL, "the tile could not be read");
+		return;
+	}
+	/* Full tiles never change; partial ones give way to the full tile. */
+	request_reply_raw(r, 200, "application/octet-stream", data, (size_t)n,
+	    width == 0 ? "public, max-age=31536000, immutable" : "no-cache");
+	free(data);
+}
+
+void
+api_audit_proof_inclusion(struct request *r)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF], root;
+	uint64_t index, size, current = audit_size(r->gw->audit);
+	size_t n;
+	char *note;
+
+	if (audit_query_required(r, "index", &index) != 0 ||
+	    audit_query_required(r, "size", &size) != 0)
+		return;
+	if (size > current || index >= size) {
+		request_reply_problem(r, 400, NULL, "need index < size <= %llu",
+		    (unsigned long long)current);
+		return;
+	}
+	if (audit_inclusion_proof(r->gw->audit, index, size, proof, &n, root) != 0) {
+		request_reply_problem(r, 503, NULL, "the proof could not be read");
+		return;
+	}
+	note = audit_checkpoint(r->gw->audit, NULL);
+	request_reply_json(r, 200, json_pack("{s:I, s:I, s:o, s:o, s:s?}",
+	    "index", (json_int_t)index, "size", (json_int_t)size,
+	    "root", audit_hash_json(root),
+	    "hashes", audit_hashes_json((const merkle_hash *)proof, n),
+	    "checkpoint", note));
+	free(note);
+}
+
+void
+api_audit_proof_consistency(struct request *r)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF], root1, root2;
+	uint64_t from, to, current = audit_size(r->gw->audit);
+	size_t n;
+	char *note;
+
+	if (audit_query_required(r, "from", &from) != 0 ||
+	    audit_query_required(r, "to", &to) != 0)
+		return;
+	if (from > to || to > current) {
+		request_reply_problem(r, 400, NULL, "need from <= to <= %llu",
+		    (unsigned long long)current);
+		return;
+	}
+	if (audit_consistency_proof(r->gw->audit, from, to, proof, &n, root1,
+	    root2) != 0) {
+		request_reply_problem(r, 503, NULL, "the proof could not be read");
+		return;
+	}
+	note = audit_checkpoint(r->gw->audit, NULL);
+	request_reply_json(r, 200, json_pack("{s:I, s:I, s:o, s:o, s:o, s:s?}",
+	    "from", (json_int_t)from, "to", (json_int_t)to,
+	    "from_root", audit_hash_json(root1), "to_root", audit_hash_json(root2),
+	    "hashes", audit_hashes_json((const merkle_hash *)proof, n),
+	    "checkpoint", note));
+	free(note);
+}
+
+/* ---- the access log --------------------------------------------------- */
+
+/* One access-log item: the entry without its subject, its index, and its
+ * inclusion proof in the checkpointed tree (null until a checkpoint covers
+ * it). NULL if the entry is not this subject's. */
+static json_t *
+access_log_item(struct request *r, uint64_t index, const char *subject,
+    uint64_t cp_size)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF], root;
+	json_t *e, *p = json_null();
+	size_t len, n;
+	char *text;
+
+	if (audit_read_entry(r->gw->audit, index, &text, &len) != 0)
+		return NULL;
+	e = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (e == NULL || jsonutil_string(e, "subject") == NULL ||
+	    strcmp(jsonutil_string(e, "subject"), subject) != 0) {
+		log_error("access log: entry %llu is indexed under another subject",
+		    (unsigned long long)index);
+		json_decref(e);
+		return NULL;
+	}
+	json_object_del(e, "subject");
+	json_object_set_new(e, "audit_index", json_integer((json_int_t)index));
+	if (index < cp_size && audit_inclusion_proof(r->gw->audit, index, cp_size,
+	    proof, &n, root) == 0)
+		p = json_pack("{s:I, s:o}", "size", (json_int_t)cp_size,
+		    "hashes", audit_hashes_json((const merkle_hash *)proof, n));
+	json_object_set_new(e, "inclusion_proof", p);
+	return e;
+}
+
+void
+api_access_log(struct request *r)
+{
+	char subject[STORE_SUBJECT_LEN], *note;
+	const char *local_id = request_query(r, "subject");
+	uint64_t limit = ACCESS_LOG_LIMIT, before = UINT64_MAX, cp_size, *idx;
+	json_t *entries;
+	size_t n;
+
+	if (!(r->caller->roles & CONFIG_ROLE_TRANSPARENCY)) {
+		request_reply_problem(r, 403, NULL,
+		    "reading access logs needs the transparency role");
+		return;
+	}
+	if (local_id == NULL || *local_id == '\0') {
+		request_reply_problem(r, 400, NULL, "\"subject\" is required");
+		return;
+	}
+	if (audit_query_u64(r, "limit", &limit) < 0 ||
+	    audit_query_u64(r, "before", &before) < 0)
+		return;
+	if (limit < 1 || limit > ACCESS_LOG_LIMIT_MAX) {
+		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
+		    ACCESS_LOG_LIMIT_MAX);
+		return;
+	}
+	if (api_subject(r, local_id, subject) != 0)
+		return;
+	if (store_access_list(r->store, subject, before, (size_t)limit, &idx,
+	    &n) != STORE_OK) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
+	/* Every proof is against this one checkpoint, sent along. */
+	note = audit_checkpoint(r->gw->audit, &cp_size);
+	entries = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = access_log_item(r, idx[i], subject, cp_size);
+
+		if (item != NULL)
+			json_array_append_new(entries, item);
+	}
+	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?}",
+	    "entries", entries,
+	    "next", n == limit ? json_integer((json_int_t)idx[n - 1]) : json_null(),
+	    "checkpoint", note));
+	free(idx);
+	free(note);
+}

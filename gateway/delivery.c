@@ -1,0 +1,847 @@
+/* delivery.c — the outbox worker (see delivery.h and docs/delivery.md).
+ *
+ * A job is one delivery in flight. It goes: taken (the store marks it
+ * sending) → policy, link and mapping checked again → pushed → outcome
+ * audited → outcome stored → freed. Only the stored outcome releases its
+ * (subscriber, subject, dataset) chain, so the next version of a record is
+ * never sent before the previous one's fate is on disk, and a crash at any
+ * step before that sends the same delivery again with the same
+ * Idempotency-Key.
+ *
+ * Each subscriber gets its own share of the worker: at most `concurrency`
+ * jobs in flight, and a circuit breaker that stops taking its deliveries
+ * while it is down. Deliveries are taken per subscriber, so a slow or dead
+ * one never holds up the others. */
+#include "delivery.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "mapping.h"
+
+#define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
+#define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
+#define DELIVERY_DRAIN_MS 10000      /* grace period at stop */
+
+/* One configuration and this worker's connector instances for it. */
+struct delivery_snap {
+	struct config *cfg;
+	void **instances;            /* per service index; NULL until first use */
+	int refs;                    /* jobs using it, +1 while current */
+};
+
+/* A subscriber's share of the worker; kept across reloads. */
+struct delivery_sub {
+	char *id;
+	int inflight;
+	int failures;                /* transient failures in a row */
+	int64_t open_until;          /* circuit open until (monotonic ms); 0: closed */
+	int probing;                 /* half open: the one probe is in flight */
+};
+
+enum delivery_phase { PHASE_PUSH, PHASE_AUDIT, PHASE_STORE };
+
+struct delivery_job {
+	TAILQ_ENTRY(delivery_job) link;
+	struct delivery *dl;
+	struct delivery_snap *snap;
+	struct delivery_sub *sub;
+	int probe;                   /* the circuit's half-open probe */
+	enum delivery_phase phase;
+	struct store_delivery row;
+	const struct config_service *svc, *provider;
+	const struct config_dataset *ds;
+	struct policy_decision dec;
+	json_t *granted;             /* the attributes sent, dataset names */
+	char *local_id;
+	char *body;                  /* in the subscriber's field names */
+	char payload_sha256[65];
+	/* The outcome: audited, then stored. */
+	struct store_delivery_outcome out;
+	const char *decision, *reason;
+	char error[256];
+};
+
+TAILQ_HEAD(delivery_jobs, delivery_job);
+
+struct delivery {
+	struct gateway *gw;
+	pthread_t thread;
+	struct event_base *base;
+	struct store *store;
+	struct event *tick_ev, *flush_ev;
+	pthread_mutex_t lock;        /* guards next_cfg */
+	struct config *next_cfg;
+	struct delivery_snap *snap;
+	struct delivery_sub **subs;
+	size_t nsubs;
+	struct delivery_jobs jobs;   /* pushed or being audited */
+	struct delivery_jobs done;   /* audited; outcome not stored yet */
+	int stopping;
+	int64_t drain_deadline;
+};
+
+/* ---- who may receive what ------------------------------------------- */
+
+int
+delivery_subscribes(const struct config_service *svc,
+    const struct config_dataset *ds, const struct config_service *provider)
+{
+	for (size_t i = 0; i < svc->nsubscribes; i++)
+		if (svc->subscribes[i].dataset == ds &&
+		    svc->subscribes[i].from == provider)
+			return 1;
+	return 0;
+}
+
+/* Whether an earlier policy of the same candidates has this purpose. */
+static int
+delivery_purpose_seen(const struct config *cfg, size_t upto,
+    const struct config_policy *p)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct config_policy *q = &cfg->policies[i];
+
+		if (q->consumer == p->consumer && q->provider == p->provider &&
+		    q->dataset == p->dataset && strcmp(q->purpose, p->purpose) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Keeps d's granted attributes that record holds; new reference. */
+static json_t *
+delivery_grant(const struct policy_decision *d, const json_t *record)
+{
+	json_t *out = json_object();
+
+	for (size_t i = 0; out != NULL && i < d->nattributes; i++) {
+		json_t *v = json_object_get(record, d->attributes[i]->name);
+
+		if (v != NULL && !json_is_null(v))
+			json_object_set(out, d->attributes[i]->name, v);
+	}
+	return out;
+}
+
+enum policy_reason
+delivery_filter(struct store *st, const struct config *cfg,
+    const struct config_service *subscriber,
+    const struct config_service *provider, const struct config_dataset *ds,
+    const char *subject, const json_t *record, struct policy_decision *d,
+    json_t **out)
+{
+	struct policy_query q = { .cfg = cfg, .consumer = subscriber,
+	    .provider = provider, .dataset = ds, .subject = subject,
+	    .now_ms = clock_now_ms() };
+	struct policy_decision cur;
+
+	*out = NULL;
+	memset(d, 0, sizeof(*d));
+	d->reason = POLICY_NO_POLICY;
+	for (size_t i = 0; i < cfg->npolicies; i++) {
+		const struct config_policy *p = &cfg->policies[i];
+
+		if (p->consumer != subscriber || p->provider != provider ||
+		    p->dataset != ds || delivery_purpose_seen(cfg, i, p))
+			continue;
+		q.purpose = p->purpose;
+		if (policy_decide(st, &q, &cur) == POLICY_STORE_ERROR) {
+			policy_decision_clear(&cur);
+			policy_decision_clear(d);
+			return d->reason = POLICY_STORE_ERROR;
+		}
+		/* The first denial explains; an allow beats it, and a wider
+		 * allow beats a narrower one. */
+		if ((cur.reason == POLICY_ALLOW && (d->reason != POLICY_ALLOW ||
+		    cur.nattributes > d->nattributes)) ||
+		    (d->reason == POLICY_NO_POLICY && d->policy == NULL &&
+		    cur.reason != POLICY_ALLOW)) {
+			policy_decision_clear(d);
+			*d = cur;
+		} else {
+			policy_decision_clear(&cur);
+		}
+	}
+	if (d->reason != POLICY_ALLOW)
+		return d->reason;
+	if ((*out = delivery_grant(d, record)) == NULL)
+		return d->reason = POLICY_STORE_ERROR;
+	if (json_object_size(*out) == 0) {
+		json_decref(*out);
+		*out = NULL;
+		d->reason = POLICY_ATTRIBUTE_NOT_PERMITTED;
+	}
+	return d->reason;
+}
+
+/* ---- snapshots and subscribers ----------------------------------------- */
+
+static struct delivery_snap *
+delivery_snap_new(struct config *cfg)
+{
+	struct delivery_snap *snap = calloc(1, sizeof(*snap));
+
+	if (snap == NULL ||
+	    (snap->instances = calloc(cfg->nservices + 1, sizeof(void *))) == NULL) {
+		free(snap);
+		return NULL;
+	}
+	snap->cfg = cfg;
+	snap->refs = 1;
+	return snap;
+}
+
+static void
+delivery_snap_release(struct delivery_snap *snap)
+{
+	if (snap == NULL || --snap->refs > 0)
+		return;
+	for (size_t i = 0; i < snap->cfg->nservices; i++)
+		if (snap->instances[i] != NULL)
+			snap->cfg->services[i].connector->ops->destroy(
+			    snap->instances[i]);
+	free(snap->instances);
+	config_free(snap->cfg);
+	free(snap);
+}
+
+/* Moves to the configuration handed over by delivery_swap_config. */
+static void
+delivery_refresh(struct delivery *dl)
+{
+	struct delivery_snap *snap;
+	struct config *cfg;
+
+	pthread_mutex_lock(&dl->lock);
+	cfg = dl->next_cfg;
+	dl->next_cfg = NULL;
+	pthread_mutex_unlock(&dl->lock);
+	if (cfg == NULL)
+		return;
+	if ((snap = delivery_snap_new(cfg)) == NULL) {
+		log_error("delivery: out of memory; keeping the old configuration");
+		config_free(cfg);
+		return;
+	}
+	delivery_snap_release(dl->snap);
+	dl->snap = snap;
+}
+
+static struct delivery_sub *
+delivery_sub_get(struct delivery *dl, const char *id)
+{
+	struct delivery_sub *sub, **grown;
+
+	for (size_t i = 0; i < dl->nsubs; i++)
+		if (strcmp(dl->subs[i]->id, id) == 0)
+			return dl->subs[i];
+	grown = reallocarray(dl->subs, dl->nsubs + 1, sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	dl->subs = grown;
+	if ((sub = calloc(1, sizeof(*sub))) == NULL ||
+	    (sub->id = strdup(id)) == NULL) {
+		free(sub);
+		return NULL;
+	}
+	dl->subs[dl->nsubs++] = sub;
+	return sub;
+}
+
+/* How many more deliveries the subscriber may have in flight now. An open
+ * circuit takes none until its cooldown ends, then one probe. */
+static int
+delivery_capacity(const struct delivery_sub *sub,
+    const struct config_delivery *cd, int64_t now_mono, int *probe)
+{
+	*probe = 0;
+	if (sub->open_until != 0) {
+		if (now_mono < sub->open_until || sub->probing || sub->inflight > 0)
+			return 0;
+		*probe = 1;
+		return 1;
+	}
+	return cd->concurrency > sub->inflight ? cd->concurrency - sub->inflight : 0;
+}
+
+static void
+delivery_circuit(struct delivery_job *job, int ok)
+{
+	struct delivery_sub *sub = job->sub;
+	const struct config_delivery *cd = &job->svc->delivery;
+
+	if (ok) {
+		if (sub->open_until != 0)
+			log_info("delivery: %s answers again; circuit closed",
+			    sub->id);
+		sub->failures = 0;
+		sub->open_until = 0;
+		return;
+	}
+	sub->failures++;
+	if (job->probe || (sub->open_until == 0 &&
+	    sub->failures >= cd->circuit_threshold)) {
+		if (sub->open_until == 0)
+			log_warn("delivery: %s failed %d times in a row; circuit "
+			    "open", sub->id, sub->failures);
+		sub->open_until = clock_mono_ms() + cd->circuit_cooldown_ms;
+	}
+}
+
+/* ---- one job ------------------------------------------------------------- */
+
+static void
+delivery_job_free(struct delivery_job *job)
+{
+	job->sub->inflight--;
+	if (job->probe)
+		job->sub->probing = 0;
+	delivery_snap_release(job->snap);
+	store_delivery_clear(&job->row);
+	policy_decision_clear(&job->dec);
+	json_decref(job->granted);
+	free(job->local_id);
+	free(job->body);
+	free(job);
+}
+
+/* Queues the outcome for the next store flush. */
+static void
+delivery_job_done(struct delivery_job *job)
+{
+	struct delivery *dl = job->dl;
+
+	TAILQ_REMOVE(&dl->jobs, job, link);
+	job->phase = PHASE_STORE;
+	TAILQ_INSERT_TAIL(&dl->done, job, link);
+	event_active(dl->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Nothing was attempted (the store failed before the push): try again
+ * later, unaudited, with the attempt not counted. */
+static void
+delivery_job_later(struct delivery_job *job, const char *why)
+{
+	job->out.state = STORE_DELIVERY_PENDING;
+	job->out.attempts = job->row.attempts;
+	job->out.due_ms = clock_now_ms() + job->svc->delivery.base_ms;
+	snprintf(job->error, sizeof(job->error), "%s", why);
+	job->out.error = job->error;
+	delivery_job_done(job);
+}
+
+static void
+delivery_job_audited(int status, uint64_t index, void *arg)
+{
+	struct delivery_job *job = arg;
+
+	if (status != 0) {
+		log_error("delivery %s: the audit log failed; the outcome is "
+		    "not kept and the delivery will be sent again", job->row.id);
+		delivery_job_later(job, "audit log unavailable");
+		return;
+	}
+	delivery_job_done(job);
+}
+
+/* Audits the outcome set in job->out, then stores it. */
+static void
+delivery_job_audit(struct delivery_job *job)
+{
+	const struct config_policy *p = job->dec.policy;
+	const char **names = NULL;
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+
+	if (job->granted != NULL &&
+	    (names = calloc(json_object_size(job->granted) + 1,
+	    sizeof(*names))) != NULL)
+		json_object_foreach(job->granted, key, v)
+			names[n++] = key;
+	struct audit_entry e = {
+		.type = "deliver",
+		.consumer = job->row.subscriber,
+		.provider = job->row.rec.provider,
+		.dataset = job->row.rec.dataset,
+		.attributes = names,
+		.nattributes = n,
+		.purpose = p ? p->purpose : NULL,
+		.basis = p ? config_basis_name(p->basis) : NULL,
+		.policy = p ? p->id : NULL,
+		.consent = job->dec.consent_id[0] ? job->dec.consent_id : NULL,
+		.subject = job->row.rec.subject,
+		.decision = job->decision,
+		.reason = job->reason,
+		.request_id = job->row.id,
+		.payload_sha256 = job->granted ? job->payload_sha256 : NULL,
+	};
+	job->phase = PHASE_AUDIT;
+	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
+	    delivery_job_audited, job);
+	free(names);
+}
+
+static void
+delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
+    const char *decision, const char *reason, const char *error)
+{
+	job->out.state = state;
+	job->decision = decision;
+	job->reason = reason;
+	if (error != NULL) {
+		snprintf(job->error, sizeof(job->error), "%s", error);
+		job->out.error = job->error;
+	}
+	delivery_job_audit(job);
+}
+
+/* Full jitter: a uniform delay in [0, min(cap, base * 2^(attempts-1))]. */
+static int64_t
+delivery_backoff(const struct config_delivery *cd, int attempts)
+{
+	int64_t ceiling = cd->base_ms;
+
+	for (int i = 1; i < attempts && ceiling < cd->cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > cd->cap_ms)
+		ceiling = cd->cap_ms;
+	return (int64_t)arc4random_uniform((uint32_t)ceiling + 1);
+}
+
+static void
+delivery_job_failed(struct delivery_job *job, const char *detail)
+{
+	const struct config_delivery *cd = &job->svc->delivery;
+	int64_t now = clock_now_ms();
+
+	job->out.attempts = job->row.attempts + 1;
+	if (job->out.attempts >= cd->max_attempts ||
+	    now - job->row.since_ms >= cd->max_age_ms) {
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
+		    "dead_letter", detail);
+		return;
+	}
+	job->out.due_ms = now + delivery_backoff(cd, job->out.attempts);
+	delivery_job_finish(job, STORE_DELIVERY_PENDING, "allow", "retry",
+	    detail);
+}
+
+static void
+delivery_job_pushed(const struct connector_result *res, void *arg)
+{
+	struct delivery_job *job = arg;
+	char detail[160];
+
+	if (res->http_status)
+		snprintf(detail, sizeof(detail), "HTTP %d%s%.120s",
+		    res->http_status, res->detail ? ": " : "",
+		    res->detail ? res->detail : "");
+	else
+		snprintf(detail, sizeof(detail), "%.150s",
+		    res->detail ? res->detail : "no answer");
+	switch (res->status) {
+	case CONNECTOR_OK:
+	case CONNECTOR_CONFLICT:
+		delivery_circuit(job, 1);
+		job->out.attempts = job->row.attempts + 1;
+		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, "allow", NULL,
+		    NULL);
+		return;
+	case CONNECTOR_RETRY:
+	case CONNECTOR_TIMEOUT:
+		delivery_circuit(job, 0);
+		delivery_job_failed(job, detail);
+		return;
+	default:
+		/* The service answered, so it is up; retrying cannot help. */
+		delivery_circuit(job, 1);
+		job->out.attempts = job->row.attempts + 1;
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
+		    "dead_letter", detail);
+		return;
+	}
+}
+
+static void *
+delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
+    char *err, size_t errlen)
+{
+	const struct config *cfg = job->snap->cfg;
+	void **slot = &job->snap->instances[job->svc - cfg->services];
+	struct connector_env env = { .base = job->dl->base,
+	    .service = job->svc->id, .log = log_printf };
+
+	if (job->svc->connector == NULL) {
+		snprintf(err, errlen, "the service has no connector");
+		return NULL;
+	}
+	*ops = job->svc->connector->ops;
+	if ((*ops)->push == NULL) {
+		snprintf(err, errlen, "its %s connector cannot push", (*ops)->name);
+		return NULL;
+	}
+	if (*slot == NULL &&
+	    (*ops)->init(slot, job->svc->connector->settings, &env, err,
+	    errlen) != 0) {
+		*slot = NULL;
+		return NULL;
+	}
+	return *slot;
+}
+
+static void
+delivery_job_push(struct delivery_job *job)
+{
+	const struct connector_ops *ops;
+	struct connector_request creq = { 0 };
+	char err[256];
+	void *inst;
+
+	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
+		    "dead_letter", err);
+		return;
+	}
+	creq.local_id = job->local_id;
+	creq.dataset = job->ds->name;
+	creq.request_id = job->row.id;
+	creq.idempotency_key = job->row.id;
+	creq.body = job->body;
+	creq.body_len = strlen(job->body);
+	ops->push(inst, &creq, delivery_job_pushed, job);
+}
+
+/* Checks the policy and the link again and builds the body; then pushes,
+ * or records why not. */
+static void
+delivery_job_prepare(struct delivery_job *job)
+{
+	struct delivery *dl = job->dl;
+	const struct store_record *rec = &job->row.rec;
+	enum policy_reason why;
+	json_t *record, *mapped;
+	enum store_status st;
+	char err[256];
+
+	if (job->ds == NULL || job->provider == NULL ||
+	    !delivery_subscribes(job->svc, job->ds, job->provider)) {
+		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		    "no_policy", "no longer subscribed");
+		return;
+	}
+	if ((record = json_loads(rec->record, 0, NULL)) == NULL) {
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
+		    "dead_letter", "the stored record is not JSON");
+		return;
+	}
+	why = delivery_filter(dl->store, job->snap->cfg, job->svc, job->provider,
+	    job->ds, rec->subject, record, &job->dec, &job->granted);
+	json_decref(record);
+	if (why == POLICY_STORE_ERROR) {
+		delivery_job_later(job, "store unavailable");
+		return;
+	}
+	if (why != POLICY_ALLOW) {
+		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		    policy_reason_name(why), policy_reason_name(why));
+		return;
+	}
+	st = store_link_local_id(dl->store, job->svc->id, rec->subject,
+	    &job->local_id);
+	if (st == STORE_NOT_FOUND) {
+		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		    "subject_not_linked", "subject_not_linked");
+		return;
+	}
+	if (st != STORE_OK) {
+		delivery_job_later(job, "store unavailable");
+		return;
+	}
+	jsonutil_sha256_hex(job->granted, job->payload_sha256);
+	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
+	    &mapped, err, sizeof(err)) != 0) {
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
+		    "dead_letter", err);
+		return;
+	}
+	/* Sorted keys: the same version gives the same body on every retry. */
+	job->body = json_dumps(mapped, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(mapped);
+	if (job->body == NULL) {
+		delivery_job_later(job, "out of memory");
+		return;
+	}
+	delivery_job_push(job);
+}
+
+/* Takes over row (its members move into the job). */
+static void
+delivery_job_start(struct delivery *dl, const struct config_service *svc,
+    struct delivery_sub *sub, int probe, struct store_delivery *row)
+{
+	const struct config *cfg = dl->snap->cfg;
+	struct delivery_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL) {
+		/* Left sending; recovered at the next start. */
+		log_error("delivery %s: out of memory", row->id);
+		store_delivery_clear(row);
+		return;
+	}
+	job->dl = dl;
+	job->snap = dl->snap;
+	job->snap->refs++;
+	job->sub = sub;
+	job->probe = probe;
+	sub->inflight++;
+	if (probe)
+		sub->probing = 1;
+	job->row = *row;
+	memset(row, 0, sizeof(*row));
+	job->svc = svc;
+	job->ds = config_find_dataset(cfg, job->row.rec.dataset);
+	job->provider = config_find_service(cfg, job->row.rec.provider);
+	job->out.id = job->row.id;
+	job->out.attempts = job->row.attempts;
+	job->phase = PHASE_PUSH;
+	TAILQ_INSERT_TAIL(&dl->jobs, job, link);
+	delivery_job_prepare(job);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+/* Takes what the subscriber has room for; 1 if it may have more due. */
+static int
+delivery_take(struct delivery *dl, const struct config_service *svc)
+{
+	struct delivery_sub *sub = delivery_sub_get(dl, svc->id);
+	struct store_delivery *rows;
+	size_t n;
+	int limit, probe;
+
+	if (sub == NULL)
+		return 0;
+	limit = delivery_capacity(sub, &svc->delivery, clock_mono_ms(), &probe);
+	if (limit == 0)
+		return 0;
+	if (store_delivery_take(dl->store, svc->id, clock_now_ms(),
+	    (size_t)limit, &rows, &n) != STORE_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		delivery_job_start(dl, svc, sub, probe, &rows[i]);
+	free(rows);
+	return n == (size_t)limit && !probe;
+}
+
+static void
+delivery_schedule(struct delivery *dl, int64_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(dl->tick_ev, &tv);
+}
+
+static int
+delivery_drained(const struct delivery *dl)
+{
+	const struct delivery_job *job;
+
+	if (!TAILQ_EMPTY(&dl->done))
+		return 0;
+	if (TAILQ_EMPTY(&dl->jobs))
+		return 1;
+	if (clock_mono_ms() < dl->drain_deadline)
+		return 0;
+	/* Past the grace period, pushes in flight are abandoned (they are
+	 * sent again after the restart); audits in flight are waited for,
+	 * their callbacks need this loop. */
+	TAILQ_FOREACH(job, &dl->jobs, link)
+		if (job->phase == PHASE_AUDIT)
+			return 0;
+	return 1;
+}
+
+static void
+delivery_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery *dl = arg;
+	const struct config *cfg;
+	int more = 0;
+
+	if (dl->stopping) {
+		if (delivery_drained(dl))
+			event_base_loopbreak(dl->base);
+		else
+			delivery_schedule(dl, 20);
+		return;
+	}
+	delivery_refresh(dl);
+	cfg = dl->snap->cfg;
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].nsubscribes > 0)
+			more |= delivery_take(dl, &cfg->services[i]);
+	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
+}
+
+/* Stores every queued outcome in one transaction, then frees the jobs. */
+static void
+delivery_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery *dl = arg;
+	struct store_delivery_outcome *outs;
+	struct delivery_job *job;
+	size_t n = 0;
+
+	TAILQ_FOREACH(job, &dl->done, link)
+		n++;
+	if (n == 0)
+		return;
+	if ((outs = calloc(n, sizeof(*outs))) == NULL)
+		goto later;
+	n = 0;
+	TAILQ_FOREACH(job, &dl->done, link)
+		outs[n++] = job->out;
+	if (store_delivery_finish(dl->store, outs, n, clock_now_ms()) != STORE_OK) {
+		free(outs);
+		goto later;
+	}
+	free(outs);
+	while ((job = TAILQ_FIRST(&dl->done)) != NULL) {
+		TAILQ_REMOVE(&dl->done, job, link);
+		delivery_job_free(job);
+	}
+	if (!dl->stopping)
+		delivery_schedule(dl, 0);
+	return;
+later:
+	log_error("delivery: outcomes not stored yet; retrying");
+	struct timeval tv = { 0, DELIVERY_STORE_RETRY_MS * 1000 };
+	event_add(dl->flush_ev, &tv);
+}
+
+static void *
+delivery_main(void *arg)
+{
+	struct delivery *dl = arg;
+
+	event_base_loop(dl->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static void
+delivery_free(struct delivery *dl)
+{
+	struct delivery_job *job;
+
+	while ((job = TAILQ_FIRST(&dl->jobs)) != NULL) {
+		TAILQ_REMOVE(&dl->jobs, job, link);
+		delivery_job_free(job);
+	}
+	while ((job = TAILQ_FIRST(&dl->done)) != NULL) {
+		TAILQ_REMOVE(&dl->done, job, link);
+		delivery_job_free(job);
+	}
+	delivery_snap_release(dl->snap);
+	config_free(dl->next_cfg);
+	for (size_t i = 0; i < dl->nsubs; i++) {
+		free(dl->subs[i]->id);
+		free(dl->subs[i]);
+	}
+	free(dl->subs);
+	if (dl->tick_ev != NULL)
+		event_free(dl->tick_ev);
+	if (dl->flush_ev != NULL)
+		event_free(dl->flush_ev);
+	if (dl->base != NULL)
+		event_base_free(dl->base);
+	store_close(dl->store);
+	pthread_mutex_destroy(&dl->lock);
+	free(dl);
+}
+
+struct delivery *
+delivery_start(struct gateway *gw, struct config *cfg, char *err,
+    size_t errlen)
+{
+	struct delivery *dl = calloc(1, sizeof(*dl));
+
+	if (dl == NULL) {
+		config_free(cfg);
+		snprintf(err, errlen, "delivery: out of memory");
+		return NULL;
+	}
+	dl->gw = gw;
+	pthread_mutex_init(&dl->lock, NULL);
+	TAILQ_INIT(&dl->jobs);
+	TAILQ_INIT(&dl->done);
+	if ((dl->snap = delivery_snap_new(cfg)) == NULL) {
+		config_free(cfg);
+		snprintf(err, errlen, "delivery: out of memory");
+		delivery_free(dl);
+		return NULL;
+	}
+	dl->base = event_base_new();
+	dl->tick_ev = dl->base ? evtimer_new(dl->base, delivery_tick, dl) : NULL;
+	dl->flush_ev = dl->base ? evtimer_new(dl->base, delivery_flush, dl) : NULL;
+	if (dl->tick_ev == NULL || dl->flush_ev == NULL) {
+		snprintf(err, errlen, "delivery: cannot create the event loop");
+		delivery_free(dl);
+		return NULL;
+	}
+	if ((dl->store = store_open(cfg->gateway.store, err, errlen)) == NULL ||
+	    store_delivery_recover(dl->store) != STORE_OK) {
+		if (dl->store != NULL)
+			snprintf(err, errlen, "delivery: cannot recover the outbox");
+		delivery_free(dl);
+		return NULL;
+	}
+	delivery_schedule(dl, 0);
+	if (pthread_create(&dl->thread, NULL, delivery_main, dl) != 0) {
+		snprintf(err, errlen, "delivery: cannot start the worker thread");
+		delivery_free(dl);
+		return NULL;
+	}
+	return dl;
+}
+
+void
+delivery_swap_config(struct delivery *dl, struct config *cfg)
+{
+	struct config *old;
+
+	pthread_mutex_lock(&dl->lock);
+	old = dl->next_cfg;
+	dl->next_cfg = cfg;
+	pthread_mutex_unlock(&dl->lock);
+	config_free(old);
+}
+
+static void
+delivery_begin_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery *dl = arg;
+
+	dl->stopping = 1;
+	dl->drain_deadline = clock_mono_ms() + DELIVERY_DRAIN_MS;
+	delivery_schedule(dl, 0);
+}
+
+void
+delivery_stop(struct delivery *dl)
+{
+	if (dl == NULL)
+		return;
+	event_base_once(dl->base, -1, EV_TIMEOUT, delivery_begin_stop, dl, NULL);
+	pthread_join(dl->thread, NULL);
+	delivery_free(dl);
+}

@@ -1,0 +1,226 @@
+"""Shared by the push tests: a gateway with one provider (mairie) and
+three subscriber partners (caf, ccas, impots) with different policies and
+field names, and helpers to push, inspect what partners received and read
+the audit log from disk."""
+import datetime
+import glob
+import json
+import os
+import shutil
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (KEYS, Gateway, Partner, check, eq, free_port,  # noqa: E402
+                     make_signing_key, make_workdir, wait_for)
+
+ENV = dict(KEYS, IMPOTS_KEY="impots-secret-key")
+ADMIN = KEYS["TELLONCE_ADMIN_TOKEN"]
+
+
+def push_config(port, workdir, urls, caf_basis="consent"):
+    """mairie provides address (pushing in its own nested field names); caf
+    (consent only: street, postal_code, city), ccas
+    (legal obligation: city, as commune.nom) and impots (public task:
+    postal_code and country, as cp and pays) subscribe to it."""
+    return """\
+gateway:
+  listen: 127.0.0.1:%(port)d
+  workers: 2
+  store: sqlite:%(workdir)s/tellonce.db
+  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
+  admin_token: env:TELLONCE_ADMIN_TOKEN
+  audit:
+    dir: %(workdir)s/audit
+    origin: audit.tellonce.test/log
+    signing_key: file:%(workdir)s/audit.key
+    checkpoint_interval: 200ms
+
+datasets:
+  address:
+    attributes: {street: string, postal_code: string, city: string, country: string}
+
+services:
+  mairie:
+    name: Mairie de Quimper
+    auth: {api_key: env:MAIRIE_KEY}
+    connector:
+      type: http
+      base_url: %(mairie)s
+      fetch: {method: GET, path: "/citizens/{local_id}/address"}
+      map: {street: adresse.voie, postal_code: adresse.cp, city: adresse.commune, country: adresse.pays}
+  caf:
+    name: Caisse d'allocations familiales
+    auth: {api_key: env:CAF_KEY}
+    connector:
+      type: http
+      base_url: %(caf)s
+      timeout: 1s
+      push: {method: PUT, path: "/citizens/{local_id}/address"}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {base: 50ms, cap: 400ms, max_attempts: 100, concurrency: 8,
+               circuit_threshold: 3, circuit_cooldown: 300ms}
+  ccas:
+    name: Centre communal d'action sociale
+    auth: {api_key: env:CCAS_KEY}
+    connector:
+      type: http
+      base_url: %(ccas)s
+      timeout: 1s
+      push: {method: POST, path: "/citizens/{local_id}/address"}
+      map: {city: commune.nom}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {base: 50ms, cap: 400ms, concurrency: 8, circuit_cooldown: 500ms}
+  impots:
+    name: Finances publiques
+    auth: {api_key: env:IMPOTS_KEY}
+    connector:
+      type: http
+      base_url: %(impots)s
+      timeout: 1s
+      push: {method: PUT, path: "/citizens/{local_id}/address"}
+      map: {postal_code: cp, country: pays}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {base: 50ms, cap: 400ms, max_attempts: 3, concurrency: 8, circuit_cooldown: 500ms}
+  portal:
+    name: Citizen portal
+    auth: {api_key: env:PORTAL_KEY}
+
+policies:
+  - id: caf-address
+    consumer: caf
+    provider: mairie
+    dataset: address
+    attributes: [street, postal_code, city]
+    purpose: benefit-eligibility
+    basis: %(caf_basis)s
+    legal_reference: "CSS L114-19"
+  - id: ccas-address-legal
+    consumer: ccas
+    provider: mairie
+    dataset: address
+    attributes: [city]
+    purpose: social-aid
+    basis: legal_obligation
+    legal_reference: "CASF L123-5"
+  - id: impots-address
+    consumer: impots
+    provider: mairie
+    dataset: address
+    attributes: [street, postal_code, country]
+    purpose: tax-assessment
+    basis: public_task
+    legal_reference: "LPF L81"
+""" % dict(port=port, workdir=workdir, caf_basis=caf_basis, **urls)
+
+
+class PushStack:
+    """mairie (provider) and three subscriber partners behind a gateway."""
+
+    SUBSCRIBERS = ("caf", "ccas", "impots")
+
+    def __init__(self, name, caf_basis="consent"):
+        self.workdir = make_workdir(name)
+        make_signing_key(self.workdir)
+        self.partners = {n: Partner(self.workdir, n) for n in ("mairie",) + self.SUBSCRIBERS}
+        port = free_port()
+        urls = {n: p.url for n, p in self.partners.items()}
+        self.gw = Gateway(self.workdir, push_config(port, self.workdir, urls, caf_basis), ENV)
+        self.gw.start(port)
+
+    def __getattr__(self, name):
+        if name in ("mairie",) + self.SUBSCRIBERS:
+            return self.partners[name]
+        raise AttributeError(name)
+
+    def call(self, service, method, path, body=None, **kw):
+        key = ENV[service.upper() + "_KEY"] if service else None
+        return self.gw.call(method, path, body, key=key, **kw)
+
+    def admin(self, method, path, body=None):
+        return self.gw.call(method, path, body, key=ADMIN)
+
+    def link(self, service, local_id, pivot):
+        r = self.call(service, "POST", "/v1/links", {"local_id": local_id, "pivot": pivot})
+        check(r.status in (200, 201), "link %s/%s: %r" % (service, local_id, r))
+
+    def link_all(self, suffix, pivot):
+        for svc, prefix in (("mairie", "m"), ("caf", "c"), ("ccas", "s"), ("impots", "i")):
+            self.link(svc, "%s-%s" % (prefix, suffix), pivot)
+
+    def push(self, subject, record, key=None, dataset="address"):
+        body = {"subject": subject, "dataset": dataset, "record": record}
+        if key is not None:
+            body["idempotency_key"] = key
+        return self.call("mairie", "POST", "/v1/records", body)
+
+    def received(self, name, local_id=None):
+        got = self.partners[name].control("GET", "received")["received"]
+        return [p for p in got if local_id is None or p["local_id"] == local_id]
+
+    def requests(self, name, local_id):
+        return [q for q in self.partners[name].control("GET", "requests")
+                if q["path"].startswith("/citizens/%s/" % local_id)]
+
+    def audit_entries(self):
+        """Every audit entry on disk (bundles and the journal), parsed."""
+        root = os.path.join(self.workdir, "audit")
+        seen, out = set(), []
+        files = glob.glob(os.path.join(root, "tile", "entries", "**", "*"), recursive=True)
+        for path in files + [os.path.join(root, "journal")]:
+            if not os.path.isfile(path):
+                continue
+            data = open(path, "rb").read()
+            at = 8 if path.endswith("journal") else 0
+            while at + 2 <= len(data):
+                (n,) = struct.unpack(">H", data[at:at + 2])
+                if n == 0:  # the journal's zeroed space past its last entry
+                    break
+                raw = data[at + 2:at + 2 + n]
+                at += 2 + n
+                if raw not in seen and len(raw) == n:
+                    seen.add(raw)
+                    out.append(json.loads(raw))
+        return out
+
+    def stop(self):
+        self.gw.stop()
+        for p in self.partners.values():
+            p.stop()
+        if not os.environ.get("KEEP_WORKDIR"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def address(street, cp, city, country="FR"):
+    return {"adresse": {"voie": street, "cp": cp, "commune": city, "pays": country}}
+
+
+def iso_in(seconds):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def grant(s, subject, attributes=("street", "postal_code", "city")):
+    r = s.call("caf", "POST", "/v1/consents", {
+        "subject": subject, "provider": "mairie", "dataset": "address",
+        "attributes": list(attributes), "purpose": "benefit-eligibility",
+        "expires_at": iso_in(3600)})
+    eq(r.status, 201, "consent: %r" % r)
+    return r.json["id"]
+
+
+def wait_received(s, name, local_id, count=1, timeout=15):
+    wait_for(lambda: len(s.received(name, local_id)) >= count, timeout,
+             "%d pushes for %s at %s" % (count, local_id, name))
+    return s.received(name, local_id)
+
+
+def pivot(family, given, birthdate):
+    return {"family_name": family, "given_names": given, "birthdate": birthdate,
+            "birthplace": "Brest", "gender": "F"}
+
+
+def dead_letters(s):
+    r = s.admin("GET", "/v1/deliveries?status=dead")
+    eq(r.status, 200, "dead letters: %r" % r)
+    return r.json["deliveries"]

@@ -1,0 +1,251 @@
+"""The same fetch end to end whichever connector the provider uses: http (a
+real partner), sql on SQLite, sql on a PostgreSQL server of the test's own,
+file, and the example plugin loaded with dlopen. Each provider keeps the
+same citizen in its own shape (French field names, a DD/MM/YYYY date, a
+padded town name) and its map, with transforms, brings it to the address
+dataset. `tellonce connector test` is exercised on every type too.
+
+Push through the gateway (POST /v1/records, deliveries) is not covered
+here yet: the same push/fetch round trip runs at the connector level on
+every type (tests/unit/test_connector_matrix.c) until the delivery path
+lands."""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ALICE_PIVOT, BUILD, KEYS, ROOT, TELLONCE, Gateway,  # noqa: E402
+                     Partner, check, eq, free_port, make_signing_key, make_workdir,
+                     run, test)
+
+PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
+EXAMPLE = os.path.join(ROOT, BUILD, "connectors", "example.so")
+WRONG_ABI = os.path.join(ROOT, BUILD, "tests", "plugins", "wrong_abi.so")
+PROVIDERS = ("town_http", "town_sqlite", "town_pg", "town_file", "town_plugin")
+KEYS = dict(KEYS, **{p.upper() + "_KEY": p + "-secret-key" for p in PROVIDERS})
+ADDRESS = {"street": "12 rue Kéréon", "postal_code": "29000", "city": "Quimper",
+           "country": "FR"}
+# Alice as each provider stores her: its own names, its own quirks.
+RAW = {"voie": "12 rue Kéréon", "cp": "29000", "ville": "  Quimper ", "naissance": "12/03/1984"}
+SQL_SCHEMA = ("CREATE TABLE habitants (id TEXT PRIMARY KEY, voie TEXT, cp TEXT, "
+              "ville TEXT, naissance TEXT, seq BIGINT)")
+SQL_SEED = ("INSERT INTO habitants VALUES ('m-alice', '12 rue Kéréon', '29000', "
+            "'  Quimper ', '12/03/1984', 1)")
+MAP = """\
+      map:
+        street: voie
+        postal_code: cp
+        city: {path: ville, transform: [trim]}
+        country: {transform: [{constant: FR}]}
+"""
+
+S = None
+
+
+def service(sid, connector):
+    return """\
+  %s:
+    name: %s
+    auth: {api_key: env:%s_KEY}
+    connector:
+%s%s""" % (sid, sid, sid.upper(), connector, MAP)
+
+
+def policy(provider):
+    return """\
+  - id: caf-%s
+    consumer: caf
+    provider: %s
+    dataset: address
+    attributes: [street, postal_code, city, country]
+    purpose: benefit-eligibility
+    basis: public_task
+    legal_reference: "CRPA L114-8"
+""" % (provider, provider)
+
+
+def config(port, workdir, partner_url):
+    connectors = {
+        "town_http": """\
+      type: http
+      base_url: %s
+      fetch: {method: GET, path: "/citizens/{local_id}/address"}
+""" % partner_url,
+        "town_sqlite": """\
+      type: sql
+      driver: sqlite
+      path: town.db
+      table: habitants
+      key_column: id
+      columns: [voie, cp, ville, naissance]
+""",
+        "town_pg": """\
+      type: sql
+      driver: postgresql
+      dsn: env:TOWN_PG_DSN
+      table: habitants
+      key_column: id
+      columns: [voie, cp, ville, naissance]
+      cursor_column: seq
+""",
+        "town_file": """\
+      type: file
+      dir: exchange
+""",
+        "town_plugin": """\
+      type: plugin
+      path: %s
+      records:
+        m-alice: '%s'
+""" % (EXAMPLE, json.dumps(RAW, ensure_ascii=False)),
+    }
+    return """\
+gateway:
+  listen: 127.0.0.1:%(port)d
+  workers: 2
+  store: sqlite:%(workdir)s/tellonce.db
+  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
+  admin_token: env:TELLONCE_ADMIN_TOKEN
+  audit:
+    dir: %(workdir)s/audit
+    origin: audit.tellonce.test/log
+    signing_key: file:%(workdir)s/audit.key
+    checkpoint_interval: 200ms
+
+datasets:
+  address:
+    attributes: {street: string, postal_code: string, city: string, country: string}
+
+services:
+  caf:
+    name: Caisse d'allocations familiales
+    auth: {api_key: env:CAF_KEY}
+%(services)s
+policies:
+%(policies)s""" % dict(port=port, workdir=workdir,
+                       services="".join(service(p, connectors[p]) for p in PROVIDERS),
+                       policies="".join(policy(p) for p in PROVIDERS))
+
+
+class World:
+    """Five providers holding Alice, and a gateway in front of them."""
+
+    def __init__(self):
+        self.workdir = make_workdir("connectors")
+        make_signing_key(self.workdir)
+        self.pgdir = tempfile.mkdtemp(prefix="tellonce-pg-")
+        self.partner = None
+        self.gw = None
+        dsn = subprocess.run([PGSERVER, "start", self.pgdir], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        self.env = dict(KEYS, TOWN_PG_DSN=dsn)
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", dsn, "-c", SQL_SCHEMA,
+                        "-c", SQL_SEED], check=True, capture_output=True)
+        db = sqlite3.connect(os.path.join(self.workdir, "town.db"))
+        db.execute(SQL_SCHEMA)
+        db.execute(SQL_SEED)
+        db.commit()
+        db.close()
+        os.mkdir(os.path.join(self.workdir, "exchange"))
+        with open(os.path.join(self.workdir, "exchange", "m-alice.json"), "w") as f:
+            json.dump(RAW, f, ensure_ascii=False)
+        self.partner = Partner(self.workdir, "town_http")
+        self.partner.seed("m-alice", "address", RAW)
+        port = free_port()
+        self.gw = Gateway(self.workdir, config(port, self.workdir, self.partner.url),
+                          self.env)
+        self.gw.start(port)
+
+    def call(self, service, method, path, body=None):
+        return self.gw.call(method, path, body, key=KEYS[service.upper() + "_KEY"])
+
+    def stop(self):
+        if self.gw:
+            self.gw.stop()
+        if self.partner:
+            self.partner.stop()
+        subprocess.run([PGSERVER, "stop", self.pgdir], capture_output=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def world():
+    global S
+    if S is None:
+        S = World()
+        r = S.call("caf", "POST", "/v1/links", {"local_id": "caf-alice", "pivot": ALICE_PIVOT})
+        eq(r.status, 201, "link caf-alice: %r" % r)
+        for p in PROVIDERS:
+            r = S.call(p, "POST", "/v1/links", {"local_id": "m-alice", "pivot": ALICE_PIVOT})
+            eq(r.status, 201, "link %s/m-alice: %r" % (p, r))
+    return S
+
+
+def tellonce(*args):
+    return subprocess.run([TELLONCE] + list(args), capture_output=True, text=True,
+                          env=dict(os.environ, **world().env), timeout=60,
+                          cwd=world().workdir)
+
+
+@test
+def fetch_is_the_same_whichever_connector():
+    for p in PROVIDERS:
+        r = world().call("caf", "POST", "/v1/fetch", {
+            "subject": "caf-alice", "dataset": "address", "provider": p,
+            "purpose": "benefit-eligibility"})
+        eq(r.status, 200, "fetch through %s: %r" % (p, r))
+        eq(r.json["provider"], p, "provider")
+        eq(r.json["record"], ADDRESS, "record through %s" % p)
+
+
+@test
+def connector_test_prints_raw_and_mapped_for_every_type():
+    cfg = world().gw.config
+    for p in PROVIDERS:
+        r = tellonce("connector", "test", "-c", cfg, p, "--subject", "m-alice")
+        eq(r.returncode, 0, "connector test %s: %s%s" % (p, r.stdout, r.stderr))
+        lines = r.stdout.splitlines()
+        check(lines[0] in ("status: ok", "status: ok (HTTP 200)"), "%s status: %r" % (p, lines))
+        raw = [line for line in lines if line.startswith("raw: ")]
+        eq(len(raw), 1, "%s raw line" % p)
+        eq(json.loads(raw[0][5:])["ville"], "  Quimper ", "%s raw is the service's own" % p)
+        check("mapped address: " + json.dumps(ADDRESS, sort_keys=True, separators=(",", ":"),
+                                              ensure_ascii=False) in lines,
+              "%s mapped line in %r" % (p, lines))
+        r = tellonce("connector", "test", "-c", cfg, p)
+        eq(r.returncode, 0, "%s health: %r" % (p, r.stdout))
+        check(r.stdout.startswith("status: ok"), "%s health: %r" % (p, r.stdout))
+        r = tellonce("connector", "test", "-c", cfg, p, "--subject", "m-nobody")
+        eq(r.returncode, 1, "%s unknown subject: %r" % (p, r.stdout))
+        want = ("status: not_found (HTTP 404)\ndetail: service answered HTTP 404\n"
+                if p == "town_http" else "status: not_found\n")
+        eq(r.stdout, want, "%s unknown subject" % p)
+
+
+@test
+def broken_plugins_are_config_errors():
+    cfg = world().gw.config
+    with open(cfg) as f:
+        text = f.read()
+    bad = os.path.join(world().workdir, "bad.yaml")
+    for path, want in ((WRONG_ABI, "it was built for connector ABI version 2; this "
+                                   "gateway speaks version 1"),
+                       ("plugins/missing.so", "cannot load it: ")):
+        with open(bad, "w") as f:
+            f.write(text.replace("path: " + EXAMPLE, "path: " + path))
+        line = text[:text.index("path: " + EXAMPLE)].count("\n") + 1
+        r = tellonce("check", "-c", bad)
+        eq(r.returncode, 1, "check exit for %s" % path)
+        check(("%s:%d:13: services.town_plugin.connector.path: " % (bad, line)) in r.stdout
+              and want in r.stdout, "error for %s: %r" % (path, r.stdout))
+
+
+if __name__ == "__main__":
+    try:
+        run()
+    finally:
+        if S is not None:
+            S.stop()

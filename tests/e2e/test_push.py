@@ -1,0 +1,260 @@
+"""Push fan-out end to end: POST /v1/records, the durable outbox, delivery to
+three real subscribers with different policies, ordering, retries, dead
+letters and their replay, consent revoked in between, the changes feed."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ALICE_PIVOT, BOB_PIVOT, check, eq, http_request, run, test,  # noqa: E402
+                     wait_for)
+from pushstack import (PushStack, address, dead_letters, grant, pivot,  # noqa: E402
+                       wait_received)
+
+S = None
+
+
+def st():
+    global S
+    if S is None:
+        S = PushStack("push")
+        S.link_all("alice", ALICE_PIVOT)
+        S.link_all("bob", BOB_PIVOT)
+    return S
+
+
+@test
+def fan_out_gives_each_subscriber_its_own_view():
+    s = st()
+    grant(s, "c-alice")
+    r = s.push("m-alice", address("12 rue Kéréon", "29000", "Quimper"), key="fan-1")
+    eq(r.status, 202, "accepted: %r" % r)
+    eq(r.json["deliveries"], 3, "one delivery per subscriber")
+    check(len(r.json["id"]) == 32, "record id")
+    caf = wait_received(s, "caf", "c-alice")
+    ccas = wait_received(s, "ccas", "s-alice")
+    impots = wait_received(s, "impots", "i-alice")
+    eq([(p["local_id"], p["record"]) for p in caf],
+       [("c-alice", {"street": "12 rue Kéréon", "postal_code": "29000", "city": "Quimper"})],
+       "caf: what the consent permits, in attribute names, for its own id")
+    eq([(p["local_id"], p["record"]) for p in ccas],
+       [("s-alice", {"commune": {"nom": "Quimper"}})], "ccas: city only, as commune.nom")
+    eq([(p["local_id"], p["record"]) for p in impots],
+       [("i-alice", {"cp": "29000", "pays": "FR"})],
+       "impots: postal code and country (its map has no street)")
+    keys = {p["idempotency_key"] for p in caf + ccas + impots}
+    eq(len(keys), 3, "one Idempotency-Key per delivery")
+    entries = s.audit_entries()
+    pushes = [e for e in entries if e["type"] == "push" and e["provider"] == "mairie"]
+    eq(len(pushes), 1, "one push entry")
+    eq(sorted(pushes[0]["attributes"]), ["city", "country", "postal_code", "street"],
+       "pushed names")
+    check(len(pushes[0]["payload_sha256"]) == 64, "payload hash")
+    delivered = sorted(e["consumer"] for e in entries
+                       if e["type"] == "deliver" and e["decision"] == "allow")
+    eq(delivered, ["caf", "ccas", "impots"], "one deliver entry per delivery")
+    eq({e["request_id"] for e in entries if e["type"] == "deliver"}, keys,
+       "deliver entries carry the delivery id, which is the Idempotency-Key")
+    text = json.dumps(entries, ensure_ascii=False)
+    for value in ("Kéréon", "Quimper", "c-alice", "m-alice"):
+        check(value not in text, "no personal value in the audit log: " + value)
+
+
+@test
+def bad_pushes_are_refused_clearly_and_replays_create_nothing():
+    s = st()
+    r = s.push("m-bob", address("3 place Saint-Corentin", "29100", "Douarnenez"),
+               dataset="passport")
+    eq((r.status, r.json["detail"]), (400, 'unknown dataset "passport"'), "unknown dataset")
+    r = s.call("mairie", "POST", "/v1/records", {"subject": "m-bob", "dataset": "address",
+                                                 "record": "Douarnenez"})
+    eq(r.status, 400, "record not an object")
+    r = s.push("m-bob", {"adresse": {"cp": 29100}})
+    eq(r.status, 422, "wrong type")
+    check("postal_code" in r.json["detail"] and "adresse.cp" in r.json["detail"],
+          "names attribute and field: %r" % r.json)
+    r = s.push("m-bob", {"adresse": {"cp": "29100", "etage": "3"}})
+    eq(r.status, 422, "field outside the schema")
+    check("adresse.etage" in r.json["detail"], "names the field: %r" % r.json)
+    r = s.push("m-bob", {"nom": "x"})
+    eq(r.status, 422, "no attribute at all")
+    r = s.push("m-nobody", address("1 rue", "29000", "Quimper"))
+    eq((r.status, r.json["reason"]), (404, "subject_not_linked"), "unlinked subject")
+    r = s.call("caf", "POST", "/v1/records", {"subject": "c-bob", "dataset": "address",
+                                              "record": {"street": "x"}})
+    eq((r.status, r.json["reason"]), (403, "no_policy"), "caf provides nothing")
+
+    before = {n: len(s.received(n)) for n in PushStack.SUBSCRIBERS}
+    first = s.push("m-bob", address("3 place Saint-Corentin", "29100", "Douarnenez"),
+                   key="bob-once")
+    eq(first.status, 202, "first: %r" % first)
+    eq(first.json["deliveries"], 2, "ccas and impots; caf has no consent for bob")
+    again = s.push("m-bob", address("3 place Saint-Corentin", "29100", "Douarnenez"),
+                   key="bob-once")
+    eq((again.status, again.json), (202, first.json), "a replay gets the first answer")
+    other = s.push("m-bob", address("4 place Saint-Corentin", "29100", "Douarnenez"),
+                   key="bob-once")
+    eq(other.status, 409, "the key reused for another record")
+    wait_for(lambda: len(s.received("impots")) > before["impots"], 10, "the delivery")
+    time.sleep(0.3)
+    after = {n: len(s.received(n)) for n in PushStack.SUBSCRIBERS}
+    eq(after, dict(before, ccas=before["ccas"] + 1, impots=before["impots"] + 1),
+       "exactly one delivery each from the three requests")
+    denials = [e for e in s.audit_entries() if e["type"] == "deliver" and
+               e["consumer"] == "caf" and e["decision"] == "deny"]
+    check(any(e["reason"] == "no_consent" for e in denials),
+          "the left-out subscriber is audited: %r" % denials)
+
+
+@test
+def order_is_kept_while_the_subscriber_fails_every_other_request():
+    s = st()
+    s.impots.behave("fail_every_other")
+    try:
+        for v in range(1, 51):
+            r = s.push("m-bob", address("3 place Saint-Corentin", "%05d" % v, "Douarnenez"))
+            eq(r.status, 202, "version %d: %r" % (v, r))
+        wait_for(lambda: any(p["record"]["cp"] == "00050"
+                             for p in s.received("impots", "i-bob")), 20, "version 50")
+    finally:
+        s.impots.behave("normal")
+    got = [int(p["record"]["cp"]) for p in s.received("impots", "i-bob")
+           if p["record"]["cp"].startswith("000")]
+    eq(got, sorted(got), "never an older version after a newer one")
+    eq(got[-1], 50, "ends with version 50")
+    r = http_request(s.impots.port, "GET", "/citizens/i-bob/address")
+    eq(r.json, {"cp": "00050", "pays": "FR"}, "the subscriber holds version 50")
+
+
+@test
+def a_subscriber_that_is_down_gets_it_when_it_returns_and_others_do_not_wait():
+    s = st()
+    s.link_all("dora", pivot("Le Bihan", "Dora", "1999-09-09"))
+    s.ccas.behave("error503")
+    try:
+        r = s.push("m-dora", address("5 quai de l'Odet", "29000", "Quimper"))
+        eq(r.status, 202, "accepted")
+        wait_received(s, "impots", "i-dora", timeout=3)
+        wait_for(lambda: len(s.requests("ccas", "s-dora")) >= 3, 10, "retries")
+        eq(s.received("ccas", "s-dora"), [], "nothing applied while it is down")
+    finally:
+        s.ccas.behave("normal")
+    got = wait_received(s, "ccas", "s-dora")
+    eq(got[0]["record"], {"commune": {"nom": "Quimper"}}, "delivered once back")
+    attempts = [e for e in s.audit_entries() if e["type"] == "deliver" and
+                e["request_id"] == got[0]["idempotency_key"]]
+    check(len(attempts) >= 3, "each attempt audited under the one delivery id")
+    eq(sorted({e["reason"] for e in attempts}, key=str), [None, "retry"], "retries, then ok")
+
+
+@test
+def a_4xx_goes_to_the_dead_letters_at_once_and_a_replay_delivers_it():
+    s = st()
+    s.link_all("erin", pivot("Morvan", "Erin", "2001-01-01"))
+    s.impots.behave("error400")
+    try:
+        r = s.push("m-erin", address("7 rue du Frout", "29000", "Quimper"))
+        eq(r.status, 202, "accepted")
+        wait_for(lambda: any(d["subscriber"] == "impots" for d in dead_letters(s)), 10,
+                 "a dead letter")
+        wait_received(s, "ccas", "s-erin", timeout=3)
+    finally:
+        s.impots.behave("normal")
+    dead = [d for d in dead_letters(s) if d["subscriber"] == "impots"]
+    eq(len(dead), 1, "one dead letter")
+    eq((dead[0]["attempts"], dead[0]["dataset"], dead[0]["provider"]),
+       (1, "address", "mairie"), "dead after one attempt")
+    check("400" in dead[0]["last_error"], "says why: %r" % dead[0])
+    check("erin" not in json.dumps(dead), "no local id in the listing")
+    eq(s.call("impots", "POST", "/v1/deliveries/%s/retry" % dead[0]["id"]).status, 401,
+       "services may not replay")
+    r = s.admin("POST", "/v1/deliveries/%s/retry" % dead[0]["id"])
+    eq(r.status, 202, "replay: %r" % r)
+    got = wait_received(s, "impots", "i-erin")
+    eq(got[0]["idempotency_key"], dead[0]["id"], "the same Idempotency-Key")
+    eq(got[0]["record"], {"cp": "29000", "pays": "FR"}, "the record")
+    eq(s.admin("POST", "/v1/deliveries/%s/retry" % dead[0]["id"]).status, 404,
+       "no longer dead")
+    eq(s.admin("POST", "/v1/deliveries/%s/retry" % ("0" * 32)).status, 404, "unknown id")
+    eq(s.admin("GET", "/v1/deliveries?status=pending").status, 400, "only dead ones")
+    replays = [e for e in s.audit_entries() if e["type"] == "admin" and
+               e["reason"] == "delivery_retry"]
+    eq(len(replays), 1, "the replay is audited")
+    deads = [e for e in s.audit_entries() if e["type"] == "deliver" and
+             e["reason"] == "dead_letter" and e["consumer"] == "impots"]
+    eq(len(deads), 1, "the dead-lettering is audited")
+
+
+@test
+def a_consent_revoked_after_acceptance_stops_the_delivery():
+    s = st()
+    s.link_all("fanch", pivot("Cornic", "Fanch", "1988-08-08"))
+    consent = grant(s, "c-fanch")
+    s.caf.behave("error503")
+    try:
+        r = s.push("m-fanch", address("9 rue Obscure", "29000", "Quimper"))
+        eq((r.status, r.json["deliveries"]), (202, 3), "accepted for all three")
+        wait_for(lambda: len(s.requests("caf", "c-fanch")) >= 1, 10, "a first attempt")
+        eq(s.call("caf", "DELETE", "/v1/consents/" + consent).status, 204, "revoked")
+    finally:
+        s.caf.behave("normal")
+    wait_received(s, "ccas", "s-fanch")
+    wait_for(lambda: any(e["type"] == "deliver" and e["consumer"] == "caf" and
+                         e["reason"] == "consent_revoked" and e["decision"] == "deny"
+                         for e in s.audit_entries()), 10, "the denial in the audit log")
+    eq(s.received("caf", "c-fanch"), [], "not delivered")
+
+
+@test
+def the_changes_feed_holds_the_pushes_in_order_across_pages():
+    s = st()
+    s.link_all("gwen", pivot("Tanguy", "Gwen", "1977-07-07"))
+    grant(s, "c-gwen")
+    for v in range(1, 6):
+        eq(s.push("m-gwen", address("%d rue Neuve" % v, "29000", "Quimper")).status, 202,
+           "push %d" % v)
+        wait_received(s, "caf", "c-gwen", v)
+    pushed = [p["record"] for p in s.received("caf", "c-gwen")]
+
+    def feed(service, limit):
+        items, after, pages = [], None, 0
+        while True:
+            q = "/v1/changes?dataset=address&limit=%d" % limit
+            if after:
+                q += "&after=" + after
+            r = s.call(service, "GET", q)
+            eq(r.status, 200, "feed: %r" % r)
+            pages += 1
+            items += r.json["changes"]
+            if not r.json["changes"]:
+                return items, pages, after
+            after = r.json["next"]
+
+    items, pages, last = feed("caf", 2)
+    check(pages > 3, "several pages: %d, %r" % (pages, items))
+    gwen = [c for c in items if c["subject"] == "c-gwen"]
+    eq([c["record"] for c in gwen], pushed, "the same records, in order")
+    eq([c["version"] for c in gwen], [1, 2, 3, 4, 5], "versions")
+    check(all(set(c) == {"id", "subject", "dataset", "record", "version", "ts"}
+              for c in items), "item members")
+    check(not any(c["subject"].startswith("c-bob") for c in items),
+          "records caf may not see are left out")
+    r = s.call("caf", "GET", "/v1/changes?dataset=address&after=" + last)
+    eq(r.json["changes"], [], "nothing after the end")
+    eq(r.json["next"], last, "the cursor stays")
+    ccas, _, _ = feed("ccas", 50)
+    eq([c["record"] for c in ccas if c["subject"] == "s-gwen"],
+       [{"commune": {"nom": "Quimper"}}] * 5, "ccas sees its own view")
+    eq(s.call("portal", "GET", "/v1/changes?dataset=address").json["reason"], "no_policy",
+       "a service that does not subscribe")
+    eq(s.call("caf", "GET", "/v1/changes?dataset=address&after=zz!").status, 400,
+       "a bad cursor")
+
+
+if __name__ == "__main__":
+    try:
+        run()
+    finally:
+        if S is not None:
+            S.stop()

@@ -1,0 +1,161 @@
+"""Crash safety of the push outbox: 10,000 records pushed while the gateway
+is killed with SIGKILL at random moments and restarted. In the end every
+subscriber holds every subject's latest version, applied in order, every
+push carried an Idempotency-Key (duplicates allowed, applied once), and
+every record answered 202 is in the changes feed."""
+import http.client
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, eq, run, test, wait_for  # noqa: E402
+from pushstack import ENV, PushStack, address, pivot  # noqa: E402
+
+SUBJECTS = 200
+VERSIONS = 50        # SUBJECTS * VERSIONS records in all
+CLIENTS = 8
+KILLS = 4
+
+S = None
+
+
+class Pusher(threading.Thread):
+    """Pushes versions 1..VERSIONS of its subjects in order, each one until
+    it is answered 202 (the same idempotency key on every try)."""
+
+    def __init__(self, port, subjects):
+        super().__init__(daemon=True)
+        self.port = port
+        self.subjects = subjects
+        self.accepted = {}       # record id -> (subject, version)
+        self.conn = None
+        self.error = None
+
+    def post(self, body):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            self.conn.request("POST", "/v1/records", json.dumps(body), {
+                "Authorization": "Bearer " + ENV["MAIRIE_KEY"],
+                "Content-Type": "application/json"})
+            resp = self.conn.getresponse()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = None
+            return None, None
+
+    def run(self):
+        try:
+            for v in range(1, VERSIONS + 1):
+                for subj in self.subjects:
+                    body = {"subject": "m-" + subj, "dataset": "address",
+                            "idempotency_key": "%s-%d" % (subj, v),
+                            "record": address(subj, "%05d" % v, "v%05d" % v)}
+                    while True:
+                        status, data = self.post(body)
+                        if status == 202:
+                            self.accepted[json.loads(data)["id"]] = (subj, v)
+                            break
+                        if status is not None and status != 503:
+                            raise AssertionError("push %s: %d %r" % (body["idempotency_key"],
+                                                                     status, data))
+                        time.sleep(0.05)
+        except Exception as e:  # reported by the test
+            self.error = e
+
+
+def st():
+    global S
+    if S is None:
+        S = PushStack("push-crash", caf_basis="public_task")
+        for i in range(SUBJECTS):
+            S.link_all("p%03d" % i, pivot("Crash", "Subject %d" % i, "1970-01-01"))
+    return S
+
+
+# Where each subscriber finds the version in its own view of the record.
+VERSION_OF = {
+    "caf": lambda r: int(r["postal_code"]),
+    "ccas": lambda r: int(r["commune"]["nom"][1:]),
+    "impots": lambda r: int(r["cp"]),
+}
+
+
+def applied(s, name):
+    """{local_id: [versions applied, in order]} and the whole received list."""
+    got = s.partners[name].control("GET", "received")
+    out = {}
+    for p in got["received"]:
+        if not p["duplicate"]:
+            out.setdefault(p["local_id"], []).append(VERSION_OF[name](p["record"]))
+    return out, got
+
+
+@test
+def ten_thousand_pushes_survive_sigkill_and_restarts():
+    s = st()
+    subjects = ["p%03d" % i for i in range(SUBJECTS)]
+    pushers = [Pusher(s.gw.port, subjects[i::CLIENTS]) for i in range(CLIENTS)]
+    t0 = time.monotonic()
+    for p in pushers:
+        p.start()
+    rng = random.Random(4)
+    for _ in range(KILLS):
+        time.sleep(rng.uniform(0.5, 2.5))
+        s.gw.stop(signal.SIGKILL)
+        s.gw.start(s.gw.port)
+    for p in pushers:
+        p.join(120)
+        check(not p.is_alive(), "pushers finish")
+        check(p.error is None, "pusher: %s" % p.error)
+    print("  pushed in %.1fs" % (time.monotonic() - t0))
+    accepted = {}
+    for p in pushers:
+        accepted.update(p.accepted)
+    eq(len(accepted), SUBJECTS * VERSIONS, "every push answered 202 once, with its own id")
+
+    prefixes = {"caf": "c-", "ccas": "s-", "impots": "i-"}
+
+    def complete(name):
+        got, _ = applied(s, name)
+        return all(got.get(prefixes[name] + subj, [0])[-1] == VERSIONS for subj in subjects)
+
+    for name in prefixes:
+        wait_for(lambda: complete(name), 60, "%s to hold every latest version" % name)
+        got, raw = applied(s, name)
+        for subj in subjects:
+            versions = got[prefixes[name] + subj]
+            eq(versions, sorted(set(versions)), "%s %s: applied in order, once each" %
+               (name, subj))
+        keys = [p["idempotency_key"] for p in raw["received"]]
+        check(all(keys), "every push had an Idempotency-Key")
+        eq(len(set(keys)), len([p for p in raw["received"] if not p["duplicate"]]),
+           "%s: a key is applied once" % name)
+        print("  %.1fs %s: %d applied, %d duplicates" % (time.monotonic() - t0, name, len(set(keys)),
+                                                   raw["duplicates"]))
+
+    fed, after = set(), None
+    while True:
+        q = "/v1/changes?dataset=address&limit=1000" + ("&after=" + after if after else "")
+        r = s.call("caf", "GET", q)
+        eq(r.status, 200, "feed")
+        if not r.json["changes"]:
+            break
+        fed.update(c["id"] for c in r.json["changes"])
+        after = r.json["next"]
+    missing = set(accepted) - fed
+    eq(len(missing), 0, "records answered 202 but missing from the store")
+
+
+if __name__ == "__main__":
+    try:
+        run()
+    finally:
+        if S is not None:
+            S.stop()
