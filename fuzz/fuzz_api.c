@@ -44,6 +44,10 @@ static const struct fuzz_route fuzz_routes[] = {
 	{ "GET", "/audit/tile/" },
 	{ "GET", "/v1/audit/proof/inclusion?" },
 	{ "GET", "/v1/audit/proof/consistency?" },
+	{ "POST", "/v1/records" },
+	{ "GET", "/v1/changes?" },
+	{ "GET", "/v1/deliveries?" },
+	{ "POST", "/v1/deliveries/" },
 	{ "GET", "/healthz" },
 	{ "GET", "/metrics" },
 };
