@@ -47,7 +47,7 @@ static const struct fuzz_route fuzz_routes[] = {
 	{ "POST", "/v1/records" },
 	{ "GET", "/v1/changes?" },
 	{ "GET", "/v1/deliveries?" },
-	{ "POST", "/v1/deliveries/" },
+	{ "POST", "/v1/deliveries/0123456789abcdef/retry" },
 	{ "GET", "/healthz" },
 	{ "GET", "/metrics" },
 };
