@@ -31,6 +31,7 @@ struct conn {
 	struct bufferevent *bev;   /* the key */
 	struct event *deadline;
 	int cut;                   /* set when it must go once attached */
+	int attached;              /* conn_attach ran and dropped its reference */
 };
 
 static int
@@ -69,12 +70,27 @@ conn_forget(struct conn *c)
 	conn_free(c);
 }
 
+/* A connection accepted just before the loop stopped never saw
+ * conn_attach: drop the reference conn_open took, or the bufferevent (and
+ * its TLS state) outlives evhttp_free. */
+static void
+conn_release(void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->attached)
+		bufferevent_decref(c->bev);
+	conn_free(c);
+}
+
+/* After evhttp_free, before event_base_free (which runs the bufferevents'
+ * deferred finalizers). */
 void
 conn_table_free(struct conn_table *t)
 {
 	if (t == NULL)
 		return;
-	tdestroy(t->tree, (void (*)(void *))conn_free);
+	tdestroy(t->tree, conn_release);
 	free(t);
 }
 
@@ -114,6 +130,7 @@ conn_attach(evutil_socket_t fd, short what, void *arg)
 	void *evcon = NULL;
 
 	bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+	c->attached = 1;
 	if (evcon == NULL) {
 		conn_forget(c);
 	} else {

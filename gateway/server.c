@@ -761,6 +761,12 @@ worker_free(struct worker *w)
 {
 	if (w->http != NULL)
 		evhttp_free(w->http);
+	/* Let what evhttp_free left pending run once: a bufferevent with a
+	 * deferred callback queued, or a connection accepted on the loop's
+	 * last turn, is only released by its callback, and event_base_free
+	 * does not run those. */
+	if (w->base != NULL)
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	conn_table_free(w->conns);
 	snapshot_release(w->snap);
 	if (w->drain_ev != NULL)
