@@ -193,7 +193,9 @@ poll_accept(struct poll_call *c, const json_t *changes, const char *next)
 		if (r == -2)
 			goto out;
 		if (r == 0) {
-			push_store_entry(&pushes[kept], NULL, NULL, "{}",
+			/* No idempotency key: the cursor is what keeps a
+			 * change from being accepted twice. */
+			push_store_entry(&pushes[kept], NULL, NULL, NULL,
 			    &stored[kept]);
 			kept++;
 		} else {
@@ -209,7 +211,8 @@ poll_accept(struct poll_call *c, const json_t *changes, const char *next)
 		log_info("poll %s: %zu changes accepted", c->svc->id, kept);
 	rc = 0;
 out:
-	for (size_t i = 0; pushes != NULL && i <= kept && i < n; i++)
+	/* kept <= n: the array has room for the one being filled. */
+	for (size_t i = 0; pushes != NULL && i <= kept; i++)
 		push_clear(&pushes[i]);
 	free(pushes);
 	free(stored);
