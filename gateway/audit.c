@@ -547,6 +547,37 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
+/* Hands the hook the batch's (subject, index) pairs in one call. */
+static void
+audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
+{
+	const char **subjects;
+	uint64_t *indexes;
+	size_t n = 0;
+
+	for (const struct audit_req *q = batch; q != NULL; q = q->next)
+		n += q->subject != NULL;
+	if (n == 0)
+		return;
+	subjects = calloc(n, sizeof(*subjects));
+	indexes = calloc(n, sizeof(*indexes));
+	if (subjects == NULL || indexes == NULL) {
+		log_error("audit: out of memory; a batch is missing from the "
+		    "access index");
+	} else {
+		n = 0;
+		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+			if (q->subject == NULL)
+				continue;
+			subjects[n] = q->subject;
+			indexes[n++] = q->index;
+		}
+		hook(subjects, indexes, n, arg);
+	}
+	free(subjects);
+	free(indexes);
+}
+
 static void
 audit_write_batch(struct audit *a, struct audit_req *batch)
 {
@@ -577,10 +608,8 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	pthread_mutex_unlock(&a->qmu);
 	/* The index first, so that an access log read after a reply shows
 	 * the entry. */
-	for (struct audit_req *q = batch; q != NULL; q = q->next) {
-		if (rc == 0 && hook != NULL && q->subject != NULL)
-			hook(q->subject, q->index, hook_arg);
-	}
+	if (rc == 0 && hook != NULL)
+		audit_index_batch(batch, hook, hook_arg);
 	while (batch != NULL) {
 		struct audit_req *next = batch->next;
 

@@ -100,11 +100,13 @@ main_check(int argc, char **argv)
 /* ---- serve ------------------------------------------------------------ */
 
 static void
-main_index_hook(const char *subject, uint64_t index, void *arg)
+main_index_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
+    void *arg)
 {
-	if (store_access_put(arg, subject, index) != STORE_OK)
-		log_error("access index: entry %llu not indexed",
-		    (unsigned long long)index);
+	if (store_access_put(arg, subjects, indexes, n) != STORE_OK)
+		log_error("access index: entries %llu..%llu not indexed",
+		    (unsigned long long)indexes[0],
+		    (unsigned long long)indexes[n - 1]);
 }
 
 /* Indexes audit entries written after the last indexed one (a crash can
@@ -125,8 +127,13 @@ main_catch_up_index(struct audit *a, struct store *st)
 			return -1;
 		entry = json_loadb(text, len, 0, NULL);
 		free(text);
-		if (jsonutil_string(entry, "subject") != NULL) {
-			store_access_put(st, jsonutil_string(entry, "subject"), next);
+		const char *subject = jsonutil_string(entry, "subject");
+
+		if (subject != NULL) {
+			if (store_access_put(st, &subject, &next, 1) != STORE_OK) {
+				json_decref(entry);
+				return -1;
+			}
 			added++;
 		}
 		json_decref(entry);

@@ -127,9 +127,10 @@ store_objection_match(struct store *st, const char *subject,
 }
 
 enum store_status
-store_access_put(struct store *st, const char *subject, uint64_t audit_index)
+store_access_put(struct store *st, const char *const *subjects,
+    const uint64_t *indexes, size_t n)
 {
-	return st->ops->access_put(st, subject, audit_index);
+	return st->ops->access_put(st, subjects, indexes, n);
 }
 
 enum store_status

@@ -98,8 +98,9 @@ enum store_status store_objection_match(struct store *st, const char *subject,
 
 /* ---- the audit access index (subject -> audit entry index) ---------- */
 
-enum store_status store_access_put(struct store *st, const char *subject,
-    uint64_t audit_index);
+/* Records n (subject, audit index) pairs in one transaction; idempotent. */
+enum store_status store_access_put(struct store *st,
+    const char *const *subjects, const uint64_t *indexes, size_t n);
 /* The highest audit index recorded, or STORE_NOT_FOUND when empty. */
 enum store_status store_access_last(struct store *st, uint64_t *audit_index);
 /* Audit indexes for `subject`, newest first, below `before` (UINT64_MAX for

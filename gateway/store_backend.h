@@ -35,8 +35,8 @@ struct store_ops {
 	enum store_status (*objection_match)(struct store *st,
 	    const char *subject, const char *dataset, const char *purpose,
 	    const char *consumer);
-	enum store_status (*access_put)(struct store *st, const char *subject,
-	    uint64_t audit_index);
+	enum store_status (*access_put)(struct store *st,
+	    const char *const *subjects, const uint64_t *indexes, size_t n);
 	enum store_status (*access_last)(struct store *st, uint64_t *audit_index);
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);

@@ -936,22 +936,65 @@ sq_objection_match(struct store *st, const char *subject, const char *dataset,
 
 /* ---- the access index ----------------------------------------------- */
 
+/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
+ * STORE_OK. */
+static enum store_status
+sq_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	if ((rc = fn(ss, arg)) != STORE_OK) {
+		sq_rollback(ss);
+		return rc;
+	}
+	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
+		sq_rollback(ss);
+	return rc;
+}
+
+struct sq_access_batch {
+	const char *const *subjects;
+	const uint64_t *indexes;
+	size_t n;
+};
+
 /* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
 static enum store_status
-sq_access_put(struct store *st, const char *subject, uint64_t audit_index)
+sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
+	const struct sq_access_batch *b = arg;
+	enum store_status rc = STORE_OK;
 
-	if (audit_index > INT64_MAX) {
-		log_error("store: sqlite: audit index out of range");
-		return STORE_ERROR;
+	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+		sqlite3_stmt *s;
+
+		if (b->indexes[i] > INT64_MAX) {
+			log_error("store: sqlite: audit index out of range");
+			return STORE_ERROR;
+		}
+		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, b->subjects[i]);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)b->indexes[i]);
+		rc = sq_exec(ss, s, "access put");
 	}
-	if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, subject);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)audit_index);
-	return sq_exec(ss, s, "access put");
+	return rc;
+}
+
+/* One transaction per audit batch: the sequencer calls this once per
+ * group commit, not once per entry. */
+static enum store_status
+sq_access_put(struct store *st, const char *const *subjects,
+    const uint64_t *indexes, size_t n)
+{
+	struct sq_access_batch b = { subjects, indexes, n };
+
+	if (n == 0)
+		return STORE_OK;
+	return sq_transaction(sq(st), sq_access_put_all, &b);
 }
 
 static enum store_status
@@ -1018,25 +1061,6 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 }
 
 /* ---- pushed records and the delivery outbox ------------------------ */
-
-/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
- * STORE_OK. */
-static enum store_status
-sq_transaction(struct sqlite_store *ss,
-    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
-{
-	enum store_status rc;
-
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
-		return rc;
-	if ((rc = fn(ss, arg)) != STORE_OK) {
-		sq_rollback(ss);
-		return rc;
-	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
-}
 
 struct sq_accept {
 	const struct store_push *p;

@@ -111,6 +111,7 @@ http_check_base_url(const char *url, char *err, size_t errlen)
 {
 	CURLU *u;
 	char *scheme = NULL, *host = NULL, *query = NULL, *fragment = NULL;
+	char *user = NULL;
 	const char *why = NULL;
 
 	pthread_once(&http_once, http_global_init);
@@ -129,10 +130,14 @@ http_check_base_url(const char *url, char *err, size_t errlen)
 	else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)
 		why = "base_url must not have a query or a fragment";
+	/* A password there would be a secret written inline, and logged. */
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		why = "base_url must not hold credentials (use auth_header)";
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(query);
 	curl_free(fragment);
+	curl_free(user);
 	curl_url_cleanup(u);
 	if (why == NULL)
 		return 0;

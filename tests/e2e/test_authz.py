@@ -7,6 +7,7 @@ provider is called on.
 To cover a new endpoint, add one row to MATRIX: its method, a path and a
 body builder (both get the calling role), and the status each caller must
 get. Callers are the columns of CALLERS."""
+import itertools
 import json
 import os
 import struct
@@ -52,6 +53,7 @@ EXTRA_POLICIES = """\
 """
 
 S = None
+KEYS_USED = itertools.count()
 
 
 class Stack:
@@ -148,6 +150,16 @@ MATRIX = [
         403, caf=200, relais=200, **SERVICE_ONLY),
     row("GET", lambda c: "/v1/access-log?subject=" + own(c), None,
         403, portal=200, **SERVICE_ONLY),
+    row("POST", lambda c: "/v1/records",
+        lambda c: {"subject": own(c), "dataset": "address",
+                   "record": {"adresse": {"cp": "29000"}},
+                   "idempotency_key": "authz-%s-%d" % (c, next(KEYS_USED))},
+        403, mairie=202, **SERVICE_ONLY),
+    row("GET", lambda c: "/v1/changes?dataset=address", None,
+        403, caf=200, relais=200, **SERVICE_ONLY),
+    row("GET", lambda c: "/v1/deliveries?status=dead", None, 401, admin=200),
+    row("POST", lambda c: "/v1/deliveries/no-such-delivery/retry", lambda c: {},
+        401, admin=404),
     row("GET", lambda c: "/audit/checkpoint", None, 200),
     row("GET", tile_path, None, 200),
     row("GET", bundle_path, None, 200),

@@ -386,12 +386,14 @@ async_done(int status, uint64_t index, void *arg)
 }
 
 static void
-async_hook(const char *subject, uint64_t index, void *arg)
+async_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
+    void *arg)
 {
 	struct async_state *s = arg;
 
-	if (s->nhooked < 64 && strcmp(subject, "5a1d") == 0)
-		s->hooked[s->nhooked++] = index;
+	for (size_t i = 0; i < n; i++)
+		if (s->nhooked < 64 && strcmp(subjects[i], "5a1d") == 0)
+			s->hooked[s->nhooked++] = indexes[i];
 }
 
 static void

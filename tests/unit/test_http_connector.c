@@ -349,6 +349,8 @@ test_validate(void)
 	check_invalid("http://", "/x", "base_url is not a URL");
 	check_invalid("http://partner.example/?a=1", "/x",
 	    "base_url must not have a query or a fragment");
+	check_invalid("https://gw:s3cret@partner.example", "/x",
+	    "base_url must not hold credentials (use auth_header)");
 	check_invalid("http://partner.example", "citizens/{local_id}",
 	    "fetch.path must start with '/'");
 	check_invalid("http://partner.example", "/a b",

@@ -273,6 +273,13 @@ test_objections(void)
 	store_close(st);
 }
 
+/* One pair, as the catch-up at start writes them. */
+static enum store_status
+access_put(struct store *st, const char *subject, uint64_t index)
+{
+	return store_access_put(st, &subject, &index, 1);
+}
+
 static void
 test_access_index(void)
 {
@@ -285,11 +292,20 @@ test_access_index(void)
 		return;
 	CHECK_INT(store_access_last(st, &last), STORE_NOT_FOUND);
 	for (uint64_t i = 1; i <= 10; i++)
-		CHECK_INT(store_access_put(st, SUBJ_A, i * 2), STORE_OK);
-	CHECK_INT(store_access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
-	CHECK_INT(store_access_put(st, SUBJ_B, 21), STORE_OK);
+		CHECK_INT(access_put(st, SUBJ_A, i * 2), STORE_OK);
+	CHECK_INT(access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
+	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
 	CHECK_INT(store_access_last(st, &last), STORE_OK);
 	CHECK_INT(last, 21);
+	{
+		/* A batch, as the audit sequencer hands it over: all or none. */
+		const char *subjects[] = { SUBJ_B, SUBJ_B, SUBJ_B };
+		const uint64_t indexes[] = { 22, 23, 24 };
+
+		CHECK_INT(store_access_put(st, subjects, indexes, 3), STORE_OK);
+		CHECK_INT(store_access_last(st, &last), STORE_OK);
+		CHECK_INT(last, 24);
+	}
 
 	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 4, &idx, &n), STORE_OK);
 	CHECK_INT(n, 4);
@@ -351,7 +367,7 @@ writer_run(void *arg)
 		consent_fill(&c, cid, subject, "caf", "mairie", attrs, 2, i);
 		if (store_link_put(st, "caf", local, subject, &created) != STORE_OK ||
 		    store_consent_insert(st, &c) != STORE_OK ||
-		    store_access_put(st, subject, (uint64_t)(w->id * 100000 + i))
+		    access_put(st, subject, (uint64_t)(w->id * 100000 + i))
 		    != STORE_OK ||
 		    store_link_subject(st, "caf", local, subject) != STORE_OK)
 			w->failures++;
