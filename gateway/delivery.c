@@ -26,7 +26,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
-#include "poll.h"
+#include "poller.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -680,7 +680,7 @@ delivery_drained(const struct delivery *dl)
 {
 	const struct delivery_job *job;
 
-	if (!TAILQ_EMPTY(&dl->done) || poll_busy(dl->poller))
+	if (!TAILQ_EMPTY(&dl->done) || poller_busy(dl->poller))
 		return 0;
 	if (TAILQ_EMPTY(&dl->jobs))
 		return 1;
@@ -713,7 +713,7 @@ delivery_poll(struct delivery *dl, const struct config_service *svc)
 		return;
 	}
 	dl->snap->refs++;
-	if (!poll_source(dl->poller, dl->snap->cfg, svc, inst,
+	if (!poller_source(dl->poller, dl->snap->cfg, svc, inst,
 	    delivery_poll_release, dl->snap))
 		dl->snap->refs--;
 }
@@ -804,7 +804,7 @@ delivery_free(struct delivery *dl)
 		TAILQ_REMOVE(&dl->done, job, link);
 		delivery_job_free(job);
 	}
-	poll_free(dl->poller);
+	poller_free(dl->poller);
 	delivery_snap_release(dl->snap);
 	config_free(dl->next_cfg);
 	for (size_t i = 0; i < dl->nsubs; i++) {
@@ -859,7 +859,7 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
-	if ((dl->poller = poll_new(dl->store, gw->audit, dl->base)) == NULL) {
+	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL) {
 		snprintf(err, errlen, "delivery: out of memory");
 		delivery_free(dl);
 		return NULL;

@@ -1,5 +1,5 @@
-/* poll.c — polling sources (see poll.h). */
-#include "poll.h"
+/* poller.c — polling sources (see poller.h). */
+#include "poller.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -12,7 +12,7 @@
 #include "push.h"
 
 /* A polled service's state; kept across reloads. */
-struct poll_state {
+struct poller_state {
 	char *service;
 	int64_t due_mono;            /* next poll (monotonic ms) */
 	int inflight;
@@ -22,24 +22,24 @@ struct poller {
 	struct store *store;
 	struct audit *audit;
 	struct event_base *base;
-	struct poll_state **states;
+	struct poller_state **states;
 	size_t nstates;
 	int busy;
 };
 
 /* One poll in flight. */
-struct poll_call {
+struct poller_call {
 	struct poller *pl;
-	struct poll_state *state;
+	struct poller_state *state;
 	const struct config *cfg;
 	const struct config_service *svc;
 	char *cursor;                /* the stored cursor it started from */
-	poll_release_fn release;
+	poller_release_fn release;
 	void *arg;
 };
 
 struct poller *
-poll_new(struct store *st, struct audit *a, struct event_base *base)
+poller_new(struct store *st, struct audit *a, struct event_base *base)
 {
 	struct poller *pl = calloc(1, sizeof(*pl));
 
@@ -52,7 +52,7 @@ poll_new(struct store *st, struct audit *a, struct event_base *base)
 }
 
 void
-poll_free(struct poller *pl)
+poller_free(struct poller *pl)
 {
 	if (pl == NULL)
 		return;
@@ -65,15 +65,15 @@ poll_free(struct poller *pl)
 }
 
 int
-poll_busy(const struct poller *pl)
+poller_busy(const struct poller *pl)
 {
 	return pl->busy;
 }
 
-static struct poll_state *
-poll_state_get(struct poller *pl, const char *service)
+static struct poller_state *
+poller_state_get(struct poller *pl, const char *service)
 {
-	struct poll_state *ps, **grown;
+	struct poller_state *ps, **grown;
 
 	for (size_t i = 0; i < pl->nstates; i++)
 		if (strcmp(pl->states[i]->service, service) == 0)
@@ -92,9 +92,9 @@ poll_state_get(struct poller *pl, const char *service)
 }
 
 static void
-poll_call_free(evutil_socket_t fd, short what, void *arg)
+poller_call_free(evutil_socket_t fd, short what, void *arg)
 {
-	struct poll_call *c = arg;
+	struct poller_call *c = arg;
 
 	c->pl->busy--;
 	c->release(c->arg);
@@ -105,19 +105,19 @@ poll_call_free(evutil_socket_t fd, short what, void *arg)
 /* Lets go of the call from the loop, not from inside the connector's
  * callback: the release may destroy the connector instance. */
 static void
-poll_call_end(struct poll_call *c, int64_t next_in_ms)
+poller_call_end(struct poller_call *c, int64_t next_in_ms)
 {
 	c->state->inflight = 0;
 	c->state->due_mono = clock_mono_ms() + next_in_ms;
-	if (event_base_once(c->pl->base, -1, EV_TIMEOUT, poll_call_free, c,
+	if (event_base_once(c->pl->base, -1, EV_TIMEOUT, poller_call_free, c,
 	    NULL) != 0)
-		poll_call_free(-1, 0, c);
+		poller_call_free(-1, 0, c);
 }
 
 /* Maps and routes one change into p; 0, or -1 if it is skipped (logged:
  * there is nobody to answer). */
 static int
-poll_change(struct poll_call *c, const json_t *change, struct push *p)
+poller_change(struct poller_call *c, const json_t *change, struct push *p)
 {
 	const char *local_id = json_string_value(json_object_get(change, "local_id"));
 	const json_t *raw = json_object_get(change, "record");
@@ -150,7 +150,7 @@ poll_change(struct poll_call *c, const json_t *change, struct push *p)
 }
 
 static void
-poll_audit_ignored(int status, uint64_t index, void *arg)
+poller_audit_ignored(int status, uint64_t index, void *arg)
 {
 	if (status != 0)
 		log_error("poll: a push entry could not be audited");
@@ -159,13 +159,13 @@ poll_audit_ignored(int status, uint64_t index, void *arg)
 /* The records are stored before they are audited, as for a push over
  * HTTP; nobody waits for an answer here. */
 static void
-poll_audit(struct poll_call *c, const struct push *p)
+poller_audit(struct poller_call *c, const struct push *p)
 {
 	struct audit_entry e;
 	const char **names;
 
 	push_audit_entry(p, &e, &names);
-	audit_append_async(c->pl->audit, &e, c->pl->base, poll_audit_ignored,
+	audit_append_async(c->pl->audit, &e, c->pl->base, poller_audit_ignored,
 	    NULL);
 	free(names);
 	push_audit_skips(p, c->pl->audit, c->pl->base, NULL);
@@ -174,7 +174,7 @@ poll_audit(struct poll_call *c, const struct push *p)
 /* Accepts the changes and stores the cursor after them, in one
  * transaction. 0, or -1 to ask again later. */
 static int
-poll_accept(struct poll_call *c, const json_t *changes, const char *next)
+poller_accept(struct poller_call *c, const json_t *changes, const char *next)
 {
 	size_t n = json_array_size(changes), kept = 0;
 	struct push *pushes = calloc(n + 1, sizeof(*pushes));
@@ -188,7 +188,7 @@ poll_accept(struct poll_call *c, const json_t *changes, const char *next)
 	if (pushes == NULL || stored == NULL || res == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		int r = poll_change(c, json_array_get(changes, i), &pushes[kept]);
+		int r = poller_change(c, json_array_get(changes, i), &pushes[kept]);
 
 		if (r == -2)
 			goto out;
@@ -206,7 +206,7 @@ poll_accept(struct poll_call *c, const json_t *changes, const char *next)
 	    != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < kept; i++)
-		poll_audit(c, &pushes[i]);
+		poller_audit(c, &pushes[i]);
 	if (kept > 0)
 		log_info("poll %s: %zu changes accepted", c->svc->id, kept);
 	rc = 0;
@@ -221,45 +221,45 @@ out:
 }
 
 static void
-poll_done(const struct connector_result *res, void *arg)
+poller_done(const struct connector_result *res, void *arg)
 {
-	struct poll_call *c = arg;
+	struct poller_call *c = arg;
 	int64_t interval = c->svc->connector->poll.interval_ms;
 	json_t *changes;
 
 	if (res->status != CONNECTOR_OK) {
 		log_warn("poll %s: %s", c->svc->id, res->detail ? res->detail :
 		    "the service failed");
-		poll_call_end(c, interval);
+		poller_call_end(c, interval);
 		return;
 	}
 	changes = json_loadb(res->body ? res->body : "", res->body_len, 0, NULL);
 	if (!json_is_array(changes)) {
 		log_warn("poll %s: the changes are not a JSON array", c->svc->id);
 		json_decref(changes);
-		poll_call_end(c, interval);
+		poller_call_end(c, interval);
 		return;
 	}
-	if (poll_accept(c, changes, res->next_cursor) != 0) {
+	if (poller_accept(c, changes, res->next_cursor) != 0) {
 		log_error("poll %s: changes not stored; asking again later",
 		    c->svc->id);
 		json_decref(changes);
-		poll_call_end(c, interval);
+		poller_call_end(c, interval);
 		return;
 	}
 	/* An answer with changes may have more behind it: ask again at once. */
-	poll_call_end(c, json_array_size(changes) > 0 ? 0 : interval);
+	poller_call_end(c, json_array_size(changes) > 0 ? 0 : interval);
 	json_decref(changes);
 }
 
 int
-poll_source(struct poller *pl, const struct config *cfg,
-    const struct config_service *svc, void *inst, poll_release_fn release,
+poller_source(struct poller *pl, const struct config *cfg,
+    const struct config_service *svc, void *inst, poller_release_fn release,
     void *arg)
 {
-	struct poll_state *ps = poll_state_get(pl, svc->id);
+	struct poller_state *ps = poller_state_get(pl, svc->id);
 	struct connector_request req = { 0 };
-	struct poll_call *c;
+	struct poller_call *c;
 	enum store_status st;
 
 	if (ps == NULL || ps->inflight || clock_mono_ms() < ps->due_mono ||
@@ -281,6 +281,6 @@ poll_source(struct poller *pl, const struct config *cfg,
 	req.dataset = svc->connector->poll.dataset->name;
 	req.request_id = "poll";
 	req.cursor = c->cursor != NULL && c->cursor[0] ? c->cursor : NULL;
-	svc->connector->ops->changes(inst, &req, poll_done, c);
+	svc->connector->ops->changes(inst, &req, poller_done, c);
 	return 1;
 }
