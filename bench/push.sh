@@ -131,7 +131,12 @@ check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-m
 	"http://127.0.0.1:$GW/v1/records" -d '{"subject":"m0","dataset":"address","record":{"city":"Brest"}}')
 [ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway.log"; exit 1; }
 
-count() { sqlite3 "$W/tellonce.db" "SELECT count(*) FROM deliveries WHERE state $1"; }
+count() {  # deliveries in the given states (enum store_delivery_state)
+	/usr/bin/python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+print(db.execute("SELECT count(*) FROM deliveries WHERE state " + sys.argv[2]).fetchone()[0])' \
+	    "$W/tellonce.db" "$1"
+}
 start=$(date +%s.%N)
 out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$GW")
 pushed_at=$(date +%s.%N)

@@ -1349,14 +1349,38 @@ static config_field_fn *const config_connector_parsers[] = {
 	[CONNECTOR_KEY_LIST] = config_field_strlist,
 };
 
-/* The connector's keys as a field table, after the core's own `type`, `map`
- * (and a plugin's `path`), so one table_apply() handles unknown keys and
+static const struct config_field config_poll_fields[] = {
+	{ .key = "dataset", .parse = config_field_dataset_ref, .required = 1,
+	  .offset = offsetof(struct config_poll, dataset),
+	  .doc = "the dataset whose changes the service gives" },
+	{ .key = "interval", .parse = config_field_duration, .def = "10s",
+	  .offset = offsetof(struct config_poll, interval_ms),
+	  .doc = "how often the gateway asks for changes" },
+	{ .key = NULL },
+};
+
+/* `poll: {dataset, interval}`; dst is unused: like `map`, it belongs to
+ * the connector being loaded. */
+static void
+config_field_poll(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_connector *c = ld->connector;
+
+	config_table_apply(ld, path, config_poll_fields, v, &c->poll);
+	if (c->ops->changes == NULL)
+		config_error(ld, v, "%s: the %s connector cannot give changes",
+		    path, c->ops->name);
+}
+
+/* The connector's keys as a field table, after the core's own `type`, `map`,
+ * `poll` (and a plugin's `path`), so one table_apply() handles unknown keys and
  * defaults. Caller frees. */
 static struct config_field *
 config_connector_table(const struct connector_ops *ops, int plugin)
 {
 	struct config_field *table;
-	size_t n = 0, core = plugin ? 3 : 2;
+	size_t n = 0, core = plugin ? 4 : 3;
 
 	while (ops->keys[n].name != NULL)
 		n++;
@@ -1365,9 +1389,11 @@ config_connector_table(const struct connector_ops *ops, int plugin)
 	table[0].parse = config_field_skip;
 	table[1].key = "map";
 	table[1].parse = config_field_map;
+	table[2].key = "poll";
+	table[2].parse = config_field_poll;
 	if (plugin) {
-		table[2].key = "path";
-		table[2].parse = config_field_skip;
+		table[3].key = "path";
+		table[3].parse = config_field_skip;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct connector_key *k = &ops->keys[i];

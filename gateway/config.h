@@ -75,12 +75,20 @@ struct config_mapping {
 	size_t ntransforms;
 };
 
+/* `poll:` in a connector block: the gateway asks the service for changes
+ * (ops->changes) instead of waiting for its pushes. */
+struct config_poll {
+	const struct config_dataset *dataset;   /* NULL: not polled */
+	int64_t interval_ms;             /* default 10 s */
+};
+
 struct config_connector {
 	char *type;                      /* "http", "sql", "file", "plugin" */
 	const struct connector_ops *ops;
 	void *settings;                  /* ops->settings_size bytes, filled from ops->keys */
 	struct config_mapping *map;      /* empty map = attributes by their own names */
 	size_t nmap;
+	struct config_poll poll;
 	int line, col;                   /* of the connector block, for messages */
 };
 

@@ -26,6 +26,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
+#include "poller.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -85,6 +86,7 @@ struct delivery {
 	size_t nsubs;
 	struct delivery_jobs jobs;   /* pushed or being audited */
 	struct delivery_jobs done;   /* audited; outcome not stored yet */
+	struct poller *poller;       /* the polled sources, on this loop too */
 	int stopping;
 	int64_t drain_deadline;
 };
@@ -488,15 +490,27 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	}
 }
 
+/* svc's connector instance of this snapshot, created on first use. */
+static void *
+delivery_instance(struct delivery *dl, struct delivery_snap *snap,
+    const struct config_service *svc, char *err, size_t errlen)
+{
+	void **slot = &snap->instances[svc - snap->cfg->services];
+	struct connector_env env = { .base = dl->base, .service = svc->id,
+	    .log = log_printf };
+
+	if (*slot == NULL && svc->connector->ops->init(slot,
+	    svc->connector->settings, &env, err, errlen) != 0) {
+		*slot = NULL;
+		return NULL;
+	}
+	return *slot;
+}
+
 static void *
 delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
     char *err, size_t errlen)
 {
-	const struct config *cfg = job->snap->cfg;
-	void **slot = &job->snap->instances[job->svc - cfg->services];
-	struct connector_env env = { .base = job->dl->base,
-	    .service = job->svc->id, .log = log_printf };
-
 	if (job->svc->connector == NULL) {
 		snprintf(err, errlen, "the service has no connector");
 		return NULL;
@@ -506,13 +520,7 @@ delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
 		snprintf(err, errlen, "its %s connector cannot push", (*ops)->name);
 		return NULL;
 	}
-	if (*slot == NULL &&
-	    (*ops)->init(slot, job->svc->connector->settings, &env, err,
-	    errlen) != 0) {
-		*slot = NULL;
-		return NULL;
-	}
-	return *slot;
+	return delivery_instance(job->dl, job->snap, job->svc, err, errlen);
 }
 
 static void
@@ -672,7 +680,7 @@ delivery_drained(const struct delivery *dl)
 {
 	const struct delivery_job *job;
 
-	if (!TAILQ_EMPTY(&dl->done))
+	if (!TAILQ_EMPTY(&dl->done) || poller_busy(dl->poller))
 		return 0;
 	if (TAILQ_EMPTY(&dl->jobs))
 		return 1;
@@ -685,6 +693,29 @@ delivery_drained(const struct delivery *dl)
 		if (job->phase == PHASE_AUDIT)
 			return 0;
 	return 1;
+}
+
+static void
+delivery_poll_release(void *arg)
+{
+	delivery_snap_release(arg);
+}
+
+/* A poll holds the snapshot its connector instance belongs to. */
+static void
+delivery_poll(struct delivery *dl, const struct config_service *svc)
+{
+	char err[256];
+	void *inst = delivery_instance(dl, dl->snap, svc, err, sizeof(err));
+
+	if (inst == NULL) {
+		log_warn("poll %s: %s", svc->id, err);
+		return;
+	}
+	dl->snap->refs++;
+	if (!poller_source(dl->poller, dl->snap->cfg, svc, inst,
+	    delivery_poll_release, dl->snap))
+		dl->snap->refs--;
 }
 
 static void
@@ -708,6 +739,10 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (delivery_can_push(&cfg->services[i]))
 			more |= delivery_take(dl, &cfg->services[i]);
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].connector != NULL &&
+		    cfg->services[i].connector->poll.dataset != NULL)
+			delivery_poll(dl, &cfg->services[i]);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }
 
@@ -769,6 +804,7 @@ delivery_free(struct delivery *dl)
 		TAILQ_REMOVE(&dl->done, job, link);
 		delivery_job_free(job);
 	}
+	poller_free(dl->poller);
 	delivery_snap_release(dl->snap);
 	config_free(dl->next_cfg);
 	for (size_t i = 0; i < dl->nsubs; i++) {
@@ -820,6 +856,11 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 	    store_delivery_recover(dl->store) != STORE_OK) {
 		if (dl->store != NULL)
 			snprintf(err, errlen, "delivery: cannot recover the outbox");
+		delivery_free(dl);
+		return NULL;
+	}
+	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL) {
+		snprintf(err, errlen, "delivery: out of memory");
 		delivery_free(dl);
 		return NULL;
 	}

@@ -1,5 +1,5 @@
 /* push.h — accepting a changed record from its provider, whether it pushed
- * it (POST /v1/records, api_records.c) or was polled for it (poll.c).
+ * it (POST /v1/records, api_records.c) or was polled for it (poller.c).
  *
  * The record comes in the provider's own field names; push_map turns it
  * into the dataset's attributes and refuses a field the schema has no

@@ -1224,7 +1224,15 @@ sq_record_accept(struct store *st, const struct store_push *p, size_t n,
 	enum store_status rc;
 
 	memset(res, 0, n * sizeof(*res));
-	if ((rc = sq_transaction(sq(st), sq_accept_rows, &a)) == STORE_OK)
+	/* The connection runs with synchronous = NORMAL: a power loss may
+	 * drop its last commits. Not these: a record answered 202 must
+	 * survive anything, so this commit waits for its WAL fsync (one per
+	 * batch, the price of the group commit). */
+	if (sq_pragma(sq(st)->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+		return sq_fail(sq(st), "synchronous");
+	rc = sq_transaction(sq(st), sq_accept_rows, &a);
+	sq_pragma(sq(st)->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	if (rc == STORE_OK)
 		return STORE_OK;
 	for (size_t i = 0; i < n; i++) {
 		free(res[i].previous);

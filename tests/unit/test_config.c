@@ -433,7 +433,7 @@ test_unknown_keys(void)
 	    "roles, connector, subscribes, delivery, rate_limit)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
-	    "(expected one of: type, map, base_url, timeout");
+	    "(expected one of: type, map, poll, base_url, timeout");
 	check_change("dataset: address, from", "dataset: address, form",
 	    "form", 1, "services.caf.subscribes[0].form: unknown key");
 	check_change("    basis: consent\n", "    basis: consent\n    why: x\n",

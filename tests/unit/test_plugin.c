@@ -100,7 +100,7 @@ test_plugin_keys_are_checked(void)
 
 	check_refused(unknown, "base_url", 7,
 	    "services.town.connector.base_url: unknown key (expected one of: "
-	    "type, map, path, records, label)");
+	    "type, map, poll, path, records, label)");
 	check_refused(missing, "type:", 7, "missing required key 'records'");
 	check_refused(invalid, "type:", 7,
 	    "records.t-1: expected a JSON object");
