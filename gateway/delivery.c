@@ -92,6 +92,12 @@ struct delivery {
 /* ---- who may receive what ------------------------------------------- */
 
 int
+delivery_can_push(const struct config_service *svc)
+{
+	return svc->connector != NULL && svc->connector->ops->push != NULL;
+}
+
+int
 delivery_subscribes(const struct config_service *svc,
     const struct config_dataset *ds, const struct config_service *provider)
 {
@@ -132,6 +138,19 @@ delivery_grant(const struct policy_decision *d, const json_t *record)
 	return out;
 }
 
+/* Whether cur should replace best: the first decision explains a denial;
+ * an allow beats a denial, and a wider allow a narrower one. */
+static int
+delivery_better(const struct policy_decision *cur,
+    const struct policy_decision *best, int have)
+{
+	if (!have)
+		return 1;
+	if (cur->reason != POLICY_ALLOW)
+		return 0;
+	return best->reason != POLICY_ALLOW || cur->nattributes > best->nattributes;
+}
+
 enum policy_reason
 delivery_filter(struct store *st, const struct config *cfg,
     const struct config_service *subscriber,
@@ -143,6 +162,7 @@ delivery_filter(struct store *st, const struct config *cfg,
 	    .provider = provider, .dataset = ds, .subject = subject,
 	    .now_ms = clock_now_ms() };
 	struct policy_decision cur;
+	int have = 0;
 
 	*out = NULL;
 	memset(d, 0, sizeof(*d));
@@ -159,14 +179,10 @@ delivery_filter(struct store *st, const struct config *cfg,
 			policy_decision_clear(d);
 			return d->reason = POLICY_STORE_ERROR;
 		}
-		/* The first denial explains; an allow beats it, and a wider
-		 * allow beats a narrower one. */
-		if ((cur.reason == POLICY_ALLOW && (d->reason != POLICY_ALLOW ||
-		    cur.nattributes > d->nattributes)) ||
-		    (d->reason == POLICY_NO_POLICY && d->policy == NULL &&
-		    cur.reason != POLICY_ALLOW)) {
+		if (delivery_better(&cur, d, have)) {
 			policy_decision_clear(d);
 			*d = cur;
+			have = 1;
 		} else {
 			policy_decision_clear(&cur);
 		}
@@ -687,8 +703,10 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	delivery_refresh(dl);
 	cfg = dl->snap->cfg;
+	/* Not only current subscribers: deliveries queued before a reload
+	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
-		if (cfg->services[i].nsubscribes > 0)
+		if (delivery_can_push(&cfg->services[i]))
 			more |= delivery_take(dl, &cfg->services[i]);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }

@@ -44,6 +44,9 @@ enum policy_reason delivery_filter(struct store *st, const struct config *cfg,
     const struct config_service *provider, const struct config_dataset *ds,
     const char *subject, const json_t *record, struct policy_decision *d,
     json_t **out);
+/* Whether the gateway can push to `svc` (its connector has push); a
+ * subscriber that cannot be pushed to pulls the changes feed instead. */
+int delivery_can_push(const struct config_service *svc);
 /* Whether `svc` subscribes to `ds` from `provider`. */
 int delivery_subscribes(const struct config_service *svc,
     const struct config_dataset *ds, const struct config_service *provider);

@@ -147,10 +147,16 @@ store_access_list(struct store *st, const char *subject, uint64_t before,
 }
 
 enum store_status
-store_record_accept(struct store *st, const struct store_push *p,
-    char **previous, int *same)
+store_record_accept(struct store *st, const struct store_push *p, size_t n,
+    struct store_push_result *res, const struct store_cursor *cursor)
 {
-	return st->ops->record_accept(st, p, previous, same);
+	return st->ops->record_accept(st, p, n, res, cursor);
+}
+
+enum store_status
+store_poll_cursor(struct store *st, const char *service, char **cursor)
+{
+	return st->ops->poll_cursor(st, service, cursor);
 }
 
 enum store_status

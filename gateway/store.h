@@ -139,14 +139,32 @@ struct store_push {
 	int64_t now_ms;
 };
 
-/* Stores the record, one pending delivery per subscriber (superseding
- * that subscriber's undelivered older versions of the same subject and
- * dataset) and the idempotency key, atomically. STORE_CONFLICT when the
- * provider used the key before: nothing is stored, *previous (malloc'd,
- * caller frees) is the first response and *same tells whether the request
- * was the same. */
+struct store_push_result {
+	enum store_status status;  /* STORE_OK stored, STORE_CONFLICT key seen */
+	char *previous;            /* CONFLICT: the first response; caller frees */
+	int same;                  /* CONFLICT: the request was the same */
+};
+
+/* Where a polled service's changes were read up to. */
+struct store_cursor {
+	const char *service;
+	const char *cursor;
+};
+
+/* For each push, in order: stores the record, one pending delivery per
+ * subscriber (superseding that subscriber's undelivered older versions of
+ * the same subject and dataset) and the idempotency key; or, when the
+ * provider used the key before, stores nothing for it (STORE_CONFLICT in
+ * its result). With a cursor (else NULL), also stores it: the changes it
+ * covers are then accepted, and only then. All in one transaction, a group
+ * commit: STORE_ERROR stores none of it. */
 enum store_status store_record_accept(struct store *st,
-    const struct store_push *p, char **previous, int *same);
+    const struct store_push *p, size_t n, struct store_push_result *res,
+    const struct store_cursor *cursor);
+/* The cursor stored for a polled service; *cursor malloc'd, caller frees.
+ * STORE_NOT_FOUND before the first changes were accepted. */
+enum store_status store_poll_cursor(struct store *st, const char *service,
+    char **cursor);
 /* Records of `dataset` after seq `after`, oldest first, at most `limit`;
  * *list malloc'd, free with store_records_free. */
 enum store_status store_change_list(struct store *st, const char *dataset,

@@ -41,7 +41,10 @@ struct store_ops {
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
 	enum store_status (*record_accept)(struct store *st,
-	    const struct store_push *p, char **previous, int *same);
+	    const struct store_push *p, size_t n, struct store_push_result *res,
+	    const struct store_cursor *cursor);
+	enum store_status (*poll_cursor)(struct store *st, const char *service,
+	    char **cursor);
 	enum store_status (*change_list)(struct store *st, const char *dataset,
 	    int64_t after, size_t limit, struct store_record **list, size_t *n);
 	enum store_status (*delivery_recover)(struct store *st);

@@ -17,12 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+#define SQLITE_BUSY_SPIN 1000        /* short waits before the long ones */
+#define SQLITE_BUSY_SPIN_US 50
+#define SQLITE_BUSY_WAIT_US 1000
 
 /* The schema, one step per version: step i brings user_version from i to
  * i + 1 in its own transaction. Append new steps; never edit old ones. */
@@ -109,6 +113,12 @@ static const char *const sqlite_migrations[] = {
 	"CREATE INDEX deliveries_chain ON deliveries "
 	"  (subscriber, subject, dataset, state);"
 	"CREATE INDEX deliveries_by_state ON deliveries (state, seq);",
+	/* 3: where polled services' changes were read up to. */
+	"CREATE TABLE poll_cursors ("
+	"  service TEXT PRIMARY KEY,"
+	"  cursor TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -149,6 +159,8 @@ enum sqlite_stmt {
 	Q_DELIVERY_GET,
 	Q_DELIVERY_NEWER,
 	Q_DELIVERY_REQUEUE,
+	Q_CURSOR_GET,
+	Q_CURSOR_PUT,
 	Q_COUNT
 };
 
@@ -249,6 +261,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_REQUEUE] = "UPDATE deliveries SET state = 0, attempts = 0, "
 	    "since_ms = ?2, due_ms = ?2, updated_ms = ?2, last_error = NULL "
 	    "WHERE id = ?1 AND state = 3",
+	[Q_CURSOR_GET] = "SELECT cursor FROM poll_cursors WHERE service = ?1",
+	[Q_CURSOR_PUT] = "INSERT INTO poll_cursors (service, cursor, updated_ms) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (service) DO UPDATE SET "
+	    "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
 };
 
 struct sqlite_store {
@@ -436,18 +452,46 @@ sq_migrate(sqlite3 *db, char *err, size_t errlen)
 }
 
 /* The database holds pseudonyms and local ids: create it owner-only before
- * SQLite does (its -wal and -shm files copy the main file's mode). */
+ * SQLite does (its -wal and -shm files copy the main file's mode). Only if
+ * it is absent: closing a descriptor of the file drops every POSIX lock
+ * this process holds on it, including the shared lock of connections
+ * already open, and a sqlite3 shell that then finds the file unlocked
+ * checkpoints and deletes the WAL under their feet. */
 static int
 sq_create_private(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd;
 
-	if (fd < 0) {
+	if (access(path, F_OK) == 0)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "store: %s: %s", path, strerror(errno));
 		return -1;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return 0;
+}
+
+/* Waits for the write lock. SQLite's own handler sleeps a millisecond and
+ * more from the first retry, far longer than a write transaction here
+ * holds the lock: short waits first keep the threads that share the
+ * database busy. Gives up after about SQLITE_BUSY_TIMEOUT_MS. */
+static int
+sq_busy(void *arg, int count)
+{
+	long us = count < SQLITE_BUSY_SPIN ? SQLITE_BUSY_SPIN_US :
+	    SQLITE_BUSY_WAIT_US;
+	long waited_us = count < SQLITE_BUSY_SPIN ? (long)count * SQLITE_BUSY_SPIN_US :
+	    (long)SQLITE_BUSY_SPIN * SQLITE_BUSY_SPIN_US +
+	    (long)(count - SQLITE_BUSY_SPIN) * SQLITE_BUSY_WAIT_US;
+	struct timespec ts = { 0, us * 1000 };
+
+	if (waited_us >= SQLITE_BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
 }
 
 static int
@@ -457,7 +501,7 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	int wal;
 
 	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, sq_busy, NULL);
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL)
 	    != SQLITE_OK) {
 		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
@@ -1020,15 +1064,16 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 
 struct sq_accept {
 	const struct store_push *p;
-	char **previous;
-	int *same;
+	struct store_push_result *res;
+	size_t n;
+	const struct store_cursor *cursor;
 };
 
 /* STORE_CONFLICT with the first response when the key was used before. */
 static enum store_status
-sq_push_key_check(struct sqlite_store *ss, struct sq_accept *a)
+sq_push_key_check(struct sqlite_store *ss, const struct store_push *p,
+    struct store_push_result *res)
 {
-	const struct store_push *p = a->p;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
@@ -1040,10 +1085,10 @@ sq_push_key_check(struct sqlite_store *ss, struct sq_accept *a)
 	sq_bind_text(s, 2, p->idempotency_key);
 	rc = sq_row(ss, s, "push key get");
 	if (rc == STORE_OK) {
-		*a->same = strcmp((const char *)sqlite3_column_text(s, 0),
+		res->same = strcmp((const char *)sqlite3_column_text(s, 0),
 		    p->request_sha256) == 0;
-		*a->previous = sq_column_dup(s, 1);
-		rc = *a->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
+		res->previous = sq_column_dup(s, 1);
+		rc = res->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
 	} else if (rc == STORE_NOT_FOUND) {
 		rc = STORE_OK;
 	}
@@ -1097,15 +1142,14 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 }
 
 static enum store_status
-sq_accept_rows(struct sqlite_store *ss, void *arg)
+sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
+    struct store_push_result *res)
 {
-	struct sq_accept *a = arg;
-	const struct store_push *p = a->p;
 	sqlite3_stmt *s;
 	enum store_status rc;
 	int64_t seq;
 
-	if ((rc = sq_push_key_check(ss, a)) != STORE_OK)
+	if ((rc = sq_push_key_check(ss, p, res)) != STORE_OK)
 		return rc;
 	if ((s = sq_stmt(ss, Q_RECORD_INSERT)) == NULL)
 		return STORE_ERROR;
@@ -1126,14 +1170,68 @@ sq_accept_rows(struct sqlite_store *ss, void *arg)
 }
 
 static enum store_status
-sq_record_accept(struct store *st, const struct store_push *p,
-    char **previous, int *same)
+sq_cursor_put(struct sqlite_store *ss, const struct store_cursor *c)
 {
-	struct sq_accept a = { .p = p, .previous = previous, .same = same };
+	sqlite3_stmt *s = sq_stmt(ss, Q_CURSOR_PUT);
 
-	*previous = NULL;
-	*same = 0;
-	return sq_transaction(sq(st), sq_accept_rows, &a);
+	if (s == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, c->service);
+	sq_bind_text(s, 2, c->cursor);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	return sq_exec(ss, s, "poll cursor put");
+}
+
+static enum store_status
+sq_poll_cursor(struct store *st, const char *service, char **cursor)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	*cursor = NULL;
+	if ((s = sq_stmt(ss, Q_CURSOR_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	rc = sq_row(ss, s, "poll cursor get");
+	if (rc == STORE_OK && (*cursor = sq_column_dup(s, 0)) == NULL)
+		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_accept_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_accept *a = arg;
+
+	for (size_t i = 0; i < a->n; i++) {
+		a->res[i].status = sq_accept_one(ss, &a->p[i], &a->res[i]);
+		/* A conflict without a first response broke a unique rule. */
+		if (a->res[i].status == STORE_ERROR ||
+		    (a->res[i].status == STORE_CONFLICT &&
+		    a->res[i].previous == NULL))
+			return STORE_ERROR;
+	}
+	return a->cursor != NULL ? sq_cursor_put(ss, a->cursor) : STORE_OK;
+}
+
+static enum store_status
+sq_record_accept(struct store *st, const struct store_push *p, size_t n,
+    struct store_push_result *res, const struct store_cursor *cursor)
+{
+	struct sq_accept a = { .p = p, .res = res, .n = n, .cursor = cursor };
+	enum store_status rc;
+
+	memset(res, 0, n * sizeof(*res));
+	if ((rc = sq_transaction(sq(st), sq_accept_rows, &a)) == STORE_OK)
+		return STORE_OK;
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].previous);
+		res[i].previous = NULL;
+		res[i].status = STORE_ERROR;
+	}
+	return rc;
 }
 
 /* Fills rec from RECORD_COLUMNS starting at column `col`. */
@@ -1291,6 +1389,8 @@ sq_take_chain_taken(const struct sq_take *t, const struct store_delivery *d)
 	return 0;
 }
 
+/* Marks the rows read sending. A row superseded since it was read is left
+ * out: only this worker moves rows to sending, but pushes supersede. */
 static enum store_status
 sq_take_rows(struct sqlite_store *ss, void *arg)
 {
@@ -1298,14 +1398,6 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, t->subscriber);
-	sqlite3_bind_int64(s, 2, t->now_ms);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->limit);
-	rc = sq_delivery_rows(ss, s, t->limit, &t->items, &t->ndue);
-	if (rc != STORE_OK)
-		return rc;
 	/* Taken rows move down in place; the rest are cleared as they go. */
 	for (size_t i = 0; i < t->ndue; i++) {
 		struct store_delivery d = t->items[i];
@@ -1315,34 +1407,56 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 			store_delivery_clear(&d);
 			continue;
 		}
-		t->items[t->n++] = d;
-		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL)
+		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL) {
+			store_delivery_clear(&d);
 			return STORE_ERROR;
+		}
 		sq_bind_text(s, 1, d.id);
 		sqlite3_bind_int64(s, 2, t->now_ms);
-		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK)
+		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK) {
+			store_delivery_clear(&d);
 			return rc;
-		t->items[t->n - 1].state = STORE_DELIVERY_SENDING;
+		}
+		if (sqlite3_changes(ss->db) == 0) {
+			store_delivery_clear(&d);
+			continue;
+		}
+		d.state = STORE_DELIVERY_SENDING;
+		t->items[t->n++] = d;
 	}
 	return STORE_OK;
 }
 
+/* Reads the due rows without the write lock (the worker polls often, and
+ * mostly finds nothing), then marks them in a write transaction. */
 static enum store_status
 sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
     size_t limit, struct store_delivery **list, size_t *n)
 {
+	struct sqlite_store *ss = sq(st);
 	struct sq_take t = { .subscriber = subscriber, .now_ms = now_ms,
 	    .limit = limit };
-	enum store_status rc = sq_transaction(sq(st), sq_take_rows, &t);
+	enum store_status rc;
+	sqlite3_stmt *s;
 
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subscriber);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	if ((rc = sq_delivery_rows(ss, s, limit, &t.items, &t.ndue)) != STORE_OK)
+		return rc;
+	if (t.ndue > 0)
+		rc = sq_transaction(ss, sq_take_rows, &t);
 	if (rc != STORE_OK) {
 		store_deliveries_free(t.items, t.ndue);
-		t.items = NULL;
-		t.n = 0;
+		return rc;
 	}
 	*list = t.items;
 	*n = t.n;
-	return rc;
+	return STORE_OK;
 }
 
 struct sq_finish {
@@ -1474,6 +1588,7 @@ static const struct store_ops sqlite_ops = {
 	.access_last = sq_access_last,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
+	.poll_cursor = sq_poll_cursor,
 	.change_list = sq_change_list,
 	.delivery_recover = sq_delivery_recover,
 	.delivery_take = sq_delivery_take,

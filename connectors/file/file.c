@@ -112,27 +112,44 @@ file_destroy(void *instance)
 	free(fc);
 }
 
+/* Opens the folder, its subfolders and its lock file; -1 with *what
+ * naming the one that failed (errno says why). */
+static int
+file_open_folder(struct file_conn *fc, const char **what)
+{
+	*what = fc->s->dir;
+	if ((fc->dir = open(*what, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	*what = "inbox";
+	if ((fc->inbox = file_subdir(fc->dir, *what)) == -1)
+		return -1;
+	*what = "done";
+	if ((fc->done = file_subdir(fc->dir, *what)) == -1)
+		return -1;
+	*what = "failed";
+	if ((fc->failed = file_subdir(fc->dir, *what)) == -1)
+		return -1;
+	*what = ".lock";
+	fc->lock = openat(fc->dir, *what, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	return fc->lock == -1 ? -1 : 0;
+}
+
 static int
 file_init(void **instance, const void *settings,
     const struct connector_env *env, char *err, size_t errlen)
 {
-	const struct file_settings *s = settings;
 	struct file_conn *fc = calloc(1, sizeof(*fc));
-	const char *what = s->dir;
+	const char *what;
 
 	if (fc == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	fc->s = s;
+	fc->s = settings;
 	fc->env = *env;
-	fc->inbox = fc->done = fc->failed = fc->lock = -1;
-	if ((fc->dir = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    (what = "inbox", fc->inbox = file_subdir(fc->dir, what)) == -1 ||
-	    (what = "done", fc->done = file_subdir(fc->dir, what)) == -1 ||
-	    (what = "failed", fc->failed = file_subdir(fc->dir, what)) == -1 ||
-	    (what = ".lock", fc->lock = openat(fc->dir, what, O_RDWR | O_CREAT |
-	    O_NOFOLLOW | O_CLOEXEC, 0640)) == -1) {
+	fc->dir = fc->inbox = fc->done = fc->failed = fc->lock = -1;
+	if (file_open_folder(fc, &what) == -1) {
 		snprintf(err, errlen, "%s: %s", what, strerror(errno));
 		file_destroy(fc);
 		return -1;

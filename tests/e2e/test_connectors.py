@@ -1,14 +1,17 @@
-"""The same fetch end to end whichever connector the provider uses: http (a
+"""The same scenarios end to end whichever connector a service uses: http (a
 real partner), sql on SQLite, sql on a PostgreSQL server of the test's own,
-file, and the example plugin loaded with dlopen. Each provider keeps the
-same citizen in its own shape (French field names, a DD/MM/YYYY date, a
-padded town name) and its map, with transforms, brings it to the address
-dataset. `tellonce connector test` is exercised on every type too.
+file, and the example plugin loaded with dlopen. Each town service keeps the
+same citizen in its own shape (French field names, a padded town name) and
+its map, with transforms, brings it to the address dataset.
 
-Push through the gateway (POST /v1/records, deliveries) is not covered
-here yet: the same push/fetch round trip runs at the connector level on
-every type (tests/unit/test_connector_matrix.c) until the delivery path
-lands."""
+- fetch: caf fetches the address from each town through the gateway;
+- push: etat_civil pushes a move (POST /v1/records), the delivery worker
+  writes it to every town through its connector, and a fetch from each town
+  gives the new address back (the plugin keeps pushes in the delivery
+  worker's own instance, so for it the deliver entry of the subject's
+  access log is the proof);
+- `tellonce connector test` on every type, and broken plugins as config
+  errors."""
 import json
 import os
 import shutil
@@ -20,15 +23,18 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_PIVOT, BUILD, KEYS, ROOT, TELLONCE, Gateway,  # noqa: E402
                      Partner, check, eq, free_port, make_signing_key, make_workdir,
-                     run, test)
+                     run, test, wait_for)
 
 PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
 EXAMPLE = os.path.join(ROOT, BUILD, "connectors", "example.so")
 WRONG_ABI = os.path.join(ROOT, BUILD, "tests", "plugins", "wrong_abi.so")
 PROVIDERS = ("town_http", "town_sqlite", "town_pg", "town_file", "town_plugin")
-KEYS = dict(KEYS, **{p.upper() + "_KEY": p + "-secret-key" for p in PROVIDERS})
+KEYS = dict(KEYS, ETAT_CIVIL_KEY="etat-civil-secret-key",
+            **{p.upper() + "_KEY": p + "-secret-key" for p in PROVIDERS})
 ADDRESS = {"street": "12 rue Kéréon", "postal_code": "29000", "city": "Quimper",
            "country": "FR"}
+MOVED = {"street": "3 place Saint-Corentin", "postal_code": "29100", "city": "Douarnenez",
+         "country": "FR"}
 # Alice as each provider stores her: its own names, its own quirks.
 RAW = {"voie": "12 rue Kéréon", "cp": "29000", "ville": "  Quimper ", "naissance": "12/03/1984"}
 SQL_SCHEMA = ("CREATE TABLE habitants (id TEXT PRIMARY KEY, voie TEXT, cp TEXT, "
@@ -51,21 +57,31 @@ def service(sid, connector):
   %s:
     name: %s
     auth: {api_key: env:%s_KEY}
+    subscribes: [{dataset: address, from: etat_civil}]
+    delivery: {base: 50ms, cap: 200ms, max_attempts: 5}
     connector:
 %s%s""" % (sid, sid, sid.upper(), connector, MAP)
 
 
-def policy(provider):
+def policies(town):
     return """\
-  - id: caf-%s
+  - id: caf-%(town)s
     consumer: caf
-    provider: %s
+    provider: %(town)s
     dataset: address
     attributes: [street, postal_code, city, country]
     purpose: benefit-eligibility
     basis: public_task
     legal_reference: "CRPA L114-8"
-""" % (provider, provider)
+  - id: %(town)s-moves
+    consumer: %(town)s
+    provider: etat_civil
+    dataset: address
+    attributes: [street, postal_code, city, country]
+    purpose: address-update
+    basis: public_task
+    legal_reference: "CRPA L114-8"
+""" % dict(town=town)
 
 
 def config(port, workdir, partner_url):
@@ -74,6 +90,7 @@ def config(port, workdir, partner_url):
       type: http
       base_url: %s
       fetch: {method: GET, path: "/citizens/{local_id}/address"}
+      push: {method: PUT, path: "/citizens/{local_id}/address"}
 """ % partner_url,
         "town_sqlite": """\
       type: sql
@@ -124,11 +141,18 @@ services:
   caf:
     name: Caisse d'allocations familiales
     auth: {api_key: env:CAF_KEY}
+  etat_civil:
+    name: Etat civil
+    auth: {api_key: env:ETAT_CIVIL_KEY}
+  portal:
+    name: Citizen portal
+    auth: {api_key: env:PORTAL_KEY}
+    roles: [transparency]
 %(services)s
 policies:
 %(policies)s""" % dict(port=port, workdir=workdir,
                        services="".join(service(p, connectors[p]) for p in PROVIDERS),
-                       policies="".join(policy(p) for p in PROVIDERS))
+                       policies="".join(policies(p) for p in PROVIDERS))
 
 
 class World:
@@ -176,8 +200,10 @@ def world():
     global S
     if S is None:
         S = World()
-        r = S.call("caf", "POST", "/v1/links", {"local_id": "caf-alice", "pivot": ALICE_PIVOT})
-        eq(r.status, 201, "link caf-alice: %r" % r)
+        for svc, local_id in (("caf", "caf-alice"), ("etat_civil", "e-alice"),
+                              ("portal", "p-alice")):
+            r = S.call(svc, "POST", "/v1/links", {"local_id": local_id, "pivot": ALICE_PIVOT})
+            eq(r.status, 201, "link %s: %r" % (local_id, r))
         for p in PROVIDERS:
             r = S.call(p, "POST", "/v1/links", {"local_id": "m-alice", "pivot": ALICE_PIVOT})
             eq(r.status, 201, "link %s/m-alice: %r" % (p, r))
@@ -190,15 +216,25 @@ def tellonce(*args):
                           cwd=world().workdir)
 
 
+def fetch(provider):
+    r = world().call("caf", "POST", "/v1/fetch", {
+        "subject": "caf-alice", "dataset": "address", "provider": provider,
+        "purpose": "benefit-eligibility"})
+    eq(r.status, 200, "fetch through %s: %r" % (provider, r))
+    return r.json["record"]
+
+
+def delivered_to(town):
+    r = world().call("portal", "GET", "/v1/access-log?subject=p-alice&limit=500")
+    eq(r.status, 200, "access log: %r" % r)
+    return any(e["type"] == "deliver" and e["consumer"] == town and e["decision"] == "allow"
+               for e in r.json["entries"])
+
+
 @test
 def fetch_is_the_same_whichever_connector():
     for p in PROVIDERS:
-        r = world().call("caf", "POST", "/v1/fetch", {
-            "subject": "caf-alice", "dataset": "address", "provider": p,
-            "purpose": "benefit-eligibility"})
-        eq(r.status, 200, "fetch through %s: %r" % (p, r))
-        eq(r.json["provider"], p, "provider")
-        eq(r.json["record"], ADDRESS, "record through %s" % p)
+        eq(fetch(p), ADDRESS, "record through %s" % p)
 
 
 @test
@@ -241,6 +277,24 @@ def broken_plugins_are_config_errors():
         eq(r.returncode, 1, "check exit for %s" % path)
         check(("%s:%d:13: services.town_plugin.connector.path: " % (bad, line)) in r.stdout
               and want in r.stdout, "error for %s: %r" % (path, r.stdout))
+
+
+@test
+def push_reaches_every_connector_type():
+    r = world().call("etat_civil", "POST", "/v1/records", {
+        "subject": "e-alice", "dataset": "address", "record": MOVED,
+        "idempotency_key": "move-1"})
+    eq(r.status, 202, "push: %r" % r)
+    eq(r.json["deliveries"], len(PROVIDERS), "one delivery per town")
+    for p in PROVIDERS:
+        wait_for(lambda: delivered_to(p), 15, "delivery to %s" % p)
+    for p in PROVIDERS:
+        if p != "town_plugin":
+            eq(fetch(p), MOVED, "the new address, fetched back from %s" % p)
+    with open(os.path.join(world().workdir, "exchange", "m-alice.json")) as f:
+        eq(json.load(f), {"voie": "3 place Saint-Corentin", "cp": "29100",
+                          "ville": "Douarnenez"},
+           "the file written: the service's own names, no country (a constant)")
 
 
 if __name__ == "__main__":

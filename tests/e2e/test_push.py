@@ -3,6 +3,7 @@ three real subscribers with different policies, ordering, retries, dead
 letters and their replay, consent revoked in between, the changes feed."""
 import json
 import os
+import signal
 import sys
 import time
 
@@ -250,6 +251,55 @@ def the_changes_feed_holds_the_pushes_in_order_across_pages():
        "a service that does not subscribe")
     eq(s.call("caf", "GET", "/v1/changes?dataset=address&after=zz!").status, 400,
        "a bad cursor")
+
+
+@test
+def a_subscriber_without_a_link_is_skipped_and_audited():
+    s = st()
+    hana = pivot("Riou", "Hana", "1995-05-05")
+    s.link("mairie", "m-hana", hana)
+    s.link("ccas", "s-hana", hana)
+    r = s.push("m-hana", address("2 rue Vis", "29000", "Quimper"))
+    eq((r.status, r.json["deliveries"]), (202, 1), "only ccas has linked her")
+    wait_received(s, "ccas", "s-hana")
+    skipped = [e for e in s.audit_entries() if e["type"] == "deliver" and
+               e["decision"] == "deny" and e["consumer"] == "impots" and
+               e["reason"] == "subject_not_linked"]
+    eq(len(skipped), 1, "impots skipped, audited")
+
+
+@test
+def a_reload_reaches_the_delivery_worker():
+    s = st()
+    s.link_all("ines", pivot("Guillou", "Ines", "1993-03-03"))
+    grant(s, "c-ines")
+    s.caf.behave("error503")
+    try:
+        r = s.push("m-ines", address("8 rue Royale", "29000", "Quimper"))
+        eq((r.status, r.json["deliveries"]), (202, 3), "accepted")
+        wait_for(lambda: len(s.requests("caf", "c-ines")) >= 1, 10, "a first attempt")
+        with open(s.gw.config) as f:
+            text = f.read()
+        cut, end = text.index("  caf:"), text.index("  ccas:")
+        caf = text[cut:end].replace("    subscribes: [{dataset: address, from: mairie}]\n", "")
+        with open(s.gw.config, "w") as f:
+            f.write(text[:cut] + caf + text[end:])
+        s.gw.kill(signal.SIGHUP)
+        wait_for(lambda: any(e["type"] == "deliver" and e["consumer"] == "caf" and
+                             e["decision"] == "deny" and e["reason"] == "no_policy"
+                             for e in s.audit_entries()), 10, "the denial after the reload")
+    finally:
+        s.caf.behave("normal")
+    r = s.push("m-ines", address("9 rue Royale", "29000", "Quimper"))
+    eq(r.json["deliveries"], 2, "caf no longer subscribes")
+    wait_received(s, "ccas", "s-ines", 2)
+    eq(s.received("caf", "c-ines"), [], "nothing reached caf")
+
+
+@test
+def the_gateway_drains_and_stops_cleanly():
+    # Under SAN=1, stop() also fails on any sanitizer report in the log.
+    eq(st().gw.stop(), 0, "exit status after SIGTERM")
 
 
 if __name__ == "__main__":

@@ -253,8 +253,12 @@ harness_open(struct harness_conn *hc, const struct config *cfg,
 	env.base = hc->base;
 	env.service = service;
 	env.log = log_printf;
-	return hc->ops->init(&hc->inst, svc->connector->settings, &env, err,
-	    errlen);
+	if (hc->ops->init(&hc->inst, svc->connector->settings, &env, err,
+	    errlen) != 0) {
+		hc->inst = NULL; /* nothing to destroy */
+		return -1;
+	}
+	return 0;
 }
 
 static inline void

@@ -350,6 +350,32 @@ check_refused(const char *extra, const char *msg)
 	config_errors_free(&errs);
 }
 
+/* A folder that is not there: the instance is not created, and says
+ * which folder. */
+static void
+test_missing_folder(void)
+{
+	struct config_errors errs = { 0 };
+	struct harness_conn hc;
+	struct config *cfg;
+	char err[256], want[HARNESS_PATH_LEN + 64];
+
+	cfg = harness_load(dir,
+	    "  archive:\n"
+	    "    name: Archive\n"
+	    "    auth: {api_key: env:H_ARCHIVE_KEY}\n"
+	    "    connector: {type: file, dir: nowhere}\n", &errs);
+	CHECK(cfg != NULL);
+	if (cfg == NULL)
+		return;
+	CHECK_INT(harness_open(&hc, cfg, "archive", err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/nowhere: No such file or directory",
+	    dir);
+	CHECK_STR(err, want);
+	harness_close(&hc);
+	config_free(cfg);
+}
+
 static void
 test_settings(void)
 {
@@ -378,6 +404,7 @@ main(void)
 	UNIT_RUN(test_readers_never_see_half_a_file);
 	UNIT_RUN(test_inbox);
 	UNIT_RUN(test_names_cannot_leave_the_folder);
+	UNIT_RUN(test_missing_folder);
 	UNIT_RUN(test_settings);
 	harness_rmtree(dir);
 	return UNIT_END();

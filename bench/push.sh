@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/push.sh — pushes accepted per second (durable: record, deliveries
+# and idempotency key committed, push audited and fsync'd before the 202)
+# and deliveries per second to three loopback subscribers.
+#
+# The subscribers are nginx answering 204, so that they are not the limit.
+# wrk pushes records for SUBJECTS different subjects (each with its own
+# idempotency key); every record fans out to the three subscribers, each
+# with its own policy, field names and local id. Deliveries/s is measured
+# from the first push until the outbox is empty.
+#
+#   bench/push.sh [DURATION] [CONNECTIONS] [SUBJECTS]   defaults: 10s 64 2000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/release}
+DURATION=${1:-10s}
+CONNS=${2:-64}
+SUBJECTS=${3:-2000}
+W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SUB=$(port); GW=$(port)
+
+cat > "$W/nginx.conf" <<NGINX
+worker_processes 1;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$SUB;
+    location / { return 204; }
+  }
+}
+NGINX
+nginx -c "$W/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
+chmod 600 "$W/audit.key"
+export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
+export TELLONCE_ADMIN_TOKEN=bench-admin MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf \
+	CCAS_KEY=bench-ccas IMPOTS_KEY=bench-impots
+cat > "$W/tellonce.yaml" <<YAML
+gateway:
+  listen: 127.0.0.1:$GW
+  workers: 2
+  log_level: warn
+  store: sqlite:$W/tellonce.db
+  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
+  admin_token: env:TELLONCE_ADMIN_TOKEN
+  audit: {dir: $W/audit, origin: bench.tellonce.example/log, signing_key: file:$W/audit.key}
+datasets:
+  address: {attributes: {street: string, postal_code: string, city: string, country: string}}
+services:
+  mairie:
+    name: Mairie
+    auth: {api_key: env:MAIRIE_KEY}
+  caf:
+    name: CAF
+    auth: {api_key: env:CAF_KEY}
+    connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: PUT, path: "/caf/{local_id}"}}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
+  ccas:
+    name: CCAS
+    auth: {api_key: env:CCAS_KEY}
+    connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: POST, path: "/ccas/{local_id}"},
+                map: {city: commune.nom}}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
+  impots:
+    name: Impots
+    auth: {api_key: env:IMPOTS_KEY}
+    connector: {type: http, base_url: "http://127.0.0.1:$SUB", push: {method: PUT, path: "/impots/{local_id}"},
+                map: {postal_code: cp, country: pays}}
+    subscribes: [{dataset: address, from: mairie}]
+    delivery: {concurrency: 128}
+policies:
+  - {id: caf, consumer: caf, provider: mairie, dataset: address, attributes: [street, postal_code, city],
+     purpose: benefits, basis: public_task, legal_reference: "CSS L114-19"}
+  - {id: ccas, consumer: ccas, provider: mairie, dataset: address, attributes: [city],
+     purpose: social-aid, basis: legal_obligation, legal_reference: "CASF L123-5"}
+  - {id: impots, consumer: impots, provider: mairie, dataset: address, attributes: [postal_code, country],
+     purpose: tax, basis: public_task, legal_reference: "LPF L81"}
+YAML
+"$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
+pids+=($!)
+for _ in $(seq 100); do
+	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
+	sleep 0.1
+done
+
+# Every subject linked at the four services, over one kept-alive connection.
+/usr/bin/python3 - "$GW" "$SUBJECTS" <<'PY'
+import http.client, json, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(n):
+    pivot = {"family_name": "Bench", "given_names": "S%d" % i, "birthdate": "1980-01-01",
+             "birthplace": "Brest", "gender": "F"}
+    for svc, prefix in (("mairie", "m"), ("caf", "c"), ("ccas", "s"), ("impots", "i")):
+        conn.request("POST", "/v1/links", json.dumps({"local_id": "%s%d" % (prefix, i),
+                     "pivot": pivot}), {"Authorization": "Bearer bench-" + svc})
+        r = conn.getresponse(); r.read()
+        if r.status not in (200, 201):
+            sys.exit("bench: link answered %d" % r.status)
+PY
+
+cat > "$W/push.lua" <<LUA
+local subjects = $SUBJECTS
+local n = 0
+local tid = 0
+setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+request = function()
+	n = n + 1
+	local s = math.random(0, subjects - 1)
+	local body = string.format('{"subject":"m%d","dataset":"address","idempotency_key":"t%d-%d",'
+		.. '"record":{"street":"%d rue de la Paix","postal_code":"29%03d","city":"Quimper","country":"FR"}}',
+		s, tid, n, n, s % 1000)
+	return wrk.format("POST", "/v1/records", {["Authorization"] = "Bearer bench-mairie",
+		["Content-Type"] = "application/json"}, body)
+end
+LUA
+check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-mairie' \
+	"http://127.0.0.1:$GW/v1/records" -d '{"subject":"m0","dataset":"address","record":{"city":"Brest"}}')
+[ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway.log"; exit 1; }
+
+count() { sqlite3 "$W/tellonce.db" "SELECT count(*) FROM deliveries WHERE state $1"; }
+start=$(date +%s.%N)
+out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$GW")
+pushed_at=$(date +%s.%N)
+while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
+drained_at=$(date +%s.%N)
+delivered=$(count '= 2'); superseded=$(count '= 4'); other=$(count 'NOT IN (2, 4)')
+
+rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+p99=$(awk '/ 99% /{print $2}' <<<"$out")
+echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback"
+printf 'accepted (durable)  : %10.0f pushes/s  p99 %s\n' "$rps" "$p99"
+awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" 'BEGIN {
+	printf "delivered           : %10.0f deliveries/s  (%d in %.1fs, outbox empty %.1fs after the last push)\n",
+	    d / (e - s), d, e - s, e - p }'
+echo "superseded undelivered: $superseded; dead or denied: $other"
+non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
+[ -z "$non2xx" ] || echo "gateway: $non2xx"
