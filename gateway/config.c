@@ -1725,6 +1725,8 @@ config_field_subscribes(struct config_loader *ld, const struct config_field *f,
 		struct config_subscription *sub = &svc->subscribes[svc->nsubscribes];
 		char ipath[CONFIG_PATH_MAX];
 
+		/* The slot of a refused entry is reused: clear what it left. */
+		memset(sub, 0, sizeof(*sub));
 		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
 		config_table_apply(ld, ipath, config_subscription_fields,
 		    v->items[i], sub);

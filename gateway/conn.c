@@ -18,12 +18,15 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct conn_table {
 	struct event_base *base;
 	atomic_int *count;
 	void *tree;                /* tsearch tree of struct conn, by bev */
+	int64_t warned_ms;         /* a flood of refusals logs once a second */
+	unsigned refused;          /* since the last warning */
 };
 
 struct conn {
@@ -161,9 +164,14 @@ conn_open(struct conn_table *t, struct bufferevent *bev, int max,
 	}
 	n = atomic_fetch_add(t->count, 1) + 1;
 	if (n > max) {
-		log_warn("connection refused: %d open, limits.max_connections "
-		    "is %d", n - 1, max);
 		c->cut = 1;
+		t->refused++;
+		if (clock_mono_ms() - t->warned_ms >= 1000) {
+			log_warn("%u connections refused: limits.max_connections "
+			    "is %d", t->refused, max);
+			t->warned_ms = clock_mono_ms();
+			t->refused = 0;
+		}
 	}
 	c->cut |= refuse;
 	evtimer_add(c->deadline, &tv);

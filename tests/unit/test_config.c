@@ -958,6 +958,20 @@ test_security_settings(void)
 	free(text);
 }
 
+/* A refused subscription must not leave its service behind for the next
+ * entry (found by fuzz_config: the next entry, not even a mapping, was
+ * taken for a subscription to itself, with no `from` to point at). */
+static void
+test_subscribes_refused_entries(void)
+{
+	char *text = replace(base, "subscribes: [{dataset: address, from: mairie}]",
+	    "subscribes: [{from: caf}, null]");
+
+	check_error(text, "caf}", 1, "a service cannot subscribe to itself");
+	check_error(text, "null]", 1, "services.caf.subscribes[1]");
+	free(text);
+}
+
 static void
 remove_dir(void)
 {
@@ -1006,6 +1020,7 @@ main(void)
 	UNIT_RUN(test_sizes);
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
+	UNIT_RUN(test_subscribes_refused_entries);
 	remove_dir();
 	return UNIT_END();
 }
