@@ -493,6 +493,29 @@ mapping_check(const struct mapping_ctx *c, const json_t *v)
 }
 
 int
+mapping_reads(const struct config_connector *conn,
+    const struct config_dataset *ds, const char *path)
+{
+	size_t n = mapping_count(conn, ds);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct config_attribute *attr;
+		const struct config_mapping *m;
+		struct config_mapping plain;
+
+		if ((m = mapping_entry(conn, ds, i, &plain, &attr)) == NULL)
+			continue;
+		if (m->path != NULL && strcmp(m->path, path) == 0)
+			return 1;
+		for (size_t t = 0; t < m->ntransforms; t++)
+			for (size_t k = 0; k < m->transforms[t].npaths; k++)
+				if (strcmp(m->transforms[t].paths[k], path) == 0)
+					return 1;
+	}
+	return 0;
+}
+
+int
 mapping_to_dataset(const struct config_connector *conn,
     const struct config_dataset *ds, const json_t *raw, json_t **out,
     char *err, size_t errlen)

@@ -29,6 +29,11 @@ int mapping_from_dataset(const struct config_connector *conn,
     char *err, size_t errlen);
 /* 1 if v is a valid value of attribute type t, else 0. */
 int mapping_type_ok(enum config_attr_type t, const json_t *v);
+/* 1 if some entry of conn's map for ds reads the service field at the
+ * dotted path (directly, or as a part of a concat), else 0. Tells a field
+ * the dataset has no place for from one that only cannot be written back. */
+int mapping_reads(const struct config_connector *conn,
+    const struct config_dataset *ds, const char *path);
 /* The YAML text of a constant or default as a value of type t (a new
  * reference), or NULL when it is not one. */
 json_t *mapping_scalar(enum config_attr_type t, const char *text);

@@ -27,11 +27,13 @@ push_clear(struct push *p)
 	p->nskips = p->nsubscribers = 0;
 }
 
-/* The first field of raw, as a dotted path, that `back` (the record mapped
- * to the dataset and back) lacks: a field the schema has no place for. */
+/* The first field of raw, as a dotted path, that neither `back` (the
+ * record mapped to the dataset and back) holds nor the map reads: a field
+ * the schema has no place for. The second test keeps fields that a concat
+ * or a split reads, which cannot be written back. */
 static int
-push_extra_field(const json_t *raw, const json_t *back, char *path,
-    size_t len)
+push_extra_field(const struct push *p, const json_t *raw, const json_t *back,
+    char *path, size_t len)
 {
 	size_t used = strlen(path);
 	const char *key;
@@ -41,10 +43,14 @@ push_extra_field(const json_t *raw, const json_t *back, char *path,
 		json_t *b = json_object_get(back, key);
 
 		snprintf(path + used, len - used, "%s%s", used ? "." : "", key);
-		if (b == NULL)
+		if (json_is_object(v) && !mapping_reads(p->provider->connector,
+		    p->ds, path)) {
+			if (push_extra_field(p, v, b, path, len))
+				return 1;
+		} else if (b == NULL && !mapping_reads(p->provider->connector,
+		    p->ds, path)) {
 			return 1;
-		if (json_is_object(v) && push_extra_field(v, b, path, len))
-			return 1;
+		}
 		path[used] = '\0';
 	}
 	return 0;
@@ -69,7 +75,8 @@ push_map(struct push *p, const json_t *raw, char *err, size_t errlen)
 		return -1;
 	}
 	if (mapping_from_dataset(conn, p->ds, p->record, &back, why,
-	    sizeof(why)) != 0 || push_extra_field(raw, back, path, sizeof(path))) {
+	    sizeof(why)) != 0 ||
+	    push_extra_field(p, raw, back, path, sizeof(path))) {
 		json_decref(back);
 		snprintf(err, errlen, "the record does not fit dataset %s: field "
 		    "%s is not one of its attributes", p->ds->name,

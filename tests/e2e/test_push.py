@@ -297,6 +297,52 @@ def a_reload_reaches_the_delivery_worker():
 
 
 @test
+def a_provider_map_with_concat_still_accepts_its_fields():
+    """A concat cannot be written back; its parts are still the provider's
+    own fields, not fields the dataset has no place for."""
+    s = st()
+    s.link_all("noe", pivot("Le Bihan", "Noe", "1988-08-08"))
+    grant(s, "c-noe")
+    with open(s.gw.config) as f:
+        text = f.read()
+    concat = text.replace(
+        "map: {street: adresse.voie, postal_code",
+        "map: {street: {transform: [{concat: {paths: [adresse.numero, adresse.voie],"
+        " sep: \" \"}}]}, postal_code", 1)
+    if "subscribes" not in concat[concat.index("  caf:"):concat.index("  ccas:")]:
+        # An earlier test ended caf's subscription.
+        concat = concat.replace("  ccas:\n", "    subscribes: [{dataset: address, from: mairie}]\n"
+                                "  ccas:\n", 1)
+    with open(s.gw.config, "w") as f:
+        f.write(concat)
+    reloads = s.gw.read_log().count("configuration reloaded")
+    s.gw.kill(signal.SIGHUP)
+    wait_for_reload(s, reloads + 1)
+    try:
+        record = address("rue Royale", "29000", "Quimper")
+        record["adresse"]["numero"] = "8"
+        r = s.push("m-noe", record)
+        eq(r.status, 202, "accepted: %r" % r)
+        record["adresse"]["couleur"] = "bleu"
+        r = s.push("m-noe", record)
+        eq(r.status, 422, "a field that no map entry reads is still refused")
+        check("adresse.couleur" in r.json["detail"], "the field is named")
+        got = wait_received(s, "caf", "c-noe")
+        eq(got[-1]["record"]["street"], "8 rue Royale", "the concat reached caf")
+    finally:
+        with open(s.gw.config, "w") as f:
+            f.write(text)
+        s.gw.kill(signal.SIGHUP)
+        wait_for_reload(s, reloads + 2)
+
+
+def wait_for_reload(s, count):
+    from harness import wait_for
+    wait_for(lambda: s.gw.read_log().count("configuration reloaded") >= count, 10,
+             "the reload")
+
+
+@test
 def the_gateway_drains_and_stops_cleanly():
     # Under SAN=1, stop() also fails on any sanitizer report in the log.
     eq(st().gw.stop(), 0, "exit status after SIGTERM")

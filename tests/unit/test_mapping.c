@@ -427,6 +427,23 @@ test_transforms_from_dataset(void)
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]), from_dataset);
 }
 
+/* What a push may carry: fields the map reads, concat parts included. */
+static void
+test_reads(void)
+{
+	CHECK_INT(mapping_reads(&c_family, &civil, "etat.nom"), 1);
+	CHECK_INT(mapping_reads(&c_full, &civil, "prenom"), 1);
+	CHECK_INT(mapping_reads(&c_full, &civil, "etat.nom"), 1);
+	CHECK_INT(mapping_reads(&c_full, &civil, "rang"), 1);
+	CHECK_INT(mapping_reads(&c_full, &civil, "etat"), 0);
+	CHECK_INT(mapping_reads(&c_last, &civil, "noms"), 1);
+	CHECK_INT(mapping_reads(&c_last, &civil, "surnom"), 0);
+	CHECK_INT(mapping_reads(&c_country, &civil, "pays"), 0);
+	/* Without a map, attributes are fields under their own names. */
+	CHECK_INT(mapping_reads(NULL, &civil, "city"), 1);
+	CHECK_INT(mapping_reads(NULL, &civil, "ville"), 0);
+}
+
 static void
 test_scalars_and_formats(void)
 {
@@ -475,6 +492,7 @@ main(void)
 	UNIT_RUN(test_type_ok);
 	UNIT_RUN(test_transforms_to_dataset);
 	UNIT_RUN(test_transforms_from_dataset);
+	UNIT_RUN(test_reads);
 	UNIT_RUN(test_scalars_and_formats);
 	return UNIT_END();
 }
