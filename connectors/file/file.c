@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "columns.h"
 #include "file_io.h"
 
 static const struct connector_key file_keys[] = {
@@ -320,26 +321,8 @@ static int
 file_csv_row(const struct file_settings *s, const char *local_id,
     json_t *rec, struct file_text *row, char *detail, size_t len)
 {
-	const char *field;
-	json_t *v;
-
-	json_object_foreach(rec, field, v) {
-		size_t i;
-
-		for (i = 0; i < s->columns.n; i++)
-			if (strcmp(field, s->columns.items[i]) == 0)
-				break;
-		if (i == s->columns.n) {
-			snprintf(detail, len, "field '%.64s' is not one of the "
-			    "configured columns", field);
-			return -1;
-		}
-		if (json_is_object(v) || json_is_array(v)) {
-			snprintf(detail, len, "field '%.64s' holds an object or "
-			    "a list, which a CSV field cannot", field);
-			return -1;
-		}
-	}
+	if (columns_check(&s->columns, rec, "a CSV field", detail, len) != 0)
+		return -1;
 	file_csv_field(row, local_id);
 	for (size_t i = 0; i < s->columns.n; i++) {
 		file_add(row, ",", 1);

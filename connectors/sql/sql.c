@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "columns.h"
 #include "sql_driver.h"
 
 #define SQL_IDENT_MAX 63
@@ -432,26 +433,10 @@ sql_push_params(const struct sql_settings *s, const char *local_id,
     json_t *rec, size_t *cols, json_t **params, size_t *n, char *err,
     size_t errlen)
 {
-	const char *field;
 	json_t *v;
 
-	json_object_foreach(rec, field, v) {
-		size_t i;
-
-		for (i = 0; i < s->columns.n; i++)
-			if (strcmp(field, s->columns.items[i]) == 0)
-				break;
-		if (i == s->columns.n) {
-			snprintf(err, errlen, "field '%.64s' is not one of the "
-			    "configured columns", field);
-			return -1;
-		}
-		if (json_is_object(v) || json_is_array(v)) {
-			snprintf(err, errlen, "field '%s' holds an object or a "
-			    "list, which a column cannot", field);
-			return -1;
-		}
-	}
+	if (columns_check(&s->columns, rec, "a column", err, errlen) != 0)
+		return -1;
 	*n = 0;
 	params[0] = json_string(local_id);
 	for (size_t i = 0; i < s->columns.n; i++) {
