@@ -239,10 +239,9 @@ KEYS = {
 }
 
 
-def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra=""):
-    """The suite's standard config: mairie provides address, caf consumes it
-    under consent (street, postal_code, city) or public task (postal_code),
-    ccas has a legal-obligation policy, portal has the transparency role."""
+def preamble(port, workdir, limits=""):
+    """The gateway section (store, keys and audit log in workdir) and the
+    address dataset that every end-to-end config starts with."""
     return """\
 gateway:
   listen: 127.0.0.1:%(port)d
@@ -250,9 +249,7 @@ gateway:
   store: sqlite:%(workdir)s/tellonce.db
   pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
   admin_token: env:TELLONCE_ADMIN_TOKEN
-  limits:
-    max_body: 64k
-  audit:
+%(limits)s  audit:
     dir: %(workdir)s/audit
     origin: audit.tellonce.test/log
     signing_key: file:%(workdir)s/audit.key
@@ -262,6 +259,14 @@ datasets:
   address:
     attributes: {street: string, postal_code: string, city: string, country: string}
 
+""" % dict(port=port, workdir=workdir, limits=limits)
+
+
+def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra=""):
+    """The suite's standard config: mairie provides address, caf consumes it
+    under consent (street, postal_code, city) or public task (postal_code),
+    ccas has a legal-obligation policy, portal has the transparency role."""
+    return preamble(port, workdir, "  limits:\n    max_body: 64k\n") + """\
 services:
   mairie:
     name: Mairie de Quimper

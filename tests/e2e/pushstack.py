@@ -11,7 +11,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (KEYS, Gateway, Partner, check, eq, free_port,  # noqa: E402
+from harness import (KEYS, Gateway, Partner, check, eq, free_port, preamble,  # noqa: E402
                      make_signing_key, make_workdir, wait_for)
 
 ENV = dict(KEYS, IMPOTS_KEY="impots-secret-key")
@@ -23,23 +23,7 @@ def push_config(port, workdir, urls, caf_basis="consent"):
     (consent only: street, postal_code, city), ccas
     (legal obligation: city, as commune.nom) and impots (public task:
     postal_code and country, as cp and pays) subscribe to it."""
-    return """\
-gateway:
-  listen: 127.0.0.1:%(port)d
-  workers: 2
-  store: sqlite:%(workdir)s/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit:
-    dir: %(workdir)s/audit
-    origin: audit.tellonce.test/log
-    signing_key: file:%(workdir)s/audit.key
-    checkpoint_interval: 200ms
-
-datasets:
-  address:
-    attributes: {street: string, postal_code: string, city: string, country: string}
-
+    return preamble(port, workdir) + """\
 services:
   mairie:
     name: Mairie de Quimper

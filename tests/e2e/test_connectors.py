@@ -23,7 +23,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_PIVOT, BUILD, KEYS, ROOT, TELLONCE, Gateway,  # noqa: E402
                      Partner, check, eq, free_port, make_signing_key, make_workdir,
-                     run, test, wait_for)
+                     preamble, run, test, wait_for)
 
 PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
 EXAMPLE = os.path.join(ROOT, BUILD, "connectors", "example.so")
@@ -120,23 +120,7 @@ def config(port, workdir, partner_url):
         m-alice: '%s'
 """ % (EXAMPLE, json.dumps(RAW, ensure_ascii=False)),
     }
-    return """\
-gateway:
-  listen: 127.0.0.1:%(port)d
-  workers: 2
-  store: sqlite:%(workdir)s/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit:
-    dir: %(workdir)s/audit
-    origin: audit.tellonce.test/log
-    signing_key: file:%(workdir)s/audit.key
-    checkpoint_interval: 200ms
-
-datasets:
-  address:
-    attributes: {street: string, postal_code: string, city: string, country: string}
-
+    return preamble(port, workdir) + """\
 services:
   caf:
     name: Caisse d'allocations familiales

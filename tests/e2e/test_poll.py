@@ -10,7 +10,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (KEYS, Gateway, Partner, check, eq, free_port, make_signing_key,  # noqa: E402
+from harness import (KEYS, Gateway, Partner, check, eq, free_port, make_signing_key, preamble,  # noqa: E402
                      make_workdir, run, test, wait_for)
 from pushstack import pivot  # noqa: E402
 
@@ -18,23 +18,7 @@ ENV = dict(KEYS, REGISTRE_KEY="registre-secret-key")
 
 
 def poll_config(port, workdir, ccas_url):
-    return """\
-gateway:
-  listen: 127.0.0.1:%(port)d
-  workers: 2
-  store: sqlite:%(workdir)s/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit:
-    dir: %(workdir)s/audit
-    origin: audit.tellonce.test/log
-    signing_key: file:%(workdir)s/audit.key
-    checkpoint_interval: 200ms
-
-datasets:
-  address:
-    attributes: {street: string, postal_code: string, city: string, country: string}
-
+    return preamble(port, workdir) + """\
 services:
   registre:
     name: Registre sans API
