@@ -9,17 +9,9 @@
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
 #   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build/release}
 DURATION=${1:-10s}
 CONNS=${2:-64}
-W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 UP=$(port); PROXY=$(port); GW=$(port)
 
 cat > "$W/nginx.conf" <<NGINX
@@ -48,19 +40,11 @@ NGINX
 nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
-openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
-chmod 600 "$W/audit.key"
-export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
-export TELLONCE_ADMIN_TOKEN=bench-admin MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf
-cat > "$W/tellonce.yaml" <<YAML
-gateway:
-  listen: 127.0.0.1:$GW
-  workers: 2
-  log_level: warn
-  store: sqlite:$W/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit: {dir: $W/audit, origin: bench.tellonce.example/log, signing_key: file:$W/audit.key}
+bench_keys
+export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf
+{
+	bench_gateway "$GW"
+	cat <<YAML
 datasets:
   address: {attributes: {street: string, postal_code: string, city: string, country: string}}
 services:
@@ -79,6 +63,7 @@ policies:
   - {id: caf-pc, consumer: caf, provider: mairie, dataset: address, attributes: [postal_code],
      purpose: benefit-eligibility, basis: public_task, legal_reference: "CRPA L114-8"}
 YAML
+} > "$W/tellonce.yaml"
 ${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do

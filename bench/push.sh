@@ -10,18 +10,10 @@
 # from the first push until the outbox is empty.
 #
 #   bench/push.sh [DURATION] [CONNECTIONS] [SUBJECTS]   defaults: 10s 64 2000
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build/release}
 DURATION=${1:-10s}
 CONNS=${2:-64}
 SUBJECTS=${3:-2000}
-W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 SUB=$(port); GW=$(port)
 
 cat > "$W/nginx.conf" <<NGINX
@@ -41,20 +33,12 @@ NGINX
 nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
-openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
-chmod 600 "$W/audit.key"
-export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
-export TELLONCE_ADMIN_TOKEN=bench-admin MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf \
+bench_keys
+export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf \
 	CCAS_KEY=bench-ccas IMPOTS_KEY=bench-impots
-cat > "$W/tellonce.yaml" <<YAML
-gateway:
-  listen: 127.0.0.1:$GW
-  workers: 2
-  log_level: warn
-  store: sqlite:$W/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit: {dir: $W/audit, origin: bench.tellonce.example/log, signing_key: file:$W/audit.key}
+{
+	bench_gateway "$GW"
+	cat <<YAML
 datasets:
   address: {attributes: {street: string, postal_code: string, city: string, country: string}}
 services:
@@ -89,6 +73,7 @@ policies:
   - {id: impots, consumer: impots, provider: mairie, dataset: address, attributes: [postal_code, country],
      purpose: tax, basis: public_task, legal_reference: "LPF L81"}
 YAML
+} > "$W/tellonce.yaml"
 "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do

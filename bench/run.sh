@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "$0")/.."
 for b in bench/*.sh; do
-	[ "$b" = bench/run.sh ] && continue
+	case "$b" in bench/run.sh | bench/lib.sh) continue ;; esac
 	echo "== $b"
 	"$b" || echo "bench: $b failed"
 done

@@ -10,17 +10,9 @@
 #                       both answer with a small fixed JSON body
 #
 #   bench/tls.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build/release}
 DURATION=${1:-10s}
 CONNS=${2:-64}
-W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 NGINX=$(port); GW=$(port)
 
 # One P-256 server certificate for 127.0.0.1, used by both servers.
@@ -50,22 +42,10 @@ NGINX
 nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
-openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
-chmod 600 "$W/audit.key"
-export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
-export TELLONCE_ADMIN_TOKEN=bench-admin
-cat > "$W/tellonce.yaml" <<YAML
-gateway:
-  listen: 127.0.0.1:$GW
-  workers: 2
-  log_level: warn
-  tls: {cert: file:$W/server.crt, key: file:$W/server.key}
-  store: sqlite:$W/tellonce.db
-  pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
-  admin_token: env:TELLONCE_ADMIN_TOKEN
-  limits: {max_connections: 100000}
-  audit: {dir: $W/audit, origin: bench.tellonce.example/log, signing_key: file:$W/audit.key}
-YAML
+bench_keys
+
+bench_gateway "$GW" "  tls: {cert: file:$W/server.crt, key: file:$W/server.key}
+  limits: {max_connections: 100000}" > "$W/tellonce.yaml"
 "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do
