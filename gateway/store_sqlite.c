@@ -498,7 +498,7 @@ static int
 sq_setup(sqlite3 *db, char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
-	int wal;
+	int rc, wal, tries = 0;
 
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_handler(db, sq_busy, NULL);
@@ -507,7 +507,11 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	wal = sqlite3_step(s) == SQLITE_ROW &&
+	/* Two connections opening a new file at once: the switch to WAL can
+	 * answer SQLITE_BUSY without calling the busy handler, so wait here. */
+	while ((rc = sqlite3_step(s)) == SQLITE_BUSY && sq_busy(NULL, tries++))
+		sqlite3_reset(s);
+	wal = rc == SQLITE_ROW &&
 	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
 	sqlite3_finalize(s);
 	if (!wal) {
