@@ -14,6 +14,22 @@ columns_has(const struct connector_strlist *columns, const char *field)
 }
 
 int
+columns_unique(const struct connector_strlist *columns, char *err,
+    size_t errlen)
+{
+	for (size_t i = 0; i < columns->n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(columns->items[i], columns->items[j]) == 0) {
+				snprintf(err, errlen, "columns: '%s' is listed "
+				    "twice", columns->items[i]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int
 columns_check(const struct connector_strlist *columns, json_t *rec,
     const char *holder, char *err, size_t errlen)
 {

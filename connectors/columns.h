@@ -8,7 +8,10 @@
 
 #include "connector.h"
 
-/* Returns 0, or -1 with err naming the first field that is not one of
+/* Returns 0, or -1 with err naming a column listed twice in `columns`. */
+int columns_unique(const struct connector_strlist *columns, char *err,
+    size_t errlen);
+/* Returns 0, or -1 with err naming the first field of rec that is not one of
  * `columns` or holds an object or a list (`holder` says what cannot hold
  * it: "a column", "a CSV field"). Never puts a value in err. */
 int columns_check(const struct connector_strlist *columns, json_t *rec,

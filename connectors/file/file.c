@@ -65,15 +65,8 @@ file_validate_columns(const struct file_settings *s, char *err, size_t errlen)
 			    "first column; do not list it");
 			return -1;
 		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(c, s->columns.items[j]) == 0) {
-				snprintf(err, errlen, "columns: '%s' is listed "
-				    "twice", c);
-				return -1;
-			}
-		}
 	}
-	return 0;
+	return columns_unique(&s->columns, err, errlen);
 }
 
 static int

@@ -137,15 +137,8 @@ sql_validate_columns(const struct sql_settings *s, char *err, size_t errlen)
 			    "which holds the local id, not a field", c);
 			return -1;
 		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(c, s->columns.items[j]) == 0) {
-				snprintf(err, errlen, "columns: '%s' is listed "
-				    "twice", c);
-				return -1;
-			}
-		}
 	}
-	return 0;
+	return columns_unique(&s->columns, err, errlen);
 }
 
 static int
