@@ -381,6 +381,11 @@ scenario_bad_identifiers(const struct backend *b)
 	    "      key_column: id\n"
 	    "      columns: [nom, id]\n",
 	    "columns: 'id' is the key_column");
+	check_refused(b,
+	    "      table: citizens\n"
+	    "      key_column: id\n"
+	    "      columns: [nom, ville, nom]\n",
+	    "columns: 'nom' is listed twice");
 }
 
 /* Another writer holds the database: the push is a retry, and once the
