@@ -10,6 +10,7 @@
 # from the first push until the outbox is empty.
 #
 #   bench/push.sh [DURATION] [CONNECTIONS] [SUBJECTS]   defaults: 10s 64 2000
+#   PERF="perf record -g -o /tmp/perf.data" bench/push.sh   to profile the gateway
 DURATION=${1:-10s}
 CONNS=${2:-64}
 SUBJECTS=${3:-2000}
@@ -74,7 +75,7 @@ policies:
      purpose: tax, basis: public_task, legal_reference: "LPF L81"}
 YAML
 } > "$W/tellonce.yaml"
-"$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
+${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
