@@ -47,7 +47,8 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-	-fPIC -pthread -I. -Igateway -Iconnectors $(SANFLAGS)
+	-fPIC -pthread $(INCLUDES) $(SANFLAGS)
+INCLUDES = -I. -Igateway -Iconnectors
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS) -DTELLONCE_VERSION=\"$(VERSION)\"
@@ -95,6 +96,10 @@ $(BUILD)/tellonce: $(BUILD)/gateway/main.o $(BUILD)/libtellonce.a
 $(BUILD)/libtellonce.a: $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# A connector sees connector.h and its own headers, never the gateway's:
+# it reaches the core only through the ABI (connectors/connector.h).
+$(BUILD)/connectors/%.o $(BUILD)/connectors/example.so: INCLUDES = -Iconnectors
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

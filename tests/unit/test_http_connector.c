@@ -197,15 +197,20 @@ on_done(const struct connector_result *res, void *arg)
 	o->at = clock_mono_ms();
 }
 
+/* What the connector logged through env->log, its only channel. */
+static int log_warnings;
+static char log_last[512];
+
 static void
 test_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(log_last, sizeof(log_last), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_warnings += level == CONNECTOR_LOG_WARN;
+	fprintf(stderr, "%s\n", log_last);
 }
 
 static void
@@ -213,12 +218,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 {
 }
 
+/* Settings for base_url with both endpoints, and a loop; no instance yet. */
 static void
-fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
+fixture_prepare(struct fixture *f, const char *base_url, int64_t timeout_ms)
 {
-	struct connector_env env = { NULL, "partner", test_log };
 	struct timeval tv = { 0, 50000 };
-	char err[256];
 
 	memset(f, 0, sizeof(*f));
 	f->base = event_base_new();
@@ -231,10 +235,25 @@ fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
 	f->set.fetch.path = "/citizens/{local_id}/address";
 	f->set.push.method = "PUT";
 	f->set.push.path = "/citizens/{local_id}/address";
-	env.base = f->base;
+}
+
+/* Validates the settings and creates the instance, as the core does. */
+static void
+fixture_start(struct fixture *f)
+{
+	struct connector_env env = { f->base, "partner", test_log };
+	char err[256];
+
 	CHECK_INT(http_connector_ops.validate(&f->set, err, sizeof(err)), 0);
 	CHECK_INT(http_connector_ops.init(&f->instance, &f->set, &env, err,
 	    sizeof(err)), 0);
+}
+
+static void
+fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
+{
+	fixture_prepare(f, base_url, timeout_ms);
+	fixture_start(f);
 }
 
 static void
@@ -882,7 +901,8 @@ test_tls_client_cert(void)
 	unlink(ckey);
 }
 
-/* insecure_skip_verify accepts a certificate nobody vouches for. */
+/* insecure_skip_verify accepts a certificate nobody vouches for, and says
+ * so once per instance, through the environment the core gave it. */
 static void
 test_tls_insecure_skip_verify(void)
 {
@@ -890,13 +910,18 @@ test_tls_insecure_skip_verify(void)
 	struct partner tls = { 0 };
 	struct fixture f;
 	struct outcome o = { 0 };
+	int warned = log_warnings;
 
 	close(mkstemp(cert));
 	close(mkstemp(key));
 	CHECK_INT(make_cert(cert, key), 0);
 	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
-	fixture_open(&f, tls.url, 2000);
+	fixture_prepare(&f, tls.url, 2000);
 	f.set.insecure_skip_verify = 1;
+	fixture_start(&f);
+	CHECK_INT(log_warnings, warned + 1);
+	CHECK(strstr(log_last, "service partner: insecure_skip_verify: the "
+	    "certificate of https://localhost:") != NULL);
 	http_connector_ops.health(f.instance, on_done, &o);
 	run(&f, &o, 5000);
 	CHECK_INT(o.status, CONNECTOR_OK);
