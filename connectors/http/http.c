@@ -81,7 +81,7 @@ static const struct connector_key http_keys[] = {
 	{ "auth_header", CONNECTOR_KEY_SECRET, NULL, 0,
 	  offsetof(struct http_settings, auth_header),
 	  "value of the Authorization header sent to the service (env: or file:)" },
-	{ "ca", CONNECTOR_KEY_STRING, NULL, 0,
+	{ "ca", CONNECTOR_KEY_PATH, NULL, 0,
 	  offsetof(struct http_settings, ca),
 	  "PEM file of the CAs that sign the service's certificate (https)" },
 	{ "client_cert", CONNECTOR_KEY_SECRET, NULL, 0,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "connector_harness.h"
 #include "http/http.h"
 #include "jsonutil.h"
 #include "unit.h"
@@ -836,6 +837,44 @@ test_tls(void)
 	unlink(key);
 }
 
+/* A relative `ca` is a file name next to the YAML file that holds it, not
+ * in the directory the gateway runs from (this test runs from the repo
+ * root, where there is no partner.pem). */
+static void
+test_tls_ca_relative(void)
+{
+	char dir[HARNESS_PATH_LEN], cert[HARNESS_PATH_LEN + 16];
+	char key[HARNESS_PATH_LEN + 16], block[512], err[256];
+	struct config_errors errs = { 0 };
+	struct partner tls = { 0 };
+	struct harness_conn hc;
+	struct config *cfg;
+
+	harness_tmpdir(dir);
+	snprintf(cert, sizeof(cert), "%s/partner.pem", dir);
+	snprintf(key, sizeof(key), "%s/partner.key", dir);
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
+	snprintf(block, sizeof(block),
+	    "  mairie:\n"
+	    "    name: Mairie\n"
+	    "    auth: {api_key: env:H_MAIRIE_KEY}\n"
+	    "    connector: {type: http, base_url: \"%s\", ca: partner.pem}\n",
+	    tls.url);
+	cfg = harness_load(dir, block, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(harness_open(&hc, cfg, "mairie", err, sizeof(err)), 0);
+		CHECK_INT(harness_call(&hc, HARNESS_HEALTH, NULL, NULL, NULL),
+		    CONNECTOR_OK);
+		harness_close(&hc);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	partner_stop(&tls);
+	harness_rmtree(dir);
+}
+
 /* The whole of a small file as a NUL-terminated string; caller frees. */
 static char *
 read_text(const char *path)
@@ -936,6 +975,8 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	harness_env();
+	setenv("H_MAIRIE_KEY", "mairie-key", 1);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (partner_start(&plain, NULL, NULL, NULL) == -1) {
@@ -962,6 +1003,7 @@ main(void)
 	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);
 	UNIT_RUN(test_tls);
+	UNIT_RUN(test_tls_ca_relative);
 	UNIT_RUN(test_tls_client_cert);
 	UNIT_RUN(test_tls_insecure_skip_verify);
 	partner_stop(&plain);
