@@ -70,7 +70,7 @@ TOOL_BINS = $(TOOL_SRCS:%.c=$(BUILD)/%)
 # fuzz/fuzz_NAME.c: a libFuzzer harness (make fuzz), and under make test a
 # replay of its saved corpus and regressions (tests/test_fuzz_NAME).
 FUZZ_NAMES  = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
-FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h
+FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h tests/unit/tmpdir.h
 FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
@@ -105,7 +105,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtellonce.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libtellonce.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtellonce.a $(LDLIBS)
 

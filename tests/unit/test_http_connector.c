@@ -843,14 +843,14 @@ test_tls(void)
 static void
 test_tls_ca_relative(void)
 {
-	char dir[HARNESS_PATH_LEN], cert[HARNESS_PATH_LEN + 16];
-	char key[HARNESS_PATH_LEN + 16], block[512], err[256];
+	char dir[TMPDIR_PATH_LEN], cert[TMPDIR_PATH_LEN + 16];
+	char key[TMPDIR_PATH_LEN + 16], block[512], err[256];
 	struct config_errors errs = { 0 };
 	struct partner tls = { 0 };
 	struct harness_conn hc;
 	struct config *cfg;
 
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	snprintf(cert, sizeof(cert), "%s/partner.pem", dir);
 	snprintf(key, sizeof(key), "%s/partner.key", dir);
 	CHECK_INT(make_cert(cert, key), 0);
@@ -872,7 +872,7 @@ test_tls_ca_relative(void)
 	config_free(cfg);
 	config_errors_free(&errs);
 	partner_stop(&tls);
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 }
 
 /* The whole of a small file as a NUL-terminated string; caller frees. */
