@@ -23,7 +23,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "fuzz.h"
+#include "gateway.h"
 #include "keys.h"
 #include "server.h"
 

@@ -1,10 +1,12 @@
-/* api.h — the HTTP handlers, one file per resource (api_*.c). server.c's
+/* api.h — the HTTP handlers, one file per resource (api_*.c). request.c's
  * route table maps method + path to these; each finishes the request with
  * one request_reply_*(). */
 #ifndef TELLONCE_API_H
 #define TELLONCE_API_H
 
-#include "server.h"
+#include "config.h"
+#include "request.h"
+#include "store.h"
 
 /* api_health.c */
 void api_healthz(struct request *r);
