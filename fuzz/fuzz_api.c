@@ -1,7 +1,7 @@
 /* fuzz_api.c — the HTTP API on hostile requests: a real gateway (server,
  * handlers, store, audit log) runs in this process on a loopback port, and
  * each input becomes one request to it. The first byte picks the route
- * from the server's own table, request_routes() (or, past the table, sends
+ * from the server's own table, server_routes() (or, past the table, sends
  * the rest as raw bytes to the HTTP parser), the second the credentials;
  * the rest is the path tail of a route that ends in '/', else the JSON
  * body of a POST, else the query of a GET or DELETE. Every request must
@@ -257,7 +257,7 @@ fuzz_every_route(void)
 	char *req;
 	int status;
 
-	routes = request_routes(&nroutes);
+	routes = server_routes(&nroutes);
 	for (size_t i = 0; i < nroutes; i++) {
 		req = fuzz_request(&routes[i], data, sizeof(data), &len);
 		status = fuzz_exchange(req, len, 0);
@@ -283,7 +283,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 2)
 		return 0;
-	routes = request_routes(&nroutes);
+	routes = server_routes(&nroutes);
 	if (data[0] >= nroutes) {
 		fuzz_exchange(data + 1, size - 1, 1);
 		return 0;

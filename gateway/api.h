@@ -1,4 +1,4 @@
-/* api.h — the HTTP handlers, one file per resource (api_*.c). request.c's
+/* api.h — the HTTP handlers, one file per resource (api_*.c). server.c's
  * route table maps method + path to these; each finishes the request with
  * one request_reply_*(). */
 #ifndef TELLONCE_API_H

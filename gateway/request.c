@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "api.h"
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
@@ -29,38 +28,6 @@
 #include "ratelimit.h"
 #include "snapshot.h"
 #include "tls.h"
-
-static const struct request_route request_table[] = {
-	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
-	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
-	{ EVHTTP_REQ_POST, "/v1/consents", REQUEST_SERVICE, api_consents_post },
-	{ EVHTTP_REQ_GET, "/v1/consents", REQUEST_SERVICE, api_consents_get },
-	{ EVHTTP_REQ_DELETE, "/v1/consents/", REQUEST_SERVICE, api_consents_delete },
-	{ EVHTTP_REQ_POST, "/v1/objections", REQUEST_SERVICE, api_objections_post },
-	{ EVHTTP_REQ_POST, "/v1/fetch", REQUEST_SERVICE, api_fetch_post },
-	{ EVHTTP_REQ_GET, "/v1/access-log", REQUEST_SERVICE, api_access_log },
-	{ EVHTTP_REQ_POST, "/v1/records", REQUEST_SERVICE, api_records_post },
-	{ EVHTTP_REQ_GET, "/v1/changes", REQUEST_SERVICE, api_changes_get },
-	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
-	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN, api_deliveries_retry },
-	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE, api_audit_checkpoint },
-	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_ANYONE,
-	  api_audit_proof_inclusion },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_ANYONE,
-	  api_audit_proof_consistency },
-};
-
-#define REQUEST_NROUTES (sizeof(request_table) / sizeof(request_table[0]))
-
-const struct request_route *
-request_routes(size_t *n)
-{
-	*n = REQUEST_NROUTES;
-	return request_table;
-}
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -422,16 +389,16 @@ request_route_matches(const struct request_route *rt, const char *path,
 }
 
 static const struct request_route *
-request_route_find(enum evhttp_cmd_type method, const char *path,
-    const char **param, int *path_known)
+request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
+    const char *path, const char **param, int *path_known)
 {
 	*path_known = 0;
-	for (size_t i = 0; i < REQUEST_NROUTES; i++) {
-		if (!request_route_matches(&request_table[i], path, param))
+	for (size_t i = 0; i < w->nroutes; i++) {
+		if (!request_route_matches(&w->routes[i], path, param))
 			continue;
 		*path_known = 1;
-		if (request_table[i].method == method)
-			return &request_table[i];
+		if (w->routes[i].method == method)
+			return &w->routes[i];
 	}
 	return NULL;
 }
@@ -477,7 +444,7 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	}
 	if (uri != NULL && evhttp_uri_get_path(uri) != NULL)
 		decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
-	rt = request_route_find(evhttp_request_get_command(req),
+	rt = request_route_find(w, evhttp_request_get_command(req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {
 		free(decoded);

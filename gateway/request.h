@@ -1,9 +1,9 @@
 /* request.h — one HTTP request, from intake to its one reply.
  *
  * A server worker (server.c) hands every request it accepts to
- * request_accept(), which gives it an id, routes it through the route
- * table, authenticates the caller, takes a rate-limit token and parses the
- * body, then calls the route's handler (api_*.c). A handler finishes the
+ * request_accept(), which gives it an id, routes it through the server's
+ * route table, authenticates the caller, takes a rate-limit token and
+ * parses the body, then calls the route's handler (api_*.c). A handler finishes the
  * request with exactly one request_reply_*() call, possibly later from a
  * callback on the same loop (after a provider call or an audit append).
  * The reply frees the request. */
@@ -28,9 +28,24 @@ struct store;
 
 #define REQUEST_ID_LEN 37
 
+struct request;
+
+/* Who may call a route: anyone, a service (API key and/or client
+ * certificate), or the admin token. */
+enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN };
+
+struct request_route {
+	enum evhttp_cmd_type method;
+	const char *path;            /* exact, or a prefix when it ends with '/' */
+	enum request_auth auth;
+	void (*handler)(struct request *r);
+};
+
 /* What a server worker lends every request it accepts; the worker owns
  * all of it and outlives its requests. */
 struct request_worker {
+	const struct request_route *routes;  /* the table served, static */
+	size_t nroutes;
 	struct gateway *gw;
 	struct event_base *base;     /* the worker's loop */
 	struct store *store;         /* the worker's connection */
@@ -55,18 +70,6 @@ struct request {
 	struct evkeyvalq query;
 	json_t *body;                /* parsed JSON body (POST), else NULL */
 };
-
-enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN };
-
-struct request_route {
-	enum evhttp_cmd_type method;
-	const char *path;            /* exact, or a prefix when it ends with '/' */
-	enum request_auth auth;
-	void (*handler)(struct request *r);
-};
-
-/* The route table the server serves, *n rows; static. */
-const struct request_route *request_routes(size_t *n);
 
 /* Handles req on worker w with the config of snap (held for the request
  * from here to its reply). tls_only: the config serves TLS, so a request

@@ -1,4 +1,5 @@
-/* server.c — listener, worker threads and configuration swaps.
+/* server.c — listener, worker threads, the route table and configuration
+ * swaps.
  *
  * N workers each run a libevent loop with an evhttp accepting on a dup of
  * one listening socket, and a store connection. Configuration reloads are
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "clock.h"
 #include "conn.h"
 #include "gateway.h"
@@ -69,6 +71,43 @@ struct server {
 	atomic_int connections;    /* open client connections, all workers */
 	struct ratelimit *ratelimit;
 };
+
+static const struct request_route server_route_table[] = {
+	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
+	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
+	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
+	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
+	{ EVHTTP_REQ_POST, "/v1/consents", REQUEST_SERVICE, api_consents_post },
+	{ EVHTTP_REQ_GET, "/v1/consents", REQUEST_SERVICE, api_consents_get },
+	{ EVHTTP_REQ_DELETE, "/v1/consents/", REQUEST_SERVICE,
+	  api_consents_delete },
+	{ EVHTTP_REQ_POST, "/v1/objections", REQUEST_SERVICE,
+	  api_objections_post },
+	{ EVHTTP_REQ_POST, "/v1/fetch", REQUEST_SERVICE, api_fetch_post },
+	{ EVHTTP_REQ_GET, "/v1/access-log", REQUEST_SERVICE, api_access_log },
+	{ EVHTTP_REQ_POST, "/v1/records", REQUEST_SERVICE, api_records_post },
+	{ EVHTTP_REQ_GET, "/v1/changes", REQUEST_SERVICE, api_changes_get },
+	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
+	  api_deliveries_retry },
+	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE,
+	  api_audit_checkpoint },
+	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_ANYONE,
+	  api_audit_proof_inclusion },
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_ANYONE,
+	  api_audit_proof_consistency },
+};
+
+#define SERVER_NROUTES \
+	(sizeof(server_route_table) / sizeof(server_route_table[0]))
+
+const struct request_route *
+server_routes(size_t *n)
+{
+	*n = SERVER_NROUTES;
+	return server_route_table;
+}
 
 /* ---- configs and snapshots ------------------------------------------ */
 
@@ -406,6 +445,8 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 
 		w->srv = srv;
 		w->index = i;
+		w->rw.routes = server_route_table;
+		w->rw.nroutes = SERVER_NROUTES;
 		w->rw.gw = gw;
 		w->rw.ratelimit = srv->ratelimit;
 		if (worker_init(w, cfg, err, errlen) != 0)

@@ -11,7 +11,11 @@
 #include "config.h"
 
 struct gateway;
+struct request_route;
 struct server;
+
+/* The routes served (request.h), *n rows; static. */
+const struct request_route *server_routes(size_t *n);
 
 /* Starts the listener and the worker threads for cfg. NULL with err. */
 struct server *server_start(struct gateway *gw, struct config *cfg,
