@@ -1,14 +1,17 @@
 /* fuzz_api.c — the HTTP API on hostile requests: a real gateway (server,
  * handlers, store, audit log) runs in this process on a loopback port, and
- * each input becomes one request to it. The first byte picks the endpoint
- * from fuzz_routes (or, past the table, sends the rest as raw bytes to the
- * HTTP parser), the second the credentials; the rest is the JSON body of a
- * POST, or the query or path tail of a GET or DELETE. Every request must
+ * each input becomes one request to it. The first byte picks the route
+ * from the server's own table, server_routes() (or, past the table, sends
+ * the rest as raw bytes to the HTTP parser), the second the credentials;
+ * the rest is the path tail of a route that ends in '/', else the JSON
+ * body of a POST, else the query of a GET or DELETE. Every request must
  * get an HTTP answer: a crash, a sanitizer report or a hang (no answer in
  * 30 s) is a finding. libFuzzer's timeout alarm (SIGALRM) interrupts
  * system calls here, so every one of them is retried on EINTR.
  *
- * To cover an endpoint added later, add a row to fuzz_routes. */
+ * A route added to the server is fuzzed without a change here, and at
+ * start every route gets one request that must reach it (the replay of
+ * make test runs it too). */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,36 +26,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "fuzz.h"
+#include "gateway.h"
 #include "keys.h"
+#include "request.h"
 #include "server.h"
-
-struct fuzz_route {
-	const char *method;
-	const char *path;          /* the input is appended to it */
-};
-
-static const struct fuzz_route fuzz_routes[] = {
-	{ "POST", "/v1/links" },
-	{ "POST", "/v1/consents" },
-	{ "GET", "/v1/consents?subject=" },
-	{ "DELETE", "/v1/consents/" },
-	{ "POST", "/v1/objections" },
-	{ "POST", "/v1/fetch" },
-	{ "GET", "/v1/access-log?subject=" },
-	{ "GET", "/audit/checkpoint" },
-	{ "GET", "/audit/tile/" },
-	{ "GET", "/v1/audit/proof/inclusion?" },
-	{ "GET", "/v1/audit/proof/consistency?" },
-	{ "POST", "/v1/records" },
-	{ "GET", "/v1/changes?" },
-	{ "GET", "/v1/deliveries?" },
-	{ "POST", "/v1/deliveries/0123456789abcdef/retry" },
-	{ "GET", "/healthz" },
-	{ "GET", "/metrics" },
-};
-
-#define FUZZ_NROUTES (sizeof(fuzz_routes) / sizeof(fuzz_routes[0]))
 
 static const char *const fuzz_credentials[] = {
 	NULL, "fuzz-caf", "fuzz-mairie", "fuzz-portal", "fuzz-admin", "wrong",
@@ -100,6 +79,20 @@ fuzz_start(void)
 	atexit(fuzz_stop);
 }
 
+/* The request line's method; a method no route used before stops the
+ * fuzzer until it is named here. */
+static const char *
+fuzz_method(enum evhttp_cmd_type method)
+{
+	switch (method) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PUT: return "PUT";
+	default: abort();
+	}
+}
+
 /* Appends the input to the path, escaping what cannot go in a request
  * line, so the request reaches the router. */
 static void
@@ -122,27 +115,28 @@ fuzz_escape(char *out, const uint8_t *in, size_t n)
 /* The request for this input; malloc'd. The body goes in as bytes (it may
  * hold NULs). */
 static char *
-fuzz_request(const uint8_t *data, size_t size, size_t *len)
+fuzz_request(const struct request_route *rt, const uint8_t *data,
+    size_t size, size_t *len)
 {
-	const struct fuzz_route *rt = &fuzz_routes[data[0]];
 	const char *cred = fuzz_credentials[data[1] %
 	    (sizeof(fuzz_credentials) / sizeof(fuzz_credentials[0]))];
-	size_t body = strcmp(rt->method, "POST") == 0 ? size - 2 : 0;
-	char *tail = malloc(3 * size + 1), auth[64] = "", *head, *req;
+	int prefix = rt->path[strlen(rt->path) - 1] == '/';
+	size_t body = !prefix && rt->method == EVHTTP_REQ_POST ? size - 2 : 0;
+	char *tail = malloc(3 * size + 2), auth[64] = "", *head, *req;
 	int n;
 
 	if (tail == NULL)
 		abort();
 	tail[0] = '\0';
 	if (body == 0)
-		fuzz_escape(tail, data + 2, size - 2);
+		fuzz_escape(prefix ? tail : stpcpy(tail, "?"), data + 2, size - 2);
 	if (cred != NULL)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n",
 		    cred);
 	n = asprintf(&head, "%s %s%s HTTP/1.1\r\nHost: fuzz\r\n%s"
 	    "Connection: close\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n", rt->method, rt->path, tail, auth,
-	    body);
+	    "Content-Length: %zu\r\n\r\n", fuzz_method(rt->method), rt->path,
+	    tail, auth, body);
 	free(tail);
 	if (n < 0 || (req = malloc((size_t)n + body)) == NULL)
 		abort();
@@ -194,8 +188,9 @@ fuzz_send(int fd, const char *data, size_t len, int raw)
 	}
 }
 
-/* Sends the request and reads the whole answer; aborts when none comes. */
-static void
+/* Sends the request and reads the whole answer; aborts when none comes.
+ * The answer's status, or 0 for raw bytes. */
+static int
 fuzz_exchange(const void *req, size_t len, int raw)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -242,25 +237,58 @@ fuzz_exchange(const void *req, size_t len, int raw)
 		abort();
 	}
 	close(fd);
-	if (!raw && strncmp(head, "HTTP/1.1 ", 9) != 0)
+	if (raw)
+		return 0;
+	if (strncmp(head, "HTTP/1.1 ", 9) != 0)
 		abort();
+	return atoi(head + 9);
+}
+
+/* One anonymous request per route, with "x=1" as its input (a well-formed
+ * query, a path tail, a body not read before the 401): each must reach its
+ * route (the router answers 404 or 405 to what reaches none), so a route
+ * the requests above cannot reach is found at once. */
+static void
+fuzz_every_route(void)
+{
+	const struct request_route *routes;
+	const uint8_t data[] = { 0, 0, 'x', '=', '1' };
+	size_t nroutes, len;
+	char *req;
+	int status;
+
+	routes = server_routes(&nroutes);
+	for (size_t i = 0; i < nroutes; i++) {
+		req = fuzz_request(&routes[i], data, sizeof(data), &len);
+		status = fuzz_exchange(req, len, 0);
+		free(req);
+		if (status == 404 || status == 405) {
+			fprintf(stderr, "fuzz: %s %s answers %d\n",
+			    fuzz_method(routes[i].method), routes[i].path, status);
+			abort();
+		}
+	}
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct request_route *routes;
+	size_t nroutes, len;
 	char *req;
-	size_t len;
 
-	if (fuzz_port == 0)
+	if (fuzz_port == 0) {
 		fuzz_start();
+		fuzz_every_route();
+	}
 	if (size < 2)
 		return 0;
-	if (data[0] >= FUZZ_NROUTES) {
+	routes = server_routes(&nroutes);
+	if (data[0] >= nroutes) {
 		fuzz_exchange(data + 1, size - 1, 1);
 		return 0;
 	}
-	req = fuzz_request(data, size, &len);
+	req = fuzz_request(&routes[data[0]], data, size, &len);
 	fuzz_exchange(req, len, 0);
 	free(req);
 	return 0;

@@ -4,7 +4,9 @@
 #ifndef TELLONCE_API_H
 #define TELLONCE_API_H
 
-#include "server.h"
+#include "config.h"
+#include "request.h"
+#include "store.h"
 
 /* api_health.c */
 void api_healthz(struct request *r);

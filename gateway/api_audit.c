@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "encode.h"
+#include "gateway.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "merkle.h"
 
 #define ACCESS_LOG_LIMIT     50
 #define ACCESS_LOG_LIMIT_MAX 500

@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 #include "delivery.h"
 #include "encode.h"
+#include "gateway.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"

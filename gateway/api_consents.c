@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 #include "consent.h"
+#include "gateway.h"
 #include "jsonutil.h"
 #include "metrics.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 
 #define DELIVERIES_LIMIT_DEFAULT 100

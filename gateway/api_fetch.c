@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
 #include "metrics.h"
+#include "snapshot.h"
 
 struct fetch {
 	struct request *r;
@@ -198,7 +200,7 @@ fetch_call(struct fetch *f)
 	char err[256];
 	void *inst;
 
-	inst = request_connector(f->r, prov, &ops, err, sizeof(err));
+	inst = snapshot_connector(f->r->snap, prov, &ops, err, sizeof(err));
 	if (inst == NULL || ops->fetch == NULL) {
 		log_warn("request %s: provider %s: %s", f->r->id, prov->id,
 		    inst ? "its connector cannot fetch" : err);

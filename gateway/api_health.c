@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "audit.h"
+#include "gateway.h"
 #include "metrics.h"
 
 void

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "identity.h"
 #include "jsonutil.h"
 

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
+#include "gateway.h"
 #include "jsonutil.h"
 #include "push.h"
 

@@ -97,15 +97,13 @@ char *audit_checkpoint(struct audit *a, uint64_t *size);
  * writing it): every entry bundle, every hash tile, the checkpoint's root
  * and, when vkey is not NULL, its signature by that verifier key. Returns 0
  * with *size and root, or -1 with err naming the first bad entry index,
- * tile path or checkpoint problem. progress, when not NULL, is called now
- * and then with the entries done so far and the total. */
+ * tile path or checkpoint problem. progress, when not NULL, is called
+ * every AUDIT_VERIFY_PROGRESS_STEP entries with the entries done so far
+ * and the total. */
+#define AUDIT_VERIFY_PROGRESS_STEP 65536
 typedef void (*audit_progress_fn)(uint64_t done, uint64_t total, void *arg);
 int audit_verify(const char *dir, const char *vkey, uint64_t *size,
     merkle_hash root, audit_progress_fn progress, void *arg, char *err,
     size_t errlen);
-
-/* `tellonce audit verify DIR [--key VKEY]`: argv holds the arguments after
- * "verify". Returns the process exit code (0 ok, 1 bad log, 2 usage). */
-int audit_verify_main(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
-/* audit_verify.c — `tellonce audit verify`: checks an audit directory
- * offline, trusting nothing in it but the verifier key given.
+/* audit_verify.c — checks an audit directory offline (for `tellonce audit
+ * verify`, cmd_audit_verify.c), trusting nothing in it but the verifier key given.
  *
  * Every entry bundle up to the checkpoint's size is read and hashed, the
  * tree is rebuilt from those leaves, every hash tile (full, and partial for
@@ -19,7 +19,6 @@
 #include "encode.h"
 #include "keys.h"
 
-#define VERIFY_PROGRESS_STEP 65536
 
 struct verify {
 	int dirfd;
@@ -253,7 +252,8 @@ audit_verify(const char *dir, const char *vkey, uint64_t *size,
 	for (uint64_t b = 0; b < bundles; b++) {
 		if (verify_bundle(&v, b, 0) != 0)
 			goto out;
-		if (progress != NULL && v.tree->size % VERIFY_PROGRESS_STEP == 0)
+		if (progress != NULL &&
+		    v.tree->size % AUDIT_VERIFY_PROGRESS_STEP == 0)
 			progress(v.tree->size, cp.size, arg);
 	}
 	if (cp.size % MERKLE_TILE_WIDTH != 0 &&
@@ -276,58 +276,4 @@ out:
 	free(v.tree);
 	close(v.dirfd);
 	return rc;
-}
-
-/* ---- the command ----------------------------------------------------- */
-
-static void
-verify_bar(uint64_t done, uint64_t total, void *arg)
-{
-	int width = 40, fill = total ? (int)(done * (uint64_t)width / total) : width;
-
-	if (total < VERIFY_PROGRESS_STEP)
-		return;
-	fprintf(stderr, "\r[%.*s%*s] %3d%% %llu/%llu entries",
-	    fill, "########################################", width - fill, "",
-	    total ? (int)(done * 100 / total) : 100, (unsigned long long)done,
-	    (unsigned long long)total);
-	if (done == total)
-		fputc('\n', stderr);
-}
-
-static int
-verify_usage(void)
-{
-	fprintf(stderr, "usage: tellonce audit verify DIR [--key VKEY]\n");
-	return 2;
-}
-
-int
-audit_verify_main(int argc, char **argv)
-{
-	const char *dir = NULL, *vkey = NULL;
-	char err[512], rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
-	merkle_hash root;
-	uint64_t size;
-
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-			vkey = argv[++i];
-		else if (argv[i][0] != '-' && dir == NULL)
-			dir = argv[i];
-		else
-			return verify_usage();
-	}
-	if (dir == NULL)
-		return verify_usage();
-	if (audit_verify(dir, vkey, &size, root,
-	    isatty(STDERR_FILENO) ? verify_bar : NULL, NULL, err,
-	    sizeof(err)) != 0) {
-		fprintf(stderr, "%s: verification failed: %s\n", dir, err);
-		return 1;
-	}
-	encode_base64(root, MERKLE_HASH_LEN, rootb64);
-	printf("%s: ok, %llu entries, root %s%s\n", dir, (unsigned long long)size,
-	    rootb64, vkey ? "" : " (signature not checked: no --key)");
-	return 0;
 }

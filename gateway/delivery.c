@@ -27,17 +27,11 @@
 #include "log.h"
 #include "mapping.h"
 #include "poller.h"
+#include "snapshot.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
 #define DELIVERY_DRAIN_MS 10000      /* grace period at stop */
-
-/* One configuration and this worker's connector instances for it. */
-struct delivery_snap {
-	struct config *cfg;
-	void **instances;            /* per service index; NULL until first use */
-	int refs;                    /* jobs using it, +1 while current */
-};
 
 /* A subscriber's share of the worker; kept across reloads. */
 struct delivery_sub {
@@ -53,7 +47,7 @@ enum delivery_phase { PHASE_PUSH, PHASE_AUDIT, PHASE_STORE };
 struct delivery_job {
 	TAILQ_ENTRY(delivery_job) link;
 	struct delivery *dl;
-	struct delivery_snap *snap;
+	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
 	enum delivery_phase phase;
@@ -81,7 +75,7 @@ struct delivery {
 	struct event *tick_ev, *flush_ev;
 	pthread_mutex_t lock;        /* guards next_cfg */
 	struct config *next_cfg;
-	struct delivery_snap *snap;
+	struct snapshot *snap;       /* the current config, held */
 	struct delivery_sub **subs;
 	size_t nsubs;
 	struct delivery_jobs jobs;   /* pushed or being audited */
@@ -203,40 +197,11 @@ delivery_filter(struct store *st, const struct config *cfg,
 
 /* ---- snapshots and subscribers ----------------------------------------- */
 
-static struct delivery_snap *
-delivery_snap_new(struct config *cfg)
-{
-	struct delivery_snap *snap = calloc(1, sizeof(*snap));
-
-	if (snap == NULL ||
-	    (snap->instances = calloc(cfg->nservices + 1, sizeof(void *))) == NULL) {
-		free(snap);
-		return NULL;
-	}
-	snap->cfg = cfg;
-	snap->refs = 1;
-	return snap;
-}
-
-static void
-delivery_snap_release(struct delivery_snap *snap)
-{
-	if (snap == NULL || --snap->refs > 0)
-		return;
-	for (size_t i = 0; i < snap->cfg->nservices; i++)
-		if (snap->instances[i] != NULL)
-			snap->cfg->services[i].connector->ops->destroy(
-			    snap->instances[i]);
-	free(snap->instances);
-	config_free(snap->cfg);
-	free(snap);
-}
-
 /* Moves to the configuration handed over by delivery_swap_config. */
 static void
 delivery_refresh(struct delivery *dl)
 {
-	struct delivery_snap *snap;
+	struct snapshot *snap;
 	struct config *cfg;
 
 	pthread_mutex_lock(&dl->lock);
@@ -245,12 +210,11 @@ delivery_refresh(struct delivery *dl)
 	pthread_mutex_unlock(&dl->lock);
 	if (cfg == NULL)
 		return;
-	if ((snap = delivery_snap_new(cfg)) == NULL) {
+	if ((snap = snapshot_new(cfg, dl->base)) == NULL) {
 		log_error("delivery: out of memory; keeping the old configuration");
-		config_free(cfg);
 		return;
 	}
-	delivery_snap_release(dl->snap);
+	snapshot_release(dl->snap);
 	dl->snap = snap;
 }
 
@@ -323,7 +287,7 @@ delivery_job_free(struct delivery_job *job)
 	job->sub->inflight--;
 	if (job->probe)
 		job->sub->probing = 0;
-	delivery_snap_release(job->snap);
+	snapshot_release(job->snap);
 	store_delivery_clear(&job->row);
 	policy_decision_clear(&job->dec);
 	json_decref(job->granted);
@@ -490,23 +454,6 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	}
 }
 
-/* svc's connector instance of this snapshot, created on first use. */
-static void *
-delivery_instance(struct delivery *dl, struct delivery_snap *snap,
-    const struct config_service *svc, char *err, size_t errlen)
-{
-	void **slot = &snap->instances[svc - snap->cfg->services];
-	struct connector_env env = { .base = dl->base, .service = svc->id,
-	    .log = log_printf };
-
-	if (*slot == NULL && svc->connector->ops->init(slot,
-	    svc->connector->settings, &env, err, errlen) != 0) {
-		*slot = NULL;
-		return NULL;
-	}
-	return *slot;
-}
-
 static void *
 delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
     char *err, size_t errlen)
@@ -520,7 +467,7 @@ delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
 		snprintf(err, errlen, "its %s connector cannot push", (*ops)->name);
 		return NULL;
 	}
-	return delivery_instance(job->dl, job->snap, job->svc, err, errlen);
+	return snapshot_connector(job->snap, job->svc, ops, err, errlen);
 }
 
 static void
@@ -623,8 +570,7 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 		return;
 	}
 	job->dl = dl;
-	job->snap = dl->snap;
-	job->snap->refs++;
+	job->snap = snapshot_hold(dl->snap);
 	job->sub = sub;
 	job->probe = probe;
 	sub->inflight++;
@@ -698,24 +644,24 @@ delivery_drained(const struct delivery *dl)
 static void
 delivery_poll_release(void *arg)
 {
-	delivery_snap_release(arg);
+	snapshot_release(arg);
 }
 
 /* A poll holds the snapshot its connector instance belongs to. */
 static void
 delivery_poll(struct delivery *dl, const struct config_service *svc)
 {
+	const struct connector_ops *ops;
 	char err[256];
-	void *inst = delivery_instance(dl, dl->snap, svc, err, sizeof(err));
+	void *inst = snapshot_connector(dl->snap, svc, &ops, err, sizeof(err));
 
 	if (inst == NULL) {
 		log_warn("poll %s: %s", svc->id, err);
 		return;
 	}
-	dl->snap->refs++;
 	if (!poller_source(dl->poller, dl->snap->cfg, svc, inst,
-	    delivery_poll_release, dl->snap))
-		dl->snap->refs--;
+	    delivery_poll_release, snapshot_hold(dl->snap)))
+		snapshot_release(dl->snap);
 }
 
 static void
@@ -805,7 +751,7 @@ delivery_free(struct delivery *dl)
 		delivery_job_free(job);
 	}
 	poller_free(dl->poller);
-	delivery_snap_release(dl->snap);
+	snapshot_release(dl->snap);
 	config_free(dl->next_cfg);
 	for (size_t i = 0; i < dl->nsubs; i++) {
 		free(dl->subs[i]->id);
@@ -838,13 +784,12 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 	pthread_mutex_init(&dl->lock, NULL);
 	TAILQ_INIT(&dl->jobs);
 	TAILQ_INIT(&dl->done);
-	if ((dl->snap = delivery_snap_new(cfg)) == NULL) {
-		config_free(cfg);
+	dl->base = event_base_new();
+	if ((dl->snap = snapshot_new(cfg, dl->base)) == NULL) {
 		snprintf(err, errlen, "delivery: out of memory");
 		delivery_free(dl);
 		return NULL;
 	}
-	dl->base = event_base_new();
 	dl->tick_ev = dl->base ? evtimer_new(dl->base, delivery_tick, dl) : NULL;
 	dl->flush_ev = dl->base ? evtimer_new(dl->base, delivery_flush, dl) : NULL;
 	if (dl->tick_ev == NULL || dl->flush_ev == NULL) {

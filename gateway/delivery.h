@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "policy.h"
-#include "server.h"
+#include "gateway.h"
 #include "store.h"
 
 struct delivery;

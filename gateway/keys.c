@@ -1,4 +1,5 @@
-/* keys.c — the Ed25519 audit key: PEM in and out, note key IDs, keygen. */
+/* keys.c — the Ed25519 audit key: PEM in and out, note key IDs, key
+ * generation. */
 #include "keys.h"
 
 #include <errno.h>
@@ -173,47 +174,4 @@ fail:
 	BIO_free(bio);
 	EVP_PKEY_free(key);
 	return NULL;
-}
-
-static int
-keys_usage(void)
-{
-	fprintf(stderr, "usage: tellonce keygen -o FILE [--origin NAME]\n");
-	return 2;
-}
-
-int
-keys_keygen_main(int argc, char **argv)
-{
-	const char *path = NULL, *origin = "tellonce";
-	unsigned char pub[32];
-	char err[512], *vkey;
-	EVP_PKEY *key;
-
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--origin") == 0 && i + 1 < argc)
-			origin = argv[++i];
-		else
-			return keys_usage();
-	}
-	if (path == NULL)
-		return keys_usage();
-	key = keys_generate(path, err, sizeof(err));
-	if (key == NULL) {
-		fprintf(stderr, "tellonce keygen: %s\n", err);
-		return 1;
-	}
-	if (keys_public_raw(key, pub) != 0 ||
-	    (vkey = keys_verifier_string(origin, pub)) == NULL) {
-		EVP_PKEY_free(key);
-		fprintf(stderr, "tellonce keygen: cannot read the public key\n");
-		return 1;
-	}
-	/* The verifier key is the command's output, for auditors. */
-	printf("%s\n", vkey);
-	free(vkey);
-	EVP_PKEY_free(key);
-	return 0;
 }

@@ -27,10 +27,4 @@ int keys_verifier_parse(const char *vkey, char *name, size_t namelen,
  * overwrite). Returns the key (caller frees) or NULL with err. */
 EVP_PKEY *keys_generate(const char *path, char *err, size_t errlen);
 
-/* `tellonce keygen -o FILE [--origin NAME]`: argv holds the arguments
- * after "keygen". Prints the verifier key for NAME, which must be the
- * log's origin (the gateway also logs it at start). Returns the process
- * exit code. */
-int keys_keygen_main(int argc, char **argv);
-
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cmd.h"
 #include "encode.h"
 #include "keys.h"
 
@@ -152,9 +153,9 @@ main(int argc, char **argv)
 {
 	evthread_use_pthreads();
 	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
-		return keys_keygen_main(argc - 2, argv + 2);
+		return cmd_keygen(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return audit_verify_main(argc - 2, argv + 2);
+		return cmd_audit_verify(argc - 2, argv + 2);
 	if (argc >= 7 && strcmp(argv[1], "append") == 0)
 		return cmd_append(argc - 2, argv + 2);
 	if (argc == 7 && strcmp(argv[1], "proof") == 0)

@@ -1,0 +1,26 @@
+/* cmd_check.c — `tellonce check -c FILE`: loads the configuration as serve
+ * would and reports every error (file:line:col) on stdout. */
+#include <stdio.h>
+
+#include "cmd.h"
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	const char *path;
+
+	if ((path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
+		return cmd_usage_error("check needs -c FILE");
+	cfg = config_load(path, &errs);
+	if (cfg == NULL) {
+		config_errors_print(&errs, stdout);
+		config_errors_free(&errs);
+		return CMD_FAIL;
+	}
+	config_errors_free(&errs);
+	config_free(cfg);
+	printf("%s: ok\n", path);
+	return CMD_OK;
+}

@@ -1,0 +1,178 @@
+/* cmd_serve.c — `tellonce serve -c FILE`: runs the gateway in the
+ * foreground. Binds as root, drops to gateway.user, opens the audit log
+ * and the access index, starts the HTTP server and the delivery worker,
+ * then waits for signals: SIGHUP reloads, SIGTERM or SIGINT drains and
+ * stops. */
+#include <curl/curl.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "access_index.h"
+#include "audit.h"
+#include "cmd.h"
+#include "delivery.h"
+#include "gateway.h"
+#include "keys.h"
+#include "log.h"
+#include "privdrop.h"
+#include "reload.h"
+#include "server.h"
+#include "store.h"
+
+static void
+cmd_serve_reload(struct gateway *gw, struct delivery *dl)
+{
+	struct config *cfg = cmd_load_config(gw->config_path);
+	const char *blocker;
+	char err[512];
+
+	if (cfg == NULL) {
+		log_error("reload refused: %s is invalid; the old configuration "
+		    "keeps serving", gw->config_path);
+		return;
+	}
+	if ((blocker = reload_blocker(server_config(gw->server), cfg)) != NULL) {
+		log_error("reload refused: %s changed, which needs a restart", blocker);
+		config_free(cfg);
+		return;
+	}
+	/* The server and the delivery worker share the one config, read
+	 * once: after `gateway.user` drops root, key files cannot be read
+	 * again. */
+	if (server_swap_config(gw->server, config_ref(cfg), err,
+	    sizeof(err)) != 0) {
+		log_error("reload refused: %s; the old configuration keeps "
+		    "serving", err);
+		config_free(cfg);
+		return;
+	}
+	delivery_swap_config(dl, cfg);
+	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
+	audit_append(gw->audit, &e, NULL);
+	log_info("configuration reloaded from %s", gw->config_path);
+}
+
+/* Waits for signals on the main thread; the workers never see them. */
+static void
+cmd_serve_signals(struct gateway *gw, struct delivery *dl, const sigset_t *set)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			cmd_serve_reload(gw, dl);
+			continue;
+		}
+		log_info("signal %d: draining and stopping", sig);
+		return;
+	}
+}
+
+static int
+cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
+{
+	unsigned char pub[32];
+	char err[256];
+
+	gw->signer = keys_load_private(&cfg->gateway.audit.signing_key, err,
+	    sizeof(err));
+	if (gw->signer == NULL || keys_public_raw(gw->signer, pub) != 0) {
+		log_error("audit signing key: %s", err);
+		return -1;
+	}
+	snprintf(gw->signer_kid, sizeof(gw->signer_kid), "%08x",
+	    keys_note_id(cfg->gateway.audit.origin, pub));
+	return 0;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct gateway gw = { 0 };
+	struct store *index_store = NULL;
+	struct delivery *dl = NULL;
+	struct config *cfg;
+	sigset_t set;
+	char err[512];
+	int level, fd = -1, rc = CMD_FAIL;
+
+	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
+		return cmd_usage_error("serve needs -c FILE");
+	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
+		return CMD_FAIL;
+	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
+		log_set_level((enum log_level)level);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	/* Bound as root (ports below 1024); everything opened from here on
+	 * is opened as gateway.user, so its files stay usable by it. */
+	if ((fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (cfg->gateway.user != NULL &&
+	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (cmd_serve_open_signer(&gw, cfg) != 0)
+		goto out;
+	index_store = store_open(cfg->gateway.store, err, sizeof(err));
+	if (index_store == NULL) {
+		log_error("store: %s", err);
+		goto out;
+	}
+	gw.audit = audit_open(&cfg->gateway.audit, err, sizeof(err));
+	if (gw.audit == NULL) {
+		log_error("audit log: %s", err);
+		goto out;
+	}
+	if (access_index_start(gw.audit, index_store) != 0) {
+		log_error("audit log: cannot rebuild the access index");
+		goto out;
+	}
+	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+		fd = -1; /* server_start_on took it, and one config reference */
+		log_error("%s", err);
+		goto out;
+	}
+	fd = -1;
+	dl = delivery_start(&gw, cfg, err, sizeof(err));
+	cfg = NULL; /* delivery_start took the other reference */
+	if (dl == NULL) {
+		log_error("%s", err);
+		server_stop(gw.server);
+		goto out;
+	}
+	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
+	cmd_serve_signals(&gw, dl, &set);
+	server_stop(gw.server);
+	delivery_stop(dl);
+	rc = CMD_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (gw.audit != NULL)
+		audit_close(gw.audit);
+	if (index_store != NULL)
+		store_close(index_store);
+	EVP_PKEY_free(gw.signer);
+	config_free(cfg);
+	curl_global_cleanup();
+	if (rc == CMD_OK)
+		log_info("stopped");
+	return rc;
+}

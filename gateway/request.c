@@ -1,0 +1,474 @@
+/* request.c — request intake, routing, authentication, replies and the
+ * audit hand-off (see request.h).
+ *
+ * Intake runs in a fixed order, each step replying itself when it refuses:
+ * TLS only when configured, query string, route (404/405), credentials
+ * (401), rate limit (429), JSON body (400/413). Only then does the handler
+ * run, so a handler sees an authenticated caller and a parsed body. */
+#include "request.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "gateway.h"
+#include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "snapshot.h"
+#include "tls.h"
+
+/* ---- replies ---------------------------------------------------------- */
+
+static const char *
+request_status_title(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+static void
+request_free(struct request *r)
+{
+	evhttp_clear_headers(&r->query);
+	json_decref(r->body);
+	free(r->param);
+	snapshot_release(r->snap);
+	r->worker->inflight--;
+	free(r);
+}
+
+static void
+request_send(struct request *r, int status, struct evbuffer *body)
+{
+	conn_touch(r->worker->conns, r->req,
+	    r->cfg->gateway.limits.request_timeout_ms);
+	evhttp_send_reply(r->req, status, request_status_title(status), body);
+	metrics_http(r->path ? r->path : "unrouted", status);
+	request_free(r);
+}
+
+void
+request_add_header(struct request *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
+void
+request_reply_raw(struct request *r, int status, const char *content_type,
+    const void *data, size_t len, const char *cache_control)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (content_type != NULL)
+		request_add_header(r, "Content-Type", content_type);
+	if (cache_control != NULL)
+		request_add_header(r, "Cache-Control", cache_control);
+	if (buf != NULL && len > 0)
+		evbuffer_add(buf, data, len);
+	request_send(r, status, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+}
+
+void
+request_reply_json(struct request *r, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	if (text == NULL) {
+		request_reply_problem(r, 500, NULL, "response could not be encoded");
+		return;
+	}
+	request_add_header(r, "Cache-Control", "no-store");
+	request_reply_raw(r, status, "application/json", text, strlen(text), NULL);
+	free(text);
+}
+
+void
+request_reply_problem(struct request *r, int status, const char *reason,
+    const char *detail_fmt, ...)
+{
+	char detail[512], type[128] = "about:blank";
+	json_t *p;
+	char *text;
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+	va_end(ap);
+	if (reason != NULL)
+		snprintf(type, sizeof(type), "https://tellonce.example/problems/%s",
+		    reason);
+	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type,
+	    "title", request_status_title(status), "status", status,
+	    "detail", detail);
+	if (reason != NULL)
+		json_object_set_new(p, "reason", json_string(reason));
+	json_object_set_new(p, "request_id", json_string(r->id));
+	text = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	if (status == 401)
+		request_add_header(r, "WWW-Authenticate", "Bearer realm=\"tellonce\"");
+	request_add_header(r, "Cache-Control", "no-store");
+	request_reply_raw(r, status, "application/problem+json", text,
+	    text ? strlen(text) : 0, NULL);
+	free(text);
+}
+
+void
+request_reply_empty(struct request *r, int status)
+{
+	request_send(r, status, NULL);
+}
+
+const char *
+request_query(struct request *r, const char *name)
+{
+	return evhttp_find_header(&r->query, name);
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+struct request_audit_ctx {
+	struct request *r;
+	request_audited_fn then;
+	void *arg;
+};
+
+static void
+request_audit_done(int status, uint64_t index, void *arg)
+{
+	struct request_audit_ctx *ctx = arg;
+	struct request *r = ctx->r;
+	request_audited_fn then = ctx->then;
+	void *then_arg = ctx->arg;
+
+	free(ctx);
+	if (status != 0) {
+		log_error("request %s: audit append failed; reply withheld", r->id);
+		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
+		return;
+	}
+	then(r, index, then_arg);
+}
+
+void
+request_audit(struct request *r, const struct audit_entry *e,
+    request_audited_fn then, void *arg)
+{
+	struct request_audit_ctx *ctx = malloc(sizeof(*ctx));
+	struct audit_entry entry = *e;
+
+	if (ctx == NULL) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	ctx->r = r;
+	ctx->then = then;
+	ctx->arg = arg;
+	if (entry.request_id == NULL)
+		entry.request_id = r->id;
+	audit_append_async(r->gw->audit, &entry, r->base, request_audit_done, ctx);
+}
+
+/* ---- request intake --------------------------------------------------- */
+
+/* Keeps a caller's X-Request-Id when it is short and plain, so traces join
+ * up across services; otherwise makes one. */
+static void
+request_set_id(struct request *r)
+{
+	const char *given = evhttp_find_header(
+	    evhttp_request_get_input_headers(r->req), "X-Request-Id");
+	unsigned char raw[16];
+	size_t len;
+
+	if (given != NULL && (len = strlen(given)) > 0 && len < REQUEST_ID_LEN &&
+	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == len) {
+		memcpy(r->id, given, len + 1);
+	} else {
+		RAND_bytes(raw, sizeof(raw));
+		raw[6] = (raw[6] & 0x0f) | 0x40;
+		raw[8] = (raw[8] & 0x3f) | 0x80;
+		snprintf(r->id, sizeof(r->id),
+		    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		    raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+		    raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]);
+	}
+	request_add_header(r, "X-Request-Id", r->id);
+}
+
+static const char *
+request_bearer(struct request *r)
+{
+	const char *h = evhttp_find_header(
+	    evhttp_request_get_input_headers(r->req), "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+static int
+request_is_admin(const struct config *cfg, const char *token)
+{
+	unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
+
+	SHA256(cfg->gateway.admin_token.data, cfg->gateway.admin_token.len, want);
+	SHA256((const unsigned char *)token, strlen(token), got);
+	return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
+}
+
+static struct bufferevent *
+request_bufferevent(struct request *r)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+
+	return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+}
+
+/* The service the credentials name: an API key, a client certificate
+ * (mTLS), or both. A service configured with both must present both, and
+ * a key and a certificate of two different services name nobody. */
+static const struct config_service *
+request_service(struct request *r, const char *token)
+{
+	unsigned char hash[TLS_CERT_SHA256_LEN];
+	const struct config_service *by_key = NULL, *by_cert = NULL, *svc;
+	int has_cert = tls_peer_sha256(request_bufferevent(r), hash) == 0;
+
+	if (token != NULL)
+		by_key = config_find_service_by_key(r->cfg, token, strlen(token));
+	if (has_cert)
+		by_cert = config_find_service_by_cert(r->cfg, hash);
+	if (token != NULL && by_key == NULL)
+		return NULL;
+	svc = by_key != NULL ? by_key : by_cert;
+	if (svc == NULL || (by_cert != NULL && by_cert != svc))
+		return NULL;
+	if ((svc->has_api_key && by_key != svc) ||
+	    (svc->has_client_cert && by_cert != svc))
+		return NULL;
+	return svc;
+}
+
+/* Returns 0 when the caller may go on; otherwise has replied 401. */
+static int
+request_authenticate(struct request *r, enum request_auth auth)
+{
+	const char *token;
+
+	if (auth == REQUEST_ANYONE)
+		return 0;
+	token = request_bearer(r);
+	if (token != NULL && auth == REQUEST_ADMIN && request_is_admin(r->cfg, token)) {
+		r->admin = 1;
+		return 0;
+	}
+	if (auth == REQUEST_SERVICE)
+		r->caller = request_service(r, token);
+	if (r->caller != NULL)
+		return 0;
+	request_reply_problem(r, 401, NULL, token == NULL &&
+	    !tls_is_tls(request_bufferevent(r)) ?
+	    "missing Authorization: Bearer credentials" :
+	    "the credentials are not valid");
+	return -1;
+}
+
+/* Takes a token from the caller's bucket and says so in RateLimit-*
+ * headers (as API Particulier does). Returns 0, or -1 after replying 429. */
+static int
+request_rate_limit(struct request *r)
+{
+	const struct config_rate_limit *rl = &r->caller->rate_limit;
+	struct ratelimit_verdict v;
+	char text[32];
+
+	if (rl->rate <= 0)
+		return 0;
+	ratelimit_take(r->worker->ratelimit, r->caller->id, rl->rate,
+	    rl->burst, clock_mono_ms(), &v);
+	snprintf(text, sizeof(text), "%ld", v.limit);
+	request_add_header(r, "RateLimit-Limit", text);
+	snprintf(text, sizeof(text), "%ld", v.remaining);
+	request_add_header(r, "RateLimit-Remaining", text);
+	snprintf(text, sizeof(text), "%ld", v.reset_s);
+	request_add_header(r, "RateLimit-Reset", text);
+	if (v.allowed)
+		return 0;
+	snprintf(text, sizeof(text), "%ld", v.retry_after_s);
+	request_add_header(r, "Retry-After", text);
+	request_reply_problem(r, 429, "rate_limited", "service %s is over its "
+	    "rate limit; retry in %ld s", r->caller->id, v.retry_after_s);
+	return -1;
+}
+
+/* Parses a JSON object body. Returns 0, or -1 after replying 400/413. */
+static int
+request_parse_body(struct request *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	const char *data;
+
+	if (len > r->cfg->gateway.limits.max_body) {
+		request_reply_problem(r, 413, NULL,
+		    "the body is larger than %zu bytes", r->cfg->gateway.limits.max_body);
+		return -1;
+	}
+	/* An action such as POST /v1/deliveries/{id}/retry needs no body. */
+	if (len == 0) {
+		r->body = json_object();
+		return 0;
+	}
+	data = (const char *)evbuffer_pullup(in, -1);
+	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (r->body == NULL) {
+		request_reply_problem(r, 400, NULL, "malformed JSON at line %d column %d: %s",
+		    jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(r->body)) {
+		request_reply_problem(r, 400, NULL, "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+request_route_matches(const struct request_route *rt, const char *path,
+    const char **param)
+{
+	size_t n = strlen(rt->path);
+
+	*param = NULL;
+	if (rt->path[n - 1] != '/')
+		return strcmp(rt->path, path) == 0;
+	if (strncmp(rt->path, path, n) != 0 || path[n] == '\0')
+		return 0;
+	*param = path + n;
+	return 1;
+}
+
+static const struct request_route *
+request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
+    const char *path, const char **param, int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < w->nroutes; i++) {
+		if (!request_route_matches(&w->routes[i], path, param))
+			continue;
+		*path_known = 1;
+		if (w->routes[i].method == method)
+			return &w->routes[i];
+	}
+	return NULL;
+}
+
+
+void
+request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+    struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const struct request_route *rt;
+	struct request *r = calloc(1, sizeof(*r));
+	char *decoded = NULL;
+	const char *param;
+	int known;
+
+	if (r == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	r->req = req;
+	r->worker = w;
+	r->gw = w->gw;
+	r->base = w->base;
+	r->store = w->store;
+	r->snap = snapshot_hold(snap);
+	r->cfg = snap->cfg;
+	TAILQ_INIT(&r->query);
+	w->inflight++;
+	request_set_id(r);
+	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
+	/* Fail closed: nothing is served in clear when TLS is configured. */
+	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 400, NULL, "this gateway only speaks TLS");
+		return;
+	}
+
+	if (uri != NULL && evhttp_uri_get_query(uri) != NULL &&
+	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &r->query) != 0) {
+		request_reply_problem(r, 400, NULL, "malformed query string");
+		return;
+	}
+	if (uri != NULL && evhttp_uri_get_path(uri) != NULL)
+		decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
+	rt = request_route_find(w, evhttp_request_get_command(req),
+	    decoded ? decoded : "", &param, &known);
+	if (rt == NULL) {
+		free(decoded);
+		if (known) {
+			request_reply_problem(r, 405, NULL, "method not allowed on this path");
+		} else {
+			request_reply_problem(r, 404, NULL, "no such endpoint");
+		}
+		return;
+	}
+	/* The route pattern names the request in metrics; the raw path may
+	 * hold ids. */
+	r->path = rt->path;
+	if (param != NULL && (r->param = strdup(param)) == NULL) {
+		free(decoded);
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	free(decoded);
+	if (request_authenticate(r, rt->auth) != 0)
+		return;
+	if (r->caller != NULL && request_rate_limit(r) != 0)
+		return;
+	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
+		return;
+	rt->handler(r);
+}

@@ -1,0 +1,105 @@
+/* request.h — one HTTP request, from intake to its one reply.
+ *
+ * A server worker (server.c) hands every request it accepts to
+ * request_accept(), which gives it an id, routes it through the server's
+ * route table, authenticates the caller, takes a rate-limit token and
+ * parses the body, then calls the route's handler (api_*.c). A handler finishes the
+ * request with exactly one request_reply_*() call, possibly later from a
+ * callback on the same loop (after a provider call or an audit append).
+ * The reply frees the request. */
+#ifndef TELLONCE_REQUEST_H
+#define TELLONCE_REQUEST_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct audit_entry;
+struct config;
+struct config_service;
+struct conn_table;
+struct event_base;
+struct gateway;
+struct ratelimit;
+struct snapshot;
+struct store;
+
+#define REQUEST_ID_LEN 37
+
+struct request;
+
+/* Who may call a route: anyone, a service (API key and/or client
+ * certificate), or the admin token. */
+enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN };
+
+struct request_route {
+	enum evhttp_cmd_type method;
+	const char *path;            /* exact, or a prefix when it ends with '/' */
+	enum request_auth auth;
+	void (*handler)(struct request *r);
+};
+
+/* What a server worker lends every request it accepts; the worker owns
+ * all of it and outlives its requests. */
+struct request_worker {
+	const struct request_route *routes;  /* the table served, static */
+	size_t nroutes;
+	struct gateway *gw;
+	struct event_base *base;     /* the worker's loop */
+	struct store *store;         /* the worker's connection */
+	struct conn_table *conns;
+	struct ratelimit *ratelimit; /* shared by all workers */
+	int inflight;                /* requests accepted, not replied to yet */
+};
+
+struct request {
+	struct evhttp_request *req;
+	struct request_worker *worker;
+	struct gateway *gw;
+	struct event_base *base;     /* the worker's loop */
+	struct store *store;         /* the worker's connection */
+	const struct config *cfg;    /* snap's, valid until the reply */
+	struct snapshot *snap;       /* held until the reply */
+	const struct config_service *caller;  /* NULL on anonymous routes */
+	int admin;                   /* authenticated with the admin token */
+	char id[REQUEST_ID_LEN];     /* X-Request-Id */
+	const char *path;            /* the route's pattern (NULL until routed) */
+	char *param;                 /* the {id} segment of the route, or NULL; owned */
+	struct evkeyvalq query;
+	json_t *body;                /* parsed JSON body (POST), else NULL */
+};
+
+/* Handles req on worker w with the config of snap (held for the request
+ * from here to its reply). tls_only: the config serves TLS, so a request
+ * that came in clear is refused. */
+void request_accept(struct request_worker *w, struct snapshot *snap,
+    int tls_only, struct evhttp_request *req);
+
+/* ---- for handlers ---------------------------------------------------- */
+
+/* The query parameter, or NULL. */
+const char *request_query(struct request *r, const char *name);
+
+/* Each reply frees r. body is stolen. */
+void request_reply_json(struct request *r, int status, json_t *body);
+/* RFC 9457 problem: type, title (from status), status, detail, and reason
+ * when not NULL. detail never holds personal values. */
+void request_reply_problem(struct request *r, int status, const char *reason,
+    const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
+void request_reply_empty(struct request *r, int status);
+/* Raw bytes with a content type and optional Cache-Control. */
+void request_reply_raw(struct request *r, int status, const char *content_type,
+    const void *data, size_t len, const char *cache_control);
+/* Adds a response header (before the reply). */
+void request_add_header(struct request *r, const char *name, const char *value);
+
+/* Appends e to the audit log (filling ts and request_id when unset) and,
+ * once it is durable, calls then(r, index, arg) on this worker. If the log
+ * cannot take it, replies 503 itself: nothing is exchanged unaudited. */
+typedef void (*request_audited_fn)(struct request *r, uint64_t index, void *arg);
+void request_audit(struct request *r, const struct audit_entry *e,
+    request_audited_fn then, void *arg);
+
+#endif
