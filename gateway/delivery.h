@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "policy.h"
 #include "server.h"
 #include "store.h"

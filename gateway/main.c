@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "config.h"
+#include "config_load.h"
 #include "delivery.h"
 #include "jsonutil.h"
 #include "keys.h"

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "audit.h"
-#include "config.h"
+#include "config_model.h"
 #include "connector.h"
 #include "store.h"
 

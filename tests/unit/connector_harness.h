@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "log.h"
 
 #define HARNESS_PATH_LEN 512

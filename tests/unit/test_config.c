@@ -10,7 +10,8 @@
 
 #include <openssl/sha.h>
 
-#include "config.h"
+#include "config_load.h"
+#include "store.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/tellonce-test-config-XXXXXX";
@@ -480,6 +481,31 @@ test_bad_values(void)
 	check_change("    purpose: benefit-eligibility\n    basis: consent",
 	    "    purpose:\n    basis: consent", "\n    basis: consent", 1,
 	    "policies[0].purpose: needs a value");
+}
+
+/* `check` refuses every store URL that `serve` could not open: config
+ * and store_open read the one scheme table. */
+static void
+test_store_schemes(void)
+{
+	static const char *const refused[] = {
+		"postgresql://db.example/tellonce",
+		"postgres://db.example/tellonce",
+	};
+	char to[128], err[256];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(to, sizeof(to), "store: %s", refused[i]);
+		check_change("store: sqlite:data/tellonce.db", to, "postgres",
+		    1, "gateway.store: postgresql store not built yet");
+		CHECK(store_open(refused[i], err, sizeof(err)) == NULL);
+		CHECK_STR(err, "postgresql store not built yet");
+	}
+	check_change("store: sqlite:data/tellonce.db", "store: postgresql://",
+	    "postgresql", 1, "gateway.store: expected sqlite:PATH or "
+	    "postgresql://...");
+	check_change("store: sqlite:data/tellonce.db", "store: \"sqlite:\"",
+	    "\"sqlite", 1, "gateway.store: expected sqlite:PATH or postgresql://...");
 }
 
 static void
@@ -1004,6 +1030,7 @@ main(void)
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);
 	UNIT_RUN(test_bad_values);
+	UNIT_RUN(test_store_schemes);
 	UNIT_RUN(test_missing_keys);
 	UNIT_RUN(test_dangling_references);
 	UNIT_RUN(test_legal_reference);
