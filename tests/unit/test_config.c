@@ -16,6 +16,60 @@
 
 static char dir[] = "/tmp/tellonce-test-config-XXXXXX";
 
+/* The link wraps the allocator of this binary (see the Makefile): while
+ * oom_fail_at is not -1, the allocation of that number (from 0) fails, so
+ * test_out_of_memory can fail each allocation of a load in turn. Only the
+ * calls made by tellonce's own code are counted; libc, libyaml and
+ * jansson allocate for themselves. */
+static long oom_fail_at = -1, oom_count;
+
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_reallocarray(void *, size_t, size_t);
+char *__real_strdup(const char *);
+void *__wrap_malloc(size_t);
+void *__wrap_calloc(size_t, size_t);
+void *__wrap_realloc(void *, size_t);
+void *__wrap_reallocarray(void *, size_t, size_t);
+char *__wrap_strdup(const char *);
+
+static int
+oom_now(void)
+{
+	return oom_fail_at != -1 && oom_count++ == oom_fail_at;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return oom_now() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	return oom_now() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return oom_now() ? NULL : __real_realloc(p, n);
+}
+
+void *
+__wrap_reallocarray(void *p, size_t n, size_t size)
+{
+	return oom_now() ? NULL : __real_reallocarray(p, n, size);
+}
+
+char *
+__wrap_strdup(const char *s)
+{
+	return oom_now() ? NULL : __real_strdup(s);
+}
+
 static const char pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
     "MC4CAQAwBQYDK2VwBCIEIHS0vRZWZ5vXpj3hA2SzDXHpGqZn4s2yT6nJ0rq1gkq1\n"
@@ -1008,6 +1062,68 @@ remove_dir(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Each allocation of a load with every kind of section (an include, a
+ * connector with a map and transforms, subscriptions, policies) fails in
+ * turn: each time the load fails with "out of memory" and frees what it
+ * had built (SAN=1 checks that), never aborts, as a reload must leave the
+ * old config serving. */
+static void
+test_out_of_memory(void)
+{
+	char *with_include = replace(base, "datasets:\n",
+	    "include: [more/income.yaml]\ndatasets:\n");
+	char *text = replace(with_include,
+	    "map: {street: adresse.voie, postal_code: adresse.cp, size: foyer.taille}",
+	    "map:\n"
+	    "        street: {path: adresse.voie, transform: [trim, upper]}\n"
+	    "        city:\n"
+	    "          transform: [{concat: {paths: [cp, ville], sep: ' '}}]\n"
+	    "        since: {path: depuis, transform: [{date: {from: DD/MM/YYYY}}]}\n"
+	    "        size: {path: foyer.taille, transform: [{default: 1}]}");
+	long failed = 0;
+
+	mkdir(path_in_dir("more"), 0700);
+	write_file("impots.key", "impots-key\n", 0600);
+	write_file("more/income.yaml", included, 0644);
+	write_file("main.yaml", text, 0644);
+	for (long n = 0;; n++) {
+		struct config_errors errs = { 0 };
+		struct config *cfg;
+		int reported;
+
+		oom_count = 0;
+		oom_fail_at = n;
+		cfg = config_load(path_in_dir("main.yaml"), &errs);
+		oom_fail_at = -1;
+		if (oom_count <= n) {
+			/* No allocation was left to fail: the load is whole. */
+			CHECK(cfg != NULL);
+			config_errors_print(&errs, stderr);
+			config_free(cfg);
+			config_errors_free(&errs);
+			break;
+		}
+		reported = errs.nomem;
+		for (size_t i = 0; i < errs.n; i++)
+			if (strstr(errs.items[i].message, "out of memory"))
+				reported = 1;
+		CHECK(cfg == NULL);
+		CHECK(reported);
+		if (cfg != NULL || !reported) {
+			fprintf(stderr, "  allocation %ld failed unnoticed\n", n);
+			config_free(cfg);
+			config_errors_free(&errs);
+			break;
+		}
+		failed++;
+		config_errors_free(&errs);
+	}
+	/* The test failed allocations, not none. */
+	CHECK(failed > 100);
+	free(with_include);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -1048,6 +1164,7 @@ main(void)
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
+	UNIT_RUN(test_out_of_memory);
 	remove_dir();
 	return UNIT_END();
 }
