@@ -90,49 +90,54 @@ config_transform_free(struct config_transform *t)
 	free(t->sep);
 	free(t->value);
 }
+/* Frees one setting of a connector, found at p, by its key's type. */
+static void
+config_setting_free(const struct connector_key *k, void *p)
+{
+	struct connector_endpoint *ep = p;
+	struct connector_strmap *m = p;
+	struct connector_strlist *l = p;
+	char **s = p;
+
+	switch (k->type) {
+	case CONNECTOR_KEY_SECRET:
+		if (*s != NULL)
+			OPENSSL_cleanse(*s, strlen(*s));
+		/* FALLTHROUGH */
+	case CONNECTOR_KEY_STRING:
+	case CONNECTOR_KEY_PATH:
+		free(*s);
+		break;
+	case CONNECTOR_KEY_ENDPOINT:
+		free(ep->method);
+		free(ep->path);
+		break;
+	case CONNECTOR_KEY_STRMAP:
+		for (size_t i = 0; i < m->n; i++) {
+			free(m->keys[i]);
+			free(m->values[i]);
+		}
+		free(m->keys);
+		free(m->values);
+		break;
+	case CONNECTOR_KEY_LIST:
+		for (size_t i = 0; i < l->n; i++)
+			free(l->items[i]);
+		free(l->items);
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 config_connector_free(struct config_connector *c)
 {
 	if (c == NULL)
 		return;
 	for (const struct connector_key *k = c->ops->keys;
-	    c->settings != NULL && k->name != NULL; k++) {
-		void *p = (char *)c->settings + k->offset;
-		struct connector_endpoint *ep = p;
-		struct connector_strmap *m = p;
-		struct connector_strlist *l = p;
-		char **s = p;
-
-		switch (k->type) {
-		case CONNECTOR_KEY_SECRET:
-			if (*s != NULL)
-				OPENSSL_cleanse(*s, strlen(*s));
-			/* FALLTHROUGH */
-		case CONNECTOR_KEY_STRING:
-		case CONNECTOR_KEY_PATH:
-			free(*s);
-			break;
-		case CONNECTOR_KEY_ENDPOINT:
-			free(ep->method);
-			free(ep->path);
-			break;
-		case CONNECTOR_KEY_STRMAP:
-			for (size_t i = 0; i < m->n; i++) {
-				free(m->keys[i]);
-				free(m->values[i]);
-			}
-			free(m->keys);
-			free(m->values);
-			break;
-		case CONNECTOR_KEY_LIST:
-			for (size_t i = 0; i < l->n; i++)
-				free(l->items[i]);
-			free(l->items);
-			break;
-		default:
-			break;
-		}
-	}
+	    c->settings != NULL && k->name != NULL; k++)
+		config_setting_free(k, (char *)c->settings + k->offset);
 	for (size_t i = 0; i < c->nmap; i++) {
 		for (size_t j = 0; j < c->map[i].ntransforms; j++)
 			config_transform_free(&c->map[i].transforms[j]);
