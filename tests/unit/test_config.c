@@ -12,9 +12,10 @@
 
 #include "config_load.h"
 #include "store.h"
+#include "tmpdir.h"
 #include "unit.h"
 
-static char dir[] = "/tmp/tellonce-test-config-XXXXXX";
+static char dir[TMPDIR_PATH_LEN];
 
 /* The link wraps the allocator of this binary (see the Makefile): while
  * oom_fail_at is not -1, the allocation of that number (from 0) fails, so
@@ -1052,16 +1053,6 @@ test_subscribes_refused_entries(void)
 	free(text);
 }
 
-static void
-remove_dir(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 /* Each allocation of a load with every kind of section (an include, a
  * connector with a map and transforms, subscriptions, policies) fails in
  * turn: each time the load fails with "out of memory" and frees what it
@@ -1127,10 +1118,7 @@ test_out_of_memory(void)
 int
 main(void)
 {
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 2;
-	}
+	tmpdir_make(dir);
 	setenv("T_PSEUDONYM_KEY", "0123456789abcdef0123456789abcdef", 1);
 	setenv("T_MAIRIE_KEY", "mairie-key", 1);
 	setenv("T_CAF_KEY", "caf-key", 1);
@@ -1165,6 +1153,6 @@ main(void)
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
 	UNIT_RUN(test_out_of_memory);
-	remove_dir();
+	tmpdir_remove(dir);
 	return UNIT_END();
 }
