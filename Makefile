@@ -127,6 +127,10 @@ $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_COMMON) $(BUILD)/libtellonce.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< \
 	    fuzz/common.c $(BUILD)/libtellonce.a $(LDLIBS)
 
+# test_config fails the allocations of a load one by one (test_out_of_memory).
+$(BUILD)/tests/test_config: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc \
+	-Wl,--wrap=realloc,--wrap=reallocarray,--wrap=strdup
+
 # The example plugin is a shared object loaded with dlopen (connectors/example).
 $(BUILD)/connectors/example.so: $(wildcard connectors/example/*.c) connectors/connector.h
 	@mkdir -p $(dir $@)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #ifndef TELLONCE_API_H
 #define TELLONCE_API_H
 
-#include "config.h"
+#include "config_model.h"
 #include "request.h"
 #include "store.h"
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "merkle.h"
 
 struct event_base;

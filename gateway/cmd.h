@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
+#include "config_load.h"
 
 #define CMD_OK 0
 #define CMD_FAIL 1

@@ -1,191 +1,23 @@
-/* config.h — the YAML configuration as typed, validated structs.
+/* config.h — the key-table engine that reads the YAML configuration, and
+ * its files: the main one and its `include:`s.
  *
- * A `struct config` is immutable once loaded and shared read-only by every
- * thread; a reload builds a new one and swaps it in (see server.c). All
- * cross references (policy → services, dataset, attributes) are resolved to
- * pointers at load time, so nothing on the request path looks names up
- * twice. */
+ * Every mapping of the configuration is described by a static table of
+ * fields (struct config_field) kept beside the code that uses it:
+ * config_load.c for the daemon's own sections, config_connector.c for a
+ * connector block, mapping_config.c for `map:` and `poll:`. This module
+ * applies a table to a YAML mapping and collects every error with its
+ * file, line and column; it knows none of the sections' contents. */
 #ifndef TELLONCE_CONFIG_H
 #define TELLONCE_CONFIG_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "connector.h"
-#include "secret.h"
+#include "config_model.h"
+#include "yamltree.h"
 
-enum config_attr_type {
-	CONFIG_ATTR_STRING,
-	CONFIG_ATTR_INTEGER,
-	CONFIG_ATTR_NUMBER,
-	CONFIG_ATTR_BOOLEAN,
-	CONFIG_ATTR_DATE, /* "YYYY-MM-DD" */
-};
-
-enum config_basis {
-	CONFIG_BASIS_CONSENT,
-	CONFIG_BASIS_PUBLIC_TASK,
-	CONFIG_BASIS_LEGAL_OBLIGATION,
-};
-
-enum config_role {
-	CONFIG_ROLE_TRANSPARENCY = 1 << 0, /* may read subjects' access logs */
-};
-
-struct config_attribute {
-	char *name;
-	enum config_attr_type type;
-};
-
-struct config_dataset {
-	char *name;
-	struct config_attribute *attributes;
-	size_t nattributes;
-};
-
-/* One step of a map entry's transform list (mapping.c applies them). */
-enum config_transform_kind {
-	CONFIG_TRANSFORM_TRIM,
-	CONFIG_TRANSFORM_UPPER,
-	CONFIG_TRANSFORM_LOWER,
-	CONFIG_TRANSFORM_DATE,      /* from -> to */
-	CONFIG_TRANSFORM_CONCAT,    /* paths joined with sep; read only */
-	CONFIG_TRANSFORM_SPLIT,     /* part `index` of the value cut at sep; read only */
-	CONFIG_TRANSFORM_CONSTANT,  /* value, whatever the service has; read only */
-	CONFIG_TRANSFORM_DEFAULT,   /* value when the service has none */
-};
-
-struct config_transform {
-	enum config_transform_kind kind;
-	char *from, *to;            /* date: formats such as "DD/MM/YYYY" */
-	char **paths;               /* concat: dotted paths */
-	size_t npaths;
-	char *sep;                  /* concat (NULL: ""), split */
-	int64_t index;              /* split: 0 the first part, -1 the last */
-	char *value;                /* constant, default: YAML text that fits
-	                             * the attribute's type */
-};
-
-/* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
-struct config_mapping {
-	const struct config_attribute *attribute;
-	char *path; /* "adresse.cp"; NULL when a concat or constant makes it */
-	struct config_transform *transforms; /* in the order they apply on read */
-	size_t ntransforms;
-};
-
-/* `poll:` in a connector block: the gateway asks the service for changes
- * (ops->changes) instead of waiting for its pushes. */
-struct config_poll {
-	const struct config_dataset *dataset;   /* NULL: not polled */
-	int64_t interval_ms;             /* default 10 s */
-};
-
-struct config_connector {
-	char *type;                      /* "http", "sql", "file", "plugin" */
-	const struct connector_ops *ops;
-	void *settings;                  /* ops->settings_size bytes, filled from ops->keys */
-	struct config_mapping *map;      /* empty map = attributes by their own names */
-	size_t nmap;
-	struct config_poll poll;
-	int line, col;                   /* of the connector block, for messages */
-};
-
-struct config_subscription {
-	const struct config_dataset *dataset;
-	const struct config_service *from;
-};
-
-/* How the outbox delivers to a subscriber (docs/delivery.md). */
-struct config_delivery {
-	int64_t base_ms;                 /* first retry delay; default 500 ms  */
-	int64_t cap_ms;                  /* longest retry delay; default 5 min */
-	int max_attempts;                /* then dead-lettered; default 10     */
-	int64_t max_age_ms;              /* then dead-lettered; default 24 h   */
-	int circuit_threshold;           /* failures in a row that open it; 5  */
-	int64_t circuit_cooldown_ms;     /* open this long, then a probe; 30 s */
-	int concurrency;                 /* pushes in flight at once; 32       */
-};
-
-/* services.*.rate_limit: a token bucket; rate 0 = no limit. */
-struct config_rate_limit {
-	double rate;                     /* requests per second */
-	int burst;                       /* default: one second's worth */
-};
-
-struct config_service {
-	char *id;                        /* the key under `services:` */
-	char *name;
-	int has_api_key;
-	unsigned char api_key_sha256[32];     /* only the hash is kept */
-	int has_client_cert;
-	unsigned char client_cert_sha256[32];
-	unsigned roles;                  /* CONFIG_ROLE_* */
-	struct config_rate_limit rate_limit;
-	struct config_connector *connector;   /* NULL: the service only calls us */
-	struct config_subscription *subscribes;
-	size_t nsubscribes;
-	struct config_delivery delivery;
-};
-
-struct config_policy {
-	char *id;
-	const struct config_service *consumer;
-	const struct config_service *provider;
-	const struct config_dataset *dataset;
-	const struct config_attribute **attributes;
-	size_t nattributes;
-	char *purpose;
-	enum config_basis basis;
-	char *legal_reference;           /* required unless basis is consent */
-};
-
-struct config_tls {
-	int enabled;
-	struct secret cert;              /* PEM text */
-	struct secret key;               /* PEM text */
-	struct secret client_ca;         /* PEM text; len 0 = no mTLS */
-};
-
-struct config_limits {
-	size_t max_body;                 /* bytes; default 1 MiB   */
-	size_t max_headers;              /* bytes; default 16 KiB  */
-	int64_t request_timeout_ms;      /* default 30 s           */
-	int max_connections;             /* default 1024           */
-};
-
-struct config_audit {
-	char *dir;
-	char *origin;
-	struct secret signing_key;       /* PEM text of an Ed25519 private key */
-	int64_t checkpoint_interval_ms;  /* default 1 s */
-};
-
-struct config_gateway {
-	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
-	int workers;                     /* event-loop threads; default: CPUs */
-	char *log_level;                 /* "info" */
-	char *user;                      /* drop root to this user; NULL = stay */
-	struct config_tls tls;
-	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
-	struct secret pseudonym_key;
-	struct secret admin_token;
-	struct config_limits limits;
-	struct config_audit audit;
-};
-
-struct config {
-	atomic_int refs;                 /* owners; see config_ref */
-	char *path;
-	struct config_gateway gateway;
-	struct config_dataset *datasets;
-	size_t ndatasets;
-	struct config_service *services;
-	size_t nservices;
-	struct config_policy *policies;
-	size_t npolicies;
-};
+#define CONFIG_PATH_MAX 256 /* longest dotted key path shown in messages */
+#define CONFIG_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One problem found while loading: printed as FILE:LINE:COL: message. */
 struct config_error {
@@ -197,38 +29,122 @@ struct config_error {
 struct config_errors {
 	struct config_error *items;
 	size_t n;
+	int nomem;       /* an allocation failed: the load fails, and some
+	                  * errors may be missing from items */
 };
 
-/* Loads and validates `path` (and its includes). Returns the config, or NULL
- * with every problem found appended to errs (caller frees both). */
-struct config *config_load(const char *path, struct config_errors *errs);
-/* Drops one owner's reference; the last one frees the config. */
-void config_free(struct config *cfg);
-/* Adds an owner (the server and the delivery worker share one config, so
- * that a reload reads secret files once, before privileges are dropped).
- * Returns cfg. */
-struct config *config_ref(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
-/* Prints each error as FILE:LINE:COL: message, one per line. */
+/* Prints each error as FILE:LINE:COL: message, one per line, then a line
+ * for running out of memory if that happened. */
 void config_errors_print(const struct config_errors *errs, void *stdio_file);
 
-const struct config_service *config_find_service(const struct config *cfg,
-    const char *id);
-const struct config_dataset *config_find_dataset(const struct config *cfg,
-    const char *name);
-const struct config_attribute *config_find_attribute(
-    const struct config_dataset *ds, const char *name);
-/* The service whose API key hashes to sha256(token), compared in constant
- * time against every service; NULL if none. */
-const struct config_service *config_find_service_by_key(const struct config *cfg,
-    const char *token, size_t len);
+/* One YAML file: the main one or an include. */
+struct config_source {
+	char *name;                  /* as messages show it */
+	char *real;                  /* realpath, to recognise it again */
+	char *dir;                   /* its real directory: relative paths start here */
+	int is_main;
+	int loading;                 /* on the include stack, for cycles */
+	struct yamltree *root;
+	struct config_source *next;
+};
 
-/* The service whose client_cert_sha256 is hash; NULL if none. */
-const struct config_service *config_find_service_by_cert(
-    const struct config *cfg, const unsigned char hash[32]);
+struct config_nodes {
+	const struct yamltree **v;
+	size_t n;
+};
 
-const char *config_basis_name(enum config_basis basis);
+/* The state of one load: the config being filled (cfg, taken by the
+ * caller at the end), the errors, the files read. */
+struct config_loader {
+	struct config *cfg;
+	struct config_errors *errs;
+	struct config_source *sources;
+	struct config_source *main;
+	/* Sections collected from every file. */
+	const struct yamltree *gateway;
+	struct config_nodes datasets;     /* mappings name → dataset */
+	struct config_nodes services;     /* mappings id → service */
+	struct config_nodes policies;     /* lists of policies */
+	/* Where each dataset, service and policy id was written, parallel to
+	 * the arrays in cfg, for "defined twice" messages. */
+	const struct yamltree **dataset_keys;
+	const struct yamltree **service_keys;
+	const struct yamltree **service_bodies;
+	const struct yamltree **policy_ids;
+	/* What is being loaded, for checks that need the enclosing object. */
+	struct config_service *service;
+	struct config_connector *connector;
+};
 
+struct config_field;
+
+/* Parses `value` (found under the dotted key `path`) into dst. Reports its
+ * own errors. */
+typedef void config_field_fn(struct config_loader *ld,
+    const struct config_field *f, const char *path,
+    const struct yamltree *value, void *dst);
+
+struct config_field {
+	const char *key;
+	config_field_fn *parse;
+	int required;
+	const char *def;             /* YAML text used when absent */
+	size_t offset;               /* of dst in the struct being filled */
+	int aux;                     /* secret flags, or an integer's maximum */
+	const struct config_field *sub; /* nested mapping; absent = empty */
+	const char *doc;
+};
+
+/* Reads `path` and its includes into ld, collecting their sections; every
+ * problem goes to ld->errs. */
+void config_sources_load(struct config_loader *ld, const char *path);
+/* Frees what the loader holds, not ld->cfg. */
+void config_loader_free(struct config_loader *ld);
+
+/* Fills obj from the mapping `map` found at dotted path `what`: refuses
+ * unknown keys, applies defaults, reports missing required keys. */
+void config_table_apply(struct config_loader *ld, const char *what,
+    const struct config_field *table, const struct yamltree *map, void *obj);
+
+void config_error(struct config_loader *ld, const struct yamltree *at,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records that an allocation failed; the load will fail. */
+void config_nomem(struct config_loader *ld);
+/* strdup and calloc that record a failure in ld and return NULL. */
+char *config_strdup(struct config_loader *ld, const char *s);
+void *config_calloc(struct config_loader *ld, size_t n, size_t size);
+/* "what.key", or "key" when what is empty. */
+void config_key_path(char *buf, size_t len, const char *what, const char *key);
+/* The text of a scalar, or NULL after reporting why there is none. */
+const char *config_scalar(struct config_loader *ld, const char *path,
+    const struct yamltree *v);
+/* 0 if v is of that kind, else -1 after reporting it. */
+int config_expect(struct config_loader *ld, const char *path,
+    const struct yamltree *v, enum yamltree_kind kind);
+/* `path` as written in the file holding `node`: relative paths start at
+ * that file's directory. Caller frees; NULL when out of memory. */
+char *config_resolve_path(struct config_loader *ld, const struct yamltree *node,
+    const char *path);
+
+/* The parsers of the values every section uses; dst's type follows the
+ * name. */
+config_field_fn config_field_table;     /* f->sub into the struct at dst */
+config_field_fn config_field_string;    /* char *                        */
+config_field_fn config_field_comment;   /* nothing: checked and dropped  */
+config_field_fn config_field_path;      /* char *, resolved as above     */
+config_field_fn config_field_secret;    /* struct secret; f->aux flags   */
+config_field_fn config_field_duration;  /* int64_t milliseconds          */
+config_field_fn config_field_size;      /* size_t bytes                  */
+config_field_fn config_field_count;     /* int from 1 to f->aux          */
+config_field_fn config_field_int64;     /* int64_t                       */
+config_field_fn config_field_bool;      /* int                           */
+config_field_fn config_field_service_ref; /* const struct config_service * */
+config_field_fn config_field_dataset_ref; /* const struct config_dataset * */
+
+/* Leading decimal digits of *p into *n, at most max, advancing *p; -1 on
+ * none or overflow. */
+int config_parse_digits(const char **p, uint64_t max, uint64_t *n);
 /* "2s", "500ms", "1m", "1h" → milliseconds; returns 0 or -1. */
 int config_parse_duration(const char *text, int64_t *ms);
 /* "1048576", "64k", "1m" (KiB/MiB) → bytes; returns 0 or -1. */

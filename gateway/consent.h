@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "policy.h"
 #include "store.h"
 

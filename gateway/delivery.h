@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "policy.h"
 #include "gateway.h"
 #include "store.h"

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config_model.h"
 
 /* Service JSON → {attribute: value} for every mapped attribute present,
  * each checked against its dataset type. *out is a new reference. Returns 0,

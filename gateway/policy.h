@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "store.h"
 
 enum policy_reason {

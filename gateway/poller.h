@@ -12,7 +12,7 @@
 #define TELLONCE_POLLER_H
 
 #include "audit.h"
-#include "config.h"
+#include "config_model.h"
 #include "store.h"
 
 struct event_base;

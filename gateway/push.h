@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "audit.h"
-#include "config.h"
+#include "config_model.h"
 #include "policy.h"
 #include "store.h"
 

@@ -3,7 +3,7 @@
 #ifndef TELLONCE_RELOAD_H
 #define TELLONCE_RELOAD_H
 
-#include "config.h"
+#include "config_model.h"
 
 /* What a reload from old to new cannot change without a restart (the
  * setting's name); NULL if nothing. TLS certificates and keys can change:

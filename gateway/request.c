@@ -20,7 +20,7 @@
 
 #include "audit.h"
 #include "clock.h"
-#include "config.h"
+#include "config_model.h"
 #include "conn.h"
 #include "gateway.h"
 #include "log.h"

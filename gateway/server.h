@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "config_model.h"
 
 struct gateway;
 struct request_route;

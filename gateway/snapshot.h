@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "connector.h"
 
 struct event_base;

@@ -13,36 +13,43 @@
 #include "log.h"
 #include "store_backend.h"
 
-struct store_scheme {
-	const char *prefix;
-	int keep_prefix;  /* pass the whole URL (libpq wants it) or the rest */
-	struct store *(*open)(const char *target, char *err, size_t errlen);
+/* Which URLs exist, and which backend opens each (store_pg.c comes with a
+ * later issue). */
+static const struct store_scheme store_schemes[] = {
+	{ "sqlite:", "sqlite", 1, store_sqlite_open },
+	{ "postgresql://", "postgresql", 0, NULL },
+	{ "postgres://", "postgresql", 0, NULL },
 };
 
-static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", 0, store_sqlite_open },
-	{ "postgresql://", 1, NULL },   /* store_pg.c, not built yet */
-	{ "postgres://", 1, NULL },
-};
+const struct store_scheme *
+store_scheme_find(const char *url)
+{
+	for (size_t i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]);
+	    i++) {
+		const char *prefix = store_schemes[i].prefix;
+
+		if (strncmp(url, prefix, strlen(prefix)) == 0)
+			return &store_schemes[i];
+	}
+	return NULL;
+}
 
 struct store *
 store_open(const char *url, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++) {
-		const struct store_scheme *s = &store_schemes[i];
-		size_t len = strlen(s->prefix);
+	const struct store_scheme *s = store_scheme_find(url);
 
-		if (strncmp(url, s->prefix, len) != 0)
-			continue;
-		if (s->open == NULL) {
-			snprintf(err, errlen, "postgresql store not built yet");
-			return NULL;
-		}
-		return s->open(s->keep_prefix ? url : url + len, err, errlen);
+	if (s == NULL) {
+		snprintf(err, errlen, "store: unknown URL scheme (want "
+		    STORE_URL_FORMS ")");
+		return NULL;
 	}
-	snprintf(err, errlen, "store: unknown URL scheme (want sqlite:PATH or "
-	    "postgresql://...)");
-	return NULL;
+	if (s->open == NULL) {
+		snprintf(err, errlen, "%s store not built yet", s->backend);
+		return NULL;
+	}
+	/* A path goes without its prefix; libpq wants the whole URL. */
+	return s->open(s->is_path ? url + strlen(s->prefix) : url, err, errlen);
 }
 
 void

@@ -24,6 +24,24 @@ enum store_status {
 
 struct store;
 
+/* The URL forms of a store, for messages. */
+#define STORE_URL_FORMS "sqlite:PATH or postgresql://..."
+
+/* A store URL scheme. store.c keeps the one table of them, read by
+ * store_open and by the config loader, so that `tellonce check` refuses
+ * what `tellonce serve` could not open. */
+struct store_scheme {
+	const char *prefix;      /* "sqlite:", "postgresql://", ... */
+	const char *backend;     /* "sqlite", "postgresql": for messages */
+	int is_path;             /* what follows the prefix is a file path */
+	/* The backend's open, given the path or the whole URL; NULL when
+	 * this build has no such backend. Callers use store_open. */
+	struct store *(*open)(const char *target, char *err, size_t errlen);
+};
+
+/* The scheme url starts with, or NULL when there is none such. */
+const struct store_scheme *store_scheme_find(const char *url);
+
 /* Opens a connection to `url` and brings the schema up to date (versioned
  * migrations, each in a transaction). Returns NULL with err on failure. */
 struct store *store_open(const char *url, char *err, size_t errlen);

@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config_model.h"
 
 struct bufferevent;
 

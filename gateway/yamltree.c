@@ -54,7 +54,9 @@ yamltree_next(struct yamltree_parser *tp, yaml_event_t *ev)
 	if (yaml_parser_parse(p, ev))
 		return 0;
 	if (!tp->failed) {
-		if (p->context != NULL)
+		if (p->error == YAML_MEMORY_ERROR)
+			yamltree_report(tp, &p->problem_mark, "out of memory");
+		else if (p->context != NULL)
 			yamltree_report(tp, &p->problem_mark,
 			    "YAML syntax error: %s (%s that starts at line %d)",
 			    p->problem, p->context, (int)p->context_mark.line + 1);
@@ -67,14 +69,17 @@ yamltree_next(struct yamltree_parser *tp, yaml_event_t *ev)
 	return -1;
 }
 
+/* A new node; NULL when out of memory, reported. */
 static struct yamltree *
 yamltree_new(struct yamltree_parser *tp, enum yamltree_kind kind,
     const yaml_mark_t *mark)
 {
 	struct yamltree *n = calloc(1, sizeof(*n));
 
-	if (n == NULL)
-		abort();
+	if (n == NULL) {
+		yamltree_fail(tp, mark, "out of memory");
+		return NULL;
+	}
 	n->kind = kind;
 	n->file = tp->file;
 	n->line = (int)mark->line + 1;
@@ -82,16 +87,26 @@ yamltree_new(struct yamltree_parser *tp, enum yamltree_kind kind,
 	return n;
 }
 
-static void
-yamltree_append(struct yamltree *parent, struct yamltree *child)
+/* Adds child to parent, which takes it; -1 when out of memory (reported,
+ * child freed). */
+static int
+yamltree_append(struct yamltree_parser *tp, struct yamltree *parent,
+    struct yamltree *child)
 {
 	struct yamltree **items;
 
 	items = reallocarray(parent->items, parent->n + 1, sizeof(*items));
-	if (items == NULL)
-		abort();
+	if (items == NULL) {
+		yaml_mark_t mark = { 0, (size_t)child->line - 1,
+		    (size_t)child->col - 1 };
+
+		yamltree_fail(tp, &mark, "out of memory");
+		yamltree_free(child);
+		return -1;
+	}
 	parent->items = items;
 	parent->items[parent->n++] = child;
+	return 0;
 }
 
 static struct yamltree *
@@ -100,8 +115,13 @@ yamltree_scalar(struct yamltree_parser *tp, const yaml_event_t *ev)
 	struct yamltree *n = yamltree_new(tp, YAMLTREE_SCALAR, &ev->start_mark);
 	const char *v = (const char *)ev->data.scalar.value;
 
-	if ((n->value = strdup(v)) == NULL)
-		abort();
+	if (n == NULL)
+		return NULL;
+	if ((n->value = strdup(v)) == NULL) {
+		yamltree_fail(tp, &ev->start_mark, "out of memory");
+		free(n);
+		return NULL;
+	}
 	n->is_null = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	    (*v == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
 	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
@@ -118,7 +138,9 @@ yamltree_sequence(struct yamltree_parser *tp, const yaml_event_t *start,
 	struct yamltree *seq, *item;
 	yaml_event_t ev;
 
-	seq = yamltree_new(tp, YAMLTREE_SEQUENCE, &start->start_mark);
+	if ((seq = yamltree_new(tp, YAMLTREE_SEQUENCE, &start->start_mark)) ==
+	    NULL)
+		return NULL;
 	for (;;) {
 		if (yamltree_next(tp, &ev) == -1)
 			break;
@@ -128,17 +150,17 @@ yamltree_sequence(struct yamltree_parser *tp, const yaml_event_t *start,
 		}
 		item = yamltree_node(tp, &ev, depth + 1);
 		yaml_event_delete(&ev);
-		if (item == NULL)
+		if (item == NULL || yamltree_append(tp, seq, item) == -1)
 			break;
-		yamltree_append(seq, item);
 	}
 	yamltree_free(seq);
 	return NULL;
 }
 
 /* Adds key/value unless the key is already there: a duplicate is reported
- * and dropped, so the rest of the file is still checked. */
-static void
+ * and dropped, so the rest of the file is still checked. map takes both;
+ * -1 when out of memory. */
+static int
 yamltree_put(struct yamltree_parser *tp, struct yamltree *map,
     struct yamltree *key, struct yamltree *value)
 {
@@ -151,11 +173,14 @@ yamltree_put(struct yamltree_parser *tp, struct yamltree *map,
 			    "line %d)", key->value, map->items[i]->line);
 			yamltree_free(key);
 			yamltree_free(value);
-			return;
+			return 0;
 		}
 	}
-	yamltree_append(map, key);
-	yamltree_append(map, value);
+	if (yamltree_append(tp, map, key) == -1) {
+		yamltree_free(value);
+		return -1;
+	}
+	return yamltree_append(tp, map, value);
 }
 
 static struct yamltree *
@@ -165,7 +190,9 @@ yamltree_mapping(struct yamltree_parser *tp, const yaml_event_t *start,
 	struct yamltree *map, *key, *value;
 	yaml_event_t ev;
 
-	map = yamltree_new(tp, YAMLTREE_MAPPING, &start->start_mark);
+	if ((map = yamltree_new(tp, YAMLTREE_MAPPING, &start->start_mark)) ==
+	    NULL)
+		return NULL;
 	for (;;) {
 		if (yamltree_next(tp, &ev) == -1)
 			break;
@@ -181,6 +208,8 @@ yamltree_mapping(struct yamltree_parser *tp, const yaml_event_t *start,
 		}
 		key = yamltree_scalar(tp, &ev);
 		yaml_event_delete(&ev);
+		if (key == NULL)
+			break;
 		if (yamltree_next(tp, &ev) == -1) {
 			yamltree_free(key);
 			break;
@@ -191,7 +220,8 @@ yamltree_mapping(struct yamltree_parser *tp, const yaml_event_t *start,
 			yamltree_free(key);
 			break;
 		}
-		yamltree_put(tp, map, key, value);
+		if (yamltree_put(tp, map, key, value) == -1)
+			break;
 	}
 	yamltree_free(map);
 	return NULL;
@@ -273,8 +303,12 @@ yamltree_parse(FILE *in, const char *file, yamltree_error_fn *err, void *arg)
 	struct yamltree_parser tp = { .file = file, .err = err, .arg = arg };
 	struct yamltree *root;
 
-	if (!yaml_parser_initialize(&tp.parser))
-		abort();
+	if (!yaml_parser_initialize(&tp.parser)) {
+		yaml_mark_t start = { 0, 0, 0 };
+
+		yamltree_fail(&tp, &start, "out of memory");
+		return NULL;
+	}
 	yaml_parser_set_input_file(&tp.parser, in);
 	root = yamltree_document(&tp);
 	yaml_parser_delete(&tp.parser);

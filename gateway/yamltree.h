@@ -26,9 +26,9 @@ struct yamltree {
 typedef void yamltree_error_fn(void *arg, int line, int col, const char *msg);
 
 /* Parses the single document in `in`. Returns its root, or NULL when the
- * file is empty or unusable (syntax error, alias); every problem goes to
- * `err`, including duplicate keys, which leave a usable tree (the first
- * occurrence wins). The tree keeps a pointer to `file`. */
+ * file is empty or unusable (syntax error, alias, out of memory); every
+ * problem goes to `err`, including duplicate keys, which leave a usable
+ * tree (the first occurrence wins). The tree keeps a pointer to `file`. */
 struct yamltree *yamltree_parse(FILE *in, const char *file,
     yamltree_error_fn *err, void *arg);
 void yamltree_free(struct yamltree *node);

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_load.h"
 #include "log.h"
 #include "tmpdir.h"
 

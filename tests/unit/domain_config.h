@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "config.h"
+#include "config_model.h"
 
 enum { SVC_CAF, SVC_MAIRIE, SVC_PORTAL };
 enum { ATTR_STREET, ATTR_POSTAL_CODE, ATTR_CITY, ATTR_COUNTRY };

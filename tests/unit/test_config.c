@@ -10,11 +10,66 @@
 
 #include <openssl/sha.h>
 
-#include "config.h"
+#include "config_load.h"
+#include "store.h"
 #include "tmpdir.h"
 #include "unit.h"
 
 static char dir[TMPDIR_PATH_LEN];
+
+/* The link wraps the allocator of this binary (see the Makefile): while
+ * oom_fail_at is not -1, the allocation of that number (from 0) fails, so
+ * test_out_of_memory can fail each allocation of a load in turn. Only the
+ * calls made by tellonce's own code are counted; libc, libyaml and
+ * jansson allocate for themselves. */
+static long oom_fail_at = -1, oom_count;
+
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_reallocarray(void *, size_t, size_t);
+char *__real_strdup(const char *);
+void *__wrap_malloc(size_t);
+void *__wrap_calloc(size_t, size_t);
+void *__wrap_realloc(void *, size_t);
+void *__wrap_reallocarray(void *, size_t, size_t);
+char *__wrap_strdup(const char *);
+
+static int
+oom_now(void)
+{
+	return oom_fail_at != -1 && oom_count++ == oom_fail_at;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return oom_now() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	return oom_now() ? NULL : __real_calloc(n, size);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return oom_now() ? NULL : __real_realloc(p, n);
+}
+
+void *
+__wrap_reallocarray(void *p, size_t n, size_t size)
+{
+	return oom_now() ? NULL : __real_reallocarray(p, n, size);
+}
+
+char *
+__wrap_strdup(const char *s)
+{
+	return oom_now() ? NULL : __real_strdup(s);
+}
 
 static const char pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -481,6 +536,31 @@ test_bad_values(void)
 	check_change("    purpose: benefit-eligibility\n    basis: consent",
 	    "    purpose:\n    basis: consent", "\n    basis: consent", 1,
 	    "policies[0].purpose: needs a value");
+}
+
+/* `check` refuses every store URL that `serve` could not open: config
+ * and store_open read the one scheme table. */
+static void
+test_store_schemes(void)
+{
+	static const char *const refused[] = {
+		"postgresql://db.example/tellonce",
+		"postgres://db.example/tellonce",
+	};
+	char to[128], err[256];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(to, sizeof(to), "store: %s", refused[i]);
+		check_change("store: sqlite:data/tellonce.db", to, "postgres",
+		    1, "gateway.store: postgresql store not built yet");
+		CHECK(store_open(refused[i], err, sizeof(err)) == NULL);
+		CHECK_STR(err, "postgresql store not built yet");
+	}
+	check_change("store: sqlite:data/tellonce.db", "store: postgresql://",
+	    "postgresql", 1, "gateway.store: expected sqlite:PATH or "
+	    "postgresql://...");
+	check_change("store: sqlite:data/tellonce.db", "store: \"sqlite:\"",
+	    "\"sqlite", 1, "gateway.store: expected sqlite:PATH or postgresql://...");
 }
 
 static void
@@ -973,6 +1053,68 @@ test_subscribes_refused_entries(void)
 	free(text);
 }
 
+/* Each allocation of a load with every kind of section (an include, a
+ * connector with a map and transforms, subscriptions, policies) fails in
+ * turn: each time the load fails with "out of memory" and frees what it
+ * had built (SAN=1 checks that), never aborts, as a reload must leave the
+ * old config serving. */
+static void
+test_out_of_memory(void)
+{
+	char *with_include = replace(base, "datasets:\n",
+	    "include: [more/income.yaml]\ndatasets:\n");
+	char *text = replace(with_include,
+	    "map: {street: adresse.voie, postal_code: adresse.cp, size: foyer.taille}",
+	    "map:\n"
+	    "        street: {path: adresse.voie, transform: [trim, upper]}\n"
+	    "        city:\n"
+	    "          transform: [{concat: {paths: [cp, ville], sep: ' '}}]\n"
+	    "        since: {path: depuis, transform: [{date: {from: DD/MM/YYYY}}]}\n"
+	    "        size: {path: foyer.taille, transform: [{default: 1}]}");
+	long failed = 0;
+
+	mkdir(path_in_dir("more"), 0700);
+	write_file("impots.key", "impots-key\n", 0600);
+	write_file("more/income.yaml", included, 0644);
+	write_file("main.yaml", text, 0644);
+	for (long n = 0;; n++) {
+		struct config_errors errs = { 0 };
+		struct config *cfg;
+		int reported;
+
+		oom_count = 0;
+		oom_fail_at = n;
+		cfg = config_load(path_in_dir("main.yaml"), &errs);
+		oom_fail_at = -1;
+		if (oom_count <= n) {
+			/* No allocation was left to fail: the load is whole. */
+			CHECK(cfg != NULL);
+			config_errors_print(&errs, stderr);
+			config_free(cfg);
+			config_errors_free(&errs);
+			break;
+		}
+		reported = errs.nomem;
+		for (size_t i = 0; i < errs.n; i++)
+			if (strstr(errs.items[i].message, "out of memory"))
+				reported = 1;
+		CHECK(cfg == NULL);
+		CHECK(reported);
+		if (cfg != NULL || !reported) {
+			fprintf(stderr, "  allocation %ld failed unnoticed\n", n);
+			config_free(cfg);
+			config_errors_free(&errs);
+			break;
+		}
+		failed++;
+		config_errors_free(&errs);
+	}
+	/* The test failed allocations, not none. */
+	CHECK(failed > 100);
+	free(with_include);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -992,6 +1134,7 @@ main(void)
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);
 	UNIT_RUN(test_bad_values);
+	UNIT_RUN(test_store_schemes);
 	UNIT_RUN(test_missing_keys);
 	UNIT_RUN(test_dangling_references);
 	UNIT_RUN(test_legal_reference);
@@ -1009,6 +1152,7 @@ main(void)
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
+	UNIT_RUN(test_out_of_memory);
 	tmpdir_remove(dir);
 	return UNIT_END();
 }

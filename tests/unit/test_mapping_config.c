@@ -1,4 +1,4 @@
-/* test_map_config.c — `map:` entries with transforms read from YAML: the
+/* test_mapping_config.c — `map:` entries with transforms read from YAML: the
  * structs they become, then a loaded map applied to a record, then every
  * mistake a config can make, each an error at its line and column. */
 #include "connector_harness.h"

@@ -1,0 +1,880 @@
+/* config_load.c — the daemon's own sections of the configuration
+ * (gateway, datasets, services, policies) as key tables, and config_load(),
+ * which fills a struct config from them.
+ *
+ * Loading runs in phases because sections refer to each other across files:
+ * config.c reads the main file and its includes, collecting their sections;
+ * then gateway, datasets, service ids, service bodies (connector maps need
+ * the datasets, subscriptions the service ids), and policies last. */
+#include "config_load.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "config.h"
+#include "config_connector.h"
+#include "encode.h"
+#include "log.h"
+#include "store.h"
+
+#define CONFIG_MAX_WORKERS 64
+
+static int
+config_valid_id(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+config_valid_attribute(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static void
+config_field_pseudonym_key(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct secret *key = dst;
+
+	config_field_secret(ld, f, path, v, dst);
+	if (key->data != NULL && key->len < 32)
+		config_error(ld, v, "%s: must be at least 32 bytes, is %zu",
+		    path, key->len);
+}
+
+static void
+config_field_log_level(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (log_level_parse(s) == -1)
+		config_error(ld, v, "%s: expected debug, info, warn or error",
+		    path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
+static int
+config_valid_port(const char *s)
+{
+	const char *p = s;
+	uint64_t port;
+
+	return config_parse_digits(&p, 65535, &port) == 0 && *p == '\0' &&
+	    port > 0;
+}
+
+static int
+config_valid_listen(const char *s)
+{
+	const char *colon;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		char host[INET6_ADDRSTRLEN];
+		unsigned char addr[16];
+		size_t len;
+
+		if (close == NULL || close[1] != ':')
+			return 0;
+		len = (size_t)(close - s - 1);
+		if (len == 0 || len >= sizeof(host))
+			return 0;
+		memcpy(host, s + 1, len);
+		host[len] = '\0';
+		return inet_pton(AF_INET6, host, addr) == 1 &&
+		    config_valid_port(close + 2);
+	}
+	colon = strchr(s, ':');
+	if (colon == NULL || colon == s || strchr(colon + 1, ':') != NULL)
+		return 0;
+	for (const char *p = s; p < colon; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return 0;
+	return config_valid_port(colon + 1);
+}
+
+static void
+config_field_listen(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (!config_valid_listen(s))
+		config_error(ld, v, "%s: expected host:port or [IPv6]:port, "
+		    "e.g. 127.0.0.1:8080 or [::]:8443", path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
+/* A URL of store.c's scheme table that this build can open, so that
+ * `check` refuses what `serve` would; a path (sqlite:PATH) is resolved,
+ * other URLs are kept as they are. */
+static void
+config_field_store(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+	const struct store_scheme *scheme;
+	const char *rest;
+	char *file;
+
+	if (s == NULL)
+		return;
+	if ((scheme = store_scheme_find(s)) == NULL ||
+	    *(rest = s + strlen(scheme->prefix)) == '\0') {
+		config_error(ld, v, "%s: expected " STORE_URL_FORMS, path);
+		return;
+	}
+	if (scheme->open == NULL) {
+		config_error(ld, v, "%s: %s store not built yet", path,
+		    scheme->backend);
+		return;
+	}
+	if (!scheme->is_path) {
+		*(char **)dst = config_strdup(ld, s);
+		return;
+	}
+	if ((file = config_resolve_path(ld, v, rest)) == NULL)
+		return;
+	if (asprintf((char **)dst, "%s%s", scheme->prefix, file) == -1) {
+		*(char **)dst = NULL;
+		config_nomem(ld);
+	}
+	free(file);
+}
+
+/* The origin line of signed checkpoints: one line of printable text. */
+static void
+config_field_origin(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	for (const char *p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			config_error(ld, v, "%s: must not contain spaces or "
+			    "control characters", path);
+			return;
+		}
+	}
+	*(char **)dst = config_strdup(ld, s);
+}
+
+/* ---- gateway -------------------------------------------------------------- */
+
+static const struct config_field config_tls_fields[] = {
+	{ .key = "cert", .parse = config_field_secret, .required = 1,
+	  .offset = offsetof(struct config_tls, cert),
+	  .doc = "file:PATH of the server certificate chain (PEM)" },
+	{ .key = "key", .parse = config_field_secret, .required = 1,
+	  .offset = offsetof(struct config_tls, key), .aux = SECRET_PRIVATE,
+	  .doc = "file:PATH of the server private key (PEM, mode 0600)" },
+	{ .key = "client_ca", .parse = config_field_secret,
+	  .offset = offsetof(struct config_tls, client_ca),
+	  .doc = "file:PATH of the CAs of client certificates; enables mTLS" },
+	{ .key = NULL },
+};
+
+static void
+config_field_tls(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_tls *tls = dst;
+
+	config_table_apply(ld, path, config_tls_fields, v, tls);
+	tls->enabled = 1;
+}
+
+static const struct config_field config_limits_fields[] = {
+	{ .key = "max_body", .parse = config_field_size, .def = "1m",
+	  .offset = offsetof(struct config_limits, max_body),
+	  .doc = "largest request body accepted (413 past it)" },
+	{ .key = "max_headers", .parse = config_field_size, .def = "16k",
+	  .offset = offsetof(struct config_limits, max_headers),
+	  .doc = "largest request line and headers accepted" },
+	{ .key = "request_timeout", .parse = config_field_duration, .def = "30s",
+	  .offset = offsetof(struct config_limits, request_timeout_ms),
+	  .doc = "longest a request may take from first byte to response" },
+	{ .key = "max_connections", .parse = config_field_count, .def = "1024",
+	  .offset = offsetof(struct config_limits, max_connections),
+	  .aux = 1000000, .doc = "open client connections, all workers together" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_audit_fields[] = {
+	{ .key = "dir", .parse = config_field_path, .required = 1,
+	  .offset = offsetof(struct config_audit, dir),
+	  .doc = "directory of the audit log (entries, tiles, checkpoints)" },
+	{ .key = "origin", .parse = config_field_origin, .required = 1,
+	  .offset = offsetof(struct config_audit, origin),
+	  .doc = "first line of every checkpoint, e.g. audit.example.org/log" },
+	{ .key = "signing_key", .parse = config_field_secret, .required = 1,
+	  .offset = offsetof(struct config_audit, signing_key),
+	  .aux = SECRET_PRIVATE,
+	  .doc = "Ed25519 private key (PEM) that signs checkpoints" },
+	{ .key = "checkpoint_interval", .parse = config_field_duration,
+	  .def = "1s", .offset = offsetof(struct config_audit,
+	  checkpoint_interval_ms),
+	  .doc = "how often a new signed checkpoint is written" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_gateway_fields[] = {
+	{ .key = "listen", .parse = config_field_listen, .required = 1,
+	  .offset = offsetof(struct config_gateway, listen),
+	  .doc = "host:port or [IPv6]:port to accept connections on" },
+	{ .key = "workers", .parse = config_field_count,
+	  .offset = offsetof(struct config_gateway, workers),
+	  .aux = CONFIG_MAX_WORKERS,
+	  .doc = "event-loop threads; default: the number of online CPUs" },
+	{ .key = "log_level", .parse = config_field_log_level, .def = "info",
+	  .offset = offsetof(struct config_gateway, log_level),
+	  .doc = "debug, info, warn or error" },
+	{ .key = "user", .parse = config_field_string,
+	  .offset = offsetof(struct config_gateway, user),
+	  .doc = "when started as root: the user to run as once the socket is "
+	  "bound and the keys are read" },
+	{ .key = "tls", .parse = config_field_tls,
+	  .offset = offsetof(struct config_gateway, tls),
+	  .doc = "serve HTTPS: {cert, key, client_ca}" },
+	{ .key = "store", .parse = config_field_store, .required = 1,
+	  .offset = offsetof(struct config_gateway, store),
+	  .doc = STORE_URL_FORMS },
+	{ .key = "pseudonym_key", .parse = config_field_pseudonym_key,
+	  .required = 1, .offset = offsetof(struct config_gateway,
+	  pseudonym_key), .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "key of the subject pseudonyms, 32 bytes or more" },
+	{ .key = "admin_token", .parse = config_field_secret, .required = 1,
+	  .offset = offsetof(struct config_gateway, admin_token),
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "bearer token of the admin API" },
+	{ .key = "limits", .parse = config_field_table,
+	  .offset = offsetof(struct config_gateway, limits),
+	  .sub = config_limits_fields, .doc = "request and connection limits" },
+	{ .key = "audit", .parse = config_field_table, .required = 1,
+	  .offset = offsetof(struct config_gateway, audit),
+	  .sub = config_audit_fields, .doc = "the signed audit log" },
+	{ .key = NULL },
+};
+
+static int
+config_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n;
+}
+
+static void
+config_gateway_load(struct config_loader *ld)
+{
+	struct config_gateway *gw = &ld->cfg->gateway;
+
+	if (ld->gateway == NULL) {
+		config_error(ld, ld->main->root, "missing required key "
+		    "'gateway'");
+		return;
+	}
+	config_table_apply(ld, "gateway", config_gateway_fields, ld->gateway, gw);
+	/* No default text: the default depends on the machine. */
+	if (gw->workers == 0)
+		gw->workers = config_online_cpus();
+}
+
+/* ---- datasets ------------------------------------------------------------- */
+
+/* dst: the struct config_dataset. */
+static void
+config_field_attributes(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_dataset *ds = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_MAPPING) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: a dataset needs at least one attribute",
+		    path);
+		return;
+	}
+	ds->attributes = config_calloc(ld, v->n / 2, sizeof(*ds->attributes));
+	if (ds->attributes == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i += 2) {
+		const struct yamltree *name = v->items[i];
+		struct config_attribute *attr;
+		char apath[CONFIG_PATH_MAX];
+		const char *type;
+
+		config_key_path(apath, sizeof(apath), path, name->value);
+		if (!config_valid_attribute(name->value)) {
+			config_error(ld, name, "%s: an attribute name may only "
+			    "contain letters, digits and _", apath);
+			continue;
+		}
+		if ((type = config_scalar(ld, apath, v->items[i + 1])) == NULL)
+			continue;
+		attr = &ds->attributes[ds->nattributes];
+		if (config_attr_type_parse(type, &attr->type) == -1) {
+			config_error(ld, v->items[i + 1], "%s: unknown type '%s' "
+			    "(expected string, integer, number, boolean or date)",
+			    apath, type);
+			continue;
+		}
+		if ((attr->name = config_strdup(ld, name->value)) != NULL)
+			ds->nattributes++;
+	}
+}
+
+static const struct config_field config_dataset_fields[] = {
+	{ .key = "attributes", .parse = config_field_attributes, .required = 1,
+	  .doc = "name: type, with types string, integer, number, boolean, date" },
+	{ .key = "description", .parse = config_field_comment,
+	  .doc = "free text for readers of the configuration" },
+	{ .key = NULL },
+};
+
+/* Counts the entries of every collected mapping. */
+static size_t
+config_count_pairs(const struct config_nodes *maps)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < maps->n; i++)
+		n += maps->v[i]->n / 2;
+	return n;
+}
+
+static int
+config_check_id(struct config_loader *ld, const char *section,
+    const struct yamltree *key, const struct yamltree **seen, size_t nseen)
+{
+	if (!config_valid_id(key->value)) {
+		config_error(ld, key, "%s: '%s' may only contain a-z, 0-9, _ "
+		    "and -", section, key->value);
+		return -1;
+	}
+	for (size_t i = 0; i < nseen; i++) {
+		if (seen[i] != NULL && strcmp(seen[i]->value, key->value) == 0) {
+			config_error(ld, key, "%s.%s: defined twice (first at "
+			    "%s:%d:%d)", section, key->value, seen[i]->file,
+			    seen[i]->line, seen[i]->col);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+config_datasets_load(struct config_loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	size_t total = config_count_pairs(&ld->datasets);
+
+	cfg->datasets = config_calloc(ld, total, sizeof(*cfg->datasets));
+	ld->dataset_keys = config_calloc(ld, total, sizeof(*ld->dataset_keys));
+	if (cfg->datasets == NULL || ld->dataset_keys == NULL)
+		return;
+	for (size_t m = 0; m < ld->datasets.n; m++) {
+		const struct yamltree *map = ld->datasets.v[m];
+
+		for (size_t i = 0; i < map->n; i += 2) {
+			const struct yamltree *key = map->items[i];
+			struct config_dataset *ds;
+			char path[CONFIG_PATH_MAX];
+
+			if (config_check_id(ld, "datasets", key, ld->dataset_keys,
+			    cfg->ndatasets) == -1)
+				continue;
+			ds = &cfg->datasets[cfg->ndatasets];
+			if ((ds->name = config_strdup(ld, key->value)) == NULL)
+				continue;
+			ld->dataset_keys[cfg->ndatasets++] = key;
+			config_key_path(path, sizeof(path), "datasets", key->value);
+			config_table_apply(ld, path, config_dataset_fields,
+			    map->items[i + 1], ds);
+		}
+	}
+}
+
+/* ---- services ------------------------------------------------------------- */
+
+/* dst: the struct config_service. Only the hash is kept; the key is wiped
+ * as soon as it is hashed. */
+static void
+config_field_api_key(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_service *svc = dst;
+	struct secret key;
+
+	memset(&key, 0, sizeof(key));
+	config_field_secret(ld, f, path, v, &key);
+	if (key.data == NULL)
+		return;
+	SHA256(key.data, key.len, svc->api_key_sha256);
+	secret_wipe(&key);
+	svc->has_api_key = 1;
+	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
+		if (o->has_api_key && CRYPTO_memcmp(o->api_key_sha256,
+		    svc->api_key_sha256, sizeof(svc->api_key_sha256)) == 0) {
+			config_error(ld, v, "%s: the same key as service '%s'; "
+			    "every service needs its own", path, o->id);
+			return;
+		}
+	}
+}
+
+static void
+config_field_cert_hash(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_service *svc = dst;
+	const char *hex = config_scalar(ld, path, v);
+
+	if (hex == NULL)
+		return;
+	if (decode_hex(hex, svc->client_cert_sha256,
+	    sizeof(svc->client_cert_sha256)) == -1) {
+		config_error(ld, v, "%s: expected the 64 hex digits of the "
+		    "certificate's SHA-256", path);
+		return;
+	}
+	svc->has_client_cert = 1;
+	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
+		if (o->has_client_cert && memcmp(o->client_cert_sha256,
+		    svc->client_cert_sha256, 32) == 0) {
+			config_error(ld, v, "%s: the same certificate as service "
+			    "'%s'; every service needs its own", path, o->id);
+			return;
+		}
+	}
+}
+
+static const struct config_field config_auth_fields[] = {
+	{ .key = "api_key", .parse = config_field_api_key,
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "bearer token of the service (env: or file:); only its hash is kept" },
+	{ .key = "client_cert_sha256", .parse = config_field_cert_hash,
+	  .doc = "SHA-256 of the service's TLS client certificate (DER), hex" },
+	{ .key = NULL },
+};
+
+/* dst: the struct config_service. */
+static void
+config_field_auth(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	config_table_apply(ld, path, config_auth_fields, v, dst);
+	if (v->kind == YAMLTREE_MAPPING && yamltree_get(v, "api_key") == NULL &&
+	    yamltree_get(v, "client_cert_sha256") == NULL)
+		config_error(ld, v, "%s: needs api_key or client_cert_sha256",
+		    path);
+}
+
+static void
+config_field_roles(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	unsigned *roles = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *role = config_scalar(ld, path, v->items[i]);
+
+		if (role == NULL)
+			continue;
+		if (strcmp(role, "transparency") == 0)
+			*roles |= CONFIG_ROLE_TRANSPARENCY;
+		else
+			config_error(ld, v->items[i], "%s: unknown role '%s' "
+			    "(known: transparency)", path, role);
+	}
+}
+
+/* "50/s", "600/m", "10000/h" → requests per second. */
+static void
+config_field_rate(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	static const struct { const char *unit; double per_s; } units[] = {
+		{ "/s", 1.0 }, { "/m", 1.0 / 60 }, { "/h", 1.0 / 3600 },
+	};
+	const char *s = config_scalar(ld, path, v), *p = s;
+	uint64_t n;
+
+	if (s == NULL)
+		return;
+	if (config_parse_digits(&p, 1000000000, &n) == 0 && n > 0)
+		for (size_t i = 0; i < CONFIG_NITEMS(units); i++)
+			if (strcmp(p, units[i].unit) == 0) {
+				*(double *)dst = (double)n * units[i].per_s;
+				return;
+			}
+	config_error(ld, v, "%s: expected requests per second, minute or "
+	    "hour, e.g. 50/s or 600/m", path);
+}
+
+static const struct config_field config_rate_limit_fields[] = {
+	{ .key = "rate", .parse = config_field_rate, .required = 1,
+	  .offset = offsetof(struct config_rate_limit, rate),
+	  .doc = "sustained requests: N/s, N/m or N/h" },
+	{ .key = "burst", .parse = config_field_count,
+	  .offset = offsetof(struct config_rate_limit, burst),
+	  .aux = 1000000000,
+	  .doc = "requests allowed at once; default: one second's worth" },
+	{ .key = NULL },
+};
+
+static void
+config_field_rate_limit(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_rate_limit *rl = dst;
+
+	config_table_apply(ld, path, config_rate_limit_fields, v, rl);
+	if (rl->rate > 0 && rl->burst == 0)
+		rl->burst = rl->rate < 1 ? 1 : (int)ceil(rl->rate);
+}
+
+static const struct config_field config_subscription_fields[] = {
+	{ .key = "dataset", .parse = config_field_dataset_ref, .required = 1,
+	  .offset = offsetof(struct config_subscription, dataset),
+	  .doc = "the dataset whose changes the service receives" },
+	{ .key = "from", .parse = config_field_service_ref, .required = 1,
+	  .offset = offsetof(struct config_subscription, from),
+	  .doc = "the service those changes come from" },
+	{ .key = NULL },
+};
+
+/* dst: the struct config_service, which is ld->service. */
+static void
+config_field_subscribes(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_service *svc = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	svc->subscribes = config_calloc(ld, v->n, sizeof(*svc->subscribes));
+	if (svc->subscribes == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_subscription *sub = &svc->subscribes[svc->nsubscribes];
+		char ipath[CONFIG_PATH_MAX];
+
+		/* The slot of a refused entry is reused: clear what it left. */
+		memset(sub, 0, sizeof(*sub));
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		config_table_apply(ld, ipath, config_subscription_fields,
+		    v->items[i], sub);
+		if (sub->from == svc) {
+			config_error(ld, yamltree_get(v->items[i], "from"),
+			    "%s.from: a service cannot subscribe to itself",
+			    ipath);
+			continue;
+		}
+		if (sub->dataset != NULL && sub->from != NULL)
+			svc->nsubscribes++;
+	}
+}
+
+static const struct config_field config_delivery_fields[] = {
+	{ .key = "base", .parse = config_field_duration, .def = "500ms",
+	  .offset = offsetof(struct config_delivery, base_ms),
+	  .doc = "delay before the first retry; doubles on each failure" },
+	{ .key = "cap", .parse = config_field_duration, .def = "5m",
+	  .offset = offsetof(struct config_delivery, cap_ms),
+	  .doc = "longest delay between two retries" },
+	{ .key = "max_attempts", .parse = config_field_count, .def = "10",
+	  .offset = offsetof(struct config_delivery, max_attempts), .aux = 1000,
+	  .doc = "attempts before a delivery goes to the dead letters" },
+	{ .key = "max_age", .parse = config_field_duration, .def = "24h",
+	  .offset = offsetof(struct config_delivery, max_age_ms),
+	  .doc = "age after which a failing delivery goes to the dead letters" },
+	{ .key = "circuit_threshold", .parse = config_field_count, .def = "5",
+	  .offset = offsetof(struct config_delivery, circuit_threshold),
+	  .aux = 1000, .doc = "failures in a row that open the circuit breaker" },
+	{ .key = "circuit_cooldown", .parse = config_field_duration, .def = "30s",
+	  .offset = offsetof(struct config_delivery, circuit_cooldown_ms),
+	  .doc = "how long an open circuit waits before one probe delivery" },
+	{ .key = "concurrency", .parse = config_field_count, .def = "32",
+	  .offset = offsetof(struct config_delivery, concurrency), .aux = 1024,
+	  .doc = "deliveries in flight to this service at once" },
+	{ .key = NULL },
+};
+
+static const struct config_field config_service_fields[] = {
+	{ .key = "name", .parse = config_field_string, .required = 1,
+	  .offset = offsetof(struct config_service, name),
+	  .doc = "human-readable name, shown to citizens in access logs" },
+	{ .key = "auth", .parse = config_field_auth, .required = 1,
+	  .doc = "how the service authenticates: {api_key, client_cert_sha256}" },
+	{ .key = "roles", .parse = config_field_roles,
+	  .offset = offsetof(struct config_service, roles),
+	  .doc = "extra rights: transparency (read subjects' access logs)" },
+	{ .key = "connector", .parse = config_field_connector,
+	  .offset = offsetof(struct config_service, connector),
+	  .doc = "how the gateway calls the service: {type, map, ...}" },
+	{ .key = "subscribes", .parse = config_field_subscribes,
+	  .doc = "[{dataset, from}]: changes pushed to this service" },
+	{ .key = "delivery", .parse = config_field_table,
+	  .sub = config_delivery_fields,
+	  .offset = offsetof(struct config_service, delivery),
+	  .doc = "retries and circuit breaker of pushes to this service" },
+	{ .key = "rate_limit", .parse = config_field_rate_limit,
+	  .offset = offsetof(struct config_service, rate_limit),
+	  .doc = "{rate, burst}: requests allowed (429 beyond); default none" },
+	{ .key = NULL },
+};
+
+static void
+config_services_load(struct config_loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	size_t total = config_count_pairs(&ld->services);
+
+	cfg->services = config_calloc(ld, total, sizeof(*cfg->services));
+	ld->service_keys = config_calloc(ld, total, sizeof(*ld->service_keys));
+	ld->service_bodies = config_calloc(ld, total,
+	    sizeof(*ld->service_bodies));
+	if (cfg->services == NULL || ld->service_keys == NULL ||
+	    ld->service_bodies == NULL)
+		return;
+	/* Every id first, so that subscriptions may name any service. */
+	for (size_t m = 0; m < ld->services.n; m++) {
+		const struct yamltree *map = ld->services.v[m];
+
+		for (size_t i = 0; i < map->n; i += 2) {
+			struct config_service *svc = &cfg->services[cfg->nservices];
+
+			if (config_check_id(ld, "services", map->items[i],
+			    ld->service_keys, cfg->nservices) == -1 ||
+			    (svc->id = config_strdup(ld,
+			    map->items[i]->value)) == NULL)
+				continue;
+			ld->service_keys[cfg->nservices] = map->items[i];
+			ld->service_bodies[cfg->nservices++] = map->items[i + 1];
+		}
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		char path[CONFIG_PATH_MAX];
+
+		ld->service = &cfg->services[i];
+		config_key_path(path, sizeof(path), "services", ld->service->id);
+		config_table_apply(ld, path, config_service_fields,
+		    ld->service_bodies[i], ld->service);
+	}
+	ld->service = NULL;
+}
+
+/* ---- policies ------------------------------------------------------------- */
+
+/* dst: the struct config_policy, the last one in cfg->policies. */
+static void
+config_field_policy_id(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_policy *p = dst;
+	size_t self = ld->cfg->npolicies - 1;
+
+	if (config_scalar(ld, path, v) == NULL ||
+	    config_check_id(ld, "policies", v, ld->policy_ids, self) == -1)
+		return;
+	ld->policy_ids[self] = v;
+	p->id = config_strdup(ld, v->value);
+}
+
+/* dst: the struct config_policy; its dataset is already resolved. */
+static void
+config_field_policy_attributes(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_policy *p = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: list at least one attribute", path);
+		return;
+	}
+	if (p->dataset == NULL)
+		return;
+	p->attributes = config_calloc(ld, v->n, sizeof(*p->attributes));
+	if (p->attributes == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *name = config_scalar(ld, path, v->items[i]);
+		const struct config_attribute *attr;
+
+		if (name == NULL)
+			continue;
+		if ((attr = config_find_attribute(p->dataset, name)) == NULL) {
+			config_error(ld, v->items[i], "%s: dataset '%s' has no "
+			    "attribute '%s'", path, p->dataset->name, name);
+			continue;
+		}
+		for (size_t j = 0; j < p->nattributes; j++) {
+			if (p->attributes[j] == attr) {
+				config_error(ld, v->items[i], "%s: '%s' is "
+				    "listed twice", path, name);
+				attr = NULL;
+				break;
+			}
+		}
+		if (attr != NULL)
+			p->attributes[p->nattributes++] = attr;
+	}
+}
+
+static void
+config_field_basis(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s != NULL && config_basis_parse(s, dst) == -1)
+		config_error(ld, v, "%s: expected consent, public_task or "
+		    "legal_obligation", path);
+}
+
+static const struct config_field config_policy_fields[] = {
+	{ .key = "id", .parse = config_field_policy_id, .required = 1,
+	  .doc = "unique name of the policy, quoted in the audit log" },
+	{ .key = "consumer", .parse = config_field_service_ref, .required = 1,
+	  .offset = offsetof(struct config_policy, consumer),
+	  .doc = "the service that obtains the data" },
+	{ .key = "provider", .parse = config_field_service_ref, .required = 1,
+	  .offset = offsetof(struct config_policy, provider),
+	  .doc = "the service the data comes from" },
+	{ .key = "dataset", .parse = config_field_dataset_ref, .required = 1,
+	  .offset = offsetof(struct config_policy, dataset),
+	  .doc = "the dataset the attributes belong to" },
+	{ .key = "attributes", .parse = config_field_policy_attributes,
+	  .required = 1, .doc = "the attributes the consumer may obtain" },
+	{ .key = "purpose", .parse = config_field_string, .required = 1,
+	  .offset = offsetof(struct config_policy, purpose),
+	  .doc = "why the consumer needs them, shown to the citizen" },
+	{ .key = "basis", .parse = config_field_basis, .required = 1,
+	  .offset = offsetof(struct config_policy, basis),
+	  .doc = "consent, public_task or legal_obligation" },
+	{ .key = "legal_reference", .parse = config_field_string,
+	  .offset = offsetof(struct config_policy, legal_reference),
+	  .doc = "the legal text; required unless basis is consent" },
+	{ .key = NULL },
+};
+
+static void
+config_policy_check(struct config_loader *ld, const char *path,
+    const struct yamltree *item, const struct config_policy *p)
+{
+	if (item->kind != YAMLTREE_MAPPING)
+		return;
+	if (p->consumer != NULL && p->consumer == p->provider)
+		config_error(ld, yamltree_get(item, "provider"), "%s.provider: "
+		    "the consumer cannot be its own provider", path);
+	if (p->basis != CONFIG_BASIS_CONSENT && p->legal_reference == NULL)
+		config_error(ld, yamltree_get(item, "basis"), "%s: basis %s "
+		    "needs a legal_reference", path, config_basis_name(p->basis));
+}
+
+static void
+config_policies_load(struct config_loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	size_t total = 0;
+
+	for (size_t i = 0; i < ld->policies.n; i++)
+		total += ld->policies.v[i]->n;
+	cfg->policies = config_calloc(ld, total, sizeof(*cfg->policies));
+	ld->policy_ids = config_calloc(ld, total, sizeof(*ld->policy_ids));
+	if (cfg->policies == NULL || ld->policy_ids == NULL)
+		return;
+	for (size_t s = 0; s < ld->policies.n; s++) {
+		const struct yamltree *seq = ld->policies.v[s];
+
+		for (size_t i = 0; i < seq->n; i++) {
+			struct config_policy *p = &cfg->policies[cfg->npolicies++];
+			char path[CONFIG_PATH_MAX];
+
+			snprintf(path, sizeof(path), "policies[%zu]", i);
+			config_table_apply(ld, path, config_policy_fields,
+			    seq->items[i], p);
+			config_policy_check(ld, path, seq->items[i], p);
+		}
+	}
+}
+
+/* ---- the load ------------------------------------------------------------- */
+
+/* In this order: connector maps need the datasets, subscriptions and
+ * policies the services. */
+static void (*const config_phases[])(struct config_loader *) = {
+	config_gateway_load,
+	config_datasets_load,
+	config_services_load,
+	config_policies_load,
+};
+
+struct config *
+config_load(const char *path, struct config_errors *errs)
+{
+	struct config_loader ld = { .errs = errs };
+	size_t before = errs->n;
+	struct config *cfg;
+
+	errs->nomem = 0;
+	if ((cfg = ld.cfg = config_calloc(&ld, 1, sizeof(*cfg))) == NULL)
+		return NULL;
+	atomic_init(&cfg->refs, 1);
+	if ((cfg->path = config_strdup(&ld, path)) != NULL)
+		config_sources_load(&ld, path);
+	if (ld.main != NULL && ld.main->root != NULL &&
+	    ld.main->root->kind == YAMLTREE_MAPPING) {
+		/* Out of memory, a phase stops where it is: the next would
+		 * find it half done. */
+		for (size_t i = 0; i < CONFIG_NITEMS(config_phases) &&
+		    !errs->nomem; i++)
+			config_phases[i](&ld);
+	}
+	config_loader_free(&ld);
+	if (errs->n > before || errs->nomem) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}

@@ -1,0 +1,225 @@
+/* config_model.h — the configuration as typed structs, and the lookups
+ * into them: the bottom of the config modules, which fill these structs
+ * (config.c, config_load.c, config_connector.c, mapping_config.c).
+ *
+ * A `struct config` is immutable once loaded and shared read-only by every
+ * thread; a reload builds a new one and swaps it in (see server.c). All
+ * cross references (policy → services, dataset, attributes) are resolved to
+ * pointers at load time, so nothing on the request path looks names up
+ * twice. */
+#ifndef TELLONCE_CONFIG_MODEL_H
+#define TELLONCE_CONFIG_MODEL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connector.h"
+#include "secret.h"
+
+enum config_attr_type {
+	CONFIG_ATTR_STRING,
+	CONFIG_ATTR_INTEGER,
+	CONFIG_ATTR_NUMBER,
+	CONFIG_ATTR_BOOLEAN,
+	CONFIG_ATTR_DATE, /* "YYYY-MM-DD" */
+};
+
+enum config_basis {
+	CONFIG_BASIS_CONSENT,
+	CONFIG_BASIS_PUBLIC_TASK,
+	CONFIG_BASIS_LEGAL_OBLIGATION,
+};
+
+enum config_role {
+	CONFIG_ROLE_TRANSPARENCY = 1 << 0, /* may read subjects' access logs */
+};
+
+struct config_attribute {
+	char *name;
+	enum config_attr_type type;
+};
+
+struct config_dataset {
+	char *name;
+	struct config_attribute *attributes;
+	size_t nattributes;
+};
+
+/* One step of a map entry's transform list (mapping.c applies them). */
+enum config_transform_kind {
+	CONFIG_TRANSFORM_TRIM,
+	CONFIG_TRANSFORM_UPPER,
+	CONFIG_TRANSFORM_LOWER,
+	CONFIG_TRANSFORM_DATE,      /* from -> to */
+	CONFIG_TRANSFORM_CONCAT,    /* paths joined with sep; read only */
+	CONFIG_TRANSFORM_SPLIT,     /* part `index` of the value cut at sep; read only */
+	CONFIG_TRANSFORM_CONSTANT,  /* value, whatever the service has; read only */
+	CONFIG_TRANSFORM_DEFAULT,   /* value when the service has none */
+};
+
+struct config_transform {
+	enum config_transform_kind kind;
+	char *from, *to;            /* date: formats such as "DD/MM/YYYY" */
+	char **paths;               /* concat: dotted paths */
+	size_t npaths;
+	char *sep;                  /* concat (NULL: ""), split */
+	int64_t index;              /* split: 0 the first part, -1 the last */
+	char *value;                /* constant, default: YAML text that fits
+	                             * the attribute's type */
+};
+
+/* One `map:` entry: dataset attribute <-> dotted path in the service's JSON. */
+struct config_mapping {
+	const struct config_attribute *attribute;
+	char *path; /* "adresse.cp"; NULL when a concat or constant makes it */
+	struct config_transform *transforms; /* in the order they apply on read */
+	size_t ntransforms;
+};
+
+/* `poll:` in a connector block: the gateway asks the service for changes
+ * (ops->changes) instead of waiting for its pushes. */
+struct config_poll {
+	const struct config_dataset *dataset;   /* NULL: not polled */
+	int64_t interval_ms;             /* default 10 s */
+};
+
+struct config_connector {
+	char *type;                      /* "http", "sql", "file", "plugin" */
+	const struct connector_ops *ops;
+	void *settings;                  /* ops->settings_size bytes, filled from ops->keys */
+	struct config_mapping *map;      /* empty map = attributes by their own names */
+	size_t nmap;
+	struct config_poll poll;
+	int line, col;                   /* of the connector block, for messages */
+};
+
+struct config_subscription {
+	const struct config_dataset *dataset;
+	const struct config_service *from;
+};
+
+/* How the outbox delivers to a subscriber (docs/delivery.md). */
+struct config_delivery {
+	int64_t base_ms;                 /* first retry delay; default 500 ms  */
+	int64_t cap_ms;                  /* longest retry delay; default 5 min */
+	int max_attempts;                /* then dead-lettered; default 10     */
+	int64_t max_age_ms;              /* then dead-lettered; default 24 h   */
+	int circuit_threshold;           /* failures in a row that open it; 5  */
+	int64_t circuit_cooldown_ms;     /* open this long, then a probe; 30 s */
+	int concurrency;                 /* pushes in flight at once; 32       */
+};
+
+/* services.*.rate_limit: a token bucket; rate 0 = no limit. */
+struct config_rate_limit {
+	double rate;                     /* requests per second */
+	int burst;                       /* default: one second's worth */
+};
+
+struct config_service {
+	char *id;                        /* the key under `services:` */
+	char *name;
+	int has_api_key;
+	unsigned char api_key_sha256[32];     /* only the hash is kept */
+	int has_client_cert;
+	unsigned char client_cert_sha256[32];
+	unsigned roles;                  /* CONFIG_ROLE_* */
+	struct config_rate_limit rate_limit;
+	struct config_connector *connector;   /* NULL: the service only calls us */
+	struct config_subscription *subscribes;
+	size_t nsubscribes;
+	struct config_delivery delivery;
+};
+
+struct config_policy {
+	char *id;
+	const struct config_service *consumer;
+	const struct config_service *provider;
+	const struct config_dataset *dataset;
+	const struct config_attribute **attributes;
+	size_t nattributes;
+	char *purpose;
+	enum config_basis basis;
+	char *legal_reference;           /* required unless basis is consent */
+};
+
+struct config_tls {
+	int enabled;
+	struct secret cert;              /* PEM text */
+	struct secret key;               /* PEM text */
+	struct secret client_ca;         /* PEM text; len 0 = no mTLS */
+};
+
+struct config_limits {
+	size_t max_body;                 /* bytes; default 1 MiB   */
+	size_t max_headers;              /* bytes; default 16 KiB  */
+	int64_t request_timeout_ms;      /* default 30 s           */
+	int max_connections;             /* default 1024           */
+};
+
+struct config_audit {
+	char *dir;
+	char *origin;
+	struct secret signing_key;       /* PEM text of an Ed25519 private key */
+	int64_t checkpoint_interval_ms;  /* default 1 s */
+};
+
+struct config_gateway {
+	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
+	int workers;                     /* event-loop threads; default: CPUs */
+	char *log_level;                 /* "info" */
+	char *user;                      /* drop root to this user; NULL = stay */
+	struct config_tls tls;
+	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
+	struct secret pseudonym_key;
+	struct secret admin_token;
+	struct config_limits limits;
+	struct config_audit audit;
+};
+
+struct config {
+	atomic_int refs;                 /* owners; see config_ref */
+	char *path;
+	struct config_gateway gateway;
+	struct config_dataset *datasets;
+	size_t ndatasets;
+	struct config_service *services;
+	size_t nservices;
+	struct config_policy *policies;
+	size_t npolicies;
+};
+
+/* Adds an owner (the server and the delivery worker share one config, so
+ * that a reload reads secret files once, before privileges are dropped).
+ * Returns cfg. */
+struct config *config_ref(struct config *cfg);
+/* Drops one owner's reference; the last one frees the config, which may
+ * be partly filled (a load that failed). */
+void config_free(struct config *cfg);
+/* Frees what t holds, not t itself; safe on a zeroed struct. */
+void config_transform_free(struct config_transform *t);
+
+const struct config_service *config_find_service(const struct config *cfg,
+    const char *id);
+const struct config_dataset *config_find_dataset(const struct config *cfg,
+    const char *name);
+const struct config_attribute *config_find_attribute(
+    const struct config_dataset *ds, const char *name);
+/* The service whose API key hashes to sha256(token), compared in constant
+ * time against every service; NULL if none. */
+const struct config_service *config_find_service_by_key(const struct config *cfg,
+    const char *token, size_t len);
+/* The service whose client_cert_sha256 is hash; NULL if none. */
+const struct config_service *config_find_service_by_cert(
+    const struct config *cfg, const unsigned char hash[32]);
+
+/* "consent", "public_task", "legal_obligation"; "unknown" past the enum. */
+const char *config_basis_name(enum config_basis basis);
+/* The basis named s into *basis; returns 0 or -1. */
+int config_basis_parse(const char *s, enum config_basis *basis);
+/* "string", "integer", "number", "boolean", "date". */
+const char *config_attr_type_name(enum config_attr_type type);
+/* The type named s into *type; returns 0 or -1. */
+int config_attr_type_parse(const char *s, enum config_attr_type *type);
+
+#endif
