@@ -14,11 +14,11 @@
 
 #include "api.h"
 #include "clock.h"
-#include "delivery.h"
 #include "encode.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
+#include "subscription.h"
 
 #define CHANGES_LIMIT_DEFAULT 100
 #define CHANGES_LIMIT_MAX 1000
@@ -135,11 +135,11 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	char *local_id = NULL, ts[CLOCK_RFC3339_LEN], err[256];
 	enum store_status st;
 
-	if (prov == NULL || !delivery_subscribes(r->caller, ds, prov) ||
+	if (prov == NULL || !subscription_subscribes(r->caller, ds, prov) ||
 	    (record = json_loads(rec->record, 0, NULL)) == NULL)
 		return NULL;
 	memset(&d, 0, sizeof(d));
-	if (delivery_filter(r->store, r->cfg, r->caller, prov, ds, rec->subject,
+	if (subscription_filter(r->store, r->cfg, r->caller, prov, ds, rec->subject,
 	    record, &d, &granted) == POLICY_STORE_ERROR)
 		*failed = 1;
 	json_decref(record);
@@ -200,16 +200,6 @@ changes_collect(struct changes *c, const struct config_dataset *ds,
 	}
 }
 
-static int
-changes_subscribed(const struct config_service *svc,
-    const struct config_dataset *ds)
-{
-	for (size_t i = 0; i < svc->nsubscribes; i++)
-		if (svc->subscribes[i].dataset == ds)
-			return 1;
-	return 0;
-}
-
 void
 api_changes_get(struct request *r)
 {
@@ -232,7 +222,7 @@ api_changes_get(struct request *r)
 		    "from 1 to %d", CHANGES_LIMIT_MAX);
 		return;
 	}
-	if (!changes_subscribed(r->caller, ds)) {
+	if (!subscription_subscribes(r->caller, ds, NULL)) {
 		request_reply_problem(r, 403, "no_policy", "you do not subscribe "
 		    "to dataset %s", ds->name);
 		return;

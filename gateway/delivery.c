@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "poller.h"
+#include "subscription.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -90,116 +91,6 @@ struct delivery {
 	int stopping;
 	int64_t drain_deadline;
 };
-
-/* ---- who may receive what ------------------------------------------- */
-
-int
-delivery_can_push(const struct config_service *svc)
-{
-	return svc->connector != NULL && svc->connector->ops->push != NULL;
-}
-
-int
-delivery_subscribes(const struct config_service *svc,
-    const struct config_dataset *ds, const struct config_service *provider)
-{
-	for (size_t i = 0; i < svc->nsubscribes; i++)
-		if (svc->subscribes[i].dataset == ds &&
-		    svc->subscribes[i].from == provider)
-			return 1;
-	return 0;
-}
-
-/* Whether an earlier policy of the same candidates has this purpose. */
-static int
-delivery_purpose_seen(const struct config *cfg, size_t upto,
-    const struct config_policy *p)
-{
-	for (size_t i = 0; i < upto; i++) {
-		const struct config_policy *q = &cfg->policies[i];
-
-		if (q->consumer == p->consumer && q->provider == p->provider &&
-		    q->dataset == p->dataset && strcmp(q->purpose, p->purpose) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Keeps d's granted attributes that record holds; new reference. */
-static json_t *
-delivery_grant(const struct policy_decision *d, const json_t *record)
-{
-	json_t *out = json_object();
-
-	for (size_t i = 0; out != NULL && i < d->nattributes; i++) {
-		json_t *v = json_object_get(record, d->attributes[i]->name);
-
-		if (v != NULL && !json_is_null(v))
-			json_object_set(out, d->attributes[i]->name, v);
-	}
-	return out;
-}
-
-/* Whether cur should replace best: the first decision explains a denial;
- * an allow beats a denial, and a wider allow a narrower one. */
-static int
-delivery_better(const struct policy_decision *cur,
-    const struct policy_decision *best, int have)
-{
-	if (!have)
-		return 1;
-	if (cur->reason != POLICY_ALLOW)
-		return 0;
-	return best->reason != POLICY_ALLOW || cur->nattributes > best->nattributes;
-}
-
-enum policy_reason
-delivery_filter(struct store *st, const struct config *cfg,
-    const struct config_service *subscriber,
-    const struct config_service *provider, const struct config_dataset *ds,
-    const char *subject, const json_t *record, struct policy_decision *d,
-    json_t **out)
-{
-	struct policy_query q = { .cfg = cfg, .consumer = subscriber,
-	    .provider = provider, .dataset = ds, .subject = subject,
-	    .now_ms = clock_now_ms() };
-	struct policy_decision cur;
-	int have = 0;
-
-	*out = NULL;
-	memset(d, 0, sizeof(*d));
-	d->reason = POLICY_NO_POLICY;
-	for (size_t i = 0; i < cfg->npolicies; i++) {
-		const struct config_policy *p = &cfg->policies[i];
-
-		if (p->consumer != subscriber || p->provider != provider ||
-		    p->dataset != ds || delivery_purpose_seen(cfg, i, p))
-			continue;
-		q.purpose = p->purpose;
-		if (policy_decide(st, &q, &cur) == POLICY_STORE_ERROR) {
-			policy_decision_clear(&cur);
-			policy_decision_clear(d);
-			return d->reason = POLICY_STORE_ERROR;
-		}
-		if (delivery_better(&cur, d, have)) {
-			policy_decision_clear(d);
-			*d = cur;
-			have = 1;
-		} else {
-			policy_decision_clear(&cur);
-		}
-	}
-	if (d->reason != POLICY_ALLOW)
-		return d->reason;
-	if ((*out = delivery_grant(d, record)) == NULL)
-		return d->reason = POLICY_STORE_ERROR;
-	if (json_object_size(*out) == 0) {
-		json_decref(*out);
-		*out = NULL;
-		d->reason = POLICY_ATTRIBUTE_NOT_PERMITTED;
-	}
-	return d->reason;
-}
 
 /* ---- snapshots and subscribers ----------------------------------------- */
 
@@ -558,7 +449,7 @@ delivery_job_prepare(struct delivery_job *job)
 	char err[256];
 
 	if (job->ds == NULL || job->provider == NULL ||
-	    !delivery_subscribes(job->svc, job->ds, job->provider)) {
+	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
 		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
 		    "no_policy", "no longer subscribed");
 		return;
@@ -568,8 +459,8 @@ delivery_job_prepare(struct delivery_job *job)
 		    "dead_letter", "the stored record is not JSON");
 		return;
 	}
-	why = delivery_filter(dl->store, job->snap->cfg, job->svc, job->provider,
-	    job->ds, rec->subject, record, &job->dec, &job->granted);
+	why = subscription_filter(dl->store, job->snap->cfg, job->svc,
+	    job->provider, job->ds, rec->subject, record, &job->dec, &job->granted);
 	json_decref(record);
 	if (why == POLICY_STORE_ERROR) {
 		delivery_job_later(job, "store unavailable");
@@ -737,7 +628,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	/* Not only current subscribers: deliveries queued before a reload
 	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
-		if (delivery_can_push(&cfg->services[i]))
+		if (subscription_can_push(&cfg->services[i]))
 			more |= delivery_take(dl, &cfg->services[i]);
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].connector != NULL &&
