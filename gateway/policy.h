@@ -56,6 +56,13 @@ struct policy_decision {
 /* Decides a fetch or a delivery. Returns the reason (also in d->reason). */
 enum policy_reason policy_decide(struct store *st, const struct policy_query *q,
     struct policy_decision *d);
+/* Decides q once for each purpose that its candidate policies name (q's
+ * own purpose is not used) and keeps the best decision by the rule that
+ * picks among policies: an allow granting the most attributes, else the
+ * denial that got furthest. For a subscriber, who asks for no purpose.
+ * Returns the reason (also in d->reason). */
+enum policy_reason policy_decide_any_purpose(struct store *st,
+    const struct policy_query *q, struct policy_decision *d);
 void policy_decision_clear(struct policy_decision *d);
 
 /* Checks that a consent being granted fits some `consent` policy: consumer,

@@ -1,8 +1,6 @@
 /* subscription.c — who receives what (see subscription.h). */
 #include "subscription.h"
 
-#include <string.h>
-
 #include "clock.h"
 
 int
@@ -36,21 +34,6 @@ subscription_is_provider(const struct config *cfg,
 	return 0;
 }
 
-/* Whether an earlier policy of the same candidates has this purpose. */
-static int
-subscription_purpose_seen(const struct config *cfg, size_t upto,
-    const struct config_policy *p)
-{
-	for (size_t i = 0; i < upto; i++) {
-		const struct config_policy *q = &cfg->policies[i];
-
-		if (q->consumer == p->consumer && q->provider == p->provider &&
-		    q->dataset == p->dataset && strcmp(q->purpose, p->purpose) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Keeps d's granted attributes that record holds; new reference. */
 static json_t *
 subscription_grant(const struct policy_decision *d, const json_t *record)
@@ -66,19 +49,6 @@ subscription_grant(const struct policy_decision *d, const json_t *record)
 	return out;
 }
 
-/* Whether cur should replace best: the first decision explains a denial;
- * an allow beats a denial, and a wider allow a narrower one. */
-static int
-subscription_better(const struct policy_decision *cur,
-    const struct policy_decision *best, int have)
-{
-	if (!have)
-		return 1;
-	if (cur->reason != POLICY_ALLOW)
-		return 0;
-	return best->reason != POLICY_ALLOW || cur->nattributes > best->nattributes;
-}
-
 enum policy_reason
 subscription_filter(struct store *st, const struct config *cfg,
     const struct config_service *subscriber,
@@ -89,33 +59,9 @@ subscription_filter(struct store *st, const struct config *cfg,
 	struct policy_query q = { .cfg = cfg, .consumer = subscriber,
 	    .provider = provider, .dataset = ds, .subject = subject,
 	    .now_ms = clock_now_ms() };
-	struct policy_decision cur;
-	int have = 0;
 
 	*out = NULL;
-	memset(d, 0, sizeof(*d));
-	d->reason = POLICY_NO_POLICY;
-	for (size_t i = 0; i < cfg->npolicies; i++) {
-		const struct config_policy *p = &cfg->policies[i];
-
-		if (p->consumer != subscriber || p->provider != provider ||
-		    p->dataset != ds || subscription_purpose_seen(cfg, i, p))
-			continue;
-		q.purpose = p->purpose;
-		if (policy_decide(st, &q, &cur) == POLICY_STORE_ERROR) {
-			policy_decision_clear(&cur);
-			policy_decision_clear(d);
-			return d->reason = POLICY_STORE_ERROR;
-		}
-		if (subscription_better(&cur, d, have)) {
-			policy_decision_clear(d);
-			*d = cur;
-			have = 1;
-		} else {
-			policy_decision_clear(&cur);
-		}
-	}
-	if (d->reason != POLICY_ALLOW)
+	if (policy_decide_any_purpose(st, &q, d) != POLICY_ALLOW)
 		return d->reason;
 	if ((*out = subscription_grant(d, record)) == NULL)
 		return d->reason = POLICY_STORE_ERROR;

@@ -390,6 +390,105 @@ test_consent_fits(void)
 	    postal, 1, &p), POLICY_NO_POLICY);
 }
 
+/* A subscriber names no purpose: each purpose of its policies is decided
+ * and the same rule as among policies picks the answer. */
+static enum policy_reason
+any_purpose(struct domain_config *d, int consumer, const char *subject,
+    struct policy_decision *dec)
+{
+	struct policy_query q = {
+		.cfg = &d->cfg, .consumer = &d->services[consumer],
+		.provider = &d->services[SVC_MAIRIE], .dataset = &d->address,
+		.purpose = "ignored", .subject = subject, .now_ms = 10000,
+	};
+
+	return policy_decide_any_purpose(st, &q, dec);
+}
+
+static void
+add_fraud_check(struct domain_config *d, enum config_basis basis)
+{
+	static const struct config_attribute *attrs[2];
+
+	attrs[0] = &d->attrs[ATTR_POSTAL_CODE];
+	attrs[1] = &d->attrs[ATTR_CITY];
+	d->policies[POL_SPARE1] = d->policies[POL_CAF_PUBLIC_TASK];
+	d->policies[POL_SPARE1].id = "caf-address-fraud";
+	d->policies[POL_SPARE1].basis = basis;
+	d->policies[POL_SPARE1].purpose = "fraud-check";
+	d->policies[POL_SPARE1].attributes = attrs;
+	d->policies[POL_SPARE1].nattributes = 2;
+	d->cfg.npolicies = 3;
+}
+
+static void
+test_any_purpose_widest_allow(void)
+{
+	static const char *const full[] = { "street", "postal_code", "city" };
+	struct store_consent c = {
+		.id = "any-purpose-full", .consumer = "caf", .provider = "mairie",
+		.dataset = "address", .purpose = PURPOSE,
+		.attributes = (char **)full, .nattributes = 3, .created_ms = 1,
+	};
+	char subject[STORE_SUBJECT_LEN];
+	struct domain_config d;
+	struct policy_decision dec;
+
+	/* benefit-eligibility grants postal_code (public task), fraud-check
+	 * postal_code and city: the wider one wins. */
+	domain_config_init(&d);
+	add_fraud_check(&d, CONFIG_BASIS_LEGAL_OBLIGATION);
+	snprintf(subject, sizeof(subject), "%064d", 1001);
+	CHECK_INT(any_purpose(&d, SVC_CAF, subject, &dec), POLICY_ALLOW);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-fraud");
+	CHECK_INT(dec.nattributes, 2);
+	policy_decision_clear(&dec);
+
+	/* With a consent, benefit-eligibility grants three and wins back. */
+	snprintf(c.subject, sizeof(c.subject), "%064d", 1002);
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	CHECK_INT(any_purpose(&d, SVC_CAF, c.subject, &dec), POLICY_ALLOW);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address");
+	CHECK_INT(dec.nattributes, 3);
+	CHECK_STR(dec.consent_id, "any-purpose-full");
+	policy_decision_clear(&dec);
+}
+
+static void
+test_any_purpose_furthest_denial(void)
+{
+	struct store_objection o = {
+		.id = "any-purpose-objection", .dataset = "address",
+		.purpose = "fraud-check", .consumer = "caf",
+	};
+	struct domain_config d;
+	struct policy_decision dec;
+
+	/* benefit-eligibility stops at the missing consent, fraud-check at the
+	 * subject's objection, which got further: it is the reason given. */
+	domain_config_init(&d);
+	add_fraud_check(&d, CONFIG_BASIS_PUBLIC_TASK);
+	d.policies[POL_CAF_PUBLIC_TASK] = d.policies[POL_SPARE1];
+	d.cfg.npolicies = 2;
+	snprintf(o.subject, sizeof(o.subject), "%064d", 1003);
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	CHECK_INT(any_purpose(&d, SVC_CAF, o.subject, &dec), POLICY_OBJECTION);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-fraud");
+	CHECK_INT(dec.nattributes, 0);
+	policy_decision_clear(&dec);
+
+	/* Equal stages: the first purpose in the file explains. */
+	d.policies[POL_CAF_PUBLIC_TASK].basis = CONFIG_BASIS_CONSENT;
+	CHECK_INT(any_purpose(&d, SVC_CAF, o.subject, &dec), POLICY_NO_CONSENT);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address");
+	policy_decision_clear(&dec);
+
+	/* A service without a policy gets nothing, and no policy is named. */
+	CHECK_INT(any_purpose(&d, SVC_PORTAL, o.subject, &dec), POLICY_NO_POLICY);
+	CHECK(dec.policy == NULL);
+	policy_decision_clear(&dec);
+}
+
 static void
 test_reason_names(void)
 {
@@ -422,6 +521,8 @@ main(void)
 	UNIT_RUN(test_decisions);
 	UNIT_RUN(test_revocation_is_immediate);
 	UNIT_RUN(test_consent_fits);
+	UNIT_RUN(test_any_purpose_widest_allow);
+	UNIT_RUN(test_any_purpose_furthest_denial);
 	UNIT_RUN(test_reason_names);
 	store_close(st);
 	tmpdir_remove(dir);
