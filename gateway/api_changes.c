@@ -101,7 +101,7 @@ changes_audit(struct changes *c, const struct store_record *rec,
 			names[n++] = key;
 	jsonutil_sha256_hex(granted, sha);
 	struct audit_entry e = {
-		.type = "deliver",
+		.type = AUDIT_DELIVER,
 		.consumer = c->r->caller->id,
 		.provider = rec->provider,
 		.dataset = rec->dataset,
@@ -112,7 +112,7 @@ changes_audit(struct changes *c, const struct store_record *rec,
 		.policy = p->id,
 		.consent = d->consent_id[0] ? d->consent_id : NULL,
 		.subject = rec->subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 		.request_id = c->r->id,
 		.payload_sha256 = sha,
 	};

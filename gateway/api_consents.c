@@ -108,7 +108,7 @@ api_consents_post(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "consent.grant",
+		.type = AUDIT_CONSENT_GRANT,
 		.consumer = r->caller->id,
 		.provider = g.provider->id,
 		.dataset = g.dataset->name,
@@ -119,7 +119,7 @@ api_consents_post(struct request *r)
 		.policy = policy ? policy->id : NULL,
 		.consent = cr->reason == POLICY_ALLOW ? cr->consent.id : NULL,
 		.subject = subject,
-		.decision = cr->reason == POLICY_ALLOW ? "allow" : "deny",
+		.decision = cr->reason == POLICY_ALLOW ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = cr->reason == POLICY_ALLOW ? NULL : policy_reason_name(cr->reason),
 	};
 	request_audit(r, &e, consents_post_audited, cr);
@@ -187,7 +187,7 @@ api_consents_delete(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "consent.revoke",
+		.type = AUDIT_CONSENT_REVOKE,
 		.consumer = c.consumer,
 		.provider = c.provider,
 		.dataset = c.dataset,
@@ -197,7 +197,7 @@ api_consents_delete(struct request *r)
 		.basis = "consent",
 		.consent = c.id,
 		.subject = c.subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, consents_delete_audited, NULL);
 	store_consent_clear(&c);
@@ -250,13 +250,13 @@ api_objections_post(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "objection",
+		.type = AUDIT_OBJECTION,
 		.consumer = o.consumer,
 		.dataset = o.dataset,
 		.purpose = o.purpose,
 		.basis = "public_task",
 		.subject = o.subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, objections_audited, id);
 }

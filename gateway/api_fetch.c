@@ -84,7 +84,7 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 		    &names, &n);
 	}
 	struct audit_entry e = {
-		.type = "fetch",
+		.type = AUDIT_FETCH,
 		.consumer = f->r->caller->id,
 		.provider = p ? p->provider->id : jsonutil_string(f->r->body, "provider"),
 		.dataset = f->ds->name,
@@ -95,7 +95,7 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 		.policy = p ? p->id : NULL,
 		.consent = f->d.consent_id[0] ? f->d.consent_id : NULL,
 		.subject = f->subject[0] ? f->subject : NULL,
-		.decision = f->d.reason == POLICY_ALLOW ? "allow" : "deny",
+		.decision = f->d.reason == POLICY_ALLOW ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = reason,
 		.payload_sha256 = f->record ? f->payload_sha256 : NULL,
 	};

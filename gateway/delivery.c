@@ -68,7 +68,7 @@ struct delivery_job {
 	char payload_sha256[65];
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
-	const char *decision, *reason;
+	const char *reason;           /* static; NULL when delivered */
 	char error[256];
 };
 
@@ -278,7 +278,7 @@ delivery_job_audit(struct delivery_job *job)
 		json_object_foreach(job->granted, key, v)
 			names[n++] = key;
 	struct audit_entry e = {
-		.type = "deliver",
+		.type = AUDIT_DELIVER,
 		.consumer = job->row.subscriber,
 		.provider = job->row.rec.provider,
 		.dataset = job->row.rec.dataset,
@@ -289,7 +289,8 @@ delivery_job_audit(struct delivery_job *job)
 		.policy = p ? p->id : NULL,
 		.consent = job->dec.consent_id[0] ? job->dec.consent_id : NULL,
 		.subject = job->row.rec.subject,
-		.decision = job->decision,
+		.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
+		    AUDIT_ALLOW,
 		.reason = job->reason,
 		.request_id = job->row.id,
 		.payload_sha256 = job->granted ? job->payload_sha256 : NULL,
@@ -302,10 +303,9 @@ delivery_job_audit(struct delivery_job *job)
 
 static void
 delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
-    const char *decision, const char *reason, const char *error)
+    const char *reason, const char *error)
 {
 	job->out.state = state;
-	job->decision = decision;
 	job->reason = reason;
 	if (error != NULL) {
 		snprintf(job->error, sizeof(job->error), "%s", error);
@@ -336,13 +336,11 @@ delivery_job_failed(struct delivery_job *job, const char *detail)
 	job->out.attempts = job->row.attempts + 1;
 	if (job->out.attempts >= cd->max_attempts ||
 	    now - job->row.since_ms >= cd->max_age_ms) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", detail);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 		return;
 	}
 	job->out.due_ms = now + delivery_backoff(cd, job->out.attempts);
-	delivery_job_finish(job, STORE_DELIVERY_PENDING, "allow", "retry",
-	    detail);
+	delivery_job_finish(job, STORE_DELIVERY_PENDING, "retry", detail);
 }
 
 static void
@@ -363,8 +361,7 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	case CONNECTOR_CONFLICT:
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
-		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, "allow", NULL,
-		    NULL);
+		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, NULL, NULL);
 		return;
 	case CONNECTOR_RETRY:
 	case CONNECTOR_TIMEOUT:
@@ -375,8 +372,7 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 		/* The service answered, so it is up; retrying cannot help. */
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", detail);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 		return;
 	}
 }
@@ -423,8 +419,7 @@ delivery_job_push(struct delivery_job *job)
 	void *inst;
 
 	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", err);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
 	creq.local_id = job->local_id;
@@ -450,13 +445,13 @@ delivery_job_prepare(struct delivery_job *job)
 
 	if (job->ds == NULL || job->provider == NULL ||
 	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
-		    "no_policy", "no longer subscribed");
+		delivery_job_finish(job, STORE_DELIVERY_DENIED, "no_policy",
+		    "no longer subscribed");
 		return;
 	}
 	if ((record = json_loads(rec->record, 0, NULL)) == NULL) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", "the stored record is not JSON");
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter",
+		    "the stored record is not JSON");
 		return;
 	}
 	why = subscription_filter(dl->store, job->snap->cfg, job->svc,
@@ -467,14 +462,14 @@ delivery_job_prepare(struct delivery_job *job)
 		return;
 	}
 	if (why != POLICY_ALLOW) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		delivery_job_finish(job, STORE_DELIVERY_DENIED,
 		    policy_reason_name(why), policy_reason_name(why));
 		return;
 	}
 	st = store_link_local_id(dl->store, job->svc->id, rec->subject,
 	    &job->local_id);
 	if (st == STORE_NOT_FOUND) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		delivery_job_finish(job, STORE_DELIVERY_DENIED,
 		    "subject_not_linked", "subject_not_linked");
 		return;
 	}
@@ -485,8 +480,7 @@ delivery_job_prepare(struct delivery_job *job)
 	jsonutil_sha256_hex(job->granted, job->payload_sha256);
 	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
 	    &mapped, err, sizeof(err)) != 0) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", err);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
 	/* Sorted keys: the same version gives the same body on every retry. */

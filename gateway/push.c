@@ -186,13 +186,13 @@ push_audit_entry(const struct push *p, struct audit_entry *e,
 		if (*names != NULL)
 			(*names)[n++] = key;
 	*e = (struct audit_entry){
-		.type = "push",
+		.type = AUDIT_PUSH,
 		.provider = p->provider->id,
 		.dataset = p->ds->name,
 		.attributes = *names,
 		.nattributes = n,
 		.subject = p->subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 		.payload_sha256 = p->payload_sha256,
 	};
 }
@@ -212,7 +212,7 @@ push_audit_skips(const struct push *p, struct audit *a,
 		const struct push_skip *s = &p->skips[i];
 		const struct config_policy *pol = s->d.policy;
 		struct audit_entry e = {
-			.type = "deliver",
+			.type = AUDIT_DELIVER,
 			.consumer = s->svc->id,
 			.provider = p->provider->id,
 			.dataset = p->ds->name,
@@ -221,7 +221,7 @@ push_audit_skips(const struct push *p, struct audit *a,
 			.policy = pol ? pol->id : NULL,
 			.consent = s->d.consent_id[0] ? s->d.consent_id : NULL,
 			.subject = p->subject,
-			.decision = "deny",
+			.decision = AUDIT_DENY,
 			.reason = policy_reason_name(s->d.reason),
 			.request_id = request_id,
 		};
