@@ -89,7 +89,6 @@ static void
 changes_audit(struct changes *c, const struct store_record *rec,
     const struct policy_decision *d, const json_t *granted)
 {
-	const struct config_policy *p = d->policy;
 	const char **names = calloc(json_object_size(granted) + 1, sizeof(*names));
 	char sha[65];
 	size_t n = 0;
@@ -100,22 +99,16 @@ changes_audit(struct changes *c, const struct store_record *rec,
 		if (names != NULL)
 			names[n++] = key;
 	jsonutil_sha256_hex(granted, sha);
-	struct audit_entry e = {
-		.type = AUDIT_DELIVER,
-		.consumer = c->r->caller->id,
-		.provider = rec->provider,
-		.dataset = rec->dataset,
-		.attributes = names,
-		.nattributes = n,
-		.purpose = p->purpose,
-		.basis = config_basis_name(p->basis),
-		.policy = p->id,
-		.consent = d->consent_id[0] ? d->consent_id : NULL,
-		.subject = rec->subject,
-		.decision = AUDIT_ALLOW,
-		.request_id = c->r->id,
-		.payload_sha256 = sha,
-	};
+	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, d);
+
+	e.consumer = c->r->caller->id;
+	e.provider = rec->provider;
+	e.dataset = rec->dataset;
+	e.attributes = names;
+	e.nattributes = n;
+	e.subject = rec->subject;
+	e.request_id = c->r->id;
+	e.payload_sha256 = sha;
 	c->pending++;
 	audit_append_async(c->r->gw->audit, &e, c->r->base, changes_audited, c);
 	free(names);

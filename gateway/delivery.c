@@ -266,7 +266,6 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 static void
 delivery_job_audit(struct delivery_job *job)
 {
-	const struct config_policy *p = job->dec.policy;
 	const char **names = NULL;
 	size_t n = 0;
 	const char *key;
@@ -277,24 +276,20 @@ delivery_job_audit(struct delivery_job *job)
 	    sizeof(*names))) != NULL)
 		json_object_foreach(job->granted, key, v)
 			names[n++] = key;
-	struct audit_entry e = {
-		.type = AUDIT_DELIVER,
-		.consumer = job->row.subscriber,
-		.provider = job->row.rec.provider,
-		.dataset = job->row.rec.dataset,
-		.attributes = names,
-		.nattributes = n,
-		.purpose = p ? p->purpose : NULL,
-		.basis = p ? config_basis_name(p->basis) : NULL,
-		.policy = p ? p->id : NULL,
-		.consent = job->dec.consent_id[0] ? job->dec.consent_id : NULL,
-		.subject = job->row.rec.subject,
-		.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
-		    AUDIT_ALLOW,
-		.reason = job->reason,
-		.request_id = job->row.id,
-		.payload_sha256 = job->granted ? job->payload_sha256 : NULL,
-	};
+	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, &job->dec);
+
+	e.consumer = job->row.subscriber;
+	e.provider = job->row.rec.provider;
+	e.dataset = job->row.rec.dataset;
+	e.attributes = names;
+	e.nattributes = n;
+	e.subject = job->row.rec.subject;
+	/* The outcome, not the policy: an allowed push can still fail. */
+	e.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
+	    AUDIT_ALLOW;
+	e.reason = job->reason;
+	e.request_id = job->row.id;
+	e.payload_sha256 = job->granted ? job->payload_sha256 : NULL;
 	job->phase = PHASE_AUDIT;
 	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
 	    delivery_job_audited, job);

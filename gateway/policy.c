@@ -399,6 +399,23 @@ policy_decision_clear(struct policy_decision *d)
 	memset(d, 0, sizeof(*d));
 }
 
+struct audit_entry
+policy_audit_entry(enum audit_type type, const struct policy_decision *d)
+{
+	const struct config_policy *p = d->policy;
+	int allowed = d->reason == POLICY_ALLOW;
+
+	return (struct audit_entry){
+		.type = type,
+		.purpose = p ? p->purpose : NULL,
+		.basis = p ? config_basis_name(p->basis) : NULL,
+		.policy = p ? p->id : NULL,
+		.consent = d->consent_id[0] ? d->consent_id : NULL,
+		.decision = allowed ? AUDIT_ALLOW : AUDIT_DENY,
+		.reason = allowed ? NULL : policy_reason_name(d->reason),
+	};
+}
+
 enum policy_reason
 policy_consent_fits(const struct config *cfg,
     const struct config_service *consumer, const struct config_service *provider,

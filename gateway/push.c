@@ -210,21 +210,13 @@ push_audit_skips(const struct push *p, struct audit *a,
 {
 	for (size_t i = 0; i < p->nskips; i++) {
 		const struct push_skip *s = &p->skips[i];
-		const struct config_policy *pol = s->d.policy;
-		struct audit_entry e = {
-			.type = AUDIT_DELIVER,
-			.consumer = s->svc->id,
-			.provider = p->provider->id,
-			.dataset = p->ds->name,
-			.purpose = pol ? pol->purpose : NULL,
-			.basis = pol ? config_basis_name(pol->basis) : NULL,
-			.policy = pol ? pol->id : NULL,
-			.consent = s->d.consent_id[0] ? s->d.consent_id : NULL,
-			.subject = p->subject,
-			.decision = AUDIT_DENY,
-			.reason = policy_reason_name(s->d.reason),
-			.request_id = request_id,
-		};
+		struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, &s->d);
+
+		e.consumer = s->svc->id;
+		e.provider = p->provider->id;
+		e.dataset = p->ds->name;
+		e.subject = p->subject;
+		e.request_id = request_id;
 		audit_append_async(a, &e, base, push_audit_ignored, NULL);
 	}
 }
