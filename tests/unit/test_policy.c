@@ -490,6 +490,37 @@ test_any_purpose_furthest_denial(void)
 }
 
 static void
+test_audit_entry(void)
+{
+	struct domain_config d;
+	struct policy_decision dec = { .reason = POLICY_ALLOW,
+	    .consent_id = "consent-1" };
+	struct audit_entry e;
+
+	domain_config_init(&d);
+	dec.policy = &d.policies[POL_CAF_ADDRESS];
+	e = policy_audit_entry(AUDIT_FETCH, &dec);
+	CHECK_INT(e.type, AUDIT_FETCH);
+	CHECK_STR(e.policy, "caf-address");
+	CHECK_STR(e.basis, "consent");
+	CHECK_STR(e.purpose, PURPOSE);
+	CHECK_STR(e.consent, "consent-1");
+	CHECK_INT(e.decision, AUDIT_ALLOW);
+	CHECK(e.reason == NULL);
+	/* Who and what are the caller's to fill. */
+	CHECK(e.consumer == NULL && e.subject == NULL && e.attributes == NULL);
+
+	/* A denial that no policy came near names none, and says why. */
+	dec = (struct policy_decision){ .reason = POLICY_NO_POLICY };
+	e = policy_audit_entry(AUDIT_DELIVER, &dec);
+	CHECK_INT(e.type, AUDIT_DELIVER);
+	CHECK(e.policy == NULL && e.basis == NULL && e.purpose == NULL);
+	CHECK(e.consent == NULL);
+	CHECK_INT(e.decision, AUDIT_DENY);
+	CHECK_STR(e.reason, "no_policy");
+}
+
+static void
 test_reason_names(void)
 {
 	CHECK_STR(policy_reason_name(POLICY_ALLOW), "allow");
@@ -523,6 +554,7 @@ main(void)
 	UNIT_RUN(test_consent_fits);
 	UNIT_RUN(test_any_purpose_widest_allow);
 	UNIT_RUN(test_any_purpose_furthest_denial);
+	UNIT_RUN(test_audit_entry);
 	UNIT_RUN(test_reason_names);
 	store_close(st);
 	tmpdir_remove(dir);
