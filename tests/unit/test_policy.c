@@ -406,22 +406,6 @@ any_purpose(struct domain_config *d, int consumer, const char *subject,
 }
 
 static void
-add_fraud_check(struct domain_config *d, enum config_basis basis)
-{
-	static const struct config_attribute *attrs[2];
-
-	attrs[0] = &d->attrs[ATTR_POSTAL_CODE];
-	attrs[1] = &d->attrs[ATTR_CITY];
-	d->policies[POL_SPARE1] = d->policies[POL_CAF_PUBLIC_TASK];
-	d->policies[POL_SPARE1].id = "caf-address-fraud";
-	d->policies[POL_SPARE1].basis = basis;
-	d->policies[POL_SPARE1].purpose = "fraud-check";
-	d->policies[POL_SPARE1].attributes = attrs;
-	d->policies[POL_SPARE1].nattributes = 2;
-	d->cfg.npolicies = 3;
-}
-
-static void
 test_any_purpose_widest_allow(void)
 {
 	static const char *const full[] = { "street", "postal_code", "city" };
@@ -435,12 +419,11 @@ test_any_purpose_widest_allow(void)
 	struct policy_decision dec;
 
 	/* benefit-eligibility grants postal_code (public task), fraud-check
-	 * postal_code and city: the wider one wins. */
-	domain_config_init(&d);
-	add_fraud_check(&d, CONFIG_BASIS_LEGAL_OBLIGATION);
+	 * postal_code and city (legal obligation): the wider one wins. */
+	configure(&d, V_LEGAL);
 	snprintf(subject, sizeof(subject), "%064d", 1001);
 	CHECK_INT(any_purpose(&d, SVC_CAF, subject, &dec), POLICY_ALLOW);
-	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-fraud");
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-legal");
 	CHECK_INT(dec.nattributes, 2);
 	policy_decision_clear(&dec);
 
@@ -464,11 +447,13 @@ test_any_purpose_furthest_denial(void)
 	struct domain_config d;
 	struct policy_decision dec;
 
-	/* benefit-eligibility stops at the missing consent, fraud-check at the
-	 * subject's objection, which got further: it is the reason given. */
-	domain_config_init(&d);
-	add_fraud_check(&d, CONFIG_BASIS_PUBLIC_TASK);
+	/* benefit-eligibility stops at the missing consent, fraud-check (now
+	 * a public task) at the subject's objection, which got further: it is
+	 * the reason given. */
+	configure(&d, V_LEGAL);
 	d.policies[POL_CAF_PUBLIC_TASK] = d.policies[POL_SPARE1];
+	d.policies[POL_CAF_PUBLIC_TASK].id = "caf-address-fraud";
+	d.policies[POL_CAF_PUBLIC_TASK].basis = CONFIG_BASIS_PUBLIC_TASK;
 	d.cfg.npolicies = 2;
 	snprintf(o.subject, sizeof(o.subject), "%064d", 1003);
 	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
