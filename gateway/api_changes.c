@@ -89,15 +89,10 @@ static void
 changes_audit(struct changes *c, const struct store_record *rec,
     const struct policy_decision *d, const json_t *granted)
 {
-	const char **names = calloc(json_object_size(granted) + 1, sizeof(*names));
+	size_t n;
+	const char **names = jsonutil_keys(granted, &n);
 	char sha[65];
-	size_t n = 0;
-	const char *key;
-	json_t *v;
 
-	json_object_foreach((json_t *)granted, key, v)
-		if (names != NULL)
-			names[n++] = key;
 	jsonutil_sha256_hex(granted, sha);
 	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, d);
 
@@ -132,8 +127,8 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	    (record = json_loads(rec->record, 0, NULL)) == NULL)
 		return NULL;
 	memset(&d, 0, sizeof(d));
-	if (subscription_filter(r->store, r->cfg, r->caller, prov, ds, rec->subject,
-	    record, &d, &granted) == POLICY_STORE_ERROR)
+	if (subscription_filter(r->store, r->cfg, r->caller, prov, ds,
+	    rec->subject, record, &d, &granted) == POLICY_STORE_ERROR)
 		*failed = 1;
 	json_decref(record);
 	if (granted == NULL)

@@ -266,16 +266,8 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 static void
 delivery_job_audit(struct delivery_job *job)
 {
-	const char **names = NULL;
-	size_t n = 0;
-	const char *key;
-	json_t *v;
-
-	if (job->granted != NULL &&
-	    (names = calloc(json_object_size(job->granted) + 1,
-	    sizeof(*names))) != NULL)
-		json_object_foreach(job->granted, key, v)
-			names[n++] = key;
+	size_t n;
+	const char **names = jsonutil_keys(job->granted, &n);
 	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, &job->dec);
 
 	e.consumer = job->row.subscriber;

@@ -177,14 +177,9 @@ void
 push_audit_entry(const struct push *p, struct audit_entry *e,
     const char ***names)
 {
-	size_t n = 0;
-	const char *key;
-	json_t *v;
+	size_t n;
 
-	*names = calloc(json_object_size(p->record) + 1, sizeof(**names));
-	json_object_foreach(p->record, key, v)
-		if (*names != NULL)
-			(*names)[n++] = key;
+	*names = jsonutil_keys(p->record, &n);
 	*e = (struct audit_entry){
 		.type = AUDIT_PUSH,
 		.provider = p->provider->id,

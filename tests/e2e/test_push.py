@@ -55,6 +55,11 @@ def fan_out_gives_each_subscriber_its_own_view():
     delivered = sorted(e["consumer"] for e in entries
                        if e["type"] == "deliver" and e["decision"] == "allow")
     eq(delivered, ["caf", "ccas", "impots"], "one deliver entry per delivery")
+    sent = {e["consumer"]: sorted(e["attributes"]) for e in entries
+            if e["type"] == "deliver" and e["decision"] == "allow"}
+    eq(sent, {"caf": ["city", "postal_code", "street"], "ccas": ["city"],
+              "impots": ["country", "postal_code", "street"]},
+       "each deliver entry names the attributes its policy granted of the record")
     eq({e["request_id"] for e in entries if e["type"] == "deliver"}, keys,
        "deliver entries carry the delivery id, which is the Idempotency-Key")
     text = json.dumps(entries, ensure_ascii=False)
