@@ -46,7 +46,7 @@ bench_entry(struct audit_entry *e, char subject[65], char reqid[32], long n)
 	memset(e, 0, sizeof(*e));
 	snprintf(subject, 65, "%064lx", n % 1009);
 	snprintf(reqid, 32, "bench-%ld", n);
-	e->type = "fetch";
+	e->type = AUDIT_FETCH;
 	e->consumer = "caf";
 	e->provider = "mairie";
 	e->dataset = "address";
@@ -56,7 +56,7 @@ bench_entry(struct audit_entry *e, char subject[65], char reqid[32], long n)
 	e->basis = "consent";
 	e->policy = "caf-address";
 	e->subject = subject;
-	e->decision = "allow";
+	e->decision = AUDIT_ALLOW;
 	e->request_id = reqid;
 	e->payload_sha256 =
 	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

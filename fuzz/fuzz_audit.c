@@ -51,7 +51,7 @@ fuzz_make_log(void)
 {
 	struct config_audit cfg = { .origin = fuzz_origin,
 	    .checkpoint_interval_ms = 1000 };
-	struct audit_entry e = { .type = "link", .decision = "allow",
+	struct audit_entry e = { .type = AUDIT_LINK, .decision = AUDIT_ALLOW,
 	    .consumer = "caf", .subject = "00ff" };
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	BIO *bio = BIO_new(BIO_s_mem());

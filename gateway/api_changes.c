@@ -15,12 +15,12 @@
 #include "api.h"
 #include "audit.h"
 #include "clock.h"
-#include "delivery.h"
 #include "encode.h"
 #include "gateway.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
+#include "subscription.h"
 
 #define CHANGES_LIMIT_DEFAULT 100
 #define CHANGES_LIMIT_MAX 1000
@@ -91,33 +91,21 @@ static void
 changes_audit(struct changes *c, const struct store_record *rec,
     const struct policy_decision *d, const json_t *granted)
 {
-	const struct config_policy *p = d->policy;
-	const char **names = calloc(json_object_size(granted) + 1, sizeof(*names));
+	size_t n;
+	const char **names = jsonutil_keys(granted, &n);
 	char sha[65];
-	size_t n = 0;
-	const char *key;
-	json_t *v;
 
-	json_object_foreach((json_t *)granted, key, v)
-		if (names != NULL)
-			names[n++] = key;
 	jsonutil_sha256_hex(granted, sha);
-	struct audit_entry e = {
-		.type = "deliver",
-		.consumer = c->r->caller->id,
-		.provider = rec->provider,
-		.dataset = rec->dataset,
-		.attributes = names,
-		.nattributes = n,
-		.purpose = p->purpose,
-		.basis = config_basis_name(p->basis),
-		.policy = p->id,
-		.consent = d->consent_id[0] ? d->consent_id : NULL,
-		.subject = rec->subject,
-		.decision = "allow",
-		.request_id = c->r->id,
-		.payload_sha256 = sha,
-	};
+	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, d);
+
+	e.consumer = c->r->caller->id;
+	e.provider = rec->provider;
+	e.dataset = rec->dataset;
+	e.attributes = names;
+	e.nattributes = n;
+	e.subject = rec->subject;
+	e.request_id = c->r->id;
+	e.payload_sha256 = sha;
 	c->pending++;
 	audit_append_async(c->r->gw->audit, &e, c->r->base, changes_audited, c);
 	free(names);
@@ -137,12 +125,12 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	char *local_id = NULL, ts[CLOCK_RFC3339_LEN], err[256];
 	enum store_status st;
 
-	if (prov == NULL || !delivery_subscribes(r->caller, ds, prov) ||
+	if (prov == NULL || !subscription_subscribes(r->caller, ds, prov) ||
 	    (record = json_loads(rec->record, 0, NULL)) == NULL)
 		return NULL;
 	memset(&d, 0, sizeof(d));
-	if (delivery_filter(r->store, r->cfg, r->caller, prov, ds, rec->subject,
-	    record, &d, &granted) == POLICY_STORE_ERROR)
+	if (subscription_filter(r->store, r->cfg, r->caller, prov, ds,
+	    rec->subject, record, &d, &granted) == POLICY_STORE_ERROR)
 		*failed = 1;
 	json_decref(record);
 	if (granted == NULL)
@@ -202,16 +190,6 @@ changes_collect(struct changes *c, const struct config_dataset *ds,
 	}
 }
 
-static int
-changes_subscribed(const struct config_service *svc,
-    const struct config_dataset *ds)
-{
-	for (size_t i = 0; i < svc->nsubscribes; i++)
-		if (svc->subscribes[i].dataset == ds)
-			return 1;
-	return 0;
-}
-
 void
 api_changes_get(struct request *r)
 {
@@ -234,7 +212,7 @@ api_changes_get(struct request *r)
 		    "from 1 to %d", CHANGES_LIMIT_MAX);
 		return;
 	}
-	if (!changes_subscribed(r->caller, ds)) {
+	if (!subscription_subscribes(r->caller, ds, NULL)) {
 		request_reply_problem(r, 403, "no_policy", "you do not subscribe "
 		    "to dataset %s", ds->name);
 		return;

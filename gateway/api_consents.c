@@ -109,21 +109,21 @@ api_consents_post(struct request *r)
 		request_reply_problem(r, 503, NULL, "the consent could not be stored");
 		return;
 	}
-	struct audit_entry e = {
-		.type = "consent.grant",
-		.consumer = r->caller->id,
-		.provider = g.provider->id,
-		.dataset = g.dataset->name,
-		.attributes = g.attributes,
-		.nattributes = g.nattributes,
-		.purpose = g.purpose,
-		.basis = "consent",
-		.policy = policy ? policy->id : NULL,
-		.consent = cr->reason == POLICY_ALLOW ? cr->consent.id : NULL,
-		.subject = subject,
-		.decision = cr->reason == POLICY_ALLOW ? "allow" : "deny",
-		.reason = cr->reason == POLICY_ALLOW ? NULL : policy_reason_name(cr->reason),
-	};
+	struct policy_decision d = { .reason = cr->reason, .policy = policy };
+
+	if (cr->reason == POLICY_ALLOW)
+		memcpy(d.consent_id, cr->consent.id, sizeof(d.consent_id));
+	struct audit_entry e = policy_audit_entry(AUDIT_CONSENT_GRANT, &d);
+
+	e.consumer = r->caller->id;
+	e.provider = g.provider->id;
+	e.dataset = g.dataset->name;
+	e.attributes = g.attributes;
+	e.nattributes = g.nattributes;
+	/* What was asked for, whether a policy fits it or not. */
+	e.purpose = g.purpose;
+	e.basis = config_basis_name(CONFIG_BASIS_CONSENT);
+	e.subject = subject;
 	request_audit(r, &e, consents_post_audited, cr);
 	free(attrs);
 }
@@ -189,17 +189,17 @@ api_consents_delete(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "consent.revoke",
+		.type = AUDIT_CONSENT_REVOKE,
 		.consumer = c.consumer,
 		.provider = c.provider,
 		.dataset = c.dataset,
 		.attributes = (const char *const *)c.attributes,
 		.nattributes = c.nattributes,
 		.purpose = c.purpose,
-		.basis = "consent",
+		.basis = config_basis_name(CONFIG_BASIS_CONSENT),
 		.consent = c.id,
 		.subject = c.subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, consents_delete_audited, NULL);
 	store_consent_clear(&c);
@@ -252,13 +252,13 @@ api_objections_post(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "objection",
+		.type = AUDIT_OBJECTION,
 		.consumer = o.consumer,
 		.dataset = o.dataset,
 		.purpose = o.purpose,
-		.basis = "public_task",
+		.basis = config_basis_name(CONFIG_BASIS_PUBLIC_TASK),
 		.subject = o.subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, objections_audited, id);
 }

@@ -125,12 +125,12 @@ api_deliveries_retry(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "admin",
+		.type = AUDIT_ADMIN,
 		.consumer = d->subscriber,
 		.provider = d->rec.provider,
 		.dataset = d->rec.dataset,
 		.subject = d->rec.subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 		.reason = "delivery_retry",
 	};
 	request_audit(r, &e, deliveries_retried, d);

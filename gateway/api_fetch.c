@@ -85,22 +85,19 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 		jsonutil_string_array(json_object_get(f->r->body, "attributes"),
 		    &names, &n);
 	}
-	struct audit_entry e = {
-		.type = "fetch",
-		.consumer = f->r->caller->id,
-		.provider = p ? p->provider->id : jsonutil_string(f->r->body, "provider"),
-		.dataset = f->ds->name,
-		.attributes = names,
-		.nattributes = n,
-		.purpose = f->purpose,
-		.basis = p ? config_basis_name(p->basis) : NULL,
-		.policy = p ? p->id : NULL,
-		.consent = f->d.consent_id[0] ? f->d.consent_id : NULL,
-		.subject = f->subject[0] ? f->subject : NULL,
-		.decision = f->d.reason == POLICY_ALLOW ? "allow" : "deny",
-		.reason = reason,
-		.payload_sha256 = f->record ? f->payload_sha256 : NULL,
-	};
+	struct audit_entry e = policy_audit_entry(AUDIT_FETCH, &f->d);
+
+	e.consumer = f->r->caller->id;
+	e.provider = p ? p->provider->id : jsonutil_string(f->r->body, "provider");
+	e.dataset = f->ds->name;
+	e.attributes = names;
+	e.nattributes = n;
+	/* The purpose asked for, which a mismatching policy does not have. */
+	e.purpose = f->purpose;
+	e.subject = f->subject[0] ? f->subject : NULL;
+	/* The reply's: an allowed fetch can still fail at the provider. */
+	e.reason = reason;
+	e.payload_sha256 = f->record ? f->payload_sha256 : NULL;
 	request_audit(f->r, &e, fetch_audited, f);
 	free(names);
 }

@@ -68,10 +68,10 @@ api_links_post(struct request *r)
 		return;
 	}
 	struct audit_entry e = {
-		.type = "link",
+		.type = AUDIT_LINK,
 		.consumer = r->caller->id,
 		.subject = subject,
-		.decision = st == STORE_OK ? "allow" : "deny",
+		.decision = st == STORE_OK ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = st == STORE_OK ? NULL : "link_conflict",
 	};
 	request_audit(r, &e, links_audited, (void *)(intptr_t)(st != STORE_OK ?

@@ -19,6 +19,7 @@
 #include "gateway.h"
 #include "jsonutil.h"
 #include "push.h"
+#include "subscription.h"
 
 struct records_push {
 	struct request *r;
@@ -169,7 +170,7 @@ records_parse(struct records_push *p, const char **local_id, const char **key)
 		    "object");
 		return -1;
 	}
-	if (!push_is_provider(r->cfg, r->caller, p->push.ds)) {
+	if (!subscription_is_provider(r->cfg, r->caller, p->push.ds)) {
 		request_reply_problem(r, 403, "no_policy", "no subscription or "
 		    "policy names you as a provider of dataset %s",
 		    p->push.ds->name);

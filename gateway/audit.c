@@ -232,6 +232,40 @@ audit_remove_partials(struct audit *a, const char *fullpath)
 
 /* ---- entries -------------------------------------------------------- */
 
+static const char *const audit_type_names[] = {
+	[AUDIT_FETCH] = "fetch",
+	[AUDIT_PUSH] = "push",
+	[AUDIT_DELIVER] = "deliver",
+	[AUDIT_CONSENT_GRANT] = "consent.grant",
+	[AUDIT_CONSENT_REVOKE] = "consent.revoke",
+	[AUDIT_LINK] = "link",
+	[AUDIT_OBJECTION] = "objection",
+	[AUDIT_CONFIG_RELOAD] = "config.reload",
+	[AUDIT_ADMIN] = "admin",
+};
+
+static const char *const audit_decision_names[] = {
+	[AUDIT_ALLOW] = "allow",
+	[AUDIT_DENY] = "deny",
+};
+
+const char *
+audit_type_name(enum audit_type type)
+{
+	if ((size_t)type >= sizeof(audit_type_names) / sizeof(audit_type_names[0]))
+		return NULL;
+	return audit_type_names[type];
+}
+
+const char *
+audit_decision_name(enum audit_decision decision)
+{
+	if ((size_t)decision >= sizeof(audit_decision_names) /
+	    sizeof(audit_decision_names[0]))
+		return NULL;
+	return audit_decision_names[decision];
+}
+
 static json_t *
 audit_json_string(const char *s)
 {
@@ -257,7 +291,8 @@ audit_entry_json(const struct audit_entry *e)
 	clock_format_rfc3339(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
 	/* A NULL from json_string (invalid UTF-8) makes the set fail. */
 	bad |= json_object_set_new(o, "ts", json_string(ts)) != 0;
-	bad |= json_object_set_new(o, "type", audit_json_string(e->type)) != 0;
+	bad |= json_object_set_new(o, "type",
+	    audit_json_string(audit_type_name(e->type))) != 0;
 	bad |= json_object_set_new(o, "consumer", audit_json_string(e->consumer)) != 0;
 	bad |= json_object_set_new(o, "provider", audit_json_string(e->provider)) != 0;
 	bad |= json_object_set_new(o, "dataset", audit_json_string(e->dataset)) != 0;
@@ -267,7 +302,8 @@ audit_entry_json(const struct audit_entry *e)
 	bad |= json_object_set_new(o, "policy", audit_json_string(e->policy)) != 0;
 	bad |= json_object_set_new(o, "consent", audit_json_string(e->consent)) != 0;
 	bad |= json_object_set_new(o, "subject", audit_json_string(e->subject)) != 0;
-	bad |= json_object_set_new(o, "decision", audit_json_string(e->decision)) != 0;
+	bad |= json_object_set_new(o, "decision",
+	    audit_json_string(audit_decision_name(e->decision))) != 0;
 	bad |= json_object_set_new(o, "reason", audit_json_string(e->reason)) != 0;
 	bad |= json_object_set_new(o, "request_id", audit_json_string(e->request_id)) != 0;
 	bad |= json_object_set_new(o, "payload_sha256",

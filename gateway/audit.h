@@ -19,11 +19,36 @@
 
 struct event_base;
 
+/* What an entry records (contract §5, docs/api.md). 0 names none: the
+ * entry says null, as it does for any field left out. */
+enum audit_type {
+	AUDIT_TYPE_NONE,
+	AUDIT_FETCH,
+	AUDIT_PUSH,
+	AUDIT_DELIVER,
+	AUDIT_CONSENT_GRANT,
+	AUDIT_CONSENT_REVOKE,
+	AUDIT_LINK,
+	AUDIT_OBJECTION,
+	AUDIT_CONFIG_RELOAD,
+	AUDIT_ADMIN,
+};
+
+enum audit_decision {
+	AUDIT_DECISION_NONE,
+	AUDIT_ALLOW,
+	AUDIT_DENY,
+};
+
+/* "fetch", "consent.grant", ... as written in entries; NULL for none. */
+const char *audit_type_name(enum audit_type type);
+/* "allow" or "deny"; NULL for none. */
+const char *audit_decision_name(enum audit_decision decision);
+
 /* Fields of one entry; NULL strings become JSON null. Borrowed by append. */
 struct audit_entry {
 	int64_t ts_ms;          /* 0 = now */
-	const char *type;       /* fetch, push, deliver, consent.grant, consent.revoke,
-	                           link, objection, config.reload, admin */
+	enum audit_type type;
 	const char *consumer;
 	const char *provider;
 	const char *dataset;
@@ -34,7 +59,7 @@ struct audit_entry {
 	const char *policy;
 	const char *consent;
 	const char *subject;    /* the keyed pseudonym, never a local id */
-	const char *decision;   /* "allow" / "deny" */
+	enum audit_decision decision;
 	const char *reason;
 	const char *request_id;
 	const char *payload_sha256;   /* hex of the exchanged record, never the record */

@@ -50,7 +50,7 @@ cmd_serve_reload(struct gateway *gw, struct delivery *dl)
 		return;
 	}
 	delivery_swap_config(dl, cfg);
-	struct audit_entry e = { .type = "config.reload", .decision = "allow" };
+	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
 }

@@ -28,6 +28,7 @@
 #include "mapping.h"
 #include "poller.h"
 #include "snapshot.h"
+#include "subscription.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -61,7 +62,7 @@ struct delivery_job {
 	char payload_sha256[65];
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
-	const char *decision, *reason;
+	const char *reason;           /* static; NULL when delivered */
 	char error[256];
 };
 
@@ -84,116 +85,6 @@ struct delivery {
 	int stopping;
 	int64_t drain_deadline;
 };
-
-/* ---- who may receive what ------------------------------------------- */
-
-int
-delivery_can_push(const struct config_service *svc)
-{
-	return svc->connector != NULL && svc->connector->ops->push != NULL;
-}
-
-int
-delivery_subscribes(const struct config_service *svc,
-    const struct config_dataset *ds, const struct config_service *provider)
-{
-	for (size_t i = 0; i < svc->nsubscribes; i++)
-		if (svc->subscribes[i].dataset == ds &&
-		    svc->subscribes[i].from == provider)
-			return 1;
-	return 0;
-}
-
-/* Whether an earlier policy of the same candidates has this purpose. */
-static int
-delivery_purpose_seen(const struct config *cfg, size_t upto,
-    const struct config_policy *p)
-{
-	for (size_t i = 0; i < upto; i++) {
-		const struct config_policy *q = &cfg->policies[i];
-
-		if (q->consumer == p->consumer && q->provider == p->provider &&
-		    q->dataset == p->dataset && strcmp(q->purpose, p->purpose) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Keeps d's granted attributes that record holds; new reference. */
-static json_t *
-delivery_grant(const struct policy_decision *d, const json_t *record)
-{
-	json_t *out = json_object();
-
-	for (size_t i = 0; out != NULL && i < d->nattributes; i++) {
-		json_t *v = json_object_get(record, d->attributes[i]->name);
-
-		if (v != NULL && !json_is_null(v))
-			json_object_set(out, d->attributes[i]->name, v);
-	}
-	return out;
-}
-
-/* Whether cur should replace best: the first decision explains a denial;
- * an allow beats a denial, and a wider allow a narrower one. */
-static int
-delivery_better(const struct policy_decision *cur,
-    const struct policy_decision *best, int have)
-{
-	if (!have)
-		return 1;
-	if (cur->reason != POLICY_ALLOW)
-		return 0;
-	return best->reason != POLICY_ALLOW || cur->nattributes > best->nattributes;
-}
-
-enum policy_reason
-delivery_filter(struct store *st, const struct config *cfg,
-    const struct config_service *subscriber,
-    const struct config_service *provider, const struct config_dataset *ds,
-    const char *subject, const json_t *record, struct policy_decision *d,
-    json_t **out)
-{
-	struct policy_query q = { .cfg = cfg, .consumer = subscriber,
-	    .provider = provider, .dataset = ds, .subject = subject,
-	    .now_ms = clock_now_ms() };
-	struct policy_decision cur;
-	int have = 0;
-
-	*out = NULL;
-	memset(d, 0, sizeof(*d));
-	d->reason = POLICY_NO_POLICY;
-	for (size_t i = 0; i < cfg->npolicies; i++) {
-		const struct config_policy *p = &cfg->policies[i];
-
-		if (p->consumer != subscriber || p->provider != provider ||
-		    p->dataset != ds || delivery_purpose_seen(cfg, i, p))
-			continue;
-		q.purpose = p->purpose;
-		if (policy_decide(st, &q, &cur) == POLICY_STORE_ERROR) {
-			policy_decision_clear(&cur);
-			policy_decision_clear(d);
-			return d->reason = POLICY_STORE_ERROR;
-		}
-		if (delivery_better(&cur, d, have)) {
-			policy_decision_clear(d);
-			*d = cur;
-			have = 1;
-		} else {
-			policy_decision_clear(&cur);
-		}
-	}
-	if (d->reason != POLICY_ALLOW)
-		return d->reason;
-	if ((*out = delivery_grant(d, record)) == NULL)
-		return d->reason = POLICY_STORE_ERROR;
-	if (json_object_size(*out) == 0) {
-		json_decref(*out);
-		*out = NULL;
-		d->reason = POLICY_ATTRIBUTE_NOT_PERMITTED;
-	}
-	return d->reason;
-}
 
 /* ---- snapshots and subscribers ----------------------------------------- */
 
@@ -339,34 +230,22 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 static void
 delivery_job_audit(struct delivery_job *job)
 {
-	const struct config_policy *p = job->dec.policy;
-	const char **names = NULL;
-	size_t n = 0;
-	const char *key;
-	json_t *v;
+	size_t n;
+	const char **names = jsonutil_keys(job->granted, &n);
+	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, &job->dec);
 
-	if (job->granted != NULL &&
-	    (names = calloc(json_object_size(job->granted) + 1,
-	    sizeof(*names))) != NULL)
-		json_object_foreach(job->granted, key, v)
-			names[n++] = key;
-	struct audit_entry e = {
-		.type = "deliver",
-		.consumer = job->row.subscriber,
-		.provider = job->row.rec.provider,
-		.dataset = job->row.rec.dataset,
-		.attributes = names,
-		.nattributes = n,
-		.purpose = p ? p->purpose : NULL,
-		.basis = p ? config_basis_name(p->basis) : NULL,
-		.policy = p ? p->id : NULL,
-		.consent = job->dec.consent_id[0] ? job->dec.consent_id : NULL,
-		.subject = job->row.rec.subject,
-		.decision = job->decision,
-		.reason = job->reason,
-		.request_id = job->row.id,
-		.payload_sha256 = job->granted ? job->payload_sha256 : NULL,
-	};
+	e.consumer = job->row.subscriber;
+	e.provider = job->row.rec.provider;
+	e.dataset = job->row.rec.dataset;
+	e.attributes = names;
+	e.nattributes = n;
+	e.subject = job->row.rec.subject;
+	/* The outcome, not the policy: an allowed push can still fail. */
+	e.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
+	    AUDIT_ALLOW;
+	e.reason = job->reason;
+	e.request_id = job->row.id;
+	e.payload_sha256 = job->granted ? job->payload_sha256 : NULL;
 	job->phase = PHASE_AUDIT;
 	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
 	    delivery_job_audited, job);
@@ -375,10 +254,9 @@ delivery_job_audit(struct delivery_job *job)
 
 static void
 delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
-    const char *decision, const char *reason, const char *error)
+    const char *reason, const char *error)
 {
 	job->out.state = state;
-	job->decision = decision;
 	job->reason = reason;
 	if (error != NULL) {
 		snprintf(job->error, sizeof(job->error), "%s", error);
@@ -409,13 +287,11 @@ delivery_job_failed(struct delivery_job *job, const char *detail)
 	job->out.attempts = job->row.attempts + 1;
 	if (job->out.attempts >= cd->max_attempts ||
 	    now - job->row.since_ms >= cd->max_age_ms) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", detail);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 		return;
 	}
 	job->out.due_ms = now + delivery_backoff(cd, job->out.attempts);
-	delivery_job_finish(job, STORE_DELIVERY_PENDING, "allow", "retry",
-	    detail);
+	delivery_job_finish(job, STORE_DELIVERY_PENDING, "retry", detail);
 }
 
 static void
@@ -436,8 +312,7 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	case CONNECTOR_CONFLICT:
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
-		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, "allow", NULL,
-		    NULL);
+		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, NULL, NULL);
 		return;
 	case CONNECTOR_RETRY:
 	case CONNECTOR_TIMEOUT:
@@ -448,8 +323,7 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 		/* The service answered, so it is up; retrying cannot help. */
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", detail);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 		return;
 	}
 }
@@ -479,8 +353,7 @@ delivery_job_push(struct delivery_job *job)
 	void *inst;
 
 	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", err);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
 	creq.local_id = job->local_id;
@@ -505,32 +378,32 @@ delivery_job_prepare(struct delivery_job *job)
 	char err[256];
 
 	if (job->ds == NULL || job->provider == NULL ||
-	    !delivery_subscribes(job->svc, job->ds, job->provider)) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
-		    "no_policy", "no longer subscribed");
+	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
+		delivery_job_finish(job, STORE_DELIVERY_DENIED, "no_policy",
+		    "no longer subscribed");
 		return;
 	}
 	if ((record = json_loads(rec->record, 0, NULL)) == NULL) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", "the stored record is not JSON");
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter",
+		    "the stored record is not JSON");
 		return;
 	}
-	why = delivery_filter(dl->store, job->snap->cfg, job->svc, job->provider,
-	    job->ds, rec->subject, record, &job->dec, &job->granted);
+	why = subscription_filter(dl->store, job->snap->cfg, job->svc,
+	    job->provider, job->ds, rec->subject, record, &job->dec, &job->granted);
 	json_decref(record);
 	if (why == POLICY_STORE_ERROR) {
 		delivery_job_later(job, "store unavailable");
 		return;
 	}
 	if (why != POLICY_ALLOW) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		delivery_job_finish(job, STORE_DELIVERY_DENIED,
 		    policy_reason_name(why), policy_reason_name(why));
 		return;
 	}
 	st = store_link_local_id(dl->store, job->svc->id, rec->subject,
 	    &job->local_id);
 	if (st == STORE_NOT_FOUND) {
-		delivery_job_finish(job, STORE_DELIVERY_DENIED, "deny",
+		delivery_job_finish(job, STORE_DELIVERY_DENIED,
 		    "subject_not_linked", "subject_not_linked");
 		return;
 	}
@@ -541,8 +414,7 @@ delivery_job_prepare(struct delivery_job *job)
 	jsonutil_sha256_hex(job->granted, job->payload_sha256);
 	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
 	    &mapped, err, sizeof(err)) != 0) {
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "allow",
-		    "dead_letter", err);
+		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
 	/* Sorted keys: the same version gives the same body on every retry. */
@@ -683,7 +555,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	/* Not only current subscribers: deliveries queued before a reload
 	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
-		if (delivery_can_push(&cfg->services[i]))
+		if (subscription_can_push(&cfg->services[i]))
 			more |= delivery_take(dl, &cfg->services[i]);
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].connector != NULL &&

@@ -10,13 +10,10 @@
 #ifndef TELLONCE_DELIVERY_H
 #define TELLONCE_DELIVERY_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "config_model.h"
-#include "policy.h"
 #include "gateway.h"
-#include "store.h"
 
 struct delivery;
 
@@ -31,24 +28,5 @@ void delivery_swap_config(struct delivery *dl, struct config *cfg);
  * period; the rest are sent again after the restart) and frees everything.
  * Call before audit_close. */
 void delivery_stop(struct delivery *dl);
-
-/* What `subscriber` may receive of a record pushed by `provider`: the
- * policy is decided for each purpose the subscriber's policies name, and
- * the allowing decision granting the most attributes wins (or the first
- * denial). On POLICY_ALLOW, *out (a new reference) holds the granted
- * attributes present in `record` (dataset names); when none is present the
- * answer is POLICY_ATTRIBUTE_NOT_PERMITTED. d is filled either way; clear
- * it with policy_decision_clear. */
-enum policy_reason delivery_filter(struct store *st, const struct config *cfg,
-    const struct config_service *subscriber,
-    const struct config_service *provider, const struct config_dataset *ds,
-    const char *subject, const json_t *record, struct policy_decision *d,
-    json_t **out);
-/* Whether the gateway can push to `svc` (its connector has push); a
- * subscriber that cannot be pushed to pulls the changes feed instead. */
-int delivery_can_push(const struct config_service *svc);
-/* Whether `svc` subscribes to `ds` from `provider`. */
-int delivery_subscribes(const struct config_service *svc,
-    const struct config_dataset *ds, const struct config_service *provider);
 
 #endif

@@ -99,3 +99,18 @@ jsonutil_string_array(const json_t *arr, const char ***items, size_t *n)
 	*n = len;
 	return 0;
 }
+
+const char **
+jsonutil_keys(const json_t *obj, size_t *n)
+{
+	const char **names, *key;
+	json_t *v;
+
+	*n = 0;
+	if (obj == NULL ||
+	    (names = calloc(json_object_size(obj) + 1, sizeof(*names))) == NULL)
+		return NULL;
+	json_object_foreach((json_t *)obj, key, v)
+		names[(*n)++] = key;
+	return names;
+}

@@ -19,5 +19,9 @@ void jsonutil_sha256_hex(const json_t *v, char out[65]);
 /* A JSON array of strings → malloc'd array of borrowed char pointers. Returns
  * 0 with *items (free only the array) and *n, or -1 if not all strings. */
 int jsonutil_string_array(const json_t *arr, const char ***items, size_t *n);
+/* The member names of obj, in its order → malloc'd array of borrowed
+ * names (free only the array) and *n. NULL with *n 0 when obj is NULL or
+ * memory runs out: an audit entry then says null. */
+const char **jsonutil_keys(const json_t *obj, size_t *n);
 
 #endif

@@ -285,15 +285,17 @@ policy_evaluate(struct policy_eval *ev, const struct config_policy *p,
 	return o->reason = r;
 }
 
-/* Whether `cur` should replace `best`: allowing beats denying, among
- * allowing policies more attributes win (only possible when the request
- * named none), among denying ones the furthest stage wins. */
+/* Whether a verdict (cur, granting ncur attributes) should replace the
+ * best so far: allowing beats denying, among allowing ones more attributes
+ * win (only possible when the request named none), among denying ones the
+ * furthest stage wins; on a tie the first stays. */
 static int
-policy_better(const struct policy_outcome *cur, const struct policy_outcome *best)
+policy_better(enum policy_reason cur, size_t ncur, enum policy_reason best,
+    size_t nbest)
 {
-	if (cur->reason == POLICY_ALLOW && best->reason == POLICY_ALLOW)
-		return cur->nattrs > best->nattrs;
-	return policy_rank(cur->reason) > policy_rank(best->reason);
+	if (cur == POLICY_ALLOW && best == POLICY_ALLOW)
+		return ncur > nbest;
+	return policy_rank(cur) > policy_rank(best);
 }
 
 static int
@@ -323,7 +325,8 @@ policy_decide(struct store *st, const struct policy_query *q,
 			best_policy = NULL;
 			break;
 		}
-		if (policy_better(&cur, &best)) {
+		if (policy_better(cur.reason, cur.nattrs, best.reason,
+		    best.nattrs)) {
 			free(best.attrs);
 			best = cur;
 			best_policy = p;
@@ -344,11 +347,73 @@ policy_decide(struct store *st, const struct policy_query *q,
 	return d->reason;
 }
 
+/* Whether a candidate before policies[upto] already has p's purpose. */
+static int
+policy_purpose_seen(const struct policy_query *q, size_t upto,
+    const struct config_policy *p)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct config_policy *o = &q->cfg->policies[i];
+
+		if (policy_is_candidate(o, q) && strcmp(o->purpose, p->purpose) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+enum policy_reason
+policy_decide_any_purpose(struct store *st, const struct policy_query *q,
+    struct policy_decision *d)
+{
+	struct policy_query each = *q;
+	struct policy_decision cur;
+
+	memset(d, 0, sizeof(*d));
+	d->reason = POLICY_NO_POLICY;
+	for (size_t i = 0; i < q->cfg->npolicies; i++) {
+		const struct config_policy *p = &q->cfg->policies[i];
+
+		if (!policy_is_candidate(p, q) || policy_purpose_seen(q, i, p))
+			continue;
+		each.purpose = p->purpose;
+		if (policy_decide(st, &each, &cur) == POLICY_STORE_ERROR) {
+			policy_decision_clear(&cur);
+			policy_decision_clear(d);
+			return d->reason = POLICY_STORE_ERROR;
+		}
+		if (policy_better(cur.reason, cur.nattributes, d->reason,
+		    d->nattributes)) {
+			policy_decision_clear(d);
+			*d = cur;
+		} else {
+			policy_decision_clear(&cur);
+		}
+	}
+	return d->reason;
+}
+
 void
 policy_decision_clear(struct policy_decision *d)
 {
 	free(d->attributes);
 	memset(d, 0, sizeof(*d));
+}
+
+struct audit_entry
+policy_audit_entry(enum audit_type type, const struct policy_decision *d)
+{
+	const struct config_policy *p = d->policy;
+	int allowed = d->reason == POLICY_ALLOW;
+
+	return (struct audit_entry){
+		.type = type,
+		.purpose = p ? p->purpose : NULL,
+		.basis = p ? config_basis_name(p->basis) : NULL,
+		.policy = p ? p->id : NULL,
+		.consent = d->consent_id[0] ? d->consent_id : NULL,
+		.decision = allowed ? AUDIT_ALLOW : AUDIT_DENY,
+		.reason = allowed ? NULL : policy_reason_name(d->reason),
+	};
 }
 
 enum policy_reason

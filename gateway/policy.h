@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "config_model.h"
 #include "store.h"
 
@@ -56,7 +57,21 @@ struct policy_decision {
 /* Decides a fetch or a delivery. Returns the reason (also in d->reason). */
 enum policy_reason policy_decide(struct store *st, const struct policy_query *q,
     struct policy_decision *d);
+/* Decides q once for each purpose that its candidate policies name (q's
+ * own purpose is not used) and keeps the best decision by the rule that
+ * picks among policies: an allow granting the most attributes, else the
+ * denial that got furthest. For a subscriber, who asks for no purpose.
+ * Returns the reason (also in d->reason). */
+enum policy_reason policy_decide_any_purpose(struct store *st,
+    const struct policy_query *q, struct policy_decision *d);
 void policy_decision_clear(struct policy_decision *d);
+
+/* The audit entry of `type` for decision d: the deciding policy (its id,
+ * basis and purpose; null without one), the consent, allow or deny and a
+ * denial's reason. The caller adds who, what, the request and the payload,
+ * and overrides what its outcome says otherwise. Borrows from d. */
+struct audit_entry policy_audit_entry(enum audit_type type,
+    const struct policy_decision *d);
 
 /* Checks that a consent being granted fits some `consent` policy: consumer,
  * provider, dataset, purpose match and attributes are inside it. Returns

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "clock.h"
-#include "delivery.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
+#include "subscription.h"
 
 void
 push_clear(struct push *p)
@@ -87,20 +87,6 @@ push_map(struct push *p, const json_t *raw, char *err, size_t errlen)
 	return 0;
 }
 
-int
-push_is_provider(const struct config *cfg, const struct config_service *svc,
-    const struct config_dataset *ds)
-{
-	for (size_t i = 0; i < cfg->nservices; i++)
-		if (delivery_subscribes(&cfg->services[i], ds, svc))
-			return 1;
-	for (size_t i = 0; i < cfg->npolicies; i++)
-		if (cfg->policies[i].provider == svc &&
-		    cfg->policies[i].dataset == ds)
-			return 1;
-	return 0;
-}
-
 /* One subscriber: 1 if it gets a delivery, 0 if skipped (added to
  * p->skips), -1 if the store failed. */
 static int
@@ -113,8 +99,8 @@ push_route_one(struct push *p, struct store *st,
 	json_t *granted;
 	char *local_id;
 
-	why = delivery_filter(st, p->cfg, svc, p->provider, p->ds, p->subject,
-	    p->record, &skip->d, &granted);
+	why = subscription_filter(st, p->cfg, svc, p->provider, p->ds,
+	    p->subject, p->record, &skip->d, &granted);
 	json_decref(granted);
 	if (why == POLICY_STORE_ERROR)
 		return -1;
@@ -148,8 +134,8 @@ push_route(struct push *p, struct store *st)
 		int rc;
 
 		/* A subscriber that cannot be pushed to reads the feed. */
-		if (!delivery_subscribes(svc, p->ds, p->provider) ||
-		    !delivery_can_push(svc))
+		if (!subscription_subscribes(svc, p->ds, p->provider) ||
+		    !subscription_can_push(svc))
 			continue;
 		if ((rc = push_route_one(p, st, svc)) < 0)
 			return -1;
@@ -191,22 +177,17 @@ void
 push_audit_entry(const struct push *p, struct audit_entry *e,
     const char ***names)
 {
-	size_t n = 0;
-	const char *key;
-	json_t *v;
+	size_t n;
 
-	*names = calloc(json_object_size(p->record) + 1, sizeof(**names));
-	json_object_foreach(p->record, key, v)
-		if (*names != NULL)
-			(*names)[n++] = key;
+	*names = jsonutil_keys(p->record, &n);
 	*e = (struct audit_entry){
-		.type = "push",
+		.type = AUDIT_PUSH,
 		.provider = p->provider->id,
 		.dataset = p->ds->name,
 		.attributes = *names,
 		.nattributes = n,
 		.subject = p->subject,
-		.decision = "allow",
+		.decision = AUDIT_ALLOW,
 		.payload_sha256 = p->payload_sha256,
 	};
 }
@@ -224,21 +205,13 @@ push_audit_skips(const struct push *p, struct audit *a,
 {
 	for (size_t i = 0; i < p->nskips; i++) {
 		const struct push_skip *s = &p->skips[i];
-		const struct config_policy *pol = s->d.policy;
-		struct audit_entry e = {
-			.type = "deliver",
-			.consumer = s->svc->id,
-			.provider = p->provider->id,
-			.dataset = p->ds->name,
-			.purpose = pol ? pol->purpose : NULL,
-			.basis = pol ? config_basis_name(pol->basis) : NULL,
-			.policy = pol ? pol->id : NULL,
-			.consent = s->d.consent_id[0] ? s->d.consent_id : NULL,
-			.subject = p->subject,
-			.decision = "deny",
-			.reason = policy_reason_name(s->d.reason),
-			.request_id = request_id,
-		};
+		struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, &s->d);
+
+		e.consumer = s->svc->id;
+		e.provider = p->provider->id;
+		e.dataset = p->ds->name;
+		e.subject = p->subject;
+		e.request_id = request_id;
 		audit_append_async(a, &e, base, push_audit_ignored, NULL);
 	}
 }

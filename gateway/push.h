@@ -44,9 +44,6 @@ void push_clear(struct push *p);
 /* Maps raw (the provider's names) into p->record. 0, or -1 with err saying
  * which attribute or field does not fit (never a value). */
 int push_map(struct push *p, const json_t *raw, char *err, size_t errlen);
-/* Whether svc provides ds to anyone: a subscription or a policy names it. */
-int push_is_provider(const struct config *cfg, const struct config_service *svc,
-    const struct config_dataset *ds);
 /* Decides every subscriber (p->subject set). 0, or -1 if the store failed. */
 int push_route(struct push *p, struct store *st);
 /* Gives p its record id, canonical text and payload hash. 0, or -1 when

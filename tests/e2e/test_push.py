@@ -55,6 +55,11 @@ def fan_out_gives_each_subscriber_its_own_view():
     delivered = sorted(e["consumer"] for e in entries
                        if e["type"] == "deliver" and e["decision"] == "allow")
     eq(delivered, ["caf", "ccas", "impots"], "one deliver entry per delivery")
+    sent = {e["consumer"]: sorted(e["attributes"]) for e in entries
+            if e["type"] == "deliver" and e["decision"] == "allow"}
+    eq(sent, {"caf": ["city", "postal_code", "street"], "ccas": ["city"],
+              "impots": ["country", "postal_code", "street"]},
+       "each deliver entry names the attributes its policy granted of the record")
     eq({e["request_id"] for e in entries if e["type"] == "deliver"}, keys,
        "deliver entries carry the delivery id, which is the Idempotency-Key")
     text = json.dumps(entries, ensure_ascii=False)
@@ -143,8 +148,14 @@ def a_subscriber_that_is_down_gets_it_when_it_returns_and_others_do_not_wait():
         s.ccas.behave("normal")
     got = wait_received(s, "ccas", "s-dora")
     eq(got[0]["record"], {"commune": {"nom": "Quimper"}}, "delivered once back")
-    attempts = [e for e in s.audit_entries() if e["type"] == "deliver" and
+    def audited():
+        return [e for e in s.audit_entries() if e["type"] == "deliver" and
                 e["request_id"] == got[0]["idempotency_key"]]
+    # The subscriber has the record before its entry is durable: the
+    # outcome is audited once the push has returned.
+    wait_for(lambda: any(e["reason"] is None for e in audited()), 5,
+             "the successful attempt audited")
+    attempts = audited()
     check(len(attempts) >= 3, "each attempt audited under the one delivery id")
     eq(sorted({e["reason"] for e in attempts}, key=str), [None, "retry"], "retries, then ok")
 

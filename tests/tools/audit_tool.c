@@ -76,11 +76,11 @@ append_loop(void *arg)
 
 	while ((n = atomic_fetch_add(&ap->next, 1)) < ap->count) {
 		struct audit_entry e = {
-			.type = "fetch", .consumer = "caf", .provider = "mairie",
+			.type = AUDIT_FETCH, .consumer = "caf", .provider = "mairie",
 			.dataset = "address", .attributes = attrs, .nattributes = 3,
 			.purpose = "benefit-eligibility", .basis = "consent",
 			.policy = "caf-address", .subject = subject,
-			.decision = "allow", .request_id = reqid,
+			.decision = AUDIT_ALLOW, .request_id = reqid,
 		};
 		uint64_t index;
 		int len;

@@ -133,7 +133,7 @@ make_entry(struct audit_entry *e, char reqid[32], long n)
 	memset(e, 0, sizeof(*e));
 	snprintf(reqid, 32, "req-%ld", n);
 	e->ts_ms = 1796000000000 + n;
-	e->type = "fetch";
+	e->type = AUDIT_FETCH;
 	e->consumer = "caf";
 	e->provider = "mairie";
 	e->dataset = "address";
@@ -142,7 +142,7 @@ make_entry(struct audit_entry *e, char reqid[32], long n)
 	e->purpose = "benefit-eligibility";
 	e->basis = "consent";
 	e->subject = "5a1d";
-	e->decision = "allow";
+	e->decision = AUDIT_ALLOW;
 	e->request_id = reqid;
 }
 
@@ -218,7 +218,7 @@ test_entry_json(void)
 
 	memset(&e, 0, sizeof(e));
 	e.ts_ms = 1;
-	e.type = "config.reload";
+	e.type = AUDIT_CONFIG_RELOAD;
 	e.reason = "caf\xc3\xa9";
 	json = audit_entry_json(&e);
 	CHECK_STR(json, "{\"attributes\":null,\"basis\":null,\"consent\":null,"
@@ -231,6 +231,29 @@ test_entry_json(void)
 
 	e.reason = "bad \xff utf-8";
 	CHECK(audit_entry_json(&e) == NULL);
+}
+
+/* The names are the public format (contract §5): each must read as it
+ * always has, and a value outside the tables names nothing. */
+static void
+test_entry_names(void)
+{
+	static const char *const types[] = { NULL, "fetch", "push", "deliver",
+		"consent.grant", "consent.revoke", "link", "objection",
+		"config.reload", "admin", NULL };
+
+	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_ADMIN + 1; t++) {
+		const char *name = audit_type_name((enum audit_type)t);
+
+		if (types[t] == NULL)
+			CHECK(name == NULL);
+		else
+			CHECK_STR(name, types[t]);
+	}
+	CHECK(audit_decision_name(AUDIT_DECISION_NONE) == NULL);
+	CHECK_STR(audit_decision_name(AUDIT_ALLOW), "allow");
+	CHECK_STR(audit_decision_name(AUDIT_DENY), "deny");
+	CHECK(audit_decision_name((enum audit_decision)(AUDIT_DENY + 1)) == NULL);
 }
 
 /* ---- appends, reopen, proofs ---------------------------------------- */
@@ -922,6 +945,7 @@ main(void)
 {
 	evthread_use_pthreads();
 	UNIT_RUN(test_entry_json);
+	UNIT_RUN(test_entry_names);
 	UNIT_RUN(test_append_reopen);
 	UNIT_RUN(test_proofs);
 	UNIT_RUN(test_async);

@@ -484,6 +484,121 @@ test_consent_fits(void)
 	    postal, 1, &p), POLICY_NO_POLICY);
 }
 
+/* A subscriber names no purpose: each purpose of its policies is decided
+ * and the same rule as among policies picks the answer. */
+static enum policy_reason
+any_purpose(struct domain_config *d, int consumer, const char *subject,
+    struct policy_decision *dec)
+{
+	struct policy_query q = {
+		.cfg = &d->cfg, .consumer = &d->services[consumer],
+		.provider = &d->services[SVC_MAIRIE], .dataset = &d->address,
+		.purpose = "ignored", .subject = subject, .now_ms = 10000,
+	};
+
+	return policy_decide_any_purpose(st, &q, dec);
+}
+
+static void
+test_any_purpose_widest_allow(void)
+{
+	static const char *const full[] = { "street", "postal_code", "city" };
+	struct store_consent c = {
+		.id = "any-purpose-full", .consumer = "caf", .provider = "mairie",
+		.dataset = "address", .purpose = PURPOSE,
+		.attributes = (char **)full, .nattributes = 3, .created_ms = 1,
+	};
+	char subject[STORE_SUBJECT_LEN];
+	struct domain_config d;
+	struct policy_decision dec;
+
+	/* benefit-eligibility grants postal_code (public task), fraud-check
+	 * postal_code and city (legal obligation): the wider one wins. */
+	configure(&d, V_LEGAL);
+	snprintf(subject, sizeof(subject), "%064d", 1001);
+	CHECK_INT(any_purpose(&d, SVC_CAF, subject, &dec), POLICY_ALLOW);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-legal");
+	CHECK_INT(dec.nattributes, 2);
+	policy_decision_clear(&dec);
+
+	/* With a consent, benefit-eligibility grants three and wins back. */
+	snprintf(c.subject, sizeof(c.subject), "%064d", 1002);
+	CHECK_INT(store_consent_insert(st, &c), STORE_OK);
+	CHECK_INT(any_purpose(&d, SVC_CAF, c.subject, &dec), POLICY_ALLOW);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address");
+	CHECK_INT(dec.nattributes, 3);
+	CHECK_STR(dec.consent_id, "any-purpose-full");
+	policy_decision_clear(&dec);
+}
+
+static void
+test_any_purpose_furthest_denial(void)
+{
+	struct store_objection o = {
+		.id = "any-purpose-objection", .dataset = "address",
+		.purpose = "fraud-check", .consumer = "caf",
+	};
+	struct domain_config d;
+	struct policy_decision dec;
+
+	/* benefit-eligibility stops at the missing consent, fraud-check (now
+	 * a public task) at the subject's objection, which got further: it is
+	 * the reason given. */
+	configure(&d, V_LEGAL);
+	d.policies[POL_CAF_PUBLIC_TASK] = d.policies[POL_SPARE1];
+	d.policies[POL_CAF_PUBLIC_TASK].id = "caf-address-fraud";
+	d.policies[POL_CAF_PUBLIC_TASK].basis = CONFIG_BASIS_PUBLIC_TASK;
+	d.cfg.npolicies = 2;
+	snprintf(o.subject, sizeof(o.subject), "%064d", 1003);
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	CHECK_INT(any_purpose(&d, SVC_CAF, o.subject, &dec), POLICY_OBJECTION);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address-fraud");
+	CHECK_INT(dec.nattributes, 0);
+	policy_decision_clear(&dec);
+
+	/* Equal stages: the first purpose in the file explains. */
+	d.policies[POL_CAF_PUBLIC_TASK].basis = CONFIG_BASIS_CONSENT;
+	CHECK_INT(any_purpose(&d, SVC_CAF, o.subject, &dec), POLICY_NO_CONSENT);
+	CHECK_STR(dec.policy ? dec.policy->id : NULL, "caf-address");
+	policy_decision_clear(&dec);
+
+	/* A service without a policy gets nothing, and no policy is named. */
+	CHECK_INT(any_purpose(&d, SVC_PORTAL, o.subject, &dec), POLICY_NO_POLICY);
+	CHECK(dec.policy == NULL);
+	policy_decision_clear(&dec);
+}
+
+static void
+test_audit_entry(void)
+{
+	struct domain_config d;
+	struct policy_decision dec = { .reason = POLICY_ALLOW,
+	    .consent_id = "consent-1" };
+	struct audit_entry e;
+
+	domain_config_init(&d);
+	dec.policy = &d.policies[POL_CAF_ADDRESS];
+	e = policy_audit_entry(AUDIT_FETCH, &dec);
+	CHECK_INT(e.type, AUDIT_FETCH);
+	CHECK_STR(e.policy, "caf-address");
+	CHECK_STR(e.basis, "consent");
+	CHECK_STR(e.purpose, PURPOSE);
+	CHECK_STR(e.consent, "consent-1");
+	CHECK_INT(e.decision, AUDIT_ALLOW);
+	CHECK(e.reason == NULL);
+	/* Who and what are the caller's to fill. */
+	CHECK(e.consumer == NULL && e.subject == NULL && e.attributes == NULL);
+
+	/* A denial that no policy came near names none, and says why. */
+	dec = (struct policy_decision){ .reason = POLICY_NO_POLICY };
+	e = policy_audit_entry(AUDIT_DELIVER, &dec);
+	CHECK_INT(e.type, AUDIT_DELIVER);
+	CHECK(e.policy == NULL && e.basis == NULL && e.purpose == NULL);
+	CHECK(e.consent == NULL);
+	CHECK_INT(e.decision, AUDIT_DENY);
+	CHECK_STR(e.reason, "no_policy");
+}
+
 static void
 test_reason_names(void)
 {
@@ -516,6 +631,9 @@ main(void)
 	UNIT_RUN(test_decisions);
 	UNIT_RUN(test_revocation_is_immediate);
 	UNIT_RUN(test_consent_fits);
+	UNIT_RUN(test_any_purpose_widest_allow);
+	UNIT_RUN(test_any_purpose_furthest_denial);
+	UNIT_RUN(test_audit_entry);
 	UNIT_RUN(test_reason_names);
 	store_close(st);
 	tmpdir_remove(dir);
