@@ -61,7 +61,8 @@ api_links_post(struct request *r)
 	/* The pivot values are no longer needed; drop them from the request. */
 	json_object_del(r->body, "pivot");
 
-	st = store_link_put(r->store, r->caller->id, local_id, subject, &created);
+	st = store_link_put(r->store, r->caller->id, local_id, subject, 1,
+	    &created);
 	if (st == STORE_ERROR) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
