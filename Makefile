@@ -136,6 +136,8 @@ PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so
 	$(patsubst %.c,$(BUILD)/%.so,$(wildcard tests/plugins/*.c))
 # The plugin tests load them.
 $(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
+# The name table of the identity test.
+$(BUILD)/tests/test_identity: tests/unit/test_identity_names.h
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 
