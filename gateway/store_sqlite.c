@@ -122,7 +122,8 @@ static const char *const sqlite_migrations[] = {
 	/* 4: the pivot normalisation each subject was derived under
 	 * (docs/identity.md): every link before this step was version 1. A
 	 * link looks a subject up across services. */
-	"ALTER TABLE links ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE links"
+	"  ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX links_by_subject ON links (subject, pivot_version);",
 };
 
