@@ -16,7 +16,7 @@ SAN     ?= 0
 # Debian 12 packages the build and the test suite need.
 DEB_PKGS = pkg-config make gcc libc6-dev \
 	libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev \
-	libsqlite3-dev libevent-dev libpq-dev \
+	libsqlite3-dev libevent-dev libpq-dev libutf8proc-dev \
 	python3 python3-cryptography curl postgresql
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
@@ -25,7 +25,7 @@ FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
 PKGS = libcurl jansson yaml-0.1 sqlite3 libssl libcrypto libevent \
-	libevent_openssl libevent_pthreads libpq
+	libevent_openssl libevent_pthreads libpq libutf8proc
 
 ifeq ($(FUZZ),1)
 CC       = clang
@@ -145,6 +145,8 @@ PLUGINS = $(if $(wildcard connectors/example/*.c),$(BUILD)/connectors/example.so
 	$(patsubst %.c,$(BUILD)/%.so,$(wildcard tests/plugins/*.c))
 # The plugin tests load them.
 $(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
+# The name table of the identity test.
+$(BUILD)/tests/test_identity: tests/unit/test_identity_names.h
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 

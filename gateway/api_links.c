@@ -1,11 +1,9 @@
 /* api_links.c — POST /v1/links: a service links its local id to a subject.
  *
- * The pivot identity is normalised and keyed into the pseudonym here and
- * then wiped: only (service, local_id) → pseudonym is stored, and only the
- * pseudonym reaches the audit log. */
-#include <openssl/crypto.h>
+ * The pivot identity is normalised and keyed into its candidate
+ * pseudonyms here and then wiped: only (service, local_id) → pseudonym is
+ * stored, and only the pseudonym reaches the audit log. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -34,11 +32,11 @@ void
 api_links_post(struct request *r)
 {
 	const struct secret *key = &r->cfg->gateway.pseudonym_key;
-	char subject[STORE_SUBJECT_LEN], err[256];
+	struct identity_subject subjects[IDENTITY_CANDIDATES];
 	const char *local_id;
-	char *normalized = NULL;
 	enum store_status st;
-	int created = 0;
+	int n, chosen = 0, created = 0;
+	char err[256];
 
 	if (api_body_string(r, "local_id", 1, &local_id) != 0)
 		return;
@@ -51,18 +49,17 @@ api_links_post(struct request *r)
 		request_reply_problem(r, 400, NULL, "\"pivot\" must be an object");
 		return;
 	}
-	if (identity_normalize(json_object_get(r->body, "pivot"), &normalized, err,
-	    sizeof(err)) != 0) {
+	n = identity_subjects(key->data, key->len, json_object_get(r->body,
+	    "pivot"), subjects, err, sizeof(err));
+	/* The pivot values are no longer needed; drop them from the request. */
+	json_object_del(r->body, "pivot");
+	if (n < 0) {
 		request_reply_problem(r, 400, NULL, "pivot: %s", err);
 		return;
 	}
-	identity_pseudonym(key->data, key->len, normalized, subject);
-	OPENSSL_cleanse(normalized, strlen(normalized));
-	free(normalized);
-	/* The pivot values are no longer needed; drop them from the request. */
-	json_object_del(r->body, "pivot");
 
-	st = store_link_put(r->store, r->caller->id, local_id, subject, &created);
+	st = identity_link(r->store, r->caller->id, local_id, subjects, n,
+	    &chosen, &created);
 	if (st == STORE_ERROR) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
@@ -70,7 +67,7 @@ api_links_post(struct request *r)
 	struct audit_entry e = {
 		.type = AUDIT_LINK,
 		.consumer = r->caller->id,
-		.subject = subject,
+		.subject = subjects[chosen].subject,
 		.decision = st == STORE_OK ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = st == STORE_OK ? NULL : "link_conflict",
 	};

@@ -67,9 +67,10 @@ store_ping(struct store *st)
 
 enum store_status
 store_link_put(struct store *st, const char *service, const char *local_id,
-    const char *subject, int *created)
+    const char *subject, int pivot_version, int *created)
 {
-	return st->ops->link_put(st, service, local_id, subject, created);
+	return st->ops->link_put(st, service, local_id, subject, pivot_version,
+	    created);
 }
 
 enum store_status
@@ -84,6 +85,12 @@ store_link_local_id(struct store *st, const char *service, const char *subject,
     char **local_id)
 {
 	return st->ops->link_local_id(st, service, subject, local_id);
+}
+
+enum store_status
+store_subject_linked(struct store *st, const char *subject, int pivot_version)
+{
+	return st->ops->subject_linked(st, subject, pivot_version);
 }
 
 enum store_status

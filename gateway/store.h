@@ -51,17 +51,24 @@ int store_ping(struct store *st);
 
 /* ---- links: (service, local_id) <-> subject ------------------------- */
 
-/* Creates the link. STORE_OK if created or already exactly so (idempotent);
- * *created tells which. STORE_CONFLICT if the local id is linked to another
- * subject, or the subject to another local id of the same service. */
+/* Creates the link, with the pivot normalisation version the subject was
+ * derived under (identity.h). STORE_OK if created or already exactly so
+ * (idempotent); *created tells which. STORE_CONFLICT if the local id is
+ * linked to another subject, or the subject to another local id of the
+ * same service. */
 enum store_status store_link_put(struct store *st, const char *service,
-    const char *local_id, const char *subject, int *created);
+    const char *local_id, const char *subject, int pivot_version,
+    int *created);
 /* subject out: STORE_SUBJECT_LEN bytes. */
 enum store_status store_link_subject(struct store *st, const char *service,
     const char *local_id, char *subject);
 /* The service's own local id for the subject; *local_id malloc'd, caller frees. */
 enum store_status store_link_local_id(struct store *st, const char *service,
     const char *subject, char **local_id);
+/* STORE_OK if some service linked a local id to `subject` derived under
+ * `pivot_version`, STORE_NOT_FOUND if none did. */
+enum store_status store_subject_linked(struct store *st, const char *subject,
+    int pivot_version);
 
 /* ---- consents ------------------------------------------------------- */
 

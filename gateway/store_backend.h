@@ -13,11 +13,14 @@ struct store_ops {
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
 	enum store_status (*link_put)(struct store *st, const char *service,
-	    const char *local_id, const char *subject, int *created);
+	    const char *local_id, const char *subject, int pivot_version,
+	    int *created);
 	enum store_status (*link_subject)(struct store *st, const char *service,
 	    const char *local_id, char *subject);
 	enum store_status (*link_local_id)(struct store *st, const char *service,
 	    const char *subject, char **local_id);
+	enum store_status (*subject_linked)(struct store *st,
+	    const char *subject, int pivot_version);
 	enum store_status (*consent_insert)(struct store *st,
 	    const struct store_consent *c);
 	enum store_status (*consent_get)(struct store *st, const char *id,

@@ -119,6 +119,12 @@ static const char *const sqlite_migrations[] = {
 	"  cursor TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 4: the pivot normalisation each subject was derived under
+	 * (docs/identity.md): every link before this step was version 1. A
+	 * link looks a subject up across services. */
+	"ALTER TABLE links"
+	"  ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX links_by_subject ON links (subject, pivot_version);",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -131,6 +137,7 @@ enum sqlite_stmt {
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
+	Q_SUBJECT_LINKED,
 	Q_CONSENT_INSERT,
 	Q_CONSENT_ATTR_INSERT,
 	Q_CONSENT_GET,
@@ -184,11 +191,14 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
-	    "created_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+	    "created_ms, pivot_version) VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT DO NOTHING",
 	[Q_LINK_SUBJECT] = "SELECT subject FROM links "
 	    "WHERE service = ?1 AND local_id = ?2",
 	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
 	    "WHERE service = ?1 AND subject = ?2",
+	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
+	    "WHERE subject = ?1 AND pivot_version = ?2 LIMIT 1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
@@ -613,7 +623,7 @@ sq_link_subject(struct store *st, const char *service, const char *local_id,
  * tells an existing identical link from a real conflict. */
 static enum store_status
 sq_link_put(struct store *st, const char *service, const char *local_id,
-    const char *subject, int *created)
+    const char *subject, int pivot_version, int *created)
 {
 	struct sqlite_store *ss = sq(st);
 	char existing[STORE_SUBJECT_LEN];
@@ -627,6 +637,7 @@ sq_link_put(struct store *st, const char *service, const char *local_id,
 	sq_bind_text(s, 2, local_id);
 	sq_bind_text(s, 3, subject);
 	sqlite3_bind_int64(s, 4, clock_now_ms());
+	sqlite3_bind_int(s, 5, pivot_version);
 	if ((rc = sq_exec(ss, s, "link insert")) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1) {
@@ -658,6 +669,22 @@ sq_link_local_id(struct store *st, const char *service, const char *subject,
 	if (rc == STORE_OK &&
 	    (*local_id = strdup((const char *)sqlite3_column_text(s, 0))) == NULL)
 		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_subject_linked(struct store *st, const char *subject, int pivot_version)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_SUBJECT_LINKED)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_int(s, 2, pivot_version);
+	rc = sq_row(ss, s, "subject linked");
 	sqlite3_reset(s);
 	return rc;
 }
@@ -1589,6 +1616,7 @@ static const struct store_ops sqlite_ops = {
 	.link_put = sq_link_put,
 	.link_subject = sq_link_subject,
 	.link_local_id = sq_link_local_id,
+	.subject_linked = sq_subject_linked,
 	.consent_insert = sq_consent_insert,
 	.consent_get = sq_consent_get,
 	.consent_revoke = sq_consent_revoke,

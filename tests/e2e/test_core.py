@@ -97,6 +97,34 @@ def links_are_idempotent_and_normalised():
     eq(r.status, 400, "incomplete pivot")
 
 
+STEFAN_PIVOT = {"family_name": "Ștefănescu", "given_names": "Ion-Ștefan",
+                "birthdate": "1990-02-03", "birthplace": "Iași", "gender": "M"}
+NGOC_PIVOT = {"family_name": "Nguyễn", "given_names": "Thị  Ngọc",
+              "birthdate": "1988-07-14", "birthplace": "Huế", "gender": "F"}
+
+
+@test
+def names_beyond_latin1_match():
+    """Issue 16: these gave 409 at the second link of the same local id."""
+    s = st()
+    for local_id, pivot, retyped in (
+            ("caf-stefan", STEFAN_PIVOT,
+             {"family_name": "STEFANESCU", "given_names": "Ion Stefan"}),
+            ("caf-ngoc", NGOC_PIVOT,
+             {"family_name": "Nguyen", "given_names": "Thi Ngoc", "birthplace": "HUE"})):
+        eq(s.link("caf", local_id, pivot).json["created"], True, "first link")
+        r = s.link("caf", local_id, dict(pivot, **retyped))
+        eq(r.json["created"], False, "the ASCII spelling is the same person")
+    # A different given name is a different person: the local id is taken.
+    r = s.call("caf", "POST", "/v1/links", {"local_id": "caf-stefan", "pivot": dict(
+        STEFAN_PIVOT, given_names="Ion-Ștefăniță")})
+    eq(r.status, 409, "a different name is not folded into the same subject")
+    r = s.call("caf", "POST", "/v1/links", {"local_id": "caf-x", "pivot": dict(
+        STEFAN_PIVOT, family_name="Ștef\ufdd0")})
+    eq(r.status, 400, "an unassigned code point is refused")
+    check("pivot.family_name: unassigned character" in r.json["detail"], r.json["detail"])
+
+
 @test
 def fetch_without_consent_is_denied():
     denied(fetch(attributes=["street"]), "no_consent")
@@ -367,7 +395,7 @@ def no_personal_values_in_logs_or_audit():
     s = st()
     eq(s.gw.stop(), 0, "SIGTERM drains and exits 0")
     secrets = []
-    for pivot in (ALICE_PIVOT, BOB_PIVOT):
+    for pivot in (ALICE_PIVOT, BOB_PIVOT, STEFAN_PIVOT, NGOC_PIVOT):
         secrets += [pivot["family_name"], pivot["given_names"], pivot["birthdate"],
                     pivot["birthplace"]]
     secrets += ["Maëlle", "12/03/1984", "LE GOFF", "12 rue Kéréon", "Saint-Corentin",

@@ -64,7 +64,7 @@ test_open_and_migrate(void)
 	if (st == NULL)
 		return;
 	CHECK_INT(store_ping(st), 0);
-	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	store_close(st);
 	version = user_version("migrate.db", -1);
 	CHECK(version >= 1);
@@ -84,6 +84,47 @@ test_open_and_migrate(void)
 	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
 	CHECK(store_open(url, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "newer") != NULL);
+}
+
+/* A links table as schema version 3 left it, written behind the store's
+ * back: opening migrates it, and its links are version 1 subjects. */
+static void
+test_migrate_pivot_version(void)
+{
+	char path[TMPDIR_PATH_LEN + 64], subject[STORE_SUBJECT_LEN];
+	struct store *st;
+	sqlite3 *db;
+	int created;
+
+	snprintf(path, sizeof(path), "%s/v3.db", dir);
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "CREATE TABLE links (service TEXT NOT NULL,"
+	    " local_id TEXT NOT NULL, subject TEXT NOT NULL,"
+	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
+	    " UNIQUE (service, subject)) WITHOUT ROWID;"
+	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
+	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_named("v3.db");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(user_version("v3.db", -1) >= 4);
+	CHECK_INT(store_subject_linked(st, SUBJ_A, 1), STORE_OK);
+	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	/* A new link records the version it is given. */
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_subject_linked(st, SUBJ_B, 2), STORE_OK);
+	CHECK_INT(store_subject_linked(st, SUBJ_B, 1), STORE_NOT_FOUND);
+	/* Another service linking a version 1 subject keeps it version 1. */
+	CHECK_INT(store_link_put(st, "mairie", "M1", SUBJ_A, 1, &created),
+	    STORE_OK);
+	CHECK_INT(created, 1);
+	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
+	store_close(st);
 }
 
 static void
@@ -112,17 +153,17 @@ test_links(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
-	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 0);
 	/* The local id is already someone else's... */
-	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, &created), STORE_CONFLICT);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created), STORE_CONFLICT);
 	CHECK_INT(created, 0);
 	/* ...and the subject already has another local id at this service. */
-	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_A, &created), STORE_CONFLICT);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_A, 2, &created), STORE_CONFLICT);
 	/* Another service may know the same subject under the same id text. */
-	CHECK_INT(store_link_put(st, "mairie", "C1", SUBJ_A, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "mairie", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
 
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
@@ -365,7 +406,7 @@ writer_run(void *arg)
 		snprintf(local, sizeof(local), "L%d-%d", w->id, i);
 		store_new_id(cid);
 		consent_fill(&c, cid, subject, "caf", "mairie", attrs, 2, i);
-		if (store_link_put(st, "caf", local, subject, &created) != STORE_OK ||
+		if (store_link_put(st, "caf", local, subject, 2, &created) != STORE_OK ||
 		    store_consent_insert(st, &c) != STORE_OK ||
 		    access_put(st, subject, (uint64_t)(w->id * 100000 + i))
 		    != STORE_OK ||
@@ -373,7 +414,7 @@ writer_run(void *arg)
 			w->failures++;
 		snprintf(local, sizeof(local), "shared-%d", i);
 		snprintf(subject, sizeof(subject), "%064d", i);
-		if (store_link_put(st, "mairie", local, subject, &created) != STORE_OK)
+		if (store_link_put(st, "mairie", local, subject, 2, &created) != STORE_OK)
 			w->failures++;
 		w->created += created;
 	}
@@ -429,6 +470,7 @@ main(void)
 {
 	tmpdir_make(dir);
 	UNIT_RUN(test_open_and_migrate);
+	UNIT_RUN(test_migrate_pivot_version);
 	UNIT_RUN(test_open_schemes);
 	UNIT_RUN(test_links);
 	UNIT_RUN(test_consents);
