@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/run.sh — runs every unit test binary and every end-to-end script,
+# tests/run.sh — runs every unit test binary, every check of the tree
+# (tests/static) and every end-to-end script,
 # then prints one closing line "tests: N passed, N failed" and fails if any
 # test failed. Each program prints its own "NAME: N passed, N failed" last.
 set -u
@@ -43,7 +44,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_one "$(basename "$t")" "$t"
 done
-for t in tests/e2e/test_*.py; do
+for t in tests/static/test_*.py tests/e2e/test_*.py; do
 	[ -f "$t" ] || continue
 	run_one "$(basename "$t")" /usr/bin/python3 "$t"
 done
