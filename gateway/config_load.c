@@ -134,7 +134,7 @@ config_field_listen(struct config_loader *ld, const struct config_field *f,
 		*(char **)dst = config_strdup(ld, s);
 }
 
-/* A URL of store.c's scheme table that this build can open, so that
+/* A URL of store_backend.c's scheme table that this build can open, so that
  * `check` refuses what `serve` would; a path (sqlite:PATH) is resolved,
  * other URLs are kept as they are. */
 static void

@@ -27,7 +27,7 @@ struct store;
 /* The URL forms of a store, for messages. */
 #define STORE_URL_FORMS "sqlite:PATH or postgresql://..."
 
-/* A store URL scheme. store.c keeps the one table of them, read by
+/* A store URL scheme. store_backend.c keeps the one table of them, read by
  * store_open and by the config loader, so that `tellonce check` refuses
  * what `tellonce serve` could not open. */
 struct store_scheme {

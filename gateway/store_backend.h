@@ -1,9 +1,9 @@
 /* store_backend.h — what a store backend provides behind store.h.
  *
- * store.c picks the backend from the URL scheme and forwards every call
+ * store_backend.c picks the backend from the URL scheme and forwards every call
  * through the backend's ops; a backend embeds `struct store` as the first
  * member of its own connection struct. Adding PostgreSQL is one more ops
- * table (store_pg.c) and one more line in store.c's scheme table. */
+ * table (store_pg.c) and one more line in store_backend.c's scheme table. */
 #ifndef TELLONCE_STORE_BACKEND_H
 #define TELLONCE_STORE_BACKEND_H
 

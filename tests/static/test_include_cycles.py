@@ -2,11 +2,9 @@
 """test_include_cycles.py — no include cycle among the modules of gateway/
 and connectors/.
 
-A module is every file of one folder whose name starts with the module's
-prefix, the part of the name before the first underscore: store.h,
-store.c, store_backend.h and store_sqlite.c are the store module, as their
-public names all start with store_. Module A depends on module B when a
-file of A includes one of B's headers. A cycle (A needs B, B needs A, possibly through others) means the
+A module is a header and the source file of the same name (config.h and
+config.c). Module A depends on module B when a file of A includes B's
+header. A cycle (A needs B, B needs A, possibly through others) means the
 two are one concept in two rooms, or the dependency order is upside down:
 this test names every cycle found.
 
@@ -33,8 +31,7 @@ def modules(top):
 
 
 def module_of(path):
-    folder, name = os.path.split(os.path.splitext(path)[0])
-    return os.path.join(folder, name.split("_")[0])
+    return os.path.splitext(path)[0]
 
 
 def header_module(include, including_file, top, known):

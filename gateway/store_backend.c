@@ -1,6 +1,8 @@
-/* store.c — picks the backend from the URL scheme and forwards each call to
- * it; also the parts of store.h that do not depend on a backend (ids,
- * freeing consents). */
+/* store_backend.c — picks the backend from the URL scheme and forwards
+ * each call to it; also the parts of store.h that do not depend on a
+ * backend (ids, freeing consents). It is named for store_backend.h, which
+ * it implements the dispatch side of, so that store.h stays the interface
+ * that nothing of the store's own includes back. */
 #include "store.h"
 
 #include <errno.h>
