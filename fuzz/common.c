@@ -28,6 +28,10 @@ const char fuzz_base_config[] =
     "    attributes: {street: string, postal_code: string, city: string, "
     "country: string, floor: integer, area: number, lift: boolean, "
     "since: date}\n"
+    "  person:\n"
+    "    attributes: {family_name: string, birthdate: date, "
+    "full_name: string, last_name: string, country: string, "
+    "children: integer, city: string, born: date, town: string}\n"
     "services:\n"
     "  mairie:\n"
     "    name: Mairie\n"
@@ -41,6 +45,30 @@ const char fuzz_base_config[] =
     "      map: {street: adresse.voie, postal_code: adresse.cp, "
     "city: adresse.commune, country: pays, floor: a.b.etage, "
     "area: surface, lift: a.ascenseur, since: depuis}\n"
+    "  etat:\n"
+    "    name: Etat civil\n"
+    "    auth: {api_key: env:FUZZ_ETAT_KEY}\n"
+    "    connector:\n"
+    "      type: http\n"
+    "      base_url: http://127.0.0.1:9\n"
+    "      timeout: 200ms\n"
+    "      fetch: {method: GET, path: \"/personnes/{local_id}\"}\n"
+    "      map:\n"
+    "        family_name: {path: etat.nom, transform: [trim, upper]}\n"
+    "        birthdate: {path: naissance, "
+    "transform: [{date: {from: DD/MM/YYYY}}]}\n"
+    "        born: {path: ne, transform: [lower, "
+    "{date: {from: YYYYMMDD, to: MM-DD-YYYY}}, {date: {from: MM-DD-YYYY}}]}\n"
+    "        full_name: {transform: "
+    "[{concat: {paths: [prenom, etat.nom, foyer.enfants], sep: \" \"}}]}\n"
+    "        last_name: {path: noms, "
+    "transform: [{split: {sep: \" \", index: -1}}]}\n"
+    "        country: {transform: [{constant: FR}]}\n"
+    "        children: {path: foyer.enfants, transform: [{default: 0}]}\n"
+    "        city: {path: adresse, transform: [{split: {sep: \",\", "
+    "index: 1}}, trim, {default: Inconnue}]}\n"
+    "        town: {path: commune, transform: [trim, lower, "
+    "{default: nulle part}]}\n"
     "  caf:\n"
     "    name: CAF\n"
     "    auth: {api_key: env:FUZZ_CAF_KEY}\n"
@@ -88,6 +116,7 @@ fuzz_tmpdir(void)
 	setenv("FUZZ_MAIRIE_KEY", "fuzz-mairie", 1);
 	setenv("FUZZ_CAF_KEY", "fuzz-caf", 1);
 	setenv("FUZZ_PORTAL_KEY", "fuzz-portal", 1);
+	setenv("FUZZ_ETAT_KEY", "fuzz-etat", 1);
 	return fuzz_dir;
 }
 
@@ -142,4 +171,25 @@ fuzz_config(const char *yaml)
 	}
 	config_errors_free(&errs);
 	return cfg;
+}
+
+void
+fuzz_no_value_in(const char *msg, const json_t *v)
+{
+	const char *key, *s;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		if (strlen(s) >= 6 && strstr(fuzz_base_config, s) == NULL &&
+		    strstr(msg, s) != NULL)
+			abort();        /* a value reached an error message */
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, item)
+			fuzz_no_value_in(msg, item);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			fuzz_no_value_in(msg, item);
+	}
 }

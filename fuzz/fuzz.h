@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,6 +25,10 @@ const char *fuzz_path(const char *name);
  * (the harness itself is wrong). Each %s in yaml (three) is the tmpdir,
  * which holds an Ed25519 key in audit.key. */
 struct config *fuzz_config(const char *yaml);
+/* Aborts if msg quotes a string of v (at any depth) long enough to be a
+ * personal value (short ones match words by chance) that fuzz_base_config
+ * does not hold itself: errors name attributes and paths, never values. */
+void fuzz_no_value_in(const char *msg, const json_t *v);
 /* The fixed test config used by the mapping and API harnesses. */
 extern const char fuzz_base_config[];
 
