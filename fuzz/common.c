@@ -174,22 +174,9 @@ fuzz_config(const char *yaml)
 }
 
 void
-fuzz_no_value_in(const char *msg, const json_t *v)
+fuzz_check_message(const char *msg)
 {
-	const char *key, *s;
-	json_t *item;
-	size_t i;
-
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		if (strlen(s) >= 6 && strstr(fuzz_base_config, s) == NULL &&
-		    strstr(msg, s) != NULL)
+	for (; *msg != '\0'; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
 			abort();        /* a value reached an error message */
-	} else if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, item)
-			fuzz_no_value_in(msg, item);
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item)
-			fuzz_no_value_in(msg, item);
-	}
 }

@@ -32,7 +32,7 @@ fuzz_read_record(const char *service, const char *dataset, const json_t *raw)
 
 	if (mapping_to_dataset(svc->connector, ds, raw, &mapped, err,
 	    sizeof(err)) != 0) {
-		fuzz_no_value_in(err, raw);
+		fuzz_check_message(err);
 		return;
 	}
 	json_object_foreach(mapped, name, v)

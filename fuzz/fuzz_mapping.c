@@ -52,7 +52,7 @@ fuzz_round_trip(const struct config_connector *conn,
 	char err[256];
 
 	if (mapping_to_dataset(conn, ds, raw, &attrs, err, sizeof(err)) != 0) {
-		fuzz_no_value_in(err, raw);
+		fuzz_check_message(err);
 		return;
 	}
 	if (mapping_from_dataset(conn, ds, attrs, &out, err, sizeof(err)) != 0)
@@ -79,7 +79,7 @@ fuzz_map(const char *service, const char *dataset, const json_t *in)
 	    sizeof(err)) == 0)
 		json_decref(out);
 	else
-		fuzz_no_value_in(err, in);
+		fuzz_check_message(err);
 }
 
 int
