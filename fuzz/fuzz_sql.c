@@ -5,8 +5,8 @@
  * length byte and the bytes), bound as it is, so SQLite's own type affinity
  * applies. Then the connector reads it back with changes and fetch.
  *
- * Oracles: a row whose values JSON can carry (no blob, no invalid UTF-8, no
- * infinite real) comes back exactly as SQLite stored it (BOOLEAN as true or
+ * Oracles: a row whose values JSON text can carry (no blob, no invalid
+ * UTF-8, no NUL, no infinite real) comes back exactly as SQLite stored it (BOOLEAN as true or
  * false) and its record, pushed under another key, fetches back the same;
  * any other row is refused (permanent) with a detail that quotes no value. */
 #include <math.h>
@@ -135,6 +135,9 @@ fuzz_stored(sqlite3_stmt *st, int c)
 		return isfinite(sqlite3_column_double(st, c)) ?
 		    json_real(sqlite3_column_double(st, c)) : NULL;
 	case SQLITE_TEXT:
+		if (memchr(sqlite3_column_text(st, c), '\0',
+		    (size_t)sqlite3_column_bytes(st, c)) != NULL)
+			return NULL;
 		return json_stringn((const char *)sqlite3_column_text(st, c),
 		    (size_t)sqlite3_column_bytes(st, c));
 	case SQLITE_NULL:
