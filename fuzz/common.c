@@ -180,3 +180,27 @@ fuzz_check_message(const char *msg)
 		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
 			abort();        /* a value reached an error message */
 }
+
+static void fuzz_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fuzz_log(int level, const char *fmt, ...)
+{
+}
+
+const struct connector_env fuzz_env = { .service = "fuzz", .log = fuzz_log };
+
+void
+fuzz_answer_done(const struct connector_result *res, void *arg)
+{
+	struct fuzz_answer *a = arg;
+
+	a->status = res->status;
+	a->body = res->body ? json_loadb(res->body, res->body_len, 0, NULL) :
+	    NULL;
+	snprintf(a->cursor, sizeof(a->cursor), "%s", res->next_cursor ?
+	    res->next_cursor : "");
+	snprintf(a->detail, sizeof(a->detail), "%s", res->detail ?
+	    res->detail : "");
+}

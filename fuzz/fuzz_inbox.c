@@ -22,48 +22,21 @@
 #include "file/file_io.h"
 #include "fuzz.h"
 
-struct fuzz_answer {
-	enum connector_status status;
-	json_t *body;                   /* owned */
-	char cursor[FILE_NAME_MAX + 32];
-};
-
 /* The folder the input goes to, and the one the round trip writes. */
 static struct file_settings fuzz_in, fuzz_rt;
 static char *fuzz_rt_columns[] = { "a", "b", "c" };
 static void *fuzz_in_conn, *fuzz_rt_conn;
 
-static void fuzz_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-fuzz_log(int level, const char *fmt, ...)
-{
-}
-
-static void
-fuzz_done(const struct connector_result *res, void *arg)
-{
-	struct fuzz_answer *a = arg;
-
-	a->status = res->status;
-	a->body = res->body ? json_loadb(res->body, res->body_len, 0, NULL) :
-	    NULL;
-	snprintf(a->cursor, sizeof(a->cursor), "%s", res->next_cursor ?
-	    res->next_cursor : "");
-}
-
 static void *
 fuzz_open(struct file_settings *s, const char *dir, const char *format)
 {
-	struct connector_env env = { .service = "fuzz", .log = fuzz_log };
 	char err[256];
 	void *inst;
 
 	s->dir = strdup(fuzz_path(dir));
 	s->format = (char *)format;
 	if (mkdir(s->dir, 0700) != 0 ||
-	    file_connector_ops.init(&inst, s, &env, err, sizeof(err)) != 0) {
+	    file_connector_ops.init(&inst, s, &fuzz_env, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz: %s: %s\n", dir, err);
 		abort();
 	}
@@ -76,7 +49,7 @@ fuzz_changes(void *inst, const char *cursor, struct fuzz_answer *a)
 	struct connector_request req = { .cursor = cursor };
 
 	memset(a, 0, sizeof(*a));
-	file_connector_ops.changes(inst, &req, fuzz_done, a);
+	file_connector_ops.changes(inst, &req, fuzz_answer_done, a);
 }
 
 /* 1 if path (under the tmpdir) exists. */
@@ -140,7 +113,7 @@ fuzz_push(const json_t *item)
 		.dataset = "ds", .body = body, .body_len = strlen(body),
 	};
 
-	file_connector_ops.push(fuzz_rt_conn, &req, fuzz_done, &a);
+	file_connector_ops.push(fuzz_rt_conn, &req, fuzz_answer_done, &a);
 	free(body);
 	if (a.status != CONNECTOR_OK)
 		abort();        /* a record the reader gave cannot be written */

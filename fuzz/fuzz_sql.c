@@ -21,12 +21,6 @@
 
 #define FUZZ_COLUMNS 6          /* id, s, n, flag, v, seq */
 
-struct fuzz_answer {
-	enum connector_status status;
-	json_t *body;                   /* owned */
-	char detail[256];
-};
-
 static char *fuzz_columns[] = { "s", "n", "flag", "v" };
 static struct sql_settings fuzz_set = {
 	.driver = "sqlite", .table = "t", .key_column = "id",
@@ -35,26 +29,6 @@ static struct sql_settings fuzz_set = {
 };
 static sqlite3 *fuzz_db;
 static void *fuzz_conn;
-
-static void fuzz_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-fuzz_log(int level, const char *fmt, ...)
-{
-}
-
-static void
-fuzz_done(const struct connector_result *res, void *arg)
-{
-	struct fuzz_answer *a = arg;
-
-	a->status = res->status;
-	a->body = res->body ? json_loadb(res->body, res->body_len, 0, NULL) :
-	    NULL;
-	snprintf(a->detail, sizeof(a->detail), "%s", res->detail ?
-	    res->detail : "");
-}
 
 static void
 fuzz_exec(const char *sql)
@@ -66,7 +40,6 @@ fuzz_exec(const char *sql)
 static void
 fuzz_setup(void)
 {
-	struct connector_env env = { .service = "fuzz", .log = fuzz_log };
 	char err[256];
 
 	fuzz_set.path = strdup(fuzz_path("sql.db"));
@@ -74,7 +47,7 @@ fuzz_setup(void)
 		abort();
 	fuzz_exec("CREATE TABLE t (id PRIMARY KEY, s TEXT, n INTEGER, "
 	    "flag BOOLEAN, v, seq INTEGER)");
-	if (sql_connector_ops.init(&fuzz_conn, &fuzz_set, &env, err,
+	if (sql_connector_ops.init(&fuzz_conn, &fuzz_set, &fuzz_env, err,
 	    sizeof(err)) != 0)
 		abort();
 }
@@ -200,11 +173,11 @@ fuzz_push_fetch(const json_t *rec)
 	struct connector_request req = { .local_id = "fuzz-round-trip",
 		.body = body, .body_len = strlen(body) };
 
-	sql_connector_ops.push(fuzz_conn, &req, fuzz_done, &a);
+	sql_connector_ops.push(fuzz_conn, &req, fuzz_answer_done, &a);
 	free(body);
 	if (a.status != CONNECTOR_OK)
 		abort();        /* a record it gave cannot be written back */
-	sql_connector_ops.fetch(fuzz_conn, &req, fuzz_done, &a);
+	sql_connector_ops.fetch(fuzz_conn, &req, fuzz_answer_done, &a);
 	if (a.status != CONNECTOR_OK || !json_equal(a.body, rec))
 		abort();        /* written one way, read another */
 	json_decref(a.body);
@@ -221,7 +194,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_db == NULL)
 		fuzz_setup();
 	expect = fuzz_insert(data, size, &seq_null, &id_text);
-	sql_connector_ops.changes(fuzz_conn, &req, fuzz_done, &a);
+	sql_connector_ops.changes(fuzz_conn, &req, fuzz_answer_done, &a);
 	if (seq_null) {
 		if (a.status != CONNECTOR_OK || json_array_size(a.body) != 0)
 			abort();        /* no cursor value: not a change */
@@ -241,7 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rec = json_object_get(expect, "record");
 		if (strlen(req.local_id) == json_string_length(json_object_get(
 		    expect, "local_id"))) {
-			sql_connector_ops.fetch(fuzz_conn, &req, fuzz_done, &a);
+			sql_connector_ops.fetch(fuzz_conn, &req, fuzz_answer_done, &a);
 			if (a.status != CONNECTOR_OK || !json_equal(a.body, rec))
 				abort();
 			json_decref(a.body);
