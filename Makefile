@@ -47,7 +47,8 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-	-fPIC -pthread -I. -Igateway -Iconnectors $(SANFLAGS)
+	-fPIC -pthread $(INCLUDES) $(SANFLAGS)
+INCLUDES = -I. -Igateway -Iconnectors
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS) -DTELLONCE_VERSION=\"$(VERSION)\"
@@ -69,7 +70,7 @@ TOOL_BINS = $(TOOL_SRCS:%.c=$(BUILD)/%)
 # fuzz/fuzz_NAME.c: a libFuzzer harness (make fuzz), and under make test a
 # replay of its saved corpus and regressions (tests/test_fuzz_NAME).
 FUZZ_NAMES  = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
-FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h
+FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h tests/unit/tmpdir.h
 FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
@@ -96,11 +97,15 @@ $(BUILD)/libtellonce.a: $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# A connector sees connector.h and its own headers, never the gateway's:
+# it reaches the core only through the ABI (connectors/connector.h).
+$(BUILD)/connectors/%.o $(BUILD)/connectors/example.so: INCLUDES = -Iconnectors
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libtellonce.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libtellonce.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtellonce.a $(LDLIBS)
 

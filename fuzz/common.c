@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "tests/unit/tmpdir.h"
 
 const char fuzz_base_config[] =
     "gateway:\n"
@@ -85,18 +86,12 @@ const char fuzz_base_config[] =
     " attributes: [postal_code], purpose: benefits, basis: public_task,"
     " legal_reference: L1}\n";
 
-static char fuzz_dir[64];
+static char fuzz_dir[TMPDIR_PATH_LEN];
 
 static void
 fuzz_cleanup(void)
 {
-	char cmd[128];
-
-	if (fuzz_dir[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fuzz_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz: could not remove %s\n", fuzz_dir);
+	tmpdir_remove(fuzz_dir);
 }
 
 const char *
@@ -104,12 +99,9 @@ fuzz_tmpdir(void)
 {
 	if (fuzz_dir[0] != '\0')
 		return fuzz_dir;
-	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/tellonce-fuzz-XXXXXX",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(fuzz_dir) == NULL) {
-		perror("fuzz: mkdtemp");
-		abort();
-	}
+	/* tmpfs: the harnesses write a database and an audit log per run. */
+	tmpdir_make_in(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+	    fuzz_dir);
 	atexit(fuzz_cleanup);
 	setenv("FUZZ_PSEUDONYM_KEY", "fuzz-pseudonym-key-0123456789abcdef", 1);
 	setenv("FUZZ_ADMIN_TOKEN", "fuzz-admin", 1);

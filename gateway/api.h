@@ -33,8 +33,6 @@ void api_changes_get(struct request *r);
 void api_deliveries_get(struct request *r);
 void api_deliveries_retry(struct request *r);
 
-#endif
-
 /* api_util.c — body and identity helpers shared by the handlers. Each
  * returns 0, or -1 after replying (400, 404 or 503), in which case the
  * handler just returns. */
@@ -58,3 +56,5 @@ int api_dataset(struct request *r, const char *name,
 /* The service named by `name`; 400 if it is not in the config. */
 int api_service(struct request *r, const char *field, const char *name,
     const struct config_service **svc);
+
+#endif

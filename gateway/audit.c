@@ -618,6 +618,15 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	}
 }
 
+/* Logs why relpath could not be written, with errno; returns -1 for the
+ * caller to return. */
+static int
+audit_write_failed(const char *relpath)
+{
+	log_error("audit: cannot write %s: %s", relpath, strerror(errno));
+	return -1;
+}
+
 /* Writes the partial tiles a checkpoint of the current size needs, makes
  * everything durable, then renames the signed checkpoint into place.
  * Sequencer thread (or open) only. */
@@ -642,25 +651,25 @@ audit_publish(struct audit *a)
 			continue;
 		if (audit_put_file(a, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN) != 0)
-			goto fail;
+			return audit_write_failed(path);
 	}
 	if ((w = merkle_tile_width(size, 0)) != 0) {
 		merkle_tile_path(path, MERKLE_TILE_ENTRIES, size / MERKLE_TILE_WIDTH, w);
 		if (audit_put_file(a, path, a->bundle, a->bundle_len) != 0)
-			goto fail;
+			return audit_write_failed(path);
 	}
 	merkle_tiles_root(a->tree, root);
 	if ((note = checkpoint_sign(a->key, a->origin, size, root)) == NULL) {
 		log_error("audit: cannot sign a checkpoint");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s", tmp);
 	if (audit_put_file(a, tmp, note, strlen(note)) != 0 ||
 	    audit_sync(a) != 0 ||
 	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
 	    audit_fsync_root(a) != 0) {
+		audit_write_failed(tmp);
 		free(note);
-		goto fail;
+		return -1;
 	}
 	pthread_mutex_lock(&a->tmu);
 	free(a->checkpoint);
@@ -668,9 +677,6 @@ audit_publish(struct audit *a)
 	a->checkpoint_size = size;
 	pthread_mutex_unlock(&a->tmu);
 	return 0;
-fail:
-	log_error("audit: cannot write %s: %s", path, strerror(errno));
-	return -1;
 }
 
 static void

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-
 #define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
 
 enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
@@ -83,7 +81,7 @@ static const struct connector_key http_keys[] = {
 	{ "auth_header", CONNECTOR_KEY_SECRET, NULL, 0,
 	  offsetof(struct http_settings, auth_header),
 	  "value of the Authorization header sent to the service (env: or file:)" },
-	{ "ca", CONNECTOR_KEY_STRING, NULL, 0,
+	{ "ca", CONNECTOR_KEY_PATH, NULL, 0,
 	  offsetof(struct http_settings, ca),
 	  "PEM file of the CAs that sign the service's certificate (https)" },
 	{ "client_cert", CONNECTOR_KEY_SECRET, NULL, 0,
@@ -205,10 +203,6 @@ http_validate(const void *settings, char *err, size_t errlen)
 		snprintf(err, errlen, "client_cert and client_key go together");
 		return -1;
 	}
-	if (s->insecure_skip_verify)
-		log_warn("http connector %s: insecure_skip_verify is set: the "
-		    "service's certificate is NOT checked, anyone on the path "
-		    "can read and change its data", s->base_url);
 	return 0;
 }
 
@@ -859,7 +853,8 @@ http_init(void **instance, const void *settings,
 	hi->env = *env;
 	if (hi->set->insecure_skip_verify)
 		env->log(CONNECTOR_LOG_WARN, "service %s: insecure_skip_verify: "
-		    "TLS certificates of %s are not checked", env->service,
+		    "the certificate of %s is NOT checked, anyone on the path "
+		    "can read and change its data", env->service,
 		    hi->set->base_url);
 	hi->multi = curl_multi_init();
 	hi->timer = evtimer_new(env->base, http_on_timer, hi);

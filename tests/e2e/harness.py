@@ -208,6 +208,9 @@ class Gateway:
 
 
 def make_workdir(name):
+    """The scratch-directory helper of the Python tests (tests/unit/tmpdir.h
+    is the C one): a new private directory; its user removes it with
+    shutil.rmtree."""
     return tempfile.mkdtemp(prefix="tellonce-%s-" % name)
 
 

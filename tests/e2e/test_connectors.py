@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_PIVOT, BUILD, KEYS, ROOT, TELLONCE, Gateway,  # noqa: E402
@@ -145,7 +144,7 @@ class World:
     def __init__(self):
         self.workdir = make_workdir("connectors")
         make_signing_key(self.workdir)
-        self.pgdir = tempfile.mkdtemp(prefix="tellonce-pg-")
+        self.pgdir = make_workdir("pg")
         self.partner = None
         self.gw = None
         dsn = subprocess.run([PGSERVER, "start", self.pgdir], check=True,

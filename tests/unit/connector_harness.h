@@ -6,7 +6,6 @@
 #define TELLONCE_CONNECTOR_HARNESS_H
 
 #include <event2/event.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
@@ -19,34 +18,7 @@
 
 #include "config.h"
 #include "log.h"
-
-#define HARNESS_PATH_LEN 512
-
-/* Fills dir (HARNESS_PATH_LEN bytes) with a new private directory; exits
- * if that fails, since no test can run without it. */
-static inline void
-harness_tmpdir(char *dir)
-{
-	snprintf(dir, HARNESS_PATH_LEN, "/tmp/tellonce-test-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(2);
-	}
-}
-
-static inline int
-harness_rm_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Removes dir and everything under it, symlinks not followed. */
-static inline void
-harness_rmtree(const char *dir)
-{
-	nftw(dir, harness_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#include "tmpdir.h"
 
 /* Everything but `services:`, which each test writes itself. */
 static const char harness_config_head[] =
@@ -92,7 +64,7 @@ harness_paths(const char *argv0, char build[PATH_MAX], char root[PATH_MAX])
 static inline int
 harness_pg(const char *root, const char *dir, const char *what)
 {
-	char cmd[PATH_MAX + HARNESS_PATH_LEN + 64];
+	char cmd[PATH_MAX + TMPDIR_PATH_LEN + 64];
 
 	snprintf(cmd, sizeof(cmd), "%s/tests/tools/pgserver.sh %s %s/pg", root,
 	    what, dir);
@@ -104,7 +76,7 @@ harness_pg(const char *root, const char *dir, const char *what)
 static inline int
 harness_pg_start(const char *root, const char *dir)
 {
-	char cmd[PATH_MAX + HARNESS_PATH_LEN + 64], dsn[512];
+	char cmd[PATH_MAX + TMPDIR_PATH_LEN + 64], dsn[512];
 	FILE *p;
 
 	/* The server runs as user postgres when the test runs as root: it
@@ -128,7 +100,7 @@ static inline void harness_write(const char *, const char *, const char *, ...)
 static inline void
 harness_write(const char *dir, const char *name, const char *fmt, ...)
 {
-	char path[HARNESS_PATH_LEN * 2];
+	char path[TMPDIR_PATH_LEN * 2];
 	va_list ap;
 	FILE *f;
 
@@ -148,7 +120,7 @@ harness_write(const char *dir, const char *name, const char *fmt, ...)
 static inline struct config *
 harness_load(const char *dir, const char *services, struct config_errors *errs)
 {
-	char path[HARNESS_PATH_LEN * 2];
+	char path[TMPDIR_PATH_LEN * 2];
 
 	harness_write(dir, "tellonce.yaml", "%s%s", harness_config_head,
 	    services);

@@ -5,7 +5,6 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,12 +16,13 @@
 #include "checkpoint.h"
 #include "encode.h"
 #include "keys.h"
+#include "tmpdir.h"
 #include "unit.h"
 
 #define ORIGIN "audit.test.example/log"
 
 struct fixture {
-	char dir[64];              /* the test's temporary directory */
+	char dir[TMPDIR_PATH_LEN]; /* the test's temporary directory */
 	char log[128];             /* the audit directory in it */
 	char vkey[256];
 	struct config_audit cfg;
@@ -66,12 +66,6 @@ log_path(const struct fixture *fx, const char *rel, char out[256])
 	snprintf(out, 256, "%s/%s", fx->log, rel);
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* ---- fixtures ------------------------------------------------------- */
 
 static void
@@ -83,9 +77,7 @@ fixture_init(struct fixture *fx)
 	size_t len;
 
 	memset(fx, 0, sizeof(*fx));
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_audit.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		abort();
+	tmpdir_make(fx->dir);
 	snprintf(fx->log, sizeof(fx->log), "%s/audit", fx->dir);
 	snprintf(keypath, sizeof(keypath), "%s/audit.key", fx->dir);
 	key = keys_generate(keypath, err, sizeof(err));
@@ -106,7 +98,7 @@ static void
 fixture_free(struct fixture *fx)
 {
 	free(fx->cfg.signing_key.data);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fx->dir);
 }
 
 static struct audit *
@@ -813,7 +805,8 @@ out:
 static void
 test_keys(void)
 {
-	char dir[] = "/tmp/test_keys.XXXXXX", path[64], err[256], name[64], *v;
+	char dir[TMPDIR_PATH_LEN], path[TMPDIR_PATH_LEN + 16], err[256];
+	char name[64], *v;
 	unsigned char pub[32], pub2[32];
 	struct secret pem = { 0 };
 	struct stat st;
@@ -821,7 +814,7 @@ test_keys(void)
 	BIO *bio;
 	char *ecpem;
 
-	CHECK(mkdtemp(dir) != NULL);
+	tmpdir_make(dir);
 	snprintf(path, sizeof(path), "%s/k.pem", dir);
 	key = keys_generate(path, err, sizeof(err));
 	CHECK(key != NULL);
@@ -862,8 +855,7 @@ test_keys(void)
 	pem.len = 4;
 	CHECK(keys_load_private(&pem, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "not a PEM private key");
-	unlink(path);
-	rmdir(dir);
+	tmpdir_remove(dir);
 }
 
 /* The example of golang.org/x/mod/sumdb/note: same key, same note. */

@@ -11,9 +11,10 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "tmpdir.h"
 #include "unit.h"
 
-static char dir[] = "/tmp/tellonce-test-config-XXXXXX";
+static char dir[TMPDIR_PATH_LEN];
 
 static const char pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -972,23 +973,10 @@ test_subscribes_refused_entries(void)
 	free(text);
 }
 
-static void
-remove_dir(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int
 main(void)
 {
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 2;
-	}
+	tmpdir_make(dir);
 	setenv("T_PSEUDONYM_KEY", "0123456789abcdef0123456789abcdef", 1);
 	setenv("T_MAIRIE_KEY", "mairie-key", 1);
 	setenv("T_CAF_KEY", "caf-key", 1);
@@ -1021,6 +1009,6 @@ main(void)
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
-	remove_dir();
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

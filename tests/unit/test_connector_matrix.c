@@ -13,7 +13,7 @@
 #include "mapping.h"
 #include "unit.h"
 
-static char dir[HARNESS_PATH_LEN];
+static char dir[TMPDIR_PATH_LEN];
 static char root[PATH_MAX], build[PATH_MAX];
 static struct config *cfg;
 
@@ -130,7 +130,7 @@ scenario(const struct config *c, const char *service)
 static int
 make_tables(void)
 {
-	char path[HARNESS_PATH_LEN + 16];
+	char path[TMPDIR_PATH_LEN + 16];
 	PGconn *pg = PQconnectdb(getenv("H_PG_DSN"));
 	PGresult *res = PQexec(pg, schema);
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -184,7 +184,7 @@ main(int argc, char **argv)
 	setenv("H_KEY_3", "key-3", 1);
 	setenv("H_KEY_4", "key-4", 1);
 	harness_paths(argv[0], build, root);
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	snprintf(text, sizeof(text), services, build);
 	if (harness_pg_start(root, dir) == -1 || make_tables() == -1 ||
 	    (cfg = harness_load(dir, text, &errs)) == NULL) {
@@ -192,7 +192,7 @@ main(int argc, char **argv)
 		config_errors_print(&errs, stderr);
 		config_errors_free(&errs);
 		harness_pg(root, dir, "stop");
-		harness_rmtree(dir);
+		tmpdir_remove(dir);
 		return 2;
 	}
 	UNIT_RUN(test_sql_sqlite);
@@ -201,6 +201,6 @@ main(int argc, char **argv)
 	UNIT_RUN(test_plugin);
 	config_free(cfg);
 	harness_pg(root, dir, "stop");
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

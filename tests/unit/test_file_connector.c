@@ -11,7 +11,7 @@
 #include "connector_harness.h"
 #include "unit.h"
 
-static char dir[HARNESS_PATH_LEN];
+static char dir[TMPDIR_PATH_LEN];
 
 static const char service_head[] =
     "  archive:\n"
@@ -51,7 +51,7 @@ close_archive(struct config *cfg, struct harness_conn *hc)
 static char *
 slurp(const char *rel)
 {
-	char path[HARNESS_PATH_LEN * 2], *buf;
+	char path[TMPDIR_PATH_LEN * 2], *buf;
 	FILE *f;
 	long n;
 
@@ -79,7 +79,7 @@ slurp(const char *rel)
 static int
 exists(const char *rel)
 {
-	char path[HARNESS_PATH_LEN * 2];
+	char path[TMPDIR_PATH_LEN * 2];
 
 	snprintf(path, sizeof(path), "%s/exchange/%s", dir, rel);
 	return access(path, F_OK) == 0;
@@ -89,7 +89,7 @@ exists(const char *rel)
 static int
 leftovers(void)
 {
-	char path[HARNESS_PATH_LEN * 2];
+	char path[TMPDIR_PATH_LEN * 2];
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
@@ -208,7 +208,7 @@ test_readers_never_see_half_a_file(void)
 static void
 drop(const char *name, const char *text)
 {
-	char sub[HARNESS_PATH_LEN + 32];
+	char sub[TMPDIR_PATH_LEN + 32];
 
 	snprintf(sub, sizeof(sub), "%s/exchange/inbox", dir);
 	harness_write(sub, name, "%s", text);
@@ -298,7 +298,7 @@ test_names_cannot_leave_the_folder(void)
 {
 	static const char *const bad[] = { "../escape", "a/b", "..", ".",
 		".hidden", "", "tab\there" };
-	char outside[HARNESS_PATH_LEN + 16], link[HARNESS_PATH_LEN * 2];
+	char outside[TMPDIR_PATH_LEN + 16], link[TMPDIR_PATH_LEN * 2];
 	struct harness_conn hc;
 	struct config *cfg = open_archive("", &hc);
 
@@ -358,7 +358,7 @@ test_missing_folder(void)
 	struct config_errors errs = { 0 };
 	struct harness_conn hc;
 	struct config *cfg;
-	char err[256], want[HARNESS_PATH_LEN + 64];
+	char err[256], want[TMPDIR_PATH_LEN + 64];
 
 	cfg = harness_load(dir,
 	    "  archive:\n"
@@ -389,11 +389,11 @@ test_settings(void)
 int
 main(void)
 {
-	char exchange[HARNESS_PATH_LEN + 16];
+	char exchange[TMPDIR_PATH_LEN + 16];
 
 	harness_env();
 	setenv("H_ARCHIVE_KEY", "archive-key", 1);
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	snprintf(exchange, sizeof(exchange), "%s/exchange", dir);
 	if (mkdir(exchange, 0750) == -1) {
 		perror(exchange);
@@ -406,6 +406,6 @@ main(void)
 	UNIT_RUN(test_names_cannot_leave_the_folder);
 	UNIT_RUN(test_missing_folder);
 	UNIT_RUN(test_settings);
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

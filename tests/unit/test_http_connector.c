@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "connector_harness.h"
 #include "http/http.h"
 #include "jsonutil.h"
 #include "unit.h"
@@ -197,15 +198,20 @@ on_done(const struct connector_result *res, void *arg)
 	o->at = clock_mono_ms();
 }
 
+/* What the connector logged through env->log, its only channel. */
+static int log_warnings;
+static char log_last[512];
+
 static void
 test_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(log_last, sizeof(log_last), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	log_warnings += level == CONNECTOR_LOG_WARN;
+	fprintf(stderr, "%s\n", log_last);
 }
 
 static void
@@ -213,12 +219,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 {
 }
 
+/* Settings for base_url with both endpoints, and a loop; no instance yet. */
 static void
-fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
+fixture_prepare(struct fixture *f, const char *base_url, int64_t timeout_ms)
 {
-	struct connector_env env = { NULL, "partner", test_log };
 	struct timeval tv = { 0, 50000 };
-	char err[256];
 
 	memset(f, 0, sizeof(*f));
 	f->base = event_base_new();
@@ -231,10 +236,25 @@ fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
 	f->set.fetch.path = "/citizens/{local_id}/address";
 	f->set.push.method = "PUT";
 	f->set.push.path = "/citizens/{local_id}/address";
-	env.base = f->base;
+}
+
+/* Validates the settings and creates the instance, as the core does. */
+static void
+fixture_start(struct fixture *f)
+{
+	struct connector_env env = { f->base, "partner", test_log };
+	char err[256];
+
 	CHECK_INT(http_connector_ops.validate(&f->set, err, sizeof(err)), 0);
 	CHECK_INT(http_connector_ops.init(&f->instance, &f->set, &env, err,
 	    sizeof(err)), 0);
+}
+
+static void
+fixture_open(struct fixture *f, const char *base_url, int64_t timeout_ms)
+{
+	fixture_prepare(f, base_url, timeout_ms);
+	fixture_start(f);
 }
 
 static void
@@ -817,6 +837,44 @@ test_tls(void)
 	unlink(key);
 }
 
+/* A relative `ca` is a file name next to the YAML file that holds it, not
+ * in the directory the gateway runs from (this test runs from the repo
+ * root, where there is no partner.pem). */
+static void
+test_tls_ca_relative(void)
+{
+	char dir[TMPDIR_PATH_LEN], cert[TMPDIR_PATH_LEN + 16];
+	char key[TMPDIR_PATH_LEN + 16], block[512], err[256];
+	struct config_errors errs = { 0 };
+	struct partner tls = { 0 };
+	struct harness_conn hc;
+	struct config *cfg;
+
+	tmpdir_make(dir);
+	snprintf(cert, sizeof(cert), "%s/partner.pem", dir);
+	snprintf(key, sizeof(key), "%s/partner.key", dir);
+	CHECK_INT(make_cert(cert, key), 0);
+	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
+	snprintf(block, sizeof(block),
+	    "  mairie:\n"
+	    "    name: Mairie\n"
+	    "    auth: {api_key: env:H_MAIRIE_KEY}\n"
+	    "    connector: {type: http, base_url: \"%s\", ca: partner.pem}\n",
+	    tls.url);
+	cfg = harness_load(dir, block, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(harness_open(&hc, cfg, "mairie", err, sizeof(err)), 0);
+		CHECK_INT(harness_call(&hc, HARNESS_HEALTH, NULL, NULL, NULL),
+		    CONNECTOR_OK);
+		harness_close(&hc);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	partner_stop(&tls);
+	tmpdir_remove(dir);
+}
+
 /* The whole of a small file as a NUL-terminated string; caller frees. */
 static char *
 read_text(const char *path)
@@ -882,7 +940,8 @@ test_tls_client_cert(void)
 	unlink(ckey);
 }
 
-/* insecure_skip_verify accepts a certificate nobody vouches for. */
+/* insecure_skip_verify accepts a certificate nobody vouches for, and says
+ * so once per instance, through the environment the core gave it. */
 static void
 test_tls_insecure_skip_verify(void)
 {
@@ -890,13 +949,18 @@ test_tls_insecure_skip_verify(void)
 	struct partner tls = { 0 };
 	struct fixture f;
 	struct outcome o = { 0 };
+	int warned = log_warnings;
 
 	close(mkstemp(cert));
 	close(mkstemp(key));
 	CHECK_INT(make_cert(cert, key), 0);
 	CHECK_INT(partner_start(&tls, cert, key, NULL), 0);
-	fixture_open(&f, tls.url, 2000);
+	fixture_prepare(&f, tls.url, 2000);
 	f.set.insecure_skip_verify = 1;
+	fixture_start(&f);
+	CHECK_INT(log_warnings, warned + 1);
+	CHECK(strstr(log_last, "service partner: insecure_skip_verify: the "
+	    "certificate of https://localhost:") != NULL);
 	http_connector_ops.health(f.instance, on_done, &o);
 	run(&f, &o, 5000);
 	CHECK_INT(o.status, CONNECTOR_OK);
@@ -911,6 +975,8 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	harness_env();
+	setenv("H_MAIRIE_KEY", "mairie-key", 1);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (partner_start(&plain, NULL, NULL, NULL) == -1) {
@@ -937,6 +1003,7 @@ main(void)
 	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);
 	UNIT_RUN(test_tls);
+	UNIT_RUN(test_tls_ca_relative);
 	UNIT_RUN(test_tls_client_cert);
 	UNIT_RUN(test_tls_insecure_skip_verify);
 	partner_stop(&plain);

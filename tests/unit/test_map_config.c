@@ -5,7 +5,7 @@
 #include "mapping.h"
 #include "unit.h"
 
-static char dir[HARNESS_PATH_LEN];
+static char dir[TMPDIR_PATH_LEN];
 
 static const char head[] =
     "  town:\n"
@@ -177,10 +177,10 @@ main(void)
 {
 	harness_env();
 	setenv("H_TOWN_KEY", "town-key", 1);
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	UNIT_RUN(test_structs);
 	UNIT_RUN(test_applied);
 	UNIT_RUN(test_mistakes);
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

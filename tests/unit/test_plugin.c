@@ -6,7 +6,7 @@
 #include "connector_harness.h"
 #include "unit.h"
 
-static char dir[HARNESS_PATH_LEN];
+static char dir[TMPDIR_PATH_LEN];
 static char build[PATH_MAX], root[PATH_MAX];
 
 static const char example_block[] =
@@ -149,14 +149,14 @@ test_broken_plugins_are_config_errors(void)
 int
 main(int argc, char **argv)
 {
-	char link_dir[HARNESS_PATH_LEN + 16], target[PATH_MAX + 32],
-	    link_path[HARNESS_PATH_LEN + 32];
+	char link_dir[TMPDIR_PATH_LEN + 16], target[PATH_MAX + 32],
+	    link_path[TMPDIR_PATH_LEN + 32];
 
 	(void)argc;
 	harness_env();
 	setenv("H_TOWN_KEY", "town-key", 1);
 	harness_paths(argv[0], build, root);
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	snprintf(link_dir, sizeof(link_dir), "%s/plugins", dir);
 	snprintf(target, sizeof(target), "%s/connectors/example.so", build);
 	snprintf(link_path, sizeof(link_path), "%s/example.so", link_dir);
@@ -167,6 +167,6 @@ main(int argc, char **argv)
 	UNIT_RUN(test_example_loads_and_serves);
 	UNIT_RUN(test_plugin_keys_are_checked);
 	UNIT_RUN(test_broken_plugins_are_config_errors);
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

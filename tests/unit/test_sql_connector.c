@@ -9,7 +9,7 @@
 #include "connector_harness.h"
 #include "unit.h"
 
-static char dir[HARNESS_PATH_LEN];
+static char dir[TMPDIR_PATH_LEN];
 static char root[PATH_MAX], build[PATH_MAX];
 static int pg_up;
 
@@ -40,7 +40,7 @@ static const char seed_sql[] =
 static sqlite3 *
 lite_open(void)
 {
-	char path[HARNESS_PATH_LEN * 2];
+	char path[TMPDIR_PATH_LEN * 2];
 	sqlite3 *db;
 
 	snprintf(path, sizeof(path), "%s/registry.db", dir);
@@ -531,7 +531,7 @@ main(int argc, char **argv)
 	harness_env();
 	setenv("H_REG_KEY", "registry-key", 1);
 	harness_paths(argv[0], build, root);
-	harness_tmpdir(dir);
+	tmpdir_make(dir);
 	pg_up = harness_pg_start(root, dir) == 0;
 	UNIT_RUN(test_sqlite);
 	UNIT_RUN(test_sqlite_locked);
@@ -540,6 +540,6 @@ main(int argc, char **argv)
 	UNIT_RUN(test_unreachable);
 	if (harness_pg(root, dir, "stop") == -1)
 		fprintf(stderr, "pgserver.sh stop failed\n");
-	harness_rmtree(dir);
+	tmpdir_remove(dir);
 	return UNIT_END();
 }

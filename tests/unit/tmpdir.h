@@ -1,52 +1,57 @@
-/* tmpdir.h — a private scratch directory per test program, removed with
- * everything in it at the end (databases and their -wal/-shm files). */
+/* tmpdir.h — the one scratch-directory helper of the C tests and fuzz
+ * harnesses: a private directory made with mkdtemp, removed with everything
+ * in it at the end (databases and their -wal/-shm files, audit tiles,
+ * PostgreSQL data directories). */
 #ifndef TELLONCE_TMPDIR_H
 #define TELLONCE_TMPDIR_H
 
-#include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
-#define TMPDIR_PATH_LEN 256
+/* Room for the longest name tmpdir_make_in() makes, with a margin. */
+#define TMPDIR_PATH_LEN 64
 
-/* Fills dir with a new mkdtemp directory; exits if that fails, since no
- * test can run without it. */
-static void
-tmpdir_make(char dir[TMPDIR_PATH_LEN])
+/* Fills dir with a new directory in parent ("/tmp" for tests; the fuzz
+ * harnesses prefer tmpfs); exits if that fails, since nothing can run
+ * without it. */
+static inline void
+tmpdir_make_in(const char *parent, char dir[TMPDIR_PATH_LEN])
 {
-	snprintf(dir, TMPDIR_PATH_LEN, "/tmp/tellonce-test-XXXXXX");
+	snprintf(dir, TMPDIR_PATH_LEN, "%s/tellonce-test-XXXXXX", parent);
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		exit(2);
 	}
 }
 
+static inline void
+tmpdir_make(char dir[TMPDIR_PATH_LEN])
+{
+	tmpdir_make_in("/tmp", dir);
+}
+
 /* The store URL "sqlite:DIR/NAME". */
-static void
+static inline void
 tmpdir_store_url(const char *dir, const char *name, char *url, size_t len)
 {
 	snprintf(url, len, "sqlite:%s/%s", dir, name);
 }
 
-/* Removes the files in dir (no subdirectories are made), then dir. */
-static void
+static inline int
+tmpdir_remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Removes dir and everything under it; symbolic links are removed, never
+ * followed. */
+static inline void
 tmpdir_remove(const char *dir)
 {
-	char path[TMPDIR_PATH_LEN * 2];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	nftw(dir, tmpdir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
