@@ -25,6 +25,7 @@
 #include "fuzz.h"
 #include "keys.h"
 #include "log.h"
+#include "tests/unit/tmpdir.h"
 
 #define FUZZ_SIGNED 280
 #define FUZZ_ENTRIES 300
@@ -73,12 +74,6 @@ fuzz_path_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct fuzz_file *)a)->path,
 	    ((const struct fuzz_file *)b)->path);
-}
-
-static int
-fuzz_remove(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static void
@@ -144,7 +139,7 @@ fuzz_restore(void)
 {
 	char path[PATH_MAX], *slash;
 
-	nftw(fuzz_cfg.dir, fuzz_remove, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fuzz_cfg.dir);
 	for (size_t i = 0; i < fuzz_nfiles; i++) {
 		snprintf(path, sizeof(path), "audit/%s", fuzz_files[i].path);
 		for (slash = path; (slash = strchr(slash, '/')) != NULL; slash++) {
