@@ -101,6 +101,16 @@ fuzz_open(int64_t interval_ms)
 	return a;
 }
 
+static void
+fuzz_exit(void)
+{
+	for (size_t i = 0; i < fuzz_nfiles; i++)
+		free(fuzz_files[i].data);
+	free(fuzz_cfg.dir);
+	free(fuzz_vkey);
+	config_free(fuzz_base);
+}
+
 /* The log as a SIGKILL leaves it, kept in fuzz_files. */
 static void
 fuzz_make_log(void)
@@ -112,6 +122,7 @@ fuzz_make_log(void)
 
 	log_set_level(LOG_LEVEL_ERROR);
 	fuzz_base = fuzz_config(fuzz_base_config);
+	atexit(fuzz_exit);
 	fuzz_cfg = fuzz_base->gateway.audit;
 	fuzz_cfg.dir = strdup(fuzz_path("audit"));
 	fuzz_dirlen = strlen(fuzz_cfg.dir);
