@@ -8,7 +8,8 @@
   docs/connectors.md;
 - tellonce(8) has a subsection for every command of gateway/cmd.h, names
   every option the commands parse, every signal `serve` waits for and every
-  exit code.
+  exit code;
+- both pages carry the version in VERSION.
 
     python3 tests/static/test_man.py   # from the repository top
 """
@@ -191,6 +192,16 @@ def options():
     return out
 
 
+def check_version(failures):
+    """Both pages' .TH name the version the Makefile builds (VERSION)."""
+    version = read("VERSION").strip()
+    for page in (MAN8, MAN5):
+        th = re.search(r"^\.TH .*", open(page, encoding="utf-8").read(), re.M)
+        if not th or '"tellonce %s"' % version not in th.group(0):
+            failures.append("%s: .TH does not say \"tellonce %s\" (VERSION)"
+                            % (os.path.relpath(page, TOP), version))
+
+
 def check_man8(failures):
     secs = roff_sections(MAN8)
     subsections = [roff_text(re.sub(r"^\.SS\s+", "", l)).strip()
@@ -220,7 +231,8 @@ def check_man8(failures):
 
 def main():
     results = []
-    for name, fn in (("lint", check_lint), ("keys", check_keys), ("man8", check_man8)):
+    for name, fn in (("lint", check_lint), ("keys", check_keys), ("man8", check_man8),
+                     ("version", check_version)):
         failures = []
         info = fn(failures)
         for f in failures:
