@@ -2,7 +2,7 @@
  * foreground. Binds as root, drops to gateway.user, opens the audit log
  * and the access index, starts the HTTP server and the delivery worker,
  * then waits for signals: SIGHUP reloads, SIGTERM or SIGINT drains and
- * stops. */
+ * stops. Each step is told to the service manager (notify.h). */
 #include <curl/curl.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -17,13 +17,16 @@
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "reload.h"
 #include "server.h"
 #include "store.h"
 
-static void
-cmd_serve_reload(struct gateway *gw, struct delivery *dl)
+/* Loads the file again and hands it to the server and the delivery
+ * worker. 0, or -1 logged with the old configuration still serving. */
+static int
+cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = cmd_load_config(gw->config_path);
 	const char *blocker;
@@ -32,12 +35,12 @@ cmd_serve_reload(struct gateway *gw, struct delivery *dl)
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
 		    "keeps serving", gw->config_path);
-		return;
+		return -1;
 	}
 	if ((blocker = reload_blocker(server_config(gw->server), cfg)) != NULL) {
 		log_error("reload refused: %s changed, which needs a restart", blocker);
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	/* The server and the delivery worker share the one config, read
 	 * once: after `gateway.user` drops root, key files cannot be read
@@ -47,12 +50,36 @@ cmd_serve_reload(struct gateway *gw, struct delivery *dl)
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
+	return 0;
+}
+
+/* A reload as the service manager sees it: reloading, then ready again
+ * whether the new file was taken or refused (the old one still serves). */
+static void
+cmd_serve_reload(struct gateway *gw, struct delivery *dl)
+{
+	notify_reloading("reloading the configuration");
+	if (cmd_serve_apply(gw, dl) == 0)
+		notify_send("READY=1\nSTATUS=serving; configuration reloaded");
+	else
+		notify_send("READY=1\nSTATUS=serving; the last reload was "
+		    "refused (see the log), the previous configuration is in force");
+}
+
+/* The watchdog's question (notify.h): every worker loop turns and the
+ * audit log takes entries. */
+static int
+cmd_serve_healthy(void *arg)
+{
+	struct gateway *gw = arg;
+
+	return server_alive(gw->server) && audit_ready(gw->audit) == 0;
 }
 
 /* Waits for signals on the main thread; the workers never see them. */
@@ -167,6 +194,7 @@ cmd_serve(int argc, char **argv)
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
+	char err[256];
 	int level, fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
@@ -175,6 +203,8 @@ cmd_serve(int argc, char **argv)
 		return CMD_FAIL;
 	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
 		log_set_level((enum log_level)level);
+	if (notify_init(err, sizeof(err)) != 0)
+		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -188,7 +218,13 @@ cmd_serve(int argc, char **argv)
 	if (dl == NULL)
 		goto out;
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
+	if (notify_watchdog_start(cmd_serve_healthy, &gw, err, sizeof(err)) != 0)
+		log_error("%s; the service manager's watchdog will fire", err);
+	notify_send("READY=1\nSTATUS=serving on %s",
+	    server_config(gw.server)->gateway.listen);
 	cmd_serve_signals(&gw, dl, &set);
+	notify_send("STOPPING=1\nSTATUS=draining requests and deliveries");
+	notify_watchdog_stop();
 	server_stop(gw.server);
 	delivery_stop(dl);
 	rc = CMD_OK;

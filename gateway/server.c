@@ -57,6 +57,7 @@ struct worker {
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
 	struct event *drain_ev;
+	atomic_uint answered;      /* the last liveness probe this loop ran */
 };
 
 struct server {
@@ -69,6 +70,7 @@ struct server {
 	atomic_uint generation;
 	atomic_int stopping;
 	atomic_int connections;    /* open client connections, all workers */
+	atomic_uint probe;         /* the last liveness probe sent */
 	struct ratelimit *ratelimit;
 };
 
@@ -492,6 +494,31 @@ const struct config *
 server_config(struct server *srv)
 {
 	return srv->current->cfg;
+}
+
+/* Runs on the worker's loop: the loop is turning. */
+static void
+worker_answer_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	atomic_store(&w->answered, atomic_load(&w->srv->probe));
+}
+
+int
+server_alive(struct server *srv)
+{
+	unsigned probe = atomic_load(&srv->probe);
+	int alive = 1;
+
+	for (int i = 0; i < srv->nworkers; i++)
+		if (atomic_load(&srv->workers[i].answered) != probe)
+			alive = 0;
+	atomic_store(&srv->probe, probe + 1);
+	for (int i = 0; i < srv->nworkers; i++)
+		event_base_once(srv->workers[i].rw.base, -1, EV_TIMEOUT,
+		    worker_answer_probe, &srv->workers[i], NULL);
+	return alive;
 }
 
 void

@@ -151,12 +151,15 @@ class Gateway:
         self.port = None
         self.proc = None
 
-    def start(self, port):
+    def start(self, port, wait=True):
+        """wait=False returns at once, for tests that watch the start."""
         self.port = port
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen([TELLONCE, "serve", "-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.workdir)
+        if not wait:
+            return self
 
         def up():
             if self.proc.poll() is not None:
