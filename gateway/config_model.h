@@ -171,6 +171,7 @@ struct config_gateway {
 	char *user;                      /* drop root to this user; NULL = stay */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
+	struct secret store_password;    /* postgresql; data NULL when none */
 	struct secret pseudonym_key;
 	struct secret admin_token;
 	struct config_limits limits;

@@ -669,7 +669,8 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
-	if ((dl->store = store_open(cfg->gateway.store, err, errlen)) == NULL ||
+	if ((dl->store = store_open(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err, errlen)) == NULL ||
 	    store_delivery_recover(dl->store) != STORE_OK) {
 		if (dl->store != NULL)
 			snprintf(err, errlen, "delivery: cannot recover the outbox");

@@ -1,8 +1,8 @@
 /* store.h — the one persistence interface. No SQL outside store_*.c.
  *
  * A `struct store` is a connection: one per thread, never shared. Backends:
- * "sqlite:PATH" (store_sqlite.c, WAL mode) now, "postgresql://..." later,
- * behind these same functions. Every function returns a store_status; on
+ * "sqlite:PATH" (store_sqlite.c, WAL mode) and "postgresql://..." or
+ * "postgres://..." (store_pg.c, libpq), behind these same functions. Every function returns a store_status; on
  * STORE_ERROR the reason is logged by the store (it never holds personal
  * values). Strings passed in are borrowed; strings handed out are owned by
  * the caller, as each comment says. */
@@ -34,17 +34,24 @@ struct store_scheme {
 	const char *prefix;      /* "sqlite:", "postgresql://", ... */
 	const char *backend;     /* "sqlite", "postgresql": for messages */
 	int is_path;             /* what follows the prefix is a file path */
-	/* The backend's open, given the path or the whole URL; NULL when
-	 * this build has no such backend. Callers use store_open. */
-	struct store *(*open)(const char *target, char *err, size_t errlen);
+	/* The backend's open, given the path or the whole URL and the
+	 * password (NULL: none). Callers use store_open. */
+	struct store *(*open)(const char *target, const char *password,
+	    char *err, size_t errlen);
+	/* What `tellonce check` can tell without connecting: 0, or -1 with
+	 * err (which never quotes the URL). NULL: nothing to check. */
+	int (*check)(const char *target, char *err, size_t errlen);
 };
 
 /* The scheme url starts with, or NULL when there is none such. */
 const struct store_scheme *store_scheme_find(const char *url);
 
 /* Opens a connection to `url` and brings the schema up to date (versioned
- * migrations, each in a transaction). Returns NULL with err on failure. */
-struct store *store_open(const char *url, char *err, size_t errlen);
+ * migrations, each in a transaction). `password` is the PostgreSQL
+ * password (gateway.store_password), NULL when there is none. Returns
+ * NULL with err on failure. */
+struct store *store_open(const char *url, const char *password, char *err,
+    size_t errlen);
 void store_close(struct store *st);
 /* Readiness: 0 when the store answers a trivial query and can write. */
 int store_ping(struct store *st);

@@ -15,12 +15,11 @@
 #include "log.h"
 #include "store_backend.h"
 
-/* Which URLs exist, and which backend opens each (store_pg.c comes with a
- * later issue). */
+/* Which URLs exist, and which backend opens and checks each. */
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", "sqlite", 1, store_sqlite_open },
-	{ "postgresql://", "postgresql", 0, NULL },
-	{ "postgres://", "postgresql", 0, NULL },
+	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL },
+	{ "postgresql://", "postgresql", 0, store_pg_open, store_pg_check },
+	{ "postgres://", "postgresql", 0, store_pg_open, store_pg_check },
 };
 
 const struct store_scheme *
@@ -37,7 +36,7 @@ store_scheme_find(const char *url)
 }
 
 struct store *
-store_open(const char *url, char *err, size_t errlen)
+store_open(const char *url, const char *password, char *err, size_t errlen)
 {
 	const struct store_scheme *s = store_scheme_find(url);
 
@@ -46,12 +45,9 @@ store_open(const char *url, char *err, size_t errlen)
 		    STORE_URL_FORMS ")");
 		return NULL;
 	}
-	if (s->open == NULL) {
-		snprintf(err, errlen, "%s store not built yet", s->backend);
-		return NULL;
-	}
 	/* A path goes without its prefix; libpq wants the whole URL. */
-	return s->open(s->is_path ? url + strlen(s->prefix) : url, err, errlen);
+	return s->open(s->is_path ? url + strlen(s->prefix) : url, password,
+	    err, errlen);
 }
 
 void
@@ -214,6 +210,17 @@ store_delivery_retry(struct store *st, const char *id, int64_t now_ms,
     struct store_delivery *out)
 {
 	return st->ops->delivery_retry(st, id, now_ms, out);
+}
+
+int
+store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
+    const struct store_delivery *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(taken[i].rec.subject, d->rec.subject) == 0 &&
+		    strcmp(taken[i].rec.dataset, d->rec.dataset) == 0)
+			return 1;
+	return 0;
 }
 
 void

@@ -2,8 +2,8 @@
  *
  * store_backend.c picks the backend from the URL scheme and forwards every call
  * through the backend's ops; a backend embeds `struct store` as the first
- * member of its own connection struct. Adding PostgreSQL is one more ops
- * table (store_pg.c) and one more line in store_backend.c's scheme table. */
+ * member of its own connection struct: store_sqlite.c and store_pg.c, one
+ * ops table each and a line each in store_backend.c's scheme table. */
 #ifndef TELLONCE_STORE_BACKEND_H
 #define TELLONCE_STORE_BACKEND_H
 
@@ -68,7 +68,19 @@ struct store {
 };
 
 /* Backend constructors: `target` is the URL with its scheme removed
- * ("sqlite:/var/lib/x.db" → "/var/lib/x.db"). NULL with err on failure. */
-struct store *store_sqlite_open(const char *target, char *err, size_t errlen);
+ * ("sqlite:/var/lib/x.db" → "/var/lib/x.db") when the scheme names a path,
+ * the whole URL otherwise. NULL with err on failure. */
+struct store *store_sqlite_open(const char *target, const char *password,
+    char *err, size_t errlen);
+struct store *store_pg_open(const char *url, const char *password, char *err,
+    size_t errlen);
+/* A PostgreSQL URL libpq can parse, with no password written in it. */
+int store_pg_check(const char *url, char *err, size_t errlen);
+
+/* Whether one of the n deliveries `taken` has d's (subject, dataset): a
+ * subscriber's batch takes one delivery per chain, so that two versions of
+ * one chain are never in flight at once. */
+int store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
+    const struct store_delivery *d);
 
 #endif

@@ -537,13 +537,19 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 }
 
 struct store *
-store_sqlite_open(const char *path, char *err, size_t errlen)
+store_sqlite_open(const char *path, const char *password, char *err,
+    size_t errlen)
 {
 	struct sqlite_store *ss;
 	sqlite3 *db = NULL;
 
 	if (*path == '\0') {
 		snprintf(err, errlen, "store: sqlite: empty path");
+		return NULL;
+	}
+	if (password != NULL) {
+		snprintf(err, errlen, "store: sqlite: a file store takes no "
+		    "password");
 		return NULL;
 	}
 	if (sq_create_private(path, err, errlen) != 0)
@@ -1416,18 +1422,6 @@ struct sq_take {
 	size_t ndue, n;
 };
 
-/* Whether an earlier delivery of the batch has the same chain: the query
- * only sees chains with nothing sending yet, so two of them would race. */
-static int
-sq_take_chain_taken(const struct sq_take *t, const struct store_delivery *d)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->items[i].rec.subject, d->rec.subject) == 0 &&
-		    strcmp(t->items[i].rec.dataset, d->rec.dataset) == 0)
-			return 1;
-	return 0;
-}
-
 /* Marks the rows read sending. A row superseded since it was read is left
  * out: only this worker moves rows to sending, but pushes supersede. */
 static enum store_status
@@ -1442,7 +1436,9 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 		struct store_delivery d = t->items[i];
 
 		memset(&t->items[i], 0, sizeof(t->items[i]));
-		if (sq_take_chain_taken(t, &d)) {
+		/* The query only sees chains with nothing sending yet, so
+		 * two of one chain in the batch would race. */
+		if (store_delivery_chain_taken(t->items, t->n, &d)) {
 			store_delivery_clear(&d);
 			continue;
 		}

@@ -1,32 +1,26 @@
-/* test_outbox.c — the store's side of push delivery on a real SQLite file:
- * one transaction per batch of pushes, idempotency keys, superseding, one
- * delivery in flight per (subscriber, subject, dataset), outcomes, recovery
- * after a crash, dead letters and their replay, the changes feed. */
+/* test_outbox.c — the store's side of push delivery, on both backends
+ * (store_suite.h): one transaction per batch of pushes, idempotency keys,
+ * superseding, one delivery in flight per (subscriber, subject, dataset),
+ * outcomes, recovery after a crash, dead letters and their replay, the
+ * changes feed. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-#include "tmpdir.h"
-#include "unit.h"
+#include "store_suite.h"
 
 #define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define NOW 1700000000000LL
 
-static char dir[TMPDIR_PATH_LEN];
 static int db_count;
 
 static struct store *
 open_fresh(void)
 {
-	char url[TMPDIR_PATH_LEN + 64], name[32], err[256];
-	struct store *st;
+	char name[32];
 
-	snprintf(name, sizeof(name), "outbox%d.db", db_count++);
-	tmpdir_store_url(dir, name, url, sizeof(url));
-	if ((st = store_open(url, err, sizeof(err))) == NULL)
-		fprintf(stderr, "  store_open: %s\n", err);
-	return st;
+	snprintf(name, sizeof(name), "outbox%d", db_count++);
+	return suite_open(name);
 }
 
 static const char *const subscribers[] = { "caf", "ccas" };
@@ -257,14 +251,15 @@ test_changes(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	tmpdir_make(dir);
-	UNIT_RUN(test_accept_and_keys);
-	UNIT_RUN(test_order_and_superseding);
-	UNIT_RUN(test_recover);
-	UNIT_RUN(test_dead_letters_and_replay);
-	UNIT_RUN(test_changes);
-	tmpdir_remove(dir);
+	(void)argc;
+	suite_start(argv[0]);
+	SUITE_RUN(test_accept_and_keys);
+	SUITE_RUN(test_order_and_superseding);
+	SUITE_RUN(test_recover);
+	SUITE_RUN(test_dead_letters_and_replay);
+	SUITE_RUN(test_changes);
+	suite_stop();
 	return UNIT_END();
 }

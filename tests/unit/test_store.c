@@ -1,63 +1,23 @@
-/* test_store.c — the SQLite store on real files: schema migrations, links,
- * consents, objections, the access index, and two threads writing at once. */
+/* test_store.c — the store on both backends (store_suite.h): schema
+ * migrations, links, consents, objections, the access index, and two
+ * threads writing at once, each on SQLite files and on a real PostgreSQL
+ * server the test starts; then what only PostgreSQL has: a password kept
+ * out of the URL, a server that goes away and comes back. */
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "store.h"
-#include "tmpdir.h"
-#include "unit.h"
+#include "store_suite.h"
 
 #define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static char dir[TMPDIR_PATH_LEN];
-
-static struct store *
-open_named(const char *name)
-{
-	char url[TMPDIR_PATH_LEN + 64], err[256];
-	struct store *st;
-
-	tmpdir_store_url(dir, name, url, sizeof(url));
-	st = store_open(url, err, sizeof(err));
-	if (st == NULL)
-		fprintf(stderr, "  store_open: %s\n", err);
-	return st;
-}
-
-/* PRAGMA user_version read (or, with set >= 0, written) behind the store's
- * back, to see the migration bookkeeping from outside. */
-static int
-user_version(const char *name, int set)
-{
-	char path[TMPDIR_PATH_LEN + 64], sql[64];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (set >= 0) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", set);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 static void
 test_open_and_migrate(void)
 {
-	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 64];
-	struct store *st = open_named("migrate.db");
+	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 128];
+	struct store *st = suite_open("migrate");
 	int created, version;
 
 	CHECK(st != NULL);
@@ -66,23 +26,23 @@ test_open_and_migrate(void)
 	CHECK_INT(store_ping(st), 0);
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	store_close(st);
-	version = user_version("migrate.db", -1);
-	CHECK(version >= 1);
+	version = suite_be->schema_version("migrate", -1);
+	CHECK(version >= 4);
 
 	/* Reopening finds the schema current and the data still there. */
-	st = open_named("migrate.db");
+	st = suite_open("migrate");
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	store_close(st);
-	CHECK_INT(user_version("migrate.db", -1), version);
+	CHECK_INT(suite_be->schema_version("migrate", -1), version);
 
 	/* A database from a newer program is refused, not "migrated". */
-	user_version("migrate.db", 7);
-	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
-	CHECK(store_open(url, err, sizeof(err)) == NULL);
+	CHECK_INT(suite_be->schema_version("migrate", 99), 99);
+	CHECK_INT(suite_url("migrate", url, sizeof(url)), 0);
+	CHECK(store_open(url, NULL, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "newer") != NULL);
 }
 
@@ -91,26 +51,23 @@ test_open_and_migrate(void)
 static void
 test_migrate_pivot_version(void)
 {
-	char path[TMPDIR_PATH_LEN + 64], subject[STORE_SUBJECT_LEN];
+	char subject[STORE_SUBJECT_LEN], url[TMPDIR_PATH_LEN + 128];
 	struct store *st;
-	sqlite3 *db;
 	int created;
 
-	snprintf(path, sizeof(path), "%s/v3.db", dir);
-	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-	CHECK_INT(sqlite3_exec(db, "CREATE TABLE links (service TEXT NOT NULL,"
-	    " local_id TEXT NOT NULL, subject TEXT NOT NULL,"
-	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
-	    " UNIQUE (service, subject)) WITHOUT ROWID;"
-	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
-	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	CHECK_INT(suite_url("v3", url, sizeof(url)), 0);
+	CHECK_INT(suite_be->exec("v3", "CREATE TABLE links ("
+	    " service TEXT NOT NULL, local_id TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+	    " PRIMARY KEY (service, local_id), UNIQUE (service, subject));"
+	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"), 0);
+	CHECK_INT(suite_be->schema_version("v3", 3), 3);
 
-	st = open_named("v3.db");
+	st = suite_open("v3");
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(user_version("v3.db", -1) >= 4);
+	CHECK(suite_be->schema_version("v3", -1) >= 4);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 1), STORE_OK);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
@@ -127,25 +84,37 @@ test_migrate_pivot_version(void)
 	store_close(st);
 }
 
+/* URLs refused before anything is opened or connected to. */
 static void
 test_open_schemes(void)
 {
-	char err[256] = "";
+	char err[256] = "", url[TMPDIR_PATH_LEN + 64];
 
-	CHECK(store_open("postgresql://db.example/tellonce", err, sizeof(err)) == NULL);
-	CHECK_STR(err, "postgresql store not built yet");
-	err[0] = '\0';
-	CHECK(store_open("mysql://db.example/tellonce", err, sizeof(err)) == NULL);
+	CHECK(store_open("mysql://db.example/tellonce", NULL, err,
+	    sizeof(err)) == NULL);
 	CHECK(strstr(err, "scheme") != NULL);
 	err[0] = '\0';
-	CHECK(store_open("sqlite:", err, sizeof(err)) == NULL);
+	CHECK(store_open("sqlite:", NULL, err, sizeof(err)) == NULL);
 	CHECK(err[0] != '\0');
+	tmpdir_store_url(suite_dir, "pw.db", url, sizeof(url));
+	CHECK(store_open(url, "hunter2", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "store: sqlite: a file store takes no password");
+	CHECK(store_open("postgresql://gw:hunter2@db.example/tellonce", NULL,
+	    err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "never written inline") != NULL);
+	CHECK(strstr(err, "hunter2") == NULL);
+	CHECK(store_open("postgres://db.example/x?password=hunter2", NULL, err,
+	    sizeof(err)) == NULL);
+	CHECK(strstr(err, "never written inline") != NULL);
+	CHECK(store_open("postgresql://db.example/x?colour=blue", NULL, err,
+	    sizeof(err)) == NULL);
+	CHECK(strstr(err, "not a valid PostgreSQL URL") != NULL);
 }
 
 static void
 test_links(void)
 {
-	struct store *st = open_named("links.db");
+	struct store *st = suite_open("links");
 	char subject[STORE_SUBJECT_LEN];
 	char *local_id = NULL;
 	int created = -1;
@@ -197,7 +166,7 @@ consent_fill(struct store_consent *c, const char *id, const char *subject,
 static void
 test_consents(void)
 {
-	struct store *st = open_named("consents.db");
+	struct store *st = suite_open("consents");
 	char *two[] = { "street", "city" }, *dup[] = { "city", "city" };
 	struct store_consent c, got, *list = NULL;
 	size_t n = 0;
@@ -279,7 +248,7 @@ test_consents(void)
 static void
 test_objections(void)
 {
-	struct store *st = open_named("objections.db");
+	struct store *st = suite_open("objections");
 	struct store_objection o = {
 		.id = "o1", .subject = SUBJ_A, .dataset = "address",
 		.purpose = "benefit-eligibility", .consumer = "caf",
@@ -324,7 +293,7 @@ access_put(struct store *st, const char *subject, uint64_t index)
 static void
 test_access_index(void)
 {
-	struct store *st = open_named("access.db");
+	struct store *st = suite_open("access");
 	uint64_t last = 0, *idx = NULL;
 	size_t n = 0;
 
@@ -383,15 +352,15 @@ struct writer {
 	int created;   /* shared links this thread was the one to create */
 };
 
-/* Each thread opens its own connection to a brand-new file, so the two
- * also race on creating the schema, then interleaves single-statement
+/* Each thread opens its own connection to a brand-new database, so the
+ * two also race on creating the schema (nodes starting together), then interleaves single-statement
  * writes, multi-statement transactions and reads, and links the same
  * shared local ids as the other thread. */
 static void *
 writer_run(void *arg)
 {
 	struct writer *w = arg;
-	struct store *st = open_named("concurrent.db");
+	struct store *st = suite_open("concurrent");
 	char *attrs[] = { "street", "city" };
 	char subject[STORE_SUBJECT_LEN], local[32], cid[STORE_ID_LEN];
 	struct store_consent c;
@@ -426,12 +395,14 @@ static void
 test_two_threads(void)
 {
 	struct writer w[2] = { { .id = 1 }, { .id = 2 } };
-	char subject[STORE_SUBJECT_LEN];
+	char subject[STORE_SUBJECT_LEN], url[TMPDIR_PATH_LEN + 128];
 	pthread_t t[2];
 	struct store_consent *list = NULL;
 	struct store *st;
 	size_t n = 0;
 
+	/* An empty database (PostgreSQL) or none yet (SQLite). */
+	CHECK_INT(suite_url("concurrent", url, sizeof(url)), 0);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, writer_run, &w[i]);
 	for (int i = 0; i < 2; i++)
@@ -441,7 +412,7 @@ test_two_threads(void)
 	/* Each shared link was created once, whoever got there first. */
 	CHECK_INT(w[0].created + w[1].created, WRITER_ROUNDS);
 
-	if ((st = open_named("concurrent.db")) == NULL) {
+	if ((st = suite_open("concurrent")) == NULL) {
 		CHECK(st != NULL);
 		return;
 	}
@@ -465,19 +436,116 @@ test_new_id(void)
 	CHECK(strcmp(a, b) != 0);
 }
 
-int
-main(void)
+/* ---- PostgreSQL only ------------------------------------------------- */
+
+/* The password reaches the server from store_open's argument, never from
+ * the URL: a role that must give one (scram-sha-256 on the socket) gets
+ * in with it and is refused without it or with another. */
+static void
+test_pg_password(void)
 {
-	tmpdir_make(dir);
-	UNIT_RUN(test_open_and_migrate);
-	UNIT_RUN(test_migrate_pivot_version);
+	char path[TMPDIR_PATH_LEN + 64], url[TMPDIR_PATH_LEN + 128], err[256];
+	struct store *st;
+	FILE *f;
+	int created;
+
+	CHECK(suite_pg_up);
+	if (!suite_pg_up)
+		return;
+	snprintf(path, sizeof(path), "%s/pg/data/pg_hba.conf", suite_dir);
+	CHECK((f = fopen(path, "w")) != NULL);
+	if (f == NULL)
+		return;
+	fputs("local all gw scram-sha-256\nlocal all all trust\n", f);
+	fclose(f);
+	CHECK_INT(suite_pg_exec("tellonce", "CREATE ROLE gw LOGIN PASSWORD "
+	    "'right horse'"), 0);
+	CHECK_INT(suite_pg_exec("tellonce", "CREATE DATABASE pw OWNER gw"), 0);
+	CHECK_INT(suite_pg_exec("tellonce", "SELECT pg_reload_conf()"), 0);
+	snprintf(url, sizeof(url), "postgresql://gw@/pw?host=%s/pg", suite_dir);
+
+	CHECK(store_open(url, NULL, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "cannot connect") != NULL);
+	CHECK(store_open(url, "wrong horse", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "password authentication failed") != NULL);
+	CHECK((st = store_open(url, "right horse", err, sizeof(err))) != NULL);
+	if (st == NULL) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	store_close(st);
+}
+
+/* Waits until the store answers again, at most about five seconds. */
+static int
+pg_wait_ping(struct store *st)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 50; i++) {
+		if (store_ping(st) == 0)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/* A server that restarts costs nothing: the idle session it dropped is
+ * seen before the next call and reset. A server that is down fails every
+ * call (a 503 upstream), and the same connection works again once it is
+ * back, without reopening the store. */
+static void
+test_pg_server_away(void)
+{
+	struct store *st = suite_open("away");
+	char subject[STORE_SUBJECT_LEN];
+	struct store_consent *list = NULL;
+	size_t n = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(harness_pg(suite_root, suite_dir, "restart"), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+
+	CHECK_INT(harness_pg(suite_root, suite_dir, "halt"), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_ERROR);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created),
+	    STORE_ERROR);
+	CHECK_INT(store_consent_find(st, SUBJ_A, NULL, NULL, NULL, &list, &n),
+	    STORE_ERROR);
+	CHECK(list == NULL);
+	CHECK(store_ping(st) != 0);
+
+	CHECK_INT(harness_pg(suite_root, suite_dir, "restart"), 0);
+	CHECK_INT(pg_wait_ping(st), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	store_close(st);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	suite_start(argv[0]);
+	SUITE_RUN(test_open_and_migrate);
+	SUITE_RUN(test_migrate_pivot_version);
+	SUITE_RUN(test_links);
+	SUITE_RUN(test_consents);
+	SUITE_RUN(test_objections);
+	SUITE_RUN(test_access_index);
+	SUITE_RUN(test_two_threads);
 	UNIT_RUN(test_open_schemes);
-	UNIT_RUN(test_links);
-	UNIT_RUN(test_consents);
-	UNIT_RUN(test_objections);
-	UNIT_RUN(test_access_index);
-	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
-	tmpdir_remove(dir);
+	UNIT_RUN(test_pg_password);
+	UNIT_RUN(test_pg_server_away);
+	suite_stop();
 	return UNIT_END();
 }
