@@ -212,6 +212,16 @@ store_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return st->ops->delivery_retry(st, id, now_ms, out);
 }
 
+void
+store_push_results_fail(struct store_push_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].previous);
+		res[i].previous = NULL;
+		res[i].status = STORE_ERROR;
+	}
+}
+
 int
 store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
     const struct store_delivery *d)

@@ -77,6 +77,10 @@ struct store *store_pg_open(const char *url, const char *password, char *err,
 /* A PostgreSQL URL libpq can parse, with no password written in it. */
 int store_pg_check(const char *url, char *err, size_t errlen);
 
+/* After an accept transaction that failed: every result STORE_ERROR, with
+ * the first responses read meanwhile freed (none of it was stored). */
+void store_push_results_fail(struct store_push_result *res, size_t n);
+
 /* Whether one of the n deliveries `taken` has d's (subject, dataset): a
  * subscriber's batch takes one delivery per chain, so that two versions of
  * one chain are never in flight at once. */

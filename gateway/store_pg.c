@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "store_sql.h"
 
 #define PG_RECONNECT_MS 500   /* between two tries while the server is away */
 #define PG_INT_LEN 24         /* an int64 in decimal, sign and NUL */
@@ -200,20 +201,6 @@ enum pg_stmt {
 	Q_COUNT
 };
 
-#define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
-	"created_ms, expires_ms, revoked_ms"
-
-#define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms"
-#define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
-	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
-/* Another delivery of the same version chain: (subscriber, subject, dataset). */
-#define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
-	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
-/* States a newer version in the chain may be in for an older one to be
- * moot: pending, sending or delivered (not dead, superseded or denied). */
-#define DELIVERY_LIVE "(0, 1, 2)"
 
 /* The same statements as store_sqlite.c's, in PostgreSQL's dialect. A
  * parameter only tested for NULL gets a cast: the server cannot infer its
@@ -1314,11 +1301,7 @@ pg_record_accept(struct store *st, const struct store_push *p, size_t n,
 		rc = pg_transaction(pg(st), pg_accept_rows, &a);
 	if (rc == STORE_OK)
 		return STORE_OK;
-	for (size_t i = 0; i < n; i++) {
-		free(res[i].previous);
-		res[i].previous = NULL;
-		res[i].status = STORE_ERROR;
-	}
+	store_push_results_fail(res, n);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "store_sql.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_BUSY_SPIN 1000        /* short waits before the long ones */
@@ -171,20 +172,6 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
-#define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
-	"created_ms, expires_ms, revoked_ms"
-
-#define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms"
-#define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
-	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
-/* Another delivery of the same version chain: (subscriber, subject, dataset). */
-#define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
-	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
-/* States a newer version in the chain may be in for an older one to be
- * moot: pending, sending or delivered (not dead, superseded or denied). */
-#define DELIVERY_LIVE "(0, 1, 2)"
 
 static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -1271,11 +1258,7 @@ sq_record_accept(struct store *st, const struct store_push *p, size_t n,
 	sq_pragma(sq(st)->db, "PRAGMA synchronous = NORMAL", NULL, 0);
 	if (rc == STORE_OK)
 		return STORE_OK;
-	for (size_t i = 0; i < n; i++) {
-		free(res[i].previous);
-		res[i].previous = NULL;
-		res[i].status = STORE_ERROR;
-	}
+	store_push_results_fail(res, n);
 	return rc;
 }
 
