@@ -278,8 +278,8 @@ struct store_purge {
  * unlinked; store_compact then clears them from the write-ahead log. */
 enum store_status store_purge(struct store *st, const struct store_purge *p,
     size_t limit, uint64_t *erased);
-/* Record versions past their retention still stored: due, or kept while
- * a delivery of them is unsettled. */
+/* Rows (record versions and their deliveries) past their retention still
+ * stored: due, or kept while a delivery of them is unsettled. */
 enum store_status store_purge_backlog(struct store *st,
     const struct store_purge *p, uint64_t *count);
 /* Erases every record version about `subject`, its deliveries (dead

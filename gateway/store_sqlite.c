@@ -1797,7 +1797,9 @@ sq_purge_backlog(struct store *st, const struct store_purge *p,
     uint64_t *count)
 {
 	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s = sq_purge_prepare(ss, p, "SELECT count(*)", "");
+	sqlite3_stmt *s = sq_purge_prepare(ss, p, "SELECT count(*) + "
+	    "coalesce(sum((SELECT count(*) FROM deliveries d WHERE "
+	    "d.record_seq = r.seq)), 0)", "");
 	enum store_status rc;
 
 	*count = 0;
