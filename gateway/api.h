@@ -14,6 +14,11 @@ void api_readyz(struct request *r);
 void api_metrics(struct request *r);
 /* api_links.c */
 void api_links_post(struct request *r);
+/* api_erasures.c */
+void api_links_delete(struct request *r);
+void api_erasures_post(struct request *r);
+/* api_register.c (admin token) */
+void api_register_get(struct request *r);
 /* api_consents.c */
 void api_consents_post(struct request *r);
 void api_consents_get(struct request *r);

@@ -242,6 +242,8 @@ static const char *const audit_type_names[] = {
 	[AUDIT_OBJECTION] = "objection",
 	[AUDIT_CONFIG_RELOAD] = "config.reload",
 	[AUDIT_ADMIN] = "admin",
+	[AUDIT_ERASURE] = "erasure",
+	[AUDIT_LINK_DELETE] = "link.delete",
 };
 
 static const char *const audit_decision_names[] = {

@@ -32,6 +32,8 @@ enum audit_type {
 	AUDIT_OBJECTION,
 	AUDIT_CONFIG_RELOAD,
 	AUDIT_ADMIN,
+	AUDIT_ERASURE,          /* §6: a subject's stored data erased */
+	AUDIT_LINK_DELETE,      /* §6: a local id unlinked */
 };
 
 enum audit_decision {

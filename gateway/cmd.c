@@ -8,6 +8,8 @@ static const char cmd_usage_text[] =
     "\n"
     "  serve -c FILE                      run the gateway in the foreground\n"
     "  check -c FILE                      validate a configuration\n"
+    "  register -c FILE [--format md|json|csv]\n"
+    "                                     print the record of processing activities\n"
     "  keygen -o FILE                     write a new Ed25519 audit signing key\n"
     "  audit verify DIR [--key VKEY]      verify an audit log offline\n"
     "  connector test -c FILE SERVICE [--subject ID]\n"

@@ -17,6 +17,8 @@
 int cmd_serve(int argc, char **argv);
 /* `tellonce check -c FILE` (cmd_check.c). */
 int cmd_check(int argc, char **argv);
+/* `tellonce register -c FILE [--format md|json|csv]` (cmd_register.c). */
+int cmd_register(int argc, char **argv);
 /* `tellonce keygen -o FILE [--origin NAME]` (cmd_keygen.c): prints the
  * verifier key for NAME, which must be the log's origin. */
 int cmd_keygen(int argc, char **argv);

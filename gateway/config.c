@@ -148,6 +148,7 @@ config_parse_duration(const char *text, int64_t *ms)
 {
 	static const struct { const char *unit; uint64_t ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 },
 	};
 	const char *p = text;
 	uint64_t n;
@@ -363,7 +364,7 @@ config_field_duration(struct config_loader *ld, const struct config_field *f,
 		return;
 	if (config_parse_duration(s, &ms) == -1 || ms == 0)
 		config_error(ld, v, "%s: '%s' is not a duration (a positive "
-		    "number with ms, s, m or h, e.g. 500ms or 2s)", path, s);
+		    "number with ms, s, m, h or d, e.g. 500ms, 2s or 30d)", path, s);
 	else
 		*(int64_t *)dst = ms;
 }

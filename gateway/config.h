@@ -145,7 +145,7 @@ config_field_fn config_field_dataset_ref; /* const struct config_dataset * */
 /* Leading decimal digits of *p into *n, at most max, advancing *p; -1 on
  * none or overflow. */
 int config_parse_digits(const char **p, uint64_t max, uint64_t *n);
-/* "2s", "500ms", "1m", "1h" → milliseconds; returns 0 or -1. */
+/* "2s", "500ms", "1m", "1h", "30d" → milliseconds; returns 0 or -1. */
 int config_parse_duration(const char *text, int64_t *ms);
 /* "1048576", "64k", "1m" (KiB/MiB) → bytes; returns 0 or -1. */
 int config_parse_size(const char *text, size_t *bytes);

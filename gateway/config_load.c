@@ -190,6 +190,38 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 	*(char **)dst = config_strdup(ld, s);
 }
 
+/* An ISO 3166-1 alpha-2 country code: two capital letters. */
+static void
+config_field_country(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
+	    s[1] > 'Z')
+		config_error(ld, v, "%s: expected a two-letter ISO 3166 country "
+		    "code, e.g. FR", path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
+/* The contacts of the register (contract §7), on a service or the gateway.
+ * Fields of a struct config_contacts, which sits at `base` in the struct
+ * being filled. */
+#define CONFIG_CONTACT_FIELDS(type, base) \
+	{ .key = "controller", .parse = config_field_string, \
+	  .offset = offsetof(type, base.controller), \
+	  .doc = "how to reach the controller, for the register" }, \
+	{ .key = "dpo", .parse = config_field_string, \
+	  .offset = offsetof(type, base.dpo), \
+	  .doc = "how to reach the data protection officer, for the register" }, \
+	{ .key = "country", .parse = config_field_country, \
+	  .offset = offsetof(type, base.country), \
+	  .doc = "where the data is processed, ISO 3166 code (FR); the " \
+	  "register lists transfers outside the EU/EEA" }
+
 /* ---- gateway -------------------------------------------------------------- */
 
 static const struct config_field config_tls_fields[] = {
@@ -284,6 +316,7 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "audit", .parse = config_field_table, .required = 1,
 	  .offset = offsetof(struct config_gateway, audit),
 	  .sub = config_audit_fields, .doc = "the signed audit log" },
+	CONFIG_CONTACT_FIELDS(struct config_gateway, contacts),
 	{ .key = NULL },
 };
 
@@ -363,6 +396,13 @@ static const struct config_field config_dataset_fields[] = {
 	  .doc = "name: type, with types string, integer, number, boolean, date" },
 	{ .key = "description", .parse = config_field_comment,
 	  .doc = "free text for readers of the configuration" },
+	{ .key = "retention", .parse = config_field_duration, .def = "30d",
+	  .offset = offsetof(struct config_dataset, retention_ms),
+	  .doc = "how long pushed records are kept once delivered (twice that "
+	  "at most)" },
+	{ .key = "subjects", .parse = config_field_string, .def = "citizens",
+	  .offset = offsetof(struct config_dataset, subjects),
+	  .doc = "the categories of data subjects, for the register" },
 	{ .key = NULL },
 };
 
@@ -658,6 +698,7 @@ static const struct config_field config_service_fields[] = {
 	{ .key = "rate_limit", .parse = config_field_rate_limit,
 	  .offset = offsetof(struct config_service, rate_limit),
 	  .doc = "{rate, burst}: requests allowed (429 beyond); default none" },
+	CONFIG_CONTACT_FIELDS(struct config_service, contacts),
 	{ .key = NULL },
 };
 
@@ -839,6 +880,55 @@ config_policies_load(struct config_loader *ld)
 	}
 }
 
+/* ---- subscriptions and their policies -------------------------------------- */
+
+static int
+config_policy_covers(const struct config *cfg, const struct config_service *consumer,
+    const struct config_service *provider, const struct config_dataset *ds)
+{
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		if (cfg->policies[i].consumer == consumer &&
+		    cfg->policies[i].provider == provider &&
+		    cfg->policies[i].dataset == ds)
+			return 1;
+	return 0;
+}
+
+/* A subscription delivers nothing without a policy, and its row of the
+ * register (contract §7) takes the purpose and basis from one: a
+ * subscription that no policy covers is refused where it is written. */
+static void
+config_subscriptions_check(struct config_loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		const struct yamltree *subs = yamltree_get(ld->service_bodies[i],
+		    "subscribes");
+
+		if (subs == NULL || subs->kind != YAMLTREE_SEQUENCE)
+			continue;
+		for (size_t j = 0; j < subs->n; j++) {
+			const struct yamltree *ds = yamltree_get(subs->items[j],
+			    "dataset"), *from = yamltree_get(subs->items[j], "from");
+			const struct config_dataset *d;
+			const struct config_service *p;
+
+			if (ds == NULL || from == NULL ||
+			    ds->kind != YAMLTREE_SCALAR || from->kind != YAMLTREE_SCALAR ||
+			    (d = config_find_dataset(cfg, ds->value)) == NULL ||
+			    (p = config_find_service(cfg, from->value)) == NULL ||
+			    p == svc || config_policy_covers(cfg, svc, p, d))
+				continue;
+			config_error(ld, subs->items[j], "services.%s.subscribes[%zu]: "
+			    "no policy lets %s obtain dataset '%s' from '%s'; the "
+			    "register needs one for its purpose and basis", svc->id,
+			    j, svc->id, d->name, p->id);
+		}
+	}
+}
+
 /* ---- the load ------------------------------------------------------------- */
 
 /* In this order: connector maps need the datasets, subscriptions and
@@ -848,6 +938,7 @@ static void (*const config_phases[])(struct config_loader *) = {
 	config_datasets_load,
 	config_services_load,
 	config_policies_load,
+	config_subscriptions_check,
 };
 
 struct config *

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "poller.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "subscription.h"
 
@@ -82,6 +83,7 @@ struct delivery {
 	struct delivery_jobs jobs;   /* pushed or being audited */
 	struct delivery_jobs done;   /* audited; outcome not stored yet */
 	struct poller *poller;       /* the polled sources, on this loop too */
+	struct retention *retention; /* the purge, on this loop too */
 	int stopping;
 	int64_t drain_deadline;
 };
@@ -561,6 +563,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
 			delivery_poll(dl, &cfg->services[i]);
+	retention_step(dl->retention, cfg);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }
 
@@ -623,6 +626,7 @@ delivery_free(struct delivery *dl)
 		delivery_job_free(job);
 	}
 	poller_free(dl->poller);
+	retention_free(dl->retention);
 	snapshot_release(dl->snap);
 	config_free(dl->next_cfg);
 	for (size_t i = 0; i < dl->nsubs; i++) {
@@ -676,7 +680,8 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
-	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL) {
+	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL ||
+	    (dl->retention = retention_new(dl->store)) == NULL) {
 		snprintf(err, errlen, "delivery: out of memory");
 		delivery_free(dl);
 		return NULL;

@@ -26,6 +26,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 2, argv + 2);
+	if (strcmp(cmd, "register") == 0)
+		return cmd_register(argc - 2, argv + 2);
 	if (strcmp(cmd, "keygen") == 0)
 		return cmd_keygen(argc - 2, argv + 2);
 	if (strcmp(cmd, "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0)

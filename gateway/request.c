@@ -297,11 +297,12 @@ request_authenticate(struct request *r, enum request_auth auth)
 	if (auth == REQUEST_ANYONE)
 		return 0;
 	token = request_bearer(r);
-	if (token != NULL && auth == REQUEST_ADMIN && request_is_admin(r->cfg, token)) {
+	if (token != NULL && auth != REQUEST_SERVICE &&
+	    request_is_admin(r->cfg, token)) {
 		r->admin = 1;
 		return 0;
 	}
-	if (auth == REQUEST_SERVICE)
+	if (auth != REQUEST_ADMIN)
 		r->caller = request_service(r, token);
 	if (r->caller != NULL)
 		return 0;

@@ -31,8 +31,14 @@ struct store;
 struct request;
 
 /* Who may call a route: anyone, a service (API key and/or client
- * certificate), or the admin token. */
-enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN };
+ * certificate), the admin token, or either of the last two (r->admin
+ * tells which). */
+enum request_auth {
+	REQUEST_ANYONE,
+	REQUEST_SERVICE,
+	REQUEST_ADMIN,
+	REQUEST_SERVICE_OR_ADMIN,
+};
 
 struct request_route {
 	enum evhttp_cmd_type method;

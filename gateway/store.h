@@ -253,6 +253,55 @@ enum store_status store_delivery_list(struct store *st,
 enum store_status store_delivery_retry(struct store *st, const char *id,
     int64_t now_ms, struct store_delivery *out);
 
+/* ---- retention and erasure (contract §6) ---------------------------- */
+
+/* How long the record versions of one dataset are kept. */
+struct store_retention {
+	const char *dataset;
+	int64_t retention_ms;
+};
+
+/* Which record versions are due for erasure at now_ms: those older than
+ * their dataset's retention (default_ms for a dataset `rules` does not
+ * list) whose every delivery is settled (delivered, dead, superseded or
+ * denied), and any older than twice it. */
+struct store_purge {
+	const struct store_retention *rules;
+	size_t nrules;
+	int64_t default_ms;
+	int64_t now_ms;
+};
+
+/* Erases up to `limit` due record versions with their deliveries and
+ * idempotency keys, in one transaction; *erased counts the rows deleted
+ * (0 when none was due). Deleted values are overwritten, not just
+ * unlinked; store_compact then clears them from the write-ahead log. */
+enum store_status store_purge(struct store *st, const struct store_purge *p,
+    size_t limit, uint64_t *erased);
+/* Rows (record versions and their deliveries) past their retention still
+ * stored: due, or kept while a delivery of them is unsettled. */
+enum store_status store_purge_backlog(struct store *st,
+    const struct store_purge *p, uint64_t *count);
+/* Erases every record version about `subject`, its deliveries (dead
+ * letters included), its idempotency keys and its view key, in one
+ * transaction (GDPR art. 17); *erased counts the rows deleted. */
+enum store_status store_erase_subject(struct store *st, const char *subject,
+    uint64_t *erased);
+/* Erases the subject's view key (contract §5): its audit entries become
+ * unlinkable for everyone. STORE_OK even when it had none. */
+enum store_status store_view_key_erase(struct store *st, const char *subject);
+/* Moves what the write-ahead log holds into the database and empties it,
+ * so that erased values linger in neither. Waits briefly for readers:
+ * STORE_CONFLICT when they kept it from finishing (try again later). */
+enum store_status store_compact(struct store *st);
+
+/* Unlinks the service's local id and revokes, at now_ms, the subject's
+ * live consents in which the service is consumer or provider, in one
+ * transaction; subject out (STORE_SUBJECT_LEN bytes) names whom it was
+ * linked to. STORE_NOT_FOUND when the local id was not linked. */
+enum store_status store_link_delete(struct store *st, const char *service,
+    const char *local_id, int64_t now_ms, char *subject);
+
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);
 

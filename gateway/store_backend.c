@@ -216,6 +216,45 @@ store_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return st->ops->delivery_retry(st, id, now_ms, out);
 }
 
+enum store_status
+store_purge(struct store *st, const struct store_purge *p, size_t limit,
+    uint64_t *erased)
+{
+	return st->ops->purge(st, p, limit, erased);
+}
+
+enum store_status
+store_purge_backlog(struct store *st, const struct store_purge *p,
+    uint64_t *count)
+{
+	return st->ops->purge_backlog(st, p, count);
+}
+
+enum store_status
+store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
+{
+	return st->ops->erase_subject(st, subject, erased);
+}
+
+enum store_status
+store_view_key_erase(struct store *st, const char *subject)
+{
+	return st->ops->view_key_erase(st, subject);
+}
+
+enum store_status
+store_compact(struct store *st)
+{
+	return st->ops->compact(st);
+}
+
+enum store_status
+store_link_delete(struct store *st, const char *service, const char *local_id,
+    int64_t now_ms, char *subject)
+{
+	return st->ops->link_delete(st, service, local_id, now_ms, subject);
+}
+
 void
 store_record_clear(struct store_record *rec)
 {

@@ -61,6 +61,17 @@ struct store_ops {
 	    struct store_delivery **list, size_t *n);
 	enum store_status (*delivery_retry)(struct store *st, const char *id,
 	    int64_t now_ms, struct store_delivery *out);
+	enum store_status (*purge)(struct store *st,
+	    const struct store_purge *p, size_t limit, uint64_t *erased);
+	enum store_status (*purge_backlog)(struct store *st,
+	    const struct store_purge *p, uint64_t *count);
+	enum store_status (*erase_subject)(struct store *st,
+	    const char *subject, uint64_t *erased);
+	enum store_status (*view_key_erase)(struct store *st,
+	    const char *subject);
+	enum store_status (*compact)(struct store *st);
+	enum store_status (*link_delete)(struct store *st, const char *service,
+	    const char *local_id, int64_t now_ms, char *subject);
 };
 
 struct store {

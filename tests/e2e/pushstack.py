@@ -103,13 +103,15 @@ class PushStack:
 
     SUBSCRIBERS = ("caf", "ccas", "impots")
 
-    def __init__(self, name, caf_basis="consent"):
+    def __init__(self, name, caf_basis="consent", edit=lambda text: text):
+        """edit: changes the config text before the gateway starts."""
         self.workdir = make_workdir(name)
         make_signing_key(self.workdir)
         self.partners = {n: Partner(self.workdir, n) for n in ("mairie",) + self.SUBSCRIBERS}
         port = free_port()
         urls = {n: p.url for n, p in self.partners.items()}
-        self.gw = Gateway(self.workdir, push_config(port, self.workdir, urls, caf_basis), ENV)
+        text = edit(push_config(port, self.workdir, urls, caf_basis))
+        self.gw = Gateway(self.workdir, text, ENV)
         self.gw.start(port)
 
     def __getattr__(self, name):

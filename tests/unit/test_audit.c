@@ -240,9 +240,9 @@ test_entry_names(void)
 {
 	static const char *const types[] = { NULL, "fetch", "push", "deliver",
 		"consent.grant", "consent.revoke", "link", "objection",
-		"config.reload", "admin", NULL };
+		"config.reload", "admin", "erasure", "link.delete", NULL };
 
-	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_ADMIN + 1; t++) {
+	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_LINK_DELETE + 1; t++) {
 		const char *name = audit_type_name((enum audit_type)t);
 
 		if (types[t] == NULL)

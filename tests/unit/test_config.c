@@ -433,17 +433,22 @@ test_defaults(void)
 	free(text);
 }
 
-/* A section with nothing under it is empty, not an error. */
+/* A section with nothing under it is empty, not an error (once nothing
+ * needs a policy: a subscription does). */
 static void
 test_empty_sections(void)
 {
 	struct config_errors errs = { 0 };
-	const char *cut = strstr(base, "policies:\n");
+	char *unsubscribed = replace(base,
+	    "    subscribes: [{dataset: address, from: mairie}]\n", "");
+	const char *cut = strstr(unsubscribed, "policies:\n");
 	struct config *cfg;
 	char *text;
 
-	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - base), base) == -1)
+	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - unsubscribed),
+	    unsubscribed) == -1)
 		return;
+	free(unsubscribed);
 	cfg = load(text, &errs);
 	CHECK_INT(errs.n, 0);
 	if (cfg != NULL)
@@ -486,7 +491,8 @@ test_unknown_keys(void)
 	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
 	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
 	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
-	    "roles, connector, subscribes, delivery, rate_limit)");
+	    "roles, connector, subscribes, delivery, rate_limit, controller, dpo, "
+	    "country)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, poll, base_url, timeout");
@@ -928,7 +934,9 @@ test_durations(void)
 		{ "9223372036854775807ms", 1, INT64_MAX },
 		{ "2", 0, 0 }, { "-1s", 0, 0 }, { "2x", 0, 0 }, { "", 0, 0 },
 		{ "s", 0, 0 }, { "1.5s", 0, 0 }, { "2 s", 0, 0 }, { " 2s", 0, 0 },
-		{ "2S", 0, 0 }, { "2sec", 0, 0 }, { "1d", 0, 0 },
+		{ "1d", 1, 86400000 }, { "30d", 1, 2592000000 },
+		{ "2S", 0, 0 }, { "2sec", 0, 0 }, { "1w", 0, 0 }, { "1D", 0, 0 },
+		{ "106751991167301d", 0, 0 },
 		{ "9223372036854775808ms", 0, 0 }, { "9223372036854776s", 0, 0 },
 		{ "99999999999999999999h", 0, 0 },
 	};
@@ -942,6 +950,51 @@ test_durations(void)
 		if (rc != (cases[i].ok ? 0 : -1))
 			fprintf(stderr, "  duration '%s'\n", cases[i].text);
 	}
+}
+
+/* The keys of the register (contract §7) and of retention (§6): their
+ * defaults, their values, and the subscription a policy must cover. */
+static void
+test_register_keys(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "    description: Postal address\n",
+	    "    description: Postal address\n    retention: 90d\n"
+	    "    subjects: beneficiaries\n");
+	char *contacts = replace(text, "    name: CAF\n", "    name: CAF\n"
+	    "    controller: dpd@caf.example\n    country: CH\n");
+	struct config *cfg = load(contacts, &errs);
+
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		const struct config_service *caf = config_find_service(cfg, "caf");
+
+		CHECK_INT(cfg->datasets[0].retention_ms, 90LL * 86400000);
+		CHECK_STR(cfg->datasets[0].subjects, "beneficiaries");
+		CHECK_INT(cfg->datasets[1].retention_ms, 30LL * 86400000);
+		CHECK_STR(cfg->datasets[1].subjects, "citizens");
+		CHECK_STR(caf->contacts.controller, "dpd@caf.example");
+		CHECK_STR(caf->contacts.country, "CH");
+		CHECK(caf->contacts.dpo == NULL);
+		CHECK(cfg->gateway.contacts.controller == NULL);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(contacts);
+	free(text);
+	check_change("    name: CAF\n", "    name: CAF\n    country: France\n",
+	    "France", 1, "services.caf.country: expected a two-letter ISO 3166 "
+	    "country code");
+	check_change("    description: Postal address\n", "    description: "
+	    "Postal address\n    retention: 1y\n", "1y", 1,
+	    "datasets.address.retention: '1y' is not a duration");
+	/* caf's policies are on address: one on household leaves the
+	 * subscription to it without a purpose. */
+	check_change("    subscribes: [{dataset: address, from: mairie}]\n",
+	    "    subscribes: [{dataset: address, from: mairie}, "
+	    "{dataset: household, from: mairie}]\n", "{dataset: household", 1,
+	    "services.caf.subscribes[1]: no policy lets caf obtain dataset "
+	    "'household' from 'mairie'");
 }
 
 static void
@@ -1148,6 +1201,7 @@ main(void)
 	UNIT_RUN(test_include);
 	UNIT_RUN(test_several_errors);
 	UNIT_RUN(test_durations);
+	UNIT_RUN(test_register_keys);
 	UNIT_RUN(test_sizes);
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);

@@ -14,7 +14,9 @@ static struct config_attribute address_attrs[] = {
 	{ "city", CONFIG_ATTR_STRING },
 	{ "country", CONFIG_ATTR_STRING },
 };
-static struct config_dataset address = { "address", address_attrs, 4 };
+static struct config_dataset address = {
+	.name = "address", .attributes = address_attrs, .nattributes = 4,
+};
 
 static struct config_attribute person_attrs[] = {
 	{ "name", CONFIG_ATTR_STRING },
@@ -23,7 +25,9 @@ static struct config_attribute person_attrs[] = {
 	{ "verified", CONFIG_ATTR_BOOLEAN },
 	{ "birthdate", CONFIG_ATTR_DATE },
 };
-static struct config_dataset person = { "person", person_attrs, 5 };
+static struct config_dataset person = {
+	.name = "person", .attributes = person_attrs, .nattributes = 5,
+};
 
 /* One service's map, covering two datasets (address and person). */
 static struct config_mapping mairie_map[] = {
@@ -275,7 +279,9 @@ static struct config_attribute civil_attrs[] = {
 	{ "children", CONFIG_ATTR_INTEGER },
 	{ "city", CONFIG_ATTR_STRING },
 };
-static struct config_dataset civil = { "civil", civil_attrs, 8 };
+static struct config_dataset civil = {
+	.name = "civil", .attributes = civil_attrs, .nattributes = 8,
+};
 
 static char *full_parts[] = { "prenom", "etat.nom", "rang" };
 static struct config_transform t_trim_upper[] = {

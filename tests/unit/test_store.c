@@ -102,6 +102,11 @@ test_migrate_pivot_version(void)
 	    " local_id TEXT NOT NULL, subject TEXT NOT NULL,"
 	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
 	    " UNIQUE (service, subject)) WITHOUT ROWID;"
+	    /* What later steps alter, as bare as they may be. */
+	    "CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT,"
+	    " created_ms INTEGER);"
+	    "CREATE TABLE deliveries (record_seq INTEGER);"
+	    "CREATE TABLE push_keys (response TEXT);"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
