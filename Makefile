@@ -13,11 +13,15 @@ DESTDIR ?=
 CC      ?= cc
 SAN     ?= 0
 
-# Debian 12 packages the build and the test suite need.
+# Debian 12 packages the build and `make run` need (the demo's partners are
+# python3, its health checks curl).
 DEB_PKGS = pkg-config make gcc libc6-dev \
 	libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev \
 	libsqlite3-dev libevent-dev libpq-dev libutf8proc-dev \
-	python3 python3-cryptography curl postgresql
+	python3 curl
+# Only `make test` needs these: the suite's own PostgreSQL server and the
+# certificates its TLS tests make.
+TEST_PKGS = python3-cryptography postgresql
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make fuzz` needs these (clang and its libFuzzer runtime).
@@ -150,7 +154,8 @@ $(BUILD)/tests/test_identity: tests/unit/test_identity_names.h
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 
-test: deps
+test:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(TEST_PKGS)"
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
