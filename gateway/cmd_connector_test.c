@@ -107,9 +107,7 @@ cmd_connector_test(int argc, char **argv)
 	const char *path = NULL, *service = NULL;
 	struct config *cfg;
 
-	if (argc < 1 || strcmp(argv[0], "test") != 0)
-		return cmd_usage_error("expected: connector test -c FILE SERVICE");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc)
@@ -117,10 +115,11 @@ cmd_connector_test(int argc, char **argv)
 		else if (argv[i][0] != '-' && service == NULL)
 			service = argv[i];
 		else
-			return cmd_usage_error("unexpected argument to connector test");
+			return cmd_usage_error("connector test",
+			    "unexpected argument");
 	}
 	if (path == NULL || service == NULL)
-		return cmd_usage_error("connector test needs -c FILE and SERVICE");
+		return cmd_usage_error("connector test", "needs -c FILE and SERVICE");
 	if ((cfg = cmd_load_config(path)) == NULL)
 		return CMD_FAIL;
 	probe.cfg = cfg;

@@ -170,7 +170,7 @@ cmd_serve(int argc, char **argv)
 	int level, fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
-		return cmd_usage_error("serve needs -c FILE");
+		return cmd_usage_error("serve", "needs -c FILE");
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
 	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)

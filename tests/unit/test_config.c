@@ -701,11 +701,14 @@ test_secret_resolve(void)
 	write_file("token", "\n", 0600);
 	CHECK_INT(secret_resolve(ref, SECRET_TRIM, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "is empty") != NULL);
-	write_file("token", "tok", 0660);
+	write_file("token", "tok", 0640);
 	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), 0);
 	secret_wipe(&s);
 	CHECK_INT(secret_resolve(ref, SECRET_PRIVATE, &s, err, sizeof(err)), -1);
 	CHECK(s.data == NULL);
+	write_file("token", "tok", 0660);
+	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), -1);
+	CHECK(strstr(err, "writable by group or others (mode 0660)") != NULL);
 	CHECK_INT(secret_resolve("plain", 0, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "plain") == NULL);
 	CHECK_INT(secret_resolve("env:", 0, &s, err, sizeof(err)), -1);
@@ -713,6 +716,160 @@ test_secret_resolve(void)
 	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "is not a regular file") != NULL);
 	secret_wipe(&s);
+}
+
+/* The file-mode rule (secret_mode_check), for private keys and secrets
+ * and for certificates, on real files read through secret_resolve. */
+static void
+test_file_modes(void)
+{
+	static const struct { mode_t mode; int private_ok, public_ok; } modes[] = {
+		{ 0400, 1, 1 }, { 0600, 1, 1 }, { 0640, 0, 1 }, { 0604, 0, 1 },
+		{ 0644, 0, 1 }, { 0444, 0, 1 }, { 0660, 0, 0 }, { 0606, 0, 0 },
+		{ 0666, 0, 0 }, { 0620, 0, 0 }, { 0700, 1, 1 }, { 0755, 0, 1 },
+	};
+	struct secret s;
+	char err[512], ref[600];
+
+	snprintf(ref, sizeof(ref), "file:%s", path_in_dir("modes.pem"));
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		write_file("modes.pem", "PEM\n", modes[i].mode);
+		CHECK_INT(secret_resolve(ref, SECRET_PRIVATE, &s, err,
+		    sizeof(err)) == 0, modes[i].private_ok);
+		secret_wipe(&s);
+		CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)) == 0,
+		    modes[i].public_ok);
+		secret_wipe(&s);
+		CHECK_INT(secret_mode_check("x", modes[i].mode, SECRET_PRIVATE,
+		    err, sizeof(err)) == 0, modes[i].private_ok);
+		CHECK_INT(secret_mode_check("x", modes[i].mode, 0, err,
+		    sizeof(err)) == 0, modes[i].public_ok);
+	}
+}
+
+/* Where the rule applies: keys 0600, certificates readable by all, for
+ * the gateway's TLS and an http connector's client certificate alike. */
+static void
+test_file_modes_by_key(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char *tls = replace(base, "  store:", "  tls:\n"
+	    "    cert: file:tls.crt\n    key: file:tls.key\n"
+	    "    client_ca: file:ca.crt\n  store:");
+	char *text = replace(tls, "      auth_header: file:upstream.auth\n",
+	    "      auth_header: file:upstream.auth\n"
+	    "      client_cert: file:client.crt\n"
+	    "      client_key: file:client.key\n");
+
+	write_file("tls.crt", "CERT\n", 0644);
+	write_file("tls.key", "KEY\n", 0600);
+	write_file("ca.crt", "CA\n", 0644);
+	write_file("client.crt", "CERT\n", 0644);
+	write_file("client.key", "KEY\n", 0600);
+	cfg = load(text, &errs);
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	config_errors_free(&errs);
+	chmod(path_in_dir("client.key"), 0640);
+	check_error(text, "file:client.key", 1, "(mode 0640); run chmod 600");
+	chmod(path_in_dir("client.key"), 0600);
+	chmod(path_in_dir("client.crt"), 0664);
+	check_error(text, "file:client.crt", 1, "(mode 0664); run chmod go-w");
+	chmod(path_in_dir("client.crt"), 0644);
+	chmod(path_in_dir("ca.crt"), 0666);
+	check_error(text, "file:ca.crt", 1, "gateway.tls.client_ca: ");
+	chmod(path_in_dir("ca.crt"), 0644);
+	chmod(path_in_dir("tls.key"), 0604);
+	check_error(text, "file:tls.key", 1, "(mode 0604); run chmod 600");
+	chmod(path_in_dir("tls.key"), 0600);
+	free(text);
+	free(tls);
+}
+
+/* Unknown keys and names get the nearest known one, when one is near. */
+static void
+test_did_you_mean(void)
+{
+	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
+	    1, "rate_limit); did you mean 'name'?");
+	check_change("  workers: 3\n", "  wrokers: 3\n", "wrokers", 1,
+	    "did you mean 'workers'?");
+	check_change("    consumer: caf\n", "    consumer: cfa\n", "cfa", 1,
+	    "unknown service 'cfa'; did you mean 'caf'?");
+	check_change("from: mairie}", "from: mairei}", "mairei", 1,
+	    "unknown service 'mairei'; did you mean 'mairie'?");
+	check_change("    provider: mairie\n    dataset: address\n    attributes: [s",
+	    "    provider: mairie\n    dataset: adress\n    attributes: [s",
+	    "adress\n", 1, "unknown dataset 'adress'; did you mean 'address'?");
+	check_change("[street, postal_code]", "[street, postal_cod]",
+	    "postal_cod]", 1, "has no attribute 'postal_cod'; did you mean "
+	    "'postal_code'?");
+	check_change("size: foyer.taille", "szie: foyer.taille", "szie", 1,
+	    "no dataset has an attribute 'szie'; did you mean 'size'?");
+	/* Nothing near: no suggestion at all. */
+	check_change("    consumer: caf\n", "    consumer: dgfip\n", "dgfip", 1,
+	    "unknown service 'dgfip'");
+	{
+		struct config_errors errs = { 0 };
+		char *text = replace(base, "    consumer: caf\n",
+		    "    consumer: zzzzzz\n");
+
+		CHECK(load(text, &errs) == NULL);
+		for (size_t i = 0; i < errs.n; i++)
+			CHECK(strstr(errs.items[i].message, "did you mean") == NULL);
+		config_errors_free(&errs);
+		free(text);
+	}
+}
+
+/* check --offline: no secret is read, their references are checked. */
+static void
+test_offline(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char *text;
+
+	unsetenv("T_MAIRIE_KEY");
+	unlink(path_in_dir("admin.token"));
+	CHECK(load(base, &errs) == NULL);
+	config_errors_free(&errs);
+	cfg = config_load_offline(path_in_dir("main.yaml"), &errs);
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	config_errors_free(&errs);
+	text = replace(base, "env:T_MAIRIE_KEY", "env:T-MAIRIE");
+	write_file("main.yaml", text, 0644);
+	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
+	CHECK_INT(errs.n, 1);
+	if (errs.n == 1)
+		CHECK(strstr(errs.items[0].message, "a variable name holds only")
+		    != NULL);
+	config_errors_free(&errs);
+	free(text);
+	text = replace(base, "env:T_MAIRIE_KEY", "s3cr3t-inline");
+	write_file("main.yaml", text, 0644);
+	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
+	CHECK_INT(errs.n, 1);
+	if (errs.n == 1)
+		CHECK(strstr(errs.items[0].message, "never written inline") != NULL &&
+		    strstr(errs.items[0].message, "s3cr3t") == NULL);
+	config_errors_free(&errs);
+	free(text);
+	/* Two services naming one variable share a key, offline too. */
+	text = replace(base, "env:T_CAF_KEY", "env:T_MAIRIE_KEY");
+	write_file("main.yaml", text, 0644);
+	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
+	CHECK_INT(errs.n, 1);
+	config_errors_free(&errs);
+	free(text);
+	setenv("T_MAIRIE_KEY", "mairie-key", 1);
+	write_file("admin.token", "admin-secret\n", 0600);
 }
 
 static void
@@ -776,7 +933,12 @@ test_connector_types(void)
 	    "object to load");
 	check_change("type: http", "type: soap", "soap", 1,
 	    "services.mairie.connector.type: unknown connector type 'soap' "
-	    "(known: http, sql, file)");
+	    "(known: http, sql, file, plugin)");
+	check_change("type: http", "type: htp", "htp", 1,
+	    "services.mairie.connector.type: unknown connector type 'htp' "
+	    "(known: http, sql, file, plugin); did you mean 'http'?");
+	check_change("type: http", "type: plugn", "plugn", 1,
+	    "plugin); did you mean 'plugin'?");
 }
 
 static const char included[] =
@@ -1142,6 +1304,10 @@ main(void)
 	UNIT_RUN(test_secrets);
 	UNIT_RUN(test_secret_not_echoed);
 	UNIT_RUN(test_secret_resolve);
+	UNIT_RUN(test_file_modes);
+	UNIT_RUN(test_file_modes_by_key);
+	UNIT_RUN(test_did_you_mean);
+	UNIT_RUN(test_offline);
 	UNIT_RUN(test_yaml_errors);
 	UNIT_RUN(test_empty_and_missing_files);
 	UNIT_RUN(test_connector_types);
