@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "snapshot.h"
 
 struct cmd_probe {
@@ -24,12 +25,10 @@ struct cmd_probe {
 static void
 cmd_probe_done(const struct connector_result *res, void *arg)
 {
-	static const char *const names[] = { "ok", "not_found", "retry", "timeout",
-	    "conflict", "permanent" };
 	struct cmd_probe *p = arg;
 	json_t *raw;
 
-	printf("status: %s", names[res->status]);
+	printf("status: %s", metrics_connector_name(res->status));
 	if (res->http_status)
 		printf(" (HTTP %d)", res->http_status);
 	printf("\n");
