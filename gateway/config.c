@@ -466,6 +466,24 @@ config_field_bool(struct config_loader *ld, const struct config_field *f,
 
 /* ---- references ----------------------------------------------------------- */
 
+/* "unknown KIND 'WORD'", with the nearest name of the n items (each of
+ * `size` bytes, its name a char * at name_offset). */
+static void
+config_unknown_ref(struct config_loader *ld, const struct yamltree *v,
+    const char *path, const char *kind, const char *word, const void *items,
+    size_t n, size_t size, size_t name_offset)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, word);
+	for (size_t i = 0; i < n; i++)
+		suggest_try(&near, *(char *const *)((const char *)items +
+		    i * size + name_offset));
+	config_error(ld, v, "%s: unknown %s '%s'%s", path, kind, word,
+	    config_did_you_mean(&near, mean, sizeof(mean)));
+}
+
 void
 config_field_service_ref(struct config_loader *ld,
     const struct config_field *f, const char *path, const struct yamltree *v,
@@ -476,16 +494,10 @@ config_field_service_ref(struct config_loader *ld,
 
 	if (id == NULL)
 		return;
-	if ((s = config_find_service(ld->cfg, id)) == NULL) {
-		struct suggest near;
-		char mean[CONFIG_PATH_MAX];
-
-		suggest_init(&near, id);
-		for (size_t i = 0; i < ld->cfg->nservices; i++)
-			suggest_try(&near, ld->cfg->services[i].id);
-		config_error(ld, v, "%s: unknown service '%s'%s", path, id,
-		    config_did_you_mean(&near, mean, sizeof(mean)));
-	}
+	if ((s = config_find_service(ld->cfg, id)) == NULL)
+		config_unknown_ref(ld, v, path, "service", id, ld->cfg->services,
+		    ld->cfg->nservices, sizeof(*s),
+		    offsetof(struct config_service, id));
 	*(const struct config_service **)dst = s;
 }
 
@@ -499,16 +511,10 @@ config_field_dataset_ref(struct config_loader *ld,
 
 	if (name == NULL)
 		return;
-	if ((ds = config_find_dataset(ld->cfg, name)) == NULL) {
-		struct suggest near;
-		char mean[CONFIG_PATH_MAX];
-
-		suggest_init(&near, name);
-		for (size_t i = 0; i < ld->cfg->ndatasets; i++)
-			suggest_try(&near, ld->cfg->datasets[i].name);
-		config_error(ld, v, "%s: unknown dataset '%s'%s", path, name,
-		    config_did_you_mean(&near, mean, sizeof(mean)));
-	}
+	if ((ds = config_find_dataset(ld->cfg, name)) == NULL)
+		config_unknown_ref(ld, v, path, "dataset", name, ld->cfg->datasets,
+		    ld->cfg->ndatasets, sizeof(*ds),
+		    offsetof(struct config_dataset, name));
 	*(const struct config_dataset **)dst = ds;
 }
 

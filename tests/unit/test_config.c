@@ -665,20 +665,33 @@ test_secrets(void)
 	chmod(path_in_dir("audit.key"), 0600);
 }
 
+/* Loads base with `from` replaced by `to`, offline when asked, expecting
+ * exactly one error, whose message holds msg and never lacks holds. */
+static void
+check_one_error(int offline, const char *from, const char *to,
+    const char *msg, const char *lacks)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, from, to);
+
+	write_file("main.yaml", text, 0644);
+	CHECK((offline ? config_load_offline : config_load)(
+	    path_in_dir("main.yaml"), &errs) == NULL);
+	CHECK_INT(errs.n, 1);
+	for (size_t i = 0; i < errs.n; i++) {
+		CHECK(strstr(errs.items[i].message, msg) != NULL);
+		CHECK(strstr(errs.items[i].message, lacks) == NULL);
+	}
+	config_errors_free(&errs);
+	free(text);
+}
+
 /* No error message may carry an inline secret's text. */
 static void
 test_secret_not_echoed(void)
 {
-	struct config_errors errs = { 0 };
-	char *text = replace(base, "env:T_CAF_KEY", "s3cr3t-caf-token");
-	struct config *cfg = load(text, &errs);
-
-	CHECK(cfg == NULL);
-	CHECK_INT(errs.n, 1);
-	for (size_t i = 0; i < errs.n; i++)
-		CHECK(strstr(errs.items[i].message, "s3cr3t") == NULL);
-	config_errors_free(&errs);
-	free(text);
+	check_one_error(0, "env:T_CAF_KEY", "s3cr3t-caf-token",
+	    "never written inline", "s3cr3t");
 }
 
 static void
@@ -752,6 +765,16 @@ test_file_modes(void)
 static void
 test_file_modes_by_key(void)
 {
+	static const struct {
+		const char *file;
+		mode_t mode, restore;
+		const char *msg;
+	} refused[] = {
+		{ "client.key", 0640, 0600, "(mode 0640); run chmod 600" },
+		{ "client.crt", 0664, 0644, "(mode 0664); run chmod go-w" },
+		{ "ca.crt", 0666, 0644, "gateway.tls.client_ca: " },
+		{ "tls.key", 0604, 0600, "(mode 0604); run chmod 600" },
+	};
 	struct config_errors errs = { 0 };
 	struct config *cfg;
 	char *tls = replace(base, "  store:", "  tls:\n"
@@ -773,18 +796,14 @@ test_file_modes_by_key(void)
 	CHECK(cfg != NULL);
 	config_free(cfg);
 	config_errors_free(&errs);
-	chmod(path_in_dir("client.key"), 0640);
-	check_error(text, "file:client.key", 1, "(mode 0640); run chmod 600");
-	chmod(path_in_dir("client.key"), 0600);
-	chmod(path_in_dir("client.crt"), 0664);
-	check_error(text, "file:client.crt", 1, "(mode 0664); run chmod go-w");
-	chmod(path_in_dir("client.crt"), 0644);
-	chmod(path_in_dir("ca.crt"), 0666);
-	check_error(text, "file:ca.crt", 1, "gateway.tls.client_ca: ");
-	chmod(path_in_dir("ca.crt"), 0644);
-	chmod(path_in_dir("tls.key"), 0604);
-	check_error(text, "file:tls.key", 1, "(mode 0604); run chmod 600");
-	chmod(path_in_dir("tls.key"), 0600);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char ref[64];
+
+		snprintf(ref, sizeof(ref), "file:%s", refused[i].file);
+		chmod(path_in_dir(refused[i].file), refused[i].mode);
+		check_error(text, ref, 1, refused[i].msg);
+		chmod(path_in_dir(refused[i].file), refused[i].restore);
+	}
 	free(text);
 	free(tls);
 }
@@ -793,36 +812,31 @@ test_file_modes_by_key(void)
 static void
 test_did_you_mean(void)
 {
-	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
-	    1, "rate_limit); did you mean 'name'?");
-	check_change("  workers: 3\n", "  wrokers: 3\n", "wrokers", 1,
-	    "did you mean 'workers'?");
-	check_change("    consumer: caf\n", "    consumer: cfa\n", "cfa", 1,
-	    "unknown service 'cfa'; did you mean 'caf'?");
-	check_change("from: mairie}", "from: mairei}", "mairei", 1,
-	    "unknown service 'mairei'; did you mean 'mairie'?");
-	check_change("    provider: mairie\n    dataset: address\n    attributes: [s",
-	    "    provider: mairie\n    dataset: adress\n    attributes: [s",
-	    "adress\n", 1, "unknown dataset 'adress'; did you mean 'address'?");
-	check_change("[street, postal_code]", "[street, postal_cod]",
-	    "postal_cod]", 1, "has no attribute 'postal_cod'; did you mean "
-	    "'postal_code'?");
-	check_change("size: foyer.taille", "szie: foyer.taille", "szie", 1,
-	    "no dataset has an attribute 'szie'; did you mean 'size'?");
-	/* Nothing near: no suggestion at all. */
-	check_change("    consumer: caf\n", "    consumer: dgfip\n", "dgfip", 1,
-	    "unknown service 'dgfip'");
-	{
-		struct config_errors errs = { 0 };
-		char *text = replace(base, "    consumer: caf\n",
-		    "    consumer: zzzzzz\n");
+	static const struct { const char *from, *to, *at, *msg; } near[] = {
+		{ "    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
+		  "rate_limit); did you mean 'name'?" },
+		{ "  workers: 3\n", "  wrokers: 3\n", "wrokers",
+		  "did you mean 'workers'?" },
+		{ "    consumer: caf\n", "    consumer: cfa\n", "cfa",
+		  "unknown service 'cfa'; did you mean 'caf'?" },
+		{ "from: mairie}", "from: mairei}", "mairei",
+		  "unknown service 'mairei'; did you mean 'mairie'?" },
+		{ "    dataset: address\n    attributes: [street, postal_code]",
+		  "    dataset: adress\n    attributes: [street, postal_code]",
+		  "adress\n", "unknown dataset 'adress'; did you mean 'address'?" },
+		{ "[street, postal_code]", "[street, postal_cod]", "postal_cod]",
+		  "has no attribute 'postal_cod'; did you mean 'postal_code'?" },
+		{ "size: foyer.taille", "szie: foyer.taille", "szie",
+		  "no dataset has an attribute 'szie'; did you mean 'size'?" },
+	};
 
-		CHECK(load(text, &errs) == NULL);
-		for (size_t i = 0; i < errs.n; i++)
-			CHECK(strstr(errs.items[i].message, "did you mean") == NULL);
-		config_errors_free(&errs);
-		free(text);
-	}
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+		check_change(near[i].from, near[i].to, near[i].at, 1, near[i].msg);
+	/* Nothing near: no suggestion at all. */
+	check_one_error(0, "    consumer: caf\n", "    consumer: dgfip\n",
+	    "unknown service 'dgfip'", "did you mean");
+	check_one_error(0, "    name: CAF\n", "    name: CAF\n    colour: x\n",
+	    "unknown key", "did you mean");
 }
 
 /* check --offline: no secret is read, their references are checked. */
@@ -831,7 +845,6 @@ test_offline(void)
 {
 	struct config_errors errs = { 0 };
 	struct config *cfg;
-	char *text;
 
 	unsetenv("T_MAIRIE_KEY");
 	unlink(path_in_dir("admin.token"));
@@ -843,31 +856,13 @@ test_offline(void)
 	CHECK(cfg != NULL);
 	config_free(cfg);
 	config_errors_free(&errs);
-	text = replace(base, "env:T_MAIRIE_KEY", "env:T-MAIRIE");
-	write_file("main.yaml", text, 0644);
-	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
-	CHECK_INT(errs.n, 1);
-	if (errs.n == 1)
-		CHECK(strstr(errs.items[0].message, "a variable name holds only")
-		    != NULL);
-	config_errors_free(&errs);
-	free(text);
-	text = replace(base, "env:T_MAIRIE_KEY", "s3cr3t-inline");
-	write_file("main.yaml", text, 0644);
-	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
-	CHECK_INT(errs.n, 1);
-	if (errs.n == 1)
-		CHECK(strstr(errs.items[0].message, "never written inline") != NULL &&
-		    strstr(errs.items[0].message, "s3cr3t") == NULL);
-	config_errors_free(&errs);
-	free(text);
+	check_one_error(1, "env:T_MAIRIE_KEY", "env:T-MAIRIE",
+	    "a variable name holds only", "T-MAIRIE");
+	check_one_error(1, "env:T_MAIRIE_KEY", "s3cr3t-inline",
+	    "never written inline", "s3cr3t");
 	/* Two services naming one variable share a key, offline too. */
-	text = replace(base, "env:T_CAF_KEY", "env:T_MAIRIE_KEY");
-	write_file("main.yaml", text, 0644);
-	CHECK(config_load_offline(path_in_dir("main.yaml"), &errs) == NULL);
-	CHECK_INT(errs.n, 1);
-	config_errors_free(&errs);
-	free(text);
+	check_one_error(1, "env:T_CAF_KEY", "env:T_MAIRIE_KEY",
+	    "the same key as service 'mairie'", "T_MAIRIE_KEY");
 	setenv("T_MAIRIE_KEY", "mairie-key", 1);
 	write_file("admin.token", "admin-secret\n", 0600);
 }
