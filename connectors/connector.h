@@ -45,7 +45,8 @@ struct event_base;
 enum connector_key_type {
 	CONNECTOR_KEY_STRING,   /* char *                                          */
 	CONNECTOR_KEY_SECRET,   /* char *: resolved from env:NAME / file:PATH;    */
-	                        /*   inline values are refused                    */
+	                        /*   inline values are refused; a file must be    */
+	                        /*   0600 or stricter (a key, a token)            */
 	CONNECTOR_KEY_INT,      /* int64_t                                         */
 	CONNECTOR_KEY_BOOL,     /* int (0/1)                                       */
 	CONNECTOR_KEY_DURATION, /* int64_t milliseconds; YAML "2s", "500ms", "1m"  */
@@ -54,6 +55,9 @@ enum connector_key_type {
 	CONNECTOR_KEY_PATH,     /* char *: a file name, made absolute against the */
 	                        /*   directory of the YAML file that holds it     */
 	CONNECTOR_KEY_LIST,     /* struct connector_strlist: [value, ...]         */
+	CONNECTOR_KEY_CERT,     /* char *: a certificate (PEM), resolved as a     */
+	                        /*   SECRET but public: readable by all is fine,  */
+	                        /*   writable by group or others is refused       */
 };
 /* New key types are only ever appended, so a plugin built against an older
  * header keeps its meaning; a type the core does not know is refused when

@@ -128,6 +128,8 @@ fetch_done(const struct connector_result *res, void *arg)
 	char err[256];
 
 	metrics_connector(res->status);
+	log_debug("request %s: provider %s answered %s (HTTP %d)", f->r->id,
+	    prov->id, metrics_connector_name(res->status), res->http_status);
 	switch (res->status) {
 	case CONNECTOR_OK:
 		break;
@@ -208,6 +210,8 @@ fetch_call(struct fetch *f)
 	creq.local_id = f->provider_local_id;
 	creq.dataset = f->ds->name;
 	creq.request_id = f->r->id;
+	log_debug("request %s: calling provider %s (%s connector) for %s",
+	    f->r->id, prov->id, ops->name, f->ds->name);
 	ops->fetch(inst, &creq, fetch_done, f);
 }
 

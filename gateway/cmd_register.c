@@ -23,11 +23,11 @@ cmd_register(int argc, char **argv)
 		    register_format_parse(argv[i + 1], &format) == 0)
 			i++;
 		else
-			return cmd_usage_error("register needs -c FILE and takes "
+			return cmd_usage_error("register", "takes -c FILE and "
 			    "--format md, json or csv");
 	}
 	if (path == NULL)
-		return cmd_usage_error("register needs -c FILE");
+		return cmd_usage_error("register", "needs -c FILE");
 	if ((cfg = cmd_load_config(path)) == NULL)
 		return CMD_FAIL;
 	text = register_render(cfg, format);

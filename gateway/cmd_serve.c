@@ -23,6 +23,16 @@
 #include "server.h"
 #include "store.h"
 
+/* gateway.log_level, at start and at every reload. */
+static void
+cmd_serve_log_level(const struct config *cfg)
+{
+	int level = log_level_parse(cfg->gateway.log_level);
+
+	if (level >= 0)
+		log_set_level((enum log_level)level);
+}
+
 /* Loads the file again and hands it to the server and the delivery
  * worker. 0, or -1 logged with the old configuration still serving. */
 static int
@@ -52,6 +62,7 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 		config_free(cfg);
 		return -1;
 	}
+	cmd_serve_log_level(cfg);
 	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
@@ -195,14 +206,13 @@ cmd_serve(int argc, char **argv)
 	struct config *cfg;
 	sigset_t set;
 	char err[256];
-	int level, fd = -1, rc = CMD_FAIL;
+	int fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
-		return cmd_usage_error("serve needs -c FILE");
+		return cmd_usage_error("serve", "needs -c FILE");
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
-	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
-		log_set_level((enum log_level)level);
+	cmd_serve_log_level(cfg);
 	if (notify_init(err, sizeof(err)) != 0)
 		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config_model.h"
+#include "suggest.h"
 #include "yamltree.h"
 
 #define CONFIG_PATH_MAX 256 /* longest dotted key path shown in messages */
@@ -59,6 +60,9 @@ struct config_nodes {
 struct config_loader {
 	struct config *cfg;
 	struct config_errors *errs;
+	/* `tellonce check --offline`: secrets are not read, each holds its
+	 * reference text instead, and checks of their values are skipped. */
+	int offline;
 	struct config_source *sources;
 	struct config_source *main;
 	/* Sections collected from every file. */
@@ -109,6 +113,10 @@ void config_table_apply(struct config_loader *ld, const char *what,
 
 void config_error(struct config_loader *ld, const struct yamltree *at,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "; did you mean 'NAME'?" into buf when near (suggest.h) holds a name,
+ * else "". Returns buf, for the message of an unknown name. */
+const char *config_did_you_mean(const struct suggest *near, char *buf,
+    size_t len);
 /* Records that an allocation failed; the load will fail. */
 void config_nomem(struct config_loader *ld);
 /* strdup and calloc that record a failure in ld and return NULL. */

@@ -58,7 +58,7 @@ config_field_pseudonym_key(struct config_loader *ld,
 	struct secret *key = dst;
 
 	config_field_secret(ld, f, path, v, dst);
-	if (key->data != NULL && key->len < 32)
+	if (key->data != NULL && key->len < 32 && !ld->offline)
 		config_error(ld, v, "%s: must be at least 32 bytes, is %zu",
 		    path, key->len);
 }
@@ -759,6 +759,21 @@ config_field_policy_id(struct config_loader *ld, const struct config_field *f,
 	p->id = config_strdup(ld, v->value);
 }
 
+/* "dataset 'D' has no attribute 'A'", with the nearest attribute. */
+static void
+config_unknown_attribute(struct config_loader *ld, const struct yamltree *at,
+    const char *path, const struct config_dataset *ds, const char *name)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, name);
+	for (size_t i = 0; i < ds->nattributes; i++)
+		suggest_try(&near, ds->attributes[i].name);
+	config_error(ld, at, "%s: dataset '%s' has no attribute '%s'%s", path,
+	    ds->name, name, config_did_you_mean(&near, mean, sizeof(mean)));
+}
+
 /* dst: the struct config_policy; its dataset is already resolved. */
 static void
 config_field_policy_attributes(struct config_loader *ld,
@@ -785,8 +800,8 @@ config_field_policy_attributes(struct config_loader *ld,
 		if (name == NULL)
 			continue;
 		if ((attr = config_find_attribute(p->dataset, name)) == NULL) {
-			config_error(ld, v->items[i], "%s: dataset '%s' has no "
-			    "attribute '%s'", path, p->dataset->name, name);
+			config_unknown_attribute(ld, v->items[i], path,
+			    p->dataset, name);
 			continue;
 		}
 		for (size_t j = 0; j < p->nattributes; j++) {
@@ -941,10 +956,10 @@ static void (*const config_phases[])(struct config_loader *) = {
 	config_subscriptions_check,
 };
 
-struct config *
-config_load(const char *path, struct config_errors *errs)
+static struct config *
+config_load_with(const char *path, int offline, struct config_errors *errs)
 {
-	struct config_loader ld = { .errs = errs };
+	struct config_loader ld = { .errs = errs, .offline = offline };
 	size_t before = errs->n;
 	struct config *cfg;
 
@@ -968,4 +983,16 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	return cfg;
+}
+
+struct config *
+config_load(const char *path, struct config_errors *errs)
+{
+	return config_load_with(path, 0, errs);
+}
+
+struct config *
+config_load_offline(const char *path, struct config_errors *errs)
+{
+	return config_load_with(path, 1, errs);
 }

@@ -101,6 +101,7 @@ config_setting_free(const struct connector_key *k, void *p)
 
 	switch (k->type) {
 	case CONNECTOR_KEY_SECRET:
+	case CONNECTOR_KEY_CERT:
 		if (*s != NULL)
 			OPENSSL_cleanse(*s, strlen(*s));
 		/* FALLTHROUGH */

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "mapping.h"
 #include "poller.h"
 #include "retention.h"
@@ -302,6 +303,9 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	struct delivery_job *job = arg;
 	char detail[160];
 
+	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
+	    job->row.id, job->svc->id, metrics_connector_name(res->status),
+	    res->http_status, job->row.attempts + 1);
 	if (res->http_status)
 		snprintf(detail, sizeof(detail), "HTTP %d%s%.120s",
 		    res->http_status, res->detail ? ": " : "",
@@ -364,6 +368,9 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
+	log_debug("delivery %s: pushing %s to %s (%s connector), attempt %d",
+	    job->row.id, job->ds->name, job->svc->id, ops->name,
+	    job->row.attempts + 1);
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
 

@@ -3,19 +3,27 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level log_min = LOG_LEVEL_INFO;
+/* Set by a reload on the main thread while the workers log. */
+static _Atomic int log_min = LOG_LEVEL_INFO;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
 void
 log_set_level(enum log_level min)
 {
-	log_min = min;
+	atomic_store(&log_min, (int)min);
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return (int)level >= atomic_load(&log_min);
 }
 
 int
@@ -35,7 +43,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	struct tm tm;
 	int n, m;
 
-	if (level < log_min || level > LOG_LEVEL_ERROR)
+	if (!log_enabled(level) || level > LOG_LEVEL_ERROR)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

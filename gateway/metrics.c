@@ -72,6 +72,13 @@ metrics_connector(enum connector_status status)
 		atomic_fetch_add(&metrics_connectors[status], 1);
 }
 
+const char *
+metrics_connector_name(enum connector_status status)
+{
+	return (unsigned)status < METRICS_CONNECTOR ?
+	    metrics_connector_names[status] : "unknown";
+}
+
 void
 metrics_erasure_backlog(uint64_t rows)
 {

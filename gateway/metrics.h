@@ -17,6 +17,9 @@ void metrics_connector(enum connector_status status);
 void metrics_erasure_backlog(uint64_t rows);
 /* Rows erased, by the purge or an erasure request. */
 void metrics_erased(uint64_t rows);
+/* The name of a connector outcome ("ok", "timeout", ...), as metrics and
+ * logs show it. */
+const char *metrics_connector_name(enum connector_status status);
 /* Appends the exposition text; audit_size is the log's current size. */
 void metrics_render(struct evbuffer *out, uint64_t audit_size);
 

@@ -68,6 +68,27 @@ request_free(struct request *r)
 	free(r);
 }
 
+/* The method, for debug lines; the route pattern goes with it, never the
+ * raw path, which may hold ids. */
+static const char *
+request_method_name(const struct request *r)
+{
+	switch (evhttp_request_get_command(r->req)) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	default:
+		return "other";
+	}
+}
+
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
@@ -75,6 +96,9 @@ request_send(struct request *r, int status, struct evbuffer *body)
 	    r->cfg->gateway.limits.request_timeout_ms);
 	evhttp_send_reply(r->req, status, request_status_title(status), body);
 	metrics_http(r->path ? r->path : "unrouted", status);
+	log_debug("request %s: %s %s answered %d in %lld ms", r->id,
+	    request_method_name(r), r->path ? r->path : "(unrouted)", status,
+	    (long long)(clock_mono_ms() - r->started_ms));
 	request_free(r);
 }
 
@@ -421,6 +445,7 @@ request_new(struct request_worker *w, struct snapshot *snap,
 	r->store = w->store;
 	r->snap = snapshot_hold(snap);
 	r->cfg = snap->cfg;
+	r->started_ms = clock_mono_ms();
 	TAILQ_INIT(&r->query);
 	w->inflight++;
 	request_set_id(r);
@@ -490,6 +515,9 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 		return;
 	if (request_authenticate(r, rt->auth) != 0)
 		return;
+	log_debug("request %s: %s %s received from %s", r->id,
+	    request_method_name(r), rt->path, r->caller ? r->caller->id :
+	    r->admin ? "the admin" : "anyone");
 	if (r->caller != NULL && request_rate_limit(r) != 0)
 		return;
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)

@@ -71,6 +71,7 @@ struct request {
 	const struct config_service *caller;  /* NULL on anonymous routes */
 	int admin;                   /* authenticated with the admin token */
 	char id[REQUEST_ID_LEN];     /* X-Request-Id */
+	int64_t started_ms;          /* monotonic, for the debug line */
 	const char *path;            /* the route's pattern (NULL until routed) */
 	char *param;                 /* the {id} segment of the route, or NULL; owned */
 	struct evkeyvalq query;

@@ -84,7 +84,7 @@ static const struct connector_key http_keys[] = {
 	{ "ca", CONNECTOR_KEY_PATH, NULL, 0,
 	  offsetof(struct http_settings, ca),
 	  "PEM file of the CAs that sign the service's certificate (https)" },
-	{ "client_cert", CONNECTOR_KEY_SECRET, NULL, 0,
+	{ "client_cert", CONNECTOR_KEY_CERT, NULL, 0,
 	  offsetof(struct http_settings, client_cert),
 	  "client certificate (PEM) shown to a service that asks for one" },
 	{ "client_key", CONNECTOR_KEY_SECRET, NULL, 0,
