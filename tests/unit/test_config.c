@@ -820,7 +820,7 @@ test_did_you_mean(void)
 {
 	static const struct { const char *from, *to, *at, *msg; } near[] = {
 		{ "    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
-		  "rate_limit); did you mean 'name'?" },
+		  "country); did you mean 'name'?" },
 		{ "  workers: 3\n", "  wrokers: 3\n", "wrokers",
 		  "did you mean 'workers'?" },
 		{ "    consumer: caf\n", "    consumer: cfa\n", "cfa",
