@@ -793,7 +793,7 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
 	    (e->subject != NULL && q->subject == NULL);
 	if (refuse)
-		log_error("audit: entry refused (%s)", q->json == NULL ?
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)", q->json == NULL ?
 		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
 	pthread_mutex_lock(&a->qmu);
 	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {

@@ -4,6 +4,7 @@
  * then waits for signals: SIGHUP reloads, SIGTERM or SIGINT drains and
  * stops. */
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
@@ -73,6 +74,16 @@ cmd_serve_signals(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 	}
 }
 
+/* libevent's own warnings (a failing accept() repeats on every loop turn)
+ * go to our log, rate-limited. */
+static void
+cmd_serve_event_log(int severity, const char *msg)
+{
+	log_ratelimited(severity >= EVENT_LOG_ERR ? LOG_LEVEL_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+	    "libevent: %s", msg);
+}
+
 static int
 cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 {
@@ -115,6 +126,7 @@ cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
+	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	/* Bound as root (ports below 1024); everything opened from here on

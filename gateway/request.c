@@ -177,7 +177,8 @@ request_audit_done(int status, uint64_t index, void *arg)
 
 	free(ctx);
 	if (status != 0) {
-		log_error("request %s: audit append failed; reply withheld", r->id);
+		log_ratelimited(LOG_LEVEL_ERROR, "request %s: audit append "
+		    "failed; reply withheld", r->id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
 		return;
 	}

@@ -294,7 +294,8 @@ sq(struct store *st)
 static enum store_status
 sq_fail(struct sqlite_store *ss, const char *what)
 {
-	log_error("store: sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+	log_ratelimited(LOG_LEVEL_ERROR, "store: sqlite: %s: %s", what,
+	    sqlite3_errmsg(ss->db));
 	return STORE_ERROR;
 }
 
