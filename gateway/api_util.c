@@ -89,7 +89,8 @@ api_dataset(struct request *r, const char *name, const struct config_dataset **d
 	*ds = config_find_dataset(r->cfg, name);
 	if (*ds != NULL)
 		return 0;
-	request_reply_problem(r, 400, NULL, "unknown dataset \"%s\"", name);
+	request_reply_problem(r, 400, NULL, "\"dataset\" names no dataset of "
+	    "this gateway");
 	return -1;
 }
 
@@ -100,7 +101,7 @@ api_service(struct request *r, const char *field, const char *name,
 	*svc = config_find_service(r->cfg, name);
 	if (*svc != NULL)
 		return 0;
-	request_reply_problem(r, 400, NULL, "\"%s\": unknown service \"%s\"", field,
-	    name);
+	request_reply_problem(r, 400, NULL, "\"%s\" names no service of this "
+	    "gateway", field);
 	return -1;
 }

@@ -341,6 +341,35 @@ request_rate_limit(struct request *r)
 	return -1;
 }
 
+/* What is wrong with a body jansson refused, in our words: its own text
+ * quotes the input ("near '\"Le Goff'"), which may be a personal value. */
+static const char *
+request_json_error(const json_error_t *jerr)
+{
+	switch (json_error_code(jerr)) {
+	case json_error_premature_end_of_input:
+		return "the text ends before the JSON value does";
+	case json_error_end_of_input_expected:
+		return "text follows the JSON value";
+	case json_error_invalid_utf8:
+		return "not valid UTF-8";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character";
+	case json_error_duplicate_key:
+		return "a member appears twice in one object";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	case json_error_item_not_found:
+	case json_error_wrong_type:
+	case json_error_invalid_format:
+	case json_error_out_of_memory:
+		return "cannot be read";
+	default:
+		return "invalid syntax";
+	}
+}
+
 /* Parses a JSON object body. Returns 0, or -1 after replying 400/413. */
 static int
 request_parse_body(struct request *r)
@@ -363,8 +392,9 @@ request_parse_body(struct request *r)
 	data = (const char *)evbuffer_pullup(in, -1);
 	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (r->body == NULL) {
-		request_reply_problem(r, 400, NULL, "malformed JSON at line %d column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+		request_reply_problem(r, 400, NULL, "malformed JSON at line %d "
+		    "column %d: %s", jerr.line, jerr.column,
+		    request_json_error(&jerr));
 		return -1;
 	}
 	if (!json_is_object(r->body)) {
@@ -404,6 +434,26 @@ request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
 	return NULL;
 }
 
+/* RFC 9112 6.3: a message with Content-Length headers that disagree is
+ * unrecoverable. evhttp read the body by the first one; whatever a proxy
+ * in front of us made of the second, this connection is out of step. */
+static int
+request_content_length_conflict(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *first = NULL;
+
+	for (struct evkeyval *kv = h->tqh_first; kv != NULL;
+	    kv = kv->next.tqe_next) {
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (first == NULL)
+			first = kv->value;
+		else if (strcmp(first, kv->value) != 0)
+			return 1;
+	}
+	return 0;
+}
 
 void
 request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
@@ -413,6 +463,7 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	const struct request_route *rt;
 	struct request *r = calloc(1, sizeof(*r));
 	char *decoded = NULL;
+	size_t decoded_len = 0;
 	const char *param;
 	int known;
 
@@ -443,8 +494,20 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 		request_reply_problem(r, 400, NULL, "malformed query string");
 		return;
 	}
-	if (uri != NULL && evhttp_uri_get_path(uri) != NULL)
-		decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
+	if (request_content_length_conflict(req)) {
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 400, NULL,
+		    "the Content-Length headers disagree");
+		return;
+	}
+	if (uri != NULL && evhttp_uri_get_path(uri) != NULL &&
+	    (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0,
+	    &decoded_len)) != NULL && strlen(decoded) != decoded_len) {
+		free(decoded);
+		request_reply_problem(r, 400, NULL, "the path holds an encoded "
+		    "NUL byte");
+		return;
+	}
 	rt = request_route_find(w, evhttp_request_get_command(req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {

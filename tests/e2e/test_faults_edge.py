@@ -1,0 +1,115 @@
+"""What a fault campaign broke at the gateway's edge (issue 15), end to end:
+requests a proxy would read another way, error details that quoted the
+caller's input, an oversized consent, readiness while the store cannot
+write, a request left without an answer at shutdown, trickling clients
+from one address, and a descriptor flood that broke the audit log until a
+restart."""
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ALICE_PIVOT, KEYS, Stack, check, eq, run, test)  # noqa: E402
+
+S = None
+
+
+def st():
+    global S
+    if S is None:
+        S = Stack("edge")
+    return S
+
+
+def raw_exchange(port, data, wait=3.0):
+    """Sends data on one connection and reads until the server closes it or
+    `wait` seconds pass; returns (bytes read, closed by the server)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
+    sock.sendall(data)
+    got, closed = b"", False
+    deadline = time.monotonic() + wait
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    finally:
+        sock.close()
+    return got, closed
+
+
+@test
+def two_different_content_lengths_are_refused_and_the_connection_closed():
+    s = st()
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    head = (b"POST /v1/consents HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + KEYS["CAF_KEY"].encode() + b"\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n{}" % (2 + len(smuggled)))
+    got, closed = raw_exchange(s.gw.port, head + smuggled)
+    check(got.startswith(b"HTTP/1.1 400"), "400 first: %r" % got[:200])
+    check(b"Content-Length headers disagree" in got, "the detail says why: %r" % got)
+    eq(got.count(b"HTTP/1.1 "), 1, "the request hidden in the body is never answered")
+    check(closed, "the connection is closed after the 400")
+    # The same value twice is one length: served as usual.
+    got, _ = raw_exchange(s.gw.port, b"POST /v1/consents HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: Bearer " + KEYS["CAF_KEY"].encode() + b"\r\n"
+                          b"Connection: close\r\n"
+                          b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}")
+    check(got.startswith(b"HTTP/1.1 400") and b'\\"subject\\" is required' in got,
+          "an agreeing pair reaches the handler: %r" % got[:300])
+
+
+@test
+def bad_input_details_name_the_member_never_the_value():
+    s = st()
+    s.link("caf", "caf-alice", ALICE_PIVOT)
+    value = "Le Goff"
+    raws = [b'{"subject": "caf-alice", "pivot": {"family_name": "Le Goff" "x"}}',
+            b'{"subject": "Le Goff',
+            b'{"subject": Le Goff}',
+            b'{"subject": "Le Goff", "subject": "Le Goff"}',
+            b'{"subject": "caf-alice"} "Le Goff"',
+            b'{"Le Goff": 1e999999}']
+    for raw in raws:
+        for path in ("/v1/fetch", "/v1/links", "/v1/consents"):
+            r = s.call("caf", "POST", path, raw=raw,
+                       headers={"Content-Type": "application/json"})
+            eq(r.status, 400, "%s %r" % (path, raw))
+            check(r.json["detail"].startswith("malformed JSON at line 1 column "),
+                  "the position is given: %r" % r.json["detail"])
+            check(value not in r.raw, "%s %r: the value is quoted back: %s" % (path, raw, r.raw))
+    bodies = [("/v1/fetch", {"subject": "caf-alice", "dataset": value, "purpose": "x"}),
+              ("/v1/fetch", {"subject": "caf-alice", "dataset": "address", "purpose": "x",
+                             "provider": value}),
+              ("/v1/consents", {"subject": "caf-alice", "provider": value, "dataset": "address",
+                                "purpose": "x", "attributes": ["city"]}),
+              ("/v1/consents", {"subject": "caf-alice", "provider": "mairie", "dataset": value,
+                                "purpose": "x", "attributes": ["city"]}),
+              ("/v1/links", {"local_id": "caf-x", "pivot": dict(ALICE_PIVOT, gender=value)}),
+              ("/v1/links", {"local_id": "caf-x", "pivot": dict(ALICE_PIVOT, birthdate=value)})]
+    for path, body in bodies:
+        r = s.call("caf", "POST", path, body)
+        eq(r.status, 400, "%s %r" % (path, body))
+        check(value not in r.raw, "%s: the value is quoted back: %s" % (path, r.raw))
+    r = s.call("caf", "GET", "/v1/changes?dataset=Le%20Goff")
+    check(r.status in (400, 403), "changes of an unknown dataset: %r" % r)
+    check(value not in r.raw, "changes: the value is quoted back: %s" % r.raw)
+
+
+if __name__ == "__main__":
+    try:
+        run()
+    finally:
+        if S is not None:
+            S.stop()
