@@ -12,15 +12,32 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ALICE_PIVOT, KEYS, Stack, check, eq, run, test)  # noqa: E402
+from harness import (ALICE_PIVOT, BOB_PIVOT, KEYS, Gateway, Partner, Stack, check, eq,  # noqa: E402
+                     free_port, gateway_config, make_signing_key, make_workdir, run, test)
 
 S = None
+
+
+class EdgeStack(Stack):
+    """The standard stack with room for the campaign's 7,300-attribute
+    consent (max_body 256k) and `limits` added to the gateway section."""
+
+    def __init__(self, limits=""):
+        self.workdir = make_workdir("edge")
+        make_signing_key(self.workdir)
+        self.mairie = Partner(self.workdir, "mairie")
+        self.caf = Partner(self.workdir, "caf")
+        port = free_port()
+        cfg = gateway_config(port, self.mairie.url, self.caf.url, self.workdir)
+        cfg = cfg.replace("    max_body: 64k\n", "    max_body: 256k\n" + limits)
+        self.gw = Gateway(self.workdir, cfg, KEYS)
+        self.gw.start(port)
 
 
 def st():
     global S
     if S is None:
-        S = Stack("edge")
+        S = EdgeStack()
     return S
 
 
@@ -105,6 +122,28 @@ def bad_input_details_name_the_member_never_the_value():
     r = s.call("caf", "GET", "/v1/changes?dataset=Le%20Goff")
     check(r.status in (400, 403), "changes of an unknown dataset: %r" % r)
     check(value not in r.raw, "changes: the value is quoted back: %s" % r.raw)
+
+
+@test
+def a_consent_with_thousands_of_attributes_is_refused_with_400_not_503():
+    s = st()
+    s.link("caf", "caf-bob", BOB_PIVOT)
+    consent = {"subject": "caf-bob", "provider": "mairie", "dataset": "address",
+               "purpose": "benefit-eligibility"}
+    for attrs, why in ((["street"] * 7300, "more names than the dataset"),
+                       (["street", "city", "street"], "names an attribute twice"),
+                       (["a%d" % i for i in range(5)], "more names than the dataset"),
+                       (["x" * 300], "too long")):
+        r = s.call("caf", "POST", "/v1/consents", dict(consent, attributes=attrs))
+        eq(r.status, 400, "%d attributes: %r" % (len(attrs), r))
+        check(why in r.json["detail"], "the detail says why: %r" % r.json["detail"])
+        r = s.call("caf", "POST", "/v1/fetch", {"subject": "caf-bob", "dataset": "address",
+                                                 "purpose": "benefit-eligibility",
+                                                 "attributes": attrs})
+        eq(r.status, 400, "a fetch asking %d attributes: %r" % (len(attrs), r))
+    r = s.call("caf", "POST", "/v1/consents", dict(consent, attributes=["street", "city"]))
+    eq(r.status, 201, "a consent with distinct attributes: %r" % r)
+    eq(s.call(None, "GET", "/readyz").status, 200, "the audit log is fine")
 
 
 if __name__ == "__main__":
