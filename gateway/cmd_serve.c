@@ -125,6 +125,10 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit (ulimit -f) a write fails with EFBIG, which
+	 * the store and the audit log handle like a full disk, instead of
+	 * the signal killing the daemon in the middle of a write. */
+	signal(SIGXFSZ, SIG_IGN);
 	evthread_use_pthreads();
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -6,6 +6,7 @@ from one address, and a descriptor flood that broke the audit log until a
 restart."""
 import json
 import os
+import resource
 import shutil
 import socket
 import sys
@@ -13,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_PIVOT, BOB_PIVOT, KEYS, Gateway, Partner, Stack, check, eq,  # noqa: E402
-                     free_port, gateway_config, make_signing_key, make_workdir, run, test)
+                     free_port, gateway_config, make_signing_key, make_workdir, run, test, wait_for)
 
 S = None
 
@@ -144,6 +145,34 @@ def a_consent_with_thousands_of_attributes_is_refused_with_400_not_503():
     r = s.call("caf", "POST", "/v1/consents", dict(consent, attributes=["street", "city"]))
     eq(r.status, 201, "a consent with distinct attributes: %r" % r)
     eq(s.call(None, "GET", "/readyz").status, 200, "the audit log is fine")
+
+
+def ready(s):
+    r = s.gw.call("GET", "/readyz")
+    return r.status, r.json
+
+
+@test
+def readyz_says_not_ready_while_every_store_write_fails():
+    s = st()
+    eq(ready(s), (200, {"status": "ready", "store": True, "audit": True}), "ready at first")
+    # A file-size limit of 0 fails every write with EFBIG, as a full disk
+    # fails them with ENOSPC; taking the write lock still succeeds.
+    pid = s.gw.proc.pid
+    hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, hard))
+    try:
+        r = s.call("caf", "POST", "/v1/links", {"local_id": "caf-full", "pivot": ALICE_PIVOT})
+        eq(r.status, 503, "a write fails: %r" % r)
+        time.sleep(1.2)     # each worker's connection probes once a second
+        for _ in range(4):  # whichever worker answers
+            eq(ready(s), (503, {"status": "not ready", "store": False, "audit": True}),
+               "not ready, because of the store")
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+    wait_for(lambda: ready(s)[0] == 200, timeout=5, what="/readyz to say ready again")
+    r = s.call("caf", "POST", "/v1/links", {"local_id": "caf-full", "pivot": ALICE_PIVOT})
+    check(r.status in (200, 201), "writes work again: %r" % r)
 
 
 if __name__ == "__main__":
