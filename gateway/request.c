@@ -64,24 +64,49 @@ request_free(struct request *r)
 	json_decref(r->body);
 	free(r->param);
 	snapshot_release(r->snap);
+	TAILQ_REMOVE(&r->worker->requests, r, link);
 	r->worker->inflight--;
 	free(r);
 }
 
+/* Sends the one reply, unless request_worker_abandon sent it already. */
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
-	conn_touch(r->worker->conns, r->req,
-	    r->cfg->gateway.limits.request_timeout_ms);
-	evhttp_send_reply(r->req, status, request_status_title(status), body);
-	metrics_http(r->path ? r->path : "unrouted", status);
-	request_free(r);
+	if (r->req != NULL) {
+		conn_touch(r->worker->conns, r->req,
+		    r->cfg->gateway.limits.request_timeout_ms);
+		evhttp_send_reply(r->req, status, request_status_title(status),
+		    body);
+		metrics_http(r->path ? r->path : "unrouted", status);
+		r->req = NULL;   /* evhttp frees it once sent */
+	}
+	if (!r->held)
+		request_free(r);
 }
 
 void
 request_add_header(struct request *r, const char *name, const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+	if (r->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    name, value);
+}
+
+void
+request_worker_abandon(struct request_worker *w)
+{
+	struct request *r;
+
+	TAILQ_FOREACH(r, &w->requests, link) {
+		if (r->req == NULL)
+			continue;
+		r->held = 1;
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 503, NULL, "the gateway is stopping; "
+		    "this request did not finish in time");
+		r->held = 0;
+	}
 }
 
 void
@@ -479,6 +504,7 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	r->snap = snapshot_hold(snap);
 	r->cfg = snap->cfg;
 	TAILQ_INIT(&r->query);
+	TAILQ_INSERT_TAIL(&w->requests, r, link);
 	w->inflight++;
 	request_set_id(r);
 	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);

@@ -56,6 +56,7 @@ struct worker {
 	struct snapshot *snap;     /* held: shared's config on this loop */
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
+	int abandoned;             /* requests waiting at the deadline answered */
 	struct event *drain_ev;
 };
 
@@ -195,12 +196,23 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* Requests get SERVER_DRAIN_MS to finish; those still waiting then are
+ * answered 503, and their handlers get as long again to let go of them
+ * (a provider call ends at its timeout, an audit append when written). */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	int64_t now = clock_mono_ms();
 
-	if (w->rw.inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
+	if (w->rw.inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
+		log_warn("worker %d: %d requests still waiting at the drain "
+		    "deadline: answered 503", w->index, w->rw.inflight);
+		request_worker_abandon(&w->rw);
+		w->abandoned = 1;
+	}
+	if (w->rw.inflight == 0 ||
+	    now >= w->drain_deadline + SERVER_DRAIN_MS) {
 		if (w->rw.inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, w->rw.inflight);
@@ -449,6 +461,7 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 		w->rw.nroutes = SERVER_NROUTES;
 		w->rw.gw = gw;
 		w->rw.ratelimit = srv->ratelimit;
+		TAILQ_INIT(&w->rw.requests);
 		if (worker_init(w, cfg, err, errlen) != 0)
 			break;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

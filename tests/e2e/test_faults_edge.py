@@ -7,13 +7,15 @@ restart."""
 import json
 import os
 import resource
+import signal
 import shutil
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ALICE_PIVOT, BOB_PIVOT, KEYS, Gateway, Partner, Stack, check, eq,  # noqa: E402
+from harness import (ALICE_ADDRESS, ALICE_PIVOT, BOB_PIVOT, KEYS, Gateway, Partner, Stack, check, eq,  # noqa: E402
                      free_port, gateway_config, make_signing_key, make_workdir, run, test, wait_for)
 
 S = None
@@ -23,13 +25,13 @@ class EdgeStack(Stack):
     """The standard stack with room for the campaign's 7,300-attribute
     consent (max_body 256k) and `limits` added to the gateway section."""
 
-    def __init__(self, limits=""):
+    def __init__(self, limits="", timeout="1s"):
         self.workdir = make_workdir("edge")
         make_signing_key(self.workdir)
         self.mairie = Partner(self.workdir, "mairie")
         self.caf = Partner(self.workdir, "caf")
         port = free_port()
-        cfg = gateway_config(port, self.mairie.url, self.caf.url, self.workdir)
+        cfg = gateway_config(port, self.mairie.url, self.caf.url, self.workdir, timeout)
         cfg = cfg.replace("    max_body: 64k\n", "    max_body: 256k\n" + limits)
         self.gw = Gateway(self.workdir, cfg, KEYS)
         self.gw.start(port)
@@ -173,6 +175,47 @@ def readyz_says_not_ready_while_every_store_write_fails():
     wait_for(lambda: ready(s)[0] == 200, timeout=5, what="/readyz to say ready again")
     r = s.call("caf", "POST", "/v1/links", {"local_id": "caf-full", "pivot": ALICE_PIVOT})
     check(r.status in (200, 201), "writes work again: %r" % r)
+
+
+@test
+def a_fetch_waiting_on_a_hanging_provider_is_answered_at_the_drain_deadline():
+    # The provider's timeout (14 s) outlasts the 10 s drain of a stop.
+    s = EdgeStack(timeout="14s")
+    try:
+        s.link("caf", "caf-alice", ALICE_PIVOT)
+        s.link("mairie", "m-alice", ALICE_PIVOT)
+        s.mairie.seed("m-alice", "address", ALICE_ADDRESS)
+        s.mairie.behave("hang")
+        got = {}
+
+        def fetch():
+            t0 = time.monotonic()
+            try:
+                got["r"] = s.call("caf", "POST", "/v1/fetch", {
+                    "subject": "caf-alice", "dataset": "address",
+                    "purpose": "benefit-eligibility", "attributes": ["postal_code"]},
+                    timeout=30)
+            except OSError as e:
+                got["r"] = e
+            got["after"] = time.monotonic() - t0
+
+        t = threading.Thread(target=fetch)
+        t.start()
+        wait_for(lambda: any(q["path"] == "/citizens/m-alice/address"
+                             for q in s.mairie.control("GET", "requests")),
+                 what="the fetch to reach the provider")
+        t0 = time.monotonic()
+        s.gw.kill(signal.SIGTERM)
+        t.join(40)
+        r = got.get("r")
+        check(not isinstance(r, Exception), "an answer, not %r" % r)
+        eq(r.status, 503, "answer at the drain deadline: %r" % r)
+        check("stopping" in r.json["detail"], "the detail says why: %r" % r.json)
+        check(9 < time.monotonic() - t0 < 13, "at the 10 s deadline: %.1f s" % got["after"])
+        eq(s.gw.stop(timeout=30), 0, "the gateway then stops cleanly")
+        check("answered 503" in s.gw.read_log(), "the log says so")
+    finally:
+        s.stop()
 
 
 if __name__ == "__main__":
