@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "fdlimit.h"
 
 int
 cmd_check(int argc, char **argv)
@@ -10,6 +11,7 @@ cmd_check(int argc, char **argv)
 	struct config_errors errs = { 0 };
 	struct config *cfg;
 	const char *path;
+	char err[512];
 
 	if ((path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
 		return cmd_usage_error("check needs -c FILE");
@@ -20,6 +22,12 @@ cmd_check(int argc, char **argv)
 		return CMD_FAIL;
 	}
 	config_errors_free(&errs);
+	/* serve raises its limit to the hard one: judge by that. */
+	if (fdlimit_check(cfg, fdlimit_hard(), err, sizeof(err)) != 0) {
+		printf("%s: %s\n", path, err);
+		config_free(cfg);
+		return CMD_FAIL;
+	}
 	config_free(cfg);
 	printf("%s: ok\n", path);
 	return CMD_OK;

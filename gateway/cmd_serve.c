@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "cmd.h"
 #include "delivery.h"
+#include "fdlimit.h"
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
@@ -118,6 +119,11 @@ cmd_serve(int argc, char **argv)
 		return CMD_FAIL;
 	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
 		log_set_level((enum log_level)level);
+	if (fdlimit_check(cfg, fdlimit_raise(), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		config_free(cfg);
+		return CMD_FAIL;
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);

@@ -74,8 +74,8 @@ static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
 	if (r->req != NULL) {
-		conn_touch(r->worker->conns, r->req,
-		    r->cfg->gateway.limits.request_timeout_ms);
+		conn_request_answered(r->worker->conns, r->req,
+		    &r->cfg->gateway.limits);
 		evhttp_send_reply(r->req, status, request_status_title(status),
 		    body);
 		metrics_http(r->path ? r->path : "unrouted", status);
@@ -507,7 +507,7 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	TAILQ_INSERT_TAIL(&w->requests, r, link);
 	w->inflight++;
 	request_set_id(r);
-	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
+	conn_request_started(w->conns, req, &r->cfg->gateway.limits);
 	/* Fail closed: nothing is served in clear when TLS is configured. */
 	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
 		request_add_header(r, "Connection", "close");

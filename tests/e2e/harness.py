@@ -140,9 +140,11 @@ class Partner:
 class Gateway:
     """A `tellonce serve` process with its own store, audit dir and keys."""
 
-    def __init__(self, workdir, config_text, env, tls=None):
+    def __init__(self, workdir, config_text, env, tls=None, preexec_fn=None):
+        """preexec_fn runs in the child before exec (e.g. to set limits)."""
         self.workdir = workdir
         self.tls = tls
+        self.preexec_fn = preexec_fn
         self.config = os.path.join(workdir, "tellonce.yaml")
         self.env = dict(os.environ, **env)
         self.logfile = os.path.join(workdir, "gateway.log")
@@ -156,7 +158,8 @@ class Gateway:
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen([TELLONCE, "serve", "-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.workdir)
+                                     env=self.env, cwd=self.workdir,
+                                     preexec_fn=self.preexec_fn)
 
         def up():
             if self.proc.poll() is not None:
