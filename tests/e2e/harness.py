@@ -59,6 +59,17 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise Failure("timed out waiting for " + what)
 
 
+def closed_by_server(sock, within):
+    """True if the server closes sock (EOF or reset) within `within` s."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

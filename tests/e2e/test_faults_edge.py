@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_ADDRESS, ALICE_PIVOT, BOB_PIVOT, KEYS, TELLONCE, Gateway,  # noqa: E402
-                     Partner, Stack, check, eq,
+                     Partner, Stack, check, closed_by_server, eq,
                      free_port, gateway_config, make_signing_key, make_workdir, run, test, wait_for)
 
 S = None
@@ -232,16 +232,6 @@ def a_fetch_waiting_on_a_hanging_provider_is_answered_at_the_drain_deadline():
 def connect_from(port, source, timeout=10):
     return socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                     source_address=(source, 0))
-
-
-def closed_by_server(sock, within):
-    sock.settimeout(within)
-    try:
-        return sock.recv(4096) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 def served_from(s, source):
