@@ -55,7 +55,8 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &g->purpose) != 0 ||
 	    api_body_string(r, "expires_at", 0, &expires) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &g->nattributes) != 0)
+	    api_dataset(r, dataset, &g->dataset) != 0 ||
+	    api_body_attributes(r, g->dataset, attrs, &g->nattributes) != 0)
 		return -1;
 	g->attributes = *attrs;
 	if (g->nattributes == 0) {
@@ -72,7 +73,6 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 		return -1;
 	}
 	if (api_service(r, "provider", provider, &g->provider) != 0 ||
-	    api_dataset(r, dataset, &g->dataset) != 0 ||
 	    api_subject(r, g->local_id, subject) != 0)
 		return -1;
 	g->consumer = r->caller;

@@ -176,8 +176,8 @@ fetch_parse(struct request *r, struct fetch *f, struct policy_query *q,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &f->purpose) != 0 ||
 	    api_body_string(r, "provider", 0, &provider) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &q->nattributes) != 0 ||
 	    api_dataset(r, dataset, &f->ds) != 0 ||
+	    api_body_attributes(r, f->ds, attrs, &q->nattributes) != 0 ||
 	    (provider != NULL && api_service(r, "provider", provider, &q->provider) != 0))
 		return -1;
 	q->cfg = r->cfg;

@@ -52,6 +52,7 @@
 #define AUDIT_JOURNAL_HDR 8
 #define AUDIT_ENTRY_MAX   65535
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+#define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
 struct audit_req {
 	struct audit_req *next;
@@ -99,7 +100,7 @@ struct audit {
 	char *checkpoint;           /* latest signed note */
 	uint64_t checkpoint_size;
 
-	atomic_int failed;          /* a write failed: the log stops taking entries */
+	atomic_int failed;          /* a write failed: no entries until recovered */
 };
 
 /* ---- files ---------------------------------------------------------- */
@@ -636,8 +637,9 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	}
 	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX)
 		rc = audit_sync(a);
-	/* The tree may now disagree with the disk: take nothing more. The
-	 * journal still has the entries, and a restart recovers them. */
+	/* The tree may now disagree with the disk: take nothing more until
+	 * audit_retry has rebuilt it from the files (the journal still has
+	 * every entry acknowledged). */
 	if (rc != 0)
 		atomic_store(&a->failed, 1);
 	pthread_mutex_lock(&a->qmu);
@@ -724,11 +726,43 @@ audit_deadline(struct timespec *ts, int64_t mono_ms)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
 }
 
+static int audit_recover(struct audit *a, char *err, size_t errlen);
+static int audit_check_checkpoint(struct audit *a, char *err, size_t errlen);
+
+/* A failed write left the tree in memory out of step with the disk (or
+ * a descriptor, a disk block was missing for a moment). Rebuilds the tree
+ * from the files as a start does, checks it against the last checkpoint
+ * and signs a new one; the log takes entries again once all of that
+ * worked, so a passing fault needs no restart. Sequencer thread only. */
+static void
+audit_retry(struct audit *a)
+{
+	char err[512] = "";
+	int rc;
+
+	pthread_mutex_lock(&a->tmu);
+	merkle_tiles_init(a->tree);
+	a->bundle_len = 0;
+	rc = audit_recover(a, err, sizeof(err)) == 0 &&
+	    audit_check_checkpoint(a, err, sizeof(err)) == 0 ? 0 : -1;
+	pthread_mutex_unlock(&a->tmu);
+	if (rc == 0 && audit_publish(a) != 0)
+		rc = -1;
+	if (rc != 0) {
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: still failing%s%s; "
+		    "retrying in %d ms", err[0] ? ": " : "", err, AUDIT_RETRY_MS);
+		return;
+	}
+	atomic_store(&a->failed, 0);
+	log_warn("audit: recovered with %llu entries; taking entries again",
+	    (unsigned long long)a->size);
+}
+
 static void *
 audit_run(void *arg)
 {
 	struct audit *a = arg;
-	int64_t next_cp = clock_mono_ms() + a->interval_ms;
+	int64_t next_cp = clock_mono_ms() + a->interval_ms, retry_at = 0;
 	struct audit_req *batch;
 	struct timespec ts;
 	int stop;
@@ -739,6 +773,13 @@ audit_run(void *arg)
 			int grew = a->size > a->checkpoint_size &&
 			    !atomic_load(&a->failed);
 
+			if (retry_at != 0) {
+				if (clock_mono_ms() >= retry_at)
+					break;
+				audit_deadline(&ts, retry_at);
+				pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
+				continue;
+			}
 			if (!grew) {
 				pthread_cond_wait(&a->qcond, &a->qmu);
 				continue;
@@ -760,6 +801,16 @@ audit_run(void *arg)
 		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
 			if (audit_publish(a) != 0)
 				atomic_store(&a->failed, 1);
+			next_cp = clock_mono_ms() + a->interval_ms;
+		}
+		if (!atomic_load(&a->failed)) {
+			retry_at = 0;
+		} else if (retry_at == 0) {
+			retry_at = clock_mono_ms() + AUDIT_RETRY_MS;
+		} else if (!stop && clock_mono_ms() >= retry_at) {
+			audit_retry(a);
+			retry_at = atomic_load(&a->failed) ?
+			    clock_mono_ms() + AUDIT_RETRY_MS : 0;
 			next_cp = clock_mono_ms() + a->interval_ms;
 		}
 
@@ -795,7 +846,7 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
 	    (e->subject != NULL && q->subject == NULL);
 	if (refuse)
-		log_error("audit: entry refused (%s)", q->json == NULL ?
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)", q->json == NULL ?
 		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
 	pthread_mutex_lock(&a->qmu);
 	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {

@@ -164,7 +164,9 @@ struct config_limits {
 	size_t max_body;                 /* bytes; default 1 MiB   */
 	size_t max_headers;              /* bytes; default 16 KiB  */
 	int64_t request_timeout_ms;      /* default 30 s           */
+	int64_t header_timeout_ms;       /* default 10 s           */
 	int max_connections;             /* default 1024           */
+	int max_connections_per_address; /* default 64             */
 };
 
 struct config_audit {

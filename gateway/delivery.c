@@ -221,8 +221,8 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 	struct delivery_job *job = arg;
 
 	if (status != 0) {
-		log_error("delivery %s: the audit log failed; the outcome is "
-		    "not kept and the delivery will be sent again", job->row.id);
+		log_ratelimited(LOG_LEVEL_ERROR, "delivery %s: the audit log "
+		    "failed; the outcome is not kept and the delivery will be sent again", job->row.id);
 		delivery_job_later(job, "audit log unavailable");
 		return;
 	}

@@ -46,7 +46,10 @@ const struct store_scheme *store_scheme_find(const char *url);
  * migrations, each in a transaction). Returns NULL with err on failure. */
 struct store *store_open(const char *url, char *err, size_t errlen);
 void store_close(struct store *st);
-/* Readiness: 0 when the store answers a trivial query and can write. */
+/* Readiness: 0 when the store can commit a write (a one-row write, done
+ * at most once every STORE_PING_EVERY_MS per connection; the answer is
+ * kept in between). */
+#define STORE_PING_EVERY_MS 1000
 int store_ping(struct store *st);
 
 /* ---- links: (service, local_id) <-> subject ------------------------- */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "log.h"
 #include "store_backend.h"
@@ -64,7 +65,15 @@ store_close(struct store *st)
 int
 store_ping(struct store *st)
 {
-	return st->ops->ping(st);
+	int64_t now = clock_mono_ms();
+
+	/* A probe every second per connection at most: readiness checks
+	 * may come often, and each one commits. */
+	if (st->pinged_ms == 0 || now - st->pinged_ms >= STORE_PING_EVERY_MS) {
+		st->ping_rc = st->ops->ping(st);
+		st->pinged_ms = now;
+	}
+	return st->ping_rc;
 }
 
 enum store_status

@@ -76,6 +76,8 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	int64_t pinged_ms;        /* monotonic time of the last ping, or 0 */
+	int ping_rc;              /* and its result */
 };
 
 /* Backend constructors: `target` is the URL with its scheme removed

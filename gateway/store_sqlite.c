@@ -143,6 +143,12 @@ static const char *const sqlite_migrations[] = {
 	"  subject TEXT PRIMARY KEY,"
 	"  key BLOB NOT NULL"
 	") WITHOUT ROWID;",
+	/* 7: one row that readiness rewrites, so that /readyz proves the
+	 * store can commit, not only take its write lock. */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  written_ms INTEGER NOT NULL"
+	");",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -152,6 +158,7 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
@@ -217,6 +224,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
+	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
 	    "created_ms, pivot_version) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
@@ -336,7 +345,8 @@ sq(struct store *st)
 static enum store_status
 sq_fail(struct sqlite_store *ss, const char *what)
 {
-	log_error("store: sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+	log_ratelimited(LOG_LEVEL_ERROR, "store: sqlite: %s: %s", what,
+	    sqlite3_errmsg(ss->db));
 	return STORE_ERROR;
 }
 
@@ -384,10 +394,13 @@ sq_simple(struct sqlite_store *ss, enum sqlite_stmt id)
 	return s ? sq_exec(ss, s, sqlite_sql[id]) : STORE_ERROR;
 }
 
+/* A failed write (disk full, I/O error) may have rolled the transaction
+ * back already; a second ROLLBACK would only log "cannot rollback". */
 static void
 sq_rollback(struct sqlite_store *ss)
 {
-	sq_simple(ss, Q_ROLLBACK);
+	if (!sqlite3_get_autocommit(ss->db))
+		sq_simple(ss, Q_ROLLBACK);
 }
 
 static void
@@ -627,17 +640,19 @@ sq_close(struct store *st)
 	free(ss);
 }
 
-/* Readable and writable: take the write lock and let it go. */
+/* Readable and writable: commit one small row. Taking the write lock
+ * alone succeeds on a full disk, where every real write fails. */
 static int
 sq_ping(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
 
-	if (sqlite3_db_readonly(ss->db, "main") != 0)
+	if (sqlite3_db_readonly(ss->db, "main") != 0 ||
+	    (s = sq_stmt(ss, Q_HEALTH_WRITE)) == NULL)
 		return -1;
-	if (sq_simple(ss, Q_BEGIN) != STORE_OK)
-		return -1;
-	return sq_simple(ss, Q_ROLLBACK) == STORE_OK ? 0 : -1;
+	sqlite3_bind_int64(s, 1, clock_now_ms());
+	return sq_exec(ss, s, "health write") == STORE_OK ? 0 : -1;
 }
 
 /* ---- links ---------------------------------------------------------- */

@@ -74,7 +74,8 @@ def tiles_and_checkpoint_carry_the_right_headers():
         eq(r.status, 200, "partial bundle")
         eq(r.headers.get("cache-control"), "no-cache", "partial bundle caching")
     for bad in ("/audit/tile/../checkpoint", "/audit/tile/0/%2e%2e/000",
-                "/audit/tile/0/x000/000", "/audit/tile/0/000.p/0", "/audit/tile/0/0"):
+                "/audit/tile/0/x000/000", "/audit/tile/0/000.p/0", "/audit/tile/0/0",
+                "/audit/tile/0/000%00", "/audit/tile/0/000%00.p/3"):
         eq(s.call(None, "GET", bad).status, 400, bad)
     eq(s.call(None, "GET", "/audit/tile/0/x001/000").status, 404, "a tile not yet there")
 

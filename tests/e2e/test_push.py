@@ -72,7 +72,8 @@ def bad_pushes_are_refused_clearly_and_replays_create_nothing():
     s = st()
     r = s.push("m-bob", address("3 place Saint-Corentin", "29100", "Douarnenez"),
                dataset="passport")
-    eq((r.status, r.json["detail"]), (400, 'unknown dataset "passport"'), "unknown dataset")
+    eq((r.status, r.json["detail"]), (400, '"dataset" names no dataset of this gateway'),
+       "unknown dataset, named by its member, its value not quoted")
     r = s.call("mairie", "POST", "/v1/records", {"subject": "m-bob", "dataset": "address",
                                                  "record": "Douarnenez"})
     eq(r.status, 400, "record not an object")
