@@ -80,7 +80,7 @@ test_open_and_migrate(void)
 	CHECK_INT(user_version("migrate.db", -1), version);
 
 	/* A database from a newer program is refused, not "migrated". */
-	user_version("migrate.db", 7);
+	user_version("migrate.db", version + 1);
 	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
 	CHECK(store_open(url, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "newer") != NULL);
