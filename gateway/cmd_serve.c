@@ -140,10 +140,7 @@ cmd_serve(int argc, char **argv)
 		log_error("audit log: %s", err);
 		goto out;
 	}
-	if (access_index_start(gw.audit, index_store) != 0) {
-		log_error("audit log: cannot rebuild the access index");
-		goto out;
-	}
+	access_index_start(gw.audit, index_store);
 	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
 		fd = -1; /* server_start_on took it, and one config reference */
 		log_error("%s", err);
