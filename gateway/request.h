@@ -31,8 +31,11 @@ struct store;
 struct request;
 
 /* Who may call a route: anyone, a service (API key and/or client
- * certificate), or the admin token. */
-enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN };
+ * certificate), the admin token, or, for the audit log's tiles,
+ * checkpoint and proofs, anyone while gateway.audit.public holds and the
+ * admin token otherwise. */
+enum request_auth { REQUEST_ANYONE, REQUEST_SERVICE, REQUEST_ADMIN,
+	REQUEST_AUDIT_READER };
 
 struct request_route {
 	enum evhttp_cmd_type method;
