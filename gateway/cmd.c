@@ -10,6 +10,8 @@ static const char cmd_usage_text[] =
     "  check -c FILE                      validate a configuration\n"
     "  keygen -o FILE                     write a new Ed25519 audit signing key\n"
     "  audit verify DIR [--key VKEY]      verify an audit log offline\n"
+    "  audit verify-subject FILE --key VKEY\n"
+    "                                     check an access-log answer offline\n"
     "  connector test -c FILE SERVICE [--subject ID]\n"
     "                                     call one service's connector once\n"
     "  --help, --version\n"

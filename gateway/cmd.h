@@ -23,6 +23,9 @@ int cmd_keygen(int argc, char **argv);
 /* `tellonce audit verify DIR [--key VKEY]` (cmd_audit_verify.c): argv
  * holds the arguments after "verify". */
 int cmd_audit_verify(int argc, char **argv);
+/* `tellonce audit verify-subject FILE --key VKEY`
+ * (cmd_audit_verify_subject.c): checks an access-log answer offline. */
+int cmd_audit_verify_subject(int argc, char **argv);
 /* `tellonce connector test -c FILE SERVICE [--subject ID]`
  * (cmd_connector_test.c): argv starts at "test". */
 int cmd_connector_test(int argc, char **argv);

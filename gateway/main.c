@@ -30,6 +30,9 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 2, argv + 2);
 	if (strcmp(cmd, "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0)
 		return cmd_audit_verify(argc - 3, argv + 3);
+	if (strcmp(cmd, "audit") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "verify-subject") == 0)
+		return cmd_audit_verify_subject(argc - 3, argv + 3);
 	if (strcmp(cmd, "connector") == 0)
 		return cmd_connector_test(argc - 2, argv + 2);
 	return cmd_usage_error("unknown command");
