@@ -72,6 +72,7 @@ services:
   portal:
     name: Citizen portal
     auth: {api_key: env:PORTAL_KEY}
+    roles: [transparency]
 
 policies:
   - id: caf-address
