@@ -185,9 +185,11 @@ api_consents_delete(struct request *r)
 		request_reply_problem(r, 404, NULL, "no such consent");
 		return;
 	}
+	/* The view key first: a revocation is never left without its entry
+	 * for want of it. */
 	if (st != STORE_OK ||
-	    store_consent_revoke(r->store, c.id, clock_now_ms()) == STORE_ERROR ||
-	    store_view_key_get(r->store, c.subject, view_key) != STORE_OK) {
+	    store_view_key_get(r->store, c.subject, view_key) != STORE_OK ||
+	    store_consent_revoke(r->store, c.id, clock_now_ms()) == STORE_ERROR) {
 		store_consent_clear(&c);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;

@@ -844,7 +844,8 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	    (e->subject != NULL && q->subject == NULL);
 	if (refuse)
 		log_error("audit: entry refused (%s)", q->json == NULL ?
-		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
+		    "not valid UTF-8, a subject without its view key, or out of "
+		    "memory" : "longer than 65535 bytes");
 	pthread_mutex_lock(&a->qmu);
 	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {
 		*a->tail = q;
