@@ -13,14 +13,28 @@ static const char *const commitment_labels[] = {
 	[COMMITMENT_PAYLOAD] = "tellonce/payload\n",
 };
 
-/* Fetching the algorithm takes a lock in OpenSSL's provider store: once. */
-static EVP_MAC *commitment_hmac;
+/* Fetching HMAC, and SHA-256 by name for it, takes locks in OpenSSL's
+ * provider store: done once, into an unkeyed context each commitment
+ * copies. */
+static EVP_MAC_CTX *commitment_template;
 static pthread_once_t commitment_once = PTHREAD_ONCE_INIT;
 
 static void
 commitment_fetch(void)
 {
-	commitment_hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+
+	if (hmac != NULL && (commitment_template = EVP_MAC_CTX_new(hmac)) != NULL &&
+	    !EVP_MAC_CTX_set_params(commitment_template, params)) {
+		EVP_MAC_CTX_free(commitment_template);
+		commitment_template = NULL;
+	}
+	EVP_MAC_free(hmac);   /* the context holds its own reference */
 }
 
 static int
@@ -30,20 +44,15 @@ commitment_mac(enum commitment_kind kind,
     size_t len, unsigned char mac[COMMITMENT_MAC_LEN])
 {
 	const char *label = commitment_labels[kind];
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-		    (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
 	EVP_MAC_CTX *ctx;
 	size_t outlen = 0;
 	int ok;
 
 	pthread_once(&commitment_once, commitment_fetch);
-	if (commitment_hmac == NULL ||
-	    (ctx = EVP_MAC_CTX_new(commitment_hmac)) == NULL)
+	if (commitment_template == NULL ||
+	    (ctx = EVP_MAC_CTX_dup(commitment_template)) == NULL)
 		return -1;
-	ok = EVP_MAC_init(ctx, key, COMMITMENT_KEY_LEN, params) &&
+	ok = EVP_MAC_init(ctx, key, COMMITMENT_KEY_LEN, NULL) &&
 	    EVP_MAC_update(ctx, (const unsigned char *)label, strlen(label)) &&
 	    EVP_MAC_update(ctx, nonce, COMMITMENT_NONCE_LEN) &&
 	    (len == 0 || EVP_MAC_update(ctx, value, len)) &&

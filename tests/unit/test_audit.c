@@ -223,6 +223,24 @@ entry_string(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* Known answers, computed with Python's hmac module: the commitments are
+ * plain HMAC-SHA256 over label, nonce and value, as contract §5 says. */
+static void
+test_commitment_known_answers(void)
+{
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	char out[COMMITMENT_B64_LEN];
+
+	for (int i = 0; i < COMMITMENT_NONCE_LEN; i++)
+		nonce[i] = (unsigned char)i;
+	CHECK_INT(commitment_make(COMMITMENT_SUBJECT, test_view_key, nonce, "", 0,
+	    out), 0);
+	CHECK_STR(out, "6Jym4Z1sz4NIAXI71DYN1/B1ExRCeujjeXNvETOKdSU=");
+	CHECK_INT(commitment_make(COMMITMENT_PAYLOAD, test_view_key, nonce,
+	    "{\"city\":\"Quimper\"}", 18, out), 0);
+	CHECK_STR(out, "0txyBRMrW0DimGnVfsSm4l8Q+ntbhA155tpddML0sNQ=");
+}
+
 static void
 test_entry_json(void)
 {
@@ -1074,6 +1092,7 @@ int
 main(void)
 {
 	evthread_use_pthreads();
+	UNIT_RUN(test_commitment_known_answers);
 	UNIT_RUN(test_entry_json);
 	UNIT_RUN(test_old_format_refused);
 	UNIT_RUN(test_entry_names);
