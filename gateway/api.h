@@ -56,10 +56,11 @@ int api_body_string(struct request *r, const char *key, int required,
  * *items malloc'd (free the array only). */
 int api_body_attributes(struct request *r, const struct config_dataset *ds,
     const char ***items, size_t *n);
-/* The subject (pseudonym) linked to the caller's local id; 404 with reason
+/* The subject (pseudonym) linked to the caller's local id and, with
+ * view_key (else NULL), its view key from the same lookup; 404 with reason
  * subject_not_linked when there is none. */
 int api_subject(struct request *r, const char *local_id,
-    char subject[STORE_SUBJECT_LEN]);
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key);
 /* The dataset named by `name`; 400 if it is not in the config. */
 int api_dataset(struct request *r, const char *name,
     const struct config_dataset **ds);

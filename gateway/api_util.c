@@ -79,7 +79,7 @@ api_body_attributes(struct request *r, const struct config_dataset *ds,
 
 int
 api_subject(struct request *r, const char *local_id,
-    char subject[STORE_SUBJECT_LEN])
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key)
 {
 	enum store_status st;
 
@@ -88,7 +88,8 @@ api_subject(struct request *r, const char *local_id,
 		    API_LOCAL_ID_MAX);
 		return -1;
 	}
-	st = store_link_subject(r->store, r->caller->id, local_id, subject);
+	st = store_link_subject(r->store, r->caller->id, local_id, subject,
+	    view_key);
 	if (st == STORE_OK)
 		return 0;
 	if (st == STORE_NOT_FOUND) {

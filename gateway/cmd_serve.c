@@ -185,10 +185,7 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 		log_error("audit log: %s", err);
 		return -1;
 	}
-	if (access_index_start(gw->audit, *index_store) != 0) {
-		log_error("audit log: cannot rebuild the access index");
-		return -1;
-	}
+	access_index_start(gw->audit, *index_store);
 	return 0;
 }
 

@@ -285,6 +285,10 @@ static const struct config_field config_audit_fields[] = {
 	  .def = "1s", .offset = offsetof(struct config_audit,
 	  checkpoint_interval_ms),
 	  .doc = "how often a new signed checkpoint is written" },
+	{ .key = "public", .parse = config_field_bool, .def = "true",
+	  .offset = offsetof(struct config_audit, public),
+	  .doc = "serve tiles, checkpoint and proofs to anyone; false: only "
+	  "with the admin token" },
 	{ .key = NULL },
 };
 

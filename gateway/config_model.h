@@ -174,6 +174,7 @@ struct config_audit {
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
 	int64_t checkpoint_interval_ms;  /* default 1 s */
+	int public;                      /* tiles, checkpoint, proofs to anyone */
 };
 
 struct config_gateway {

@@ -344,6 +344,8 @@ request_authenticate(struct request *r, enum request_auth auth)
 {
 	const char *token;
 
+	if (auth == REQUEST_AUDIT_READER)
+		auth = r->cfg->gateway.audit.public ? REQUEST_ANYONE : REQUEST_ADMIN;
 	if (auth == REQUEST_ANYONE)
 		return 0;
 	token = request_bearer(r);

@@ -32,13 +32,15 @@ struct store;
 struct request;
 
 /* Who may call a route: anyone, a service (API key and/or client
- * certificate), the admin token, or either of the last two (r->admin
- * tells which). */
+ * certificate), the admin token, either of the last two (r->admin tells
+ * which), or, for the audit log's tiles, checkpoint and proofs, anyone
+ * while gateway.audit.public holds and the admin token otherwise. */
 enum request_auth {
 	REQUEST_ANYONE,
 	REQUEST_SERVICE,
 	REQUEST_ADMIN,
 	REQUEST_SERVICE_OR_ADMIN,
+	REQUEST_AUDIT_READER,
 };
 
 struct request_route {

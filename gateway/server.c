@@ -99,12 +99,12 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
 	  api_deliveries_retry },
 	{ EVHTTP_REQ_GET, "/v1/register", REQUEST_ADMIN, api_register_get },
-	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_AUDIT_READER,
 	  api_audit_checkpoint },
-	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_AUDIT_READER, api_audit_tile },
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_AUDIT_READER,
 	  api_audit_proof_inclusion },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_AUDIT_READER,
 	  api_audit_proof_consistency },
 };
 

@@ -3,6 +3,7 @@
 proofs, the access log of a subject, and the independent verifier reading
 the live gateway; `tellonce audit verify` on the directory after a stop."""
 import base64
+import json
 import os
 import re
 import subprocess
@@ -119,8 +120,15 @@ def the_access_log_shows_a_subject_what_was_asked():
     indexes = [e["audit_index"] for e in entries]
     eq(indexes, sorted(indexes, reverse=True), "newest first")
     cp = av.parse_checkpoint(av.open_note(r.json["checkpoint"], VKEY))
+    view_key = base64.b64decode(r.json["view_key"])
+    eq(len(view_key), 32, "the view key")
     for e in entries:
-        check("subject" not in e, "the pseudonym is never shown")
+        nonce = base64.b64decode(e["nonce"])
+        eq(e["subject"], av.commitment(view_key, "subject", nonce), "about alice")
+        entry = {k: v for k, v in e.items() if k not in ("audit_index", "inclusion_proof")}
+        eq(av.leaf_hash(json.dumps(entry, sort_keys=True, separators=(",", ":"),
+                                   ensure_ascii=False).encode()),
+           tree.levels[0][e["audit_index"]], "the entry as logged")
         if e["type"] == "fetch":
             eq((e["consumer"], e["decision"], e["reason"]), ("caf", "deny", "no_consent"),
                "fetch entry")

@@ -264,7 +264,7 @@ test_link_delete(void)
 
 	CHECK_INT(store_link_delete(st, "caf", "C1", T0 + 5, subject), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_NOT_FOUND);
 	CHECK_INT(store_consent_get(st, c1.id, &got), STORE_OK);
 	CHECK_INT(got.revoked_ms, T0 + 5);
 	store_consent_clear(&got);
@@ -276,7 +276,7 @@ test_link_delete(void)
 
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	store_close(st);
 }
 
