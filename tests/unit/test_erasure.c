@@ -188,8 +188,8 @@ view_keys(const char *name, const char *subject, int insert)
 		return -1;
 	sqlite3_busy_timeout(db, 2000);
 	if (insert) {
-		snprintf(sql, sizeof(sql), "INSERT INTO view_keys VALUES ('%s', "
-		    "x'00112233')", subject);
+		snprintf(sql, sizeof(sql), "INSERT INTO view_keys (subject, key, "
+		    "created_ms) VALUES ('%s', x'00112233', 0)", subject);
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM view_keys WHERE "
@@ -371,11 +371,13 @@ test_migrate_push_keys(void)
 	    "(SELECT id FROM records), 'deliveries', 1);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
-	    "DROP TABLE view_keys; PRAGMA user_version = 4;",
+	    "DROP TABLE view_keys; DROP TABLE health; PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
-	if ((st = open_named("v4.db")) == NULL)
+	st = open_named("v4.db");
+	CHECK(st != NULL);
+	if (st == NULL)
 		return;
 	CHECK_INT(purge(st, T0 + 31 * DAY, 100), 2);
 	push_at(st, SUBJ_A, "pets", "{\"dogs\":2}", "old-key", T0 + 31 * DAY);
