@@ -23,12 +23,14 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "encode.h"
 #include "log.h"
 #include "store_sql.h"
 
@@ -153,6 +155,39 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE links"
 	"  ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX links_by_subject ON links (subject, pivot_version);",
+	/* 5: retention (contract §6). Records are found by age, and the
+	 * deliveries and idempotency keys of a record version by its seq, so
+	 * that a purge erases them together; keys stored before this step
+	 * name their record in their response. A response that is not JSON
+	 * leaves its key unnamed rather than failing the migration: each
+	 * row's cast is tried on its own. */
+	"CREATE INDEX records_by_age ON records (created_ms);"
+	"CREATE INDEX deliveries_by_record ON deliveries (record_seq);"
+	"ALTER TABLE push_keys ADD COLUMN record_seq BIGINT;"
+	"DO $$ DECLARE k record; BEGIN"
+	"  FOR k IN SELECT ctid AS at, response FROM push_keys LOOP"
+	"    BEGIN"
+	"      UPDATE push_keys SET record_seq = (SELECT seq FROM records"
+	"        WHERE id = k.response::jsonb ->> 'id') WHERE ctid = k.at;"
+	"    EXCEPTION WHEN invalid_text_representation THEN NULL;"
+	"    END;"
+	"  END LOOP;"
+	"END $$;"
+	"CREATE INDEX push_keys_by_record ON push_keys (record_seq);",
+	/* 6: each subject's view key (contract §5), random, kept apart from
+	 * the links so that erasing it (GDPR art. 17) leaves them be. Subjects
+	 * linked before this step get theirs at their next entry. */
+	"CREATE TABLE view_keys ("
+	"  subject TEXT PRIMARY KEY,"
+	"  key BYTEA NOT NULL,"
+	"  created_ms BIGINT NOT NULL"
+	");",
+	/* 7: one row that readiness rewrites, so that /readyz proves the
+	 * store can commit, not only that the server answers. */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  written_ms BIGINT NOT NULL"
+	");",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -162,11 +197,15 @@ enum pg_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
-	Q_PING,
+	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
 	Q_SUBJECT_LINKED,
+	Q_VIEW_KEY_GET,
+	Q_VIEW_KEY_PUT,
+	Q_VIEW_KEY_DELETE,
+	Q_ACCESS_DELETE,
 	Q_CONSENT_INSERT,
 	Q_CONSENT_ATTR_INSERT,
 	Q_CONSENT_GET,
@@ -178,7 +217,6 @@ enum pg_stmt {
 	Q_OBJECTION_INSERT,
 	Q_OBJECTION_MATCH,
 	Q_ACCESS_PUT,
-	Q_ACCESS_LAST,
 	Q_ACCESS_LIST,
 	Q_RECORDS_LOCK,
 	Q_PUSH_KEY_GET,
@@ -198,9 +236,27 @@ enum pg_stmt {
 	Q_DELIVERY_REQUEUE,
 	Q_CURSOR_GET,
 	Q_CURSOR_PUT,
+	Q_PURGE_DUE,
+	Q_PURGE_BACKLOG,
+	Q_ERASE_RECORDS_KEYS,
+	Q_ERASE_RECORDS_DELIVERIES,
+	Q_ERASE_RECORDS,
+	Q_ERASE_SUBJECT_KEYS,
+	Q_ERASE_SUBJECT_DELIVERIES,
+	Q_ERASE_SUBJECT_RECORDS,
+	Q_LINK_DELETE,
+	Q_CONSENT_REVOKE_PARTY,
 	Q_COUNT
 };
 
+/* The record versions due for erasure (store.h, struct store_purge), as
+ * the FROM and WHERE of a select over them: $1 now, $2 the default
+ * retention, $3 the shortest (which lets the age index narrow the scan),
+ * $4 and $5 the datasets and retentions of the rules, as two arrays. */
+#define PG_PURGE_DUE " FROM records r LEFT JOIN unnest($4::text[], " \
+	"$5::bigint[]) AS u (dataset, ms) ON u.dataset = r.dataset " \
+	"WHERE r.created_ms <= $1::bigint - $3::bigint " \
+	"AND r.created_ms <= $1::bigint - coalesce(u.ms, $2::bigint)"
 
 /* The same statements as store_sqlite.c's, in PostgreSQL's dialect. A
  * parameter only tested for NULL gets a cast: the server cannot infer its
@@ -209,17 +265,25 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_PING] = "SELECT NOT pg_is_in_recovery() "
-	    "AND current_setting('transaction_read_only') = 'off'",
+	/* A standby refuses it as a read-only transaction: readiness fails
+	 * on a node whose URL leads to a server that is not the primary. */
+	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, $1) "
+	    "ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
 	    "created_ms, pivot_version) VALUES ($1, $2, $3, $4, $5) "
 	    "ON CONFLICT DO NOTHING",
-	[Q_LINK_SUBJECT] = "SELECT subject FROM links "
-	    "WHERE service = $1 AND local_id = $2",
+	[Q_LINK_SUBJECT] = "SELECT l.subject, v.key FROM links l "
+	    "LEFT JOIN view_keys v ON v.subject = l.subject "
+	    "WHERE l.service = $1 AND l.local_id = $2",
 	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
 	    "WHERE service = $1 AND subject = $2",
 	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
 	    "WHERE subject = $1 AND pivot_version = $2 LIMIT 1",
+	[Q_VIEW_KEY_GET] = "SELECT key FROM view_keys WHERE subject = $1",
+	[Q_VIEW_KEY_PUT] = "INSERT INTO view_keys (subject, key, created_ms) "
+	    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = $1",
+	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = $1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
@@ -245,7 +309,6 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "AND (consumer IS NULL OR consumer = $4) LIMIT 1",
 	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
 	    "VALUES ($1, $2) ON CONFLICT DO NOTHING",
-	[Q_ACCESS_LAST] = "SELECT max(audit_index) FROM access_index",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = $1 AND audit_index < $2 "
 	    "ORDER BY audit_index DESC LIMIT $3",
@@ -256,7 +319,8 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response FROM push_keys "
 	    "WHERE provider = $1 AND key = $2",
 	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
-	    "request_sha256, response, created_ms) VALUES ($1, $2, $3, $4, $5)",
+	    "request_sha256, response, created_ms, record_seq) "
+	    "VALUES ($1, $2, $3, $4, $5, $6)",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
 	    "dataset, version, record, created_ms) VALUES ($1, $2, $3, $4, "
 	    "(SELECT coalesce(max(version), 0) + 1 FROM records "
@@ -268,6 +332,7 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $6)",
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
+	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
 	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
@@ -301,6 +366,29 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_CURSOR_PUT] = "INSERT INTO poll_cursors (service, cursor, updated_ms) "
 	    "VALUES ($1, $2, $3) ON CONFLICT (service) DO UPDATE SET "
 	    "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
+	[Q_PURGE_DUE] = "SELECT r.seq" PG_PURGE_DUE " AND (r.created_ms <= "
+	    "$1::bigint - 2 * coalesce(u.ms, $2::bigint) OR NOT EXISTS (SELECT 1 FROM "
+	    "deliveries d WHERE d.record_seq = r.seq AND d.state IN (0, 1))) "
+	    "ORDER BY r.seq LIMIT $6",
+	[Q_PURGE_BACKLOG] = "SELECT count(*) + coalesce(sum((SELECT count(*) "
+	    "FROM deliveries d WHERE d.record_seq = r.seq)), 0)" PG_PURGE_DUE,
+	[Q_ERASE_RECORDS_KEYS] = "DELETE FROM push_keys "
+	    "WHERE record_seq = ANY ($1::bigint[])",
+	[Q_ERASE_RECORDS_DELIVERIES] = "DELETE FROM deliveries "
+	    "WHERE record_seq = ANY ($1::bigint[])",
+	[Q_ERASE_RECORDS] = "DELETE FROM records WHERE seq = ANY ($1::bigint[])",
+	[Q_ERASE_SUBJECT_KEYS] = "DELETE FROM push_keys WHERE record_seq IN "
+	    "(SELECT seq FROM records WHERE subject = $1)",
+	[Q_ERASE_SUBJECT_DELIVERIES] = "DELETE FROM deliveries WHERE "
+	    "record_seq IN (SELECT seq FROM records WHERE subject = $1)",
+	[Q_ERASE_SUBJECT_RECORDS] = "DELETE FROM records WHERE subject = $1",
+	/* One statement finds and deletes: of two nodes unlinking the same
+	 * local id at once, one gets the subject and the other NOT_FOUND. */
+	[Q_LINK_DELETE] = "DELETE FROM links WHERE service = $1 "
+	    "AND local_id = $2 RETURNING subject",
+	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = $3 "
+	    "WHERE subject = $1 AND (consumer = $2 OR provider = $2) "
+	    "AND revoked_ms = 0",
 };
 
 struct pg_store {
@@ -358,8 +446,8 @@ pg_log_result(const PGresult *r, const char *what)
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
-	log_error("store: postgresql: %.60s: %s %s", what, state ? state : "-",
-	    msg ? msg : "no message");
+	log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: %.60s: %s %s",
+	    what, state ? state : "-", msg ? msg : "no message");
 }
 
 static void
@@ -367,7 +455,7 @@ pg_log_conn(struct pg_store *ps, const char *what)
 {
 	const char *msg = PQerrorMessage(ps->conn);
 
-	log_error("store: postgresql: %s: %.*s", what,
+	log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: %s: %.*s", what,
 	    (int)strcspn(msg, "\n"), msg);
 }
 
@@ -769,47 +857,78 @@ pg_close(struct store *st)
 	free(ps);
 }
 
-/* Reachable, and a primary that accepts writes (not a standby). */
+/* Reachable, and commits: a primary (a standby refuses the write) with
+ * room for its WAL. */
 static int
 pg_ping(struct store *st)
 {
 	struct pg_store *ps = pg(st);
-	PGresult *r;
-	int ok;
+	char now[PG_INT_LEN];
+	const char *v[] = { pg_int(now, clock_now_ms()) };
 
-	if (pg_ready(ps) != 0 || pg_row(ps, Q_PING, NULL, 0, &r) != STORE_OK)
+	if (pg_ready(ps) != 0)
 		return -1;
-	ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	return ok ? 0 : -1;
+	return pg_run(ps, Q_HEALTH_WRITE, v, 1, NULL) == STORE_OK ? 0 : -1;
 }
 
 /* ---- links ---------------------------------------------------------- */
 
+/* Copies a BYTEA view key column of a text-format result; -1 when it is
+ * not one (NULL included). PQunescapeBytea reads both of the server's
+ * bytea_output forms. */
+static int
+pg_copy_view_key(const PGresult *r, int row, int col, unsigned char *view_key)
+{
+	unsigned char *raw;
+	size_t len;
+	int rc = -1;
+
+	if (PQgetisnull(r, row, col) || (raw = PQunescapeBytea((const unsigned
+	    char *)PQgetvalue(r, row, col), &len)) == NULL)
+		return -1;
+	if (len == STORE_VIEW_KEY_LEN) {
+		memcpy(view_key, raw, STORE_VIEW_KEY_LEN);
+		rc = 0;
+	}
+	OPENSSL_cleanse(raw, len);
+	PQfreemem(raw);
+	return rc;
+}
+
+static enum store_status pg_view_key_get_ready(struct pg_store *ps,
+    const char *subject, unsigned char *view_key);
+
+/* view_key (else NULL) gets the subject's view key, drawn if it has none. */
 static enum store_status
 pg_link_subject_get(struct pg_store *ps, const char *service,
-    const char *local_id, char *subject)
+    const char *local_id, char *subject, unsigned char *view_key)
 {
 	const char *v[] = { service, local_id };
 	PGresult *r;
 	enum store_status rc = pg_row(ps, Q_LINK_SUBJECT, v, 2, &r);
+	int has_key = 0;
 
 	if (rc == STORE_OK && pg_copy_text(PQgetvalue(r, 0, 0), subject,
 	    STORE_SUBJECT_LEN) != 0) {
 		log_error("store: postgresql: malformed subject in links");
 		rc = STORE_ERROR;
 	}
+	if (rc == STORE_OK && view_key != NULL)
+		has_key = pg_copy_view_key(r, 0, 1, view_key) == 0;
 	PQclear(r);
+	if (rc == STORE_OK && view_key != NULL && !has_key)
+		rc = pg_view_key_get_ready(ps, subject, view_key);
 	return rc;
 }
 
 static enum store_status
 pg_link_subject(struct store *st, const char *service, const char *local_id,
-    char *subject)
+    char *subject, unsigned char *view_key)
 {
 	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
-	return pg_link_subject_get(pg(st), service, local_id, subject);
+	return pg_link_subject_get(pg(st), service, local_id, subject,
+	    view_key);
 }
 
 /* ON CONFLICT DO NOTHING makes the insert race-free, across nodes too: of
@@ -833,7 +952,7 @@ pg_link_put(struct store *st, const char *service, const char *local_id,
 		*created = 1;
 		return STORE_OK;
 	}
-	rc = pg_link_subject_get(ps, service, local_id, existing);
+	rc = pg_link_subject_get(ps, service, local_id, existing, NULL);
 	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
 		return STORE_CONFLICT;
 	if (rc != STORE_OK)
@@ -869,6 +988,73 @@ pg_subject_linked(struct store *st, const char *subject, int pivot_version)
 	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
 	return pg_exists(pg(st), Q_SUBJECT_LINKED, v, 2);
+}
+
+/* ---- view keys ------------------------------------------------------ */
+
+static enum store_status
+pg_view_key_read(struct pg_store *ps, const char *subject,
+    unsigned char *view_key)
+{
+	const char *v[] = { subject };
+	PGresult *r;
+	enum store_status rc = pg_row(ps, Q_VIEW_KEY_GET, v, 1, &r);
+
+	if (rc == STORE_OK && pg_copy_view_key(r, 0, 0, view_key) != 0) {
+		log_error("store: postgresql: malformed view key");
+		rc = STORE_ERROR;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Of two nodes drawing a first key at once, the insert of one wins and
+ * both read that one back. The key goes as a bytea in hex text form. */
+static enum store_status
+pg_view_key_get_ready(struct pg_store *ps, const char *subject,
+    unsigned char *view_key)
+{
+	unsigned char drawn[STORE_VIEW_KEY_LEN];
+	char hex[2 + 2 * STORE_VIEW_KEY_LEN + 1] = "\\x", now[PG_INT_LEN];
+	const char *v[] = { subject, hex, pg_int(now, clock_now_ms()) };
+	enum store_status rc = pg_view_key_read(ps, subject, view_key);
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	store_random(drawn, sizeof(drawn));
+	encode_hex(drawn, sizeof(drawn), hex + 2);
+	rc = pg_run(ps, Q_VIEW_KEY_PUT, v, 3, NULL);
+	OPENSSL_cleanse(drawn, sizeof(drawn));
+	OPENSSL_cleanse(hex, sizeof(hex));
+	if (rc != STORE_OK)
+		return rc;
+	return pg_view_key_read(ps, subject, view_key);
+}
+
+static enum store_status
+pg_view_key_get(struct store *st, const char *subject,
+    unsigned char *view_key)
+{
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	return pg_view_key_get_ready(pg(st), subject, view_key);
+}
+
+static enum store_status
+pg_view_key_erase_rows(struct pg_store *ps, void *arg)
+{
+	const char *v[] = { arg };
+	enum store_status rc = pg_run(ps, Q_VIEW_KEY_DELETE, v, 1, NULL);
+
+	return rc == STORE_OK ? pg_run(ps, Q_ACCESS_DELETE, v, 1, NULL) : rc;
+}
+
+static enum store_status
+pg_view_key_erase(struct store *st, const char *subject)
+{
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	return pg_transaction(pg(st), pg_view_key_erase_rows, (void *)subject);
 }
 
 /* ---- consents ------------------------------------------------------- */
@@ -1111,25 +1297,6 @@ pg_access_put(struct store *st, const char *const *subjects,
 }
 
 static enum store_status
-pg_access_last(struct store *st, uint64_t *audit_index)
-{
-	struct pg_store *ps = pg(st);
-	enum store_status rc;
-	PGresult *r;
-
-	if (pg_ready(ps) != 0)
-		return STORE_ERROR;
-	if ((rc = pg_row(ps, Q_ACCESS_LAST, NULL, 0, &r)) != STORE_OK)
-		return rc;
-	if (PQgetisnull(r, 0, 0))
-		rc = STORE_NOT_FOUND;   /* max() of no rows */
-	else
-		*audit_index = (uint64_t)pg_get_int(r, 0, 0);
-	PQclear(r);
-	return rc;
-}
-
-static enum store_status
 pg_access_list(struct store *st, const char *subject, uint64_t before,
     size_t limit, uint64_t **indexes, size_t *n)
 {
@@ -1192,15 +1359,16 @@ pg_push_key_check(struct pg_store *ps, const struct store_push *p,
 }
 
 static enum store_status
-pg_push_key_put(struct pg_store *ps, const struct store_push *p)
+pg_push_key_put(struct pg_store *ps, const struct store_push *p,
+    const char *record_seq)
 {
 	char now[PG_INT_LEN];
 	const char *v[] = { p->provider, p->idempotency_key, p->request_sha256,
-	    p->response, pg_int(now, p->now_ms) };
+	    p->response, pg_int(now, p->now_ms), record_seq };
 
 	if (p->idempotency_key == NULL)
 		return STORE_OK;
-	return pg_run(ps, Q_PUSH_KEY_PUT, v, 5, NULL);
+	return pg_run(ps, Q_PUSH_KEY_PUT, v, 6, NULL);
 }
 
 static enum store_status
@@ -1237,8 +1405,10 @@ pg_accept_one(struct pg_store *ps, const struct store_push *p,
 	for (size_t i = 0; i < p->nsubscribers && rc == STORE_OK; i++)
 		rc = pg_delivery_enqueue(ps, p, p->subscribers[i],
 		    PQgetvalue(r, 0, 0));
+	if (rc == STORE_OK)
+		rc = pg_push_key_put(ps, p, PQgetvalue(r, 0, 0));
 	PQclear(r);
-	return rc == STORE_OK ? pg_push_key_put(ps, p) : rc;
+	return rc;
 }
 
 static enum store_status
@@ -1322,6 +1492,7 @@ pg_record_read(const PGresult *r, int row, int col, struct store_record *rec)
 	rec->record = pg_get_dup(r, row, col + 5);
 	rec->version = pg_get_int(r, row, col + 6);
 	rec->created_ms = pg_get_int(r, row, col + 7);
+	rec->has_view_key = pg_copy_view_key(r, row, col + 8, rec->view_key) == 0;
 	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
 		store_record_clear(rec);
 		return STORE_ERROR;
@@ -1604,11 +1775,293 @@ pg_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return rc;
 }
 
+/* ---- retention and erasure ------------------------------------------ */
+
+/* A text array literal of the rules' datasets ("{\"a\",\"b\"}"), every
+ * element quoted and its quotes and backslashes escaped, for one
+ * parameter; malloc'd, caller frees. */
+static char *
+pg_text_array(const struct store_retention *rules, size_t n)
+{
+	size_t len = 3;
+	char *out, *o;
+
+	for (size_t i = 0; i < n; i++)
+		len += 2 * strlen(rules[i].dataset) + 3;
+	if ((o = out = malloc(len)) == NULL)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *c = rules[i].dataset; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				*o++ = '\\';
+			*o++ = *c;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+/* An int64 array literal ("{1,2}") of n values, value(i) each; malloc'd. */
+static char *
+pg_int_array(size_t n, int64_t (*value)(const void *, size_t), const void *arg)
+{
+	char *out = malloc(n * PG_INT_LEN + 3), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++)
+		o += snprintf(o, PG_INT_LEN + 1, "%s%" PRId64, i > 0 ? "," : "",
+		    value(arg, i));
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+static int64_t
+pg_rule_ms(const void *arg, size_t i)
+{
+	return ((const struct store_retention *)arg)[i].retention_ms;
+}
+
+static int64_t
+pg_seq_at(const void *arg, size_t i)
+{
+	return ((const int64_t *)arg)[i];
+}
+
+/* The five parameters of PG_PURGE_DUE, in bufs; the arrays are malloc'd
+ * into (*datasets, *ms), which the caller frees. -1 when out of memory. */
+static int
+pg_purge_params(const struct store_purge *p, char bufs[3][PG_INT_LEN],
+    char **datasets, char **ms, const char *v[5])
+{
+	int64_t shortest = p->default_ms;
+
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].retention_ms < shortest)
+			shortest = p->rules[i].retention_ms;
+	*datasets = pg_text_array(p->rules, p->nrules);
+	*ms = pg_int_array(p->nrules, pg_rule_ms, p->rules);
+	v[0] = pg_int(bufs[0], p->now_ms);
+	v[1] = pg_int(bufs[1], p->default_ms);
+	v[2] = pg_int(bufs[2], shortest);
+	v[3] = *datasets;
+	v[4] = *ms;
+	return *datasets != NULL && *ms != NULL ? 0 : -1;
+}
+
+struct pg_purge_run {
+	const struct store_purge *p;
+	size_t limit;
+	uint64_t erased;
+};
+
+/* Deletes the record versions in seqs (an int64 array literal) with their
+ * idempotency keys and deliveries; adds the rows to *erased. */
+static enum store_status
+pg_erase_records(struct pg_store *ps, const char *seqs, uint64_t *erased)
+{
+	static const enum pg_stmt steps[] = { Q_ERASE_RECORDS_KEYS,
+		Q_ERASE_RECORDS_DELIVERIES, Q_ERASE_RECORDS };
+	const char *v[] = { seqs };
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t changed = pg_changes(ps, steps[i], v, 1);
+
+		if (changed < 0)
+			return STORE_ERROR;
+		if (steps[i] != Q_ERASE_RECORDS_KEYS)
+			*erased += (uint64_t)changed;
+	}
+	return STORE_OK;
+}
+
+/* Under the accept lock, as accepts would otherwise add deliveries to
+ * the chains being judged settled; two nodes purging at once take turns. */
+static enum store_status
+pg_purge_rows(struct pg_store *ps, void *arg)
+{
+	struct pg_purge_run *run = arg;
+	char bufs[3][PG_INT_LEN], lim[PG_INT_LEN], *datasets, *ms, *list = NULL;
+	const char *v[6];
+	int64_t *seqs = NULL;
+	enum store_status rc;
+	PGresult *r = NULL;
+	int rows = 0;
+
+	v[5] = pg_int(lim, run->limit > INT64_MAX ? INT64_MAX :
+	    (int64_t)run->limit);
+	rc = pg_purge_params(run->p, bufs, &datasets, &ms, v) == 0 ?
+	    pg_run(ps, Q_RECORDS_LOCK, NULL, 0, NULL) : STORE_ERROR;
+	if (rc == STORE_OK)
+		rc = pg_run(ps, Q_PURGE_DUE, v, 6, &r);
+	if (rc == STORE_OK && (rows = PQntuples(r)) > 0 &&
+	    (seqs = calloc((size_t)rows, sizeof(*seqs))) == NULL)
+		rc = STORE_ERROR;
+	for (int i = 0; rc == STORE_OK && i < rows; i++)
+		seqs[i] = pg_get_int(r, i, 0);
+	if (rc == STORE_OK && rows > 0 &&
+	    (list = pg_int_array((size_t)rows, pg_seq_at, seqs)) == NULL)
+		rc = STORE_ERROR;
+	if (list != NULL)
+		rc = pg_erase_records(ps, list, &run->erased);
+	PQclear(r);
+	free(seqs);
+	free(list);
+	free(datasets);
+	free(ms);
+	return rc;
+}
+
+static enum store_status
+pg_purge(struct store *st, const struct store_purge *p, size_t limit,
+    uint64_t *erased)
+{
+	struct pg_purge_run run = { .p = p, .limit = limit };
+	enum store_status rc;
+
+	*erased = 0;
+	if (limit == 0)
+		return STORE_OK;
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_transaction(pg(st), pg_purge_rows, &run)) == STORE_OK)
+		*erased = run.erased;
+	return rc;
+}
+
+static enum store_status
+pg_purge_backlog(struct store *st, const struct store_purge *p,
+    uint64_t *count)
+{
+	struct pg_store *ps = pg(st);
+	char bufs[3][PG_INT_LEN], *datasets, *ms;
+	const char *v[5];
+	enum store_status rc = STORE_ERROR;
+	PGresult *r;
+
+	*count = 0;
+	if (pg_purge_params(p, bufs, &datasets, &ms, v) == 0 &&
+	    pg_ready(ps) == 0 &&
+	    (rc = pg_row(ps, Q_PURGE_BACKLOG, v, 5, &r)) == STORE_OK) {
+		*count = (uint64_t)pg_get_int(r, 0, 0);
+		PQclear(r);
+	}
+	free(datasets);
+	free(ms);
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+}
+
+struct pg_erase_run {
+	const char *subject;
+	uint64_t erased;
+};
+
+/* Under the accept lock: a version accepted between two of these
+ * statements could otherwise have its deliveries kept and its record
+ * deleted. */
+static enum store_status
+pg_erase_subject_rows(struct pg_store *ps, void *arg)
+{
+	static const enum pg_stmt steps[] = { Q_RECORDS_LOCK,
+		Q_ERASE_SUBJECT_KEYS, Q_ERASE_SUBJECT_DELIVERIES,
+		Q_ERASE_SUBJECT_RECORDS, Q_VIEW_KEY_DELETE, Q_ACCESS_DELETE };
+	struct pg_erase_run *run = arg;
+	const char *v[] = { run->subject };
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t changed = pg_changes(ps, steps[i], v,
+		    steps[i] == Q_RECORDS_LOCK ? 0 : 1);
+
+		if (changed < 0)
+			return STORE_ERROR;
+		if (steps[i] == Q_ERASE_SUBJECT_DELIVERIES ||
+		    steps[i] == Q_ERASE_SUBJECT_RECORDS)
+			run->erased += (uint64_t)changed;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+pg_erase_subject(struct store *st, const char *subject, uint64_t *erased)
+{
+	struct pg_erase_run run = { .subject = subject };
+	enum store_status rc;
+
+	*erased = 0;
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_transaction(pg(st), pg_erase_subject_rows, &run)) ==
+	    STORE_OK)
+		*erased = run.erased;
+	return rc;
+}
+
+/* Nothing to do here. PostgreSQL never overwrites a deleted row: VACUUM
+ * (autovacuum) only marks its space reusable, and the WAL, its archives
+ * and base backups keep it until they expire. A VACUUM here would hold a
+ * worker for as long as the table is large and promise nothing more, so
+ * what an operator does is in docs/configuration.md instead. */
+static enum store_status
+pg_compact(struct store *st)
+{
+	(void)st;
+	return STORE_OK;
+}
+
+struct pg_unlink {
+	const char *service, *local_id;
+	int64_t now_ms;
+	char *subject;
+};
+
+static enum store_status
+pg_link_delete_rows(struct pg_store *ps, void *arg)
+{
+	struct pg_unlink *u = arg;
+	char now[PG_INT_LEN];
+	const char *del[] = { u->service, u->local_id };
+	const char *rev[] = { u->subject, u->service, pg_int(now, u->now_ms) };
+	enum store_status rc;
+	PGresult *r;
+
+	if ((rc = pg_row(ps, Q_LINK_DELETE, del, 2, &r)) != STORE_OK)
+		return rc;
+	if (pg_copy_text(PQgetvalue(r, 0, 0), u->subject,
+	    STORE_SUBJECT_LEN) != 0) {
+		log_error("store: postgresql: malformed subject in links");
+		rc = STORE_ERROR;
+	}
+	PQclear(r);
+	return rc == STORE_OK ? pg_run(ps, Q_CONSENT_REVOKE_PARTY, rev, 3, NULL) :
+	    rc;
+}
+
+static enum store_status
+pg_link_delete(struct store *st, const char *service, const char *local_id,
+    int64_t now_ms, char *subject)
+{
+	struct pg_unlink u = { service, local_id, now_ms, subject };
+
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	return pg_transaction(pg(st), pg_link_delete_rows, &u);
+}
+
 static const struct store_ops pg_ops = {
 	.close = pg_close,
 	.ping = pg_ping,
 	.link_put = pg_link_put,
 	.link_subject = pg_link_subject,
+	.view_key_get = pg_view_key_get,
+	.view_key_erase = pg_view_key_erase,
 	.link_local_id = pg_link_local_id,
 	.subject_linked = pg_subject_linked,
 	.consent_insert = pg_consent_insert,
@@ -1619,7 +2072,6 @@ static const struct store_ops pg_ops = {
 	.objection_insert = pg_objection_insert,
 	.objection_match = pg_objection_match,
 	.access_put = pg_access_put,
-	.access_last = pg_access_last,
 	.access_list = pg_access_list,
 	.record_accept = pg_record_accept,
 	.poll_cursor = pg_poll_cursor,
@@ -1629,4 +2081,9 @@ static const struct store_ops pg_ops = {
 	.delivery_finish = pg_delivery_finish,
 	.delivery_list = pg_delivery_list,
 	.delivery_retry = pg_delivery_retry,
+	.purge = pg_purge,
+	.purge_backlog = pg_purge_backlog,
+	.erase_subject = pg_erase_subject,
+	.compact = pg_compact,
+	.link_delete = pg_link_delete,
 };

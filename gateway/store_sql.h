@@ -8,10 +8,13 @@
 	"created_ms, expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms"
+	"r.record, r.version, r.created_ms, v.key"
+/* The view key of a record's subject, read with the record. */
+#define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
 	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
+#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq " \
+	RECORD_VIEW_KEY
 /* Another delivery of the same version chain: (subscriber, subject, dataset). */
 #define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
 	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
