@@ -8,6 +8,7 @@
  *   int main(int argc, char **argv) {
  *           suite_start(argv[0]);
  *           SUITE_RUN(test_a);        once per backend: "test_a/sqlite", ...
+ *           SUITE_RUN_SQLITE(test_c); SQLite only: "test_c/sqlite"
  *           UNIT_RUN(test_b);         backend-independent: once
  *           suite_stop();
  *           return UNIT_END();
@@ -35,6 +36,8 @@ struct suite_backend {
 	/* The schema version the store keeps in `db`, after setting it
 	 * first when set >= 0; -1 on error. */
 	int (*schema_version)(const char *db, int set);
+	/* The integer that query `sql` on `db` answers, or -1. */
+	int64_t (*scalar)(const char *db, const char *sql);
 };
 
 static char suite_dir[TMPDIR_PATH_LEN];
@@ -71,6 +74,29 @@ suite_lite_exec(const char *db, const char *sql)
 		fprintf(stderr, "  sqlite: %s\n", sqlite3_errmsg(h));
 	sqlite3_close(h);
 	return rc;
+}
+
+static int64_t
+suite_lite_scalar(const char *db, const char *sql)
+{
+	char path[TMPDIR_PATH_LEN + 80];
+	sqlite3 *h;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	snprintf(path, sizeof(path), "%s/%s.db", suite_dir, db);
+	if (sqlite3_open(path, &h) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	sqlite3_busy_timeout(h, 2000);
+	if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(h);
+	return v;
 }
 
 static int
@@ -174,12 +200,22 @@ suite_pg_url(const char *db, char *url, size_t len)
 	return 0;
 }
 
+static int64_t
+suite_pg_scalar(const char *db, const char *sql)
+{
+	PGresult *r = suite_pg_query(db, sql);
+	int64_t v = -1;
+
+	if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
 static int
 suite_pg_schema_version(const char *db, int set)
 {
 	char sql[200];
-	PGresult *r;
-	int v;
 
 	if (set >= 0) {
 		snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
@@ -190,17 +226,14 @@ suite_pg_schema_version(const char *db, int set)
 		if (suite_pg_exec(db, sql) != 0)
 			return -1;
 	}
-	if ((r = suite_pg_query(db, "SELECT version FROM tellonce_schema"))
-	    == NULL)
-		return -1;
-	v = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : -1;
-	PQclear(r);
-	return v;
+	return (int)suite_pg_scalar(db, "SELECT version FROM tellonce_schema");
 }
 
 static const struct suite_backend suite_backends[] = {
-	{ "sqlite", suite_lite_url, suite_lite_exec, suite_lite_schema_version },
-	{ "postgresql", suite_pg_url, suite_pg_exec, suite_pg_schema_version },
+	{ "sqlite", suite_lite_url, suite_lite_exec, suite_lite_schema_version,
+	    suite_lite_scalar },
+	{ "postgresql", suite_pg_url, suite_pg_exec, suite_pg_schema_version,
+	    suite_pg_scalar },
 };
 #define SUITE_NBACKENDS (sizeof(suite_backends) / sizeof(suite_backends[0]))
 
@@ -213,6 +246,12 @@ static const struct suite_backend suite_backends[] = {
 		    suite_be->name); \
 		UNIT_RUN_AS(fn, suite_label); \
 	} \
+} while (0)
+
+/* Runs fn on SQLite only, as "fn/sqlite": what it checks is SQLite's. */
+#define SUITE_RUN_SQLITE(fn) do { \
+	suite_be = &suite_backends[0]; \
+	UNIT_RUN_AS(fn, #fn "/sqlite"); \
 } while (0)
 
 /* The URL of store `db` on the backend under test; 0 or -1 (printed). */
