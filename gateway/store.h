@@ -42,6 +42,8 @@ struct store_scheme {
 	/* What `tellonce check` can tell without connecting: 0, or -1 with
 	 * err (which never quotes the URL). NULL: nothing to check. */
 	int (*check)(const char *target, char *err, size_t errlen);
+	/* How an erased value leaves the disk, for the register. */
+	const char *erasure;
 };
 
 /* The scheme url starts with, or NULL when there is none such. */
@@ -306,8 +308,9 @@ struct store_purge {
 
 /* Erases up to `limit` due record versions with their deliveries and
  * idempotency keys, in one transaction; *erased counts the rows deleted
- * (0 when none was due). Deleted values are overwritten, not just
- * unlinked; store_compact then clears them from the write-ahead log. */
+ * (0 when none was due). On SQLite deleted values are overwritten, not
+ * just unlinked, and store_compact then clears them from the write-ahead
+ * log; PostgreSQL only deletes (docs/configuration.md says what remains). */
 enum store_status store_purge(struct store *st, const struct store_purge *p,
     size_t limit, uint64_t *erased);
 /* Rows (record versions and their deliveries) past their retention still
@@ -322,7 +325,8 @@ enum store_status store_erase_subject(struct store *st, const char *subject,
     uint64_t *erased);
 /* Moves what the write-ahead log holds into the database and empties it,
  * so that erased values linger in neither. Waits briefly for readers:
- * STORE_CONFLICT when they kept it from finishing (try again later). */
+ * STORE_CONFLICT when they kept it from finishing (try again later).
+ * STORE_OK at once on PostgreSQL, whose WAL is the server's to recycle. */
 enum store_status store_compact(struct store *st);
 
 /* Unlinks the service's local id and revokes, at now_ms, the subject's

@@ -17,10 +17,17 @@
 #include "store_backend.h"
 
 /* Which URLs exist, and which backend opens and checks each. */
+/* PostgreSQL overwrites nothing it deletes (docs/configuration.md). */
+#define PG_ERASURE "by deletion in PostgreSQL: gone from the data files " \
+	"once vacuumed, from WAL archives and backups once they expire"
+
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL },
-	{ "postgresql://", "postgresql", 0, store_pg_open, store_pg_check },
-	{ "postgres://", "postgresql", 0, store_pg_open, store_pg_check },
+	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL,
+	    "by overwriting (SQLite secure_delete)" },
+	{ "postgresql://", "postgresql", 0, store_pg_open, store_pg_check,
+	    PG_ERASURE },
+	{ "postgres://", "postgresql", 0, store_pg_open, store_pg_check,
+	    PG_ERASURE },
 };
 
 const struct store_scheme *
