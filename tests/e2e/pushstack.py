@@ -102,6 +102,28 @@ policies:
 """ % dict(port=port, workdir=workdir, caf_basis=caf_basis, **urls)
 
 
+def audit_entries(workdir):
+    """Every audit entry on disk (bundles and the journal), parsed."""
+    root = os.path.join(workdir, "audit")
+    seen, out = set(), []
+    files = glob.glob(os.path.join(root, "tile", "entries", "**", "*"), recursive=True)
+    for path in files + [os.path.join(root, "journal")]:
+        if not os.path.isfile(path):
+            continue
+        data = open(path, "rb").read()
+        at = 8 if path.endswith("journal") else 0
+        while at + 2 <= len(data):
+            (n,) = struct.unpack(">H", data[at:at + 2])
+            if n == 0:  # the journal's zeroed space past its last entry
+                break
+            raw = data[at + 2:at + 2 + n]
+            at += 2 + n
+            if raw not in seen and len(raw) == n:
+                seen.add(raw)
+                out.append(json.loads(raw))
+    return out
+
+
 class PushStack:
     """mairie (provider) and three subscriber partners behind a gateway."""
 
@@ -154,24 +176,7 @@ class PushStack:
 
     def audit_entries(self):
         """Every audit entry on disk (bundles and the journal), parsed."""
-        root = os.path.join(self.workdir, "audit")
-        seen, out = set(), []
-        files = glob.glob(os.path.join(root, "tile", "entries", "**", "*"), recursive=True)
-        for path in files + [os.path.join(root, "journal")]:
-            if not os.path.isfile(path):
-                continue
-            data = open(path, "rb").read()
-            at = 8 if path.endswith("journal") else 0
-            while at + 2 <= len(data):
-                (n,) = struct.unpack(">H", data[at:at + 2])
-                if n == 0:  # the journal's zeroed space past its last entry
-                    break
-                raw = data[at + 2:at + 2 + n]
-                at += 2 + n
-                if raw not in seen and len(raw) == n:
-                    seen.add(raw)
-                    out.append(json.loads(raw))
-        return out
+        return audit_entries(self.workdir)
 
     def view_key(self, service, local_id):
         """The view key of the subject behind a service's local id, read
