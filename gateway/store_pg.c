@@ -1811,14 +1811,15 @@ pg_text_array(const struct store_retention *rules, size_t n)
 static char *
 pg_int_array(size_t n, int64_t (*value)(const void *, size_t), const void *arg)
 {
-	char *out = malloc(n * PG_INT_LEN + 3), *o = out;
+	size_t len = n * PG_INT_LEN + 3;
+	char *out = malloc(len), *o = out;
 
 	if (out == NULL)
 		return NULL;
 	*o++ = '{';
 	for (size_t i = 0; i < n; i++)
-		o += snprintf(o, PG_INT_LEN + 1, "%s%" PRId64, i > 0 ? "," : "",
-		    value(arg, i));
+		o += snprintf(o, len - (size_t)(o - out), "%s%" PRId64,
+		    i > 0 ? "," : "", value(arg, i));
 	*o++ = '}';
 	*o = '\0';
 	return out;
