@@ -17,6 +17,7 @@
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
 #include "reload.h"
@@ -35,11 +36,13 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
 		    "keeps serving", gw->config_path);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	if ((blocker = reload_blocker(server_config(gw->server), cfg)) != NULL) {
 		log_error("reload refused: %s changed, which needs a restart", blocker);
 		config_free(cfg);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	/* The server and the delivery worker share the one config, read
@@ -50,12 +53,14 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
 		config_free(cfg);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
+	metrics_config_loaded(1, 1);
 	return 0;
 }
 
@@ -201,6 +206,7 @@ cmd_serve(int argc, char **argv)
 		return cmd_usage_error("serve needs -c FILE");
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
+	metrics_config_loaded(0, 1);
 	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
 		log_set_level((enum log_level)level);
 	if (notify_init(err, sizeof(err)) != 0)

@@ -26,9 +26,11 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "poller.h"
 #include "snapshot.h"
 #include "subscription.h"
+#include "trace.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -51,6 +53,7 @@ struct delivery_job {
 	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
+	int64_t pushed_us;           /* when the push was sent */
 	enum delivery_phase phase;
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
@@ -127,6 +130,7 @@ delivery_sub_get(struct delivery *dl, const char *id)
 		return NULL;
 	}
 	dl->subs[dl->nsubs++] = sub;
+	metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 	return sub;
 }
 
@@ -158,6 +162,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			    sub->id);
 		sub->failures = 0;
 		sub->open_until = 0;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 		return;
 	}
 	sub->failures++;
@@ -167,6 +172,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			log_warn("delivery: %s failed %d times in a row; circuit "
 			    "open", sub->id, sub->failures);
 		sub->open_until = clock_mono_ms() + cd->circuit_cooldown_ms;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_OPEN);
 	}
 }
 
@@ -176,8 +182,13 @@ static void
 delivery_job_free(struct delivery_job *job)
 {
 	job->sub->inflight--;
-	if (job->probe)
+	/* A probe that ended without an answer (denied, or never pushed)
+	 * leaves the circuit open for the next one. */
+	if (job->probe) {
 		job->sub->probing = 0;
+		if (job->sub->open_until != 0)
+			metrics_circuit(job->sub->id, METRICS_CIRCUIT_OPEN);
+	}
 	snapshot_release(job->snap);
 	store_delivery_clear(&job->row);
 	policy_decision_clear(&job->dec);
@@ -300,6 +311,8 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	struct delivery_job *job = arg;
 	char detail[160];
 
+	metrics_connector(job->svc->id, METRICS_PUSH, res->status,
+	    clock_mono_us() - job->pushed_us);
 	if (res->http_status)
 		snprintf(detail, sizeof(detail), "HTTP %d%s%.120s",
 		    res->http_status, res->detail ? ": " : "",
@@ -349,7 +362,8 @@ delivery_job_push(struct delivery_job *job)
 {
 	const struct connector_ops *ops;
 	struct connector_request creq = { 0 };
-	char err[256];
+	char err[256], traceparent[TRACE_HEADER_LEN];
+	struct trace trace;
 	void *inst;
 
 	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
@@ -362,6 +376,13 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
+	/* Each attempt is a span of the trace of the push that brought the
+	 * record; a record without one (polled, or stored before traces)
+	 * starts a trace per attempt. */
+	trace_continue(&trace, job->row.rec.traceparent);
+	trace_format(&trace, traceparent);
+	creq.traceparent = traceparent;
+	job->pushed_us = clock_mono_us();
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
 
@@ -446,8 +467,10 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->sub = sub;
 	job->probe = probe;
 	sub->inflight++;
-	if (probe)
+	if (probe) {
 		sub->probing = 1;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_HALF_OPEN);
+	}
 	job->row = *row;
 	memset(row, 0, sizeof(*row));
 	job->svc = svc;

@@ -68,14 +68,47 @@ request_free(struct request *r)
 	free(r);
 }
 
+static const char *
+request_method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	default: return "OTHER";
+	}
+}
+
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
+	const char *route = r->path ? r->path : "unrouted";
+	int64_t took_us = clock_mono_us() - r->started_us;
+
 	conn_touch(r->worker->conns, r->req,
 	    r->cfg->gateway.limits.request_timeout_ms);
 	evhttp_send_reply(r->req, status, request_status_title(status), body);
-	metrics_http(r->path ? r->path : "unrouted", status);
+	metrics_http(route, status, took_us);
+	/* The route pattern, never the raw path or query: they hold ids. */
+	log_debug("request %s trace %s: %s %s %d %.3f s", r->id,
+	    r->trace.trace_id, request_method_name(
+	    evhttp_request_get_command(r->req)), route, status,
+	    (double)took_us / 1e6);
 	request_free(r);
+}
+
+void
+request_log(struct request *r, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, "request %s trace %s: %s", r->id, r->trace.trace_id, msg);
 }
 
 void
@@ -177,7 +210,7 @@ request_audit_done(int status, uint64_t index, void *arg)
 
 	free(ctx);
 	if (status != 0) {
-		log_error("request %s: audit append failed; reply withheld", r->id);
+		request_log(r, LOG_LEVEL_ERROR, "audit append failed; reply withheld");
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
 		return;
 	}
@@ -229,6 +262,14 @@ request_set_id(struct request *r)
 		    raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]);
 	}
 	request_add_header(r, "X-Request-Id", r->id);
+}
+
+/* Joins the caller's W3C trace, or starts one (trace.h). */
+static void
+request_set_trace(struct request *r)
+{
+	trace_continue(&r->trace, evhttp_find_header(
+	    evhttp_request_get_input_headers(r->req), "traceparent"));
 }
 
 static const char *
@@ -422,7 +463,9 @@ request_new(struct request_worker *w, struct snapshot *snap,
 	r->cfg = snap->cfg;
 	TAILQ_INIT(&r->query);
 	w->inflight++;
+	r->started_us = clock_mono_us();
 	request_set_id(r);
+	request_set_trace(r);
 	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
 	return r;
 }

@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "gateway.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "request.h"
 #include "snapshot.h"
@@ -132,6 +133,8 @@ shared_config_new(struct config *cfg, char *err, size_t errlen)
 		free(sc);
 		return NULL;
 	}
+	/* A config that gets this far is the one served next. */
+	metrics_tls_not_after(sc->tls != NULL ? tls_not_after(sc->tls) : 0);
 	return sc;
 }
 

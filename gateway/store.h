@@ -146,6 +146,7 @@ struct store_record {
 	char *record;               /* canonical JSON text; owned when read */
 	int64_t version;
 	int64_t created_ms;
+	char *traceparent;          /* of the push that brought it, or NULL; owned */
 };
 
 void store_record_clear(struct store_record *rec);
@@ -161,6 +162,7 @@ struct store_push {
 	const char *idempotency_key;       /* NULL: none */
 	const char *request_sha256;        /* tells a replay from a key reuse */
 	const char *response;              /* JSON answered, kept for replays */
+	const char *traceparent;           /* W3C, for its deliveries; or NULL */
 	int64_t now_ms;
 };
 
@@ -252,6 +254,19 @@ enum store_status store_delivery_list(struct store *st,
  * to that subscriber since (replaying would undo it). */
 enum store_status store_delivery_retry(struct store *st, const char *id,
     int64_t now_ms, struct store_delivery *out);
+
+/* How many deliveries of one subscriber are in each state that still
+ * needs something: not delivered yet (pending or sending), or dead. */
+struct store_outbox_count {
+	char *subscriber;            /* owned */
+	uint64_t waiting, dead;
+};
+
+/* The outbox of every subscriber that has a delivery waiting or dead, in
+ * no particular order; *list malloc'd, free with store_outbox_counts_free. */
+enum store_status store_outbox_counts(struct store *st,
+    struct store_outbox_count **list, size_t *n);
+void store_outbox_counts_free(struct store_outbox_count *list, size_t n);
 
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);

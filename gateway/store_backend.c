@@ -216,6 +216,21 @@ store_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return st->ops->delivery_retry(st, id, now_ms, out);
 }
 
+enum store_status
+store_outbox_counts(struct store *st, struct store_outbox_count **list,
+    size_t *n)
+{
+	return st->ops->outbox_counts(st, list, n);
+}
+
+void
+store_outbox_counts_free(struct store_outbox_count *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i].subscriber);
+	free(list);
+}
+
 void
 store_record_clear(struct store_record *rec)
 {
@@ -224,6 +239,7 @@ store_record_clear(struct store_record *rec)
 	free(rec->provider);
 	free(rec->dataset);
 	free(rec->record);
+	free(rec->traceparent);
 	memset(rec, 0, sizeof(*rec));
 }
 

@@ -61,6 +61,8 @@ struct store_ops {
 	    struct store_delivery **list, size_t *n);
 	enum store_status (*delivery_retry)(struct store *st, const char *id,
 	    int64_t now_ms, struct store_delivery *out);
+	enum store_status (*outbox_counts)(struct store *st,
+	    struct store_outbox_count **list, size_t *n);
 };
 
 struct store {
