@@ -6,7 +6,13 @@
  * published as a new shared config (with its TLS context); each worker
  * notices the change on its next request or connection and moves to a new
  * snapshot (snapshot.h) of it, while requests in flight finish on the old
- * one. Everything about a request itself is request.c's. */
+ * one. Everything about a request itself is request.c's.
+ *
+ * The admin listener (gateway.admin_listen), when configured, is a second
+ * evhttp on worker 0's loop: plain HTTP on loopback, no client
+ * certificate, serving only server_admin_route_table (health, metrics and
+ * the admin-token endpoints), with its own small connection budget so a
+ * flood on the main listener cannot lock operators out. */
 #include "server.h"
 
 #include <errno.h>
@@ -37,6 +43,7 @@
 #include "tls.h"
 
 #define SERVER_DRAIN_MS 10000
+#define SERVER_ADMIN_CONNECTIONS 64
 
 /* A config shared by all workers, with its TLS context; freed when the
  * server and the last worker let go. */
@@ -59,11 +66,17 @@ struct worker {
 	int64_t drain_deadline;
 	struct event *drain_ev;
 	atomic_uint answered;      /* the last liveness probe this loop ran */
+	/* Worker 0 only, with an admin listener: */
+	struct request_worker admin_rw;
+	struct evhttp *admin_http;
+	struct evhttp_bound_socket *admin_bound;
 };
 
 struct server {
 	struct gateway *gw;
 	evutil_socket_t fd;
+	evutil_socket_t admin_fd;  /* -1: no admin listener */
+	atomic_int admin_connections;
 	int nworkers;
 	struct worker *workers;
 	pthread_mutex_t lock;      /* guards current */
@@ -104,6 +117,17 @@ static const struct request_route server_route_table[] = {
 
 #define SERVER_NROUTES \
 	(sizeof(server_route_table) / sizeof(server_route_table[0]))
+
+/* What operators reach on the admin listener, and nothing a service
+ * calls: no personal data is served there. */
+static const struct request_route server_admin_route_table[] = {
+	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
+	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
+	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
+	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
+	  api_deliveries_retry },
+};
 
 const struct request_route *
 server_routes(size_t *n)
@@ -198,6 +222,19 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 	request_accept(&w->rw, w->snap, w->shared->tls != NULL, req);
 }
 
+static void
+worker_admin_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+
+	worker_refresh_snapshot(w);
+	if (w->snap == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	request_accept(&w->admin_rw, w->snap, 0, req);
+}
+
 /* ---- workers ------------------------------------------------------------ */
 
 static void
@@ -205,10 +242,12 @@ worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	if (w->rw.inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
-		if (w->rw.inflight > 0)
+	int inflight = w->rw.inflight + w->admin_rw.inflight;
+
+	if (inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
+		if (inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
-			    w->index, w->rw.inflight);
+			    w->index, inflight);
 		event_base_loopbreak(w->rw.base);
 		return;
 	}
@@ -226,6 +265,10 @@ worker_begin_drain(evutil_socket_t fd, short what, void *arg)
 	if (w->bound != NULL) {
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
+	}
+	if (w->admin_bound != NULL) {
+		evhttp_del_accept_socket(w->admin_http, w->admin_bound);
+		w->admin_bound = NULL;
 	}
 	w->drain_deadline = clock_mono_ms() + SERVER_DRAIN_MS;
 	worker_drain_check(fd, what, arg);
@@ -267,9 +310,29 @@ worker_new_connection(struct event_base *base, void *arg)
 	return bev;
 }
 
+/* The admin listener's bevcb: plain, counted apart from the main
+ * listener's connections. */
+static struct bufferevent *
+worker_new_admin_connection(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	struct bufferevent *bev;
+
+	worker_refresh_snapshot(w);
+	if (w->snap == NULL)
+		return NULL;
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		conn_open(w->admin_rw.conns, bev, SERVER_ADMIN_CONNECTIONS,
+		    w->snap->cfg->gateway.limits.request_timeout_ms, 0);
+	return bev;
+}
+
 static void
 worker_free(struct worker *w)
 {
+	if (w->admin_http != NULL)
+		evhttp_free(w->admin_http);
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	/* Let what evhttp_free left pending run once: a bufferevent with a
@@ -279,6 +342,7 @@ worker_free(struct worker *w)
 	if (w->rw.base != NULL)
 		event_base_loop(w->rw.base, EVLOOP_NONBLOCK);
 	conn_table_free(w->rw.conns);
+	conn_table_free(w->admin_rw.conns);
 	snapshot_release(w->snap);
 	shared_config_unref(w->shared);
 	if (w->drain_ev != NULL)
@@ -289,15 +353,78 @@ worker_free(struct worker *w)
 		store_close(w->rw.store);
 }
 
-static int
-worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+/* An evhttp on w's loop with the limits of cfg, calling cb for every
+ * request and bevcb for every connection; NULL when out of memory. */
+static struct evhttp *
+worker_http_new(struct worker *w, const struct config *cfg,
+    void (*cb)(struct evhttp_request *, void *),
+    struct bufferevent *(*bevcb)(struct event_base *, void *))
 {
 	int64_t idle_ms = cfg->gateway.limits.request_timeout_ms;
 	struct timeval idle = { idle_ms / 1000, (idle_ms % 1000) * 1000 };
-	evutil_socket_t fd;
+	struct evhttp *http = evhttp_new(w->rw.base);
 
+	if (http == NULL)
+		return NULL;
+	evhttp_set_max_body_size(http, (ev_ssize_t)cfg->gateway.limits.max_body);
+	evhttp_set_max_headers_size(http,
+	    (ev_ssize_t)cfg->gateway.limits.max_headers);
+	evhttp_set_timeout_tv(http, &idle);
+	evhttp_set_bevcb(http, bevcb, w);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(http, cb, w);
+	return http;
+}
+
+/* Accepts on a dup of listening socket fd; the bound socket, or NULL. */
+static struct evhttp_bound_socket *
+worker_accept_on(struct evhttp *http, evutil_socket_t fd)
+{
+	struct evhttp_bound_socket *bound;
+	evutil_socket_t mine = dup(fd);
+
+	if (mine < 0 || evutil_make_socket_nonblocking(mine) != 0 ||
+	    (bound = evhttp_accept_socket_with_handle(http, mine)) == NULL) {
+		if (mine >= 0)
+			close(mine);
+		return NULL;
+	}
+	return bound;
+}
+
+/* Worker 0's admin listener, when the server has one. */
+static int
+worker_init_admin(struct worker *w, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	w->admin_rw = w->rw;
+	w->admin_rw.routes = server_admin_route_table;
+	w->admin_rw.nroutes = sizeof(server_admin_route_table) /
+	    sizeof(server_admin_route_table[0]);
+	w->admin_rw.inflight = 0;
+	w->admin_rw.conns = conn_table_new(w->rw.base,
+	    &w->srv->admin_connections);
+	w->admin_http = worker_http_new(w, cfg, worker_admin_dispatch,
+	    worker_new_admin_connection);
+	if (w->admin_rw.conns == NULL || w->admin_http == NULL) {
+		snprintf(err, errlen, "cannot create the admin listener");
+		return -1;
+	}
+	if ((w->admin_bound = worker_accept_on(w->admin_http,
+	    w->srv->admin_fd)) == NULL) {
+		snprintf(err, errlen, "cannot accept on the admin listener");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+{
 	w->rw.base = event_base_new();
-	w->http = w->rw.base ? evhttp_new(w->rw.base) : NULL;
+	w->http = w->rw.base ? worker_http_new(w, cfg, worker_dispatch,
+	    worker_new_connection) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
 	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, &w->srv->connections) : NULL;
 	if (w->http == NULL || w->drain_ev == NULL || w->rw.conns == NULL) {
@@ -307,22 +434,12 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	w->rw.store = store_open(cfg->gateway.store, err, errlen);
 	if (w->rw.store == NULL)
 		return -1;
-	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->gateway.limits.max_body);
-	evhttp_set_max_headers_size(w->http,
-	    (ev_ssize_t)cfg->gateway.limits.max_headers);
-	evhttp_set_timeout_tv(w->http, &idle);
-	evhttp_set_bevcb(w->http, worker_new_connection, w);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(w->http, worker_dispatch, w);
-	fd = dup(w->srv->fd);
-	if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
-	    (w->bound = evhttp_accept_socket_with_handle(w->http, fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if ((w->bound = worker_accept_on(w->http, w->srv->fd)) == NULL) {
 		snprintf(err, errlen, "cannot accept on the listening socket");
 		return -1;
 	}
+	if (w->index == 0 && w->srv->admin_fd >= 0)
+		return worker_init_admin(w, cfg, err, errlen);
 	return 0;
 }
 
@@ -399,6 +516,8 @@ server_free(struct server *srv)
 	free(srv->workers);
 	if (srv->fd >= 0)
 		close(srv->fd);
+	if (srv->admin_fd >= 0)
+		close(srv->admin_fd);
 	shared_config_unref(srv->current);
 	ratelimit_free(srv->ratelimit);
 	pthread_mutex_destroy(&srv->lock);
@@ -408,18 +527,24 @@ server_free(struct server *srv)
 struct server *
 server_start(struct gateway *gw, struct config *cfg, char *err, size_t errlen)
 {
-	int fd = server_listen(cfg->gateway.listen, err, errlen);
+	int fd = server_listen(cfg->gateway.listen, err, errlen), admin_fd = -1;
 
+	if (fd >= 0 && cfg->gateway.admin_listen != NULL &&
+	    (admin_fd = server_listen(cfg->gateway.admin_listen, err,
+	    errlen)) < 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
 		config_free(cfg);
 		return NULL;
 	}
-	return server_start_on(gw, cfg, fd, err, errlen);
+	return server_start_on(gw, cfg, fd, admin_fd, err, errlen);
 }
 
 struct server *
-server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
-    size_t errlen)
+server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
+    char *err, size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	int started = 0, nworkers = cfg->gateway.workers > 0 ?
@@ -428,11 +553,14 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 	if (srv == NULL) {
 		config_free(cfg);
 		close(fd);
+		if (admin_fd >= 0)
+			close(admin_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	srv->gw = gw;
 	srv->fd = fd;
+	srv->admin_fd = admin_fd;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ratelimit = ratelimit_new();
 	srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
@@ -473,6 +601,9 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 	gw->server = srv;
 	log_info("listening on %s%s with %d workers", cfg->gateway.listen,
 	    srv->current->tls ? " (TLS)" : "", srv->nworkers);
+	if (admin_fd >= 0)
+		log_info("admin listener on %s (plain HTTP: health, metrics, "
+		    "admin token)", cfg->gateway.admin_listen);
 	return srv;
 }
 
