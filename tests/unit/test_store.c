@@ -103,6 +103,12 @@ test_migrate_pivot_version(void)
 	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
 	    " UNIQUE (service, subject)) WITHOUT ROWID;"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
+	    /* What later steps alter, as version 2 made it. */
+	    "CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " id TEXT NOT NULL UNIQUE, provider TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, dataset TEXT NOT NULL,"
+	    " version INTEGER NOT NULL, record TEXT NOT NULL,"
+	    " created_ms INTEGER NOT NULL);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
