@@ -88,10 +88,18 @@ struct server {
 	struct ratelimit *ratelimit;
 };
 
+/* Routes for operators, served on both listeners. */
+#define SERVER_HEALTH_ROUTES \
+	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz }, \
+	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz }, \
+	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics }
+#define SERVER_ADMIN_ROUTES \
+	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get }, \
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN, \
+	  api_deliveries_retry }
+
 static const struct request_route server_route_table[] = {
-	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
+	SERVER_HEALTH_ROUTES,
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
 	{ EVHTTP_REQ_POST, "/v1/consents", REQUEST_SERVICE, api_consents_post },
 	{ EVHTTP_REQ_GET, "/v1/consents", REQUEST_SERVICE, api_consents_get },
@@ -103,9 +111,7 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_GET, "/v1/access-log", REQUEST_SERVICE, api_access_log },
 	{ EVHTTP_REQ_POST, "/v1/records", REQUEST_SERVICE, api_records_post },
 	{ EVHTTP_REQ_GET, "/v1/changes", REQUEST_SERVICE, api_changes_get },
-	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
-	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
-	  api_deliveries_retry },
+	SERVER_ADMIN_ROUTES,
 	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE,
 	  api_audit_checkpoint },
 	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
@@ -121,12 +127,8 @@ static const struct request_route server_route_table[] = {
 /* What operators reach on the admin listener, and nothing a service
  * calls: no personal data is served there. */
 static const struct request_route server_admin_route_table[] = {
-	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
-	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
-	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
-	  api_deliveries_retry },
+	SERVER_HEALTH_ROUTES,
+	SERVER_ADMIN_ROUTES,
 };
 
 const struct request_route *
@@ -209,30 +211,32 @@ worker_refresh_snapshot(struct worker *w)
 	w->generation = gen;
 }
 
+/* Hands req to request.c on the current snapshot: as the main listener's
+ * (TLS only when the config serves TLS) or as the admin listener's. */
 static void
-worker_dispatch(struct evhttp_request *req, void *arg)
+worker_serve(struct worker *w, int admin, struct evhttp_request *req)
 {
-	struct worker *w = arg;
-
 	worker_refresh_snapshot(w);
 	if (w->snap == NULL) {
 		evhttp_send_error(req, 503, "Service Unavailable");
 		return;
 	}
-	request_accept(&w->rw, w->snap, w->shared->tls != NULL, req);
+	if (admin)
+		request_accept(&w->admin_rw, w->snap, 0, req);
+	else
+		request_accept(&w->rw, w->snap, w->shared->tls != NULL, req);
+}
+
+static void
+worker_dispatch(struct evhttp_request *req, void *arg)
+{
+	worker_serve(arg, 0, req);
 }
 
 static void
 worker_admin_dispatch(struct evhttp_request *req, void *arg)
 {
-	struct worker *w = arg;
-
-	worker_refresh_snapshot(w);
-	if (w->snap == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
-	request_accept(&w->admin_rw, w->snap, 0, req);
+	worker_serve(arg, 1, req);
 }
 
 /* ---- workers ------------------------------------------------------------ */
