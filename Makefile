@@ -22,13 +22,15 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CC      ?= cc
 SAN     ?= 0
 
-# Debian 12 packages the build and `make run` need.
+# Debian 12 packages the build and `make run` need (the demo's partners are
+# python3, its health checks curl).
 DEB_PKGS = pkg-config make gcc libc6-dev \
 	libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev \
 	libsqlite3-dev libevent-dev libpq-dev libutf8proc-dev \
 	python3 curl
-# Only the test suite needs these: a real PostgreSQL, the audit verifier's
-# Ed25519, the man page linters, systemd-analyze, promtool (the metrics lint).
+# Only the test suite needs these: a real PostgreSQL, the certificates its
+# TLS tests make, the man page linters, systemd-analyze, promtool (the
+# metrics lint).
 TEST_PKGS = python3-cryptography postgresql groff-base mandoc systemd prometheus
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light

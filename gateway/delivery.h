@@ -6,7 +6,8 @@
  * its local id, pushes it with the delivery id as Idempotency-Key, audits
  * the outcome and stores it before the delivery counts as done, so a crash
  * at any point leads to a resend, never to a loss. docs/delivery.md has
- * the rules: ordering, superseding, retries, circuit breaker. */
+ * the rules: ordering, superseding, retries, circuit breaker. The same
+ * loop runs the polled sources (poller.h) and the purge (retention.h). */
 #ifndef TELLONCE_DELIVERY_H
 #define TELLONCE_DELIVERY_H
 

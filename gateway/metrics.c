@@ -60,6 +60,7 @@ static atomic_ullong metrics_reloads[2];          /* refused, ok */
 static atomic_llong metrics_last_success_ms;
 static atomic_int metrics_last_ok = 1;
 static atomic_llong metrics_tls_expiry_s;
+static atomic_ullong metrics_backlog_rows, metrics_erased_rows;
 
 static const char *const metrics_result_names[METRICS_RESULTS] = {
 	"ok", "not_found", "retry", "timeout", "conflict", "permanent",
@@ -139,6 +140,25 @@ metrics_connector(const char *service, enum metrics_op op,
 	metrics_observe(&metrics_services[i].op[op], took_us);
 	atomic_fetch_add_explicit(&metrics_services[i].result[op][status], 1,
 	    memory_order_relaxed);
+}
+
+const char *
+metrics_connector_name(enum connector_status status)
+{
+	return (unsigned)status < METRICS_RESULTS ?
+	    metrics_result_names[status] : "unknown";
+}
+
+void
+metrics_erasure_backlog(uint64_t rows)
+{
+	atomic_store(&metrics_backlog_rows, rows);
+}
+
+void
+metrics_erased(uint64_t rows)
+{
+	atomic_fetch_add(&metrics_erased_rows, rows);
 }
 
 void
@@ -386,6 +406,14 @@ metrics_render(struct evbuffer *out, const struct metrics_scrape *s)
 	metrics_render_outbox(out, s);
 	metrics_render_audit(out, s);
 	metrics_render_config(out);
+	metrics_head(out, "tellonce_erasure_backlog_rows", "gauge",
+	    "Stored rows of personal data past their retention, not erased yet.");
+	evbuffer_add_printf(out, "tellonce_erasure_backlog_rows %llu\n",
+	    (unsigned long long)atomic_load(&metrics_backlog_rows));
+	metrics_head(out, "tellonce_erased_rows_total", "counter",
+	    "Rows of personal data erased, by retention or on request.");
+	evbuffer_add_printf(out, "tellonce_erased_rows_total %llu\n",
+	    (unsigned long long)atomic_load(&metrics_erased_rows));
 	metrics_head(out, "tellonce_metrics_dropped_total", "counter",
 	    "Observations dropped because a metrics table was full.");
 	evbuffer_add_printf(out, "tellonce_metrics_dropped_total %llu\n",

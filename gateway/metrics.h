@@ -31,6 +31,13 @@ void metrics_decision(enum policy_reason reason);
  * took_us. */
 void metrics_connector(const char *service, enum metrics_op op,
     enum connector_status status, int64_t took_us);
+/* The name of a connector outcome ("ok", "timeout", ...), as metrics and
+ * logs show it. */
+const char *metrics_connector_name(enum connector_status status);
+/* Rows past their retention not erased yet (a gauge, set by the purge). */
+void metrics_erasure_backlog(uint64_t rows);
+/* Rows erased, by the purge or an erasure request. */
+void metrics_erased(uint64_t rows);
 /* The circuit breaker of a subscriber (its id) is now in state. */
 void metrics_circuit(const char *subscriber, enum metrics_circuit state);
 /* The configuration was loaded at start (reload 0) or by a SIGHUP

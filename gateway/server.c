@@ -33,6 +33,7 @@
 #include "api.h"
 #include "clock.h"
 #include "conn.h"
+#include "fdlimit.h"
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,7 +44,6 @@
 #include "tls.h"
 
 #define SERVER_DRAIN_MS 10000
-#define SERVER_ADMIN_CONNECTIONS 64
 
 /* A config shared by all workers, with its TLS context; freed when the
  * server and the last worker let go. */
@@ -64,6 +64,7 @@ struct worker {
 	struct snapshot *snap;     /* held: shared's config on this loop */
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
+	int abandoned;             /* requests waiting at the deadline answered */
 	struct event *drain_ev;
 	atomic_uint answered;      /* the last liveness probe this loop ran */
 	/* Worker 0 only, with an admin listener: */
@@ -76,14 +77,15 @@ struct server {
 	struct gateway *gw;
 	evutil_socket_t fd;
 	evutil_socket_t admin_fd;  /* -1: no admin listener */
-	atomic_int admin_connections;
+	struct conn_shared *admin_conns;  /* its connection counts */
 	int nworkers;
 	struct worker *workers;
 	pthread_mutex_t lock;      /* guards current */
 	struct shared_config *current;
 	atomic_uint generation;
 	atomic_int stopping;
-	atomic_int connections;    /* open client connections, all workers */
+	struct conn_shared *conns; /* connection counts, all workers */
+	int fd_ceiling;            /* client descriptors stay below it */
 	atomic_uint probe;         /* the last liveness probe sent */
 	struct ratelimit *ratelimit;
 };
@@ -96,11 +98,15 @@ struct server {
 #define SERVER_ADMIN_ROUTES \
 	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get }, \
 	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN, \
-	  api_deliveries_retry }
+	  api_deliveries_retry }, \
+	{ EVHTTP_REQ_GET, "/v1/register", REQUEST_ADMIN, api_register_get }
 
 static const struct request_route server_route_table[] = {
 	SERVER_HEALTH_ROUTES,
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
+	{ EVHTTP_REQ_DELETE, "/v1/links/", REQUEST_SERVICE, api_links_delete },
+	{ EVHTTP_REQ_POST, "/v1/erasures", REQUEST_SERVICE_OR_ADMIN,
+	  api_erasures_post },
 	{ EVHTTP_REQ_POST, "/v1/consents", REQUEST_SERVICE, api_consents_post },
 	{ EVHTTP_REQ_GET, "/v1/consents", REQUEST_SERVICE, api_consents_get },
 	{ EVHTTP_REQ_DELETE, "/v1/consents/", REQUEST_SERVICE,
@@ -112,12 +118,12 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_POST, "/v1/records", REQUEST_SERVICE, api_records_post },
 	{ EVHTTP_REQ_GET, "/v1/changes", REQUEST_SERVICE, api_changes_get },
 	SERVER_ADMIN_ROUTES,
-	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_AUDIT_READER,
 	  api_audit_checkpoint },
-	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_AUDIT_READER, api_audit_tile },
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_AUDIT_READER,
 	  api_audit_proof_inclusion },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_AUDIT_READER,
 	  api_audit_proof_consistency },
 };
 
@@ -241,14 +247,27 @@ worker_admin_dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* Requests get SERVER_DRAIN_MS to finish; those still waiting then are
+ * answered 503, and their handlers get as long again to let go of them
+ * (a provider call ends at its timeout, an audit append when written). */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	int64_t now = clock_mono_ms();
 
 	int inflight = w->rw.inflight + w->admin_rw.inflight;
 
-	if (inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
+	if (inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
+		log_warn("worker %d: %d requests still waiting at the drain "
+		    "deadline: answered 503", w->index, inflight);
+		request_worker_abandon(&w->rw);
+		if (w->admin_http != NULL)
+			request_worker_abandon(&w->admin_rw);
+		w->abandoned = 1;
+	}
+	inflight = w->rw.inflight + w->admin_rw.inflight;
+	if (inflight == 0 || now >= w->drain_deadline + SERVER_DRAIN_MS) {
 		if (inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, inflight);
@@ -267,10 +286,12 @@ worker_begin_drain(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 
 	if (w->bound != NULL) {
+		conn_table_set_listener(w->rw.conns, NULL);
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
 	}
 	if (w->admin_bound != NULL) {
+		conn_table_set_listener(w->admin_rw.conns, NULL);
 		evhttp_del_accept_socket(w->admin_http, w->admin_bound);
 		w->admin_bound = NULL;
 	}
@@ -283,6 +304,11 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	conn_table_set_listener(w->rw.conns,
+	    evhttp_bound_socket_get_listener(w->bound));
+	if (w->admin_bound != NULL)
+		conn_table_set_listener(w->admin_rw.conns,
+		    evhttp_bound_socket_get_listener(w->admin_bound));
 	event_base_loop(w->rw.base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -309,8 +335,7 @@ worker_new_connection(struct event_base *base, void *arg)
 	if (bev == NULL)
 		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev != NULL)
-		conn_open(w->rw.conns, bev, lim->max_connections,
-		    lim->request_timeout_ms, tls != NULL && !tls_is_tls(bev));
+		conn_open(w->rw.conns, bev, lim, tls != NULL && !tls_is_tls(bev));
 	return bev;
 }
 
@@ -320,15 +345,20 @@ static struct bufferevent *
 worker_new_admin_connection(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
+	struct config_limits lim;
 	struct bufferevent *bev;
 
 	worker_refresh_snapshot(w);
 	if (w->snap == NULL)
 		return NULL;
+	/* The config's deadlines, and a budget of its own: every client of
+	 * it comes from the one loopback address. */
+	lim = w->snap->cfg->gateway.limits;
+	lim.max_connections = FDLIMIT_ADMIN_CONNECTIONS;
+	lim.max_connections_per_address = FDLIMIT_ADMIN_CONNECTIONS;
 	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev != NULL)
-		conn_open(w->admin_rw.conns, bev, SERVER_ADMIN_CONNECTIONS,
-		    w->snap->cfg->gateway.limits.request_timeout_ms, 0);
+		conn_open(w->admin_rw.conns, bev, &lim, 0);
 	return bev;
 }
 
@@ -407,8 +437,9 @@ worker_init_admin(struct worker *w, const struct config *cfg, char *err,
 	w->admin_rw.nroutes = sizeof(server_admin_route_table) /
 	    sizeof(server_admin_route_table[0]);
 	w->admin_rw.inflight = 0;
-	w->admin_rw.conns = conn_table_new(w->rw.base,
-	    &w->srv->admin_connections);
+	TAILQ_INIT(&w->admin_rw.requests);
+	w->admin_rw.conns = conn_table_new(w->rw.base, w->srv->admin_conns,
+	    w->srv->fd_ceiling);
 	w->admin_http = worker_http_new(w, cfg, worker_admin_dispatch,
 	    worker_new_admin_connection);
 	if (w->admin_rw.conns == NULL || w->admin_http == NULL) {
@@ -430,7 +461,8 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	w->http = w->rw.base ? worker_http_new(w, cfg, worker_dispatch,
 	    worker_new_connection) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
-	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, &w->srv->connections) : NULL;
+	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, w->srv->conns,
+	    w->srv->fd_ceiling) : NULL;
 	if (w->http == NULL || w->drain_ev == NULL || w->rw.conns == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
@@ -524,6 +556,8 @@ server_free(struct server *srv)
 		close(srv->admin_fd);
 	shared_config_unref(srv->current);
 	ratelimit_free(srv->ratelimit);
+	conn_shared_free(srv->conns);
+	conn_shared_free(srv->admin_conns);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -567,10 +601,14 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
 	srv->admin_fd = admin_fd;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ratelimit = ratelimit_new();
+	srv->conns = conn_shared_new();
+	srv->admin_conns = admin_fd >= 0 ? conn_shared_new() : NULL;
+	srv->fd_ceiling = (int)(fdlimit_raise() - FDLIMIT_AUDIT_RESERVE);
 	srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
 	srv->current = shared_config_new(cfg, err, errlen);
 	if (srv->current == NULL || srv->workers == NULL ||
-	    srv->ratelimit == NULL) {
+	    srv->ratelimit == NULL || srv->conns == NULL ||
+	    (admin_fd >= 0 && srv->admin_conns == NULL)) {
 		if (srv->current != NULL)
 			snprintf(err, errlen, "out of memory");
 		server_free(srv);
@@ -586,6 +624,7 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
 		w->rw.nroutes = SERVER_NROUTES;
 		w->rw.gw = gw;
 		w->rw.ratelimit = srv->ratelimit;
+		TAILQ_INIT(&w->rw.requests);
 		if (worker_init(w, cfg, err, errlen) != 0)
 			break;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

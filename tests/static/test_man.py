@@ -175,11 +175,10 @@ def check_keys(failures):
 
 
 def commands():
-    """The commands of gateway/cmd.h: `int cmd_audit_verify(int argc, char
-    **argv)` is "audit verify"."""
-    found = re.findall(r"^int\s+cmd_([a-z_]+)\(int argc, char \*\*argv\);",
-                       read("gateway", "cmd.h"), re.M)
-    return [c.replace("_", " ") for c in found]
+    """The commands of cmd_table in gateway/cmd.c, the table main.c
+    dispatches on: `{ "audit verify", ...` is "audit verify"."""
+    table = re.search(r"cmd_table\[\] = \{(.*?)\n\};", read("gateway", "cmd.c"), re.S)
+    return re.findall(r'^\t\{ "([a-z][a-z ]*)",', table.group(1), re.M) if table else []
 
 
 def options():
@@ -208,7 +207,7 @@ def check_man8(failures):
                    for l in secs.get("COMMANDS", []) if l.startswith(".SS")]
     cmds = commands()
     if len(cmds) < 5:
-        failures.append("only %d commands found in gateway/cmd.h" % len(cmds))
+        failures.append("only %d commands found in gateway/cmd.c's cmd_table" % len(cmds))
     for c in cmds:
         if not any(s == c or s.startswith(c + " ") for s in subsections):
             failures.append("tellonce(8) has no COMMANDS subsection for '%s'" % c)
@@ -221,7 +220,7 @@ def check_man8(failures):
     for s in sigs:
         if s not in sig_text:
             failures.append("tellonce(8) SIGNALS does not name %s" % s)
-    codes = re.findall(r"#define CMD_[A-Z]+ (\d+)", read("gateway", "cmd.h"))
+    codes = re.findall(r"#define CMD_(?:OK|FAIL|USAGE) (\d+)", read("gateway", "cmd.h"))
     exit_text = "\n".join(secs.get("EXIT STATUS", []))
     for c in codes:
         if not re.search(r"^\.B %s$" % c, exit_text, re.M):
