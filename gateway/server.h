@@ -24,9 +24,10 @@ struct server *server_start(struct gateway *gw, struct config *cfg,
  * For a start in two steps: bind as root, drop privileges, then
  * server_start_on(). */
 int server_listen(const char *listen_spec, char *err, size_t errlen);
-/* server_start on an fd from server_listen (taken, closed on failure). */
+/* server_start on an fd from server_listen and, for gateway.admin_listen,
+ * admin_fd (or -1); both taken, closed on failure. */
 struct server *server_start_on(struct gateway *gw, struct config *cfg,
-    int fd, char *err, size_t errlen);
+    int fd, int admin_fd, char *err, size_t errlen);
 /* Makes cfg current for new requests; requests in flight keep the old one.
  * Takes ownership of cfg. Returns 0, or -1 with err when its TLS
  * certificate or key cannot be used (the old config keeps serving). */
