@@ -563,24 +563,6 @@ server_free(struct server *srv)
 }
 
 struct server *
-server_start(struct gateway *gw, struct config *cfg, char *err, size_t errlen)
-{
-	int fd = server_listen(cfg->gateway.listen, err, errlen), admin_fd = -1;
-
-	if (fd >= 0 && cfg->gateway.admin_listen != NULL &&
-	    (admin_fd = server_listen(cfg->gateway.admin_listen, err,
-	    errlen)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0) {
-		config_free(cfg);
-		return NULL;
-	}
-	return server_start_on(gw, cfg, fd, admin_fd, err, errlen);
-}
-
-struct server *
 server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
     char *err, size_t errlen)
 {
