@@ -188,6 +188,10 @@ static const char *const pg_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  written_ms BIGINT NOT NULL"
 	");",
+	/* 8: the W3C traceparent of the push that brought a record, so its
+	 * deliveries join that trace; NULL before this step and for polled
+	 * records. */
+	"ALTER TABLE records ADD COLUMN traceparent TEXT;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -246,6 +250,7 @@ enum pg_stmt {
 	Q_ERASE_SUBJECT_RECORDS,
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
+	Q_OUTBOX_COUNTS,
 	Q_COUNT
 };
 
@@ -322,9 +327,9 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "request_sha256, response, created_ms, record_seq) "
 	    "VALUES ($1, $2, $3, $4, $5, $6)",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
-	    "dataset, version, record, created_ms) VALUES ($1, $2, $3, $4, "
-	    "(SELECT coalesce(max(version), 0) + 1 FROM records "
-	    "WHERE subject = $3 AND dataset = $4), $5, $6) RETURNING seq",
+	    "dataset, version, record, created_ms, traceparent) VALUES ($1, "
+	    "$2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM records "
+	    "WHERE subject = $3 AND dataset = $4), $5, $6, $7) RETURNING seq",
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = $4 WHERE subscriber = $1 AND subject = $2 "
 	    "AND dataset = $3 AND state = 0",
@@ -389,6 +394,12 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = $3 "
 	    "WHERE subject = $1 AND (consumer = $2 OR provider = $2) "
 	    "AND revoked_ms = 0",
+	/* Read by deliveries_by_state: only the rows that wait or died, not
+	 * the delivered history. */
+	[Q_OUTBOX_COUNTS] = "SELECT subscriber, "
+	    "count(*) FILTER (WHERE state IN (0, 1)), "
+	    "count(*) FILTER (WHERE state = 3) FROM deliveries "
+	    "WHERE state IN (0, 1, 3) GROUP BY subscriber",
 };
 
 struct pg_store {
@@ -1394,13 +1405,13 @@ pg_accept_one(struct pg_store *ps, const struct store_push *p,
 {
 	char now[PG_INT_LEN];
 	const char *v[] = { p->record_id, p->provider, p->subject, p->dataset,
-	    p->record, pg_int(now, p->now_ms) };
+	    p->record, pg_int(now, p->now_ms), p->traceparent };
 	enum store_status rc;
 	PGresult *r;
 
 	if ((rc = pg_push_key_check(ps, p, res)) != STORE_OK)
 		return rc;
-	if ((rc = pg_row(ps, Q_RECORD_INSERT, v, 6, &r)) != STORE_OK)
+	if ((rc = pg_row(ps, Q_RECORD_INSERT, v, 7, &r)) != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 	for (size_t i = 0; i < p->nsubscribers && rc == STORE_OK; i++)
 		rc = pg_delivery_enqueue(ps, p, p->subscribers[i],
@@ -1493,6 +1504,11 @@ pg_record_read(const PGresult *r, int row, int col, struct store_record *rec)
 	rec->version = pg_get_int(r, row, col + 6);
 	rec->created_ms = pg_get_int(r, row, col + 7);
 	rec->has_view_key = pg_copy_view_key(r, row, col + 8, rec->view_key) == 0;
+	if (!PQgetisnull(r, row, col + 9) &&
+	    (rec->traceparent = pg_get_dup(r, row, col + 9)) == NULL) {
+		store_record_clear(rec);
+		return STORE_ERROR;
+	}
 	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
 		store_record_clear(rec);
 		return STORE_ERROR;
@@ -1773,6 +1789,43 @@ pg_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	if (rc != STORE_OK && rc != STORE_CONFLICT)
 		store_delivery_clear(out);
 	return rc;
+}
+
+/* ---- metrics -------------------------------------------------------- */
+
+static enum store_status
+pg_outbox_counts(struct store *st, struct store_outbox_count **list,
+    size_t *n)
+{
+	struct pg_store *ps = pg(st);
+	struct store_outbox_count *items;
+	PGresult *r;
+	int rows, count = 0;
+
+	*list = NULL;
+	*n = 0;
+	if (pg_ready(ps) != 0 ||
+	    pg_run(ps, Q_OUTBOX_COUNTS, NULL, 0, &r) != STORE_OK)
+		return STORE_ERROR;
+	rows = PQntuples(r);
+	if ((items = calloc((size_t)rows + 1, sizeof(*items))) == NULL) {
+		PQclear(r);
+		return STORE_ERROR;
+	}
+	for (; count < rows; count++) {
+		if ((items[count].subscriber = pg_get_dup(r, count, 0)) == NULL)
+			break;
+		items[count].waiting = (uint64_t)pg_get_int(r, count, 1);
+		items[count].dead = (uint64_t)pg_get_int(r, count, 2);
+	}
+	PQclear(r);
+	if (count < rows) {
+		store_outbox_counts_free(items, (size_t)count);
+		return STORE_ERROR;
+	}
+	*list = items;
+	*n = (size_t)count;
+	return STORE_OK;
 }
 
 /* ---- retention and erasure ------------------------------------------ */
@@ -2087,4 +2140,5 @@ static const struct store_ops pg_ops = {
 	.erase_subject = pg_erase_subject,
 	.compact = pg_compact,
 	.link_delete = pg_link_delete,
+	.outbox_counts = pg_outbox_counts,
 };

@@ -8,7 +8,7 @@
 	"created_ms, expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms, v.key"
+	"r.record, r.version, r.created_ms, v.key, r.traceparent"
 /* The view key of a record's subject, read with the record. */
 #define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \

@@ -340,7 +340,8 @@ test_migrate_push_keys(void)
 	    "created_ms) VALUES ('mairie', 'junk', 'x', 'not json', 0);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
-	    "DROP TABLE view_keys; DROP TABLE health;"), 0);
+	    "DROP TABLE view_keys; DROP TABLE health;"
+	    "ALTER TABLE records DROP COLUMN traceparent;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
 	st = suite_open("v4");
