@@ -348,6 +348,44 @@ sq_rollback(struct sqlite_store *ss)
 	sq_simple(ss, Q_ROLLBACK);
 }
 
+/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
+ * STORE_OK. */
+static enum store_status
+sq_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	if ((rc = fn(ss, arg)) != STORE_OK) {
+		sq_rollback(ss);
+		return rc;
+	}
+	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
+		sq_rollback(ss);
+	return rc;
+}
+
+static int sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* sq_transaction for what a caller is answered 201/202/204 for: the
+ * connection runs with synchronous = NORMAL, under which a power loss may
+ * drop the last commits; this commit waits for its WAL fsync, so what was
+ * acknowledged survives anything, as the audit entry written for it does. */
+static enum store_status
+sq_durable(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+		return sq_fail(ss, "synchronous");
+	rc = sq_transaction(ss, fn, arg);
+	sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	return rc;
+}
+
 static void
 sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
@@ -529,7 +567,8 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 		return -1;
 	}
 	/* NORMAL under WAL: a power loss may drop the last commits but never
-	 * corrupts; the audit log, not the store, is the durable record. */
+	 * corrupts. Commits whose success a caller is told of go through
+	 * sq_durable instead. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
 		return -1;
@@ -617,39 +656,53 @@ sq_link_subject(struct store *st, const char *service, const char *local_id,
 	return rc;
 }
 
+struct sq_link {
+	const char *service, *local_id, *subject;
+	int pivot_version;
+	int *created;
+};
+
 /* ON CONFLICT DO NOTHING makes the insert race-free: of two threads
  * linking the same pair, one creates it and the other finds it. A
  * conflict on either unique key leaves the row unchanged, and the lookup
  * tells an existing identical link from a real conflict. */
 static enum store_status
-sq_link_put(struct store *st, const char *service, const char *local_id,
-    const char *subject, int pivot_version, int *created)
+sq_link_put_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const struct sq_link *l = arg;
 	char existing[STORE_SUBJECT_LEN];
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	*created = 0;
 	if ((s = sq_stmt(ss, Q_LINK_INSERT)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, service);
-	sq_bind_text(s, 2, local_id);
-	sq_bind_text(s, 3, subject);
+	sq_bind_text(s, 1, l->service);
+	sq_bind_text(s, 2, l->local_id);
+	sq_bind_text(s, 3, l->subject);
 	sqlite3_bind_int64(s, 4, clock_now_ms());
-	sqlite3_bind_int(s, 5, pivot_version);
+	sqlite3_bind_int(s, 5, l->pivot_version);
 	if ((rc = sq_exec(ss, s, "link insert")) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1) {
-		*created = 1;
+		*l->created = 1;
 		return STORE_OK;
 	}
-	rc = sq_link_subject(st, service, local_id, existing);
+	rc = sq_link_subject(&ss->base, l->service, l->local_id, existing);
 	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
 		return STORE_CONFLICT;
 	if (rc != STORE_OK)
 		return rc;
-	return strcmp(existing, subject) == 0 ? STORE_OK : STORE_CONFLICT;
+	return strcmp(existing, l->subject) == 0 ? STORE_OK : STORE_CONFLICT;
+}
+
+static enum store_status
+sq_link_put(struct store *st, const char *service, const char *local_id,
+    const char *subject, int pivot_version, int *created)
+{
+	struct sq_link l = { service, local_id, subject, pivot_version, created };
+
+	*created = 0;
+	return sq_durable(sq(st), sq_link_put_row, &l);
 }
 
 static enum store_status
@@ -692,8 +745,9 @@ sq_subject_linked(struct store *st, const char *subject, int pivot_version)
 /* ---- consents ------------------------------------------------------- */
 
 static enum store_status
-sq_consent_insert_rows(struct sqlite_store *ss, const struct store_consent *c)
+sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 {
+	const struct store_consent *c = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
@@ -725,18 +779,7 @@ sq_consent_insert_rows(struct sqlite_store *ss, const struct store_consent *c)
 static enum store_status
 sq_consent_insert(struct store *st, const struct store_consent *c)
 {
-	struct sqlite_store *ss = sq(st);
-	enum store_status rc;
-
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
-		return rc;
-	if ((rc = sq_consent_insert_rows(ss, c)) != STORE_OK) {
-		sq_rollback(ss);
-		return rc;
-	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
+	return sq_durable(sq(st), sq_consent_insert_rows, (void *)c);
 }
 
 static enum store_status
@@ -829,17 +872,22 @@ sq_consent_get(struct store *st, const char *id, struct store_consent *out)
 	return rc;
 }
 
+struct sq_revoke {
+	const char *id;
+	int64_t now_ms;
+};
+
 static enum store_status
-sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+sq_consent_revoke_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const struct sq_revoke *r = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
 	if ((s = sq_stmt(ss, Q_CONSENT_REVOKE)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, now_ms);
+	sq_bind_text(s, 1, r->id);
+	sqlite3_bind_int64(s, 2, r->now_ms);
 	if ((rc = sq_exec(ss, s, "consent revoke")) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1)
@@ -847,10 +895,18 @@ sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
 	/* Nothing changed: already revoked (keep the first time) or absent. */
 	if ((s = sq_stmt(ss, Q_CONSENT_EXISTS)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
+	sq_bind_text(s, 1, r->id);
 	rc = sq_row(ss, s, "consent exists");
 	sqlite3_reset(s);
 	return rc;
+}
+
+static enum store_status
+sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	struct sq_revoke r = { id, now_ms };
+
+	return sq_durable(sq(st), sq_consent_revoke_row, &r);
 }
 
 /* Collects every row of a CONSENT_COLUMNS query (already bound). */
@@ -930,9 +986,9 @@ sq_consent_list_for(struct store *st, const char *subject, const char *service,
 /* ---- objections ----------------------------------------------------- */
 
 static enum store_status
-sq_objection_insert(struct store *st, const struct store_objection *o)
+sq_objection_insert_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const struct store_objection *o = arg;
 	sqlite3_stmt *s;
 
 	if ((s = sq_stmt(ss, Q_OBJECTION_INSERT)) == NULL)
@@ -944,6 +1000,12 @@ sq_objection_insert(struct store *st, const struct store_objection *o)
 	sq_bind_text(s, 5, o->consumer);
 	sqlite3_bind_int64(s, 6, o->created_ms);
 	return sq_exec(ss, s, "objection insert");
+}
+
+static enum store_status
+sq_objection_insert(struct store *st, const struct store_objection *o)
+{
+	return sq_durable(sq(st), sq_objection_insert_row, (void *)o);
 }
 
 static enum store_status
@@ -966,25 +1028,6 @@ sq_objection_match(struct store *st, const char *subject, const char *dataset,
 }
 
 /* ---- the access index ----------------------------------------------- */
-
-/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
- * STORE_OK. */
-static enum store_status
-sq_transaction(struct sqlite_store *ss,
-    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
-{
-	enum store_status rc;
-
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
-		return rc;
-	if ((rc = fn(ss, arg)) != STORE_OK) {
-		sq_rollback(ss);
-		return rc;
-	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
-}
 
 struct sq_access_batch {
 	const char *const *subjects;
@@ -1255,14 +1298,8 @@ sq_record_accept(struct store *st, const struct store_push *p, size_t n,
 	enum store_status rc;
 
 	memset(res, 0, n * sizeof(*res));
-	/* The connection runs with synchronous = NORMAL: a power loss may
-	 * drop its last commits. Not these: a record answered 202 must
-	 * survive anything, so this commit waits for its WAL fsync (one per
-	 * batch, the price of the group commit). */
-	if (sq_pragma(sq(st)->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(sq(st), "synchronous");
-	rc = sq_transaction(sq(st), sq_accept_rows, &a);
-	sq_pragma(sq(st)->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	/* One WAL fsync per batch: the price of the group commit. */
+	rc = sq_durable(sq(st), sq_accept_rows, &a);
 	if (rc == STORE_OK)
 		return STORE_OK;
 	for (size_t i = 0; i < n; i++) {
