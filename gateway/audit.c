@@ -588,16 +588,17 @@ static void
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
 	const char **subjects;
-	uint64_t *indexes;
+	uint64_t *indexes, upto = batch->index;
 	size_t n = 0;
 
-	for (const struct audit_req *q = batch; q != NULL; q = q->next)
+	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
 		n += q->subject != NULL;
-	if (n == 0)
-		return;
-	subjects = calloc(n, sizeof(*subjects));
-	indexes = calloc(n, sizeof(*indexes));
+		upto = q->index + 1;
+	}
+	subjects = calloc(n + 1, sizeof(*subjects));
+	indexes = calloc(n + 1, sizeof(*indexes));
 	if (subjects == NULL || indexes == NULL) {
+		/* The hook finds the gap at the next batch. */
 		log_error("audit: out of memory; a batch is missing from the "
 		    "access index");
 	} else {
@@ -608,7 +609,7 @@ audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 			subjects[n] = q->subject;
 			indexes[n++] = q->index;
 		}
-		hook(subjects, indexes, n, arg);
+		hook(subjects, indexes, n, batch->index, upto, arg);
 	}
 	free(subjects);
 	free(indexes);

@@ -88,11 +88,13 @@ void audit_append_async(struct audit *a, const struct audit_entry *e,
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 
-/* Called on the sequencer thread once per durable batch, with the entries
- * of the batch that have a subject (n > 0), so the gateway can keep its
- * subject → index access index in one transaction per batch. */
+/* Called on the sequencer thread once per durable batch, the entries
+ * [from, upto), with those of them that have a subject (n may be 0), so
+ * the gateway can keep its subject → index access index in one
+ * transaction per batch. */
 typedef void (*audit_index_fn)(const char *const *subjects,
-    const uint64_t *indexes, size_t n, void *arg);
+    const uint64_t *indexes, size_t n, uint64_t from, uint64_t upto,
+    void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
 
 /* Number of durable entries. */

@@ -95,6 +95,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
+	struct access_index *index = NULL;
 	struct delivery *dl = NULL;
 	struct config *cfg;
 	sigset_t set;
@@ -140,7 +141,7 @@ cmd_serve(int argc, char **argv)
 		log_error("audit log: %s", err);
 		goto out;
 	}
-	if (access_index_start(gw.audit, index_store) != 0) {
+	if ((index = access_index_start(gw.audit, index_store)) == NULL) {
 		log_error("audit log: cannot rebuild the access index");
 		goto out;
 	}
@@ -167,6 +168,7 @@ out:
 		close(fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
+	access_index_free(index);
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);

@@ -144,15 +144,15 @@ store_objection_match(struct store *st, const char *subject,
 
 enum store_status
 store_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n)
+    const uint64_t *indexes, size_t n, uint64_t from, uint64_t upto)
 {
-	return st->ops->access_put(st, subjects, indexes, n);
+	return st->ops->access_put(st, subjects, indexes, n, from, upto);
 }
 
 enum store_status
-store_access_last(struct store *st, uint64_t *audit_index)
+store_access_watermark(struct store *st, uint64_t *upto)
 {
-	return st->ops->access_last(st, audit_index);
+	return st->ops->access_watermark(st, upto);
 }
 
 enum store_status
@@ -167,6 +167,13 @@ store_record_accept(struct store *st, const struct store_push *p, size_t n,
     struct store_push_result *res, const struct store_cursor *cursor)
 {
 	return st->ops->record_accept(st, p, n, res, cursor);
+}
+
+enum store_status
+store_push_audited(struct store *st, const struct store_push_audit *a,
+    size_t n)
+{
+	return st->ops->push_audited(st, a, n);
 }
 
 enum store_status

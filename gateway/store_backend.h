@@ -39,13 +39,16 @@ struct store_ops {
 	    const char *subject, const char *dataset, const char *purpose,
 	    const char *consumer);
 	enum store_status (*access_put)(struct store *st,
-	    const char *const *subjects, const uint64_t *indexes, size_t n);
-	enum store_status (*access_last)(struct store *st, uint64_t *audit_index);
+	    const char *const *subjects, const uint64_t *indexes, size_t n,
+	    uint64_t from, uint64_t upto);
+	enum store_status (*access_watermark)(struct store *st, uint64_t *upto);
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
 	enum store_status (*record_accept)(struct store *st,
 	    const struct store_push *p, size_t n, struct store_push_result *res,
 	    const struct store_cursor *cursor);
+	enum store_status (*push_audited)(struct store *st,
+	    const struct store_push_audit *a, size_t n);
 	enum store_status (*poll_cursor)(struct store *st, const char *service,
 	    char **cursor);
 	enum store_status (*change_list)(struct store *st, const char *dataset,

@@ -125,6 +125,19 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE links"
 	"  ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX links_by_subject ON links (subject, pivot_version);",
+	/* 5: the audit entry that covers what was sent or accepted (a
+	 * delivery's `deliver` entry, written before the send; a push key's
+	 * `push` entry), and the access index's watermark: every entry below
+	 * it is indexed. It starts at 0, so the first start after this step
+	 * indexes again what an earlier failed batch left out. */
+	"ALTER TABLE deliveries ADD COLUMN audit_index INTEGER;"
+	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
+	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;"
+	"CREATE TABLE access_watermark ("
+	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
+	"  upto INTEGER NOT NULL"
+	");"
+	"INSERT INTO access_watermark (one, upto) VALUES (1, 0);",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -149,10 +162,12 @@ enum sqlite_stmt {
 	Q_OBJECTION_INSERT,
 	Q_OBJECTION_MATCH,
 	Q_ACCESS_PUT,
-	Q_ACCESS_LAST,
+	Q_ACCESS_WATERMARK,
+	Q_ACCESS_ADVANCE,
 	Q_ACCESS_LIST,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
+	Q_PUSH_KEY_AUDITED,
 	Q_RECORD_INSERT,
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
@@ -177,7 +192,8 @@ enum sqlite_stmt {
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
 	"r.record, r.version, r.created_ms"
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
-	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
+	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS \
+	", d.audit_index, d.audit_sha256"
 #define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
 /* Another delivery of the same version chain: (subscriber, subject, dataset). */
 #define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
@@ -223,14 +239,19 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND (consumer IS NULL OR consumer = ?4) LIMIT 1",
 	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
 	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-	[Q_ACCESS_LAST] = "SELECT max(audit_index) FROM access_index",
+	[Q_ACCESS_WATERMARK] = "SELECT upto FROM access_watermark",
+	[Q_ACCESS_ADVANCE] = "UPDATE access_watermark SET upto = ?2 "
+	    "WHERE upto >= ?1 AND upto < ?2",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
-	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response FROM push_keys "
+	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
+	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = ?1 AND key = ?2",
 	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
 	    "request_sha256, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_PUSH_KEY_AUDITED] = "UPDATE push_keys SET audit_index = ?3 "
+	    "WHERE provider = ?1 AND key = ?2",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
 	    "dataset, version, record, created_ms) VALUES (?1, ?2, ?3, ?4, "
 	    "(SELECT coalesce(max(version), 0) + 1 FROM records "
@@ -259,8 +280,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
 	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE ?2 END, "
-	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6 "
-	    "WHERE id = ?1 AND state = 1",
+	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
+	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -1033,6 +1054,7 @@ struct sq_access_batch {
 	const char *const *subjects;
 	const uint64_t *indexes;
 	size_t n;
+	uint64_t from, upto;
 };
 
 /* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
@@ -1041,54 +1063,50 @@ sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
 	const struct sq_access_batch *b = arg;
 	enum store_status rc = STORE_OK;
+	sqlite3_stmt *s;
 
+	if (b->upto > INT64_MAX) {
+		log_error("store: sqlite: audit index out of range");
+		return STORE_ERROR;
+	}
 	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
-		sqlite3_stmt *s;
-
-		if (b->indexes[i] > INT64_MAX) {
-			log_error("store: sqlite: audit index out of range");
-			return STORE_ERROR;
-		}
 		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
 			return STORE_ERROR;
 		sq_bind_text(s, 1, b->subjects[i]);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)b->indexes[i]);
 		rc = sq_exec(ss, s, "access put");
 	}
-	return rc;
+	if (rc != STORE_OK || (s = sq_stmt(ss, Q_ACCESS_ADVANCE)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)b->from);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)b->upto);
+	return sq_exec(ss, s, "access watermark");
 }
 
 /* One transaction per audit batch: the sequencer calls this once per
  * group commit, not once per entry. */
 static enum store_status
 sq_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n)
+    const uint64_t *indexes, size_t n, uint64_t from, uint64_t upto)
 {
-	struct sq_access_batch b = { subjects, indexes, n };
+	struct sq_access_batch b = { subjects, indexes, n, from, upto };
 
-	if (n == 0)
-		return STORE_OK;
 	return sq_transaction(sq(st), sq_access_put_all, &b);
 }
 
 static enum store_status
-sq_access_last(struct store *st, uint64_t *audit_index)
+sq_access_watermark(struct store *st, uint64_t *upto)
 {
 	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_ACCESS_LAST)) == NULL)
+	if ((s = sq_stmt(ss, Q_ACCESS_WATERMARK)) == NULL)
 		return STORE_ERROR;
-	rc = sq_row(ss, s, "access last");
-	if (rc == STORE_OK) {
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
-			rc = STORE_NOT_FOUND;   /* max() of no rows */
-		else
-			*audit_index = (uint64_t)sqlite3_column_int64(s, 0);
-	}
+	if ((rc = sq_row(ss, s, "access watermark")) == STORE_OK)
+		*upto = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return rc;
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
 static enum store_status
@@ -1161,6 +1179,7 @@ sq_push_key_check(struct sqlite_store *ss, const struct store_push *p,
 	if (rc == STORE_OK) {
 		res->same = strcmp((const char *)sqlite3_column_text(s, 0),
 		    p->request_sha256) == 0;
+		res->audited = sqlite3_column_int(s, 2);
 		res->previous = sq_column_dup(s, 1);
 		rc = res->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
 	} else if (rc == STORE_NOT_FOUND) {
@@ -1241,6 +1260,39 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 		    != STORE_OK)
 			return rc;
 	return sq_push_key_put(ss, p);
+}
+
+struct sq_push_audits {
+	const struct store_push_audit *a;
+	size_t n;
+};
+
+static enum store_status
+sq_push_audited_rows(struct sqlite_store *ss, void *arg)
+{
+	const struct sq_push_audits *m = arg;
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < m->n && rc == STORE_OK; i++) {
+		sqlite3_stmt *s = sq_stmt(ss, Q_PUSH_KEY_AUDITED);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, m->a[i].provider);
+		sq_bind_text(s, 2, m->a[i].key);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)m->a[i].audit_index);
+		rc = sq_exec(ss, s, "push key audited");
+	}
+	return rc;
+}
+
+static enum store_status
+sq_push_audited(struct store *st, const struct store_push_audit *a, size_t n)
+{
+	struct sq_push_audits m = { a, n };
+
+	return n > 0 ? sq_transaction(sq(st), sq_push_audited_rows, &m) :
+	    STORE_OK;
 }
 
 static enum store_status
@@ -1377,7 +1429,7 @@ sq_change_list(struct store *st, const char *dataset, int64_t after,
 static enum store_status
 sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 {
-	const unsigned char *id = sqlite3_column_text(s, 1);
+	const unsigned char *id = sqlite3_column_text(s, 1), *sha;
 
 	memset(d, 0, sizeof(*d));
 	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN) {
@@ -1393,6 +1445,11 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	d->due_ms = sqlite3_column_int64(s, 6);
 	d->updated_ms = sqlite3_column_int64(s, 7);
 	d->last_error = sq_column_dup(s, 8);
+	d->audit_index = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 17);
+	sha = sqlite3_column_text(s, 18);
+	if (sha != NULL && strlen((const char *)sha) < sizeof(d->audit_sha256))
+		memcpy(d->audit_sha256, sha, strlen((const char *)sha) + 1);
 	if (d->subscriber == NULL || sq_record_read(s, 9, &d->rec) != STORE_OK) {
 		store_delivery_clear(d);
 		return STORE_ERROR;
@@ -1559,6 +1616,9 @@ sq_finish_rows(struct sqlite_store *ss, void *arg)
 		sqlite3_bind_int64(s, 4, o->due_ms);
 		sq_bind_text(s, 5, o->error);
 		sqlite3_bind_int64(s, 6, f->now_ms);
+		if (o->audit_index >= 0)
+			sqlite3_bind_int64(s, 7, o->audit_index);
+		sq_bind_text(s, 8, o->audit_sha256);
 		if ((rc = sq_exec(ss, s, "delivery finish")) != STORE_OK)
 			return rc;
 	}
@@ -1662,9 +1722,10 @@ static const struct store_ops sqlite_ops = {
 	.objection_insert = sq_objection_insert,
 	.objection_match = sq_objection_match,
 	.access_put = sq_access_put,
-	.access_last = sq_access_last,
+	.access_watermark = sq_access_watermark,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
+	.push_audited = sq_push_audited,
 	.poll_cursor = sq_poll_cursor,
 	.change_list = sq_change_list,
 	.delivery_recover = sq_delivery_recover,

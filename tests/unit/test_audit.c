@@ -384,6 +384,8 @@ struct async_state {
 	int pending, failed, wrong_thread;
 	uint64_t hooked[64];
 	int nhooked;
+	uint64_t next_batch;
+	int bad_batch;
 	pthread_t seq_thread;
 };
 
@@ -402,9 +404,14 @@ async_done(int status, uint64_t index, void *arg)
 
 static void
 async_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
-    void *arg)
+    uint64_t from, uint64_t upto, void *arg)
 {
 	struct async_state *s = arg;
+
+	/* Batches follow one another with no gap. */
+	if (from != s->next_batch || upto <= from)
+		s->bad_batch++;
+	s->next_batch = upto;
 
 	for (size_t i = 0; i < n; i++)
 		if (s->nhooked < 64 && strcmp(subjects[i], "5a1d") == 0)
@@ -460,6 +467,8 @@ test_async(void)
 	CHECK_INT(s.failed, 1);
 	CHECK_INT(s.wrong_thread, 0);
 	CHECK_INT(s.nhooked, 20);
+	CHECK_INT(s.bad_batch, 0);
+	CHECK_INT(s.next_batch, 40);
 	CHECK_INT(audit_size(a), 40);
 	for (int i = 1; i < s.nhooked; i++)
 		CHECK(s.hooked[i] > s.hooked[i - 1]);

@@ -110,7 +110,8 @@ test_open_and_migrate(void)
 }
 
 /* A links table as schema version 3 left it, written behind the store's
- * back: opening migrates it, and its links are version 1 subjects. */
+ * back (with the other tables later steps alter, reduced to a column):
+ * opening migrates it, and its links are version 1 subjects. */
 static void
 test_migrate_pivot_version(void)
 {
@@ -126,6 +127,8 @@ test_migrate_pivot_version(void)
 	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
 	    " UNIQUE (service, subject)) WITHOUT ROWID;"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
+	    "CREATE TABLE deliveries (id TEXT);"
+	    "CREATE TABLE push_keys (key TEXT);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -337,11 +340,11 @@ test_objections(void)
 	store_close(st);
 }
 
-/* One pair, as the catch-up at start writes them. */
+/* One pair, as a batch of one entry. */
 static enum store_status
 access_put(struct store *st, const char *subject, uint64_t index)
 {
-	return store_access_put(st, &subject, &index, 1);
+	return store_access_put(st, &subject, &index, 1, index, index + 1);
 }
 
 static void
@@ -354,21 +357,41 @@ test_access_index(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_access_last(st, &last), STORE_NOT_FOUND);
-	for (uint64_t i = 1; i <= 10; i++)
-		CHECK_INT(access_put(st, SUBJ_A, i * 2), STORE_OK);
+	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
+	CHECK_INT(last, 0);
+	/* Entries 1, 3, 5... have no subject: batches of two. */
+	for (uint64_t i = 1; i <= 10; i++) {
+		const char *subject = SUBJ_A;
+		uint64_t index = i * 2;
+
+		CHECK_INT(store_access_put(st, &subject, &index, 1, i * 2 - 2,
+		    i * 2 + 1), STORE_OK);
+	}
 	CHECK_INT(access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
-	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
-	CHECK_INT(store_access_last(st, &last), STORE_OK);
+	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
 	CHECK_INT(last, 21);
+	/* A batch beyond a gap is indexed, but the watermark stays below the
+	 * gap: entry 21 is still to be indexed. */
+	CHECK_INT(access_put(st, SUBJ_B, 22), STORE_OK);
+	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
+	CHECK_INT(last, 21);
+	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
+	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
+	CHECK_INT(last, 22);
 	{
 		/* A batch, as the audit sequencer hands it over: all or none. */
 		const char *subjects[] = { SUBJ_B, SUBJ_B, SUBJ_B };
 		const uint64_t indexes[] = { 22, 23, 24 };
 
-		CHECK_INT(store_access_put(st, subjects, indexes, 3), STORE_OK);
-		CHECK_INT(store_access_last(st, &last), STORE_OK);
-		CHECK_INT(last, 24);
+		CHECK_INT(store_access_put(st, subjects, indexes, 3, 22, 25),
+		    STORE_OK);
+		CHECK_INT(store_access_watermark(st, &last), STORE_OK);
+		CHECK_INT(last, 25);
+		/* No subject in the batch: only the watermark moves. */
+		CHECK_INT(store_access_put(st, subjects, indexes, 0, 25, 30),
+		    STORE_OK);
+		CHECK_INT(store_access_watermark(st, &last), STORE_OK);
+		CHECK_INT(last, 30);
 	}
 
 	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 4, &idx, &n), STORE_OK);
@@ -524,7 +547,7 @@ test_acknowledged_writes_sync(void)
 	CHECK(atomic_load(&syncs) > before);
 	/* The connection is back to NORMAL after each of them. */
 	before = atomic_load(&syncs);
-	CHECK_INT(store_access_put(st, &subject, &index, 1), STORE_OK);
+	CHECK_INT(store_access_put(st, &subject, &index, 1, 7, 8), STORE_OK);
 	CHECK_INT(atomic_load(&syncs), before);
 	store_close(st);
 }
