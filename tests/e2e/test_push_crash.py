@@ -1,8 +1,9 @@
 """Crash safety of the push outbox: 10,000 records pushed while the gateway
 is killed with SIGKILL at random moments and restarted. In the end every
 subscriber holds every subject's latest version, applied in order, every
-push carried an Idempotency-Key (duplicates allowed, applied once), and
-every record answered 202 is in the changes feed."""
+push carried an Idempotency-Key (duplicates allowed, applied once), every
+record answered 202 is in the changes feed, and every push a subscriber
+received has its `deliver` entry in the audit log."""
 import http.client
 import json
 import os
@@ -152,6 +153,20 @@ def ten_thousand_pushes_survive_sigkill_and_restarts():
         after = r.json["next"]
     missing = set(accepted) - fed
     eq(len(missing), 0, "records answered 202 but missing from the store")
+
+    # The gateway sends a delivery's id as its X-Request-Id (and its
+    # Idempotency-Key); its `deliver` entry names the same id as request_id,
+    # and the subscriber as consumer. Every push that reached a partner,
+    # duplicates too, must have one: the entry is written before the send.
+    audited = {(e["consumer"], e["request_id"]) for e in s.audit_entries()
+               if e["type"] == "deliver" and e["decision"] == "allow"}
+    for name in prefixes:
+        _, raw = applied(s, name)
+        ids = {p["request_id"] for p in raw["received"]}
+        check(all(ids), "%s: every push had an X-Request-Id" % name)
+        unaudited = sorted(i for i in ids if (name, i) not in audited)
+        eq(len(unaudited), 0, "%s: deliveries received with no deliver entry "
+           "(of %d)" % (name, len(ids)))
 
 
 @test
