@@ -3,6 +3,8 @@
 #   make run        install what is missing, build, start the demo gateway
 #   make test       install what is missing, build, run the whole suite
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze),
+#                   SAN=1 too
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # `deps`, `run` and `test` call make again after installing packages, so that
@@ -74,7 +76,8 @@ FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h tests/unit/tmpdir.h
 FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps build-tests test run install clean bench fuzz fuzz-build
+.PHONY: all deps build-tests test test-faults run install clean bench fuzz \
+	fuzz-build
 
 all: $(BUILD)/tellonce
 
@@ -153,6 +156,10 @@ build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 test: deps
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh faults
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -50,14 +50,22 @@
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
 #define AUDIT_JOURNAL_HDR 8
+#define AUDIT_REPAIR_MS   1000        /* between repairs of a failed log */
 #define AUDIT_ENTRY_MAX   65535
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+
+/* Completions not run yet on one appender's loop. */
+struct audit_loop {
+	struct event_base *base;
+	size_t pending;
+};
 
 struct audit_req {
 	struct audit_req *next;
 	char *json;                 /* owned */
 	size_t len;
 	char *subject;              /* owned copy for the index hook, or NULL */
+	struct audit *audit;
 	struct event_base *base;    /* NULL: done runs on the sequencer */
 	audit_done_fn done;
 	void *arg;
@@ -85,6 +93,8 @@ struct audit {
 	pthread_cond_t qcond;
 	struct audit_req *head, **tail;
 	int stopping;
+	struct audit_loop *loops;   /* every loop that appended so far */
+	size_t nloops;
 	audit_index_fn hook;
 	void *hook_arg;
 
@@ -494,12 +504,54 @@ audit_req_free(struct audit_req *q)
 	free(q);
 }
 
+/* The pending count of base's loop, under qmu; NULL when out of memory. */
+static size_t *
+audit_loop_pending(struct audit *a, struct event_base *base)
+{
+	struct audit_loop *grown;
+
+	for (size_t i = 0; i < a->nloops; i++)
+		if (a->loops[i].base == base)
+			return &a->loops[i].pending;
+	grown = reallocarray(a->loops, a->nloops + 1, sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	a->loops = grown;
+	a->loops[a->nloops] = (struct audit_loop){ base, 0 };
+	return &a->loops[a->nloops++].pending;
+}
+
+static void
+audit_loop_count(struct audit *a, struct event_base *base, int delta)
+{
+	size_t *pending;
+
+	pthread_mutex_lock(&a->qmu);
+	if ((pending = audit_loop_pending(a, base)) != NULL)
+		*pending += (size_t)delta;
+	pthread_mutex_unlock(&a->qmu);
+}
+
+size_t
+audit_pending(struct audit *a, struct event_base *base)
+{
+	size_t *pending, n;
+
+	pthread_mutex_lock(&a->qmu);
+	pending = audit_loop_pending(a, base);
+	n = pending != NULL ? *pending : 0;
+	pthread_mutex_unlock(&a->qmu);
+	return n;
+}
+
 static void
 audit_deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct audit_req *q = arg;
 
 	q->done(q->status, q->index, q->arg);
+	if (q->base != NULL)
+		audit_loop_count(q->audit, q->base, -1);
 	audit_req_free(q);
 }
 
@@ -515,6 +567,7 @@ audit_complete(struct audit_req *q, int status)
 	if (event_base_once(q->base, -1, EV_TIMEOUT, audit_deliver, q, NULL) != 0) {
 		log_error("audit: cannot notify the appender of entry %llu",
 		    (unsigned long long)q->index);
+		audit_loop_count(q->audit, q->base, -1);
 		audit_req_free(q);
 	}
 }
@@ -723,11 +776,13 @@ audit_deadline(struct timespec *ts, int64_t mono_ms)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
 }
 
+static int audit_repair(struct audit *a);
+
 static void *
 audit_run(void *arg)
 {
 	struct audit *a = arg;
-	int64_t next_cp = clock_mono_ms() + a->interval_ms;
+	int64_t next_cp = clock_mono_ms() + a->interval_ms, next_repair = 0;
 	struct audit_req *batch;
 	struct timespec ts;
 	int stop;
@@ -735,16 +790,17 @@ audit_run(void *arg)
 	pthread_mutex_lock(&a->qmu);
 	for (;;) {
 		while (a->head == NULL && !a->stopping) {
-			int grew = a->size > a->checkpoint_size &&
-			    !atomic_load(&a->failed);
+			int failed = atomic_load(&a->failed);
+			int grew = a->size > a->checkpoint_size && !failed;
+			int64_t due = failed ? next_repair : next_cp;
 
-			if (!grew) {
+			if (!grew && !failed) {
 				pthread_cond_wait(&a->qcond, &a->qmu);
 				continue;
 			}
-			if (clock_mono_ms() >= next_cp)
+			if (clock_mono_ms() >= due)
 				break;
-			audit_deadline(&ts, next_cp);
+			audit_deadline(&ts, due);
 			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
 		}
 		batch = a->head;
@@ -755,6 +811,20 @@ audit_run(void *arg)
 
 		if (batch != NULL)
 			audit_write_batch(a, batch);
+		/* A failed write stops the log until a repair succeeds, tried
+		 * every AUDIT_REPAIR_MS: once the disk has room again, say. */
+		if (atomic_load(&a->failed) && !stop &&
+		    clock_mono_ms() >= next_repair) {
+			if (next_repair == 0)
+				log_error("audit: the log takes no entries until "
+				    "it can write again");
+			if (audit_repair(a) == 0) {
+				next_repair = 0;
+				next_cp = clock_mono_ms() + a->interval_ms;
+			} else {
+				next_repair = clock_mono_ms() + AUDIT_REPAIR_MS;
+			}
+		}
 		if (a->size > a->checkpoint_size && !atomic_load(&a->failed) &&
 		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
 			if (audit_publish(a) != 0)
@@ -783,9 +853,14 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 		done(-1, 0, arg);
 		return;
 	}
+	q->audit = a;
 	q->base = base;
 	q->done = done;
 	q->arg = arg;
+	/* Counted before any way to complete: the appender's loop must not
+	 * end while a completion may still be posted to it. */
+	if (base != NULL)
+		audit_loop_count(a, base, 1);
 	q->json = audit_entry_json(e);
 	if (q->json != NULL)
 		q->len = strlen(q->json);
@@ -1072,6 +1147,34 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* After a failed write the tree in memory may disagree with the disk:
+ * recovers in place as a restart would (the entries on disk are the
+ * truth), then signs a checkpoint. 0 when the log takes entries again.
+ * Sequencer thread only. */
+static int
+audit_repair(struct audit *a)
+{
+	char err[512] = "";
+	int rc;
+
+	pthread_mutex_lock(&a->tmu);
+	memset(a->tree, 0, sizeof(*a->tree));
+	a->bundle_len = 0;
+	a->size = 0;
+	rc = audit_recover(a, err, sizeof(err));
+	if (rc == 0)
+		rc = audit_check_checkpoint(a, err, sizeof(err));
+	pthread_mutex_unlock(&a->tmu);
+	if (rc == 0 && (rc = audit_publish(a)) == 0) {
+		atomic_store(&a->failed, 0);
+		log_info("audit: the log writes again; %llu entries",
+		    (unsigned long long)a->size);
+	} else if (err[0] != '\0') {
+		log_error("audit: cannot repair the log yet: %s", err);
+	}
+	return rc;
+}
+
 static void
 audit_free(struct audit *a)
 {
@@ -1087,6 +1190,7 @@ audit_free(struct audit *a)
 	free(a->bundle);
 	free(a->scratch);
 	free(a->checkpoint);
+	free(a->loops);
 	free(a->dir);
 	free(a->origin);
 	free(a);

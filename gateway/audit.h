@@ -85,6 +85,10 @@ typedef void (*audit_done_fn)(int status, uint64_t index, void *arg);
  * with threading enabled (evthread_use_pthreads). */
 void audit_append_async(struct audit *a, const struct audit_entry *e,
     struct event_base *base, audit_done_fn done, void *arg);
+/* Appends with `base` whose done has not run yet (queued, being written,
+ * or posted to that loop). A loop must not be freed before this is 0: the
+ * sequencer would post to freed memory. Any thread. */
+size_t audit_pending(struct audit *a, struct event_base *base);
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 

@@ -49,16 +49,12 @@ struct delivery_sub {
 	int probing;                 /* half open: the one probe is in flight */
 };
 
-enum delivery_phase { PHASE_PREPARE, PHASE_INTENT, PHASE_PUSH, PHASE_AUDIT,
-	PHASE_STORE };
-
 struct delivery_job {
 	TAILQ_ENTRY(delivery_job) link;
 	struct delivery *dl;
 	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
-	enum delivery_phase phase;
 	int pushed;                  /* bytes may have gone out */
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
@@ -203,7 +199,6 @@ delivery_job_done(struct delivery_job *job)
 	struct delivery *dl = job->dl;
 
 	TAILQ_REMOVE(&dl->jobs, job, link);
-	job->phase = PHASE_STORE;
 	TAILQ_INSERT_TAIL(&dl->done, job, link);
 	event_active(dl->flush_ev, EV_TIMEOUT, 0);
 }
@@ -274,7 +269,6 @@ delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
 		delivery_job_done(job);
 		return;
 	}
-	job->phase = PHASE_AUDIT;
 	delivery_job_append(job, state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
 	    AUDIT_ALLOW, reason, delivery_job_audited);
 }
@@ -376,7 +370,6 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
-	job->phase = PHASE_PUSH;
 	job->pushed = 1;
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
@@ -405,7 +398,6 @@ delivery_job_intend(struct delivery_job *job)
 		delivery_job_push(job);
 		return;
 	}
-	job->phase = PHASE_INTENT;
 	delivery_job_append(job, AUDIT_ALLOW, NULL, delivery_job_intended);
 }
 
@@ -502,7 +494,6 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->out.audit_index = job->row.audit_index;
 	if (job->row.audit_index >= 0)
 		job->out.audit_sha256 = job->row.audit_sha256;
-	job->phase = PHASE_PREPARE;
 	TAILQ_INSERT_TAIL(&dl->jobs, job, link);
 	delivery_job_prepare(job);
 }
@@ -543,21 +534,14 @@ delivery_schedule(struct delivery *dl, int64_t ms)
 static int
 delivery_drained(const struct delivery *dl)
 {
-	const struct delivery_job *job;
-
 	if (!TAILQ_EMPTY(&dl->done) || poller_busy(dl->poller))
-		return 0;
-	if (TAILQ_EMPTY(&dl->jobs))
-		return 1;
-	if (clock_mono_ms() < dl->drain_deadline)
 		return 0;
 	/* Past the grace period, pushes in flight are abandoned (they are
 	 * sent again after the restart); audits in flight are waited for,
 	 * their callbacks need this loop. */
-	TAILQ_FOREACH(job, &dl->jobs, link)
-		if (job->phase == PHASE_AUDIT || job->phase == PHASE_INTENT)
-			return 0;
-	return 1;
+	if (audit_pending(dl->gw->audit, dl->base) > 0)
+		return 0;
+	return TAILQ_EMPTY(&dl->jobs) || clock_mono_ms() >= dl->drain_deadline;
 }
 
 static void

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 #include "conn.h"
 #include "gateway.h"
@@ -56,6 +57,7 @@ struct worker {
 	struct snapshot *snap;     /* held: shared's config on this loop */
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
+	int drain_late;            /* past the deadline, said so */
 	struct event *drain_ev;
 };
 
@@ -195,17 +197,28 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* Stops the loop once no request is in flight, or at the deadline; but
+ * never while an audit append of this loop is pending: the sequencer
+ * would post its completion to a freed loop (a frozen or slow audit disk
+ * holds the stop until it answers). */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	size_t audits = audit_pending(w->srv->gw->audit, w->rw.base);
+	int late = clock_mono_ms() >= w->drain_deadline;
 
-	if (w->rw.inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
+	if ((w->rw.inflight == 0 || late) && audits == 0) {
 		if (w->rw.inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, w->rw.inflight);
 		event_base_loopbreak(w->rw.base);
 		return;
+	}
+	if (late && !w->drain_late) {
+		w->drain_late = 1;
+		log_warn("worker %d: waiting for %zu audit appends to stop",
+		    w->index, audits);
 	}
 	struct timeval tick = { 0, 20000 };
 

@@ -103,8 +103,12 @@ class PushStack:
 
     SUBSCRIBERS = ("caf", "ccas", "impots")
 
-    def __init__(self, name, caf_basis="consent"):
+    def __init__(self, name, caf_basis="consent", prepare=None):
+        """prepare(workdir), when given, runs before the gateway starts
+        (tests/faults mounts file systems there)."""
         self.workdir = make_workdir(name)
+        if prepare is not None:
+            prepare(self.workdir)
         make_signing_key(self.workdir)
         self.partners = {n: Partner(self.workdir, n) for n in ("mairie",) + self.SUBSCRIBERS}
         port = free_port()
