@@ -216,6 +216,22 @@ audit_read_file(struct audit *a, const char *relpath, unsigned char **data,
 	return 0;
 }
 
+/* Whether relpath holds exactly data. */
+static int
+audit_file_is(struct audit *a, const char *relpath, const void *data,
+    size_t len)
+{
+	unsigned char *have;
+	size_t hlen;
+	int same;
+
+	if (audit_read_file(a, relpath, &have, &hlen) != 0)
+		return 0;
+	same = hlen == len && memcmp(have, data, len) == 0;
+	free(have);
+	return same;
+}
+
 /* Removes the partial versions of a tile that just became full: tlog-tiles
  * lets them go once the full tile is there. */
 static void
@@ -729,15 +745,15 @@ audit_publish(struct audit *a)
 	unsigned w;
 	merkle_hash root;
 	char *note;
-	struct stat st;
 
 	for (unsigned l = 0; l < MERKLE_TILE_LEVELS; l++) {
 		if ((w = merkle_tile_width(size, l)) == 0)
 			continue;
 		merkle_tile_path(path, (int)l, audit_full_tiles(size, l), w);
-		/* A tile of a given width never changes: write it once. */
-		if (fstatat(a->dirfd, path, &st, 0) == 0 &&
-		    st.st_size == (off_t)w * MERKLE_HASH_LEN)
+		/* A tile of a given width never changes: write it once, and
+		 * again when the one on disk is not it (torn, altered). */
+		if (audit_file_is(a, path, a->tree->tile[l],
+		    (size_t)w * MERKLE_HASH_LEN))
 			continue;
 		if (audit_put_file(a, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN) != 0)
@@ -953,7 +969,7 @@ audit_bundle_hashes(struct audit *a, uint64_t index,
 }
 
 static int audit_full_tile_root(struct audit *a, unsigned level,
-    uint64_t index, merkle_hash root);
+    uint64_t index, int check, merkle_hash root);
 
 /* The roots of the 256 full tiles of `level` from index `first`. */
 static int
@@ -961,37 +977,61 @@ audit_children_roots(struct audit *a, unsigned level, uint64_t first,
     merkle_hash roots[MERKLE_TILE_WIDTH])
 {
 	for (unsigned i = 0; i < MERKLE_TILE_WIDTH; i++)
-		if (audit_full_tile_root(a, level, first + i, roots[i]) != 0)
+		if (audit_full_tile_root(a, level, first + i, 0, roots[i]) != 0)
 			return -1;
 	return 0;
 }
 
-/* The root of full tile (level, index), rebuilding the tile from the level
- * below, and in the end from its entries, if a crash lost or tore it. */
+/* The hashes of full tile (level, index) from the level below, and in the
+ * end from its entries; 0, or -1 (logged) when the entries are not all
+ * there: the tile cannot be told right, the log must not open. */
+static int
+audit_tile_rebuild(struct audit *a, unsigned level, uint64_t index,
+    merkle_hash *hashes)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+
+	if (level > 0)
+		return audit_children_roots(a, level - 1,
+		    index * MERKLE_TILE_WIDTH, hashes);
+	if (audit_bundle_hashes(a, index, hashes) == 0)
+		return 0;
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
+	log_error("audit: %s/%s is missing or does not hold %d whole entries",
+	    a->dir, path, MERKLE_TILE_WIDTH);
+	return -1;
+}
+
+/* The root of full tile (level, index), rebuilding the tile if a crash
+ * lost or tore it. With check (the tiles of the tree's right edge, that
+ * every start reads), a level-0 tile is compared with its entries even
+ * when whole: the entries are the truth, and a tile that disagrees is
+ * rebuilt, a bundle that is gone refused. */
 static int
 audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
-    merkle_hash root)
+    int check, merkle_hash root)
 {
 	merkle_hash *hashes = malloc(MERKLE_TILE_BYTES);
 	char path[MERKLE_TILE_PATH_LEN];
 	unsigned char *data = NULL;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, whole;
 
 	if (hashes == NULL)
 		return -1;
 	merkle_tile_path(path, (int)level, index, 0);
-	if (audit_read_file(a, path, &data, &len) == 0 && len == MERKLE_TILE_BYTES) {
+	whole = audit_read_file(a, path, &data, &len) == 0 &&
+	    len == MERKLE_TILE_BYTES;
+	if (whole && !(check && level == 0)) {
 		memcpy(hashes, data, MERKLE_TILE_BYTES);
 	} else {
-		log_warn("audit: rebuilding %s from the entries", path);
-		if (level == 0)
-			rc = audit_bundle_hashes(a, index, hashes);
-		else
-			rc = audit_children_roots(a, level - 1,
-			    index * MERKLE_TILE_WIDTH, hashes);
-		if (rc != 0 || audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+		if (audit_tile_rebuild(a, level, index, hashes) != 0)
 			goto out;
+		if (!whole || memcmp(hashes, data, MERKLE_TILE_BYTES) != 0) {
+			log_warn("audit: rebuilding %s from the entries", path);
+			if (audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+				goto out;
+		}
 	}
 	merkle_perfect_root((const merkle_hash *)hashes, MERKLE_TILE_WIDTH, root);
 	rc = 0;
@@ -1038,10 +1078,12 @@ audit_restore(struct audit *a, uint64_t size, char *err, size_t errlen)
 		uint64_t first = audit_full_tiles(size, l) * MERKLE_TILE_WIDTH;
 
 		for (unsigned i = 0; i < merkle_tile_width(size, l); i++)
-			if (audit_full_tile_root(a, l - 1, first + i,
+			if (audit_full_tile_root(a, l - 1, first + i, 1,
 			    a->tree->tile[l][i]) != 0) {
-				snprintf(err, errlen, "cannot rebuild the hash "
-				    "tiles of level %u from the entries", l - 1);
+				snprintf(err, errlen, "the hash tiles of level %u "
+				    "cannot be checked against their entries: "
+				    "entries were lost; restore the audit directory "
+				    "from a backup", l - 1);
 				return -1;
 			}
 	}
