@@ -16,27 +16,34 @@ typedef const struct connector_ops *plugin_entry_fn(void);
 static const char *const plugin_reserved_keys[] = { "type", "map", "path" };
 
 /* Bytes a setting of that type takes, or 0 for a type this core does not
- * know (a plugin built against a newer header). */
+ * know (a plugin built against a newer header); *align is its alignment. */
 static size_t
-plugin_key_size(enum connector_key_type type)
+plugin_key_size(enum connector_key_type type, size_t *align)
 {
 	switch (type) {
 	case CONNECTOR_KEY_STRING:
 	case CONNECTOR_KEY_SECRET:
 	case CONNECTOR_KEY_PATH:
+		*align = _Alignof(char *);
 		return sizeof(char *);
 	case CONNECTOR_KEY_INT:
 	case CONNECTOR_KEY_DURATION:
+		*align = _Alignof(int64_t);
 		return sizeof(int64_t);
 	case CONNECTOR_KEY_BOOL:
+		*align = _Alignof(int);
 		return sizeof(int);
 	case CONNECTOR_KEY_ENDPOINT:
+		*align = _Alignof(struct connector_endpoint);
 		return sizeof(struct connector_endpoint);
 	case CONNECTOR_KEY_STRMAP:
+		*align = _Alignof(struct connector_strmap);
 		return sizeof(struct connector_strmap);
 	case CONNECTOR_KEY_LIST:
+		*align = _Alignof(struct connector_strlist);
 		return sizeof(struct connector_strlist);
 	}
+	*align = 1;
 	return 0;
 }
 
@@ -44,7 +51,7 @@ static int
 plugin_check_key(const struct connector_ops *ops, const struct connector_key *k,
     char *err, size_t errlen)
 {
-	size_t size = plugin_key_size(k->type);
+	size_t align, size = plugin_key_size(k->type, &align);
 
 	for (size_t i = 0; i < sizeof(plugin_reserved_keys) /
 	    sizeof(plugin_reserved_keys[0]); i++) {
@@ -65,10 +72,16 @@ plugin_check_key(const struct connector_ops *ops, const struct connector_key *k,
 		    "settings", k->name, ops->settings_size);
 		return -1;
 	}
+	/* The config loader stores the value through a typed pointer. */
+	if (k->offset % align != 0) {
+		snprintf(err, errlen, "its key '%s' is at offset %zu, not "
+		    "aligned for its type", k->name, k->offset);
+		return -1;
+	}
 	return 0;
 }
 
-static int
+int
 plugin_check(const struct connector_ops *ops, char *err, size_t errlen)
 {
 	if (ops == NULL) {

@@ -18,5 +18,8 @@
  * (a reload) returns the same ops: the dynamic loader counts references. */
 const struct connector_ops *plugin_load(const char *path, char *err,
     size_t errlen);
+/* The checks plugin_load makes on the ops a plugin returns (ops may be
+ * NULL). Returns 0, or -1 with the reason in err. */
+int plugin_check(const struct connector_ops *ops, char *err, size_t errlen);
 
 #endif

@@ -29,6 +29,10 @@ const char fuzz_base_config[] =
     "    attributes: {street: string, postal_code: string, city: string, "
     "country: string, floor: integer, area: number, lift: boolean, "
     "since: date}\n"
+    "  person:\n"
+    "    attributes: {family_name: string, birthdate: date, "
+    "full_name: string, last_name: string, country: string, "
+    "children: integer, city: string, born: date, town: string}\n"
     "services:\n"
     "  mairie:\n"
     "    name: Mairie\n"
@@ -42,6 +46,30 @@ const char fuzz_base_config[] =
     "      map: {street: adresse.voie, postal_code: adresse.cp, "
     "city: adresse.commune, country: pays, floor: a.b.etage, "
     "area: surface, lift: a.ascenseur, since: depuis}\n"
+    "  etat:\n"
+    "    name: Etat civil\n"
+    "    auth: {api_key: env:FUZZ_ETAT_KEY}\n"
+    "    connector:\n"
+    "      type: http\n"
+    "      base_url: http://127.0.0.1:9\n"
+    "      timeout: 200ms\n"
+    "      fetch: {method: GET, path: \"/personnes/{local_id}\"}\n"
+    "      map:\n"
+    "        family_name: {path: etat.nom, transform: [trim, upper]}\n"
+    "        birthdate: {path: naissance, "
+    "transform: [{date: {from: DD/MM/YYYY}}]}\n"
+    "        born: {path: ne, transform: [lower, "
+    "{date: {from: YYYYMMDD, to: MM-DD-YYYY}}, {date: {from: MM-DD-YYYY}}]}\n"
+    "        full_name: {transform: "
+    "[{concat: {paths: [prenom, etat.nom, foyer.enfants], sep: \" \"}}]}\n"
+    "        last_name: {path: noms, "
+    "transform: [{split: {sep: \" \", index: -1}}]}\n"
+    "        country: {transform: [{constant: FR}]}\n"
+    "        children: {path: foyer.enfants, transform: [{default: 0}]}\n"
+    "        city: {path: adresse, transform: [{split: {sep: \",\", "
+    "index: 1}}, trim, {default: Inconnue}]}\n"
+    "        town: {path: commune, transform: [trim, lower, "
+    "{default: nulle part}]}\n"
     "  caf:\n"
     "    name: CAF\n"
     "    auth: {api_key: env:FUZZ_CAF_KEY}\n"
@@ -80,6 +108,7 @@ fuzz_tmpdir(void)
 	setenv("FUZZ_MAIRIE_KEY", "fuzz-mairie", 1);
 	setenv("FUZZ_CAF_KEY", "fuzz-caf", 1);
 	setenv("FUZZ_PORTAL_KEY", "fuzz-portal", 1);
+	setenv("FUZZ_ETAT_KEY", "fuzz-etat", 1);
 	return fuzz_dir;
 }
 
@@ -134,4 +163,36 @@ fuzz_config(const char *yaml)
 	}
 	config_errors_free(&errs);
 	return cfg;
+}
+
+void
+fuzz_check_message(const char *msg)
+{
+	for (; *msg != '\0'; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			abort();        /* a value reached an error message */
+}
+
+static void fuzz_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fuzz_log(int level, const char *fmt, ...)
+{
+}
+
+const struct connector_env fuzz_env = { .service = "fuzz", .log = fuzz_log };
+
+void
+fuzz_answer_done(const struct connector_result *res, void *arg)
+{
+	struct fuzz_answer *a = arg;
+
+	a->status = res->status;
+	a->body = res->body ? json_loadb(res->body, res->body_len, 0, NULL) :
+	    NULL;
+	snprintf(a->cursor, sizeof(a->cursor), "%s", res->next_cursor ?
+	    res->next_cursor : "");
+	snprintf(a->detail, sizeof(a->detail), "%s", res->detail ?
+	    res->detail : "");
 }

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config_load.h"
+#include "connector.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,6 +26,21 @@ const char *fuzz_path(const char *name);
  * (the harness itself is wrong). Each %s in yaml (three) is the tmpdir,
  * which holds an Ed25519 key in audit.key. */
 struct config *fuzz_config(const char *yaml);
+/* Aborts if msg holds a control character. Only input values can hold
+ * one (names and paths of the configuration cannot), so an error message
+ * with one quotes a value, which may be personal data. */
+void fuzz_check_message(const char *msg);
+/* What a connector call answered, kept past its done callback. */
+struct fuzz_answer {
+	enum connector_status status;
+	json_t *body;                   /* the body parsed, or NULL; owned */
+	char cursor[256];               /* next_cursor, or "" */
+	char detail[256];               /* detail, or "" */
+};
+/* A connector_done_fn filling the struct fuzz_answer at arg. */
+void fuzz_answer_done(const struct connector_result *res, void *arg);
+/* The environment of a connector instance in a harness; it logs nothing. */
+extern const struct connector_env fuzz_env;
 /* The fixed test config used by the mapping and API harnesses. */
 extern const char fuzz_base_config[];
 

@@ -1,10 +1,12 @@
 /* fuzz_audit.c — the offline audit verifier against a hostile log
- * directory. A real log of a few entries is written once; each input then
- * replaces one of its files (the first byte says which: the checkpoint,
- * the entry bundle or the level-0 hash tile) and the directory is
- * verified. A log that was changed must never verify as the original one,
- * and nothing may crash whatever the files hold. The checkpoint parser and
- * signature check also get the input as a note. */
+ * directory. A real log of FUZZ_ENTRIES entries is written once: more than
+ * 256, so the tree has two levels (a full entry bundle and level-0 tile, a
+ * partial bundle and level-0 tile after them, and a partial level-1 tile
+ * over the full one). Each input then replaces one of its files (the first
+ * byte says which: see fuzz_files) and the directory is verified. A log
+ * that was changed must never verify as the original one, and nothing may
+ * crash whatever the files hold. The checkpoint parser and signature check
+ * also get the input as a note. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 #include "fuzz.h"
 #include "keys.h"
 
-#define FUZZ_ENTRIES 3
+#define FUZZ_ENTRIES 300
+#define FUZZ_NFILES 6
 
 struct fuzz_file {
 	char path[MERKLE_TILE_PATH_LEN + 8];    /* "audit/" + a tile path */
@@ -24,7 +27,9 @@ struct fuzz_file {
 	size_t len;
 };
 
-static struct fuzz_file fuzz_files[3];  /* checkpoint, bundle, tile */
+/* The checkpoint; the full bundle and level-0 tile; the partial bundle and
+ * level-0 tile; the partial level-1 tile. */
+static struct fuzz_file fuzz_files[FUZZ_NFILES];
 static char *fuzz_vkey;
 static char fuzz_origin[] = "fuzz.tellonce.test/log";
 static unsigned char fuzz_pub[32];
@@ -45,6 +50,15 @@ fuzz_read(struct fuzz_file *f)
 	fclose(in);
 }
 
+static void
+fuzz_tile(struct fuzz_file *f, int level, uint64_t index, unsigned width)
+{
+	char tile[MERKLE_TILE_PATH_LEN];
+
+	merkle_tile_path(tile, level, index, width);
+	snprintf(f->path, sizeof(f->path), "audit/%s", tile);
+}
+
 /* Writes FUZZ_ENTRIES entries with the real writer and keeps its files. */
 static void
 fuzz_make_log(void)
@@ -55,7 +69,7 @@ fuzz_make_log(void)
 	    .consumer = "caf", .subject = "00ff" };
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	BIO *bio = BIO_new(BIO_s_mem());
-	char err[256], tile[MERKLE_TILE_PATH_LEN], *pem;
+	char err[256], *pem;
 	struct audit *a;
 	uint64_t size;
 	long len;
@@ -82,13 +96,13 @@ fuzz_make_log(void)
 		abort();
 	snprintf(fuzz_files[0].path, sizeof(fuzz_files[0].path),
 	    "audit/checkpoint");
-	merkle_tile_path(tile, MERKLE_TILE_ENTRIES, 0, FUZZ_ENTRIES);
-	snprintf(fuzz_files[1].path, sizeof(fuzz_files[1].path), "audit/%s",
-	    tile);
-	merkle_tile_path(tile, 0, 0, FUZZ_ENTRIES);
-	snprintf(fuzz_files[2].path, sizeof(fuzz_files[2].path), "audit/%s",
-	    tile);
-	for (int i = 0; i < 3; i++)
+	fuzz_tile(&fuzz_files[1], MERKLE_TILE_ENTRIES, 0, 0);
+	fuzz_tile(&fuzz_files[2], 0, 0, 0);
+	fuzz_tile(&fuzz_files[3], MERKLE_TILE_ENTRIES, 1,
+	    FUZZ_ENTRIES % MERKLE_TILE_WIDTH);
+	fuzz_tile(&fuzz_files[4], 0, 1, FUZZ_ENTRIES % MERKLE_TILE_WIDTH);
+	fuzz_tile(&fuzz_files[5], 1, 0, FUZZ_ENTRIES / MERKLE_TILE_WIDTH);
+	for (int i = 0; i < FUZZ_NFILES; i++)
 		fuzz_read(&fuzz_files[i]);
 	free(cfg.dir);
 	BIO_free(bio);
@@ -111,8 +125,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	checkpoint_parse((const char *)data + 1, size - 1, &cp, err, sizeof(err));
 	checkpoint_verify((const char *)data + 1, size - 1, fuzz_origin,
 	    fuzz_pub, err, sizeof(err));
-	which = data[0] % 3;
-	for (int i = 0; i < 3; i++)
+	which = data[0] % FUZZ_NFILES;
+	for (int i = 0; i < FUZZ_NFILES; i++)
 		fuzz_write(fuzz_files[i].path, fuzz_files[i].data,
 		    fuzz_files[i].len);
 	fuzz_write(fuzz_files[which].path, data + 1, size - 1);

@@ -90,16 +90,84 @@ cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 	return 0;
 }
 
+/* Signals go to the main thread's sigwait only; set is filled for it. */
+static void
+cmd_serve_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Binds the listener as root, drops privileges, then opens what the
+ * gateway keeps: the signing key, the access index's store connection and
+ * the audit log. Everything opened after the drop is opened as
+ * gateway.user, so its files stay usable by it. 0, or -1 logged. */
+static int
+cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
+    struct store **index_store, struct access_index **index)
+{
+	char err[512];
+
+	if ((*fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (cfg->gateway.user != NULL &&
+	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (cmd_serve_open_signer(gw, cfg) != 0)
+		return -1;
+	if ((*index_store = store_open(cfg->gateway.store, err, sizeof(err))) == NULL) {
+		log_error("store: %s", err);
+		return -1;
+	}
+	if ((gw->audit = audit_open(&cfg->gateway.audit, err, sizeof(err))) == NULL) {
+		log_error("audit log: %s", err);
+		return -1;
+	}
+	if ((*index = access_index_start(gw->audit, *index_store)) == NULL) {
+		log_error("audit log: cannot rebuild the access index");
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the HTTP workers on fd and the delivery worker; takes fd and
+ * cfg (one reference each to the server and the delivery worker), also on
+ * failure. The delivery worker, or NULL logged with nothing left running. */
+static struct delivery *
+cmd_serve_start(struct gateway *gw, struct config *cfg, int fd)
+{
+	struct delivery *dl;
+	char err[512];
+
+	if (server_start_on(gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+		log_error("%s", err);
+		config_free(cfg);
+		return NULL;
+	}
+	if ((dl = delivery_start(gw, cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		server_stop(gw->server);
+	}
+	return dl;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
 	struct access_index *index = NULL;
-	struct delivery *dl = NULL;
+	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
-	char err[512];
 	int level, fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
@@ -108,56 +176,18 @@ cmd_serve(int argc, char **argv)
 		return CMD_FAIL;
 	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
 		log_set_level((enum log_level)level);
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_serve_block_signals(&set);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	/* Bound as root (ports below 1024); everything opened from here on
-	 * is opened as gateway.user, so its files stay usable by it. */
-	if ((fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
-		log_error("%s", err);
+	if (cmd_serve_open(&gw, cfg, &fd, &index_store, &index) != 0) {
+		config_free(cfg);
 		goto out;
 	}
-	if (cfg->gateway.user != NULL &&
-	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		goto out;
-	}
-	if (cmd_serve_open_signer(&gw, cfg) != 0)
-		goto out;
-	index_store = store_open(cfg->gateway.store, err, sizeof(err));
-	if (index_store == NULL) {
-		log_error("store: %s", err);
-		goto out;
-	}
-	gw.audit = audit_open(&cfg->gateway.audit, err, sizeof(err));
-	if (gw.audit == NULL) {
-		log_error("audit log: %s", err);
-		goto out;
-	}
-	if ((index = access_index_start(gw.audit, index_store)) == NULL) {
-		log_error("audit log: cannot rebuild the access index");
-		goto out;
-	}
-	if (server_start_on(&gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
-		fd = -1; /* server_start_on took it, and one config reference */
-		log_error("%s", err);
-		goto out;
-	}
+	dl = cmd_serve_start(&gw, cfg, fd);
 	fd = -1;
-	dl = delivery_start(&gw, cfg, err, sizeof(err));
-	cfg = NULL; /* delivery_start took the other reference */
-	if (dl == NULL) {
-		log_error("%s", err);
-		server_stop(gw.server);
+	if (dl == NULL)
 		goto out;
-	}
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
 	cmd_serve_signals(&gw, dl, &set);
 	server_stop(gw.server);
@@ -172,7 +202,6 @@ out:
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);
-	config_free(cfg);
 	curl_global_cleanup();
 	if (rc == CMD_OK)
 		log_info("stopped");

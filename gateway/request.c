@@ -403,22 +403,16 @@ request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
 	return NULL;
 }
 
-
-void
-request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+/* A request on w for req, holding snap until its reply; NULL when out of
+ * memory. */
+static struct request *
+request_new(struct request_worker *w, struct snapshot *snap,
     struct evhttp_request *req)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const struct request_route *rt;
 	struct request *r = calloc(1, sizeof(*r));
-	char *decoded = NULL;
-	const char *param;
-	int known;
 
-	if (r == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
+	if (r == NULL)
+		return NULL;
 	r->req = req;
 	r->worker = w;
 	r->gw = w->gw;
@@ -430,30 +424,37 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	w->inflight++;
 	request_set_id(r);
 	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
-	/* Fail closed: nothing is served in clear when TLS is configured. */
-	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
-		request_add_header(r, "Connection", "close");
-		request_reply_problem(r, 400, NULL, "this gateway only speaks TLS");
-		return;
-	}
+	return r;
+}
+
+/* Parses the query and finds the route of r's method and path, keeping
+ * the {id} segment in r->param; NULL when r has been answered (400, 404,
+ * 405 or 503). */
+static const struct request_route *
+request_route(struct request *r)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+	const struct request_route *rt;
+	char *decoded = NULL;
+	const char *param;
+	int known;
 
 	if (uri != NULL && evhttp_uri_get_query(uri) != NULL &&
 	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &r->query) != 0) {
 		request_reply_problem(r, 400, NULL, "malformed query string");
-		return;
+		return NULL;
 	}
 	if (uri != NULL && evhttp_uri_get_path(uri) != NULL)
 		decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
-	rt = request_route_find(w, evhttp_request_get_command(req),
+	rt = request_route_find(r->worker, evhttp_request_get_command(r->req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {
 		free(decoded);
-		if (known) {
+		if (known)
 			request_reply_problem(r, 405, NULL, "method not allowed on this path");
-		} else {
+		else
 			request_reply_problem(r, 404, NULL, "no such endpoint");
-		}
-		return;
+		return NULL;
 	}
 	/* The route pattern names the request in metrics; the raw path may
 	 * hold ids. */
@@ -461,9 +462,31 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	if (param != NULL && (r->param = strdup(param)) == NULL) {
 		free(decoded);
 		request_reply_problem(r, 503, NULL, "out of memory");
-		return;
+		return NULL;
 	}
 	free(decoded);
+	return rt;
+}
+
+void
+request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+    struct evhttp_request *req)
+{
+	const struct request_route *rt;
+	struct request *r;
+
+	if ((r = request_new(w, snap, req)) == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	/* Fail closed: nothing is served in clear when TLS is configured. */
+	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 400, NULL, "this gateway only speaks TLS");
+		return;
+	}
+	if ((rt = request_route(r)) == NULL)
+		return;
 	if (request_authenticate(r, rt->auth) != 0)
 		return;
 	if (r->caller != NULL && request_rate_limit(r) != 0)

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "config_model.h"
 #include "policy.h"
 #include "store.h"
 

@@ -151,6 +151,12 @@ file_csv_split(const char *s, size_t n, size_t lineno, json_t *fields,
 			return file_fail(p, lineno, "a quote inside a field "
 			    "that is not quoted, or text after a closing quote");
 		}
+		/* The core reads records as JSON text, where a NUL cannot
+		 * be: one would make the whole file unreadable, for ever. */
+		if (memchr(buf, '\0', len) != NULL) {
+			free(buf);
+			return file_fail(p, lineno, "a NUL byte in a field");
+		}
 		if ((f = json_stringn(buf, len)) == NULL) {
 			free(buf);
 			return file_fail(p, lineno, "not UTF-8");

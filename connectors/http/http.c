@@ -514,6 +514,26 @@ http_status_of(long code)
 	return CONNECTOR_PERMANENT;
 }
 
+void
+http_read_answer(long code, const char *body, size_t len, int fetch,
+    struct connector_result *res, char *detail, size_t detail_len)
+{
+	res->http_status = (int)code;
+	res->detail = detail;
+	if (code < 200 || code > 299) {
+		res->status = http_status_of(code);
+		snprintf(detail, detail_len, "service answered HTTP %ld", code);
+	} else if (fetch && !http_is_object(body, len)) {
+		res->status = CONNECTOR_PERMANENT;
+		snprintf(detail, detail_len, "service answered invalid JSON");
+	} else {
+		res->status = CONNECTOR_OK;
+		res->body = body;
+		res->body_len = len;
+		res->detail = NULL;
+	}
+}
+
 /* Turns a finished transfer into a result. Details hold the status and
  * curl's error text, never the body (it may hold personal data). */
 static void
@@ -534,17 +554,9 @@ http_classify(const struct http_call *c, CURLcode rc, long code,
 	} else if (c->kind == HTTP_HEALTH) {
 		res->status = CONNECTOR_OK;
 		snprintf(detail, len, "service answered HTTP %ld", code);
-	} else if (code < 200 || code > 299) {
-		res->status = http_status_of(code);
-		snprintf(detail, len, "service answered HTTP %ld", code);
-	} else if (c->kind == HTTP_FETCH && !http_is_object(c->buf, c->len)) {
-		res->status = CONNECTOR_PERMANENT;
-		snprintf(detail, len, "service answered invalid JSON");
 	} else {
-		res->status = CONNECTOR_OK;
-		res->body = c->buf;
-		res->body_len = c->len;
-		res->detail = NULL;
+		http_read_answer(code, c->buf, c->len, c->kind == HTTP_FETCH,
+		    res, detail, len);
 	}
 }
 

@@ -27,4 +27,12 @@ struct http_settings {
 
 extern const struct connector_ops http_connector_ops;
 
+/* What a service's complete answer means: its status code and body, for a
+ * fetch (whose body must be a JSON object) or a push. res->body points
+ * into body; res->detail, when set, is detail (detail_len bytes), which
+ * names the status and never holds the body (it may hold personal data).
+ * A function of its own so that it can be fuzzed without a network. */
+void http_read_answer(long code, const char *body, size_t len, int fetch,
+    struct connector_result *res, char *detail, size_t detail_len);
+
 #endif

@@ -6,6 +6,7 @@
  * `timeout` when the database is locked by another writer. */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "sql_driver.h"
@@ -82,11 +83,16 @@ sql_sqlite_is_boolean(sqlite3_stmt *st, int col)
 	    strcasecmp(decl, "BOOL") == 0);
 }
 
-/* The value in column col of the current row; NULL for a blob or text
- * that is not UTF-8, which JSON cannot carry. */
+/* The value in column col of the current row; NULL for a blob, or text
+ * that is not UTF-8 or holds a NUL, which the JSON text records cross the
+ * ABI as cannot carry (a "\u0000" the core refuses would stop a changes
+ * feed at that row for good). */
 static json_t *
 sql_sqlite_value(sqlite3_stmt *st, int col)
 {
+	const char *text;
+	size_t len;
+
 	switch (sqlite3_column_type(st, col)) {
 	case SQLITE_INTEGER:
 		if (sql_sqlite_is_boolean(st, col))
@@ -95,8 +101,9 @@ sql_sqlite_value(sqlite3_stmt *st, int col)
 	case SQLITE_FLOAT:
 		return json_real(sqlite3_column_double(st, col));
 	case SQLITE_TEXT:
-		return json_stringn((const char *)sqlite3_column_text(st, col),
-		    (size_t)sqlite3_column_bytes(st, col));
+		text = (const char *)sqlite3_column_text(st, col);
+		len = (size_t)sqlite3_column_bytes(st, col);
+		return memchr(text, '\0', len) ? NULL : json_stringn(text, len);
 	case SQLITE_NULL:
 		return json_null();
 	default:
@@ -113,8 +120,9 @@ sql_sqlite_row(sqlite3_stmt *st, json_t *rows, char *err, size_t errlen)
 		json_t *v = sql_sqlite_value(st, c);
 
 		if (v == NULL) {
-			snprintf(err, errlen, "column %s holds a blob or text "
-			    "that is not UTF-8", sqlite3_column_name(st, c));
+			snprintf(err, errlen, "column %s holds a blob, or text "
+			    "that is not UTF-8 or holds a NUL",
+			    sqlite3_column_name(st, c));
 			json_decref(row);
 			return -1;
 		}
