@@ -58,6 +58,7 @@ struct worker {
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
 	int drain_late;            /* past the deadline, said so */
+	int drain_done;            /* at the last tick, nothing held the stop */
 	struct event *drain_ev;
 };
 
@@ -200,21 +201,26 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 /* Stops the loop once no request is in flight, or at the deadline; but
  * never while an audit append of this loop is pending: the sequencer
  * would post its completion to a freed loop (a frozen or slow audit disk
- * holds the stop until it answers). */
+ * holds the stop until it answers). The condition must hold at two ticks
+ * in a row: replies queued in this turn (an audit completion runs in the
+ * same turn as this check) are written out by the next one, not lost to
+ * evhttp_free. */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	size_t audits = audit_pending(w->srv->gw->audit, w->rw.base);
 	int late = clock_mono_ms() >= w->drain_deadline;
+	int done = (w->rw.inflight == 0 || late) && audits == 0;
 
-	if ((w->rw.inflight == 0 || late) && audits == 0) {
+	if (done && w->drain_done) {
 		if (w->rw.inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, w->rw.inflight);
 		event_base_loopbreak(w->rw.base);
 		return;
 	}
+	w->drain_done = done;
 	if (late && !w->drain_late) {
 		w->drain_late = 1;
 		log_warn("worker %d: waiting for %zu audit appends to stop",
