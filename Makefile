@@ -5,21 +5,34 @@
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze),
 #                   SAN=1 too
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same)
 #
 # `deps`, `run` and `test` call make again after installing packages, so that
 # pkg-config sees libraries that were only just installed.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# GNU directory variables. The configuration goes to /etc when PREFIX is
+# /usr (a distribution's layout), to PREFIX/etc otherwise.
+BINDIR      ?= $(PREFIX)/bin
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/tellonce
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CC      ?= cc
 SAN     ?= 0
 
-# Debian 12 packages the build and the test suite need.
+# Debian 12 packages the build and `make run` need (the demo's partners are
+# python3, its health checks curl).
 DEB_PKGS = pkg-config make gcc libc6-dev \
 	libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev \
 	libsqlite3-dev libevent-dev libpq-dev libutf8proc-dev \
-	python3 python3-cryptography curl postgresql
+	python3 curl
+# Only the test suite needs these: a real PostgreSQL, the certificates its
+# TLS tests make, the man page linters, systemd-analyze.
+TEST_PKGS = python3-cryptography postgresql groff-base mandoc systemd
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make fuzz` needs these (clang and its libFuzzer runtime).
@@ -76,8 +89,8 @@ FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h tests/unit/tmpdir.h
 FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps build-tests test test-faults run install clean bench fuzz \
-	fuzz-build
+.PHONY: all deps build-tests test test-faults run install uninstall clean \
+	bench fuzz fuzz-build
 
 all: $(BUILD)/tellonce
 
@@ -153,7 +166,8 @@ $(BUILD)/tests/test_identity: tests/unit/test_identity_names.h
 
 build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
 
-test: deps
+test:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(TEST_PKGS)"
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
@@ -180,10 +194,39 @@ fuzz:
 
 fuzz-build: $(FUZZ_BINS)
 
+# The unit and the example configuration name the installed paths; the
+# example keeps its store and audit log in the unit's StateDirectory, as
+# ProtectSystem=strict leaves nothing else writable. Only these files are
+# written, all under DESTDIR (tests/e2e/test_dist.py lists them).
+INSTALL_DOCS = README.md $(wildcard docs/*.md)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tellonce
-	install -m 0755 $(BUILD)/tellonce $(DESTDIR)$(PREFIX)/bin/tellonce
-	install -m 0644 config/example.yaml $(DESTDIR)$(PREFIX)/share/tellonce/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/tellonce \
+	    $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/tellonce $(DESTDIR)$(BINDIR)/tellonce
+	sed -e 's|/usr/bin/tellonce|$(BINDIR)/tellonce|g' \
+	    -e 's|/etc/tellonce|$(SYSCONFDIR)/tellonce|g' dist/tellonce.service \
+	    > $(DESTDIR)$(UNITDIR)/tellonce.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tellonce.service
+	install -m 0644 dist/tellonce.sysusers $(DESTDIR)$(SYSUSERSDIR)/tellonce.conf
+	install -m 0644 docs/man/tellonce.8 $(DESTDIR)$(MANDIR)/man8/tellonce.8
+	install -m 0644 docs/man/tellonce.yaml.5 $(DESTDIR)$(MANDIR)/man5/tellonce.yaml.5
+	sed -e 's|^  store: sqlite:tellonce.db .*|  store: sqlite:/var/lib/tellonce/tellonce.db|' \
+	    -e 's|^    dir: audit .*|    dir: /var/lib/tellonce/audit|' config/example.yaml \
+	    > $(DESTDIR)$(SYSCONFDIR)/tellonce/tellonce.yaml.example
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/tellonce/tellonce.yaml.example
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Removes what install wrote; an admin's own files in SYSCONFDIR stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tellonce $(DESTDIR)$(UNITDIR)/tellonce.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/tellonce.conf \
+	    $(DESTDIR)$(MANDIR)/man8/tellonce.8 \
+	    $(DESTDIR)$(MANDIR)/man5/tellonce.yaml.5 \
+	    $(DESTDIR)$(SYSCONFDIR)/tellonce/tellonce.yaml.example \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
+	rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/tellonce 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -45,7 +45,8 @@ struct event_base;
 enum connector_key_type {
 	CONNECTOR_KEY_STRING,   /* char *                                          */
 	CONNECTOR_KEY_SECRET,   /* char *: resolved from env:NAME / file:PATH;    */
-	                        /*   inline values are refused                    */
+	                        /*   inline values are refused; a file must be    */
+	                        /*   0600 or stricter (a key, a token)            */
 	CONNECTOR_KEY_INT,      /* int64_t                                         */
 	CONNECTOR_KEY_BOOL,     /* int (0/1)                                       */
 	CONNECTOR_KEY_DURATION, /* int64_t milliseconds; YAML "2s", "500ms", "1m"  */
@@ -54,6 +55,9 @@ enum connector_key_type {
 	CONNECTOR_KEY_PATH,     /* char *: a file name, made absolute against the */
 	                        /*   directory of the YAML file that holds it     */
 	CONNECTOR_KEY_LIST,     /* struct connector_strlist: [value, ...]         */
+	CONNECTOR_KEY_CERT,     /* char *: a certificate (PEM), resolved as a     */
+	                        /*   SECRET but public: readable by all is fine,  */
+	                        /*   writable by group or others is refused       */
 };
 /* New key types are only ever appended, so a plugin built against an older
  * header keeps its meaning; a type the core does not know is refused when
@@ -121,6 +125,11 @@ struct connector_result {
 /* Called exactly once per fetch/push/changes, on the loop's thread. May be
  * called before the call that started it returns (synchronous connectors). */
 typedef void (*connector_done_fn)(const struct connector_result *res, void *arg);
+
+/* The descriptors one instance may hold at most (cached connections,
+ * resolver and wake-up sockets, files): the gateway sizes its descriptor
+ * budget on it (fdlimit.h), per instance, one instance per loop. */
+#define CONNECTOR_MAX_FDS 16
 
 struct connector_env {
 	struct event_base *base;   /* the loop this instance runs on */

@@ -23,6 +23,7 @@ plugin_key_size(enum connector_key_type type, size_t *align)
 	switch (type) {
 	case CONNECTOR_KEY_STRING:
 	case CONNECTOR_KEY_SECRET:
+	case CONNECTOR_KEY_CERT:
 	case CONNECTOR_KEY_PATH:
 		*align = _Alignof(char *);
 		return sizeof(char *);

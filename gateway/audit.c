@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@
 
 #include "checkpoint.h"
 #include "clock.h"
-#include "jsonutil.h"
+#include "jcs.h"
 #include "keys.h"
 #include "log.h"
 
@@ -50,9 +51,9 @@
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
 #define AUDIT_JOURNAL_HDR 8
-#define AUDIT_REPAIR_MS   1000        /* between repairs of a failed log */
 #define AUDIT_ENTRY_MAX   65535
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+#define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
 /* Completions not run yet on one appender's loop. */
 struct audit_loop {
@@ -109,7 +110,7 @@ struct audit {
 	char *checkpoint;           /* latest signed note */
 	uint64_t checkpoint_size;
 
-	atomic_int failed;          /* a write failed: the log stops taking entries */
+	atomic_int failed;          /* a write failed: no entries until recovered */
 };
 
 /* ---- files ---------------------------------------------------------- */
@@ -268,6 +269,8 @@ static const char *const audit_type_names[] = {
 	[AUDIT_OBJECTION] = "objection",
 	[AUDIT_CONFIG_RELOAD] = "config.reload",
 	[AUDIT_ADMIN] = "admin",
+	[AUDIT_ERASURE] = "erasure",
+	[AUDIT_LINK_DELETE] = "link.delete",
 };
 
 static const char *const audit_decision_names[] = {
@@ -298,6 +301,45 @@ audit_json_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* The members of an entry about a subject: a fresh nonce and the
+ * commitments to the subject, the consent and the payload under its view
+ * key. Entries about no subject have them null. 0, or -1. */
+static int
+audit_commitments(json_t *o, const struct audit_entry *e)
+{
+	static const char *const names[] = { "nonce", "subject", "consent",
+	    "payload" };
+	char b64[4][COMMITMENT_B64_LEN];
+	const char *value[4] = { NULL };
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	const unsigned char *v = e->view_key;
+	int bad = 0;
+
+	if (e->subject != NULL) {
+		if (v == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1)
+			return -1;
+		encode_base64(nonce, sizeof(nonce), b64[0]);
+		value[0] = b64[0];
+		bad |= commitment_make(COMMITMENT_SUBJECT, v, nonce, "", 0,
+		    b64[1]);
+		value[1] = b64[1];
+		if (e->consent != NULL) {
+			bad |= commitment_make(COMMITMENT_CONSENT, v, nonce,
+			    e->consent, strlen(e->consent), b64[2]);
+			value[2] = b64[2];
+		}
+		if (e->payload != NULL) {
+			bad |= commitment_make(COMMITMENT_PAYLOAD, v, nonce,
+			    e->payload, strlen(e->payload), b64[3]);
+			value[3] = b64[3];
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		bad |= json_object_set_new(o, names[i],
+		    audit_json_string(value[i])) != 0;
+	return bad ? -1 : 0;
+}
+
 char *
 audit_entry_json(const struct audit_entry *e)
 {
@@ -314,7 +356,7 @@ audit_entry_json(const struct audit_entry *e)
 	} else {
 		attrs = json_null();
 	}
-	clock_format_rfc3339(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
+	clock_format_rfc3339_s(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
 	/* A NULL from json_string (invalid UTF-8) makes the set fail. */
 	bad |= json_object_set_new(o, "ts", json_string(ts)) != 0;
 	bad |= json_object_set_new(o, "type",
@@ -326,18 +368,27 @@ audit_entry_json(const struct audit_entry *e)
 	bad |= json_object_set_new(o, "purpose", audit_json_string(e->purpose)) != 0;
 	bad |= json_object_set_new(o, "basis", audit_json_string(e->basis)) != 0;
 	bad |= json_object_set_new(o, "policy", audit_json_string(e->policy)) != 0;
-	bad |= json_object_set_new(o, "consent", audit_json_string(e->consent)) != 0;
-	bad |= json_object_set_new(o, "subject", audit_json_string(e->subject)) != 0;
 	bad |= json_object_set_new(o, "decision",
 	    audit_json_string(audit_decision_name(e->decision))) != 0;
 	bad |= json_object_set_new(o, "reason", audit_json_string(e->reason)) != 0;
 	bad |= json_object_set_new(o, "request_id", audit_json_string(e->request_id)) != 0;
-	bad |= json_object_set_new(o, "payload_sha256",
-	    audit_json_string(e->payload_sha256)) != 0;
-	if (!bad)
-		text = jsonutil_canonical(o);
+	if (!bad && audit_commitments(o, e) == 0)
+		text = jcs_dump(o);
 	json_decref(o);
 	return text;
+}
+
+/* Whether an entry is of the format this version writes: entries of
+ * earlier versions had no nonce and carried the pseudonym in clear. */
+static int
+audit_entry_current(const char *json, size_t len)
+{
+	json_t *o = json_loadb(json, len, 0, NULL);
+	int current = json_object_get(o, "nonce") != NULL &&
+	    json_object_get(o, "payload_sha256") == NULL;
+
+	json_decref(o);
+	return current;
 }
 
 /* The length of the entry at off in a bundle, or 0 at the end or at a torn
@@ -652,25 +703,23 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
-/* Hands the hook the batch's (subject, index) pairs in one call. */
-static void
+/* Hands the hook the batch's (subject, index) pairs in one call; 0, or -1
+ * when they could not be indexed. */
+static int
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
 	const char **subjects;
-	uint64_t *indexes, upto = batch->index;
+	uint64_t *indexes;
 	size_t n = 0;
+	int rc = -1;
 
-	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+	for (const struct audit_req *q = batch; q != NULL; q = q->next)
 		n += q->subject != NULL;
-		upto = q->index + 1;
-	}
-	subjects = calloc(n + 1, sizeof(*subjects));
-	indexes = calloc(n + 1, sizeof(*indexes));
-	if (subjects == NULL || indexes == NULL) {
-		/* The hook finds the gap at the next batch. */
-		log_error("audit: out of memory; a batch is missing from the "
-		    "access index");
-	} else {
+	if (n == 0)
+		return 0;
+	subjects = calloc(n, sizeof(*subjects));
+	indexes = calloc(n, sizeof(*indexes));
+	if (subjects != NULL && indexes != NULL) {
 		n = 0;
 		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
 			if (q->subject == NULL)
@@ -678,10 +727,11 @@ audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 			subjects[n] = q->subject;
 			indexes[n++] = q->index;
 		}
-		hook(subjects, indexes, n, batch->index, upto, arg);
+		rc = hook(subjects, indexes, n, arg);
 	}
 	free(subjects);
 	free(indexes);
+	return rc;
 }
 
 static void
@@ -689,38 +739,51 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 {
 	audit_index_fn hook;
 	void *hook_arg;
+	uint64_t next = a->tree->size;   /* only this thread grows the tree */
 	int rc;
 
-	rc = atomic_load(&a->failed) ? -1 : audit_journal_append(a, batch);
+	for (struct audit_req *q = batch; q != NULL; q = q->next)
+		q->index = next++;
+	pthread_mutex_lock(&a->qmu);
+	hook = a->hook;
+	hook_arg = a->hook_arg;
+	pthread_mutex_unlock(&a->qmu);
+	/* The index first: no crash can leave an entry that the access log
+	 * does not find, and an access log read after a reply shows it. A
+	 * batch the store could not index is not written: its appends fail
+	 * (their requests answer 503), the log itself stays up. */
+	if (atomic_load(&a->failed)) {
+		rc = -1;
+	} else if (hook != NULL && audit_index_batch(batch, hook, hook_arg) != 0) {
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: the access index could "
+		    "not take a batch; its %s refused", batch->next != NULL ?
+		    "entries are" : "entry is");
+		rc = -1;
+		goto complete;
+	} else {
+		rc = audit_journal_append(a, batch);
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&a->tmu);
-		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next) {
-			q->index = a->tree->size;
+		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next)
 			rc = audit_add_entry(a, (unsigned char *)q->json, q->len);
-		}
 		if (rc == 0)
 			a->size = a->tree->size;
 		pthread_mutex_unlock(&a->tmu);
 	}
 	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX)
 		rc = audit_sync(a);
-	/* The tree may now disagree with the disk: take nothing more. The
-	 * journal still has the entries, and a restart recovers them. */
+	/* The tree may now disagree with the disk: take nothing more until
+	 * audit_retry has rebuilt it from the files (the journal still has
+	 * every entry acknowledged). */
 	if (rc != 0)
 		atomic_store(&a->failed, 1);
-	pthread_mutex_lock(&a->qmu);
-	hook = a->hook;
-	hook_arg = a->hook_arg;
-	pthread_mutex_unlock(&a->qmu);
-	/* The index first, so that an access log read after a reply shows
-	 * the entry. */
-	if (rc == 0 && hook != NULL)
-		audit_index_batch(batch, hook, hook_arg);
+complete:
 	while (batch != NULL) {
-		struct audit_req *next = batch->next;
+		struct audit_req *next_req = batch->next;
 
 		audit_complete(batch, rc);
-		batch = next;
+		batch = next_req;
 	}
 }
 
@@ -792,13 +855,43 @@ audit_deadline(struct timespec *ts, int64_t mono_ms)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
 }
 
-static int audit_repair(struct audit *a);
+static int audit_recover(struct audit *a, char *err, size_t errlen);
+static int audit_check_checkpoint(struct audit *a, char *err, size_t errlen);
+
+/* A failed write left the tree in memory out of step with the disk (or
+ * a descriptor, a disk block was missing for a moment). Rebuilds the tree
+ * from the files as a start does, checks it against the last checkpoint
+ * and signs a new one; the log takes entries again once all of that
+ * worked, so a passing fault needs no restart. Sequencer thread only. */
+static void
+audit_retry(struct audit *a)
+{
+	char err[512] = "";
+	int rc;
+
+	pthread_mutex_lock(&a->tmu);
+	merkle_tiles_init(a->tree);
+	a->bundle_len = 0;
+	rc = audit_recover(a, err, sizeof(err)) == 0 &&
+	    audit_check_checkpoint(a, err, sizeof(err)) == 0 ? 0 : -1;
+	pthread_mutex_unlock(&a->tmu);
+	if (rc == 0 && audit_publish(a) != 0)
+		rc = -1;
+	if (rc != 0) {
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: still failing%s%s; "
+		    "retrying in %d ms", err[0] ? ": " : "", err, AUDIT_RETRY_MS);
+		return;
+	}
+	atomic_store(&a->failed, 0);
+	log_warn("audit: recovered with %llu entries; taking entries again",
+	    (unsigned long long)a->size);
+}
 
 static void *
 audit_run(void *arg)
 {
 	struct audit *a = arg;
-	int64_t next_cp = clock_mono_ms() + a->interval_ms, next_repair = 0;
+	int64_t next_cp = clock_mono_ms() + a->interval_ms, retry_at = 0;
 	struct audit_req *batch;
 	struct timespec ts;
 	int stop;
@@ -806,17 +899,23 @@ audit_run(void *arg)
 	pthread_mutex_lock(&a->qmu);
 	for (;;) {
 		while (a->head == NULL && !a->stopping) {
-			int failed = atomic_load(&a->failed);
-			int grew = a->size > a->checkpoint_size && !failed;
-			int64_t due = failed ? next_repair : next_cp;
+			int grew = a->size > a->checkpoint_size &&
+			    !atomic_load(&a->failed);
 
-			if (!grew && !failed) {
+			if (retry_at != 0) {
+				if (clock_mono_ms() >= retry_at)
+					break;
+				audit_deadline(&ts, retry_at);
+				pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
+				continue;
+			}
+			if (!grew) {
 				pthread_cond_wait(&a->qcond, &a->qmu);
 				continue;
 			}
-			if (clock_mono_ms() >= due)
+			if (clock_mono_ms() >= next_cp)
 				break;
-			audit_deadline(&ts, due);
+			audit_deadline(&ts, next_cp);
 			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
 		}
 		batch = a->head;
@@ -827,24 +926,20 @@ audit_run(void *arg)
 
 		if (batch != NULL)
 			audit_write_batch(a, batch);
-		/* A failed write stops the log until a repair succeeds, tried
-		 * every AUDIT_REPAIR_MS: once the disk has room again, say. */
-		if (atomic_load(&a->failed) && !stop &&
-		    clock_mono_ms() >= next_repair) {
-			if (next_repair == 0)
-				log_error("audit: the log takes no entries until "
-				    "it can write again");
-			if (audit_repair(a) == 0) {
-				next_repair = 0;
-				next_cp = clock_mono_ms() + a->interval_ms;
-			} else {
-				next_repair = clock_mono_ms() + AUDIT_REPAIR_MS;
-			}
-		}
 		if (a->size > a->checkpoint_size && !atomic_load(&a->failed) &&
 		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
 			if (audit_publish(a) != 0)
 				atomic_store(&a->failed, 1);
+			next_cp = clock_mono_ms() + a->interval_ms;
+		}
+		if (!atomic_load(&a->failed)) {
+			retry_at = 0;
+		} else if (retry_at == 0) {
+			retry_at = clock_mono_ms() + AUDIT_RETRY_MS;
+		} else if (!stop && clock_mono_ms() >= retry_at) {
+			audit_retry(a);
+			retry_at = atomic_load(&a->failed) ?
+			    clock_mono_ms() + AUDIT_RETRY_MS : 0;
 			next_cp = clock_mono_ms() + a->interval_ms;
 		}
 
@@ -885,8 +980,9 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
 	    (e->subject != NULL && q->subject == NULL);
 	if (refuse)
-		log_error("audit: entry refused (%s)", q->json == NULL ?
-		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)",
+		    q->json == NULL ? "not valid UTF-8, a subject without its view "
+		    "key, or out of memory" : "longer than 65535 bytes");
 	pthread_mutex_lock(&a->qmu);
 	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {
 		*a->tail = q;
@@ -1189,32 +1285,34 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* After a failed write the tree in memory may disagree with the disk:
- * recovers in place as a restart would (the entries on disk are the
- * truth), then signs a checkpoint. 0 when the log takes entries again.
- * Sequencer thread only. */
+/* A log is append-only: one begun by a version whose entries were
+ * linkable keeps them, and new entries cannot join it, for their
+ * unlinkability would be worth nothing next to them. Its first entry
+ * tells. */
 static int
-audit_repair(struct audit *a)
+audit_check_format(struct audit *a, char *err, size_t errlen)
 {
-	char err[512] = "";
-	int rc;
+	char *json;
+	size_t len;
+	int current;
 
-	pthread_mutex_lock(&a->tmu);
-	memset(a->tree, 0, sizeof(*a->tree));
-	a->bundle_len = 0;
-	a->size = 0;
-	rc = audit_recover(a, err, sizeof(err));
-	if (rc == 0)
-		rc = audit_check_checkpoint(a, err, sizeof(err));
-	pthread_mutex_unlock(&a->tmu);
-	if (rc == 0 && (rc = audit_publish(a)) == 0) {
-		atomic_store(&a->failed, 0);
-		log_info("audit: the log writes again; %llu entries",
-		    (unsigned long long)a->size);
-	} else if (err[0] != '\0') {
-		log_error("audit: cannot repair the log yet: %s", err);
+	if (a->size == 0)
+		return 0;
+	if (audit_read_entry(a, 0, &json, &len) != 0) {
+		snprintf(err, errlen, "%s: cannot read entry 0", a->dir);
+		return -1;
 	}
-	return rc;
+	current = audit_entry_current(json, len);
+	free(json);
+	if (current)
+		return 0;
+	snprintf(err, errlen, "%s holds entries of an earlier format, which "
+	    "link a citizen's entries together; this version does not append "
+	    "to it. Keep it as it is, readable to auditors only, and start a "
+	    "new log: a new audit.dir, a new audit.origin and a new "
+	    "signing_key (tellonce keygen); see docs/audit.md, \"Upgrading\"",
+	    a->dir);
+	return -1;
 }
 
 static void
@@ -1304,7 +1402,8 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if (audit_recover(a, err, errlen) != 0 ||
-	    audit_check_checkpoint(a, err, errlen) != 0)
+	    audit_check_checkpoint(a, err, errlen) != 0 ||
+	    audit_check_format(a, err, errlen) != 0)
 		goto fail;
 	if (audit_publish(a) != 0) {
 		snprintf(err, errlen, "%s: cannot write the checkpoint", a->dir);

@@ -1,32 +1,200 @@
-/* cmd.c — what the commands share: the usage text and reading -c FILE. */
+/* cmd.c — the table of commands main.c dispatches on, their usage and help
+ * texts, and what the commands share: reading -c FILE, usage errors. */
 #include "cmd.h"
 
 #include <string.h>
 
-static const char cmd_usage_text[] =
-    "usage: tellonce <command> [options]\n"
-    "\n"
-    "  serve -c FILE                      run the gateway in the foreground\n"
-    "  check -c FILE                      validate a configuration\n"
-    "  keygen -o FILE                     write a new Ed25519 audit signing key\n"
-    "  audit verify DIR [--key VKEY]      verify an audit log offline\n"
-    "  connector test -c FILE SERVICE [--subject ID]\n"
-    "                                     call one service's connector once\n"
-    "  --help, --version\n"
-    "\n"
-    "Signals to serve: SIGHUP reloads the configuration (a bad one is refused\n"
-    "and the old one keeps serving); SIGTERM or SIGINT drains and stops.\n"
-    "Documentation: docs/ and README.md.\n";
+#include "suggest.h"
+
+const struct cmd cmd_table[] = {
+	{ "serve", "-c FILE", "run the gateway in the foreground", cmd_serve,
+	  "  -c, --config FILE  the configuration (docs/configuration.md)\n"
+	  "\n"
+	  "Logs go to stderr at gateway.log_level. Signals: SIGHUP reloads the\n"
+	  "configuration (a bad one is refused and the old one keeps serving; a\n"
+	  "new log_level applies at once); SIGTERM or SIGINT drains and stops.\n" },
+	{ "check", "-c FILE [--offline]", "validate a configuration", cmd_check,
+	  "  -c, --config FILE  the configuration to check\n"
+	  "  --offline          read no secret: every env:NAME and file:PATH\n"
+	  "                     reference is checked for its shape only, so a\n"
+	  "                     configuration can be checked where its secrets\n"
+	  "                     are not (CI)\n"
+	  "\n"
+	  "Prints \"FILE: ok\", or one \"FILE:LINE:COL: message\" per problem.\n"
+	  "Exit 0 ok, 1 problems found, 2 usage error.\n" },
+	{ "register", "-c FILE [--format md|json|csv]",
+	  "print the record of processing activities", cmd_register,
+	  "  -c, --config FILE    the configuration\n"
+	  "  --format md|json|csv the output format; default md\n"
+	  "\n"
+	  "The GDPR art. 30 register generated from the configuration alone: one\n"
+	  "row per policy and one per subscription (docs/configuration.md).\n"
+	  "Exit 0, or 1 when the configuration is invalid.\n" },
+	{ "keygen", "-o FILE [--origin NAME]",
+	  "write a new Ed25519 audit signing key", cmd_keygen,
+	  "  -o FILE        the new key (PEM, mode 0600; an existing file is kept)\n"
+	  "  --origin NAME  the audit log's origin (gateway.audit.origin), which\n"
+	  "                 the verifier key printed on stdout names\n" },
+	{ "audit verify", "DIR [--key VKEY]", "verify an audit log offline",
+	  cmd_audit_verify,
+	  "  DIR         the audit log's directory (gateway.audit.dir)\n"
+	  "  --key VKEY  the verifier key (as keygen printed it): checkpoint\n"
+	  "              signatures are checked too\n"
+	  "\n"
+	  "Prints \"DIR: ok, N entries, root R\", or names the first bad entry\n"
+	  "and exits 1.\n" },
+	{ "audit verify-subject", "FILE --key VKEY",
+	  "check an access-log answer offline", cmd_audit_verify_subject,
+	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"
+	  "  --key VKEY  the verifier key of the log's checkpoints\n"
+	  "\n"
+	  "Checks the checkpoint's signature, each entry's subject commitment\n"
+	  "under the answer's view_key and its inclusion proof (docs/audit.md).\n"
+	  "Exit 0 when every entry checks, 1 otherwise.\n" },
+	{ "connector test", "-c FILE SERVICE [--subject ID]",
+	  "call one service's connector once", cmd_connector_test,
+	  "  -c FILE       the configuration\n"
+	  "  SERVICE       the service whose connector is called\n"
+	  "  --subject ID  fetch this local id (without it: a health check)\n"
+	  "\n"
+	  "Prints the status, the raw answer and the answer mapped to each\n"
+	  "dataset. Exit 0 when the connector answered ok.\n" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
 
 void
 cmd_usage(FILE *out)
 {
-	fputs(cmd_usage_text, out);
+	fputs("usage: tellonce <command> [options]\n\n", out);
+	for (const struct cmd *c = cmd_table; c->name != NULL; c++)
+		fprintf(out, "  %s %s\n      %s\n", c->name, c->synopsis, c->summary);
+	fputs("  --help, --version\n"
+	    "\n"
+	    "`tellonce COMMAND --help` explains a command. Exit codes: 0 ok,\n"
+	    "1 invalid input or failed check, 2 usage error.\n"
+	    "Documentation: docs/ and README.md.\n", out);
+}
+
+void
+cmd_help(const struct cmd *c, FILE *out)
+{
+	fprintf(out, "usage: tellonce %s %s\n%s.\n\n%s", c->name, c->synopsis,
+	    c->summary, c->help);
 }
 
 int
-cmd_usage_error(const char *msg)
+cmd_help_asked(int argc, char **argv)
 {
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether argv starts with the words of name; their count in *words. */
+static int
+cmd_matches(const char *name, int argc, char **argv, int *words)
+{
+	const char *space = strchr(name, ' ');
+	size_t first = space ? (size_t)(space - name) : strlen(name);
+
+	if (argc < 1 || strlen(argv[0]) != first ||
+	    strncmp(argv[0], name, first) != 0)
+		return 0;
+	if (space == NULL) {
+		*words = 1;
+		return 1;
+	}
+	*words = 2;
+	return argc >= 2 && strcmp(argv[1], space + 1) == 0;
+}
+
+const struct cmd *
+cmd_find(int argc, char **argv, int *words)
+{
+	for (const struct cmd *c = cmd_table; c->name != NULL; c++)
+		if (cmd_matches(c->name, argc, argv, words))
+			return c;
+	return NULL;
+}
+
+/* `tellonce audit`, `tellonce audit --help`: the commands of that group,
+ * asked for (stdout, CMD_OK) or not (stderr, CMD_USAGE); -1 if word names
+ * no group. */
+static int
+cmd_group(const char *word, int help)
+{
+	size_t len = strlen(word);
+	FILE *out = help ? stdout : stderr;
+	int found = 0;
+
+	for (const struct cmd *c = cmd_table; c->name != NULL; c++) {
+		if (strncmp(c->name, word, len) != 0 || c->name[len] != ' ')
+			continue;
+		if (found++ > 0)
+			fputc('\n', out);
+		cmd_help(c, out);
+	}
+	if (found == 0)
+		return -1;
+	return help ? CMD_OK : CMD_USAGE;
+}
+
+/* Says word is no command, naming the nearest command word if one is
+ * near; returns CMD_USAGE. */
+static int
+cmd_unknown(const char *word)
+{
+	char first[CMD_MAX][CMD_WORD_MAX];
+	const char *names[CMD_MAX], *near;
+	size_t n = 0;
+
+	for (const struct cmd *c = cmd_table; c->name != NULL && n < CMD_MAX;
+	    c++, n++) {
+		snprintf(first[n], sizeof(first[n]), "%.*s",
+		    (int)strcspn(c->name, " "), c->name);
+		names[n] = first[n];
+	}
+	if ((near = suggest_nearest(word, names, n)) != NULL)
+		fprintf(stderr, "tellonce: unknown command '%s' (did you mean "
+		    "'%s'?)\n", word, near);
+	else
+		fprintf(stderr, "tellonce: unknown command '%s'\n", word);
+	cmd_usage(stderr);
+	return CMD_USAGE;
+}
+
+int
+cmd_dispatch(int argc, char **argv)
+{
+	const struct cmd *c;
+	int words, rc;
+
+	if ((c = cmd_find(argc, argv, &words)) != NULL) {
+		if (cmd_help_asked(argc - words, argv + words)) {
+			cmd_help(c, stdout);
+			return CMD_OK;
+		}
+		return c->run(argc - words, argv + words);
+	}
+	if ((rc = cmd_group(argv[0], argc >= 2 && cmd_help_asked(1, argv + 1)))
+	    >= 0)
+		return rc;
+	return cmd_unknown(argv[0]);
+}
+
+int
+cmd_usage_error(const char *name, const char *msg)
+{
+	for (const struct cmd *c = cmd_table; name != NULL && c->name != NULL;
+	    c++) {
+		if (strcmp(c->name, name) != 0)
+			continue;
+		fprintf(stderr, "tellonce %s: %s\nusage: tellonce %s %s\n"
+		    "(tellonce %s --help explains it)\n", name, msg, name,
+		    c->synopsis, name);
+		return CMD_USAGE;
+	}
 	if (msg != NULL)
 		fprintf(stderr, "tellonce: %s\n", msg);
 	cmd_usage(stderr);

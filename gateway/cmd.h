@@ -1,7 +1,8 @@
 /* cmd.h — the commands of the `tellonce` program, one cmd_*.c file each,
- * and the few helpers they share. main.c only picks one. Each command gets
- * the arguments after its name and returns the process exit code:
- * CMD_OK, CMD_FAIL (invalid input or a failed check) or CMD_USAGE. */
+ * their table (cmd.c) and the few helpers they share. main.c only hands
+ * argv to cmd_dispatch. Each command gets the arguments after its name and
+ * returns the process exit code: CMD_OK, CMD_FAIL (invalid input or a
+ * failed check) or CMD_USAGE. */
 #ifndef TELLONCE_CMD_H
 #define TELLONCE_CMD_H
 
@@ -13,24 +14,57 @@
 #define CMD_FAIL 1
 #define CMD_USAGE 2
 
+/* One command: the words that select it ("audit verify"), what follows
+ * them, a line saying what it does, the explanation of its arguments that
+ * `tellonce NAME --help` prints, and the function that runs it on the
+ * arguments after its words. */
+struct cmd {
+	const char *name;
+	const char *synopsis;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+#define CMD_MAX 16       /* entries of cmd_table, at most */
+#define CMD_WORD_MAX 32  /* longest word of a command's name */
+
+/* Every command, in the order the usage lists them; a NULL name ends it. */
+extern const struct cmd cmd_table[];
+
 /* `tellonce serve -c FILE` (cmd_serve.c). */
 int cmd_serve(int argc, char **argv);
-/* `tellonce check -c FILE` (cmd_check.c). */
+/* `tellonce check -c FILE [--offline]` (cmd_check.c). */
 int cmd_check(int argc, char **argv);
+/* `tellonce register -c FILE [--format md|json|csv]` (cmd_register.c). */
+int cmd_register(int argc, char **argv);
 /* `tellonce keygen -o FILE [--origin NAME]` (cmd_keygen.c): prints the
  * verifier key for NAME, which must be the log's origin. */
 int cmd_keygen(int argc, char **argv);
-/* `tellonce audit verify DIR [--key VKEY]` (cmd_audit_verify.c): argv
- * holds the arguments after "verify". */
+/* `tellonce audit verify DIR [--key VKEY]` (cmd_audit_verify.c). */
 int cmd_audit_verify(int argc, char **argv);
+/* `tellonce audit verify-subject FILE --key VKEY`
+ * (cmd_audit_verify_subject.c): checks an access-log answer offline. */
+int cmd_audit_verify_subject(int argc, char **argv);
 /* `tellonce connector test -c FILE SERVICE [--subject ID]`
- * (cmd_connector_test.c): argv starts at "test". */
+ * (cmd_connector_test.c). */
 int cmd_connector_test(int argc, char **argv);
 
+/* Runs the command argv names (argv[0] is its first word): its help on
+ * stdout when --help or -h is among its arguments, a usage error for an
+ * unknown command. Returns the exit code. */
+int cmd_dispatch(int argc, char **argv);
+/* The command argv starts with, and how many words of argv name it. */
+const struct cmd *cmd_find(int argc, char **argv, int *words);
+/* Whether --help or -h is among argv. */
+int cmd_help_asked(int argc, char **argv);
 /* The program's usage text, to out. */
 void cmd_usage(FILE *out);
-/* Prints msg (when not NULL) and the usage to stderr; returns CMD_USAGE. */
-int cmd_usage_error(const char *msg);
+/* One command's usage and help, to out. */
+void cmd_help(const struct cmd *c, FILE *out);
+/* Prints msg and the usage of the command called name (every command's
+ * when name is NULL) to stderr; returns CMD_USAGE. */
+int cmd_usage_error(const char *name, const char *msg);
 /* The FILE of "-c FILE" (or --config FILE) in argv; NULL if absent. */
 const char *cmd_config_arg(int argc, char **argv);
 /* Loads the configuration at path, printing its errors to stderr; NULL

@@ -24,13 +24,6 @@ cmd_audit_verify_bar(uint64_t done, uint64_t total, void *arg)
 		fputc('\n', stderr);
 }
 
-static int
-cmd_audit_verify_usage(void)
-{
-	fprintf(stderr, "usage: tellonce audit verify DIR [--key VKEY]\n");
-	return CMD_USAGE;
-}
-
 int
 cmd_audit_verify(int argc, char **argv)
 {
@@ -45,10 +38,11 @@ cmd_audit_verify(int argc, char **argv)
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else
-			return cmd_audit_verify_usage();
+			return cmd_usage_error("audit verify",
+			    "unexpected argument");
 	}
 	if (dir == NULL)
-		return cmd_audit_verify_usage();
+		return cmd_usage_error("audit verify", "needs DIR");
 	if (audit_verify(dir, vkey, &size, root,
 	    isatty(STDERR_FILENO) ? cmd_audit_verify_bar : NULL, NULL, err,
 	    sizeof(err)) != 0) {

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "snapshot.h"
 
 struct cmd_probe {
@@ -24,12 +25,10 @@ struct cmd_probe {
 static void
 cmd_probe_done(const struct connector_result *res, void *arg)
 {
-	static const char *const names[] = { "ok", "not_found", "retry", "timeout",
-	    "conflict", "permanent" };
 	struct cmd_probe *p = arg;
 	json_t *raw;
 
-	printf("status: %s", names[res->status]);
+	printf("status: %s", metrics_connector_name(res->status));
 	if (res->http_status)
 		printf(" (HTTP %d)", res->http_status);
 	printf("\n");
@@ -107,9 +106,7 @@ cmd_connector_test(int argc, char **argv)
 	const char *path = NULL, *service = NULL;
 	struct config *cfg;
 
-	if (argc < 1 || strcmp(argv[0], "test") != 0)
-		return cmd_usage_error("expected: connector test -c FILE SERVICE");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc)
@@ -117,10 +114,11 @@ cmd_connector_test(int argc, char **argv)
 		else if (argv[i][0] != '-' && service == NULL)
 			service = argv[i];
 		else
-			return cmd_usage_error("unexpected argument to connector test");
+			return cmd_usage_error("connector test",
+			    "unexpected argument");
 	}
 	if (path == NULL || service == NULL)
-		return cmd_usage_error("connector test needs -c FILE and SERVICE");
+		return cmd_usage_error("connector test", "needs -c FILE and SERVICE");
 	if ((cfg = cmd_load_config(path)) == NULL)
 		return CMD_FAIL;
 	probe.cfg = cfg;

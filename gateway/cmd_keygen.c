@@ -7,13 +7,6 @@
 #include "cmd.h"
 #include "keys.h"
 
-static int
-cmd_keygen_usage(void)
-{
-	fprintf(stderr, "usage: tellonce keygen -o FILE [--origin NAME]\n");
-	return CMD_USAGE;
-}
-
 int
 cmd_keygen(int argc, char **argv)
 {
@@ -28,10 +21,10 @@ cmd_keygen(int argc, char **argv)
 		else if (strcmp(argv[i], "--origin") == 0 && i + 1 < argc)
 			origin = argv[++i];
 		else
-			return cmd_keygen_usage();
+			return cmd_usage_error("keygen", "unexpected argument");
 	}
 	if (path == NULL)
-		return cmd_keygen_usage();
+		return cmd_usage_error("keygen", "needs -o FILE");
 	key = keys_generate(path, err, sizeof(err));
 	if (key == NULL) {
 		fprintf(stderr, "tellonce keygen: %s\n", err);

@@ -2,8 +2,9 @@
  * foreground. Binds as root, drops to gateway.user, opens the audit log
  * and the access index, starts the HTTP server and the delivery worker,
  * then waits for signals: SIGHUP reloads, SIGTERM or SIGINT drains and
- * stops. */
+ * stops. Each step is told to the service manager (notify.h). */
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,16 +15,30 @@
 #include "audit.h"
 #include "cmd.h"
 #include "delivery.h"
+#include "fdlimit.h"
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "reload.h"
 #include "server.h"
 #include "store.h"
 
+/* gateway.log_level, at start and at every reload. */
 static void
-cmd_serve_reload(struct gateway *gw, struct delivery *dl)
+cmd_serve_log_level(const struct config *cfg)
+{
+	int level = log_level_parse(cfg->gateway.log_level);
+
+	if (level >= 0)
+		log_set_level((enum log_level)level);
+}
+
+/* Loads the file again and hands it to the server and the delivery
+ * worker. 0, or -1 logged with the old configuration still serving. */
+static int
+cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 {
 	struct config *cfg = cmd_load_config(gw->config_path);
 	const char *blocker;
@@ -32,12 +47,12 @@ cmd_serve_reload(struct gateway *gw, struct delivery *dl)
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
 		    "keeps serving", gw->config_path);
-		return;
+		return -1;
 	}
 	if ((blocker = reload_blocker(server_config(gw->server), cfg)) != NULL) {
 		log_error("reload refused: %s changed, which needs a restart", blocker);
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	/* The server and the delivery worker share the one config, read
 	 * once: after `gateway.user` drops root, key files cannot be read
@@ -47,12 +62,37 @@ cmd_serve_reload(struct gateway *gw, struct delivery *dl)
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
 		config_free(cfg);
-		return;
+		return -1;
 	}
+	cmd_serve_log_level(cfg);
 	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
+	return 0;
+}
+
+/* A reload as the service manager sees it: reloading, then ready again
+ * whether the new file was taken or refused (the old one still serves). */
+static void
+cmd_serve_reload(struct gateway *gw, struct delivery *dl)
+{
+	notify_reloading("reloading the configuration");
+	if (cmd_serve_apply(gw, dl) == 0)
+		notify_send("READY=1\nSTATUS=serving; configuration reloaded");
+	else
+		notify_send("READY=1\nSTATUS=serving; the last reload was "
+		    "refused (see the log), the previous configuration is in force");
+}
+
+/* The watchdog's question (notify.h): every worker loop turns and the
+ * audit log takes entries. */
+static int
+cmd_serve_healthy(void *arg)
+{
+	struct gateway *gw = arg;
+
+	return server_alive(gw->server) && audit_ready(gw->audit) == 0;
 }
 
 /* Waits for signals on the main thread; the workers never see them. */
@@ -71,6 +111,16 @@ cmd_serve_signals(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 		log_info("signal %d: draining and stopping", sig);
 		return;
 	}
+}
+
+/* libevent's own warnings (a failing accept() repeats on every loop turn)
+ * go to our log, rate-limited. */
+static void
+cmd_serve_event_log(int severity, const char *msg)
+{
+	log_ratelimited(severity >= EVENT_LOG_ERR ? LOG_LEVEL_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+	    "libevent: %s", msg);
 }
 
 static int
@@ -100,6 +150,10 @@ cmd_serve_block_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit (ulimit -f) a write fails with EFBIG, which
+	 * the store and the audit log handle like a full disk, instead of
+	 * the signal killing the daemon in the middle of a write. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Binds the listener as root, drops privileges, then opens what the
@@ -108,7 +162,7 @@ cmd_serve_block_signals(sigset_t *set)
  * gateway.user, so its files stay usable by it. 0, or -1 logged. */
 static int
 cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
-    struct store **index_store, struct access_index **index)
+    struct store **index_store)
 {
 	char err[512];
 
@@ -131,10 +185,7 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 		log_error("audit log: %s", err);
 		return -1;
 	}
-	if ((*index = access_index_start(gw->audit, *index_store)) == NULL) {
-		log_error("audit log: cannot rebuild the access index");
-		return -1;
-	}
+	access_index_start(gw->audit, *index_store);
 	return 0;
 }
 
@@ -164,23 +215,30 @@ cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
-	struct access_index *index = NULL;
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
-	int level, fd = -1, rc = CMD_FAIL;
+	char err[256];
+	int fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
-		return cmd_usage_error("serve needs -c FILE");
+		return cmd_usage_error("serve", "needs -c FILE");
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
-	if ((level = log_level_parse(cfg->gateway.log_level)) >= 0)
-		log_set_level((enum log_level)level);
+	cmd_serve_log_level(cfg);
+	if (fdlimit_check(cfg, fdlimit_raise(), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		config_free(cfg);
+		return CMD_FAIL;
+	}
+	if (notify_init(err, sizeof(err)) != 0)
+		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);
 	evthread_use_pthreads();
+	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (cmd_serve_open(&gw, cfg, &fd, &index_store, &index) != 0) {
+	if (cmd_serve_open(&gw, cfg, &fd, &index_store) != 0) {
 		config_free(cfg);
 		goto out;
 	}
@@ -189,7 +247,13 @@ cmd_serve(int argc, char **argv)
 	if (dl == NULL)
 		goto out;
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
+	if (notify_watchdog_start(cmd_serve_healthy, &gw, err, sizeof(err)) != 0)
+		log_error("%s; the service manager's watchdog will fire", err);
+	notify_send("READY=1\nSTATUS=serving on %s",
+	    server_config(gw.server)->gateway.listen);
 	cmd_serve_signals(&gw, dl, &set);
+	notify_send("STOPPING=1\nSTATUS=draining requests and deliveries");
+	notify_watchdog_stop();
 	server_stop(gw.server);
 	delivery_stop(dl);
 	rc = CMD_OK;
@@ -198,7 +262,6 @@ out:
 		close(fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
-	access_index_free(index);
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);

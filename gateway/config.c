@@ -87,6 +87,16 @@ config_error(struct config_loader *ld, const struct yamltree *at,
 	config_error_add(ld->errs, at->file, at->line, at->col, msg);
 }
 
+const char *
+config_did_you_mean(const struct suggest *near, char *buf, size_t len)
+{
+	if (near->best == NULL)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "; did you mean '%s'?", near->best);
+	return buf;
+}
+
 void
 config_key_path(char *buf, size_t len, const char *what, const char *key)
 {
@@ -148,6 +158,7 @@ config_parse_duration(const char *text, int64_t *ms)
 {
 	static const struct { const char *unit; uint64_t ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 },
 	};
 	const char *p = text;
 	uint64_t n;
@@ -221,13 +232,23 @@ config_expect(struct config_loader *ld, const char *path,
 
 static void
 config_unknown_key(struct config_loader *ld, const char *what,
-    const struct yamltree *key, const char *expected)
+    const struct yamltree *key, const struct config_field *table)
 {
-	char path[CONFIG_PATH_MAX];
+	char path[CONFIG_PATH_MAX], names[512], mean[CONFIG_PATH_MAX];
+	struct suggest near;
+	size_t used = 0;
 
+	suggest_init(&near, key->value);
+	names[0] = '\0';
+	for (; table->key != NULL; table++) {
+		suggest_try(&near, table->key);
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used,
+			    "%s%s", used ? ", " : "", table->key);
+	}
 	config_key_path(path, sizeof(path), what, key->value);
-	config_error(ld, key, "%s: unknown key (expected one of: %s)", path,
-	    expected);
+	config_error(ld, key, "%s: unknown key (expected one of: %s)%s", path,
+	    names, config_did_you_mean(&near, mean, sizeof(mean)));
 }
 
 static const struct config_field *
@@ -239,32 +260,18 @@ config_field_find(const struct config_field *table, const char *key)
 	return NULL;
 }
 
-static void
-config_field_names(const struct config_field *table, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (; table->key != NULL && used < len; table++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-		    used ? ", " : "", table->key);
-}
-
 void
 config_table_apply(struct config_loader *ld, const char *what,
     const struct config_field *table, const struct yamltree *map, void *obj)
 {
-	char path[CONFIG_PATH_MAX], names[512];
+	char path[CONFIG_PATH_MAX];
 	const struct config_field *f;
 
 	if (config_expect(ld, *what ? what : "file", map, YAMLTREE_MAPPING) == -1)
 		return;
-	for (size_t i = 0; i < map->n; i += 2) {
-		if (config_field_find(table, map->items[i]->value) != NULL)
-			continue;
-		config_field_names(table, names, sizeof(names));
-		config_unknown_key(ld, what, map->items[i], names);
-	}
+	for (size_t i = 0; i < map->n; i += 2)
+		if (config_field_find(table, map->items[i]->value) == NULL)
+			config_unknown_key(ld, what, map->items[i], table);
 	for (f = table; f->key != NULL; f++) {
 		const struct yamltree *v = yamltree_get(map, f->key);
 		struct yamltree stand_in = { .file = map->file,
@@ -323,6 +330,23 @@ config_field_path(struct config_loader *ld, const struct config_field *f,
 		*(char **)dst = config_resolve_path(ld, v, s);
 }
 
+/* Offline, a secret holds its reference text: checks that only need to
+ * know it is there (a client key goes with its certificate) still work,
+ * and two services naming the same api_key variable still clash. */
+static void
+config_secret_offline(struct config_loader *ld, const char *path,
+    const struct yamltree *v, const char *ref, struct secret *dst)
+{
+	char err[512];
+
+	if (secret_check_ref(ref, err, sizeof(err)) != 0) {
+		config_error(ld, v, "%s: %s", path, err);
+		return;
+	}
+	if ((dst->data = (unsigned char *)config_strdup(ld, ref)) != NULL)
+		dst->len = strlen(ref);
+}
+
 /* Resolves into a struct secret; f->aux holds the SECRET_* flags. Messages
  * never contain the value, inline or resolved. */
 void
@@ -334,6 +358,10 @@ config_field_secret(struct config_loader *ld, const struct config_field *f,
 
 	if (ref == NULL)
 		return;
+	if (ld->offline) {
+		config_secret_offline(ld, path, v, ref, dst);
+		return;
+	}
 	if (strncmp(ref, "file:", 5) == 0 && ref[5] != '\0') {
 		char *file = config_resolve_path(ld, v, ref + 5);
 
@@ -363,7 +391,7 @@ config_field_duration(struct config_loader *ld, const struct config_field *f,
 		return;
 	if (config_parse_duration(s, &ms) == -1 || ms == 0)
 		config_error(ld, v, "%s: '%s' is not a duration (a positive "
-		    "number with ms, s, m or h, e.g. 500ms or 2s)", path, s);
+		    "number with ms, s, m, h or d, e.g. 500ms, 2s or 30d)", path, s);
 	else
 		*(int64_t *)dst = ms;
 }
@@ -439,6 +467,24 @@ config_field_bool(struct config_loader *ld, const struct config_field *f,
 
 /* ---- references ----------------------------------------------------------- */
 
+/* "unknown KIND 'WORD'", with the nearest name of the n items (each of
+ * `size` bytes, its name a char * at name_offset). */
+static void
+config_unknown_ref(struct config_loader *ld, const struct yamltree *v,
+    const char *path, const char *kind, const char *word, const void *items,
+    size_t n, size_t size, size_t name_offset)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, word);
+	for (size_t i = 0; i < n; i++)
+		suggest_try(&near, *(char *const *)((const char *)items +
+		    i * size + name_offset));
+	config_error(ld, v, "%s: unknown %s '%s'%s", path, kind, word,
+	    config_did_you_mean(&near, mean, sizeof(mean)));
+}
+
 void
 config_field_service_ref(struct config_loader *ld,
     const struct config_field *f, const char *path, const struct yamltree *v,
@@ -450,7 +496,9 @@ config_field_service_ref(struct config_loader *ld,
 	if (id == NULL)
 		return;
 	if ((s = config_find_service(ld->cfg, id)) == NULL)
-		config_error(ld, v, "%s: unknown service '%s'", path, id);
+		config_unknown_ref(ld, v, path, "service", id, ld->cfg->services,
+		    ld->cfg->nservices, sizeof(*s),
+		    offsetof(struct config_service, id));
 	*(const struct config_service **)dst = s;
 }
 
@@ -465,7 +513,9 @@ config_field_dataset_ref(struct config_loader *ld,
 	if (name == NULL)
 		return;
 	if ((ds = config_find_dataset(ld->cfg, name)) == NULL)
-		config_error(ld, v, "%s: unknown dataset '%s'", path, name);
+		config_unknown_ref(ld, v, path, "dataset", name, ld->cfg->datasets,
+		    ld->cfg->ndatasets, sizeof(*ds),
+		    offsetof(struct config_dataset, name));
 	*(const struct config_dataset **)dst = ds;
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config_model.h"
+#include "suggest.h"
 #include "yamltree.h"
 
 #define CONFIG_PATH_MAX 256 /* longest dotted key path shown in messages */
@@ -59,6 +60,9 @@ struct config_nodes {
 struct config_loader {
 	struct config *cfg;
 	struct config_errors *errs;
+	/* `tellonce check --offline`: secrets are not read, each holds its
+	 * reference text instead, and checks of their values are skipped. */
+	int offline;
 	struct config_source *sources;
 	struct config_source *main;
 	/* Sections collected from every file. */
@@ -109,6 +113,10 @@ void config_table_apply(struct config_loader *ld, const char *what,
 
 void config_error(struct config_loader *ld, const struct yamltree *at,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "; did you mean 'NAME'?" into buf when near (suggest.h) holds a name,
+ * else "". Returns buf, for the message of an unknown name. */
+const char *config_did_you_mean(const struct suggest *near, char *buf,
+    size_t len);
 /* Records that an allocation failed; the load will fail. */
 void config_nomem(struct config_loader *ld);
 /* strdup and calloc that record a failure in ld and return NULL. */
@@ -145,7 +153,7 @@ config_field_fn config_field_dataset_ref; /* const struct config_dataset * */
 /* Leading decimal digits of *p into *n, at most max, advancing *p; -1 on
  * none or overflow. */
 int config_parse_digits(const char **p, uint64_t max, uint64_t *n);
-/* "2s", "500ms", "1m", "1h" → milliseconds; returns 0 or -1. */
+/* "2s", "500ms", "1m", "1h", "30d" → milliseconds; returns 0 or -1. */
 int config_parse_duration(const char *text, int64_t *ms);
 /* "1048576", "64k", "1m" (KiB/MiB) → bytes; returns 0 or -1. */
 int config_parse_size(const char *text, size_t *bytes);

@@ -123,7 +123,8 @@ config_field_strlist(struct config_loader *ld, const struct config_field *f,
 	}
 }
 
-/* A connector's secret setting: a plain char *, wiped by config_free. */
+/* A connector's secret or certificate setting: a plain char *, wiped by
+ * config_free. */
 static void
 config_field_secret_string(struct config_loader *ld,
     const struct config_field *f, const char *path, const struct yamltree *v,
@@ -152,6 +153,7 @@ static config_field_fn *const config_connector_parsers[] = {
 	[CONNECTOR_KEY_STRMAP] = config_field_strmap,
 	[CONNECTOR_KEY_PATH] = config_field_path,
 	[CONNECTOR_KEY_LIST] = config_field_strlist,
+	[CONNECTOR_KEY_CERT] = config_field_secret_string,
 };
 
 /* The connector's keys as a field table, after the core's own `type`, `map`,
@@ -187,22 +189,37 @@ config_connector_table(struct config_loader *ld,
 		f->required = k->required;
 		f->def = k->default_value;
 		f->offset = k->offset;
-		f->aux = SECRET_PRIVATE | SECRET_TRIM;
+		/* The file-mode rule (secret_mode_check) tells keys from
+		 * certificates by SECRET_PRIVATE. */
+		f->aux = k->type == CONNECTOR_KEY_CERT ? 0 :
+		    SECRET_PRIVATE | SECRET_TRIM;
 		f->doc = k->doc;
 	}
 	return table;
 }
 
+/* "unknown connector type", naming every type (plugin too) and the
+ * nearest one. */
 static void
-config_connector_types(char *buf, size_t len)
+config_unknown_type(struct config_loader *ld, const char *path,
+    const struct yamltree *at, const char *type)
 {
 	const struct connector_ops *const *all = registry_all();
+	char known[256], mean[CONFIG_PATH_MAX];
+	struct suggest near;
 	size_t used = 0;
 
-	buf[0] = '\0';
-	for (size_t i = 0; all[i] != NULL && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-		    i ? ", " : "", all[i]->name);
+	suggest_init(&near, type);
+	known[0] = '\0';
+	for (size_t i = 0; all[i] != NULL && used < sizeof(known); i++) {
+		suggest_try(&near, all[i]->name);
+		used += (size_t)snprintf(known + used, sizeof(known) - used,
+		    "%s, ", all[i]->name);
+	}
+	suggest_try(&near, "plugin");
+	config_error(ld, at, "%s: unknown connector type '%s' (known: "
+	    "%splugin)%s", path, type, known, config_did_you_mean(&near, mean,
+	    sizeof(mean)));
 }
 
 /* `type: plugin`: the ops come from the shared object named by `path`,
@@ -238,7 +255,7 @@ config_connector_ops(struct config_loader *ld, const char *path,
 {
 	const struct yamltree *tv = yamltree_get(block, "type");
 	const struct connector_ops *ops;
-	char tpath[CONFIG_PATH_MAX], known[256];
+	char tpath[CONFIG_PATH_MAX];
 	const char *type;
 
 	config_key_path(tpath, sizeof(tpath), path, "type");
@@ -250,11 +267,8 @@ config_connector_ops(struct config_loader *ld, const char *path,
 		return NULL;
 	if (strcmp(type, "plugin") == 0)
 		return config_plugin_ops(ld, path, block);
-	if ((ops = registry_find(type)) == NULL) {
-		config_connector_types(known, sizeof(known));
-		config_error(ld, tv, "%s: unknown connector type '%s' (known: "
-		    "%s)", tpath, type, known);
-	}
+	if ((ops = registry_find(type)) == NULL)
+		config_unknown_type(ld, tpath, tv, type);
 	return ops;
 }
 

@@ -58,7 +58,7 @@ config_field_pseudonym_key(struct config_loader *ld,
 	struct secret *key = dst;
 
 	config_field_secret(ld, f, path, v, dst);
-	if (key->data != NULL && key->len < 32)
+	if (key->data != NULL && key->len < 32 && !ld->offline)
 		config_error(ld, v, "%s: must be at least 32 bytes, is %zu",
 		    path, key->len);
 }
@@ -190,6 +190,38 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 	*(char **)dst = config_strdup(ld, s);
 }
 
+/* An ISO 3166-1 alpha-2 country code: two capital letters. */
+static void
+config_field_country(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
+	    s[1] > 'Z')
+		config_error(ld, v, "%s: expected a two-letter ISO 3166 country "
+		    "code, e.g. FR", path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
+/* The contacts of the register (contract §7), on a service or the gateway.
+ * Fields of a struct config_contacts, which sits at `base` in the struct
+ * being filled. */
+#define CONFIG_CONTACT_FIELDS(type, base) \
+	{ .key = "controller", .parse = config_field_string, \
+	  .offset = offsetof(type, base.controller), \
+	  .doc = "how to reach the controller, for the register" }, \
+	{ .key = "dpo", .parse = config_field_string, \
+	  .offset = offsetof(type, base.dpo), \
+	  .doc = "how to reach the data protection officer, for the register" }, \
+	{ .key = "country", .parse = config_field_country, \
+	  .offset = offsetof(type, base.country), \
+	  .doc = "where the data is processed, ISO 3166 code (FR); the " \
+	  "register lists transfers outside the EU/EEA" }
+
 /* ---- gateway -------------------------------------------------------------- */
 
 static const struct config_field config_tls_fields[] = {
@@ -225,9 +257,16 @@ static const struct config_field config_limits_fields[] = {
 	{ .key = "request_timeout", .parse = config_field_duration, .def = "30s",
 	  .offset = offsetof(struct config_limits, request_timeout_ms),
 	  .doc = "longest a request may take from first byte to response" },
+	{ .key = "header_timeout", .parse = config_field_duration, .def = "10s",
+	  .offset = offsetof(struct config_limits, header_timeout_ms),
+	  .doc = "longest the request line and headers may take to arrive" },
 	{ .key = "max_connections", .parse = config_field_count, .def = "1024",
 	  .offset = offsetof(struct config_limits, max_connections),
 	  .aux = 1000000, .doc = "open client connections, all workers together" },
+	{ .key = "max_connections_per_address", .parse = config_field_count,
+	  .def = "64", .aux = 1000000,
+	  .offset = offsetof(struct config_limits, max_connections_per_address),
+	  .doc = "open client connections from one IP address (IPv6: one /64)" },
 	{ .key = NULL },
 };
 
@@ -246,6 +285,10 @@ static const struct config_field config_audit_fields[] = {
 	  .def = "1s", .offset = offsetof(struct config_audit,
 	  checkpoint_interval_ms),
 	  .doc = "how often a new signed checkpoint is written" },
+	{ .key = "public", .parse = config_field_bool, .def = "true",
+	  .offset = offsetof(struct config_audit, public),
+	  .doc = "serve tiles, checkpoint and proofs to anyone; false: only "
+	  "with the admin token" },
 	{ .key = NULL },
 };
 
@@ -284,6 +327,7 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "audit", .parse = config_field_table, .required = 1,
 	  .offset = offsetof(struct config_gateway, audit),
 	  .sub = config_audit_fields, .doc = "the signed audit log" },
+	CONFIG_CONTACT_FIELDS(struct config_gateway, contacts),
 	{ .key = NULL },
 };
 
@@ -363,6 +407,13 @@ static const struct config_field config_dataset_fields[] = {
 	  .doc = "name: type, with types string, integer, number, boolean, date" },
 	{ .key = "description", .parse = config_field_comment,
 	  .doc = "free text for readers of the configuration" },
+	{ .key = "retention", .parse = config_field_duration, .def = "30d",
+	  .offset = offsetof(struct config_dataset, retention_ms),
+	  .doc = "how long pushed records are kept once delivered (twice that "
+	  "at most)" },
+	{ .key = "subjects", .parse = config_field_string, .def = "citizens",
+	  .offset = offsetof(struct config_dataset, subjects),
+	  .doc = "the categories of data subjects, for the register" },
 	{ .key = NULL },
 };
 
@@ -658,6 +709,7 @@ static const struct config_field config_service_fields[] = {
 	{ .key = "rate_limit", .parse = config_field_rate_limit,
 	  .offset = offsetof(struct config_service, rate_limit),
 	  .doc = "{rate, burst}: requests allowed (429 beyond); default none" },
+	CONFIG_CONTACT_FIELDS(struct config_service, contacts),
 	{ .key = NULL },
 };
 
@@ -718,6 +770,21 @@ config_field_policy_id(struct config_loader *ld, const struct config_field *f,
 	p->id = config_strdup(ld, v->value);
 }
 
+/* "dataset 'D' has no attribute 'A'", with the nearest attribute. */
+static void
+config_unknown_attribute(struct config_loader *ld, const struct yamltree *at,
+    const char *path, const struct config_dataset *ds, const char *name)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, name);
+	for (size_t i = 0; i < ds->nattributes; i++)
+		suggest_try(&near, ds->attributes[i].name);
+	config_error(ld, at, "%s: dataset '%s' has no attribute '%s'%s", path,
+	    ds->name, name, config_did_you_mean(&near, mean, sizeof(mean)));
+}
+
 /* dst: the struct config_policy; its dataset is already resolved. */
 static void
 config_field_policy_attributes(struct config_loader *ld,
@@ -744,8 +811,8 @@ config_field_policy_attributes(struct config_loader *ld,
 		if (name == NULL)
 			continue;
 		if ((attr = config_find_attribute(p->dataset, name)) == NULL) {
-			config_error(ld, v->items[i], "%s: dataset '%s' has no "
-			    "attribute '%s'", path, p->dataset->name, name);
+			config_unknown_attribute(ld, v->items[i], path,
+			    p->dataset, name);
 			continue;
 		}
 		for (size_t j = 0; j < p->nattributes; j++) {
@@ -839,6 +906,55 @@ config_policies_load(struct config_loader *ld)
 	}
 }
 
+/* ---- subscriptions and their policies -------------------------------------- */
+
+static int
+config_policy_covers(const struct config *cfg, const struct config_service *consumer,
+    const struct config_service *provider, const struct config_dataset *ds)
+{
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		if (cfg->policies[i].consumer == consumer &&
+		    cfg->policies[i].provider == provider &&
+		    cfg->policies[i].dataset == ds)
+			return 1;
+	return 0;
+}
+
+/* A subscription delivers nothing without a policy, and its row of the
+ * register (contract §7) takes the purpose and basis from one: a
+ * subscription that no policy covers is refused where it is written. */
+static void
+config_subscriptions_check(struct config_loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		const struct yamltree *subs = yamltree_get(ld->service_bodies[i],
+		    "subscribes");
+
+		if (subs == NULL || subs->kind != YAMLTREE_SEQUENCE)
+			continue;
+		for (size_t j = 0; j < subs->n; j++) {
+			const struct yamltree *ds = yamltree_get(subs->items[j],
+			    "dataset"), *from = yamltree_get(subs->items[j], "from");
+			const struct config_dataset *d;
+			const struct config_service *p;
+
+			if (ds == NULL || from == NULL ||
+			    ds->kind != YAMLTREE_SCALAR || from->kind != YAMLTREE_SCALAR ||
+			    (d = config_find_dataset(cfg, ds->value)) == NULL ||
+			    (p = config_find_service(cfg, from->value)) == NULL ||
+			    p == svc || config_policy_covers(cfg, svc, p, d))
+				continue;
+			config_error(ld, subs->items[j], "services.%s.subscribes[%zu]: "
+			    "no policy lets %s obtain dataset '%s' from '%s'; the "
+			    "register needs one for its purpose and basis", svc->id,
+			    j, svc->id, d->name, p->id);
+		}
+	}
+}
+
 /* ---- the load ------------------------------------------------------------- */
 
 /* In this order: connector maps need the datasets, subscriptions and
@@ -848,12 +964,13 @@ static void (*const config_phases[])(struct config_loader *) = {
 	config_datasets_load,
 	config_services_load,
 	config_policies_load,
+	config_subscriptions_check,
 };
 
-struct config *
-config_load(const char *path, struct config_errors *errs)
+static struct config *
+config_load_with(const char *path, int offline, struct config_errors *errs)
 {
-	struct config_loader ld = { .errs = errs };
+	struct config_loader ld = { .errs = errs, .offline = offline };
 	size_t before = errs->n;
 	struct config *cfg;
 
@@ -877,4 +994,16 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	return cfg;
+}
+
+struct config *
+config_load(const char *path, struct config_errors *errs)
+{
+	return config_load_with(path, 0, errs);
+}
+
+struct config *
+config_load_offline(const char *path, struct config_errors *errs)
+{
+	return config_load_with(path, 1, errs);
 }

@@ -10,5 +10,11 @@
  * with every problem found appended to errs (caller frees both); running
  * out of memory is one of those problems (errs->nomem). */
 struct config *config_load(const char *path, struct config_errors *errs);
+/* The same without reading any secret, for `tellonce check --offline`:
+ * env:NAME and file:PATH references are checked for their shape only, and
+ * each secret holds its reference text, so the config is for checking
+ * only, never for serving. */
+struct config *config_load_offline(const char *path,
+    struct config_errors *errs);
 
 #endif

@@ -101,6 +101,7 @@ config_setting_free(const struct connector_key *k, void *p)
 
 	switch (k->type) {
 	case CONNECTOR_KEY_SECRET:
+	case CONNECTOR_KEY_CERT:
 		if (*s != NULL)
 			OPENSSL_cleanse(*s, strlen(*s));
 		/* FALLTHROUGH */
@@ -151,6 +152,14 @@ config_connector_free(struct config_connector *c)
 }
 
 static void
+config_contacts_free(struct config_contacts *c)
+{
+	free(c->controller);
+	free(c->dpo);
+	free(c->country);
+}
+
+static void
 config_gateway_free(struct config_gateway *gw)
 {
 	free(gw->listen);
@@ -165,6 +174,7 @@ config_gateway_free(struct config_gateway *gw)
 	free(gw->audit.dir);
 	free(gw->audit.origin);
 	secret_wipe(&gw->audit.signing_key);
+	config_contacts_free(&gw->contacts);
 }
 
 struct config *
@@ -185,10 +195,12 @@ config_free(struct config *cfg)
 			free(cfg->datasets[i].attributes[j].name);
 		free(cfg->datasets[i].attributes);
 		free(cfg->datasets[i].name);
+		free(cfg->datasets[i].subjects);
 	}
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].id);
 		free(cfg->services[i].name);
+		config_contacts_free(&cfg->services[i].contacts);
 		config_connector_free(cfg->services[i].connector);
 		free(cfg->services[i].subscribes);
 	}

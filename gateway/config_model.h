@@ -44,6 +44,8 @@ struct config_dataset {
 	char *name;
 	struct config_attribute *attributes;
 	size_t nattributes;
+	int64_t retention_ms;            /* how long pushed values are kept (§6) */
+	char *subjects;                  /* whom it is about, for the register */
 };
 
 /* One step of a map entry's transform list (mapping.c applies them). */
@@ -116,9 +118,17 @@ struct config_rate_limit {
 	int burst;                       /* default: one second's worth */
 };
 
+/* Who answers for a processing, for the register (contract §7). */
+struct config_contacts {
+	char *controller;                /* NULL: not set */
+	char *dpo;                       /* NULL: not set */
+	char *country;                   /* ISO 3166-1 alpha-2; NULL: not set */
+};
+
 struct config_service {
 	char *id;                        /* the key under `services:` */
 	char *name;
+	struct config_contacts contacts;
 	int has_api_key;
 	unsigned char api_key_sha256[32];     /* only the hash is kept */
 	int has_client_cert;
@@ -154,7 +164,9 @@ struct config_limits {
 	size_t max_body;                 /* bytes; default 1 MiB   */
 	size_t max_headers;              /* bytes; default 16 KiB  */
 	int64_t request_timeout_ms;      /* default 30 s           */
+	int64_t header_timeout_ms;       /* default 10 s           */
 	int max_connections;             /* default 1024           */
+	int max_connections_per_address; /* default 64             */
 };
 
 struct config_audit {
@@ -162,6 +174,7 @@ struct config_audit {
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
 	int64_t checkpoint_interval_ms;  /* default 1 s */
+	int public;                      /* tiles, checkpoint, proofs to anyone */
 };
 
 struct config_gateway {
@@ -175,6 +188,7 @@ struct config_gateway {
 	struct secret admin_token;
 	struct config_limits limits;
 	struct config_audit audit;
+	struct config_contacts contacts; /* defaults for every service */
 };
 
 struct config {

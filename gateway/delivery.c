@@ -28,10 +28,13 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "mapping.h"
 #include "poller.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "subscription.h"
 
@@ -62,8 +65,8 @@ struct delivery_job {
 	struct policy_decision dec;
 	json_t *granted;             /* the attributes sent, dataset names */
 	char *local_id;
-	char *body;                  /* in the subscriber's field names */
-	char payload_sha256[65];
+	char *body;                  /* JCS, in the subscriber's field names */
+	char body_sha256[65];        /* what its deliver entry commits to */
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
 	const char *reason;           /* static; NULL when delivered */
@@ -86,6 +89,7 @@ struct delivery {
 	struct delivery_jobs jobs;   /* pushed or being audited */
 	struct delivery_jobs done;   /* audited; outcome not stored yet */
 	struct poller *poller;       /* the polled sources, on this loop too */
+	struct retention *retention; /* the purge, on this loop too */
 	int audit_down;              /* deliveries wait for the audit log */
 	int stopping;
 	int64_t drain_deadline;
@@ -222,8 +226,8 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 	struct delivery_job *job = arg;
 
 	if (status != 0) {
-		log_error("delivery %s: the audit log failed; the outcome is "
-		    "not kept and the delivery will be sent again", job->row.id);
+		log_ratelimited(LOG_LEVEL_ERROR, "delivery %s: the audit log "
+		    "failed; the outcome is not kept and the delivery will be sent again", job->row.id);
 		delivery_job_later(job, "audit log unavailable");
 		return;
 	}
@@ -245,10 +249,12 @@ delivery_job_append(struct delivery_job *job, enum audit_decision decision,
 	e.attributes = names;
 	e.nattributes = n;
 	e.subject = job->row.rec.subject;
+	e.view_key = job->row.rec.view_key;
 	e.decision = decision;
 	e.reason = reason;
-	e.request_id = job->row.id;
-	e.payload_sha256 = job->granted ? job->payload_sha256 : NULL;
+	/* No request_id: the delivery id is the Idempotency-Key the
+	 * subscriber sees, and no id a service saw goes into an entry. */
+	e.payload = job->body;
 	audit_append_async(job->dl->gw->audit, &e, job->dl->base, done, job);
 	free(names);
 }
@@ -308,6 +314,9 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	struct delivery_job *job = arg;
 	char detail[160];
 
+	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
+	    job->row.id, job->svc->id, metrics_connector_name(res->status),
+	    res->http_status, job->row.attempts + 1);
 	if (res->http_status)
 		snprintf(detail, sizeof(detail), "HTTP %d%s%.120s",
 		    res->http_status, res->detail ? ": " : "",
@@ -370,6 +379,9 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
+	log_debug("delivery %s: pushing %s to %s (%s connector), attempt %d",
+	    job->row.id, job->ds->name, job->svc->id, ops->name,
+	    job->row.attempts + 1);
 	job->pushed = 1;
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
@@ -384,7 +396,7 @@ delivery_job_intended(int status, uint64_t index, void *arg)
 		return;
 	}
 	job->out.audit_index = (int64_t)index;
-	job->out.audit_sha256 = job->payload_sha256;
+	job->out.audit_sha256 = job->body_sha256;
 	delivery_job_push(job);
 }
 
@@ -394,7 +406,7 @@ static void
 delivery_job_intend(struct delivery_job *job)
 {
 	if (job->row.audit_index >= 0 &&
-	    strcmp(job->row.audit_sha256, job->payload_sha256) == 0) {
+	    strcmp(job->row.audit_sha256, job->body_sha256) == 0) {
 		delivery_job_push(job);
 		return;
 	}
@@ -413,6 +425,11 @@ delivery_job_prepare(struct delivery_job *job)
 	enum store_status st;
 	char err[256];
 
+	/* Every outcome below is audited, under the subject's view key. */
+	if (store_record_view_key(dl->store, &job->row.rec) != STORE_OK) {
+		delivery_job_later(job, "store unavailable");
+		return;
+	}
 	if (job->ds == NULL || job->provider == NULL ||
 	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
 		delivery_job_finish(job, STORE_DELIVERY_DENIED, "no_policy",
@@ -447,14 +464,15 @@ delivery_job_prepare(struct delivery_job *job)
 		delivery_job_later(job, "store unavailable");
 		return;
 	}
-	jsonutil_sha256_hex(job->granted, job->payload_sha256);
 	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
 	    &mapped, err, sizeof(err)) != 0) {
 		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
-	/* Sorted keys: the same version gives the same body on every retry. */
-	job->body = json_dumps(mapped, JSON_COMPACT | JSON_SORT_KEYS);
+	/* Canonical: the same version gives the same body on every retry,
+	 * and the entry commits to exactly these bytes. */
+	job->body = jcs_dump(mapped);
+	jsonutil_sha256_hex(mapped, job->body_sha256);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");
@@ -615,6 +633,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
 			delivery_poll(dl, &cfg->services[i]);
+	retention_step(dl->retention, cfg);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }
 
@@ -677,6 +696,7 @@ delivery_free(struct delivery *dl)
 		delivery_job_free(job);
 	}
 	poller_free(dl->poller);
+	retention_free(dl->retention);
 	snapshot_release(dl->snap);
 	config_free(dl->next_cfg);
 	for (size_t i = 0; i < dl->nsubs; i++) {
@@ -730,7 +750,8 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
-	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL) {
+	if ((dl->poller = poller_new(dl->store, gw->audit, dl->base)) == NULL ||
+	    (dl->retention = retention_new(dl->store)) == NULL) {
 		snprintf(err, errlen, "delivery: out of memory");
 		delivery_free(dl);
 		return NULL;

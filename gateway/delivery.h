@@ -7,7 +7,8 @@
  * delivery id as Idempotency-Key and stores the outcome before the delivery
  * counts as done, so a crash at any point leads to a resend, never to a
  * loss, and nothing is sent without its entry. docs/delivery.md has the
- * rules: ordering, superseding, retries, audit, circuit breaker. */
+ * rules: ordering, superseding, retries, audit, circuit breaker. The same
+ * loop runs the polled sources (poller.h) and the purge (retention.h). */
 #ifndef TELLONCE_DELIVERY_H
 #define TELLONCE_DELIVERY_H
 

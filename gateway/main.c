@@ -1,5 +1,6 @@
-/* main.c — the tellonce command line: picks the command (cmd.h) and runs
- * it. Exit codes: 0 ok, 1 invalid input or failed check, 2 usage error. */
+/* main.c — the tellonce command line: the program's own options, then
+ * the command (cmd.h) that argv names. Exit codes: 0 ok, 1 invalid input or
+ * failed check, 2 usage error. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,29 +9,19 @@
 int
 main(int argc, char **argv)
 {
-	const char *cmd;
+	const char *first;
 
 	if (argc < 2)
-		return cmd_usage_error(NULL);
-	cmd = argv[1];
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
-	    strcmp(cmd, "help") == 0) {
+		return cmd_usage_error(NULL, NULL);
+	first = argv[1];
+	if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0 ||
+	    strcmp(first, "help") == 0) {
 		cmd_usage(stdout);
 		return CMD_OK;
 	}
-	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+	if (strcmp(first, "--version") == 0 || strcmp(first, "version") == 0) {
 		printf("tellonce %s\n", TELLONCE_VERSION);
 		return CMD_OK;
 	}
-	if (strcmp(cmd, "serve") == 0)
-		return cmd_serve(argc - 2, argv + 2);
-	if (strcmp(cmd, "check") == 0)
-		return cmd_check(argc - 2, argv + 2);
-	if (strcmp(cmd, "keygen") == 0)
-		return cmd_keygen(argc - 2, argv + 2);
-	if (strcmp(cmd, "audit") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0)
-		return cmd_audit_verify(argc - 3, argv + 3);
-	if (strcmp(cmd, "connector") == 0)
-		return cmd_connector_test(argc - 2, argv + 2);
-	return cmd_usage_error("unknown command");
+	return cmd_dispatch(argc - 1, argv + 1);
 }

@@ -44,6 +44,22 @@ mapping_any_attribute(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+/* "no dataset has an attribute", with the nearest attribute of any. */
+static void
+mapping_unknown_attribute(struct config_loader *ld, const char *path,
+    const struct yamltree *key)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, key->value);
+	for (size_t i = 0; i < ld->cfg->ndatasets; i++)
+		for (size_t j = 0; j < ld->cfg->datasets[i].nattributes; j++)
+			suggest_try(&near, ld->cfg->datasets[i].attributes[j].name);
+	config_error(ld, key, "%s: no dataset has an attribute '%s'%s", path,
+	    key->value, config_did_you_mean(&near, mean, sizeof(mean)));
+}
+
 static void
 mapping_field_json_path(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
@@ -278,8 +294,7 @@ mapping_field_map(struct config_loader *ld, const struct config_field *f,
 		config_key_path(kpath, sizeof(kpath), path, key->value);
 		if ((m->attribute = mapping_any_attribute(ld->cfg,
 		    key->value)) == NULL) {
-			config_error(ld, key, "%s: no dataset has an attribute "
-			    "'%s'", kpath, key->value);
+			mapping_unknown_attribute(ld, kpath, key);
 			continue;
 		}
 		if (value->kind == YAMLTREE_MAPPING) {

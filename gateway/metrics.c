@@ -20,6 +20,7 @@ struct metrics_route {
 static struct metrics_route metrics_routes[METRICS_ROUTES];
 static atomic_ullong metrics_decisions[METRICS_REASONS];
 static atomic_ullong metrics_connectors[METRICS_CONNECTOR];
+static atomic_ullong metrics_backlog_rows, metrics_erased_rows;
 
 static const char *const metrics_connector_names[METRICS_CONNECTOR] = {
 	"ok", "not_found", "retry", "timeout", "conflict", "permanent",
@@ -71,6 +72,25 @@ metrics_connector(enum connector_status status)
 		atomic_fetch_add(&metrics_connectors[status], 1);
 }
 
+const char *
+metrics_connector_name(enum connector_status status)
+{
+	return (unsigned)status < METRICS_CONNECTOR ?
+	    metrics_connector_names[status] : "unknown";
+}
+
+void
+metrics_erasure_backlog(uint64_t rows)
+{
+	atomic_store(&metrics_backlog_rows, rows);
+}
+
+void
+metrics_erased(uint64_t rows)
+{
+	atomic_fetch_add(&metrics_erased_rows, rows);
+}
+
 void
 metrics_render(struct evbuffer *out, uint64_t audit_size)
 {
@@ -114,4 +134,15 @@ metrics_render(struct evbuffer *out, uint64_t audit_size)
 	    "# HELP tellonce_audit_entries Entries in the audit log.\n"
 	    "# TYPE tellonce_audit_entries gauge\n"
 	    "tellonce_audit_entries %llu\n", (unsigned long long)audit_size);
+	evbuffer_add_printf(out,
+	    "# HELP tellonce_erasure_backlog_rows Stored rows of personal data "
+	    "past their retention, not erased yet.\n"
+	    "# TYPE tellonce_erasure_backlog_rows gauge\n"
+	    "tellonce_erasure_backlog_rows %llu\n"
+	    "# HELP tellonce_erased_rows_total Rows of personal data erased, "
+	    "by retention or on request.\n"
+	    "# TYPE tellonce_erased_rows_total counter\n"
+	    "tellonce_erased_rows_total %llu\n",
+	    (unsigned long long)atomic_load(&metrics_backlog_rows),
+	    (unsigned long long)atomic_load(&metrics_erased_rows));
 }

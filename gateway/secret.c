@@ -17,16 +17,67 @@
  * is the wrong file. */
 #define SECRET_MAX_FILE (1 << 20)
 
+/* The name is not echoed: a value pasted after env: would be. */
+int
+secret_check_ref(const char *ref, char *err, size_t errlen)
+{
+	const char *name = ref + 4;
+
+	if (strncmp(ref, "file:", 5) == 0) {
+		if (ref[5] != '\0')
+			return 0;
+		snprintf(err, errlen, "file: needs a path (file:PATH)");
+		return -1;
+	}
+	if (strncmp(ref, "env:", 4) != 0) {
+		snprintf(err, errlen, "secrets are never written inline: "
+		    "use env:NAME or file:PATH");
+		return -1;
+	}
+	if (*name == '\0') {
+		snprintf(err, errlen, "env: needs a variable name (env:NAME)");
+		return -1;
+	}
+	if ((*name < 'A' || *name > 'Z') && (*name < 'a' || *name > 'z') &&
+	    *name != '_') {
+		snprintf(err, errlen, "env:NAME: a variable name starts with "
+		    "a letter or _");
+		return -1;
+	}
+	if (name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_")] != '\0') {
+		snprintf(err, errlen, "env:NAME: a variable name holds only "
+		    "letters, digits and _");
+		return -1;
+	}
+	return 0;
+}
+
+int
+secret_mode_check(const char *path, unsigned mode, int flags, char *err,
+    size_t errlen)
+{
+	if ((flags & SECRET_PRIVATE) && (mode & 077)) {
+		snprintf(err, errlen, "%s is accessible by group or others "
+		    "(mode %04o); run chmod 600 on it: a private key or secret "
+		    "must be 0600 or stricter", path, mode & 07777);
+		return -1;
+	}
+	if (!(flags & SECRET_PRIVATE) && (mode & 022)) {
+		snprintf(err, errlen, "%s is writable by group or others "
+		    "(mode %04o); run chmod go-w on it: a certificate must be "
+		    "0644 or stricter", path, mode & 07777);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 secret_from_env(const char *name, struct secret *out, char *err, size_t errlen)
 {
 	const char *value;
 	size_t len;
 
-	if (*name == '\0') {
-		snprintf(err, errlen, "env: needs a variable name (env:NAME)");
-		return -1;
-	}
 	value = getenv(name);
 	if (value == NULL || *value == '\0') {
 		snprintf(err, errlen, "environment variable %s is %s", name,
@@ -83,10 +134,6 @@ secret_from_file(const char *path, int flags, struct secret *out, char *err,
 	struct stat st;
 	int fd, rc;
 
-	if (*path == '\0') {
-		snprintf(err, errlen, "file: needs a path (file:PATH)");
-		return -1;
-	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
@@ -96,10 +143,8 @@ secret_from_file(const char *path, int flags, struct secret *out, char *err,
 		close(fd);
 		return -1;
 	}
-	if ((flags & SECRET_PRIVATE) && (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s is accessible by group or others "
-		    "(mode %04o); run chmod 600 on it", path,
-		    (unsigned)(st.st_mode & 07777));
+	if (secret_mode_check(path, (unsigned)st.st_mode, flags, err,
+	    errlen) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -130,15 +175,12 @@ secret_resolve(const char *ref, int flags, struct secret *out, char *err,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (secret_check_ref(ref, err, errlen) != 0)
+		return -1;
 	if (strncmp(ref, "env:", 4) == 0)
 		rc = secret_from_env(ref + 4, out, err, errlen);
-	else if (strncmp(ref, "file:", 5) == 0)
+	else
 		rc = secret_from_file(ref + 5, flags, out, err, errlen);
-	else {
-		snprintf(err, errlen, "secrets are never written inline: "
-		    "use env:NAME or file:PATH");
-		return -1;
-	}
 	if (rc == -1)
 		return -1;
 	if (flags & SECRET_TRIM)

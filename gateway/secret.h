@@ -12,8 +12,22 @@ struct secret {
 
 enum {
 	SECRET_TRIM = 1 << 0,    /* drop trailing whitespace (tokens, keys in files) */
-	SECRET_PRIVATE = 1 << 1, /* file: must not be readable by group or others   */
+	SECRET_PRIVATE = 1 << 1, /* a key or a token: see secret_mode_check         */
 };
+
+/* The one file-mode rule for every file the configuration names. Private
+ * keys and any other secret (SECRET_PRIVATE) must be accessible by their
+ * owner only: 0600 or stricter. Certificates and CA bundles (no
+ * SECRET_PRIVATE) are public and may be read by anyone, but not written by
+ * group or others, who could swap in a CA of their own: 0644 or stricter.
+ * 0, or -1 with the file, its mode and the chmod that fixes it in err. */
+int secret_mode_check(const char *path, unsigned mode, int flags, char *err,
+    size_t errlen);
+
+/* Checks the shape of a reference without reading it: env:NAME with NAME
+ * a variable name ([A-Za-z_][A-Za-z0-9_]*), or file:PATH with a PATH.
+ * 0, or -1 with the reason in err (never echoing an inline value). */
+int secret_check_ref(const char *ref, char *err, size_t errlen);
 
 /* Resolves `ref` into out (caller frees with secret_wipe). Anything that is
  * not env:/file: is refused, so a secret pasted inline is an error.

@@ -34,6 +34,11 @@ int server_swap_config(struct server *srv, struct config *cfg, char *err,
     size_t errlen);
 /* The config currently served; borrowed, valid until the next swap. */
 const struct config *server_config(struct server *srv);
+/* Whether every worker loop answered the previous call's probe; then
+ * sends the next probe. Called periodically (the watchdog), it tells a
+ * wedged loop from a busy one: an answer only needs the loop to turn. The
+ * first call finds every loop alive. Not thread-safe against itself. */
+int server_alive(struct server *srv);
 /* Stops accepting, lets requests in flight finish (up to a grace period),
  * joins the workers, frees everything. */
 void server_stop(struct server *srv);

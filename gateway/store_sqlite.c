@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #define SQLITE_BUSY_SPIN 1000        /* short waits before the long ones */
 #define SQLITE_BUSY_SPIN_US 50
 #define SQLITE_BUSY_WAIT_US 1000
+#define SQLITE_COMPACT_WAIT_MS 500   /* a checkpoint waits this for readers */
 
 /* The schema, one step per version: step i brings user_version from i to
  * i + 1 in its own transaction. Append new steps; never edit old ones. */
@@ -125,19 +127,38 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE links"
 	"  ADD COLUMN pivot_version INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX links_by_subject ON links (subject, pivot_version);",
-	/* 5: the audit entry that covers what was sent or accepted (a
-	 * delivery's `deliver` entry, written before the send; a push key's
-	 * `push` entry), and the access index's watermark: every entry below
-	 * it is indexed. It starts at 0, so the first start after this step
-	 * indexes again what an earlier failed batch left out. */
+	/* 5: retention (contract §6). Records are found by age, and the
+	 * deliveries and idempotency keys of a record version by its seq, so
+	 * that a purge erases them together; keys stored before this step
+	 * name their record in their response. */
+	"CREATE INDEX records_by_age ON records (created_ms);"
+	"CREATE INDEX deliveries_by_record ON deliveries (record_seq);"
+	"ALTER TABLE push_keys ADD COLUMN record_seq INTEGER;"
+	"UPDATE push_keys SET record_seq = (SELECT seq FROM records WHERE "
+	"  id = CASE WHEN json_valid(response) "
+	"  THEN json_extract(response, '$.id') END);"
+	"CREATE INDEX push_keys_by_record ON push_keys (record_seq);",
+	/* 6: each subject's view key (contract §5), random, kept apart from
+	 * the links so that erasing it (GDPR art. 17) leaves them be. Subjects
+	 * linked before this step get theirs at their next entry. */
+	"CREATE TABLE view_keys ("
+	"  subject TEXT PRIMARY KEY,"
+	"  key BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+	/* 7: one row that readiness rewrites, so that /readyz proves the
+	 * store can commit, not only take its write lock. */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  written_ms INTEGER NOT NULL"
+	");",
+	/* 8: the audit entry that covers what was sent or accepted: a
+	 * delivery's `deliver` entry, written before the send, with the
+	 * payload it names (a retry of that payload needs no other); a push
+	 * key's `push` entry (a replay of a key without one audits it). */
 	"ALTER TABLE deliveries ADD COLUMN audit_index INTEGER;"
 	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
-	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;"
-	"CREATE TABLE access_watermark ("
-	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
-	"  upto INTEGER NOT NULL"
-	");"
-	"INSERT INTO access_watermark (one, upto) VALUES (1, 0);",
+	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -147,10 +168,15 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
 	Q_SUBJECT_LINKED,
+	Q_VIEW_KEY_GET,
+	Q_VIEW_KEY_PUT,
+	Q_VIEW_KEY_DELETE,
+	Q_ACCESS_DELETE,
 	Q_CONSENT_INSERT,
 	Q_CONSENT_ATTR_INSERT,
 	Q_CONSENT_GET,
@@ -162,8 +188,6 @@ enum sqlite_stmt {
 	Q_OBJECTION_INSERT,
 	Q_OBJECTION_MATCH,
 	Q_ACCESS_PUT,
-	Q_ACCESS_WATERMARK,
-	Q_ACCESS_ADVANCE,
 	Q_ACCESS_LIST,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
@@ -183,6 +207,14 @@ enum sqlite_stmt {
 	Q_DELIVERY_REQUEUE,
 	Q_CURSOR_GET,
 	Q_CURSOR_PUT,
+	Q_ERASE_RECORD_KEYS,
+	Q_ERASE_RECORD_DELIVERIES,
+	Q_ERASE_RECORD,
+	Q_ERASE_SUBJECT_KEYS,
+	Q_ERASE_SUBJECT_DELIVERIES,
+	Q_ERASE_SUBJECT_RECORDS,
+	Q_LINK_DELETE,
+	Q_CONSENT_REVOKE_PARTY,
 	Q_COUNT
 };
 
@@ -190,11 +222,14 @@ enum sqlite_stmt {
 	"created_ms, expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms"
+	"r.record, r.version, r.created_ms, v.key"
+/* The view key of a record's subject, read with the record. */
+#define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
 	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS \
 	", d.audit_index, d.audit_sha256"
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
+#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq " \
+	RECORD_VIEW_KEY
 /* Another delivery of the same version chain: (subscriber, subject, dataset). */
 #define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
 	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
@@ -206,15 +241,23 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
+	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
 	    "created_ms, pivot_version) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
-	[Q_LINK_SUBJECT] = "SELECT subject FROM links "
-	    "WHERE service = ?1 AND local_id = ?2",
+	[Q_LINK_SUBJECT] = "SELECT l.subject, v.key FROM links l "
+	    "LEFT JOIN view_keys v ON v.subject = l.subject "
+	    "WHERE l.service = ?1 AND l.local_id = ?2",
 	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
 	    "WHERE service = ?1 AND subject = ?2",
 	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
 	    "WHERE subject = ?1 AND pivot_version = ?2 LIMIT 1",
+	[Q_VIEW_KEY_GET] = "SELECT key FROM view_keys WHERE subject = ?1",
+	[Q_VIEW_KEY_PUT] = "INSERT INTO view_keys (subject, key, created_ms) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = ?1",
+	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
@@ -239,9 +282,6 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND (consumer IS NULL OR consumer = ?4) LIMIT 1",
 	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
 	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-	[Q_ACCESS_WATERMARK] = "SELECT upto FROM access_watermark",
-	[Q_ACCESS_ADVANCE] = "UPDATE access_watermark SET upto = ?2 "
-	    "WHERE upto >= ?1 AND upto < ?2",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
@@ -249,7 +289,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = ?1 AND key = ?2",
 	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
-	    "request_sha256, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "request_sha256, response, created_ms, record_seq) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_PUSH_KEY_AUDITED] = "UPDATE push_keys SET audit_index = ?3 "
 	    "WHERE provider = ?1 AND key = ?2",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
@@ -263,6 +304,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6, ?6)",
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
+	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
 	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
@@ -296,6 +338,19 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CURSOR_PUT] = "INSERT INTO poll_cursors (service, cursor, updated_ms) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT (service) DO UPDATE SET "
 	    "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
+	[Q_ERASE_RECORD_KEYS] = "DELETE FROM push_keys WHERE record_seq = ?1",
+	[Q_ERASE_RECORD_DELIVERIES] = "DELETE FROM deliveries "
+	    "WHERE record_seq = ?1",
+	[Q_ERASE_RECORD] = "DELETE FROM records WHERE seq = ?1",
+	[Q_ERASE_SUBJECT_KEYS] = "DELETE FROM push_keys WHERE record_seq IN "
+	    "(SELECT seq FROM records WHERE subject = ?1)",
+	[Q_ERASE_SUBJECT_DELIVERIES] = "DELETE FROM deliveries WHERE "
+	    "record_seq IN (SELECT seq FROM records WHERE subject = ?1)",
+	[Q_ERASE_SUBJECT_RECORDS] = "DELETE FROM records WHERE subject = ?1",
+	[Q_LINK_DELETE] = "DELETE FROM links WHERE service = ?1 AND local_id = ?2",
+	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = ?3 "
+	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
+	    "AND revoked_ms = 0",
 };
 
 struct sqlite_store {
@@ -315,7 +370,8 @@ sq(struct store *st)
 static enum store_status
 sq_fail(struct sqlite_store *ss, const char *what)
 {
-	log_error("store: sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+	log_ratelimited(LOG_LEVEL_ERROR, "store: sqlite: %s: %s", what,
+	    sqlite3_errmsg(ss->db));
 	return STORE_ERROR;
 }
 
@@ -363,10 +419,13 @@ sq_simple(struct sqlite_store *ss, enum sqlite_stmt id)
 	return s ? sq_exec(ss, s, sqlite_sql[id]) : STORE_ERROR;
 }
 
+/* A failed write (disk full, I/O error) may have rolled the transaction
+ * back already; a second ROLLBACK would only log "cannot rollback". */
 static void
 sq_rollback(struct sqlite_store *ss)
 {
-	sq_simple(ss, Q_ROLLBACK);
+	if (!sqlite3_get_autocommit(ss->db))
+		sq_simple(ss, Q_ROLLBACK);
 }
 
 /* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
@@ -546,7 +605,8 @@ sq_create_private(const char *path, char *err, size_t errlen)
 /* Waits for the write lock. SQLite's own handler sleeps a millisecond and
  * more from the first retry, far longer than a write transaction here
  * holds the lock: short waits first keep the threads that share the
- * database busy. Gives up after about SQLITE_BUSY_TIMEOUT_MS. */
+ * database busy. Gives up after about SQLITE_BUSY_TIMEOUT_MS, or the
+ * milliseconds arg points to. */
 static int
 sq_busy(void *arg, int count)
 {
@@ -555,9 +615,10 @@ sq_busy(void *arg, int count)
 	long waited_us = count < SQLITE_BUSY_SPIN ? (long)count * SQLITE_BUSY_SPIN_US :
 	    (long)SQLITE_BUSY_SPIN * SQLITE_BUSY_SPIN_US +
 	    (long)(count - SQLITE_BUSY_SPIN) * SQLITE_BUSY_WAIT_US;
+	long limit_ms = arg != NULL ? *(const long *)arg : SQLITE_BUSY_TIMEOUT_MS;
 	struct timespec ts = { 0, us * 1000 };
 
-	if (waited_us >= SQLITE_BUSY_TIMEOUT_MS * 1000L)
+	if (waited_us >= limit_ms * 1000L)
 		return 0;
 	nanosleep(&ts, NULL);
 	return 1;
@@ -590,8 +651,11 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	/* NORMAL under WAL: a power loss may drop the last commits but never
 	 * corrupts. Commits whose success a caller is told of go through
 	 * sq_durable instead. */
+	/* secure_delete: an erased value (contract §6) is overwritten in its
+	 * page and in freed pages, not left for a file reader to find. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
+	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0 ||
+	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	return sq_migrate(db, err, errlen);
 }
@@ -640,28 +704,45 @@ sq_close(struct store *st)
 	free(ss);
 }
 
-/* Readable and writable: take the write lock and let it go. */
+/* Readable and writable: commit one small row. Taking the write lock
+ * alone succeeds on a full disk, where every real write fails. */
 static int
 sq_ping(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
 
-	if (sqlite3_db_readonly(ss->db, "main") != 0)
+	if (sqlite3_db_readonly(ss->db, "main") != 0 ||
+	    (s = sq_stmt(ss, Q_HEALTH_WRITE)) == NULL)
 		return -1;
-	if (sq_simple(ss, Q_BEGIN) != STORE_OK)
-		return -1;
-	return sq_simple(ss, Q_ROLLBACK) == STORE_OK ? 0 : -1;
+	sqlite3_bind_int64(s, 1, clock_now_ms());
+	return sq_exec(ss, s, "health write") == STORE_OK ? 0 : -1;
 }
 
 /* ---- links ---------------------------------------------------------- */
 
+/* Copies a view key column; -1 when it is not one (NULL included). */
+static int
+sq_copy_view_key(sqlite3_stmt *s, int col, unsigned char *view_key)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(s, col) != STORE_VIEW_KEY_LEN)
+		return -1;
+	memcpy(view_key, sqlite3_column_blob(s, col), STORE_VIEW_KEY_LEN);
+	return 0;
+}
+
+static enum store_status sq_view_key_get(struct store *st,
+    const char *subject, unsigned char *view_key);
+
 static enum store_status
 sq_link_subject(struct store *st, const char *service, const char *local_id,
-    char *subject)
+    char *subject, unsigned char *view_key)
 {
 	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
+	int has_key = 0;
 
 	if ((s = sq_stmt(ss, Q_LINK_SUBJECT)) == NULL)
 		return STORE_ERROR;
@@ -673,7 +754,11 @@ sq_link_subject(struct store *st, const char *service, const char *local_id,
 		log_error("store: sqlite: malformed subject in links");
 		rc = STORE_ERROR;
 	}
+	if (rc == STORE_OK && view_key != NULL)
+		has_key = sq_copy_view_key(s, 1, view_key) == 0;
 	sqlite3_reset(s);
+	if (rc == STORE_OK && view_key != NULL && !has_key)
+		rc = sq_view_key_get(st, subject, view_key);
 	return rc;
 }
 
@@ -708,7 +793,7 @@ sq_link_put_row(struct sqlite_store *ss, void *arg)
 		*l->created = 1;
 		return STORE_OK;
 	}
-	rc = sq_link_subject(&ss->base, l->service, l->local_id, existing);
+	rc = sq_link_subject(&ss->base, l->service, l->local_id, existing, NULL);
 	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
 		return STORE_CONFLICT;
 	if (rc != STORE_OK)
@@ -761,6 +846,88 @@ sq_subject_linked(struct store *st, const char *subject, int pivot_version)
 	rc = sq_row(ss, s, "subject linked");
 	sqlite3_reset(s);
 	return rc;
+}
+
+/* ---- view keys ------------------------------------------------------ */
+
+static enum store_status
+sq_view_key_read(struct sqlite_store *ss, const char *subject,
+    unsigned char *view_key)
+{
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_VIEW_KEY_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	rc = sq_row(ss, s, "view key get");
+	if (rc == STORE_OK && sq_copy_view_key(s, 0, view_key) != 0) {
+		log_error("store: sqlite: malformed view key");
+		rc = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_view_key_put_row(struct sqlite_store *ss, void *arg)
+{
+	const char *subject = arg;
+	unsigned char drawn[STORE_VIEW_KEY_LEN];
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_VIEW_KEY_PUT)) == NULL)
+		return STORE_ERROR;
+	store_random(drawn, sizeof(drawn));
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_blob(s, 2, drawn, sizeof(drawn), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sq_exec(ss, s, "view key put");
+	OPENSSL_cleanse(drawn, sizeof(drawn));
+	return rc;
+}
+
+/* Of two threads drawing a first key at once, the insert of one wins and
+ * both read that one back. The key is durable before any entry committed
+ * under it can be: lost to a power cut, it would leave them unreadable to
+ * their subject for good. */
+static enum store_status
+sq_view_key_get(struct store *st, const char *subject,
+    unsigned char *view_key)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc = sq_view_key_read(ss, subject, view_key);
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	if ((rc = sq_durable(ss, sq_view_key_put_row, (void *)subject)) != STORE_OK)
+		return rc;
+	return sq_view_key_read(ss, subject, view_key);
+}
+
+static enum store_status
+sq_view_key_erase_rows(struct sqlite_store *ss, void *arg)
+{
+	const char *subject = arg;
+	enum sqlite_stmt steps[] = { Q_VIEW_KEY_DELETE, Q_ACCESS_DELETE };
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < 2 && rc == STORE_OK; i++) {
+		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, subject);
+		rc = sq_exec(ss, s, sqlite_sql[steps[i]]);
+	}
+	return rc;
+}
+
+static enum store_status
+sq_view_key_erase(struct store *st, const char *subject)
+{
+	return sq_durable(sq(st), sq_view_key_erase_rows, (void *)subject);
 }
 
 /* ---- consents ------------------------------------------------------- */
@@ -1054,7 +1221,6 @@ struct sq_access_batch {
 	const char *const *subjects;
 	const uint64_t *indexes;
 	size_t n;
-	uint64_t from, upto;
 };
 
 /* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
@@ -1063,50 +1229,34 @@ sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
 	const struct sq_access_batch *b = arg;
 	enum store_status rc = STORE_OK;
-	sqlite3_stmt *s;
 
-	if (b->upto > INT64_MAX) {
-		log_error("store: sqlite: audit index out of range");
-		return STORE_ERROR;
-	}
 	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+		sqlite3_stmt *s;
+
+		if (b->indexes[i] > INT64_MAX) {
+			log_error("store: sqlite: audit index out of range");
+			return STORE_ERROR;
+		}
 		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
 			return STORE_ERROR;
 		sq_bind_text(s, 1, b->subjects[i]);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)b->indexes[i]);
 		rc = sq_exec(ss, s, "access put");
 	}
-	if (rc != STORE_OK || (s = sq_stmt(ss, Q_ACCESS_ADVANCE)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)b->from);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)b->upto);
-	return sq_exec(ss, s, "access watermark");
+	return rc;
 }
 
 /* One transaction per audit batch: the sequencer calls this once per
  * group commit, not once per entry. */
 static enum store_status
 sq_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n, uint64_t from, uint64_t upto)
+    const uint64_t *indexes, size_t n)
 {
-	struct sq_access_batch b = { subjects, indexes, n, from, upto };
+	struct sq_access_batch b = { subjects, indexes, n };
 
+	if (n == 0)
+		return STORE_OK;
 	return sq_transaction(sq(st), sq_access_put_all, &b);
-}
-
-static enum store_status
-sq_access_watermark(struct store *st, uint64_t *upto)
-{
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
-	enum store_status rc;
-
-	if ((s = sq_stmt(ss, Q_ACCESS_WATERMARK)) == NULL)
-		return STORE_ERROR;
-	if ((rc = sq_row(ss, s, "access watermark")) == STORE_OK)
-		*upto = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
 static enum store_status
@@ -1190,7 +1340,8 @@ sq_push_key_check(struct sqlite_store *ss, const struct store_push *p,
 }
 
 static enum store_status
-sq_push_key_put(struct sqlite_store *ss, const struct store_push *p)
+sq_push_key_put(struct sqlite_store *ss, const struct store_push *p,
+    int64_t record_seq)
 {
 	sqlite3_stmt *s;
 
@@ -1203,6 +1354,7 @@ sq_push_key_put(struct sqlite_store *ss, const struct store_push *p)
 	sq_bind_text(s, 3, p->request_sha256);
 	sq_bind_text(s, 4, p->response);
 	sqlite3_bind_int64(s, 5, p->now_ms);
+	sqlite3_bind_int64(s, 6, record_seq);
 	return sq_exec(ss, s, "push key put");
 }
 
@@ -1259,7 +1411,7 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 		if ((rc = sq_delivery_enqueue(ss, p, p->subscribers[i], seq))
 		    != STORE_OK)
 			return rc;
-	return sq_push_key_put(ss, p);
+	return sq_push_key_put(ss, p, seq);
 }
 
 struct sq_push_audits {
@@ -1381,6 +1533,7 @@ sq_record_read(sqlite3_stmt *s, int col, struct store_record *rec)
 	rec->record = sq_column_dup(s, col + 5);
 	rec->version = sqlite3_column_int64(s, col + 6);
 	rec->created_ms = sqlite3_column_int64(s, col + 7);
+	rec->has_view_key = sq_copy_view_key(s, col + 8, rec->view_key) == 0;
 	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
 		store_record_clear(rec);
 		return STORE_ERROR;
@@ -1445,9 +1598,10 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	d->due_ms = sqlite3_column_int64(s, 6);
 	d->updated_ms = sqlite3_column_int64(s, 7);
 	d->last_error = sq_column_dup(s, 8);
-	d->audit_index = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(s, 17);
-	sha = sqlite3_column_text(s, 18);
+	/* After the 9 columns of the record, from 9. */
+	d->audit_index = sqlite3_column_type(s, 18) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 18);
+	sha = sqlite3_column_text(s, 19);
 	if (sha != NULL && strlen((const char *)sha) < sizeof(d->audit_sha256))
 		memcpy(d->audit_sha256, sha, strlen((const char *)sha) + 1);
 	if (d->subscriber == NULL || sq_record_read(s, 9, &d->rec) != STORE_OK) {
@@ -1707,11 +1861,275 @@ sq_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return rc;
 }
 
+/* ---- retention and erasure ------------------------------------------ */
+
+/* The record versions due for erasure (store.h, struct store_purge), as
+ * `head` (a select list) over them. Retention differs by dataset: the
+ * rules are a VALUES table, ?5 and on, behind a (NULL, NULL) row that
+ * matches no dataset, so that no rule is still valid SQL. ?1 now, ?2 the
+ * default, ?3 the limit, ?4 the shortest retention (which lets the age
+ * index narrow the scan). Caller frees. */
+static char *
+sq_purge_sql(const char *head, const char *tail, size_t nrules)
+{
+	static const char due[] = " FROM records r LEFT JOIN rules u ON "
+	    "u.dataset = r.dataset WHERE r.created_ms <= ?1 - ?4 AND "
+	    "r.created_ms <= ?1 - coalesce(u.ms, ?2)";
+	size_t len = 64 + nrules * 24 + strlen(head) + sizeof(due) +
+	    strlen(tail), used;
+	char *sql = malloc(len);
+
+	if (sql == NULL)
+		return NULL;
+	used = (size_t)snprintf(sql, len, "WITH rules(dataset, ms) AS "
+	    "(VALUES (NULL, NULL)");
+	for (size_t i = 0; i < nrules; i++)
+		used += (size_t)snprintf(sql + used, len - used, ", (?%zu, ?%zu)",
+		    5 + 2 * i, 6 + 2 * i);
+	snprintf(sql + used, len - used, ") %s%s%s", head, due, tail);
+	return sql;
+}
+
+static sqlite3_stmt *
+sq_purge_prepare(struct sqlite_store *ss, const struct store_purge *p,
+    const char *head, const char *tail)
+{
+	char *sql = sq_purge_sql(head, tail, p->nrules);
+	int64_t shortest = p->default_ms;
+	sqlite3_stmt *s = NULL;
+
+	if (sql == NULL)
+		return NULL;
+	if (sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sq_fail(ss, "purge prepare");
+		free(sql);
+		return NULL;
+	}
+	free(sql);
+	for (size_t i = 0; i < p->nrules; i++) {
+		sq_bind_text(s, 5 + 2 * (int)i, p->rules[i].dataset);
+		sqlite3_bind_int64(s, 6 + 2 * (int)i, p->rules[i].retention_ms);
+		if (p->rules[i].retention_ms < shortest)
+			shortest = p->rules[i].retention_ms;
+	}
+	sqlite3_bind_int64(s, 1, p->now_ms);
+	sqlite3_bind_int64(s, 2, p->default_ms);
+	sqlite3_bind_int64(s, 4, shortest);
+	return s;
+}
+
+struct sq_purge_run {
+	const struct store_purge *p;
+	size_t limit;
+	uint64_t erased;
+};
+
+/* Deletes one record version and what belongs to it; adds the rows to
+ * *erased. */
+static enum store_status
+sq_erase_record(struct sqlite_store *ss, int64_t seq, uint64_t *erased)
+{
+	static const enum sqlite_stmt steps[] = { Q_ERASE_RECORD_KEYS,
+		Q_ERASE_RECORD_DELIVERIES, Q_ERASE_RECORD };
+	enum store_status rc;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sqlite3_bind_int64(s, 1, seq);
+		if ((rc = sq_exec(ss, s, sqlite_sql[steps[i]])) != STORE_OK)
+			return rc;
+		if (steps[i] != Q_ERASE_RECORD_KEYS)
+			*erased += (uint64_t)sqlite3_changes(ss->db);
+	}
+	return STORE_OK;
+}
+
+/* Settled: no delivery pending (0) or sending (1). */
+static enum store_status
+sq_purge_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_purge_run *run = arg;
+	sqlite3_stmt *s = sq_purge_prepare(ss, run->p, "SELECT r.seq",
+	    " AND (r.created_ms <= ?1 - 2 * coalesce(u.ms, ?2) OR NOT EXISTS "
+	    "(SELECT 1 FROM deliveries d WHERE d.record_seq = r.seq AND "
+	    "d.state IN (0, 1))) ORDER BY r.seq LIMIT ?3");
+	int64_t *seqs;
+	size_t n = 0;
+	enum store_status rc = STORE_OK;
+	int step = SQLITE_DONE;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	if ((seqs = calloc(run->limit, sizeof(*seqs))) == NULL) {
+		sqlite3_finalize(s);
+		return STORE_ERROR;
+	}
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)run->limit);
+	while (n < run->limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+		seqs[n++] = sqlite3_column_int64(s, 0);
+	if (n < run->limit && step != SQLITE_DONE)
+		rc = sq_fail(ss, "purge select");
+	sqlite3_finalize(s);
+	for (size_t i = 0; i < n && rc == STORE_OK; i++)
+		rc = sq_erase_record(ss, seqs[i], &run->erased);
+	free(seqs);
+	return rc;
+}
+
+static enum store_status
+sq_purge(struct store *st, const struct store_purge *p, size_t limit,
+    uint64_t *erased)
+{
+	struct sq_purge_run run = { .p = p, .limit = limit };
+	enum store_status rc;
+
+	*erased = 0;
+	if (limit == 0)
+		return STORE_OK;
+	if ((rc = sq_transaction(sq(st), sq_purge_rows, &run)) == STORE_OK)
+		*erased = run.erased;
+	return rc;
+}
+
+static enum store_status
+sq_purge_backlog(struct store *st, const struct store_purge *p,
+    uint64_t *count)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s = sq_purge_prepare(ss, p, "SELECT count(*) + "
+	    "coalesce(sum((SELECT count(*) FROM deliveries d WHERE "
+	    "d.record_seq = r.seq)), 0)", "");
+	enum store_status rc;
+
+	*count = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	if ((rc = sq_row(ss, s, "purge backlog")) == STORE_OK)
+		*count = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Runs one statement bound to a single text parameter. */
+static enum store_status
+sq_exec_text(struct sqlite_store *ss, enum sqlite_stmt id, const char *text)
+{
+	sqlite3_stmt *s = sq_stmt(ss, id);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, text);
+	return sq_exec(ss, s, sqlite_sql[id]);
+}
+
+struct sq_erase_run {
+	const char *subject;
+	uint64_t erased;
+};
+
+static enum store_status
+sq_erase_subject_rows(struct sqlite_store *ss, void *arg)
+{
+	static const enum sqlite_stmt steps[] = { Q_ERASE_SUBJECT_KEYS,
+		Q_ERASE_SUBJECT_DELIVERIES, Q_ERASE_SUBJECT_RECORDS,
+		Q_VIEW_KEY_DELETE, Q_ACCESS_DELETE };
+	struct sq_erase_run *run = arg;
+	enum store_status rc;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if ((rc = sq_exec_text(ss, steps[i], run->subject)) != STORE_OK)
+			return rc;
+		if (steps[i] == Q_ERASE_SUBJECT_DELIVERIES ||
+		    steps[i] == Q_ERASE_SUBJECT_RECORDS)
+			run->erased += (uint64_t)sqlite3_changes(ss->db);
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_erase_subject(struct store *st, const char *subject, uint64_t *erased)
+{
+	struct sq_erase_run run = { .subject = subject };
+	enum store_status rc;
+
+	*erased = 0;
+	if ((rc = sq_durable(sq(st), sq_erase_subject_rows, &run)) ==
+	    STORE_OK)
+		*erased = run.erased;
+	return rc;
+}
+
+/* TRUNCATE: the log is emptied, so the frames that held erased values
+ * are gone, not just marked reusable. It needs every reader on the
+ * latest snapshot; waiting long for them would hold up writers, which
+ * queue behind it. */
+static enum store_status
+sq_compact(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+	long wait_ms = SQLITE_COMPACT_WAIT_MS;
+	int rc;
+
+	sqlite3_busy_handler(ss->db, sq_busy, &wait_ms);
+	rc = sqlite3_wal_checkpoint_v2(ss->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_handler(ss->db, sq_busy, NULL);
+	if (rc == SQLITE_OK)
+		return STORE_OK;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return STORE_CONFLICT;
+	return sq_fail(ss, "checkpoint");
+}
+
+struct sq_unlink {
+	const char *service, *local_id;
+	int64_t now_ms;
+	char *subject;
+};
+
+static enum store_status
+sq_link_delete_rows(struct sqlite_store *ss, void *arg)
+{
+	struct sq_unlink *u = arg;
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((rc = sq_link_subject(&ss->base, u->service, u->local_id,
+	    u->subject, NULL)) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_LINK_DELETE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, u->service);
+	sq_bind_text(s, 2, u->local_id);
+	if ((rc = sq_exec(ss, s, "link delete")) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_CONSENT_REVOKE_PARTY)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, u->subject);
+	sq_bind_text(s, 2, u->service);
+	sqlite3_bind_int64(s, 3, u->now_ms);
+	return sq_exec(ss, s, "consent revoke for an unlink");
+}
+
+static enum store_status
+sq_link_delete(struct store *st, const char *service, const char *local_id,
+    int64_t now_ms, char *subject)
+{
+	struct sq_unlink u = { service, local_id, now_ms, subject };
+
+	return sq_durable(sq(st), sq_link_delete_rows, &u);
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
 	.link_put = sq_link_put,
 	.link_subject = sq_link_subject,
+	.view_key_get = sq_view_key_get,
+	.view_key_erase = sq_view_key_erase,
 	.link_local_id = sq_link_local_id,
 	.subject_linked = sq_subject_linked,
 	.consent_insert = sq_consent_insert,
@@ -1722,7 +2140,6 @@ static const struct store_ops sqlite_ops = {
 	.objection_insert = sq_objection_insert,
 	.objection_match = sq_objection_match,
 	.access_put = sq_access_put,
-	.access_watermark = sq_access_watermark,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
 	.push_audited = sq_push_audited,
@@ -1733,4 +2150,9 @@ static const struct store_ops sqlite_ops = {
 	.delivery_finish = sq_delivery_finish,
 	.delivery_list = sq_delivery_list,
 	.delivery_retry = sq_delivery_retry,
+	.purge = sq_purge,
+	.purge_backlog = sq_purge_backlog,
+	.erase_subject = sq_erase_subject,
+	.compact = sq_compact,
+	.link_delete = sq_link_delete,
 };

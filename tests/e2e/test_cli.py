@@ -40,6 +40,88 @@ def usage_errors_exit_2():
     eq(tellonce("serve").returncode, 2, "serve without -c")
 
 
+def commands():
+    """The commands `tellonce --help` lists: the dispatch table, each line
+    "  WORDS ARGS" followed by its summary."""
+    r = tellonce("--help")
+    names = []
+    for line in r.stdout.splitlines():
+        m = re.match(r"^  ([a-z]+(?: [a-z]+)?) (?:-|[A-Z])", line)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+@test
+def every_command_has_help():
+    names = commands()
+    for want in ("serve", "check", "keygen", "audit verify", "connector test"):
+        check(want in names, "the usage lists %s: %r" % (want, names))
+    for name in names:
+        for flag in ("--help", "-h"):
+            r = tellonce(*name.split(), flag)
+            eq(r.returncode, 0, "%s %s exit (stderr %r)" % (name, flag, r.stderr))
+            check(r.stdout.startswith("usage: tellonce %s " % name),
+                  "%s %s: usage on stdout: %r" % (name, flag, r.stdout[:200]))
+            eq(r.stderr, "", "%s %s stderr" % (name, flag))
+        # --help wins over anything else on the line, even a bad option.
+        r = tellonce(*name.split(), "--bogus", "--help")
+        eq(r.returncode, 0, "%s --bogus --help exit" % name)
+        r = tellonce(*name.split(), "--bogus")
+        eq(r.returncode, 2, "%s --bogus: usage error exit" % name)
+        eq(r.stdout, "", "%s --bogus: nothing on stdout" % name)
+        check("usage: tellonce %s" % name in r.stderr,
+              "%s --bogus: its usage on stderr: %r" % (name, r.stderr))
+    # A group word alone: its commands, on stdout when asked for.
+    r = tellonce("audit", "--help")
+    eq(r.returncode, 0, "audit --help exit")
+    check("usage: tellonce audit verify" in r.stdout, "audit --help: %r" % r.stdout)
+    r = tellonce("audit")
+    eq(r.returncode, 2, "audit alone exit")
+    check("usage: tellonce audit verify" in r.stderr, "audit alone: %r" % r.stderr)
+
+
+@test
+def unknown_command_suggests_the_nearest():
+    r = tellonce("chekc")
+    eq(r.returncode, 2, "exit")
+    check("unknown command 'chekc' (did you mean 'check'?)" in r.stderr, r.stderr)
+    r = tellonce("conector", "test")
+    check("did you mean 'connector'?" in r.stderr, r.stderr)
+    r = tellonce("frobnicate")
+    check("did you mean" not in r.stderr, r.stderr)
+
+
+def check_without_secrets(*args):
+    """`tellonce check ARGS` with none of the config's variables set."""
+    env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    return subprocess.run([TELLONCE, "check"] + list(args), capture_output=True,
+                          text=True, env=env, timeout=30)
+
+
+@test
+def check_offline_reads_no_secret():
+    w = make_workdir("cli")
+    text = gateway_config(free_port(), "http://127.0.0.1:1", "http://127.0.0.1:2", w)
+    path = write(w, "ci.yaml", text)
+    # No key file, no environment: check fails, check --offline passes.
+    r = check_without_secrets("-c", path)
+    eq(r.returncode, 1, "check without secrets: %s" % r.stdout)
+    check("audit.key" in r.stdout, "names the missing key file: %r" % r.stdout)
+    check("CAF_KEY is not set" in r.stdout, "names the unset variable: %r" % r.stdout)
+    r = check_without_secrets("--offline", "-c", path)
+    eq(r.returncode, 0, "check --offline: %s%s" % (r.stdout, r.stderr))
+    eq(r.stdout.strip(), path + ": ok (offline: secrets not read)", "offline output")
+    # Shapes are still checked, and problems that need no secret still count.
+    bad = text.replace("env:CAF_KEY", "env:CAF KEY").replace("timeout: 1s", "timeout: 1 s", 1)
+    path = write(w, "bad.yaml", bad)
+    r = check_without_secrets("--offline", "-c", path)
+    eq(r.returncode, 1, "bad offline exit")
+    eq(len(r.stdout.strip().splitlines()), 2, "two problems: %r" % r.stdout)
+    check("a variable name holds only letters" in r.stdout, r.stdout)
+    check("is not a duration" in r.stdout, r.stdout)
+
+
 @test
 def check_accepts_a_valid_config():
     w = make_workdir("cli")

@@ -433,17 +433,22 @@ test_defaults(void)
 	free(text);
 }
 
-/* A section with nothing under it is empty, not an error. */
+/* A section with nothing under it is empty, not an error (once nothing
+ * needs a policy: a subscription does). */
 static void
 test_empty_sections(void)
 {
 	struct config_errors errs = { 0 };
-	const char *cut = strstr(base, "policies:\n");
+	char *unsubscribed = replace(base,
+	    "    subscribes: [{dataset: address, from: mairie}]\n", "");
+	const char *cut = strstr(unsubscribed, "policies:\n");
 	struct config *cfg;
 	char *text;
 
-	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - base), base) == -1)
+	if (asprintf(&text, "%.*spolicies:\n", (int)(cut - unsubscribed),
+	    unsubscribed) == -1)
 		return;
+	free(unsubscribed);
 	cfg = load(text, &errs);
 	CHECK_INT(errs.n, 0);
 	if (cfg != NULL)
@@ -486,7 +491,8 @@ test_unknown_keys(void)
 	    "max_bdy", 1, "gateway.limits.max_bdy: unknown key");
 	check_change("    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
 	    1, "services.caf.nmae: unknown key (expected one of: name, auth, "
-	    "roles, connector, subscribes, delivery, rate_limit)");
+	    "roles, connector, subscribes, delivery, rate_limit, controller, dpo, "
+	    "country)");
 	check_change("      timeout: 3s\n", "      timeout: 3s\n      retries: 3\n",
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, poll, base_url, timeout");
@@ -665,20 +671,33 @@ test_secrets(void)
 	chmod(path_in_dir("audit.key"), 0600);
 }
 
+/* Loads base with `from` replaced by `to`, offline when asked, expecting
+ * exactly one error, whose message holds msg and never lacks holds. */
+static void
+check_one_error(int offline, const char *from, const char *to,
+    const char *msg, const char *lacks)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, from, to);
+
+	write_file("main.yaml", text, 0644);
+	CHECK((offline ? config_load_offline : config_load)(
+	    path_in_dir("main.yaml"), &errs) == NULL);
+	CHECK_INT(errs.n, 1);
+	for (size_t i = 0; i < errs.n; i++) {
+		CHECK(strstr(errs.items[i].message, msg) != NULL);
+		CHECK(strstr(errs.items[i].message, lacks) == NULL);
+	}
+	config_errors_free(&errs);
+	free(text);
+}
+
 /* No error message may carry an inline secret's text. */
 static void
 test_secret_not_echoed(void)
 {
-	struct config_errors errs = { 0 };
-	char *text = replace(base, "env:T_CAF_KEY", "s3cr3t-caf-token");
-	struct config *cfg = load(text, &errs);
-
-	CHECK(cfg == NULL);
-	CHECK_INT(errs.n, 1);
-	for (size_t i = 0; i < errs.n; i++)
-		CHECK(strstr(errs.items[i].message, "s3cr3t") == NULL);
-	config_errors_free(&errs);
-	free(text);
+	check_one_error(0, "env:T_CAF_KEY", "s3cr3t-caf-token",
+	    "never written inline", "s3cr3t");
 }
 
 static void
@@ -701,11 +720,14 @@ test_secret_resolve(void)
 	write_file("token", "\n", 0600);
 	CHECK_INT(secret_resolve(ref, SECRET_TRIM, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "is empty") != NULL);
-	write_file("token", "tok", 0660);
+	write_file("token", "tok", 0640);
 	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), 0);
 	secret_wipe(&s);
 	CHECK_INT(secret_resolve(ref, SECRET_PRIVATE, &s, err, sizeof(err)), -1);
 	CHECK(s.data == NULL);
+	write_file("token", "tok", 0660);
+	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), -1);
+	CHECK(strstr(err, "writable by group or others (mode 0660)") != NULL);
 	CHECK_INT(secret_resolve("plain", 0, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "plain") == NULL);
 	CHECK_INT(secret_resolve("env:", 0, &s, err, sizeof(err)), -1);
@@ -713,6 +735,142 @@ test_secret_resolve(void)
 	CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "is not a regular file") != NULL);
 	secret_wipe(&s);
+}
+
+/* The file-mode rule (secret_mode_check), for private keys and secrets
+ * and for certificates, on real files read through secret_resolve. */
+static void
+test_file_modes(void)
+{
+	static const struct { mode_t mode; int private_ok, public_ok; } modes[] = {
+		{ 0400, 1, 1 }, { 0600, 1, 1 }, { 0640, 0, 1 }, { 0604, 0, 1 },
+		{ 0644, 0, 1 }, { 0444, 0, 1 }, { 0660, 0, 0 }, { 0606, 0, 0 },
+		{ 0666, 0, 0 }, { 0620, 0, 0 }, { 0700, 1, 1 }, { 0755, 0, 1 },
+	};
+	struct secret s;
+	char err[512], ref[600];
+
+	snprintf(ref, sizeof(ref), "file:%s", path_in_dir("modes.pem"));
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		write_file("modes.pem", "PEM\n", modes[i].mode);
+		CHECK_INT(secret_resolve(ref, SECRET_PRIVATE, &s, err,
+		    sizeof(err)) == 0, modes[i].private_ok);
+		secret_wipe(&s);
+		CHECK_INT(secret_resolve(ref, 0, &s, err, sizeof(err)) == 0,
+		    modes[i].public_ok);
+		secret_wipe(&s);
+		CHECK_INT(secret_mode_check("x", modes[i].mode, SECRET_PRIVATE,
+		    err, sizeof(err)) == 0, modes[i].private_ok);
+		CHECK_INT(secret_mode_check("x", modes[i].mode, 0, err,
+		    sizeof(err)) == 0, modes[i].public_ok);
+	}
+}
+
+/* Where the rule applies: keys 0600, certificates readable by all, for
+ * the gateway's TLS and an http connector's client certificate alike. */
+static void
+test_file_modes_by_key(void)
+{
+	static const struct {
+		const char *file;
+		mode_t mode, restore;
+		const char *msg;
+	} refused[] = {
+		{ "client.key", 0640, 0600, "(mode 0640); run chmod 600" },
+		{ "client.crt", 0664, 0644, "(mode 0664); run chmod go-w" },
+		{ "ca.crt", 0666, 0644, "gateway.tls.client_ca: " },
+		{ "tls.key", 0604, 0600, "(mode 0604); run chmod 600" },
+	};
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char *tls = replace(base, "  store:", "  tls:\n"
+	    "    cert: file:tls.crt\n    key: file:tls.key\n"
+	    "    client_ca: file:ca.crt\n  store:");
+	char *text = replace(tls, "      auth_header: file:upstream.auth\n",
+	    "      auth_header: file:upstream.auth\n"
+	    "      client_cert: file:client.crt\n"
+	    "      client_key: file:client.key\n");
+
+	write_file("tls.crt", "CERT\n", 0644);
+	write_file("tls.key", "KEY\n", 0600);
+	write_file("ca.crt", "CA\n", 0644);
+	write_file("client.crt", "CERT\n", 0644);
+	write_file("client.key", "KEY\n", 0600);
+	cfg = load(text, &errs);
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	config_errors_free(&errs);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char ref[64];
+
+		snprintf(ref, sizeof(ref), "file:%s", refused[i].file);
+		chmod(path_in_dir(refused[i].file), refused[i].mode);
+		check_error(text, ref, 1, refused[i].msg);
+		chmod(path_in_dir(refused[i].file), refused[i].restore);
+	}
+	free(text);
+	free(tls);
+}
+
+/* Unknown keys and names get the nearest known one, when one is near. */
+static void
+test_did_you_mean(void)
+{
+	static const struct { const char *from, *to, *at, *msg; } near[] = {
+		{ "    name: CAF\n", "    name: CAF\n    nmae: x\n", "nmae",
+		  "country); did you mean 'name'?" },
+		{ "  workers: 3\n", "  wrokers: 3\n", "wrokers",
+		  "did you mean 'workers'?" },
+		{ "    consumer: caf\n", "    consumer: cfa\n", "cfa",
+		  "unknown service 'cfa'; did you mean 'caf'?" },
+		{ "from: mairie}", "from: mairei}", "mairei",
+		  "unknown service 'mairei'; did you mean 'mairie'?" },
+		{ "    dataset: address\n    attributes: [street, postal_code]",
+		  "    dataset: adress\n    attributes: [street, postal_code]",
+		  "adress\n", "unknown dataset 'adress'; did you mean 'address'?" },
+		{ "[street, postal_code]", "[street, postal_cod]", "postal_cod]",
+		  "has no attribute 'postal_cod'; did you mean 'postal_code'?" },
+		{ "size: foyer.taille", "szie: foyer.taille", "szie",
+		  "no dataset has an attribute 'szie'; did you mean 'size'?" },
+	};
+
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+		check_change(near[i].from, near[i].to, near[i].at, 1, near[i].msg);
+	/* Nothing near: no suggestion at all. */
+	check_one_error(0, "    consumer: caf\n", "    consumer: dgfip\n",
+	    "unknown service 'dgfip'", "did you mean");
+	check_one_error(0, "    name: CAF\n", "    name: CAF\n    colour: x\n",
+	    "unknown key", "did you mean");
+}
+
+/* check --offline: no secret is read, their references are checked. */
+static void
+test_offline(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+
+	unsetenv("T_MAIRIE_KEY");
+	unlink(path_in_dir("admin.token"));
+	CHECK(load(base, &errs) == NULL);
+	config_errors_free(&errs);
+	cfg = config_load_offline(path_in_dir("main.yaml"), &errs);
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	config_errors_free(&errs);
+	check_one_error(1, "env:T_MAIRIE_KEY", "env:T-MAIRIE",
+	    "a variable name holds only", "T-MAIRIE");
+	check_one_error(1, "env:T_MAIRIE_KEY", "s3cr3t-inline",
+	    "never written inline", "s3cr3t");
+	/* Two services naming one variable share a key, offline too. */
+	check_one_error(1, "env:T_CAF_KEY", "env:T_MAIRIE_KEY",
+	    "the same key as service 'mairie'", "T_MAIRIE_KEY");
+	setenv("T_MAIRIE_KEY", "mairie-key", 1);
+	write_file("admin.token", "admin-secret\n", 0600);
 }
 
 static void
@@ -776,7 +934,12 @@ test_connector_types(void)
 	    "object to load");
 	check_change("type: http", "type: soap", "soap", 1,
 	    "services.mairie.connector.type: unknown connector type 'soap' "
-	    "(known: http, sql, file)");
+	    "(known: http, sql, file, plugin)");
+	check_change("type: http", "type: htp", "htp", 1,
+	    "services.mairie.connector.type: unknown connector type 'htp' "
+	    "(known: http, sql, file, plugin); did you mean 'http'?");
+	check_change("type: http", "type: plugn", "plugn", 1,
+	    "plugin); did you mean 'plugin'?");
 }
 
 static const char included[] =
@@ -928,7 +1091,9 @@ test_durations(void)
 		{ "9223372036854775807ms", 1, INT64_MAX },
 		{ "2", 0, 0 }, { "-1s", 0, 0 }, { "2x", 0, 0 }, { "", 0, 0 },
 		{ "s", 0, 0 }, { "1.5s", 0, 0 }, { "2 s", 0, 0 }, { " 2s", 0, 0 },
-		{ "2S", 0, 0 }, { "2sec", 0, 0 }, { "1d", 0, 0 },
+		{ "1d", 1, 86400000 }, { "30d", 1, 2592000000 },
+		{ "2S", 0, 0 }, { "2sec", 0, 0 }, { "1w", 0, 0 }, { "1D", 0, 0 },
+		{ "106751991167301d", 0, 0 },
 		{ "9223372036854775808ms", 0, 0 }, { "9223372036854776s", 0, 0 },
 		{ "99999999999999999999h", 0, 0 },
 	};
@@ -942,6 +1107,51 @@ test_durations(void)
 		if (rc != (cases[i].ok ? 0 : -1))
 			fprintf(stderr, "  duration '%s'\n", cases[i].text);
 	}
+}
+
+/* The keys of the register (contract §7) and of retention (§6): their
+ * defaults, their values, and the subscription a policy must cover. */
+static void
+test_register_keys(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "    description: Postal address\n",
+	    "    description: Postal address\n    retention: 90d\n"
+	    "    subjects: beneficiaries\n");
+	char *contacts = replace(text, "    name: CAF\n", "    name: CAF\n"
+	    "    controller: dpd@caf.example\n    country: CH\n");
+	struct config *cfg = load(contacts, &errs);
+
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		const struct config_service *caf = config_find_service(cfg, "caf");
+
+		CHECK_INT(cfg->datasets[0].retention_ms, 90LL * 86400000);
+		CHECK_STR(cfg->datasets[0].subjects, "beneficiaries");
+		CHECK_INT(cfg->datasets[1].retention_ms, 30LL * 86400000);
+		CHECK_STR(cfg->datasets[1].subjects, "citizens");
+		CHECK_STR(caf->contacts.controller, "dpd@caf.example");
+		CHECK_STR(caf->contacts.country, "CH");
+		CHECK(caf->contacts.dpo == NULL);
+		CHECK(cfg->gateway.contacts.controller == NULL);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(contacts);
+	free(text);
+	check_change("    name: CAF\n", "    name: CAF\n    country: France\n",
+	    "France", 1, "services.caf.country: expected a two-letter ISO 3166 "
+	    "country code");
+	check_change("    description: Postal address\n", "    description: "
+	    "Postal address\n    retention: 1y\n", "1y", 1,
+	    "datasets.address.retention: '1y' is not a duration");
+	/* caf's policies are on address: one on household leaves the
+	 * subscription to it without a purpose. */
+	check_change("    subscribes: [{dataset: address, from: mairie}]\n",
+	    "    subscribes: [{dataset: address, from: mairie}, "
+	    "{dataset: household, from: mairie}]\n", "{dataset: household", 1,
+	    "services.caf.subscribes[1]: no policy lets caf obtain dataset "
+	    "'household' from 'mairie'");
 }
 
 static void
@@ -1142,12 +1352,17 @@ main(void)
 	UNIT_RUN(test_secrets);
 	UNIT_RUN(test_secret_not_echoed);
 	UNIT_RUN(test_secret_resolve);
+	UNIT_RUN(test_file_modes);
+	UNIT_RUN(test_file_modes_by_key);
+	UNIT_RUN(test_did_you_mean);
+	UNIT_RUN(test_offline);
 	UNIT_RUN(test_yaml_errors);
 	UNIT_RUN(test_empty_and_missing_files);
 	UNIT_RUN(test_connector_types);
 	UNIT_RUN(test_include);
 	UNIT_RUN(test_several_errors);
 	UNIT_RUN(test_durations);
+	UNIT_RUN(test_register_keys);
 	UNIT_RUN(test_sizes);
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "jcs.h"
 #include "jsonutil.h"
 #include "mapping.h"
 #include "unit.h"
@@ -14,7 +15,9 @@ static struct config_attribute address_attrs[] = {
 	{ "city", CONFIG_ATTR_STRING },
 	{ "country", CONFIG_ATTR_STRING },
 };
-static struct config_dataset address = { "address", address_attrs, 4 };
+static struct config_dataset address = {
+	.name = "address", .attributes = address_attrs, .nattributes = 4,
+};
 
 static struct config_attribute person_attrs[] = {
 	{ "name", CONFIG_ATTR_STRING },
@@ -23,7 +26,9 @@ static struct config_attribute person_attrs[] = {
 	{ "verified", CONFIG_ATTR_BOOLEAN },
 	{ "birthdate", CONFIG_ATTR_DATE },
 };
-static struct config_dataset person = { "person", person_attrs, 5 };
+static struct config_dataset person = {
+	.name = "person", .attributes = person_attrs, .nattributes = 5,
+};
 
 /* One service's map, covering two datasets (address and person). */
 static struct config_mapping mairie_map[] = {
@@ -49,7 +54,7 @@ to_dataset(const struct config_connector *conn,
 
 	err[0] = '\0';
 	if (mapping_to_dataset(conn, ds, raw, &out, err, errlen) == 0)
-		text = jsonutil_canonical(out);
+		text = jcs_dump(out);
 	else
 		CHECK(out == NULL);
 	json_decref(raw);
@@ -66,7 +71,7 @@ from_dataset(const struct config_connector *conn,
 
 	err[0] = '\0';
 	if (mapping_from_dataset(conn, ds, attrs, &out, err, errlen) == 0)
-		text = jsonutil_canonical(out);
+		text = jcs_dump(out);
 	else
 		CHECK(out == NULL);
 	json_decref(attrs);
@@ -275,7 +280,9 @@ static struct config_attribute civil_attrs[] = {
 	{ "children", CONFIG_ATTR_INTEGER },
 	{ "city", CONFIG_ATTR_STRING },
 };
-static struct config_dataset civil = { "civil", civil_attrs, 8 };
+static struct config_dataset civil = {
+	.name = "civil", .attributes = civil_attrs, .nattributes = 8,
+};
 
 static char *full_parts[] = { "prenom", "etat.nom", "rang" };
 static struct config_transform t_trim_upper[] = {

@@ -97,13 +97,13 @@ test_open_and_migrate(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	store_close(st);
 	CHECK_INT(user_version("migrate.db", -1), version);
 
 	/* A database from a newer program is refused, not "migrated". */
-	user_version("migrate.db", 7);
+	user_version("migrate.db", version + 1);
 	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
 	CHECK(store_open(url, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "newer") != NULL);
@@ -126,9 +126,12 @@ test_migrate_pivot_version(void)
 	    " local_id TEXT NOT NULL, subject TEXT NOT NULL,"
 	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
 	    " UNIQUE (service, subject)) WITHOUT ROWID;"
+	    /* What later steps alter, as bare as they may be. */
+	    "CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT,"
+	    " created_ms INTEGER);"
+	    "CREATE TABLE deliveries (record_seq INTEGER);"
+	    "CREATE TABLE push_keys (response TEXT);"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
-	    "CREATE TABLE deliveries (id TEXT);"
-	    "CREATE TABLE push_keys (key TEXT);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -139,7 +142,7 @@ test_migrate_pivot_version(void)
 	CHECK(user_version("v3.db", -1) >= 4);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 1), STORE_OK);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	/* A new link records the version it is given. */
 	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
@@ -192,9 +195,9 @@ test_links(void)
 	CHECK_INT(store_link_put(st, "mairie", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
 
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
-	CHECK_INT(store_link_subject(st, "caf", "C2", subject), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(st, "caf", "C2", subject, NULL), STORE_NOT_FOUND);
 	CHECK_INT(store_link_local_id(st, "mairie", SUBJ_A, &local_id), STORE_OK);
 	CHECK_STR(local_id, "C1");
 	free(local_id);
@@ -340,58 +343,39 @@ test_objections(void)
 	store_close(st);
 }
 
-/* One pair, as a batch of one entry. */
+/* One pair, as the catch-up at start writes them. */
 static enum store_status
 access_put(struct store *st, const char *subject, uint64_t index)
 {
-	return store_access_put(st, &subject, &index, 1, index, index + 1);
+	return store_access_put(st, &subject, &index, 1);
 }
 
 static void
 test_access_index(void)
 {
 	struct store *st = open_named("access.db");
-	uint64_t last = 0, *idx = NULL;
+	uint64_t *idx = NULL;
 	size_t n = 0;
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-	CHECK_INT(last, 0);
-	/* Entries 1, 3, 5... have no subject: batches of two. */
-	for (uint64_t i = 1; i <= 10; i++) {
-		const char *subject = SUBJ_A;
-		uint64_t index = i * 2;
-
-		CHECK_INT(store_access_put(st, &subject, &index, 1, i * 2 - 2,
-		    i * 2 + 1), STORE_OK);
-	}
+	for (uint64_t i = 1; i <= 10; i++)
+		CHECK_INT(access_put(st, SUBJ_A, i * 2), STORE_OK);
 	CHECK_INT(access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
-	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-	CHECK_INT(last, 21);
-	/* A batch beyond a gap is indexed, but the watermark stays below the
-	 * gap: entry 21 is still to be indexed. */
-	CHECK_INT(access_put(st, SUBJ_B, 22), STORE_OK);
-	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-	CHECK_INT(last, 21);
 	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
-	CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-	CHECK_INT(last, 22);
 	{
 		/* A batch, as the audit sequencer hands it over: all or none. */
 		const char *subjects[] = { SUBJ_B, SUBJ_B, SUBJ_B };
 		const uint64_t indexes[] = { 22, 23, 24 };
 
-		CHECK_INT(store_access_put(st, subjects, indexes, 3, 22, 25),
+		CHECK_INT(store_access_put(st, subjects, indexes, 3), STORE_OK);
+		CHECK_INT(store_access_list(st, SUBJ_B, UINT64_MAX, 10, &idx, &n),
 		    STORE_OK);
-		CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-		CHECK_INT(last, 25);
-		/* No subject in the batch: only the watermark moves. */
-		CHECK_INT(store_access_put(st, subjects, indexes, 0, 25, 30),
-		    STORE_OK);
-		CHECK_INT(store_access_watermark(st, &last), STORE_OK);
-		CHECK_INT(last, 30);
+		CHECK_INT(n, 4);
+		if (n == 4)
+			CHECK_INT(idx[0], 24);
+		free(idx);
 	}
 
 	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 4, &idx, &n), STORE_OK);
@@ -421,6 +405,57 @@ test_access_index(void)
 	store_close(st);
 }
 
+/* View keys: drawn once per subject, random, read back with the link,
+ * and erased with the subject's access index rows; a later draw is a new
+ * key, so entries written before the erasure stay unlinkable. */
+static void
+test_view_keys(void)
+{
+	struct store *st = open_named("viewkeys.db");
+	unsigned char a[STORE_VIEW_KEY_LEN], a2[STORE_VIEW_KEY_LEN],
+	    b[STORE_VIEW_KEY_LEN], joined[STORE_VIEW_KEY_LEN],
+	    zero[STORE_VIEW_KEY_LEN] = { 0 };
+	char subject[STORE_SUBJECT_LEN];
+	uint64_t *idx = NULL;
+	size_t n = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a), STORE_OK);
+	CHECK(memcmp(a, zero, sizeof(a)) != 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a2), STORE_OK);
+	CHECK(memcmp(a, a2, sizeof(a)) == 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_B, b), STORE_OK);
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+
+	/* The link lookup brings the key along. */
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, joined), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK(memcmp(a, joined, sizeof(a)) == 0);
+
+	CHECK_INT(access_put(st, SUBJ_A, 7), STORE_OK);
+	CHECK_INT(access_put(st, SUBJ_B, 8), STORE_OK);
+	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);
+	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);   /* none left */
+	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 10, &idx, &n),
+	    STORE_OK);
+	CHECK_INT(n, 0);
+	free(idx);
+	CHECK_INT(store_access_list(st, SUBJ_B, UINT64_MAX, 10, &idx, &n),
+	    STORE_OK);
+	CHECK_INT(n, 1);
+	free(idx);
+	/* The link stays; the next lookup draws a new key. */
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, joined), STORE_OK);
+	CHECK(memcmp(a, joined, sizeof(a)) != 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a2), STORE_OK);
+	CHECK(memcmp(joined, a2, sizeof(a)) == 0);
+	store_close(st);
+}
+
 #define WRITER_ROUNDS 200
 
 struct writer {
@@ -440,6 +475,7 @@ writer_run(void *arg)
 	struct store *st = open_named("concurrent.db");
 	char *attrs[] = { "street", "city" };
 	char subject[STORE_SUBJECT_LEN], local[32], cid[STORE_ID_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_consent c;
 	int created;
 
@@ -456,7 +492,8 @@ writer_run(void *arg)
 		    store_consent_insert(st, &c) != STORE_OK ||
 		    access_put(st, subject, (uint64_t)(w->id * 100000 + i))
 		    != STORE_OK ||
-		    store_link_subject(st, "caf", local, subject) != STORE_OK)
+		    store_link_subject(st, "caf", local, subject, view_key) !=
+		    STORE_OK)
 			w->failures++;
 		snprintf(local, sizeof(local), "shared-%d", i);
 		snprintf(subject, sizeof(subject), "%064d", i);
@@ -514,7 +551,8 @@ test_new_id(void)
 /* A 201 for a link or a consent, or a 204 for a revocation, must survive
  * a power loss as a 202 does: those commits wait for the WAL's fsync,
  * where the connection's synchronous = NORMAL would let the OS keep them
- * in memory. A write nobody is answered for (the access index) does not. */
+ * in memory. So do a view key (entries commit under it), an unlinking and
+ * an erasure. A write nobody is answered for (the access index) does not. */
 static void
 test_acknowledged_writes_sync(void)
 {
@@ -526,7 +564,9 @@ test_acknowledged_writes_sync(void)
 		.purpose = "benefit-eligibility", .created_ms = 1000,
 	};
 	const char *subject = SUBJ_A;
-	uint64_t index = 7;
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
+	char unlinked[STORE_SUBJECT_LEN];
+	uint64_t index = 7, erased;
 	int created, before;
 
 	CHECK(st != NULL);
@@ -545,9 +585,18 @@ test_acknowledged_writes_sync(void)
 	before = atomic_load(&syncs);
 	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
 	CHECK(atomic_load(&syncs) > before);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_view_key_get(st, SUBJ_B, view_key), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_delete(st, "caf", "C1", 3000, unlinked), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_erase_subject(st, SUBJ_B, &erased), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
 	/* The connection is back to NORMAL after each of them. */
 	before = atomic_load(&syncs);
-	CHECK_INT(store_access_put(st, &subject, &index, 1, 7, 8), STORE_OK);
+	CHECK_INT(store_access_put(st, &subject, &index, 1), STORE_OK);
 	CHECK_INT(atomic_load(&syncs), before);
 	store_close(st);
 }
@@ -563,6 +612,7 @@ main(void)
 	UNIT_RUN(test_consents);
 	UNIT_RUN(test_objections);
 	UNIT_RUN(test_access_index);
+	UNIT_RUN(test_view_keys);
 	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
 	UNIT_RUN(test_acknowledged_writes_sync);

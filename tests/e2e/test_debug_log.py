@@ -1,0 +1,102 @@
+"""gateway.log_level: debug lines exist, a reload applies a new level, and
+debug lines name routes, services, connectors and deliveries but never a
+personal value (a pivot, a local id, a record)."""
+import os
+import re
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ALICE_ADDRESS, ALICE_PIVOT, Stack, check, eq, run, test,  # noqa: E402
+                     wait_for)
+
+# In the provider's own names, as it posts its records.
+RECORD = {"adresse": {"voie": "7 venelle du Pain Cuit", "cp": "29000",
+                      "commune": "Quimper", "pays": "FR"}}
+
+
+def set_level(s, level):
+    """Rewrites gateway.log_level and reloads; waits for the reload."""
+    text = open(s.gw.config).read()
+    text = re.sub(r"  log_level: \w+\n", "", text)
+    text = text.replace("  workers: 2\n", "  workers: 2\n  log_level: %s\n" % level, 1)
+    with open(s.gw.config, "w") as f:
+        f.write(text)
+    before = s.gw.read_log().count("configuration reloaded")
+    s.gw.kill(signal.SIGHUP)
+    wait_for(lambda: s.gw.read_log().count("configuration reloaded") > before,
+             what="the reload")
+
+
+def pivot_of(suffix):
+    """One citizen per exchange: a link is made once."""
+    return dict(ALICE_PIVOT, birthdate="1984-03-1" + suffix[-1])
+
+
+def exchange(s, suffix):
+    """Link, consent, fetch through the provider's connector, and a record
+    pushed to the subscriber: every kind of debug line."""
+    pivot = pivot_of(suffix)
+    s.mairie.seed("m-alice" + suffix, "address", ALICE_ADDRESS)
+    s.link("mairie", "m-alice" + suffix, pivot)
+    s.link("caf", "caf-alice" + suffix, pivot)
+    r = s.call("caf", "POST", "/v1/consents", {
+        "subject": "caf-alice" + suffix, "provider": "mairie", "dataset": "address",
+        "attributes": ["street", "postal_code", "city"],
+        "purpose": "benefit-eligibility"})
+    eq(r.status, 201, "consent: %r" % r)
+    r = s.call("caf", "POST", "/v1/fetch", {
+        "subject": "caf-alice" + suffix, "dataset": "address",
+        "purpose": "benefit-eligibility"})
+    eq(r.status, 200, "fetch: %r" % r)
+    r = s.call("mairie", "POST", "/v1/records", {
+        "subject": "m-alice" + suffix, "dataset": "address", "record": RECORD,
+        "idempotency_key": "debug-log" + suffix})
+    eq(r.status, 202, "record: %r" % r)
+    wait_for(lambda: len(s.caf.control("GET", "received")["received"]) > 0,
+             what="the delivery")
+    s.caf.control("POST", "reset")
+
+
+def debug_lines(log):
+    return [line for line in log.splitlines() if " debug: " in line]
+
+
+@test
+def debug_lines_after_a_reload_and_no_personal_value():
+    s = Stack("debuglog")
+    try:
+        exchange(s, "-1")
+        eq(debug_lines(s.gw.read_log()), [], "no debug line at the default level")
+        set_level(s, "debug")
+        start = len(s.gw.read_log())
+        exchange(s, "-2")
+        wait_for(lambda: "delivery" in s.gw.read_log()[start:] and
+                 "answered ok" in s.gw.read_log()[start:], what="the delivery's lines")
+        lines = debug_lines(s.gw.read_log()[start:])
+        text = "\n".join(lines)
+        for want in (r"request [0-9a-f-]{36}: POST /v1/fetch received from caf",
+                     r"request [0-9a-f-]{36}: POST /v1/fetch answered 200 in \d+ ms",
+                     r"request [0-9a-f-]{36}: POST /v1/links answered 201 in \d+ ms",
+                     r"calling provider mairie \(http connector\) for address",
+                     r"provider mairie answered ok \(HTTP 200\)",
+                     r"delivery \S+: pushing address to caf \(http connector\), attempt 1",
+                     r"delivery \S+: caf answered ok \(HTTP 204\) at attempt 1"):
+            check(re.search(want, text), "a debug line like %r in:\n%s" % (want, text))
+        personal = [v for n in "123" for v in pivot_of(n).values() if len(v) > 1]
+        personal += list(ALICE_ADDRESS["adresse"].values()) + list(RECORD["adresse"].values())
+        personal += ["m-alice", "caf-alice"]
+        log = s.gw.read_log()
+        for value in personal:
+            check(value not in log, "personal value %r in the log" % value)
+        # And back: a reload to info stops them.
+        set_level(s, "info")
+        start = len(s.gw.read_log())
+        exchange(s, "-3")
+        eq(debug_lines(s.gw.read_log()[start:]), [], "no debug line after info again")
+    finally:
+        s.stop()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,400 @@
+/* test_erasure.c — the store's side of retention and erasure (contract §6)
+ * on real SQLite files: which record versions a purge erases and which it
+ * keeps, erasure of one subject, unlinking, the migration that ties
+ * idempotency keys to their record, and erased values gone from the
+ * database file and its write-ahead log. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "tmpdir.h"
+#include "unit.h"
+
+#define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define T0 1700000000000LL
+#define DAY 86400000LL
+
+static char dir[TMPDIR_PATH_LEN];
+
+static struct store *
+open_named(const char *name)
+{
+	char url[TMPDIR_PATH_LEN + 64], err[256];
+	struct store *st;
+
+	tmpdir_store_url(dir, name, url, sizeof(url));
+	if ((st = store_open(url, err, sizeof(err))) == NULL)
+		fprintf(stderr, "  store_open: %s\n", err);
+	return st;
+}
+
+static const char *const caf[] = { "caf" };
+
+/* One version of subject's record of `dataset`, pushed at now_ms for caf. */
+static void
+push_at(struct store *st, const char *subject, const char *dataset,
+    const char *record, const char *key, int64_t now_ms)
+{
+	char id[STORE_ID_LEN];
+	struct store_push_result res;
+	struct store_push p = {
+		.record_id = id, .provider = "mairie", .subject = subject,
+		.dataset = dataset, .record = record, .subscribers = caf,
+		.nsubscribers = 1, .idempotency_key = key,
+		.request_sha256 = record, .response = "{}", .now_ms = now_ms,
+	};
+
+	store_new_id(id);
+	CHECK_INT(store_record_accept(st, &p, 1, &res, NULL), STORE_OK);
+	CHECK_INT(res.status, STORE_OK);
+}
+
+/* Takes caf's due deliveries and stores each as `state`; a retry is due
+ * long after anything the tests look at. */
+static size_t
+settle(struct store *st, enum store_delivery_state state, int64_t now_ms)
+{
+	struct store_delivery *list;
+	size_t n;
+
+	if (store_delivery_take(st, "caf", now_ms, 100, &list, &n) != STORE_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct store_delivery_outcome o = { .id = list[i].id,
+		    .state = state, .attempts = 1, .due_ms = now_ms + 1000 * DAY,
+		    .error = state == STORE_DELIVERY_DELIVERED ? NULL : "HTTP 503" };
+
+		CHECK_INT(store_delivery_finish(st, &o, 1, now_ms), STORE_OK);
+	}
+	store_deliveries_free(list, n);
+	return n;
+}
+
+/* The records of `dataset` still in the changes feed. */
+static size_t
+feed(struct store *st, const char *dataset)
+{
+	struct store_record *list;
+	size_t n;
+
+	if (store_change_list(st, dataset, 0, 100, &list, &n) != STORE_OK)
+		return (size_t)-1;
+	store_records_free(list, n);
+	return n;
+}
+
+static const struct store_retention rules[] = {
+	{ "address", 10 * DAY },
+	{ "household", 100 * DAY },
+};
+
+static uint64_t
+purge(struct store *st, int64_t now_ms, size_t limit)
+{
+	struct store_purge p = { rules, 2, 30 * DAY, now_ms };
+	uint64_t erased = 0;
+
+	CHECK_INT(store_purge(st, &p, limit, &erased), STORE_OK);
+	return erased;
+}
+
+static uint64_t
+backlog(struct store *st, int64_t now_ms)
+{
+	struct store_purge p = { rules, 2, 30 * DAY, now_ms };
+	uint64_t n = 0;
+
+	CHECK_INT(store_purge_backlog(st, &p, &n), STORE_OK);
+	return n;
+}
+
+/* A settled version goes once past its dataset's retention; one whose
+ * delivery still retries stays until twice that; a dataset no rule names
+ * takes the default. */
+static void
+test_purge(void)
+{
+	struct store *st = open_named("purge.db");
+
+	if (st == NULL)
+		return;
+	push_at(st, SUBJ_A, "address", "{\"city\":\"Brest\"}", "k1", T0);
+	CHECK_INT(settle(st, STORE_DELIVERY_DELIVERED, T0), 1);
+	push_at(st, SUBJ_B, "address", "{\"city\":\"Morlaix\"}", NULL, T0);
+	CHECK_INT(settle(st, STORE_DELIVERY_PENDING, T0), 1);   /* retries */
+	push_at(st, SUBJ_A, "household", "{\"size\":3}", NULL, T0);
+	push_at(st, SUBJ_A, "pets", "{\"dogs\":1}", NULL, T0);
+	settle(st, STORE_DELIVERY_DEAD, T0);
+
+	CHECK_INT(purge(st, T0 + 10 * DAY - 1, 100), 0);
+	CHECK_INT(backlog(st, T0 + 10 * DAY - 1), 0);
+	CHECK_INT(backlog(st, T0 + 10 * DAY), 4);
+	/* A's address (record and delivery); B's is held by its retry. */
+	CHECK_INT(purge(st, T0 + 10 * DAY, 100), 2);
+	CHECK_INT(feed(st, "address"), 1);
+	CHECK_INT(backlog(st, T0 + 10 * DAY), 2);
+	/* The idempotency key went with its record: reusing it stores anew. */
+	push_at(st, SUBJ_A, "address", "{\"city\":\"Quimper\"}", "k1", T0 + 10 * DAY);
+	CHECK_INT(feed(st, "address"), 2);
+
+	CHECK_INT(purge(st, T0 + 20 * DAY - 1, 100), 0);
+	CHECK_INT(purge(st, T0 + 20 * DAY, 100), 2);    /* B, held no longer */
+	CHECK_INT(feed(st, "address"), 1);              /* Quimper stays */
+	/* pets: the default; Quimper, never delivered, twice its retention. */
+	CHECK_INT(purge(st, T0 + 30 * DAY, 100), 4);
+	CHECK_INT(feed(st, "pets"), 0);
+	CHECK_INT(feed(st, "address"), 0);
+	CHECK_INT(feed(st, "household"), 1);
+	CHECK_INT(purge(st, T0 + 100 * DAY, 100), 2);
+	CHECK_INT(feed(st, "household"), 0);
+	CHECK_INT(backlog(st, T0 + 1000 * DAY), 0);
+	store_close(st);
+}
+
+/* Batches: each call erases at most `limit` record versions. */
+static void
+test_purge_batches(void)
+{
+	struct store *st = open_named("batches.db");
+
+	if (st == NULL)
+		return;
+	for (int i = 0; i < 5; i++)
+		push_at(st, SUBJ_A, "pets", "{\"dogs\":1}", NULL, T0 + i);
+	settle(st, STORE_DELIVERY_DELIVERED, T0 + 10);
+	CHECK_INT(backlog(st, T0 + 31 * DAY), 10);
+	CHECK_INT(purge(st, T0 + 31 * DAY, 2), 2 + 2);   /* 4 superseded, 1 delivered */
+	CHECK_INT(feed(st, "pets"), 3);
+	CHECK_INT(purge(st, T0 + 31 * DAY, 2), 4);
+	CHECK_INT(purge(st, T0 + 31 * DAY, 2), 2);
+	CHECK_INT(purge(st, T0 + 31 * DAY, 2), 0);
+	CHECK_INT(feed(st, "pets"), 0);
+	store_close(st);
+}
+
+static int
+view_keys(const char *name, const char *subject, int insert)
+{
+	char path[TMPDIR_PATH_LEN + 64], sql[256];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(db, 2000);
+	if (insert) {
+		snprintf(sql, sizeof(sql), "INSERT INTO view_keys (subject, key, "
+		    "created_ms) VALUES ('%s', x'00112233', 0)", subject);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM view_keys WHERE "
+	    "subject = '%s'", subject);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			n = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/* Every version about the subject goes, dead letters and view key too;
+ * another subject's stay. */
+static void
+test_erase_subject(void)
+{
+	struct store *st = open_named("erase.db");
+	struct store_delivery *dead;
+	uint64_t erased;
+	size_t n;
+
+	if (st == NULL)
+		return;
+	push_at(st, SUBJ_A, "address", "{\"city\":\"Brest\"}", "k1", T0);
+	settle(st, STORE_DELIVERY_DEAD, T0);
+	push_at(st, SUBJ_A, "address", "{\"city\":\"Morlaix\"}", NULL, T0);
+	push_at(st, SUBJ_B, "household", "{\"size\":2}", NULL, T0);
+	CHECK_INT(view_keys("erase.db", SUBJ_A, 1), 1);
+	CHECK_INT(view_keys("erase.db", SUBJ_B, 1), 1);
+
+	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
+	CHECK_INT(erased, 2 + 2);
+	CHECK_INT(feed(st, "address"), 0);
+	CHECK_INT(feed(st, "household"), 1);
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_DEAD, 0, 10, &dead, &n),
+	    STORE_OK);
+	CHECK_INT(n, 0);
+	store_deliveries_free(dead, n);
+	CHECK_INT(view_keys("erase.db", SUBJ_A, 0), 0);
+	CHECK_INT(view_keys("erase.db", SUBJ_B, 0), 1);
+	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
+	CHECK_INT(erased, 0);
+	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
+	CHECK_INT(view_keys("erase.db", SUBJ_B, 0), 0);
+	store_close(st);
+}
+
+/* The local id is unlinked and the subject's consents with that service
+ * revoked, not those with others; linking again works. */
+static void
+test_link_delete(void)
+{
+	struct store *st = open_named("unlink.db");
+	char subject[STORE_SUBJECT_LEN];
+	char *attrs[] = { "city" };
+	struct store_consent c1 = { .subject = SUBJ_A, .consumer = "caf",
+	    .provider = "mairie", .dataset = "address", .purpose = "p",
+	    .attributes = attrs, .nattributes = 1, .created_ms = T0 };
+	struct store_consent c2 = c1, got;
+	int created;
+
+	if (st == NULL)
+		return;
+	c2.consumer = "ccas";
+	store_new_id(c1.id);
+	store_new_id(c2.id);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_consent_insert(st, &c1), STORE_OK);
+	CHECK_INT(store_consent_insert(st, &c2), STORE_OK);
+
+	CHECK_INT(store_link_delete(st, "caf", "C1", T0 + 5, subject), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_NOT_FOUND);
+	CHECK_INT(store_consent_get(st, c1.id, &got), STORE_OK);
+	CHECK_INT(got.revoked_ms, T0 + 5);
+	store_consent_clear(&got);
+	CHECK_INT(store_consent_get(st, c2.id, &got), STORE_OK);
+	CHECK_INT(got.revoked_ms, 0);
+	store_consent_clear(&got);
+	CHECK_INT(store_link_delete(st, "caf", "C1", T0 + 6, subject),
+	    STORE_NOT_FOUND);
+
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
+	store_close(st);
+}
+
+/* The whole content of a file, NUL-terminated; *len its size. */
+static char *
+slurp(const char *name, size_t *len)
+{
+	char path[TMPDIR_PATH_LEN + 64];
+	char *buf;
+	FILE *f;
+	long size;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*len = 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return calloc(1, 1);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	if ((buf = calloc(1, (size_t)size + 1)) != NULL)
+		*len = fread(buf, 1, (size_t)size, f);
+	fclose(f);
+	return buf;
+}
+
+static int
+file_holds(const char *name, const char *needle)
+{
+	size_t len;
+	char *buf = slurp(name, &len);
+	int found = buf != NULL && memmem(buf, len, needle, strlen(needle)) != NULL;
+
+	free(buf);
+	return found;
+}
+
+/* What a purge or an erasure deleted is in neither the database file nor
+ * its write-ahead log once compacted, while what is kept still is. */
+static void
+test_values_gone_from_files(void)
+{
+	struct store *st = open_named("files.db");
+	struct stat wal;
+	char path[TMPDIR_PATH_LEN + 64];
+	uint64_t erased;
+
+	if (st == NULL)
+		return;
+	push_at(st, SUBJ_A, "address", "{\"street\":\"rue-erased-4711\"}", NULL, T0);
+	push_at(st, SUBJ_B, "address", "{\"street\":\"rue-purged-4712\"}", NULL, T0);
+	push_at(st, SUBJ_B, "household", "{\"street\":\"rue-kept-4713\"}", NULL,
+	    T0 + 50 * DAY);
+	settle(st, STORE_DELIVERY_DELIVERED, T0);
+	CHECK_INT(store_compact(st), STORE_OK);
+	CHECK(file_holds("files.db", "rue-erased-4711"));
+
+	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
+	CHECK_INT(purge(st, T0 + 50 * DAY, 100), 2);
+	CHECK(file_holds("files.db-wal", "rue-erased-4711") ||
+	    file_holds("files.db-wal", "rue-purged-4712"));
+	CHECK_INT(store_compact(st), STORE_OK);
+	snprintf(path, sizeof(path), "%s/files.db-wal", dir);
+	CHECK(stat(path, &wal) != 0 || wal.st_size == 0);
+	for (const char *const *f = (const char *const[]){ "files.db",
+	    "files.db-wal", NULL }; *f != NULL; f++) {
+		CHECK(!file_holds(*f, "rue-erased-4711"));
+		CHECK(!file_holds(*f, "rue-purged-4712"));
+	}
+	CHECK(file_holds("files.db", "rue-kept-4713"));
+	store_close(st);
+}
+
+/* A schema 4 database: idempotency keys stored then are tied to their
+ * record by the migration, and go with it. */
+static void
+test_migrate_push_keys(void)
+{
+	char path[TMPDIR_PATH_LEN + 64];
+	struct store *st = open_named("v4.db");
+	sqlite3 *db;
+
+	if (st == NULL)
+		return;
+	push_at(st, SUBJ_A, "pets", "{\"dogs\":1}", "old-key", T0);
+	settle(st, STORE_DELIVERY_DELIVERED, T0);
+	store_close(st);
+	snprintf(path, sizeof(path), "%s/v4.db", dir);
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	/* The response of a real push names the record it stored. */
+	CHECK_INT(sqlite3_exec(db, "DROP INDEX push_keys_by_record;"
+	    "UPDATE push_keys SET response = json_object('id', "
+	    "(SELECT id FROM records), 'deliveries', 1);"
+	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
+	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
+	    "DROP TABLE view_keys; DROP TABLE health; PRAGMA user_version = 4;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_named("v4.db");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(purge(st, T0 + 31 * DAY, 100), 2);
+	push_at(st, SUBJ_A, "pets", "{\"dogs\":2}", "old-key", T0 + 31 * DAY);
+	CHECK_INT(feed(st, "pets"), 1);
+	store_close(st);
+}
+
+int
+main(void)
+{
+	tmpdir_make(dir);
+	UNIT_RUN(test_purge);
+	UNIT_RUN(test_purge_batches);
+	UNIT_RUN(test_erase_subject);
+	UNIT_RUN(test_link_delete);
+	UNIT_RUN(test_values_gone_from_files);
+	UNIT_RUN(test_migrate_push_keys);
+	tmpdir_remove(dir);
+	return UNIT_END();
+}
