@@ -641,12 +641,13 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 			delivery_schedule(dl, 20);
 		return;
 	}
+	delivery_refresh(dl);
+	cfg = dl->snap->cfg;
+	retention_step(dl->retention, cfg);
 	if (!delivery_audit_up(dl)) {
 		delivery_schedule(dl, DELIVERY_AUDIT_WAIT_MS);
 		return;
 	}
-	delivery_refresh(dl);
-	cfg = dl->snap->cfg;
 	/* Not only current subscribers: deliveries queued before a reload
 	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
@@ -656,7 +657,6 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
 			delivery_poll(dl, &cfg->services[i]);
-	retention_step(dl->retention, cfg);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }
 
