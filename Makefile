@@ -3,6 +3,8 @@
 #   make run        install what is missing, build, start the demo gateway
 #   make test       install what is missing, build, run the whole suite
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze),
+#                   SAN=1 too
 #   make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same)
 #
 # `deps`, `run` and `test` call make again after installing packages, so that
@@ -88,7 +90,8 @@ FUZZ_COMMON = fuzz/common.c fuzz/fuzz.h tests/unit/tmpdir.h
 FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps build-tests test run install uninstall clean bench fuzz fuzz-build
+.PHONY: all deps build-tests test test-faults run install uninstall clean \
+	bench fuzz fuzz-build
 
 all: $(BUILD)/tellonce
 
@@ -168,6 +171,10 @@ test:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(TEST_PKGS)"
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh faults
 
 run: deps
 	@$(MAKE) --no-print-directory all

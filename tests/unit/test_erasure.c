@@ -373,6 +373,9 @@ test_migrate_push_keys(void)
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
 	    "DROP TABLE view_keys; DROP TABLE health;"
 	    "ALTER TABLE records DROP COLUMN traceparent;"
+	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
+	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
+	    "ALTER TABLE push_keys DROP COLUMN audit_index;"
 	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
