@@ -140,6 +140,11 @@ int audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
  * tree size. */
 char *audit_checkpoint(struct audit *a, uint64_t *size);
 
+/* The members the access log adds to each entry it answers (audit_index,
+ * inclusion_proof, consumer_name, provider_name); an item without them is
+ * the entry as logged. NULL-terminated. */
+extern const char *const audit_access_log_members[];
+
 /* Offline verification of the audit directory `dir` (nothing else may be
  * writing it): every entry bundle, every hash tile, the checkpoint's root
  * and, when vkey is not NULL, its signature by that verifier key. Returns 0
