@@ -139,6 +139,9 @@ int audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
 /* The latest signed checkpoint (its text, malloc'd; caller frees) and its
  * tree size. */
 char *audit_checkpoint(struct audit *a, uint64_t *size);
+/* When the latest checkpoint was written (ms since the epoch; this
+ * process writes one at open) and, in *size, the entries it signs. */
+int64_t audit_checkpoint_time(struct audit *a, uint64_t *size);
 
 /* The members the access log adds to each entry it answers (audit_index,
  * inclusion_proof, consumer_name, provider_name); an item without them is

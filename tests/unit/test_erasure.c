@@ -371,7 +371,9 @@ test_migrate_push_keys(void)
 	    "(SELECT id FROM records), 'deliveries', 1);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
-	    "DROP TABLE view_keys; DROP TABLE health; PRAGMA user_version = 4;",
+	    "DROP TABLE view_keys; DROP TABLE health;"
+	    "ALTER TABLE records DROP COLUMN traceparent;"
+	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
