@@ -150,6 +150,11 @@ char *audit_checkpoint(struct audit *a, uint64_t *size);
  * process writes one at open) and, in *size, the entries it signs. */
 int64_t audit_checkpoint_time(struct audit *a, uint64_t *size);
 
+/* The members the access log adds to each entry it answers (audit_index,
+ * inclusion_proof, consumer_name, provider_name); an item without them is
+ * the entry as logged. NULL-terminated. */
+extern const char *const audit_access_log_members[];
+
 /* Offline verification of the audit directory `dir` (nothing else may be
  * writing it): every entry bundle, every hash tile, the checkpoint's root
  * and, when vkey is not NULL, its signature by that verifier key. Returns 0

@@ -131,17 +131,25 @@ cmd_serve_event_log(int severity, const char *msg)
 static int
 cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 {
-	unsigned char pub[32];
+	const char *origin = cfg->gateway.audit.origin;
 	char err[256];
 
 	gw->signer = keys_load_private(&cfg->gateway.audit.signing_key, err,
 	    sizeof(err));
-	if (gw->signer == NULL || keys_public_raw(gw->signer, pub) != 0) {
+	if (gw->signer == NULL || keys_public_raw(gw->signer,
+	    gw->signer_pub) != 0) {
 		log_error("audit signing key: %s", err);
 		return -1;
 	}
 	snprintf(gw->signer_kid, sizeof(gw->signer_kid), "%08x",
-	    keys_note_id(cfg->gateway.audit.origin, pub));
+	    keys_note_id(origin, gw->signer_pub));
+	/* Origin and key cannot change on reload (reload.c): this holds for
+	 * the life of the process. */
+	if ((gw->verifier_key = keys_verifier_string(origin,
+	    gw->signer_pub)) == NULL) {
+		log_error("audit signing key: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -281,6 +289,7 @@ out:
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);
+	free(gw.verifier_key);
 	curl_global_cleanup();
 	if (rc == CMD_OK)
 		log_info("stopped");

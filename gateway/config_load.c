@@ -245,6 +245,39 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 	*(char **)dst = config_strdup(ld, s);
 }
 
+/* The base of problem type URIs: an absolute URI (RFC 3986 scheme, then
+ * ':'), printable, without spaces or quotes, that a reason is appended
+ * to. */
+static void
+config_field_problem_base(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+	size_t scheme;
+
+	if (s == NULL)
+		return;
+	scheme = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+.-");
+	if (scheme == 0 || s[scheme] != ':' || !((*s >= 'a' && *s <= 'z') ||
+	    (*s >= 'A' && *s <= 'Z')) || strlen(s) > CONFIG_PROBLEM_BASE_MAX ||
+	    strpbrk(s, " \"<>\\^`{|}") != NULL) {
+		config_error(ld, v, "%s: expected an absolute URI of at most %d "
+		    "characters, e.g. https://docs.example.org/tellonce/problems/",
+		    path, CONFIG_PROBLEM_BASE_MAX);
+		return;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			config_error(ld, v, "%s: must not contain control "
+			    "characters", path);
+			return;
+		}
+	}
+	*(char **)dst = config_strdup(ld, s);
+}
+
 /* An ISO 3166-1 alpha-2 country code: two capital letters. */
 static void
 config_field_country(struct config_loader *ld, const struct config_field *f,
@@ -366,6 +399,10 @@ static const struct config_field config_gateway_fields[] = {
 	  .offset = offsetof(struct config_gateway, user),
 	  .doc = "when started as root: the user to run as once the socket is "
 	  "bound and the keys are read" },
+	{ .key = "problem_base", .parse = config_field_problem_base,
+	  .offset = offsetof(struct config_gateway, problem_base),
+	  .doc = "problem type URIs are this base followed by the reason; "
+	  "unset: about:blank" },
 	{ .key = "tls", .parse = config_field_tls,
 	  .offset = offsetof(struct config_gateway, tls),
 	  .doc = "serve HTTPS: {cert, key, client_ca}" },

@@ -166,6 +166,7 @@ config_gateway_free(struct config_gateway *gw)
 	free(gw->admin_listen);
 	free(gw->log_level);
 	free(gw->user);
+	free(gw->problem_base);
 	free(gw->store);
 	secret_wipe(&gw->tls.cert);
 	secret_wipe(&gw->tls.key);

@@ -69,12 +69,10 @@ request_free(struct request *r)
 	free(r);
 }
 
-/* The method, for debug lines; the route pattern goes with it, never the
- * raw path, which may hold ids. */
 static const char *
-request_method_name(const struct request *r)
+request_cmd_name(enum evhttp_cmd_type cmd)
 {
-	switch (evhttp_request_get_command(r->req)) {
+	switch (cmd) {
 	case EVHTTP_REQ_GET:
 		return "GET";
 	case EVHTTP_REQ_POST:
@@ -88,6 +86,14 @@ request_method_name(const struct request *r)
 	default:
 		return "other";
 	}
+}
+
+/* The method, for debug lines; the route pattern goes with it, never the
+ * raw path, which may hold ids. */
+static const char *
+request_method_name(const struct request *r)
+{
+	return request_cmd_name(evhttp_request_get_command(r->req));
 }
 
 /* Sends the one reply, unless request_worker_abandon sent it already. */
@@ -186,7 +192,8 @@ void
 request_reply_problem(struct request *r, int status, const char *reason,
     const char *detail_fmt, ...)
 {
-	char detail[512], type[128] = "about:blank";
+	char detail[512], type[CONFIG_PROBLEM_BASE_MAX + 64] = "about:blank";
+	const char *base = r->cfg->gateway.problem_base;
 	json_t *p;
 	char *text;
 	va_list ap;
@@ -194,9 +201,10 @@ request_reply_problem(struct request *r, int status, const char *reason,
 	va_start(ap, detail_fmt);
 	vsnprintf(detail, sizeof(detail), detail_fmt, ap);
 	va_end(ap);
-	if (reason != NULL)
-		snprintf(type, sizeof(type), "https://tellonce.example/problems/%s",
-		    reason);
+	/* A problem without a reason is its status alone: about:blank
+	 * (RFC 9457 section 4.2.1). */
+	if (reason != NULL && base != NULL)
+		snprintf(type, sizeof(type), "%s%s", base, reason);
 	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type,
 	    "title", request_status_title(status), "status", status,
 	    "detail", detail);
@@ -511,6 +519,26 @@ request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
 	return NULL;
 }
 
+/* RFC 9110 15.5.6: a 405 says which methods the path has, from the
+ * route table. */
+static void
+request_add_allow(struct request *r, const char *path)
+{
+	char allow[64] = "";
+	const char *param;
+	size_t len = 0;
+
+	for (size_t i = 0; i < r->worker->nroutes; i++) {
+		if (!request_route_matches(&r->worker->routes[i], path, &param))
+			continue;
+		len += (size_t)snprintf(allow + len, sizeof(allow) - len, "%s%s",
+		    len ? ", " : "", request_cmd_name(r->worker->routes[i].method));
+		if (len >= sizeof(allow))
+			break;
+	}
+	request_add_header(r, "Allow", allow);
+}
+
 /* RFC 9112 6.3: a message with Content-Length headers that disagree is
  * unrecoverable. evhttp read the body by the first one; whatever a proxy
  * in front of us made of the second, this connection is out of step. */
@@ -594,11 +622,15 @@ request_route(struct request *r)
 	rt = request_route_find(r->worker, evhttp_request_get_command(r->req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {
+		if (known) {
+			request_add_allow(r, decoded);
+			free(decoded);
+			request_reply_problem(r, 405, NULL, "method not allowed on "
+			    "this path");
+			return NULL;
+		}
 		free(decoded);
-		if (known)
-			request_reply_problem(r, 405, NULL, "method not allowed on this path");
-		else
-			request_reply_problem(r, 404, NULL, "no such endpoint");
+		request_reply_problem(r, 404, NULL, "no such endpoint");
 		return NULL;
 	}
 	/* The route pattern names the request in metrics; the raw path may

@@ -128,6 +128,12 @@ static const struct request_route server_route_table[] = {
 	  api_audit_proof_inclusion },
 	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_AUDIT_READER,
 	  api_audit_proof_consistency },
+	{ EVHTTP_REQ_GET, "/v1/audit/entry", REQUEST_AUDIT_READER,
+	  api_audit_entry },
+	{ EVHTTP_REQ_GET, "/.well-known/tellonce/audit-vkey", REQUEST_ANYONE,
+	  api_keys_audit_vkey },
+	{ EVHTTP_REQ_GET, "/.well-known/jwks.json", REQUEST_ANYONE,
+	  api_keys_jwks },
 };
 
 #define SERVER_NROUTES \
