@@ -89,16 +89,26 @@ request_method_name(const struct request *r)
 	}
 }
 
+void
+request_log_enter(struct request *r, struct log_context *prev)
+{
+	log_context_set(&r->log, prev);
+}
+
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
+	struct log_context prev;
+
 	conn_touch(r->worker->conns, r->req,
 	    r->cfg->gateway.limits.request_timeout_ms);
 	evhttp_send_reply(r->req, status, request_status_title(status), body);
 	metrics_http(r->path ? r->path : "unrouted", status);
+	request_log_enter(r, &prev);
 	log_debug("request %s: %s %s answered %d in %lld ms", r->id,
 	    request_method_name(r), r->path ? r->path : "(unrouted)", status,
 	    (long long)(clock_mono_ms() - r->started_ms));
+	log_context_set(&prev, NULL);
 	request_free(r);
 }
 
@@ -198,14 +208,17 @@ request_audit_done(int status, uint64_t index, void *arg)
 	struct request *r = ctx->r;
 	request_audited_fn then = ctx->then;
 	void *then_arg = ctx->arg;
+	struct log_context prev;
 
 	free(ctx);
+	request_log_enter(r, &prev);
 	if (status != 0) {
 		log_error("request %s: audit append failed; reply withheld", r->id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
-		return;
+	} else {
+		then(r, index, then_arg);
 	}
-	then(r, index, then_arg);
+	log_context_set(&prev, NULL);
 }
 
 void
@@ -449,6 +462,7 @@ request_new(struct request_worker *w, struct snapshot *snap,
 	TAILQ_INIT(&r->query);
 	w->inflight++;
 	request_set_id(r);
+	memcpy(r->log.request_id, r->id, sizeof(r->id));
 	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
 	return r;
 }
@@ -494,17 +508,11 @@ request_route(struct request *r)
 	return rt;
 }
 
-void
-request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
-    struct evhttp_request *req)
+static void
+request_intake(struct request *r, int tls_only)
 {
 	const struct request_route *rt;
-	struct request *r;
 
-	if ((r = request_new(w, snap, req)) == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
 	/* Fail closed: nothing is served in clear when TLS is configured. */
 	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
 		request_add_header(r, "Connection", "close");
@@ -523,4 +531,21 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
 		return;
 	rt->handler(r);
+}
+
+/* Everything up to the handler's return, r's id on the lines it logs. */
+void
+request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+    struct evhttp_request *req)
+{
+	struct log_context prev;
+	struct request *r;
+
+	if ((r = request_new(w, snap, req)) == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	request_log_enter(r, &prev);
+	request_intake(r, tls_only);
+	log_context_set(&prev, NULL);
 }

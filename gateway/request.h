@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 struct audit_entry;
 struct config;
 struct config_service;
@@ -71,6 +73,7 @@ struct request {
 	const struct config_service *caller;  /* NULL on anonymous routes */
 	int admin;                   /* authenticated with the admin token */
 	char id[REQUEST_ID_LEN];     /* X-Request-Id */
+	struct log_context log;      /* of the lines logged while handling it */
 	int64_t started_ms;          /* monotonic, for the debug line */
 	const char *path;            /* the route's pattern (NULL until routed) */
 	char *param;                 /* the {id} segment of the route, or NULL; owned */
@@ -85,6 +88,12 @@ void request_accept(struct request_worker *w, struct snapshot *snap,
     int tls_only, struct evhttp_request *req);
 
 /* ---- for handlers ---------------------------------------------------- */
+
+/* Makes r's id (and trace) the context of this thread's log lines until
+ * log_context_set(prev, NULL): for a handler's callback that runs outside
+ * request.c, such as a provider's answer. The context is a copy: the
+ * reply may free r in between. */
+void request_log_enter(struct request *r, struct log_context *prev);
 
 /* The query parameter, or NULL. */
 const char *request_query(struct request *r, const char *name);
