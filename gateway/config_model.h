@@ -174,10 +174,18 @@ struct config_audit {
 	int64_t checkpoint_interval_ms;  /* default 1 s */
 };
 
+/* gateway.log */
+struct config_log {
+	char *format;                    /* "text" (default) or "json" */
+	char *level;                     /* "info" (default); set from log_level
+	                                  * when only that is given */
+};
+
 struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
 	int workers;                     /* event-loop threads; default: CPUs */
-	char *log_level;                 /* "info" */
+	struct config_log log;
+	char *log_level;                 /* deprecated spelling of log.level, or NULL */
 	char *user;                      /* drop root to this user; NULL = stay */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */

@@ -268,11 +268,12 @@ datasets:
 """ % dict(port=port, workdir=workdir, limits=limits)
 
 
-def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra=""):
+def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra="", log=""):
     """The suite's standard config: mairie provides address, caf consumes it
     under consent (street, postal_code, city) or public task (postal_code),
-    ccas has a legal-obligation policy, portal has the transparency role."""
-    return preamble(port, workdir, "  limits:\n    max_body: 64k\n") + """\
+    ccas has a legal-obligation policy, portal has the transparency role.
+    log: gateway keys such as "  log: {format: json, level: debug}\\n"."""
+    return preamble(port, workdir, "  limits:\n    max_body: 64k\n" + log) + """\
 services:
   mairie:
     name: Mairie de Quimper
@@ -332,14 +333,14 @@ policies:
 class Stack:
     """Partners mairie and caf plus a gateway on the standard config."""
 
-    def __init__(self, name, timeout="1s"):
+    def __init__(self, name, timeout="1s", log=""):
         self.workdir = make_workdir(name)
         make_signing_key(self.workdir)
         self.mairie = Partner(self.workdir, "mairie")
         self.caf = Partner(self.workdir, "caf")
         port = free_port()
         self.gw = Gateway(self.workdir, gateway_config(port, self.mairie.url, self.caf.url,
-                                                       self.workdir, timeout), KEYS)
+                                                       self.workdir, timeout, log=log), KEYS)
         self.gw.start(port)
 
     def as_(self, service):
