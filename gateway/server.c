@@ -78,6 +78,7 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
 	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
 	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
+	{ EVHTTP_REQ_GET, "/openapi.yaml", REQUEST_ANYONE, api_openapi_get },
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
 	{ EVHTTP_REQ_DELETE, "/v1/links/", REQUEST_SERVICE, api_links_delete },
 	{ EVHTTP_REQ_POST, "/v1/erasures", REQUEST_SERVICE_OR_ADMIN,
