@@ -2,7 +2,10 @@
 
 Each test script builds a config with `gateway_config()`, starts partners and
 a gateway, and registers tests with `@test`. `run()` runs them in order and
-prints "SCRIPT: N passed, N failed" last. Standard library only.
+prints "SCRIPT: N passed, N failed" last. Standard library, and PyYAML to
+read docs/openapi.yaml: every response `http_request()` gets from a gateway
+(any port but a test partner's) must be one that document describes
+(openapi_validator.py), or the test fails.
 """
 import http.client
 import json
@@ -15,6 +18,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openapi_validator import Document, Invalid  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build/release")
@@ -59,6 +65,25 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise Failure("timed out waiting for " + what)
 
 
+# Ports of the running test partners: their answers are not the gateway's.
+PARTNER_PORTS = set()
+_document = None
+
+
+def check_documented(port, method, path, resp):
+    """Fails unless docs/openapi.yaml describes resp (a gateway's answer)."""
+    global _document
+    if port in PARTNER_PORTS:
+        return
+    if _document is None:
+        _document = Document()
+    try:
+        _document.check_response(method, path, resp.status, resp.headers.get("content-type"),
+                                 resp.raw)
+    except Invalid as e:
+        raise Failure("the gateway answered what docs/openapi.yaml does not describe: %s" % e)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -94,10 +119,12 @@ def http_request(port, method, path, body=None, key=None, headers=None, raw=None
         conn.request(method, path, body=data, headers=h)
         resp = conn.getresponse()
         payload = resp.read()
-        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                        payload.decode("utf-8", "replace"))
+        r = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                     payload.decode("utf-8", "replace"))
     finally:
         conn.close()
+    check_documented(port, method, path, r)
+    return r
 
 
 class Partner:
@@ -117,6 +144,7 @@ class Partner:
         wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
                  what="partner " + name)
         self.port = int(open(port_file).read().strip())
+        PARTNER_PORTS.add(self.port)
         self.url = "http://127.0.0.1:%d" % self.port
 
     def control(self, method, path, body=None):
@@ -135,6 +163,7 @@ class Partner:
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+        PARTNER_PORTS.discard(self.port)
 
 
 class Gateway:

@@ -68,6 +68,16 @@ def health_ready_metrics_and_request_ids():
 
 
 @test
+def the_openapi_document_is_served():
+    r = st().call(None, "GET", "/openapi.yaml")
+    eq(r.status, 200, "GET /openapi.yaml")
+    eq(r.headers.get("content-type"), "application/yaml", "content type")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "openapi.yaml"), encoding="utf-8") as f:
+        eq(r.raw, f.read(), "the document built in is docs/openapi.yaml")
+
+
+@test
 def authentication_is_required():
     s = st()
     r = s.gw.call("POST", "/v1/fetch", {"subject": "x"})
