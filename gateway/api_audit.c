@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "audit.h"
+#include "commitment.h"
 #include "encode.h"
 #include "gateway.h"
 #include "jsonutil.h"
@@ -114,9 +115,12 @@ api_audit_tile(struct request *r)
 		request_reply_problem(r, 503, NULL, "the tile could not be read");
 		return;
 	}
-	/* Full tiles never change; partial ones give way to the full tile. */
+	/* Full tiles never change; partial ones give way to the full tile.
+	 * A log kept for auditors only stays out of shared caches. */
 	request_reply_raw(r, 200, "application/octet-stream", data, (size_t)n,
-	    width == 0 ? "public, max-age=31536000, immutable" : "no-cache");
+	    width != 0 ? "no-cache" : r->cfg->gateway.audit.public ?
+	    "public, max-age=31536000, immutable" :
+	    "private, max-age=31536000, immutable");
 	free(data);
 }
 
@@ -181,11 +185,27 @@ api_audit_proof_consistency(struct request *r)
 
 /* ---- the access log --------------------------------------------------- */
 
-/* One access-log item: the entry without its subject, its index, and its
+/* Whether entry e commits to the subject of view key v. An index row
+ * whose entry a crash lost names an index that a later entry took
+ * (access_index.h): that entry fails this. */
+static int
+access_log_is_subjects(const json_t *e, const unsigned char *v)
+{
+	const char *nonce = jsonutil_string(e, "nonce");
+	unsigned char raw[COMMITMENT_NONCE_LEN];
+
+	if (nonce == NULL || decode_base64(nonce, strlen(nonce), raw,
+	    sizeof(raw)) != COMMITMENT_NONCE_LEN)
+		return 0;
+	return commitment_check(COMMITMENT_SUBJECT, v, raw, "", 0,
+	    jsonutil_string(e, "subject"));
+}
+
+/* One access-log item: the entry as it is in the log, its index, and its
  * inclusion proof in the checkpointed tree (null until a checkpoint covers
  * it). NULL if the entry is not this subject's. */
 static json_t *
-access_log_item(struct request *r, uint64_t index, const char *subject,
+access_log_item(struct request *r, uint64_t index, const unsigned char *v,
     uint64_t cp_size)
 {
 	merkle_hash proof[MERKLE_MAX_PROOF], root;
@@ -197,14 +217,13 @@ access_log_item(struct request *r, uint64_t index, const char *subject,
 		return NULL;
 	e = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (e == NULL || jsonutil_string(e, "subject") == NULL ||
-	    strcmp(jsonutil_string(e, "subject"), subject) != 0) {
-		log_error("access log: entry %llu is indexed under another subject",
+	if (e == NULL || !access_log_is_subjects(e, v)) {
+		log_info("access log: entry %llu is not the subject's (a crash "
+		    "lost the entry first indexed there)",
 		    (unsigned long long)index);
 		json_decref(e);
 		return NULL;
 	}
-	json_object_del(e, "subject");
 	json_object_set_new(e, "audit_index", json_integer((json_int_t)index));
 	if (index < cp_size && audit_inclusion_proof(r->gw->audit, index, cp_size,
 	    proof, &n, root) == 0)
@@ -217,7 +236,8 @@ access_log_item(struct request *r, uint64_t index, const char *subject,
 void
 api_access_log(struct request *r)
 {
-	char subject[STORE_SUBJECT_LEN], *note;
+	char subject[STORE_SUBJECT_LEN], *note, vkey[COMMITMENT_B64_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	const char *local_id = request_query(r, "subject");
 	uint64_t limit = ACCESS_LOG_LIMIT, before = UINT64_MAX, cp_size, *idx;
 	json_t *entries;
@@ -240,7 +260,7 @@ api_access_log(struct request *r)
 		    ACCESS_LOG_LIMIT_MAX);
 		return;
 	}
-	if (api_subject(r, local_id, subject) != 0)
+	if (api_subject(r, local_id, subject, view_key) != 0)
 		return;
 	if (store_access_list(r->store, subject, before, (size_t)limit, &idx,
 	    &n) != STORE_OK) {
@@ -251,15 +271,18 @@ api_access_log(struct request *r)
 	note = audit_checkpoint(r->gw->audit, &cp_size);
 	entries = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *item = access_log_item(r, idx[i], subject, cp_size);
+		json_t *item = access_log_item(r, idx[i], view_key, cp_size);
 
 		if (item != NULL)
 			json_array_append_new(entries, item);
 	}
-	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?}",
+	/* With the view key, the citizen's portal checks that each entry is
+	 * about this citizen and what was sent (docs/audit.md). */
+	encode_base64(view_key, sizeof(view_key), vkey);
+	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?, s:s}",
 	    "entries", entries,
 	    "next", n == limit ? json_integer((json_int_t)idx[n - 1]) : json_null(),
-	    "checkpoint", note));
+	    "checkpoint", note, "view_key", vkey));
 	free(idx);
 	free(note);
 }

@@ -45,7 +45,7 @@ consents_post_audited(struct request *r, uint64_t index, void *arg)
 /* Reads the body of a consent request into g. Returns 0 or -1 (replied). */
 static int
 consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
-    char subject[STORE_SUBJECT_LEN])
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key)
 {
 	const char *provider, *dataset, *expires;
 
@@ -55,7 +55,8 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &g->purpose) != 0 ||
 	    api_body_string(r, "expires_at", 0, &expires) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &g->nattributes) != 0)
+	    api_dataset(r, dataset, &g->dataset) != 0 ||
+	    api_body_attributes(r, g->dataset, attrs, &g->nattributes) != 0)
 		return -1;
 	g->attributes = *attrs;
 	if (g->nattributes == 0) {
@@ -72,8 +73,7 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 		return -1;
 	}
 	if (api_service(r, "provider", provider, &g->provider) != 0 ||
-	    api_dataset(r, dataset, &g->dataset) != 0 ||
-	    api_subject(r, g->local_id, subject) != 0)
+	    api_subject(r, g->local_id, subject, view_key) != 0)
 		return -1;
 	g->consumer = r->caller;
 	g->subject = subject;
@@ -86,11 +86,12 @@ api_consents_post(struct request *r)
 	struct consent_signer signer = { r->gw->signer, r->gw->signer_kid };
 	const struct config_policy *policy = NULL;
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	const char **attrs = NULL;
 	struct consent_grant g;
 	struct consent_reply *cr;
 
-	if (consents_parse(r, &g, &attrs, subject) != 0) {
+	if (consents_parse(r, &g, &attrs, subject, view_key) != 0) {
 		free(attrs);
 		return;
 	}
@@ -124,6 +125,7 @@ api_consents_post(struct request *r)
 	e.purpose = g.purpose;
 	e.basis = config_basis_name(CONFIG_BASIS_CONSENT);
 	e.subject = subject;
+	e.view_key = view_key;
 	request_audit(r, &e, consents_post_audited, cr);
 	free(attrs);
 }
@@ -144,7 +146,7 @@ api_consents_get(struct request *r)
 		request_reply_problem(r, 400, NULL, "the query parameter subject is required");
 		return;
 	}
-	if (api_subject(r, local_id, subject) != 0)
+	if (api_subject(r, local_id, subject, NULL) != 0)
 		return;
 	if (store_consent_list_for(r->store, subject, r->caller->id, &list, &n) !=
 	    STORE_OK) {
@@ -169,6 +171,7 @@ consents_delete_audited(struct request *r, uint64_t index, void *arg)
 void
 api_consents_delete(struct request *r)
 {
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_consent c;
 	enum store_status st;
 
@@ -182,7 +185,10 @@ api_consents_delete(struct request *r)
 		request_reply_problem(r, 404, NULL, "no such consent");
 		return;
 	}
+	/* The view key first: a revocation is never left without its entry
+	 * for want of it. */
 	if (st != STORE_OK ||
+	    store_view_key_get(r->store, c.subject, view_key) != STORE_OK ||
 	    store_consent_revoke(r->store, c.id, clock_now_ms()) == STORE_ERROR) {
 		store_consent_clear(&c);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
@@ -199,6 +205,7 @@ api_consents_delete(struct request *r)
 		.basis = config_basis_name(CONFIG_BASIS_CONSENT),
 		.consent = c.id,
 		.subject = c.subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, consents_delete_audited, NULL);
@@ -229,6 +236,7 @@ api_objections_post(struct request *r)
 	const char *local_id, *dataset, *purpose, *consumer;
 	const struct config_dataset *ds;
 	const struct config_service *cs = NULL;
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_objection o;
 	char *id;
 
@@ -239,7 +247,7 @@ api_objections_post(struct request *r)
 	    api_body_string(r, "consumer", 0, &consumer) != 0 ||
 	    api_dataset(r, dataset, &ds) != 0 ||
 	    (consumer != NULL && api_service(r, "consumer", consumer, &cs) != 0) ||
-	    api_subject(r, local_id, o.subject) != 0)
+	    api_subject(r, local_id, o.subject, view_key) != 0)
 		return;
 	store_new_id(o.id);
 	o.dataset = ds->name;
@@ -258,6 +266,7 @@ api_objections_post(struct request *r)
 		.purpose = o.purpose,
 		.basis = config_basis_name(CONFIG_BASIS_PUBLIC_TASK),
 		.subject = o.subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, objections_audited, id);

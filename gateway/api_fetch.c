@@ -12,8 +12,8 @@
 #include "api.h"
 #include "audit.h"
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
-#include "log.h"
 #include "mapping.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -23,10 +23,12 @@ struct fetch {
 	const struct config_dataset *ds;
 	const char *purpose;
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct policy_decision d;
 	char *provider_local_id;      /* owned */
 	json_t *record;               /* permitted attributes; owned */
-	char payload_sha256[65];
+	char *payload;                /* the record's JCS text; owned */
+	int64_t called_us;            /* when the provider was called */
 	/* The reply, decided before the audit entry is written. */
 	int status;
 	const char *reason;           /* static */
@@ -39,6 +41,7 @@ fetch_free(struct fetch *f)
 	policy_decision_clear(&f->d);
 	free(f->provider_local_id);
 	json_decref(f->record);
+	free(f->payload);
 	free(f);
 }
 
@@ -95,9 +98,10 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	/* The purpose asked for, which a mismatching policy does not have. */
 	e.purpose = f->purpose;
 	e.subject = f->subject[0] ? f->subject : NULL;
+	e.view_key = f->view_key;
 	/* The reply's: an allowed fetch can still fail at the provider. */
 	e.reason = reason;
-	e.payload_sha256 = f->record ? f->payload_sha256 : NULL;
+	e.payload = f->payload;
 	request_audit(f->r, &e, fetch_audited, f);
 	free(names);
 }
@@ -126,8 +130,9 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 	json_error_t jerr;
 	char err[256];
 
-	metrics_connector(res->status);
-	log_debug("request %s: provider %s answered %s (HTTP %d)", f->r->id,
+	metrics_connector(prov->id, METRICS_FETCH, res->status,
+	    clock_mono_us() - f->called_us);
+	request_log(f->r, LOG_LEVEL_DEBUG, "provider %s answered %s (HTTP %d)",
 	    prov->id, metrics_connector_name(res->status), res->http_status);
 	switch (res->status) {
 	case CONNECTOR_OK:
@@ -141,8 +146,8 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 		    "the provider did not answer in time");
 		return;
 	default:
-		log_warn("request %s: provider %s failed: %s", f->r->id, prov->id,
-		    res->detail ? res->detail : "no detail");
+		request_log(f->r, LOG_LEVEL_WARN, "provider %s failed: %s",
+		    prov->id, res->detail ? res->detail : "no detail");
 		fetch_finish(f, 502, "provider_error", "the provider failed: %s",
 		    res->detail ? res->detail : "no detail");
 		return;
@@ -160,7 +165,14 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 	json_decref(raw);
 	f->record = fetch_filter(f, mapped);
 	json_decref(mapped);
-	jsonutil_sha256_hex(f->record, f->payload_sha256);
+	/* The entry commits to exactly what the consumer receives. */
+	if ((f->payload = jcs_dump(f->record)) == NULL) {
+		struct request *r = f->r;
+
+		fetch_free(f);
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
 	fetch_finish(f, 200, NULL, "ok");
 }
 
@@ -188,8 +200,8 @@ fetch_parse(struct request *r, struct fetch *f, struct policy_query *q,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &f->purpose) != 0 ||
 	    api_body_string(r, "provider", 0, &provider) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &q->nattributes) != 0 ||
 	    api_dataset(r, dataset, &f->ds) != 0 ||
+	    api_body_attributes(r, f->ds, attrs, &q->nattributes) != 0 ||
 	    (provider != NULL && api_service(r, "provider", provider, &q->provider) != 0))
 		return -1;
 	q->cfg = r->cfg;
@@ -208,12 +220,12 @@ fetch_call(struct fetch *f)
 	const struct config_service *prov = f->d.policy->provider;
 	const struct connector_ops *ops;
 	struct connector_request creq;
-	char err[256];
+	char err[256], traceparent[TRACE_HEADER_LEN];
 	void *inst;
 
 	inst = snapshot_connector(f->r->snap, prov, &ops, err, sizeof(err));
 	if (inst == NULL || ops->fetch == NULL) {
-		log_warn("request %s: provider %s: %s", f->r->id, prov->id,
+		request_log(f->r, LOG_LEVEL_WARN, "provider %s: %s", prov->id,
 		    inst ? "its connector cannot fetch" : err);
 		fetch_finish(f, 502, "provider_error", "the provider cannot be called");
 		return;
@@ -222,8 +234,11 @@ fetch_call(struct fetch *f)
 	creq.local_id = f->provider_local_id;
 	creq.dataset = f->ds->name;
 	creq.request_id = f->r->id;
-	log_debug("request %s: calling provider %s (%s connector) for %s",
-	    f->r->id, prov->id, ops->name, f->ds->name);
+	trace_child(&f->r->trace, traceparent);
+	creq.traceparent = traceparent;
+	request_log(f->r, LOG_LEVEL_DEBUG, "calling provider %s (%s connector) "
+	    "for %s", prov->id, ops->name, f->ds->name);
+	f->called_us = clock_mono_us();
 	ops->fetch(inst, &creq, fetch_done, f);
 }
 
@@ -247,7 +262,8 @@ api_fetch_post(struct request *r)
 		fetch_free(f);
 		return;
 	}
-	st = store_link_subject(r->store, r->caller->id, local_id, f->subject);
+	st = store_link_subject(r->store, r->caller->id, local_id, f->subject,
+	    f->view_key);
 	if (st != STORE_OK) {
 		free(attrs);
 		f->d.reason = POLICY_SUBJECT_NOT_LINKED;

@@ -164,7 +164,9 @@ struct config_limits {
 	size_t max_body;                 /* bytes; default 1 MiB   */
 	size_t max_headers;              /* bytes; default 16 KiB  */
 	int64_t request_timeout_ms;      /* default 30 s           */
+	int64_t header_timeout_ms;       /* default 10 s           */
 	int max_connections;             /* default 1024           */
+	int max_connections_per_address; /* default 64             */
 };
 
 struct config_audit {
@@ -172,6 +174,7 @@ struct config_audit {
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
 	int64_t checkpoint_interval_ms;  /* default 1 s */
+	int public;                      /* tiles, checkpoint, proofs to anyone */
 };
 
 /* gateway.log */
@@ -183,6 +186,7 @@ struct config_log {
 
 struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
+	char *admin_listen;              /* loopback host:port, or NULL */
 	int workers;                     /* event-loop threads; default: CPUs */
 	struct config_log log;
 	char *log_level;                 /* deprecated spelling of log.level, or NULL */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "jws.h"
 #include "log.h"
@@ -101,7 +102,7 @@ consent_receipt(const struct consent_signer *signer,
 	if (c->expires_ms != 0)
 		json_object_set_new(claims, "exp",
 		    json_integer((json_int_t)(c->expires_ms / 1000)));
-	if ((payload = jsonutil_canonical(claims)) != NULL)
+	if ((payload = jcs_dump(claims)) != NULL)
 		jws = jws_sign(signer->key, signer->kid, payload);
 	free(payload);
 	json_decref(claims);

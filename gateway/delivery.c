@@ -23,14 +23,17 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "poller.h"
 #include "retention.h"
 #include "snapshot.h"
 #include "subscription.h"
+#include "trace.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -53,6 +56,7 @@ struct delivery_job {
 	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
+	int64_t pushed_us;           /* when the push was sent */
 	enum delivery_phase phase;
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
@@ -60,8 +64,7 @@ struct delivery_job {
 	struct policy_decision dec;
 	json_t *granted;             /* the attributes sent, dataset names */
 	char *local_id;
-	char *body;                  /* in the subscriber's field names */
-	char payload_sha256[65];
+	char *body;                  /* JCS, in the subscriber's field names */
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
 	const char *reason;           /* static; NULL when delivered */
@@ -130,6 +133,7 @@ delivery_sub_get(struct delivery *dl, const char *id)
 		return NULL;
 	}
 	dl->subs[dl->nsubs++] = sub;
+	metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 	return sub;
 }
 
@@ -161,6 +165,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			    sub->id);
 		sub->failures = 0;
 		sub->open_until = 0;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 		return;
 	}
 	sub->failures++;
@@ -170,6 +175,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			log_warn("delivery: %s failed %d times in a row; circuit "
 			    "open", sub->id, sub->failures);
 		sub->open_until = clock_mono_ms() + cd->circuit_cooldown_ms;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_OPEN);
 	}
 }
 
@@ -179,8 +185,13 @@ static void
 delivery_job_free(struct delivery_job *job)
 {
 	job->sub->inflight--;
-	if (job->probe)
+	/* A probe that ended without an answer (denied, or never pushed)
+	 * leaves the circuit open for the next one. */
+	if (job->probe) {
 		job->sub->probing = 0;
+		if (job->sub->open_until != 0)
+			metrics_circuit(job->sub->id, METRICS_CIRCUIT_OPEN);
+	}
 	snapshot_release(job->snap);
 	store_delivery_clear(&job->row);
 	policy_decision_clear(&job->dec);
@@ -221,8 +232,8 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 	struct delivery_job *job = arg;
 
 	if (status != 0) {
-		log_error("delivery %s: the audit log failed; the outcome is "
-		    "not kept and the delivery will be sent again", job->row.id);
+		log_ratelimited(LOG_LEVEL_ERROR, "delivery %s: the audit log "
+		    "failed; the outcome is not kept and the delivery will be sent again", job->row.id);
 		delivery_job_later(job, "audit log unavailable");
 		return;
 	}
@@ -243,12 +254,14 @@ delivery_job_audit(struct delivery_job *job)
 	e.attributes = names;
 	e.nattributes = n;
 	e.subject = job->row.rec.subject;
+	e.view_key = job->row.rec.view_key;
 	/* The outcome, not the policy: an allowed push can still fail. */
 	e.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
 	    AUDIT_ALLOW;
 	e.reason = job->reason;
-	e.request_id = job->row.id;
-	e.payload_sha256 = job->granted ? job->payload_sha256 : NULL;
+	/* No request_id: the delivery id is the Idempotency-Key the
+	 * subscriber sees, and no id a service saw goes into an entry. */
+	e.payload = job->body;
 	job->phase = PHASE_AUDIT;
 	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
 	    delivery_job_audited, job);
@@ -303,6 +316,8 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	struct delivery_job *job = arg;
 	char detail[160];
 
+	metrics_connector(job->svc->id, METRICS_PUSH, res->status,
+	    clock_mono_us() - job->pushed_us);
 	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
 	    job->row.id, job->svc->id, metrics_connector_name(res->status),
 	    res->http_status, job->row.attempts + 1);
@@ -355,7 +370,8 @@ delivery_job_push(struct delivery_job *job)
 {
 	const struct connector_ops *ops;
 	struct connector_request creq = { 0 };
-	char err[256];
+	char err[256], traceparent[TRACE_HEADER_LEN];
+	struct trace trace;
 	void *inst;
 
 	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
@@ -368,9 +384,16 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
-	log_debug("delivery %s: pushing %s to %s (%s connector), attempt %d",
-	    job->row.id, job->ds->name, job->svc->id, ops->name,
-	    job->row.attempts + 1);
+	/* Each attempt is a span of the trace of the push that brought the
+	 * record; a record without one (polled, or stored before traces)
+	 * starts a trace per attempt. */
+	trace_continue(&trace, job->row.rec.traceparent);
+	trace_format(&trace, traceparent);
+	creq.traceparent = traceparent;
+	log_debug("delivery %s trace %s: pushing %s to %s (%s connector), "
+	    "attempt %d", job->row.id, trace.trace_id, job->ds->name,
+	    job->svc->id, ops->name, job->row.attempts + 1);
+	job->pushed_us = clock_mono_us();
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
 
@@ -386,6 +409,11 @@ delivery_job_prepare(struct delivery_job *job)
 	enum store_status st;
 	char err[256];
 
+	/* Every outcome below is audited, under the subject's view key. */
+	if (store_record_view_key(dl->store, &job->row.rec) != STORE_OK) {
+		delivery_job_later(job, "store unavailable");
+		return;
+	}
 	if (job->ds == NULL || job->provider == NULL ||
 	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
 		delivery_job_finish(job, STORE_DELIVERY_DENIED, "no_policy",
@@ -420,14 +448,14 @@ delivery_job_prepare(struct delivery_job *job)
 		delivery_job_later(job, "store unavailable");
 		return;
 	}
-	jsonutil_sha256_hex(job->granted, job->payload_sha256);
 	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
 	    &mapped, err, sizeof(err)) != 0) {
 		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
-	/* Sorted keys: the same version gives the same body on every retry. */
-	job->body = json_dumps(mapped, JSON_COMPACT | JSON_SORT_KEYS);
+	/* Canonical: the same version gives the same body on every retry,
+	 * and the entry commits to exactly these bytes. */
+	job->body = jcs_dump(mapped);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");
@@ -455,8 +483,10 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->sub = sub;
 	job->probe = probe;
 	sub->inflight++;
-	if (probe)
+	if (probe) {
 		sub->probing = 1;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_HALF_OPEN);
+	}
 	job->row = *row;
 	memset(row, 0, sizeof(*row));
 	job->svc = svc;

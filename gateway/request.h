@@ -15,6 +15,10 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
+
+#include "log.h"
+#include "trace.h"
 
 #include "log.h"
 
@@ -33,13 +37,15 @@ struct store;
 struct request;
 
 /* Who may call a route: anyone, a service (API key and/or client
- * certificate), the admin token, or either of the last two (r->admin
- * tells which). */
+ * certificate), the admin token, either of the last two (r->admin tells
+ * which), or, for the audit log's tiles, checkpoint and proofs, anyone
+ * while gateway.audit.public holds and the admin token otherwise. */
 enum request_auth {
 	REQUEST_ANYONE,
 	REQUEST_SERVICE,
 	REQUEST_ADMIN,
 	REQUEST_SERVICE_OR_ADMIN,
+	REQUEST_AUDIT_READER,
 };
 
 struct request_route {
@@ -59,7 +65,8 @@ struct request_worker {
 	struct store *store;         /* the worker's connection */
 	struct conn_table *conns;
 	struct ratelimit *ratelimit; /* shared by all workers */
-	int inflight;                /* requests accepted, not replied to yet */
+	int inflight;                /* requests accepted, not freed yet */
+	TAILQ_HEAD(, request) requests;  /* those requests */
 };
 
 struct request {
@@ -73,12 +80,14 @@ struct request {
 	const struct config_service *caller;  /* NULL on anonymous routes */
 	int admin;                   /* authenticated with the admin token */
 	char id[REQUEST_ID_LEN];     /* X-Request-Id */
-	struct log_context log;      /* of the lines logged while handling it */
-	int64_t started_ms;          /* monotonic, for the debug line */
+	struct trace trace;          /* the caller's trace, this request's span */
+	int64_t started_us;          /* clock_mono_us() at intake */
 	const char *path;            /* the route's pattern (NULL until routed) */
 	char *param;                 /* the {id} segment of the route, or NULL; owned */
 	struct evkeyvalq query;
 	json_t *body;                /* parsed JSON body (POST), else NULL */
+	TAILQ_ENTRY(request) link;   /* in worker->requests */
+	int held;                    /* a reply now must not free r */
 };
 
 /* Handles req on worker w with the config of snap (held for the request
@@ -86,6 +95,11 @@ struct request {
  * that came in clear is refused. */
 void request_accept(struct request_worker *w, struct snapshot *snap,
     int tls_only, struct evhttp_request *req);
+
+/* Answers 503 to every request of w still waiting (on a provider, the
+ * audit log), at the drain deadline of a stop. Each stays allocated until
+ * its handler replies as usual; that reply then only frees it. */
+void request_worker_abandon(struct request_worker *w);
 
 /* ---- for handlers ---------------------------------------------------- */
 
@@ -108,6 +122,11 @@ void request_reply_empty(struct request *r, int status);
 /* Raw bytes with a content type and optional Cache-Control. */
 void request_reply_raw(struct request *r, int status, const char *content_type,
     const void *data, size_t len, const char *cache_control);
+/* Logs one line about r, prefixed with its request id and trace id so
+ * that lines about one exchange can be found across services. */
+void request_log(struct request *r, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Adds a response header (before the reply). */
 void request_add_header(struct request *r, const char *name, const char *value);
 

@@ -19,6 +19,12 @@
 #include <string.h>
 
 #define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
+/* Connections open to the service per instance, busy or idle; calls
+ * beyond wait for one (within their timeout). Without a cap libcurl's
+ * cache grows with the load and keeps its connections open idle: 2,408
+ * of them took the descriptors the audit log needed. Half of
+ * CONNECTOR_MAX_FDS, the rest for resolver and wake-up sockets. */
+#define HTTP_MAX_CONNECTIONS (CONNECTOR_MAX_FDS / 2)
 
 enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
 
@@ -300,6 +306,9 @@ http_build_headers(struct http_call *c, const struct connector_request *req)
 	if (req != NULL && req->request_id != NULL &&
 	    http_header(h, "X-Request-Id", req->request_id) == -1)
 		return "request id is not a valid header value";
+	if (req != NULL && req->traceparent != NULL &&
+	    http_header(h, "traceparent", req->traceparent) == -1)
+		return "traceparent is not a valid header value";
 	if (s->auth_header != NULL &&
 	    http_header(h, "Authorization", s->auth_header) == -1)
 		return "auth_header is not a valid header value";
@@ -870,6 +879,10 @@ http_init(void **instance, const void *settings,
 	curl_multi_setopt(hi->multi, CURLMOPT_TIMERFUNCTION,
 	    http_on_timer_change);
 	curl_multi_setopt(hi->multi, CURLMOPT_TIMERDATA, hi);
+	curl_multi_setopt(hi->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)HTTP_MAX_CONNECTIONS);
+	curl_multi_setopt(hi->multi, CURLMOPT_MAXCONNECTS,
+	    (long)HTTP_MAX_CONNECTIONS);
 	*instance = hi;
 	return 0;
 }

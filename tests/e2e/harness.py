@@ -10,6 +10,7 @@ read docs/openapi.yaml: every response `http_request()` gets from a gateway
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,6 +68,8 @@ def wait_for(pred, timeout=10.0, what="condition"):
 
 # Ports of the running test partners: their answers are not the gateway's.
 PARTNER_PORTS = set()
+# Ports of gateways' admin listeners, which serve fewer operations.
+ADMIN_PORTS = set()
 _document = None
 
 
@@ -79,9 +82,18 @@ def check_documented(port, method, path, resp):
         _document = Document()
     try:
         _document.check_response(method, path, resp.status, resp.headers.get("content-type"),
-                                 resp.raw)
+                                 resp.raw, admin=port in ADMIN_PORTS)
     except Invalid as e:
         raise Failure("the gateway answered what docs/openapi.yaml does not describe: %s" % e)
+def closed_by_server(sock, within):
+    """True if the server closes sock (EOF or reset) within `within` s."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
 
 
 class Response:
@@ -169,9 +181,11 @@ class Partner:
 class Gateway:
     """A `tellonce serve` process with its own store, audit dir and keys."""
 
-    def __init__(self, workdir, config_text, env, tls=None):
+    def __init__(self, workdir, config_text, env, tls=None, preexec_fn=None):
+        """preexec_fn runs in the child before exec (e.g. to set limits)."""
         self.workdir = workdir
         self.tls = tls
+        self.preexec_fn = preexec_fn
         self.config = os.path.join(workdir, "tellonce.yaml")
         self.env = dict(os.environ, **env)
         self.logfile = os.path.join(workdir, "gateway.log")
@@ -183,10 +197,14 @@ class Gateway:
     def start(self, port, wait=True):
         """wait=False returns at once, for tests that watch the start."""
         self.port = port
+        admin = re.search(r"^  admin_listen: [^\n]*:(\d+)$", open(self.config).read(), re.M)
+        if admin:
+            ADMIN_PORTS.add(int(admin.group(1)))
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen([TELLONCE, "serve", "-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.workdir)
+                                     env=self.env, cwd=self.workdir,
+                                     preexec_fn=self.preexec_fn)
         if not wait:
             return self
 

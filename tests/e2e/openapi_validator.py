@@ -5,7 +5,9 @@ harness.http_request() hands it every response from a gateway: the
 status must be documented for the path and method, the content type among
 the documented ones, and a JSON body must match the documented schema.
 A path the document does not have must answer 404, a method it does not
-have on a path 405, both as problem documents.
+have on a path 405, both as problem documents. On the admin listener
+(gateway.admin_listen) only the operations marked `x-admin-listener: true`
+exist; every other path is 404 there.
 
 The schema checks are the subset of JSON Schema 2020-12 the document uses:
 type (and type lists for nullable values), enum, required, properties,
@@ -92,19 +94,25 @@ class Document:
 
     # ---- responses ----
 
-    def operation(self, method, path):
+    def operation(self, method, path, admin=False):
         """(template, operation) of a request, or (None, None) when the
-        document has no such path, (template, None) no such method."""
+        listener has no such path, (template, None) no such method."""
         path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
         for regex, template, item in self.patterns:
-            if regex.match(path):
-                return template, item.get(method.lower())
+            if not regex.match(path):
+                continue
+            ops = {m: op for m, op in item.items() if m in METHODS and
+                   (not admin or op.get("x-admin-listener"))}
+            if not ops:
+                return None, None
+            return template, ops.get(method.lower())
         return None, None
 
-    def check_response(self, method, path, status, content_type, body):
-        """Raises Invalid unless the response is one the document describes."""
-        template, op = self.operation(method, path)
-        where = "%s %s" % (method, template or path)
+    def check_response(self, method, path, status, content_type, body, admin=False):
+        """Raises Invalid unless the response is one the document describes;
+        admin: it came from the admin listener."""
+        template, op = self.operation(method, path, admin)
+        where = "%s %s%s" % (method, template or path, " (admin listener)" if admin else "")
         if op is None:
             want = 405 if template is not None else 404
             if status != want:

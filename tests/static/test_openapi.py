@@ -3,7 +3,9 @@
 
 - every route of gateway/server.c's route table is an operation of the
   document, and every operation of the document a route of the table (a
-  prefix route "/v1/links/" stands for the templated paths under it);
+  prefix route "/v1/links/" stands for the templated paths under it); the
+  operations marked `x-admin-listener: true` are the admin listener's
+  table;
 - the document's version is VERSION's;
 - the response validator the end-to-end suite runs on every answer
   (tests/e2e/openapi_validator.py) refuses what it must: a test of the
@@ -33,13 +35,18 @@ def read(*path):
         return f.read()
 
 
-def server_routes():
-    """{(METHOD, path)} of server_route_table in gateway/server.c."""
+def server_routes(name="server_route_table"):
+    """{(METHOD, path)} of a route table in gateway/server.c, its macros
+    of routes (#define SERVER_..._ROUTES) expanded."""
     text = read("gateway", "server.c")
-    table = re.search(r"server_route_table\[\] = \{(.*?)\n\};", text, re.S)
+    macros = dict(re.findall(r"#define (SERVER_\w+_ROUTES) \\\n((?:.*\\\n)*.*\n)", text))
+    table = re.search(r"%s\[\] = \{(.*?)\n\};" % name, text, re.S)
     if table is None:
-        raise SystemExit("gateway/server.c: server_route_table not found")
-    return set(re.findall(r'\{\s*EVHTTP_REQ_([A-Z]+),\s*"([^"]+)"', table.group(1)))
+        raise SystemExit("gateway/server.c: %s not found" % name)
+    body = table.group(1)
+    for name, routes in macros.items():
+        body = re.sub(r"\b%s\b" % name, lambda m: routes, body)
+    return set(re.findall(r'\{\s*EVHTTP_REQ_([A-Z]+),\s*"([^"]+)"', body))
 
 
 def route_of(method, template, routes):
@@ -66,7 +73,21 @@ def check_routes(failures):
     for m, path in sorted(routes - served):
         failures.append("gateway/server.c: route %s %s is not in docs/openapi.yaml%s"
                         % (m, path, " (as %s{param}...)" % path if path.endswith("/") else ""))
-    return "%d routes, %d operations" % (len(routes), len(ops))
+    admin = server_routes("server_admin_route_table")
+    marked = {route_of(m, t, admin) or (m, t) for m, t, op in doc_operations()
+              if op.get("x-admin-listener")}
+    if marked != admin:
+        failures.append("the operations marked x-admin-listener (%s) are not the admin "
+                        "listener's routes (%s)" % (sorted(marked), sorted(admin)))
+    return "%d routes, %d operations, %d on the admin listener" % (len(routes), len(ops),
+                                                                   len(admin))
+
+
+def doc_operations():
+    """(METHOD, template, operation) of the document."""
+    doc = Document().doc
+    return [(m.upper(), t, op) for t, item in doc["paths"].items()
+            for m, op in item.items() if m.upper() in ("GET", "POST", "PUT", "DELETE", "PATCH")]
 
 
 def check_version(failures):
@@ -86,9 +107,9 @@ CONSENT = {"id": "c1", "subject": "caf-1", "consumer": "caf", "provider": "mairi
            "revoked_at": None, "status": "active"}
 
 
-def answer(method, path, status, body, ctype="application/json"):
+def answer(method, path, status, body, ctype="application/json", admin=False):
     text = body if isinstance(body, str) else json.dumps(body)
-    return (method, path, status, ctype, text)
+    return (method, path, status, ctype, text, admin)
 
 
 def with_(base, **changes):
@@ -121,6 +142,8 @@ GOOD = [
     answer("POST", "/v1/objections", 201, {"id": "o", "subject": "s", "dataset": "d",
                                            "purpose": "p", "consumer": None,
                                            "audit_index": 1}),
+    answer("GET", "/healthz", 200, {"status": "ok"}, admin=True),
+    answer("POST", "/v1/links", 404, PROBLEM, "application/problem+json", admin=True),
 ]
 
 # Answers it does not, each with why.
@@ -165,6 +188,8 @@ BAD = [
          "next": None})),
     ("an unknown path answered 200", answer("GET", "/no/such/thing", 200, {"status": "ok"})),
     ("an undocumented method answered 200", answer("PUT", "/healthz", 200, {"status": "ok"})),
+    ("a service's operation answered on the admin listener",
+     answer("GET", "/v1/consents?subject=caf-1", 200, {"consents": []}, admin=True)),
 ]
 
 

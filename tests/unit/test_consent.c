@@ -7,6 +7,7 @@
 
 #include "consent.h"
 #include "domain_config.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "jws.h"
 #include "tmpdir.h"
@@ -219,7 +220,7 @@ test_to_json(void)
 		.created_ms = NOW, .expires_ms = NOW + DAY,
 	};
 	json_t *j = consent_to_json(&c, "MAIRIE-7", NOW);
-	char *text = jsonutil_canonical(j);
+	char *text = jcs_dump(j);
 
 	CHECK_STR(text, "{\"attributes\":[\"street\",\"city\"],"
 	    "\"consumer\":\"caf\",\"created_at\":\"2026-11-18T11:06:40.123Z\","

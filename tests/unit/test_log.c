@@ -1,7 +1,10 @@
 /* test_log.c — the log line formats: text as before, and JSON lines that a
  * log collector can parse whatever bytes a message holds (jansson, which
  * refuses invalid UTF-8, is the parser here), with the request and trace
- * ids of the thread's context. */
+ * ids of the thread's context; and rate-limited lines: a flood from one
+ * call site writes at most LOG_SITE_PER_SECOND lines a second, and the next
+ * second's first line counts what was dropped; another site is not held
+ * back. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,9 +203,54 @@ test_text_and_levels(void)
 	log_set_level(LOG_LEVEL_INFO);
 }
 
+static unsigned
+count(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void
+test_a_flood_is_cut_and_counted(void)
+{
+	static struct log_site site_a, site_b;
+	char *out;
+
+	capture_begin();
+	for (int i = 0; i < 1000; i++)
+		log_site_msg(&site_a, 5000 + i / 10, LOG_LEVEL_ERROR, "a line %d", i);
+	log_site_msg(&site_b, 5050, LOG_LEVEL_ERROR, "b line");
+	log_site_msg(&site_a, 6000, LOG_LEVEL_ERROR, "a again");
+	out = capture_end();
+	CHECK_INT(count(out, "a line"), LOG_SITE_PER_SECOND);
+	CHECK_INT(count(out, "b line"), 1);
+	CHECK(strstr(out, "990 more lines like the next were dropped") != NULL);
+	CHECK(strstr(out, "dropped") < strstr(out, "a again"));
+	CHECK_INT(count(out, "\n"), LOG_SITE_PER_SECOND + 3);
+	free(out);
+}
+
+static void
+test_the_macro_keeps_one_budget_per_call_site(void)
+{
+	char *out;
+
+	capture_begin();
+	for (int i = 0; i < 100; i++)
+		log_ratelimited(LOG_LEVEL_WARN, "macro %d", i);
+	out = capture_end();
+	CHECK_INT(count(out, "macro"), LOG_SITE_PER_SECOND);
+	free(out);
+}
+
 int
 main(void)
 {
+	UNIT_RUN(test_a_flood_is_cut_and_counted);
+	UNIT_RUN(test_the_macro_keeps_one_budget_per_call_site);
 	UNIT_RUN(test_json_members);
 	UNIT_RUN(test_json_escaping);
 	UNIT_RUN(test_json_long_message);
