@@ -13,6 +13,12 @@
 void api_healthz(struct request *r);
 void api_readyz(struct request *r);
 void api_metrics(struct request *r);
+/* api_openapi.c */
+void api_openapi_get(struct request *r);
+/* docs/openapi.yaml, built into the binary by the Makefile
+ * (build/.../gen/openapi_yaml.c). */
+extern const unsigned char api_openapi_yaml[];
+extern const size_t api_openapi_yaml_len;
 /* api_links.c */
 void api_links_post(struct request *r);
 /* api_erasures.c */

@@ -78,6 +78,20 @@ config_field_log_level(struct config_loader *ld, const struct config_field *f,
 		*(char **)dst = config_strdup(ld, s);
 }
 
+static void
+config_field_log_format(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (log_format_parse(s) == -1)
+		config_error(ld, v, "%s: expected text or json", path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
 static int
 config_valid_port(const char *s)
 {
@@ -380,6 +394,18 @@ static const struct config_field config_audit_fields[] = {
 	{ .key = NULL },
 };
 
+/* No default for level: gateway.log_level may give it (see
+ * config_gateway_log). */
+static const struct config_field config_log_fields[] = {
+	{ .key = "format", .parse = config_field_log_format, .def = "text",
+	  .offset = offsetof(struct config_log, format),
+	  .doc = "text, or json for one JSON object per line" },
+	{ .key = "level", .parse = config_field_log_level,
+	  .offset = offsetof(struct config_log, level),
+	  .doc = "debug, info (default), warn or error" },
+	{ .key = NULL },
+};
+
 static const struct config_field config_gateway_fields[] = {
 	{ .key = "listen", .parse = config_field_listen, .required = 1,
 	  .offset = offsetof(struct config_gateway, listen),
@@ -392,9 +418,12 @@ static const struct config_field config_gateway_fields[] = {
 	  .offset = offsetof(struct config_gateway, workers),
 	  .aux = CONFIG_MAX_WORKERS,
 	  .doc = "event-loop threads; default: the number of online CPUs" },
-	{ .key = "log_level", .parse = config_field_log_level, .def = "info",
+	{ .key = "log", .parse = config_field_table,
+	  .offset = offsetof(struct config_gateway, log),
+	  .sub = config_log_fields, .doc = "operational log lines: {format, level}" },
+	{ .key = "log_level", .parse = config_field_log_level,
 	  .offset = offsetof(struct config_gateway, log_level),
-	  .doc = "debug, info, warn or error" },
+	  .doc = "deprecated spelling of log.level" },
 	{ .key = "user", .parse = config_field_string,
 	  .offset = offsetof(struct config_gateway, user),
 	  .doc = "when started as root: the user to run as once the socket is "
@@ -437,6 +466,24 @@ config_online_cpus(void)
 	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n;
 }
 
+/* gateway.log_level, the spelling of gateway.log.level before there was a
+ * gateway.log, still starts the configurations written with it (an
+ * unknown key would stop them); giving both is an error, as one would
+ * silently lose. */
+static void
+config_gateway_log(struct config_loader *ld, struct config_gateway *gw)
+{
+	if (gw->log_level != NULL && gw->log.level != NULL) {
+		config_error(ld, yamltree_get(ld->gateway, "log_level"),
+		    "gateway.log_level: the old spelling of gateway.log.level; "
+		    "give only gateway.log.level");
+		return;
+	}
+	if (gw->log.level == NULL)
+		gw->log.level = config_strdup(ld, gw->log_level != NULL ?
+		    gw->log_level : "info");
+}
+
 static void
 config_gateway_load(struct config_loader *ld)
 {
@@ -448,6 +495,7 @@ config_gateway_load(struct config_loader *ld)
 		return;
 	}
 	config_table_apply(ld, "gateway", config_gateway_fields, ld->gateway, gw);
+	config_gateway_log(ld, gw);
 	/* No default text: the default depends on the machine. */
 	if (gw->workers == 0)
 		gw->workers = config_online_cpus();

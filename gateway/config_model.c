@@ -163,6 +163,8 @@ static void
 config_gateway_free(struct config_gateway *gw)
 {
 	free(gw->listen);
+	free(gw->log.format);
+	free(gw->log.level);
 	free(gw->admin_listen);
 	free(gw->log_level);
 	free(gw->user);

@@ -96,17 +96,30 @@ request_method_name(const struct request *r)
 	return request_cmd_name(evhttp_request_get_command(r->req));
 }
 
+void
+request_log_enter(struct request *r, struct log_context *prev)
+{
+	struct log_context ctx;
+
+	snprintf(ctx.request_id, sizeof(ctx.request_id), "%s", r->id);
+	snprintf(ctx.trace_id, sizeof(ctx.trace_id), "%s", r->trace.trace_id);
+	log_context_set(&ctx, prev);
+}
+
 /* Sends the one reply, unless request_worker_abandon sent it already. */
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
 	const char *route = r->path ? r->path : "unrouted";
 	int64_t took_us = clock_mono_us() - r->started_us;
+	struct log_context prev;
 
 	if (r->req != NULL) {
+		request_log_enter(r, &prev);
 		log_debug("request %s trace %s: %s %s answered %d in %lld ms",
 		    r->id, r->trace.trace_id, request_method_name(r), route,
 		    status, (long long)(took_us / 1000));
+		log_context_set(&prev, NULL);
 		conn_request_answered(r->worker->conns, r->req,
 		    &r->cfg->gateway.limits);
 		evhttp_send_reply(r->req, status, request_status_title(status),
@@ -121,6 +134,7 @@ request_send(struct request *r, int status, struct evbuffer *body)
 void
 request_log(struct request *r, enum log_level level, const char *fmt, ...)
 {
+	struct log_context prev;
 	char msg[1024];
 	va_list ap;
 
@@ -129,7 +143,9 @@ request_log(struct request *r, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	request_log_enter(r, &prev);
 	log_msg(level, "request %s trace %s: %s", r->id, r->trace.trace_id, msg);
+	log_context_set(&prev, NULL);
 }
 
 void
@@ -248,15 +264,18 @@ request_audit_done(int status, uint64_t index, void *arg)
 	struct request *r = ctx->r;
 	request_audited_fn then = ctx->then;
 	void *then_arg = ctx->arg;
+	struct log_context prev;
 
 	free(ctx);
+	request_log_enter(r, &prev);
 	if (status != 0) {
 		log_ratelimited(LOG_LEVEL_ERROR, "request %s trace %s: audit "
 		    "append failed; reply withheld", r->id, r->trace.trace_id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
-		return;
+	} else {
+		then(r, index, then_arg);
 	}
-	then(r, index, then_arg);
+	log_context_set(&prev, NULL);
 }
 
 void
@@ -645,17 +664,11 @@ request_route(struct request *r)
 	return rt;
 }
 
-void
-request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
-    struct evhttp_request *req)
+static void
+request_intake(struct request *r, int tls_only)
 {
 	const struct request_route *rt;
-	struct request *r;
 
-	if ((r = request_new(w, snap, req)) == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
 	/* Fail closed: nothing is served in clear when TLS is configured. */
 	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
 		request_add_header(r, "Connection", "close");
@@ -675,4 +688,21 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
 		return;
 	rt->handler(r);
+}
+
+/* Everything up to the handler's return, r's id on the lines it logs. */
+void
+request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+    struct evhttp_request *req)
+{
+	struct log_context prev;
+	struct request *r;
+
+	if ((r = request_new(w, snap, req)) == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	request_log_enter(r, &prev);
+	request_intake(r, tls_only);
+	log_context_set(&prev, NULL);
 }

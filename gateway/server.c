@@ -106,6 +106,7 @@ struct server {
 
 static const struct request_route server_route_table[] = {
 	SERVER_HEALTH_ROUTES,
+	{ EVHTTP_REQ_GET, "/openapi.yaml", REQUEST_ANYONE, api_openapi_get },
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
 	{ EVHTTP_REQ_DELETE, "/v1/links/", REQUEST_SERVICE, api_links_delete },
 	{ EVHTTP_REQ_POST, "/v1/erasures", REQUEST_SERVICE_OR_ADMIN,

@@ -48,6 +48,10 @@ def fan_out_gives_each_subscriber_its_own_view():
        "impots: postal code and country (its map has no street)")
     keys = {p["idempotency_key"] for p in caf + ccas + impots}
     eq(len(keys), 3, "one Idempotency-Key per delivery")
+    # A delivery is audited once its subscriber has answered: after the
+    # subscriber has it.
+    wait_for(lambda: sum(e["type"] == "deliver" for e in s.audit_entries()) >= 3, 10,
+             "the three deliveries audited")
     entries = s.audit_entries()
     pushes = [e for e in entries if e["type"] == "push" and e["provider"] == "mairie"]
     eq(len(pushes), 1, "one push entry")
