@@ -410,7 +410,18 @@ class Stack:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run():
+def run(teardown=None):
+    """Runs the module's tests in order and prints the summary line; then
+    teardown(), when given, stops what the tests shared (a module's stack
+    of processes), whatever happened."""
+    try:
+        _run_tests()
+    finally:
+        if teardown is not None:
+            teardown()
+
+
+def _run_tests():
     name = os.path.basename(sys.argv[0])
     passed = failed = 0
     only = os.environ.get("TEST_ONLY")

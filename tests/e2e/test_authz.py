@@ -277,8 +277,4 @@ def local_id_injection_cannot_change_the_provider_url():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -290,8 +290,4 @@ def push_reaches_every_connector_type():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

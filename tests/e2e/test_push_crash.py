@@ -212,8 +212,4 @@ def every_push_a_subscriber_received_has_its_deliver_entry():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())
