@@ -5,15 +5,18 @@
 #include "log.h"
 
 /* The audit index hook: runs on the sequencer thread once per batch,
- * before the batch is written (audit.h). */
-static void
+ * before the batch is written (audit.h), which a failure here stops: the
+ * entries cannot tell their subject, so one written without its row
+ * could never be indexed afterwards. */
+static int
 access_index_batch(const char *const *subjects, const uint64_t *indexes,
     size_t n, void *arg)
 {
-	if (store_access_put(arg, subjects, indexes, n) != STORE_OK)
-		log_error("access index: entries %llu..%llu not indexed",
-		    (unsigned long long)indexes[0],
-		    (unsigned long long)indexes[n - 1]);
+	if (store_access_put(arg, subjects, indexes, n) == STORE_OK)
+		return 0;
+	log_error("access index: entries %llu..%llu not indexed: not written",
+	    (unsigned long long)indexes[0], (unsigned long long)indexes[n - 1]);
+	return -1;
 }
 
 void

@@ -1,5 +1,6 @@
 /* api_audit.c — the audit log over HTTP: the tlog-tiles files, RFC 6962
- * proofs, and the access log a citizen portal shows a subject.
+ * proofs, one entry with its proof, and the access log a citizen portal
+ * shows a subject.
  *
  * Tiles are served straight from the audit directory; the checkpoint from
  * the log's memory, which holds the same bytes as the file. */
@@ -183,6 +184,54 @@ api_audit_proof_consistency(struct request *r)
 	free(note);
 }
 
+/* One entry with everything a partner needs to check it: the text as
+ * stored (what the leaf hash covers) and parsed, the leaf hash, and its
+ * inclusion proof against the latest checkpoint, sent along; the proof is
+ * null while no checkpoint covers the entry yet. */
+void
+api_audit_entry(struct request *r)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF], root, leaf;
+	uint64_t index, cp_size;
+	json_t *entry, *p = json_null();
+	char *text, *note;
+	size_t len, n;
+
+	if (audit_query_required(r, "index", &index) != 0)
+		return;
+	if (index >= audit_size(r->gw->audit)) {
+		request_reply_problem(r, 404, NULL, "no entry at this index; the "
+		    "log holds %llu", (unsigned long long)audit_size(r->gw->audit));
+		return;
+	}
+	if (audit_read_entry(r->gw->audit, index, &text, &len) != 0) {
+		request_reply_problem(r, 503, NULL, "the entry could not be read");
+		return;
+	}
+	merkle_leaf_hash(text, len, leaf);
+	note = audit_checkpoint(r->gw->audit, &cp_size);
+	if (index < cp_size) {
+		if (audit_inclusion_proof(r->gw->audit, index, cp_size, proof, &n,
+		    root) != 0) {
+			request_reply_problem(r, 503, NULL, "the proof could not "
+			    "be read");
+			free(text);
+			free(note);
+			return;
+		}
+		p = json_pack("{s:I, s:o, s:o}", "size", (json_int_t)cp_size,
+		    "root", audit_hash_json(root),
+		    "hashes", audit_hashes_json((const merkle_hash *)proof, n));
+	}
+	entry = json_loadb(text, len, 0, NULL);
+	request_reply_json(r, 200, json_pack("{s:I, s:o, s:s%, s:o, s:o, s:s?}",
+	    "index", (json_int_t)index, "entry", entry ? entry : json_null(),
+	    "entry_text", text, len, "leaf_hash", audit_hash_json(leaf),
+	    "inclusion_proof", p, "checkpoint", note));
+	free(text);
+	free(note);
+}
+
 /* ---- the access log --------------------------------------------------- */
 
 /* Whether entry e commits to the subject of view key v. An index row
@@ -199,6 +248,26 @@ access_log_is_subjects(const json_t *e, const unsigned char *v)
 		return 0;
 	return commitment_check(COMMITMENT_SUBJECT, v, raw, "", 0,
 	    jsonutil_string(e, "subject"));
+}
+
+/* The entry's services by name too, as the citizen knows them: null for
+ * none, or for a service the configuration no longer has. */
+static void
+access_log_names(json_t *e, const struct config *cfg)
+{
+	static const char *const fields[][2] = {
+		{ "consumer", "consumer_name" },
+		{ "provider", "provider_name" },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *id = jsonutil_string(e, fields[i][0]);
+		const struct config_service *svc = id ?
+		    config_find_service(cfg, id) : NULL;
+
+		json_object_set_new(e, fields[i][1], svc && svc->name ?
+		    json_string(svc->name) : json_null());
+	}
 }
 
 /* One access-log item: the entry as it is in the log, its index, and its
@@ -225,6 +294,7 @@ access_log_item(struct request *r, uint64_t index, const unsigned char *v,
 		return NULL;
 	}
 	json_object_set_new(e, "audit_index", json_integer((json_int_t)index));
+	access_log_names(e, r->cfg);
 	if (index < cp_size && audit_inclusion_proof(r->gw->audit, index, cp_size,
 	    proof, &n, root) == 0)
 		p = json_pack("{s:I, s:o}", "size", (json_int_t)cp_size,
@@ -237,9 +307,11 @@ void
 api_access_log(struct request *r)
 {
 	char subject[STORE_SUBJECT_LEN], *note, vkey[COMMITMENT_B64_LEN];
+	char next[API_CURSOR_LEN];
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	const char *local_id = request_query(r, "subject");
 	uint64_t limit = ACCESS_LOG_LIMIT, before = UINT64_MAX, cp_size, *idx;
+	int64_t after;
 	json_t *entries;
 	size_t n;
 
@@ -252,9 +324,18 @@ api_access_log(struct request *r)
 		request_reply_problem(r, 400, NULL, "\"subject\" is required");
 		return;
 	}
+	/* Newest first: a page goes on before the last entry of the one
+	 * before it. `before=INDEX` is version 0.1's integer cursor. */
 	if (audit_query_u64(r, "limit", &limit) < 0 ||
 	    audit_query_u64(r, "before", &before) < 0)
 		return;
+	switch (api_query_cursor(r, "after", 0, &after)) {
+	case -1:
+		return;
+	case 1:
+		before = (uint64_t)after;
+		break;
+	}
 	if (limit < 1 || limit > ACCESS_LOG_LIMIT_MAX) {
 		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
 		    ACCESS_LOG_LIMIT_MAX);
@@ -279,9 +360,10 @@ api_access_log(struct request *r)
 	/* With the view key, the citizen's portal checks that each entry is
 	 * about this citizen and what was sent (docs/audit.md). */
 	encode_base64(view_key, sizeof(view_key), vkey);
-	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?, s:s}",
-	    "entries", entries,
-	    "next", n == limit ? json_integer((json_int_t)idx[n - 1]) : json_null(),
+	if (n == limit)
+		api_cursor_format((int64_t)idx[n - 1], next);
+	request_reply_json(r, 200, json_pack("{s:o, s:s?, s:s?, s:s}",
+	    "entries", entries, "next", n == limit ? next : NULL,
 	    "checkpoint", note, "view_key", vkey));
 	free(idx);
 	free(note);

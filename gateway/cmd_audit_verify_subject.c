@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "checkpoint.h"
 #include "cmd.h"
 #include "commitment.h"
@@ -69,7 +70,7 @@ verify_subject_shape(const json_t *e, const char *key)
 }
 
 /* The leaf hash of an answer's entry: the entry as logged is its JCS text
- * without the two members the access log adds. */
+ * without the members the access log adds. */
 static int
 verify_subject_leaf(const json_t *item, merkle_hash leaf)
 {
@@ -78,8 +79,8 @@ verify_subject_leaf(const json_t *item, merkle_hash leaf)
 
 	if (e == NULL)
 		return -1;
-	json_object_del(e, "audit_index");
-	json_object_del(e, "inclusion_proof");
+	for (size_t i = 0; audit_access_log_members[i] != NULL; i++)
+		json_object_del(e, audit_access_log_members[i]);
 	text = jcs_dump(e);
 	json_decref(e);
 	if (text == NULL)

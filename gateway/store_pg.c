@@ -192,6 +192,12 @@ static const char *const pg_migrations[] = {
 	 * deliveries join that trace; NULL before this step and for polled
 	 * records. */
 	"ALTER TABLE records ADD COLUMN traceparent TEXT;",
+	/* 9: the audit entry that covers what was sent or accepted: a
+	 * delivery's `deliver` entry, written before the send, with the
+	 * payload it names; a push key's `push` entry. */
+	"ALTER TABLE deliveries ADD COLUMN audit_index BIGINT;"
+	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
+	"ALTER TABLE push_keys ADD COLUMN audit_index BIGINT;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -225,6 +231,7 @@ enum pg_stmt {
 	Q_RECORDS_LOCK,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
+	Q_PUSH_KEY_AUDITED,
 	Q_RECORD_INSERT,
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
@@ -321,11 +328,14 @@ static const char *const pg_sql[Q_COUNT] = {
 	 * order, so the changes feed read after a seq never skips a record
 	 * committed later under a lower one, and versions count right. */
 	[Q_RECORDS_LOCK] = "SELECT " PG_LOCK_RECORDS,
-	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response FROM push_keys "
+	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
+	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = $1 AND key = $2",
 	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
 	    "request_sha256, response, created_ms, record_seq) "
 	    "VALUES ($1, $2, $3, $4, $5, $6)",
+	[Q_PUSH_KEY_AUDITED] = "UPDATE push_keys SET audit_index = $3 "
+	    "WHERE provider = $1 AND key = $2",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
 	    "dataset, version, record, created_ms, traceparent) VALUES ($1, "
 	    "$2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM records "
@@ -355,8 +365,8 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "WHEN $2::integer = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
 	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE $2::integer END, "
-	    "attempts = $3, due_ms = $4, last_error = $5, updated_ms = $6 "
-	    "WHERE id = $1 AND state = 1",
+	    "attempts = $3, due_ms = $4, last_error = $5, updated_ms = $6, "
+	    "audit_index = $7, audit_sha256 = $8 WHERE id = $1 AND state = 1",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -1360,6 +1370,7 @@ pg_push_key_check(struct pg_store *ps, const struct store_push *p,
 	rc = pg_row(ps, Q_PUSH_KEY_GET, v, 2, &r);
 	if (rc == STORE_OK) {
 		res->same = strcmp(PQgetvalue(r, 0, 0), p->request_sha256) == 0;
+		res->audited = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 		res->previous = pg_get_dup(r, 0, 1);
 		rc = res->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
 	} else if (rc == STORE_NOT_FOUND) {
@@ -1420,6 +1431,39 @@ pg_accept_one(struct pg_store *ps, const struct store_push *p,
 		rc = pg_push_key_put(ps, p, PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return rc;
+}
+
+struct pg_push_audits {
+	const struct store_push_audit *a;
+	size_t n;
+};
+
+static enum store_status
+pg_push_audited_rows(struct pg_store *ps, void *arg)
+{
+	const struct pg_push_audits *m = arg;
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < m->n && rc == STORE_OK; i++) {
+		char index[PG_INT_LEN];
+		const char *v[] = { m->a[i].provider, m->a[i].key,
+		    pg_int(index, (int64_t)m->a[i].audit_index) };
+
+		rc = pg_run(ps, Q_PUSH_KEY_AUDITED, v, 3, NULL);
+	}
+	return rc;
+}
+
+static enum store_status
+pg_push_audited(struct store *st, const struct store_push_audit *a, size_t n)
+{
+	struct pg_push_audits m = { a, n };
+
+	if (n == 0)
+		return STORE_OK;
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	return pg_transaction(pg(st), pg_push_audited_rows, &m);
 }
 
 static enum store_status
@@ -1566,6 +1610,12 @@ pg_delivery_read(const PGresult *r, int row, struct store_delivery *d)
 	d->due_ms = pg_get_int(r, row, 6);
 	d->updated_ms = pg_get_int(r, row, 7);
 	d->last_error = pg_get_dup(r, row, 8);
+	/* After the record's columns, from 9. */
+	d->audit_index = PQgetisnull(r, row, 9 + RECORD_NCOLUMNS) ? -1 :
+	    pg_get_int(r, row, 9 + RECORD_NCOLUMNS);
+	if (!PQgetisnull(r, row, 10 + RECORD_NCOLUMNS))
+		pg_copy_text(PQgetvalue(r, row, 10 + RECORD_NCOLUMNS),
+		    d->audit_sha256, sizeof(d->audit_sha256));
 	if (d->subscriber == NULL || pg_record_read(r, row, 9, &d->rec)
 	    != STORE_OK) {
 		store_delivery_clear(d);
@@ -1705,12 +1755,14 @@ pg_finish_rows(struct pg_store *ps, void *arg)
 	pg_int(now, f->now_ms);
 	for (size_t i = 0; i < f->n; i++) {
 		const struct store_delivery_outcome *o = &f->o[i];
-		char state[PG_INT_LEN], attempts[PG_INT_LEN], due[PG_INT_LEN];
+		char state[PG_INT_LEN], attempts[PG_INT_LEN], due[PG_INT_LEN],
+		    index[PG_INT_LEN];
 		const char *v[] = { o->id, pg_int(state, (int64_t)o->state),
 		    pg_int(attempts, o->attempts), pg_int(due, o->due_ms),
-		    o->error, now };
+		    o->error, now, o->audit_index >= 0 ?
+		    pg_int(index, o->audit_index) : NULL, o->audit_sha256 };
 
-		if ((rc = pg_run(ps, Q_DELIVERY_FINISH, v, 6, NULL)) != STORE_OK)
+		if ((rc = pg_run(ps, Q_DELIVERY_FINISH, v, 8, NULL)) != STORE_OK)
 			return rc;
 	}
 	return STORE_OK;
@@ -2128,6 +2180,7 @@ static const struct store_ops pg_ops = {
 	.access_put = pg_access_put,
 	.access_list = pg_access_list,
 	.record_accept = pg_record_accept,
+	.push_audited = pg_push_audited,
 	.poll_cursor = pg_poll_cursor,
 	.change_list = pg_change_list,
 	.delivery_recover = pg_delivery_recover,

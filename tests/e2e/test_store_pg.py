@@ -125,11 +125,16 @@ def link_consent_fetch_push_and_delivery():
 @test
 def the_data_lives_in_postgresql():
     s = st()
-    eq(s.psql("SELECT version FROM tellonce_schema"), "8", "schema version")
+    eq(s.psql("SELECT version FROM tellonce_schema"), "9", "schema version")
     eq(s.psql("SELECT count(*) FROM links"), "2", "links")
     eq(s.psql("SELECT count(*) FROM consents"), "1", "consents")
     eq(s.psql("SELECT count(*) FROM records"), "1", "records")
     eq(s.psql("SELECT count(*) FROM push_keys"), "1", "idempotency keys")
+    # What the audit log covers is marked on the rows it covers.
+    eq(s.psql("SELECT count(*) FROM push_keys WHERE audit_index IS NOT NULL"),
+       "1", "the key's push entry")
+    eq(s.psql("SELECT count(*) FROM deliveries WHERE audit_index IS NOT NULL "
+              "AND length(audit_sha256) = 64"), "1", "the delivery's deliver entry")
     check(not os.path.exists(os.path.join(s.workdir, "tellonce.db")), "no SQLite file")
     # A new process finds all of it: links, consents, the record's version.
     s.gw.stop()

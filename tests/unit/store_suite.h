@@ -9,6 +9,7 @@
  *           suite_start(argv[0]);
  *           SUITE_RUN(test_a);        once per backend: "test_a/sqlite", ...
  *           SUITE_RUN_SQLITE(test_c); SQLite only: "test_c/sqlite"
+ *           SUITE_RUN_PG(test_d);     PostgreSQL only: "test_d/postgresql"
  *           UNIT_RUN(test_b);         backend-independent: once
  *           suite_stop();
  *           return UNIT_END();
@@ -252,6 +253,13 @@ static const struct suite_backend suite_backends[] = {
 #define SUITE_RUN_SQLITE(fn) do { \
 	suite_be = &suite_backends[0]; \
 	UNIT_RUN_AS(fn, #fn "/sqlite"); \
+} while (0)
+
+/* Runs fn on PostgreSQL only, as "fn/postgresql": what it checks is the
+ * server's. */
+#define SUITE_RUN_PG(fn) do { \
+	suite_be = &suite_backends[1]; \
+	UNIT_RUN_AS(fn, #fn "/postgresql"); \
 } while (0)
 
 /* The URL of store `db` on the backend under test; 0 or -1 (printed). */

@@ -341,7 +341,10 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
 	    "DROP TABLE view_keys; DROP TABLE health;"
-	    "ALTER TABLE records DROP COLUMN traceparent;"), 0);
+	    "ALTER TABLE records DROP COLUMN traceparent;"
+	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
+	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
+	    "ALTER TABLE push_keys DROP COLUMN audit_index;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
 	st = suite_open("v4");

@@ -284,6 +284,55 @@ test_dead_letters_and_replay(void)
 	store_close(st);
 }
 
+/* What the audit log covers is kept with the row it covers: a key whose
+ * push entry became durable is marked (a replay needs no entry), and a
+ * delivery's deliver entry and payload digest come back with it for the
+ * retry, -1 and "" before it has one. */
+static void
+test_audit_marks(void)
+{
+	static const char sha[] = "5f2b0c4a5f2b0c4a5f2b0c4a5f2b0c4a"
+	    "5f2b0c4a5f2b0c4a5f2b0c4a5f2b0c4a";
+	struct store *st = open_fresh();
+	struct store_push_audit mark = { "mairie", "k1", 41 };
+	struct store_push_result res;
+	struct store_delivery *list;
+	struct store_delivery_outcome o = { .state = STORE_DELIVERY_PENDING,
+	    .attempts = 1, .due_ms = NOW, .error = "HTTP 503",
+	    .audit_index = 42, .audit_sha256 = sha };
+	size_t n;
+
+	if (st == NULL)
+		return;
+	CHECK_INT(push(st, SUBJ_A, "{\"city\":\"Brest\"}", "k1", &res), STORE_OK);
+	CHECK_INT(push(st, SUBJ_A, "{\"city\":\"Brest\"}", "k1", &res), STORE_OK);
+	CHECK_INT(res.status, STORE_CONFLICT);
+	CHECK_INT(res.audited, 0);
+	free(res.previous);
+	CHECK_INT(store_push_audited(st, &mark, 1), STORE_OK);
+	CHECK_INT(push(st, SUBJ_A, "{\"city\":\"Brest\"}", "k1", &res), STORE_OK);
+	CHECK_INT(res.audited, 1);
+	free(res.previous);
+
+	CHECK_INT(take(st, "caf", &list), 1);
+	CHECK_INT(list[0].audit_index, -1);
+	CHECK_STR(list[0].audit_sha256, "");
+	o.id = list[0].id;
+	CHECK_INT(store_delivery_finish(st, &o, 1, NOW + 2), STORE_OK);
+	store_deliveries_free(list, 1);
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_PENDING, 0, 10, &list,
+	    &n), STORE_OK);
+	CHECK_INT(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		int mine = strcmp(list[i].subscriber, "caf") == 0;
+
+		CHECK_INT(list[i].audit_index, mine ? 42 : -1);
+		CHECK_STR(list[i].audit_sha256, mine ? sha : "");
+	}
+	store_deliveries_free(list, n);
+	store_close(st);
+}
+
 static void
 test_changes(void)
 {
@@ -328,6 +377,7 @@ main(int argc, char **argv)
 	SUITE_RUN(test_dead_letters_and_replay);
 	SUITE_RUN(test_outbox_counts);
 	SUITE_RUN(test_trace_kept_with_the_record);
+	SUITE_RUN(test_audit_marks);
 	SUITE_RUN(test_changes);
 	suite_stop();
 	return UNIT_END();
