@@ -10,16 +10,15 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ALICE_ADDRESS, ALICE_PIVOT, KEYS, ROOT, Gateway,  # noqa: E402
+from harness import (ALICE_ADDRESS, ALICE_PIVOT, KEYS, Gateway,  # noqa: E402
                      Partner, check, eq, free_port, gateway_config, make_signing_key,
                      make_workdir, run, test, wait_for)
+from pgstack import PG_ENV, PgServer  # noqa: E402
 from pushstack import audit_entries  # noqa: E402
 
-PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
 PURPOSE = "benefit-eligibility"
 S = None
 
@@ -29,27 +28,14 @@ class PgStack:
 
     def __init__(self):
         self.workdir = make_workdir("store-pg")
-        self.pgdir = make_workdir("pg")
-        # As root the server runs as postgres, which must reach its socket.
-        os.chmod(self.pgdir, 0o711)
+        self.pg = PgServer()
         make_signing_key(self.workdir)
-        self.dsn = subprocess.run([PGSERVER, "start", self.pgdir], check=True,
-                                  capture_output=True, text=True).stdout.strip()
         self.mairie = Partner(self.workdir, "mairie")
         self.caf = Partner(self.workdir, "caf")
         self.mairie.seed("m-alice", "address", ALICE_ADDRESS)
         port = free_port()
         text = gateway_config(port, self.mairie.url, self.caf.url, self.workdir)
-        sqlite = "store: sqlite:%s/tellonce.db" % self.workdir
-        check(sqlite in text, "the standard config names its store")
-        # trust authentication ignores the password; it is given all the
-        # same, to go the way an operator's does (env: to libpq).
-        text = text.replace(sqlite, "store: postgresql:///tellonce?host=%s"
-                            "&user=tellonce&sslmode=disable\n"
-                            "  store_password: env:TELLONCE_STORE_PASSWORD"
-                            % self.pgdir)
-        env = dict(KEYS, TELLONCE_STORE_PASSWORD="not-needed-under-trust")
-        self.gw = Gateway(self.workdir, text, env)
+        self.gw = Gateway(self.workdir, self.pg.store_config(text), dict(KEYS, **PG_ENV))
         self.gw.start(port)
 
     def call(self, service, method, path, body=None):
@@ -57,20 +43,14 @@ class PgStack:
         return self.gw.call(method, path, body, key=key)
 
     def psql(self, sql):
-        out = subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", self.dsn,
-                              "-c", sql], check=True, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    def pg(self, what):
-        subprocess.run([PGSERVER, what, self.pgdir], check=True, capture_output=True)
+        return self.pg.psql(sql)
 
     def stop(self):
         self.gw.stop()
         self.mairie.stop()
         self.caf.stop()
-        subprocess.run([PGSERVER, "stop", self.pgdir], capture_output=True)
+        self.pg.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        shutil.rmtree(self.pgdir, ignore_errors=True)
 
 
 def st():
@@ -146,7 +126,7 @@ def the_data_lives_in_postgresql():
 def postgresql_away_is_503_and_back_without_a_restart():
     s = st()
     eq(s.call(None, "GET", "/readyz").status, 200, "ready")
-    s.pg("halt")
+    s.pg.ctl("halt")
     try:
         r = s.call("caf", "POST", "/v1/links", {"local_id": "c-bob",
                                                 "pivot": dict(ALICE_PIVOT, family_name="Prigent")})
@@ -155,7 +135,7 @@ def postgresql_away_is_503_and_back_without_a_restart():
         # Readiness is probed at most once a second (STORE_PING_EVERY_MS).
         wait_for(lambda: s.call(None, "GET", "/readyz").status == 503, 5, "not ready")
     finally:
-        s.pg("restart")
+        s.pg.ctl("restart")
     wait_for(lambda: s.call(None, "GET", "/readyz").status == 200, 15, "ready again")
     # Each worker finds the server again on its next call, or on the first
     # one past its half-second wait between tries.
@@ -242,8 +222,4 @@ def the_gateway_drains_and_stops_cleanly():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())
