@@ -12,9 +12,12 @@
  * A PostgreSQL that fails must cost a request a 503, never a hung worker:
  * the connection has a connect timeout, TCP keepalives and a user timeout,
  * and every statement a statement_timeout (defaults that the URL may
- * override). A broken connection is reset on the next call, at most every
- * PG_RECONNECT_MS, so the gateway recovers by itself when the server is
- * back.
+ * override). A server that stops answering altogether (frozen, or its
+ * machine gone while the kernel still holds the socket) enforces none of
+ * those, so each call also has a deadline of its own, PG_CALL_MS, past
+ * which its session is dropped. A broken connection is reset on the next
+ * call, at most every PG_RECONNECT_MS, so the gateway recovers by itself
+ * when the server is back.
  *
  * Errors are logged as SQLSTATE and primary message only, in terse
  * verbosity: the DETAIL of a unique violation would quote the key, and
@@ -24,10 +27,12 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "encode.h"
@@ -35,6 +40,7 @@
 #include "store_sql.h"
 
 #define PG_RECONNECT_MS 500   /* between two tries while the server is away */
+#define PG_CALL_MS 6000       /* a call's deadline: statement_timeout and a margin */
 #define PG_INT_LEN 24         /* an int64 in decimal, sign and NUL */
 #define PG_SQLSTATE_UNIQUE "23505"
 /* The advisory lock namespace of tellonce ("tl"), and its two locks. */
@@ -467,8 +473,11 @@ pg_log_result(const PGresult *r, const char *what)
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
-	log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: %.60s: %s %s",
-	    what, state ? state : "-", msg ? msg : "no message");
+	/* A session lost has no fields, only libpq's own message. */
+	if (msg == NULL)
+		msg = PQresultErrorMessage(r);
+	log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: %.60s: %s %.*s",
+	    what, state ? state : "-", (int)strcspn(msg, "\n"), msg);
 }
 
 static void
@@ -478,6 +487,38 @@ pg_log_conn(struct pg_store *ps, const char *what)
 
 	log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: %s: %.*s", what,
 	    (int)strcspn(msg, "\n"), msg);
+}
+
+/* The result of the command just sent, waited for until PG_CALL_MS from
+ * now. A server silent that long loses the session: its socket is shut,
+ * which libpq reads as the server closing it, so the call fails now and
+ * the next one reconnects. NULL when there is no result. */
+static PGresult *
+pg_result(struct pg_store *ps)
+{
+	struct pollfd p = { .fd = PQsocket(ps->conn), .events = POLLIN };
+	int64_t left, deadline = clock_mono_ms() + PG_CALL_MS;
+	PGresult *r, *last = NULL;
+
+	while (PQisBusy(ps->conn)) {
+		if ((left = deadline - clock_mono_ms()) <= 0) {
+			log_ratelimited(LOG_LEVEL_ERROR, "store: postgresql: no "
+			    "answer in %d ms; dropping the session", PG_CALL_MS);
+			shutdown(p.fd, SHUT_RDWR);
+			break;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			break;
+		if (PQconsumeInput(ps->conn) == 0)
+			break;
+	}
+	/* A command gives one result, then NULL; on a dead session, the
+	 * error result then NULL. */
+	while ((r = PQgetResult(ps->conn)) != NULL) {
+		PQclear(last);
+		last = r;
+	}
+	return last;
 }
 
 /* Prepares statement id on this session unless it is already. */
@@ -491,7 +532,8 @@ pg_prepare(struct pg_store *ps, enum pg_stmt id)
 	if (ps->prepared[id])
 		return 0;
 	snprintf(name, sizeof(name), "q%d", (int)id);
-	if ((r = PQprepare(ps->conn, name, pg_sql[id], 0, NULL)) == NULL) {
+	if (!PQsendPrepare(ps->conn, name, pg_sql[id], 0, NULL) ||
+	    (r = pg_result(ps)) == NULL) {
 		pg_log_conn(ps, "prepare");
 		return -1;
 	}
@@ -519,8 +561,8 @@ pg_run(struct pg_store *ps, enum pg_stmt id, const char *const *params,
 	if (pg_prepare(ps, id) != 0)
 		return STORE_ERROR;
 	snprintf(name, sizeof(name), "q%d", (int)id);
-	r = PQexecPrepared(ps->conn, name, n, params, NULL, NULL, 0);
-	if (r == NULL) {
+	if (!PQsendQueryPrepared(ps->conn, name, n, params, NULL, NULL, 0) ||
+	    (r = pg_result(ps)) == NULL) {
 		pg_log_conn(ps, "exec");
 		return STORE_ERROR;
 	}
@@ -613,7 +655,8 @@ pg_ready(struct pg_store *ps)
 		if (PQtransactionStatus(ps->conn) == PQTRANS_IDLE)
 			return 0;
 		/* A transaction left open by a failure in the middle. */
-		PQclear(PQexec(ps->conn, "ROLLBACK"));
+		if (PQsendQuery(ps->conn, "ROLLBACK"))
+			PQclear(pg_result(ps));
 		return PQtransactionStatus(ps->conn) == PQTRANS_IDLE ? 0 : -1;
 	}
 	now = clock_now_ms();

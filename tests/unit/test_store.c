@@ -3,8 +3,11 @@
  * and two threads writing at once, each on SQLite files and on a real
  * PostgreSQL server the test starts; then what only one backend has:
  * SQLite's commits that wait for the disk, PostgreSQL's password kept out
- * of the URL and a server that goes away and comes back. */
+ * of the URL, a server that goes away and comes back, and one that stops
+ * answering. */
+#include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -666,6 +669,67 @@ test_pg_server_away(void)
 	store_close(st);
 }
 
+/* Sends sig to the test's PostgreSQL server and every process it started
+ * (SIGSTOP freezes it whole: its sessions stop answering, and nothing
+ * closes their sockets). */
+static void
+pg_signal_server(int sig)
+{
+	char path[TMPDIR_PATH_LEN + 64], line[512];
+	long postmaster = 0, pid, ppid;
+	FILE *f;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/pg/data/postmaster.pid", suite_dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%ld", &postmaster) != 1)
+			postmaster = 0;
+		fclose(f);
+	}
+	CHECK(postmaster > 0);
+	if (postmaster <= 0 || (d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if ((pid = strtol(e->d_name, NULL, 10)) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		/* pid (comm) state ppid: comm may hold spaces, not ')'. */
+		if (fgets(line, sizeof(line), f) != NULL && strrchr(line, ')') &&
+		    sscanf(strrchr(line, ')') + 1, " %*c %ld", &ppid) == 1 &&
+		    ppid == postmaster)
+			kill((pid_t)pid, sig);
+		fclose(f);
+	}
+	closedir(d);
+	kill((pid_t)postmaster, sig);
+}
+
+/* A server that stops answering without closing anything (frozen, or its
+ * machine gone) costs a call its deadline, not a hung worker: the call
+ * fails, and the store works again once the server answers. */
+static void
+test_pg_server_frozen(void)
+{
+	struct store *st = suite_open("frozen");
+	char subject[STORE_SUBJECT_LEN];
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	pg_signal_server(SIGSTOP);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_ERROR);
+	pg_signal_server(SIGCONT);
+	CHECK_INT(pg_wait_ping(st), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	store_close(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -684,6 +748,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
+	SUITE_RUN_PG(test_pg_server_frozen);
 	suite_stop();
 	return UNIT_END();
 }
