@@ -207,6 +207,9 @@ struct config_gateway {
 struct config {
 	atomic_int refs;                 /* owners; see config_ref */
 	char *path;
+	/* Hex SHA-256 of the YAML read (config_sources_load): nodes meant to
+	 * share one configuration compare it on /readyz and in a metric. */
+	char sha256[65];
 	struct config_gateway gateway;
 	struct config_dataset *datasets;
 	size_t ndatasets;

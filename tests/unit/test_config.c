@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "config_load.h"
+#include "encode.h"
 #include "store.h"
 #include "tmpdir.h"
 #include "unit.h"
@@ -589,6 +590,47 @@ test_bad_values(void)
 	check_change("    purpose: benefit-eligibility\n    basis: consent",
 	    "    purpose:\n    basis: consent", "\n    basis: consent", 1,
 	    "policies[0].purpose: needs a value");
+}
+
+/* The SHA-256 of the YAML read, which nodes sharing a configuration show
+ * on /readyz: the file's own (sha256sum) when it has no include, and with
+ * includes one that changes when an included file does. */
+static void
+test_config_sha256(void)
+{
+	struct config_errors errs = { 0 };
+	unsigned char md[32];
+	char want[65], first[65];
+	struct config *cfg;
+	char *text = replace(base, "datasets:\n",
+	    "include: [more/extra.yaml]\ndatasets:\n");
+
+	cfg = load(base, &errs);
+	CHECK(cfg != NULL);
+	SHA256((const unsigned char *)base, strlen(base), md);
+	encode_hex(md, sizeof(md), want);
+	if (cfg != NULL)
+		CHECK_STR(cfg->sha256, want);
+	config_free(cfg);
+
+	mkdir(path_in_dir("more"), 0755);
+	write_file("more/extra.yaml", "datasets:\n  extra: {attributes: "
+	    "{size: integer}}\n", 0644);
+	CHECK((cfg = load(text, &errs)) != NULL);
+	snprintf(first, sizeof(first), "%s", cfg ? cfg->sha256 : "");
+	CHECK(strcmp(first, want) != 0);
+	config_free(cfg);
+	write_file("more/extra.yaml", "datasets:\n  extra: {attributes: "
+	    "{size: string}}\n", 0644);
+	CHECK((cfg = load(text, &errs)) != NULL);
+	if (cfg != NULL) {
+		CHECK_INT((int)strlen(cfg->sha256), 64);
+		CHECK(strcmp(cfg->sha256, first) != 0);
+	}
+	config_free(cfg);
+	config_errors_print(&errs, stderr);
+	config_errors_free(&errs);
+	free(text);
 }
 
 /* gateway.log_level, the old spelling of gateway.log.level, still works
@@ -1477,6 +1519,7 @@ main(void)
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
+	UNIT_RUN(test_config_sha256);
 	UNIT_RUN(test_out_of_memory);
 	tmpdir_remove(dir);
 	return UNIT_END();
