@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "clock.h"
@@ -44,6 +45,11 @@
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
 #define DELIVERY_DRAIN_MS 10000      /* grace period at stop */
 #define DELIVERY_AUDIT_WAIT_MS 200   /* between looks at a failed audit log */
+/* How long a delivery taken stays this node's on a store several nodes
+ * share (store_outbox_node): past it, after a crash, another node sends
+ * it. Longer than a store call may take (store_pg.c's deadline), so that
+ * a slow call does not cost a live node its leases. */
+#define DELIVERY_LEASE_MS 8000
 
 /* A subscriber's share of the worker; kept across reloads. */
 struct delivery_sub {
@@ -635,6 +641,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	int more = 0;
 
 	if (dl->stopping) {
+		store_delivery_renew(dl->store, clock_now_ms());
 		if (delivery_drained(dl))
 			event_base_loopbreak(dl->base);
 		else
@@ -642,6 +649,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	delivery_refresh(dl);
+	store_delivery_renew(dl->store, clock_now_ms());
 	cfg = dl->snap->cfg;
 	retention_step(dl->retention, cfg);
 	if (!delivery_audit_up(dl)) {
@@ -738,6 +746,22 @@ delivery_free(struct delivery *dl)
 	free(dl);
 }
 
+/* Names this node in the outbox: its host and listen address, unique
+ * among the nodes on one store (two processes cannot listen on one
+ * address) and the same after a restart. */
+static void
+delivery_node(struct delivery *dl, const struct config *cfg)
+{
+	char host[64], node[128];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(node, sizeof(node), "%s/%s", host, cfg->gateway.listen);
+	store_outbox_node(dl->store, node, DELIVERY_LEASE_MS);
+	log_info("delivery: outbox node %s", node);
+}
+
 struct delivery *
 delivery_start(struct gateway *gw, struct config *cfg, char *err,
     size_t errlen)
@@ -767,8 +791,9 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		return NULL;
 	}
 	if ((dl->store = store_open(cfg->gateway.store,
-	    (const char *)cfg->gateway.store_password.data, err, errlen)) == NULL ||
-	    store_delivery_recover(dl->store) != STORE_OK) {
+	    (const char *)cfg->gateway.store_password.data, err, errlen)) != NULL)
+		delivery_node(dl, cfg);
+	if (dl->store == NULL || store_delivery_recover(dl->store) != STORE_OK) {
 		if (dl->store != NULL)
 			snprintf(err, errlen, "delivery: cannot recover the outbox");
 		delivery_free(dl);

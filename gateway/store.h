@@ -271,7 +271,8 @@ struct store_delivery {
 void store_delivery_clear(struct store_delivery *d);
 void store_deliveries_free(struct store_delivery *list, size_t n);
 
-/* After a restart: deliveries left sending become pending again, and of
+/* After a restart: deliveries left sending become pending again (on a
+ * shared store, this node's and those whose lease ran out), and of
  * several pending in one (subscriber, subject, dataset) only the newest
  * stays pending. */
 enum store_status store_delivery_recover(struct store *st);
@@ -280,6 +281,20 @@ enum store_status store_delivery_recover(struct store *st);
  * sending. *list malloc'd; free with store_deliveries_free. */
 enum store_status store_delivery_take(struct store *st, const char *subscriber,
     int64_t now_ms, size_t limit, struct store_delivery **list, size_t *n);
+
+/* Several nodes on one store (contract §9): a delivery taken is leased to
+ * the node that took it, until now + lease_ms, and only that node stores
+ * its outcome. The lease is extended by store_delivery_renew; once it has
+ * run out (the node died or lost the store), any node's next take puts the
+ * delivery back in the queue and may take it, with the same id as its
+ * Idempotency-Key. `node` names this process (copied): the same across
+ * its restarts, so that store_delivery_recover takes back at once what it
+ * was sending, and no other node's. A store that only one process opens
+ * (SQLite) leases nothing and ignores both calls. */
+void store_outbox_node(struct store *st, const char *node, int64_t lease_ms);
+/* Extends the leases of every delivery this node is sending; cheap to call
+ * often: it writes at most a few times per lease. */
+enum store_status store_delivery_renew(struct store *st, int64_t now_ms);
 
 /* The outcome of one attempt. A retry (state PENDING) of a version that a
  * newer one has meanwhile followed is stored as SUPERSEDED instead. */

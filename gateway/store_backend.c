@@ -221,6 +221,21 @@ store_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
 	return st->ops->delivery_take(st, subscriber, now_ms, limit, list, n);
 }
 
+void
+store_outbox_node(struct store *st, const char *node, int64_t lease_ms)
+{
+	if (st->ops->outbox_node != NULL)
+		st->ops->outbox_node(st, node, lease_ms);
+}
+
+enum store_status
+store_delivery_renew(struct store *st, int64_t now_ms)
+{
+	if (st->ops->delivery_renew == NULL)
+		return STORE_OK;
+	return st->ops->delivery_renew(st, now_ms);
+}
+
 enum store_status
 store_delivery_finish(struct store *st, const struct store_delivery_outcome *o,
     size_t n, int64_t now_ms)

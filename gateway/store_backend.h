@@ -59,6 +59,10 @@ struct store_ops {
 	enum store_status (*delivery_take)(struct store *st,
 	    const char *subscriber, int64_t now_ms, size_t limit,
 	    struct store_delivery **list, size_t *n);
+	/* NULL in a store only one process opens: nothing leased. */
+	void (*outbox_node)(struct store *st, const char *node,
+	    int64_t lease_ms);
+	enum store_status (*delivery_renew)(struct store *st, int64_t now_ms);
 	enum store_status (*delivery_finish)(struct store *st,
 	    const struct store_delivery_outcome *o, size_t n, int64_t now_ms);
 	enum store_status (*delivery_list)(struct store *st,

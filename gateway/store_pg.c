@@ -41,6 +41,11 @@
 
 #define PG_RECONNECT_MS 500   /* between two tries while the server is away */
 #define PG_CALL_MS 6000       /* a call's deadline: statement_timeout and a margin */
+#define PG_LEASE_MS 8000      /* a delivery's lease unless store_outbox_node says */
+#define PG_RECLAIM_MS 1000    /* between two looks for leases that ran out */
+/* Leases are read against the server's clock, the one clock all nodes
+ * share: theirs may drift apart. */
+#define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 #define PG_INT_LEN 24         /* an int64 in decimal, sign and NUL */
 #define PG_SQLSTATE_UNIQUE "23505"
 /* The advisory lock namespace of tellonce ("tl"), and its two locks. */
@@ -204,6 +209,12 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN audit_index BIGINT;"
 	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
 	"ALTER TABLE push_keys ADD COLUMN audit_index BIGINT;",
+	/* 10: the node that took a delivery and until when its lease holds
+	 * (store.h, store_outbox_node), read by the other nodes' takes. */
+	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
+	"ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;"
+	"CREATE INDEX deliveries_leased ON deliveries (claimed_by) "
+	"  WHERE state = 1;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -242,10 +253,10 @@ enum pg_stmt {
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
 	Q_CHANGE_LIST,
-	Q_DELIVERY_UNSEND,
+	Q_DELIVERY_RECLAIM,
 	Q_DELIVERY_SUPERSEDE_OLDER,
-	Q_DELIVERY_DUE,
-	Q_DELIVERY_MARK,
+	Q_DELIVERY_CLAIM,
+	Q_DELIVERY_RENEW,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
 	Q_DELIVERY_GET,
@@ -355,24 +366,40 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
 	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
-	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
+	/* Sending, with a lease run out or none (taken before step 10), or
+	 * taken by node $1 (NULL: none) before it restarted. */
+	[Q_DELIVERY_RECLAIM] = "UPDATE deliveries SET state = 0, "
+	    "claimed_by = NULL, lease_until = NULL WHERE state = 1 AND "
+	    "(lease_until IS NULL OR lease_until < " PG_NOW_MS " OR "
+	    "claimed_by = $1::text)",
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
 	    "WHERE state = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 "
 	    "AND n.seq > deliveries.seq)",
-	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	/* One statement finds, locks and marks: rows another node is taking
+	 * are skipped, not waited for. A chain has at most one pending row
+	 * (accepts, outcomes and reclaims supersede the older), and the one
+	 * row is locked by one node, so no two nodes take one chain. */
+	[Q_DELIVERY_CLAIM] = "WITH due AS (SELECT d.seq FROM deliveries d "
 	    "WHERE d.subscriber = $1 AND d.state = 0 AND d.due_ms <= $2 "
 	    "AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE "
 	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1) "
-	    "ORDER BY d.due_ms, d.seq LIMIT $3",
-	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = $2 "
-	    "WHERE id = $1 AND state = 0",
+	    "ORDER BY d.due_ms, d.seq LIMIT $3 FOR UPDATE SKIP LOCKED), "
+	    "claimed AS (UPDATE deliveries SET state = 1, updated_ms = $2, "
+	    "claimed_by = $4, lease_until = " PG_NOW_MS " + $5::bigint "
+	    "FROM due WHERE deliveries.seq = due.seq RETURNING deliveries.*) "
+	    "SELECT " DELIVERY_COLUMNS " FROM claimed d JOIN records r "
+	    "ON r.seq = d.record_seq " RECORD_VIEW_KEY
+	    "ORDER BY d.due_ms, d.seq",
+	[Q_DELIVERY_RENEW] = "UPDATE deliveries SET lease_until = " PG_NOW_MS
+	    " + $2::bigint WHERE claimed_by = $1 AND state = 1",
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE "
 	    "WHEN $2::integer = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
 	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE $2::integer END, "
 	    "attempts = $3, due_ms = $4, last_error = $5, updated_ms = $6, "
-	    "audit_index = $7, audit_sha256 = $8 WHERE id = $1 AND state = 1",
+	    "audit_index = $7, audit_sha256 = $8, claimed_by = NULL, "
+	    "lease_until = NULL WHERE id = $1 AND state = 1 AND claimed_by = $9",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -423,6 +450,10 @@ struct pg_store {
 	PGconn *conn;
 	unsigned char prepared[Q_COUNT];   /* on this session */
 	int64_t retry_ms;       /* no reconnect before this (0: none failed) */
+	/* The outbox's leases (store_outbox_node). */
+	char node[128];         /* "": a store that takes no deliveries */
+	int64_t lease_ms;
+	int64_t renew_ms, reclaim_ms;   /* next due, monotonic */
 };
 
 static const struct store_ops pg_ops;
@@ -909,6 +940,7 @@ store_pg_open(const char *url, const char *password, char *err,
 	}
 	ps->base.ops = &pg_ops;
 	ps->conn = c;
+	ps->lease_ms = PG_LEASE_MS;
 	return &ps->base;
 }
 
@@ -1698,88 +1730,90 @@ pg_delivery_rows(struct pg_store *ps, enum pg_stmt id,
 	return STORE_OK;
 }
 
+/* Puts back in the queue what was being sent under a lease that ran out,
+ * and leaves the newest of any chain that then has several pending. */
 static enum store_status
-pg_recover_rows(struct pg_store *ps, void *arg)
+pg_reclaim_rows(struct pg_store *ps, void *arg)
 {
-	enum store_status rc = pg_run(ps, Q_DELIVERY_UNSEND, NULL, 0, NULL);
+	const char *v[] = { arg };
+	int64_t changed = pg_changes(ps, Q_DELIVERY_RECLAIM, v, 1);
 
-	return rc == STORE_OK ?
-	    pg_run(ps, Q_DELIVERY_SUPERSEDE_OLDER, NULL, 0, NULL) : rc;
+	if (changed < 0)
+		return STORE_ERROR;
+	if (changed == 0)
+		return STORE_OK;
+	log_info("store: %" PRId64 " deliveries whose lease ran out are queued "
+	    "again", changed);
+	return pg_run(ps, Q_DELIVERY_SUPERSEDE_OLDER, NULL, 0, NULL);
 }
 
+/* Another node may be sending: only what no live lease holds goes back,
+ * and what this node had taken before it restarted (a node keeps its name
+ * across restarts). */
 static enum store_status
 pg_delivery_recover(struct store *st)
 {
-	if (pg_ready(pg(st)) != 0)
+	struct pg_store *ps = pg(st);
+
+	if (pg_ready(ps) != 0)
 		return STORE_ERROR;
-	return pg_transaction(pg(st), pg_recover_rows, NULL);
+	return pg_transaction(ps, pg_reclaim_rows, ps->node);
 }
 
-struct pg_take {
-	int64_t now_ms;
-	struct store_delivery *items;   /* ndue rows read, the first n taken */
-	size_t ndue, n;
-};
-
-/* Marks the rows read sending, one per chain. A row superseded since it
- * was read is left out: only this worker moves rows to sending, but
- * pushes supersede. */
-static enum store_status
-pg_take_rows(struct pg_store *ps, void *arg)
+static void
+pg_outbox_node(struct store *st, const char *node, int64_t lease_ms)
 {
-	struct pg_take *t = arg;
-	char now[PG_INT_LEN];
+	struct pg_store *ps = pg(st);
 
-	pg_int(now, t->now_ms);
-	/* Taken rows move down in place; the rest are cleared as they go. */
-	for (size_t i = 0; i < t->ndue; i++) {
-		struct store_delivery d = t->items[i];
-		const char *v[] = { d.id, now };
-		int64_t changed = 0;
+	snprintf(ps->node, sizeof(ps->node), "%s", node);
+	ps->lease_ms = lease_ms;
+}
 
-		memset(&t->items[i], 0, sizeof(t->items[i]));
-		if (!store_delivery_chain_taken(t->items, t->n, &d) &&
-		    (changed = pg_changes(ps, Q_DELIVERY_MARK, v, 2)) < 0) {
-			store_delivery_clear(&d);
-			return STORE_ERROR;
-		}
-		if (changed != 1) {
-			store_delivery_clear(&d);
-			continue;
-		}
-		d.state = STORE_DELIVERY_SENDING;
-		t->items[t->n++] = d;
-	}
+/* A lease is renewed four times in its length, so that a renewal late by
+ * up to three quarters of it keeps the delivery. */
+static enum store_status
+pg_delivery_renew(struct store *st, int64_t now_ms)
+{
+	struct pg_store *ps = pg(st);
+	char lease[PG_INT_LEN];
+	const char *v[] = { ps->node, pg_int(lease, ps->lease_ms) };
+	int64_t now = clock_mono_ms();
+
+	(void)now_ms;
+	if (now < ps->renew_ms)
+		return STORE_OK;
+	if (pg_ready(ps) != 0 ||
+	    pg_run(ps, Q_DELIVERY_RENEW, v, 2, NULL) != STORE_OK)
+		return STORE_ERROR;
+	ps->renew_ms = now + ps->lease_ms / 4;
 	return STORE_OK;
 }
 
+/* Leases that ran out are looked for every PG_RECLAIM_MS (or quarter
+ * lease, if shorter), not at every take: a node takes every few
+ * milliseconds when idle. */
 static enum store_status
 pg_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
     size_t limit, struct store_delivery **list, size_t *n)
 {
 	struct pg_store *ps = pg(st);
-	char now[PG_INT_LEN], l[PG_INT_LEN];
+	char now[PG_INT_LEN], l[PG_INT_LEN], lease[PG_INT_LEN];
 	const char *v[] = { subscriber, pg_int(now, now_ms),
-	    pg_int(l, limit > INT64_MAX ? INT64_MAX : (int64_t)limit) };
-	struct pg_take t = { .now_ms = now_ms };
-	enum store_status rc;
+	    pg_int(l, limit > INT64_MAX ? INT64_MAX : (int64_t)limit),
+	    ps->node, pg_int(lease, ps->lease_ms) };
+	int64_t mono = clock_mono_ms();
 
 	*list = NULL;
 	*n = 0;
 	if (pg_ready(ps) != 0)
 		return STORE_ERROR;
-	if ((rc = pg_delivery_rows(ps, Q_DELIVERY_DUE, v, 3, &t.items,
-	    &t.ndue)) != STORE_OK)
-		return rc;
-	if (t.ndue > 0)
-		rc = pg_transaction(ps, pg_take_rows, &t);
-	if (rc != STORE_OK) {
-		store_deliveries_free(t.items, t.ndue);
-		return rc;
+	if (mono >= ps->reclaim_ms) {
+		if (pg_transaction(ps, pg_reclaim_rows, NULL) != STORE_OK)
+			return STORE_ERROR;
+		ps->reclaim_ms = mono + (ps->lease_ms / 4 < PG_RECLAIM_MS ?
+		    ps->lease_ms / 4 : PG_RECLAIM_MS);
 	}
-	*list = t.items;
-	*n = t.n;
-	return STORE_OK;
+	return pg_delivery_rows(ps, Q_DELIVERY_CLAIM, v, 5, list, n);
 }
 
 struct pg_finish {
@@ -1793,7 +1827,6 @@ pg_finish_rows(struct pg_store *ps, void *arg)
 {
 	struct pg_finish *f = arg;
 	char now[PG_INT_LEN];
-	enum store_status rc;
 
 	pg_int(now, f->now_ms);
 	for (size_t i = 0; i < f->n; i++) {
@@ -1803,10 +1836,18 @@ pg_finish_rows(struct pg_store *ps, void *arg)
 		const char *v[] = { o->id, pg_int(state, (int64_t)o->state),
 		    pg_int(attempts, o->attempts), pg_int(due, o->due_ms),
 		    o->error, now, o->audit_index >= 0 ?
-		    pg_int(index, o->audit_index) : NULL, o->audit_sha256 };
+		    pg_int(index, o->audit_index) : NULL, o->audit_sha256,
+		    ps->node };
+		int64_t changed = pg_changes(ps, Q_DELIVERY_FINISH, v, 9);
 
-		if ((rc = pg_run(ps, Q_DELIVERY_FINISH, v, 8, NULL)) != STORE_OK)
-			return rc;
+		if (changed < 0)
+			return STORE_ERROR;
+		/* Its lease ran out and another node took it over (that one
+		 * sends it again, under the same Idempotency-Key), or it was
+		 * erased meanwhile. */
+		if (changed == 0)
+			log_warn("delivery %s: its outcome is not kept: another "
+			    "node took it over, or it was erased", o->id);
 	}
 	return STORE_OK;
 }
@@ -2228,6 +2269,8 @@ static const struct store_ops pg_ops = {
 	.change_list = pg_change_list,
 	.delivery_recover = pg_delivery_recover,
 	.delivery_take = pg_delivery_take,
+	.outbox_node = pg_outbox_node,
+	.delivery_renew = pg_delivery_renew,
 	.delivery_finish = pg_delivery_finish,
 	.delivery_list = pg_delivery_list,
 	.delivery_retry = pg_delivery_retry,

@@ -164,6 +164,11 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN audit_index INTEGER;"
 	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
 	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;",
+	/* 10: the node that took a delivery and until when (store.h,
+	 * store_outbox_node). Only PostgreSQL, shared by several nodes,
+	 * writes them; the step keeps both stores' versions in step. */
+	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
+	"ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;",
 };
 
 #define SQLITE_SCHEMA_VERSION \

@@ -344,6 +344,8 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE records DROP COLUMN traceparent;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
+	    "ALTER TABLE deliveries DROP COLUMN claimed_by;"
+	    "ALTER TABLE deliveries DROP COLUMN lease_until;"
 	    "ALTER TABLE push_keys DROP COLUMN audit_index;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 

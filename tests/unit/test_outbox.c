@@ -2,9 +2,12 @@
  * (store_suite.h): one transaction per batch of pushes, idempotency keys,
  * superseding, one delivery in flight per (subscriber, subject, dataset),
  * outcomes, recovery after a crash, dead letters and their replay, the
- * changes feed. */
+ * changes feed; then several nodes on one store: two takers at once, and
+ * on PostgreSQL leases that move a delivery to another node. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_suite.h"
 
@@ -334,6 +337,177 @@ test_audit_marks(void)
 }
 
 static void
+sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+/* Node A takes a delivery and dies (stops renewing): node B takes it over
+ * once the lease has run out, with the same id; A's late outcome is not
+ * kept, B's is. A node that renews keeps its delivery past the lease. */
+static void
+test_leases_move_between_nodes(void)
+{
+	char name[32];
+	struct store *a, *b;
+	struct store_push_result res;
+	struct store_delivery *list, *other;
+	char id[STORE_ID_LEN];
+	size_t n, got;
+
+	snprintf(name, sizeof(name), "outbox%d", db_count++);
+	a = suite_open(name);
+	b = suite_open(name);
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto done;
+	store_outbox_node(a, "node-a", 300);
+	store_outbox_node(b, "node-b", 300);
+	CHECK_INT(push(a, SUBJ_A, "{\"v\":1}", NULL, &res), STORE_OK);
+	CHECK_INT(take(a, "caf", &list), 1);
+	memcpy(id, list[0].id, sizeof(id));
+	store_deliveries_free(list, 1);
+	CHECK_INT(take(b, "caf", &other), 0);       /* A's lease holds */
+	free(other);
+	sleep_ms(500);
+	got = take(b, "caf", &other);               /* ran out: B takes it */
+	CHECK_INT(got, 1);
+	if (got == 1)
+		CHECK_STR(other[0].id, id);
+	CHECK_INT(finish(a, id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(store_delivery_list(a, STORE_DELIVERY_DELIVERED, 0, 10, &list,
+	    &n), STORE_OK);
+	CHECK_INT(n, 0);                            /* A's outcome not kept */
+	store_deliveries_free(list, n);
+	CHECK_INT(finish(b, id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(store_delivery_list(a, STORE_DELIVERY_DELIVERED, 0, 10, &list,
+	    &n), STORE_OK);
+	CHECK_INT(n, 1);
+	store_deliveries_free(list, n);
+	store_deliveries_free(other, got == 1 ? 1 : 0);
+
+	CHECK_INT(push(a, SUBJ_B, "{\"v\":1}", NULL, &res), STORE_OK);
+	CHECK_INT(take(a, "caf", &list), 1);
+	store_deliveries_free(list, 1);
+	for (int i = 0; i < 6; i++) {               /* twice the lease */
+		sleep_ms(100);
+		CHECK_INT(store_delivery_renew(a, 0), STORE_OK);
+		CHECK_INT(take(b, "caf", &other), 0);
+		free(other);
+	}
+	sleep_ms(500);
+	CHECK_INT(take(b, "caf", &other), 1);
+	store_deliveries_free(other, 1);
+done:
+	store_close(a);
+	store_close(b);
+}
+
+#define RACE_SUBJECTS 40
+#define RACE_VERSIONS 6
+
+struct race {
+	pthread_mutex_t lock;
+	const char *db;
+	int inflight[RACE_SUBJECTS];   /* deliveries of the chain being sent */
+	int taken, twice, done_pushing;
+};
+
+static int
+race_subject(const char *subject)
+{
+	return (int)strtol(subject + 62, NULL, 16);
+}
+
+/* A node: takes caf's deliveries and delivers them, until the pusher is
+ * done and nothing is left; flags a chain found in flight twice. */
+static void *
+race_node(void *arg)
+{
+	struct race *r = arg;
+	struct store *st = suite_open(r->db);
+	struct store_delivery *list;
+	char node[32];
+	size_t n;
+	int idle = 0;
+
+	if (st == NULL)
+		return NULL;
+	snprintf(node, sizeof(node), "node-%p", (void *)&node);
+	store_outbox_node(st, node, 60000);
+	while (idle < 20) {
+		if (store_delivery_take(st, "caf", NOW + 1, 4, &list, &n)
+		    != STORE_OK)
+			break;
+		pthread_mutex_lock(&r->lock);
+		for (size_t i = 0; i < n; i++) {
+			int k = race_subject(list[i].rec.subject);
+
+			r->twice += r->inflight[k]++ > 0;
+			r->taken++;
+		}
+		idle = n == 0 && r->done_pushing ? idle + 1 : 0;
+		pthread_mutex_unlock(&r->lock);
+		for (size_t i = 0; i < n; i++) {
+			pthread_mutex_lock(&r->lock);
+			r->inflight[race_subject(list[i].rec.subject)]--;
+			pthread_mutex_unlock(&r->lock);
+			finish(st, list[i].id, STORE_DELIVERY_DELIVERED);
+		}
+		store_deliveries_free(list, n);
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* Two nodes take from one outbox while versions keep coming: never two
+ * deliveries of one (subscriber, subject, dataset) in flight at once, and
+ * every subject's last version delivered in the end. */
+static void
+test_two_nodes_take_at_once(void)
+{
+	char name[32], subject[STORE_SUBJECT_LEN], record[32];
+	struct race r = { .db = name };
+	struct store *st;
+	struct store_push_result res;
+	struct store_delivery *list;
+	pthread_t t[2];
+	size_t n, last = 0;
+
+	snprintf(name, sizeof(name), "outbox%d", db_count++);
+	if ((st = suite_open(name)) == NULL)
+		return;
+	pthread_mutex_init(&r.lock, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, race_node, &r);
+	for (int v = 1; v <= RACE_VERSIONS; v++) {
+		for (int k = 0; k < RACE_SUBJECTS; k++) {
+			snprintf(subject, sizeof(subject), "%064x", k);
+			snprintf(record, sizeof(record), "{\"v\":%d}", v);
+			CHECK_INT(push(st, subject, record, NULL, &res), STORE_OK);
+		}
+	}
+	pthread_mutex_lock(&r.lock);
+	r.done_pushing = 1;
+	pthread_mutex_unlock(&r.lock);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_INT(r.twice, 0);
+	CHECK(r.taken >= RACE_SUBJECTS);
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_DELIVERED, 0, 10000,
+	    &list, &n), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		last += strcmp(list[i].rec.record, "{\"v\":6}") == 0 &&
+		    strcmp(list[i].subscriber, "caf") == 0;
+	CHECK_INT(last, RACE_SUBJECTS);
+	store_deliveries_free(list, n);
+	pthread_mutex_destroy(&r.lock);
+	store_close(st);
+}
+
+static void
 test_changes(void)
 {
 	struct store *st = open_fresh();
@@ -379,6 +553,8 @@ main(int argc, char **argv)
 	SUITE_RUN(test_trace_kept_with_the_record);
 	SUITE_RUN(test_audit_marks);
 	SUITE_RUN(test_changes);
+	SUITE_RUN(test_two_nodes_take_at_once);
+	SUITE_RUN_PG(test_leases_move_between_nodes);
 	suite_stop();
 	return UNIT_END();
 }

@@ -90,7 +90,7 @@ test_migrate_pivot_version(void)
 	    /* What later steps alter, as bare as they may be. */
 	    "CREATE TABLE records (seq BIGINT PRIMARY KEY, id TEXT,"
 	    " created_ms BIGINT);"
-	    "CREATE TABLE deliveries (record_seq BIGINT);"
+	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER);"
 	    "CREATE TABLE push_keys (response TEXT);"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"), 0);
 	CHECK_INT(suite_be->schema_version("v3", 3), 3);
