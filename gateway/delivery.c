@@ -100,6 +100,7 @@ struct delivery {
 	struct poller *poller;       /* the polled sources, on this loop too */
 	struct retention *retention; /* the purge, on this loop too */
 	int audit_down;              /* deliveries wait for the audit log */
+	int more;                    /* the last take may have left some due */
 	int stopping;
 	int64_t drain_deadline;
 };
@@ -657,10 +658,13 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Not only current subscribers: deliveries queued before a reload
-	 * that ended a subscription are taken too, and denied. */
-	for (size_t i = 0; i < cfg->nservices; i++)
-		if (subscription_can_push(&cfg->services[i]))
-			more |= delivery_take(dl, &cfg->services[i]);
+	 * that ended a subscription are taken too, and denied. On a store
+	 * several nodes share, only when it says the outbox changed. */
+	if (dl->more || store_outbox_changed(dl->store))
+		for (size_t i = 0; i < cfg->nservices; i++)
+			if (subscription_can_push(&cfg->services[i]))
+				more |= delivery_take(dl, &cfg->services[i]);
+	dl->more = more;
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)

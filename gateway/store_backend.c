@@ -228,6 +228,12 @@ store_outbox_node(struct store *st, const char *node, int64_t lease_ms)
 		st->ops->outbox_node(st, node, lease_ms);
 }
 
+int
+store_outbox_changed(struct store *st)
+{
+	return st->ops->outbox_changed != NULL ? st->ops->outbox_changed(st) : 1;
+}
+
 enum store_status
 store_delivery_renew(struct store *st, int64_t now_ms)
 {

@@ -43,6 +43,7 @@
 #define PG_CALL_MS 6000       /* a call's deadline: statement_timeout and a margin */
 #define PG_LEASE_MS 8000      /* a delivery's lease unless store_outbox_node says */
 #define PG_RECLAIM_MS 1000    /* between two looks for leases that ran out */
+#define PG_IDLE_POLL_MS 200   /* between takes when no node said anything */
 /* Leases are read against the server's clock, the one clock all nodes
  * share: theirs may drift apart. */
 #define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -275,6 +276,8 @@ enum pg_stmt {
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
 	Q_OUTBOX_COUNTS,
+	Q_OUTBOX_LISTEN,
+	Q_OUTBOX_NOTIFY,
 	Q_COUNT
 };
 
@@ -443,6 +446,12 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "count(*) FILTER (WHERE state IN (0, 1)), "
 	    "count(*) FILTER (WHERE state = 3) FROM deliveries "
 	    "WHERE state IN (0, 1, 3) GROUP BY subscriber",
+	/* Every node's delivery worker listens; a commit that queues a
+	 * delivery or frees a chain notifies (once per transaction: the
+	 * server folds equal notifications), so that idle nodes need not
+	 * poll the outbox every few milliseconds. */
+	[Q_OUTBOX_LISTEN] = "LISTEN tellonce_outbox",
+	[Q_OUTBOX_NOTIFY] = "SELECT pg_notify('tellonce_outbox', '')",
 };
 
 struct pg_store {
@@ -454,6 +463,9 @@ struct pg_store {
 	char node[128];         /* "": a store that takes no deliveries */
 	int64_t lease_ms;
 	int64_t renew_ms, reclaim_ms;   /* next due, monotonic */
+	/* Its notifications (store_outbox_changed): LISTEN is per session. */
+	int listening;
+	int64_t idle_poll_ms;   /* next take without a notification */
 };
 
 static const struct store_ops pg_ops;
@@ -695,6 +707,7 @@ pg_ready(struct pg_store *ps)
 		return -1;
 	PQreset(ps->conn);
 	memset(ps->prepared, 0, sizeof(ps->prepared));
+	ps->listening = 0;
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		if (ps->retry_ms == 0)
 			pg_log_conn(ps, "reconnecting");
@@ -1584,7 +1597,9 @@ pg_accept_rows(struct pg_store *ps, void *arg)
 		    a->res[i].previous == NULL))
 			return STORE_ERROR;
 	}
-	return a->cursor != NULL ? pg_cursor_put(ps, a->cursor) : STORE_OK;
+	if (a->cursor != NULL && (rc = pg_cursor_put(ps, a->cursor)) != STORE_OK)
+		return rc;
+	return pg_run(ps, Q_OUTBOX_NOTIFY, NULL, 0, NULL);
 }
 
 static enum store_status
@@ -1744,7 +1759,9 @@ pg_reclaim_rows(struct pg_store *ps, void *arg)
 		return STORE_OK;
 	log_info("store: %" PRId64 " deliveries whose lease ran out are queued "
 	    "again", changed);
-	return pg_run(ps, Q_DELIVERY_SUPERSEDE_OLDER, NULL, 0, NULL);
+	if (pg_run(ps, Q_DELIVERY_SUPERSEDE_OLDER, NULL, 0, NULL) != STORE_OK)
+		return STORE_ERROR;
+	return pg_run(ps, Q_OUTBOX_NOTIFY, NULL, 0, NULL);
 }
 
 /* Another node may be sending: only what no live lease holds goes back,
@@ -1787,6 +1804,32 @@ pg_delivery_renew(struct store *st, int64_t now_ms)
 		return STORE_ERROR;
 	ps->renew_ms = now + ps->lease_ms / 4;
 	return STORE_OK;
+}
+
+/* Whether a take may find something new: a notification came (LISTEN
+ * starts with the first call, and again after a reconnect, which may
+ * have missed some), or PG_IDLE_POLL_MS went by, for retries that came
+ * due and circuits that closed, which nobody announces. Never blocks. */
+static int
+pg_outbox_changed(struct store *st)
+{
+	struct pg_store *ps = pg(st);
+	int64_t now = clock_mono_ms();
+	int changed = 0;
+	PGnotify *n;
+
+	if (!ps->listening && pg_ready(ps) == 0 &&
+	    pg_run(ps, Q_OUTBOX_LISTEN, NULL, 0, NULL) == STORE_OK)
+		ps->listening = changed = 1;
+	PQconsumeInput(ps->conn);
+	while ((n = PQnotifies(ps->conn)) != NULL) {
+		changed = 1;
+		PQfreemem(n);
+	}
+	if (!changed && now < ps->idle_poll_ms)
+		return 0;
+	ps->idle_poll_ms = now + PG_IDLE_POLL_MS;
+	return 1;
 }
 
 /* Leases that ran out are looked for every PG_RECLAIM_MS (or quarter
@@ -1849,7 +1892,8 @@ pg_finish_rows(struct pg_store *ps, void *arg)
 			log_warn("delivery %s: its outcome is not kept: another "
 			    "node took it over, or it was erased", o->id);
 	}
-	return STORE_OK;
+	/* A chain freed, or a retry set: the next take may find it. */
+	return pg_run(ps, Q_OUTBOX_NOTIFY, NULL, 0, NULL);
 }
 
 static enum store_status
@@ -1906,9 +1950,10 @@ pg_retry_rows(struct pg_store *ps, void *arg)
 	rc = pg_exists(ps, Q_DELIVERY_NEWER, v, 1);
 	if (rc != STORE_NOT_FOUND)
 		return rc == STORE_OK ? STORE_CONFLICT : rc;
-	if ((rc = pg_run(ps, Q_DELIVERY_REQUEUE, v, 2, NULL)) == STORE_OK)
-		r->out->state = STORE_DELIVERY_PENDING;
-	return rc;
+	if ((rc = pg_run(ps, Q_DELIVERY_REQUEUE, v, 2, NULL)) != STORE_OK)
+		return rc;
+	r->out->state = STORE_DELIVERY_PENDING;
+	return pg_run(ps, Q_OUTBOX_NOTIFY, NULL, 0, NULL);
 }
 
 static enum store_status
@@ -2270,6 +2315,7 @@ static const struct store_ops pg_ops = {
 	.delivery_recover = pg_delivery_recover,
 	.delivery_take = pg_delivery_take,
 	.outbox_node = pg_outbox_node,
+	.outbox_changed = pg_outbox_changed,
 	.delivery_renew = pg_delivery_renew,
 	.delivery_finish = pg_delivery_finish,
 	.delivery_list = pg_delivery_list,
