@@ -61,7 +61,9 @@ def postgresql_stopped_for_five_seconds_costs_503s_and_loses_nothing():
     probe.start()
     for p in pushers:
         p.start()
-    time.sleep(1.5)
+    # A quarter in: the rest is pushed through the outage and after it.
+    wait_for(lambda: sum(len(p.accepted) for p in pushers) >= SUBJECTS * VERSIONS // 4,
+             30, "a quarter of the pushes accepted")
     down = time.monotonic()
     PG.ctl("halt")
     time.sleep(OUTAGE_S)
