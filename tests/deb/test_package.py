@@ -131,10 +131,12 @@ def binary_built_with_debian_hardening():
 
 @test
 def keys_made_as_the_docs_say_pass_check():
-    r = sh("tellonce", "keygen", "-o", KEY_FILE, "--origin", "audit.tellonce.example/log")
+    at = {"cwd": "/etc/tellonce"}
+    r = sh("tellonce", "keygen", "-o", "audit.key", "--origin", "audit.tellonce.example/log",
+           **at)
     check(r.stdout.startswith("audit.tellonce.example/log+"), "verifier key: " + r.stdout)
-    sh("chown", "tellonce:", KEY_FILE)
-    sh("install", "-m", "0600", "-o", "root", "/dev/null", ENV_FILE)
+    sh("chown", "tellonce:", "audit.key", **at)
+    sh("install", "-m", "0600", "-o", "root", "/dev/null", "tellonce.env", **at)
     with open(ENV_FILE, "w") as f:
         f.writelines('%s="%s"\n' % kv for kv in SECRETS.items())
     p = as_tellonce("check", "-c", CONF, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
