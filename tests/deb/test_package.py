@@ -13,9 +13,9 @@ not fail without it. In order:
   keeps the configuration and the state; `dpkg --purge` leaves no file
   behind (the system user stays, as Debian does)."""
 import glob
+import grp
 import os
 import pwd
-import grp
 import re
 import signal
 import subprocess
@@ -23,7 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "e2e"))
-from harness import ROOT, check, eq, free_port, http_request, run, test, wait_for  # noqa: E402
+from harness import (ROOT, Failure, check, eq, free_port, http_request, run,  # noqa: E402
+                     test, wait_for)
 
 check(os.geteuid() == 0, "the package test installs into the system: run it as root")
 
@@ -44,7 +45,7 @@ SECRETS = {
     "PORTAL_KEY": os.urandom(24).hex(),
     "MAIRIE_UPSTREAM_AUTH": "Bearer " + os.urandom(24).hex(),
 }
-state = {"proc": None, "port": None}
+state = {"proc": None}
 
 
 def sh(*args, ok=True, **kw):
@@ -153,14 +154,13 @@ def serves_as_tellonce_on_the_installed_configuration():
     check("listen: 127.0.0.1:8080" in text, "the example listens on 8080")
     with open(CONF, "w") as f:
         f.write(text.replace("listen: 127.0.0.1:8080", "listen: 127.0.0.1:%d" % port))
-    state["port"] = port
     log = open(os.path.join(ROOT, "build", "deb", "serve.log"), "w")
     proc = state["proc"] = as_tellonce("serve", "-c", CONF, stdout=log,
                                        stderr=subprocess.STDOUT)
 
     def up():
         if proc.poll() is not None:
-            raise AssertionError("tellonce serve exited with %d: %s" % (
+            raise Failure("tellonce serve exited with %d: %s" % (
                 proc.returncode, open(log.name).read()[-2000:]))
         try:
             return http_request(port, "GET", "/healthz", timeout=1).status == 200
