@@ -10,13 +10,24 @@
 
 /* The audit index hook: runs on the sequencer thread once per batch. */
 static void
-access_index_batch(const char *const *subjects, const uint64_t *indexes,
-    size_t n, void *arg)
+access_index_batch(const struct audit_indexed *rows, size_t n, void *arg)
 {
-	if (store_access_put(arg, subjects, indexes, n) != STORE_OK)
-		log_error("access index: entries %llu..%llu not indexed",
-		    (unsigned long long)indexes[0],
-		    (unsigned long long)indexes[n - 1]);
+	struct store_access *put = calloc(n, sizeof(*put));
+
+	if (put != NULL) {
+		for (size_t i = 0; i < n; i++)
+			put[i] = (struct store_access){ rows[i].subject,
+			    rows[i].index, rows[i].mandate, rows[i].mediator,
+			    rows[i].helper };
+		if (store_access_put(arg, put, n) == STORE_OK) {
+			free(put);
+			return;
+		}
+	}
+	free(put);
+	log_error("access index: entries %llu..%llu not indexed",
+	    (unsigned long long)rows[0].index,
+	    (unsigned long long)rows[n - 1].index);
 }
 
 static int
@@ -38,7 +49,10 @@ access_index_catch_up(struct audit *a, struct store *st)
 		const char *subject = jsonutil_string(entry, "subject");
 
 		if (subject != NULL) {
-			if (store_access_put(st, &subject, &next, 1) != STORE_OK) {
+			struct store_access row = { .subject = subject,
+			    .audit_index = next };
+
+			if (store_access_put(st, &row, 1) != STORE_OK) {
 				json_decref(entry);
 				return -1;
 			}

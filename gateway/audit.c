@@ -57,7 +57,9 @@ struct audit_req {
 	struct audit_req *next;
 	char *json;                 /* owned */
 	size_t len;
-	char *subject;              /* owned copy for the index hook, or NULL */
+	/* Owned copies for the index hook; NULL when the entry has none. */
+	char *subject;
+	char *mandate, *mediator, *helper;
 	struct event_base *base;    /* NULL: done runs on the sequencer */
 	audit_done_fn done;
 	void *arg;
@@ -244,6 +246,9 @@ static const char *const audit_type_names[] = {
 	[AUDIT_ADMIN] = "admin",
 	[AUDIT_ERASURE] = "erasure",
 	[AUDIT_LINK_DELETE] = "link.delete",
+	[AUDIT_MANDATE_GRANT] = "mandate.grant",
+	[AUDIT_MANDATE_REVOKE] = "mandate.revoke",
+	[AUDIT_ACCESS_LOG_READ] = "access_log.read",
 };
 
 static const char *const audit_decision_names[] = {
@@ -493,6 +498,9 @@ audit_req_free(struct audit_req *q)
 {
 	free(q->json);
 	free(q->subject);
+	free(q->mandate);
+	free(q->mediator);
+	free(q->helper);
 	free(q);
 }
 
@@ -585,35 +593,31 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
-/* Hands the hook the batch's (subject, index) pairs in one call. */
+/* Hands the hook the batch's entries about a subject in one call. */
 static void
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
-	const char **subjects;
-	uint64_t *indexes;
+	struct audit_indexed *rows;
 	size_t n = 0;
 
 	for (const struct audit_req *q = batch; q != NULL; q = q->next)
 		n += q->subject != NULL;
 	if (n == 0)
 		return;
-	subjects = calloc(n, sizeof(*subjects));
-	indexes = calloc(n, sizeof(*indexes));
-	if (subjects == NULL || indexes == NULL) {
+	if ((rows = calloc(n, sizeof(*rows))) == NULL) {
 		log_error("audit: out of memory; a batch is missing from the "
 		    "access index");
-	} else {
-		n = 0;
-		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
-			if (q->subject == NULL)
-				continue;
-			subjects[n] = q->subject;
-			indexes[n++] = q->index;
-		}
-		hook(subjects, indexes, n, arg);
+		return;
 	}
-	free(subjects);
-	free(indexes);
+	n = 0;
+	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+		if (q->subject == NULL)
+			continue;
+		rows[n++] = (struct audit_indexed){ q->subject, q->index,
+		    q->mandate, q->mediator, q->helper };
+	}
+	hook(rows, n, arg);
+	free(rows);
 }
 
 static void
@@ -771,6 +775,24 @@ audit_run(void *arg)
 	return NULL;
 }
 
+/* Copies what the index hook needs of an entry about a subject. 0, or -1
+ * when out of memory. */
+static int
+audit_req_index_copies(struct audit_req *q, const struct audit_entry *e)
+{
+	if (e->subject == NULL)
+		return 0;
+	if ((q->subject = strdup(e->subject)) == NULL)
+		return -1;
+	if (e->mediator == NULL)
+		return 0;
+	q->mediator = strdup(e->mediator);
+	q->mandate = e->mandate != NULL ? strdup(e->mandate) : NULL;
+	q->helper = e->helper != NULL ? strdup(e->helper) : NULL;
+	return q->mediator == NULL || (e->mandate != NULL && q->mandate == NULL) ||
+	    (e->helper != NULL && q->helper == NULL) ? -1 : 0;
+}
+
 static void
 audit_enqueue(struct audit *a, const struct audit_entry *e,
     struct event_base *base, audit_done_fn done, void *arg)
@@ -790,10 +812,8 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	q->json = audit_entry_json(e);
 	if (q->json != NULL)
 		q->len = strlen(q->json);
-	if (e->subject != NULL)
-		q->subject = strdup(e->subject);
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
-	    (e->subject != NULL && q->subject == NULL);
+	    audit_req_index_copies(q, e) != 0;
 	if (refuse)
 		log_error("audit: entry refused (%s)", q->json == NULL ?
 		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");

@@ -34,6 +34,9 @@ enum audit_type {
 	AUDIT_ADMIN,
 	AUDIT_ERASURE,          /* §6: a subject's stored data erased */
 	AUDIT_LINK_DELETE,      /* §6: a local id unlinked */
+	AUDIT_MANDATE_GRANT,    /* §8: a citizen's mandate to a mediator */
+	AUDIT_MANDATE_REVOKE,
+	AUDIT_ACCESS_LOG_READ,  /* §8: a mediator read an access log */
 };
 
 enum audit_decision {
@@ -65,6 +68,13 @@ struct audit_entry {
 	const char *reason;
 	const char *request_id;
 	const char *payload_sha256;   /* hex of the exchanged record, never the record */
+	/* An act under a mandate (contract §8): the mandate and the agent who
+	 * acted, which a public entry may only commit to, never hold in
+	 * clear, and the mediator service. All three go to the private
+	 * access index with the subject; NULL when no mandate is involved. */
+	const char *mandate;
+	const char *helper;
+	const char *mediator;
 };
 
 struct audit;
@@ -90,11 +100,18 @@ void audit_append_async(struct audit *a, const struct audit_entry *e,
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 
+/* An entry of a batch that has a subject, for the access index. */
+struct audit_indexed {
+	const char *subject;
+	uint64_t index;
+	const char *mandate, *mediator, *helper;   /* as in the entry */
+};
+
 /* Called on the sequencer thread once per durable batch, with the entries
  * of the batch that have a subject (n > 0), so the gateway can keep its
  * subject → index access index in one transaction per batch. */
-typedef void (*audit_index_fn)(const char *const *subjects,
-    const uint64_t *indexes, size_t n, void *arg);
+typedef void (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
+    void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
 
 /* Number of durable entries. */

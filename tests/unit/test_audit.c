@@ -233,6 +233,28 @@ test_entry_json(void)
 	CHECK(audit_entry_json(&e) == NULL);
 }
 
+/* An act under a mandate: the mandate and helper ids are for the private
+ * access index only, never in the public entry (contract §5). */
+static void
+test_entry_mandate_private(void)
+{
+	struct audit_entry e = {
+		.ts_ms = 1, .type = AUDIT_CONSENT_GRANT, .consumer = "caf",
+		.subject = "5a1d", .decision = AUDIT_ALLOW,
+		.mandate = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c",
+		.helper = "agent-7331", .mediator = "franceservices",
+	};
+	char *json = audit_entry_json(&e);
+
+	CHECK(json != NULL);
+	if (json == NULL)
+		return;
+	CHECK(strstr(json, e.mandate) == NULL);
+	CHECK(strstr(json, e.helper) == NULL);
+	CHECK(strstr(json, "mandate") == NULL);
+	free(json);
+}
+
 /* The names are the public format (contract §5): each must read as it
  * always has, and a value outside the tables names nothing. */
 static void
@@ -240,9 +262,10 @@ test_entry_names(void)
 {
 	static const char *const types[] = { NULL, "fetch", "push", "deliver",
 		"consent.grant", "consent.revoke", "link", "objection",
-		"config.reload", "admin", "erasure", "link.delete", NULL };
+		"config.reload", "admin", "erasure", "link.delete",
+		"mandate.grant", "mandate.revoke", "access_log.read", NULL };
 
-	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_LINK_DELETE + 1; t++) {
+	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_ACCESS_LOG_READ + 1; t++) {
 		const char *name = audit_type_name((enum audit_type)t);
 
 		if (types[t] == NULL)
@@ -401,14 +424,13 @@ async_done(int status, uint64_t index, void *arg)
 }
 
 static void
-async_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
-    void *arg)
+async_hook(const struct audit_indexed *rows, size_t n, void *arg)
 {
 	struct async_state *s = arg;
 
 	for (size_t i = 0; i < n; i++)
-		if (s->nhooked < 64 && strcmp(subjects[i], "5a1d") == 0)
-			s->hooked[s->nhooked++] = indexes[i];
+		if (s->nhooked < 64 && strcmp(rows[i].subject, "5a1d") == 0)
+			s->hooked[s->nhooked++] = rows[i].index;
 }
 
 static void
@@ -945,6 +967,7 @@ main(void)
 {
 	evthread_use_pthreads();
 	UNIT_RUN(test_entry_json);
+	UNIT_RUN(test_entry_mandate_private);
 	UNIT_RUN(test_entry_names);
 	UNIT_RUN(test_append_reopen);
 	UNIT_RUN(test_proofs);
