@@ -24,6 +24,10 @@ void api_consents_post(struct request *r);
 void api_consents_get(struct request *r);
 void api_consents_delete(struct request *r);
 void api_objections_post(struct request *r);
+/* api_mandates.c (mediators, contract §8) */
+void api_mandates_post(struct request *r);
+void api_mandates_get(struct request *r);
+void api_mandates_delete(struct request *r);
 /* api_fetch.c */
 void api_fetch_post(struct request *r);
 /* api_audit.c */
