@@ -17,6 +17,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "merkle.h"
+#include "metrics.h"
 
 #define ACCESS_LOG_LIMIT     50
 #define ACCESS_LOG_LIMIT_MAX 500
@@ -181,12 +182,57 @@ api_audit_proof_consistency(struct request *r)
 
 /* ---- the access log --------------------------------------------------- */
 
+/* What a reader of the access log is shown: all of it (transparency
+ * role), or, for a mediator under a mandate, the entries about the
+ * mandate's datasets and its own acts. */
+struct access_log_view {
+	char subject[STORE_SUBJECT_LEN];
+	uint64_t before, limit;
+	struct store_mandate mandate;    /* id "" for the whole log */
+	enum policy_reason reason;       /* a mediator's: allowed or why not */
+};
+
+static int
+access_log_dataset_in(const struct store_mandate *m, const char *dataset)
+{
+	for (size_t i = 0; dataset != NULL && i < m->ndatasets; i++)
+		if (strcmp(m->datasets[i], dataset) == 0)
+			return 1;
+	return 0;
+}
+
+/* Says whether e was an act under a mandate (mandate: true, the mediator,
+ * the helper), from the private index. 0 when the view shows it, -1 when
+ * the mediator's view leaves it out. */
+static int
+access_log_mandate(struct request *r, const struct access_log_view *v,
+    uint64_t index, json_t *e)
+{
+	char *mediator = NULL, *helper = NULL;
+	int mine, shown;
+
+	if (store_access_mandate(r->store, v->subject, index, &mediator,
+	    &helper) == STORE_OK) {
+		json_object_set_new(e, "mandate", json_true());
+		json_object_set_new(e, "mediator", json_string(mediator));
+		json_object_set_new(e, "helper", json_string(helper));
+	} else {
+		json_object_set_new(e, "mandate", json_false());
+	}
+	mine = mediator != NULL && strcmp(mediator, r->caller->id) == 0;
+	shown = v->mandate.id[0] == '\0' || mine ||
+	    access_log_dataset_in(&v->mandate, jsonutil_string(e, "dataset"));
+	free(mediator);
+	free(helper);
+	return shown ? 0 : -1;
+}
+
 /* One access-log item: the entry without its subject, its index, and its
  * inclusion proof in the checkpointed tree (null until a checkpoint covers
- * it). NULL if the entry is not this subject's. */
+ * it). NULL if the entry is not this subject's or not in the view. */
 static json_t *
-access_log_item(struct request *r, uint64_t index, const char *subject,
-    uint64_t cp_size)
+access_log_item(struct request *r, const struct access_log_view *v,
+    uint64_t index, uint64_t cp_size)
 {
 	merkle_hash proof[MERKLE_MAX_PROOF], root;
 	json_t *e, *p = json_null();
@@ -198,9 +244,13 @@ access_log_item(struct request *r, uint64_t index, const char *subject,
 	e = json_loadb(text, len, 0, NULL);
 	free(text);
 	if (e == NULL || jsonutil_string(e, "subject") == NULL ||
-	    strcmp(jsonutil_string(e, "subject"), subject) != 0) {
+	    strcmp(jsonutil_string(e, "subject"), v->subject) != 0) {
 		log_error("access log: entry %llu is indexed under another subject",
 		    (unsigned long long)index);
+		json_decref(e);
+		return NULL;
+	}
+	if (access_log_mandate(r, v, index, e) != 0) {
 		json_decref(e);
 		return NULL;
 	}
@@ -214,36 +264,16 @@ access_log_item(struct request *r, uint64_t index, const char *subject,
 	return e;
 }
 
-void
-api_access_log(struct request *r)
+static void
+access_log_reply(struct request *r, const struct access_log_view *v)
 {
-	char subject[STORE_SUBJECT_LEN], *note;
-	const char *local_id = request_query(r, "subject");
-	uint64_t limit = ACCESS_LOG_LIMIT, before = UINT64_MAX, cp_size, *idx;
+	uint64_t cp_size, *idx;
 	json_t *entries;
 	size_t n;
+	char *note;
 
-	if (!(r->caller->roles & CONFIG_ROLE_TRANSPARENCY)) {
-		request_reply_problem(r, 403, NULL,
-		    "reading access logs needs the transparency role");
-		return;
-	}
-	if (local_id == NULL || *local_id == '\0') {
-		request_reply_problem(r, 400, NULL, "\"subject\" is required");
-		return;
-	}
-	if (audit_query_u64(r, "limit", &limit) < 0 ||
-	    audit_query_u64(r, "before", &before) < 0)
-		return;
-	if (limit < 1 || limit > ACCESS_LOG_LIMIT_MAX) {
-		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
-		    ACCESS_LOG_LIMIT_MAX);
-		return;
-	}
-	if (api_subject(r, local_id, subject) != 0)
-		return;
-	if (store_access_list(r->store, subject, before, (size_t)limit, &idx,
-	    &n) != STORE_OK) {
+	if (store_access_list(r->store, v->subject, v->before, (size_t)v->limit,
+	    &idx, &n) != STORE_OK) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
@@ -251,15 +281,102 @@ api_access_log(struct request *r)
 	note = audit_checkpoint(r->gw->audit, &cp_size);
 	entries = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *item = access_log_item(r, idx[i], subject, cp_size);
+		json_t *item = access_log_item(r, v, idx[i], cp_size);
 
 		if (item != NULL)
 			json_array_append_new(entries, item);
 	}
 	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?}",
 	    "entries", entries,
-	    "next", n == limit ? json_integer((json_int_t)idx[n - 1]) : json_null(),
-	    "checkpoint", note));
+	    "next", n == v->limit ? json_integer((json_int_t)idx[n - 1]) :
+	    json_null(), "checkpoint", note));
 	free(idx);
 	free(note);
+}
+
+static void
+access_log_audited(struct request *r, uint64_t index, void *arg)
+{
+	struct access_log_view *v = arg;
+
+	if (v->reason == POLICY_ALLOW)
+		access_log_reply(r, v);
+	else
+		request_reply_problem(r, 403, policy_reason_name(v->reason),
+		    "no live mandate of the citizen to this mediator covers "
+		    "reading the access log");
+	store_mandate_clear(&v->mandate);
+	free(v);
+}
+
+/* A mediator reads under a mandate with the access_log action; the read,
+ * allowed or not, is an act on the citizen's behalf and is audited. Takes
+ * v. */
+static void
+access_log_by_mediator(struct request *r, struct access_log_view *v)
+{
+	struct api_act act;
+
+	if (api_act_parse(r, 1, &act) != 0 || api_act_decide(r, &act,
+	    v->subject, STORE_MANDATE_ACCESS_LOG, NULL, &v->reason,
+	    &v->mandate) != 0) {
+		free(v);
+		return;
+	}
+	metrics_decision(v->reason);
+	struct audit_entry e = {
+		.type = AUDIT_ACCESS_LOG_READ,
+		.consumer = r->caller->id,
+		.subject = v->subject,
+		.decision = v->reason == POLICY_ALLOW ? AUDIT_ALLOW : AUDIT_DENY,
+		.reason = v->reason == POLICY_ALLOW ? NULL :
+		    policy_reason_name(v->reason),
+	};
+	api_act_audit(r, &act, &v->mandate, &e);
+	request_audit(r, &e, access_log_audited, v);
+}
+
+void
+api_access_log(struct request *r)
+{
+	const char *local_id = request_query(r, "subject");
+	unsigned roles = r->caller->roles;
+	struct access_log_view *v;
+
+	if (!(roles & (CONFIG_ROLE_TRANSPARENCY | CONFIG_ROLE_MEDIATOR))) {
+		request_reply_problem(r, 403, NULL, "reading access logs needs "
+		    "the transparency role, or a mediator's mandate");
+		return;
+	}
+	if (local_id == NULL || *local_id == '\0') {
+		request_reply_problem(r, 400, NULL, "\"subject\" is required");
+		return;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	v->limit = ACCESS_LOG_LIMIT;
+	v->before = UINT64_MAX;
+	if (audit_query_u64(r, "limit", &v->limit) < 0 ||
+	    audit_query_u64(r, "before", &v->before) < 0) {
+		free(v);
+		return;
+	}
+	if (v->limit < 1 || v->limit > ACCESS_LOG_LIMIT_MAX) {
+		free(v);
+		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
+		    ACCESS_LOG_LIMIT_MAX);
+		return;
+	}
+	if (api_subject(r, local_id, v->subject) != 0) {
+		free(v);
+		return;
+	}
+	if (roles & CONFIG_ROLE_TRANSPARENCY) {
+		access_log_reply(r, v);
+		free(v);
+		return;
+	}
+	access_log_by_mediator(r, v);
 }

@@ -76,19 +76,16 @@ static int
 mandates_parse(struct request *r, struct mandate_grant *g,
     struct mandate_scope *scope, char subject[STORE_SUBJECT_LEN])
 {
+	struct api_act act;
 	const char *expires;
 	char err[256];
 
 	memset(g, 0, sizeof(*g));
 	if (api_body_string(r, "subject", 1, &g->local_id) != 0 ||
-	    api_body_string(r, "helper", 1, &g->helper) != 0 ||
+	    api_act_parse(r, 0, &act) != 0 ||
 	    api_body_string(r, "expires_at", 1, &expires) != 0)
 		return -1;
-	if (strlen(g->helper) > MANDATE_HELPER_MAX) {
-		request_reply_problem(r, 400, NULL, "\"helper\" is longer than %d "
-		    "bytes: an opaque agent id, never a name", MANDATE_HELPER_MAX);
-		return -1;
-	}
+	g->helper = act.helper;
 	if (json_object_get(r->body, "scope") == NULL) {
 		request_reply_problem(r, 400, NULL, "\"scope\" is required");
 		return -1;
