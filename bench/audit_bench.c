@@ -40,6 +40,8 @@ struct slot {
 	atomic_int *inflight;    /* of this loop, so it knows when to exit */
 };
 
+static const unsigned char bench_view_key[COMMITMENT_KEY_LEN] = { 0x42 };
+
 static void
 bench_entry(struct audit_entry *e, char subject[65], char reqid[32], long n)
 {
@@ -55,11 +57,15 @@ bench_entry(struct audit_entry *e, char subject[65], char reqid[32], long n)
 	e->purpose = "benefit-eligibility";
 	e->basis = "consent";
 	e->policy = "caf-address";
+	/* An entry about a subject, as a fetch writes it: a nonce and three
+	 * commitments to compute. */
 	e->subject = subject;
+	e->view_key = bench_view_key;
+	e->consent = "0123456789abcdef0123456789abcdef";
 	e->decision = AUDIT_ALLOW;
 	e->request_id = reqid;
-	e->payload_sha256 =
-	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	e->payload = "{\"city\":\"Quimper\",\"postal_code\":\"29000\","
+	    "\"street\":\"1 rue de la Paix\"}";
 }
 
 static int

@@ -126,6 +126,11 @@ struct connector_result {
  * called before the call that started it returns (synchronous connectors). */
 typedef void (*connector_done_fn)(const struct connector_result *res, void *arg);
 
+/* The descriptors one instance may hold at most (cached connections,
+ * resolver and wake-up sockets, files): the gateway sizes its descriptor
+ * budget on it (fdlimit.h), per instance, one instance per loop. */
+#define CONNECTOR_MAX_FDS 16
+
 struct connector_env {
 	struct event_base *base;   /* the loop this instance runs on */
 	const char *service;       /* service id, for log lines      */

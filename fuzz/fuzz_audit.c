@@ -65,8 +65,9 @@ fuzz_make_log(void)
 {
 	struct config_audit cfg = { .origin = fuzz_origin,
 	    .checkpoint_interval_ms = 1000 };
+	static const unsigned char view_key[COMMITMENT_KEY_LEN] = { 1 };
 	struct audit_entry e = { .type = AUDIT_LINK, .decision = AUDIT_ALLOW,
-	    .consumer = "caf", .subject = "00ff" };
+	    .consumer = "caf", .subject = "00ff", .view_key = view_key };
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	BIO *bio = BIO_new(BIO_s_mem());
 	char err[256], *pem;

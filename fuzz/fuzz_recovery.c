@@ -79,8 +79,9 @@ fuzz_path_cmp(const void *a, const void *b)
 static void
 fuzz_append(struct audit *a, int n)
 {
+	static const unsigned char view_key[COMMITMENT_KEY_LEN] = { 1 };
 	struct audit_entry e = { .type = AUDIT_LINK, .decision = AUDIT_ALLOW,
-	    .consumer = "caf", .subject = "00ff" };
+	    .consumer = "caf", .subject = "00ff", .view_key = view_key };
 
 	for (int i = 0; i < n; i++)
 		if (audit_append(a, &e, NULL) != 0)

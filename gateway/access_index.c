@@ -2,13 +2,12 @@
  * (see access_index.h). */
 #include "access_index.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 
-#include "jsonutil.h"
 #include "log.h"
 
-/* The audit index hook: runs on the sequencer thread once per batch. */
+/* The audit index hook: runs on the sequencer thread once per batch,
+ * before the batch is written (audit.h). */
 static void
 access_index_batch(const struct audit_indexed *rows, size_t n, void *arg)
 {
@@ -30,46 +29,8 @@ access_index_batch(const struct audit_indexed *rows, size_t n, void *arg)
 	    (unsigned long long)rows[n - 1].index);
 }
 
-static int
-access_index_catch_up(struct audit *a, struct store *st)
-{
-	uint64_t last, size = audit_size(a);
-	uint64_t next = store_access_last(st, &last) == STORE_OK ? last + 1 : 0;
-	size_t added = 0;
-
-	for (; next < size; next++) {
-		json_t *entry;
-		char *text;
-		size_t len;
-
-		if (audit_read_entry(a, next, &text, &len) != 0)
-			return -1;
-		entry = json_loadb(text, len, 0, NULL);
-		free(text);
-		const char *subject = jsonutil_string(entry, "subject");
-
-		if (subject != NULL) {
-			struct store_access row = { .subject = subject,
-			    .audit_index = next };
-
-			if (store_access_put(st, &row, 1) != STORE_OK) {
-				json_decref(entry);
-				return -1;
-			}
-			added++;
-		}
-		json_decref(entry);
-	}
-	if (added > 0)
-		log_info("access index: caught up %zu entries", added);
-	return 0;
-}
-
-int
+void
 access_index_start(struct audit *a, struct store *st)
 {
-	if (access_index_catch_up(a, st) != 0)
-		return -1;
 	audit_set_index_hook(a, access_index_batch, st);
-	return 0;
 }

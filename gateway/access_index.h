@@ -1,15 +1,17 @@
 /* access_index.h — keeps the store's subject → audit index (what
- * GET /v1/access-log reads) in step with the audit log. */
+ * GET /v1/access-log reads) in step with the audit log. The entries
+ * cannot tell whom they are about (contract §5): this private index, in
+ * the store and never in the tiles, is what can. */
 #ifndef TELLONCE_ACCESS_INDEX_H
 #define TELLONCE_ACCESS_INDEX_H
 
 #include "audit.h"
 #include "store.h"
 
-/* Indexes the entries the log holds beyond the last indexed one (a crash
- * can come between an entry's fsync and its index row), then indexes
- * every durable batch as the sequencer writes it, through st (borrowed; it
- * must outlive the log). Returns 0, or -1 when the catch-up failed. */
-int access_index_start(struct audit *a, struct store *st);
+/* Indexes every batch of entries about a subject before the sequencer
+ * writes it, through st (borrowed; it must outlive the log). A row whose
+ * entry a crash lost points at an index a later entry takes: the access
+ * log drops it, the later entry's commitment not being the subject's. */
+void access_index_start(struct audit *a, struct store *st);
 
 #endif

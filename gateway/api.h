@@ -56,13 +56,17 @@ void api_deliveries_retry(struct request *r);
  * optional ones may be absent (*out = NULL). Control characters refused. */
 int api_body_string(struct request *r, const char *key, int required,
     const char **out);
-/* An optional array of strings; *items malloc'd (free the array only). */
-int api_body_strings(struct request *r, const char *key, const char ***items,
-    size_t *n);
-/* The subject (pseudonym) linked to the caller's local id; 404 with reason
+/* The optional "attributes" member asked of dataset ds: an array of
+ * distinct names, no more than ds has, each short and without control
+ * characters (the names go into the audit entry, which has a size limit).
+ * *items malloc'd (free the array only). */
+int api_body_attributes(struct request *r, const struct config_dataset *ds,
+    const char ***items, size_t *n);
+/* The subject (pseudonym) linked to the caller's local id and, with
+ * view_key (else NULL), its view key from the same lookup; 404 with reason
  * subject_not_linked when there is none. */
 int api_subject(struct request *r, const char *local_id,
-    char subject[STORE_SUBJECT_LEN]);
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key);
 /* The dataset named by `name`; 400 if it is not in the config. */
 int api_dataset(struct request *r, const char *name,
     const struct config_dataset **ds);

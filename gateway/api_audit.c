@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "audit.h"
+#include "commitment.h"
 #include "encode.h"
 #include "gateway.h"
 #include "jsonutil.h"
@@ -115,9 +116,12 @@ api_audit_tile(struct request *r)
 		request_reply_problem(r, 503, NULL, "the tile could not be read");
 		return;
 	}
-	/* Full tiles never change; partial ones give way to the full tile. */
+	/* Full tiles never change; partial ones give way to the full tile.
+	 * A log kept for auditors only stays out of shared caches. */
 	request_reply_raw(r, 200, "application/octet-stream", data, (size_t)n,
-	    width == 0 ? "public, max-age=31536000, immutable" : "no-cache");
+	    width != 0 ? "no-cache" : r->cfg->gateway.audit.public ?
+	    "public, max-age=31536000, immutable" :
+	    "private, max-age=31536000, immutable");
 	free(data);
 }
 
@@ -187,6 +191,7 @@ api_audit_proof_consistency(struct request *r)
  * mandate's datasets and its own acts. */
 struct access_log_view {
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	uint64_t before, limit;
 	struct store_mandate mandate;    /* id "" for the whole log */
 	enum policy_reason reason;       /* a mediator's: allowed or why not */
@@ -227,9 +232,26 @@ access_log_mandate(struct request *r, const struct access_log_view *v,
 	return shown ? 0 : -1;
 }
 
-/* One access-log item: the entry without its subject, its index, and its
- * inclusion proof in the checkpointed tree (null until a checkpoint covers
- * it). NULL if the entry is not this subject's or not in the view. */
+/* Whether entry e commits to the subject of view key v. An index row
+ * whose entry a crash lost names an index that a later entry took
+ * (access_index.h): that entry fails this. */
+static int
+access_log_is_subjects(const json_t *e, const unsigned char *v)
+{
+	const char *nonce = jsonutil_string(e, "nonce");
+	unsigned char raw[COMMITMENT_NONCE_LEN];
+
+	if (nonce == NULL || decode_base64(nonce, strlen(nonce), raw,
+	    sizeof(raw)) != COMMITMENT_NONCE_LEN)
+		return 0;
+	return commitment_check(COMMITMENT_SUBJECT, v, raw, "", 0,
+	    jsonutil_string(e, "subject"));
+}
+
+/* One access-log item: the entry as it is in the log, whether it was an
+ * act under a mandate, its index, and its inclusion proof in the
+ * checkpointed tree (null until a checkpoint covers it). NULL if the entry
+ * is not this subject's or not in the view. */
 static json_t *
 access_log_item(struct request *r, const struct access_log_view *v,
     uint64_t index, uint64_t cp_size)
@@ -243,9 +265,9 @@ access_log_item(struct request *r, const struct access_log_view *v,
 		return NULL;
 	e = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (e == NULL || jsonutil_string(e, "subject") == NULL ||
-	    strcmp(jsonutil_string(e, "subject"), v->subject) != 0) {
-		log_error("access log: entry %llu is indexed under another subject",
+	if (e == NULL || !access_log_is_subjects(e, v->view_key)) {
+		log_info("access log: entry %llu is not the subject's (a crash "
+		    "lost the entry first indexed there)",
 		    (unsigned long long)index);
 		json_decref(e);
 		return NULL;
@@ -254,7 +276,6 @@ access_log_item(struct request *r, const struct access_log_view *v,
 		json_decref(e);
 		return NULL;
 	}
-	json_object_del(e, "subject");
 	json_object_set_new(e, "audit_index", json_integer((json_int_t)index));
 	if (index < cp_size && audit_inclusion_proof(r->gw->audit, index, cp_size,
 	    proof, &n, root) == 0)
@@ -267,10 +288,10 @@ access_log_item(struct request *r, const struct access_log_view *v,
 static void
 access_log_reply(struct request *r, const struct access_log_view *v)
 {
+	char *note, vkey[COMMITMENT_B64_LEN];
 	uint64_t cp_size, *idx;
 	json_t *entries;
 	size_t n;
-	char *note;
 
 	if (store_access_list(r->store, v->subject, v->before, (size_t)v->limit,
 	    &idx, &n) != STORE_OK) {
@@ -286,10 +307,13 @@ access_log_reply(struct request *r, const struct access_log_view *v)
 		if (item != NULL)
 			json_array_append_new(entries, item);
 	}
-	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?}",
+	/* With the view key, the citizen's portal checks that each entry is
+	 * about this citizen and what was sent (docs/audit.md). */
+	encode_base64(v->view_key, sizeof(v->view_key), vkey);
+	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?, s:s}",
 	    "entries", entries,
 	    "next", n == v->limit ? json_integer((json_int_t)idx[n - 1]) :
-	    json_null(), "checkpoint", note));
+	    json_null(), "checkpoint", note, "view_key", vkey));
 	free(idx);
 	free(note);
 }
@@ -328,6 +352,7 @@ access_log_by_mediator(struct request *r, struct access_log_view *v)
 		.type = AUDIT_ACCESS_LOG_READ,
 		.consumer = r->caller->id,
 		.subject = v->subject,
+		.view_key = v->view_key,
 		.decision = v->reason == POLICY_ALLOW ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = v->reason == POLICY_ALLOW ? NULL :
 		    policy_reason_name(v->reason),
@@ -369,7 +394,7 @@ api_access_log(struct request *r)
 		    ACCESS_LOG_LIMIT_MAX);
 		return;
 	}
-	if (api_subject(r, local_id, v->subject) != 0) {
+	if (api_subject(r, local_id, v->subject, v->view_key) != 0) {
 		free(v);
 		return;
 	}

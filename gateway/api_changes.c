@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "encode.h"
 #include "gateway.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
@@ -87,15 +88,22 @@ changes_audited(int status, uint64_t index, void *arg)
 		changes_reply(c);
 }
 
-static void
+/* Audits the item handed out: its attributes (dataset names) and a
+ * commitment to the record as the caller gets it (its own names). 0, or
+ * -1 when out of memory. */
+static int
 changes_audit(struct changes *c, const struct store_record *rec,
-    const struct policy_decision *d, const json_t *granted)
+    const struct policy_decision *d, const json_t *granted,
+    const json_t *mapped)
 {
 	size_t n;
 	const char **names = jsonutil_keys(granted, &n);
-	char sha[65];
+	char *payload = jcs_dump(mapped);
 
-	jsonutil_sha256_hex(granted, sha);
+	if (payload == NULL) {
+		free(names);
+		return -1;
+	}
 	struct audit_entry e = policy_audit_entry(AUDIT_DELIVER, d);
 
 	e.consumer = c->r->caller->id;
@@ -104,18 +112,21 @@ changes_audit(struct changes *c, const struct store_record *rec,
 	e.attributes = names;
 	e.nattributes = n;
 	e.subject = rec->subject;
+	e.view_key = rec->view_key;
 	e.request_id = c->r->id;
-	e.payload_sha256 = sha;
+	e.payload = payload;
 	c->pending++;
 	audit_append_async(c->r->gw->audit, &e, c->r->base, changes_audited, c);
 	free(names);
+	free(payload);
+	return 0;
 }
 
 /* The record as the caller sees it, or NULL when it may not (or on a
  * store error, *failed set). */
 static json_t *
 changes_item(struct changes *c, const struct config_dataset *ds,
-    const struct store_record *rec, int *failed)
+    struct store_record *rec, int *failed)
 {
 	struct request *r = c->r;
 	const struct config_service *prov = config_find_service(r->cfg,
@@ -136,6 +147,8 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	if (granted == NULL)
 		goto out;
 	st = store_link_local_id(r->store, r->caller->id, rec->subject, &local_id);
+	if (st == STORE_OK)
+		st = store_record_view_key(r->store, rec);
 	if (st != STORE_OK) {
 		*failed = st != STORE_NOT_FOUND;
 		goto out;
@@ -146,12 +159,16 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 		goto out;
 	}
 	clock_format_rfc3339(rec->created_ms, ts);
-	item = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "id", rec->id,
+	item = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s}", "id", rec->id,
 	    "subject", local_id, "dataset", rec->dataset, "record", mapped,
 	    "version", (json_int_t)rec->version, "ts", ts);
-	if (item != NULL)
-		changes_audit(c, rec, &d, granted);
+	if (item != NULL && changes_audit(c, rec, &d, granted, mapped) != 0) {
+		json_decref(item);
+		item = NULL;
+		*failed = 1;
+	}
 out:
+	json_decref(mapped);
 	free(local_id);
 	json_decref(granted);
 	policy_decision_clear(&d);

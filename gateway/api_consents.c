@@ -48,7 +48,8 @@ consents_post_audited(struct request *r, uint64_t index, void *arg)
  * (replied). */
 static int
 consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
-    char subject[STORE_SUBJECT_LEN], struct api_act *act)
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key,
+    struct api_act *act)
 {
 	const char *provider, *dataset, *expires, *consumer = NULL;
 	int mediator = (r->caller->roles & CONFIG_ROLE_MEDIATOR) != 0;
@@ -62,7 +63,8 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &g->purpose) != 0 ||
 	    api_body_string(r, "expires_at", 0, &expires) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &g->nattributes) != 0)
+	    api_dataset(r, dataset, &g->dataset) != 0 ||
+	    api_body_attributes(r, g->dataset, attrs, &g->nattributes) != 0)
 		return -1;
 	g->attributes = *attrs;
 	if (g->nattributes == 0) {
@@ -82,8 +84,7 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 	if (api_service(r, "provider", provider, &g->provider) != 0 ||
 	    (consumer != NULL && api_service(r, "consumer", consumer,
 	    &g->consumer) != 0) ||
-	    api_dataset(r, dataset, &g->dataset) != 0 ||
-	    api_subject(r, g->local_id, subject) != 0)
+	    api_subject(r, g->local_id, subject, view_key) != 0)
 		return -1;
 	g->subject = subject;
 	return 0;
@@ -113,6 +114,7 @@ api_consents_post(struct request *r)
 	struct consent_signer signer = { r->gw->signer, r->gw->signer_kid };
 	const struct config_policy *policy = NULL;
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	const char **attrs = NULL;
 	struct consent_grant g;
 	struct consent_reply *cr;
@@ -121,7 +123,7 @@ api_consents_post(struct request *r)
 	enum policy_reason mr;
 
 	memset(&m, 0, sizeof(m));
-	if (consents_parse(r, &g, &attrs, subject, &act) != 0 ||
+	if (consents_parse(r, &g, &attrs, subject, view_key, &act) != 0 ||
 	    consents_mandate(r, &act, &g, &m, &mr) != 0) {
 		free(attrs);
 		return;
@@ -165,6 +167,7 @@ api_consents_post(struct request *r)
 	e.purpose = g.purpose;
 	e.basis = config_basis_name(CONFIG_BASIS_CONSENT);
 	e.subject = subject;
+	e.view_key = view_key;
 	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)
 		api_act_audit(r, &act, &m, &e);
 	request_audit(r, &e, consents_post_audited, cr);
@@ -188,7 +191,7 @@ api_consents_get(struct request *r)
 		request_reply_problem(r, 400, NULL, "the query parameter subject is required");
 		return;
 	}
-	if (api_subject(r, local_id, subject) != 0)
+	if (api_subject(r, local_id, subject, NULL) != 0)
 		return;
 	if (store_consent_list_for(r->store, subject, r->caller->id, &list, &n) !=
 	    STORE_OK) {
@@ -213,6 +216,7 @@ consents_delete_audited(struct request *r, uint64_t index, void *arg)
 void
 api_consents_delete(struct request *r)
 {
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_consent c;
 	enum store_status st;
 
@@ -226,7 +230,10 @@ api_consents_delete(struct request *r)
 		request_reply_problem(r, 404, NULL, "no such consent");
 		return;
 	}
+	/* The view key first: a revocation is never left without its entry
+	 * for want of it. */
 	if (st != STORE_OK ||
+	    store_view_key_get(r->store, c.subject, view_key) != STORE_OK ||
 	    store_consent_revoke(r->store, c.id, clock_now_ms()) == STORE_ERROR) {
 		store_consent_clear(&c);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
@@ -243,6 +250,7 @@ api_consents_delete(struct request *r)
 		.basis = config_basis_name(CONFIG_BASIS_CONSENT),
 		.consent = c.id,
 		.subject = c.subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, consents_delete_audited, NULL);
@@ -283,7 +291,7 @@ objections_refused(struct request *r, uint64_t index, void *arg)
 static int
 objections_mandate(struct request *r, const struct api_act *act,
     const struct store_objection *o, const struct config_dataset *ds,
-    struct store_mandate *m)
+    const unsigned char *view_key, struct store_mandate *m)
 {
 	enum policy_reason reason, *arg;
 
@@ -307,6 +315,7 @@ objections_mandate(struct request *r, const struct api_act *act,
 		.purpose = o->purpose,
 		.basis = config_basis_name(CONFIG_BASIS_PUBLIC_TASK),
 		.subject = o->subject,
+		.view_key = view_key,
 		.decision = AUDIT_DENY,
 		.reason = policy_reason_name(reason),
 	};
@@ -321,6 +330,7 @@ api_objections_post(struct request *r)
 	const char *local_id, *dataset, *purpose, *consumer;
 	const struct config_dataset *ds;
 	const struct config_service *cs = NULL;
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_objection o;
 	struct store_mandate m;
 	struct api_act act = { 0 };
@@ -336,12 +346,12 @@ api_objections_post(struct request *r)
 	    api_body_string(r, "consumer", 0, &consumer) != 0 ||
 	    api_dataset(r, dataset, &ds) != 0 ||
 	    (consumer != NULL && api_service(r, "consumer", consumer, &cs) != 0) ||
-	    api_subject(r, local_id, o.subject) != 0)
+	    api_subject(r, local_id, o.subject, view_key) != 0)
 		return;
 	o.dataset = ds->name;
 	o.purpose = purpose;
 	o.consumer = cs ? cs->id : NULL;
-	if (objections_mandate(r, &act, &o, ds, &m) != 0) {
+	if (objections_mandate(r, &act, &o, ds, view_key, &m) != 0) {
 		store_mandate_clear(&m);
 		return;
 	}
@@ -360,6 +370,7 @@ api_objections_post(struct request *r)
 		.purpose = o.purpose,
 		.basis = config_basis_name(CONFIG_BASIS_PUBLIC_TASK),
 		.subject = o.subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
 	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)

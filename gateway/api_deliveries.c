@@ -124,12 +124,19 @@ api_deliveries_retry(struct request *r)
 		free(d);
 		return;
 	}
+	if (store_record_view_key(r->store, &d->rec) != STORE_OK) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		store_delivery_clear(d);
+		free(d);
+		return;
+	}
 	struct audit_entry e = {
 		.type = AUDIT_ADMIN,
 		.consumer = d->subscriber,
 		.provider = d->rec.provider,
 		.dataset = d->rec.dataset,
 		.subject = d->rec.subject,
+		.view_key = d->rec.view_key,
 		.decision = AUDIT_ALLOW,
 		.reason = "delivery_retry",
 	};

@@ -49,10 +49,12 @@ erasures_audited(struct request *r, uint64_t index, void *arg)
 static void
 erasures_audit_next(struct request *r, struct erasure *er)
 {
+	/* About no subject: its view key is gone with the erasure, and an
+	 * entry that still committed to the subject would be the one thing
+	 * left linking it. */
 	struct audit_entry e = {
 		.type = AUDIT_ERASURE,
 		.consumer = r->caller ? r->caller->id : NULL,
-		.subject = er->subjects[er->audited],
 		.decision = AUDIT_ALLOW,
 		.reason = r->admin ? "admin" : NULL,
 	};
@@ -114,7 +116,7 @@ erasures_local_subject(struct request *r, struct erasure *er)
 		return -1;
 	}
 	if (api_body_string(r, "subject", 1, &local_id) != 0 ||
-	    api_subject(r, local_id, er->subjects[0]) != 0)
+	    api_subject(r, local_id, er->subjects[0], NULL) != 0)
 		return -1;
 	er->n = 1;
 	return 0;
@@ -163,6 +165,7 @@ void
 api_links_delete(struct request *r)
 {
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	enum store_status st;
 
 	if (*r->param == '\0' || strlen(r->param) > API_LOCAL_ID_MAX) {
@@ -181,10 +184,17 @@ api_links_delete(struct request *r)
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
+	/* The subject stays, linked to other services: the entry commits to
+	 * it under its view key like any other. */
+	if (store_view_key_get(r->store, subject, view_key) != STORE_OK) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
 	struct audit_entry e = {
 		.type = AUDIT_LINK_DELETE,
 		.consumer = r->caller->id,
 		.subject = subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
 	request_audit(r, &e, links_deleted, NULL);

@@ -12,6 +12,7 @@
 #include "api.h"
 #include "audit.h"
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
@@ -23,10 +24,11 @@ struct fetch {
 	const struct config_dataset *ds;
 	const char *purpose;
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct policy_decision d;
 	char *provider_local_id;      /* owned */
 	json_t *record;               /* permitted attributes; owned */
-	char payload_sha256[65];
+	char *payload;                /* the record's JCS text; owned */
 	/* The reply, decided before the audit entry is written. */
 	int status;
 	const char *reason;           /* static */
@@ -39,6 +41,7 @@ fetch_free(struct fetch *f)
 	policy_decision_clear(&f->d);
 	free(f->provider_local_id);
 	json_decref(f->record);
+	free(f->payload);
 	free(f);
 }
 
@@ -95,9 +98,10 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	/* The purpose asked for, which a mismatching policy does not have. */
 	e.purpose = f->purpose;
 	e.subject = f->subject[0] ? f->subject : NULL;
+	e.view_key = f->view_key;
 	/* The reply's: an allowed fetch can still fail at the provider. */
 	e.reason = reason;
-	e.payload_sha256 = f->record ? f->payload_sha256 : NULL;
+	e.payload = f->payload;
 	request_audit(f->r, &e, fetch_audited, f);
 	free(names);
 }
@@ -161,7 +165,14 @@ fetch_done(const struct connector_result *res, void *arg)
 	json_decref(raw);
 	f->record = fetch_filter(f, mapped);
 	json_decref(mapped);
-	jsonutil_sha256_hex(f->record, f->payload_sha256);
+	/* The entry commits to exactly what the consumer receives. */
+	if ((f->payload = jcs_dump(f->record)) == NULL) {
+		struct request *r = f->r;
+
+		fetch_free(f);
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
 	fetch_finish(f, 200, NULL, "ok");
 }
 
@@ -176,8 +187,8 @@ fetch_parse(struct request *r, struct fetch *f, struct policy_query *q,
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &f->purpose) != 0 ||
 	    api_body_string(r, "provider", 0, &provider) != 0 ||
-	    api_body_strings(r, "attributes", attrs, &q->nattributes) != 0 ||
 	    api_dataset(r, dataset, &f->ds) != 0 ||
+	    api_body_attributes(r, f->ds, attrs, &q->nattributes) != 0 ||
 	    (provider != NULL && api_service(r, "provider", provider, &q->provider) != 0))
 		return -1;
 	q->cfg = r->cfg;
@@ -235,7 +246,8 @@ api_fetch_post(struct request *r)
 		fetch_free(f);
 		return;
 	}
-	st = store_link_subject(r->store, r->caller->id, local_id, f->subject);
+	st = store_link_subject(r->store, r->caller->id, local_id, f->subject,
+	    f->view_key);
 	if (st != STORE_OK) {
 		free(attrs);
 		f->d.reason = POLICY_SUBJECT_NOT_LINKED;

@@ -33,6 +33,7 @@ api_links_post(struct request *r)
 {
 	const struct secret *key = &r->cfg->gateway.pseudonym_key;
 	struct identity_subject subjects[IDENTITY_CANDIDATES];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	const char *local_id;
 	enum store_status st;
 	int n, chosen = 0, created = 0;
@@ -64,10 +65,17 @@ api_links_post(struct request *r)
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
+	/* A first link draws the subject's view key. */
+	if (store_view_key_get(r->store, subjects[chosen].subject, view_key) !=
+	    STORE_OK) {
+		request_reply_problem(r, 503, NULL, "the store is unavailable");
+		return;
+	}
 	struct audit_entry e = {
 		.type = AUDIT_LINK,
 		.consumer = r->caller->id,
 		.subject = subjects[chosen].subject,
+		.view_key = view_key,
 		.decision = st == STORE_OK ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = st == STORE_OK ? NULL : "link_conflict",
 	};

@@ -74,7 +74,8 @@ mandates_expiry(struct request *r, const char *text, int64_t *expires_ms)
  * that bad input never depends on who is linked. */
 static int
 mandates_parse(struct request *r, struct mandate_grant *g,
-    struct mandate_scope *scope, char subject[STORE_SUBJECT_LEN])
+    struct mandate_scope *scope, char subject[STORE_SUBJECT_LEN],
+    unsigned char *view_key)
 {
 	struct api_act act;
 	const char *expires;
@@ -96,7 +97,7 @@ mandates_parse(struct request *r, struct mandate_grant *g,
 		return -1;
 	}
 	if (mandates_expiry(r, expires, &g->expires_ms) != 0 ||
-	    api_subject(r, g->local_id, subject) != 0)
+	    api_subject(r, g->local_id, subject, view_key) != 0)
 		return -1;
 	g->mediator = r->caller;
 	g->subject = subject;
@@ -109,13 +110,14 @@ api_mandates_post(struct request *r)
 {
 	struct consent_signer signer = { r->gw->signer, r->gw->signer_kid };
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct mandate_scope scope;
 	struct mandate_grant g;
 	struct mandate_reply *mr;
 
 	memset(&scope, 0, sizeof(scope));
 	if (mandates_caller(r) != 0 || mandates_parse(r, &g, &scope,
-	    subject) != 0) {
+	    subject, view_key) != 0) {
 		mandate_scope_clear(&scope);
 		return;
 	}
@@ -132,6 +134,7 @@ api_mandates_post(struct request *r)
 		.type = AUDIT_MANDATE_GRANT,
 		.consumer = r->caller->id,
 		.subject = subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 		.mandate = mr->mandate.id,
 		.mediator = r->caller->id,
@@ -158,7 +161,7 @@ api_mandates_get(struct request *r)
 		request_reply_problem(r, 400, NULL, "the query parameter subject is required");
 		return;
 	}
-	if (api_subject(r, local_id, subject) != 0)
+	if (api_subject(r, local_id, subject, NULL) != 0)
 		return;
 	if (store_mandate_find(r->store, subject, r->caller->id, &list, &n) !=
 	    STORE_OK) {
@@ -183,6 +186,7 @@ mandates_delete_audited(struct request *r, uint64_t index, void *arg)
 void
 api_mandates_delete(struct request *r)
 {
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_mandate m;
 	enum store_status st;
 
@@ -196,7 +200,9 @@ api_mandates_delete(struct request *r)
 		request_reply_problem(r, 404, NULL, "no such mandate");
 		return;
 	}
+	/* The view key first: a revocation must not go unaudited. */
 	if (st != STORE_OK ||
+	    store_view_key_get(r->store, m.subject, view_key) != STORE_OK ||
 	    store_mandate_revoke(r->store, m.id, clock_now_ms()) == STORE_ERROR) {
 		store_mandate_clear(&m);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
@@ -206,6 +212,7 @@ api_mandates_delete(struct request *r)
 		.type = AUDIT_MANDATE_REVOKE,
 		.consumer = m.mediator,
 		.subject = m.subject,
+		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 		.mandate = m.id,
 		.mediator = m.mediator,

@@ -197,7 +197,7 @@ api_records_post(struct request *r)
 	p->push.cfg = r->cfg;
 	p->push.provider = r->caller;
 	if (records_parse(p, &local_id, &key) != 0 ||
-	    api_subject(r, local_id, p->push.subject) != 0)
+	    api_subject(r, local_id, p->push.subject, p->push.view_key) != 0)
 		goto done;
 	if (push_route(&p->push, r->store) != 0) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");

@@ -45,26 +45,43 @@ api_body_string(struct request *r, const char *key, int required,
 }
 
 int
-api_body_strings(struct request *r, const char *key, const char ***items,
-    size_t *n)
+api_body_attributes(struct request *r, const struct config_dataset *ds,
+    const char ***items, size_t *n)
 {
-	json_t *v = json_object_get(r->body, key);
+	json_t *v = json_object_get(r->body, "attributes");
+	const char *why = NULL;
 
 	*items = NULL;
 	*n = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (jsonutil_string_array(v, items, n) != 0) {
-		request_reply_problem(r, 400, NULL, "\"%s\" must be an array of strings",
-		    key);
+		request_reply_problem(r, 400, NULL,
+		    "\"attributes\" must be an array of strings");
 		return -1;
 	}
-	return 0;
+	if (*n > ds->nattributes)
+		why = "lists more names than the dataset has attributes";
+	for (size_t i = 0; why == NULL && i < *n; i++) {
+		if (strlen((*items)[i]) > API_LOCAL_ID_MAX ||
+		    api_has_control((*items)[i]))
+			why = "holds a name too long or with control characters";
+		for (size_t j = 0; why == NULL && j < i; j++)
+			if (strcmp((*items)[i], (*items)[j]) == 0)
+				why = "names an attribute twice";
+	}
+	if (why == NULL)
+		return 0;
+	free(*items);
+	*items = NULL;
+	*n = 0;
+	request_reply_problem(r, 400, NULL, "\"attributes\" %s", why);
+	return -1;
 }
 
 int
 api_subject(struct request *r, const char *local_id,
-    char subject[STORE_SUBJECT_LEN])
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key)
 {
 	enum store_status st;
 
@@ -73,7 +90,8 @@ api_subject(struct request *r, const char *local_id,
 		    API_LOCAL_ID_MAX);
 		return -1;
 	}
-	st = store_link_subject(r->store, r->caller->id, local_id, subject);
+	st = store_link_subject(r->store, r->caller->id, local_id, subject,
+	    view_key);
 	if (st == STORE_OK)
 		return 0;
 	if (st == STORE_NOT_FOUND) {
@@ -91,7 +109,8 @@ api_dataset(struct request *r, const char *name, const struct config_dataset **d
 	*ds = config_find_dataset(r->cfg, name);
 	if (*ds != NULL)
 		return 0;
-	request_reply_problem(r, 400, NULL, "unknown dataset \"%s\"", name);
+	request_reply_problem(r, 400, NULL, "\"dataset\" names no dataset of "
+	    "this gateway");
 	return -1;
 }
 
@@ -102,8 +121,8 @@ api_service(struct request *r, const char *field, const char *name,
 	*svc = config_find_service(r->cfg, name);
 	if (*svc != NULL)
 		return 0;
-	request_reply_problem(r, 400, NULL, "\"%s\": unknown service \"%s\"", field,
-	    name);
+	request_reply_problem(r, 400, NULL, "\"%s\" names no service of this "
+	    "gateway", field);
 	return -1;
 }
 

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@
 
 #include "checkpoint.h"
 #include "clock.h"
-#include "jsonutil.h"
+#include "jcs.h"
 #include "keys.h"
 #include "log.h"
 
@@ -51,7 +52,9 @@
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
 #define AUDIT_JOURNAL_HDR 8
 #define AUDIT_ENTRY_MAX   65535
+#define AUDIT_MANDATE_VALUE_MAX 512   /* a mandate id and a helper id */
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
+#define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
 struct audit_req {
 	struct audit_req *next;
@@ -101,7 +104,7 @@ struct audit {
 	char *checkpoint;           /* latest signed note */
 	uint64_t checkpoint_size;
 
-	atomic_int failed;          /* a write failed: the log stops taking entries */
+	atomic_int failed;          /* a write failed: no entries until recovered */
 };
 
 /* ---- files ---------------------------------------------------------- */
@@ -279,6 +282,64 @@ audit_json_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* The value an act under a mandate commits to: the mandate id and the
+ * helper id (empty when the act named none), joined by a newline, which
+ * neither holds. 0, or -1 when it does not fit. */
+static int
+audit_mandate_value(const struct audit_entry *e, char *buf, size_t len)
+{
+	const char *helper = e->helper != NULL ? e->helper : "";
+	int n = snprintf(buf, len, "%s\n%s", e->mandate, helper);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* The members of an entry about a subject: a fresh nonce and the
+ * commitments to the subject, the consent, the payload and, for an act
+ * under a mandate, the mandate and its helper (`on_behalf`) under its view
+ * key. Entries about no subject have them null. 0, or -1. */
+static int
+audit_commitments(json_t *o, const struct audit_entry *e)
+{
+	static const char *const names[] = { "nonce", "subject", "consent",
+	    "payload", "on_behalf" };
+	char b64[5][COMMITMENT_B64_LEN], act[AUDIT_MANDATE_VALUE_MAX];
+	const char *value[5] = { NULL };
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	const unsigned char *v = e->view_key;
+	int bad = 0;
+
+	if (e->subject != NULL) {
+		if (v == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1)
+			return -1;
+		encode_base64(nonce, sizeof(nonce), b64[0]);
+		value[0] = b64[0];
+		bad |= commitment_make(COMMITMENT_SUBJECT, v, nonce, "", 0,
+		    b64[1]);
+		value[1] = b64[1];
+		if (e->consent != NULL) {
+			bad |= commitment_make(COMMITMENT_CONSENT, v, nonce,
+			    e->consent, strlen(e->consent), b64[2]);
+			value[2] = b64[2];
+		}
+		if (e->payload != NULL) {
+			bad |= commitment_make(COMMITMENT_PAYLOAD, v, nonce,
+			    e->payload, strlen(e->payload), b64[3]);
+			value[3] = b64[3];
+		}
+		if (e->mandate != NULL) {
+			bad |= audit_mandate_value(e, act, sizeof(act));
+			bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
+			    strlen(act), b64[4]);
+			value[4] = b64[4];
+		}
+	}
+	for (int i = 0; i < 5; i++)
+		bad |= json_object_set_new(o, names[i],
+		    audit_json_string(value[i])) != 0;
+	return bad ? -1 : 0;
+}
+
 char *
 audit_entry_json(const struct audit_entry *e)
 {
@@ -295,7 +356,7 @@ audit_entry_json(const struct audit_entry *e)
 	} else {
 		attrs = json_null();
 	}
-	clock_format_rfc3339(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
+	clock_format_rfc3339_s(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
 	/* A NULL from json_string (invalid UTF-8) makes the set fail. */
 	bad |= json_object_set_new(o, "ts", json_string(ts)) != 0;
 	bad |= json_object_set_new(o, "type",
@@ -307,18 +368,27 @@ audit_entry_json(const struct audit_entry *e)
 	bad |= json_object_set_new(o, "purpose", audit_json_string(e->purpose)) != 0;
 	bad |= json_object_set_new(o, "basis", audit_json_string(e->basis)) != 0;
 	bad |= json_object_set_new(o, "policy", audit_json_string(e->policy)) != 0;
-	bad |= json_object_set_new(o, "consent", audit_json_string(e->consent)) != 0;
-	bad |= json_object_set_new(o, "subject", audit_json_string(e->subject)) != 0;
 	bad |= json_object_set_new(o, "decision",
 	    audit_json_string(audit_decision_name(e->decision))) != 0;
 	bad |= json_object_set_new(o, "reason", audit_json_string(e->reason)) != 0;
 	bad |= json_object_set_new(o, "request_id", audit_json_string(e->request_id)) != 0;
-	bad |= json_object_set_new(o, "payload_sha256",
-	    audit_json_string(e->payload_sha256)) != 0;
-	if (!bad)
-		text = jsonutil_canonical(o);
+	if (!bad && audit_commitments(o, e) == 0)
+		text = jcs_dump(o);
 	json_decref(o);
 	return text;
+}
+
+/* Whether an entry is of the format this version writes: entries of
+ * earlier versions had no nonce and carried the pseudonym in clear. */
+static int
+audit_entry_current(const char *json, size_t len)
+{
+	json_t *o = json_loadb(json, len, 0, NULL);
+	int current = json_object_get(o, "nonce") != NULL &&
+	    json_object_get(o, "payload_sha256") == NULL;
+
+	json_decref(o);
+	return current;
 }
 
 /* The length of the entry at off in a bundle, or 0 at the end or at a torn
@@ -625,38 +695,40 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 {
 	audit_index_fn hook;
 	void *hook_arg;
+	uint64_t next = a->tree->size;   /* only this thread grows the tree */
 	int rc;
 
+	for (struct audit_req *q = batch; q != NULL; q = q->next)
+		q->index = next++;
+	pthread_mutex_lock(&a->qmu);
+	hook = a->hook;
+	hook_arg = a->hook_arg;
+	pthread_mutex_unlock(&a->qmu);
+	/* The index first: no crash can leave an entry that the access log
+	 * does not find, and an access log read after a reply shows it. */
+	if (hook != NULL && !atomic_load(&a->failed))
+		audit_index_batch(batch, hook, hook_arg);
 	rc = atomic_load(&a->failed) ? -1 : audit_journal_append(a, batch);
 	if (rc == 0) {
 		pthread_mutex_lock(&a->tmu);
-		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next) {
-			q->index = a->tree->size;
+		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next)
 			rc = audit_add_entry(a, (unsigned char *)q->json, q->len);
-		}
 		if (rc == 0)
 			a->size = a->tree->size;
 		pthread_mutex_unlock(&a->tmu);
 	}
 	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX)
 		rc = audit_sync(a);
-	/* The tree may now disagree with the disk: take nothing more. The
-	 * journal still has the entries, and a restart recovers them. */
+	/* The tree may now disagree with the disk: take nothing more until
+	 * audit_retry has rebuilt it from the files (the journal still has
+	 * every entry acknowledged). */
 	if (rc != 0)
 		atomic_store(&a->failed, 1);
-	pthread_mutex_lock(&a->qmu);
-	hook = a->hook;
-	hook_arg = a->hook_arg;
-	pthread_mutex_unlock(&a->qmu);
-	/* The index first, so that an access log read after a reply shows
-	 * the entry. */
-	if (rc == 0 && hook != NULL)
-		audit_index_batch(batch, hook, hook_arg);
 	while (batch != NULL) {
-		struct audit_req *next = batch->next;
+		struct audit_req *next_req = batch->next;
 
 		audit_complete(batch, rc);
-		batch = next;
+		batch = next_req;
 	}
 }
 
@@ -728,11 +800,43 @@ audit_deadline(struct timespec *ts, int64_t mono_ms)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000;
 }
 
+static int audit_recover(struct audit *a, char *err, size_t errlen);
+static int audit_check_checkpoint(struct audit *a, char *err, size_t errlen);
+
+/* A failed write left the tree in memory out of step with the disk (or
+ * a descriptor, a disk block was missing for a moment). Rebuilds the tree
+ * from the files as a start does, checks it against the last checkpoint
+ * and signs a new one; the log takes entries again once all of that
+ * worked, so a passing fault needs no restart. Sequencer thread only. */
+static void
+audit_retry(struct audit *a)
+{
+	char err[512] = "";
+	int rc;
+
+	pthread_mutex_lock(&a->tmu);
+	merkle_tiles_init(a->tree);
+	a->bundle_len = 0;
+	rc = audit_recover(a, err, sizeof(err)) == 0 &&
+	    audit_check_checkpoint(a, err, sizeof(err)) == 0 ? 0 : -1;
+	pthread_mutex_unlock(&a->tmu);
+	if (rc == 0 && audit_publish(a) != 0)
+		rc = -1;
+	if (rc != 0) {
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: still failing%s%s; "
+		    "retrying in %d ms", err[0] ? ": " : "", err, AUDIT_RETRY_MS);
+		return;
+	}
+	atomic_store(&a->failed, 0);
+	log_warn("audit: recovered with %llu entries; taking entries again",
+	    (unsigned long long)a->size);
+}
+
 static void *
 audit_run(void *arg)
 {
 	struct audit *a = arg;
-	int64_t next_cp = clock_mono_ms() + a->interval_ms;
+	int64_t next_cp = clock_mono_ms() + a->interval_ms, retry_at = 0;
 	struct audit_req *batch;
 	struct timespec ts;
 	int stop;
@@ -743,6 +847,13 @@ audit_run(void *arg)
 			int grew = a->size > a->checkpoint_size &&
 			    !atomic_load(&a->failed);
 
+			if (retry_at != 0) {
+				if (clock_mono_ms() >= retry_at)
+					break;
+				audit_deadline(&ts, retry_at);
+				pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
+				continue;
+			}
 			if (!grew) {
 				pthread_cond_wait(&a->qcond, &a->qmu);
 				continue;
@@ -764,6 +875,16 @@ audit_run(void *arg)
 		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
 			if (audit_publish(a) != 0)
 				atomic_store(&a->failed, 1);
+			next_cp = clock_mono_ms() + a->interval_ms;
+		}
+		if (!atomic_load(&a->failed)) {
+			retry_at = 0;
+		} else if (retry_at == 0) {
+			retry_at = clock_mono_ms() + AUDIT_RETRY_MS;
+		} else if (!stop && clock_mono_ms() >= retry_at) {
+			audit_retry(a);
+			retry_at = atomic_load(&a->failed) ?
+			    clock_mono_ms() + AUDIT_RETRY_MS : 0;
 			next_cp = clock_mono_ms() + a->interval_ms;
 		}
 
@@ -815,8 +936,9 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
 	    audit_req_index_copies(q, e) != 0;
 	if (refuse)
-		log_error("audit: entry refused (%s)", q->json == NULL ?
-		    "not valid UTF-8 or out of memory" : "longer than 65535 bytes");
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)",
+		    q->json == NULL ? "not valid UTF-8, a subject without its view "
+		    "key, or out of memory" : "longer than 65535 bytes");
 	pthread_mutex_lock(&a->qmu);
 	if (!refuse && !a->stopping && !atomic_load(&a->failed)) {
 		*a->tail = q;
@@ -1093,6 +1215,36 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* A log is append-only: one begun by a version whose entries were
+ * linkable keeps them, and new entries cannot join it, for their
+ * unlinkability would be worth nothing next to them. Its first entry
+ * tells. */
+static int
+audit_check_format(struct audit *a, char *err, size_t errlen)
+{
+	char *json;
+	size_t len;
+	int current;
+
+	if (a->size == 0)
+		return 0;
+	if (audit_read_entry(a, 0, &json, &len) != 0) {
+		snprintf(err, errlen, "%s: cannot read entry 0", a->dir);
+		return -1;
+	}
+	current = audit_entry_current(json, len);
+	free(json);
+	if (current)
+		return 0;
+	snprintf(err, errlen, "%s holds entries of an earlier format, which "
+	    "link a citizen's entries together; this version does not append "
+	    "to it. Keep it as it is, readable to auditors only, and start a "
+	    "new log: a new audit.dir, a new audit.origin and a new "
+	    "signing_key (tellonce keygen); see docs/audit.md, \"Upgrading\"",
+	    a->dir);
+	return -1;
+}
+
 static void
 audit_free(struct audit *a)
 {
@@ -1179,7 +1331,8 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if (audit_recover(a, err, errlen) != 0 ||
-	    audit_check_checkpoint(a, err, errlen) != 0)
+	    audit_check_checkpoint(a, err, errlen) != 0 ||
+	    audit_check_format(a, err, errlen) != 0)
 		goto fail;
 	if (audit_publish(a) != 0) {
 		snprintf(err, errlen, "%s: cannot write the checkpoint", a->dir);

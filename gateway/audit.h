@@ -1,9 +1,12 @@
 /* audit.h — the signed, tamper-evident audit log (contract §5).
  *
  * One place writes audit entries: audit_append*(). Entries are canonical
- * JSON (sorted keys, no spaces) holding names, pseudonyms and hashes, never
- * personal values. Storage is an RFC 6962 Merkle log laid out as C2SP
- * tlog-tiles in config audit.dir, with signed C2SP checkpoints.
+ * JSON (RFC 8785) holding names and, about a subject, a fresh nonce and
+ * keyed commitments under the subject's view key (commitment.h), never a
+ * personal value, a pseudonym or an id a service saw: the tiles are public
+ * and no reader may link two entries to one citizen. Storage is an RFC
+ * 6962 Merkle log laid out as C2SP tlog-tiles in config audit.dir, with
+ * signed C2SP checkpoints.
  *
  * A single sequencer thread owns the files: appends from every thread are
  * queued, written and fsync'd in batches (group commit), and only then
@@ -14,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commitment.h"
 #include "config_model.h"
 #include "merkle.h"
 
@@ -52,7 +56,7 @@ const char *audit_decision_name(enum audit_decision decision);
 
 /* Fields of one entry; NULL strings become JSON null. Borrowed by append. */
 struct audit_entry {
-	int64_t ts_ms;          /* 0 = now */
+	int64_t ts_ms;          /* 0 = now; written to the second */
 	enum audit_type type;
 	const char *consumer;
 	const char *provider;
@@ -62,16 +66,26 @@ struct audit_entry {
 	const char *purpose;
 	const char *basis;
 	const char *policy;
-	const char *consent;
-	const char *subject;    /* the keyed pseudonym, never a local id */
+	/* About a subject: its keyed pseudonym, which goes only to the
+	 * private access index (audit_set_index_hook), and its view key, under
+	 * which the entry commits to the subject, the consent and the payload.
+	 * Without a subject the entry commits to nothing and consent and
+	 * payload are ignored. */
+	const char *subject;
+	const unsigned char *view_key;   /* COMMITMENT_KEY_LEN bytes */
+	const char *consent;    /* a consent id: written as its commitment */
 	enum audit_decision decision;
 	const char *reason;
 	const char *request_id;
-	const char *payload_sha256;   /* hex of the exchanged record, never the record */
+	/* The JCS text (jcs.h) of the record as the receiving service got it
+	 * (or, for a push, as the provider sent it): written as its
+	 * commitment. */
+	const char *payload;
 	/* An act under a mandate (contract §8): the mandate and the agent who
-	 * acted, which a public entry may only commit to, never hold in
-	 * clear, and the mediator service. All three go to the private
-	 * access index with the subject; NULL when no mandate is involved. */
+	 * acted, written as the entry's `on_behalf` commitment (commitment.h),
+	 * never in clear; and the mediator service, in no entry. All three also go to the
+	 * private access index with the subject; NULL when no mandate is
+	 * involved. */
 	const char *mandate;
 	const char *helper;
 	const char *mediator;
@@ -81,12 +95,16 @@ struct audit;
 
 /* Opens (or creates) the log in cfg->dir, recovers it after a crash, checks
  * the new state against the last signed checkpoint and starts the sequencer.
- * Returns NULL with err on failure (the gateway must not start). */
+ * Returns NULL with err on failure (the gateway must not start), also for
+ * a log begun by a version whose entries were linkable: a log is append
+ * only, so this one cannot go on with it (docs/audit.md, upgrading). */
 struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errlen);
 /* Drains pending appends, signs a final checkpoint, stops the sequencer. */
 void audit_close(struct audit *a);
 
-/* Canonical JSON of an entry; malloc'd, caller frees. */
+/* Canonical JSON of an entry, with a fresh nonce; malloc'd, caller frees.
+ * NULL when out of memory, on invalid UTF-8, or for a subject without its
+ * view key. */
 char *audit_entry_json(const struct audit_entry *e);
 
 /* Called on `base`'s thread once the entry is durable (status 0, its index)
@@ -107,9 +125,12 @@ struct audit_indexed {
 	const char *mandate, *mediator, *helper;   /* as in the entry */
 };
 
-/* Called on the sequencer thread once per durable batch, with the entries
- * of the batch that have a subject (n > 0), so the gateway can keep its
- * subject → index access index in one transaction per batch. */
+/* Called on the sequencer thread once per batch, with the entries of the
+ * batch that have a subject (n > 0), so the gateway can keep its private
+ * subject → index access index in one transaction per batch. It runs
+ * before the batch is written: an entry is never durable without its
+ * index row, and a row whose entry a crash lost names an index that a
+ * later entry takes, which the access log tells by its commitment. */
 typedef void (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
     void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);

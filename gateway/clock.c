@@ -24,20 +24,36 @@ clock_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-clock_format_rfc3339(int64_t ms, char buf[CLOCK_RFC3339_LEN])
+/* With the milliseconds, or to the second only (frac 0). */
+static void
+clock_format(int64_t ms, int frac, char buf[CLOCK_RFC3339_LEN])
 {
 	time_t secs = (time_t)(ms / 1000);
+	char millis[8] = "";
 	struct tm tm;
 
 	gmtime_r(&secs, &tm);
+	if (frac)
+		snprintf(millis, sizeof(millis), ".%03u",
+		    (unsigned)(ms % 1000) % 1000u);
 	/* The modulos only bound the widths for the compiler: gmtime_r's fields
 	 * are already in range for any year below 10000. */
-	snprintf(buf, CLOCK_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+	snprintf(buf, CLOCK_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02u%sZ",
 	    (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
 	    (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-	    (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
-	    (unsigned)(ms % 1000) % 1000u);
+	    (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, millis);
+}
+
+void
+clock_format_rfc3339(int64_t ms, char buf[CLOCK_RFC3339_LEN])
+{
+	clock_format(ms, 1, buf);
+}
+
+void
+clock_format_rfc3339_s(int64_t ms, char buf[CLOCK_RFC3339_LEN])
+{
+	clock_format(ms, 0, buf);
 }
 
 static int

@@ -43,6 +43,14 @@ const struct cmd cmd_table[] = {
 	  "\n"
 	  "Prints \"DIR: ok, N entries, root R\", or names the first bad entry\n"
 	  "and exits 1.\n" },
+	{ "audit verify-subject", "FILE --key VKEY",
+	  "check an access-log answer offline", cmd_audit_verify_subject,
+	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"
+	  "  --key VKEY  the verifier key of the log's checkpoints\n"
+	  "\n"
+	  "Checks the checkpoint's signature, each entry's subject commitment\n"
+	  "under the answer's view_key and its inclusion proof (docs/audit.md).\n"
+	  "Exit 0 when every entry checks, 1 otherwise.\n" },
 	{ "connector test", "-c FILE SERVICE [--subject ID]",
 	  "call one service's connector once", cmd_connector_test,
 	  "  -c FILE       the configuration\n"

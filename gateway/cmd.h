@@ -43,6 +43,9 @@ int cmd_register(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 /* `tellonce audit verify DIR [--key VKEY]` (cmd_audit_verify.c). */
 int cmd_audit_verify(int argc, char **argv);
+/* `tellonce audit verify-subject FILE --key VKEY`
+ * (cmd_audit_verify_subject.c): checks an access-log answer offline. */
+int cmd_audit_verify_subject(int argc, char **argv);
 /* `tellonce connector test -c FILE SERVICE [--subject ID]`
  * (cmd_connector_test.c). */
 int cmd_connector_test(int argc, char **argv);

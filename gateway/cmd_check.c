@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "fdlimit.h"
 
 int
 cmd_check(int argc, char **argv)
@@ -13,6 +14,7 @@ cmd_check(int argc, char **argv)
 	struct config *cfg;
 	const char *path = NULL;
 	int offline = 0;
+	char err[512];
 
 	for (int i = 0; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 ||
@@ -33,6 +35,12 @@ cmd_check(int argc, char **argv)
 		return CMD_FAIL;
 	}
 	config_errors_free(&errs);
+	/* serve raises its limit to the hard one: judge by that. */
+	if (fdlimit_check(cfg, fdlimit_hard(), err, sizeof(err)) != 0) {
+		printf("%s: %s\n", path, err);
+		config_free(cfg);
+		return CMD_FAIL;
+	}
 	config_free(cfg);
 	printf("%s: ok%s\n", path, offline ? " (offline: secrets not read)" : "");
 	return CMD_OK;

@@ -4,6 +4,7 @@
  * then waits for signals: SIGHUP reloads, SIGTERM or SIGINT drains and
  * stops. Each step is told to the service manager (notify.h). */
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "audit.h"
 #include "cmd.h"
 #include "delivery.h"
+#include "fdlimit.h"
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
@@ -111,6 +113,16 @@ cmd_serve_signals(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 	}
 }
 
+/* libevent's own warnings (a failing accept() repeats on every loop turn)
+ * go to our log, rate-limited. */
+static void
+cmd_serve_event_log(int severity, const char *msg)
+{
+	log_ratelimited(severity >= EVENT_LOG_ERR ? LOG_LEVEL_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+	    "libevent: %s", msg);
+}
+
 static int
 cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 {
@@ -138,6 +150,10 @@ cmd_serve_block_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit (ulimit -f) a write fails with EFBIG, which
+	 * the store and the audit log handle like a full disk, instead of
+	 * the signal killing the daemon in the middle of a write. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Binds the listener as root, drops privileges, then opens what the
@@ -169,10 +185,7 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 		log_error("audit log: %s", err);
 		return -1;
 	}
-	if (access_index_start(gw->audit, *index_store) != 0) {
-		log_error("audit log: cannot rebuild the access index");
-		return -1;
-	}
+	access_index_start(gw->audit, *index_store);
 	return 0;
 }
 
@@ -213,10 +226,16 @@ cmd_serve(int argc, char **argv)
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
 	cmd_serve_log_level(cfg);
+	if (fdlimit_check(cfg, fdlimit_raise(), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		config_free(cfg);
+		return CMD_FAIL;
+	}
 	if (notify_init(err, sizeof(err)) != 0)
 		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);
 	evthread_use_pthreads();
+	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (cmd_serve_open(&gw, cfg, &fd, &index_store) != 0) {

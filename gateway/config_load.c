@@ -257,9 +257,16 @@ static const struct config_field config_limits_fields[] = {
 	{ .key = "request_timeout", .parse = config_field_duration, .def = "30s",
 	  .offset = offsetof(struct config_limits, request_timeout_ms),
 	  .doc = "longest a request may take from first byte to response" },
+	{ .key = "header_timeout", .parse = config_field_duration, .def = "10s",
+	  .offset = offsetof(struct config_limits, header_timeout_ms),
+	  .doc = "longest the request line and headers may take to arrive" },
 	{ .key = "max_connections", .parse = config_field_count, .def = "1024",
 	  .offset = offsetof(struct config_limits, max_connections),
 	  .aux = 1000000, .doc = "open client connections, all workers together" },
+	{ .key = "max_connections_per_address", .parse = config_field_count,
+	  .def = "64", .aux = 1000000,
+	  .offset = offsetof(struct config_limits, max_connections_per_address),
+	  .doc = "open client connections from one IP address (IPv6: one /64)" },
 	{ .key = NULL },
 };
 
@@ -278,6 +285,10 @@ static const struct config_field config_audit_fields[] = {
 	  .def = "1s", .offset = offsetof(struct config_audit,
 	  checkpoint_interval_ms),
 	  .doc = "how often a new signed checkpoint is written" },
+	{ .key = "public", .parse = config_field_bool, .def = "true",
+	  .offset = offsetof(struct config_audit, public),
+	  .doc = "serve tiles, checkpoint and proofs to anyone; false: only "
+	  "with the admin token" },
 	{ .key = NULL },
 };
 

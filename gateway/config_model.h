@@ -165,7 +165,9 @@ struct config_limits {
 	size_t max_body;                 /* bytes; default 1 MiB   */
 	size_t max_headers;              /* bytes; default 16 KiB  */
 	int64_t request_timeout_ms;      /* default 30 s           */
+	int64_t header_timeout_ms;       /* default 10 s           */
 	int max_connections;             /* default 1024           */
+	int max_connections_per_address; /* default 64             */
 };
 
 struct config_audit {
@@ -173,6 +175,7 @@ struct config_audit {
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
 	int64_t checkpoint_interval_ms;  /* default 1 s */
+	int public;                      /* tiles, checkpoint, proofs to anyone */
 };
 
 /* gateway.mandates (contract §8). */

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "metrics.h"
@@ -60,8 +61,7 @@ struct delivery_job {
 	struct policy_decision dec;
 	json_t *granted;             /* the attributes sent, dataset names */
 	char *local_id;
-	char *body;                  /* in the subscriber's field names */
-	char payload_sha256[65];
+	char *body;                  /* JCS, in the subscriber's field names */
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
 	const char *reason;           /* static; NULL when delivered */
@@ -221,8 +221,8 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 	struct delivery_job *job = arg;
 
 	if (status != 0) {
-		log_error("delivery %s: the audit log failed; the outcome is "
-		    "not kept and the delivery will be sent again", job->row.id);
+		log_ratelimited(LOG_LEVEL_ERROR, "delivery %s: the audit log "
+		    "failed; the outcome is not kept and the delivery will be sent again", job->row.id);
 		delivery_job_later(job, "audit log unavailable");
 		return;
 	}
@@ -243,12 +243,14 @@ delivery_job_audit(struct delivery_job *job)
 	e.attributes = names;
 	e.nattributes = n;
 	e.subject = job->row.rec.subject;
+	e.view_key = job->row.rec.view_key;
 	/* The outcome, not the policy: an allowed push can still fail. */
 	e.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
 	    AUDIT_ALLOW;
 	e.reason = job->reason;
-	e.request_id = job->row.id;
-	e.payload_sha256 = job->granted ? job->payload_sha256 : NULL;
+	/* No request_id: the delivery id is the Idempotency-Key the
+	 * subscriber sees, and no id a service saw goes into an entry. */
+	e.payload = job->body;
 	job->phase = PHASE_AUDIT;
 	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
 	    delivery_job_audited, job);
@@ -386,6 +388,11 @@ delivery_job_prepare(struct delivery_job *job)
 	enum store_status st;
 	char err[256];
 
+	/* Every outcome below is audited, under the subject's view key. */
+	if (store_record_view_key(dl->store, &job->row.rec) != STORE_OK) {
+		delivery_job_later(job, "store unavailable");
+		return;
+	}
 	if (job->ds == NULL || job->provider == NULL ||
 	    !subscription_subscribes(job->svc, job->ds, job->provider)) {
 		delivery_job_finish(job, STORE_DELIVERY_DENIED, "no_policy",
@@ -420,14 +427,14 @@ delivery_job_prepare(struct delivery_job *job)
 		delivery_job_later(job, "store unavailable");
 		return;
 	}
-	jsonutil_sha256_hex(job->granted, job->payload_sha256);
 	if (mapping_from_dataset(job->svc->connector, job->ds, job->granted,
 	    &mapped, err, sizeof(err)) != 0) {
 		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", err);
 		return;
 	}
-	/* Sorted keys: the same version gives the same body on every retry. */
-	job->body = json_dumps(mapped, JSON_COMPACT | JSON_SORT_KEYS);
+	/* Canonical: the same version gives the same body on every retry,
+	 * and the entry commits to exactly these bytes. */
+	job->body = jcs_dump(mapped);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");

@@ -680,7 +680,7 @@ identity_link(struct store *st, const char *service, const char *local_id,
 	*created = 0;
 	/* The local id already linked to one of them: the same link again,
 	 * whichever version it was made under. */
-	rc = store_link_subject(st, service, local_id, linked);
+	rc = store_link_subject(st, service, local_id, linked, NULL);
 	if (rc == STORE_ERROR)
 		return rc;
 	for (i = 0; rc == STORE_OK && i < n; i++) {

@@ -7,17 +7,12 @@
 
 #include "clock.h"
 #include "encode.h"
+#include "jcs.h"
 
 const char *
 jsonutil_string(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
-}
-
-char *
-jsonutil_canonical(const json_t *v)
-{
-	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
 json_t *
@@ -68,7 +63,7 @@ void
 jsonutil_sha256_hex(const json_t *v, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	char *text = jsonutil_canonical(v);
+	char *text = jcs_dump(v);
 
 	SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
 	free(text);

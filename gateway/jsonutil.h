@@ -8,14 +8,12 @@
 
 /* The string member `key` of obj, or NULL if absent or not a string. */
 const char *jsonutil_string(const json_t *obj, const char *key);
-/* Canonical text: sorted keys, no spaces, UTF-8 as is. malloc'd. */
-char *jsonutil_canonical(const json_t *v);
 /* Value at a dotted path ("adresse.cp") in nested objects; borrowed or NULL. */
 json_t *jsonutil_path_get(const json_t *root, const char *path);
 /* Sets value (reference stolen) at a dotted path, creating objects on the
  * way. Returns 0, or -1 if a non-object is in the way. */
 int jsonutil_path_set(json_t *root, const char *path, json_t *value);
-/* Lower-case hex SHA-256 of the canonical text of v (65 bytes with NUL). */
+/* Lower-case hex SHA-256 of the JCS text of v (65 bytes with NUL). */
 void jsonutil_sha256_hex(const json_t *v, char out[65]);
 /* A JSON array of strings → malloc'd array of borrowed char pointers. Returns
  * 0 with *items (free only the array) and *n, or -1 if not all strings. */

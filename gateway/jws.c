@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "encode.h"
-#include "jsonutil.h"
+#include "jcs.h"
 
 #define JWS_SIG_LEN 64          /* Ed25519 */
 #define JWS_HEADER_MAX 1024     /* a decoded protected header, generously */
@@ -185,7 +185,7 @@ jws_verify(EVP_PKEY *key, const char *compact, char **payload_json)
 char *
 jws_sign_claims(EVP_PKEY *key, const char *kid, const json_t *claims)
 {
-	char *payload = jsonutil_canonical(claims), *jws;
+	char *payload = jcs_dump(claims), *jws;
 
 	if (payload == NULL)
 		return NULL;

@@ -9,7 +9,7 @@
 /* Signs payload (JSON text) with an Ed25519 key; header {"alg":"EdDSA",
  * "kid":kid,"typ":"JWT"}. Returns the malloc'd compact form, or NULL. */
 char *jws_sign(EVP_PKEY *key, const char *kid, const char *payload_json);
-/* jws_sign of the canonical text of claims (a JSON object, borrowed). */
+/* jws_sign of the JCS text of claims (a JSON object, borrowed). */
 char *jws_sign_claims(EVP_PKEY *key, const char *kid, const json_t *claims);
 /* Verifies a compact JWS against an Ed25519 public (or private) key and
  * header alg EdDSA. Returns 0 with *payload_json malloc'd, or -1. */

@@ -2,6 +2,7 @@
  * so that lines from different threads never interleave. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 /* Set by a reload on the main thread while the workers log. */
 static _Atomic int log_min = LOG_LEVEL_INFO;
+static pthread_mutex_t log_site_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
@@ -78,5 +80,37 @@ log_printf(int level, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	log_vmsg((enum log_level)level, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_site_msg(struct log_site *site, int64_t now_ms, enum log_level level,
+    const char *fmt, ...)
+{
+	unsigned long dropped = 0;
+	int write_it;
+	va_list ap;
+
+	pthread_mutex_lock(&log_site_mu);
+	if (now_ms - site->window_ms >= 1000) {
+		site->window_ms = now_ms;
+		site->lines = 0;
+	}
+	write_it = site->lines < LOG_SITE_PER_SECOND;
+	if (write_it) {
+		site->lines++;
+		dropped = site->dropped;
+		site->dropped = 0;
+	} else {
+		site->dropped++;
+	}
+	pthread_mutex_unlock(&log_site_mu);
+	if (!write_it)
+		return;
+	if (dropped > 0)
+		log_msg(level, "%lu more lines like the next were dropped (at most "
+		    "%d a second)", dropped, LOG_SITE_PER_SECOND);
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
 	va_end(ap);
 }

@@ -7,6 +7,10 @@
 #ifndef TELLONCE_LOG_H
 #define TELLONCE_LOG_H
 
+#include <stdint.h>
+
+#include "clock.h"
+
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 /* Lines below `min` are dropped. Safe to call before any other log_*, and
@@ -24,6 +28,28 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* The same with a plain int level, the shape connector_env.log expects. */
 void log_printf(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Lines from one call site that can repeat without bound (a flood of
+ * refused connections, a failing disk under load) go through
+ * log_ratelimited: at most LOG_SITE_PER_SECOND lines a second from that
+ * site; the first line of the next second says how many were dropped. */
+#define LOG_SITE_PER_SECOND 10
+
+struct log_site {
+	int64_t window_ms;       /* start of the current second */
+	unsigned lines;          /* written in it */
+	unsigned long dropped;   /* since the last line written */
+};
+
+/* One site's line at now_ms (monotonic); site is static to the call site.
+ * Thread-safe. */
+void log_site_msg(struct log_site *site, int64_t now_ms, enum log_level level,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define log_ratelimited(level, ...) do { \
+	static struct log_site log_site_; \
+	log_site_msg(&log_site_, clock_mono_ms(), (level), __VA_ARGS__); \
+} while (0)
 
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

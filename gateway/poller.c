@@ -132,7 +132,8 @@ poller_change(struct poller_call *c, const json_t *change, struct push *p)
 		    c->svc->id);
 		return -1;
 	}
-	st = store_link_subject(c->pl->store, c->svc->id, local_id, p->subject);
+	st = store_link_subject(c->pl->store, c->svc->id, local_id, p->subject,
+	    p->view_key);
 	if (st == STORE_NOT_FOUND) {
 		log_warn("poll %s: a change for an unlinked subject skipped",
 		    c->svc->id);

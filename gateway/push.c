@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "mapping.h"
@@ -19,10 +20,12 @@ push_clear(struct push *p)
 	free(p->skips);
 	free(p->subscribers);
 	json_decref(p->record);
+	free(p->sent);
 	free(p->canonical);
 	p->skips = NULL;
 	p->subscribers = NULL;
 	p->record = NULL;
+	p->sent = NULL;
 	p->canonical = NULL;
 	p->nskips = p->nsubscribers = 0;
 }
@@ -84,6 +87,10 @@ push_map(struct push *p, const json_t *raw, char *err, size_t errlen)
 		return -1;
 	}
 	json_decref(back);
+	if ((p->sent = jcs_dump(raw)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -149,8 +156,7 @@ int
 push_prepare(struct push *p)
 {
 	store_new_id(p->record_id);
-	jsonutil_sha256_hex(p->record, p->payload_sha256);
-	p->canonical = jsonutil_canonical(p->record);
+	p->canonical = jcs_dump(p->record);
 	return p->canonical != NULL ? 0 : -1;
 }
 
@@ -187,8 +193,9 @@ push_audit_entry(const struct push *p, struct audit_entry *e,
 		.attributes = *names,
 		.nattributes = n,
 		.subject = p->subject,
+		.view_key = p->view_key,
 		.decision = AUDIT_ALLOW,
-		.payload_sha256 = p->payload_sha256,
+		.payload = p->sent,
 	};
 }
 
@@ -211,6 +218,7 @@ push_audit_skips(const struct push *p, struct audit *a,
 		e.provider = p->provider->id;
 		e.dataset = p->ds->name;
 		e.subject = p->subject;
+		e.view_key = p->view_key;
 		e.request_id = request_id;
 		audit_append_async(a, &e, base, push_audit_ignored, NULL);
 	}

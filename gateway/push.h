@@ -29,25 +29,27 @@ struct push {
 	const struct config_service *provider;
 	const struct config_dataset *ds;
 	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	json_t *record;                  /* dataset attribute names */
+	char *sent;                      /* JCS text of the record as sent */
 	const char **subscribers;        /* receive a delivery */
 	size_t nsubscribers;
 	struct push_skip *skips;
 	size_t nskips;
 	char record_id[STORE_ID_LEN];
-	char payload_sha256[65];
 	char *canonical;                 /* the record's canonical text */
 };
 
 /* Frees what p owns (not p itself). */
 void push_clear(struct push *p);
-/* Maps raw (the provider's names) into p->record. 0, or -1 with err saying
+/* Maps raw (the provider's names) into p->record, and keeps the JCS text
+ * of raw, to which the `push` entry commits. 0, or -1 with err saying
  * which attribute or field does not fit (never a value). */
 int push_map(struct push *p, const json_t *raw, char *err, size_t errlen);
-/* Decides every subscriber (p->subject set). 0, or -1 if the store failed. */
+/* Decides every subscriber (p->subject and p->view_key set). 0, or -1 if
+ * the store failed. */
 int push_route(struct push *p, struct store *st);
-/* Gives p its record id, canonical text and payload hash. 0, or -1 when
- * out of memory. */
+/* Gives p its record id and canonical text. 0, or -1 when out of memory. */
 int push_prepare(struct push *p);
 /* What store_record_accept keeps for p (borrowing from p and the
  * arguments). Without a key, request_sha256 may be NULL. */

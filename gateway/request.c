@@ -64,6 +64,7 @@ request_free(struct request *r)
 	json_decref(r->body);
 	free(r->param);
 	snapshot_release(r->snap);
+	TAILQ_REMOVE(&r->worker->requests, r, link);
 	r->worker->inflight--;
 	free(r);
 }
@@ -89,23 +90,47 @@ request_method_name(const struct request *r)
 	}
 }
 
+/* Sends the one reply, unless request_worker_abandon sent it already. */
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
-	conn_touch(r->worker->conns, r->req,
-	    r->cfg->gateway.limits.request_timeout_ms);
-	evhttp_send_reply(r->req, status, request_status_title(status), body);
-	metrics_http(r->path ? r->path : "unrouted", status);
-	log_debug("request %s: %s %s answered %d in %lld ms", r->id,
-	    request_method_name(r), r->path ? r->path : "(unrouted)", status,
-	    (long long)(clock_mono_ms() - r->started_ms));
-	request_free(r);
+	if (r->req != NULL) {
+		log_debug("request %s: %s %s answered %d in %lld ms", r->id,
+		    request_method_name(r), r->path ? r->path : "(unrouted)",
+		    status, (long long)(clock_mono_ms() - r->started_ms));
+		conn_request_answered(r->worker->conns, r->req,
+		    &r->cfg->gateway.limits);
+		evhttp_send_reply(r->req, status, request_status_title(status),
+		    body);
+		metrics_http(r->path ? r->path : "unrouted", status);
+		r->req = NULL;   /* evhttp frees it once sent */
+	}
+	if (!r->held)
+		request_free(r);
 }
 
 void
 request_add_header(struct request *r, const char *name, const char *value)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+	if (r->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    name, value);
+}
+
+void
+request_worker_abandon(struct request_worker *w)
+{
+	struct request *r;
+
+	TAILQ_FOREACH(r, &w->requests, link) {
+		if (r->req == NULL)
+			continue;
+		r->held = 1;
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 503, NULL, "the gateway is stopping; "
+		    "this request did not finish in time");
+		r->held = 0;
+	}
 }
 
 void
@@ -201,7 +226,8 @@ request_audit_done(int status, uint64_t index, void *arg)
 
 	free(ctx);
 	if (status != 0) {
-		log_error("request %s: audit append failed; reply withheld", r->id);
+		log_ratelimited(LOG_LEVEL_ERROR, "request %s: audit append "
+		    "failed; reply withheld", r->id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
 		return;
 	}
@@ -318,6 +344,8 @@ request_authenticate(struct request *r, enum request_auth auth)
 {
 	const char *token;
 
+	if (auth == REQUEST_AUDIT_READER)
+		auth = r->cfg->gateway.audit.public ? REQUEST_ANYONE : REQUEST_ADMIN;
 	if (auth == REQUEST_ANYONE)
 		return 0;
 	token = request_bearer(r);
@@ -365,6 +393,35 @@ request_rate_limit(struct request *r)
 	return -1;
 }
 
+/* What is wrong with a body jansson refused, in our words: its own text
+ * quotes the input ("near '\"Le Goff'"), which may be a personal value. */
+static const char *
+request_json_error(const json_error_t *jerr)
+{
+	switch (json_error_code(jerr)) {
+	case json_error_premature_end_of_input:
+		return "the text ends before the JSON value does";
+	case json_error_end_of_input_expected:
+		return "text follows the JSON value";
+	case json_error_invalid_utf8:
+		return "not valid UTF-8";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character";
+	case json_error_duplicate_key:
+		return "a member appears twice in one object";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	case json_error_item_not_found:
+	case json_error_wrong_type:
+	case json_error_invalid_format:
+	case json_error_out_of_memory:
+		return "cannot be read";
+	default:
+		return "invalid syntax";
+	}
+}
+
 /* Parses a JSON object body. Returns 0, or -1 after replying 400/413. */
 static int
 request_parse_body(struct request *r)
@@ -387,8 +444,9 @@ request_parse_body(struct request *r)
 	data = (const char *)evbuffer_pullup(in, -1);
 	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (r->body == NULL) {
-		request_reply_problem(r, 400, NULL, "malformed JSON at line %d column %d: %s",
-		    jerr.line, jerr.column, jerr.text);
+		request_reply_problem(r, 400, NULL, "malformed JSON at line %d "
+		    "column %d: %s", jerr.line, jerr.column,
+		    request_json_error(&jerr));
 		return -1;
 	}
 	if (!json_is_object(r->body)) {
@@ -428,6 +486,27 @@ request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
 	return NULL;
 }
 
+/* RFC 9112 6.3: a message with Content-Length headers that disagree is
+ * unrecoverable. evhttp read the body by the first one; whatever a proxy
+ * in front of us made of the second, this connection is out of step. */
+static int
+request_content_length_conflict(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *first = NULL;
+
+	for (struct evkeyval *kv = h->tqh_first; kv != NULL;
+	    kv = kv->next.tqe_next) {
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (first == NULL)
+			first = kv->value;
+		else if (strcmp(first, kv->value) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* A request on w for req, holding snap until its reply; NULL when out of
  * memory. */
 static struct request *
@@ -447,21 +526,23 @@ request_new(struct request_worker *w, struct snapshot *snap,
 	r->cfg = snap->cfg;
 	r->started_ms = clock_mono_ms();
 	TAILQ_INIT(&r->query);
+	TAILQ_INSERT_TAIL(&w->requests, r, link);
 	w->inflight++;
 	request_set_id(r);
-	conn_touch(w->conns, req, r->cfg->gateway.limits.request_timeout_ms);
+	conn_request_started(w->conns, req, &r->cfg->gateway.limits);
 	return r;
 }
 
-/* Parses the query and finds the route of r's method and path, keeping
- * the {id} segment in r->param; NULL when r has been answered (400, 404,
- * 405 or 503). */
+/* Checks the request line and headers, parses the query and finds the
+ * route of r's method and path, keeping the {id} segment in r->param;
+ * NULL when r has been answered (400, 404, 405 or 503). */
 static const struct request_route *
 request_route(struct request *r)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
 	const struct request_route *rt;
 	char *decoded = NULL;
+	size_t decoded_len = 0;
 	const char *param;
 	int known;
 
@@ -470,8 +551,20 @@ request_route(struct request *r)
 		request_reply_problem(r, 400, NULL, "malformed query string");
 		return NULL;
 	}
-	if (uri != NULL && evhttp_uri_get_path(uri) != NULL)
-		decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL);
+	if (request_content_length_conflict(r->req)) {
+		request_add_header(r, "Connection", "close");
+		request_reply_problem(r, 400, NULL,
+		    "the Content-Length headers disagree");
+		return NULL;
+	}
+	if (uri != NULL && evhttp_uri_get_path(uri) != NULL &&
+	    (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0,
+	    &decoded_len)) != NULL && strlen(decoded) != decoded_len) {
+		free(decoded);
+		request_reply_problem(r, 400, NULL, "the path holds an encoded "
+		    "NUL byte");
+		return NULL;
+	}
 	rt = request_route_find(r->worker, evhttp_request_get_command(r->req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {

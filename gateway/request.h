@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 struct audit_entry;
 struct config;
@@ -31,13 +32,15 @@ struct store;
 struct request;
 
 /* Who may call a route: anyone, a service (API key and/or client
- * certificate), the admin token, or either of the last two (r->admin
- * tells which). */
+ * certificate), the admin token, either of the last two (r->admin tells
+ * which), or, for the audit log's tiles, checkpoint and proofs, anyone
+ * while gateway.audit.public holds and the admin token otherwise. */
 enum request_auth {
 	REQUEST_ANYONE,
 	REQUEST_SERVICE,
 	REQUEST_ADMIN,
 	REQUEST_SERVICE_OR_ADMIN,
+	REQUEST_AUDIT_READER,
 };
 
 struct request_route {
@@ -57,7 +60,8 @@ struct request_worker {
 	struct store *store;         /* the worker's connection */
 	struct conn_table *conns;
 	struct ratelimit *ratelimit; /* shared by all workers */
-	int inflight;                /* requests accepted, not replied to yet */
+	int inflight;                /* requests accepted, not freed yet */
+	TAILQ_HEAD(, request) requests;  /* those requests */
 };
 
 struct request {
@@ -76,6 +80,8 @@ struct request {
 	char *param;                 /* the {id} segment of the route, or NULL; owned */
 	struct evkeyvalq query;
 	json_t *body;                /* parsed JSON body (POST), else NULL */
+	TAILQ_ENTRY(request) link;   /* in worker->requests */
+	int held;                    /* a reply now must not free r */
 };
 
 /* Handles req on worker w with the config of snap (held for the request
@@ -83,6 +89,11 @@ struct request {
  * that came in clear is refused. */
 void request_accept(struct request_worker *w, struct snapshot *snap,
     int tls_only, struct evhttp_request *req);
+
+/* Answers 503 to every request of w still waiting (on a provider, the
+ * audit log), at the drain deadline of a stop. Each stays allocated until
+ * its handler replies as usual; that reply then only frees it. */
+void request_worker_abandon(struct request_worker *w);
 
 /* ---- for handlers ---------------------------------------------------- */
 

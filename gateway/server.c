@@ -27,6 +27,7 @@
 #include "api.h"
 #include "clock.h"
 #include "conn.h"
+#include "fdlimit.h"
 #include "gateway.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -56,6 +57,7 @@ struct worker {
 	struct snapshot *snap;     /* held: shared's config on this loop */
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
+	int abandoned;             /* requests waiting at the deadline answered */
 	struct event *drain_ev;
 	atomic_uint answered;      /* the last liveness probe this loop ran */
 };
@@ -69,7 +71,8 @@ struct server {
 	struct shared_config *current;
 	atomic_uint generation;
 	atomic_int stopping;
-	atomic_int connections;    /* open client connections, all workers */
+	struct conn_shared *conns; /* connection counts, all workers */
+	int fd_ceiling;            /* client descriptors stay below it */
 	atomic_uint probe;         /* the last liveness probe sent */
 	struct ratelimit *ratelimit;
 };
@@ -100,12 +103,12 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
 	  api_deliveries_retry },
 	{ EVHTTP_REQ_GET, "/v1/register", REQUEST_ADMIN, api_register_get },
-	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_AUDIT_READER,
 	  api_audit_checkpoint },
-	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_ANYONE, api_audit_tile },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_AUDIT_READER, api_audit_tile },
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/inclusion", REQUEST_AUDIT_READER,
 	  api_audit_proof_inclusion },
-	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_ANYONE,
+	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_AUDIT_READER,
 	  api_audit_proof_consistency },
 };
 
@@ -205,12 +208,23 @@ worker_dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* Requests get SERVER_DRAIN_MS to finish; those still waiting then are
+ * answered 503, and their handlers get as long again to let go of them
+ * (a provider call ends at its timeout, an audit append when written). */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	int64_t now = clock_mono_ms();
 
-	if (w->rw.inflight == 0 || clock_mono_ms() >= w->drain_deadline) {
+	if (w->rw.inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
+		log_warn("worker %d: %d requests still waiting at the drain "
+		    "deadline: answered 503", w->index, w->rw.inflight);
+		request_worker_abandon(&w->rw);
+		w->abandoned = 1;
+	}
+	if (w->rw.inflight == 0 ||
+	    now >= w->drain_deadline + SERVER_DRAIN_MS) {
 		if (w->rw.inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, w->rw.inflight);
@@ -229,6 +243,7 @@ worker_begin_drain(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 
 	if (w->bound != NULL) {
+		conn_table_set_listener(w->rw.conns, NULL);
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
 	}
@@ -241,6 +256,8 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	conn_table_set_listener(w->rw.conns,
+	    evhttp_bound_socket_get_listener(w->bound));
 	event_base_loop(w->rw.base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -267,8 +284,7 @@ worker_new_connection(struct event_base *base, void *arg)
 	if (bev == NULL)
 		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev != NULL)
-		conn_open(w->rw.conns, bev, lim->max_connections,
-		    lim->request_timeout_ms, tls != NULL && !tls_is_tls(bev));
+		conn_open(w->rw.conns, bev, lim, tls != NULL && !tls_is_tls(bev));
 	return bev;
 }
 
@@ -304,7 +320,8 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	w->rw.base = event_base_new();
 	w->http = w->rw.base ? evhttp_new(w->rw.base) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
-	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, &w->srv->connections) : NULL;
+	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, w->srv->conns,
+	    w->srv->fd_ceiling) : NULL;
 	if (w->http == NULL || w->drain_ev == NULL || w->rw.conns == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
@@ -406,6 +423,7 @@ server_free(struct server *srv)
 		close(srv->fd);
 	shared_config_unref(srv->current);
 	ratelimit_free(srv->ratelimit);
+	conn_shared_free(srv->conns);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -440,10 +458,12 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 	srv->fd = fd;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ratelimit = ratelimit_new();
+	srv->conns = conn_shared_new();
+	srv->fd_ceiling = (int)(fdlimit_raise() - FDLIMIT_AUDIT_RESERVE);
 	srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
 	srv->current = shared_config_new(cfg, err, errlen);
 	if (srv->current == NULL || srv->workers == NULL ||
-	    srv->ratelimit == NULL) {
+	    srv->ratelimit == NULL || srv->conns == NULL) {
 		if (srv->current != NULL)
 			snprintf(err, errlen, "out of memory");
 		server_free(srv);
@@ -459,6 +479,7 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 		w->rw.nroutes = SERVER_NROUTES;
 		w->rw.gw = gw;
 		w->rw.ratelimit = srv->ratelimit;
+		TAILQ_INIT(&w->rw.requests);
 		if (worker_init(w, cfg, err, errlen) != 0)
 			break;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

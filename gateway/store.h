@@ -21,6 +21,7 @@ enum store_status {
 
 #define STORE_ID_LEN 33      /* 32 hex chars + NUL: consent and objection ids */
 #define STORE_SUBJECT_LEN 65 /* 64 hex chars + NUL: the keyed pseudonym */
+#define STORE_VIEW_KEY_LEN 32 /* a subject's view key (contract §5) */
 
 struct store;
 
@@ -46,7 +47,10 @@ const struct store_scheme *store_scheme_find(const char *url);
  * migrations, each in a transaction). Returns NULL with err on failure. */
 struct store *store_open(const char *url, char *err, size_t errlen);
 void store_close(struct store *st);
-/* Readiness: 0 when the store answers a trivial query and can write. */
+/* Readiness: 0 when the store can commit a write (a one-row write, done
+ * at most once every STORE_PING_EVERY_MS per connection; the answer is
+ * kept in between). */
+#define STORE_PING_EVERY_MS 1000
 int store_ping(struct store *st);
 
 /* ---- links: (service, local_id) <-> subject ------------------------- */
@@ -59,9 +63,11 @@ int store_ping(struct store *st);
 enum store_status store_link_put(struct store *st, const char *service,
     const char *local_id, const char *subject, int pivot_version,
     int *created);
-/* subject out: STORE_SUBJECT_LEN bytes. */
+/* subject out: STORE_SUBJECT_LEN bytes. With view_key (else NULL), also
+ * the subject's view key, read in the same lookup (drawn as
+ * store_view_key_get does when it has none). */
 enum store_status store_link_subject(struct store *st, const char *service,
-    const char *local_id, char *subject);
+    const char *local_id, char *subject, unsigned char *view_key);
 /* The service's own local id for the subject; *local_id malloc'd, caller frees. */
 enum store_status store_link_local_id(struct store *st, const char *service,
     const char *subject, char **local_id);
@@ -69,6 +75,19 @@ enum store_status store_link_local_id(struct store *st, const char *service,
  * `pivot_version`, STORE_NOT_FOUND if none did. */
 enum store_status store_subject_linked(struct store *st, const char *subject,
     int pivot_version);
+
+/* ---- view keys (contract §5) ------------------------------------------ */
+
+/* The subject's view key, STORE_VIEW_KEY_LEN random bytes from the OS
+ * CSPRNG, drawn now if it has none: at its first link, or at its first
+ * entry after an erasure or under a store older than view keys. Never
+ * derived from anything, so it tells nothing about the subject. */
+enum store_status store_view_key_get(struct store *st, const char *subject,
+    unsigned char view_key[STORE_VIEW_KEY_LEN]);
+/* Erases the subject's view key and its access index rows in one
+ * transaction (GDPR art. 17): its audit entries are then unlinkable for
+ * everyone, the gateway included. STORE_OK also when it had none. */
+enum store_status store_view_key_erase(struct store *st, const char *subject);
 
 /* ---- consents ------------------------------------------------------- */
 
@@ -179,8 +198,6 @@ enum store_status store_access_put(struct store *st,
  * entry was not an act under a mandate. */
 enum store_status store_access_mandate(struct store *st, const char *subject,
     uint64_t audit_index, char **mediator, char **helper);
-/* The highest audit index recorded, or STORE_NOT_FOUND when empty. */
-enum store_status store_access_last(struct store *st, uint64_t *audit_index);
 /* Audit indexes for `subject`, newest first, below `before` (UINT64_MAX for
  * the first page), at most `limit`. *indexes malloc'd, caller frees. */
 enum store_status store_access_list(struct store *st, const char *subject,
@@ -199,9 +216,17 @@ struct store_record {
 	char *record;               /* canonical JSON text; owned when read */
 	int64_t version;
 	int64_t created_ms;
+	/* When read: the subject's view key, joined to the row; has_view_key
+	 * 0 when the subject has none yet (store_record_view_key). */
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
+	int has_view_key;
 };
 
 void store_record_clear(struct store_record *rec);
+/* Makes sure rec->view_key holds the subject's view key (see
+ * store_view_key_get). */
+enum store_status store_record_view_key(struct store *st,
+    struct store_record *rec);
 void store_records_free(struct store_record *list, size_t n);
 
 /* What store_record_accept stores in one transaction. */
@@ -336,13 +361,11 @@ enum store_status store_purge(struct store *st, const struct store_purge *p,
 enum store_status store_purge_backlog(struct store *st,
     const struct store_purge *p, uint64_t *count);
 /* Erases every record version about `subject`, its deliveries (dead
- * letters included), its idempotency keys and its view key, in one
+ * letters included), its idempotency keys, its view key and its access
+ * index rows, in one
  * transaction (GDPR art. 17); *erased counts the rows deleted. */
 enum store_status store_erase_subject(struct store *st, const char *subject,
     uint64_t *erased);
-/* Erases the subject's view key (contract §5): its audit entries become
- * unlinkable for everyone. STORE_OK even when it had none. */
-enum store_status store_view_key_erase(struct store *st, const char *subject);
 /* Moves what the write-ahead log holds into the database and empties it,
  * so that erased values linger in neither. Waits briefly for readers:
  * STORE_CONFLICT when they kept it from finishing (try again later). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "log.h"
 #include "store_backend.h"
@@ -64,7 +65,15 @@ store_close(struct store *st)
 int
 store_ping(struct store *st)
 {
-	return st->ops->ping(st);
+	int64_t now = clock_mono_ms();
+
+	/* A probe every second per connection at most: readiness checks
+	 * may come often, and each one commits. */
+	if (st->pinged_ms == 0 || now - st->pinged_ms >= STORE_PING_EVERY_MS) {
+		st->ping_rc = st->ops->ping(st);
+		st->pinged_ms = now;
+	}
+	return st->ping_rc;
 }
 
 enum store_status
@@ -77,9 +86,22 @@ store_link_put(struct store *st, const char *service, const char *local_id,
 
 enum store_status
 store_link_subject(struct store *st, const char *service, const char *local_id,
-    char *subject)
+    char *subject, unsigned char *view_key)
 {
-	return st->ops->link_subject(st, service, local_id, subject);
+	return st->ops->link_subject(st, service, local_id, subject, view_key);
+}
+
+enum store_status
+store_view_key_get(struct store *st, const char *subject,
+    unsigned char view_key[STORE_VIEW_KEY_LEN])
+{
+	return st->ops->view_key_get(st, subject, view_key);
+}
+
+enum store_status
+store_view_key_erase(struct store *st, const char *subject)
+{
+	return st->ops->view_key_erase(st, subject);
 }
 
 enum store_status
@@ -181,12 +203,6 @@ store_access_mandate(struct store *st, const char *subject,
 }
 
 enum store_status
-store_access_last(struct store *st, uint64_t *audit_index)
-{
-	return st->ops->access_last(st, audit_index);
-}
-
-enum store_status
 store_access_list(struct store *st, const char *subject, uint64_t before,
     size_t limit, uint64_t **indexes, size_t *n)
 {
@@ -268,12 +284,6 @@ store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 }
 
 enum store_status
-store_view_key_erase(struct store *st, const char *subject)
-{
-	return st->ops->view_key_erase(st, subject);
-}
-
-enum store_status
 store_compact(struct store *st)
 {
 	return st->ops->compact(st);
@@ -295,6 +305,18 @@ store_record_clear(struct store_record *rec)
 	free(rec->dataset);
 	free(rec->record);
 	memset(rec, 0, sizeof(*rec));
+}
+
+enum store_status
+store_record_view_key(struct store *st, struct store_record *rec)
+{
+	enum store_status rc;
+
+	if (rec->has_view_key)
+		return STORE_OK;
+	rc = store_view_key_get(st, rec->subject, rec->view_key);
+	rec->has_view_key = rc == STORE_OK;
+	return rc;
 }
 
 void
@@ -372,23 +394,30 @@ store_mandates_free(struct store_mandate *list, size_t n)
 }
 
 void
-store_new_id(char id[STORE_ID_LEN])
+store_random(unsigned char *buf, size_t len)
 {
-	unsigned char raw[(STORE_ID_LEN - 1) / 2];
 	size_t got = 0;
 
 	/* getrandom does not return short for <= 256 bytes once the pool is
 	 * ready; the loop is for EINTR while it is not. */
-	while (got < sizeof(raw)) {
-		ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
+	while (got < len) {
+		ssize_t r = getrandom(buf + got, len - got, 0);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			log_error("store: getrandom failed; cannot make ids");
+			log_error("store: getrandom failed; cannot make ids or keys");
 			abort();
 		}
 		got += (size_t)r;
 	}
+}
+
+void
+store_new_id(char id[STORE_ID_LEN])
+{
+	unsigned char raw[(STORE_ID_LEN - 1) / 2];
+
+	store_random(raw, sizeof(raw));
 	encode_hex(raw, sizeof(raw), id);
 }

@@ -16,11 +16,15 @@ struct store_ops {
 	    const char *local_id, const char *subject, int pivot_version,
 	    int *created);
 	enum store_status (*link_subject)(struct store *st, const char *service,
-	    const char *local_id, char *subject);
+	    const char *local_id, char *subject, unsigned char *view_key);
 	enum store_status (*link_local_id)(struct store *st, const char *service,
 	    const char *subject, char **local_id);
 	enum store_status (*subject_linked)(struct store *st,
 	    const char *subject, int pivot_version);
+	enum store_status (*view_key_get)(struct store *st, const char *subject,
+	    unsigned char *view_key);
+	enum store_status (*view_key_erase)(struct store *st,
+	    const char *subject);
 	enum store_status (*consent_insert)(struct store *st,
 	    const struct store_consent *c);
 	enum store_status (*consent_get)(struct store *st, const char *id,
@@ -51,7 +55,6 @@ struct store_ops {
 	enum store_status (*access_mandate)(struct store *st,
 	    const char *subject, uint64_t audit_index, char **mediator,
 	    char **helper);
-	enum store_status (*access_last)(struct store *st, uint64_t *audit_index);
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
 	enum store_status (*record_accept)(struct store *st,
@@ -78,8 +81,6 @@ struct store_ops {
 	    const struct store_purge *p, uint64_t *count);
 	enum store_status (*erase_subject)(struct store *st,
 	    const char *subject, uint64_t *erased);
-	enum store_status (*view_key_erase)(struct store *st,
-	    const char *subject);
 	enum store_status (*compact)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
@@ -87,7 +88,12 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	int64_t pinged_ms;        /* monotonic time of the last ping, or 0 */
+	int ping_rc;              /* and its result */
 };
+
+/* len bytes from the OS CSPRNG (ids, view keys); aborts if it fails. */
+void store_random(unsigned char *buf, size_t len);
 
 /* Backend constructors: `target` is the URL with its scheme removed
  * ("sqlite:/var/lib/x.db" → "/var/lib/x.db"). NULL with err on failure. */

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,13 +138,21 @@ static const char *const sqlite_migrations[] = {
 	"  id = CASE WHEN json_valid(response) "
 	"  THEN json_extract(response, '$.id') END);"
 	"CREATE INDEX push_keys_by_record ON push_keys (record_seq);",
-	/* 6: the subjects' view keys (contract §5), which an erasure
-	 * deletes. */
+	/* 6: each subject's view key (contract §5), random, kept apart from
+	 * the links so that erasing it (GDPR art. 17) leaves them be. Subjects
+	 * linked before this step get theirs at their next entry. */
 	"CREATE TABLE view_keys ("
 	"  subject TEXT PRIMARY KEY,"
-	"  key BLOB NOT NULL"
+	"  key BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
-	/* 7: mediators' mandates (contract §8), the consents given under
+	/* 7: one row that readiness rewrites, so that /readyz proves the
+	 * store can commit, not only take its write lock. */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  written_ms INTEGER NOT NULL"
+	");",
+	/* 8: mediators' mandates (contract §8), the consents given under
 	 * them, and who acted in each entry made under one. actions holds
 	 * STORE_MANDATE_* bits. */
 	"CREATE TABLE mandates ("
@@ -180,10 +189,15 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
 	Q_SUBJECT_LINKED,
+	Q_VIEW_KEY_GET,
+	Q_VIEW_KEY_PUT,
+	Q_VIEW_KEY_DELETE,
+	Q_ACCESS_DELETE,
 	Q_CONSENT_INSERT,
 	Q_CONSENT_ATTR_INSERT,
 	Q_CONSENT_GET,
@@ -204,7 +218,6 @@ enum sqlite_stmt {
 	Q_MANDATE_REVOKE_MEDIATOR,
 	Q_ACCESS_PUT,
 	Q_ACCESS_MANDATE,
-	Q_ACCESS_LAST,
 	Q_ACCESS_LIST,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
@@ -229,7 +242,6 @@ enum sqlite_stmt {
 	Q_ERASE_SUBJECT_KEYS,
 	Q_ERASE_SUBJECT_DELIVERIES,
 	Q_ERASE_SUBJECT_RECORDS,
-	Q_VIEW_KEY_ERASE,
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
 	Q_COUNT
@@ -241,10 +253,13 @@ enum sqlite_stmt {
 	"expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms"
+	"r.record, r.version, r.created_ms, v.key"
+/* The view key of a record's subject, read with the record. */
+#define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
 	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq "
+#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq " \
+	RECORD_VIEW_KEY
 /* Another delivery of the same version chain: (subscriber, subject, dataset). */
 #define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
 	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
@@ -256,15 +271,23 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
+	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
 	    "created_ms, pivot_version) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
-	[Q_LINK_SUBJECT] = "SELECT subject FROM links "
-	    "WHERE service = ?1 AND local_id = ?2",
+	[Q_LINK_SUBJECT] = "SELECT l.subject, v.key FROM links l "
+	    "LEFT JOIN view_keys v ON v.subject = l.subject "
+	    "WHERE l.service = ?1 AND l.local_id = ?2",
 	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
 	    "WHERE service = ?1 AND subject = ?2",
 	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
 	    "WHERE subject = ?1 AND pivot_version = ?2 LIMIT 1",
+	[Q_VIEW_KEY_GET] = "SELECT key FROM view_keys WHERE subject = ?1",
+	[Q_VIEW_KEY_PUT] = "INSERT INTO view_keys (subject, key, created_ms) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = ?1",
+	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
@@ -307,7 +330,6 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "ON CONFLICT DO NOTHING",
 	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
 	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL",
-	[Q_ACCESS_LAST] = "SELECT max(audit_index) FROM access_index",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
@@ -327,6 +349,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6, ?6)",
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
+	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
 	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
@@ -369,7 +392,6 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ERASE_SUBJECT_DELIVERIES] = "DELETE FROM deliveries WHERE "
 	    "record_seq IN (SELECT seq FROM records WHERE subject = ?1)",
 	[Q_ERASE_SUBJECT_RECORDS] = "DELETE FROM records WHERE subject = ?1",
-	[Q_VIEW_KEY_ERASE] = "DELETE FROM view_keys WHERE subject = ?1",
 	[Q_LINK_DELETE] = "DELETE FROM links WHERE service = ?1 AND local_id = ?2",
 	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
@@ -393,7 +415,8 @@ sq(struct store *st)
 static enum store_status
 sq_fail(struct sqlite_store *ss, const char *what)
 {
-	log_error("store: sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+	log_ratelimited(LOG_LEVEL_ERROR, "store: sqlite: %s: %s", what,
+	    sqlite3_errmsg(ss->db));
 	return STORE_ERROR;
 }
 
@@ -441,10 +464,13 @@ sq_simple(struct sqlite_store *ss, enum sqlite_stmt id)
 	return s ? sq_exec(ss, s, sqlite_sql[id]) : STORE_ERROR;
 }
 
+/* A failed write (disk full, I/O error) may have rolled the transaction
+ * back already; a second ROLLBACK would only log "cannot rollback". */
 static void
 sq_rollback(struct sqlite_store *ss)
 {
-	sq_simple(ss, Q_ROLLBACK);
+	if (!sqlite3_get_autocommit(ss->db))
+		sq_simple(ss, Q_ROLLBACK);
 }
 
 static void
@@ -703,28 +729,45 @@ sq_close(struct store *st)
 	free(ss);
 }
 
-/* Readable and writable: take the write lock and let it go. */
+/* Readable and writable: commit one small row. Taking the write lock
+ * alone succeeds on a full disk, where every real write fails. */
 static int
 sq_ping(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
 
-	if (sqlite3_db_readonly(ss->db, "main") != 0)
+	if (sqlite3_db_readonly(ss->db, "main") != 0 ||
+	    (s = sq_stmt(ss, Q_HEALTH_WRITE)) == NULL)
 		return -1;
-	if (sq_simple(ss, Q_BEGIN) != STORE_OK)
-		return -1;
-	return sq_simple(ss, Q_ROLLBACK) == STORE_OK ? 0 : -1;
+	sqlite3_bind_int64(s, 1, clock_now_ms());
+	return sq_exec(ss, s, "health write") == STORE_OK ? 0 : -1;
 }
 
 /* ---- links ---------------------------------------------------------- */
 
+/* Copies a view key column; -1 when it is not one (NULL included). */
+static int
+sq_copy_view_key(sqlite3_stmt *s, int col, unsigned char *view_key)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(s, col) != STORE_VIEW_KEY_LEN)
+		return -1;
+	memcpy(view_key, sqlite3_column_blob(s, col), STORE_VIEW_KEY_LEN);
+	return 0;
+}
+
+static enum store_status sq_view_key_get(struct store *st,
+    const char *subject, unsigned char *view_key);
+
 static enum store_status
 sq_link_subject(struct store *st, const char *service, const char *local_id,
-    char *subject)
+    char *subject, unsigned char *view_key)
 {
 	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
+	int has_key = 0;
 
 	if ((s = sq_stmt(ss, Q_LINK_SUBJECT)) == NULL)
 		return STORE_ERROR;
@@ -736,7 +779,11 @@ sq_link_subject(struct store *st, const char *service, const char *local_id,
 		log_error("store: sqlite: malformed subject in links");
 		rc = STORE_ERROR;
 	}
+	if (rc == STORE_OK && view_key != NULL)
+		has_key = sq_copy_view_key(s, 1, view_key) == 0;
 	sqlite3_reset(s);
+	if (rc == STORE_OK && view_key != NULL && !has_key)
+		rc = sq_view_key_get(st, subject, view_key);
 	return rc;
 }
 
@@ -767,7 +814,7 @@ sq_link_put(struct store *st, const char *service, const char *local_id,
 		*created = 1;
 		return STORE_OK;
 	}
-	rc = sq_link_subject(st, service, local_id, existing);
+	rc = sq_link_subject(st, service, local_id, existing, NULL);
 	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
 		return STORE_CONFLICT;
 	if (rc != STORE_OK)
@@ -810,6 +857,80 @@ sq_subject_linked(struct store *st, const char *subject, int pivot_version)
 	rc = sq_row(ss, s, "subject linked");
 	sqlite3_reset(s);
 	return rc;
+}
+
+/* ---- view keys ------------------------------------------------------ */
+
+static enum store_status
+sq_view_key_read(struct sqlite_store *ss, const char *subject,
+    unsigned char *view_key)
+{
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_VIEW_KEY_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	rc = sq_row(ss, s, "view key get");
+	if (rc == STORE_OK && sq_copy_view_key(s, 0, view_key) != 0) {
+		log_error("store: sqlite: malformed view key");
+		rc = STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Of two threads drawing a first key at once, the insert of one wins and
+ * both read that one back. */
+static enum store_status
+sq_view_key_get(struct store *st, const char *subject,
+    unsigned char *view_key)
+{
+	struct sqlite_store *ss = sq(st);
+	unsigned char drawn[STORE_VIEW_KEY_LEN];
+	enum store_status rc = sq_view_key_read(ss, subject, view_key);
+	sqlite3_stmt *s;
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	if ((s = sq_stmt(ss, Q_VIEW_KEY_PUT)) == NULL)
+		return STORE_ERROR;
+	store_random(drawn, sizeof(drawn));
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_blob(s, 2, drawn, sizeof(drawn), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, clock_now_ms());
+	rc = sq_exec(ss, s, "view key put");
+	OPENSSL_cleanse(drawn, sizeof(drawn));
+	if (rc != STORE_OK)
+		return rc;
+	return sq_view_key_read(ss, subject, view_key);
+}
+
+static enum store_status
+sq_view_key_erase_rows(struct sqlite_store *ss, void *arg)
+{
+	const char *subject = arg;
+	enum sqlite_stmt steps[] = { Q_VIEW_KEY_DELETE, Q_ACCESS_DELETE };
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < 2 && rc == STORE_OK; i++) {
+		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, subject);
+		rc = sq_exec(ss, s, sqlite_sql[steps[i]]);
+	}
+	return rc;
+}
+
+static enum store_status sq_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg);
+
+static enum store_status
+sq_view_key_erase(struct store *st, const char *subject)
+{
+	return sq_transaction(sq(st), sq_view_key_erase_rows, (void *)subject);
 }
 
 /* ---- consents ------------------------------------------------------- */
@@ -1331,26 +1452,6 @@ sq_access_mandate(struct store *st, const char *subject, uint64_t audit_index,
 }
 
 static enum store_status
-sq_access_last(struct store *st, uint64_t *audit_index)
-{
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
-	enum store_status rc;
-
-	if ((s = sq_stmt(ss, Q_ACCESS_LAST)) == NULL)
-		return STORE_ERROR;
-	rc = sq_row(ss, s, "access last");
-	if (rc == STORE_OK) {
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
-			rc = STORE_NOT_FOUND;   /* max() of no rows */
-		else
-			*audit_index = (uint64_t)sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return rc;
-}
-
-static enum store_status
 sq_access_list(struct store *st, const char *subject, uint64_t before,
     size_t limit, uint64_t **indexes, size_t *n)
 {
@@ -1596,6 +1697,7 @@ sq_record_read(sqlite3_stmt *s, int col, struct store_record *rec)
 	rec->record = sq_column_dup(s, col + 5);
 	rec->version = sqlite3_column_int64(s, col + 6);
 	rec->created_ms = sqlite3_column_int64(s, col + 7);
+	rec->has_view_key = sq_copy_view_key(s, col + 8, rec->view_key) == 0;
 	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
 		store_record_clear(rec);
 		return STORE_ERROR;
@@ -2088,7 +2190,7 @@ sq_erase_subject_rows(struct sqlite_store *ss, void *arg)
 {
 	static const enum sqlite_stmt steps[] = { Q_ERASE_SUBJECT_KEYS,
 		Q_ERASE_SUBJECT_DELIVERIES, Q_ERASE_SUBJECT_RECORDS,
-		Q_VIEW_KEY_ERASE };
+		Q_VIEW_KEY_DELETE, Q_ACCESS_DELETE };
 	struct sq_erase_run *run = arg;
 	enum store_status rc;
 
@@ -2113,12 +2215,6 @@ sq_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 	    STORE_OK)
 		*erased = run.erased;
 	return rc;
-}
-
-static enum store_status
-sq_view_key_erase(struct store *st, const char *subject)
-{
-	return sq_exec_text(sq(st), Q_VIEW_KEY_ERASE, subject);
 }
 
 /* TRUNCATE: the log is emptied, so the frames that held erased values
@@ -2157,7 +2253,7 @@ sq_link_delete_rows(struct sqlite_store *ss, void *arg)
 	enum store_status rc;
 
 	if ((rc = sq_link_subject(&ss->base, u->service, u->local_id,
-	    u->subject)) != STORE_OK)
+	    u->subject, NULL)) != STORE_OK)
 		return rc;
 	if ((s = sq_stmt(ss, Q_LINK_DELETE)) == NULL)
 		return STORE_ERROR;
@@ -2195,6 +2291,8 @@ static const struct store_ops sqlite_ops = {
 	.ping = sq_ping,
 	.link_put = sq_link_put,
 	.link_subject = sq_link_subject,
+	.view_key_get = sq_view_key_get,
+	.view_key_erase = sq_view_key_erase,
 	.link_local_id = sq_link_local_id,
 	.subject_linked = sq_subject_linked,
 	.consent_insert = sq_consent_insert,
@@ -2210,7 +2308,6 @@ static const struct store_ops sqlite_ops = {
 	.mandate_find = sq_mandate_find,
 	.access_put = sq_access_put,
 	.access_mandate = sq_access_mandate,
-	.access_last = sq_access_last,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
 	.poll_cursor = sq_poll_cursor,
@@ -2223,7 +2320,6 @@ static const struct store_ops sqlite_ops = {
 	.purge = sq_purge,
 	.purge_backlog = sq_purge_backlog,
 	.erase_subject = sq_erase_subject,
-	.view_key_erase = sq_view_key_erase,
 	.compact = sq_compact,
 	.link_delete = sq_link_delete,
 };

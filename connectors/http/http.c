@@ -19,6 +19,12 @@
 #include <string.h>
 
 #define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
+/* Connections open to the service per instance, busy or idle; calls
+ * beyond wait for one (within their timeout). Without a cap libcurl's
+ * cache grows with the load and keeps its connections open idle: 2,408
+ * of them took the descriptors the audit log needed. Half of
+ * CONNECTOR_MAX_FDS, the rest for resolver and wake-up sockets. */
+#define HTTP_MAX_CONNECTIONS (CONNECTOR_MAX_FDS / 2)
 
 enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
 
@@ -870,6 +876,10 @@ http_init(void **instance, const void *settings,
 	curl_multi_setopt(hi->multi, CURLMOPT_TIMERFUNCTION,
 	    http_on_timer_change);
 	curl_multi_setopt(hi->multi, CURLMOPT_TIMERDATA, hi);
+	curl_multi_setopt(hi->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)HTTP_MAX_CONNECTIONS);
+	curl_multi_setopt(hi->multi, CURLMOPT_MAXCONNECTS,
+	    (long)HTTP_MAX_CONNECTIONS);
 	*instance = hi;
 	return 0;
 }

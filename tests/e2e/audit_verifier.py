@@ -11,6 +11,7 @@ Standard library and python3-cryptography only.
 """
 import base64
 import hashlib
+import hmac
 import os
 import struct
 import sys
@@ -32,6 +33,15 @@ def leaf_hash(entry):
 
 def node_hash(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def commitment(view_key, what, nonce, value=b""):
+    """An entry's commitment (contract §5): base64(HMAC-SHA256(V,
+    "tellonce/<what>\\n" || nonce || value)), what in subject, consent,
+    payload."""
+    mac = hmac.new(view_key, b"tellonce/" + what.encode() + b"\n" + nonce + value,
+                   hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
 
 
 def tile_path(level, index, width=0):

@@ -59,6 +59,17 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise Failure("timed out waiting for " + what)
 
 
+def closed_by_server(sock, within):
+    """True if the server closes sock (EOF or reset) within `within` s."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -140,9 +151,11 @@ class Partner:
 class Gateway:
     """A `tellonce serve` process with its own store, audit dir and keys."""
 
-    def __init__(self, workdir, config_text, env, tls=None):
+    def __init__(self, workdir, config_text, env, tls=None, preexec_fn=None):
+        """preexec_fn runs in the child before exec (e.g. to set limits)."""
         self.workdir = workdir
         self.tls = tls
+        self.preexec_fn = preexec_fn
         self.config = os.path.join(workdir, "tellonce.yaml")
         self.env = dict(os.environ, **env)
         self.logfile = os.path.join(workdir, "gateway.log")
@@ -157,7 +170,8 @@ class Gateway:
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen([TELLONCE, "serve", "-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.workdir)
+                                     env=self.env, cwd=self.workdir,
+                                     preexec_fn=self.preexec_fn)
         if not wait:
             return self
 

@@ -2,15 +2,18 @@
 three subscriber partners (caf, ccas, impots) with different policies and
 field names, and helpers to push, inspect what partners received and read
 the audit log from disk."""
+import base64
 import datetime
 import glob
 import json
 import os
 import shutil
+import sqlite3
 import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import audit_verifier as av  # noqa: E402
 from harness import (KEYS, Gateway, Partner, check, eq, free_port, preamble,  # noqa: E402
                      make_signing_key, make_workdir, wait_for)
 
@@ -69,6 +72,7 @@ services:
   portal:
     name: Citizen portal
     auth: {api_key: env:PORTAL_KEY}
+    roles: [transparency]
 
 policies:
   - id: caf-address
@@ -168,6 +172,26 @@ class PushStack:
                     seen.add(raw)
                     out.append(json.loads(raw))
         return out
+
+    def view_key(self, service, local_id):
+        """The view key of the subject behind a service's local id, read
+        from the store: what the access log answers a portal."""
+        db = sqlite3.connect(os.path.join(self.workdir, "tellonce.db"))
+        try:
+            row = db.execute("SELECT v.key FROM links l JOIN view_keys v "
+                             "ON v.subject = l.subject WHERE l.service = ? "
+                             "AND l.local_id = ?", (service, local_id)).fetchone()
+        finally:
+            db.close()
+        check(row is not None, "a view key for %s/%s" % (service, local_id))
+        return bytes(row[0])
+
+    def entries_about(self, view_key, entries=None):
+        """The entries whose subject commitment is the one of view_key."""
+        if entries is None:
+            entries = self.audit_entries()
+        return [e for e in entries if e["nonce"] is not None and e["subject"] ==
+                av.commitment(view_key, "subject", base64.b64decode(e["nonce"]))]
 
     def stop(self):
         self.gw.stop()

@@ -3,6 +3,7 @@
 proofs, the access log of a subject, and the independent verifier reading
 the live gateway; `tellonce audit verify` on the directory after a stop."""
 import base64
+import json
 import os
 import re
 import subprocess
@@ -74,7 +75,8 @@ def tiles_and_checkpoint_carry_the_right_headers():
         eq(r.status, 200, "partial bundle")
         eq(r.headers.get("cache-control"), "no-cache", "partial bundle caching")
     for bad in ("/audit/tile/../checkpoint", "/audit/tile/0/%2e%2e/000",
-                "/audit/tile/0/x000/000", "/audit/tile/0/000.p/0", "/audit/tile/0/0"):
+                "/audit/tile/0/x000/000", "/audit/tile/0/000.p/0", "/audit/tile/0/0",
+                "/audit/tile/0/000%00", "/audit/tile/0/000%00.p/3"):
         eq(s.call(None, "GET", bad).status, 400, bad)
     eq(s.call(None, "GET", "/audit/tile/0/x001/000").status, 404, "a tile not yet there")
 
@@ -118,8 +120,15 @@ def the_access_log_shows_a_subject_what_was_asked():
     indexes = [e["audit_index"] for e in entries]
     eq(indexes, sorted(indexes, reverse=True), "newest first")
     cp = av.parse_checkpoint(av.open_note(r.json["checkpoint"], VKEY))
+    view_key = base64.b64decode(r.json["view_key"])
+    eq(len(view_key), 32, "the view key")
     for e in entries:
-        check("subject" not in e, "the pseudonym is never shown")
+        nonce = base64.b64decode(e["nonce"])
+        eq(e["subject"], av.commitment(view_key, "subject", nonce), "about alice")
+        entry = {k: v for k, v in e.items() if k not in ("audit_index", "inclusion_proof")}
+        eq(av.leaf_hash(json.dumps(entry, sort_keys=True, separators=(",", ":"),
+                                   ensure_ascii=False).encode()),
+           tree.levels[0][e["audit_index"]], "the entry as logged")
         if e["type"] == "fetch":
             eq((e["consumer"], e["decision"], e["reason"]), ("caf", "deny", "no_consent"),
                "fetch entry")

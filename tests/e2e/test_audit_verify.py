@@ -88,7 +88,7 @@ def independent_verifier_agrees_with_audit_verify():
     entries = av.read_entries(av.Source(lg.dir), size)
     first = json.loads(entries[0])
     eq(sorted(first), ["attributes", "basis", "consent", "consumer", "dataset",
-                       "decision", "payload_sha256", "policy", "provider", "purpose",
+                       "decision", "nonce", "payload", "policy", "provider", "purpose",
                        "reason", "request_id", "subject", "ts", "type"], "entry fields")
     eq(entries[0], json.dumps(first, sort_keys=True, separators=(",", ":"),
                               ensure_ascii=False).encode(), "canonical JSON")

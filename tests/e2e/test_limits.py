@@ -12,7 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (KEYS, TELLONCE, Gateway, Partner, check, eq, free_port, gateway_config,  # noqa: E402
+from harness import (KEYS, TELLONCE, Gateway, Partner, check, closed_by_server, eq,  # noqa: E402
+                     free_port, gateway_config,
                      make_signing_key, make_workdir, run, test, wait_for)
 
 LIMITS = """\
@@ -64,17 +65,6 @@ def st():
 
 def connect(stack=None):
     return socket.create_connection(("127.0.0.1", (stack or st()).port), timeout=10)
-
-
-def closed_by_server(sock, within):
-    """True if the server closes sock (EOF or reset) within `within` s."""
-    sock.settimeout(within)
-    try:
-        return sock.recv(4096) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 @test

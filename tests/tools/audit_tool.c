@@ -71,6 +71,7 @@ append_loop(void *arg)
 {
 	struct appender *ap = arg;
 	static const char *attrs[] = { "street", "postal_code", "city" };
+	static const unsigned char view_key[COMMITMENT_KEY_LEN] = { 7 };
 	char subject[65], reqid[32], line[32];
 	long n;
 
@@ -80,6 +81,7 @@ append_loop(void *arg)
 			.dataset = "address", .attributes = attrs, .nattributes = 3,
 			.purpose = "benefit-eligibility", .basis = "consent",
 			.policy = "caf-address", .subject = subject,
+			.view_key = view_key,
 			.decision = AUDIT_ALLOW, .request_id = reqid,
 		};
 		uint64_t index;

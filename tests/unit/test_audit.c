@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "audit.h"
 #include "checkpoint.h"
+#include "commitment.h"
 #include "encode.h"
 #include "keys.h"
 #include "tmpdir.h"
@@ -125,6 +127,10 @@ fixture_refusal(struct fixture *fx, char *err, size_t errlen)
 	return err;
 }
 
+static const unsigned char test_view_key[COMMITMENT_KEY_LEN] = {
+	0x76, 0x69, 0x65, 0x77, 0x2d, 0x6b, 0x65, 0x79,
+};
+
 static void
 make_entry(struct audit_entry *e, char reqid[32], long n)
 {
@@ -142,6 +148,7 @@ make_entry(struct audit_entry *e, char reqid[32], long n)
 	e->purpose = "benefit-eligibility";
 	e->basis = "consent";
 	e->subject = "5a1d";
+	e->view_key = test_view_key;
 	e->decision = AUDIT_ALLOW;
 	e->request_id = reqid;
 }
@@ -200,32 +207,114 @@ verify(struct fixture *fx, uint64_t *size, char *err, size_t errlen)
 
 /* ---- entries -------------------------------------------------------- */
 
+/* The nonce of a parsed entry; 0 or -1. */
+static int
+entry_nonce(const json_t *o, unsigned char nonce[COMMITMENT_NONCE_LEN])
+{
+	const char *b64 = json_string_value(json_object_get(o, "nonce"));
+
+	return b64 != NULL && decode_base64(b64, strlen(b64), nonce,
+	    COMMITMENT_NONCE_LEN) == COMMITMENT_NONCE_LEN ? 0 : -1;
+}
+
+static const char *
+entry_string(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Known answers, computed with Python's hmac module: the commitments are
+ * plain HMAC-SHA256 over label, nonce and value, as contract §5 says. */
+static void
+test_commitment_known_answers(void)
+{
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	char out[COMMITMENT_B64_LEN];
+
+	for (int i = 0; i < COMMITMENT_NONCE_LEN; i++)
+		nonce[i] = (unsigned char)i;
+	CHECK_INT(commitment_make(COMMITMENT_SUBJECT, test_view_key, nonce, "", 0,
+	    out), 0);
+	CHECK_STR(out, "6Jym4Z1sz4NIAXI71DYN1/B1ExRCeujjeXNvETOKdSU=");
+	CHECK_INT(commitment_make(COMMITMENT_PAYLOAD, test_view_key, nonce,
+	    "{\"city\":\"Quimper\"}", 18, out), 0);
+	CHECK_STR(out, "0txyBRMrW0DimGnVfsSm4l8Q+ntbhA155tpddML0sNQ=");
+	CHECK_INT(commitment_make(COMMITMENT_MANDATE, test_view_key, nonce,
+	    "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331", 43, out), 0);
+	CHECK_STR(out, "wkp77VmDVOLZr5VJT0DheFOPArbgUGckzoZadX7jMBU=");
+}
+
 static void
 test_entry_json(void)
 {
+	static const char payload[] = "{\"city\":\"Quimper\"}";
+	static const char consent[] = "0123456789abcdef0123456789abcdef";
+	unsigned char nonce[COMMITMENT_NONCE_LEN], other[COMMITMENT_KEY_LEN] = { 1 };
 	struct audit_entry e;
-	char reqid[32], *json;
+	char reqid[32], *json, *again, *rest;
+	json_t *o;
 
+	/* About a subject: the names in clear, the subject, consent and
+	 * payload only as commitments under its view key, ts to the second. */
 	make_entry(&e, reqid, 7);
+	e.consent = consent;
+	e.payload = payload;
 	json = audit_entry_json(&e);
-	CHECK_STR(json, "{\"attributes\":[\"city\",\"street\"],\"basis\":\"consent\","
-	    "\"consent\":null,\"consumer\":\"caf\",\"dataset\":\"address\","
-	    "\"decision\":\"allow\",\"payload_sha256\":null,\"policy\":null,"
-	    "\"provider\":\"mairie\",\"purpose\":\"benefit-eligibility\","
-	    "\"reason\":null,\"request_id\":\"req-7\",\"subject\":\"5a1d\","
-	    "\"ts\":\"2026-11-30T00:53:20.007Z\",\"type\":\"fetch\"}");
+	o = json_loads(json ? json : "", 0, NULL);
+	CHECK(o != NULL);
+	CHECK_INT(entry_nonce(o, nonce), 0);
+	CHECK(commitment_check(COMMITMENT_SUBJECT, test_view_key, nonce, "", 0,
+	    entry_string(o, "subject")));
+	CHECK(commitment_check(COMMITMENT_CONSENT, test_view_key, nonce, consent,
+	    strlen(consent), entry_string(o, "consent")));
+	CHECK(commitment_check(COMMITMENT_PAYLOAD, test_view_key, nonce, payload,
+	    strlen(payload), entry_string(o, "payload")));
+	/* Not under another key, nor for another value or label. */
+	CHECK(!commitment_check(COMMITMENT_SUBJECT, other, nonce, "", 0,
+	    entry_string(o, "subject")));
+	CHECK(!commitment_check(COMMITMENT_CONSENT, test_view_key, nonce, "x", 1,
+	    entry_string(o, "consent")));
+	CHECK(!commitment_check(COMMITMENT_PAYLOAD, test_view_key, nonce, consent,
+	    strlen(consent), entry_string(o, "consent")));
+	CHECK(strstr(json, "5a1d") == NULL && strstr(json, consent) == NULL &&
+	    strstr(json, "Quimper") == NULL);
+	/* The rest, canonical, with the commitments cut out. */
+	json_object_del(o, "nonce");
+	json_object_del(o, "subject");
+	json_object_del(o, "consent");
+	json_object_del(o, "payload");
+	rest = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK_STR(rest, "{\"attributes\":[\"city\",\"street\"],"
+	    "\"basis\":\"consent\",\"consumer\":\"caf\",\"dataset\":\"address\","
+	    "\"decision\":\"allow\",\"on_behalf\":null,\"policy\":null,"
+	    "\"provider\":\"mairie\","
+	    "\"purpose\":\"benefit-eligibility\",\"reason\":null,"
+	    "\"request_id\":\"req-7\",\"ts\":\"2026-11-30T00:53:20Z\","
+	    "\"type\":\"fetch\"}");
+	free(rest);
+	json_decref(o);
+	/* A fresh nonce each time: the same facts never give the same entry. */
+	again = audit_entry_json(&e);
+	CHECK(again != NULL && json != NULL && strcmp(again, json) != 0);
+	free(again);
 	free(json);
+	/* A subject without its view key cannot be written. */
+	e.view_key = NULL;
+	CHECK(audit_entry_json(&e) == NULL);
 
+	/* About no subject: no nonce and no commitment, consent or not. */
 	memset(&e, 0, sizeof(e));
 	e.ts_ms = 1;
 	e.type = AUDIT_CONFIG_RELOAD;
 	e.reason = "caf\xc3\xa9";
+	e.consent = consent;
 	json = audit_entry_json(&e);
 	CHECK_STR(json, "{\"attributes\":null,\"basis\":null,\"consent\":null,"
 	    "\"consumer\":null,\"dataset\":null,\"decision\":null,"
-	    "\"payload_sha256\":null,\"policy\":null,\"provider\":null,"
+	    "\"nonce\":null,\"on_behalf\":null,\"payload\":null,\"policy\":null,"
+	    "\"provider\":null,"
 	    "\"purpose\":null,\"reason\":\"caf\xc3\xa9\",\"request_id\":null,"
-	    "\"subject\":null,\"ts\":\"1970-01-01T00:00:00.001Z\","
+	    "\"subject\":null,\"ts\":\"1970-01-01T00:00:00Z\","
 	    "\"type\":\"config.reload\"}");
 	free(json);
 
@@ -233,26 +322,103 @@ test_entry_json(void)
 	CHECK(audit_entry_json(&e) == NULL);
 }
 
-/* An act under a mandate: the mandate and helper ids are for the private
- * access index only, never in the public entry (contract §5). */
+/* An act under a mandate: the mandate and the helper ids only as one
+ * commitment under the subject's view key, never in clear (contract §5);
+ * the mediator only in the private index. */
 static void
 test_entry_mandate_private(void)
 {
-	struct audit_entry e = {
-		.ts_ms = 1, .type = AUDIT_CONSENT_GRANT, .consumer = "caf",
-		.subject = "5a1d", .decision = AUDIT_ALLOW,
-		.mandate = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c",
-		.helper = "agent-7331", .mediator = "franceservices",
-	};
-	char *json = audit_entry_json(&e);
+	static const char mandate[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c";
+	static const char act[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331";
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	struct audit_entry e;
+	char reqid[32], *json;
+	json_t *o;
 
+	make_entry(&e, reqid, 9);
+	e.mandate = mandate;
+	e.helper = "agent-7331";
+	e.mediator = "franceservices";
+	json = audit_entry_json(&e);
 	CHECK(json != NULL);
 	if (json == NULL)
 		return;
-	CHECK(strstr(json, e.mandate) == NULL);
-	CHECK(strstr(json, e.helper) == NULL);
-	CHECK(strstr(json, "mandate") == NULL);
+	CHECK(strstr(json, mandate) == NULL);
+	CHECK(strstr(json, "agent-7331") == NULL);
+	CHECK(strstr(json, "franceservices") == NULL);
+	o = json_loads(json, 0, NULL);
+	CHECK_INT(entry_nonce(o, nonce), 0);
+	CHECK(commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, act,
+	    strlen(act), entry_string(o, "on_behalf")));
+	/* The helper is bound in: another agent does not match. */
+	CHECK(!commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, mandate,
+	    strlen(mandate), entry_string(o, "on_behalf")));
+	json_decref(o);
 	free(json);
+}
+
+/* A log begun by a version whose entries were linkable (no nonce, the
+ * pseudonym in clear, payload_sha256): a valid, signed log, which this
+ * version refuses to append to, saying what to do instead. */
+static void
+test_old_format_refused(void)
+{
+	static const char old[] = "{\"attributes\":null,\"basis\":null,"
+	    "\"consent\":null,\"consumer\":\"caf\",\"dataset\":null,"
+	    "\"decision\":\"allow\",\"payload_sha256\":null,\"policy\":null,"
+	    "\"provider\":null,\"purpose\":null,\"reason\":null,"
+	    "\"request_id\":\"r1\",\"subject\":\"5a1d\","
+	    "\"ts\":\"2026-11-30T00:53:20.007Z\",\"type\":\"link\"}";
+	unsigned char journal[8 + 2 + sizeof(old)] = { 0 };
+	struct fixture fx;
+	char path[256], err[512], *note;
+	merkle_hash leaf;
+	EVP_PKEY *key;
+	BIO *bio;
+	uint64_t size;
+
+	fixture_init(&fx);
+	mkdir(fx.log, 0700);
+	journal[8] = (unsigned char)((sizeof(old) - 1) >> 8);
+	journal[9] = (unsigned char)(sizeof(old) - 1);
+	memcpy(journal + 10, old, sizeof(old) - 1);
+	log_path(&fx, "journal", path);
+	file_put(path, journal, sizeof(journal) - 1);
+	merkle_leaf_hash(old, sizeof(old) - 1, leaf);
+	/* The tiles of its checkpoint, as auditors read them. */
+	log_path(&fx, "tile", path);
+	mkdir(path, 0700);
+	log_path(&fx, "tile/entries", path);
+	mkdir(path, 0700);
+	log_path(&fx, "tile/entries/000.p", path);
+	mkdir(path, 0700);
+	log_path(&fx, "tile/entries/000.p/1", path);
+	file_put(path, journal + 8, sizeof(journal) - 9);
+	log_path(&fx, "tile/0", path);
+	mkdir(path, 0700);
+	log_path(&fx, "tile/0/000.p", path);
+	mkdir(path, 0700);
+	log_path(&fx, "tile/0/000.p/1", path);
+	file_put(path, leaf, sizeof(leaf));
+	bio = BIO_new_mem_buf(fx.cfg.signing_key.data,
+	    (int)fx.cfg.signing_key.len);
+	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	note = checkpoint_sign(key, ORIGIN, 1, leaf);
+	EVP_PKEY_free(key);
+	CHECK(note != NULL);
+	log_path(&fx, "checkpoint", path);
+	file_put(path, note, note ? strlen(note) : 0);
+	free(note);
+
+	fixture_refusal(&fx, err, sizeof(err));
+	CHECK(strstr(err, "earlier format") != NULL);
+	CHECK(strstr(err, "audit.origin") != NULL &&
+	    strstr(err, "signing_key") != NULL && strstr(err, "audit.dir") != NULL);
+	/* It stays a valid log for its auditors. */
+	CHECK_INT(verify(&fx, &size, err, sizeof(err)), 0);
+	CHECK_INT(size, 1);
+	fixture_free(&fx);
 }
 
 /* The names are the public format (contract §5): each must read as it
@@ -966,8 +1132,10 @@ int
 main(void)
 {
 	evthread_use_pthreads();
+	UNIT_RUN(test_commitment_known_answers);
 	UNIT_RUN(test_entry_json);
 	UNIT_RUN(test_entry_mandate_private);
+	UNIT_RUN(test_old_format_refused);
 	UNIT_RUN(test_entry_names);
 	UNIT_RUN(test_append_reopen);
 	UNIT_RUN(test_proofs);

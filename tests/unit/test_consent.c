@@ -7,6 +7,7 @@
 
 #include "consent.h"
 #include "domain_config.h"
+#include "jcs.h"
 #include "jsonutil.h"
 #include "jws.h"
 #include "tmpdir.h"
@@ -219,16 +220,27 @@ test_to_json(void)
 		.created_ms = NOW, .expires_ms = NOW + DAY,
 	};
 	json_t *j = consent_to_json(&c, "MAIRIE-7", NOW);
-	char *text = jsonutil_canonical(j);
+	char *text = jcs_dump(j);
 
 	CHECK_STR(text, "{\"attributes\":[\"street\",\"city\"],"
 	    "\"consumer\":\"caf\",\"created_at\":\"2026-11-18T11:06:40.123Z\","
 	    "\"dataset\":\"address\",\"expires_at\":\"2026-11-19T11:06:40.123Z\","
-	    "\"id\":\"0123456789abcdef0123456789abcdef\",\"provider\":\"mairie\","
+	    "\"id\":\"0123456789abcdef0123456789abcdef\",\"mandate\":false,"
+	    "\"provider\":\"mairie\","
 	    "\"purpose\":\"benefit-eligibility\",\"revoked_at\":null,"
 	    "\"status\":\"active\",\"subject\":\"MAIRIE-7\"}");
 	free(text);
 	json_decref(j);
+
+	/* Given by a mediator: it says so, and which one. */
+	c.mandate = "fedcba9876543210fedcba9876543210";
+	c.mediator = "franceservices";
+	c.helper = "agent-1";
+	j = consent_to_json(&c, "MAIRIE-7", NOW);
+	CHECK(json_is_true(json_object_get(j, "mandate")));
+	CHECK_STR(jsonutil_string(j, "mediator"), "franceservices");
+	json_decref(j);
+	c.mandate = c.mediator = c.helper = NULL;
 
 	j = consent_to_json(&c, "MAIRIE-7", NOW + DAY);
 	CHECK_STR(jsonutil_string(j, "status"), "expired");

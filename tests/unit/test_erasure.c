@@ -188,8 +188,8 @@ view_keys(const char *name, const char *subject, int insert)
 		return -1;
 	sqlite3_busy_timeout(db, 2000);
 	if (insert) {
-		snprintf(sql, sizeof(sql), "INSERT INTO view_keys VALUES ('%s', "
-		    "x'00112233')", subject);
+		snprintf(sql, sizeof(sql), "INSERT INTO view_keys (subject, key, "
+		    "created_ms) VALUES ('%s', x'00112233', 0)", subject);
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM view_keys WHERE "
@@ -264,7 +264,7 @@ test_link_delete(void)
 
 	CHECK_INT(store_link_delete(st, "caf", "C1", T0 + 5, subject), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_NOT_FOUND);
 	CHECK_INT(store_consent_get(st, c1.id, &got), STORE_OK);
 	CHECK_INT(got.revoked_ms, T0 + 5);
 	store_consent_clear(&got);
@@ -276,7 +276,7 @@ test_link_delete(void)
 
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	store_close(st);
 }
 
@@ -371,11 +371,13 @@ test_migrate_push_keys(void)
 	    "(SELECT id FROM records), 'deliveries', 1);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
-	    "DROP TABLE view_keys; PRAGMA user_version = 4;",
+	    "DROP TABLE view_keys; DROP TABLE health; PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
-	if ((st = open_named("v4.db")) == NULL)
+	st = open_named("v4.db");
+	CHECK(st != NULL);
+	if (st == NULL)
 		return;
 	CHECK_INT(purge(st, T0 + 31 * DAY, 100), 2);
 	push_at(st, SUBJ_A, "pets", "{\"dogs\":2}", "old-key", T0 + 31 * DAY);

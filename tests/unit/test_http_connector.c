@@ -671,6 +671,55 @@ test_two_in_flight(void)
 	fixture_close(&f);
 }
 
+/* Forty calls at once to a slow service share at most CONNECTOR_MAX_FDS / 2
+ * connections: libcurl's cache, uncapped, kept one per call open idle and
+ * a load left thousands behind. All forty still succeed, queued. */
+static void
+test_connections_capped(void)
+{
+	struct outcome o[40];
+	struct fixture f;
+	json_t *reqs = NULL, *q;
+	int ports[40], nports = 0, done = 0;
+	size_t i;
+
+	partner_reset();
+	partner_seed("c-1", "{\"adresse\":{\"cp\":\"29000\"}}");
+	partner_behave("{\"mode\":\"slow_ms\",\"ms\":100}");
+	/* partner.py listens with a backlog of 5: a SYN beyond waits 1 s. */
+	fixture_prepare(&f, plain.url, 8000);
+	f.set.connect_timeout_ms = 4000;
+	fixture_start(&f);
+	for (int k = 0; k < 40; k++)
+		fetch(&f, "c-1", &o[k]);
+	for (int64_t end = clock_mono_ms() + 10000; done < 40 &&
+	    clock_mono_ms() < end; ) {
+		event_base_loop(f.base, EVLOOP_ONCE);
+		done = 0;
+		for (int k = 0; k < 40; k++)
+			done += o[k].calls;
+	}
+	CHECK_INT(done, 40);
+	for (int k = 0; k < 40; k++) {
+		CHECK_INT(o[k].status, CONNECTOR_OK);
+		free(o[k].body);
+	}
+	CHECK_INT(partner_control("GET", "requests", NULL, &reqs), 200);
+	json_array_foreach(reqs, i, q) {
+		int port = (int)json_integer_value(json_object_get(q, "port")), seen = 0;
+
+		for (int k = 0; k < nports; k++)
+			seen |= ports[k] == port;
+		if (!seen && nports < 40)
+			ports[nports++] = port;
+	}
+	CHECK_INT(json_array_size(reqs), 40);
+	CHECK(nports >= 1 && nports <= CONNECTOR_MAX_FDS / 2);
+	json_decref(reqs);
+	partner_behave("{\"mode\":\"normal\"}");
+	fixture_close(&f);
+}
+
 /* destroy with a call in flight: no callback, nothing leaked (ASan). */
 static void
 test_destroy_in_flight(void)
@@ -999,6 +1048,7 @@ main(void)
 	UNIT_RUN(test_push);
 	UNIT_RUN(test_connection_reused);
 	UNIT_RUN(test_two_in_flight);
+	UNIT_RUN(test_connections_capped);
 	UNIT_RUN(test_destroy_in_flight);
 	UNIT_RUN(test_destroy_from_callback);
 	UNIT_RUN(test_health);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "jcs.h"
 #include "jsonutil.h"
 #include "mapping.h"
 #include "unit.h"
@@ -53,7 +54,7 @@ to_dataset(const struct config_connector *conn,
 
 	err[0] = '\0';
 	if (mapping_to_dataset(conn, ds, raw, &out, err, errlen) == 0)
-		text = jsonutil_canonical(out);
+		text = jcs_dump(out);
 	else
 		CHECK(out == NULL);
 	json_decref(raw);
@@ -70,7 +71,7 @@ from_dataset(const struct config_connector *conn,
 
 	err[0] = '\0';
 	if (mapping_from_dataset(conn, ds, attrs, &out, err, errlen) == 0)
-		text = jsonutil_canonical(out);
+		text = jcs_dump(out);
 	else
 		CHECK(out == NULL);
 	json_decref(attrs);

@@ -74,7 +74,7 @@ test_open_and_migrate(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	store_close(st);
 	CHECK_INT(user_version("migrate.db", -1), version);
@@ -120,7 +120,7 @@ test_migrate_pivot_version(void)
 	CHECK(user_version("v3.db", -1) >= 4);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 1), STORE_OK);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	/* A new link records the version it is given. */
 	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
@@ -173,9 +173,9 @@ test_links(void)
 	CHECK_INT(store_link_put(st, "mairie", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(created, 1);
 
-	CHECK_INT(store_link_subject(st, "caf", "C1", subject), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
-	CHECK_INT(store_link_subject(st, "caf", "C2", subject), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(st, "caf", "C2", subject, NULL), STORE_NOT_FOUND);
 	CHECK_INT(store_link_local_id(st, "mairie", SUBJ_A, &local_id), STORE_OK);
 	CHECK_STR(local_id, "C1");
 	free(local_id);
@@ -334,19 +334,16 @@ static void
 test_access_index(void)
 {
 	struct store *st = open_named("access.db");
-	uint64_t last = 0, *idx = NULL;
+	uint64_t *idx = NULL;
 	size_t n = 0;
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(store_access_last(st, &last), STORE_NOT_FOUND);
 	for (uint64_t i = 1; i <= 10; i++)
 		CHECK_INT(access_put(st, SUBJ_A, i * 2), STORE_OK);
 	CHECK_INT(access_put(st, SUBJ_A, 4), STORE_OK);   /* idempotent */
 	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
-	CHECK_INT(store_access_last(st, &last), STORE_OK);
-	CHECK_INT(last, 21);
 	{
 		/* A batch, as the audit sequencer hands it over: all or none. */
 		const struct store_access rows[] = {
@@ -357,8 +354,6 @@ test_access_index(void)
 		char *mediator = NULL, *helper = NULL;
 
 		CHECK_INT(store_access_put(st, rows, 3), STORE_OK);
-		CHECK_INT(store_access_last(st, &last), STORE_OK);
-		CHECK_INT(last, 24);
 		/* Who acted under a mandate is kept with the index row. */
 		CHECK_INT(store_access_mandate(st, SUBJ_B, 23, &mediator,
 		    &helper), STORE_OK);
@@ -370,6 +365,12 @@ test_access_index(void)
 		    &helper), STORE_NOT_FOUND);
 		CHECK_INT(store_access_mandate(st, SUBJ_A, 23, &mediator,
 		    &helper), STORE_NOT_FOUND);
+		CHECK_INT(store_access_list(st, SUBJ_B, UINT64_MAX, 10, &idx, &n),
+		    STORE_OK);
+		CHECK_INT(n, 4);
+		if (n == 4)
+			CHECK_INT(idx[0], 24);
+		free(idx);
 	}
 
 	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 4, &idx, &n), STORE_OK);
@@ -465,6 +466,57 @@ test_mandates(void)
 	store_close(st);
 }
 
+/* View keys: drawn once per subject, random, read back with the link,
+ * and erased with the subject's access index rows; a later draw is a new
+ * key, so entries written before the erasure stay unlinkable. */
+static void
+test_view_keys(void)
+{
+	struct store *st = open_named("viewkeys.db");
+	unsigned char a[STORE_VIEW_KEY_LEN], a2[STORE_VIEW_KEY_LEN],
+	    b[STORE_VIEW_KEY_LEN], joined[STORE_VIEW_KEY_LEN],
+	    zero[STORE_VIEW_KEY_LEN] = { 0 };
+	char subject[STORE_SUBJECT_LEN];
+	uint64_t *idx = NULL;
+	size_t n = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a), STORE_OK);
+	CHECK(memcmp(a, zero, sizeof(a)) != 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a2), STORE_OK);
+	CHECK(memcmp(a, a2, sizeof(a)) == 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_B, b), STORE_OK);
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+
+	/* The link lookup brings the key along. */
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, joined), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK(memcmp(a, joined, sizeof(a)) == 0);
+
+	CHECK_INT(access_put(st, SUBJ_A, 7), STORE_OK);
+	CHECK_INT(access_put(st, SUBJ_B, 8), STORE_OK);
+	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);
+	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);   /* none left */
+	CHECK_INT(store_access_list(st, SUBJ_A, UINT64_MAX, 10, &idx, &n),
+	    STORE_OK);
+	CHECK_INT(n, 0);
+	free(idx);
+	CHECK_INT(store_access_list(st, SUBJ_B, UINT64_MAX, 10, &idx, &n),
+	    STORE_OK);
+	CHECK_INT(n, 1);
+	free(idx);
+	/* The link stays; the next lookup draws a new key. */
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, joined), STORE_OK);
+	CHECK(memcmp(a, joined, sizeof(a)) != 0);
+	CHECK_INT(store_view_key_get(st, SUBJ_A, a2), STORE_OK);
+	CHECK(memcmp(joined, a2, sizeof(a)) == 0);
+	store_close(st);
+}
+
 #define WRITER_ROUNDS 200
 
 struct writer {
@@ -484,6 +536,7 @@ writer_run(void *arg)
 	struct store *st = open_named("concurrent.db");
 	char *attrs[] = { "street", "city" };
 	char subject[STORE_SUBJECT_LEN], local[32], cid[STORE_ID_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_consent c;
 	int created;
 
@@ -500,7 +553,8 @@ writer_run(void *arg)
 		    store_consent_insert(st, &c) != STORE_OK ||
 		    access_put(st, subject, (uint64_t)(w->id * 100000 + i))
 		    != STORE_OK ||
-		    store_link_subject(st, "caf", local, subject) != STORE_OK)
+		    store_link_subject(st, "caf", local, subject, view_key) !=
+		    STORE_OK)
 			w->failures++;
 		snprintf(local, sizeof(local), "shared-%d", i);
 		snprintf(subject, sizeof(subject), "%064d", i);
@@ -567,6 +621,7 @@ main(void)
 	UNIT_RUN(test_objections);
 	UNIT_RUN(test_access_index);
 	UNIT_RUN(test_mandates);
+	UNIT_RUN(test_view_keys);
 	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
 	tmpdir_remove(dir);
