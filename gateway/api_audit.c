@@ -206,8 +206,8 @@ access_log_dataset_in(const struct store_mandate *m, const char *dataset)
 	return 0;
 }
 
-/* Says whether e was an act under a mandate (mandate: true, the mediator,
- * the helper), from the private index. 0 when the view shows it, -1 when
+/* Marks e when it was an act under a mandate (mandate: true, the
+ * mediator, the helper), from the private index. 0 when the view shows it, -1 when
  * the mediator's view leaves it out. */
 static int
 access_log_mandate(struct request *r, const struct access_log_view *v,
@@ -216,13 +216,12 @@ access_log_mandate(struct request *r, const struct access_log_view *v,
 	char *mediator = NULL, *helper = NULL;
 	int mine, shown;
 
+	/* Only these entries get the marks: every other stays as logged. */
 	if (store_access_mandate(r->store, v->subject, index, &mediator,
 	    &helper) == STORE_OK) {
 		json_object_set_new(e, "mandate", json_true());
 		json_object_set_new(e, "mediator", json_string(mediator));
 		json_object_set_new(e, "helper", json_string(helper));
-	} else {
-		json_object_set_new(e, "mandate", json_false());
 	}
 	mine = mediator != NULL && strcmp(mediator, r->caller->id) == 0;
 	shown = v->mandate.id[0] == '\0' || mine ||

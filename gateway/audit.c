@@ -295,9 +295,11 @@ audit_mandate_value(const struct audit_entry *e, char *buf, size_t len)
 }
 
 /* The members of an entry about a subject: a fresh nonce and the
- * commitments to the subject, the consent, the payload and, for an act
- * under a mandate, the mandate and its helper (`on_behalf`) under its view
- * key. Entries about no subject have them null. 0, or -1. */
+ * commitments to the subject, the consent and the payload under its view
+ * key; entries about no subject have them null. An act under a mandate
+ * also commits to the mandate and its helper (`on_behalf`), a member the
+ * others do not have, so that their format stays that of contract §5.
+ * 0, or -1. */
 static int
 audit_commitments(json_t *o, const struct audit_entry *e)
 {
@@ -335,8 +337,9 @@ audit_commitments(json_t *o, const struct audit_entry *e)
 		}
 	}
 	for (int i = 0; i < 5; i++)
-		bad |= json_object_set_new(o, names[i],
-		    audit_json_string(value[i])) != 0;
+		if (i < 4 || value[i] != NULL)
+			bad |= json_object_set_new(o, names[i],
+			    audit_json_string(value[i])) != 0;
 	return bad ? -1 : 0;
 }
 

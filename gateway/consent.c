@@ -156,7 +156,7 @@ consent_to_json(const struct store_consent *c, const char *viewer_local_id,
     int64_t now_ms)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, "
-	    "s:o, s:s, s:b}",
+	    "s:o, s:s}",
 	    "id", c->id, "subject", viewer_local_id, "consumer", c->consumer,
 	    "provider", c->provider, "dataset", c->dataset,
 	    "attributes", jsonutil_string_list(c->attributes, c->nattributes),
@@ -164,10 +164,11 @@ consent_to_json(const struct store_consent *c, const char *viewer_local_id,
 	    "created_at", jsonutil_time(c->created_ms),
 	    "expires_at", jsonutil_time(c->expires_ms),
 	    "revoked_at", jsonutil_time(c->revoked_ms),
-	    "status", consent_status(c->revoked_ms, c->expires_ms, now_ms),
-	    "mandate", c->mandate != NULL);
+	    "status", consent_status(c->revoked_ms, c->expires_ms, now_ms));
 
-	if (o != NULL && c->mediator != NULL)
+	if (o != NULL && c->mediator != NULL) {
+		json_object_set_new(o, "mandate", json_true());
 		json_object_set_new(o, "mediator", json_string(c->mediator));
+	}
 	return o;
 }

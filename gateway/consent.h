@@ -55,8 +55,8 @@ const char *consent_status(int64_t revoked_ms, int64_t expires_ms,
     int64_t now_ms);
 
 /* The consent as the API shows it to `viewer` (a party to it): subject is
- * viewer's local id, status "active" | "revoked" | "expired", mandate true
- * with the mediator when one gave it. New reference. */
+ * viewer's local id, status "active" | "revoked" | "expired"; given by a
+ * mediator, also mandate: true and the mediator. New reference. */
 json_t *consent_to_json(const struct store_consent *c, const char *viewer_local_id,
     int64_t now_ms);
 

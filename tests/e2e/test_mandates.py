@@ -296,7 +296,7 @@ def test_access_log_through_the_mediator():
         eq(e["helper"], HELPER)
     fetches = [e for e in entries if e["type"] == "fetch"]
     check(fetches, "caf's fetches are in it")
-    check(all(e["mandate"] is False for e in fetches), "a fetch is no act under a mandate")
+    check(all("mandate" not in e for e in fetches), "a fetch is no act under a mandate")
     # Each act under a mandate commits to the mandate and its helper under
     # bob's view key (docs/audit.md): the citizen's portal can check it.
     v = base64.b64decode(r.json["view_key"])
@@ -305,7 +305,7 @@ def test_access_log_through_the_mediator():
         want = hmac.new(v, b"tellonce/mandate\n" + nonce + st().bob_mandate.encode() +
                         b"\n" + HELPER.encode(), hashlib.sha256).digest()
         eq(e["on_behalf"], base64.b64encode(want).decode(), "on_behalf commitment")
-    check(all(e["on_behalf"] is None for e in fetches), "no on_behalf on a fetch")
+    check(all("on_behalf" not in e for e in fetches), "no on_behalf on a fetch")
     reads = [e for e in entries if e["type"] == "access_log.read"]
     check(reads and reads[0]["mandate"] is True, "the read itself is audited")
     # The portal (transparency) sees the same marks.

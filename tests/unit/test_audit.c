@@ -286,8 +286,7 @@ test_entry_json(void)
 	rest = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	CHECK_STR(rest, "{\"attributes\":[\"city\",\"street\"],"
 	    "\"basis\":\"consent\",\"consumer\":\"caf\",\"dataset\":\"address\","
-	    "\"decision\":\"allow\",\"on_behalf\":null,\"policy\":null,"
-	    "\"provider\":\"mairie\","
+	    "\"decision\":\"allow\",\"policy\":null,\"provider\":\"mairie\","
 	    "\"purpose\":\"benefit-eligibility\",\"reason\":null,"
 	    "\"request_id\":\"req-7\",\"ts\":\"2026-11-30T00:53:20Z\","
 	    "\"type\":\"fetch\"}");
@@ -311,8 +310,7 @@ test_entry_json(void)
 	json = audit_entry_json(&e);
 	CHECK_STR(json, "{\"attributes\":null,\"basis\":null,\"consent\":null,"
 	    "\"consumer\":null,\"dataset\":null,\"decision\":null,"
-	    "\"nonce\":null,\"on_behalf\":null,\"payload\":null,\"policy\":null,"
-	    "\"provider\":null,"
+	    "\"nonce\":null,\"payload\":null,\"policy\":null,\"provider\":null,"
 	    "\"purpose\":null,\"reason\":\"caf\xc3\xa9\",\"request_id\":null,"
 	    "\"subject\":null,\"ts\":\"1970-01-01T00:00:00Z\","
 	    "\"type\":\"config.reload\"}");

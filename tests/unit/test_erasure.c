@@ -371,7 +371,15 @@ test_migrate_push_keys(void)
 	    "(SELECT id FROM records), 'deliveries', 1);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
-	    "DROP TABLE view_keys; DROP TABLE health; PRAGMA user_version = 4;",
+	    "DROP TABLE view_keys; DROP TABLE health;"
+	    "DROP TABLE mandate_datasets; DROP TABLE mandates;"
+	    "ALTER TABLE consents DROP COLUMN mandate;"
+	    "ALTER TABLE consents DROP COLUMN mediator;"
+	    "ALTER TABLE consents DROP COLUMN helper;"
+	    "ALTER TABLE access_index DROP COLUMN mandate;"
+	    "ALTER TABLE access_index DROP COLUMN mediator;"
+	    "ALTER TABLE access_index DROP COLUMN helper;"
+	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
