@@ -1084,28 +1084,37 @@ sq_consent_get(struct store *st, const char *id, struct store_consent *out)
 	return rc;
 }
 
+/* Sets revoked_ms of row `id` through `revoke` if not yet revoked,
+ * keeping the first time; STORE_NOT_FOUND (asked through `exists`) when
+ * there is no such row. For consents and mandates. */
 static enum store_status
-sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+sq_revoke(struct sqlite_store *ss, enum sqlite_stmt revoke,
+    enum sqlite_stmt exists, const char *id, int64_t now_ms)
 {
-	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_CONSENT_REVOKE)) == NULL)
+	if ((s = sq_stmt(ss, revoke)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, now_ms);
-	if ((rc = sq_exec(ss, s, "consent revoke")) != STORE_OK)
+	if ((rc = sq_exec(ss, s, sqlite_sql[revoke])) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1)
 		return STORE_OK;
 	/* Nothing changed: already revoked (keep the first time) or absent. */
-	if ((s = sq_stmt(ss, Q_CONSENT_EXISTS)) == NULL)
+	if ((s = sq_stmt(ss, exists)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, id);
-	rc = sq_row(ss, s, "consent exists");
+	rc = sq_row(ss, s, sqlite_sql[exists]);
 	sqlite3_reset(s);
 	return rc;
+}
+
+static enum store_status
+sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	return sq_revoke(sq(st), Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms);
 }
 
 /* Collects every row of a CONSENT_COLUMNS query (already bound). */
@@ -1271,25 +1280,7 @@ sq_mandate_get(struct store *st, const char *id, struct store_mandate *out)
 static enum store_status
 sq_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
 {
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
-	enum store_status rc;
-
-	if ((s = sq_stmt(ss, Q_MANDATE_REVOKE)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, now_ms);
-	if ((rc = sq_exec(ss, s, "mandate revoke")) != STORE_OK)
-		return rc;
-	if (sqlite3_changes(ss->db) == 1)
-		return STORE_OK;
-	/* Nothing changed: already revoked (keep the first time) or absent. */
-	if ((s = sq_stmt(ss, Q_MANDATE_EXISTS)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	rc = sq_row(ss, s, "mandate exists");
-	sqlite3_reset(s);
-	return rc;
+	return sq_revoke(sq(st), Q_MANDATE_REVOKE, Q_MANDATE_EXISTS, id, now_ms);
 }
 
 static enum store_status
