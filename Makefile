@@ -29,8 +29,9 @@ DEB_PKGS = pkg-config make gcc libc6-dev \
 	libsqlite3-dev libevent-dev libpq-dev libutf8proc-dev \
 	python3 curl
 # Only the test suite needs these: a real PostgreSQL, the certificates its
-# TLS tests make, the man page linters, systemd-analyze.
-TEST_PKGS = python3-cryptography postgresql groff-base mandoc systemd
+# TLS tests make, the man page linters, systemd-analyze, promtool (the
+# metrics lint).
+TEST_PKGS = python3-cryptography postgresql groff-base mandoc systemd prometheus
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make fuzz` needs these (clang and its libFuzzer runtime).

@@ -1,4 +1,4 @@
-/* connector.h — the connector ABI, version 1.
+/* connector.h — the connector ABI, version 2.
  *
  * The only thing the gateway core knows about connectors. A connector type
  * (http, sql, file, or a plugin loaded with dlopen) exports one
@@ -19,7 +19,14 @@
  *
  * A plugin shared object exports
  *     const struct connector_ops *tellonce_connector_v1(void);
- * (CONNECTOR_ENTRY_SYMBOL) and must set abi_version = CONNECTOR_ABI_VERSION.
+ * (CONNECTOR_ENTRY_SYMBOL) and sets abi_version to the CONNECTOR_ABI_VERSION
+ * of the header it was built with. The core loads any version from
+ * CONNECTOR_ABI_MIN_VERSION to CONNECTOR_ABI_VERSION: a version only ever
+ * appends fields to the structs the core fills (connector_request), which
+ * an older connector does not read, and never changes the entry symbol,
+ * the ops struct or a field's meaning. What each version added:
+ *   1  the first;
+ *   2  connector_request.traceparent.
  * The ops struct and everything it points to (keys, strings) must stay valid
  * while the process runs: the gateway never unloads a plugin.
  *
@@ -37,7 +44,8 @@
 
 struct event_base;
 
-#define CONNECTOR_ABI_VERSION 1
+#define CONNECTOR_ABI_VERSION 2
+#define CONNECTOR_ABI_MIN_VERSION 1
 #define CONNECTOR_ENTRY_SYMBOL "tellonce_connector_v1"
 
 /* ---- settings: the YAML keys a connector accepts ---------------------- */
@@ -107,6 +115,10 @@ struct connector_request {
 	const char *body;            /* push: JSON object in the service's own    */
 	size_t body_len;             /*   field names (after mapping); else NULL  */
 	const char *cursor;          /* changes: opaque cursor, NULL = beginning  */
+	/* ABI 2: a W3C traceparent for the call (same trace as the request
+	 * or record behind it, a span id of its own), for a transport that
+	 * carries headers; NULL when there is none. Others ignore it. */
+	const char *traceparent;
 };
 
 struct connector_result {

@@ -89,9 +89,11 @@ plugin_check(const struct connector_ops *ops, char *err, size_t errlen)
 		snprintf(err, errlen, "%s() returned NULL", CONNECTOR_ENTRY_SYMBOL);
 		return -1;
 	}
-	if (ops->abi_version != CONNECTOR_ABI_VERSION) {
+	if (ops->abi_version < CONNECTOR_ABI_MIN_VERSION ||
+	    ops->abi_version > CONNECTOR_ABI_VERSION) {
 		snprintf(err, errlen, "it was built for connector ABI version %u; "
-		    "this gateway speaks version %d", (unsigned)ops->abi_version,
+		    "this gateway speaks versions %d to %d",
+		    (unsigned)ops->abi_version, CONNECTOR_ABI_MIN_VERSION,
 		    CONNECTOR_ABI_VERSION);
 		return -1;
 	}

@@ -92,7 +92,7 @@ fuzz_start(void)
 	if (fuzz_gw.signer == NULL || fuzz_gw.audit == NULL ||
 	    (fd = server_listen("127.0.0.1:0", err, sizeof(err))) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
-	    server_start_on(&fuzz_gw, cfg, fd, err, sizeof(err)) == NULL) {
+	    server_start_on(&fuzz_gw, cfg, fd, -1, err, sizeof(err)) == NULL) {
 		fprintf(stderr, "fuzz: %s\n", err);
 		abort();
 	}

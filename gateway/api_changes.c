@@ -19,7 +19,6 @@
 #include "gateway.h"
 #include "jcs.h"
 #include "jsonutil.h"
-#include "log.h"
 #include "mapping.h"
 #include "subscription.h"
 
@@ -155,7 +154,7 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	}
 	if (mapping_from_dataset(r->caller->connector, ds, granted, &mapped, err,
 	    sizeof(err)) != 0) {
-		log_warn("request %s: change %s: %s", r->id, rec->id, err);
+		request_log(r, LOG_LEVEL_WARN, "change %s: %s", rec->id, err);
 		goto out;
 	}
 	clock_format_rfc3339(rec->created_ms, ts);

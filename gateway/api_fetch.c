@@ -14,7 +14,6 @@
 #include "clock.h"
 #include "jcs.h"
 #include "jsonutil.h"
-#include "log.h"
 #include "mapping.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -29,6 +28,7 @@ struct fetch {
 	char *provider_local_id;      /* owned */
 	json_t *record;               /* permitted attributes; owned */
 	char *payload;                /* the record's JCS text; owned */
+	int64_t called_us;            /* when the provider was called */
 	/* The reply, decided before the audit entry is written. */
 	int status;
 	const char *reason;           /* static */
@@ -131,8 +131,9 @@ fetch_done(const struct connector_result *res, void *arg)
 	json_error_t jerr;
 	char err[256];
 
-	metrics_connector(res->status);
-	log_debug("request %s: provider %s answered %s (HTTP %d)", f->r->id,
+	metrics_connector(prov->id, METRICS_FETCH, res->status,
+	    clock_mono_us() - f->called_us);
+	request_log(f->r, LOG_LEVEL_DEBUG, "provider %s answered %s (HTTP %d)",
 	    prov->id, metrics_connector_name(res->status), res->http_status);
 	switch (res->status) {
 	case CONNECTOR_OK:
@@ -146,8 +147,8 @@ fetch_done(const struct connector_result *res, void *arg)
 		    "the provider did not answer in time");
 		return;
 	default:
-		log_warn("request %s: provider %s failed: %s", f->r->id, prov->id,
-		    res->detail ? res->detail : "no detail");
+		request_log(f->r, LOG_LEVEL_WARN, "provider %s failed: %s",
+		    prov->id, res->detail ? res->detail : "no detail");
 		fetch_finish(f, 502, "provider_error", "the provider failed: %s",
 		    res->detail ? res->detail : "no detail");
 		return;
@@ -207,12 +208,12 @@ fetch_call(struct fetch *f)
 	const struct config_service *prov = f->d.policy->provider;
 	const struct connector_ops *ops;
 	struct connector_request creq;
-	char err[256];
+	char err[256], traceparent[TRACE_HEADER_LEN];
 	void *inst;
 
 	inst = snapshot_connector(f->r->snap, prov, &ops, err, sizeof(err));
 	if (inst == NULL || ops->fetch == NULL) {
-		log_warn("request %s: provider %s: %s", f->r->id, prov->id,
+		request_log(f->r, LOG_LEVEL_WARN, "provider %s: %s", prov->id,
 		    inst ? "its connector cannot fetch" : err);
 		fetch_finish(f, 502, "provider_error", "the provider cannot be called");
 		return;
@@ -221,8 +222,11 @@ fetch_call(struct fetch *f)
 	creq.local_id = f->provider_local_id;
 	creq.dataset = f->ds->name;
 	creq.request_id = f->r->id;
-	log_debug("request %s: calling provider %s (%s connector) for %s",
-	    f->r->id, prov->id, ops->name, f->ds->name);
+	trace_child(&f->r->trace, traceparent);
+	creq.traceparent = traceparent;
+	request_log(f->r, LOG_LEVEL_DEBUG, "calling provider %s (%s connector) "
+	    "for %s", prov->id, ops->name, f->ds->name);
+	f->called_us = clock_mono_us();
 	ops->fetch(inst, &creq, fetch_done, f);
 }
 

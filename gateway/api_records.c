@@ -28,6 +28,7 @@ struct records_push {
 	/* What the store keeps points into these. */
 	char request_sha256[65];
 	char *response_text;
+	char traceparent[TRACE_HEADER_LEN];
 	struct store_push stored;
 };
 
@@ -147,6 +148,9 @@ records_queue(struct records_push *p, const char *key)
 	}
 	push_store_entry(&p->push, key, p->request_sha256, p->response_text,
 	    &p->stored);
+	/* Its deliveries continue this request's trace. */
+	trace_format(&r->trace, p->traceparent);
+	p->stored.traceparent = p->traceparent;
 	b->items[b->n++] = p;
 	return 0;
 }

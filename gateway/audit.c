@@ -103,6 +103,7 @@ struct audit {
 	size_t bundle_len;
 	char *checkpoint;           /* latest signed note */
 	uint64_t checkpoint_size;
+	int64_t checkpoint_ms;      /* when it was written (clock_now_ms) */
 
 	atomic_int failed;          /* a write failed: no entries until recovered */
 };
@@ -792,6 +793,7 @@ audit_publish(struct audit *a)
 	free(a->checkpoint);
 	a->checkpoint = note;
 	a->checkpoint_size = size;
+	a->checkpoint_ms = clock_now_ms();
 	pthread_mutex_unlock(&a->tmu);
 	return 0;
 }
@@ -1484,6 +1486,18 @@ audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
 		rc = 0;
 	pthread_mutex_unlock(&a->tmu);
 	return rc;
+}
+
+int64_t
+audit_checkpoint_time(struct audit *a, uint64_t *size)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&a->tmu);
+	ms = a->checkpoint_ms;
+	*size = a->checkpoint_size;
+	pthread_mutex_unlock(&a->tmu);
+	return ms;
 }
 
 char *

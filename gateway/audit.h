@@ -157,6 +157,9 @@ int audit_consistency_proof(struct audit *a, uint64_t from, uint64_t to,
 /* The latest signed checkpoint (its text, malloc'd; caller frees) and its
  * tree size. */
 char *audit_checkpoint(struct audit *a, uint64_t *size);
+/* When the latest checkpoint was written (ms since the epoch; this
+ * process writes one at open) and, in *size, the entries it signs. */
+int64_t audit_checkpoint_time(struct audit *a, uint64_t *size);
 
 /* Offline verification of the audit directory `dir` (nothing else may be
  * writing it): every entry bundle, every hash tile, the checkpoint's root

@@ -18,10 +18,16 @@ clock_now_ms(void)
 int64_t
 clock_mono_ms(void)
 {
+	return clock_mono_us() / 1000;
+}
+
+int64_t
+clock_mono_us(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* With the milliseconds, or to the second only (frac 0). */

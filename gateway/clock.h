@@ -11,6 +11,8 @@
 int64_t clock_now_ms(void);
 /* Milliseconds from CLOCK_MONOTONIC, for timeouts and intervals. */
 int64_t clock_mono_ms(void);
+/* Microseconds of CLOCK_MONOTONIC: for measuring durations. */
+int64_t clock_mono_us(void);
 /* Writes "2026-11-28T21:32:38.123Z" into buf (CLOCK_RFC3339_LEN bytes). */
 void clock_format_rfc3339(int64_t ms, char buf[CLOCK_RFC3339_LEN]);
 /* The same to the second, "2026-11-28T21:32:38Z": the precision that audit

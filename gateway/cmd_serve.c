@@ -19,6 +19,7 @@
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
 #include "reload.h"
@@ -47,11 +48,13 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 	if (cfg == NULL) {
 		log_error("reload refused: %s is invalid; the old configuration "
 		    "keeps serving", gw->config_path);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	if ((blocker = reload_blocker(server_config(gw->server), cfg)) != NULL) {
 		log_error("reload refused: %s changed, which needs a restart", blocker);
 		config_free(cfg);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	/* The server and the delivery worker share the one config, read
@@ -62,6 +65,7 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 		log_error("reload refused: %s; the old configuration keeps "
 		    "serving", err);
 		config_free(cfg);
+		metrics_config_loaded(1, 0);
 		return -1;
 	}
 	cmd_serve_log_level(cfg);
@@ -69,6 +73,7 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
 	log_info("configuration reloaded from %s", gw->config_path);
+	metrics_config_loaded(1, 1);
 	return 0;
 }
 
@@ -156,20 +161,26 @@ cmd_serve_block_signals(sigset_t *set)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-/* Binds the listener as root, drops privileges, then opens what the
+/* Binds the listeners as root, drops privileges, then opens what the
  * gateway keeps: the signing key, the access index's store connection and
  * the audit log. Everything opened after the drop is opened as
  * gateway.user, so its files stay usable by it. 0, or -1 logged. */
 static int
 cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
-    struct store **index_store)
+    int *admin_fd, struct store **index_store)
 {
 	char err[512];
 
-	if ((*fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0) {
+	if ((*fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0 ||
+	    (cfg->gateway.admin_listen != NULL && (*admin_fd = server_listen(
+	    cfg->gateway.admin_listen, err, sizeof(err))) < 0)) {
 		log_error("%s", err);
 		return -1;
 	}
+	if (cfg->gateway.tls.client_ca.len > 0 &&
+	    cfg->gateway.admin_listen == NULL)
+		log_warn("mTLS is on and gateway.admin_listen is not set: "
+		    "/healthz, /readyz and /metrics need a client certificate");
 	if (cfg->gateway.user != NULL &&
 	    privdrop_to(cfg->gateway.user, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -189,16 +200,18 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 	return 0;
 }
 
-/* Starts the HTTP workers on fd and the delivery worker; takes fd and
- * cfg (one reference each to the server and the delivery worker), also on
- * failure. The delivery worker, or NULL logged with nothing left running. */
+/* Starts the HTTP workers on fd (and admin_fd, or -1) and the delivery
+ * worker; takes the fds and cfg (one reference each to the server and the
+ * delivery worker), also on failure. The delivery worker, or NULL logged
+ * with nothing left running. */
 static struct delivery *
-cmd_serve_start(struct gateway *gw, struct config *cfg, int fd)
+cmd_serve_start(struct gateway *gw, struct config *cfg, int fd, int admin_fd)
 {
 	struct delivery *dl;
 	char err[512];
 
-	if (server_start_on(gw, config_ref(cfg), fd, err, sizeof(err)) == NULL) {
+	if (server_start_on(gw, config_ref(cfg), fd, admin_fd, err,
+	    sizeof(err)) == NULL) {
 		log_error("%s", err);
 		config_free(cfg);
 		return NULL;
@@ -219,12 +232,13 @@ cmd_serve(int argc, char **argv)
 	struct config *cfg;
 	sigset_t set;
 	char err[256];
-	int fd = -1, rc = CMD_FAIL;
+	int fd = -1, admin_fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
 		return cmd_usage_error("serve", "needs -c FILE");
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
+	metrics_config_loaded(0, 1);
 	cmd_serve_log_level(cfg);
 	if (fdlimit_check(cfg, fdlimit_raise(), err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -238,12 +252,12 @@ cmd_serve(int argc, char **argv)
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (cmd_serve_open(&gw, cfg, &fd, &index_store) != 0) {
+	if (cmd_serve_open(&gw, cfg, &fd, &admin_fd, &index_store) != 0) {
 		config_free(cfg);
 		goto out;
 	}
-	dl = cmd_serve_start(&gw, cfg, fd);
-	fd = -1;
+	dl = cmd_serve_start(&gw, cfg, fd, admin_fd);
+	fd = admin_fd = -1;
 	if (dl == NULL)
 		goto out;
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
@@ -260,6 +274,8 @@ cmd_serve(int argc, char **argv)
 out:
 	if (fd >= 0)
 		close(fd);
+	if (admin_fd >= 0)
+		close(admin_fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
 	if (index_store != NULL)

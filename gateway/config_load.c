@@ -134,6 +134,61 @@ config_field_listen(struct config_loader *ld, const struct config_field *f,
 		*(char **)dst = config_strdup(ld, s);
 }
 
+/* Whether the host of a valid listen spec is a loopback address: 127/8,
+ * ::1 or "localhost" (any other name could resolve off the machine). */
+static int
+config_loopback_listen(const char *s)
+{
+	char host[INET6_ADDRSTRLEN];
+	unsigned char addr[16];
+	const char *end;
+	size_t len;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		len = (size_t)(end - s - 1);
+		memcpy(host, s + 1, len);
+		host[len] = '\0';
+		return inet_pton(AF_INET6, host, addr) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)addr);
+	}
+	end = strchr(s, ':');
+	len = (size_t)(end - s);
+	if (len >= sizeof(host))
+		return 0;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127;
+}
+
+/* gateway.admin_listen: plain HTTP without client certificates, so on a
+ * loopback address only (docs/operations.md, The admin listener). */
+static void
+config_field_admin_listen(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (!config_valid_listen(s)) {
+		config_error(ld, v, "%s: expected host:port or [IPv6]:port, "
+		    "e.g. 127.0.0.1:9464", path);
+		return;
+	}
+	if (!config_loopback_listen(s)) {
+		config_error(ld, v, "%s: %s is not a loopback address; the admin "
+		    "listener speaks plain HTTP without client certificates, so "
+		    "it binds 127.0.0.1, [::1] or localhost only (scrape from "
+		    "another host through the main listener)", path, s);
+		return;
+	}
+	*(char **)dst = config_strdup(ld, s);
+}
+
 /* A URL of store_backend.c's scheme table that this build can open, so that
  * `check` refuses what `serve` would; a path (sqlite:PATH) is resolved,
  * other URLs are kept as they are. */
@@ -303,6 +358,10 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "listen", .parse = config_field_listen, .required = 1,
 	  .offset = offsetof(struct config_gateway, listen),
 	  .doc = "host:port or [IPv6]:port to accept connections on" },
+	{ .key = "admin_listen", .parse = config_field_admin_listen,
+	  .offset = offsetof(struct config_gateway, admin_listen),
+	  .doc = "loopback host:port serving health, metrics and the admin "
+	  "endpoints in plain HTTP; default: none" },
 	{ .key = "workers", .parse = config_field_count,
 	  .offset = offsetof(struct config_gateway, workers),
 	  .aux = CONFIG_MAX_WORKERS,

@@ -163,6 +163,7 @@ static void
 config_gateway_free(struct config_gateway *gw)
 {
 	free(gw->listen);
+	free(gw->admin_listen);
 	free(gw->log_level);
 	free(gw->user);
 	free(gw->store);

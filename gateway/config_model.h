@@ -194,6 +194,7 @@ struct config_category {
 
 struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
+	char *admin_listen;              /* loopback host:port, or NULL */
 	int workers;                     /* event-loop threads; default: CPUs */
 	char *log_level;                 /* "info" */
 	char *user;                      /* drop root to this user; NULL = stay */

@@ -28,10 +28,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "poller.h"
 #include "retention.h"
 #include "snapshot.h"
 #include "subscription.h"
+#include "trace.h"
 
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
@@ -54,6 +56,7 @@ struct delivery_job {
 	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
+	int64_t pushed_us;           /* when the push was sent */
 	enum delivery_phase phase;
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
@@ -130,6 +133,7 @@ delivery_sub_get(struct delivery *dl, const char *id)
 		return NULL;
 	}
 	dl->subs[dl->nsubs++] = sub;
+	metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 	return sub;
 }
 
@@ -161,6 +165,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			    sub->id);
 		sub->failures = 0;
 		sub->open_until = 0;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_CLOSED);
 		return;
 	}
 	sub->failures++;
@@ -170,6 +175,7 @@ delivery_circuit(struct delivery_job *job, int ok)
 			log_warn("delivery: %s failed %d times in a row; circuit "
 			    "open", sub->id, sub->failures);
 		sub->open_until = clock_mono_ms() + cd->circuit_cooldown_ms;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_OPEN);
 	}
 }
 
@@ -179,8 +185,13 @@ static void
 delivery_job_free(struct delivery_job *job)
 {
 	job->sub->inflight--;
-	if (job->probe)
+	/* A probe that ended without an answer (denied, or never pushed)
+	 * leaves the circuit open for the next one. */
+	if (job->probe) {
 		job->sub->probing = 0;
+		if (job->sub->open_until != 0)
+			metrics_circuit(job->sub->id, METRICS_CIRCUIT_OPEN);
+	}
 	snapshot_release(job->snap);
 	store_delivery_clear(&job->row);
 	policy_decision_clear(&job->dec);
@@ -305,6 +316,8 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	struct delivery_job *job = arg;
 	char detail[160];
 
+	metrics_connector(job->svc->id, METRICS_PUSH, res->status,
+	    clock_mono_us() - job->pushed_us);
 	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
 	    job->row.id, job->svc->id, metrics_connector_name(res->status),
 	    res->http_status, job->row.attempts + 1);
@@ -357,7 +370,8 @@ delivery_job_push(struct delivery_job *job)
 {
 	const struct connector_ops *ops;
 	struct connector_request creq = { 0 };
-	char err[256];
+	char err[256], traceparent[TRACE_HEADER_LEN];
+	struct trace trace;
 	void *inst;
 
 	if ((inst = delivery_connector(job, &ops, err, sizeof(err))) == NULL) {
@@ -370,9 +384,16 @@ delivery_job_push(struct delivery_job *job)
 	creq.idempotency_key = job->row.id;
 	creq.body = job->body;
 	creq.body_len = strlen(job->body);
-	log_debug("delivery %s: pushing %s to %s (%s connector), attempt %d",
-	    job->row.id, job->ds->name, job->svc->id, ops->name,
-	    job->row.attempts + 1);
+	/* Each attempt is a span of the trace of the push that brought the
+	 * record; a record without one (polled, or stored before traces)
+	 * starts a trace per attempt. */
+	trace_continue(&trace, job->row.rec.traceparent);
+	trace_format(&trace, traceparent);
+	creq.traceparent = traceparent;
+	log_debug("delivery %s trace %s: pushing %s to %s (%s connector), "
+	    "attempt %d", job->row.id, trace.trace_id, job->ds->name,
+	    job->svc->id, ops->name, job->row.attempts + 1);
+	job->pushed_us = clock_mono_us();
 	ops->push(inst, &creq, delivery_job_pushed, job);
 }
 
@@ -462,8 +483,10 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->sub = sub;
 	job->probe = probe;
 	sub->inflight++;
-	if (probe)
+	if (probe) {
 		sub->probing = 1;
+		metrics_circuit(sub->id, METRICS_CIRCUIT_HALF_OPEN);
+	}
 	job->row = *row;
 	memset(row, 0, sizeof(*row));
 	job->svc = svc;

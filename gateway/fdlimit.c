@@ -47,9 +47,11 @@ fdlimit_needed(const struct config *cfg)
 	for (size_t i = 0; i < cfg->nservices; i++)
 		connectors += cfg->services[i].connector != NULL;
 	/* The workers and the delivery worker each run a loop; a worker may
-	 * hold one refused connection while it pauses accepting. */
+	 * hold one refused connection while it pauses accepting. The admin
+	 * listener is a socket, its dup and its own connections. */
 	return FDLIMIT_PROCESS + FDLIMIT_AUDIT_RESERVE + workers +
-	    (workers + 1) * (FDLIMIT_LOOP + connectors * CONNECTOR_MAX_FDS);
+	    (workers + 1) * (FDLIMIT_LOOP + connectors * CONNECTOR_MAX_FDS) +
+	    (cfg->gateway.admin_listen != NULL ? 2 + FDLIMIT_ADMIN_CONNECTIONS : 0);
 }
 
 int

@@ -15,6 +15,9 @@ struct config;
 /* Descriptors only the audit log and the store may take (files they open
  * for a moment: a tile, a checkpoint, a journal being replaced). */
 #define FDLIMIT_AUDIT_RESERVE 32
+/* Connections the admin listener (gateway.admin_listen) holds at most,
+ * budgeted apart from limits.max_connections. */
+#define FDLIMIT_ADMIN_CONNECTIONS 64
 
 /* Raises the soft RLIMIT_NOFILE to the hard one; the soft limit in force
  * after. */

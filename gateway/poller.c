@@ -9,7 +9,9 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "push.h"
+#include "trace.h"
 
 /* A polled service's state; kept across reloads. */
 struct poller_state {
@@ -34,6 +36,9 @@ struct poller_call {
 	const struct config *cfg;
 	const struct config_service *svc;
 	char *cursor;                /* the stored cursor it started from */
+	struct trace trace;          /* a poll starts a trace; its records keep it */
+	char traceparent[TRACE_HEADER_LEN];
+	int64_t started_us;
 	poller_release_fn release;
 	void *arg;
 };
@@ -198,6 +203,7 @@ poller_accept(struct poller_call *c, const json_t *changes, const char *next)
 			 * change from being accepted twice. */
 			push_store_entry(&pushes[kept], NULL, NULL, NULL,
 			    &stored[kept]);
+			stored[kept].traceparent = c->traceparent;
 			kept++;
 		} else {
 			push_clear(&pushes[kept]);
@@ -228,8 +234,10 @@ poller_done(const struct connector_result *res, void *arg)
 	int64_t interval = c->svc->connector->poll.interval_ms;
 	json_t *changes;
 
+	metrics_connector(c->svc->id, METRICS_CHANGES, res->status,
+	    clock_mono_us() - c->started_us);
 	if (res->status != CONNECTOR_OK) {
-		log_warn("poll %s: %s", c->svc->id, res->detail ? res->detail :
+		log_warn("poll %s trace %s: %s", c->svc->id, c->trace.trace_id, res->detail ? res->detail :
 		    "the service failed");
 		poller_call_end(c, interval);
 		return;
@@ -260,6 +268,7 @@ poller_source(struct poller *pl, const struct config *cfg,
 {
 	struct poller_state *ps = poller_state_get(pl, svc->id);
 	struct connector_request req = { 0 };
+	char traceparent[TRACE_HEADER_LEN];
 	struct poller_call *c;
 	enum store_status st;
 
@@ -282,6 +291,11 @@ poller_source(struct poller *pl, const struct config *cfg,
 	req.dataset = svc->connector->poll.dataset->name;
 	req.request_id = "poll";
 	req.cursor = c->cursor != NULL && c->cursor[0] ? c->cursor : NULL;
+	trace_continue(&c->trace, NULL);
+	trace_format(&c->trace, c->traceparent);
+	trace_child(&c->trace, traceparent);
+	req.traceparent = traceparent;
+	c->started_us = clock_mono_us();
 	svc->connector->ops->changes(inst, &req, poller_done, c);
 	return 1;
 }

@@ -1,5 +1,5 @@
 /* reload.c — what a SIGHUP may change (see reload.h). Each setting that
- * blocks a reload is used once, at start (the socket bound, privileges
+ * blocks a reload is used once, at start (the sockets bound, privileges
  * dropped, the workers started, the store and the audit log opened), or
  * would change what was already given out (pseudonyms, signatures). */
 #include "reload.h"
@@ -28,6 +28,8 @@ reload_blocker(const struct config *old, const struct config *new)
 		return "gateway.user";
 	if (strcmp(o->listen, n->listen) != 0)
 		return "gateway.listen";
+	if (!reload_string_equal(o->admin_listen, n->admin_listen))
+		return "gateway.admin_listen";
 	if (o->workers != n->workers)
 		return "gateway.workers";
 	if (strcmp(o->store, n->store) != 0)

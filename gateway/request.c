@@ -94,19 +94,36 @@ request_method_name(const struct request *r)
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
+	const char *route = r->path ? r->path : "unrouted";
+	int64_t took_us = clock_mono_us() - r->started_us;
+
 	if (r->req != NULL) {
-		log_debug("request %s: %s %s answered %d in %lld ms", r->id,
-		    request_method_name(r), r->path ? r->path : "(unrouted)",
-		    status, (long long)(clock_mono_ms() - r->started_ms));
+		log_debug("request %s trace %s: %s %s answered %d in %lld ms",
+		    r->id, r->trace.trace_id, request_method_name(r), route,
+		    status, (long long)(took_us / 1000));
 		conn_request_answered(r->worker->conns, r->req,
 		    &r->cfg->gateway.limits);
 		evhttp_send_reply(r->req, status, request_status_title(status),
 		    body);
-		metrics_http(r->path ? r->path : "unrouted", status);
+		metrics_http(route, status, took_us);
 		r->req = NULL;   /* evhttp frees it once sent */
 	}
 	if (!r->held)
 		request_free(r);
+}
+
+void
+request_log(struct request *r, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, "request %s trace %s: %s", r->id, r->trace.trace_id, msg);
 }
 
 void
@@ -226,8 +243,8 @@ request_audit_done(int status, uint64_t index, void *arg)
 
 	free(ctx);
 	if (status != 0) {
-		log_ratelimited(LOG_LEVEL_ERROR, "request %s: audit append "
-		    "failed; reply withheld", r->id);
+		log_ratelimited(LOG_LEVEL_ERROR, "request %s trace %s: audit "
+		    "append failed; reply withheld", r->id, r->trace.trace_id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
 		return;
 	}
@@ -279,6 +296,14 @@ request_set_id(struct request *r)
 		    raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]);
 	}
 	request_add_header(r, "X-Request-Id", r->id);
+}
+
+/* Joins the caller's W3C trace, or starts one (trace.h). */
+static void
+request_set_trace(struct request *r)
+{
+	trace_continue(&r->trace, evhttp_find_header(
+	    evhttp_request_get_input_headers(r->req), "traceparent"));
 }
 
 static const char *
@@ -524,11 +549,12 @@ request_new(struct request_worker *w, struct snapshot *snap,
 	r->store = w->store;
 	r->snap = snapshot_hold(snap);
 	r->cfg = snap->cfg;
-	r->started_ms = clock_mono_ms();
 	TAILQ_INIT(&r->query);
 	TAILQ_INSERT_TAIL(&w->requests, r, link);
 	w->inflight++;
+	r->started_us = clock_mono_us();
 	request_set_id(r);
+	request_set_trace(r);
 	conn_request_started(w->conns, req, &r->cfg->gateway.limits);
 	return r;
 }
@@ -608,8 +634,9 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 		return;
 	if (request_authenticate(r, rt->auth) != 0)
 		return;
-	log_debug("request %s: %s %s received from %s", r->id,
-	    request_method_name(r), rt->path, r->caller ? r->caller->id :
+	log_debug("request %s trace %s: %s %s received from %s", r->id,
+	    r->trace.trace_id, request_method_name(r), rt->path,
+	    r->caller ? r->caller->id :
 	    r->admin ? "the admin" : "anyone");
 	if (r->caller != NULL && request_rate_limit(r) != 0)
 		return;

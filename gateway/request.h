@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "log.h"
+#include "trace.h"
+
 struct audit_entry;
 struct config;
 struct config_service;
@@ -75,7 +78,8 @@ struct request {
 	const struct config_service *caller;  /* NULL on anonymous routes */
 	int admin;                   /* authenticated with the admin token */
 	char id[REQUEST_ID_LEN];     /* X-Request-Id */
-	int64_t started_ms;          /* monotonic, for the debug line */
+	struct trace trace;          /* the caller's trace, this request's span */
+	int64_t started_us;          /* clock_mono_us() at intake */
 	const char *path;            /* the route's pattern (NULL until routed) */
 	char *param;                 /* the {id} segment of the route, or NULL; owned */
 	struct evkeyvalq query;
@@ -110,6 +114,11 @@ void request_reply_empty(struct request *r, int status);
 /* Raw bytes with a content type and optional Cache-Control. */
 void request_reply_raw(struct request *r, int status, const char *content_type,
     const void *data, size_t len, const char *cache_control);
+/* Logs one line about r, prefixed with its request id and trace id so
+ * that lines about one exchange can be found across services. */
+void request_log(struct request *r, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Adds a response header (before the reply). */
 void request_add_header(struct request *r, const char *name, const char *value);
 

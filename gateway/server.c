@@ -6,7 +6,13 @@
  * published as a new shared config (with its TLS context); each worker
  * notices the change on its next request or connection and moves to a new
  * snapshot (snapshot.h) of it, while requests in flight finish on the old
- * one. Everything about a request itself is request.c's. */
+ * one. Everything about a request itself is request.c's.
+ *
+ * The admin listener (gateway.admin_listen), when configured, is a second
+ * evhttp on worker 0's loop: plain HTTP on loopback, no client
+ * certificate, serving only server_admin_route_table (health, metrics and
+ * the admin-token endpoints), with its own small connection budget so a
+ * flood on the main listener cannot lock operators out. */
 #include "server.h"
 
 #include <errno.h>
@@ -30,6 +36,7 @@
 #include "fdlimit.h"
 #include "gateway.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "request.h"
 #include "snapshot.h"
@@ -60,11 +67,17 @@ struct worker {
 	int abandoned;             /* requests waiting at the deadline answered */
 	struct event *drain_ev;
 	atomic_uint answered;      /* the last liveness probe this loop ran */
+	/* Worker 0 only, with an admin listener: */
+	struct request_worker admin_rw;
+	struct evhttp *admin_http;
+	struct evhttp_bound_socket *admin_bound;
 };
 
 struct server {
 	struct gateway *gw;
 	evutil_socket_t fd;
+	evutil_socket_t admin_fd;  /* -1: no admin listener */
+	struct conn_shared *admin_conns;  /* its connection counts */
 	int nworkers;
 	struct worker *workers;
 	pthread_mutex_t lock;      /* guards current */
@@ -77,10 +90,19 @@ struct server {
 	struct ratelimit *ratelimit;
 };
 
+/* Routes for operators, served on both listeners. */
+#define SERVER_HEALTH_ROUTES \
+	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz }, \
+	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz }, \
+	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics }
+#define SERVER_ADMIN_ROUTES \
+	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get }, \
+	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN, \
+	  api_deliveries_retry }, \
+	{ EVHTTP_REQ_GET, "/v1/register", REQUEST_ADMIN, api_register_get }
+
 static const struct request_route server_route_table[] = {
-	{ EVHTTP_REQ_GET, "/healthz", REQUEST_ANYONE, api_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", REQUEST_ANYONE, api_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", REQUEST_ANYONE, api_metrics },
+	SERVER_HEALTH_ROUTES,
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
 	{ EVHTTP_REQ_DELETE, "/v1/links/", REQUEST_SERVICE, api_links_delete },
 	{ EVHTTP_REQ_POST, "/v1/erasures", REQUEST_SERVICE_OR_ADMIN,
@@ -99,10 +121,7 @@ static const struct request_route server_route_table[] = {
 	{ EVHTTP_REQ_GET, "/v1/access-log", REQUEST_SERVICE, api_access_log },
 	{ EVHTTP_REQ_POST, "/v1/records", REQUEST_SERVICE, api_records_post },
 	{ EVHTTP_REQ_GET, "/v1/changes", REQUEST_SERVICE, api_changes_get },
-	{ EVHTTP_REQ_GET, "/v1/deliveries", REQUEST_ADMIN, api_deliveries_get },
-	{ EVHTTP_REQ_POST, "/v1/deliveries/", REQUEST_ADMIN,
-	  api_deliveries_retry },
-	{ EVHTTP_REQ_GET, "/v1/register", REQUEST_ADMIN, api_register_get },
+	SERVER_ADMIN_ROUTES,
 	{ EVHTTP_REQ_GET, "/audit/checkpoint", REQUEST_AUDIT_READER,
 	  api_audit_checkpoint },
 	{ EVHTTP_REQ_GET, "/audit/tile/", REQUEST_AUDIT_READER, api_audit_tile },
@@ -114,6 +133,13 @@ static const struct request_route server_route_table[] = {
 
 #define SERVER_NROUTES \
 	(sizeof(server_route_table) / sizeof(server_route_table[0]))
+
+/* What operators reach on the admin listener, and nothing a service
+ * calls: no personal data is served there. */
+static const struct request_route server_admin_route_table[] = {
+	SERVER_HEALTH_ROUTES,
+	SERVER_ADMIN_ROUTES,
+};
 
 const struct request_route *
 server_routes(size_t *n)
@@ -143,6 +169,8 @@ shared_config_new(struct config *cfg, char *err, size_t errlen)
 		free(sc);
 		return NULL;
 	}
+	/* A config that gets this far is the one served next. */
+	metrics_tls_not_after(sc->tls != NULL ? tls_not_after(sc->tls) : 0);
 	return sc;
 }
 
@@ -193,17 +221,32 @@ worker_refresh_snapshot(struct worker *w)
 	w->generation = gen;
 }
 
+/* Hands req to request.c on the current snapshot: as the main listener's
+ * (TLS only when the config serves TLS) or as the admin listener's. */
 static void
-worker_dispatch(struct evhttp_request *req, void *arg)
+worker_serve(struct worker *w, int admin, struct evhttp_request *req)
 {
-	struct worker *w = arg;
-
 	worker_refresh_snapshot(w);
 	if (w->snap == NULL) {
 		evhttp_send_error(req, 503, "Service Unavailable");
 		return;
 	}
-	request_accept(&w->rw, w->snap, w->shared->tls != NULL, req);
+	if (admin)
+		request_accept(&w->admin_rw, w->snap, 0, req);
+	else
+		request_accept(&w->rw, w->snap, w->shared->tls != NULL, req);
+}
+
+static void
+worker_dispatch(struct evhttp_request *req, void *arg)
+{
+	worker_serve(arg, 0, req);
+}
+
+static void
+worker_admin_dispatch(struct evhttp_request *req, void *arg)
+{
+	worker_serve(arg, 1, req);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -217,17 +260,21 @@ worker_drain_check(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	int64_t now = clock_mono_ms();
 
-	if (w->rw.inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
+	int inflight = w->rw.inflight + w->admin_rw.inflight;
+
+	if (inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
 		log_warn("worker %d: %d requests still waiting at the drain "
-		    "deadline: answered 503", w->index, w->rw.inflight);
+		    "deadline: answered 503", w->index, inflight);
 		request_worker_abandon(&w->rw);
+		if (w->admin_http != NULL)
+			request_worker_abandon(&w->admin_rw);
 		w->abandoned = 1;
 	}
-	if (w->rw.inflight == 0 ||
-	    now >= w->drain_deadline + SERVER_DRAIN_MS) {
-		if (w->rw.inflight > 0)
+	inflight = w->rw.inflight + w->admin_rw.inflight;
+	if (inflight == 0 || now >= w->drain_deadline + SERVER_DRAIN_MS) {
+		if (inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
-			    w->index, w->rw.inflight);
+			    w->index, inflight);
 		event_base_loopbreak(w->rw.base);
 		return;
 	}
@@ -247,6 +294,11 @@ worker_begin_drain(evutil_socket_t fd, short what, void *arg)
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
 	}
+	if (w->admin_bound != NULL) {
+		conn_table_set_listener(w->admin_rw.conns, NULL);
+		evhttp_del_accept_socket(w->admin_http, w->admin_bound);
+		w->admin_bound = NULL;
+	}
 	w->drain_deadline = clock_mono_ms() + SERVER_DRAIN_MS;
 	worker_drain_check(fd, what, arg);
 }
@@ -258,6 +310,9 @@ worker_main(void *arg)
 
 	conn_table_set_listener(w->rw.conns,
 	    evhttp_bound_socket_get_listener(w->bound));
+	if (w->admin_bound != NULL)
+		conn_table_set_listener(w->admin_rw.conns,
+		    evhttp_bound_socket_get_listener(w->admin_bound));
 	event_base_loop(w->rw.base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -288,9 +343,34 @@ worker_new_connection(struct event_base *base, void *arg)
 	return bev;
 }
 
+/* The admin listener's bevcb: plain, counted apart from the main
+ * listener's connections. */
+static struct bufferevent *
+worker_new_admin_connection(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	struct config_limits lim;
+	struct bufferevent *bev;
+
+	worker_refresh_snapshot(w);
+	if (w->snap == NULL)
+		return NULL;
+	/* The config's deadlines, and a budget of its own: every client of
+	 * it comes from the one loopback address. */
+	lim = w->snap->cfg->gateway.limits;
+	lim.max_connections = FDLIMIT_ADMIN_CONNECTIONS;
+	lim.max_connections_per_address = FDLIMIT_ADMIN_CONNECTIONS;
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		conn_open(w->admin_rw.conns, bev, &lim, 0);
+	return bev;
+}
+
 static void
 worker_free(struct worker *w)
 {
+	if (w->admin_http != NULL)
+		evhttp_free(w->admin_http);
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	/* Let what evhttp_free left pending run once: a bufferevent with a
@@ -300,6 +380,7 @@ worker_free(struct worker *w)
 	if (w->rw.base != NULL)
 		event_base_loop(w->rw.base, EVLOOP_NONBLOCK);
 	conn_table_free(w->rw.conns);
+	conn_table_free(w->admin_rw.conns);
 	snapshot_release(w->snap);
 	shared_config_unref(w->shared);
 	if (w->drain_ev != NULL)
@@ -310,15 +391,79 @@ worker_free(struct worker *w)
 		store_close(w->rw.store);
 }
 
-static int
-worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+/* An evhttp on w's loop with the limits of cfg, calling cb for every
+ * request and bevcb for every connection; NULL when out of memory. */
+static struct evhttp *
+worker_http_new(struct worker *w, const struct config *cfg,
+    void (*cb)(struct evhttp_request *, void *),
+    struct bufferevent *(*bevcb)(struct event_base *, void *))
 {
 	int64_t idle_ms = cfg->gateway.limits.request_timeout_ms;
 	struct timeval idle = { idle_ms / 1000, (idle_ms % 1000) * 1000 };
-	evutil_socket_t fd;
+	struct evhttp *http = evhttp_new(w->rw.base);
 
+	if (http == NULL)
+		return NULL;
+	evhttp_set_max_body_size(http, (ev_ssize_t)cfg->gateway.limits.max_body);
+	evhttp_set_max_headers_size(http,
+	    (ev_ssize_t)cfg->gateway.limits.max_headers);
+	evhttp_set_timeout_tv(http, &idle);
+	evhttp_set_bevcb(http, bevcb, w);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(http, cb, w);
+	return http;
+}
+
+/* Accepts on a dup of listening socket fd; the bound socket, or NULL. */
+static struct evhttp_bound_socket *
+worker_accept_on(struct evhttp *http, evutil_socket_t fd)
+{
+	struct evhttp_bound_socket *bound;
+	evutil_socket_t mine = dup(fd);
+
+	if (mine < 0 || evutil_make_socket_nonblocking(mine) != 0 ||
+	    (bound = evhttp_accept_socket_with_handle(http, mine)) == NULL) {
+		if (mine >= 0)
+			close(mine);
+		return NULL;
+	}
+	return bound;
+}
+
+/* Worker 0's admin listener, when the server has one. */
+static int
+worker_init_admin(struct worker *w, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	w->admin_rw = w->rw;
+	w->admin_rw.routes = server_admin_route_table;
+	w->admin_rw.nroutes = sizeof(server_admin_route_table) /
+	    sizeof(server_admin_route_table[0]);
+	w->admin_rw.inflight = 0;
+	TAILQ_INIT(&w->admin_rw.requests);
+	w->admin_rw.conns = conn_table_new(w->rw.base, w->srv->admin_conns,
+	    w->srv->fd_ceiling);
+	w->admin_http = worker_http_new(w, cfg, worker_admin_dispatch,
+	    worker_new_admin_connection);
+	if (w->admin_rw.conns == NULL || w->admin_http == NULL) {
+		snprintf(err, errlen, "cannot create the admin listener");
+		return -1;
+	}
+	if ((w->admin_bound = worker_accept_on(w->admin_http,
+	    w->srv->admin_fd)) == NULL) {
+		snprintf(err, errlen, "cannot accept on the admin listener");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
+{
 	w->rw.base = event_base_new();
-	w->http = w->rw.base ? evhttp_new(w->rw.base) : NULL;
+	w->http = w->rw.base ? worker_http_new(w, cfg, worker_dispatch,
+	    worker_new_connection) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
 	w->rw.conns = w->rw.base ? conn_table_new(w->rw.base, w->srv->conns,
 	    w->srv->fd_ceiling) : NULL;
@@ -329,22 +474,12 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	w->rw.store = store_open(cfg->gateway.store, err, errlen);
 	if (w->rw.store == NULL)
 		return -1;
-	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->gateway.limits.max_body);
-	evhttp_set_max_headers_size(w->http,
-	    (ev_ssize_t)cfg->gateway.limits.max_headers);
-	evhttp_set_timeout_tv(w->http, &idle);
-	evhttp_set_bevcb(w->http, worker_new_connection, w);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(w->http, worker_dispatch, w);
-	fd = dup(w->srv->fd);
-	if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
-	    (w->bound = evhttp_accept_socket_with_handle(w->http, fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if ((w->bound = worker_accept_on(w->http, w->srv->fd)) == NULL) {
 		snprintf(err, errlen, "cannot accept on the listening socket");
 		return -1;
 	}
+	if (w->index == 0 && w->srv->admin_fd >= 0)
+		return worker_init_admin(w, cfg, err, errlen);
 	return 0;
 }
 
@@ -421,28 +556,19 @@ server_free(struct server *srv)
 	free(srv->workers);
 	if (srv->fd >= 0)
 		close(srv->fd);
+	if (srv->admin_fd >= 0)
+		close(srv->admin_fd);
 	shared_config_unref(srv->current);
 	ratelimit_free(srv->ratelimit);
 	conn_shared_free(srv->conns);
+	conn_shared_free(srv->admin_conns);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
 
 struct server *
-server_start(struct gateway *gw, struct config *cfg, char *err, size_t errlen)
-{
-	int fd = server_listen(cfg->gateway.listen, err, errlen);
-
-	if (fd < 0) {
-		config_free(cfg);
-		return NULL;
-	}
-	return server_start_on(gw, cfg, fd, err, errlen);
-}
-
-struct server *
-server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
-    size_t errlen)
+server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
+    char *err, size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	int started = 0, nworkers = cfg->gateway.workers > 0 ?
@@ -451,19 +577,24 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 	if (srv == NULL) {
 		config_free(cfg);
 		close(fd);
+		if (admin_fd >= 0)
+			close(admin_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	srv->gw = gw;
 	srv->fd = fd;
+	srv->admin_fd = admin_fd;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ratelimit = ratelimit_new();
 	srv->conns = conn_shared_new();
+	srv->admin_conns = admin_fd >= 0 ? conn_shared_new() : NULL;
 	srv->fd_ceiling = (int)(fdlimit_raise() - FDLIMIT_AUDIT_RESERVE);
 	srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
 	srv->current = shared_config_new(cfg, err, errlen);
 	if (srv->current == NULL || srv->workers == NULL ||
-	    srv->ratelimit == NULL || srv->conns == NULL) {
+	    srv->ratelimit == NULL || srv->conns == NULL ||
+	    (admin_fd >= 0 && srv->admin_conns == NULL)) {
 		if (srv->current != NULL)
 			snprintf(err, errlen, "out of memory");
 		server_free(srv);
@@ -499,6 +630,9 @@ server_start_on(struct gateway *gw, struct config *cfg, int fd, char *err,
 	gw->server = srv;
 	log_info("listening on %s%s with %d workers", cfg->gateway.listen,
 	    srv->current->tls ? " (TLS)" : "", srv->nworkers);
+	if (admin_fd >= 0)
+		log_info("admin listener on %s (plain HTTP: health, metrics, "
+		    "admin token)", cfg->gateway.admin_listen);
 	return srv;
 }
 

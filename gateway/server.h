@@ -17,16 +17,15 @@ struct server;
 /* The routes served (request.h), *n rows; static. */
 const struct request_route *server_routes(size_t *n);
 
-/* Starts the listener and the worker threads for cfg. NULL with err. */
-struct server *server_start(struct gateway *gw, struct config *cfg,
-    char *err, size_t errlen);
 /* Binds and listens on "host:port" or "[v6]:port"; the fd, or -1 with err.
- * For a start in two steps: bind as root, drop privileges, then
+ * A start is in two steps: bind as root, drop privileges, then
  * server_start_on(). */
 int server_listen(const char *listen_spec, char *err, size_t errlen);
-/* server_start on an fd from server_listen (taken, closed on failure). */
+/* Starts the worker threads for cfg (taken) on an fd from server_listen
+ * and, for gateway.admin_listen, admin_fd (or -1); both taken, closed on
+ * failure. NULL with err. */
 struct server *server_start_on(struct gateway *gw, struct config *cfg,
-    int fd, char *err, size_t errlen);
+    int fd, int admin_fd, char *err, size_t errlen);
 /* Makes cfg current for new requests; requests in flight keep the old one.
  * Takes ownership of cfg. Returns 0, or -1 with err when its TLS
  * certificate or key cannot be used (the old config keeps serving). */

@@ -216,6 +216,7 @@ struct store_record {
 	char *record;               /* canonical JSON text; owned when read */
 	int64_t version;
 	int64_t created_ms;
+	char *traceparent;          /* of the push that brought it, or NULL; owned */
 	/* When read: the subject's view key, joined to the row; has_view_key
 	 * 0 when the subject has none yet (store_record_view_key). */
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
@@ -239,6 +240,7 @@ struct store_push {
 	const char *idempotency_key;       /* NULL: none */
 	const char *request_sha256;        /* tells a replay from a key reuse */
 	const char *response;              /* JSON answered, kept for replays */
+	const char *traceparent;           /* W3C, for its deliveries; or NULL */
 	int64_t now_ms;
 };
 
@@ -331,6 +333,18 @@ enum store_status store_delivery_list(struct store *st,
 enum store_status store_delivery_retry(struct store *st, const char *id,
     int64_t now_ms, struct store_delivery *out);
 
+/* How many deliveries of one subscriber are in each state that still
+ * needs something: not delivered yet (pending or sending), or dead. */
+struct store_outbox_count {
+	char *subscriber;            /* owned */
+	uint64_t waiting, dead;
+};
+
+/* The outbox of every subscriber that has a delivery waiting or dead, in
+ * no particular order; *list malloc'd, free with store_outbox_counts_free. */
+enum store_status store_outbox_counts(struct store *st,
+    struct store_outbox_count **list, size_t *n);
+void store_outbox_counts_free(struct store_outbox_count *list, size_t n);
 /* ---- retention and erasure (contract §6) ---------------------------- */
 
 /* How long the record versions of one dataset are kept. */

@@ -296,6 +296,21 @@ store_link_delete(struct store *st, const char *service, const char *local_id,
 	return st->ops->link_delete(st, service, local_id, now_ms, subject);
 }
 
+enum store_status
+store_outbox_counts(struct store *st, struct store_outbox_count **list,
+    size_t *n)
+{
+	return st->ops->outbox_counts(st, list, n);
+}
+
+void
+store_outbox_counts_free(struct store_outbox_count *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i].subscriber);
+	free(list);
+}
+
 void
 store_record_clear(struct store_record *rec)
 {
@@ -304,6 +319,7 @@ store_record_clear(struct store_record *rec)
 	free(rec->provider);
 	free(rec->dataset);
 	free(rec->record);
+	free(rec->traceparent);
 	memset(rec, 0, sizeof(*rec));
 }
 

@@ -75,6 +75,8 @@ struct store_ops {
 	    struct store_delivery **list, size_t *n);
 	enum store_status (*delivery_retry)(struct store *st, const char *id,
 	    int64_t now_ms, struct store_delivery *out);
+	enum store_status (*outbox_counts)(struct store *st,
+	    struct store_outbox_count **list, size_t *n);
 	enum store_status (*purge)(struct store *st,
 	    const struct store_purge *p, size_t limit, uint64_t *erased);
 	enum store_status (*purge_backlog)(struct store *st,

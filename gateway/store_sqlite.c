@@ -152,7 +152,11 @@ static const char *const sqlite_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  written_ms INTEGER NOT NULL"
 	");",
-	/* 8: mediators' mandates (contract §8), the consents given under
+	/* 8: the W3C traceparent of the push that brought a record, so its
+	 * deliveries join that trace; NULL before this step and for polled
+	 * records. */
+	"ALTER TABLE records ADD COLUMN traceparent TEXT;",
+	/* 9: mediators' mandates (contract §8), the consents given under
 	 * them, and who acted in each entry made under one. actions holds
 	 * STORE_MANDATE_* bits. */
 	"CREATE TABLE mandates ("
@@ -244,6 +248,7 @@ enum sqlite_stmt {
 	Q_ERASE_SUBJECT_RECORDS,
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
+	Q_OUTBOX_COUNTS,
 	Q_COUNT
 };
 
@@ -253,7 +258,7 @@ enum sqlite_stmt {
 	"expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms, v.key"
+	"r.record, r.version, r.created_ms, v.key, r.traceparent"
 /* The view key of a record's subject, read with the record. */
 #define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
@@ -339,9 +344,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "request_sha256, response, created_ms, record_seq) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
-	    "dataset, version, record, created_ms) VALUES (?1, ?2, ?3, ?4, "
-	    "(SELECT coalesce(max(version), 0) + 1 FROM records "
-	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6)",
+	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
+	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
+	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
 	    "AND dataset = ?3 AND state = 0",
@@ -396,6 +401,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
 	    "AND revoked_ms = 0",
+	/* Read by deliveries_by_state: only the rows that wait or died, not
+	 * the delivered history. */
+	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(state IN (0, 1)), "
+	    "sum(state = 3) FROM deliveries WHERE state IN (0, 1, 3) "
+	    "GROUP BY subscriber",
 };
 
 struct sqlite_store {
@@ -1586,6 +1596,10 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 	sq_bind_text(s, 4, p->dataset);
 	sq_bind_text(s, 5, p->record);
 	sqlite3_bind_int64(s, 6, p->now_ms);
+	if (p->traceparent != NULL)
+		sq_bind_text(s, 7, p->traceparent);
+	else
+		sqlite3_bind_null(s, 7);
 	if ((rc = sq_exec(ss, s, "record insert")) != STORE_OK)
 		return rc;
 	seq = sqlite3_last_insert_rowid(ss->db);
@@ -1689,6 +1703,11 @@ sq_record_read(sqlite3_stmt *s, int col, struct store_record *rec)
 	rec->version = sqlite3_column_int64(s, col + 6);
 	rec->created_ms = sqlite3_column_int64(s, col + 7);
 	rec->has_view_key = sq_copy_view_key(s, col + 8, rec->view_key) == 0;
+	if (sqlite3_column_type(s, col + 9) != SQLITE_NULL &&
+	    (rec->traceparent = sq_column_dup(s, col + 9)) == NULL) {
+		store_record_clear(rec);
+		return STORE_ERROR;
+	}
 	if (rec->provider == NULL || rec->dataset == NULL || rec->record == NULL) {
 		store_record_clear(rec);
 		return STORE_ERROR;
@@ -2007,6 +2026,47 @@ sq_delivery_retry(struct store *st, const char *id, int64_t now_ms,
 	return rc;
 }
 
+/* ---- metrics -------------------------------------------------------- */
+
+static enum store_status
+sq_outbox_counts(struct store *st, struct store_outbox_count **list,
+    size_t *n)
+{
+	struct sqlite_store *ss = sq(st);
+	struct store_outbox_count *items = NULL, *grown;
+	size_t count = 0;
+	sqlite3_stmt *s;
+	int step;
+
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_OUTBOX_COUNTS)) == NULL)
+		return STORE_ERROR;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((grown = reallocarray(items, count + 1, sizeof(*items))) == NULL)
+			break;
+		items = grown;
+		items[count].waiting = (uint64_t)sqlite3_column_int64(s, 1);
+		items[count].dead = (uint64_t)sqlite3_column_int64(s, 2);
+		if ((items[count].subscriber = sq_column_dup(s, 0)) == NULL)
+			break;
+		count++;
+	}
+	if (step != SQLITE_DONE) {
+		if (step == SQLITE_ROW)
+			log_error("store: sqlite: outbox counts: out of memory");
+		else
+			sq_fail(ss, "outbox counts");
+		sqlite3_reset(s);
+		store_outbox_counts_free(items, count);
+		return STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	*list = items;
+	*n = count;
+	return STORE_OK;
+}
+
 /* ---- retention and erasure ------------------------------------------ */
 
 /* The record versions due for erasure (store.h, struct store_purge), as
@@ -2313,4 +2373,5 @@ static const struct store_ops sqlite_ops = {
 	.erase_subject = sq_erase_subject,
 	.compact = sq_compact,
 	.link_delete = sq_link_delete,
+	.outbox_counts = sq_outbox_counts,
 };

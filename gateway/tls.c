@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <time.h>
 
 /* TLS 1.2 suites with forward secrecy and AEAD only (Mozilla
  * "intermediate"); TLS 1.3 suites are all of that kind already. */
@@ -133,6 +134,19 @@ tls_load_client_ca(SSL_CTX *ctx, const struct secret *pem, char *err,
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	return 0;
+}
+
+int64_t
+tls_not_after(SSL_CTX *ctx)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	const ASN1_TIME *t;
+	struct tm tm;
+
+	if (cert == NULL || (t = X509_get0_notAfter(cert)) == NULL ||
+	    ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
 }
 
 SSL_CTX *

@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config_model.h"
 
@@ -21,6 +22,9 @@ struct bufferevent;
  * reason, never key material). Caller frees with SSL_CTX_free. */
 SSL_CTX *tls_server_ctx_new(const struct config_tls *tls, char *err,
     size_t errlen);
+/* notAfter of ctx's certificate in seconds since the epoch, or 0 when it
+ * has none or the time cannot be read. */
+int64_t tls_not_after(SSL_CTX *ctx);
 /* A bufferevent that accepts TLS on the fd evhttp will set later; NULL if
  * it cannot be made (the caller must then refuse the connection). */
 struct bufferevent *tls_bufferevent_new(SSL_CTX *ctx, struct event_base *base);

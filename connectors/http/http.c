@@ -306,6 +306,9 @@ http_build_headers(struct http_call *c, const struct connector_request *req)
 	if (req != NULL && req->request_id != NULL &&
 	    http_header(h, "X-Request-Id", req->request_id) == -1)
 		return "request id is not a valid header value";
+	if (req != NULL && req->traceparent != NULL &&
+	    http_header(h, "traceparent", req->traceparent) == -1)
+		return "traceparent is not a valid header value";
 	if (s->auth_header != NULL &&
 	    http_header(h, "Authorization", s->auth_header) == -1)
 		return "auth_header is not a valid header value";

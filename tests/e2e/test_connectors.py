@@ -250,8 +250,8 @@ def broken_plugins_are_config_errors():
     with open(cfg) as f:
         text = f.read()
     bad = os.path.join(world().workdir, "bad.yaml")
-    for path, want in ((WRONG_ABI, "it was built for connector ABI version 2; this "
-                                   "gateway speaks version 1"),
+    for path, want in ((WRONG_ABI, "it was built for connector ABI version 3; this "
+                                   "gateway speaks versions 1 to 2"),
                        ("plugins/missing.so", "cannot load it: ")):
         with open(bad, "w") as f:
             f.write(text.replace("path: " + EXAMPLE, "path: " + path))

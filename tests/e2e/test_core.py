@@ -57,7 +57,8 @@ def health_ready_metrics_and_request_ids():
     eq(s.call(None, "GET", "/readyz").status, 200, "readyz")
     m = s.call(None, "GET", "/metrics")
     eq(m.status, 200, "metrics")
-    check("tellonce_http_requests_total" in m.raw, "metrics text")
+    check('tellonce_http_request_duration_seconds_count{route="/healthz",code="2xx"}'
+          in m.raw, "metrics text: %s" % m.raw[:400])
     r = s.call(None, "GET", "/healthz", headers={"X-Request-Id": "trace-abc-123"})
     eq(r.headers.get("x-request-id"), "trace-abc-123", "a caller's request id is kept")
     r = s.call(None, "GET", "/no/such/thing")

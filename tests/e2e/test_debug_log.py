@@ -75,12 +75,12 @@ def debug_lines_after_a_reload_and_no_personal_value():
                  "answered ok" in s.gw.read_log()[start:], what="the delivery's lines")
         lines = debug_lines(s.gw.read_log()[start:])
         text = "\n".join(lines)
-        for want in (r"request [0-9a-f-]{36}: POST /v1/fetch received from caf",
-                     r"request [0-9a-f-]{36}: POST /v1/fetch answered 200 in \d+ ms",
-                     r"request [0-9a-f-]{36}: POST /v1/links answered 201 in \d+ ms",
+        for want in (r"request [0-9a-f-]{36} trace [0-9a-f]{32}: POST /v1/fetch received from caf",
+                     r"request [0-9a-f-]{36} trace [0-9a-f]{32}: POST /v1/fetch answered 200 in \d+ ms",
+                     r"request [0-9a-f-]{36} trace [0-9a-f]{32}: POST /v1/links answered 201 in \d+ ms",
                      r"calling provider mairie \(http connector\) for address",
                      r"provider mairie answered ok \(HTTP 200\)",
-                     r"delivery \S+: pushing address to caf \(http connector\), attempt 1",
+                     r"delivery \S+ trace [0-9a-f]{32}: pushing address to caf \(http connector\), attempt 1",
                      r"delivery \S+: caf answered ok \(HTTP 204\) at attempt 1"):
             check(re.search(want, text), "a debug line like %r in:\n%s" % (want, text))
         personal = [v for n in "123" for v in pivot_of(n).values() if len(v) > 1]

@@ -1,6 +1,7 @@
 """HTTPS and mTLS end to end: protocol floor, client certificates checked at
 the handshake (none, untrusted, expired, valid), certificates mapped to
-services alone or with an API key, and certificate renewal on SIGHUP."""
+services alone or with an API key, certificate renewal on SIGHUP, and the
+admin listener that serves operators without a client certificate."""
 import datetime
 import hashlib
 import ipaddress
@@ -19,8 +20,8 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_PIVOT, KEYS, Failure, Gateway, Partner, check, eq,  # noqa: E402
-                     free_port, gateway_config, make_signing_key, make_workdir,
-                     run, test, wait_for)
+                     free_port, gateway_config, http_request, make_signing_key,
+                     make_workdir, run, test, wait_for)
 
 warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1, refused on purpose
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -91,11 +92,13 @@ class TlsStack:
         self.untrusted = self.other.issue("untrusted")
         self.partner = Partner(self.workdir, "mairie")
         port = free_port()
+        self.admin_port = free_port()
         cfg = gateway_config(port, self.partner.url, self.partner.url, self.workdir)
         cfg = cfg.replace("  listen: 127.0.0.1:%d\n" % port,
-                          "  listen: 127.0.0.1:%d\n  tls: {cert: file:%s, key: file:%s, "
-                          "client_ca: file:%s}\n" % (port, self.server[0], self.server[1],
-                                                      self.pki.cert_path))
+                          "  listen: 127.0.0.1:%d\n  admin_listen: 127.0.0.1:%d\n"
+                          "  tls: {cert: file:%s, key: file:%s, client_ca: file:%s}\n"
+                          % (port, self.admin_port, self.server[0], self.server[1],
+                             self.pki.cert_path))
         cfg = cfg.replace("auth: {api_key: env:CAF_KEY}",
                           "auth: {client_cert_sha256: \"%s\"}" % self.caf[2])
         cfg = cfg.replace("auth: {api_key: env:CCAS_KEY}",
@@ -220,6 +223,42 @@ def certificate_and_key_are_both_required_when_both_are_configured():
        "ccas certificate with portal's key")
     eq(s.call(s.caf, "POST", "/v1/links", body, key=KEYS["PORTAL_KEY"]).status, 401,
        "caf certificate with portal's key names two services")
+
+
+def admin(method, path, body=None, key=None):
+    return http_request(st().admin_port, method, path, body, key)
+
+
+@test
+def the_admin_listener_serves_operators_without_a_client_certificate():
+    s = st()
+    refused(None, "the main listener still wants a certificate")
+    eq(admin("GET", "/healthz").status, 200, "healthz")
+    r = admin("GET", "/readyz")
+    eq((r.status, r.json["status"]), (200, "ready"), "readyz: %r" % r)
+    m = admin("GET", "/metrics")
+    eq(m.status, 200, "metrics")
+    check("tellonce_http_request_duration_seconds_count" in m.raw, "metrics text")
+    got = [ln for ln in m.raw.splitlines()
+           if ln.startswith("tellonce_tls_certificate_expiry_timestamp_seconds ")]
+    eq(len(got), 1, "the certificate's expiry under TLS")
+    # Pki.issue's default notAfter: NOW + 30 days, in whole seconds.
+    want = (NOW + datetime.timedelta(days=30)).timestamp()
+    check(abs(float(got[0].split()[1]) - want) < 2, "notAfter: %s, want %d" % (got[0], want))
+    eq(admin("GET", "/v1/deliveries?status=dead").status, 401, "admin endpoints need the token")
+    eq(admin("GET", "/v1/deliveries?status=dead", key=KEYS["TELLONCE_ADMIN_TOKEN"]).status,
+       200, "and answer with it")
+
+
+@test
+def the_admin_listener_serves_nothing_a_service_calls():
+    for method, path, body in (("POST", "/v1/links", {"local_id": "caf-x", "pivot": ALICE_PIVOT}),
+                               ("POST", "/v1/fetch", {"subject": "caf-x"}),
+                               ("GET", "/v1/consents?subject=caf-x", None),
+                               ("GET", "/v1/access-log?subject=caf-x", None),
+                               ("GET", "/audit/checkpoint", None)):
+        r = admin(method, path, body, key=KEYS["CCAS_KEY"])
+        eq(r.status, 404, "%s %s on the admin listener: %r" % (method, path, r))
 
 
 @test

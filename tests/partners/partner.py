@@ -27,9 +27,10 @@ Control routes (never subject to the behaviour, never recorded):
         that local id misbehave
   POST /_control/reset      forgets requests, pushes and behaviour
   GET  /_control/received   {"received": [...], "duplicates": N}: pushes in
-        order with their idempotency_key, request_id and record
-  GET  /_control/requests   [{"method", "path", "port"}]: raw request
-        targets seen, with the client's port (same port = connection reused)
+        order with their idempotency_key, request_id, traceparent and record
+  GET  /_control/requests   [{"method", "path", "port", "traceparent"}]: raw
+        request targets seen, with the client's port (same port = connection
+        reused) and the W3C traceparent header sent (or null)
 """
 import argparse
 import json
@@ -115,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         with self.state.lock:
             self.state.requests.append({"method": method, "path": self.path,
-                                        "port": self.client_address[1]})
+                                        "port": self.client_address[1],
+                                        "traceparent": self.headers.get("traceparent")})
         parts = path.split("/")
         local_id = None
         if len(parts) == 4 and parts[0] == "" and parts[1] == "citizens":
@@ -182,6 +184,7 @@ class Handler(BaseHTTPRequestHandler):
                     "local_id": local_id, "dataset": dataset,
                     "record": record, "idempotency_key": key,
                     "request_id": self.headers.get("X-Request-Id"),
+                    "traceparent": self.headers.get("traceparent"),
                     "duplicate": seen is not None,
                 })
             if seen is None:

@@ -427,6 +427,7 @@ test_defaults(void)
 	if (cfg != NULL) {
 		CHECK_INT(cfg->gateway.workers, cpus > 64 ? 64 : cpus);
 		CHECK_STR(cfg->gateway.log_level, "info");
+		CHECK(cfg->gateway.admin_listen == NULL);
 	}
 	config_free(cfg);
 	config_errors_free(&errs);
@@ -504,6 +505,46 @@ test_mandates(void)
 	    "mediator)");
 	free(more);
 	free(text);
+}
+
+/* The admin listener serves plain HTTP without client certificates:
+ * loopback only, named by address (or localhost). */
+static void
+test_admin_listen(void)
+{
+	static const char *const ok[] = {
+		"127.0.0.1:9464", "127.8.9.10:1", "[::1]:9464", "localhost:9464",
+	};
+	static const char *const off[] = {
+		"0.0.0.0:9464", "192.168.1.10:9464", "[::]:9464",
+		"[::ffff:127.0.0.1]:9464", "metrics.example.org:9464",
+	};
+	struct config_errors errs = { 0 };
+	char line[128], msg[512];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(line, sizeof(line), "  workers: 3\n  admin_listen: \"%s\"\n",
+		    ok[i]);
+		char *text = replace(base, "  workers: 3\n", line);
+		struct config *cfg = load(text, &errs);
+
+		CHECK(cfg != NULL);
+		if (cfg != NULL)
+			CHECK_STR(cfg->gateway.admin_listen, ok[i]);
+		config_free(cfg);
+		config_errors_free(&errs);
+		free(text);
+	}
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		snprintf(line, sizeof(line), "  workers: 3\n  admin_listen: \"%s\"\n",
+		    off[i]);
+		snprintf(msg, sizeof(msg), "gateway.admin_listen: %s is not a "
+		    "loopback address; the admin listener speaks plain HTTP",
+		    off[i]);
+		check_change("  workers: 3\n", line, "\"", 1, msg);
+	}
+	check_change("  workers: 3\n", "  workers: 3\n  admin_listen: 9464\n",
+	    "9464", 1, "gateway.admin_listen: expected host:port");
 }
 
 /* A section with nothing under it is empty, not an error (once nothing
@@ -1418,6 +1459,7 @@ main(void)
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);
 	UNIT_RUN(test_bad_values);
+	UNIT_RUN(test_admin_listen);
 	UNIT_RUN(test_store_schemes);
 	UNIT_RUN(test_missing_keys);
 	UNIT_RUN(test_dangling_references);

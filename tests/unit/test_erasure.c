@@ -372,6 +372,7 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
 	    "DROP TABLE view_keys; DROP TABLE health;"
+	    "ALTER TABLE records DROP COLUMN traceparent;"
 	    "DROP TABLE mandate_datasets; DROP TABLE mandates;"
 	    "ALTER TABLE consents DROP COLUMN mandate;"
 	    "ALTER TABLE consents DROP COLUMN mediator;"

@@ -181,6 +181,73 @@ test_recover(void)
 	store_close(st);
 }
 
+/* What the metrics read: waiting and dead deliveries per subscriber, and
+ * not the delivered ones. */
+static void
+test_outbox_counts(void)
+{
+	struct store *st = open_fresh();
+	struct store_push_result res;
+	struct store_outbox_count *counts;
+	struct store_delivery *list;
+	size_t n;
+
+	if (st == NULL)
+		return;
+	CHECK_INT(store_outbox_counts(st, &counts, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	store_outbox_counts_free(counts, n);
+	push(st, SUBJ_A, "{\"v\":1}", NULL, &res);
+	push(st, SUBJ_B, "{\"v\":1}", NULL, &res);
+	CHECK_INT(take(st, "caf", &list), 2);
+	CHECK_INT(finish(st, list[0].id, STORE_DELIVERY_DEAD), STORE_OK);
+	CHECK_INT(finish(st, list[1].id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	store_deliveries_free(list, 2);
+	CHECK_INT(store_outbox_counts(st, &counts, &n), STORE_OK);
+	CHECK_INT(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(counts[i].subscriber, "caf") == 0) {
+			CHECK_INT(counts[i].waiting, 0);
+			CHECK_INT(counts[i].dead, 1);
+		} else {
+			CHECK_STR(counts[i].subscriber, "ccas");
+			CHECK_INT(counts[i].waiting, 2);
+			CHECK_INT(counts[i].dead, 0);
+		}
+	}
+	store_outbox_counts_free(counts, n);
+	store_close(st);
+}
+
+/* A record keeps the traceparent of the push that brought it (or none),
+ * and its deliveries read it back. */
+static void
+test_trace_kept_with_the_record(void)
+{
+	static const char tp[] =
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	struct store *st = open_fresh();
+	struct store_push_result res;
+	struct store_delivery *list;
+	char id[STORE_ID_LEN];
+	struct store_push p = {
+		.record_id = id, .provider = "mairie", .subject = SUBJ_A,
+		.dataset = "address", .record = "{}", .subscribers = subscribers,
+		.nsubscribers = 1, .traceparent = tp, .now_ms = NOW,
+	};
+
+	if (st == NULL)
+		return;
+	store_new_id(id);
+	CHECK_INT(store_record_accept(st, &p, 1, &res, NULL), STORE_OK);
+	push(st, SUBJ_B, "{}", NULL, &res);
+	CHECK_INT(take(st, "caf", &list), 2);
+	CHECK_STR(list[0].rec.traceparent, tp);
+	CHECK(list[1].rec.traceparent == NULL);
+	store_deliveries_free(list, 2);
+	store_close(st);
+}
+
 static void
 test_dead_letters_and_replay(void)
 {
@@ -264,6 +331,8 @@ main(void)
 	UNIT_RUN(test_order_and_superseding);
 	UNIT_RUN(test_recover);
 	UNIT_RUN(test_dead_letters_and_replay);
+	UNIT_RUN(test_outbox_counts);
+	UNIT_RUN(test_trace_kept_with_the_record);
 	UNIT_RUN(test_changes);
 	tmpdir_remove(dir);
 	return UNIT_END();

@@ -4,6 +4,7 @@
  * plugin can be wrong, each a config error at the `path` value. */
 
 #include "connector_harness.h"
+#include "plugin.h"
 #include "unit.h"
 
 static char dir[TMPDIR_PATH_LEN];
@@ -119,7 +120,7 @@ test_broken_plugins_are_config_errors(void)
 	    "      type: plugin\n"
 	    "      path: %s/tests/plugins/wrong_abi.so\n", build);
 	check_refused(block, "path:", 13, "it was built for connector ABI "
-	    "version 2; this gateway speaks version 1");
+	    "version 3; this gateway speaks versions 1 to 2");
 	snprintf(block, sizeof(block),
 	    "  town:\n"
 	    "    name: Town\n"
@@ -146,6 +147,41 @@ test_broken_plugins_are_config_errors(void)
 	    "services.town.connector: a plugin needs 'path'");
 }
 
+static int
+abi_init(void **instance, const void *settings,
+    const struct connector_env *env, char *err, size_t errlen)
+{
+	return -1;
+}
+
+static void
+abi_destroy(void *instance)
+{
+}
+
+/* A version only appends request fields an older plugin does not read, so
+ * a plugin built against ABI 1 still loads; 0 and the next one do not. */
+static void
+test_older_abi_versions_load(void)
+{
+	static const struct connector_key keys[] = { { NULL, 0, NULL, 0, 0, NULL } };
+	struct connector_ops ops = { .name = "old", .keys = keys,
+	    .init = abi_init, .destroy = abi_destroy };
+	char err[256];
+
+	for (uint32_t v = CONNECTOR_ABI_MIN_VERSION; v <= CONNECTOR_ABI_VERSION; v++) {
+		ops.abi_version = v;
+		CHECK_INT(plugin_check(&ops, err, sizeof(err)), 0);
+	}
+	CHECK_INT(CONNECTOR_ABI_MIN_VERSION, 1);
+	ops.abi_version = 0;
+	CHECK_INT(plugin_check(&ops, err, sizeof(err)), -1);
+	CHECK_STR(err, "it was built for connector ABI version 0; this gateway "
+	    "speaks versions 1 to 2");
+	ops.abi_version = CONNECTOR_ABI_VERSION + 1;
+	CHECK_INT(plugin_check(&ops, err, sizeof(err)), -1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -167,6 +203,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_example_loads_and_serves);
 	UNIT_RUN(test_plugin_keys_are_checked);
 	UNIT_RUN(test_broken_plugins_are_config_errors);
+	UNIT_RUN(test_older_abi_versions_load);
 	tmpdir_remove(dir);
 	return UNIT_END();
 }
