@@ -28,7 +28,7 @@ bench_gateway() {
 gateway:
   listen: 127.0.0.1:$1
   workers: 2
-  log_level: warn
+  log: {level: warn}
   store: sqlite:$W/tellonce.db
   pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
   admin_token: env:TELLONCE_ADMIN_TOKEN

@@ -9,7 +9,8 @@
 #include "store.h"
 
 /* Indexes every batch of entries about a subject before the sequencer
- * writes it, through st (borrowed; it must outlive the log). A row whose
+ * writes it, through st (borrowed; it must outlive the log); a batch the
+ * store cannot index is not written, its appends fail. A row whose
  * entry a crash lost points at an index a later entry takes: the access
  * log drops it, the later entry's commitment not being the subject's. */
 void access_index_start(struct audit *a, struct store *st);

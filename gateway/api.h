@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "config_model.h"
+#include "encode.h"
 #include "policy.h"
 #include "request.h"
 #include "store.h"
@@ -14,6 +15,12 @@
 void api_healthz(struct request *r);
 void api_readyz(struct request *r);
 void api_metrics(struct request *r);
+/* api_openapi.c */
+void api_openapi_get(struct request *r);
+/* docs/openapi.yaml, built into the binary by the Makefile
+ * (build/.../gen/openapi_yaml.c). */
+extern const unsigned char api_openapi_yaml[];
+extern const size_t api_openapi_yaml_len;
 /* api_links.c */
 void api_links_post(struct request *r);
 /* api_erasures.c */
@@ -37,7 +44,11 @@ void api_audit_checkpoint(struct request *r);
 void api_audit_tile(struct request *r);
 void api_audit_proof_inclusion(struct request *r);
 void api_audit_proof_consistency(struct request *r);
+void api_audit_entry(struct request *r);
 void api_access_log(struct request *r);
+/* api_keys.c */
+void api_keys_audit_vkey(struct request *r);
+void api_keys_jwks(struct request *r);
 /* api_records.c */
 void api_records_post(struct request *r);
 /* api_changes.c */
@@ -92,5 +103,17 @@ int api_act_decide(struct request *r, const struct api_act *act,
  * helper and the mandate that decided, if any. Borrows from act and m. */
 void api_act_audit(struct request *r, const struct api_act *act,
     const struct store_mandate *m, struct audit_entry *e);
+
+/* Listings page with one kind of cursor (docs/api.md, "Paging"): an
+ * opaque string, the `next` of a page, passed back as `after`. It encodes
+ * a position in the listing (a sequence number or an audit index) as
+ * base64url of 8 bytes, big-endian. */
+#define API_CURSOR_LEN ENCODE_BASE64_LEN(8)
+void api_cursor_format(int64_t pos, char out[API_CURSOR_LEN]);
+/* The cursor in query parameter `name`: 1 with *pos, 0 when absent (*pos
+ * untouched), or -1 after replying 400. legacy: a decimal position, the
+ * integer cursor of version 0.1, is taken too. */
+int api_query_cursor(struct request *r, const char *name, int legacy,
+    int64_t *pos);
 
 #endif

@@ -1,5 +1,6 @@
 /* api_audit.c — the audit log over HTTP: the tlog-tiles files, RFC 6962
- * proofs, and the access log a citizen portal shows a subject.
+ * proofs, one entry with its proof, and the access log a citizen portal
+ * shows a subject.
  *
  * Tiles are served straight from the audit directory; the checkpoint from
  * the log's memory, which holds the same bytes as the file. */
@@ -184,6 +185,54 @@ api_audit_proof_consistency(struct request *r)
 	free(note);
 }
 
+/* One entry with everything a partner needs to check it: the text as
+ * stored (what the leaf hash covers) and parsed, the leaf hash, and its
+ * inclusion proof against the latest checkpoint, sent along; the proof is
+ * null while no checkpoint covers the entry yet. */
+void
+api_audit_entry(struct request *r)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF], root, leaf;
+	uint64_t index, cp_size;
+	json_t *entry, *p = json_null();
+	char *text, *note;
+	size_t len, n;
+
+	if (audit_query_required(r, "index", &index) != 0)
+		return;
+	if (index >= audit_size(r->gw->audit)) {
+		request_reply_problem(r, 404, NULL, "no entry at this index; the "
+		    "log holds %llu", (unsigned long long)audit_size(r->gw->audit));
+		return;
+	}
+	if (audit_read_entry(r->gw->audit, index, &text, &len) != 0) {
+		request_reply_problem(r, 503, NULL, "the entry could not be read");
+		return;
+	}
+	merkle_leaf_hash(text, len, leaf);
+	note = audit_checkpoint(r->gw->audit, &cp_size);
+	if (index < cp_size) {
+		if (audit_inclusion_proof(r->gw->audit, index, cp_size, proof, &n,
+		    root) != 0) {
+			request_reply_problem(r, 503, NULL, "the proof could not "
+			    "be read");
+			free(text);
+			free(note);
+			return;
+		}
+		p = json_pack("{s:I, s:o, s:o}", "size", (json_int_t)cp_size,
+		    "root", audit_hash_json(root),
+		    "hashes", audit_hashes_json((const merkle_hash *)proof, n));
+	}
+	entry = json_loadb(text, len, 0, NULL);
+	request_reply_json(r, 200, json_pack("{s:I, s:o, s:s%, s:o, s:o, s:s?}",
+	    "index", (json_int_t)index, "entry", entry ? entry : json_null(),
+	    "entry_text", text, len, "leaf_hash", audit_hash_json(leaf),
+	    "inclusion_proof", p, "checkpoint", note));
+	free(text);
+	free(note);
+}
+
 /* ---- the access log --------------------------------------------------- */
 
 /* What a reader of the access log is shown: all of it (transparency
@@ -247,6 +296,26 @@ access_log_is_subjects(const json_t *e, const unsigned char *v)
 	    jsonutil_string(e, "subject"));
 }
 
+/* The entry's services by name too, as the citizen knows them: null for
+ * none, or for a service the configuration no longer has. */
+static void
+access_log_names(json_t *e, const struct config *cfg)
+{
+	static const char *const fields[][2] = {
+		{ "consumer", "consumer_name" },
+		{ "provider", "provider_name" },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *id = jsonutil_string(e, fields[i][0]);
+		const struct config_service *svc = id ?
+		    config_find_service(cfg, id) : NULL;
+
+		json_object_set_new(e, fields[i][1], svc && svc->name ?
+		    json_string(svc->name) : json_null());
+	}
+}
+
 /* One access-log item: the entry as it is in the log, whether it was an
  * act under a mandate, its index, and its inclusion proof in the
  * checkpointed tree (null until a checkpoint covers it). NULL if the entry
@@ -276,6 +345,7 @@ access_log_item(struct request *r, const struct access_log_view *v,
 		return NULL;
 	}
 	json_object_set_new(e, "audit_index", json_integer((json_int_t)index));
+	access_log_names(e, r->cfg);
 	if (index < cp_size && audit_inclusion_proof(r->gw->audit, index, cp_size,
 	    proof, &n, root) == 0)
 		p = json_pack("{s:I, s:o}", "size", (json_int_t)cp_size,
@@ -287,7 +357,7 @@ access_log_item(struct request *r, const struct access_log_view *v,
 static void
 access_log_reply(struct request *r, const struct access_log_view *v)
 {
-	char *note, vkey[COMMITMENT_B64_LEN];
+	char *note, vkey[COMMITMENT_B64_LEN], next[API_CURSOR_LEN];
 	uint64_t cp_size, *idx;
 	json_t *entries;
 	size_t n;
@@ -309,10 +379,11 @@ access_log_reply(struct request *r, const struct access_log_view *v)
 	/* With the view key, the citizen's portal checks that each entry is
 	 * about this citizen and what was sent (docs/audit.md). */
 	encode_base64(v->view_key, sizeof(v->view_key), vkey);
-	request_reply_json(r, 200, json_pack("{s:o, s:o, s:s?, s:s}",
-	    "entries", entries,
-	    "next", n == v->limit ? json_integer((json_int_t)idx[n - 1]) :
-	    json_null(), "checkpoint", note, "view_key", vkey));
+	if (n == v->limit)
+		api_cursor_format((int64_t)idx[n - 1], next);
+	request_reply_json(r, 200, json_pack("{s:o, s:s?, s:s?, s:s}",
+	    "entries", entries, "next", n == v->limit ? next : NULL,
+	    "checkpoint", note, "view_key", vkey));
 	free(idx);
 	free(note);
 }
@@ -366,6 +437,8 @@ api_access_log(struct request *r)
 	const char *local_id = request_query(r, "subject");
 	unsigned roles = r->caller->roles;
 	struct access_log_view *v;
+	int64_t after;
+	int cursor;
 
 	if (!(roles & (CONFIG_ROLE_TRANSPARENCY | CONFIG_ROLE_MEDIATOR))) {
 		request_reply_problem(r, 403, NULL, "reading access logs needs "
@@ -380,13 +453,18 @@ api_access_log(struct request *r)
 		request_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
+	/* Newest first: a page goes on before the last entry of the one
+	 * before it. `before=INDEX` is version 0.1's integer cursor. */
 	v->limit = ACCESS_LOG_LIMIT;
 	v->before = UINT64_MAX;
 	if (audit_query_u64(r, "limit", &v->limit) < 0 ||
-	    audit_query_u64(r, "before", &v->before) < 0) {
+	    audit_query_u64(r, "before", &v->before) < 0 ||
+	    (cursor = api_query_cursor(r, "after", 0, &after)) < 0) {
 		free(v);
 		return;
 	}
+	if (cursor == 1)
+		v->before = (uint64_t)after;
 	if (v->limit < 1 || v->limit > ACCESS_LOG_LIMIT_MAX) {
 		free(v);
 		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",

@@ -5,7 +5,7 @@
  * providers the caller subscribes to, only what its policy and the live
  * consent grant now, in its own field names, for its own local id;
  * records it may not see are skipped. Records come in acceptance order and
- * the cursor (base64url of the last sequence number looked at) moves past
+ * the cursor (api_cursor_format of the last sequence number looked at) moves past
  * skipped ones too; an empty page is the end of the feed. Every record handed out is audited as a `deliver`
  * entry before the reply leaves. */
 #include <stdio.h>
@@ -35,40 +35,14 @@ struct changes {
 };
 
 static void
-changes_cursor(int64_t seq, char out[ENCODE_BASE64_LEN(8)])
-{
-	unsigned char raw[8];
-
-	for (int i = 7; i >= 0; i--, seq >>= 8)
-		raw[i] = (unsigned char)(seq & 0xff);
-	encode_base64url(raw, sizeof(raw), out);
-}
-
-static int
-changes_parse_cursor(const char *text, int64_t *seq)
-{
-	unsigned char raw[8];
-
-	*seq = 0;
-	if (text == NULL)
-		return 0;
-	if (decode_base64url(text, strlen(text), raw, sizeof(raw)) != 8 ||
-	    raw[0] & 0x80)
-		return -1;
-	for (int i = 0; i < 8; i++)
-		*seq = (*seq << 8) | raw[i];
-	return 0;
-}
-
-static void
 changes_reply(struct changes *c)
 {
-	char cursor[ENCODE_BASE64_LEN(8)];
+	char cursor[API_CURSOR_LEN];
 
 	if (c->failure != NULL) {
 		request_reply_problem(c->r, 503, NULL, "%s", c->failure);
 	} else {
-		changes_cursor(c->next, cursor);
+		api_cursor_format(c->next, cursor);
 		request_reply_json(c->r, 200, json_pack("{s:O, s:s}", "changes",
 		    c->items, "next", cursor));
 	}
@@ -240,11 +214,9 @@ api_changes_get(struct request *r)
 		return;
 	}
 	c->r = r;
-	if (changes_parse_cursor(request_query(r, "after"), &c->next) != 0) {
+	if (api_query_cursor(r, "after", 0, &c->next) < 0) {
 		json_decref(c->items);
 		free(c);
-		request_reply_problem(r, 400, NULL, "after is not a cursor of "
-		    "this feed");
 		return;
 	}
 	/* Entries already queued still call back: reply from the last one. */

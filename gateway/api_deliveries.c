@@ -52,8 +52,10 @@ api_deliveries_get(struct request *r)
 {
 	const char *status = request_query(r, "status");
 	struct store_delivery *list;
-	long limit, after;
+	char next[API_CURSOR_LEN];
+	int64_t after = 0;
 	json_t *items;
+	long limit;
 	size_t n;
 
 	if (status == NULL || strcmp(status, "dead") != 0) {
@@ -63,12 +65,13 @@ api_deliveries_get(struct request *r)
 	}
 	limit = deliveries_number(r, "limit", DELIVERIES_LIMIT_DEFAULT,
 	    DELIVERIES_LIMIT_MAX);
-	after = deliveries_number(r, "after", 0, INT64_MAX);
-	if (limit < 1 || after < 0) {
-		request_reply_problem(r, 400, NULL, "limit must be from 1 to %d and "
-		    "after a number from a previous page", DELIVERIES_LIMIT_MAX);
+	if (limit < 1) {
+		request_reply_problem(r, 400, NULL, "limit must be from 1 to %d",
+		    DELIVERIES_LIMIT_MAX);
 		return;
 	}
+	if (api_query_cursor(r, "after", 1, &after) < 0)
+		return;
 	if (store_delivery_list(r->store, STORE_DELIVERY_DEAD, after,
 	    (size_t)limit, &list, &n) != STORE_OK) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
@@ -77,8 +80,9 @@ api_deliveries_get(struct request *r)
 	items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, deliveries_item(&list[i]));
-	request_reply_json(r, 200, json_pack("{s:o, s:I}", "deliveries", items,
-	    "next", (json_int_t)(n > 0 ? list[n - 1].seq : after)));
+	api_cursor_format(n > 0 ? list[n - 1].seq : after, next);
+	request_reply_json(r, 200, json_pack("{s:o, s:s}", "deliveries", items,
+	    "next", next));
 	store_deliveries_free(list, n);
 }
 

@@ -123,9 +123,8 @@ fetch_filter(const struct fetch *f, json_t *mapped)
 }
 
 static void
-fetch_done(const struct connector_result *res, void *arg)
+fetch_answered(struct fetch *f, const struct connector_result *res)
 {
-	struct fetch *f = arg;
 	const struct config_service *prov = f->d.policy->provider;
 	json_t *raw, *mapped = NULL;
 	json_error_t jerr;
@@ -175,6 +174,19 @@ fetch_done(const struct connector_result *res, void *arg)
 		return;
 	}
 	fetch_finish(f, 200, NULL, "ok");
+}
+
+/* The provider's answer arrives on the loop, outside the request's intake:
+ * its lines get the request's context here. */
+static void
+fetch_done(const struct connector_result *res, void *arg)
+{
+	struct fetch *f = arg;
+	struct log_context prev;
+
+	request_log_enter(f->r, &prev);
+	fetch_answered(f, res);
+	log_context_set(&prev, NULL);
 }
 
 /* Parses the request; returns 0 or -1 (replied). */

@@ -4,7 +4,9 @@
  * HTTP side: input checks, idempotency keys, and the reply. The record
  * version, one delivery per subscriber that may receive something and the
  * idempotency key are stored in one transaction; the push is audited, and
- * only once that entry is durable does the 202 leave.
+ * only once that entry is durable does the 202 leave. The key then records
+ * that its push has its entry: a replay of a key without one (the entry
+ * failed, the first 202 never left) audits the push before answering.
  *
  * Group commit: pushes that arrive on a worker in the same turn of its
  * loop are stored in one transaction, at the end of that turn. SQLite has
@@ -18,12 +20,15 @@
 #include "audit.h"
 #include "gateway.h"
 #include "jsonutil.h"
+#include "log.h"
 #include "push.h"
 #include "subscription.h"
 
 struct records_push {
 	struct request *r;
 	struct push push;
+	const char *key;             /* the idempotency key (r's body), or NULL */
+	char *previous;              /* a replay: the first answer */
 	json_t *response;
 	/* What the store keeps points into these. */
 	char request_sha256[65];
@@ -40,13 +45,83 @@ struct records_batch {
 
 static _Thread_local struct records_batch records_batch;
 
+/* Keys whose push entry became durable in this turn of the loop, stored
+ * at its end in one transaction. */
+struct records_marks {
+	struct store *store;         /* the worker's */
+	struct store_push_audit *items;   /* provider and key owned */
+	size_t n, cap;
+};
+
+static _Thread_local struct records_marks records_marks;
+
 static void
 records_free(struct records_push *p)
 {
 	push_clear(&p->push);
+	free(p->previous);
 	json_decref(p->response);
 	free(p->response_text);
 	free(p);
+}
+
+static void
+records_free_marks(struct store_push_audit *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)items[i].provider);
+		free((char *)items[i].key);
+	}
+	free(items);
+}
+
+/* End of the loop's turn: the keys marked audited, in one transaction. A
+ * mark lost (a store error, a crash) only costs a second entry at a
+ * replay. */
+static void
+records_flush_marks(evutil_socket_t fd, short what, void *arg)
+{
+	struct records_marks m = records_marks;
+
+	memset(&records_marks, 0, sizeof(records_marks));
+	if (store_push_audited(m.store, m.items, m.n) != STORE_OK)
+		log_warn("push: %zu keys not marked audited; a replay audits "
+		    "them again", m.n);
+	records_free_marks(m.items, m.n);
+}
+
+static void
+records_mark(struct records_push *p, uint64_t index)
+{
+	struct records_marks *m = &records_marks;
+	struct store_push_audit *it;
+
+	if (p->key == NULL)
+		return;
+	if (m->n == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 64;
+		struct store_push_audit *grown = reallocarray(m->items, ncap,
+		    sizeof(*grown));
+
+		if (grown == NULL)
+			return;
+		m->items = grown;
+		m->cap = ncap;
+	}
+	if (m->n == 0 && event_base_once(p->r->base, -1, EV_TIMEOUT,
+	    records_flush_marks, NULL, NULL) != 0)
+		return;
+	m->store = p->r->store;
+	it = &m->items[m->n];
+	it->provider = strdup(p->push.provider->id);
+	it->key = strdup(p->key);
+	it->audit_index = index;
+	if (it->provider == NULL || it->key == NULL) {
+		free((char *)it->provider);
+		free((char *)it->key);
+		return;
+	}
+	m->n++;
 }
 
 static void
@@ -54,7 +129,11 @@ records_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct records_push *p = arg;
 
-	request_reply_json(r, 202, json_incref(p->response));
+	records_mark(p, index);
+	if (p->previous != NULL)
+		request_reply_json(r, 202, json_loads(p->previous, 0, NULL));
+	else
+		request_reply_json(r, 202, json_incref(p->response));
 	records_free(p);
 }
 
@@ -68,14 +147,22 @@ records_audit(struct records_push *p)
 	/* Queued before the denials, so the log reads in order. */
 	request_audit(p->r, &e, records_audited, p);
 	free(names);
-	push_audit_skips(&p->push, p->r->gw->audit, p->r->base, p->r->id);
+	if (p->previous == NULL)
+		push_audit_skips(&p->push, p->r->gw->audit, p->r->base,
+		    p->r->id);
 }
 
 /* Replies to a push the store did not take: a replay, a reused key or a
  * store failure. */
 static void
-records_refused(struct records_push *p, const struct store_push_result *res)
+records_refused(struct records_push *p, struct store_push_result *res)
 {
+	if (res->status == STORE_CONFLICT && res->same && !res->audited) {
+		p->previous = res->previous;
+		res->previous = NULL;
+		records_audit(p);
+		return;
+	}
 	if (res->status == STORE_CONFLICT && res->same)
 		request_reply_json(p->r, 202, json_loads(res->previous, 0, NULL));
 	else if (res->status == STORE_CONFLICT)
@@ -146,6 +233,7 @@ records_queue(struct records_push *p, const char *key)
 		request_reply_problem(r, 503, NULL, "out of memory");
 		return -1;
 	}
+	p->key = key;
 	push_store_entry(&p->push, key, p->request_sha256, p->response_text,
 	    &p->stored);
 	/* Its deliveries continue this request's trace. */

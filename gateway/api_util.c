@@ -1,10 +1,12 @@
 /* api_util.c — validation helpers shared by the handlers, so that every
  * endpoint refuses bad input with the same status and wording. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "clock.h"
+#include "encode.h"
 #include "jsonutil.h"
 #include "mandate.h"
 
@@ -191,4 +193,53 @@ api_act_audit(struct request *r, const struct api_act *act,
 	e->mediator = r->caller->id;
 	e->helper = act->helper;
 	e->mandate = m->id[0] != '\0' ? m->id : NULL;
+}
+
+void
+api_cursor_format(int64_t pos, char out[API_CURSOR_LEN])
+{
+	unsigned char raw[8];
+
+	for (int i = 7; i >= 0; i--, pos >>= 8)
+		raw[i] = (unsigned char)(pos & 0xff);
+	encode_base64url(raw, sizeof(raw), out);
+}
+
+/* A decimal position of the integer cursors of version 0.1, which this
+ * version still takes on the listings that had them. A cursor proper is
+ * never all digits: positions stay below 2^56, so it starts with 'A'. */
+static int
+api_cursor_legacy(const char *text, int64_t *pos)
+{
+	char *end;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	*pos = strtoll(text, &end, 10);
+	return *end != '\0' || errno == ERANGE ? -1 : 0;
+}
+
+int
+api_query_cursor(struct request *r, const char *name, int legacy,
+    int64_t *pos)
+{
+	const char *text = request_query(r, name);
+	unsigned char raw[8];
+
+	if (text == NULL)
+		return 0;
+	if (legacy && api_cursor_legacy(text, pos) == 0)
+		return 1;
+	if (decode_base64url(text, strlen(text), raw, sizeof(raw)) != 8 ||
+	    raw[0] & 0x80) {
+		request_reply_problem(r, 400, NULL, "\"%s\" is not a cursor "
+		    "of this listing (use the \"next\" of the previous page)",
+		    name);
+		return -1;
+	}
+	*pos = 0;
+	for (int i = 0; i < 8; i++)
+		*pos = (*pos << 8) | raw[i];
+	return 1;
 }

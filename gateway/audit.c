@@ -56,6 +56,12 @@
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
 #define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
+/* Completions not run yet on one appender's loop. */
+struct audit_loop {
+	struct event_base *base;
+	size_t pending;
+};
+
 struct audit_req {
 	struct audit_req *next;
 	char *json;                 /* owned */
@@ -63,6 +69,7 @@ struct audit_req {
 	/* Owned copies for the index hook; NULL when the entry has none. */
 	char *subject;
 	char *mandate, *mediator, *helper;
+	struct audit *audit;
 	struct event_base *base;    /* NULL: done runs on the sequencer */
 	audit_done_fn done;
 	void *arg;
@@ -90,6 +97,8 @@ struct audit {
 	pthread_cond_t qcond;
 	struct audit_req *head, **tail;
 	int stopping;
+	struct audit_loop *loops;   /* every loop that appended so far */
+	size_t nloops;
 	audit_index_fn hook;
 	void *hook_arg;
 
@@ -210,6 +219,22 @@ audit_read_file(struct audit *a, const char *relpath, unsigned char **data,
 	*len = off;
 	(*data)[off] = '\0';
 	return 0;
+}
+
+/* Whether relpath holds exactly data. */
+static int
+audit_file_is(struct audit *a, const char *relpath, const void *data,
+    size_t len)
+{
+	unsigned char *have;
+	size_t hlen;
+	int same;
+
+	if (audit_read_file(a, relpath, &have, &hlen) != 0)
+		return 0;
+	same = hlen == len && memcmp(have, data, len) == 0;
+	free(have);
+	return same;
 }
 
 /* Removes the partial versions of a tile that just became full: tlog-tiles
@@ -578,12 +603,54 @@ audit_req_free(struct audit_req *q)
 	free(q);
 }
 
+/* The pending count of base's loop, under qmu; NULL when out of memory. */
+static size_t *
+audit_loop_pending(struct audit *a, struct event_base *base)
+{
+	struct audit_loop *grown;
+
+	for (size_t i = 0; i < a->nloops; i++)
+		if (a->loops[i].base == base)
+			return &a->loops[i].pending;
+	grown = reallocarray(a->loops, a->nloops + 1, sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	a->loops = grown;
+	a->loops[a->nloops] = (struct audit_loop){ base, 0 };
+	return &a->loops[a->nloops++].pending;
+}
+
+static void
+audit_loop_count(struct audit *a, struct event_base *base, int delta)
+{
+	size_t *pending;
+
+	pthread_mutex_lock(&a->qmu);
+	if ((pending = audit_loop_pending(a, base)) != NULL)
+		*pending += (size_t)delta;
+	pthread_mutex_unlock(&a->qmu);
+}
+
+size_t
+audit_pending(struct audit *a, struct event_base *base)
+{
+	size_t *pending, n;
+
+	pthread_mutex_lock(&a->qmu);
+	pending = audit_loop_pending(a, base);
+	n = pending != NULL ? *pending : 0;
+	pthread_mutex_unlock(&a->qmu);
+	return n;
+}
+
 static void
 audit_deliver(evutil_socket_t fd, short what, void *arg)
 {
 	struct audit_req *q = arg;
 
 	q->done(q->status, q->index, q->arg);
+	if (q->base != NULL)
+		audit_loop_count(q->audit, q->base, -1);
 	audit_req_free(q);
 }
 
@@ -599,6 +666,7 @@ audit_complete(struct audit_req *q, int status)
 	if (event_base_once(q->base, -1, EV_TIMEOUT, audit_deliver, q, NULL) != 0) {
 		log_error("audit: cannot notify the appender of entry %llu",
 		    (unsigned long long)q->index);
+		audit_loop_count(q->audit, q->base, -1);
 		audit_req_free(q);
 	}
 }
@@ -667,22 +735,21 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
-/* Hands the hook the batch's entries about a subject in one call. */
-static void
+/* Hands the hook the batch's entries about a subject in one call; 0, or
+ * -1 when they could not be indexed. */
+static int
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
 	struct audit_indexed *rows;
 	size_t n = 0;
+	int rc;
 
 	for (const struct audit_req *q = batch; q != NULL; q = q->next)
 		n += q->subject != NULL;
 	if (n == 0)
-		return;
-	if ((rows = calloc(n, sizeof(*rows))) == NULL) {
-		log_error("audit: out of memory; a batch is missing from the "
-		    "access index");
-		return;
-	}
+		return 0;
+	if ((rows = calloc(n, sizeof(*rows))) == NULL)
+		return -1;
 	n = 0;
 	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
 		if (q->subject == NULL)
@@ -690,8 +757,9 @@ audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 		rows[n++] = (struct audit_indexed){ q->subject, q->index,
 		    q->mandate, q->mediator, q->helper };
 	}
-	hook(rows, n, arg);
+	rc = hook(rows, n, arg);
 	free(rows);
+	return rc;
 }
 
 static void
@@ -709,10 +777,20 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	hook_arg = a->hook_arg;
 	pthread_mutex_unlock(&a->qmu);
 	/* The index first: no crash can leave an entry that the access log
-	 * does not find, and an access log read after a reply shows it. */
-	if (hook != NULL && !atomic_load(&a->failed))
-		audit_index_batch(batch, hook, hook_arg);
-	rc = atomic_load(&a->failed) ? -1 : audit_journal_append(a, batch);
+	 * does not find, and an access log read after a reply shows it. A
+	 * batch the store could not index is not written: its appends fail
+	 * (their requests answer 503), the log itself stays up. */
+	if (atomic_load(&a->failed)) {
+		rc = -1;
+	} else if (hook != NULL && audit_index_batch(batch, hook, hook_arg) != 0) {
+		log_ratelimited(LOG_LEVEL_ERROR, "audit: the access index could "
+		    "not take a batch; its %s refused", batch->next != NULL ?
+		    "entries are" : "entry is");
+		rc = -1;
+		goto complete;
+	} else {
+		rc = audit_journal_append(a, batch);
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&a->tmu);
 		for (struct audit_req *q = batch; q != NULL && rc == 0; q = q->next)
@@ -728,6 +806,7 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	 * every entry acknowledged). */
 	if (rc != 0)
 		atomic_store(&a->failed, 1);
+complete:
 	while (batch != NULL) {
 		struct audit_req *next_req = batch->next;
 
@@ -757,15 +836,15 @@ audit_publish(struct audit *a)
 	unsigned w;
 	merkle_hash root;
 	char *note;
-	struct stat st;
 
 	for (unsigned l = 0; l < MERKLE_TILE_LEVELS; l++) {
 		if ((w = merkle_tile_width(size, l)) == 0)
 			continue;
 		merkle_tile_path(path, (int)l, audit_full_tiles(size, l), w);
-		/* A tile of a given width never changes: write it once. */
-		if (fstatat(a->dirfd, path, &st, 0) == 0 &&
-		    st.st_size == (off_t)w * MERKLE_HASH_LEN)
+		/* A tile of a given width never changes: write it once, and
+		 * again when the one on disk is not it (torn, altered). */
+		if (audit_file_is(a, path, a->tree->tile[l],
+		    (size_t)w * MERKLE_HASH_LEN))
 			continue;
 		if (audit_put_file(a, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN) != 0)
@@ -932,9 +1011,14 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 		done(-1, 0, arg);
 		return;
 	}
+	q->audit = a;
 	q->base = base;
 	q->done = done;
 	q->arg = arg;
+	/* Counted before any way to complete: the appender's loop must not
+	 * end while a completion may still be posted to it. */
+	if (base != NULL)
+		audit_loop_count(a, base, 1);
 	q->json = audit_entry_json(e);
 	if (q->json != NULL)
 		q->len = strlen(q->json);
@@ -1026,7 +1110,7 @@ audit_bundle_hashes(struct audit *a, uint64_t index,
 }
 
 static int audit_full_tile_root(struct audit *a, unsigned level,
-    uint64_t index, merkle_hash root);
+    uint64_t index, int check, merkle_hash root);
 
 /* The roots of the 256 full tiles of `level` from index `first`. */
 static int
@@ -1034,37 +1118,61 @@ audit_children_roots(struct audit *a, unsigned level, uint64_t first,
     merkle_hash roots[MERKLE_TILE_WIDTH])
 {
 	for (unsigned i = 0; i < MERKLE_TILE_WIDTH; i++)
-		if (audit_full_tile_root(a, level, first + i, roots[i]) != 0)
+		if (audit_full_tile_root(a, level, first + i, 0, roots[i]) != 0)
 			return -1;
 	return 0;
 }
 
-/* The root of full tile (level, index), rebuilding the tile from the level
- * below, and in the end from its entries, if a crash lost or tore it. */
+/* The hashes of full tile (level, index) from the level below, and in the
+ * end from its entries; 0, or -1 (logged) when the entries are not all
+ * there: the tile cannot be told right, the log must not open. */
+static int
+audit_tile_rebuild(struct audit *a, unsigned level, uint64_t index,
+    merkle_hash *hashes)
+{
+	char path[MERKLE_TILE_PATH_LEN];
+
+	if (level > 0)
+		return audit_children_roots(a, level - 1,
+		    index * MERKLE_TILE_WIDTH, hashes);
+	if (audit_bundle_hashes(a, index, hashes) == 0)
+		return 0;
+	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
+	log_error("audit: %s/%s is missing or does not hold %d whole entries",
+	    a->dir, path, MERKLE_TILE_WIDTH);
+	return -1;
+}
+
+/* The root of full tile (level, index), rebuilding the tile if a crash
+ * lost or tore it. With check (the tiles of the tree's right edge, that
+ * every start reads), a level-0 tile is compared with its entries even
+ * when whole: the entries are the truth, and a tile that disagrees is
+ * rebuilt, a bundle that is gone refused. */
 static int
 audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
-    merkle_hash root)
+    int check, merkle_hash root)
 {
 	merkle_hash *hashes = malloc(MERKLE_TILE_BYTES);
 	char path[MERKLE_TILE_PATH_LEN];
 	unsigned char *data = NULL;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, whole;
 
 	if (hashes == NULL)
 		return -1;
 	merkle_tile_path(path, (int)level, index, 0);
-	if (audit_read_file(a, path, &data, &len) == 0 && len == MERKLE_TILE_BYTES) {
+	whole = audit_read_file(a, path, &data, &len) == 0 &&
+	    len == MERKLE_TILE_BYTES;
+	if (whole && !(check && level == 0)) {
 		memcpy(hashes, data, MERKLE_TILE_BYTES);
 	} else {
-		log_warn("audit: rebuilding %s from the entries", path);
-		if (level == 0)
-			rc = audit_bundle_hashes(a, index, hashes);
-		else
-			rc = audit_children_roots(a, level - 1,
-			    index * MERKLE_TILE_WIDTH, hashes);
-		if (rc != 0 || audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+		if (audit_tile_rebuild(a, level, index, hashes) != 0)
 			goto out;
+		if (!whole || memcmp(hashes, data, MERKLE_TILE_BYTES) != 0) {
+			log_warn("audit: rebuilding %s from the entries", path);
+			if (audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+				goto out;
+		}
 	}
 	merkle_perfect_root((const merkle_hash *)hashes, MERKLE_TILE_WIDTH, root);
 	rc = 0;
@@ -1111,10 +1219,12 @@ audit_restore(struct audit *a, uint64_t size, char *err, size_t errlen)
 		uint64_t first = audit_full_tiles(size, l) * MERKLE_TILE_WIDTH;
 
 		for (unsigned i = 0; i < merkle_tile_width(size, l); i++)
-			if (audit_full_tile_root(a, l - 1, first + i,
+			if (audit_full_tile_root(a, l - 1, first + i, 1,
 			    a->tree->tile[l][i]) != 0) {
-				snprintf(err, errlen, "cannot rebuild the hash "
-				    "tiles of level %u from the entries", l - 1);
+				snprintf(err, errlen, "the hash tiles of level %u "
+				    "cannot be checked against their entries: "
+				    "entries were lost; restore the audit directory "
+				    "from a backup", l - 1);
 				return -1;
 			}
 	}
@@ -1265,6 +1375,7 @@ audit_free(struct audit *a)
 	free(a->bundle);
 	free(a->scratch);
 	free(a->checkpoint);
+	free(a->loops);
 	free(a->dir);
 	free(a->origin);
 	free(a);

@@ -115,6 +115,10 @@ typedef void (*audit_done_fn)(int status, uint64_t index, void *arg);
  * with threading enabled (evthread_use_pthreads). */
 void audit_append_async(struct audit *a, const struct audit_entry *e,
     struct event_base *base, audit_done_fn done, void *arg);
+/* Appends with `base` whose done has not run yet (queued, being written,
+ * or posted to that loop). A loop must not be freed before this is 0: the
+ * sequencer would post to freed memory. Any thread. */
+size_t audit_pending(struct audit *a, struct event_base *base);
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 
@@ -130,8 +134,11 @@ struct audit_indexed {
  * subject → index access index in one transaction per batch. It runs
  * before the batch is written: an entry is never durable without its
  * index row, and a row whose entry a crash lost names an index that a
- * later entry takes, which the access log tells by its commitment. */
-typedef void (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
+ * later entry takes, which the access log tells by its commitment. It
+ * returns 0, or -1 when the rows could not be stored: the batch is then
+ * not written and its appends fail, so the store's faults leave no entry
+ * out of the access log (the log itself stays up). */
+typedef int (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
     void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
 
@@ -160,6 +167,12 @@ char *audit_checkpoint(struct audit *a, uint64_t *size);
 /* When the latest checkpoint was written (ms since the epoch; this
  * process writes one at open) and, in *size, the entries it signs. */
 int64_t audit_checkpoint_time(struct audit *a, uint64_t *size);
+
+/* The members the access log adds to each entry it answers (audit_index,
+ * inclusion_proof, consumer_name, provider_name and, on acts under a
+ * mandate, mandate, mediator and helper); an item without them is the
+ * entry as logged. NULL-terminated. */
+extern const char *const audit_access_log_members[];
 
 /* Offline verification of the audit directory `dir` (nothing else may be
  * writing it): every entry bundle, every hash tile, the checkpoint's root

@@ -19,6 +19,11 @@
 #include "encode.h"
 #include "keys.h"
 
+const char *const audit_access_log_members[] = {
+	"audit_index", "inclusion_proof", "consumer_name", "provider_name",
+	"mandate", "mediator", "helper", NULL
+};
+
 
 struct verify {
 	int dirfd;

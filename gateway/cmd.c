@@ -10,9 +10,10 @@ const struct cmd cmd_table[] = {
 	{ "serve", "-c FILE", "run the gateway in the foreground", cmd_serve,
 	  "  -c, --config FILE  the configuration (docs/configuration.md)\n"
 	  "\n"
-	  "Logs go to stderr at gateway.log_level. Signals: SIGHUP reloads the\n"
-	  "configuration (a bad one is refused and the old one keeps serving; a\n"
-	  "new log_level applies at once); SIGTERM or SIGINT drains and stops.\n" },
+	  "Logs go to stderr as gateway.log says (text or JSON lines, a level).\n"
+	  "Signals: SIGHUP reloads the configuration (a bad one is refused and\n"
+	  "the old one keeps serving; a new log format and level apply at once);\n"
+	  "SIGTERM or SIGINT drains and stops.\n" },
 	{ "check", "-c FILE [--offline]", "validate a configuration", cmd_check,
 	  "  -c, --config FILE  the configuration to check\n"
 	  "  --offline          read no secret: every env:NAME and file:PATH\n"

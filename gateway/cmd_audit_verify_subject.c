@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "checkpoint.h"
 #include "cmd.h"
 #include "commitment.h"
@@ -71,8 +72,7 @@ verify_subject_shape(const json_t *e, const char *key)
 }
 
 /* The leaf hash of an answer's entry: the entry as logged is its JCS text
- * without the members the access log adds: its place in the log, and who
- * acted when it was an act under a mandate (contract §8). */
+ * without the members the access log adds. */
 static int
 verify_subject_leaf(const json_t *item, merkle_hash leaf)
 {
@@ -81,11 +81,8 @@ verify_subject_leaf(const json_t *item, merkle_hash leaf)
 
 	if (e == NULL)
 		return -1;
-	json_object_del(e, "audit_index");
-	json_object_del(e, "inclusion_proof");
-	json_object_del(e, "mandate");
-	json_object_del(e, "mediator");
-	json_object_del(e, "helper");
+	for (size_t i = 0; audit_access_log_members[i] != NULL; i++)
+		json_object_del(e, audit_access_log_members[i]);
 	text = jcs_dump(e);
 	json_decref(e);
 	if (text == NULL)

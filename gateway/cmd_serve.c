@@ -26,14 +26,37 @@
 #include "server.h"
 #include "store.h"
 
-/* gateway.log_level, at start and at every reload. */
+/* gateway.log, at start and at every reload. */
 static void
-cmd_serve_log_level(const struct config *cfg)
+cmd_serve_log(const struct config *cfg)
 {
-	int level = log_level_parse(cfg->gateway.log_level);
+	int level = log_level_parse(cfg->gateway.log.level);
+	int format = log_format_parse(cfg->gateway.log.format);
 
+	if (format >= 0)
+		log_set_format((enum log_format)format);
 	if (level >= 0)
 		log_set_level((enum log_level)level);
+	if (cfg->gateway.log_level != NULL)
+		log_warn("gateway.log_level is deprecated: write gateway.log: "
+		    "{level: %s}", cfg->gateway.log_level);
+}
+
+/* Loads the file again for a reload: its errors are log lines, in the
+ * log's format, since a log stack reads stderr by now. */
+static struct config *
+cmd_serve_reload_config(const char *path)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = config_load(path, &errs);
+
+	for (size_t i = 0; cfg == NULL && i < errs.n; i++)
+		log_error("%s:%d:%d: %s", errs.items[i].file, errs.items[i].line,
+		    errs.items[i].col, errs.items[i].message);
+	if (cfg == NULL && errs.nomem)
+		log_error("out of memory: the configuration was not loaded");
+	config_errors_free(&errs);
+	return cfg;
 }
 
 /* Loads the file again and hands it to the server and the delivery
@@ -41,7 +64,7 @@ cmd_serve_log_level(const struct config *cfg)
 static int
 cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 {
-	struct config *cfg = cmd_load_config(gw->config_path);
+	struct config *cfg = cmd_serve_reload_config(gw->config_path);
 	const char *blocker;
 	char err[512];
 
@@ -68,7 +91,7 @@ cmd_serve_apply(struct gateway *gw, struct delivery *dl)
 		metrics_config_loaded(1, 0);
 		return -1;
 	}
-	cmd_serve_log_level(cfg);
+	cmd_serve_log(cfg);
 	delivery_swap_config(dl, cfg);
 	struct audit_entry e = { .type = AUDIT_CONFIG_RELOAD, .decision = AUDIT_ALLOW };
 	audit_append(gw->audit, &e, NULL);
@@ -131,17 +154,25 @@ cmd_serve_event_log(int severity, const char *msg)
 static int
 cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 {
-	unsigned char pub[32];
+	const char *origin = cfg->gateway.audit.origin;
 	char err[256];
 
 	gw->signer = keys_load_private(&cfg->gateway.audit.signing_key, err,
 	    sizeof(err));
-	if (gw->signer == NULL || keys_public_raw(gw->signer, pub) != 0) {
+	if (gw->signer == NULL || keys_public_raw(gw->signer,
+	    gw->signer_pub) != 0) {
 		log_error("audit signing key: %s", err);
 		return -1;
 	}
 	snprintf(gw->signer_kid, sizeof(gw->signer_kid), "%08x",
-	    keys_note_id(cfg->gateway.audit.origin, pub));
+	    keys_note_id(origin, gw->signer_pub));
+	/* Origin and key cannot change on reload (reload.c): this holds for
+	 * the life of the process. */
+	if ((gw->verifier_key = keys_verifier_string(origin,
+	    gw->signer_pub)) == NULL) {
+		log_error("audit signing key: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -239,7 +270,7 @@ cmd_serve(int argc, char **argv)
 	if ((cfg = cmd_load_config(gw.config_path)) == NULL)
 		return CMD_FAIL;
 	metrics_config_loaded(0, 1);
-	cmd_serve_log_level(cfg);
+	cmd_serve_log(cfg);
 	if (fdlimit_check(cfg, fdlimit_raise(), err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		config_free(cfg);
@@ -281,6 +312,7 @@ out:
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);
+	free(gw.verifier_key);
 	curl_global_cleanup();
 	if (rc == CMD_OK)
 		log_info("stopped");

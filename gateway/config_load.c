@@ -78,6 +78,20 @@ config_field_log_level(struct config_loader *ld, const struct config_field *f,
 		*(char **)dst = config_strdup(ld, s);
 }
 
+static void
+config_field_log_format(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+
+	if (s == NULL)
+		return;
+	if (log_format_parse(s) == -1)
+		config_error(ld, v, "%s: expected text or json", path);
+	else
+		*(char **)dst = config_strdup(ld, s);
+}
+
 static int
 config_valid_port(const char *s)
 {
@@ -245,6 +259,39 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 	*(char **)dst = config_strdup(ld, s);
 }
 
+/* The base of problem type URIs: an absolute URI (RFC 3986 scheme, then
+ * ':'), printable, without spaces or quotes, that a reason is appended
+ * to. */
+static void
+config_field_problem_base(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	const char *s = config_scalar(ld, path, v);
+	size_t scheme;
+
+	if (s == NULL)
+		return;
+	scheme = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+.-");
+	if (scheme == 0 || s[scheme] != ':' || !((*s >= 'a' && *s <= 'z') ||
+	    (*s >= 'A' && *s <= 'Z')) || strlen(s) > CONFIG_PROBLEM_BASE_MAX ||
+	    strpbrk(s, " \"<>\\^`{|}") != NULL) {
+		config_error(ld, v, "%s: expected an absolute URI of at most %d "
+		    "characters, e.g. https://docs.example.org/tellonce/problems/",
+		    path, CONFIG_PROBLEM_BASE_MAX);
+		return;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			config_error(ld, v, "%s: must not contain control "
+			    "characters", path);
+			return;
+		}
+	}
+	*(char **)dst = config_strdup(ld, s);
+}
+
 /* An ISO 3166-1 alpha-2 country code: two capital letters. */
 static void
 config_field_country(struct config_loader *ld, const struct config_field *f,
@@ -354,6 +401,18 @@ static const struct config_field config_mandates_fields[] = {
 	{ .key = NULL },
 };
 
+/* No default for level: gateway.log_level may give it (see
+ * config_gateway_log). */
+static const struct config_field config_log_fields[] = {
+	{ .key = "format", .parse = config_field_log_format, .def = "text",
+	  .offset = offsetof(struct config_log, format),
+	  .doc = "text, or json for one JSON object per line" },
+	{ .key = "level", .parse = config_field_log_level,
+	  .offset = offsetof(struct config_log, level),
+	  .doc = "debug, info (default), warn or error" },
+	{ .key = NULL },
+};
+
 static const struct config_field config_gateway_fields[] = {
 	{ .key = "listen", .parse = config_field_listen, .required = 1,
 	  .offset = offsetof(struct config_gateway, listen),
@@ -366,13 +425,20 @@ static const struct config_field config_gateway_fields[] = {
 	  .offset = offsetof(struct config_gateway, workers),
 	  .aux = CONFIG_MAX_WORKERS,
 	  .doc = "event-loop threads; default: the number of online CPUs" },
-	{ .key = "log_level", .parse = config_field_log_level, .def = "info",
+	{ .key = "log", .parse = config_field_table,
+	  .offset = offsetof(struct config_gateway, log),
+	  .sub = config_log_fields, .doc = "operational log lines: {format, level}" },
+	{ .key = "log_level", .parse = config_field_log_level,
 	  .offset = offsetof(struct config_gateway, log_level),
-	  .doc = "debug, info, warn or error" },
+	  .doc = "deprecated spelling of log.level" },
 	{ .key = "user", .parse = config_field_string,
 	  .offset = offsetof(struct config_gateway, user),
 	  .doc = "when started as root: the user to run as once the socket is "
 	  "bound and the keys are read" },
+	{ .key = "problem_base", .parse = config_field_problem_base,
+	  .offset = offsetof(struct config_gateway, problem_base),
+	  .doc = "problem type URIs are this base followed by the reason; "
+	  "unset: about:blank" },
 	{ .key = "tls", .parse = config_field_tls,
 	  .offset = offsetof(struct config_gateway, tls),
 	  .doc = "serve HTTPS: {cert, key, client_ca}" },
@@ -411,6 +477,24 @@ config_online_cpus(void)
 	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n;
 }
 
+/* gateway.log_level, the spelling of gateway.log.level before there was a
+ * gateway.log, still starts the configurations written with it (an
+ * unknown key would stop them); giving both is an error, as one would
+ * silently lose. */
+static void
+config_gateway_log(struct config_loader *ld, struct config_gateway *gw)
+{
+	if (gw->log_level != NULL && gw->log.level != NULL) {
+		config_error(ld, yamltree_get(ld->gateway, "log_level"),
+		    "gateway.log_level: the old spelling of gateway.log.level; "
+		    "give only gateway.log.level");
+		return;
+	}
+	if (gw->log.level == NULL)
+		gw->log.level = config_strdup(ld, gw->log_level != NULL ?
+		    gw->log_level : "info");
+}
+
 static void
 config_gateway_load(struct config_loader *ld)
 {
@@ -422,6 +506,7 @@ config_gateway_load(struct config_loader *ld)
 		return;
 	}
 	config_table_apply(ld, "gateway", config_gateway_fields, ld->gateway, gw);
+	config_gateway_log(ld, gw);
 	/* No default text: the default depends on the machine. */
 	if (gw->workers == 0)
 		gw->workers = config_online_cpus();

@@ -163,9 +163,12 @@ static void
 config_gateway_free(struct config_gateway *gw)
 {
 	free(gw->listen);
+	free(gw->log.format);
+	free(gw->log.level);
 	free(gw->admin_listen);
 	free(gw->log_level);
 	free(gw->user);
+	free(gw->problem_base);
 	free(gw->store);
 	secret_wipe(&gw->tls.cert);
 	secret_wipe(&gw->tls.key);

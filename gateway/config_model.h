@@ -192,12 +192,23 @@ struct config_category {
 	size_t ndatasets;
 };
 
+#define CONFIG_PROBLEM_BASE_MAX 200   /* bytes; a reason is appended */
+
+/* gateway.log */
+struct config_log {
+	char *format;                    /* "text" (default) or "json" */
+	char *level;                     /* "info" (default); set from log_level
+	                                  * when only that is given */
+};
+
 struct config_gateway {
 	char *listen;                    /* "127.0.0.1:8080", "[::]:8443" */
 	char *admin_listen;              /* loopback host:port, or NULL */
 	int workers;                     /* event-loop threads; default: CPUs */
-	char *log_level;                 /* "info" */
+	struct config_log log;
+	char *log_level;                 /* deprecated spelling of log.level, or NULL */
 	char *user;                      /* drop root to this user; NULL = stay */
+	char *problem_base;              /* problem types: base + reason; NULL: about:blank */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
 	struct secret pseudonym_key;

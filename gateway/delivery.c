@@ -1,12 +1,17 @@
 /* delivery.c — the outbox worker (see delivery.h and docs/delivery.md).
  *
  * A job is one delivery in flight. It goes: taken (the store marks it
- * sending) → policy, link and mapping checked again → pushed → outcome
- * audited → outcome stored → freed. Only the stored outcome releases its
- * (subscriber, subject, dataset) chain, so the next version of a record is
- * never sent before the previous one's fate is on disk, and a crash at any
- * step before that sends the same delivery again with the same
- * Idempotency-Key.
+ * sending) → policy, link and mapping checked again → its `deliver` entry
+ * made durable → pushed → outcome stored → freed. Nothing reaches a
+ * subscriber before its entry: while the audit log cannot write, no
+ * delivery is taken. One entry covers every try of the same payload; the
+ * stored outcome remembers its index, so a retry sends without a new
+ * entry (a crash before the outcome is stored costs a second entry, never
+ * none). A delivery refused before the push (denied, dead) is audited with
+ * its outcome instead. Only the stored outcome releases its (subscriber,
+ * subject, dataset) chain, so the next version of a record is never sent
+ * before the previous one's fate is on disk, and a crash at any step
+ * before that sends the same delivery again with the same Idempotency-Key.
  *
  * Each subscriber gets its own share of the worker: at most `concurrency`
  * jobs in flight, and a circuit breaker that stops taking its deliveries
@@ -38,6 +43,7 @@
 #define DELIVERY_POLL_MS 10          /* how often due deliveries are looked for */
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
 #define DELIVERY_DRAIN_MS 10000      /* grace period at stop */
+#define DELIVERY_AUDIT_WAIT_MS 200   /* between looks at a failed audit log */
 
 /* A subscriber's share of the worker; kept across reloads. */
 struct delivery_sub {
@@ -48,16 +54,14 @@ struct delivery_sub {
 	int probing;                 /* half open: the one probe is in flight */
 };
 
-enum delivery_phase { PHASE_PUSH, PHASE_AUDIT, PHASE_STORE };
-
 struct delivery_job {
 	TAILQ_ENTRY(delivery_job) link;
 	struct delivery *dl;
 	struct snapshot *snap;       /* held while the job lives */
 	struct delivery_sub *sub;
 	int probe;                   /* the circuit's half-open probe */
+	int pushed;                  /* bytes may have gone out */
 	int64_t pushed_us;           /* when the push was sent */
-	enum delivery_phase phase;
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
 	const struct config_dataset *ds;
@@ -65,6 +69,7 @@ struct delivery_job {
 	json_t *granted;             /* the attributes sent, dataset names */
 	char *local_id;
 	char *body;                  /* JCS, in the subscriber's field names */
+	char body_sha256[65];        /* what its deliver entry commits to */
 	/* The outcome: audited, then stored. */
 	struct store_delivery_outcome out;
 	const char *reason;           /* static; NULL when delivered */
@@ -88,6 +93,7 @@ struct delivery {
 	struct delivery_jobs done;   /* audited; outcome not stored yet */
 	struct poller *poller;       /* the polled sources, on this loop too */
 	struct retention *retention; /* the purge, on this loop too */
+	int audit_down;              /* deliveries wait for the audit log */
 	int stopping;
 	int64_t drain_deadline;
 };
@@ -208,7 +214,6 @@ delivery_job_done(struct delivery_job *job)
 	struct delivery *dl = job->dl;
 
 	TAILQ_REMOVE(&dl->jobs, job, link);
-	job->phase = PHASE_STORE;
 	TAILQ_INSERT_TAIL(&dl->done, job, link);
 	event_active(dl->flush_ev, EV_TIMEOUT, 0);
 }
@@ -240,9 +245,10 @@ delivery_job_audited(int status, uint64_t index, void *arg)
 	delivery_job_done(job);
 }
 
-/* Audits the outcome set in job->out, then stores it. */
+/* Appends the job's `deliver` entry; done gets job. */
 static void
-delivery_job_audit(struct delivery_job *job)
+delivery_job_append(struct delivery_job *job, enum audit_decision decision,
+    const char *reason, audit_done_fn done)
 {
 	size_t n;
 	const char **names = jsonutil_keys(job->granted, &n);
@@ -255,19 +261,17 @@ delivery_job_audit(struct delivery_job *job)
 	e.nattributes = n;
 	e.subject = job->row.rec.subject;
 	e.view_key = job->row.rec.view_key;
-	/* The outcome, not the policy: an allowed push can still fail. */
-	e.decision = job->out.state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
-	    AUDIT_ALLOW;
-	e.reason = job->reason;
+	e.decision = decision;
+	e.reason = reason;
 	/* No request_id: the delivery id is the Idempotency-Key the
 	 * subscriber sees, and no id a service saw goes into an entry. */
 	e.payload = job->body;
-	job->phase = PHASE_AUDIT;
-	audit_append_async(job->dl->gw->audit, &e, job->dl->base,
-	    delivery_job_audited, job);
+	audit_append_async(job->dl->gw->audit, &e, job->dl->base, done, job);
 	free(names);
 }
 
+/* Stores the outcome set in job->out: at once after a push (its entry was
+ * written before it), else once audited. */
 static void
 delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
     const char *reason, const char *error)
@@ -278,7 +282,12 @@ delivery_job_finish(struct delivery_job *job, enum store_delivery_state state,
 		snprintf(job->error, sizeof(job->error), "%s", error);
 		job->out.error = job->error;
 	}
-	delivery_job_audit(job);
+	if (job->pushed) {
+		delivery_job_done(job);
+		return;
+	}
+	delivery_job_append(job, state == STORE_DELIVERY_DENIED ? AUDIT_DENY :
+	    AUDIT_ALLOW, reason, delivery_job_audited);
 }
 
 /* Full jitter: a uniform delay in [0, min(cap, base * 2^(attempts-1))]. */
@@ -394,7 +403,35 @@ delivery_job_push(struct delivery_job *job)
 	    "attempt %d", job->row.id, trace.trace_id, job->ds->name,
 	    job->svc->id, ops->name, job->row.attempts + 1);
 	job->pushed_us = clock_mono_us();
+	job->pushed = 1;
 	ops->push(inst, &creq, delivery_job_pushed, job);
+}
+
+static void
+delivery_job_intended(int status, uint64_t index, void *arg)
+{
+	struct delivery_job *job = arg;
+
+	if (status != 0) {
+		delivery_job_later(job, "audit log unavailable");
+		return;
+	}
+	job->out.audit_index = (int64_t)index;
+	job->out.audit_sha256 = job->body_sha256;
+	delivery_job_push(job);
+}
+
+/* Makes the `deliver` entry durable, then pushes. A retry of the payload
+ * an earlier entry names reuses it. */
+static void
+delivery_job_intend(struct delivery_job *job)
+{
+	if (job->row.audit_index >= 0 &&
+	    strcmp(job->row.audit_sha256, job->body_sha256) == 0) {
+		delivery_job_push(job);
+		return;
+	}
+	delivery_job_append(job, AUDIT_ALLOW, NULL, delivery_job_intended);
 }
 
 /* Checks the policy and the link again and builds the body; then pushes,
@@ -456,12 +493,13 @@ delivery_job_prepare(struct delivery_job *job)
 	/* Canonical: the same version gives the same body on every retry,
 	 * and the entry commits to exactly these bytes. */
 	job->body = jcs_dump(mapped);
+	jsonutil_sha256_hex(mapped, job->body_sha256);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");
 		return;
 	}
-	delivery_job_push(job);
+	delivery_job_intend(job);
 }
 
 /* Takes over row (its members move into the job). */
@@ -494,7 +532,9 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->provider = config_find_service(cfg, job->row.rec.provider);
 	job->out.id = job->row.id;
 	job->out.attempts = job->row.attempts;
-	job->phase = PHASE_PUSH;
+	job->out.audit_index = job->row.audit_index;
+	if (job->row.audit_index >= 0)
+		job->out.audit_sha256 = job->row.audit_sha256;
 	TAILQ_INSERT_TAIL(&dl->jobs, job, link);
 	delivery_job_prepare(job);
 }
@@ -535,21 +575,14 @@ delivery_schedule(struct delivery *dl, int64_t ms)
 static int
 delivery_drained(const struct delivery *dl)
 {
-	const struct delivery_job *job;
-
 	if (!TAILQ_EMPTY(&dl->done) || poller_busy(dl->poller))
-		return 0;
-	if (TAILQ_EMPTY(&dl->jobs))
-		return 1;
-	if (clock_mono_ms() < dl->drain_deadline)
 		return 0;
 	/* Past the grace period, pushes in flight are abandoned (they are
 	 * sent again after the restart); audits in flight are waited for,
 	 * their callbacks need this loop. */
-	TAILQ_FOREACH(job, &dl->jobs, link)
-		if (job->phase == PHASE_AUDIT)
-			return 0;
-	return 1;
+	if (audit_pending(dl->gw->audit, dl->base) > 0)
+		return 0;
+	return TAILQ_EMPTY(&dl->jobs) || clock_mono_ms() >= dl->drain_deadline;
 }
 
 static void
@@ -575,6 +608,25 @@ delivery_poll(struct delivery *dl, const struct config_service *svc)
 		snapshot_release(dl->snap);
 }
 
+/* Nothing is sent, and no source polled, while the audit log cannot take
+ * their entries: a send would go unaudited, or be tried again at once.
+ * Logs the change only. */
+static int
+delivery_audit_up(struct delivery *dl)
+{
+	int up = audit_ready(dl->gw->audit) == 0;
+
+	if (up == !dl->audit_down)
+		return up;
+	dl->audit_down = !up;
+	if (up)
+		log_info("delivery: the audit log writes again; deliveries resume");
+	else
+		log_warn("delivery: the audit log cannot write; deliveries wait "
+		    "for it");
+	return up;
+}
+
 static void
 delivery_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -591,6 +643,11 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	delivery_refresh(dl);
 	cfg = dl->snap->cfg;
+	retention_step(dl->retention, cfg);
+	if (!delivery_audit_up(dl)) {
+		delivery_schedule(dl, DELIVERY_AUDIT_WAIT_MS);
+		return;
+	}
 	/* Not only current subscribers: deliveries queued before a reload
 	 * that ended a subscription are taken too, and denied. */
 	for (size_t i = 0; i < cfg->nservices; i++)
@@ -600,7 +657,6 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
 			delivery_poll(dl, &cfg->services[i]);
-	retention_step(dl->retention, cfg);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
 }
 

@@ -3,10 +3,11 @@
  * One thread with its own libevent loop, store connection and connector
  * instances takes due deliveries from the store, checks the policy (and the
  * live consent) again, maps the record to the subscriber's field names and
- * its local id, pushes it with the delivery id as Idempotency-Key, audits
- * the outcome and stores it before the delivery counts as done, so a crash
- * at any point leads to a resend, never to a loss. docs/delivery.md has
- * the rules: ordering, superseding, retries, circuit breaker. The same
+ * its local id, makes its `deliver` audit entry durable, pushes it with the
+ * delivery id as Idempotency-Key and stores the outcome before the delivery
+ * counts as done, so a crash at any point leads to a resend, never to a
+ * loss, and nothing is sent without its entry. docs/delivery.md has the
+ * rules: ordering, superseding, retries, audit, circuit breaker. The same
  * loop runs the polled sources (poller.h) and the purge (retention.h). */
 #ifndef TELLONCE_DELIVERY_H
 #define TELLONCE_DELIVERY_H

@@ -14,7 +14,9 @@ struct gateway {
 	const char *config_path;
 	struct audit *audit;
 	EVP_PKEY *signer;            /* Ed25519: checkpoints and consent receipts */
+	unsigned char signer_pub[32];  /* its public key, raw */
 	char signer_kid[16];         /* hex key id, the JWS "kid" */
+	char *verifier_key;          /* the log's note verifier key; owned */
 	struct server *server;
 };
 

@@ -13,14 +13,37 @@
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
+/* text: "TS LEVEL: message"; json: one object per line with ts, level,
+ * msg, and request_id / trace_id when the line has a context. */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+#define LOG_CONTEXT_ID_MAX 64
+
+/* What a line is about, beyond its message: the request being handled and
+ * its W3C trace. An empty string is "none". */
+struct log_context {
+	char request_id[LOG_CONTEXT_ID_MAX];
+	char trace_id[LOG_CONTEXT_ID_MAX];
+};
+
 /* Lines below `min` are dropped. Safe to call before any other log_*, and
- * from any thread while others log (a reload sets gateway.log_level). */
+ * from any thread while others log (a reload sets gateway.log.level). */
 void log_set_level(enum log_level min);
+/* The same for the format (a reload sets gateway.log.format). */
+void log_set_format(enum log_format format);
 /* Whether a line of that level would be written: lets a caller skip work
  * done for a debug line only. */
 int log_enabled(enum log_level level);
 /* Parses "debug", "info", "warn", "error"; returns -1 if unknown. */
 int log_level_parse(const char *name);
+/* Parses "text", "json"; returns -1 if unknown. */
+int log_format_parse(const char *name);
+
+/* Makes a copy of *ctx (NULL: none) the context of the calling thread's
+ * next lines, and copies the one it replaces into *prev unless prev is
+ * NULL, so that a scope can put it back. Copies, so a context never
+ * outlives what it was made from. */
+void log_context_set(const struct log_context *ctx, struct log_context *prev);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -69,12 +69,10 @@ request_free(struct request *r)
 	free(r);
 }
 
-/* The method, for debug lines; the route pattern goes with it, never the
- * raw path, which may hold ids. */
 static const char *
-request_method_name(const struct request *r)
+request_cmd_name(enum evhttp_cmd_type cmd)
 {
-	switch (evhttp_request_get_command(r->req)) {
+	switch (cmd) {
 	case EVHTTP_REQ_GET:
 		return "GET";
 	case EVHTTP_REQ_POST:
@@ -90,17 +88,38 @@ request_method_name(const struct request *r)
 	}
 }
 
+/* The method, for debug lines; the route pattern goes with it, never the
+ * raw path, which may hold ids. */
+static const char *
+request_method_name(const struct request *r)
+{
+	return request_cmd_name(evhttp_request_get_command(r->req));
+}
+
+void
+request_log_enter(struct request *r, struct log_context *prev)
+{
+	struct log_context ctx;
+
+	snprintf(ctx.request_id, sizeof(ctx.request_id), "%s", r->id);
+	snprintf(ctx.trace_id, sizeof(ctx.trace_id), "%s", r->trace.trace_id);
+	log_context_set(&ctx, prev);
+}
+
 /* Sends the one reply, unless request_worker_abandon sent it already. */
 static void
 request_send(struct request *r, int status, struct evbuffer *body)
 {
 	const char *route = r->path ? r->path : "unrouted";
 	int64_t took_us = clock_mono_us() - r->started_us;
+	struct log_context prev;
 
 	if (r->req != NULL) {
+		request_log_enter(r, &prev);
 		log_debug("request %s trace %s: %s %s answered %d in %lld ms",
 		    r->id, r->trace.trace_id, request_method_name(r), route,
 		    status, (long long)(took_us / 1000));
+		log_context_set(&prev, NULL);
 		conn_request_answered(r->worker->conns, r->req,
 		    &r->cfg->gateway.limits);
 		evhttp_send_reply(r->req, status, request_status_title(status),
@@ -115,6 +134,7 @@ request_send(struct request *r, int status, struct evbuffer *body)
 void
 request_log(struct request *r, enum log_level level, const char *fmt, ...)
 {
+	struct log_context prev;
 	char msg[1024];
 	va_list ap;
 
@@ -123,7 +143,9 @@ request_log(struct request *r, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	request_log_enter(r, &prev);
 	log_msg(level, "request %s trace %s: %s", r->id, r->trace.trace_id, msg);
+	log_context_set(&prev, NULL);
 }
 
 void
@@ -186,7 +208,8 @@ void
 request_reply_problem(struct request *r, int status, const char *reason,
     const char *detail_fmt, ...)
 {
-	char detail[512], type[128] = "about:blank";
+	char detail[512], type[CONFIG_PROBLEM_BASE_MAX + 64] = "about:blank";
+	const char *base = r->cfg->gateway.problem_base;
 	json_t *p;
 	char *text;
 	va_list ap;
@@ -194,9 +217,10 @@ request_reply_problem(struct request *r, int status, const char *reason,
 	va_start(ap, detail_fmt);
 	vsnprintf(detail, sizeof(detail), detail_fmt, ap);
 	va_end(ap);
-	if (reason != NULL)
-		snprintf(type, sizeof(type), "https://tellonce.example/problems/%s",
-		    reason);
+	/* A problem without a reason is its status alone: about:blank
+	 * (RFC 9457 section 4.2.1). */
+	if (reason != NULL && base != NULL)
+		snprintf(type, sizeof(type), "%s%s", base, reason);
 	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type,
 	    "title", request_status_title(status), "status", status,
 	    "detail", detail);
@@ -240,15 +264,18 @@ request_audit_done(int status, uint64_t index, void *arg)
 	struct request *r = ctx->r;
 	request_audited_fn then = ctx->then;
 	void *then_arg = ctx->arg;
+	struct log_context prev;
 
 	free(ctx);
+	request_log_enter(r, &prev);
 	if (status != 0) {
 		log_ratelimited(LOG_LEVEL_ERROR, "request %s trace %s: audit "
 		    "append failed; reply withheld", r->id, r->trace.trace_id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
-		return;
+	} else {
+		then(r, index, then_arg);
 	}
-	then(r, index, then_arg);
+	log_context_set(&prev, NULL);
 }
 
 void
@@ -511,6 +538,26 @@ request_route_find(const struct request_worker *w, enum evhttp_cmd_type method,
 	return NULL;
 }
 
+/* RFC 9110 15.5.6: a 405 says which methods the path has, from the
+ * route table. */
+static void
+request_add_allow(struct request *r, const char *path)
+{
+	char allow[64] = "";
+	const char *param;
+	size_t len = 0;
+
+	for (size_t i = 0; i < r->worker->nroutes; i++) {
+		if (!request_route_matches(&r->worker->routes[i], path, &param))
+			continue;
+		len += (size_t)snprintf(allow + len, sizeof(allow) - len, "%s%s",
+		    len ? ", " : "", request_cmd_name(r->worker->routes[i].method));
+		if (len >= sizeof(allow))
+			break;
+	}
+	request_add_header(r, "Allow", allow);
+}
+
 /* RFC 9112 6.3: a message with Content-Length headers that disagree is
  * unrecoverable. evhttp read the body by the first one; whatever a proxy
  * in front of us made of the second, this connection is out of step. */
@@ -594,11 +641,15 @@ request_route(struct request *r)
 	rt = request_route_find(r->worker, evhttp_request_get_command(r->req),
 	    decoded ? decoded : "", &param, &known);
 	if (rt == NULL) {
+		if (known) {
+			request_add_allow(r, decoded);
+			free(decoded);
+			request_reply_problem(r, 405, NULL, "method not allowed on "
+			    "this path");
+			return NULL;
+		}
 		free(decoded);
-		if (known)
-			request_reply_problem(r, 405, NULL, "method not allowed on this path");
-		else
-			request_reply_problem(r, 404, NULL, "no such endpoint");
+		request_reply_problem(r, 404, NULL, "no such endpoint");
 		return NULL;
 	}
 	/* The route pattern names the request in metrics; the raw path may
@@ -613,17 +664,11 @@ request_route(struct request *r)
 	return rt;
 }
 
-void
-request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
-    struct evhttp_request *req)
+static void
+request_intake(struct request *r, int tls_only)
 {
 	const struct request_route *rt;
-	struct request *r;
 
-	if ((r = request_new(w, snap, req)) == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
 	/* Fail closed: nothing is served in clear when TLS is configured. */
 	if (tls_only && !tls_is_tls(request_bufferevent(r))) {
 		request_add_header(r, "Connection", "close");
@@ -643,4 +688,21 @@ request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
 		return;
 	rt->handler(r);
+}
+
+/* Everything up to the handler's return, r's id on the lines it logs. */
+void
+request_accept(struct request_worker *w, struct snapshot *snap, int tls_only,
+    struct evhttp_request *req)
+{
+	struct log_context prev;
+	struct request *r;
+
+	if ((r = request_new(w, snap, req)) == NULL) {
+		evhttp_send_error(req, 503, "Service Unavailable");
+		return;
+	}
+	request_log_enter(r, &prev);
+	request_intake(r, tls_only);
+	log_context_set(&prev, NULL);
 }

@@ -20,6 +20,8 @@
 #include "log.h"
 #include "trace.h"
 
+#include "log.h"
+
 struct audit_entry;
 struct config;
 struct config_service;
@@ -100,6 +102,12 @@ void request_accept(struct request_worker *w, struct snapshot *snap,
 void request_worker_abandon(struct request_worker *w);
 
 /* ---- for handlers ---------------------------------------------------- */
+
+/* Makes r's id (and trace) the context of this thread's log lines until
+ * log_context_set(prev, NULL): for a handler's callback that runs outside
+ * request.c, such as a provider's answer. The context is a copy: the
+ * reply may free r in between. */
+void request_log_enter(struct request *r, struct log_context *prev);
 
 /* The query parameter, or NULL. */
 const char *request_query(struct request *r, const char *name);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "clock.h"
 #include "conn.h"
 #include "fdlimit.h"
@@ -65,6 +66,8 @@ struct worker {
 	unsigned generation;       /* of srv->current when snap was made */
 	int64_t drain_deadline;
 	int abandoned;             /* requests waiting at the deadline answered */
+	int drain_late;            /* past the deadline, said so */
+	int drain_done;            /* at the last tick, nothing held the stop */
 	struct event *drain_ev;
 	atomic_uint answered;      /* the last liveness probe this loop ran */
 	/* Worker 0 only, with an admin listener: */
@@ -103,6 +106,7 @@ struct server {
 
 static const struct request_route server_route_table[] = {
 	SERVER_HEALTH_ROUTES,
+	{ EVHTTP_REQ_GET, "/openapi.yaml", REQUEST_ANYONE, api_openapi_get },
 	{ EVHTTP_REQ_POST, "/v1/links", REQUEST_SERVICE, api_links_post },
 	{ EVHTTP_REQ_DELETE, "/v1/links/", REQUEST_SERVICE, api_links_delete },
 	{ EVHTTP_REQ_POST, "/v1/erasures", REQUEST_SERVICE_OR_ADMIN,
@@ -129,6 +133,12 @@ static const struct request_route server_route_table[] = {
 	  api_audit_proof_inclusion },
 	{ EVHTTP_REQ_GET, "/v1/audit/proof/consistency", REQUEST_AUDIT_READER,
 	  api_audit_proof_consistency },
+	{ EVHTTP_REQ_GET, "/v1/audit/entry", REQUEST_AUDIT_READER,
+	  api_audit_entry },
+	{ EVHTTP_REQ_GET, "/.well-known/tellonce/audit-vkey", REQUEST_ANYONE,
+	  api_keys_audit_vkey },
+	{ EVHTTP_REQ_GET, "/.well-known/jwks.json", REQUEST_ANYONE,
+	  api_keys_jwks },
 };
 
 #define SERVER_NROUTES \
@@ -253,14 +263,20 @@ worker_admin_dispatch(struct evhttp_request *req, void *arg)
 
 /* Requests get SERVER_DRAIN_MS to finish; those still waiting then are
  * answered 503, and their handlers get as long again to let go of them
- * (a provider call ends at its timeout, an audit append when written). */
+ * (a provider call ends at its timeout, an audit append when written).
+ * The loop never stops while an audit append of its own is pending,
+ * though: the sequencer would post the completion to a freed loop (a
+ * frozen audit disk holds the stop until it answers). And the condition
+ * must hold at two ticks in a row: replies queued in this turn (an audit
+ * completion runs in the same turn as this check) are written out by the
+ * next one, not lost to evhttp_free. */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	size_t audits = audit_pending(w->srv->gw->audit, w->rw.base);
 	int64_t now = clock_mono_ms();
-
-	int inflight = w->rw.inflight + w->admin_rw.inflight;
+	int inflight = w->rw.inflight + w->admin_rw.inflight, done;
 
 	if (inflight > 0 && now >= w->drain_deadline && !w->abandoned) {
 		log_warn("worker %d: %d requests still waiting at the drain "
@@ -271,12 +287,21 @@ worker_drain_check(evutil_socket_t fd, short what, void *arg)
 		w->abandoned = 1;
 	}
 	inflight = w->rw.inflight + w->admin_rw.inflight;
-	if (inflight == 0 || now >= w->drain_deadline + SERVER_DRAIN_MS) {
+	done = (inflight == 0 ||
+	    now >= w->drain_deadline + SERVER_DRAIN_MS) && audits == 0;
+	if (done && w->drain_done) {
 		if (inflight > 0)
 			log_warn("worker %d: stopping with %d requests in flight",
 			    w->index, inflight);
 		event_base_loopbreak(w->rw.base);
 		return;
+	}
+	w->drain_done = done;
+	if (audits > 0 && now >= w->drain_deadline + SERVER_DRAIN_MS &&
+	    !w->drain_late) {
+		w->drain_late = 1;
+		log_warn("worker %d: waiting for %zu audit appends to stop",
+		    w->index, audits);
 	}
 	struct timeval tick = { 0, 20000 };
 

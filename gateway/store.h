@@ -248,6 +248,7 @@ struct store_push_result {
 	enum store_status status;  /* STORE_OK stored, STORE_CONFLICT key seen */
 	char *previous;            /* CONFLICT: the first response; caller frees */
 	int same;                  /* CONFLICT: the request was the same */
+	int audited;               /* CONFLICT: the first push's entry is durable */
 };
 
 /* Where a polled service's changes were read up to. */
@@ -266,6 +267,17 @@ struct store_cursor {
 enum store_status store_record_accept(struct store *st,
     const struct store_push *p, size_t n, struct store_push_result *res,
     const struct store_cursor *cursor);
+/* A push entry made durable: the idempotency key it answered. */
+struct store_push_audit {
+	const char *provider, *key;
+	uint64_t audit_index;
+};
+
+/* Remembers that the pushes of these keys have their `push` entry, so a
+ * replay needs none; one transaction. A replay of a key not marked (the
+ * entry was not durable, or the mark was lost) audits the push again. */
+enum store_status store_push_audited(struct store *st,
+    const struct store_push_audit *a, size_t n);
 /* The cursor stored for a polled service; *cursor malloc'd, caller frees.
  * STORE_NOT_FOUND before the first changes were accepted. */
 enum store_status store_poll_cursor(struct store *st, const char *service,
@@ -294,6 +306,10 @@ struct store_delivery {
 	int64_t due_ms, updated_ms;
 	char *last_error;            /* owned; NULL when none */
 	struct store_record rec;     /* the record version it carries */
+	/* Its `deliver` entry, written before the first byte went out, and
+	 * the payload_sha256 it names: a retry of that payload needs none. */
+	int64_t audit_index;         /* -1: none yet */
+	char audit_sha256[65];       /* "" when none */
 };
 
 void store_delivery_clear(struct store_delivery *d);
@@ -317,6 +333,8 @@ struct store_delivery_outcome {
 	int attempts;
 	int64_t due_ms;              /* PENDING: when to try again */
 	const char *error;           /* NULL when delivered */
+	int64_t audit_index;         /* its deliver entry; -1: none */
+	const char *audit_sha256;    /* NULL when none */
 };
 
 /* Stores the outcomes of sending deliveries, all in one transaction. */

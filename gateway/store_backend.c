@@ -217,6 +217,13 @@ store_record_accept(struct store *st, const struct store_push *p, size_t n,
 }
 
 enum store_status
+store_push_audited(struct store *st, const struct store_push_audit *a,
+    size_t n)
+{
+	return st->ops->push_audited(st, a, n);
+}
+
+enum store_status
 store_poll_cursor(struct store *st, const char *service, char **cursor)
 {
 	return st->ops->poll_cursor(st, service, cursor);

@@ -60,6 +60,8 @@ struct store_ops {
 	enum store_status (*record_accept)(struct store *st,
 	    const struct store_push *p, size_t n, struct store_push_result *res,
 	    const struct store_cursor *cursor);
+	enum store_status (*push_audited)(struct store *st,
+	    const struct store_push_audit *a, size_t n);
 	enum store_status (*poll_cursor)(struct store *st, const char *service,
 	    char **cursor);
 	enum store_status (*change_list)(struct store *st, const char *dataset,

@@ -156,7 +156,14 @@ static const char *const sqlite_migrations[] = {
 	 * deliveries join that trace; NULL before this step and for polled
 	 * records. */
 	"ALTER TABLE records ADD COLUMN traceparent TEXT;",
-	/* 9: mediators' mandates (contract §8), the consents given under
+	/* 9: the audit entry that covers what was sent or accepted: a
+	 * delivery's `deliver` entry, written before the send, with the
+	 * payload it names (a retry of that payload needs no other); a push
+	 * key's `push` entry (a replay of a key without one audits it). */
+	"ALTER TABLE deliveries ADD COLUMN audit_index INTEGER;"
+	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
+	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;",
+	/* 10: mediators' mandates (contract §8), the consents given under
 	 * them, and who acted in each entry made under one. actions holds
 	 * STORE_MANDATE_* bits. */
 	"CREATE TABLE mandates ("
@@ -225,6 +232,7 @@ enum sqlite_stmt {
 	Q_ACCESS_LIST,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
+	Q_PUSH_KEY_AUDITED,
 	Q_RECORD_INSERT,
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
@@ -259,10 +267,12 @@ enum sqlite_stmt {
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
 	"r.record, r.version, r.created_ms, v.key, r.traceparent"
+#define RECORD_NCOLUMNS 10
 /* The view key of a record's subject, read with the record. */
 #define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
 #define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
-	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS
+	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS \
+	", d.audit_index, d.audit_sha256"
 #define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq " \
 	RECORD_VIEW_KEY
 /* Another delivery of the same version chain: (subscriber, subject, dataset). */
@@ -338,11 +348,14 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
-	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response FROM push_keys "
+	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
+	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = ?1 AND key = ?2",
 	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
 	    "request_sha256, response, created_ms, record_seq) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_PUSH_KEY_AUDITED] = "UPDATE push_keys SET audit_index = ?3 "
+	    "WHERE provider = ?1 AND key = ?2",
 	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
@@ -372,8 +385,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
 	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE ?2 END, "
-	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6 "
-	    "WHERE id = ?1 AND state = 1",
+	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
+	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -483,6 +496,44 @@ sq_rollback(struct sqlite_store *ss)
 		sq_simple(ss, Q_ROLLBACK);
 }
 
+/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
+ * STORE_OK. */
+static enum store_status
+sq_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	if ((rc = fn(ss, arg)) != STORE_OK) {
+		sq_rollback(ss);
+		return rc;
+	}
+	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
+		sq_rollback(ss);
+	return rc;
+}
+
+static int sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* sq_transaction for what a caller is answered 201/202/204 for: the
+ * connection runs with synchronous = NORMAL, under which a power loss may
+ * drop the last commits; this commit waits for its WAL fsync, so what was
+ * acknowledged survives anything, as the audit entry written for it does. */
+static enum store_status
+sq_durable(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+		return sq_fail(ss, "synchronous");
+	rc = sq_transaction(ss, fn, arg);
+	sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	return rc;
+}
+
 static void
 sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
@@ -501,25 +552,6 @@ sq_row(struct sqlite_store *ss, sqlite3_stmt *s, const char *what)
 	if (rc == SQLITE_DONE)
 		return STORE_NOT_FOUND;
 	return sq_fail(ss, what);
-}
-
-/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
- * STORE_OK. */
-static enum store_status
-sq_transaction(struct sqlite_store *ss,
-    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
-{
-	enum store_status rc;
-
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
-		return rc;
-	if ((rc = fn(ss, arg)) != STORE_OK) {
-		sq_rollback(ss);
-		return rc;
-	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
 }
 
 static int
@@ -685,7 +717,8 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 		return -1;
 	}
 	/* NORMAL under WAL: a power loss may drop the last commits but never
-	 * corrupts; the audit log, not the store, is the durable record. */
+	 * corrupts. Commits whose success a caller is told of go through
+	 * sq_durable instead. */
 	/* secure_delete: an erased value (contract §6) is overwritten in its
 	 * page and in freed pages, not left for a file reader to find. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
@@ -797,39 +830,53 @@ sq_link_subject(struct store *st, const char *service, const char *local_id,
 	return rc;
 }
 
+struct sq_link {
+	const char *service, *local_id, *subject;
+	int pivot_version;
+	int *created;
+};
+
 /* ON CONFLICT DO NOTHING makes the insert race-free: of two threads
  * linking the same pair, one creates it and the other finds it. A
  * conflict on either unique key leaves the row unchanged, and the lookup
  * tells an existing identical link from a real conflict. */
 static enum store_status
-sq_link_put(struct store *st, const char *service, const char *local_id,
-    const char *subject, int pivot_version, int *created)
+sq_link_put_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const struct sq_link *l = arg;
 	char existing[STORE_SUBJECT_LEN];
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	*created = 0;
 	if ((s = sq_stmt(ss, Q_LINK_INSERT)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, service);
-	sq_bind_text(s, 2, local_id);
-	sq_bind_text(s, 3, subject);
+	sq_bind_text(s, 1, l->service);
+	sq_bind_text(s, 2, l->local_id);
+	sq_bind_text(s, 3, l->subject);
 	sqlite3_bind_int64(s, 4, clock_now_ms());
-	sqlite3_bind_int(s, 5, pivot_version);
+	sqlite3_bind_int(s, 5, l->pivot_version);
 	if ((rc = sq_exec(ss, s, "link insert")) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1) {
-		*created = 1;
+		*l->created = 1;
 		return STORE_OK;
 	}
-	rc = sq_link_subject(st, service, local_id, existing, NULL);
+	rc = sq_link_subject(&ss->base, l->service, l->local_id, existing, NULL);
 	if (rc == STORE_NOT_FOUND)   /* the subject has another local id */
 		return STORE_CONFLICT;
 	if (rc != STORE_OK)
 		return rc;
-	return strcmp(existing, subject) == 0 ? STORE_OK : STORE_CONFLICT;
+	return strcmp(existing, l->subject) == 0 ? STORE_OK : STORE_CONFLICT;
+}
+
+static enum store_status
+sq_link_put(struct store *st, const char *service, const char *local_id,
+    const char *subject, int pivot_version, int *created)
+{
+	struct sq_link l = { service, local_id, subject, pivot_version, created };
+
+	*created = 0;
+	return sq_durable(sq(st), sq_link_put_row, &l);
 }
 
 static enum store_status
@@ -890,19 +937,14 @@ sq_view_key_read(struct sqlite_store *ss, const char *subject,
 	return rc;
 }
 
-/* Of two threads drawing a first key at once, the insert of one wins and
- * both read that one back. */
 static enum store_status
-sq_view_key_get(struct store *st, const char *subject,
-    unsigned char *view_key)
+sq_view_key_put_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const char *subject = arg;
 	unsigned char drawn[STORE_VIEW_KEY_LEN];
-	enum store_status rc = sq_view_key_read(ss, subject, view_key);
+	enum store_status rc;
 	sqlite3_stmt *s;
 
-	if (rc != STORE_NOT_FOUND)
-		return rc;
 	if ((s = sq_stmt(ss, Q_VIEW_KEY_PUT)) == NULL)
 		return STORE_ERROR;
 	store_random(drawn, sizeof(drawn));
@@ -911,7 +953,23 @@ sq_view_key_get(struct store *st, const char *subject,
 	sqlite3_bind_int64(s, 3, clock_now_ms());
 	rc = sq_exec(ss, s, "view key put");
 	OPENSSL_cleanse(drawn, sizeof(drawn));
-	if (rc != STORE_OK)
+	return rc;
+}
+
+/* Of two threads drawing a first key at once, the insert of one wins and
+ * both read that one back. The key is durable before any entry committed
+ * under it can be: lost to a power cut, it would leave them unreadable to
+ * their subject for good. */
+static enum store_status
+sq_view_key_get(struct store *st, const char *subject,
+    unsigned char *view_key)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc = sq_view_key_read(ss, subject, view_key);
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	if ((rc = sq_durable(ss, sq_view_key_put_row, (void *)subject)) != STORE_OK)
 		return rc;
 	return sq_view_key_read(ss, subject, view_key);
 }
@@ -934,20 +992,18 @@ sq_view_key_erase_rows(struct sqlite_store *ss, void *arg)
 	return rc;
 }
 
-static enum store_status sq_transaction(struct sqlite_store *ss,
-    enum store_status (*fn)(struct sqlite_store *, void *), void *arg);
-
 static enum store_status
 sq_view_key_erase(struct store *st, const char *subject)
 {
-	return sq_transaction(sq(st), sq_view_key_erase_rows, (void *)subject);
+	return sq_durable(sq(st), sq_view_key_erase_rows, (void *)subject);
 }
 
 /* ---- consents ------------------------------------------------------- */
 
 static enum store_status
-sq_consent_insert_rows(struct sqlite_store *ss, const struct store_consent *c)
+sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 {
+	const struct store_consent *c = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
@@ -982,18 +1038,7 @@ sq_consent_insert_rows(struct sqlite_store *ss, const struct store_consent *c)
 static enum store_status
 sq_consent_insert(struct store *st, const struct store_consent *c)
 {
-	struct sqlite_store *ss = sq(st);
-	enum store_status rc;
-
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
-		return rc;
-	if ((rc = sq_consent_insert_rows(ss, c)) != STORE_OK) {
-		sq_rollback(ss);
-		return rc;
-	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
+	return sq_durable(sq(st), sq_consent_insert_rows, (void *)c);
 }
 
 /* The names a query of one text column gives for `id` (a consent's
@@ -1094,29 +1139,36 @@ sq_consent_get(struct store *st, const char *id, struct store_consent *out)
 	return rc;
 }
 
-/* Sets revoked_ms of row `id` through `revoke` if not yet revoked,
- * keeping the first time; STORE_NOT_FOUND (asked through `exists`) when
- * there is no such row. For consents and mandates. */
+/* A revocation through sq_durable: sets revoked_ms of row `id` through
+ * `revoke` if not yet revoked, keeping the first time; STORE_NOT_FOUND
+ * (asked through `exists`) when there is no such row. For consents and
+ * mandates. */
+struct sq_revoke {
+	enum sqlite_stmt revoke, exists;
+	const char *id;
+	int64_t now_ms;
+};
+
 static enum store_status
-sq_revoke(struct sqlite_store *ss, enum sqlite_stmt revoke,
-    enum sqlite_stmt exists, const char *id, int64_t now_ms)
+sq_revoke_row(struct sqlite_store *ss, void *arg)
 {
+	const struct sq_revoke *r = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, revoke)) == NULL)
+	if ((s = sq_stmt(ss, r->revoke)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, now_ms);
-	if ((rc = sq_exec(ss, s, sqlite_sql[revoke])) != STORE_OK)
+	sq_bind_text(s, 1, r->id);
+	sqlite3_bind_int64(s, 2, r->now_ms);
+	if ((rc = sq_exec(ss, s, sqlite_sql[r->revoke])) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1)
 		return STORE_OK;
 	/* Nothing changed: already revoked (keep the first time) or absent. */
-	if ((s = sq_stmt(ss, exists)) == NULL)
+	if ((s = sq_stmt(ss, r->exists)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	rc = sq_row(ss, s, sqlite_sql[exists]);
+	sq_bind_text(s, 1, r->id);
+	rc = sq_row(ss, s, sqlite_sql[r->exists]);
 	sqlite3_reset(s);
 	return rc;
 }
@@ -1124,7 +1176,9 @@ sq_revoke(struct sqlite_store *ss, enum sqlite_stmt revoke,
 static enum store_status
 sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
 {
-	return sq_revoke(sq(st), Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms);
+	struct sq_revoke r = { Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms };
+
+	return sq_durable(sq(st), sq_revoke_row, &r);
 }
 
 /* Collects every row of a CONSENT_COLUMNS query (already bound). */
@@ -1237,7 +1291,7 @@ sq_mandate_insert_rows(struct sqlite_store *ss, void *arg)
 static enum store_status
 sq_mandate_insert(struct store *st, const struct store_mandate *m)
 {
-	return sq_transaction(sq(st), sq_mandate_insert_rows, (void *)m);
+	return sq_durable(sq(st), sq_mandate_insert_rows, (void *)m);
 }
 
 /* Fills *m from the current row of a MANDATE_COLUMNS query and its
@@ -1290,7 +1344,9 @@ sq_mandate_get(struct store *st, const char *id, struct store_mandate *out)
 static enum store_status
 sq_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
 {
-	return sq_revoke(sq(st), Q_MANDATE_REVOKE, Q_MANDATE_EXISTS, id, now_ms);
+	struct sq_revoke r = { Q_MANDATE_REVOKE, Q_MANDATE_EXISTS, id, now_ms };
+
+	return sq_durable(sq(st), sq_revoke_row, &r);
 }
 
 static enum store_status
@@ -1342,9 +1398,9 @@ sq_mandate_find(struct store *st, const char *subject, const char *mediator,
 /* ---- objections ----------------------------------------------------- */
 
 static enum store_status
-sq_objection_insert(struct store *st, const struct store_objection *o)
+sq_objection_insert_row(struct sqlite_store *ss, void *arg)
 {
-	struct sqlite_store *ss = sq(st);
+	const struct store_objection *o = arg;
 	sqlite3_stmt *s;
 
 	if ((s = sq_stmt(ss, Q_OBJECTION_INSERT)) == NULL)
@@ -1356,6 +1412,12 @@ sq_objection_insert(struct store *st, const struct store_objection *o)
 	sq_bind_text(s, 5, o->consumer);
 	sqlite3_bind_int64(s, 6, o->created_ms);
 	return sq_exec(ss, s, "objection insert");
+}
+
+static enum store_status
+sq_objection_insert(struct store *st, const struct store_objection *o)
+{
+	return sq_durable(sq(st), sq_objection_insert_row, (void *)o);
 }
 
 static enum store_status
@@ -1522,6 +1584,7 @@ sq_push_key_check(struct sqlite_store *ss, const struct store_push *p,
 	if (rc == STORE_OK) {
 		res->same = strcmp((const char *)sqlite3_column_text(s, 0),
 		    p->request_sha256) == 0;
+		res->audited = sqlite3_column_int(s, 2);
 		res->previous = sq_column_dup(s, 1);
 		rc = res->previous != NULL ? STORE_CONFLICT : STORE_ERROR;
 	} else if (rc == STORE_NOT_FOUND) {
@@ -1610,6 +1673,39 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 	return sq_push_key_put(ss, p, seq);
 }
 
+struct sq_push_audits {
+	const struct store_push_audit *a;
+	size_t n;
+};
+
+static enum store_status
+sq_push_audited_rows(struct sqlite_store *ss, void *arg)
+{
+	const struct sq_push_audits *m = arg;
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < m->n && rc == STORE_OK; i++) {
+		sqlite3_stmt *s = sq_stmt(ss, Q_PUSH_KEY_AUDITED);
+
+		if (s == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, m->a[i].provider);
+		sq_bind_text(s, 2, m->a[i].key);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)m->a[i].audit_index);
+		rc = sq_exec(ss, s, "push key audited");
+	}
+	return rc;
+}
+
+static enum store_status
+sq_push_audited(struct store *st, const struct store_push_audit *a, size_t n)
+{
+	struct sq_push_audits m = { a, n };
+
+	return n > 0 ? sq_transaction(sq(st), sq_push_audited_rows, &m) :
+	    STORE_OK;
+}
+
 static enum store_status
 sq_cursor_put(struct sqlite_store *ss, const struct store_cursor *c)
 {
@@ -1665,14 +1761,8 @@ sq_record_accept(struct store *st, const struct store_push *p, size_t n,
 	enum store_status rc;
 
 	memset(res, 0, n * sizeof(*res));
-	/* The connection runs with synchronous = NORMAL: a power loss may
-	 * drop its last commits. Not these: a record answered 202 must
-	 * survive anything, so this commit waits for its WAL fsync (one per
-	 * batch, the price of the group commit). */
-	if (sq_pragma(sq(st)->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(sq(st), "synchronous");
-	rc = sq_transaction(sq(st), sq_accept_rows, &a);
-	sq_pragma(sq(st)->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	/* One WAL fsync per batch: the price of the group commit. */
+	rc = sq_durable(sq(st), sq_accept_rows, &a);
 	if (rc == STORE_OK)
 		return STORE_OK;
 	for (size_t i = 0; i < n; i++) {
@@ -1756,7 +1846,7 @@ sq_change_list(struct store *st, const char *dataset, int64_t after,
 static enum store_status
 sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 {
-	const unsigned char *id = sqlite3_column_text(s, 1);
+	const unsigned char *id = sqlite3_column_text(s, 1), *sha;
 
 	memset(d, 0, sizeof(*d));
 	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN) {
@@ -1772,6 +1862,12 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	d->due_ms = sqlite3_column_int64(s, 6);
 	d->updated_ms = sqlite3_column_int64(s, 7);
 	d->last_error = sq_column_dup(s, 8);
+	/* After the record's columns, from 9. */
+	d->audit_index = sqlite3_column_type(s, 9 + RECORD_NCOLUMNS) ==
+	    SQLITE_NULL ? -1 : sqlite3_column_int64(s, 9 + RECORD_NCOLUMNS);
+	sha = sqlite3_column_text(s, 10 + RECORD_NCOLUMNS);
+	if (sha != NULL && strlen((const char *)sha) < sizeof(d->audit_sha256))
+		memcpy(d->audit_sha256, sha, strlen((const char *)sha) + 1);
 	if (d->subscriber == NULL || sq_record_read(s, 9, &d->rec) != STORE_OK) {
 		store_delivery_clear(d);
 		return STORE_ERROR;
@@ -1938,6 +2034,9 @@ sq_finish_rows(struct sqlite_store *ss, void *arg)
 		sqlite3_bind_int64(s, 4, o->due_ms);
 		sq_bind_text(s, 5, o->error);
 		sqlite3_bind_int64(s, 6, f->now_ms);
+		if (o->audit_index >= 0)
+			sqlite3_bind_int64(s, 7, o->audit_index);
+		sq_bind_text(s, 8, o->audit_sha256);
 		if ((rc = sq_exec(ss, s, "delivery finish")) != STORE_OK)
 			return rc;
 	}
@@ -2262,7 +2361,7 @@ sq_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 	enum store_status rc;
 
 	*erased = 0;
-	if ((rc = sq_transaction(sq(st), sq_erase_subject_rows, &run)) ==
+	if ((rc = sq_durable(sq(st), sq_erase_subject_rows, &run)) ==
 	    STORE_OK)
 		*erased = run.erased;
 	return rc;
@@ -2334,7 +2433,7 @@ sq_link_delete(struct store *st, const char *service, const char *local_id,
 {
 	struct sq_unlink u = { service, local_id, now_ms, subject };
 
-	return sq_transaction(sq(st), sq_link_delete_rows, &u);
+	return sq_durable(sq(st), sq_link_delete_rows, &u);
 }
 
 static const struct store_ops sqlite_ops = {
@@ -2361,6 +2460,7 @@ static const struct store_ops sqlite_ops = {
 	.access_mandate = sq_access_mandate,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
+	.push_audited = sq_push_audited,
 	.poll_cursor = sq_poll_cursor,
 	.change_list = sq_change_list,
 	.delivery_recover = sq_delivery_recover,

@@ -3,6 +3,8 @@
 # (tests/static) and every end-to-end script,
 # then prints one closing line "tests: N passed, N failed" and fails if any
 # test failed. Each program prints its own "NAME: N passed, N failed" last.
+# `tests/run.sh faults` runs the fault tests instead (tests/faults: root,
+# loop-mounted file systems; make test-faults).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -40,11 +42,16 @@ run_one() {  # $1 = name, rest = command
 	rm -f "$out"
 }
 
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] || continue
-	run_one "$(basename "$t")" "$t"
-done
-for t in tests/static/test_*.py tests/e2e/test_*.py; do
+if [ "${1:-}" = faults ]; then
+	scripts=(tests/faults/test_*.py)
+else
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "$(basename "$t")" "$t"
+	done
+	scripts=(tests/static/test_*.py tests/e2e/test_*.py)
+fi
+for t in "${scripts[@]}"; do
 	[ -f "$t" ] || continue
 	run_one "$(basename "$t")" /usr/bin/python3 "$t"
 done

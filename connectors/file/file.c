@@ -6,12 +6,16 @@
  *                           {"local_id", "idempotency_key", "record"}
  *   DIR/<dataset>.csv       push (format csv) appends a row: local_id, then
  *                           `columns`; the header is written first
+ *   DIR/.<file>.keys        the idempotency keys of the last appends to
+ *                           <file>, so a retry appends nothing
+ *                           (file_append.c)
  *   DIR/inbox/              JSONL or CSV files the service drops for
  *                           changes (file_inbox.c), moved to DIR/done/ or
  *                           DIR/failed/ once handled
  *
- * Every write is atomic (file_io.c): a reader of the folder sees a whole
- * old file or a whole new one. Calls are synchronous, as the ABI allows:
+ * A record file is replaced atomically (file_io.c): a reader of the folder
+ * sees a whole old file or a whole new one. Appends write in place, a
+ * record at a time. Calls are synchronous, as the ABI allows:
  * local disk is fast, and an fsync is the price of not losing a delivery.
  * Local ids become file names only when they are plain names: nothing can
  * leave the folder, by name or through a symlink. Details never name the
@@ -344,9 +348,10 @@ file_csv_header(const struct file_settings *s)
 	return t.s;
 }
 
-/* Appends the record to DIR/<dataset>.jsonl or .csv. */
+/* Appends the record to DIR/<dataset>.jsonl or .csv, once per
+ * idempotency key (file_append.c). */
 static int
-file_append(struct file_conn *fc, const struct connector_request *req,
+file_append_record(struct file_conn *fc, const struct connector_request *req,
     json_t *rec, char *detail, size_t len)
 {
 	const struct file_settings *s = fc->s;
@@ -378,7 +383,8 @@ file_append(struct file_conn *fc, const struct connector_request *req,
 	if (line.s == NULL || line.oom || (csv && header == NULL))
 		e = ENOMEM;
 	else
-		e = file_replace(fc, fc->dir, name, 1, header, line.s, line.len);
+		e = file_append(fc, name, header, line.s, line.len,
+		    req->idempotency_key);
 	if (e != 0)
 		snprintf(detail, len, "cannot append to %.64s: %s", name,
 		    file_why(e));
@@ -409,13 +415,12 @@ file_push(void *instance, const struct connector_request *req,
 		return;
 	}
 	if (strcmp(fc->s->format, "json") == 0) {
-		e = file_replace(fc, fc->dir, name, 0, NULL, req->body,
-		    req->body_len);
+		e = file_replace(fc->dir, name, req->body, req->body_len);
 		if (e != 0)
 			snprintf(detail, sizeof(detail), "cannot write the "
 			    "record file: %s", file_why(e));
 	} else
-		e = file_append(fc, req, rec, detail, sizeof(detail));
+		e = file_append_record(fc, req, rec, detail, sizeof(detail));
 	json_decref(rec);
 	file_finish(done, arg, e == 0 ? CONNECTOR_OK : file_status(e), NULL, 0,
 	    e == 0 ? NULL : detail);

@@ -114,59 +114,100 @@ file_parse_jsonl(const char *data, size_t len, json_t *out,
 	return 0;
 }
 
-/* Splits one CSV line (RFC 4180, a record per line) into JSON strings
- * appended to fields. Returns 0, or -1 with p filled. */
+/* 1 if data[i] ends a line: LF, or CR before LF or at the end. */
 static int
-file_csv_split(const char *s, size_t n, size_t lineno, json_t *fields,
-    struct file_problem *p)
+file_csv_eol(const char *d, size_t len, size_t i)
 {
-	size_t i = 0;
-	char *buf = malloc(n + 1);
+	return d[i] == '\n' || (d[i] == '\r' && (i + 1 == len || d[i + 1] == '\n'));
+}
 
-	if (buf == NULL)
-		return file_fail(p, lineno, "out of memory");
+/* Moves *pos past the line end there (CR LF, LF or a final CR). */
+static void
+file_csv_skip_eol(const char *d, size_t len, size_t *pos, size_t *line)
+{
+	*pos += d[*pos] == '\r' && *pos + 1 < len ? 2 : 1;
+	(*line)++;
+}
+
+/* One field (RFC 4180) at data[*pos] into buf: quoted, with doubled quotes
+ * and line breaks inside, or plain up to the next comma or line end.
+ * *line counts the line breaks inside. 0, or -1 with p. */
+static int
+file_csv_field(const char *d, size_t len, size_t *pos, size_t *line,
+    char *buf, size_t *blen, struct file_problem *p)
+{
+	size_t i = *pos, start = *line;
+
+	*blen = 0;
+	if (i < len && d[i] == '"') {
+		for (i++;; i++) {
+			if (i >= len)
+				return file_fail(p, start, "a quoted field is "
+				    "not closed");
+			if (d[i] == '"' && (i + 1 >= len || d[i + 1] != '"'))
+				break;
+			if (d[i] == '"')
+				i++;
+			else if (d[i] == '\n')
+				(*line)++;
+			buf[(*blen)++] = d[i];
+		}
+		i++;
+	} else {
+		for (; i < len && d[i] != ',' && d[i] != '"' &&
+		    !file_csv_eol(d, len, i); i++)
+			buf[(*blen)++] = d[i];
+	}
+	*pos = i;
+	if (i < len && d[i] != ',' && !file_csv_eol(d, len, i))
+		return file_fail(p, *line, "a quote inside a field that is not "
+		    "quoted, or text after a closing quote");
+	return 0;
+}
+
+/* The next record of data[*pos..len] (RFC 4180: quoted fields may hold
+ * commas, doubled quotes and line breaks), its fields appended to `fields`
+ * as JSON strings, after skipping lines that hold only blanks. buf holds
+ * len bytes. Returns 1 with a record starting on line *recline, 0 at the
+ * end, or -1 with p. */
+static int
+file_csv_next(const char *d, size_t len, size_t *pos, size_t *line,
+    char *buf, json_t *fields, size_t *recline, struct file_problem *p)
+{
 	for (;;) {
-		size_t len = 0;
+		size_t i = *pos;
+
+		while (i < len && (d[i] == ' ' || d[i] == '\t'))
+			i++;
+		if (i >= len)
+			return 0;
+		if (!file_csv_eol(d, len, i))
+			break;
+		*pos = i;
+		file_csv_skip_eol(d, len, pos, line);
+	}
+	*recline = *line;
+	for (;;) {
+		size_t blen;
 		json_t *f;
 
-		if (i < n && s[i] == '"') {
-			for (i++;; i++) {
-				if (i >= n) {
-					free(buf);
-					return file_fail(p, lineno, "a quoted "
-					    "field is not closed");
-				}
-				if (s[i] == '"' && (i + 1 >= n || s[i + 1] != '"'))
-					break;
-				if (s[i] == '"')
-					i++;
-				buf[len++] = s[i];
-			}
-			i++;
-		} else
-			for (; i < n && s[i] != ',' && s[i] != '"'; i++)
-				buf[len++] = s[i];
-		if (i < n && s[i] != ',') {
-			free(buf);
-			return file_fail(p, lineno, "a quote inside a field "
-			    "that is not quoted, or text after a closing quote");
-		}
+		if (file_csv_field(d, len, pos, line, buf, &blen, p) != 0)
+			return -1;
 		/* The core reads records as JSON text, where a NUL cannot
 		 * be: one would make the whole file unreadable, for ever. */
-		if (memchr(buf, '\0', len) != NULL) {
-			free(buf);
-			return file_fail(p, lineno, "a NUL byte in a field");
-		}
-		if ((f = json_stringn(buf, len)) == NULL) {
-			free(buf);
-			return file_fail(p, lineno, "not UTF-8");
-		}
+		if (memchr(buf, '\0', blen) != NULL)
+			return file_fail(p, *line, "a NUL byte in a field");
+		if ((f = json_stringn(buf, blen)) == NULL)
+			return file_fail(p, *line, "not UTF-8");
 		json_array_append_new(fields, f);
-		if (i++ >= n)
-			break;
+		if (*pos >= len)
+			return 1;
+		if (d[*pos] != ',') {
+			file_csv_skip_eol(d, len, pos, line);
+			return 1;
+		}
+		(*pos)++;
 	}
-	free(buf);
-	return 0;
 }
 
 /* The index of the local_id column; -1 with p when the header is wrong. */
@@ -218,37 +259,35 @@ file_csv_record(json_t *header, int id, json_t *fields, size_t lineno,
 	return 0;
 }
 
-/* A header line naming the fields, local_id among them, then a record
- * per line; every value is a string, empty ones are left out. */
+/* A header naming the fields, local_id among them, then the records;
+ * every value is a string, empty ones are left out. */
 static int
 file_parse_csv(const char *data, size_t len, json_t *out,
     struct file_problem *p)
 {
-	size_t pos = 0, n, lineno = 0;
+	size_t pos = 0, line = 1, recline = 1;
 	json_t *header = json_array();
-	const char *line;
-	int id = -1, rc = 0;
+	char *buf = malloc(len + 1);
+	int id = -1, rc;
 
-	while (rc == 0 && file_next_line(data, len, &pos, &line, &n)) {
-		json_t *fields;
+	if (buf == NULL || header == NULL)
+		rc = file_fail(p, 1, "out of memory");
+	else if ((rc = file_csv_next(data, len, &pos, &line, buf, header,
+	    &recline, p)) == 0)
+		rc = file_fail(p, 1, "no header");
+	if (rc == 1 && (id = file_csv_id_column(header, p)) == -1)
+		rc = -1;
+	while (rc == 1) {
+		json_t *fields = json_array();
 
-		lineno++;
-		if (file_blank(line, n))
-			continue;
-		if (id == -1) {
-			rc = file_csv_split(line, n, lineno, header, p);
-			if (rc == 0 && (id = file_csv_id_column(header, p)) == -1)
-				rc = -1;
-			continue;
-		}
-		fields = json_array();
-		rc = file_csv_split(line, n, lineno, fields, p);
-		if (rc == 0)
-			rc = file_csv_record(header, id, fields, lineno, out, p);
+		rc = file_csv_next(data, len, &pos, &line, buf, fields,
+		    &recline, p);
+		if (rc == 1 && file_csv_record(header, id, fields, recline, out,
+		    p) != 0)
+			rc = -1;
 		json_decref(fields);
 	}
-	if (rc == 0 && id == -1)
-		rc = file_fail(p, 1, "no header");
+	free(buf);
 	json_decref(header);
 	return rc;
 }
@@ -327,8 +366,7 @@ file_reject(struct file_conn *fc, const char *name, const char *why)
 
 	snprintf(reason, sizeof(reason), "%s.reason", name);
 	snprintf(text, sizeof(text), "%s\n", why);
-	if ((e = file_replace(fc, fc->failed, reason, 0, NULL, text,
-	    strlen(text))) == 0)
+	if ((e = file_replace(fc->failed, reason, text, strlen(text))) == 0)
 		e = file_move(fc, name, fc->failed);
 	if (e != 0)
 		fc->env.log(CONNECTOR_LOG_ERROR, "%s: inbox file %s: cannot move "

@@ -1,5 +1,5 @@
-/* file_io.c — safe names, whole-file reads and atomic replacement for the
- * file connector. */
+/* file_io.c — safe names, whole-file reads and writes, and atomic
+ * replacement for the file connector. */
 #include "file_io.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,7 +73,7 @@ file_read(int dirfd, const char *name, char **data, size_t *len)
 	return e;
 }
 
-static int
+int
 file_write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
@@ -90,34 +89,11 @@ file_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* The old content of dirfd/name, or head when there is none. */
-static int
-file_write_head(int fd, int dirfd, const char *name, int head_from_old,
-    const char *head)
-{
-	char *old = NULL;
-	size_t len;
-	int e;
-
-	if (head_from_old) {
-		e = file_read(dirfd, name, &old, &len);
-		if (e == 0) {
-			e = file_write_all(fd, old, len);
-			free(old);
-			return e;
-		}
-		if (e != ENOENT)
-			return e;
-	}
-	return head ? file_write_all(fd, head, strlen(head)) : 0;
-}
-
 /* Temporary names are unique across the instances of every thread. */
 static atomic_ulong file_serial;
 
 int
-file_replace(struct file_conn *fc, int dirfd, const char *name,
-    int head_from_old, const char *head, const char *data, size_t len)
+file_replace(int dirfd, const char *name, const char *data, size_t len)
 {
 	char tmp[FILE_NAME_MAX + 64];
 	int fd, e;
@@ -128,13 +104,7 @@ file_replace(struct file_conn *fc, int dirfd, const char *name,
 	    O_CLOEXEC, 0640);
 	if (fd == -1)
 		return errno;
-	/* Appends read, extend and replace the file: one at a time, across
-	 * instances and processes. */
-	if (head_from_old && flock(fc->lock, LOCK_EX) == -1)
-		e = errno;
-	else if ((e = file_write_head(fd, dirfd, name, head_from_old,
-	    head)) == 0 && (e = file_write_all(fd, data, len)) == 0 &&
-	    fsync(fd) == -1)
+	if ((e = file_write_all(fd, data, len)) == 0 && fsync(fd) == -1)
 		e = errno;
 	if (close(fd) == -1 && e == 0)
 		e = errno;
@@ -142,8 +112,6 @@ file_replace(struct file_conn *fc, int dirfd, const char *name,
 		e = errno;
 	if (e == 0 && fsync(dirfd) == -1)
 		e = errno;
-	if (head_from_old)
-		flock(fc->lock, LOCK_UN);
 	if (e != 0)
 		unlinkat(dirfd, tmp, 0);
 	return e;

@@ -1,5 +1,6 @@
 /* file_io.h — what the file connector's parts share: the instance, names
- * that cannot leave the folder, whole-file reads and atomic replacement.
+ * that cannot leave the folder, whole-file reads, atomic replacement and
+ * appends.
  * Every file is opened relative to a directory descriptor with O_NOFOLLOW,
  * so neither a name nor a symlink planted in the folder leads outside. */
 #ifndef TELLONCE_FILE_IO_H
@@ -24,7 +25,7 @@ struct file_conn {
 	struct connector_env env;
 	int dir;                           /* the configured folder */
 	int inbox, done, failed;           /* its subfolders */
-	int lock;                          /* DIR/.lock, for appends */
+	int lock;                          /* DIR/.lock, flocked by appends */
 };
 
 /* 1 if `name` may be a file name in the folder: 1 to FILE_NAME_MAX bytes,
@@ -37,13 +38,21 @@ int file_name_ok(const char *name);
  * symlink), EINVAL (not a regular file), EFBIG, or what open/read said. */
 int file_read(int dirfd, const char *name, char **data, size_t *len);
 
-/* Makes dirfd/name hold `head` (the current content of dirfd/name when
- * head_from_old is set and the file exists, else head) followed by data,
- * atomically: written under a temporary name, fsynced, renamed over name,
- * and the directory fsynced. A reader sees the old or the new file, never
- * a part. Returns 0 or an errno value. */
-int file_replace(struct file_conn *fc, int dirfd, const char *name,
-    int head_from_old, const char *head, const char *data, size_t len);
+/* Writes all of p to fd (retrying short writes). 0 or an errno value. */
+int file_write_all(int fd, const char *p, size_t len);
+
+/* Makes dirfd/name hold data, atomically: written under a temporary name,
+ * fsynced, renamed over name, and the directory fsynced. A reader sees the
+ * old or the new file, never a part. Returns 0 or an errno value. */
+int file_replace(int dirfd, const char *name, const char *data, size_t len);
+
+/* Appends the record `row` to DIR/name in place and fsyncs it, with
+ * `header` (may be NULL) first when the file is new; a record whose
+ * idempotency key (NULL: none) was appended to this file before, among the
+ * last appends, is not added again (file_append.c). Returns 0 or an errno
+ * value. */
+int file_append(struct file_conn *fc, const char *name, const char *header,
+    const char *row, size_t rowlen, const char *key);
 
 /* Moves inbox/name to done/ or failed/ (a name already taken there gets
  * a ".N" suffix) and fsyncs both folders. Returns 0 or an errno value. */

@@ -2,11 +2,15 @@
 
 Each test script builds a config with `gateway_config()`, starts partners and
 a gateway, and registers tests with `@test`. `run()` runs them in order and
-prints "SCRIPT: N passed, N failed" last. Standard library only.
+prints "SCRIPT: N passed, N failed" last. Standard library, and PyYAML to
+read docs/openapi.yaml: every response `http_request()` gets from a gateway
+(any port but a test partner's) must be one that document describes
+(openapi_validator.py), or the test fails.
 """
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +19,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openapi_validator import Document, Invalid  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build/release")
@@ -59,6 +66,25 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise Failure("timed out waiting for " + what)
 
 
+# Ports of the running test partners: their answers are not the gateway's.
+PARTNER_PORTS = set()
+# Ports of gateways' admin listeners, which serve fewer operations.
+ADMIN_PORTS = set()
+_document = None
+
+
+def check_documented(port, method, path, resp):
+    """Fails unless docs/openapi.yaml describes resp (a gateway's answer)."""
+    global _document
+    if port in PARTNER_PORTS:
+        return
+    if _document is None:
+        _document = Document()
+    try:
+        _document.check_response(method, path, resp.status, resp.headers.get("content-type"),
+                                 resp.raw, admin=port in ADMIN_PORTS)
+    except Invalid as e:
+        raise Failure("the gateway answered what docs/openapi.yaml does not describe: %s" % e)
 def closed_by_server(sock, within):
     """True if the server closes sock (EOF or reset) within `within` s."""
     sock.settimeout(within)
@@ -105,10 +131,12 @@ def http_request(port, method, path, body=None, key=None, headers=None, raw=None
         conn.request(method, path, body=data, headers=h)
         resp = conn.getresponse()
         payload = resp.read()
-        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                        payload.decode("utf-8", "replace"))
+        r = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                     payload.decode("utf-8", "replace"))
     finally:
         conn.close()
+    check_documented(port, method, path, r)
+    return r
 
 
 class Partner:
@@ -128,6 +156,7 @@ class Partner:
         wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
                  what="partner " + name)
         self.port = int(open(port_file).read().strip())
+        PARTNER_PORTS.add(self.port)
         self.url = "http://127.0.0.1:%d" % self.port
 
     def control(self, method, path, body=None):
@@ -146,6 +175,7 @@ class Partner:
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+        PARTNER_PORTS.discard(self.port)
 
 
 class Gateway:
@@ -167,6 +197,9 @@ class Gateway:
     def start(self, port, wait=True):
         """wait=False returns at once, for tests that watch the start."""
         self.port = port
+        admin = re.search(r"^  admin_listen: [^\n]*:(\d+)$", open(self.config).read(), re.M)
+        if admin:
+            ADMIN_PORTS.add(int(admin.group(1)))
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen([TELLONCE, "serve", "-c", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT,
@@ -282,11 +315,12 @@ datasets:
 """ % dict(port=port, workdir=workdir, limits=limits)
 
 
-def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra=""):
+def gateway_config(port, mairie_url, caf_url, workdir, timeout="1s", extra="", log=""):
     """The suite's standard config: mairie provides address, caf consumes it
     under consent (street, postal_code, city) or public task (postal_code),
-    ccas has a legal-obligation policy, portal has the transparency role."""
-    return preamble(port, workdir, "  limits:\n    max_body: 64k\n") + """\
+    ccas has a legal-obligation policy, portal has the transparency role.
+    log: gateway keys such as "  log: {format: json, level: debug}\\n"."""
+    return preamble(port, workdir, "  limits:\n    max_body: 64k\n" + log) + """\
 services:
   mairie:
     name: Mairie de Quimper
@@ -346,14 +380,14 @@ policies:
 class Stack:
     """Partners mairie and caf plus a gateway on the standard config."""
 
-    def __init__(self, name, timeout="1s"):
+    def __init__(self, name, timeout="1s", log=""):
         self.workdir = make_workdir(name)
         make_signing_key(self.workdir)
         self.mairie = Partner(self.workdir, "mairie")
         self.caf = Partner(self.workdir, "caf")
         port = free_port()
         self.gw = Gateway(self.workdir, gateway_config(port, self.mairie.url, self.caf.url,
-                                                       self.workdir, timeout), KEYS)
+                                                       self.workdir, timeout, log=log), KEYS)
         self.gw.start(port)
 
     def as_(self, service):
@@ -376,7 +410,18 @@ class Stack:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run():
+def run(teardown=None):
+    """Runs the module's tests in order and prints the summary line; then
+    teardown(), when given, stops what the tests shared (a module's stack
+    of processes), whatever happened."""
+    try:
+        _run_tests()
+    finally:
+        if teardown is not None:
+            teardown()
+
+
+def _run_tests():
     name = os.path.basename(sys.argv[0])
     passed = failed = 0
     only = os.environ.get("TEST_ONLY")

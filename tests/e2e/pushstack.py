@@ -107,9 +107,14 @@ class PushStack:
 
     SUBSCRIBERS = ("caf", "ccas", "impots")
 
-    def __init__(self, name, caf_basis="consent", edit=lambda text: text):
-        """edit: changes the config text before the gateway starts."""
+    def __init__(self, name, caf_basis="consent", edit=lambda text: text,
+                 prepare=None):
+        """edit: changes the config text before the gateway starts;
+        prepare(workdir), when given, runs before it starts too
+        (tests/faults mounts file systems there)."""
         self.workdir = make_workdir(name)
+        if prepare is not None:
+            prepare(self.workdir)
         make_signing_key(self.workdir)
         self.partners = {n: Partner(self.workdir, n) for n in ("mairie",) + self.SUBSCRIBERS}
         port = free_port()

@@ -16,6 +16,8 @@ from harness import (ALICE_PIVOT, BOB_PIVOT, TELLONCE, Stack, check, eq,  # noqa
 
 S = None
 VKEY = None
+# What the access log adds to each entry (docs/audit.md).
+ADDED = ("audit_index", "inclusion_proof", "consumer_name", "provider_name")
 FETCHES = 300
 
 
@@ -125,7 +127,7 @@ def the_access_log_shows_a_subject_what_was_asked():
     for e in entries:
         nonce = base64.b64decode(e["nonce"])
         eq(e["subject"], av.commitment(view_key, "subject", nonce), "about alice")
-        entry = {k: v for k, v in e.items() if k not in ("audit_index", "inclusion_proof")}
+        entry = {k: v for k, v in e.items() if k not in ADDED}
         eq(av.leaf_hash(json.dumps(entry, sort_keys=True, separators=(",", ":"),
                                    ensure_ascii=False).encode()),
            tree.levels[0][e["audit_index"]], "the entry as logged")
@@ -137,20 +139,20 @@ def the_access_log_shows_a_subject_what_was_asked():
         av.verify_inclusion(e["audit_index"], cp[1], tree.levels[0][e["audit_index"]],
                             [base64.b64decode(h) for h in p["hashes"]], cp[2])
 
-    pages, before = [], None
+    pages, after = [], None
     while True:
-        q = "/v1/access-log?subject=p-alice&limit=7" + ("&before=%d" % before if before else "")
+        q = "/v1/access-log?subject=p-alice&limit=7" + ("&after=" + after if after else "")
         page = s.call("portal", "GET", q).json
         pages += [e["audit_index"] for e in page["entries"]]
-        before = page["next"]
-        if before is None:
+        after = page["next"]
+        if after is None:
             break
     eq(pages, indexes, "paging walks the same list")
 
     eq(s.call("caf", "GET", "/v1/access-log?subject=caf-alice").status, 403, "no role")
     r = s.call("portal", "GET", "/v1/access-log?subject=p-nobody")
     eq((r.status, r.json.get("reason")), (404, "subject_not_linked"), "unlinked")
-    for q in ("limit=0", "limit=501", "limit=x", "before=-2"):
+    for q in ("limit=0", "limit=501", "limit=x", "before=-2", "after=7"):
         eq(s.call("portal", "GET", "/v1/access-log?subject=p-alice&" + q).status, 400, q)
     eq(s.call("portal", "GET", "/v1/access-log").status, 400, "no subject")
 

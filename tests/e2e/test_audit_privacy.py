@@ -296,7 +296,7 @@ def a_log_kept_for_auditors_serves_its_tiles_only_with_the_admin_token():
     size = w.checkpoint_size()
     paths = ("/audit/checkpoint", "/audit/tile/0/000.p/%d" % size if size < 256
              else "/audit/tile/0/000", "/v1/audit/proof/inclusion?index=0&size=2",
-             "/v1/audit/proof/consistency?from=1&to=2")
+             "/v1/audit/proof/consistency?from=1&to=2", "/v1/audit/entry?index=1")
     for p in paths:
         eq(s.call(None, "GET", p).status, 200, "public: " + p)
     with open(s.gw.config) as f:

@@ -178,6 +178,9 @@ MATRIX = [
     row("GET", bundle_path, None, 200),
     row("GET", lambda c: "/v1/audit/proof/inclusion?index=0&size=2", None, 200),
     row("GET", lambda c: "/v1/audit/proof/consistency?from=1&to=2", None, 200),
+    row("GET", lambda c: "/v1/audit/entry?index=0", None, 200),
+    row("GET", lambda c: "/.well-known/tellonce/audit-vkey", None, 200),
+    row("GET", lambda c: "/.well-known/jwks.json", None, 200),
 ]
 
 def pseudonyms():
@@ -282,8 +285,4 @@ def local_id_injection_cannot_change_the_provider_url():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -1,5 +1,7 @@
 """Core exchange path end to end: links, consents, objections, policy
-decisions, fetch through a real partner, errors, reload and privacy."""
+decisions, fetch through a real partner, errors, reload and privacy. The
+gateway logs JSON lines at debug, the most it ever says, so the privacy
+check at the end covers every line it can write."""
 import base64
 import datetime
 import json
@@ -20,7 +22,7 @@ CONSENT_ID = None
 def st():
     global S
     if S is None:
-        S = Stack("core")
+        S = Stack("core", log="  log: {format: json, level: debug}\n")
         S.mairie.seed("m-alice", "address", ALICE_ADDRESS)
         S.mairie.seed("m-bob", "address", BOB_ADDRESS)
     return S
@@ -64,6 +66,16 @@ def health_ready_metrics_and_request_ids():
     r = s.call(None, "GET", "/no/such/thing")
     eq(r.status, 404, "unknown path")
     check(r.headers.get("x-request-id"), "request id on errors too")
+
+
+@test
+def the_openapi_document_is_served():
+    r = st().call(None, "GET", "/openapi.yaml")
+    eq(r.status, 200, "GET /openapi.yaml")
+    eq(r.headers.get("content-type"), "application/yaml", "content type")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "openapi.yaml"), encoding="utf-8") as f:
+        eq(r.raw, f.read(), "the document built in is docs/openapi.yaml")
 
 
 @test
@@ -401,7 +413,15 @@ def no_personal_values_in_logs_or_audit():
                     pivot["birthplace"]]
     secrets += ["Maëlle", "12/03/1984", "LE GOFF", "12 rue Kéréon", "Saint-Corentin",
                 "Douarnenez", "caf-alice", "m-alice", "caf-bob", "m-bob", "ccas-alice"]
-    blobs = [("gateway.log", s.gw.read_log().encode())]
+    log = s.gw.read_log()
+    lines = [json.loads(line) for line in log.splitlines()]
+    for line in lines:
+        check({"ts", "level", "msg"} <= set(line), "a JSON log line: %r" % line)
+    debug = [line for line in lines if line["level"] == "debug"]
+    check(any(line.get("request_id") for line in debug), "debug lines with request ids")
+    # Decoded too: an escaped value would hide from a byte search.
+    blobs = [("gateway.log", log.encode()),
+             ("gateway.log, decoded", json.dumps(lines, ensure_ascii=False).encode())]
     for root, _, files in os.walk(os.path.join(s.workdir, "audit")):
         for f in files:
             blobs.append((f, open(os.path.join(root, f), "rb").read()))

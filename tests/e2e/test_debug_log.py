@@ -1,6 +1,8 @@
-"""gateway.log_level: debug lines exist, a reload applies a new level, and
-debug lines name routes, services, connectors and deliveries but never a
-personal value (a pivot, a local id, a record)."""
+"""gateway.log: debug lines exist, a reload applies a new level and a new
+format, debug lines name routes, services, connectors and deliveries but
+never a personal value (a pivot, a local id, a record), and JSON lines carry
+the request id of the request they are about."""
+import json
 import os
 import re
 import signal
@@ -15,11 +17,12 @@ RECORD = {"adresse": {"voie": "7 venelle du Pain Cuit", "cp": "29000",
                       "commune": "Quimper", "pays": "FR"}}
 
 
-def set_level(s, level):
-    """Rewrites gateway.log_level and reloads; waits for the reload."""
+def set_level(s, level, fmt="text"):
+    """Rewrites gateway.log and reloads; waits for the reload."""
     text = open(s.gw.config).read()
-    text = re.sub(r"  log_level: \w+\n", "", text)
-    text = text.replace("  workers: 2\n", "  workers: 2\n  log_level: %s\n" % level, 1)
+    text = re.sub(r"  log: .*\n", "", text)
+    text = text.replace("  workers: 2\n", "  workers: 2\n  log: {format: %s, level: %s}\n"
+                        % (fmt, level), 1)
     with open(s.gw.config, "w") as f:
         f.write(text)
     before = s.gw.read_log().count("configuration reloaded")
@@ -94,6 +97,44 @@ def debug_lines_after_a_reload_and_no_personal_value():
         start = len(s.gw.read_log())
         exchange(s, "-3")
         eq(debug_lines(s.gw.read_log()[start:]), [], "no debug line after info again")
+    finally:
+        s.stop()
+
+
+@test
+def json_lines_carry_the_request_id():
+    s = Stack("jsonlog")
+    try:
+        set_level(s, "debug", "json")
+        start = len(s.gw.read_log())
+        exchange(s, "-4")
+        r = s.call("caf", "POST", "/v1/fetch", {
+            "subject": "caf-alice-4", "dataset": "address",
+            "purpose": "benefit-eligibility"}, headers={"X-Request-Id": "e2e-json-4"})
+        eq(r.status, 200, "fetch: %r" % r)
+        wait_for(lambda: re.search(r"answered 200[^\n]*e2e-json-4", s.gw.read_log()[start:]),
+                 what="the fetch's last line")
+        lines = [json.loads(line) for line in s.gw.read_log()[start:].splitlines()]
+        for line in lines:
+            check(set(line) <= {"ts", "level", "msg", "request_id", "trace_id"} and
+                  {"ts", "level", "msg"} <= set(line), "members of %r" % line)
+            check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"]),
+                  "ts of %r" % line)
+            m = re.match(r"request (\S+) trace ([0-9a-f]{32}):", line["msg"])
+            if m:
+                eq(line.get("request_id"), m.group(1), "request_id of %r" % line)
+                eq(line.get("trace_id"), m.group(2), "trace_id of %r" % line)
+        mine = [line["msg"] for line in lines if line.get("request_id") == "e2e-json-4"]
+        for want in ("POST /v1/fetch received from caf", "calling provider mairie",
+                     "provider mairie answered ok", "POST /v1/fetch answered 200"):
+            check(any(want in m for m in mine), "a line %r of e2e-json-4 in %r" % (want, mine))
+        # A reload applies the format: text again.
+        set_level(s, "info", "text")
+        start = len(s.gw.read_log())
+        set_level(s, "info", "text")
+        tail = s.gw.read_log()[start:]
+        check(" info: configuration reloaded" in tail and not tail.startswith("{"),
+              "text lines after the reload: %r" % tail)
     finally:
         s.stop()
 

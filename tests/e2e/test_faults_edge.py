@@ -457,8 +457,4 @@ def the_audit_log_recovers_once_descriptors_are_back():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -251,8 +251,4 @@ def an_unknown_user_stops_the_start():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -273,8 +273,4 @@ def the_grafana_dashboard_queries_only_metrics_that_exist():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -146,8 +146,4 @@ def the_gateway_drains_and_stops_cleanly():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

@@ -1,18 +1,22 @@
 """Crash safety of the push outbox: 10,000 records pushed while the gateway
 is killed with SIGKILL at random moments and restarted. In the end every
 subscriber holds every subject's latest version, applied in order, every
-push carried an Idempotency-Key (duplicates allowed, applied once), and
-every record answered 202 is in the changes feed."""
+push carried an Idempotency-Key (duplicates allowed, applied once), every
+record answered 202 is in the changes feed, and every push a subscriber
+received has its `deliver` entry in the audit log."""
+import base64
 import http.client
 import json
 import os
 import random
 import signal
+import sqlite3
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import audit_verifier as av  # noqa: E402
 from harness import check, eq, run, test, wait_for  # noqa: E402
 from pushstack import ENV, PushStack, address, pivot  # noqa: E402
 
@@ -160,9 +164,52 @@ def the_gateway_drains_and_stops_cleanly():
     eq(st().gw.stop(), 0, "exit status after SIGTERM")
 
 
-if __name__ == "__main__":
+def store_rows(s, sql):
+    db = sqlite3.connect(os.path.join(s.workdir, "tellonce.db"))
     try:
-        run()
+        return db.execute(sql).fetchall()
     finally:
-        if S is not None:
-            S.stop()
+        db.close()
+
+
+@test
+def every_push_a_subscriber_received_has_its_deliver_entry():
+    """Entries name no delivery id and commit to their subject and payload
+    under the subject's view key: the join goes through the store (local
+    id -> subject -> view key, subject -> its entries' indexes) to an
+    allowing `deliver` entry of that subscriber whose payload commitment
+    is the body the partner received, byte for byte."""
+    s = st()
+    audit = os.path.join(s.workdir, "audit")
+    with open(os.path.join(audit, "checkpoint")) as f:
+        size = int(f.read().split("\n")[1])   # signed at the clean stop
+    entries = av.read_entries(av.Source(audit), size)
+    subject_of = {(svc, lid): subj for svc, lid, subj in
+                  store_rows(s, "SELECT service, local_id, subject FROM links")}
+    key_of = {subj: bytes(key) for subj, key in
+              store_rows(s, "SELECT subject, key FROM view_keys")}
+    indexes_of = {}
+    for subj, index in store_rows(s, "SELECT subject, audit_index FROM access_index"):
+        indexes_of.setdefault(subj, []).append(index)
+    for name in VERSION_OF:
+        bodies = {}
+        for p in s.partners[name].control("GET", "received")["received"]:
+            bodies.setdefault(p["local_id"], set()).add(p["body"].encode())
+        unaudited = 0
+        for local_id, received in bodies.items():
+            subject = subject_of[(name, local_id)]
+            key = key_of[subject]
+            mine = [json.loads(entries[i]) for i in indexes_of.get(subject, []) if i < size]
+            mine = [(base64.b64decode(e["nonce"]), e["payload"]) for e in mine
+                    if e["type"] == "deliver" and e["consumer"] == name and
+                    e["decision"] == "allow"]
+            for body in received:
+                if not any(av.commitment(key, "payload", nonce, body) == payload
+                           for nonce, payload in mine):
+                    unaudited += 1
+        eq(unaudited, 0, "%s: bodies received with no deliver entry committing to "
+           "them (of %d)" % (name, sum(len(b) for b in bodies.values())))
+
+
+if __name__ == "__main__":
+    run(teardown=lambda: S and S.stop())

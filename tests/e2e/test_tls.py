@@ -285,8 +285,4 @@ def sighup_renews_the_server_certificate():
 
 
 if __name__ == "__main__":
-    try:
-        run()
-    finally:
-        if S is not None:
-            S.stop()
+    run(teardown=lambda: S and S.stop())

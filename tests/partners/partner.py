@@ -27,7 +27,8 @@ Control routes (never subject to the behaviour, never recorded):
         that local id misbehave
   POST /_control/reset      forgets requests, pushes and behaviour
   GET  /_control/received   {"received": [...], "duplicates": N}: pushes in
-        order with their idempotency_key, request_id, traceparent and record
+        order with their idempotency_key, request_id, traceparent, record
+        and body (the bytes received, as text)
   GET  /_control/requests   [{"method", "path", "port", "traceparent"}]: raw
         request targets seen, with the client's port (same port = connection
         reused) and the W3C traceparent header sent (or null)
@@ -182,7 +183,8 @@ class Handler(BaseHTTPRequestHandler):
             if seen is None or seen == body:
                 st.received.append({
                     "local_id": local_id, "dataset": dataset,
-                    "record": record, "idempotency_key": key,
+                    "record": record, "body": body.decode("utf-8", "replace"),
+                    "idempotency_key": key,
                     "request_id": self.headers.get("X-Request-Id"),
                     "traceparent": self.headers.get("traceparent"),
                     "duplicate": seen is not None,

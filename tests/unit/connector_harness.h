@@ -205,6 +205,7 @@ struct harness_conn {
 	struct event_base *base;
 	const struct connector_ops *ops;
 	void *inst;
+	const char *key;             /* the pushes' idempotency key; NULL: "idem-test" */
 	struct harness_result res;
 };
 
@@ -254,7 +255,8 @@ harness_call(struct harness_conn *hc, enum harness_call kind,
 {
 	struct connector_request req = {
 		.local_id = local_id, .dataset = "person",
-		.request_id = "req-test", .idempotency_key = "idem-test",
+		.request_id = "req-test",
+		.idempotency_key = hc->key ? hc->key : "idem-test",
 		.body = body, .body_len = body ? strlen(body) : 0,
 		.cursor = cursor,
 	};

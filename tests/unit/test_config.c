@@ -81,7 +81,7 @@ static const char base[] =
     "gateway:\n"
     "  listen: 127.0.0.1:8080\n"
     "  workers: 3\n"
-    "  log_level: debug\n"
+    "  log: {format: json, level: debug}\n"
     "  store: sqlite:data/tellonce.db\n"
     "  pseudonym_key: env:T_PSEUDONYM_KEY\n"
     "  admin_token: file:admin.token\n"
@@ -312,7 +312,9 @@ test_full_config(void)
 	CHECK_STR(cfg->path, path_in_dir("main.yaml"));
 	CHECK_STR(gw->listen, "127.0.0.1:8080");
 	CHECK_INT(gw->workers, 3);
-	CHECK_STR(gw->log_level, "debug");
+	CHECK_STR(gw->log.format, "json");
+	CHECK_STR(gw->log.level, "debug");
+	CHECK(gw->log_level == NULL);
 	snprintf(want, sizeof(want), "sqlite:%s/data/tellonce.db", dir);
 	CHECK_STR(gw->store, want);
 	CHECK_STR((char *)gw->pseudonym_key.data,
@@ -419,14 +421,16 @@ test_defaults(void)
 {
 	struct config_errors errs = { 0 };
 	struct config *cfg;
-	char *text = replace(base, "  workers: 3\n  log_level: debug\n", "");
+	char *text = replace(base, "  workers: 3\n  log: {format: json, level: debug}\n",
+	    "");
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	cfg = load(text, &errs);
 	CHECK(cfg != NULL);
 	if (cfg != NULL) {
 		CHECK_INT(cfg->gateway.workers, cpus > 64 ? 64 : cpus);
-		CHECK_STR(cfg->gateway.log_level, "info");
+		CHECK_STR(cfg->gateway.log.level, "info");
+		CHECK_STR(cfg->gateway.log.format, "text");
 		CHECK(cfg->gateway.admin_listen == NULL);
 	}
 	config_free(cfg);
@@ -611,7 +615,7 @@ test_unknown_keys(void)
 	    "retries", 1, "services.mairie.connector.retries: unknown key "
 	    "(expected one of: type, map, poll, base_url, timeout");
 	check_change("dataset: address, from", "dataset: address, form",
-	    "form", 1, "services.caf.subscribes[0].form: unknown key");
+	    "form:", 1, "services.caf.subscribes[0].form: unknown key");
 	check_change("    basis: consent\n", "    basis: consent\n    why: x\n",
 	    "why", 1, "policies[0].why: unknown key");
 }
@@ -633,8 +637,10 @@ test_bad_values(void)
 	    "localhost", 1, "gateway.listen: expected");
 	check_change("workers: 3", "workers: 65", "65", 1,
 	    "gateway.workers: expected a whole number from 1 to 64");
-	check_change("log_level: debug", "log_level: loud", "loud", 1,
-	    "gateway.log_level: expected debug, info, warn or error");
+	check_change("level: debug", "level: loud", "loud", 1,
+	    "gateway.log.level: expected debug, info, warn or error");
+	check_change("format: json", "format: xml", "xml", 1,
+	    "gateway.log.format: expected text or json");
 	check_change("store: sqlite:data/tellonce.db", "store: mysql://x", "mysql",
 	    1, "gateway.store: expected sqlite:PATH or postgresql://...");
 	check_change("origin: audit.example/log", "origin: \"audit example\"",
@@ -656,6 +662,36 @@ test_bad_values(void)
 	check_change("    purpose: benefit-eligibility\n    basis: consent",
 	    "    purpose:\n    basis: consent", "\n    basis: consent", 1,
 	    "policies[0].purpose: needs a value");
+}
+
+/* gateway.log_level, the old spelling of gateway.log.level, still works
+ * alone; with gateway.log.level it is refused, as one of them would be
+ * ignored. */
+static void
+test_log_level_alias(void)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char *text = replace(base, "  log: {format: json, level: debug}\n",
+	    "  log_level: warn\n  log: {format: json}\n");
+
+	cfg = load(text, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_STR(cfg->gateway.log.level, "warn");
+		CHECK_STR(cfg->gateway.log.format, "json");
+		CHECK_STR(cfg->gateway.log_level, "warn");
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("  log: {format: json, level: debug}\n",
+	    "  log_level: warn\n  log: {format: json, level: debug}\n",
+	    "warn", 1, "gateway.log_level: the old spelling of "
+	    "gateway.log.level; give only gateway.log.level");
+	check_change("  log: {format: json, level: debug}\n",
+	    "  log_level: loud\n", "loud", 1,
+	    "gateway.log_level: expected debug, info, warn or error");
 }
 
 /* `check` refuses every store URL that `serve` could not open: config
@@ -1459,6 +1495,7 @@ main(void)
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);
 	UNIT_RUN(test_bad_values);
+	UNIT_RUN(test_log_level_alias);
 	UNIT_RUN(test_admin_listen);
 	UNIT_RUN(test_store_schemes);
 	UNIT_RUN(test_missing_keys);

@@ -128,30 +128,57 @@ test_push_and_fetch_json(void)
 	close_archive(cfg, &hc);
 }
 
+/* DIR/exchange/inbox/name with text. */
+static void
+drop(const char *name, const char *text)
+{
+	char sub[TMPDIR_PATH_LEN + 32];
+
+	snprintf(sub, sizeof(sub), "%s/exchange/inbox", dir);
+	harness_write(sub, name, "%s", text);
+}
+
+/* Removes DIR/exchange/rel and the keys of its appends. */
+static void
+forget(const char *rel)
+{
+	char path[TMPDIR_PATH_LEN * 2];
+
+	snprintf(path, sizeof(path), "%s/exchange/%s", dir, rel);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/exchange/.%s.keys", dir, rel);
+	unlink(path);
+}
+
 static void
 test_append_jsonl_and_csv(void)
 {
 	struct harness_conn hc;
 	struct config *cfg = open_archive("      format: jsonl\n", &hc);
 
+	hc.key = "k-1";
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
 	    NULL), CONNECTOR_OK);
+	hc.key = "k-2";
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-2", "{\"nom\": \"B\"}",
 	    NULL), CONNECTOR_OK);
 	CHECK_FILE("person.jsonl",
-	    "{\"local_id\":\"c-1\",\"idempotency_key\":\"idem-test\","
+	    "{\"local_id\":\"c-1\",\"idempotency_key\":\"k-1\","
 	    "\"record\":{\"nom\":\"A\"}}\n"
-	    "{\"local_id\":\"c-2\",\"idempotency_key\":\"idem-test\","
+	    "{\"local_id\":\"c-2\",\"idempotency_key\":\"k-2\","
 	    "\"record\":{\"nom\":\"B\"}}\n");
 	close_archive(cfg, &hc);
 
 	cfg = open_archive("      format: csv\n"
 	    "      columns: [nom, ville, enfants]\n", &hc);
+	hc.key = "k-3";
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1",
 	    "{\"nom\": \"Le Goff, \\\"Maëlle\\\"\", \"enfants\": 2}", NULL),
 	    CONNECTOR_OK);
+	hc.key = "k-4";
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-2",
 	    "{\"ville\": \"Brest\", \"nom\": \" Riou\"}", NULL), CONNECTOR_OK);
+	hc.key = "k-5";
 	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-3",
 	    "{\"adresse\": \"x\"}", NULL), CONNECTOR_PERMANENT);
 	CHECK_STR(hc.res.detail, "field 'adresse' is not one of the configured "
@@ -161,6 +188,168 @@ test_append_jsonl_and_csv(void)
 	    "c-1,\"Le Goff, \"\"Maëlle\"\"\",,2\n"
 	    "c-2,\" Riou\",Brest,\n");
 	CHECK_INT(leftovers(), 0);
+	close_archive(cfg, &hc);
+}
+
+/* DIR/exchange/rel cut to `size` bytes, as a crash in a write leaves it. */
+static void
+cut(const char *rel, off_t size)
+{
+	char path[TMPDIR_PATH_LEN * 2];
+
+	snprintf(path, sizeof(path), "%s/exchange/%s", dir, rel);
+	CHECK_INT(truncate(path, size), 0);
+}
+
+/* A retried delivery (same idempotency key) appends nothing; a record a
+ * crash kept from the file, or tore, is appended whole by the retry. */
+static void
+test_a_retried_append_is_written_once(void)
+{
+	static const char row1[] = "c-1,A\n", row2[] = "c-2,B\n";
+	static const char head[] = "local_id,nom\n";
+	struct harness_conn hc;
+	struct config *cfg;
+
+	forget("person.csv");
+	forget("person.jsonl");
+	cfg = open_archive("      format: csv\n      columns: [nom]\n", &hc);
+	hc.key = "d-1";
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1",
+		    "{\"nom\": \"A\"}", NULL), CONNECTOR_OK);
+	CHECK_FILE("person.csv", "local_id,nom\nc-1,A\n");
+	/* Another delivery of the same values is another record. */
+	hc.key = "d-2";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_FILE("person.csv", "local_id,nom\nc-1,A\nc-1,A\n");
+
+	/* A crash after the key was noted, before the record was written. */
+	hc.key = "d-3";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-2", "{\"nom\": \"B\"}",
+	    NULL), CONNECTOR_OK);
+	cut("person.csv", (off_t)(strlen(head) + 2 * strlen(row1)));
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-2", "{\"nom\": \"B\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_FILE("person.csv", "local_id,nom\nc-1,A\nc-1,A\nc-2,B\n");
+	/* A crash in the middle of the record's write. */
+	hc.key = "d-4";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
+	    NULL), CONNECTOR_OK);
+	cut("person.csv", (off_t)(strlen(head) + 2 * strlen(row1) +
+	    strlen(row2) + 2));
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_FILE("person.csv",
+	    "local_id,nom\nc-1,A\nc-1,A\nc-2,B\nc-1,A\n");
+	hc.key = "d-3";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-2", "{\"nom\": \"B\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_FILE("person.csv",
+	    "local_id,nom\nc-1,A\nc-1,A\nc-2,B\nc-1,A\n");
+	close_archive(cfg, &hc);
+
+	/* JSONL too, and the keys outlive the instance. */
+	cfg = open_archive("      format: jsonl\n", &hc);
+	hc.key = "d-5";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
+	    NULL), CONNECTOR_OK);
+	close_archive(cfg, &hc);
+	cfg = open_archive("      format: jsonl\n", &hc);
+	hc.key = "d-5";
+	CHECK_INT(harness_call(&hc, HARNESS_PUSH, "c-1", "{\"nom\": \"A\"}",
+	    NULL), CONNECTOR_OK);
+	CHECK_FILE("person.jsonl", "{\"local_id\":\"c-1\",\"idempotency_key\":"
+	    "\"d-5\",\"record\":{\"nom\":\"A\"}}\n");
+	CHECK_INT(leftovers(), 0);
+	close_archive(cfg, &hc);
+}
+
+/* What push writes, changes reads back: commas, quotes, line breaks of
+ * both kinds, blanks at the ends and UTF-8, in values and local ids. */
+static void
+test_csv_round_trip(void)
+{
+	static const char *const values[][2] = {
+		{ "c,1", "Le Goff, \"Maëlle\"" },
+		{ "c-2", "3 rue de l'Église\nBâtiment B\r\n2e étage" },
+		{ "c\"3", "\"\"" },
+		{ "c-4", " Ștefan Nguyễn Thị Ngọc " },
+		{ "c-5", "\n\n" },
+		{ "c-6", "naïve,\"quoted\"\r\nend," },
+	};
+	size_t n = sizeof(values) / sizeof(values[0]);
+	struct harness_conn hc;
+	struct config *cfg;
+	json_t *want = json_array();
+	char key[16], *text, *file, *wants, *cursor;
+
+	forget("person.csv");
+	cfg = open_archive("      format: csv\n      columns: [nom, ville]\n",
+	    &hc);
+	for (size_t i = 0; i < n; i++) {
+		json_t *rec = json_pack("{s:s, s:s}", "nom", values[i][1],
+		    "ville", "Quimper");
+
+		text = json_dumps(rec, 0);
+		snprintf(key, sizeof(key), "rt-%zu", i);
+		hc.key = key;
+		CHECK_INT(harness_call(&hc, HARNESS_PUSH, values[i][0], text,
+		    NULL), CONNECTOR_OK);
+		json_array_append_new(want, json_pack("{s:s, s:o}", "local_id",
+		    values[i][0], "record", rec));
+		free(text);
+	}
+	file = slurp("person.csv");
+	CHECK(file != NULL);
+	drop("round-trip.csv", file ? file : "");
+	free(file);
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL, NULL),
+	    CONNECTOR_OK);
+	wants = json_dumps(want, JSON_COMPACT);
+	CHECK_JSON(hc.res.body, wants);
+	free(wants);
+	json_decref(want);
+	cursor = strdup(hc.res.next_cursor ? hc.res.next_cursor : "");
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL, cursor),
+	    CONNECTOR_OK);
+	free(cursor);
+	CHECK(exists("done/round-trip.csv"));
+	close_archive(cfg, &hc);
+}
+
+/* Quoted fields across lines in an inbox file, and what is still wrong. */
+static void
+test_inbox_csv_multiline(void)
+{
+	struct harness_conn hc;
+	struct config *cfg = open_archive("", &hc);
+	char *cursor;
+
+	drop("2026-02-01.csv",
+	    "\"local_id\",\"nom\"\r\n"
+	    "\r\n"
+	    "c-1,\"Le Goff\r\nBât. \"\"B\"\"\"\r\n"
+	    "c-2,\"\"\r\n"
+	    "c-3,\"a\n\n\nb\"");
+	drop("2026-02-02.csv", "local_id,nom\nc-1,\"ok\"\nc-2,\"two\nlines\n");
+	drop("2026-02-03.csv", "local_id,nom\nc-1,\"a\nb\",x\n");
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL, NULL),
+	    CONNECTOR_OK);
+	CHECK_JSON(hc.res.body, "[{\"local_id\":\"c-1\",\"record\":{\"nom\":"
+	    "\"Le Goff\\r\\nBât. \\\"B\\\"\"}},{\"local_id\":\"c-2\","
+	    "\"record\":{}},{\"local_id\":\"c-3\",\"record\":{\"nom\":"
+	    "\"a\\n\\n\\nb\"}}]");
+	cursor = strdup(hc.res.next_cursor ? hc.res.next_cursor : "");
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL, cursor),
+	    CONNECTOR_OK);
+	free(cursor);
+	CHECK_STR(hc.res.body, "[]");
+	CHECK_FILE("failed/2026-02-02.csv.reason", "line 3: a quoted field is "
+	    "not closed\n");
+	CHECK_FILE("failed/2026-02-03.csv.reason",
+	    "line 2: 3 fields, the header has 2\n");
 	close_archive(cfg, &hc);
 }
 
@@ -202,16 +391,6 @@ test_readers_never_see_half_a_file(void)
 	CHECK_INT(torn, 0);
 	CHECK_INT(leftovers(), 0);
 	close_archive(cfg, &hc);
-}
-
-/* DIR/exchange/inbox/name with text. */
-static void
-drop(const char *name, const char *text)
-{
-	char sub[TMPDIR_PATH_LEN + 32];
-
-	snprintf(sub, sizeof(sub), "%s/exchange/inbox", dir);
-	harness_write(sub, name, "%s", text);
 }
 
 static void
@@ -401,6 +580,9 @@ main(void)
 	}
 	UNIT_RUN(test_push_and_fetch_json);
 	UNIT_RUN(test_append_jsonl_and_csv);
+	UNIT_RUN(test_a_retried_append_is_written_once);
+	UNIT_RUN(test_csv_round_trip);
+	UNIT_RUN(test_inbox_csv_multiline);
 	UNIT_RUN(test_readers_never_see_half_a_file);
 	UNIT_RUN(test_inbox);
 	UNIT_RUN(test_names_cannot_leave_the_folder);
