@@ -422,8 +422,8 @@ def test_bad_input_changes_nothing():
 
 @test
 def test_zz_stop_clean():
-    st().stop()
+    eq(st().gw.stop(), 0, "exit status after SIGTERM")
 
 
 if __name__ == "__main__":
-    run()
+    run(teardown=lambda: S and S.stop())
