@@ -389,6 +389,15 @@ access_log_reply(struct request *r, const struct access_log_view *v)
 }
 
 static void
+access_log_view_free(void *arg)
+{
+	struct access_log_view *v = arg;
+
+	store_mandate_clear(&v->mandate);
+	free(v);
+}
+
+static void
 access_log_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct access_log_view *v = arg;
@@ -399,8 +408,7 @@ access_log_audited(struct request *r, uint64_t index, void *arg)
 		request_reply_problem(r, 403, policy_reason_name(v->reason),
 		    "no live mandate of the citizen to this mediator covers "
 		    "reading the access log");
-	store_mandate_clear(&v->mandate);
-	free(v);
+	access_log_view_free(v);
 }
 
 /* A mediator reads under a mandate with the access_log action; the read,
@@ -414,7 +422,7 @@ access_log_by_mediator(struct request *r, struct access_log_view *v)
 	if (api_act_parse(r, 1, &act) != 0 || api_act_decide(r, &act,
 	    v->subject, STORE_MANDATE_ACCESS_LOG, NULL, &v->reason,
 	    &v->mandate) != 0) {
-		free(v);
+		access_log_view_free(v);
 		return;
 	}
 	metrics_decision(v->reason);
@@ -428,7 +436,7 @@ access_log_by_mediator(struct request *r, struct access_log_view *v)
 		    policy_reason_name(v->reason),
 	};
 	api_act_audit(r, &act, &v->mandate, &e);
-	request_audit(r, &e, access_log_audited, v);
+	request_audit_owned(r, &e, access_log_audited, v, access_log_view_free);
 }
 
 void

@@ -23,6 +23,16 @@ struct consent_reply {
 };
 
 static void
+consent_reply_free(void *arg)
+{
+	struct consent_reply *cr = arg;
+
+	store_consent_clear(&cr->consent);
+	free(cr->receipt);
+	free(cr);
+}
+
+static void
 consents_post_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct consent_reply *cr = arg;
@@ -38,9 +48,7 @@ consents_post_audited(struct request *r, uint64_t index, void *arg)
 		json_object_set_new(body, "audit_index", json_integer((json_int_t)index));
 		request_reply_json(r, 201, body);
 	}
-	store_consent_clear(&cr->consent);
-	free(cr->receipt);
-	free(cr);
+	consent_reply_free(cr);
 }
 
 /* Reads the body of a consent request into g; a mediator's also names
@@ -170,7 +178,7 @@ api_consents_post(struct request *r)
 	e.view_key = view_key;
 	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)
 		api_act_audit(r, &act, &m, &e);
-	request_audit(r, &e, consents_post_audited, cr);
+	request_audit_owned(r, &e, consents_post_audited, cr, consent_reply_free);
 	free(attrs);
 	store_mandate_clear(&m);
 }
@@ -320,7 +328,7 @@ objections_mandate(struct request *r, const struct api_act *act,
 		.reason = policy_reason_name(reason),
 	};
 	api_act_audit(r, act, m, &e);
-	request_audit(r, &e, objections_refused, arg);
+	request_audit_owned(r, &e, objections_refused, arg, free);
 	return -1;
 }
 

@@ -31,6 +31,16 @@ struct mandate_reply {
 };
 
 static void
+mandate_reply_free(void *arg)
+{
+	struct mandate_reply *mr = arg;
+
+	store_mandate_clear(&mr->mandate);
+	free(mr->receipt);
+	free(mr);
+}
+
+static void
 mandates_post_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct mandate_reply *mr = arg;
@@ -40,9 +50,7 @@ mandates_post_audited(struct request *r, uint64_t index, void *arg)
 	json_object_set_new(body, "receipt", json_string(mr->receipt));
 	json_object_set_new(body, "audit_index", json_integer((json_int_t)index));
 	request_reply_json(r, 201, body);
-	store_mandate_clear(&mr->mandate);
-	free(mr->receipt);
-	free(mr);
+	mandate_reply_free(mr);
 }
 
 /* expires_at: required, in the future, at most max_duration ahead. */
@@ -140,7 +148,8 @@ api_mandates_post(struct request *r)
 		.mediator = r->caller->id,
 		.helper = mr->mandate.helper,
 	};
-	request_audit(r, &e, mandates_post_audited, mr);
+	request_audit_owned(r, &e, mandates_post_audited, mr,
+	    mandate_reply_free);
 }
 
 /* ---- GET /v1/mandates?subject=ID -------------------------------------- */
