@@ -1000,6 +1000,27 @@ sq_view_key_erase(struct store *st, const char *subject)
 
 /* ---- consents ------------------------------------------------------- */
 
+/* Inserts names[0..n) for `id` in order through `insert` (id, position,
+ * name): a consent's attributes, a mandate's datasets. */
+static enum store_status
+sq_names_put(struct sqlite_store *ss, enum sqlite_stmt insert, const char *id,
+    char *const *names, size_t n)
+{
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((s = sq_stmt(ss, insert)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		sq_bind_text(s, 3, names[i]);
+		if ((rc = sq_exec(ss, s, sqlite_sql[insert])) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
 static enum store_status
 sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 {
@@ -1023,16 +1044,8 @@ sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 	sq_bind_text(s, 12, c->helper);
 	if ((rc = sq_exec(ss, s, "consent insert")) != STORE_OK)
 		return rc;
-	for (size_t i = 0; i < c->nattributes; i++) {
-		if ((s = sq_stmt(ss, Q_CONSENT_ATTR_INSERT)) == NULL)
-			return STORE_ERROR;
-		sq_bind_text(s, 1, c->id);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		sq_bind_text(s, 3, c->attributes[i]);
-		if ((rc = sq_exec(ss, s, "consent attribute insert")) != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
+	return sq_names_put(ss, Q_CONSENT_ATTR_INSERT, c->id, c->attributes,
+	    c->nattributes);
 }
 
 static enum store_status
@@ -1088,19 +1101,33 @@ sq_column_dup(sqlite3_stmt *s, int col)
 
 /* Fills *c from the current row of a CONSENT_COLUMNS query and its
  * attributes. On error *c is cleared. */
-static enum store_status
-sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s,
-    struct store_consent *c)
+/* Copies a row's id (column 0) and subject (column 1); 0, or -1 after
+ * logging a malformed `what` row. */
+static int
+sq_row_id(sqlite3_stmt *s, char id[STORE_ID_LEN],
+    char subject[STORE_SUBJECT_LEN], const char *what)
 {
-	const unsigned char *id = sqlite3_column_text(s, 0);
+	const unsigned char *text = sqlite3_column_text(s, 0);
+
+	if (text == NULL || strlen((const char *)text) >= STORE_ID_LEN ||
+	    sq_copy_subject(sqlite3_column_text(s, 1), subject) != 0) {
+		log_error("store: sqlite: malformed %s row", what);
+		return -1;
+	}
+	memcpy(id, text, strlen((const char *)text) + 1);
+	return 0;
+}
+
+/* Fills out, a struct store_consent, from the current row of a
+ * CONSENT_COLUMNS query and its attributes. On error it is cleared. */
+static enum store_status
+sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s, void *out)
+{
+	struct store_consent *c = out;
 
 	memset(c, 0, sizeof(*c));
-	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN ||
-	    sq_copy_subject(sqlite3_column_text(s, 1), c->subject) != 0) {
-		log_error("store: sqlite: malformed consent row");
+	if (sq_row_id(s, c->id, c->subject, "consent") != 0)
 		return STORE_ERROR;
-	}
-	memcpy(c->id, id, strlen((const char *)id) + 1);
 	c->consumer = sq_column_dup(s, 2);
 	c->provider = sq_column_dup(s, 3);
 	c->dataset = sq_column_dup(s, 4);
@@ -1122,21 +1149,31 @@ sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s,
 	return STORE_OK;
 }
 
+/* The row that `get` gives for id, read into out (size bytes, zeroed
+ * when there is none) by read: a consent, a mandate. */
 static enum store_status
-sq_consent_get(struct store *st, const char *id, struct store_consent *out)
+sq_get_by_id(struct sqlite_store *ss, enum sqlite_stmt get, const char *id,
+    enum store_status (*read)(struct sqlite_store *, sqlite3_stmt *, void *),
+    void *out, size_t size)
 {
-	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((s = sq_stmt(ss, Q_CONSENT_GET)) == NULL)
+	memset(out, 0, size);
+	if ((s = sq_stmt(ss, get)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, id);
-	if ((rc = sq_row(ss, s, "consent get")) == STORE_OK)
-		rc = sq_consent_read(ss, s, out);
+	if ((rc = sq_row(ss, s, sqlite_sql[get])) == STORE_OK)
+		rc = read(ss, s, out);
 	sqlite3_reset(s);
 	return rc;
+}
+
+static enum store_status
+sq_consent_get(struct store *st, const char *id, struct store_consent *out)
+{
+	return sq_get_by_id(sq(st), Q_CONSENT_GET, id, sq_consent_read, out,
+	    sizeof(*out));
 }
 
 /* A revocation through sq_durable: sets revoked_ms of row `id` through
@@ -1181,12 +1218,22 @@ sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
 	return sq_durable(sq(st), sq_revoke_row, &r);
 }
 
-/* Collects every row of a CONSENT_COLUMNS query (already bound). */
+/* What sq_rows collects: items of `size` bytes, each filled by read
+ * from the current row, and the list's free. */
+struct sq_rows_kind {
+	size_t size;
+	enum store_status (*read)(struct sqlite_store *, sqlite3_stmt *, void *);
+	void (*free_list)(void *items, size_t n);
+	const char *what;
+};
+
+/* Collects every row of a query (already bound) into *list (owned, its
+ * kind's free_list frees it). */
 static enum store_status
-sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
-    struct store_consent **list, size_t *n)
+sq_rows(struct sqlite_store *ss, sqlite3_stmt *s, const struct sq_rows_kind *k,
+    void **list, size_t *n)
 {
-	struct store_consent *items = NULL;
+	unsigned char *items = NULL;
 	size_t count = 0, cap = 0;
 	enum store_status rc = STORE_OK;
 	int step;
@@ -1194,8 +1241,7 @@ sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
-			struct store_consent *grown = reallocarray(items, ncap,
-			    sizeof(*grown));
+			unsigned char *grown = reallocarray(items, ncap, k->size);
 
 			if (grown == NULL) {
 				rc = STORE_ERROR;
@@ -1204,20 +1250,40 @@ sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
 			items = grown;
 			cap = ncap;
 		}
-		if ((rc = sq_consent_read(ss, s, &items[count])) != STORE_OK)
+		if ((rc = k->read(ss, s, items + count * k->size)) != STORE_OK)
 			break;
 		count++;
 	}
 	if (rc == STORE_OK && step != SQLITE_DONE)
-		rc = sq_fail(ss, "consent list");
+		rc = sq_fail(ss, k->what);
 	sqlite3_reset(s);
 	if (rc != STORE_OK) {
-		store_consents_free(items, count);
+		k->free_list(items, count);
 		return rc;
 	}
 	*list = items;
 	*n = count;
 	return STORE_OK;
+}
+
+static void
+sq_consents_free(void *items, size_t n)
+{
+	store_consents_free(items, n);
+}
+
+/* Collects every row of a CONSENT_COLUMNS query (already bound). */
+static enum store_status
+sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
+    struct store_consent **list, size_t *n)
+{
+	static const struct sq_rows_kind kind = { sizeof(**list),
+	    sq_consent_read, sq_consents_free, "consent list" };
+	void *items = NULL;
+	enum store_status rc = sq_rows(ss, s, &kind, &items, n);
+
+	*list = items;
+	return rc;
 }
 
 static enum store_status
@@ -1276,16 +1342,8 @@ sq_mandate_insert_rows(struct sqlite_store *ss, void *arg)
 	sqlite3_bind_int64(s, 8, m->revoked_ms);
 	if ((rc = sq_exec(ss, s, "mandate insert")) != STORE_OK)
 		return rc;
-	for (size_t i = 0; i < m->ndatasets; i++) {
-		if ((s = sq_stmt(ss, Q_MANDATE_DATASET_INSERT)) == NULL)
-			return STORE_ERROR;
-		sq_bind_text(s, 1, m->id);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		sq_bind_text(s, 3, m->datasets[i]);
-		if ((rc = sq_exec(ss, s, "mandate dataset insert")) != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
+	return sq_names_put(ss, Q_MANDATE_DATASET_INSERT, m->id, m->datasets,
+	    m->ndatasets);
 }
 
 static enum store_status
@@ -1294,21 +1352,16 @@ sq_mandate_insert(struct store *st, const struct store_mandate *m)
 	return sq_durable(sq(st), sq_mandate_insert_rows, (void *)m);
 }
 
-/* Fills *m from the current row of a MANDATE_COLUMNS query and its
- * datasets. On error *m is cleared. */
+/* Fills out, a struct store_mandate, from the current row of a
+ * MANDATE_COLUMNS query and its datasets. On error it is cleared. */
 static enum store_status
-sq_mandate_read(struct sqlite_store *ss, sqlite3_stmt *s,
-    struct store_mandate *m)
+sq_mandate_read(struct sqlite_store *ss, sqlite3_stmt *s, void *out)
 {
-	const unsigned char *id = sqlite3_column_text(s, 0);
+	struct store_mandate *m = out;
 
 	memset(m, 0, sizeof(*m));
-	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN ||
-	    sq_copy_subject(sqlite3_column_text(s, 1), m->subject) != 0) {
-		log_error("store: sqlite: malformed mandate row");
+	if (sq_row_id(s, m->id, m->subject, "mandate") != 0)
 		return STORE_ERROR;
-	}
-	memcpy(m->id, id, strlen((const char *)id) + 1);
 	m->mediator = sq_column_dup(s, 2);
 	m->helper = sq_column_dup(s, 3);
 	m->actions = (unsigned)sqlite3_column_int64(s, 4);
@@ -1327,18 +1380,8 @@ sq_mandate_read(struct sqlite_store *ss, sqlite3_stmt *s,
 static enum store_status
 sq_mandate_get(struct store *st, const char *id, struct store_mandate *out)
 {
-	struct sqlite_store *ss = sq(st);
-	sqlite3_stmt *s;
-	enum store_status rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((s = sq_stmt(ss, Q_MANDATE_GET)) == NULL)
-		return STORE_ERROR;
-	sq_bind_text(s, 1, id);
-	if ((rc = sq_row(ss, s, "mandate get")) == STORE_OK)
-		rc = sq_mandate_read(ss, s, out);
-	sqlite3_reset(s);
-	return rc;
+	return sq_get_by_id(sq(st), Q_MANDATE_GET, id, sq_mandate_read, out,
+	    sizeof(*out));
 }
 
 static enum store_status
@@ -1349,16 +1392,22 @@ sq_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
 	return sq_durable(sq(st), sq_revoke_row, &r);
 }
 
+static void
+sq_mandates_free(void *items, size_t n)
+{
+	store_mandates_free(items, n);
+}
+
 static enum store_status
 sq_mandate_find(struct store *st, const char *subject, const char *mediator,
     struct store_mandate **list, size_t *n)
 {
+	static const struct sq_rows_kind kind = { sizeof(**list),
+	    sq_mandate_read, sq_mandates_free, "mandate find" };
 	struct sqlite_store *ss = sq(st);
-	struct store_mandate *items = NULL;
-	size_t count = 0, cap = 0;
-	enum store_status rc = STORE_OK;
+	void *items = NULL;
+	enum store_status rc;
 	sqlite3_stmt *s;
-	int step;
 
 	*list = NULL;
 	*n = 0;
@@ -1366,33 +1415,9 @@ sq_mandate_find(struct store *st, const char *subject, const char *mediator,
 		return STORE_ERROR;
 	sq_bind_text(s, 1, subject);
 	sq_bind_text(s, 2, mediator);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			struct store_mandate *grown = reallocarray(items, ncap,
-			    sizeof(*grown));
-
-			if (grown == NULL) {
-				rc = STORE_ERROR;
-				break;
-			}
-			items = grown;
-			cap = ncap;
-		}
-		if ((rc = sq_mandate_read(ss, s, &items[count])) != STORE_OK)
-			break;
-		count++;
-	}
-	if (rc == STORE_OK && step != SQLITE_DONE)
-		rc = sq_fail(ss, "mandate find");
-	sqlite3_reset(s);
-	if (rc != STORE_OK) {
-		store_mandates_free(items, count);
-		return rc;
-	}
+	rc = sq_rows(ss, s, &kind, &items, n);
 	*list = items;
-	*n = count;
-	return STORE_OK;
+	return rc;
 }
 
 /* ---- objections ----------------------------------------------------- */
