@@ -69,6 +69,7 @@ struct config_loader {
 	struct evp_md_ctx_st *digest;
 	/* Sections collected from every file. */
 	const struct yamltree *gateway;
+	const struct yamltree *mandates;  /* the `mandates:` section, or NULL */
 	struct config_nodes datasets;     /* mappings name → dataset */
 	struct config_nodes services;     /* mappings id → service */
 	struct config_nodes policies;     /* lists of policies */

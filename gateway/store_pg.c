@@ -210,7 +210,37 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN audit_index BIGINT;"
 	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
 	"ALTER TABLE push_keys ADD COLUMN audit_index BIGINT;",
-	/* 10: the node that took a delivery and until when its lease holds
+	/* 10: mediators' mandates (contract §8), the consents given under
+	 * them, and who acted in each entry made under one. actions holds
+	 * STORE_MANDATE_* bits; seq is the insertion order SQLite's rowid
+	 * gives. */
+	"CREATE TABLE mandates ("
+	"  seq BIGINT GENERATED ALWAYS AS IDENTITY,"
+	"  id TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"
+	"  mediator TEXT NOT NULL,"
+	"  helper TEXT NOT NULL,"
+	"  actions INTEGER NOT NULL,"
+	"  created_ms BIGINT NOT NULL,"
+	"  expires_ms BIGINT NOT NULL,"
+	"  revoked_ms BIGINT NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX mandates_by_subject ON mandates "
+	"  (subject, mediator, created_ms);"
+	"CREATE TABLE mandate_datasets ("
+	"  mandate_id TEXT NOT NULL REFERENCES mandates (id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY (mandate_id, position),"
+	"  UNIQUE (mandate_id, name)"
+	");"
+	"ALTER TABLE consents ADD COLUMN mandate TEXT;"
+	"ALTER TABLE consents ADD COLUMN mediator TEXT;"
+	"ALTER TABLE consents ADD COLUMN helper TEXT;"
+	"ALTER TABLE access_index ADD COLUMN mandate TEXT;"
+	"ALTER TABLE access_index ADD COLUMN mediator TEXT;"
+	"ALTER TABLE access_index ADD COLUMN helper TEXT;",
+	/* 11: the node that took a delivery and until when its lease holds
 	 * (store.h, store_outbox_node), read by the other nodes' takes. */
 	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
 	"ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;"
@@ -244,7 +274,16 @@ enum pg_stmt {
 	Q_CONSENT_LIST_FOR,
 	Q_OBJECTION_INSERT,
 	Q_OBJECTION_MATCH,
+	Q_MANDATE_INSERT,
+	Q_MANDATE_DATASET_INSERT,
+	Q_MANDATE_GET,
+	Q_MANDATE_DATASETS,
+	Q_MANDATE_REVOKE,
+	Q_MANDATE_EXISTS,
+	Q_MANDATE_FIND,
+	Q_MANDATE_REVOKE_MEDIATOR,
 	Q_ACCESS_PUT,
+	Q_ACCESS_MANDATE,
 	Q_ACCESS_LIST,
 	Q_RECORDS_LOCK,
 	Q_PUSH_KEY_GET,
@@ -317,7 +356,7 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = $1",
 	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = $1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
 	    "(consent_id, position, name) VALUES ($1, $2, $3)",
 	[Q_CONSENT_GET] = "SELECT " CONSENT_COLUMNS " FROM consents WHERE id = $1",
@@ -332,15 +371,33 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "AND ($4::text IS NULL OR dataset = $4) "
 	    "ORDER BY created_ms DESC, seq DESC",
 	[Q_CONSENT_LIST_FOR] = "SELECT " CONSENT_COLUMNS " FROM consents "
-	    "WHERE subject = $1 AND (consumer = $2 OR provider = $2) "
-	    "ORDER BY created_ms DESC, seq DESC",
+	    "WHERE subject = $1 AND (consumer = $2 OR provider = $2 "
+	    "OR mediator = $2) ORDER BY created_ms DESC, seq DESC",
 	[Q_OBJECTION_INSERT] = "INSERT INTO objections (id, subject, dataset, "
 	    "purpose, consumer, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
 	[Q_OBJECTION_MATCH] = "SELECT 1 FROM objections WHERE subject = $1 "
 	    "AND dataset = $2 AND purpose = $3 "
 	    "AND (consumer IS NULL OR consumer = $4) LIMIT 1",
-	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
-	    "VALUES ($1, $2) ON CONFLICT DO NOTHING",
+	[Q_MANDATE_INSERT] = "INSERT INTO mandates (" MANDATE_COLUMNS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	[Q_MANDATE_DATASET_INSERT] = "INSERT INTO mandate_datasets "
+	    "(mandate_id, position, name) VALUES ($1, $2, $3)",
+	[Q_MANDATE_GET] = "SELECT " MANDATE_COLUMNS " FROM mandates WHERE id = $1",
+	[Q_MANDATE_DATASETS] = "SELECT name FROM mandate_datasets "
+	    "WHERE mandate_id = $1 ORDER BY position",
+	[Q_MANDATE_REVOKE] = "UPDATE mandates SET revoked_ms = $2 "
+	    "WHERE id = $1 AND revoked_ms = 0",
+	[Q_MANDATE_EXISTS] = "SELECT 1 FROM mandates WHERE id = $1",
+	[Q_MANDATE_FIND] = "SELECT " MANDATE_COLUMNS " FROM mandates "
+	    "WHERE subject = $1 AND mediator = $2 "
+	    "ORDER BY created_ms DESC, seq DESC",
+	[Q_MANDATE_REVOKE_MEDIATOR] = "UPDATE mandates SET revoked_ms = $3 "
+	    "WHERE subject = $1 AND mediator = $2 AND revoked_ms = 0",
+	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index, "
+	    "mandate, mediator, helper) VALUES ($1, $2, $3, $4, $5) "
+	    "ON CONFLICT DO NOTHING",
+	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
+	    "WHERE subject = $1 AND audit_index = $2 AND mediator IS NOT NULL",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = $1 AND audit_index < $2 "
 	    "ORDER BY audit_index DESC LIMIT $3",
@@ -1168,6 +1225,51 @@ pg_view_key_erase(struct store *st, const char *subject)
 
 /* ---- consents ------------------------------------------------------- */
 
+/* Inserts the names of a row's list (id, position, name): a consent's
+ * attributes, a mandate's datasets. */
+static enum store_status
+pg_names_put(struct pg_store *ps, enum pg_stmt id, const char *owner,
+    char *const *names, size_t n)
+{
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		char pos[PG_INT_LEN];
+		const char *v[] = { owner, pg_int(pos, (int64_t)i), names[i] };
+
+		rc = pg_run(ps, id, v, 3, NULL);
+	}
+	return rc;
+}
+
+/* The names of a row's list, in order, appended to *names (owned; the
+ * caller's clear frees them, read or not). */
+static enum store_status
+pg_names(struct pg_store *ps, enum pg_stmt id, const char *owner,
+    char ***names, size_t *n)
+{
+	const char *v[] = { owner };
+	PGresult *r;
+	int rows;
+
+	if (pg_run(ps, id, v, 1, &r) != STORE_OK)
+		return STORE_ERROR;
+	rows = PQntuples(r);
+	if (rows > 0 && (*names = calloc((size_t)rows, sizeof(**names))) == NULL) {
+		PQclear(r);
+		return STORE_ERROR;
+	}
+	for (int i = 0; i < rows; i++) {
+		if (((*names)[i] = pg_get_dup(r, i, 0)) == NULL) {
+			PQclear(r);
+			return STORE_ERROR;
+		}
+		(*n)++;
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
 static enum store_status
 pg_consent_insert_rows(struct pg_store *ps, void *arg)
 {
@@ -1175,21 +1277,14 @@ pg_consent_insert_rows(struct pg_store *ps, void *arg)
 	char created[PG_INT_LEN], expires[PG_INT_LEN], revoked[PG_INT_LEN];
 	const char *v[] = { c->id, c->subject, c->consumer, c->provider,
 	    c->dataset, c->purpose, pg_int(created, c->created_ms),
-	    pg_int(expires, c->expires_ms), pg_int(revoked, c->revoked_ms) };
+	    pg_int(expires, c->expires_ms), pg_int(revoked, c->revoked_ms),
+	    c->mandate, c->mediator, c->helper };
 	enum store_status rc;
 
-	if ((rc = pg_run(ps, Q_CONSENT_INSERT, v, 9, NULL)) != STORE_OK)
+	if ((rc = pg_run(ps, Q_CONSENT_INSERT, v, 12, NULL)) != STORE_OK)
 		return rc;
-	for (size_t i = 0; i < c->nattributes; i++) {
-		char pos[PG_INT_LEN];
-		const char *a[] = { c->id, pg_int(pos, (int64_t)i),
-		    c->attributes[i] };
-
-		if ((rc = pg_run(ps, Q_CONSENT_ATTR_INSERT, a, 3, NULL))
-		    != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
+	return pg_names_put(ps, Q_CONSENT_ATTR_INSERT, c->id, c->attributes,
+	    c->nattributes);
 }
 
 static enum store_status
@@ -1198,32 +1293,6 @@ pg_consent_insert(struct store *st, const struct store_consent *c)
 	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
 	return pg_transaction(pg(st), pg_consent_insert_rows, (void *)c);
-}
-
-static enum store_status
-pg_consent_attributes(struct pg_store *ps, struct store_consent *c)
-{
-	const char *v[] = { c->id };
-	PGresult *r;
-	int rows;
-
-	if (pg_run(ps, Q_CONSENT_ATTRS, v, 1, &r) != STORE_OK)
-		return STORE_ERROR;
-	rows = PQntuples(r);
-	if (rows > 0 && (c->attributes = calloc((size_t)rows,
-	    sizeof(*c->attributes))) == NULL) {
-		PQclear(r);
-		return STORE_ERROR;
-	}
-	for (int i = 0; i < rows; i++) {
-		if ((c->attributes[i] = pg_get_dup(r, i, 0)) == NULL) {
-			PQclear(r);
-			return STORE_ERROR;
-		}
-		c->nattributes++;
-	}
-	PQclear(r);
-	return STORE_OK;
 }
 
 /* Fills *c from row `row` of a CONSENT_COLUMNS result and its attributes.
@@ -1246,8 +1315,17 @@ pg_consent_read(struct pg_store *ps, const PGresult *r, int row,
 	c->created_ms = pg_get_int(r, row, 6);
 	c->expires_ms = pg_get_int(r, row, 7);
 	c->revoked_ms = pg_get_int(r, row, 8);
+	/* Given under a mandate, or all three NULL. */
+	if (!PQgetisnull(r, row, 9) &&
+	    ((c->mandate = pg_get_dup(r, row, 9)) == NULL ||
+	    (c->mediator = pg_get_dup(r, row, 10)) == NULL ||
+	    (c->helper = pg_get_dup(r, row, 11)) == NULL)) {
+		store_consent_clear(c);
+		return STORE_ERROR;
+	}
 	if (c->consumer == NULL || c->provider == NULL || c->dataset == NULL ||
-	    c->purpose == NULL || pg_consent_attributes(ps, c) != STORE_OK) {
+	    c->purpose == NULL || pg_names(ps, Q_CONSENT_ATTRS, c->id,
+	    &c->attributes, &c->nattributes) != STORE_OK) {
 		store_consent_clear(c);
 		return STORE_ERROR;
 	}
@@ -1271,21 +1349,27 @@ pg_consent_get(struct store *st, const char *id, struct store_consent *out)
 	return rc;
 }
 
+/* Revokes row `id` with statement `revoke`, unless it was already (the
+ * first time is kept); STORE_NOT_FOUND when `exists` finds no such row. */
 static enum store_status
-pg_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+pg_revoke(struct pg_store *ps, enum pg_stmt revoke, enum pg_stmt exists,
+    const char *id, int64_t now_ms)
 {
-	struct pg_store *ps = pg(st);
 	char now[PG_INT_LEN];
 	const char *v[] = { id, pg_int(now, now_ms) };
 	int64_t changed;
 
-	if (pg_ready(ps) != 0 ||
-	    (changed = pg_changes(ps, Q_CONSENT_REVOKE, v, 2)) < 0)
+	if (pg_ready(ps) != 0 || (changed = pg_changes(ps, revoke, v, 2)) < 0)
 		return STORE_ERROR;
 	if (changed == 1)
 		return STORE_OK;
-	/* Nothing changed: already revoked (keep the first time) or absent. */
-	return pg_exists(ps, Q_CONSENT_EXISTS, v, 1);
+	return pg_exists(ps, exists, v, 1);
+}
+
+static enum store_status
+pg_consent_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	return pg_revoke(pg(st), Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms);
 }
 
 /* Runs a CONSENT_COLUMNS query and reads every row. */
@@ -1363,11 +1447,119 @@ pg_objection_match(struct store *st, const char *subject, const char *dataset,
 	return pg_exists(pg(st), Q_OBJECTION_MATCH, v, 4);
 }
 
+/* ---- mandates ------------------------------------------------------- */
+
+static enum store_status
+pg_mandate_insert_rows(struct pg_store *ps, void *arg)
+{
+	const struct store_mandate *m = arg;
+	char actions[PG_INT_LEN], created[PG_INT_LEN], expires[PG_INT_LEN],
+	    revoked[PG_INT_LEN];
+	const char *v[] = { m->id, m->subject, m->mediator, m->helper,
+	    pg_int(actions, m->actions), pg_int(created, m->created_ms),
+	    pg_int(expires, m->expires_ms), pg_int(revoked, m->revoked_ms) };
+	enum store_status rc;
+
+	if ((rc = pg_run(ps, Q_MANDATE_INSERT, v, 8, NULL)) != STORE_OK)
+		return rc;
+	return pg_names_put(ps, Q_MANDATE_DATASET_INSERT, m->id, m->datasets,
+	    m->ndatasets);
+}
+
+static enum store_status
+pg_mandate_insert(struct store *st, const struct store_mandate *m)
+{
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	return pg_transaction(pg(st), pg_mandate_insert_rows, (void *)m);
+}
+
+/* Fills *m from row `row` of a MANDATE_COLUMNS result and its datasets.
+ * On error *m is cleared. */
+static enum store_status
+pg_mandate_read(struct pg_store *ps, const PGresult *r, int row,
+    struct store_mandate *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (pg_copy_text(PQgetvalue(r, row, 0), m->id, STORE_ID_LEN) != 0 ||
+	    pg_copy_text(PQgetvalue(r, row, 1), m->subject,
+	    STORE_SUBJECT_LEN) != 0) {
+		log_error("store: postgresql: malformed mandate row");
+		return STORE_ERROR;
+	}
+	m->mediator = pg_get_dup(r, row, 2);
+	m->helper = pg_get_dup(r, row, 3);
+	m->actions = (unsigned)pg_get_int(r, row, 4);
+	m->created_ms = pg_get_int(r, row, 5);
+	m->expires_ms = pg_get_int(r, row, 6);
+	m->revoked_ms = pg_get_int(r, row, 7);
+	if (m->mediator == NULL || m->helper == NULL ||
+	    pg_names(ps, Q_MANDATE_DATASETS, m->id, &m->datasets,
+	    &m->ndatasets) != STORE_OK) {
+		store_mandate_clear(m);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+pg_mandate_get(struct store *st, const char *id, struct store_mandate *out)
+{
+	struct pg_store *ps = pg(st);
+	const char *v[] = { id };
+	enum store_status rc;
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	if (pg_ready(ps) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_row(ps, Q_MANDATE_GET, v, 1, &r)) == STORE_OK)
+		rc = pg_mandate_read(ps, r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+static enum store_status
+pg_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	return pg_revoke(pg(st), Q_MANDATE_REVOKE, Q_MANDATE_EXISTS, id, now_ms);
+}
+
+static enum store_status
+pg_mandate_find(struct store *st, const char *subject, const char *mediator,
+    struct store_mandate **list, size_t *n)
+{
+	struct pg_store *ps = pg(st);
+	const char *v[] = { subject, mediator };
+	struct store_mandate *items;
+	enum store_status rc = STORE_OK;
+	PGresult *r;
+	int rows, count = 0;
+
+	*list = NULL;
+	*n = 0;
+	if (pg_ready(ps) != 0 || pg_run(ps, Q_MANDATE_FIND, v, 2, &r) != STORE_OK)
+		return STORE_ERROR;
+	rows = PQntuples(r);
+	if ((items = calloc((size_t)rows + 1, sizeof(*items))) == NULL)
+		rc = STORE_ERROR;
+	for (; rc == STORE_OK && count < rows; count++)
+		if ((rc = pg_mandate_read(ps, r, count, &items[count])) != STORE_OK)
+			break;
+	PQclear(r);
+	if (rc != STORE_OK) {
+		store_mandates_free(items, (size_t)count);
+		return rc;
+	}
+	*list = items;
+	*n = (size_t)count;
+	return STORE_OK;
+}
+
 /* ---- the access index ----------------------------------------------- */
 
 struct pg_access_batch {
-	const char *const *subjects;
-	const uint64_t *indexes;
+	const struct store_access *rows;
 	size_t n;
 };
 
@@ -1379,30 +1571,56 @@ pg_access_put_all(struct pg_store *ps, void *arg)
 	enum store_status rc = STORE_OK;
 
 	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+		const struct store_access *row = &b->rows[i];
 		char idx[PG_INT_LEN];
-		const char *v[] = { b->subjects[i],
-		    pg_int(idx, (int64_t)b->indexes[i]) };
+		const char *v[] = { row->subject,
+		    pg_int(idx, (int64_t)row->audit_index), row->mandate,
+		    row->mediator, row->helper };
 
-		if (b->indexes[i] > INT64_MAX) {
+		if (row->audit_index > INT64_MAX) {
 			log_error("store: postgresql: audit index out of range");
 			return STORE_ERROR;
 		}
-		rc = pg_run(ps, Q_ACCESS_PUT, v, 2, NULL);
+		rc = pg_run(ps, Q_ACCESS_PUT, v, 5, NULL);
 	}
 	return rc;
 }
 
 static enum store_status
-pg_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n)
+pg_access_put(struct store *st, const struct store_access *rows, size_t n)
 {
-	struct pg_access_batch b = { subjects, indexes, n };
+	struct pg_access_batch b = { rows, n };
 
 	if (n == 0)
 		return STORE_OK;
 	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
 	return pg_transaction(pg(st), pg_access_put_all, &b);
+}
+
+static enum store_status
+pg_access_mandate(struct store *st, const char *subject, uint64_t audit_index,
+    char **mediator, char **helper)
+{
+	struct pg_store *ps = pg(st);
+	char idx[PG_INT_LEN];
+	const char *v[] = { subject, pg_int(idx, audit_index > INT64_MAX ?
+	    INT64_MAX : (int64_t)audit_index) };
+	enum store_status rc;
+	PGresult *r;
+
+	*mediator = *helper = NULL;
+	if (pg_ready(ps) != 0)
+		return STORE_ERROR;
+	rc = pg_row(ps, Q_ACCESS_MANDATE, v, 2, &r);
+	if (rc == STORE_OK && ((*mediator = pg_get_dup(r, 0, 0)) == NULL ||
+	    (*helper = pg_get_dup(r, 0, 1)) == NULL)) {
+		free(*mediator);
+		*mediator = NULL;
+		rc = STORE_ERROR;
+	}
+	PQclear(r);
+	return rc;
 }
 
 static enum store_status
@@ -2275,8 +2493,11 @@ pg_link_delete_rows(struct pg_store *ps, void *arg)
 		rc = STORE_ERROR;
 	}
 	PQclear(r);
-	return rc == STORE_OK ? pg_run(ps, Q_CONSENT_REVOKE_PARTY, rev, 3, NULL) :
-	    rc;
+	if (rc != STORE_OK ||
+	    (rc = pg_run(ps, Q_CONSENT_REVOKE_PARTY, rev, 3, NULL)) != STORE_OK)
+		return rc;
+	/* A mediator that no longer knows the citizen holds no mandate. */
+	return pg_run(ps, Q_MANDATE_REVOKE_MEDIATOR, rev, 3, NULL);
 }
 
 static enum store_status
@@ -2306,7 +2527,12 @@ static const struct store_ops pg_ops = {
 	.consent_list_for = pg_consent_list_for,
 	.objection_insert = pg_objection_insert,
 	.objection_match = pg_objection_match,
+	.mandate_insert = pg_mandate_insert,
+	.mandate_get = pg_mandate_get,
+	.mandate_revoke = pg_mandate_revoke,
+	.mandate_find = pg_mandate_find,
 	.access_put = pg_access_put,
+	.access_mandate = pg_access_mandate,
 	.access_list = pg_access_list,
 	.record_accept = pg_record_accept,
 	.push_audited = pg_push_audited,

@@ -5,7 +5,9 @@
 #define TELLONCE_STORE_SQL_H
 
 #define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
-	"created_ms, expires_ms, revoked_ms"
+	"created_ms, expires_ms, revoked_ms, mandate, mediator, helper"
+#define MANDATE_COLUMNS "id, subject, mediator, helper, actions, created_ms, " \
+	"expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
 	"r.record, r.version, r.created_ms, v.key, r.traceparent"

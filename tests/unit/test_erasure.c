@@ -346,7 +346,14 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
 	    "ALTER TABLE deliveries DROP COLUMN claimed_by;"
 	    "ALTER TABLE deliveries DROP COLUMN lease_until;"
-	    "ALTER TABLE push_keys DROP COLUMN audit_index;"), 0);
+	    "ALTER TABLE push_keys DROP COLUMN audit_index;"
+	    "DROP TABLE mandate_datasets; DROP TABLE mandates;"
+	    "ALTER TABLE consents DROP COLUMN mandate;"
+	    "ALTER TABLE consents DROP COLUMN mediator;"
+	    "ALTER TABLE consents DROP COLUMN helper;"
+	    "ALTER TABLE access_index DROP COLUMN mandate;"
+	    "ALTER TABLE access_index DROP COLUMN mediator;"
+	    "ALTER TABLE access_index DROP COLUMN helper;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
 	st = suite_open("v4");
