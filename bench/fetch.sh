@@ -9,6 +9,8 @@
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
 #   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
+#   STORE=postgresql bench/fetch.sh   the store on a PostgreSQL server of the
+#       run's own (tests/tools/pgserver.sh)
 DURATION=${1:-10s}
 CONNS=${2:-64}
 . bench/lib.sh
@@ -41,6 +43,7 @@ nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 bench_keys
+bench_store
 export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf
 {
 	bench_gateway "$GW"

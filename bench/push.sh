@@ -11,11 +11,15 @@
 #
 #   bench/push.sh [DURATION] [CONNECTIONS] [SUBJECTS]   defaults: 10s 64 2000
 #   PERF="perf record -g -o /tmp/perf.data" bench/push.sh   to profile the gateway
+#   STORE=postgresql [NODES=2] bench/push.sh   the store on a PostgreSQL server
+#       of the run's own, shared by NODES gateways, the connections split
+#       among them (contract §9)
 DURATION=${1:-10s}
 CONNS=${2:-64}
 SUBJECTS=${3:-2000}
+NODES=${NODES:-1}
 . bench/lib.sh
-SUB=$(port); GW=$(port)
+SUB=$(port)
 
 cat > "$W/nginx.conf" <<NGINX
 worker_processes 1;
@@ -35,10 +39,10 @@ nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 bench_keys
+bench_store
 export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf \
 	CCAS_KEY=bench-ccas IMPOTS_KEY=bench-impots
-{
-	bench_gateway "$GW"
+services() {
 	cat <<YAML
 datasets:
   address: {attributes: {street: string, postal_code: string, city: string, country: string}}
@@ -74,12 +78,21 @@ policies:
   - {id: impots, consumer: impots, provider: mairie, dataset: address, attributes: [postal_code, country],
      purpose: tax, basis: public_task, legal_reference: "LPF L81"}
 YAML
-} > "$W/tellonce.yaml"
-${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
-pids+=($!)
-for _ in $(seq 100); do
-	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
-	sleep 0.1
+}
+gws=()
+for n in $(seq "$NODES"); do
+	gw=$(port)
+	gws+=("$gw")
+	{ bench_gateway "$gw" "" "$n"; services; } > "$W/tellonce$n.yaml"
+	${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
+	pids+=($!)
+done
+GW=${gws[0]}
+for gw in "${gws[@]}"; do
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$gw/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
+		sleep 0.1
+	done
 done
 
 # Every subject linked at the four services, over one kept-alive connection.
@@ -100,39 +113,53 @@ PY
 
 cat > "$W/push.lua" <<LUA
 local subjects = $SUBJECTS
+local node = os.getenv("BENCH_NODE")
 local n = 0
 local tid = 0
 setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
 request = function()
 	n = n + 1
 	local s = math.random(0, subjects - 1)
-	local body = string.format('{"subject":"m%d","dataset":"address","idempotency_key":"t%d-%d",'
+	local body = string.format('{"subject":"m%d","dataset":"address","idempotency_key":"%s-t%d-%d",'
 		.. '"record":{"street":"%d rue de la Paix","postal_code":"29%03d","city":"Quimper","country":"FR"}}',
-		s, tid, n, n, s % 1000)
+		s, node, tid, n, n, s % 1000)
 	return wrk.format("POST", "/v1/records", {["Authorization"] = "Bearer bench-mairie",
 		["Content-Type"] = "application/json"}, body)
 end
 LUA
 check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-mairie' \
 	"http://127.0.0.1:$GW/v1/records" -d '{"subject":"m0","dataset":"address","record":{"city":"Brest"}}')
-[ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway.log"; exit 1; }
+[ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway1.log"; exit 1; }
 
 count() {  # deliveries in the given states (enum store_delivery_state)
+	if [ "${STORE:-sqlite}" = postgresql ]; then
+		psql -qAt "$PG_DSN" -c "SELECT count(*) FROM deliveries WHERE state $1"
+		return
+	fi
 	/usr/bin/python3 -c 'import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
 print(db.execute("SELECT count(*) FROM deliveries WHERE state " + sys.argv[2]).fetchone()[0])' \
 	    "$W/tellonce.db" "$1"
 }
+# One wrk per node, the connections and the two threads split among them.
 start=$(date +%s.%N)
-out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$GW")
+wrks=()
+for gw in "${gws[@]}"; do
+	BENCH_NODE=$gw wrk -t$(( NODES > 1 ? 1 : 2 )) -c$(( CONNS / NODES )) -d"$DURATION" \
+	    --latency -s "$W/push.lua" "http://127.0.0.1:$gw" > "$W/wrk$gw.txt" &
+	wrks+=($!)
+done
+wait "${wrks[@]}"
+out=$(cat "$W"/wrk*.txt)
 pushed_at=$(date +%s.%N)
 while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
 drained_at=$(date +%s.%N)
 delivered=$(count '= 2'); superseded=$(count '= 4'); other=$(count 'NOT IN (2, 4)')
 
-rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
-p99=$(awk '/ 99% /{print $2}' <<<"$out")
-echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback"
+rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out" | awk '{s += $1} END {print s}')
+p99=$(awk '/ 99% /{print $2}' <<<"$out" | paste -sd/)
+echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback," \
+    "store ${STORE:-sqlite}, $NODES node(s)"
 printf 'accepted (durable)  : %10.0f pushes/s  p99 %s\n' "$rps" "$p99"
 awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" 'BEGIN {
 	printf "delivered           : %10.0f deliveries/s  (%d in %.1fs, outbox empty %.1fs after the last push)\n",
