@@ -40,8 +40,8 @@
 #include "store_sql.h"
 
 #define PG_RECONNECT_MS 500   /* between two tries while the server is away */
-#define PG_CALL_MS 6000       /* a call's deadline: statement_timeout and a margin */
-#define PG_LEASE_MS 8000      /* a delivery's lease unless store_outbox_node says */
+#define PG_CALL_MS 6000       /* a call's deadline: statement timeout, margin */
+#define PG_LEASE_MS 8000      /* unless store_outbox_node says otherwise */
 #define PG_RECLAIM_MS 1000    /* between two looks for leases that ran out */
 #define PG_IDLE_POLL_MS 200   /* between takes when no node said anything */
 /* Leases are read against the server's clock, the one clock all nodes
@@ -794,6 +794,66 @@ pg_transaction(struct pg_store *ps,
 	return rc;
 }
 
+/* How the rows of one kind are read: each into an item of `size` bytes
+ * (cleared on error), and a list of them freed. */
+struct pg_reader {
+	size_t size;
+	enum store_status (*read)(struct pg_store *ps, const PGresult *r,
+	    int row, void *item);
+	void (*free)(void *items, size_t n);
+};
+
+/* Runs statement id and reads every row into *list (calloc'd, one spare
+ * item; free with rd->free). The caller made the connection ready. */
+static enum store_status
+pg_rows(struct pg_store *ps, enum pg_stmt id, const char *const *params,
+    int nparams, const struct pg_reader *rd, void **list, size_t *n)
+{
+	enum store_status rc = STORE_OK;
+	unsigned char *items;
+	PGresult *r;
+	int rows, count = 0;
+
+	*list = NULL;
+	*n = 0;
+	if (pg_run(ps, id, params, nparams, &r) != STORE_OK)
+		return STORE_ERROR;
+	rows = PQntuples(r);
+	if ((items = calloc((size_t)rows + 1, rd->size)) == NULL)
+		rc = STORE_ERROR;
+	for (; rc == STORE_OK && count < rows; count++)
+		if ((rc = rd->read(ps, r, count, items + (size_t)count *
+		    rd->size)) != STORE_OK)
+			break;
+	PQclear(r);
+	if (rc != STORE_OK) {
+		rd->free(items, (size_t)count);
+		return rc;
+	}
+	*list = items;
+	*n = (size_t)count;
+	return STORE_OK;
+}
+
+/* The one row statement id finds for `id` into out, or STORE_NOT_FOUND. */
+static enum store_status
+pg_get(struct store *st, enum pg_stmt stmt, const char *id,
+    const struct pg_reader *rd, void *out)
+{
+	struct pg_store *ps = pg(st);
+	const char *v[] = { id };
+	enum store_status rc;
+	PGresult *r;
+
+	memset(out, 0, rd->size);
+	if (pg_ready(ps) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_row(ps, stmt, v, 1, &r)) == STORE_OK)
+		rc = rd->read(ps, r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
 /* ---- opening and the schema ---------------------------------------- */
 
 static int
@@ -1298,9 +1358,10 @@ pg_consent_insert(struct store *st, const struct store_consent *c)
 /* Fills *c from row `row` of a CONSENT_COLUMNS result and its attributes.
  * On error *c is cleared. */
 static enum store_status
-pg_consent_read(struct pg_store *ps, const PGresult *r, int row,
-    struct store_consent *c)
+pg_consent_read(struct pg_store *ps, const PGresult *r, int row, void *item)
 {
+	struct store_consent *c = item;
+
 	memset(c, 0, sizeof(*c));
 	if (pg_copy_text(PQgetvalue(r, row, 0), c->id, STORE_ID_LEN) != 0 ||
 	    pg_copy_text(PQgetvalue(r, row, 1), c->subject,
@@ -1332,21 +1393,20 @@ pg_consent_read(struct pg_store *ps, const PGresult *r, int row,
 	return STORE_OK;
 }
 
+static void
+pg_consents_free(void *items, size_t n)
+{
+	store_consents_free(items, n);
+}
+
+static const struct pg_reader pg_consent_reader = {
+	sizeof(struct store_consent), pg_consent_read, pg_consents_free,
+};
+
 static enum store_status
 pg_consent_get(struct store *st, const char *id, struct store_consent *out)
 {
-	struct pg_store *ps = pg(st);
-	const char *v[] = { id };
-	enum store_status rc;
-	PGresult *r;
-
-	memset(out, 0, sizeof(*out));
-	if (pg_ready(ps) != 0)
-		return STORE_ERROR;
-	if ((rc = pg_row(ps, Q_CONSENT_GET, v, 1, &r)) == STORE_OK)
-		rc = pg_consent_read(ps, r, 0, out);
-	PQclear(r);
-	return rc;
+	return pg_get(st, Q_CONSENT_GET, id, &pg_consent_reader, out);
 }
 
 /* Revokes row `id` with statement `revoke`, unless it was already (the
@@ -1372,45 +1432,23 @@ pg_consent_revoke(struct store *st, const char *id, int64_t now_ms)
 	return pg_revoke(pg(st), Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms);
 }
 
-/* Runs a CONSENT_COLUMNS query and reads every row. */
-static enum store_status
-pg_consent_rows(struct pg_store *ps, enum pg_stmt id,
-    const char *const *params, int nparams, struct store_consent **list,
-    size_t *n)
-{
-	struct store_consent *items;
-	enum store_status rc = STORE_OK;
-	PGresult *r;
-	int rows, count = 0;
-
-	*list = NULL;
-	*n = 0;
-	if (pg_ready(ps) != 0 || pg_run(ps, id, params, nparams, &r) != STORE_OK)
-		return STORE_ERROR;
-	rows = PQntuples(r);
-	if ((items = calloc((size_t)rows + 1, sizeof(*items))) == NULL)
-		rc = STORE_ERROR;
-	for (; rc == STORE_OK && count < rows; count++)
-		if ((rc = pg_consent_read(ps, r, count, &items[count])) != STORE_OK)
-			break;
-	PQclear(r);
-	if (rc != STORE_OK) {
-		store_consents_free(items, (size_t)count);
-		return rc;
-	}
-	*list = items;
-	*n = (size_t)count;
-	return STORE_OK;
-}
-
 static enum store_status
 pg_consent_find(struct store *st, const char *subject, const char *consumer,
     const char *provider, const char *dataset, struct store_consent **list,
     size_t *n)
 {
 	const char *v[] = { subject, consumer, provider, dataset };
+	enum store_status rc;
+	void *items;
 
-	return pg_consent_rows(pg(st), Q_CONSENT_FIND, v, 4, list, n);
+	*list = NULL;
+	*n = 0;
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_rows(pg(st), Q_CONSENT_FIND, v, 4, &pg_consent_reader,
+	    &items, n)) == STORE_OK)
+		*list = items;
+	return rc;
 }
 
 static enum store_status
@@ -1418,8 +1456,17 @@ pg_consent_list_for(struct store *st, const char *subject, const char *service,
     struct store_consent **list, size_t *n)
 {
 	const char *v[] = { subject, service };
+	enum store_status rc;
+	void *items;
 
-	return pg_consent_rows(pg(st), Q_CONSENT_LIST_FOR, v, 2, list, n);
+	*list = NULL;
+	*n = 0;
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_rows(pg(st), Q_CONSENT_LIST_FOR, v, 2, &pg_consent_reader,
+	    &items, n)) == STORE_OK)
+		*list = items;
+	return rc;
 }
 
 /* ---- objections ----------------------------------------------------- */
@@ -1477,9 +1524,10 @@ pg_mandate_insert(struct store *st, const struct store_mandate *m)
 /* Fills *m from row `row` of a MANDATE_COLUMNS result and its datasets.
  * On error *m is cleared. */
 static enum store_status
-pg_mandate_read(struct pg_store *ps, const PGresult *r, int row,
-    struct store_mandate *m)
+pg_mandate_read(struct pg_store *ps, const PGresult *r, int row, void *item)
 {
+	struct store_mandate *m = item;
+
 	memset(m, 0, sizeof(*m));
 	if (pg_copy_text(PQgetvalue(r, row, 0), m->id, STORE_ID_LEN) != 0 ||
 	    pg_copy_text(PQgetvalue(r, row, 1), m->subject,
@@ -1502,21 +1550,20 @@ pg_mandate_read(struct pg_store *ps, const PGresult *r, int row,
 	return STORE_OK;
 }
 
+static void
+pg_mandates_free(void *items, size_t n)
+{
+	store_mandates_free(items, n);
+}
+
+static const struct pg_reader pg_mandate_reader = {
+	sizeof(struct store_mandate), pg_mandate_read, pg_mandates_free,
+};
+
 static enum store_status
 pg_mandate_get(struct store *st, const char *id, struct store_mandate *out)
 {
-	struct pg_store *ps = pg(st);
-	const char *v[] = { id };
-	enum store_status rc;
-	PGresult *r;
-
-	memset(out, 0, sizeof(*out));
-	if (pg_ready(ps) != 0)
-		return STORE_ERROR;
-	if ((rc = pg_row(ps, Q_MANDATE_GET, v, 1, &r)) == STORE_OK)
-		rc = pg_mandate_read(ps, r, 0, out);
-	PQclear(r);
-	return rc;
+	return pg_get(st, Q_MANDATE_GET, id, &pg_mandate_reader, out);
 }
 
 static enum store_status
@@ -1529,31 +1576,18 @@ static enum store_status
 pg_mandate_find(struct store *st, const char *subject, const char *mediator,
     struct store_mandate **list, size_t *n)
 {
-	struct pg_store *ps = pg(st);
 	const char *v[] = { subject, mediator };
-	struct store_mandate *items;
-	enum store_status rc = STORE_OK;
-	PGresult *r;
-	int rows, count = 0;
+	enum store_status rc;
+	void *items;
 
 	*list = NULL;
 	*n = 0;
-	if (pg_ready(ps) != 0 || pg_run(ps, Q_MANDATE_FIND, v, 2, &r) != STORE_OK)
+	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
-	rows = PQntuples(r);
-	if ((items = calloc((size_t)rows + 1, sizeof(*items))) == NULL)
-		rc = STORE_ERROR;
-	for (; rc == STORE_OK && count < rows; count++)
-		if ((rc = pg_mandate_read(ps, r, count, &items[count])) != STORE_OK)
-			break;
-	PQclear(r);
-	if (rc != STORE_OK) {
-		store_mandates_free(items, (size_t)count);
-		return rc;
-	}
-	*list = items;
-	*n = (size_t)count;
-	return STORE_OK;
+	if ((rc = pg_rows(pg(st), Q_MANDATE_FIND, v, 2, &pg_mandate_reader,
+	    &items, n)) == STORE_OK)
+		*list = items;
+	return rc;
 }
 
 /* ---- the access index ----------------------------------------------- */
@@ -1903,8 +1937,10 @@ pg_change_list(struct store *st, const char *dataset, int64_t after,
 
 /* Fills d from row `row` of a DELIVERY_COLUMNS result. */
 static enum store_status
-pg_delivery_read(const PGresult *r, int row, struct store_delivery *d)
+pg_delivery_read(struct pg_store *ps, const PGresult *r, int row, void *item)
 {
+	struct store_delivery *d = item;
+
 	memset(d, 0, sizeof(*d));
 	if (pg_copy_text(PQgetvalue(r, row, 1), d->id, STORE_ID_LEN) != 0) {
 		log_error("store: postgresql: malformed delivery row");
@@ -1932,35 +1968,29 @@ pg_delivery_read(const PGresult *r, int row, struct store_delivery *d)
 	return STORE_OK;
 }
 
+static void
+pg_deliveries_free(void *items, size_t n)
+{
+	store_deliveries_free(items, n);
+}
+
+static const struct pg_reader pg_delivery_reader = {
+	sizeof(struct store_delivery), pg_delivery_read, pg_deliveries_free,
+};
+
 /* Runs a DELIVERY_COLUMNS query and reads every row. */
 static enum store_status
 pg_delivery_rows(struct pg_store *ps, enum pg_stmt id,
     const char *const *params, int nparams, struct store_delivery **list,
     size_t *n)
 {
-	struct store_delivery *items;
-	enum store_status rc = STORE_OK;
-	PGresult *r;
-	int rows, count = 0;
+	enum store_status rc;
+	void *items;
 
-	*list = NULL;
-	*n = 0;
-	if (pg_run(ps, id, params, nparams, &r) != STORE_OK)
-		return STORE_ERROR;
-	rows = PQntuples(r);
-	if ((items = calloc((size_t)rows + 1, sizeof(*items))) == NULL)
-		rc = STORE_ERROR;
-	for (; rc == STORE_OK && count < rows; count++)
-		if ((rc = pg_delivery_read(r, count, &items[count])) != STORE_OK)
-			break;
-	PQclear(r);
-	if (rc != STORE_OK) {
-		store_deliveries_free(items, (size_t)count);
-		return rc;
-	}
-	*list = items;
-	*n = (size_t)count;
-	return STORE_OK;
+	if ((rc = pg_rows(ps, id, params, nparams, &pg_delivery_reader,
+	    &items, n)) == STORE_OK)
+		*list = items;
+	return rc;
 }
 
 /* Puts back in the queue what was being sent under a lease that ran out,

@@ -321,3 +321,26 @@ def applied(s, name):
         if not p["duplicate"]:
             out.setdefault(p["local_id"], []).append(VERSION_OF[name](p["record"]))
     return out, got
+
+
+SUBSCRIBER_PREFIXES = {"caf": "c-", "ccas": "s-", "impots": "i-"}
+
+
+def wait_delivered_in_order(s, subjects, versions, timeout=90):
+    """Waits until every subscriber holds each subject's last version, then
+    checks they got them in order, each key applied once; returns the
+    duplicates each received. s has .partners (a PushStack or alike)."""
+    dups = {}
+    for name, prefix in SUBSCRIBER_PREFIXES.items():
+        wait_for(lambda: all(applied(s, name)[0].get(prefix + subj, [0])[-1] == versions
+                             for subj in subjects), timeout,
+                 "%s to hold every latest version" % name)
+        got, raw = applied(s, name)
+        for subj in subjects:
+            seen = got[prefix + subj]
+            eq(seen, sorted(set(seen)), "%s %s: applied in order, once each" % (name, subj))
+        keys = [p["idempotency_key"] for p in raw["received"]]
+        eq(len(set(keys)), len([p for p in raw["received"] if not p["duplicate"]]),
+           "%s: a key is applied once" % name)
+        dups[name] = raw["duplicates"]
+    return dups

@@ -17,10 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_ADDRESS, ALICE_PIVOT, Gateway, Partner, check, eq,  # noqa: E402
                      free_port, make_signing_key, make_workdir, run, test, wait_for)
 from pgstack import PG_ENV, PgServer  # noqa: E402
-from pushstack import ENV, Pusher, applied, pivot, push_config  # noqa: E402
+from pushstack import (ENV, SUBSCRIBER_PREFIXES as PREFIXES, Pusher, pivot,  # noqa: E402
+                       push_config, wait_delivered_in_order)
 
 PURPOSE = "benefit-eligibility"
-PREFIXES = {"caf": "c-", "ccas": "s-", "impots": "i-"}
 S = None
 
 
@@ -114,25 +114,6 @@ def a_link_on_a_serves_b_and_a_revocation_on_c_denies_a():
     eq((r.status, r.json.get("reason")), (403, "consent_revoked"), "the next fetch on A")
 
 
-def delivered_in_order(s, subjects, versions):
-    """Every subscriber holds each subject's last version, got in order,
-    each key applied once; the number of duplicates each received."""
-    dups = {}
-    for name, prefix in PREFIXES.items():
-        wait_for(lambda: all(applied(s, name)[0].get(prefix + subj, [0])[-1] == versions
-                             for subj in subjects), 90,
-                 "%s to hold every latest version" % name)
-        got, raw = applied(s, name)
-        for subj in subjects:
-            seen = got[prefix + subj]
-            eq(seen, sorted(set(seen)), "%s %s: applied in order, once each" % (name, subj))
-        keys = [p["idempotency_key"] for p in raw["received"]]
-        eq(len(set(keys)), len([p for p in raw["received"] if not p["duplicate"]]),
-           "%s: a key is applied once" % name)
-        dups[name] = raw["duplicates"]
-    return dups
-
-
 @test
 def pushes_over_three_nodes_are_delivered_once_each_in_order():
     s = st()
@@ -145,7 +126,7 @@ def pushes_over_three_nodes_are_delivered_once_each_in_order():
         p.join(300)
         check(not p.is_alive() and p.error is None, "pusher: %s" % p.error)
     eq(sum(len(p.accepted) for p in pushers), 300, "every push answered 202 once")
-    dups = delivered_in_order(s, subjects, 10)
+    dups = wait_delivered_in_order(s, subjects, 10)
     # No crash, so no delivery was ever sent twice: no two nodes held one.
     eq(dups, {n: 0 for n in PREFIXES}, "duplicates received")
     wait_for(lambda: s.pg.psql("SELECT count(*) FROM deliveries WHERE state IN (0, 1) "
@@ -189,7 +170,7 @@ def a_node_killed_mid_traffic_loses_nothing_and_its_leases_move():
     eq(len(accepted), len(subjects) * versions, "every push answered 202 once")
     stored = set(s.pg.psql("SELECT id FROM records").split())
     eq(len(set(accepted) - stored), 0, "records answered 202 but missing from the store")
-    dups = delivered_in_order(s, subjects, versions)
+    dups = wait_delivered_in_order(s, subjects, versions)
     print("  %d pushes over 3 nodes, B killed holding %d deliveries: taken over in "
           "%.1fs; all delivered %.1fs after the start; duplicates %r" %
           (len(accepted), held, moved, time.monotonic() - t0, dups))

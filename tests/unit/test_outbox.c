@@ -336,6 +336,20 @@ test_audit_marks(void)
 	store_close(st);
 }
 
+/* Two stores on one new database, as two nodes would have; 0, or -1 with
+ * whichever opened still to close. */
+static int
+open_two_nodes(struct store **a, struct store **b)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "outbox%d", db_count++);
+	*a = suite_open(name);
+	*b = suite_open(name);
+	CHECK(*a != NULL && *b != NULL);
+	return *a != NULL && *b != NULL ? 0 : -1;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -350,18 +364,13 @@ sleep_ms(long ms)
 static void
 test_leases_move_between_nodes(void)
 {
-	char name[32];
 	struct store *a, *b;
 	struct store_push_result res;
 	struct store_delivery *list, *other;
 	char id[STORE_ID_LEN];
 	size_t n, got;
 
-	snprintf(name, sizeof(name), "outbox%d", db_count++);
-	a = suite_open(name);
-	b = suite_open(name);
-	CHECK(a != NULL && b != NULL);
-	if (a == NULL || b == NULL)
+	if (open_two_nodes(&a, &b) != 0)
 		goto done;
 	store_outbox_node(a, "node-a", 300);
 	store_outbox_node(b, "node-b", 300);
@@ -422,17 +431,12 @@ mono_ms(void)
 static void
 test_a_push_wakes_the_other_nodes(void)
 {
-	char name[32];
 	struct store *a, *b;
 	struct store_push_result res;
 	int64_t t0, pushed;
 	int woken = 0, quiet;
 
-	snprintf(name, sizeof(name), "outbox%d", db_count++);
-	a = suite_open(name);
-	b = suite_open(name);
-	CHECK(a != NULL && b != NULL);
-	if (a == NULL || b == NULL)
+	if (open_two_nodes(&a, &b) != 0)
 		goto done;
 	store_outbox_node(a, "node-a", 60000);
 	CHECK_INT(store_outbox_changed(a), 1);      /* the first look */
