@@ -287,11 +287,8 @@ enum pg_stmt {
 	Q_ACCESS_LIST,
 	Q_RECORDS_LOCK,
 	Q_PUSH_KEY_GET,
-	Q_PUSH_KEY_PUT,
 	Q_PUSH_KEY_AUDITED,
-	Q_RECORD_INSERT,
-	Q_DELIVERY_SUPERSEDE,
-	Q_DELIVERY_INSERT,
+	Q_RECORD_STORE,
 	Q_CHANGE_LIST,
 	Q_DELIVERY_RECLAIM,
 	Q_DELIVERY_SUPERSEDE_OLDER,
@@ -408,21 +405,30 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
 	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = $1 AND key = $2",
-	[Q_PUSH_KEY_PUT] = "INSERT INTO push_keys (provider, key, "
-	    "request_sha256, response, created_ms, record_seq) "
-	    "VALUES ($1, $2, $3, $4, $5, $6)",
 	[Q_PUSH_KEY_AUDITED] = "UPDATE push_keys SET audit_index = $3 "
 	    "WHERE provider = $1 AND key = $2",
-	[Q_RECORD_INSERT] = "INSERT INTO records (id, provider, subject, "
-	    "dataset, version, record, created_ms, traceparent) VALUES ($1, "
-	    "$2, $3, $4, (SELECT coalesce(max(version), 0) + 1 FROM records "
-	    "WHERE subject = $3 AND dataset = $4), $5, $6, $7) RETURNING seq",
-	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
-	    "updated_ms = $4 WHERE subscriber = $1 AND subject = $2 "
-	    "AND dataset = $3 AND state = 0",
-	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
-	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
-	    "updated_ms) VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $6)",
+	/* One push in one statement (a round trip, not one per subscriber):
+	 * the record version, its deliveries ($8 subscribers, $9 their new
+	 * ids) superseding the pending ones of the same chains, and its
+	 * idempotency key ($10, NULL: none). The CTEs share one snapshot, so
+	 * the update never sees the rows this statement inserts. */
+	[Q_RECORD_STORE] = "WITH rec AS (INSERT INTO records (id, provider, "
+	    "subject, dataset, version, record, created_ms, traceparent) "
+	    "VALUES ($1, $2, $3, $4, (SELECT coalesce(max(version), 0) + 1 "
+	    "FROM records WHERE subject = $3 AND dataset = $4), $5, $6, $7) "
+	    "RETURNING seq), "
+	    "superseded AS (UPDATE deliveries SET state = 4, updated_ms = $6 "
+	    "WHERE subscriber = ANY ($8::text[]) AND subject = $3 "
+	    "AND dataset = $4 AND state = 0), "
+	    "queued AS (INSERT INTO deliveries (id, record_seq, subscriber, "
+	    "subject, dataset, state, attempts, since_ms, due_ms, updated_ms) "
+	    "SELECT u.id, rec.seq, u.subscriber, $3, $4, 0, 0, $6, $6, $6 "
+	    "FROM rec, unnest($8::text[], $9::text[]) AS u (subscriber, id)), "
+	    "keyed AS (INSERT INTO push_keys (provider, key, request_sha256, "
+	    "response, created_ms, record_seq) SELECT $2, $10::text, "
+	    "$11::text, $12::text, $6, rec.seq FROM rec "
+	    "WHERE $10::text IS NOT NULL) "
+	    "SELECT seq FROM rec",
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
 	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
@@ -541,6 +547,55 @@ pg_int(char buf[PG_INT_LEN], int64_t v)
 {
 	snprintf(buf, PG_INT_LEN, "%" PRId64, v);
 	return buf;
+}
+
+/* A text array literal ("{\"a\",\"b\"}") of n values, value(i) each,
+ * every element quoted and its quotes and backslashes escaped, for one
+ * parameter; malloc'd, caller frees. */
+static char *
+pg_text_array(size_t n, const char *(*value)(const void *, size_t),
+    const void *arg)
+{
+	size_t len = 3;
+	char *out, *o;
+
+	for (size_t i = 0; i < n; i++)
+		len += 2 * strlen(value(arg, i)) + 3;
+	if ((o = out = malloc(len)) == NULL)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*o++ = ',';
+		*o++ = '"';
+		for (const char *c = value(arg, i); *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				*o++ = '\\';
+			*o++ = *c;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+/* An int64 array literal ("{1,2}") of n values, value(i) each; malloc'd. */
+static char *
+pg_int_array(size_t n, int64_t (*value)(const void *, size_t), const void *arg)
+{
+	size_t len = n * PG_INT_LEN + 3;
+	char *out = malloc(len), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++)
+		o += snprintf(o, len - (size_t)(o - out), "%s%" PRId64,
+		    i > 0 ? "," : "", value(arg, i));
+	*o++ = '}';
+	*o = '\0';
+	return out;
 }
 
 static int64_t
@@ -1720,56 +1775,52 @@ pg_push_key_check(struct pg_store *ps, const struct store_push *p,
 	return rc;
 }
 
-static enum store_status
-pg_push_key_put(struct pg_store *ps, const struct store_push *p,
-    const char *record_seq)
+static const char *
+pg_id_at(const void *arg, size_t i)
 {
-	char now[PG_INT_LEN];
-	const char *v[] = { p->provider, p->idempotency_key, p->request_sha256,
-	    p->response, pg_int(now, p->now_ms), record_seq };
-
-	if (p->idempotency_key == NULL)
-		return STORE_OK;
-	return pg_run(ps, Q_PUSH_KEY_PUT, v, 6, NULL);
+	return ((const char (*)[STORE_ID_LEN])arg)[i];
 }
 
-static enum store_status
-pg_delivery_enqueue(struct pg_store *ps, const struct store_push *p,
-    const char *subscriber, const char *record_seq)
+static const char *
+pg_string_at(const void *arg, size_t i)
 {
-	char id[STORE_ID_LEN], now[PG_INT_LEN];
-	const char *sup[] = { subscriber, p->subject, p->dataset,
-	    pg_int(now, p->now_ms) };
-	const char *ins[] = { id, record_seq, subscriber, p->subject,
-	    p->dataset, now };
-	enum store_status rc;
-
-	if ((rc = pg_run(ps, Q_DELIVERY_SUPERSEDE, sup, 4, NULL)) != STORE_OK)
-		return rc;
-	store_new_id(id);
-	return pg_run(ps, Q_DELIVERY_INSERT, ins, 6, NULL);
+	return ((const char *const *)arg)[i];
 }
 
+/* Stores one push (Q_RECORD_STORE) unless its key was used before. */
 static enum store_status
 pg_accept_one(struct pg_store *ps, const struct store_push *p,
     struct store_push_result *res)
 {
-	char now[PG_INT_LEN];
-	const char *v[] = { p->record_id, p->provider, p->subject, p->dataset,
-	    p->record, pg_int(now, p->now_ms), p->traceparent };
+	char now[PG_INT_LEN], (*ids)[STORE_ID_LEN];
+	char *subscribers = NULL, *idlist = NULL;
 	enum store_status rc;
 	PGresult *r;
 
 	if ((rc = pg_push_key_check(ps, p, res)) != STORE_OK)
 		return rc;
-	if ((rc = pg_row(ps, Q_RECORD_INSERT, v, 7, &r)) != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
-	for (size_t i = 0; i < p->nsubscribers && rc == STORE_OK; i++)
-		rc = pg_delivery_enqueue(ps, p, p->subscribers[i],
-		    PQgetvalue(r, 0, 0));
-	if (rc == STORE_OK)
-		rc = pg_push_key_put(ps, p, PQgetvalue(r, 0, 0));
-	PQclear(r);
+	if ((ids = calloc(p->nsubscribers + 1, sizeof(*ids))) == NULL)
+		return STORE_ERROR;
+	for (size_t i = 0; i < p->nsubscribers; i++)
+		store_new_id(ids[i]);
+	if ((subscribers = pg_text_array(p->nsubscribers, pg_string_at,
+	    p->subscribers)) == NULL || (idlist = pg_text_array(
+	    p->nsubscribers, pg_id_at, ids)) == NULL) {
+		rc = STORE_ERROR;
+	} else {
+		const char *v[] = { p->record_id, p->provider, p->subject,
+		    p->dataset, p->record, pg_int(now, p->now_ms),
+		    p->traceparent, subscribers, idlist, p->idempotency_key,
+		    p->request_sha256, p->response };
+
+		if ((rc = pg_row(ps, Q_RECORD_STORE, v, 12, &r)) ==
+		    STORE_NOT_FOUND)
+			rc = STORE_ERROR;
+		PQclear(r);
+	}
+	free(subscribers);
+	free(idlist);
+	free(ids);
 	return rc;
 }
 
@@ -2259,52 +2310,10 @@ pg_outbox_counts(struct store *st, struct store_outbox_count **list,
 
 /* ---- retention and erasure ------------------------------------------ */
 
-/* A text array literal of the rules' datasets ("{\"a\",\"b\"}"), every
- * element quoted and its quotes and backslashes escaped, for one
- * parameter; malloc'd, caller frees. */
-static char *
-pg_text_array(const struct store_retention *rules, size_t n)
+static const char *
+pg_rule_dataset(const void *arg, size_t i)
 {
-	size_t len = 3;
-	char *out, *o;
-
-	for (size_t i = 0; i < n; i++)
-		len += 2 * strlen(rules[i].dataset) + 3;
-	if ((o = out = malloc(len)) == NULL)
-		return NULL;
-	*o++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*o++ = ',';
-		*o++ = '"';
-		for (const char *c = rules[i].dataset; *c != '\0'; c++) {
-			if (*c == '"' || *c == '\\')
-				*o++ = '\\';
-			*o++ = *c;
-		}
-		*o++ = '"';
-	}
-	*o++ = '}';
-	*o = '\0';
-	return out;
-}
-
-/* An int64 array literal ("{1,2}") of n values, value(i) each; malloc'd. */
-static char *
-pg_int_array(size_t n, int64_t (*value)(const void *, size_t), const void *arg)
-{
-	size_t len = n * PG_INT_LEN + 3;
-	char *out = malloc(len), *o = out;
-
-	if (out == NULL)
-		return NULL;
-	*o++ = '{';
-	for (size_t i = 0; i < n; i++)
-		o += snprintf(o, len - (size_t)(o - out), "%s%" PRId64,
-		    i > 0 ? "," : "", value(arg, i));
-	*o++ = '}';
-	*o = '\0';
-	return out;
+	return ((const struct store_retention *)arg)[i].dataset;
 }
 
 static int64_t
@@ -2330,7 +2339,7 @@ pg_purge_params(const struct store_purge *p, char bufs[3][PG_INT_LEN],
 	for (size_t i = 0; i < p->nrules; i++)
 		if (p->rules[i].retention_ms < shortest)
 			shortest = p->rules[i].retention_ms;
-	*datasets = pg_text_array(p->rules, p->nrules);
+	*datasets = pg_text_array(p->nrules, pg_rule_dataset, p->rules);
 	*ms = pg_int_array(p->nrules, pg_rule_ms, p->rules);
 	v[0] = pg_int(bufs[0], p->now_ms);
 	v[1] = pg_int(bufs[1], p->default_ms);
