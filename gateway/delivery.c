@@ -642,7 +642,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	int more = 0;
 
 	if (dl->stopping) {
-		store_delivery_renew(dl->store, clock_now_ms());
+		store_delivery_renew(dl->store);
 		if (delivery_drained(dl))
 			event_base_loopbreak(dl->base);
 		else
@@ -650,7 +650,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	delivery_refresh(dl);
-	store_delivery_renew(dl->store, clock_now_ms());
+	store_delivery_renew(dl->store);
 	cfg = dl->snap->cfg;
 	retention_step(dl->retention, cfg);
 	if (!delivery_audit_up(dl)) {

@@ -347,7 +347,7 @@ enum store_status store_delivery_take(struct store *st, const char *subscriber,
 void store_outbox_node(struct store *st, const char *node, int64_t lease_ms);
 /* Extends the leases of every delivery this node is sending; cheap to call
  * often: it writes at most a few times per lease. */
-enum store_status store_delivery_renew(struct store *st, int64_t now_ms);
+enum store_status store_delivery_renew(struct store *st);
 /* 1 when a take may find deliveries it would not have found at the last
  * one (on a shared store: another node queued or freed some, or enough
  * time went by); 0 when taking now would only ask the store for nothing.

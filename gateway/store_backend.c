@@ -266,11 +266,11 @@ store_outbox_changed(struct store *st)
 }
 
 enum store_status
-store_delivery_renew(struct store *st, int64_t now_ms)
+store_delivery_renew(struct store *st)
 {
 	if (st->ops->delivery_renew == NULL)
 		return STORE_OK;
-	return st->ops->delivery_renew(st, now_ms);
+	return st->ops->delivery_renew(st);
 }
 
 enum store_status

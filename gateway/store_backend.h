@@ -73,7 +73,7 @@ struct store_ops {
 	/* NULL in a store only one process opens: nothing leased. */
 	void (*outbox_node)(struct store *st, const char *node,
 	    int64_t lease_ms);
-	enum store_status (*delivery_renew)(struct store *st, int64_t now_ms);
+	enum store_status (*delivery_renew)(struct store *st);
 	int (*outbox_changed)(struct store *st);
 	enum store_status (*delivery_finish)(struct store *st,
 	    const struct store_delivery_outcome *o, size_t n, int64_t now_ms);

@@ -2088,14 +2088,13 @@ pg_outbox_node(struct store *st, const char *node, int64_t lease_ms)
 /* A lease is renewed four times in its length, so that a renewal late by
  * up to three quarters of it keeps the delivery. */
 static enum store_status
-pg_delivery_renew(struct store *st, int64_t now_ms)
+pg_delivery_renew(struct store *st)
 {
 	struct pg_store *ps = pg(st);
 	char lease[PG_INT_LEN];
 	const char *v[] = { ps->node, pg_int(lease, ps->lease_ms) };
 	int64_t now = clock_mono_ms();
 
-	(void)now_ms;
 	if (now < ps->renew_ms)
 		return STORE_OK;
 	if (pg_ready(ps) != 0 ||

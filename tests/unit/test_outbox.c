@@ -402,7 +402,7 @@ test_leases_move_between_nodes(void)
 	store_deliveries_free(list, 1);
 	for (int i = 0; i < 6; i++) {               /* twice the lease */
 		sleep_ms(100);
-		CHECK_INT(store_delivery_renew(a, 0), STORE_OK);
+		CHECK_INT(store_delivery_renew(a), STORE_OK);
 		CHECK_INT(take(b, "caf", &other), 0);
 		free(other);
 	}
