@@ -19,8 +19,10 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "checkpoint.h"
 #include "config_connector.h"
 #include "encode.h"
+#include "keys.h"
 #include "log.h"
 #include "store.h"
 
@@ -372,6 +374,63 @@ static const struct config_field config_limits_fields[] = {
 	{ .key = NULL },
 };
 
+/* A list of at most CONFIG_AUDIT_KEYS_MAX items of `path`, or -1 reported. */
+static int
+config_audit_list(struct config_loader *ld, const char *path,
+    const struct yamltree *v)
+{
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return -1;
+	if (v->n > CONFIG_AUDIT_KEYS_MAX) {
+		config_error(ld, v, "%s: at most %d keys", path,
+		    CONFIG_AUDIT_KEYS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_field_audit_signing_keys(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_secrets *keys = dst;
+
+	if (config_audit_list(ld, path, v) != 0)
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		config_field_secret(ld, f, path, v->items[i], &keys->v[i]);
+	keys->n = v->n;
+}
+
+/* Verifier keys as `tellonce keygen` prints them. Their names are checked
+ * against the origin once the whole table is read (config_field_audit). */
+static void
+config_field_verifier_keys(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_strings *vkeys = dst;
+	char name[CHECKPOINT_ORIGIN_MAX];
+	unsigned char pub[32];
+
+	if (config_audit_list(ld, path, v) != 0)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *vkey = config_scalar(ld, path, v->items[i]);
+
+		if (vkey == NULL)
+			continue;
+		if (keys_verifier_parse(vkey, name, sizeof(name), pub) != 0) {
+			config_error(ld, v->items[i], "%s: not a verifier key "
+			    "(NAME+KEYID+KEY, as tellonce keygen prints it)",
+			    path);
+			continue;
+		}
+		vkeys->v[vkeys->n++] = config_strdup(ld, vkey);
+	}
+}
+
 static const struct config_field config_audit_fields[] = {
 	{ .key = "dir", .parse = config_field_path, .required = 1,
 	  .offset = offsetof(struct config_audit, dir),
@@ -383,6 +442,16 @@ static const struct config_field config_audit_fields[] = {
 	  .offset = offsetof(struct config_audit, signing_key),
 	  .aux = SECRET_PRIVATE,
 	  .doc = "Ed25519 private key (PEM) that signs checkpoints" },
+	{ .key = "additional_signing_keys",
+	  .parse = config_field_audit_signing_keys,
+	  .offset = offsetof(struct config_audit, additional_signing_keys),
+	  .aux = SECRET_PRIVATE,
+	  .doc = "more Ed25519 private keys that sign every checkpoint too, "
+	  "while the signing key is rotated" },
+	{ .key = "verifier_keys", .parse = config_field_verifier_keys,
+	  .offset = offsetof(struct config_audit, verifier_keys),
+	  .doc = "verifier keys of earlier signing keys, accepted on the last "
+	  "checkpoint at start and published" },
 	{ .key = "checkpoint_interval", .parse = config_field_duration,
 	  .def = "1s", .offset = offsetof(struct config_audit,
 	  checkpoint_interval_ms),
@@ -393,6 +462,28 @@ static const struct config_field config_audit_fields[] = {
 	  "with the admin token" },
 	{ .key = NULL },
 };
+
+/* The table, then what needs its keys together: a verifier key must be
+ * for this log, whose checkpoints name the origin. */
+static void
+config_field_audit(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_audit *audit = dst;
+	char name[CHECKPOINT_ORIGIN_MAX];
+	unsigned char pub[32];
+
+	config_field_table(ld, f, path, v, dst);
+	for (size_t i = 0; i < audit->verifier_keys.n && audit->origin; i++) {
+		const char *vkey = audit->verifier_keys.v[i];
+
+		if (vkey != NULL && keys_verifier_parse(vkey, name,
+		    sizeof(name), pub) == 0 && strcmp(name, audit->origin) != 0)
+			config_error(ld, v, "%s.verifier_keys: %s is a key of "
+			    "\"%s\", not of this log's origin \"%s\"", path, vkey,
+			    name, audit->origin);
+	}
+}
 
 /* No default for level: gateway.log_level may give it (see
  * config_gateway_log). */
@@ -449,7 +540,7 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "limits", .parse = config_field_table,
 	  .offset = offsetof(struct config_gateway, limits),
 	  .sub = config_limits_fields, .doc = "request and connection limits" },
-	{ .key = "audit", .parse = config_field_table, .required = 1,
+	{ .key = "audit", .parse = config_field_audit, .required = 1,
 	  .offset = offsetof(struct config_gateway, audit),
 	  .sub = config_audit_fields, .doc = "the signed audit log" },
 	CONFIG_CONTACT_FIELDS(struct config_gateway, contacts),

@@ -178,6 +178,10 @@ config_gateway_free(struct config_gateway *gw)
 	free(gw->audit.dir);
 	free(gw->audit.origin);
 	secret_wipe(&gw->audit.signing_key);
+	for (size_t i = 0; i < gw->audit.additional_signing_keys.n; i++)
+		secret_wipe(&gw->audit.additional_signing_keys.v[i]);
+	for (size_t i = 0; i < gw->audit.verifier_keys.n; i++)
+		free(gw->audit.verifier_keys.v[i]);
 	config_contacts_free(&gw->contacts);
 }
 
