@@ -376,6 +376,7 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
 	    "ALTER TABLE push_keys DROP COLUMN audit_index;"
+	    "DROP TABLE audit_heads;"
 	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
