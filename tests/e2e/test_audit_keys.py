@@ -44,6 +44,13 @@ class Log:
         self.dir = os.path.join(self.workdir, "audit")
         self.links = 0
 
+    @classmethod
+    def with_keys(cls, name, *keys):
+        """A log and, for each name, a new key: (file:PATH, its verifier key)."""
+        lg = cls(name)
+        lg.write_config(signing="file:/nonexistent")
+        return [lg] + [lg.keygen(k) for k in keys]
+
     def keygen(self, name):
         path = os.path.join(self.workdir, name + ".key")
         r = tellonce("keygen", "-c", self.config_path(), "-o", path)
@@ -179,10 +186,7 @@ def keygen_c_prints_the_verifier_key_of_the_logs_origin():
 
 @test
 def a_rotation_signs_with_both_keys_then_the_new_one():
-    lg = Log("rotation")
-    lg.write_config(signing="file:/nonexistent")
-    key_a, vkey_a = lg.keygen("a")
-    key_b, vkey_b = lg.keygen("b")
+    lg, (key_a, vkey_a), (key_b, vkey_b) = Log.with_keys("rotation", "a", "b")
 
     # 1. The old key alone.
     lg.start(signing=key_a)
@@ -223,10 +227,7 @@ def a_rotation_signs_with_both_keys_then_the_new_one():
 def an_immediate_switch_needs_the_old_verifier_key():
     """The compromise procedure: the old key stops signing at once, so the
     checkpoint on disk has no signature by the new one."""
-    lg = Log("switch")
-    lg.write_config(signing="file:/nonexistent")
-    key_a, vkey_a = lg.keygen("a")
-    key_c, vkey_c = lg.keygen("c")
+    lg, (key_a, vkey_a), (key_c, vkey_c) = Log.with_keys("switch", "a", "c")
     lg.start(signing=key_a)
     lg.link()
     lg.stop()
@@ -246,9 +247,7 @@ def an_immediate_switch_needs_the_old_verifier_key():
 
 @test
 def bad_rotation_settings_are_refused_by_check():
-    lg = Log("rotation-check")
-    lg.write_config(signing="file:/nonexistent")
-    key_a, vkey_a = lg.keygen("a")
+    lg, (key_a, _) = Log.with_keys("rotation-check", "a")
     other = Log("rotation-other")
     r = tellonce("keygen", "--origin", "elsewhere.example/log", "-o",
                  os.path.join(other.workdir, "x.key"))
