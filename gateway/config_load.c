@@ -717,30 +717,74 @@ config_datasets_load(struct config_loader *ld)
 
 /* ---- services ------------------------------------------------------------- */
 
-/* dst: the struct config_service. Only the hash is kept; the key is wiped
- * as soon as it is hashed. */
-static void
-config_field_api_key(struct config_loader *ld, const struct config_field *f,
-    const char *path, const struct yamltree *v, void *dst)
+/* Whether service o holds the key of hash, as its api_key or its
+ * previous_api_key. */
+static int
+config_service_has_key(const struct config_service *o,
+    const unsigned char hash[32])
 {
-	struct config_service *svc = dst;
+	return (o->has_api_key && CRYPTO_memcmp(o->api_key_sha256, hash,
+	    32) == 0) || (o->has_previous_api_key &&
+	    CRYPTO_memcmp(o->previous_api_key_sha256, hash, 32) == 0);
+}
+
+/* Hashes the key into hash (SHA-256; the key is wiped as soon as it is
+ * hashed) and checks that no service so far, this one included, has it.
+ * 0, or -1 reported. */
+static int
+config_api_key_hash(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, struct config_service *svc,
+    unsigned char hash[32])
+{
 	struct secret key;
 
 	memset(&key, 0, sizeof(key));
 	config_field_secret(ld, f, path, v, &key);
 	if (key.data == NULL)
-		return;
-	SHA256(key.data, key.len, svc->api_key_sha256);
+		return -1;
+	SHA256(key.data, key.len, hash);
 	secret_wipe(&key);
-	svc->has_api_key = 1;
-	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
-		if (o->has_api_key && CRYPTO_memcmp(o->api_key_sha256,
-		    svc->api_key_sha256, sizeof(svc->api_key_sha256)) == 0) {
+	for (struct config_service *o = ld->cfg->services; o <= svc; o++) {
+		if (!config_service_has_key(o, hash))
+			continue;
+		if (o == svc)
+			config_error(ld, v, "%s: the same key as the service's "
+			    "other one; a rotation needs a new key", path);
+		else
 			config_error(ld, v, "%s: the same key as service '%s'; "
 			    "every service needs its own", path, o->id);
-			return;
-		}
+		return -1;
 	}
+	return 0;
+}
+
+/* dst: the struct config_service. Only the hash is kept. */
+static void
+config_field_api_key(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_service *svc = dst;
+	unsigned char hash[32];
+
+	if (config_api_key_hash(ld, f, path, v, svc, hash) != 0)
+		return;
+	memcpy(svc->api_key_sha256, hash, sizeof(hash));
+	svc->has_api_key = 1;
+}
+
+/* dst: the struct config_service. */
+static void
+config_field_previous_api_key(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_service *svc = dst;
+	unsigned char hash[32];
+
+	if (config_api_key_hash(ld, f, path, v, svc, hash) != 0)
+		return;
+	memcpy(svc->previous_api_key_sha256, hash, sizeof(hash));
+	svc->has_previous_api_key = 1;
 }
 
 static void
@@ -773,6 +817,10 @@ static const struct config_field config_auth_fields[] = {
 	{ .key = "api_key", .parse = config_field_api_key,
 	  .aux = SECRET_PRIVATE | SECRET_TRIM,
 	  .doc = "bearer token of the service (env: or file:); only its hash is kept" },
+	{ .key = "previous_api_key", .parse = config_field_previous_api_key,
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "the service's key before a rotation, accepted too until it "
+	  "is removed" },
 	{ .key = "client_cert_sha256", .parse = config_field_cert_hash,
 	  .doc = "SHA-256 of the service's TLS client certificate (DER), hex" },
 	{ .key = NULL },
@@ -784,10 +832,16 @@ config_field_auth(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
 	config_table_apply(ld, path, config_auth_fields, v, dst);
-	if (v->kind == YAMLTREE_MAPPING && yamltree_get(v, "api_key") == NULL &&
+	if (v->kind != YAMLTREE_MAPPING)
+		return;
+	if (yamltree_get(v, "api_key") == NULL &&
 	    yamltree_get(v, "client_cert_sha256") == NULL)
 		config_error(ld, v, "%s: needs api_key or client_cert_sha256",
 		    path);
+	else if (yamltree_get(v, "api_key") == NULL &&
+	    yamltree_get(v, "previous_api_key") != NULL)
+		config_error(ld, v, "%s: previous_api_key is for a rotation to "
+		    "a new api_key, which is missing", path);
 }
 
 static void

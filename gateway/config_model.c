@@ -268,8 +268,11 @@ config_find_service_by_key(const struct config *cfg, const char *token,
 		const struct config_service *s = &cfg->services[i];
 		int equal = CRYPTO_memcmp(hash, s->api_key_sha256,
 		    sizeof(hash)) == 0;
+		int previous = CRYPTO_memcmp(hash, s->previous_api_key_sha256,
+		    sizeof(hash)) == 0;
 
-		if (equal && s->has_api_key)
+		if ((equal && s->has_api_key) ||
+		    (previous && s->has_previous_api_key))
 			found = s;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));

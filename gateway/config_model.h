@@ -131,6 +131,10 @@ struct config_service {
 	struct config_contacts contacts;
 	int has_api_key;
 	unsigned char api_key_sha256[32];     /* only the hash is kept */
+	/* auth.previous_api_key: the key before a rotation, accepted too
+	 * until it is removed. */
+	int has_previous_api_key;
+	unsigned char previous_api_key_sha256[32];
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */

@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""The audit signing key over its life: `keygen -c` prints the verifier key
-the log is checked with (docs/security.md's recipe, run as written), and a
-rotation across restarts the C2SP way (docs/operations.md): the old key,
-then old and new signing each checkpoint, then the new one alone with the
-old one's verifier key in verifier_keys, and an immediate switch (the
-compromise procedure) refused until verifier_keys accepts the history.
-Every checkpoint is checked by `audit verify` and by audit_verifier.py."""
+"""Keys over their life. The audit signing key: `keygen -c` prints the
+verifier key the log is checked with (docs/security.md's recipe, run as
+written), and a rotation across restarts the C2SP way (docs/operations.md):
+the old key, then old and new signing each checkpoint, then the new one
+alone with the old one's verifier key in verifier_keys, and an immediate
+switch (the compromise procedure) refused until verifier_keys accepts the
+history. Every checkpoint is checked by `audit verify` and by
+audit_verifier.py. A service's API key: rotated in two reloads, both keys
+taken in between."""
 import base64
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -260,6 +263,51 @@ def bad_rotation_settings_are_refused_by_check():
         check(want in c.stdout, c.stdout)
     log = lg.start_refused(signing=key_a, additional=[key_a])
     check("the signing key twice" in log, log[-2000:])
+
+
+@test
+def an_api_key_rotates_in_two_reloads_without_refusing_either_key():
+    lg, (key_a, _) = Log.with_keys("api-key", "audit")
+    old, new = (os.path.join(lg.workdir, n) for n in ("mairie-old.key", "mairie-new.key"))
+    for path, key in ((old, "mairie-old-key"), (new, "mairie-new-key")):
+        with open(path, "w") as f:
+            f.write(key + "\n")
+        os.chmod(path, 0o600)
+    auth = "auth: {api_key: env:MAIRIE_KEY}"
+
+    def config(text):
+        return lg.config(signing=key_a).replace(auth, text, 1)
+
+    lg.port = free_port()
+    lg.gw = Gateway(lg.workdir, config("auth: {api_key: file:%s}" % old), KEYS)
+    lg.gw.start(lg.port)
+
+    def reload(text):
+        with open(lg.config_path(), "w") as f:
+            f.write(config(text))
+        done = lg.gw.read_log().count("configuration reloaded")
+        lg.gw.kill(signal.SIGHUP)
+        wait_for(lambda: lg.gw.read_log().count("configuration reloaded") > done,
+                 what="the reload")
+
+    def taken(key):
+        """Whether the gateway takes the key (a link, made again each time)."""
+        status = lg.gw.call("POST", "/v1/links", {
+            "local_id": "m-rot", "pivot": {"family_name": "Rotation", "given_names": "Key",
+                                           "birthdate": "1980-01-01", "birthplace": "Brest",
+                                           "gender": "F"}}, key=key).status
+        check(status in (200, 201, 401), "link: %d" % status)
+        return status != 401
+
+    eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, False),
+       "the old key alone before the rotation")
+    reload("auth: {api_key: file:%s, previous_api_key: file:%s}" % (new, old))
+    eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, True),
+       "both keys during the rotation")
+    reload("auth: {api_key: file:%s}" % new)
+    eq((taken("mairie-old-key"), taken("mairie-new-key")), (False, True),
+       "the new key alone after it")
+    lg.stop()
 
 
 def teardown():
