@@ -758,33 +758,21 @@ config_api_key_hash(struct config_loader *ld, const struct config_field *f,
 	return 0;
 }
 
-/* dst: the struct config_service. Only the hash is kept. */
+/* api_key or previous_api_key, as f->key says; dst: the struct
+ * config_service. Only the hash is kept. */
 static void
 config_field_api_key(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
 	struct config_service *svc = dst;
+	int previous = strcmp(f->key, "previous_api_key") == 0;
 	unsigned char hash[32];
 
 	if (config_api_key_hash(ld, f, path, v, svc, hash) != 0)
 		return;
-	memcpy(svc->api_key_sha256, hash, sizeof(hash));
-	svc->has_api_key = 1;
-}
-
-/* dst: the struct config_service. */
-static void
-config_field_previous_api_key(struct config_loader *ld,
-    const struct config_field *f, const char *path, const struct yamltree *v,
-    void *dst)
-{
-	struct config_service *svc = dst;
-	unsigned char hash[32];
-
-	if (config_api_key_hash(ld, f, path, v, svc, hash) != 0)
-		return;
-	memcpy(svc->previous_api_key_sha256, hash, sizeof(hash));
-	svc->has_previous_api_key = 1;
+	memcpy(previous ? svc->previous_api_key_sha256 : svc->api_key_sha256,
+	    hash, sizeof(hash));
+	*(previous ? &svc->has_previous_api_key : &svc->has_api_key) = 1;
 }
 
 static void
@@ -817,7 +805,7 @@ static const struct config_field config_auth_fields[] = {
 	{ .key = "api_key", .parse = config_field_api_key,
 	  .aux = SECRET_PRIVATE | SECRET_TRIM,
 	  .doc = "bearer token of the service (env: or file:); only its hash is kept" },
-	{ .key = "previous_api_key", .parse = config_field_previous_api_key,
+	{ .key = "previous_api_key", .parse = config_field_api_key,
 	  .aux = SECRET_PRIVATE | SECRET_TRIM,
 	  .doc = "the service's key before a rotation, accepted too until it "
 	  "is removed" },
