@@ -50,6 +50,7 @@
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
 #define AUDIT_ENTRY_MAX   65535
+#define AUDIT_MANDATE_VALUE_MAX 512   /* a mandate id and a helper id */
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
 #define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
@@ -63,7 +64,9 @@ struct audit_req {
 	struct audit_req *next;
 	char *json;                 /* owned */
 	size_t len;
-	char *subject;              /* owned copy for the index hook, or NULL */
+	/* Owned copies for the index hook; NULL when the entry has none. */
+	char *subject;
+	char *mandate, *mediator, *helper;
 	struct audit *audit;
 	struct event_base *base;    /* NULL: done runs on the sequencer */
 	audit_done_fn done;
@@ -275,6 +278,9 @@ static const char *const audit_type_names[] = {
 	[AUDIT_ADMIN] = "admin",
 	[AUDIT_ERASURE] = "erasure",
 	[AUDIT_LINK_DELETE] = "link.delete",
+	[AUDIT_MANDATE_GRANT] = "mandate.grant",
+	[AUDIT_MANDATE_REVOKE] = "mandate.revoke",
+	[AUDIT_ACCESS_LOG_READ] = "access_log.read",
 };
 
 static const char *const audit_decision_names[] = {
@@ -305,16 +311,31 @@ audit_json_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* The value an act under a mandate commits to: the mandate id and the
+ * helper id (empty when the act named none), joined by a newline, which
+ * neither holds. 0, or -1 when it does not fit. */
+static int
+audit_mandate_value(const struct audit_entry *e, char *buf, size_t len)
+{
+	const char *helper = e->helper != NULL ? e->helper : "";
+	int n = snprintf(buf, len, "%s\n%s", e->mandate, helper);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* The members of an entry about a subject: a fresh nonce and the
  * commitments to the subject, the consent and the payload under its view
- * key. Entries about no subject have them null. 0, or -1. */
+ * key; entries about no subject have them null. An act under a mandate
+ * also commits to the mandate and its helper (`on_behalf`), a member the
+ * others do not have, so that their format stays that of contract §5.
+ * 0, or -1. */
 static int
 audit_commitments(json_t *o, const struct audit_entry *e)
 {
 	static const char *const names[] = { "nonce", "subject", "consent",
-	    "payload" };
-	char b64[4][COMMITMENT_B64_LEN];
-	const char *value[4] = { NULL };
+	    "payload", "on_behalf" };
+	char b64[5][COMMITMENT_B64_LEN], act[AUDIT_MANDATE_VALUE_MAX];
+	const char *value[5] = { NULL };
 	unsigned char nonce[COMMITMENT_NONCE_LEN];
 	const unsigned char *v = e->view_key;
 	int bad = 0;
@@ -337,10 +358,17 @@ audit_commitments(json_t *o, const struct audit_entry *e)
 			    e->payload, strlen(e->payload), b64[3]);
 			value[3] = b64[3];
 		}
+		if (e->mandate != NULL) {
+			bad |= audit_mandate_value(e, act, sizeof(act));
+			bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
+			    strlen(act), b64[4]);
+			value[4] = b64[4];
+		}
 	}
-	for (int i = 0; i < 4; i++)
-		bad |= json_object_set_new(o, names[i],
-		    audit_json_string(value[i])) != 0;
+	for (int i = 0; i < 5; i++)
+		if (i < 4 || value[i] != NULL)
+			bad |= json_object_set_new(o, names[i],
+			    audit_json_string(value[i])) != 0;
 	return bad ? -1 : 0;
 }
 
@@ -572,6 +600,9 @@ audit_req_free(struct audit_req *q)
 {
 	free(q->json);
 	free(q->subject);
+	free(q->mandate);
+	free(q->mediator);
+	free(q->helper);
 	free(q);
 }
 
@@ -707,34 +738,30 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
-/* Hands the hook the batch's (subject, index) pairs in one call; 0, or -1
- * when they could not be indexed. */
+/* Hands the hook the batch's entries about a subject in one call; 0, or
+ * -1 when they could not be indexed. */
 static int
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
-	const char **subjects;
-	uint64_t *indexes;
+	struct audit_indexed *rows;
 	size_t n = 0;
-	int rc = -1;
+	int rc;
 
 	for (const struct audit_req *q = batch; q != NULL; q = q->next)
 		n += q->subject != NULL;
 	if (n == 0)
 		return 0;
-	subjects = calloc(n, sizeof(*subjects));
-	indexes = calloc(n, sizeof(*indexes));
-	if (subjects != NULL && indexes != NULL) {
-		n = 0;
-		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
-			if (q->subject == NULL)
-				continue;
-			subjects[n] = q->subject;
-			indexes[n++] = q->index;
-		}
-		rc = hook(subjects, indexes, n, arg);
+	if ((rows = calloc(n, sizeof(*rows))) == NULL)
+		return -1;
+	n = 0;
+	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+		if (q->subject == NULL)
+			continue;
+		rows[n++] = (struct audit_indexed){ q->subject, q->index,
+		    q->mandate, q->mediator, q->helper };
 	}
-	free(subjects);
-	free(indexes);
+	rc = hook(rows, n, arg);
+	free(rows);
 	return rc;
 }
 
@@ -978,6 +1005,24 @@ audit_run(void *arg)
 	return NULL;
 }
 
+/* Copies what the index hook needs of an entry about a subject. 0, or -1
+ * when out of memory. */
+static int
+audit_req_index_copies(struct audit_req *q, const struct audit_entry *e)
+{
+	if (e->subject == NULL)
+		return 0;
+	if ((q->subject = strdup(e->subject)) == NULL)
+		return -1;
+	if (e->mediator == NULL)
+		return 0;
+	q->mediator = strdup(e->mediator);
+	q->mandate = e->mandate != NULL ? strdup(e->mandate) : NULL;
+	q->helper = e->helper != NULL ? strdup(e->helper) : NULL;
+	return q->mediator == NULL || (e->mandate != NULL && q->mandate == NULL) ||
+	    (e->helper != NULL && q->helper == NULL) ? -1 : 0;
+}
+
 static void
 audit_enqueue(struct audit *a, const struct audit_entry *e,
     struct event_base *base, audit_done_fn done, void *arg)
@@ -1002,10 +1047,8 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	q->json = audit_entry_json(e);
 	if (q->json != NULL)
 		q->len = strlen(q->json);
-	if (e->subject != NULL)
-		q->subject = strdup(e->subject);
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
-	    (e->subject != NULL && q->subject == NULL);
+	    audit_req_index_copies(q, e) != 0;
 	if (refuse)
 		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)",
 		    q->json == NULL ? "not valid UTF-8, a subject without its view "

@@ -38,6 +38,9 @@ enum audit_type {
 	AUDIT_ADMIN,
 	AUDIT_ERASURE,          /* §6: a subject's stored data erased */
 	AUDIT_LINK_DELETE,      /* §6: a local id unlinked */
+	AUDIT_MANDATE_GRANT,    /* §8: a citizen's mandate to a mediator */
+	AUDIT_MANDATE_REVOKE,
+	AUDIT_ACCESS_LOG_READ,  /* §8: a mediator read an access log */
 };
 
 enum audit_decision {
@@ -78,6 +81,14 @@ struct audit_entry {
 	 * (or, for a push, as the provider sent it): written as its
 	 * commitment. */
 	const char *payload;
+	/* An act under a mandate (contract §8): the mandate and the agent who
+	 * acted, written as the entry's `on_behalf` commitment (commitment.h),
+	 * never in clear; and the mediator service, in no entry. All three also go to the
+	 * private access index with the subject; NULL when no mandate is
+	 * involved. */
+	const char *mandate;
+	const char *helper;
+	const char *mediator;
 };
 
 struct audit;
@@ -125,6 +136,13 @@ size_t audit_pending(struct audit *a, struct event_base *base);
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 
+/* An entry of a batch that has a subject, for the access index. */
+struct audit_indexed {
+	const char *subject;
+	uint64_t index;
+	const char *mandate, *mediator, *helper;   /* as in the entry */
+};
+
 /* Called on the sequencer thread once per batch, with the entries of the
  * batch that have a subject (n > 0), so the gateway can keep its private
  * subject → index access index in one transaction per batch. It runs
@@ -134,8 +152,8 @@ int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
  * returns 0, or -1 when the rows could not be stored: the batch is then
  * not written and its appends fail, so the store's faults leave no entry
  * out of the access log (the log itself stays up). */
-typedef int (*audit_index_fn)(const char *const *subjects,
-    const uint64_t *indexes, size_t n, void *arg);
+typedef int (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
+    void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
 
 /* Called on the sequencer thread after each checkpoint it signs is
@@ -208,8 +226,9 @@ int audit_backup(const char *dir, const char *to, int64_t wait_ms,
     uint64_t *size, char *err, size_t errlen);
 
 /* The members the access log adds to each entry it answers (audit_index,
- * inclusion_proof, consumer_name, provider_name); an item without them is
- * the entry as logged. NULL-terminated. */
+ * inclusion_proof, consumer_name, provider_name and, on acts under a
+ * mandate, mandate, mediator and helper); an item without them is the
+ * entry as logged. NULL-terminated. */
 extern const char *const audit_access_log_members[];
 
 /* Offline verification of the audit directory `dir` (nothing else may be

@@ -20,7 +20,8 @@
 #include "keys.h"
 
 const char *const audit_access_log_members[] = {
-	"audit_index", "inclusion_proof", "consumer_name", "provider_name", NULL
+	"audit_index", "inclusion_proof", "consumer_name", "provider_name",
+	"mandate", "mediator", "helper", NULL
 };
 
 

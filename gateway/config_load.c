@@ -463,6 +463,13 @@ static const struct config_field config_audit_fields[] = {
 	{ .key = NULL },
 };
 
+static const struct config_field config_mandates_fields[] = {
+	{ .key = "max_duration", .parse = config_field_duration, .def = "365d",
+	  .offset = offsetof(struct config_mandates, max_duration_ms),
+	  .doc = "the furthest ahead a mandate's expires_at may lie" },
+	{ .key = NULL },
+};
+
 /* The table, then what needs its keys together: a verifier key must be
  * for this log, whose checkpoints name the origin. */
 static void
@@ -543,6 +550,10 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "audit", .parse = config_field_audit, .required = 1,
 	  .offset = offsetof(struct config_gateway, audit),
 	  .sub = config_audit_fields, .doc = "the signed audit log" },
+	{ .key = "mandates", .parse = config_field_table,
+	  .offset = offsetof(struct config_gateway, mandates),
+	  .sub = config_mandates_fields,
+	  .doc = "mediators' mandates (contract §8): {max_duration}" },
 	CONFIG_CONTACT_FIELDS(struct config_gateway, contacts),
 	{ .key = NULL },
 };
@@ -847,9 +858,11 @@ config_field_roles(struct config_loader *ld, const struct config_field *f,
 			continue;
 		if (strcmp(role, "transparency") == 0)
 			*roles |= CONFIG_ROLE_TRANSPARENCY;
+		else if (strcmp(role, "mediator") == 0)
+			*roles |= CONFIG_ROLE_MEDIATOR;
 		else
 			config_error(ld, v->items[i], "%s: unknown role '%s' "
-			    "(known: transparency)", path, role);
+			    "(known: transparency, mediator)", path, role);
 	}
 }
 
@@ -973,7 +986,8 @@ static const struct config_field config_service_fields[] = {
 	  .doc = "how the service authenticates: {api_key, client_cert_sha256}" },
 	{ .key = "roles", .parse = config_field_roles,
 	  .offset = offsetof(struct config_service, roles),
-	  .doc = "extra rights: transparency (read subjects' access logs)" },
+	  .doc = "extra rights: transparency (read subjects' access logs), "
+	  "mediator (act for citizens under their mandates)" },
 	{ .key = "connector", .parse = config_field_connector,
 	  .offset = offsetof(struct config_service, connector),
 	  .doc = "how the gateway calls the service: {type, map, ...}" },
@@ -1183,6 +1197,109 @@ config_policies_load(struct config_loader *ld)
 	}
 }
 
+/* ---- mandates ------------------------------------------------------------- */
+
+/* The procedure categories of Aidants Connect, the words mediators use
+ * for what a mandate covers. */
+static const char *const config_category_names[] = {
+	"papiers", "famille", "social", "travail", "logement", "transports",
+	"argent", "justice", "etranger", "loisirs",
+};
+
+static int
+config_category_known(struct config_loader *ld, const struct yamltree *key,
+    const char *path)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, key->value);
+	for (size_t i = 0; i < CONFIG_NITEMS(config_category_names); i++) {
+		if (strcmp(key->value, config_category_names[i]) == 0)
+			return 1;
+		suggest_try(&near, config_category_names[i]);
+	}
+	config_error(ld, key, "%s: '%s' is not an Aidants Connect category "
+	    "(papiers, famille, social, travail, logement, transports, argent, "
+	    "justice, etranger, loisirs)%s", path, key->value,
+	    config_did_you_mean(&near, mean, sizeof(mean)));
+	return 0;
+}
+
+/* One category: a non-empty list of datasets, none twice. */
+static void
+config_category_load(struct config_loader *ld, const char *path,
+    const struct yamltree *v, struct config_category *cat)
+{
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: list at least one dataset", path);
+		return;
+	}
+	if ((cat->datasets = config_calloc(ld, v->n, sizeof(*cat->datasets))) ==
+	    NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct config_dataset *ds = NULL;
+
+		config_field_dataset_ref(ld, NULL, path, v->items[i], &ds);
+		if (ds == NULL)
+			continue;
+		for (size_t j = 0; j < cat->ndatasets; j++)
+			if (cat->datasets[j] == ds) {
+				config_error(ld, v->items[i], "%s: '%s' is listed "
+				    "twice", path, ds->name);
+				ds = NULL;
+				break;
+			}
+		if (ds != NULL)
+			cat->datasets[cat->ndatasets++] = ds;
+	}
+}
+
+/* dst: the struct config. */
+static void
+config_field_categories(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config *cfg = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_MAPPING) == -1)
+		return;
+	if ((cfg->categories = config_calloc(ld, v->n / 2 + 1,
+	    sizeof(*cfg->categories))) == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i += 2) {
+		struct config_category *cat = &cfg->categories[cfg->ncategories];
+		char cpath[CONFIG_PATH_MAX];
+
+		config_key_path(cpath, sizeof(cpath), path, v->items[i]->value);
+		if (!config_category_known(ld, v->items[i], path) ||
+		    (cat->name = config_strdup(ld, v->items[i]->value)) == NULL)
+			continue;
+		cfg->ncategories++;
+		config_category_load(ld, cpath, v->items[i + 1], cat);
+	}
+}
+
+static const struct config_field config_mandates_section_fields[] = {
+	{ .key = "categories", .parse = config_field_categories,
+	  .doc = "Aidants Connect category: [datasets] that a mandate naming "
+	  "it covers" },
+	{ .key = NULL },
+};
+
+static void
+config_mandates_load(struct config_loader *ld)
+{
+	if (ld->mandates == NULL ||
+	    (ld->mandates->kind == YAMLTREE_SCALAR && ld->mandates->is_null))
+		return;
+	config_table_apply(ld, "mandates", config_mandates_section_fields,
+	    ld->mandates, ld->cfg);
+}
+
 /* ---- subscriptions and their policies -------------------------------------- */
 
 static int
@@ -1239,6 +1356,7 @@ config_subscriptions_check(struct config_loader *ld)
 static void (*const config_phases[])(struct config_loader *) = {
 	config_gateway_load,
 	config_datasets_load,
+	config_mandates_load,
 	config_services_load,
 	config_policies_load,
 	config_subscriptions_check,

@@ -218,6 +218,11 @@ config_free(struct config *cfg)
 		free(cfg->policies[i].purpose);
 		free(cfg->policies[i].legal_reference);
 	}
+	for (size_t i = 0; i < cfg->ncategories; i++) {
+		free(cfg->categories[i].name);
+		free(cfg->categories[i].datasets);
+	}
+	free(cfg->categories);
 	free(cfg->datasets);
 	free(cfg->services);
 	free(cfg->policies);
@@ -242,6 +247,15 @@ config_find_dataset(const struct config *cfg, const char *name)
 	for (size_t i = 0; i < cfg->ndatasets; i++)
 		if (strcmp(cfg->datasets[i].name, name) == 0)
 			return &cfg->datasets[i];
+	return NULL;
+}
+
+const struct config_category *
+config_find_category(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ncategories; i++)
+		if (strcmp(cfg->categories[i].name, name) == 0)
+			return &cfg->categories[i];
 	return NULL;
 }
 

@@ -33,6 +33,7 @@ enum config_basis {
 
 enum config_role {
 	CONFIG_ROLE_TRANSPARENCY = 1 << 0, /* may read subjects' access logs */
+	CONFIG_ROLE_MEDIATOR = 1 << 1,     /* acts for citizens under mandates */
 };
 
 struct config_attribute {
@@ -200,6 +201,20 @@ struct config_audit {
 	int public;                      /* tiles, checkpoint, proofs to anyone */
 };
 
+/* gateway.mandates (contract §8). */
+struct config_mandates {
+	int64_t max_duration_ms;         /* furthest expires_at from now */
+};
+
+/* One entry of `mandates.categories`: an Aidants Connect procedure
+ * category ("social", "logement", ...) and the datasets a mandate naming
+ * it covers. */
+struct config_category {
+	char *name;
+	const struct config_dataset **datasets;
+	size_t ndatasets;
+};
+
 #define CONFIG_PROBLEM_BASE_MAX 200   /* bytes; a reason is appended */
 
 /* gateway.log */
@@ -223,6 +238,7 @@ struct config_gateway {
 	struct secret admin_token;
 	struct config_limits limits;
 	struct config_audit audit;
+	struct config_mandates mandates;
 	struct config_contacts contacts; /* defaults for every service */
 };
 
@@ -236,6 +252,8 @@ struct config {
 	size_t nservices;
 	struct config_policy *policies;
 	size_t npolicies;
+	struct config_category *categories;   /* mandates.categories */
+	size_t ncategories;
 };
 
 /* Adds an owner (the server and the delivery worker share one config, so
@@ -251,6 +269,9 @@ void config_transform_free(struct config_transform *t);
 const struct config_service *config_find_service(const struct config *cfg,
     const char *id);
 const struct config_dataset *config_find_dataset(const struct config *cfg,
+    const char *name);
+/* The category of mandates.categories named `name`, or NULL. */
+const struct config_category *config_find_category(const struct config *cfg,
     const char *name);
 const struct config_attribute *config_find_attribute(
     const struct config_dataset *ds, const char *name);

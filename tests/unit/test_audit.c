@@ -239,6 +239,9 @@ test_commitment_known_answers(void)
 	CHECK_INT(commitment_make(COMMITMENT_PAYLOAD, test_view_key, nonce,
 	    "{\"city\":\"Quimper\"}", 18, out), 0);
 	CHECK_STR(out, "0txyBRMrW0DimGnVfsSm4l8Q+ntbhA155tpddML0sNQ=");
+	CHECK_INT(commitment_make(COMMITMENT_MANDATE, test_view_key, nonce,
+	    "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331", 43, out), 0);
+	CHECK_STR(out, "wkp77VmDVOLZr5VJT0DheFOPArbgUGckzoZadX7jMBU=");
 }
 
 static void
@@ -317,6 +320,41 @@ test_entry_json(void)
 	CHECK(audit_entry_json(&e) == NULL);
 }
 
+/* An act under a mandate: the mandate and the helper ids only as one
+ * commitment under the subject's view key, never in clear (contract §5);
+ * the mediator only in the private index. */
+static void
+test_entry_mandate_private(void)
+{
+	static const char mandate[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c";
+	static const char act[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331";
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	struct audit_entry e;
+	char reqid[32], *json;
+	json_t *o;
+
+	make_entry(&e, reqid, 9);
+	e.mandate = mandate;
+	e.helper = "agent-7331";
+	e.mediator = "franceservices";
+	json = audit_entry_json(&e);
+	CHECK(json != NULL);
+	if (json == NULL)
+		return;
+	CHECK(strstr(json, mandate) == NULL);
+	CHECK(strstr(json, "agent-7331") == NULL);
+	CHECK(strstr(json, "franceservices") == NULL);
+	o = json_loads(json, 0, NULL);
+	CHECK_INT(entry_nonce(o, nonce), 0);
+	CHECK(commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, act,
+	    strlen(act), entry_string(o, "on_behalf")));
+	/* The helper is bound in: another agent does not match. */
+	CHECK(!commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, mandate,
+	    strlen(mandate), entry_string(o, "on_behalf")));
+	json_decref(o);
+	free(json);
+}
+
 /* A log begun by a version whose entries were linkable (no nonce, the
  * pseudonym in clear, payload_sha256): a valid, signed log, which this
  * version refuses to append to, saying what to do instead. */
@@ -388,9 +426,10 @@ test_entry_names(void)
 {
 	static const char *const types[] = { NULL, "fetch", "push", "deliver",
 		"consent.grant", "consent.revoke", "link", "objection",
-		"config.reload", "admin", "erasure", "link.delete", NULL };
+		"config.reload", "admin", "erasure", "link.delete",
+		"mandate.grant", "mandate.revoke", "access_log.read", NULL };
 
-	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_LINK_DELETE + 1; t++) {
+	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_ACCESS_LOG_READ + 1; t++) {
 		const char *name = audit_type_name((enum audit_type)t);
 
 		if (types[t] == NULL)
@@ -549,14 +588,13 @@ async_done(int status, uint64_t index, void *arg)
 }
 
 static int
-async_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
-    void *arg)
+async_hook(const struct audit_indexed *rows, size_t n, void *arg)
 {
 	struct async_state *s = arg;
 
 	for (size_t i = 0; i < n; i++)
-		if (s->nhooked < 64 && strcmp(subjects[i], "5a1d") == 0)
-			s->hooked[s->nhooked++] = indexes[i];
+		if (s->nhooked < 64 && strcmp(rows[i].subject, "5a1d") == 0)
+			s->hooked[s->nhooked++] = rows[i].index;
 	return 0;
 }
 
@@ -1261,6 +1299,7 @@ main(void)
 	evthread_use_pthreads();
 	UNIT_RUN(test_commitment_known_answers);
 	UNIT_RUN(test_entry_json);
+	UNIT_RUN(test_entry_mandate_private);
 	UNIT_RUN(test_old_format_refused);
 	UNIT_RUN(test_entry_names);
 	UNIT_RUN(test_append_reopen);
