@@ -187,6 +187,15 @@ def a_rewound_audit_directory_is_refused_with_the_way_out():
     s = st()
     old = os.path.join(s.workdir, "audit.old")
     s.gw.stop()
+    # A stopped gateway backs up too (its log is not held: the backup
+    # holds it meanwhile), and the copy is the whole log.
+    offline = os.path.join(s.workdir, "backup-offline")
+    r = tellonce("backup", "-c", s.gw.config, offline)
+    eq(r.returncode, 0, "backup of a stopped gateway: " + r.stdout + r.stderr)
+    whole = tellonce("audit", "verify", os.path.join(s.workdir, "audit"))
+    copy = tellonce("audit", "verify", os.path.join(offline, "audit"))
+    eq(copy.stdout.split(": ", 1)[1], whole.stdout.split(": ", 1)[1],
+       "the copy's size and root are the log's")
     shutil.copytree(os.path.join(s.workdir, "audit"), old)
     s.gw.start(s.gw.port)
     for i in range(3):
