@@ -383,6 +383,7 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE access_index DROP COLUMN mandate;"
 	    "ALTER TABLE access_index DROP COLUMN mediator;"
 	    "ALTER TABLE access_index DROP COLUMN helper;"
+	    "DROP TABLE audit_heads;"
 	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
