@@ -383,6 +383,6 @@ api_objections_post(struct request *r)
 	};
 	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)
 		api_act_audit(r, &act, &m, &e);
-	request_audit(r, &e, objections_audited, id);
+	request_audit_owned(r, &e, objections_audited, id, free);
 	store_mandate_clear(&m);
 }

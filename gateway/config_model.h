@@ -132,6 +132,10 @@ struct config_service {
 	struct config_contacts contacts;
 	int has_api_key;
 	unsigned char api_key_sha256[32];     /* only the hash is kept */
+	/* auth.previous_api_key: the key before a rotation, accepted too
+	 * until it is removed. */
+	int has_previous_api_key;
+	unsigned char previous_api_key_sha256[32];
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */
@@ -170,10 +174,29 @@ struct config_limits {
 	int max_connections_per_address; /* default 64             */
 };
 
+#define CONFIG_AUDIT_KEYS_MAX 8      /* additional signing or verifier keys */
+
+struct config_secrets {
+	struct secret v[CONFIG_AUDIT_KEYS_MAX];
+	size_t n;
+};
+
+struct config_strings {
+	char *v[CONFIG_AUDIT_KEYS_MAX];
+	size_t n;
+};
+
 struct config_audit {
 	char *dir;
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
+	/* Keys that sign every checkpoint too, after signing_key: the other
+	 * key of a rotation (docs/operations.md). */
+	struct config_secrets additional_signing_keys;
+	/* Verifier keys (ORIGIN+ID+KEY) of earlier signing keys: a start
+	 * accepts a checkpoint signed by one of them, and they stay
+	 * published. */
+	struct config_strings verifier_keys;
 	int64_t checkpoint_interval_ms;  /* default 1 s */
 	int public;                      /* tiles, checkpoint, proofs to anyone */
 };

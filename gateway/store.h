@@ -441,6 +441,27 @@ enum store_status store_compact(struct store *st);
 enum store_status store_link_delete(struct store *st, const char *service,
     const char *local_id, int64_t now_ms, char *subject);
 
+/* ---- the audit log's last signed checkpoint -------------------------- */
+
+#define STORE_ROOT_LEN 32    /* a Merkle tree root */
+
+/* The size and root of the last checkpoint signed for the log `origin`,
+ * as store_audit_head_put left them. STORE_NOT_FOUND before the first. */
+enum store_status store_audit_head_get(struct store *st, const char *origin,
+    uint64_t *size, unsigned char root[STORE_ROOT_LEN]);
+/* Remembers a checkpoint just signed for `origin`; one never replaces a
+ * larger one. Not waiting for the disk: losing the last few to a power
+ * cut only leaves the store remembering an older checkpoint. */
+enum store_status store_audit_head_put(struct store *st, const char *origin,
+    uint64_t size, const unsigned char root[STORE_ROOT_LEN]);
+
+/* Copies the whole database, as one consistent snapshot, into a new file
+ * at `path` (refusing an existing one) while other connections go on
+ * writing; mode 0600. STORE_ERROR with err, also for a backend that has
+ * its own tools for this (pg_dump). */
+enum store_status store_backup(struct store *st, const char *path, char *err,
+    size_t errlen);
+
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);
 

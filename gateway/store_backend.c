@@ -328,6 +328,31 @@ store_link_delete(struct store *st, const char *service, const char *local_id,
 }
 
 enum store_status
+store_audit_head_get(struct store *st, const char *origin, uint64_t *size,
+    unsigned char root[STORE_ROOT_LEN])
+{
+	return st->ops->audit_head_get(st, origin, size, root);
+}
+
+enum store_status
+store_audit_head_put(struct store *st, const char *origin, uint64_t size,
+    const unsigned char root[STORE_ROOT_LEN])
+{
+	return st->ops->audit_head_put(st, origin, size, root);
+}
+
+enum store_status
+store_backup(struct store *st, const char *path, char *err, size_t errlen)
+{
+	if (st->ops->backup == NULL) {
+		snprintf(err, errlen, "this store is backed up with its own "
+		    "tools (pg_dump for PostgreSQL)");
+		return STORE_ERROR;
+	}
+	return st->ops->backup(st, path, err, errlen);
+}
+
+enum store_status
 store_outbox_counts(struct store *st, struct store_outbox_count **list,
     size_t *n)
 {

@@ -93,6 +93,13 @@ struct store_ops {
 	enum store_status (*compact)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
+	enum store_status (*audit_head_get)(struct store *st,
+	    const char *origin, uint64_t *size, unsigned char *root);
+	enum store_status (*audit_head_put)(struct store *st,
+	    const char *origin, uint64_t size, const unsigned char *root);
+	/* NULL: the backend's own tools back it up. */
+	enum store_status (*backup)(struct store *st, const char *path,
+	    char *err, size_t errlen);
 };
 
 struct store {

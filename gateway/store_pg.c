@@ -240,7 +240,16 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE access_index ADD COLUMN mandate TEXT;"
 	"ALTER TABLE access_index ADD COLUMN mediator TEXT;"
 	"ALTER TABLE access_index ADD COLUMN helper TEXT;",
-	/* 11: the node that took a delivery and until when its lease holds
+	/* 11: the last checkpoint signed for each audit log origin, so that
+	 * an older copy of the audit directory is refused at start instead
+	 * of forking the published log. */
+	"CREATE TABLE audit_heads ("
+	"  origin TEXT PRIMARY KEY,"
+	"  size BIGINT NOT NULL,"
+	"  root BYTEA NOT NULL,"
+	"  signed_ms BIGINT NOT NULL"
+	");",
+	/* 12: the node that took a delivery and until when its lease holds
 	 * (store.h, store_outbox_node), read by the other nodes' takes. */
 	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
 	"ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;"
@@ -314,6 +323,8 @@ enum pg_stmt {
 	Q_OUTBOX_COUNTS,
 	Q_OUTBOX_LISTEN,
 	Q_OUTBOX_NOTIFY,
+	Q_AUDIT_HEAD_GET,
+	Q_AUDIT_HEAD_PUT,
 	Q_COUNT
 };
 
@@ -515,6 +526,13 @@ static const char *const pg_sql[Q_COUNT] = {
 	 * poll the outbox every few milliseconds. */
 	[Q_OUTBOX_LISTEN] = "LISTEN tellonce_outbox",
 	[Q_OUTBOX_NOTIFY] = "SELECT pg_notify('tellonce_outbox', '')",
+	[Q_AUDIT_HEAD_GET] = "SELECT size, root FROM audit_heads "
+	    "WHERE origin = $1",
+	[Q_AUDIT_HEAD_PUT] = "INSERT INTO audit_heads (origin, size, root, "
+	    "signed_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (origin) DO UPDATE "
+	    "SET size = excluded.size, root = excluded.root, "
+	    "signed_ms = excluded.signed_ms "
+	    "WHERE excluded.size >= audit_heads.size",
 };
 
 struct pg_store {
@@ -1154,24 +1172,25 @@ pg_ping(struct store *st)
 
 /* ---- links ---------------------------------------------------------- */
 
-/* Copies a BYTEA view key column of a text-format result; -1 when it is
- * not one (NULL included). PQunescapeBytea reads both of the server's
- * bytea_output forms. */
+/* Copies a BYTEA column of exactly len bytes from a text-format result;
+ * -1 when it is not one (NULL included). PQunescapeBytea reads both of
+ * the server's bytea_output forms. */
 static int
-pg_copy_view_key(const PGresult *r, int row, int col, unsigned char *view_key)
+pg_copy_bytea(const PGresult *r, int row, int col, unsigned char *out,
+    size_t len)
 {
 	unsigned char *raw;
-	size_t len;
+	size_t got;
 	int rc = -1;
 
 	if (PQgetisnull(r, row, col) || (raw = PQunescapeBytea((const unsigned
-	    char *)PQgetvalue(r, row, col), &len)) == NULL)
+	    char *)PQgetvalue(r, row, col), &got)) == NULL)
 		return -1;
-	if (len == STORE_VIEW_KEY_LEN) {
-		memcpy(view_key, raw, STORE_VIEW_KEY_LEN);
+	if (got == len) {
+		memcpy(out, raw, len);
 		rc = 0;
 	}
-	OPENSSL_cleanse(raw, len);
+	OPENSSL_cleanse(raw, got);
 	PQfreemem(raw);
 	return rc;
 }
@@ -1195,7 +1214,8 @@ pg_link_subject_get(struct pg_store *ps, const char *service,
 		rc = STORE_ERROR;
 	}
 	if (rc == STORE_OK && view_key != NULL)
-		has_key = pg_copy_view_key(r, 0, 1, view_key) == 0;
+		has_key = pg_copy_bytea(r, 0, 1, view_key,
+		    STORE_VIEW_KEY_LEN) == 0;
 	PQclear(r);
 	if (rc == STORE_OK && view_key != NULL && !has_key)
 		rc = pg_view_key_get_ready(ps, subject, view_key);
@@ -1281,7 +1301,8 @@ pg_view_key_read(struct pg_store *ps, const char *subject,
 	PGresult *r;
 	enum store_status rc = pg_row(ps, Q_VIEW_KEY_GET, v, 1, &r);
 
-	if (rc == STORE_OK && pg_copy_view_key(r, 0, 0, view_key) != 0) {
+	if (rc == STORE_OK &&
+	    pg_copy_bytea(r, 0, 0, view_key, STORE_VIEW_KEY_LEN) != 0) {
 		log_error("store: postgresql: malformed view key");
 		rc = STORE_ERROR;
 	}
@@ -1940,7 +1961,8 @@ pg_record_read(const PGresult *r, int row, int col, struct store_record *rec)
 	rec->record = pg_get_dup(r, row, col + 5);
 	rec->version = pg_get_int(r, row, col + 6);
 	rec->created_ms = pg_get_int(r, row, col + 7);
-	rec->has_view_key = pg_copy_view_key(r, row, col + 8, rec->view_key) == 0;
+	rec->has_view_key = pg_copy_bytea(r, row, col + 8, rec->view_key,
+	    STORE_VIEW_KEY_LEN) == 0;
 	if (!PQgetisnull(r, row, col + 9) &&
 	    (rec->traceparent = pg_get_dup(r, row, col + 9)) == NULL) {
 		store_record_clear(rec);
@@ -2549,6 +2571,48 @@ pg_link_delete(struct store *st, const char *service, const char *local_id,
 	return pg_transaction(pg(st), pg_link_delete_rows, &u);
 }
 
+/* ---- the audit log's last signed checkpoint ------------------------- */
+
+static enum store_status
+pg_audit_head_get(struct store *st, const char *origin, uint64_t *size,
+    unsigned char *root)
+{
+	struct pg_store *ps = pg(st);
+	const char *v[] = { origin };
+	enum store_status rc;
+	PGresult *r;
+
+	if (pg_ready(ps) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_row(ps, Q_AUDIT_HEAD_GET, v, 1, &r)) == STORE_OK &&
+	    (pg_get_int(r, 0, 0) < 0 ||
+	    pg_copy_bytea(r, 0, 1, root, STORE_ROOT_LEN) != 0)) {
+		log_error("store: postgresql: audit head get: a malformed row");
+		rc = STORE_ERROR;
+	}
+	if (rc == STORE_OK)
+		*size = (uint64_t)pg_get_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+/* The server's synchronous_commit decides, as for every other commit:
+ * losing the last few only leaves an older head remembered. */
+static enum store_status
+pg_audit_head_put(struct store *st, const char *origin, uint64_t size,
+    const unsigned char *root)
+{
+	char hex[2 + 2 * STORE_ROOT_LEN + 1] = "\\x", n[PG_INT_LEN],
+	    now[PG_INT_LEN];
+	const char *v[] = { origin, pg_int(n, (int64_t)size), hex,
+	    pg_int(now, clock_now_ms()) };
+
+	if (size > INT64_MAX || pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	encode_hex(root, STORE_ROOT_LEN, hex + 2);
+	return pg_run(pg(st), Q_AUDIT_HEAD_PUT, v, 4, NULL);
+}
+
 static const struct store_ops pg_ops = {
 	.close = pg_close,
 	.ping = pg_ping,
@@ -2584,6 +2648,8 @@ static const struct store_ops pg_ops = {
 	.delivery_finish = pg_delivery_finish,
 	.delivery_list = pg_delivery_list,
 	.delivery_retry = pg_delivery_retry,
+	.audit_head_get = pg_audit_head_get,
+	.audit_head_put = pg_audit_head_put,
 	.purge = pg_purge,
 	.purge_backlog = pg_purge_backlog,
 	.erase_subject = pg_erase_subject,

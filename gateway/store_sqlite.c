@@ -192,7 +192,16 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE access_index ADD COLUMN mandate TEXT;"
 	"ALTER TABLE access_index ADD COLUMN mediator TEXT;"
 	"ALTER TABLE access_index ADD COLUMN helper TEXT;",
-	/* 11: the node that took a delivery and until when (store.h,
+	/* 11: the last checkpoint signed for each audit log origin, so that
+	 * an older copy of the audit directory is refused at start instead
+	 * of forking the published log (docs/operations.md, "Restoring"). */
+	"CREATE TABLE audit_heads ("
+	"  origin TEXT PRIMARY KEY,"
+	"  size INTEGER NOT NULL,"
+	"  root BLOB NOT NULL,"
+	"  signed_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+	/* 12: the node that took a delivery and until when (store.h,
 	 * store_outbox_node). Only PostgreSQL, shared by several nodes,
 	 * writes them; the step keeps both stores' versions in step. */
 	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
@@ -263,6 +272,8 @@ enum sqlite_stmt {
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
 	Q_OUTBOX_COUNTS,
+	Q_AUDIT_HEAD_GET,
+	Q_AUDIT_HEAD_PUT,
 	Q_COUNT
 };
 
@@ -404,6 +415,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(state IN (0, 1)), "
 	    "sum(state = 3) FROM deliveries WHERE state IN (0, 1, 3) "
 	    "GROUP BY subscriber",
+	[Q_AUDIT_HEAD_GET] = "SELECT size, root FROM audit_heads "
+	    "WHERE origin = ?1",
+	[Q_AUDIT_HEAD_PUT] = "INSERT INTO audit_heads (origin, size, root, "
+	    "signed_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (origin) DO UPDATE "
+	    "SET size = excluded.size, root = excluded.root, "
+	    "signed_ms = excluded.signed_ms WHERE excluded.size >= size",
 };
 
 struct sqlite_store {
@@ -2438,6 +2455,85 @@ sq_link_delete(struct store *st, const char *service, const char *local_id,
 	return sq_durable(sq(st), sq_link_delete_rows, &u);
 }
 
+static enum store_status
+sq_audit_head_get(struct store *st, const char *origin, uint64_t *size,
+    unsigned char *root)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_AUDIT_HEAD_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, origin);
+	rc = sq_row(ss, s, "audit head get");
+	if (rc == STORE_OK) {
+		if (sqlite3_column_int64(s, 0) < 0 ||
+		    sqlite3_column_bytes(s, 1) != STORE_ROOT_LEN) {
+			rc = sq_fail(ss, "audit head get: a malformed row");
+		} else {
+			*size = (uint64_t)sqlite3_column_int64(s, 0);
+			memcpy(root, sqlite3_column_blob(s, 1), STORE_ROOT_LEN);
+		}
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_audit_head_put(struct store *st, const char *origin, uint64_t size,
+    const unsigned char *root)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	if (size > INT64_MAX || (s = sq_stmt(ss, Q_AUDIT_HEAD_PUT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, origin);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_blob(s, 3, root, STORE_ROOT_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	return sq_exec(ss, s, "audit head put");
+}
+
+/* SQLite's online backup, in one step: it reads one snapshot of the
+ * database (WAL lets writers go on meanwhile) into a new private file. */
+static enum store_status
+sq_backup(struct store *st, const char *path, char *err, size_t errlen)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_backup *b;
+	sqlite3 *dst = NULL;
+	int fd, rc;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return STORE_ERROR;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		if ((b = sqlite3_backup_init(dst, "main", ss->db, "main")) != NULL) {
+			for (int tries = 0; (rc = sqlite3_backup_step(b, -1)) ==
+			    SQLITE_BUSY && sq_busy(NULL, tries); tries++)
+				;
+			sqlite3_backup_finish(b);
+		}
+		rc = sqlite3_errcode(dst);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		snprintf(err, errlen, "%s: %s", path, dst ? sqlite3_errmsg(dst) :
+		    "out of memory");
+	sqlite3_close(dst);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		unlink(path);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
@@ -2476,4 +2572,7 @@ static const struct store_ops sqlite_ops = {
 	.compact = sq_compact,
 	.link_delete = sq_link_delete,
 	.outbox_counts = sq_outbox_counts,
+	.audit_head_get = sq_audit_head_get,
+	.audit_head_put = sq_audit_head_put,
+	.backup = sq_backup,
 };

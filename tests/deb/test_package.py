@@ -133,8 +133,7 @@ def binary_built_with_debian_hardening():
 @test
 def keys_made_as_the_docs_say_pass_check():
     at = {"cwd": "/etc/tellonce"}
-    r = sh("tellonce", "keygen", "-o", "audit.key", "--origin", "audit.tellonce.example/log",
-           **at)
+    r = sh("tellonce", "keygen", "-c", "tellonce.yaml", "-o", "audit.key", **at)
     check(r.stdout.startswith("audit.tellonce.example/log+"), "verifier key: " + r.stdout)
     sh("chown", "tellonce:", "audit.key", **at)
     sh("install", "-m", "0600", "-o", "root", "/dev/null", "tellonce.env", **at)

@@ -402,7 +402,7 @@ test_old_format_refused(void)
 	    (int)fx.cfg.signing_key.len);
 	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
-	note = checkpoint_sign(key, ORIGIN, 1, leaf);
+	note = checkpoint_sign(&key, 1, ORIGIN, 1, leaf);
 	EVP_PKEY_free(key);
 	CHECK(note != NULL);
 	log_path(&fx, "checkpoint", path);
@@ -1027,7 +1027,7 @@ test_tamper(void)
 	forger = keys_generate(forged_key, err, sizeof(err));
 	CHECK_INT(audit_verify(fx.log, NULL, &size, root, NULL, NULL, err,
 	    sizeof(err)), 0);
-	note = checkpoint_sign(forger, ORIGIN, size, root);
+	note = checkpoint_sign(&forger, 1, ORIGIN, size, root);
 	log_path(&fx, "checkpoint", path);
 	data = file_get(path, &len);
 	file_put(path, note, strlen(note));
@@ -1154,7 +1154,7 @@ test_note_go_vector(void)
 	CHECK_INT(decode_base64("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", 44,
 	    seed, sizeof(seed)), 33);
 	key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed + 1, 32);
-	note = checkpoint_note_sign(key, "PeterNeumann", text);
+	note = checkpoint_note_sign(&key, 1, "PeterNeumann", text);
 	CHECK_STR(note, want);
 	CHECK_INT(keys_verifier_parse(vkey, name, sizeof(name), pub), 0);
 	CHECK_INT(checkpoint_verify(want, strlen(want), name, pub, err,
@@ -1167,6 +1167,108 @@ test_note_go_vector(void)
 	free(bad);
 	free(note);
 	EVP_PKEY_free(key);
+}
+
+/* A note signed by two keys: either alone verifies it, an unknown key's
+ * line is skipped, and a bad line by a key the verifier knows condemns it
+ * even beside a good one (as Go's note.Open). */
+static void
+test_note_two_keys(void)
+{
+	static const char text[] = ORIGIN "\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+	struct checkpoint_key ks[3];
+	EVP_PKEY *keys[3];
+	char err[256], *note, *bad, *line2;
+
+	for (int i = 0; i < 3; i++) {
+		keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		ks[i].name = ORIGIN;
+		keys_public_raw(keys[i], ks[i].pub);
+	}
+	note = checkpoint_note_sign(keys, 2, ORIGIN, text);
+	CHECK(note != NULL);
+	for (int i = 0; i < 2; i++)
+		CHECK_INT(checkpoint_verify_keys(note, strlen(note), &ks[i], 1, err,
+		    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(note, strlen(note), ks, 3, err,
+	    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(note, strlen(note), &ks[2], 1, err,
+	    sizeof(err)), -1);
+	CHECK_STR(err, "checkpoint: no signature by " ORIGIN);
+	/* The second signature line spoiled: the first key alone still
+	 * accepts the note, but not a verifier that knows both. */
+	bad = strdup(note);
+	line2 = strrchr(bad, ' ') + 10;
+	*line2 = *line2 == 'A' ? 'B' : 'A';
+	CHECK_INT(checkpoint_verify_keys(bad, strlen(bad), &ks[0], 1, err,
+	    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(bad, strlen(bad), ks, 2, err,
+	    sizeof(err)), -1);
+	CHECK_STR(err, "checkpoint: bad signature by " ORIGIN);
+	free(bad);
+	free(note);
+	for (int i = 0; i < 3; i++)
+		EVP_PKEY_free(keys[i]);
+}
+
+/* audit_open_after: a log behind the head a store remembers, or another
+ * log of the same size, is refused before anything is signed; the log
+ * itself, and one that grew past the head, open. */
+static void
+test_refuse_behind_head(void)
+{
+	struct fixture fx, other;
+	struct audit_head head, ahead;
+	struct audit *a;
+	uint64_t index[40];
+	char err[1024], path[256];
+	unsigned char *before, *after;
+	size_t blen, alen;
+
+	fixture_init(&fx);
+	fixture_init(&other);
+	if ((a = fixture_open(&fx)) == NULL)
+		goto out;
+	CHECK_INT(fill(a, 0, 20, 2, index), 0);
+	audit_close(a);
+	a = fixture_open(&fx);
+	audit_checkpoint_head(a, &head);
+	CHECK_INT(head.size, 20);
+	CHECK_INT(fill(a, 20, 20, 1, index), 0);
+	audit_close(a);
+	a = audit_open_after(&fx.cfg, &head, err, sizeof(err));
+	CHECK(a != NULL);
+	audit_checkpoint_head(a, &ahead);
+	audit_close(a);
+	CHECK_INT(ahead.size, 40);
+
+	/* The other log: as many entries, other ones, under the same origin
+	 * and key. */
+	free(other.cfg.signing_key.data);
+	other.cfg.signing_key = fx.cfg.signing_key;
+	fx.cfg.signing_key.data = NULL;
+	if ((a = fixture_open(&other)) == NULL)
+		goto out;
+	CHECK_INT(fill(a, 1000, 40, 1, index), 0);
+	audit_close(a);
+	log_path(&other, "checkpoint", path);
+	before = file_get(path, &blen);
+	CHECK(audit_open_after(&other.cfg, &ahead, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "is not the log the store saw signed at 40 entries") !=
+	    NULL);
+	/* Behind: 40 entries opened against a head of 41. */
+	ahead.size = 41;
+	CHECK(audit_open_after(&other.cfg, &ahead, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "holds 40 entries, but the store saw this log signed "
+	    "at 41") != NULL);
+	CHECK(strstr(err, "tellonce backup") != NULL);
+	after = file_get(path, &alen);
+	CHECK(blen == alen && memcmp(before, after, blen) == 0);
+	free(before);
+	free(after);
+out:
+	fixture_free(&other);
+	fixture_free(&fx);
 }
 
 static void
@@ -1213,5 +1315,7 @@ main(void)
 	UNIT_RUN(test_keys);
 	UNIT_RUN(test_note_go_vector);
 	UNIT_RUN(test_checkpoint_parse);
+	UNIT_RUN(test_note_two_keys);
+	UNIT_RUN(test_refuse_behind_head);
 	return UNIT_END();
 }

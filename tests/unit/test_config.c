@@ -596,6 +596,44 @@ test_find_service_by_key(void)
 	config_free(cfg);
 }
 
+/* During a rotation a service's previous key is taken as well as its new
+ * one, and neither may be another's or the same twice. */
+static void
+test_previous_api_key(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "{api_key: env:T_PORTAL_KEY}",
+	    "{api_key: env:T_PORTAL_KEY, previous_api_key: env:T_OLD_KEY}");
+	struct config *cfg;
+
+	setenv("T_OLD_KEY", "portal-old-key", 1);
+	cfg = load(text, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK(config_find_service_by_key(cfg, "portal-old-key", 14) ==
+		    config_find_service(cfg, "portal"));
+		CHECK(config_find_service_by_key(cfg, "portal-key", 10) ==
+		    config_find_service(cfg, "portal"));
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "previous_api_key: env:T_CAF_KEY}", "env:T_CAF_KEY", 2,
+	    "services.portal.auth.previous_api_key: the same key as service "
+	    "'caf'");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "previous_api_key: env:T_PORTAL_KEY}", "env:T_PORTAL_KEY", 2,
+	    "services.portal.auth.previous_api_key: the same key as the "
+	    "service's other one");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{previous_api_key: "
+	    "env:T_OLD_KEY, client_cert_sha256: \"" "ab" "ab" "ab" "ab" "ab" "ab"
+	    "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab"
+	    "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab\"}",
+	    "{previous", 1, "services.portal.auth: previous_api_key is for a "
+	    "rotation to a new api_key, which is missing");
+}
+
 static void
 test_unknown_keys(void)
 {
@@ -1562,6 +1600,7 @@ main(void)
 	write_file("upstream.auth", "Bearer upstream\n", 0600);
 
 	UNIT_RUN(test_full_config);
+	UNIT_RUN(test_previous_api_key);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_mandates);
 	UNIT_RUN(test_empty_sections);

@@ -353,7 +353,8 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE consents DROP COLUMN helper;"
 	    "ALTER TABLE access_index DROP COLUMN mandate;"
 	    "ALTER TABLE access_index DROP COLUMN mediator;"
-	    "ALTER TABLE access_index DROP COLUMN helper;"), 0);
+	    "ALTER TABLE access_index DROP COLUMN helper;"
+	    "DROP TABLE audit_heads;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
 	st = suite_open("v4");

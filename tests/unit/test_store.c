@@ -1,10 +1,10 @@
 /* test_store.c — the store on both backends (store_suite.h): schema
  * migrations, links, consents, objections, the access index, view keys,
- * and two threads writing at once, each on SQLite files and on a real
- * PostgreSQL server the test starts; then what only one backend has:
- * SQLite's commits that wait for the disk, PostgreSQL's password kept out
- * of the URL, a server that goes away and comes back, and one that stops
- * answering. */
+ * the last signed checkpoint, and two threads writing at once, each on
+ * SQLite files and on a real PostgreSQL server the test starts; then what
+ * only one backend has: SQLite's commits that wait for the disk and its
+ * online backup, PostgreSQL's password kept out of the URL, a server that
+ * goes away and comes back, and one that stops answering. */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -672,6 +672,72 @@ test_acknowledged_writes_sync(void)
 	store_close(st);
 }
 
+/* The last signed checkpoint per origin: never replaced by a smaller
+ * one, and no fsync for it (one a checkpoint, on the sequencer). */
+static void
+test_audit_heads(void)
+{
+	struct store *st = suite_open("heads");
+	unsigned char root[STORE_ROOT_LEN], got[STORE_ROOT_LEN];
+	uint64_t size = 0;
+	int before;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got),
+	    STORE_NOT_FOUND);
+	memset(root, 7, sizeof(root));
+	before = atomic_load(&syncs);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 300, root), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	memset(root, 9, sizeof(root));
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 200, root), STORE_OK);
+	CHECK_INT(store_audit_head_put(st, "b.example/log", 5, root), STORE_OK);
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 300);
+	CHECK_INT(got[0], 7);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 301, root), STORE_OK);
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 301);
+	CHECK_INT(got[31], 9);
+	store_close(st);
+}
+
+/* The online backup: a snapshot another connection opens, holding what
+ * was committed; never over an existing file. */
+static void
+test_backup(void)
+{
+	struct store *st = suite_open("live"), *copy;
+	unsigned char root[STORE_ROOT_LEN] = { 1 }, got[STORE_ROOT_LEN];
+	char path[TMPDIR_PATH_LEN + 64], err[256];
+	char local[STORE_SUBJECT_LEN];
+	uint64_t size = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 12, root), STORE_OK);
+	snprintf(path, sizeof(path), "%s/copy.db", suite_dir);
+	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_OK);
+	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_ERROR);
+	CHECK(strstr(err, "File exists") != NULL);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	store_close(st);
+	if ((copy = suite_open("copy")) == NULL)
+		return;
+	CHECK_INT(store_link_subject(copy, "caf", "C1", local, NULL), STORE_OK);
+	CHECK_STR(local, SUBJ_A);
+	CHECK_INT(store_link_subject(copy, "caf", "C2", local, NULL),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_audit_head_get(copy, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 12);
+	store_close(copy);
+}
+
 /* ---- PostgreSQL only ------------------------------------------------- */
 
 /* The password reaches the server from store_open's argument, never from
@@ -843,7 +909,9 @@ main(int argc, char **argv)
 	SUITE_RUN(test_two_threads);
 	UNIT_RUN(test_open_schemes);
 	UNIT_RUN(test_new_id);
+	SUITE_RUN(test_audit_heads);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
+	SUITE_RUN_SQLITE(test_backup);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
 	SUITE_RUN_PG(test_pg_server_frozen);
