@@ -2,7 +2,8 @@
  *
  * A `struct store` is a connection: one per thread, never shared. Backends:
  * "sqlite:PATH" (store_sqlite.c, WAL mode) and "postgresql://..." or
- * "postgres://..." (store_pg.c, libpq), behind these same functions. Every function returns a store_status; on
+ * "postgres://..." (store_pg.c, libpq), behind these same functions.
+ * Every function returns a store_status; on
  * STORE_ERROR the reason is logged by the store (it never holds personal
  * values). Strings passed in are borrowed; strings handed out are owned by
  * the caller, as each comment says. */
