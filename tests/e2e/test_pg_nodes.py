@@ -6,7 +6,9 @@ deliveries of one stream in flight at once (the subscribers see no
 duplicate). Then node B is killed with SIGKILL while sixteen clients push:
 every 202 is delivered, the deliveries B had leased are taken over by the
 others, and the time that took is printed (docs/deployment.md quotes it).
-Each node keeps its own audit log (issue 14 item 3 is not built yet)."""
+Each node keeps its own audit log under its own origin (issue 14 item 3,
+one log for the deployment, is not built yet), whose last signed head the
+shared store keeps per origin."""
 import os
 import shutil
 import signal
@@ -39,7 +41,10 @@ class Nodes:
             workdir = make_workdir("pg-node-" + name)
             make_signing_key(workdir)
             port = free_port()
-            text = self.pg.store_config(push_config(port, workdir, urls))
+            # Each node's own audit log, under its own origin: the store
+            # keeps the last head signed per origin (docs/deployment.md).
+            text = self.pg.store_config(push_config(port, workdir, urls)).replace(
+                "origin: audit.tellonce.test/log", "origin: audit.tellonce.test/log-" + name)
             gw = Gateway(workdir, text, dict(ENV, **PG_ENV))
             gw.start(port)
             self.nodes.append(gw)
@@ -182,6 +187,9 @@ def the_other_nodes_drain_and_stop_cleanly():
     # Under SAN=1, stop() also fails on any sanitizer report in the log.
     for name in "ac":
         eq(st().node(name).stop(), 0, "node %s: exit status after SIGTERM" % name)
+    eq(S.pg.psql("SELECT string_agg(origin, ' ' ORDER BY origin) FROM audit_heads"),
+       " ".join("audit.tellonce.test/log-" + n for n in "abc"),
+       "each node's last signed head, under its own origin")
 
 
 if __name__ == "__main__":
