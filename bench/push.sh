@@ -169,9 +169,11 @@ awk -v n="$accepted" -v s="$start" -v p="$pushed_at" -v g="$GOAL_PUSHES" -v p99=
 	printf "accepted (durable)  : %10.0f pushes/s      goal >= %d   p99 %s, gateway CPU %.3f ms per push\n",
 	    n / (p - s), g, p99, 1000 * (c1 - c0) / n }'
 awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" -v g="$GOAL_DELIVERIES" \
-    -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
+    'BEGIN {
 	printf "delivered           : %10.0f deliveries/s  goal >= %d   (%d in %.1fs, outbox empty %.1fs after the last push)\n",
 	    d / (e - s), g, d, e - s, e - p }'
+awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
+	printf "gateway CPU, whole run: %.3f ms per push or delivery\n", 1000 * (c1 - c0) / (n + d) }'
 echo "superseded undelivered: $superseded; dead or denied: $other"
 non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
 [ -z "$non2xx" ] || echo "gateway: $non2xx"
