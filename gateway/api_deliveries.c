@@ -86,6 +86,14 @@ api_deliveries_get(struct request *r)
 	store_deliveries_free(list, n);
 }
 
+/* Frees a delivery calloc'd by api_deliveries_retry. */
+static void
+deliveries_free(void *arg)
+{
+	store_delivery_clear(arg);
+	free(arg);
+}
+
 static void
 deliveries_retried(struct request *r, uint64_t index, void *arg)
 {
@@ -93,8 +101,7 @@ deliveries_retried(struct request *r, uint64_t index, void *arg)
 
 	request_reply_json(r, 202, json_pack("{s:s, s:s, s:I}", "id", d->id,
 	    "state", "pending", "audit_index", (json_int_t)index));
-	store_delivery_clear(d);
-	free(d);
+	deliveries_free(d);
 }
 
 void
@@ -124,14 +131,12 @@ api_deliveries_retry(struct request *r)
 			    d->subscriber);
 		else
 			request_reply_problem(r, 503, NULL, "the store is unavailable");
-		store_delivery_clear(d);
-		free(d);
+		deliveries_free(d);
 		return;
 	}
 	if (store_record_view_key(r->store, &d->rec) != STORE_OK) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
-		store_delivery_clear(d);
-		free(d);
+		deliveries_free(d);
 		return;
 	}
 	struct audit_entry e = {
@@ -144,5 +149,5 @@ api_deliveries_retry(struct request *r)
 		.decision = AUDIT_ALLOW,
 		.reason = "delivery_retry",
 	};
-	request_audit(r, &e, deliveries_retried, d);
+	request_audit_owned(r, &e, deliveries_retried, d, deliveries_free);
 }

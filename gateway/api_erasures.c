@@ -59,7 +59,7 @@ erasures_audit_next(struct request *r, struct erasure *er)
 		.reason = r->admin ? "admin" : NULL,
 	};
 
-	request_audit(r, &e, erasures_audited, er);
+	request_audit_owned(r, &e, erasures_audited, er, free);
 }
 
 /* The linked candidates of the admin's pivot; 0, or -1 after replying. */

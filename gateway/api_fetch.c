@@ -35,9 +35,13 @@ struct fetch {
 	char detail[256];
 };
 
+/* Takes void * so that request_audit_owned can free a fetch whose entry the
+ * audit log refused. */
 static void
-fetch_free(struct fetch *f)
+fetch_free(void *arg)
 {
+	struct fetch *f = arg;
+
 	policy_decision_clear(&f->d);
 	free(f->provider_local_id);
 	json_decref(f->record);
@@ -102,7 +106,7 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	/* The reply's: an allowed fetch can still fail at the provider. */
 	e.reason = reason;
 	e.payload = f->payload;
-	request_audit(f->r, &e, fetch_audited, f);
+	request_audit_owned(f->r, &e, fetch_audited, f, fetch_free);
 	free(names);
 }
 

@@ -55,9 +55,13 @@ struct records_marks {
 
 static _Thread_local struct records_marks records_marks;
 
+/* Takes void * so that request_audit_owned can free a push whose entry the
+ * audit log refused. */
 static void
-records_free(struct records_push *p)
+records_free(void *arg)
 {
+	struct records_push *p = arg;
+
 	push_clear(&p->push);
 	free(p->previous);
 	json_decref(p->response);
@@ -145,7 +149,7 @@ records_audit(struct records_push *p)
 
 	push_audit_entry(&p->push, &e, &names);
 	/* Queued before the denials, so the log reads in order. */
-	request_audit(p->r, &e, records_audited, p);
+	request_audit_owned(p->r, &e, records_audited, p, records_free);
 	free(names);
 	if (p->previous == NULL)
 		push_audit_skips(&p->push, p->r->gw->audit, p->r->base,
