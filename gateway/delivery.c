@@ -702,12 +702,12 @@ delivery_store_done(struct delivery *dl)
 }
 
 static void
-delivery_free_done(struct delivery *dl)
+delivery_free_jobs(struct delivery_jobs *jobs)
 {
 	struct delivery_job *job;
 
-	while ((job = TAILQ_FIRST(&dl->done)) != NULL) {
-		TAILQ_REMOVE(&dl->done, job, link);
+	while ((job = TAILQ_FIRST(jobs)) != NULL) {
+		TAILQ_REMOVE(jobs, job, link);
 		delivery_job_free(job);
 	}
 }
@@ -735,7 +735,7 @@ delivery_cycle(struct delivery *dl, int take)
 	if (store_batch_end(dl->store) != STORE_OK)
 		stored = 0;
 	if (stored)
-		delivery_free_done(dl);
+		delivery_free_jobs(&dl->done);
 	else
 		log_error("delivery: outcomes not stored yet; retrying");
 	delivery_start_taken(dl, taken, taken ? cfg->nservices : 0, stored);
@@ -787,13 +787,8 @@ delivery_main(void *arg)
 static void
 delivery_free(struct delivery *dl)
 {
-	struct delivery_job *job;
-
-	while ((job = TAILQ_FIRST(&dl->jobs)) != NULL) {
-		TAILQ_REMOVE(&dl->jobs, job, link);
-		delivery_job_free(job);
-	}
-	delivery_free_done(dl);
+	delivery_free_jobs(&dl->jobs);
+	delivery_free_jobs(&dl->done);
 	poller_free(dl->poller);
 	retention_free(dl->retention);
 	snapshot_release(dl->snap);

@@ -613,12 +613,13 @@ sq_durable(struct sqlite_store *ss,
 {
 	enum store_status rc;
 
-	if (ss->batch)
-		return sq_savepoint(ss, fn, arg);
-	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+	/* Within a batch, its commit is the one that syncs. */
+	if (!ss->batch &&
+	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
 		return sq_fail(ss, "synchronous");
 	rc = sq_transaction(ss, fn, arg);
-	sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	if (!ss->batch)
+		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
 	return rc;
 }
 
