@@ -291,6 +291,18 @@ store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 }
 
 enum store_status
+store_batch_begin(struct store *st, int durable)
+{
+	return st->ops->batch_begin(st, durable);
+}
+
+enum store_status
+store_batch_end(struct store *st)
+{
+	return st->ops->batch_end(st);
+}
+
+enum store_status
 store_compact(struct store *st)
 {
 	return st->ops->compact(st);

@@ -12,6 +12,8 @@
 struct store_ops {
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
+	enum store_status (*batch_begin)(struct store *st, int durable);
+	enum store_status (*batch_end)(struct store *st);
 	enum store_status (*link_put)(struct store *st, const char *service,
 	    const char *local_id, const char *subject, int pivot_version,
 	    int *created);

@@ -1,7 +1,7 @@
 /* test_store.c — the SQLite store on real files: schema migrations, links,
  * consents, objections, the access index, two threads writing at once,
- * which commits wait for the disk, the last signed checkpoint and the
- * online backup. */
+ * which commits wait for the disk, batches, the last signed checkpoint and
+ * the online backup. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -699,6 +699,56 @@ test_acknowledged_writes_sync(void)
 	store_close(st);
 }
 
+/* A batch is one transaction: another connection sees none of it before
+ * its end, a write refused inside it leaves the others in, and only a
+ * durable batch waits for the disk (once, at its end). */
+static void
+test_batch(void)
+{
+	struct store *st = open_named("batch.db"), *other = open_named("batch.db");
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	int created, before;
+
+	CHECK(st != NULL && other != NULL);
+	if (st == NULL || other == NULL)
+		return;
+	CHECK_INT(store_batch_begin(st, 0), STORE_OK);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created),
+	    STORE_CONFLICT);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, view_key),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_batch_end(st), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, view_key),
+	    STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(other, "caf", "C2", subject, view_key),
+	    STORE_OK);
+	CHECK_STR(subject, SUBJ_B);
+
+	CHECK_INT(store_batch_begin(st, 1), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C3", SUBJ_A, 2, &created),
+	    STORE_CONFLICT);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_put(st, "impots", "I1", SUBJ_A, 2, &created),
+	    STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	CHECK_INT(store_batch_end(st), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	CHECK_INT(store_link_subject(other, "impots", "I1", subject, view_key),
+	    STORE_OK);
+	/* Back to one transaction per write, and to NORMAL. */
+	before = atomic_load(&syncs);
+	CHECK_INT(access_put(st, SUBJ_A, 7), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	store_close(other);
+	store_close(st);
+}
+
 /* The last signed checkpoint per origin: never replaced by a smaller
  * one, and no fsync for it (one a checkpoint, on the sequencer). */
 static void
@@ -781,6 +831,7 @@ main(void)
 	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
 	UNIT_RUN(test_acknowledged_writes_sync);
+	UNIT_RUN(test_batch);
 	UNIT_RUN(test_audit_heads);
 	UNIT_RUN(test_backup);
 	tmpdir_remove(dir);
