@@ -674,6 +674,64 @@ audit_complete(struct audit_req *q, int status)
 	}
 }
 
+static void
+audit_complete_each(struct audit_req *q, int status)
+{
+	struct audit_req *next;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		audit_complete(q, status);
+	}
+}
+
+/* Runs the completions of one loop, in the order they were appended. */
+static void
+audit_deliver_list(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit_req *q = arg, *next;
+	struct audit *a = q->audit;
+	struct event_base *base = q->base;
+	int n = 0;
+
+	for (; q != NULL; q = next) {
+		next = q->next;
+		q->done(q->status, q->index, q->arg);
+		audit_req_free(q);
+		n++;
+	}
+	audit_loop_count(a, base, -n);
+}
+
+/* Completes a written batch: one callback per loop that appended to it,
+ * not one per entry, so that a worker is woken once per batch. */
+static void
+audit_complete_batch(struct audit_req *batch, int status)
+{
+	while (batch != NULL) {
+		struct audit_req *mine = NULL, **tail = &mine, *rest = NULL,
+		    **rest_tail = &rest, *q;
+		struct event_base *base = batch->base;
+
+		while ((q = batch) != NULL) {
+			batch = q->next;
+			q->next = NULL;
+			q->status = status;
+			if (q->base == base) {
+				*tail = q;
+				tail = &q->next;
+			} else {
+				*rest_tail = q;
+				rest_tail = &q->next;
+			}
+		}
+		batch = rest;
+		if (base == NULL || event_base_once(base, -1, EV_TIMEOUT,
+		    audit_deliver_list, mine, NULL) != 0)
+			audit_complete_each(mine, status);
+	}
+}
+
 /* Adds one durable entry to the bundle and the tree, writing the bundle
  * and the tiles it fills. Called with tmu held (or before the sequencer
  * starts). */
@@ -810,12 +868,7 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 	if (rc != 0)
 		atomic_store(&a->failed, 1);
 complete:
-	while (batch != NULL) {
-		struct audit_req *next_req = batch->next;
-
-		audit_complete(batch, rc);
-		batch = next_req;
-	}
+	audit_complete_batch(batch, rc);
 }
 
 /* Logs why relpath could not be written, with errno; returns -1 for the

@@ -89,7 +89,7 @@ struct delivery {
 	pthread_t thread;
 	struct event_base *base;
 	struct store *store;
-	struct event *tick_ev, *flush_ev;
+	struct event *tick_ev;
 	pthread_mutex_t lock;        /* guards next_cfg */
 	struct config *next_cfg;
 	struct snapshot *snap;       /* the current config, held */
@@ -214,7 +214,9 @@ delivery_job_free(struct delivery_job *job)
 	free(job);
 }
 
-/* Queues the outcome for the next store flush. */
+static void delivery_schedule(struct delivery *dl, int64_t ms);
+
+/* Queues the outcome for the next tick, which stores it. */
 static void
 delivery_job_done(struct delivery_job *job)
 {
@@ -222,7 +224,7 @@ delivery_job_done(struct delivery_job *job)
 
 	TAILQ_REMOVE(&dl->jobs, job, link);
 	TAILQ_INSERT_TAIL(&dl->done, job, link);
-	event_active(dl->flush_ev, EV_TIMEOUT, 0);
+	delivery_schedule(dl, 0);
 }
 
 /* Nothing was attempted (the store failed before the push): try again
@@ -548,27 +550,74 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 
 /* ---- the loop ------------------------------------------------------------ */
 
-/* Takes what the subscriber has room for; 1 if it may have more due. */
-static int
-delivery_take(struct delivery *dl, const struct config_service *svc)
-{
-	struct delivery_sub *sub = delivery_sub_get(dl, svc->id);
+/* What one subscriber's take gave, started once the batch is stored. */
+struct delivery_taken {
+	const struct config_service *svc;
+	struct delivery_sub *sub;
+	int probe;
 	struct store_delivery *rows;
 	size_t n;
+};
+
+/* Takes what the subscriber has room for into *t; 1 if it may have more
+ * due. */
+static int
+delivery_take(struct delivery *dl, const struct config_service *svc,
+    struct delivery_taken *t)
+{
+	struct delivery_sub *sub = delivery_sub_get(dl, svc->id);
 	int limit, probe;
 
+	*t = (struct delivery_taken){ .svc = svc, .sub = sub };
 	if (sub == NULL)
 		return 0;
 	limit = delivery_capacity(sub, &svc->delivery, clock_mono_ms(), &probe);
 	if (limit == 0)
 		return 0;
 	if (store_delivery_take(dl->store, svc->id, clock_now_ms(),
-	    (size_t)limit, &rows, &n) != STORE_OK)
+	    (size_t)limit, &t->rows, &t->n) != STORE_OK)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		delivery_job_start(dl, svc, sub, probe, &rows[i]);
-	free(rows);
-	return n == (size_t)limit && !probe;
+	t->probe = probe;
+	return t->n == (size_t)limit && !probe;
+}
+
+/* Takes for every subscriber that can be pushed to (*taken malloc'd, one
+ * per service; NULL when out of memory); 1 if one may have more due.
+ * Not only current subscribers: deliveries queued before a reload that
+ * ended a subscription are taken too, and denied. */
+static int
+delivery_take_all(struct delivery *dl, const struct config *cfg,
+    struct delivery_taken **taken)
+{
+	int more = 0;
+
+	if ((*taken = calloc(cfg->nservices, sizeof(**taken))) == NULL)
+		return 0;
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (subscription_can_push(&cfg->services[i]))
+			more |= delivery_take(dl, &cfg->services[i],
+			    &(*taken)[i]);
+	return more;
+}
+
+/* Starts the jobs of what was taken (stored = 1), or lets go of the rows
+ * of a batch that was not stored; frees taken. */
+static void
+delivery_start_taken(struct delivery *dl, struct delivery_taken *taken,
+    size_t n, int stored)
+{
+	for (size_t i = 0; taken != NULL && i < n; i++) {
+		struct delivery_taken *t = &taken[i];
+
+		for (size_t j = 0; stored && j < t->n; j++)
+			delivery_job_start(dl, t->svc, t->sub, t->probe,
+			    &t->rows[j]);
+		if (!stored)
+			store_deliveries_free(t->rows, t->n);
+		else
+			free(t->rows);
+	}
+	free(taken);
 }
 
 static void
@@ -634,16 +683,82 @@ delivery_audit_up(struct delivery *dl)
 	return up;
 }
 
+/* Stores the outcome of every done job; 0, or -1 when the store failed
+ * (they stay done, for the next tick). */
+static int
+delivery_store_done(struct delivery *dl)
+{
+	struct store_delivery_outcome *outs;
+	struct delivery_job *job;
+	size_t n = 0;
+	int rc;
+
+	TAILQ_FOREACH(job, &dl->done, link)
+		n++;
+	if (n == 0)
+		return 0;
+	if ((outs = calloc(n, sizeof(*outs))) == NULL)
+		return -1;
+	n = 0;
+	TAILQ_FOREACH(job, &dl->done, link)
+		outs[n++] = job->out;
+	rc = store_delivery_finish(dl->store, outs, n, clock_now_ms()) ==
+	    STORE_OK ? 0 : -1;
+	free(outs);
+	return rc;
+}
+
+static void
+delivery_free_jobs(struct delivery_jobs *jobs)
+{
+	struct delivery_job *job;
+
+	while ((job = TAILQ_FIRST(jobs)) != NULL) {
+		TAILQ_REMOVE(jobs, job, link);
+		delivery_job_free(job);
+	}
+}
+
+/* One transaction for the outcomes of the jobs done since the last tick
+ * and what every subscriber has room for now: a write per subscriber and
+ * one more for the outcomes made the committer and the audit log's
+ * index queue for the write lock behind this worker. The jobs start once
+ * it is stored. 1 if a subscriber may have more due, -1 when the store
+ * failed. */
+static int
+delivery_cycle(struct delivery *dl, int take)
+{
+	const struct config *cfg = dl->snap->cfg;
+	struct delivery_taken *taken = NULL;
+	int more = 0, stored;
+
+	if (!take && TAILQ_EMPTY(&dl->done))
+		return 0;
+	if (store_batch_begin(dl->store, 0) != STORE_OK)
+		return -1;
+	stored = delivery_store_done(dl) == 0;
+	if (take)
+		more = delivery_take_all(dl, cfg, &taken);
+	if (store_batch_end(dl->store) != STORE_OK)
+		stored = 0;
+	if (stored)
+		delivery_free_jobs(&dl->done);
+	else
+		log_error("delivery: outcomes not stored yet; retrying");
+	delivery_start_taken(dl, taken, taken ? cfg->nservices : 0, stored);
+	return stored ? more : -1;
+}
+
 static void
 delivery_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct delivery *dl = arg;
 	const struct config *cfg;
-	int more = 0;
+	int more;
 
 	if (dl->stopping) {
 		store_delivery_renew(dl->store);
-		if (delivery_drained(dl))
+		if (delivery_cycle(dl, 0) >= 0 && delivery_drained(dl))
 			event_base_loopbreak(dl->base);
 		else
 			delivery_schedule(dl, 20);
@@ -654,58 +769,23 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	cfg = dl->snap->cfg;
 	retention_step(dl->retention, cfg);
 	if (!delivery_audit_up(dl)) {
+		delivery_cycle(dl, 0);
 		delivery_schedule(dl, DELIVERY_AUDIT_WAIT_MS);
 		return;
 	}
-	/* Not only current subscribers: deliveries queued before a reload
-	 * that ended a subscription are taken too, and denied. On a store
-	 * several nodes share, only when it says the outbox changed. */
-	if (dl->more || store_outbox_changed(dl->store))
-		for (size_t i = 0; i < cfg->nservices; i++)
-			if (subscription_can_push(&cfg->services[i]))
-				more |= delivery_take(dl, &cfg->services[i]);
+	/* On a store several nodes share, takes run only when it says the
+	 * outbox changed (or the last one may have left some due). */
+	more = delivery_cycle(dl, dl->more || store_outbox_changed(dl->store));
+	if (more < 0) {
+		delivery_schedule(dl, DELIVERY_STORE_RETRY_MS);
+		return;
+	}
 	dl->more = more;
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
 			delivery_poll(dl, &cfg->services[i]);
 	delivery_schedule(dl, more ? 0 : DELIVERY_POLL_MS);
-}
-
-/* Stores every queued outcome in one transaction, then frees the jobs. */
-static void
-delivery_flush(evutil_socket_t fd, short what, void *arg)
-{
-	struct delivery *dl = arg;
-	struct store_delivery_outcome *outs;
-	struct delivery_job *job;
-	size_t n = 0;
-
-	TAILQ_FOREACH(job, &dl->done, link)
-		n++;
-	if (n == 0)
-		return;
-	if ((outs = calloc(n, sizeof(*outs))) == NULL)
-		goto later;
-	n = 0;
-	TAILQ_FOREACH(job, &dl->done, link)
-		outs[n++] = job->out;
-	if (store_delivery_finish(dl->store, outs, n, clock_now_ms()) != STORE_OK) {
-		free(outs);
-		goto later;
-	}
-	free(outs);
-	while ((job = TAILQ_FIRST(&dl->done)) != NULL) {
-		TAILQ_REMOVE(&dl->done, job, link);
-		delivery_job_free(job);
-	}
-	if (!dl->stopping)
-		delivery_schedule(dl, 0);
-	return;
-later:
-	log_error("delivery: outcomes not stored yet; retrying");
-	struct timeval tv = { 0, DELIVERY_STORE_RETRY_MS * 1000 };
-	event_add(dl->flush_ev, &tv);
 }
 
 static void *
@@ -720,16 +800,8 @@ delivery_main(void *arg)
 static void
 delivery_free(struct delivery *dl)
 {
-	struct delivery_job *job;
-
-	while ((job = TAILQ_FIRST(&dl->jobs)) != NULL) {
-		TAILQ_REMOVE(&dl->jobs, job, link);
-		delivery_job_free(job);
-	}
-	while ((job = TAILQ_FIRST(&dl->done)) != NULL) {
-		TAILQ_REMOVE(&dl->done, job, link);
-		delivery_job_free(job);
-	}
+	delivery_free_jobs(&dl->jobs);
+	delivery_free_jobs(&dl->done);
 	poller_free(dl->poller);
 	retention_free(dl->retention);
 	snapshot_release(dl->snap);
@@ -741,8 +813,6 @@ delivery_free(struct delivery *dl)
 	free(dl->subs);
 	if (dl->tick_ev != NULL)
 		event_free(dl->tick_ev);
-	if (dl->flush_ev != NULL)
-		event_free(dl->flush_ev);
 	if (dl->base != NULL)
 		event_base_free(dl->base);
 	store_close(dl->store);
@@ -788,8 +858,7 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		return NULL;
 	}
 	dl->tick_ev = dl->base ? evtimer_new(dl->base, delivery_tick, dl) : NULL;
-	dl->flush_ev = dl->base ? evtimer_new(dl->base, delivery_flush, dl) : NULL;
-	if (dl->tick_ev == NULL || dl->flush_ev == NULL) {
+	if (dl->tick_ev == NULL) {
 		snprintf(err, errlen, "delivery: cannot create the event loop");
 		delivery_free(dl);
 		return NULL;

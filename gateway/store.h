@@ -63,6 +63,17 @@ void store_close(struct store *st);
 #define STORE_PING_EVERY_MS 1000
 int store_ping(struct store *st);
 
+/* A batch: the writes made on st between store_batch_begin and
+ * store_batch_end share one transaction, so one write lock and one commit
+ * instead of one each. Each write still succeeds or fails whole (a failed
+ * one leaves the others of the batch in). durable: the commit waits for
+ * the fsync, as the writes a caller is answered for need (store_record_
+ * accept, ...); within a batch they are only as durable as its commit. No
+ * batch inside a batch. */
+enum store_status store_batch_begin(struct store *st, int durable);
+/* Commits the batch; STORE_ERROR when none of it was stored. */
+enum store_status store_batch_end(struct store *st);
+
 /* ---- links: (service, local_id) <-> subject ------------------------- */
 
 /* Creates the link, with the pivot normalisation version the subject was

@@ -315,6 +315,22 @@ store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 }
 
 enum store_status
+store_batch_begin(struct store *st, int durable)
+{
+	if (st->ops->batch_begin == NULL)
+		return STORE_OK;
+	return st->ops->batch_begin(st, durable);
+}
+
+enum store_status
+store_batch_end(struct store *st)
+{
+	if (st->ops->batch_end == NULL)
+		return STORE_OK;
+	return st->ops->batch_end(st);
+}
+
+enum store_status
 store_compact(struct store *st)
 {
 	return st->ops->compact(st);

@@ -12,6 +12,11 @@
 struct store_ops {
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
+	/* NULL: every write commits on its own. PostgreSQL's commits are
+	 * group-committed by the server already, and a batch would add a
+	 * savepoint's round trips to each write instead of saving any. */
+	enum store_status (*batch_begin)(struct store *st, int durable);
+	enum store_status (*batch_end)(struct store *st);
 	enum store_status (*link_put)(struct store *st, const char *service,
 	    const char *local_id, const char *subject, int pivot_version,
 	    int *created);

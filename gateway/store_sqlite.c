@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,9 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
 	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
@@ -282,6 +286,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SAVEPOINT] = "SAVEPOINT w",
+	[Q_RELEASE] = "RELEASE w",
+	[Q_ROLLBACK_TO] = "ROLLBACK TO w",
 	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
 	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
@@ -426,6 +433,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 struct sqlite_store {
 	struct store base;      /* first: a struct store * is a sqlite_store * */
 	sqlite3 *db;
+	int batch;              /* in store_batch_begin's transaction */
+	int batch_durable;
 	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
 };
 
@@ -498,23 +507,83 @@ sq_rollback(struct sqlite_store *ss)
 		sq_simple(ss, Q_ROLLBACK);
 }
 
-/* Runs fn inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it returns
- * STORE_OK. */
+/* Within a batch: fn as a savepoint, undone alone unless it returns
+ * STORE_OK. A failed write may have rolled the whole transaction back
+ * (disk full, I/O error): the batch is lost then, as its end says, and
+ * the writes after it fail. */
+static enum store_status
+sq_savepoint(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	/* Outside a transaction the savepoint would commit on its own. */
+	if (sqlite3_get_autocommit(ss->db))
+		return STORE_ERROR;
+	if ((rc = sq_simple(ss, Q_SAVEPOINT)) != STORE_OK)
+		return rc;
+	if ((rc = fn(ss, arg)) != STORE_OK) {
+		if (!sqlite3_get_autocommit(ss->db) &&
+		    sq_simple(ss, Q_ROLLBACK_TO) == STORE_OK)
+			sq_simple(ss, Q_RELEASE);
+		return rc;
+	}
+	return sq_simple(ss, Q_RELEASE);
+}
+
+/* The threads of this process wait for each other's write transactions
+ * here, asleep until the lock is free, rather than in sq_busy's polling:
+ * each thread has its own connection, and with four of them writing (the
+ * workers, the delivery worker, the audit log's index) on two cores, the
+ * waiters' wake-ups cost more CPU than the writes. SQLite's own lock still
+ * rules against other processes (a sqlite3 shell, `tellonce` commands).
+ * Never held while waiting for anything but the store. */
+static pthread_mutex_t sq_writer = PTHREAD_MUTEX_INITIALIZER;
+
+/* BEGIN IMMEDIATE with sq_writer held; released unless STORE_OK. */
+static enum store_status
+sq_begin(struct sqlite_store *ss)
+{
+	enum store_status rc;
+
+	pthread_mutex_lock(&sq_writer);
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		pthread_mutex_unlock(&sq_writer);
+	return rc;
+}
+
+/* COMMIT, or ROLLBACK unless ok; releases sq_writer. */
+static enum store_status
+sq_end(struct sqlite_store *ss, int ok)
+{
+	enum store_status rc = STORE_ERROR;
+
+	if (ok && (rc = sq_simple(ss, Q_COMMIT)) == STORE_OK) {
+		pthread_mutex_unlock(&sq_writer);
+		return rc;
+	}
+	sq_rollback(ss);
+	pthread_mutex_unlock(&sq_writer);
+	return rc;
+}
+
+/* Runs fn inside BEGIN IMMEDIATE ... COMMIT (a savepoint within a batch);
+ * rolls back unless it returns STORE_OK. */
 static enum store_status
 sq_transaction(struct sqlite_store *ss,
     enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
 {
 	enum store_status rc;
 
-	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+	if (ss->batch)
+		return sq_savepoint(ss, fn, arg);
+	if ((rc = sq_begin(ss)) != STORE_OK)
 		return rc;
 	if ((rc = fn(ss, arg)) != STORE_OK) {
-		sq_rollback(ss);
+		sq_end(ss, 0);
 		return rc;
 	}
-	if ((rc = sq_simple(ss, Q_COMMIT)) != STORE_OK)
-		sq_rollback(ss);
-	return rc;
+	return sq_end(ss, 1);
 }
 
 static int sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen);
@@ -529,10 +598,46 @@ sq_durable(struct sqlite_store *ss,
 {
 	enum store_status rc;
 
-	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+	/* Within a batch, its commit is the one that syncs. */
+	if (!ss->batch &&
+	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
 		return sq_fail(ss, "synchronous");
 	rc = sq_transaction(ss, fn, arg);
-	sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	if (!ss->batch)
+		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	return rc;
+}
+
+static enum store_status
+sq_batch_begin(struct store *st, int durable)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc;
+
+	if (durable &&
+	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+		return sq_fail(ss, "synchronous");
+	if ((rc = sq_begin(ss)) != STORE_OK) {
+		if (durable)
+			sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+		return rc;
+	}
+	ss->batch = 1;
+	ss->batch_durable = durable;
+	return STORE_OK;
+}
+
+static enum store_status
+sq_batch_end(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+	/* A write that failed hard ended the transaction: nothing is left
+	 * to commit, and the batch is lost. */
+	enum store_status rc = sq_end(ss, !sqlite3_get_autocommit(ss->db));
+
+	if (ss->batch_durable)
+		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	ss->batch = ss->batch_durable = 0;
 	return rc;
 }
 
@@ -2557,6 +2662,8 @@ static const struct store_ops sqlite_ops = {
 	.access_put = sq_access_put,
 	.access_mandate = sq_access_mandate,
 	.access_list = sq_access_list,
+	.batch_begin = sq_batch_begin,
+	.batch_end = sq_batch_end,
 	.record_accept = sq_record_accept,
 	.push_audited = sq_push_audited,
 	.poll_cursor = sq_poll_cursor,

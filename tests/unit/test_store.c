@@ -2,8 +2,8 @@
  * migrations, links, consents, objections, the access index, view keys,
  * the last signed checkpoint, and two threads writing at once, each on
  * SQLite files and on a real PostgreSQL server the test starts; then what
- * only one backend has: SQLite's commits that wait for the disk and its
- * online backup, PostgreSQL's password kept out of the URL, a server that
+ * only one backend has: SQLite's commits that wait for the disk, its
+ * batches and its online backup, PostgreSQL's password kept out of the URL, a server that
  * goes away and comes back, and one that stops answering. */
 #include <dirent.h>
 #include <pthread.h>
@@ -672,6 +672,56 @@ test_acknowledged_writes_sync(void)
 	store_close(st);
 }
 
+/* A batch is one transaction: another connection sees none of it before
+ * its end, a write refused inside it leaves the others in, and only a
+ * durable batch waits for the disk (once, at its end). */
+static void
+test_batch(void)
+{
+	struct store *st = suite_open("batch"), *other = suite_open("batch");
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	int created, before;
+
+	CHECK(st != NULL && other != NULL);
+	if (st == NULL || other == NULL)
+		return;
+	CHECK_INT(store_batch_begin(st, 0), STORE_OK);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created),
+	    STORE_CONFLICT);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, view_key),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_batch_end(st), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, view_key),
+	    STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(other, "caf", "C2", subject, view_key),
+	    STORE_OK);
+	CHECK_STR(subject, SUBJ_B);
+
+	CHECK_INT(store_batch_begin(st, 1), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C3", SUBJ_A, 2, &created),
+	    STORE_CONFLICT);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_put(st, "impots", "I1", SUBJ_A, 2, &created),
+	    STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	CHECK_INT(store_batch_end(st), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	CHECK_INT(store_link_subject(other, "impots", "I1", subject, view_key),
+	    STORE_OK);
+	/* Back to one transaction per write, and to NORMAL. */
+	before = atomic_load(&syncs);
+	CHECK_INT(access_put(st, SUBJ_A, 7), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	store_close(other);
+	store_close(st);
+}
+
 /* The last signed checkpoint per origin: never replaced by a smaller
  * one, and no fsync for it (one a checkpoint, on the sequencer). */
 static void
@@ -911,6 +961,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_new_id);
 	SUITE_RUN(test_audit_heads);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
+	SUITE_RUN_SQLITE(test_batch);
 	SUITE_RUN_SQLITE(test_backup);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
