@@ -74,6 +74,13 @@ bench_rss_mib() {
 	awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
 }
 
+# CPU seconds process $1 has used (user and system, all its threads):
+# on a shared machine, CPU per request compares runs better than req/s.
+bench_cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+		"/proc/$1/stat"
+}
+
 # Prints "LABEL: FIGURE (goal OP GOAL) ok|MISSED" and remembers a miss;
 # OP is >= or <=.
 bench_goal() {

@@ -76,7 +76,8 @@ policies:
 YAML
 } > "$W/tellonce.yaml"
 ${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
-pids+=($!)
+gw_pid=$!
+pids+=($gw_pid)
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
 	sleep 0.1
@@ -121,7 +122,7 @@ count() {  # deliveries in the given states (enum store_delivery_state)
 	/usr/bin/python3 -c 'import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
 print(db.execute("SELECT count(*) FROM deliveries WHERE state " + sys.argv[2]).fetchone()[0])' \
-	    "$W/tellonce.db" "$1"
+	    "$DATA/tellonce.db" "$1"
 }
 start=$(date +%s.%N)
 out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$GW")
@@ -137,6 +138,7 @@ printf 'accepted (durable)  : %10.0f pushes/s  p99 %s\n' "$rps" "$p99"
 awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" 'BEGIN {
 	printf "delivered           : %10.0f deliveries/s  (%d in %.1fs, outbox empty %.1fs after the last push)\n",
 	    d / (e - s), d, e - s, e - p }'
+bench_figure push_rps "$rps"; bench_figure push_rss_mib "$(bench_rss_mib "$gw_pid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"
 non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
 [ -z "$non2xx" ] || echo "gateway: $non2xx"

@@ -357,6 +357,18 @@ enum store_status store_compact(struct store *st);
 enum store_status store_link_delete(struct store *st, const char *service,
     const char *local_id, int64_t now_ms, char *subject);
 
+/* ---- bulk loads ------------------------------------------------------ */
+
+/* Between store_bulk_begin and store_bulk_end, the connection's writes
+ * join one transaction instead of each committing (and syncing) its own:
+ * a load of millions of rows (bench/scale_fill.c) takes minutes, not
+ * hours. Nothing is durable or visible to other connections before
+ * store_bulk_end(st, 1) commits; store_bulk_end(st, 0), or a write that
+ * failed inside, loses the whole bulk. Not for the serving path: other
+ * writers wait for the bulk to end. */
+enum store_status store_bulk_begin(struct store *st);
+enum store_status store_bulk_end(struct store *st, int commit);
+
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);
 

@@ -389,3 +389,15 @@ store_new_id(char id[STORE_ID_LEN])
 	store_random(raw, sizeof(raw));
 	encode_hex(raw, sizeof(raw), id);
 }
+
+enum store_status
+store_bulk_begin(struct store *st)
+{
+	return st->ops->bulk_begin(st);
+}
+
+enum store_status
+store_bulk_end(struct store *st, int commit)
+{
+	return st->ops->bulk_end(st, commit);
+}

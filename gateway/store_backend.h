@@ -77,6 +77,8 @@ struct store_ops {
 	enum store_status (*compact)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
+	enum store_status (*bulk_begin)(struct store *st);
+	enum store_status (*bulk_end)(struct store *st, int commit);
 };
 
 struct store {

@@ -368,6 +368,8 @@ struct sqlite_store {
 	struct store base;      /* first: a struct store * is a sqlite_store * */
 	sqlite3 *db;
 	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
+	int bulk;               /* inside store_bulk_begin: no own transactions */
+	int bulk_failed;        /* a write failed inside the bulk */
 };
 
 static const struct store_ops sqlite_ops;
@@ -447,6 +449,11 @@ sq_transaction(struct sqlite_store *ss,
 {
 	enum store_status rc;
 
+	if (ss->bulk) {
+		if ((rc = fn(ss, arg)) != STORE_OK && rc != STORE_NOT_FOUND)
+			ss->bulk_failed = 1;
+		return rc;
+	}
 	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
 		return rc;
 	if ((rc = fn(ss, arg)) != STORE_OK) {
@@ -470,6 +477,8 @@ sq_durable(struct sqlite_store *ss,
 {
 	enum store_status rc;
 
+	if (ss->bulk)
+		return sq_transaction(ss, fn, arg);
 	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
 		return sq_fail(ss, "synchronous");
 	rc = sq_transaction(ss, fn, arg);
@@ -2184,6 +2193,43 @@ sq_link_delete(struct store *st, const char *service, const char *local_id,
 	return sq_durable(sq(st), sq_link_delete_rows, &u);
 }
 
+/* ---- bulk loads ------------------------------------------------------ */
+
+static enum store_status
+sq_bulk_begin(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc;
+
+	if (ss->bulk)
+		return STORE_ERROR;
+	/* The one commit at the end is the durable one. */
+	if (sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
+		return sq_fail(ss, "synchronous");
+	if ((rc = sq_simple(ss, Q_BEGIN)) != STORE_OK)
+		return rc;
+	ss->bulk = 1;
+	ss->bulk_failed = 0;
+	return STORE_OK;
+}
+
+static enum store_status
+sq_bulk_end(struct store *st, int commit)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc = STORE_ERROR;
+
+	if (!ss->bulk)
+		return STORE_ERROR;
+	ss->bulk = 0;
+	if (commit && !ss->bulk_failed)
+		rc = sq_simple(ss, Q_COMMIT);
+	if (rc != STORE_OK)
+		sq_rollback(ss);
+	sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+	return commit ? rc : STORE_OK;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
@@ -2217,4 +2263,6 @@ static const struct store_ops sqlite_ops = {
 	.compact = sq_compact,
 	.link_delete = sq_link_delete,
 	.outbox_counts = sq_outbox_counts,
+	.bulk_begin = sq_bulk_begin,
+	.bulk_end = sq_bulk_end,
 };

@@ -1,6 +1,6 @@
 /* test_store.c — the SQLite store on real files: schema migrations, links,
- * consents, objections, the access index, two threads writing at once, and
- * which commits wait for the disk. */
+ * consents, objections, the access index, two threads writing at once,
+ * which commits wait for the disk, and bulk loads. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -601,6 +601,55 @@ test_acknowledged_writes_sync(void)
 	store_close(st);
 }
 
+/* A bulk load is one transaction: invisible to other connections until it
+ * commits, synced once at the end, and lost whole when it is abandoned or
+ * one of its writes failed. */
+static void
+test_bulk(void)
+{
+	struct store *st = open_named("bulk.db"), *other = open_named("bulk.db");
+	char subject[STORE_SUBJECT_LEN];
+	int created, before;
+
+	CHECK(st != NULL && other != NULL);
+	if (st == NULL || other == NULL)
+		goto out;
+	CHECK_INT(store_bulk_begin(st), STORE_OK);
+	CHECK_INT(store_bulk_begin(st), STORE_ERROR);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, NULL),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_bulk_end(st, 0), STORE_OK);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL),
+	    STORE_NOT_FOUND);
+
+	CHECK_INT(store_bulk_begin(st), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_bulk_end(st, 1), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	CHECK_INT(store_link_subject(other, "caf", "C1", subject, NULL), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+
+	CHECK_INT(store_bulk_begin(st), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C3", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created),
+	    STORE_CONFLICT);
+	CHECK_INT(store_bulk_end(st, 1), STORE_ERROR);
+	CHECK_INT(store_link_subject(other, "caf", "C3", subject, NULL),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_bulk_end(st, 1), STORE_ERROR);
+	/* Back to a transaction per write. */
+	CHECK_INT(store_link_put(st, "caf", "C3", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(other, "caf", "C3", subject, NULL), STORE_OK);
+out:
+	store_close(st);
+	store_close(other);
+}
+
 int
 main(void)
 {
@@ -616,6 +665,7 @@ main(void)
 	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
 	UNIT_RUN(test_acknowledged_writes_sync);
+	UNIT_RUN(test_bulk);
 	tmpdir_remove(dir);
 	return UNIT_END();
 }
