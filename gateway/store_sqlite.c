@@ -2231,6 +2231,8 @@ sq_bulk_end(struct store *st, int commit)
 }
 
 static const struct store_ops sqlite_ops = {
+	/* A file only the serving process opens. */
+	.cacheable = 1,
 	.close = sq_close,
 	.ping = sq_ping,
 	.link_put = sq_link_put,
