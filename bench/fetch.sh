@@ -87,11 +87,18 @@ PIVOT='{"family_name":"Bench","given_names":"Mark","birthdate":"1980-01-01","bir
 curl -fs -H 'Authorization: Bearer bench-mairie' "http://127.0.0.1:$GW/v1/links" -d "{\"local_id\":\"M1\",\"pivot\":$PIVOT}" >/dev/null
 curl -fs -H 'Authorization: Bearer bench-caf' "http://127.0.0.1:$GW/v1/links" -d "{\"local_id\":\"C1\",\"pivot\":$PIVOT}" >/dev/null
 
-cat > "$W/fetch.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"subject":"C1","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}'
-wrk.headers["Authorization"] = "Bearer bench-caf"
-wrk.headers["Content-Type"] = "application/json"
+# On a filled store, each fetch is for one of its subjects at random (caf's
+# c-N, linked by scale_fill), so that lookups miss as they would in a large
+# deployment; on the empty store, always C1.
+filled=$(sed -n 's/^subjects=\([0-9]*\).*/\1/p' "$DATA/filled" 2>/dev/null || true)
+cat > "$W/fetch.lua" <<LUA
+local n = ${filled:-0}
+local body = '{"subject":"%s","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}'
+request = function()
+	local who = n > 0 and ("c-" .. math.random(0, n - 1)) or "C1"
+	return wrk.format("POST", nil, {["Authorization"] = "Bearer bench-caf",
+		["Content-Type"] = "application/json"}, string.format(body, who))
+end
 LUA
 check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-caf' \
 	"http://127.0.0.1:$GW/v1/fetch" -d '{"subject":"C1","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}')
@@ -99,7 +106,7 @@ check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-c
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
-echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}"
+echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}, ${filled:-1} subject(s) fetched"
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
 cpu0=$(bench_cpu_s "$gw_pid")
