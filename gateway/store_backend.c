@@ -76,11 +76,14 @@ store_cache_of(struct store *st)
 }
 
 /* A write that may change a cached answer: returns rc after telling every
- * cache, whatever rc is (a failed write may have done part). */
+ * cache, whatever rc is (a failed write may have done part), and wiping
+ * the writer's own at once. */
 static enum store_status
-store_changed(enum store_status rc)
+store_changed(struct store *st, enum store_status rc)
 {
 	store_cache_changed();
+	if (st->cache != NULL)
+		store_cache_wipe(st->cache);
 	return rc;
 }
 
@@ -102,7 +105,7 @@ enum store_status
 store_link_put(struct store *st, const char *service, const char *local_id,
     const char *subject, int pivot_version, int *created)
 {
-	return store_changed(st->ops->link_put(st, service, local_id, subject,
+	return store_changed(st, st->ops->link_put(st, service, local_id, subject,
 	    pivot_version, created));
 }
 
@@ -153,7 +156,7 @@ store_view_key_get(struct store *st, const char *subject,
 enum store_status
 store_view_key_erase(struct store *st, const char *subject)
 {
-	return store_changed(st->ops->view_key_erase(st, subject));
+	return store_changed(st, st->ops->view_key_erase(st, subject));
 }
 
 enum store_status
@@ -226,7 +229,7 @@ store_consent_list_for(struct store *st, const char *subject,
 enum store_status
 store_objection_insert(struct store *st, const struct store_objection *o)
 {
-	return store_changed(st->ops->objection_insert(st, o));
+	return store_changed(st, st->ops->objection_insert(st, o));
 }
 
 enum store_status
@@ -342,7 +345,7 @@ store_purge_backlog(struct store *st, const struct store_purge *p,
 enum store_status
 store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 {
-	return store_changed(st->ops->erase_subject(st, subject, erased));
+	return store_changed(st, st->ops->erase_subject(st, subject, erased));
 }
 
 enum store_status
@@ -355,7 +358,7 @@ enum store_status
 store_link_delete(struct store *st, const char *service, const char *local_id,
     int64_t now_ms, char *subject)
 {
-	return store_changed(st->ops->link_delete(st, service, local_id, now_ms,
+	return store_changed(st, st->ops->link_delete(st, service, local_id, now_ms,
 	    subject));
 }
 
@@ -486,5 +489,5 @@ store_bulk_begin(struct store *st)
 enum store_status
 store_bulk_end(struct store *st, int commit)
 {
-	return store_changed(st->ops->bulk_end(st, commit));
+	return store_changed(st, st->ops->bulk_end(st, commit));
 }

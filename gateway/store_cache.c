@@ -10,17 +10,17 @@
 #define STORE_CACHE_SLOTS 2048
 
 struct store_cache_entry {
-	uint64_t gen;
 	enum store_status status;
 	size_t keylen, len;
 	char *data;             /* key then value; owned */
 };
 
 struct store_cache {
+	uint64_t seen;          /* the generation its entries may have */
 	struct store_cache_entry slot[STORE_CACHE_SLOTS];
 };
 
-/* Starts at 1: an empty slot (gen 0) never matches. */
+/* Starts at 1: a new cache (seen 0) catches up before its first answer. */
 static _Atomic uint64_t store_cache_gen = 1;
 
 struct store_cache *
@@ -29,13 +29,45 @@ store_cache_new(void)
 	return calloc(1, sizeof(struct store_cache));
 }
 
+/* Wipes every entry: answers hold subjects and view keys, and an erased
+ * view key must not stay in memory once its connection looks up again. */
+static void
+store_cache_drop(struct store_cache *c)
+{
+	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++) {
+		struct store_cache_entry *e = &c->slot[i];
+
+		if (e->data != NULL)
+			explicit_bzero(e->data, e->keylen + e->len);
+		free(e->data);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
+/* Drops the entries of an older generation than the current one. */
+static void
+store_cache_catch_up(struct store_cache *c)
+{
+	uint64_t now = atomic_load(&store_cache_gen);
+
+	if (c->seen == now)
+		return;
+	store_cache_drop(c);
+	c->seen = now;
+}
+
+void
+store_cache_wipe(struct store_cache *c)
+{
+	store_cache_catch_up(c);
+}
+
 void
 store_cache_free(struct store_cache *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++)
-		free(c->slot[i].data);
+	store_cache_drop(c);
 	free(c);
 }
 
@@ -88,9 +120,11 @@ int
 store_cache_get(struct store_cache *c, const char *key, size_t keylen,
     enum store_status *status, void *value, size_t *len)
 {
-	struct store_cache_entry *e = &c->slot[store_cache_slot(key, keylen)];
+	struct store_cache_entry *e;
 
-	if (e->data == NULL || e->gen != atomic_load(&store_cache_gen) ||
+	store_cache_catch_up(c);
+	e = &c->slot[store_cache_slot(key, keylen)];
+	if (e->data == NULL ||
 	    e->keylen != keylen || memcmp(e->data, key, keylen) != 0)
 		return 0;
 	*status = e->status;
@@ -103,16 +137,21 @@ void
 store_cache_put(struct store_cache *c, uint64_t gen, const char *key,
     size_t keylen, enum store_status status, const void *value, size_t len)
 {
-	struct store_cache_entry *e = &c->slot[store_cache_slot(key, keylen)];
+	struct store_cache_entry *e;
 	char *data;
 
-	if ((status != STORE_OK && status != STORE_NOT_FOUND) ||
+	store_cache_catch_up(c);
+	/* Read before a write that has since returned: never kept. */
+	if (gen != c->seen || (status != STORE_OK && status != STORE_NOT_FOUND) ||
 	    len > STORE_CACHE_VALUE_MAX || keylen == 0)
 		return;
+	e = &c->slot[store_cache_slot(key, keylen)];
+	if (e->data != NULL)
+		explicit_bzero(e->data, e->keylen + e->len);
 	if ((data = realloc(e->data, keylen + len + 1)) == NULL)
 		return;
 	memcpy(data, key, keylen);
 	if (len > 0)
 		memcpy(data + keylen, value, len);
-	*e = (struct store_cache_entry){ gen, status, keylen, len, data };
+	*e = (struct store_cache_entry){ status, keylen, len, data };
 }

@@ -9,6 +9,9 @@
  * answer is kept with the generation read before it was asked for, and
  * serves only while the generation has not moved: a write committed
  * before a lookup starts is always seen, whichever connection made it.
+ * A connection that sees the generation moved wipes all its answers (they
+ * hold subjects and view keys: an erased view key stays in memory only
+ * until its connection's next cached lookup or write).
  * The generation is this process's: a backend written by several
  * processes (several nodes on one PostgreSQL) must not be cached
  * (store_ops.cacheable 0) until it can hear the others' writes. */
@@ -31,6 +34,9 @@ void store_cache_free(struct store_cache *c);
 
 /* A write that may change a cached answer has returned. */
 void store_cache_changed(void);
+/* Drops c's answers of an older generation: after store_cache_changed,
+ * all of them. */
+void store_cache_wipe(struct store_cache *c);
 /* The generation to tag an answer about to be read with. */
 uint64_t store_cache_generation(void);
 
