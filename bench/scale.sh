@@ -51,7 +51,7 @@ fig() { awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }' "$W/$1"; }
 echo "== large store / small store ($want)"
 for k in fetch_rps push_rps; do
 	bench_goal "$k large/small" "$(awk -v l="$(fig large $k)" -v s="$(fig small $k)" \
-		'BEGIN { printf "%.2f", s > 0 ? l / s : 0 }')" ">=" 0.8
+		'BEGIN { printf "%.2f", (s > 0 ? l / s : 0) }')" ">=" 0.8
 done
 echo "fetch p99: small $(fig small fetch_p99_ms) ms, large $(fig large fetch_p99_ms) ms"
 echo "peak RSS at 64 connections: small $(fig small fetch_rss_mib) MiB (fetch), large $(fig large fetch_rss_mib) MiB (fetch), $(fig large push_rss_mib) MiB (push)"
