@@ -6,6 +6,8 @@
 #   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze),
 #                   SAN=1 too
 #   make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same)
+#   make deb        the Debian package (debian/), built in build/deb, linted
+#   make test-deb   root: installs that package, starts it, purges it
 #
 # `deps`, `run` and `test` call make again after installing packages, so that
 # pkg-config sees libraries that were only just installed.
@@ -37,6 +39,9 @@ TEST_PKGS = python3-cryptography python3-yaml postgresql groff-base mandoc syste
 	prometheus
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
+# Only `make deb` and `make test-deb` need these (the build dependencies
+# are DEB_PKGS).
+DEB_TOOL_PKGS = debhelper lintian
 # Only `make fuzz` needs these (clang and its libFuzzer runtime).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
@@ -94,7 +99,7 @@ FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
 FUZZ_BINS   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps build-tests test test-faults run install uninstall clean \
-	bench fuzz fuzz-build
+	bench fuzz fuzz-build deb test-deb
 
 all: $(BUILD)/tellonce
 
@@ -191,6 +196,25 @@ test:
 test-faults: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh faults
+
+# dpkg-buildpackage writes its packages next to the source tree, so it runs
+# on a copy of the tree in build/deb, which keeps them, and the build's own
+# debian/tellonce, out of the checkout. Building binary packages needs no
+# orig tarball.
+DEB_SRC = build/deb/tellonce-$(VERSION)
+deb:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(DEB_TOOL_PKGS)"
+	rm -rf build/deb
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./build --exclude=./.git . | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b
+	lintian --fail-on error build/deb/tellonce_*.changes
+
+test-deb:
+	@$(MAKE) --no-print-directory deb
+	@tests/run.sh deb
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -52,6 +52,7 @@ export TELLONCE_PSEUDONYM_KEY=demo-pseudonym-key-0123456789abcdef0123456789
 export TELLONCE_ADMIN_TOKEN=demo-admin-token
 export MAIRIE_KEY=demo-mairie-key CAF_KEY=demo-caf-key
 export CCAS_KEY=demo-ccas-key PORTAL_KEY=demo-portal-key
+export FS_KEY=demo-franceservices-key
 
 "$BUILD/tellonce" keygen -o "$DEMO/audit.key" \
 	--origin demo.tellonce.example/audit > "$DEMO/audit.vkey"

@@ -63,7 +63,7 @@ fuzz_stop(void)
 	server_stop(fuzz_gw.server);
 	audit_close(fuzz_gw.audit);
 	EVP_PKEY_free(fuzz_gw.signer);
-	free(fuzz_gw.verifier_key);
+	free(fuzz_gw.verifier_keys);
 	memset(&fuzz_gw, 0, sizeof(fuzz_gw));
 	fuzz_port = 0;
 }
@@ -90,11 +90,10 @@ fuzz_start(void)
 	fuzz_gw.signer = keys_load_private(&cfg->gateway.audit.signing_key, err,
 	    sizeof(err));
 	fuzz_gw.audit = audit_open(&cfg->gateway.audit, err, sizeof(err));
-	if (fuzz_gw.signer != NULL && keys_public_raw(fuzz_gw.signer,
-	    fuzz_gw.signer_pub) == 0)
-		fuzz_gw.verifier_key = keys_verifier_string(
-		    cfg->gateway.audit.origin, fuzz_gw.signer_pub);
-	if (fuzz_gw.verifier_key == NULL || fuzz_gw.audit == NULL ||
+	if (fuzz_gw.signer != NULL && fuzz_gw.audit != NULL &&
+	    keys_public_raw(fuzz_gw.signer, fuzz_gw.signer_pub) == 0)
+		fuzz_gw.verifier_keys = audit_verifier_keys(fuzz_gw.audit);
+	if (fuzz_gw.verifier_keys == NULL ||
 	    (fd = server_listen("127.0.0.1:0", err, sizeof(err))) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
 	    server_start_on(&fuzz_gw, cfg, fd, -1, err, sizeof(err)) == NULL) {

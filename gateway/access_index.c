@@ -2,6 +2,8 @@
  * (see access_index.h). */
 #include "access_index.h"
 
+#include <stdlib.h>
+
 #include "log.h"
 
 /* The audit index hook: runs on the sequencer thread once per batch,
@@ -9,13 +11,24 @@
  * entries cannot tell their subject, so one written without its row
  * could never be indexed afterwards. */
 static int
-access_index_batch(const char *const *subjects, const uint64_t *indexes,
-    size_t n, void *arg)
+access_index_batch(const struct audit_indexed *rows, size_t n, void *arg)
 {
-	if (store_access_put(arg, subjects, indexes, n) == STORE_OK)
+	struct store_access *put = calloc(n, sizeof(*put));
+	enum store_status rc = STORE_ERROR;
+
+	if (put != NULL) {
+		for (size_t i = 0; i < n; i++)
+			put[i] = (struct store_access){ rows[i].subject,
+			    rows[i].index, rows[i].mandate, rows[i].mediator,
+			    rows[i].helper };
+		rc = store_access_put(arg, put, n);
+	}
+	free(put);
+	if (rc == STORE_OK)
 		return 0;
 	log_error("access index: entries %llu..%llu not indexed: not written",
-	    (unsigned long long)indexes[0], (unsigned long long)indexes[n - 1]);
+	    (unsigned long long)rows[0].index,
+	    (unsigned long long)rows[n - 1].index);
 	return -1;
 }
 

@@ -4,8 +4,10 @@
 #ifndef TELLONCE_API_H
 #define TELLONCE_API_H
 
+#include "audit.h"
 #include "config_model.h"
 #include "encode.h"
+#include "policy.h"
 #include "request.h"
 #include "store.h"
 
@@ -31,6 +33,10 @@ void api_consents_post(struct request *r);
 void api_consents_get(struct request *r);
 void api_consents_delete(struct request *r);
 void api_objections_post(struct request *r);
+/* api_mandates.c (mediators, contract §8) */
+void api_mandates_post(struct request *r);
+void api_mandates_get(struct request *r);
+void api_mandates_delete(struct request *r);
 /* api_fetch.c */
 void api_fetch_post(struct request *r);
 /* api_audit.c */
@@ -78,6 +84,25 @@ int api_dataset(struct request *r, const char *name,
 /* The service named by `name`; 400 if it is not in the config. */
 int api_service(struct request *r, const char *field, const char *name,
     const struct config_service **svc);
+
+/* An act of a mediator for a citizen (contract §8): the helper who acts
+ * (required unless helper_optional) and the mandate named (optional),
+ * from the body or, for a GET, the query. */
+struct api_act {
+	const char *helper;
+	const char *mandate;
+};
+int api_act_parse(struct request *r, int helper_optional, struct api_act *act);
+/* Decides the caller's act `action` (a STORE_MANDATE_* bit) on subject,
+ * about dataset ds (or none), under act's mandate or any (policy.c).
+ * *reason and *m as policy_mandate_decide gives them (clear *m). */
+int api_act_decide(struct request *r, const struct api_act *act,
+    const char *subject, unsigned action, const struct config_dataset *ds,
+    enum policy_reason *reason, struct store_mandate *m);
+/* The audit entry fields of an act under a mandate: the mediator, the
+ * helper and the mandate that decided, if any. Borrows from act and m. */
+void api_act_audit(struct request *r, const struct api_act *act,
+    const struct store_mandate *m, struct audit_entry *e);
 
 /* Listings page with one kind of cursor (docs/api.md, "Paging"): an
  * opaque string, the `next` of a page, passed back as `after`. It encodes

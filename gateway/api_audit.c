@@ -19,6 +19,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "merkle.h"
+#include "metrics.h"
 
 #define ACCESS_LOG_LIMIT     50
 #define ACCESS_LOG_LIMIT_MAX 500
@@ -234,6 +235,51 @@ api_audit_entry(struct request *r)
 
 /* ---- the access log --------------------------------------------------- */
 
+/* What a reader of the access log is shown: all of it (transparency
+ * role), or, for a mediator under a mandate, the entries about the
+ * mandate's datasets and its own acts. */
+struct access_log_view {
+	char subject[STORE_SUBJECT_LEN];
+	unsigned char view_key[STORE_VIEW_KEY_LEN];
+	uint64_t before, limit;
+	struct store_mandate mandate;    /* id "" for the whole log */
+	enum policy_reason reason;       /* a mediator's: allowed or why not */
+};
+
+static int
+access_log_dataset_in(const struct store_mandate *m, const char *dataset)
+{
+	for (size_t i = 0; dataset != NULL && i < m->ndatasets; i++)
+		if (strcmp(m->datasets[i], dataset) == 0)
+			return 1;
+	return 0;
+}
+
+/* Marks e when it was an act under a mandate (mandate: true, the
+ * mediator, the helper), from the private index. 0 when the view shows it, -1 when
+ * the mediator's view leaves it out. */
+static int
+access_log_mandate(struct request *r, const struct access_log_view *v,
+    uint64_t index, json_t *e)
+{
+	char *mediator = NULL, *helper = NULL;
+	int mine, shown;
+
+	/* Only these entries get the marks: every other stays as logged. */
+	if (store_access_mandate(r->store, v->subject, index, &mediator,
+	    &helper) == STORE_OK) {
+		json_object_set_new(e, "mandate", json_true());
+		json_object_set_new(e, "mediator", json_string(mediator));
+		json_object_set_new(e, "helper", json_string(helper));
+	}
+	mine = mediator != NULL && strcmp(mediator, r->caller->id) == 0;
+	shown = v->mandate.id[0] == '\0' || mine ||
+	    access_log_dataset_in(&v->mandate, jsonutil_string(e, "dataset"));
+	free(mediator);
+	free(helper);
+	return shown ? 0 : -1;
+}
+
 /* Whether entry e commits to the subject of view key v. An index row
  * whose entry a crash lost names an index that a later entry took
  * (access_index.h): that entry fails this. */
@@ -270,12 +316,13 @@ access_log_names(json_t *e, const struct config *cfg)
 	}
 }
 
-/* One access-log item: the entry as it is in the log, its index, and its
- * inclusion proof in the checkpointed tree (null until a checkpoint covers
- * it). NULL if the entry is not this subject's. */
+/* One access-log item: the entry as it is in the log, whether it was an
+ * act under a mandate, its index, and its inclusion proof in the
+ * checkpointed tree (null until a checkpoint covers it). NULL if the entry
+ * is not this subject's or not in the view. */
 static json_t *
-access_log_item(struct request *r, uint64_t index, const unsigned char *v,
-    uint64_t cp_size)
+access_log_item(struct request *r, const struct access_log_view *v,
+    uint64_t index, uint64_t cp_size)
 {
 	merkle_hash proof[MERKLE_MAX_PROOF], root;
 	json_t *e, *p = json_null();
@@ -286,10 +333,14 @@ access_log_item(struct request *r, uint64_t index, const unsigned char *v,
 		return NULL;
 	e = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (e == NULL || !access_log_is_subjects(e, v)) {
+	if (e == NULL || !access_log_is_subjects(e, v->view_key)) {
 		log_info("access log: entry %llu is not the subject's (a crash "
 		    "lost the entry first indexed there)",
 		    (unsigned long long)index);
+		json_decref(e);
+		return NULL;
+	}
+	if (access_log_mandate(r, v, index, e) != 0) {
 		json_decref(e);
 		return NULL;
 	}
@@ -303,48 +354,16 @@ access_log_item(struct request *r, uint64_t index, const unsigned char *v,
 	return e;
 }
 
-void
-api_access_log(struct request *r)
+static void
+access_log_reply(struct request *r, const struct access_log_view *v)
 {
-	char subject[STORE_SUBJECT_LEN], *note, vkey[COMMITMENT_B64_LEN];
-	char next[API_CURSOR_LEN];
-	unsigned char view_key[STORE_VIEW_KEY_LEN];
-	const char *local_id = request_query(r, "subject");
-	uint64_t limit = ACCESS_LOG_LIMIT, before = UINT64_MAX, cp_size, *idx;
-	int64_t after;
+	char *note, vkey[COMMITMENT_B64_LEN], next[API_CURSOR_LEN];
+	uint64_t cp_size, *idx;
 	json_t *entries;
 	size_t n;
 
-	if (!(r->caller->roles & CONFIG_ROLE_TRANSPARENCY)) {
-		request_reply_problem(r, 403, NULL,
-		    "reading access logs needs the transparency role");
-		return;
-	}
-	if (local_id == NULL || *local_id == '\0') {
-		request_reply_problem(r, 400, NULL, "\"subject\" is required");
-		return;
-	}
-	/* Newest first: a page goes on before the last entry of the one
-	 * before it. `before=INDEX` is version 0.1's integer cursor. */
-	if (audit_query_u64(r, "limit", &limit) < 0 ||
-	    audit_query_u64(r, "before", &before) < 0)
-		return;
-	switch (api_query_cursor(r, "after", 0, &after)) {
-	case -1:
-		return;
-	case 1:
-		before = (uint64_t)after;
-		break;
-	}
-	if (limit < 1 || limit > ACCESS_LOG_LIMIT_MAX) {
-		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
-		    ACCESS_LOG_LIMIT_MAX);
-		return;
-	}
-	if (api_subject(r, local_id, subject, view_key) != 0)
-		return;
-	if (store_access_list(r->store, subject, before, (size_t)limit, &idx,
-	    &n) != STORE_OK) {
+	if (store_access_list(r->store, v->subject, v->before, (size_t)v->limit,
+	    &idx, &n) != STORE_OK) {
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
@@ -352,19 +371,122 @@ api_access_log(struct request *r)
 	note = audit_checkpoint(r->gw->audit, &cp_size);
 	entries = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *item = access_log_item(r, idx[i], view_key, cp_size);
+		json_t *item = access_log_item(r, v, idx[i], cp_size);
 
 		if (item != NULL)
 			json_array_append_new(entries, item);
 	}
 	/* With the view key, the citizen's portal checks that each entry is
 	 * about this citizen and what was sent (docs/audit.md). */
-	encode_base64(view_key, sizeof(view_key), vkey);
-	if (n == limit)
+	encode_base64(v->view_key, sizeof(v->view_key), vkey);
+	if (n == v->limit)
 		api_cursor_format((int64_t)idx[n - 1], next);
 	request_reply_json(r, 200, json_pack("{s:o, s:s?, s:s?, s:s}",
-	    "entries", entries, "next", n == limit ? next : NULL,
+	    "entries", entries, "next", n == v->limit ? next : NULL,
 	    "checkpoint", note, "view_key", vkey));
 	free(idx);
 	free(note);
+}
+
+static void
+access_log_view_free(void *arg)
+{
+	struct access_log_view *v = arg;
+
+	store_mandate_clear(&v->mandate);
+	free(v);
+}
+
+static void
+access_log_audited(struct request *r, uint64_t index, void *arg)
+{
+	struct access_log_view *v = arg;
+
+	if (v->reason == POLICY_ALLOW)
+		access_log_reply(r, v);
+	else
+		request_reply_problem(r, 403, policy_reason_name(v->reason),
+		    "no live mandate of the citizen to this mediator covers "
+		    "reading the access log");
+	access_log_view_free(v);
+}
+
+/* A mediator reads under a mandate with the access_log action; the read,
+ * allowed or not, is an act on the citizen's behalf and is audited. Takes
+ * v. */
+static void
+access_log_by_mediator(struct request *r, struct access_log_view *v)
+{
+	struct api_act act;
+
+	if (api_act_parse(r, 1, &act) != 0 || api_act_decide(r, &act,
+	    v->subject, STORE_MANDATE_ACCESS_LOG, NULL, &v->reason,
+	    &v->mandate) != 0) {
+		access_log_view_free(v);
+		return;
+	}
+	metrics_decision(v->reason);
+	struct audit_entry e = {
+		.type = AUDIT_ACCESS_LOG_READ,
+		.consumer = r->caller->id,
+		.subject = v->subject,
+		.view_key = v->view_key,
+		.decision = v->reason == POLICY_ALLOW ? AUDIT_ALLOW : AUDIT_DENY,
+		.reason = v->reason == POLICY_ALLOW ? NULL :
+		    policy_reason_name(v->reason),
+	};
+	api_act_audit(r, &act, &v->mandate, &e);
+	request_audit_owned(r, &e, access_log_audited, v, access_log_view_free);
+}
+
+void
+api_access_log(struct request *r)
+{
+	const char *local_id = request_query(r, "subject");
+	unsigned roles = r->caller->roles;
+	struct access_log_view *v;
+	int64_t after;
+	int cursor;
+
+	if (!(roles & (CONFIG_ROLE_TRANSPARENCY | CONFIG_ROLE_MEDIATOR))) {
+		request_reply_problem(r, 403, NULL, "reading access logs needs "
+		    "the transparency role, or a mediator's mandate");
+		return;
+	}
+	if (local_id == NULL || *local_id == '\0') {
+		request_reply_problem(r, 400, NULL, "\"subject\" is required");
+		return;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	/* Newest first: a page goes on before the last entry of the one
+	 * before it. `before=INDEX` is version 0.1's integer cursor. */
+	v->limit = ACCESS_LOG_LIMIT;
+	v->before = UINT64_MAX;
+	if (audit_query_u64(r, "limit", &v->limit) < 0 ||
+	    audit_query_u64(r, "before", &v->before) < 0 ||
+	    (cursor = api_query_cursor(r, "after", 0, &after)) < 0) {
+		free(v);
+		return;
+	}
+	if (cursor == 1)
+		v->before = (uint64_t)after;
+	if (v->limit < 1 || v->limit > ACCESS_LOG_LIMIT_MAX) {
+		free(v);
+		request_reply_problem(r, 400, NULL, "\"limit\" must be 1 to %d",
+		    ACCESS_LOG_LIMIT_MAX);
+		return;
+	}
+	if (api_subject(r, local_id, v->subject, v->view_key) != 0) {
+		free(v);
+		return;
+	}
+	if (roles & CONFIG_ROLE_TRANSPARENCY) {
+		access_log_reply(r, v);
+		free(v);
+		return;
+	}
+	access_log_by_mediator(r, v);
 }

@@ -19,7 +19,18 @@ struct consent_reply {
 	struct store_consent consent;
 	char *receipt;
 	enum policy_reason reason;
+	const char *refusal;                /* the 403's detail; static */
 };
+
+static void
+consent_reply_free(void *arg)
+{
+	struct consent_reply *cr = arg;
+
+	store_consent_clear(&cr->consent);
+	free(cr->receipt);
+	free(cr);
+}
 
 static void
 consents_post_audited(struct request *r, uint64_t index, void *arg)
@@ -28,8 +39,8 @@ consents_post_audited(struct request *r, uint64_t index, void *arg)
 	json_t *body;
 
 	if (cr->reason != POLICY_ALLOW) {
-		request_reply_problem(r, 403, policy_reason_name(cr->reason),
-		    "no consent policy permits this consent");
+		request_reply_problem(r, 403, policy_reason_name(cr->reason), "%s",
+		    cr->refusal);
 	} else {
 		body = consent_to_json(&cr->consent, jsonutil_string(r->body, "subject"),
 		    clock_now_ms());
@@ -37,19 +48,24 @@ consents_post_audited(struct request *r, uint64_t index, void *arg)
 		json_object_set_new(body, "audit_index", json_integer((json_int_t)index));
 		request_reply_json(r, 201, body);
 	}
-	store_consent_clear(&cr->consent);
-	free(cr->receipt);
-	free(cr);
+	consent_reply_free(cr);
 }
 
-/* Reads the body of a consent request into g. Returns 0 or -1 (replied). */
+/* Reads the body of a consent request into g; a mediator's also names
+ * the consumer and, in act, who acts under which mandate. Returns 0 or -1
+ * (replied). */
 static int
 consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
-    char subject[STORE_SUBJECT_LEN], unsigned char *view_key)
+    char subject[STORE_SUBJECT_LEN], unsigned char *view_key,
+    struct api_act *act)
 {
-	const char *provider, *dataset, *expires;
+	const char *provider, *dataset, *expires, *consumer = NULL;
+	int mediator = (r->caller->roles & CONFIG_ROLE_MEDIATOR) != 0;
 
 	memset(g, 0, sizeof(*g));
+	if (mediator && (api_act_parse(r, 0, act) != 0 ||
+	    api_body_string(r, "consumer", 1, &consumer) != 0))
+		return -1;
 	if (api_body_string(r, "subject", 1, &g->local_id) != 0 ||
 	    api_body_string(r, "provider", 1, &provider) != 0 ||
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
@@ -72,11 +88,31 @@ consents_parse(struct request *r, struct consent_grant *g, const char ***attrs,
 		request_reply_problem(r, 400, NULL, "\"expires_at\" is in the past");
 		return -1;
 	}
+	g->consumer = r->caller;
 	if (api_service(r, "provider", provider, &g->provider) != 0 ||
+	    (consumer != NULL && api_service(r, "consumer", consumer,
+	    &g->consumer) != 0) ||
 	    api_subject(r, g->local_id, subject, view_key) != 0)
 		return -1;
-	g->consumer = r->caller;
 	g->subject = subject;
+	return 0;
+}
+
+/* A mediator gives consent only under a mandate for it: the reason, or
+ * -1 after a 503. */
+static int
+consents_mandate(struct request *r, const struct api_act *act,
+    struct consent_grant *g, struct store_mandate *m, enum policy_reason *reason)
+{
+	if (!(r->caller->roles & CONFIG_ROLE_MEDIATOR)) {
+		*reason = POLICY_ALLOW;
+		return 0;
+	}
+	if (api_act_decide(r, act, g->subject, STORE_MANDATE_CONSENT, g->dataset,
+	    reason, m) != 0)
+		return -1;
+	g->mandate = m;
+	g->helper = act->helper;
 	return 0;
 }
 
@@ -90,23 +126,37 @@ api_consents_post(struct request *r)
 	const char **attrs = NULL;
 	struct consent_grant g;
 	struct consent_reply *cr;
+	struct store_mandate m;
+	struct api_act act = { 0 };
+	enum policy_reason mr;
 
-	if (consents_parse(r, &g, &attrs, subject, view_key) != 0) {
+	memset(&m, 0, sizeof(m));
+	if (consents_parse(r, &g, &attrs, subject, view_key, &act) != 0 ||
+	    consents_mandate(r, &act, &g, &m, &mr) != 0) {
 		free(attrs);
 		return;
 	}
 	cr = calloc(1, sizeof(*cr));
 	if (cr == NULL) {
 		free(attrs);
+		store_mandate_clear(&m);
 		request_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
-	cr->reason = consent_grant(r->store, r->cfg, &signer, &g, clock_now_ms(),
-	    &cr->consent, &cr->receipt, &policy);
+	cr->refusal = "no consent policy permits this consent";
+	if (mr != POLICY_ALLOW) {
+		cr->reason = mr;
+		cr->refusal = "no live mandate of the citizen to this mediator "
+		    "covers giving this consent";
+	} else {
+		cr->reason = consent_grant(r->store, r->cfg, &signer, &g,
+		    clock_now_ms(), &cr->consent, &cr->receipt, &policy);
+	}
 	metrics_decision(cr->reason);
 	if (cr->reason == POLICY_STORE_ERROR) {
 		free(attrs);
 		free(cr);
+		store_mandate_clear(&m);
 		request_reply_problem(r, 503, NULL, "the consent could not be stored");
 		return;
 	}
@@ -116,7 +166,7 @@ api_consents_post(struct request *r)
 		memcpy(d.consent_id, cr->consent.id, sizeof(d.consent_id));
 	struct audit_entry e = policy_audit_entry(AUDIT_CONSENT_GRANT, &d);
 
-	e.consumer = r->caller->id;
+	e.consumer = g.consumer->id;
 	e.provider = g.provider->id;
 	e.dataset = g.dataset->name;
 	e.attributes = g.attributes;
@@ -126,8 +176,11 @@ api_consents_post(struct request *r)
 	e.basis = config_basis_name(CONFIG_BASIS_CONSENT);
 	e.subject = subject;
 	e.view_key = view_key;
-	request_audit(r, &e, consents_post_audited, cr);
+	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)
+		api_act_audit(r, &act, &m, &e);
+	request_audit_owned(r, &e, consents_post_audited, cr, consent_reply_free);
 	free(attrs);
+	store_mandate_clear(&m);
 }
 
 /* ---- GET /v1/consents?subject=ID -------------------------------------- */
@@ -230,6 +283,55 @@ objections_audited(struct request *r, uint64_t index, void *arg)
 	request_reply_json(r, 201, body);
 }
 
+static void
+objections_refused(struct request *r, uint64_t index, void *arg)
+{
+	enum policy_reason *reason = arg;
+
+	request_reply_problem(r, 403, policy_reason_name(*reason), "no live "
+	    "mandate of the citizen to this mediator covers this objection");
+	free(reason);
+}
+
+/* A mediator objects only under a mandate for it: 0 when it may (or is
+ * no mediator), else -1 after auditing the refusal (or a 503). m is the
+ * mandate that decided. */
+static int
+objections_mandate(struct request *r, const struct api_act *act,
+    const struct store_objection *o, const struct config_dataset *ds,
+    const unsigned char *view_key, struct store_mandate *m)
+{
+	enum policy_reason reason, *arg;
+
+	if (!(r->caller->roles & CONFIG_ROLE_MEDIATOR))
+		return 0;
+	if (api_act_decide(r, act, o->subject, STORE_MANDATE_OBJECTION, ds,
+	    &reason, m) != 0)
+		return -1;
+	metrics_decision(reason);
+	if (reason == POLICY_ALLOW)
+		return 0;
+	if ((arg = malloc(sizeof(*arg))) == NULL) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return -1;
+	}
+	*arg = reason;
+	struct audit_entry e = {
+		.type = AUDIT_OBJECTION,
+		.consumer = o->consumer,
+		.dataset = ds->name,
+		.purpose = o->purpose,
+		.basis = config_basis_name(CONFIG_BASIS_PUBLIC_TASK),
+		.subject = o->subject,
+		.view_key = view_key,
+		.decision = AUDIT_DENY,
+		.reason = policy_reason_name(reason),
+	};
+	api_act_audit(r, act, m, &e);
+	request_audit_owned(r, &e, objections_refused, arg, free);
+	return -1;
+}
+
 void
 api_objections_post(struct request *r)
 {
@@ -238,10 +340,15 @@ api_objections_post(struct request *r)
 	const struct config_service *cs = NULL;
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	struct store_objection o;
+	struct store_mandate m;
+	struct api_act act = { 0 };
 	char *id;
 
 	memset(&o, 0, sizeof(o));
-	if (api_body_string(r, "subject", 1, &local_id) != 0 ||
+	memset(&m, 0, sizeof(m));
+	if (((r->caller->roles & CONFIG_ROLE_MEDIATOR) &&
+	    api_act_parse(r, 0, &act) != 0) ||
+	    api_body_string(r, "subject", 1, &local_id) != 0 ||
 	    api_body_string(r, "dataset", 1, &dataset) != 0 ||
 	    api_body_string(r, "purpose", 1, &purpose) != 0 ||
 	    api_body_string(r, "consumer", 0, &consumer) != 0 ||
@@ -249,13 +356,18 @@ api_objections_post(struct request *r)
 	    (consumer != NULL && api_service(r, "consumer", consumer, &cs) != 0) ||
 	    api_subject(r, local_id, o.subject, view_key) != 0)
 		return;
-	store_new_id(o.id);
 	o.dataset = ds->name;
 	o.purpose = purpose;
 	o.consumer = cs ? cs->id : NULL;
+	if (objections_mandate(r, &act, &o, ds, view_key, &m) != 0) {
+		store_mandate_clear(&m);
+		return;
+	}
+	store_new_id(o.id);
 	o.created_ms = clock_now_ms();
 	if (store_objection_insert(r->store, &o) != STORE_OK ||
 	    (id = strdup(o.id)) == NULL) {
+		store_mandate_clear(&m);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
@@ -269,5 +381,8 @@ api_objections_post(struct request *r)
 		.view_key = view_key,
 		.decision = AUDIT_ALLOW,
 	};
+	if (r->caller->roles & CONFIG_ROLE_MEDIATOR)
+		api_act_audit(r, &act, &m, &e);
 	request_audit(r, &e, objections_audited, id);
+	store_mandate_clear(&m);
 }

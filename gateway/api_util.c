@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "clock.h"
 #include "encode.h"
 #include "jsonutil.h"
+#include "mandate.h"
 
 static int
 api_has_control(const char *s)
@@ -124,6 +126,73 @@ api_service(struct request *r, const char *field, const char *name,
 	request_reply_problem(r, 400, NULL, "\"%s\" names no service of this "
 	    "gateway", field);
 	return -1;
+}
+
+/* A query parameter as api_body_string checks a body member. */
+static int
+api_query_string(struct request *r, const char *key, int required,
+    const char **out)
+{
+	*out = request_query(r, key);
+	if (*out != NULL && **out == '\0')
+		*out = NULL;
+	if (*out == NULL) {
+		if (!required)
+			return 0;
+		request_reply_problem(r, 400, NULL, "\"%s\" is required", key);
+		return -1;
+	}
+	if (strlen(*out) > API_LOCAL_ID_MAX * 4 || api_has_control(*out)) {
+		request_reply_problem(r, 400, NULL,
+		    "\"%s\" is too long or holds control characters", key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_act_parse(struct request *r, int helper_optional, struct api_act *act)
+{
+	int (*get)(struct request *, const char *, int, const char **) =
+	    r->body != NULL ? api_body_string : api_query_string;
+
+	memset(act, 0, sizeof(*act));
+	if (get(r, "helper", !helper_optional, &act->helper) != 0 ||
+	    get(r, "mandate", 0, &act->mandate) != 0)
+		return -1;
+	if (act->helper != NULL && strlen(act->helper) > MANDATE_HELPER_MAX) {
+		request_reply_problem(r, 400, NULL, "\"helper\" is longer than %d "
+		    "bytes: an opaque agent id, never a name", MANDATE_HELPER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_act_decide(struct request *r, const struct api_act *act,
+    const char *subject, unsigned action, const struct config_dataset *ds,
+    enum policy_reason *reason, struct store_mandate *m)
+{
+	struct policy_act q = {
+		.mediator = r->caller, .subject = subject,
+		.mandate = act->mandate, .action = action, .dataset = ds,
+		.now_ms = clock_now_ms(),
+	};
+
+	*reason = policy_mandate_decide(r->store, &q, m);
+	if (*reason != POLICY_STORE_ERROR)
+		return 0;
+	request_reply_problem(r, 503, NULL, "the store is unavailable");
+	return -1;
+}
+
+void
+api_act_audit(struct request *r, const struct api_act *act,
+    const struct store_mandate *m, struct audit_entry *e)
+{
+	e->mediator = r->caller->id;
+	e->helper = act->helper;
+	e->mandate = m->id[0] != '\0' ? m->id : NULL;
 }
 
 void

@@ -42,16 +42,15 @@
 
 #include "checkpoint.h"
 #include "clock.h"
+#include "encode.h"
 #include "jcs.h"
 #include "keys.h"
 #include "log.h"
 
-#define AUDIT_JOURNAL     "journal"
-#define AUDIT_CHECKPOINT  "checkpoint"
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
-#define AUDIT_JOURNAL_HDR 8
 #define AUDIT_ENTRY_MAX   65535
+#define AUDIT_MANDATE_VALUE_MAX 512   /* a mandate id and a helper id */
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
 #define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
 
@@ -65,7 +64,9 @@ struct audit_req {
 	struct audit_req *next;
 	char *json;                 /* owned */
 	size_t len;
-	char *subject;              /* owned copy for the index hook, or NULL */
+	/* Owned copies for the index hook; NULL when the entry has none. */
+	char *subject;
+	char *mandate, *mediator, *helper;
 	struct audit *audit;
 	struct event_base *base;    /* NULL: done runs on the sequencer */
 	audit_done_fn done;
@@ -77,7 +78,13 @@ struct audit_req {
 struct audit {
 	char *dir;
 	char *origin;
-	EVP_PKEY *key;
+	/* signing_key, then the additional ones: each signs every checkpoint. */
+	EVP_PKEY *keys[1 + CONFIG_AUDIT_KEYS_MAX];
+	size_t nkeys;
+	/* What a start accepts the last checkpoint signed by: the signing
+	 * keys and the configured verifier keys, all named a->origin. */
+	struct checkpoint_key trusted[1 + 2 * CONFIG_AUDIT_KEYS_MAX];
+	size_t ntrusted;
 	int64_t interval_ms;
 	int dirfd;
 	int journalfd;
@@ -98,6 +105,8 @@ struct audit {
 	size_t nloops;
 	audit_index_fn hook;
 	void *hook_arg;
+	audit_checkpoint_fn cp_hook;
+	void *cp_hook_arg;
 
 	/* The tree: written by the sequencer, read by proofs and entry reads.
 	 * Only durable entries enter it; `size` catches up with tree->size
@@ -109,6 +118,7 @@ struct audit {
 	size_t bundle_len;
 	char *checkpoint;           /* latest signed note */
 	uint64_t checkpoint_size;
+	merkle_hash checkpoint_root;
 	int64_t checkpoint_ms;      /* when it was written (clock_now_ms) */
 
 	atomic_int failed;          /* a write failed: no entries until recovered */
@@ -126,7 +136,7 @@ audit_fsync_root(struct audit *a)
 /* Creates the directories leading to relpath; the next sync makes them
  * durable. */
 static int
-audit_mkdirs(struct audit *a, const char *relpath)
+audit_mkdirs(int dirfd, const char *relpath)
 {
 	char buf[MERKLE_TILE_PATH_LEN + 16];
 	char *slash;
@@ -134,7 +144,7 @@ audit_mkdirs(struct audit *a, const char *relpath)
 	snprintf(buf, sizeof(buf), "%s", relpath);
 	for (slash = strchr(buf, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		if (mkdirat(a->dirfd, buf, 0700) != 0 && errno != EEXIST)
+		if (mkdirat(dirfd, buf, 0700) != 0 && errno != EEXIST)
 			return -1;
 		*slash = '/';
 	}
@@ -160,39 +170,35 @@ audit_write_all(int fd, const void *data, size_t len, off_t off)
 	return 0;
 }
 
-/* Writes relpath whole under a temporary name and renames it, so readers
- * see all of it or nothing. Durable only after the next audit_sync(). */
-static int
-audit_put_file(struct audit *a, const char *relpath, const void *data,
-    size_t len)
+/* Durable only after the next audit_sync(). */
+int
+audit_file_put(int dirfd, const char *relpath, const void *data, size_t len)
 {
 	char tmp[MERKLE_TILE_PATH_LEN + 16];
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", relpath);
-	fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	/* Directories are made only when missing: most files have them. */
-	if (fd == -1 && errno == ENOENT && audit_mkdirs(a, relpath) == 0)
-		fd = openat(a->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if (fd == -1 && errno == ENOENT && audit_mkdirs(dirfd, relpath) == 0)
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
 	if (fd == -1)
 		return -1;
 	if (audit_write_all(fd, data, len, 0) != 0) {
 		close(fd);
-		unlinkat(a->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
 	close(fd);
-	return renameat(a->dirfd, tmp, a->dirfd, relpath);
+	return renameat(dirfd, tmp, dirfd, relpath);
 }
 
-/* Reads a whole file below the audit directory; *data malloc'd. 0, or -1
- * (errno ENOENT when it does not exist). */
-static int
-audit_read_file(struct audit *a, const char *relpath, unsigned char **data,
+int
+audit_file_read(int dirfd, const char *relpath, unsigned char **data,
     size_t *len)
 {
-	int fd = openat(a->dirfd, relpath, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	size_t off = 0;
 
@@ -227,7 +233,7 @@ audit_file_is(struct audit *a, const char *relpath, const void *data,
 	size_t hlen;
 	int same;
 
-	if (audit_read_file(a, relpath, &have, &hlen) != 0)
+	if (audit_file_read(a->dirfd, relpath, &have, &hlen) != 0)
 		return 0;
 	same = hlen == len && memcmp(have, data, len) == 0;
 	free(have);
@@ -272,6 +278,9 @@ static const char *const audit_type_names[] = {
 	[AUDIT_ADMIN] = "admin",
 	[AUDIT_ERASURE] = "erasure",
 	[AUDIT_LINK_DELETE] = "link.delete",
+	[AUDIT_MANDATE_GRANT] = "mandate.grant",
+	[AUDIT_MANDATE_REVOKE] = "mandate.revoke",
+	[AUDIT_ACCESS_LOG_READ] = "access_log.read",
 };
 
 static const char *const audit_decision_names[] = {
@@ -302,16 +311,31 @@ audit_json_string(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* The value an act under a mandate commits to: the mandate id and the
+ * helper id (empty when the act named none), joined by a newline, which
+ * neither holds. 0, or -1 when it does not fit. */
+static int
+audit_mandate_value(const struct audit_entry *e, char *buf, size_t len)
+{
+	const char *helper = e->helper != NULL ? e->helper : "";
+	int n = snprintf(buf, len, "%s\n%s", e->mandate, helper);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* The members of an entry about a subject: a fresh nonce and the
  * commitments to the subject, the consent and the payload under its view
- * key. Entries about no subject have them null. 0, or -1. */
+ * key; entries about no subject have them null. An act under a mandate
+ * also commits to the mandate and its helper (`on_behalf`), a member the
+ * others do not have, so that their format stays that of contract §5.
+ * 0, or -1. */
 static int
 audit_commitments(json_t *o, const struct audit_entry *e)
 {
 	static const char *const names[] = { "nonce", "subject", "consent",
-	    "payload" };
-	char b64[4][COMMITMENT_B64_LEN];
-	const char *value[4] = { NULL };
+	    "payload", "on_behalf" };
+	char b64[5][COMMITMENT_B64_LEN], act[AUDIT_MANDATE_VALUE_MAX];
+	const char *value[5] = { NULL };
 	unsigned char nonce[COMMITMENT_NONCE_LEN];
 	const unsigned char *v = e->view_key;
 	int bad = 0;
@@ -334,10 +358,17 @@ audit_commitments(json_t *o, const struct audit_entry *e)
 			    e->payload, strlen(e->payload), b64[3]);
 			value[3] = b64[3];
 		}
+		if (e->mandate != NULL) {
+			bad |= audit_mandate_value(e, act, sizeof(act));
+			bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
+			    strlen(act), b64[4]);
+			value[4] = b64[4];
+		}
 	}
-	for (int i = 0; i < 4; i++)
-		bad |= json_object_set_new(o, names[i],
-		    audit_json_string(value[i])) != 0;
+	for (int i = 0; i < 5; i++)
+		if (i < 4 || value[i] != NULL)
+			bad |= json_object_set_new(o, names[i],
+			    audit_json_string(value[i])) != 0;
 	return bad ? -1 : 0;
 }
 
@@ -395,7 +426,7 @@ audit_entry_current(const char *json, size_t len)
 /* The length of the entry at off in a bundle, or 0 at the end or at a torn
  * or malformed entry. Entries are JSON objects, so a zeroed or cut tail
  * never passes. */
-static size_t
+size_t
 audit_bundle_next(const unsigned char *b, size_t len, size_t off)
 {
 	size_t n;
@@ -476,7 +507,7 @@ audit_tile_full(void *arg, unsigned level, uint64_t index,
 	char path[MERKLE_TILE_PATH_LEN];
 
 	merkle_tile_path(path, (int)level, index, 0);
-	if (audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0) {
+	if (audit_file_put(a->dirfd, path, hashes, MERKLE_TILE_BYTES) != 0) {
 		log_error("audit: cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -490,7 +521,7 @@ audit_bundle_full(struct audit *a, uint64_t index)
 	char path[MERKLE_TILE_PATH_LEN];
 
 	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
-	if (audit_put_file(a, path, a->bundle, a->bundle_len) != 0) {
+	if (audit_file_put(a->dirfd, path, a->bundle, a->bundle_len) != 0) {
 		log_error("audit: cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -569,6 +600,9 @@ audit_req_free(struct audit_req *q)
 {
 	free(q->json);
 	free(q->subject);
+	free(q->mandate);
+	free(q->mediator);
+	free(q->helper);
 	free(q);
 }
 
@@ -704,34 +738,30 @@ audit_journal_append(struct audit *a, struct audit_req *batch)
 	return 0;
 }
 
-/* Hands the hook the batch's (subject, index) pairs in one call; 0, or -1
- * when they could not be indexed. */
+/* Hands the hook the batch's entries about a subject in one call; 0, or
+ * -1 when they could not be indexed. */
 static int
 audit_index_batch(const struct audit_req *batch, audit_index_fn hook, void *arg)
 {
-	const char **subjects;
-	uint64_t *indexes;
+	struct audit_indexed *rows;
 	size_t n = 0;
-	int rc = -1;
+	int rc;
 
 	for (const struct audit_req *q = batch; q != NULL; q = q->next)
 		n += q->subject != NULL;
 	if (n == 0)
 		return 0;
-	subjects = calloc(n, sizeof(*subjects));
-	indexes = calloc(n, sizeof(*indexes));
-	if (subjects != NULL && indexes != NULL) {
-		n = 0;
-		for (const struct audit_req *q = batch; q != NULL; q = q->next) {
-			if (q->subject == NULL)
-				continue;
-			subjects[n] = q->subject;
-			indexes[n++] = q->index;
-		}
-		rc = hook(subjects, indexes, n, arg);
+	if ((rows = calloc(n, sizeof(*rows))) == NULL)
+		return -1;
+	n = 0;
+	for (const struct audit_req *q = batch; q != NULL; q = q->next) {
+		if (q->subject == NULL)
+			continue;
+		rows[n++] = (struct audit_indexed){ q->subject, q->index,
+		    q->mandate, q->mediator, q->helper };
 	}
-	free(subjects);
-	free(indexes);
+	rc = hook(rows, n, arg);
+	free(rows);
 	return rc;
 }
 
@@ -797,6 +827,25 @@ audit_write_failed(const char *relpath)
 	return -1;
 }
 
+/* Tells the checkpoint hook, once the checkpoint is durable in place: what
+ * it remembers is never ahead of the directory. */
+static void
+audit_published(struct audit *a, uint64_t size, const merkle_hash root)
+{
+	struct audit_head head = { .size = size };
+	audit_checkpoint_fn fn;
+	void *arg;
+
+	pthread_mutex_lock(&a->qmu);
+	fn = a->cp_hook;
+	arg = a->cp_hook_arg;
+	pthread_mutex_unlock(&a->qmu);
+	if (fn == NULL)
+		return;
+	memcpy(head.root, root, MERKLE_HASH_LEN);
+	fn(a->origin, &head, arg);
+}
+
 /* Writes the partial tiles a checkpoint of the current size needs, makes
  * everything durable, then renames the signed checkpoint into place.
  * Sequencer thread (or open) only. */
@@ -819,21 +868,22 @@ audit_publish(struct audit *a)
 		if (audit_file_is(a, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN))
 			continue;
-		if (audit_put_file(a, path, a->tree->tile[l],
+		if (audit_file_put(a->dirfd, path, a->tree->tile[l],
 		    (size_t)w * MERKLE_HASH_LEN) != 0)
 			return audit_write_failed(path);
 	}
 	if ((w = merkle_tile_width(size, 0)) != 0) {
 		merkle_tile_path(path, MERKLE_TILE_ENTRIES, size / MERKLE_TILE_WIDTH, w);
-		if (audit_put_file(a, path, a->bundle, a->bundle_len) != 0)
+		if (audit_file_put(a->dirfd, path, a->bundle, a->bundle_len) != 0)
 			return audit_write_failed(path);
 	}
 	merkle_tiles_root(a->tree, root);
-	if ((note = checkpoint_sign(a->key, a->origin, size, root)) == NULL) {
+	if ((note = checkpoint_sign(a->keys, a->nkeys, a->origin, size,
+	    root)) == NULL) {
 		log_error("audit: cannot sign a checkpoint");
 		return -1;
 	}
-	if (audit_put_file(a, tmp, note, strlen(note)) != 0 ||
+	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0 ||
 	    audit_sync(a) != 0 ||
 	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
 	    audit_fsync_root(a) != 0) {
@@ -845,8 +895,10 @@ audit_publish(struct audit *a)
 	free(a->checkpoint);
 	a->checkpoint = note;
 	a->checkpoint_size = size;
+	memcpy(a->checkpoint_root, root, MERKLE_HASH_LEN);
 	a->checkpoint_ms = clock_now_ms();
 	pthread_mutex_unlock(&a->tmu);
+	audit_published(a, size, root);
 	return 0;
 }
 
@@ -953,6 +1005,24 @@ audit_run(void *arg)
 	return NULL;
 }
 
+/* Copies what the index hook needs of an entry about a subject. 0, or -1
+ * when out of memory. */
+static int
+audit_req_index_copies(struct audit_req *q, const struct audit_entry *e)
+{
+	if (e->subject == NULL)
+		return 0;
+	if ((q->subject = strdup(e->subject)) == NULL)
+		return -1;
+	if (e->mediator == NULL)
+		return 0;
+	q->mediator = strdup(e->mediator);
+	q->mandate = e->mandate != NULL ? strdup(e->mandate) : NULL;
+	q->helper = e->helper != NULL ? strdup(e->helper) : NULL;
+	return q->mediator == NULL || (e->mandate != NULL && q->mandate == NULL) ||
+	    (e->helper != NULL && q->helper == NULL) ? -1 : 0;
+}
+
 static void
 audit_enqueue(struct audit *a, const struct audit_entry *e,
     struct event_base *base, audit_done_fn done, void *arg)
@@ -977,10 +1047,8 @@ audit_enqueue(struct audit *a, const struct audit_entry *e,
 	q->json = audit_entry_json(e);
 	if (q->json != NULL)
 		q->len = strlen(q->json);
-	if (e->subject != NULL)
-		q->subject = strdup(e->subject);
 	refuse = q->json == NULL || q->len > AUDIT_ENTRY_MAX ||
-	    (e->subject != NULL && q->subject == NULL);
+	    audit_req_index_copies(q, e) != 0;
 	if (refuse)
 		log_ratelimited(LOG_LEVEL_ERROR, "audit: entry refused (%s)",
 		    q->json == NULL ? "not valid UTF-8, a subject without its view "
@@ -1057,7 +1125,7 @@ audit_bundle_hashes(struct audit *a, uint64_t index,
 	unsigned i = 0;
 
 	merkle_tile_path(path, MERKLE_TILE_ENTRIES, index, 0);
-	if (audit_read_file(a, path, &b, &len) != 0)
+	if (audit_file_read(a->dirfd, path, &b, &len) != 0)
 		return -1;
 	for (; i < MERKLE_TILE_WIDTH && (n = audit_bundle_next(b, len, off)) > 0;
 	    i++, off += 2 + n)
@@ -1118,7 +1186,7 @@ audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
 	if (hashes == NULL)
 		return -1;
 	merkle_tile_path(path, (int)level, index, 0);
-	whole = audit_read_file(a, path, &data, &len) == 0 &&
+	whole = audit_file_read(a->dirfd, path, &data, &len) == 0 &&
 	    len == MERKLE_TILE_BYTES;
 	if (whole && !(check && level == 0)) {
 		memcpy(hashes, data, MERKLE_TILE_BYTES);
@@ -1127,7 +1195,7 @@ audit_full_tile_root(struct audit *a, unsigned level, uint64_t index,
 			goto out;
 		if (!whole || memcmp(hashes, data, MERKLE_TILE_BYTES) != 0) {
 			log_warn("audit: rebuilding %s from the entries", path);
-			if (audit_put_file(a, path, hashes, MERKLE_TILE_BYTES) != 0)
+			if (audit_file_put(a->dirfd, path, hashes, MERKLE_TILE_BYTES) != 0)
 				goto out;
 		}
 	}
@@ -1199,7 +1267,7 @@ audit_recover(struct audit *a, char *err, size_t errlen)
 	uint64_t bundle = 0;
 	int rc = 0;
 
-	if (audit_read_file(a, AUDIT_JOURNAL, &j, &len) != 0) {
+	if (audit_file_read(a->dirfd, AUDIT_JOURNAL, &j, &len) != 0) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
@@ -1240,13 +1308,13 @@ audit_recover(struct audit *a, char *err, size_t errlen)
 static int
 audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 {
-	unsigned char pub[32], *note;
+	unsigned char *note;
 	struct checkpoint cp;
 	merkle_hash root;
 	char why[256];
 	size_t len;
 
-	if (audit_read_file(a, AUDIT_CHECKPOINT, &note, &len) != 0) {
+	if (audit_file_read(a->dirfd, AUDIT_CHECKPOINT, &note, &len) != 0) {
 		if (errno == ENOENT && a->size == 0)
 			return 0;
 		snprintf(err, errlen, "%s/%s: %s: the log has %llu entries and "
@@ -1255,12 +1323,12 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 		    (unsigned long long)a->size);
 		return -1;
 	}
-	if (keys_public_raw(a->key, pub) != 0 ||
-	    checkpoint_verify((char *)note, len, a->origin, pub, why,
-	    sizeof(why)) != 0 ||
+	if (checkpoint_verify_keys((char *)note, len, a->trusted, a->ntrusted,
+	    why, sizeof(why)) != 0 ||
 	    checkpoint_parse((char *)note, len, &cp, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s/%s: %s (another origin or signing "
-		    "key?)", a->dir, AUDIT_CHECKPOINT, why);
+		    "key? a rotated key's verifier key goes in "
+		    "audit.verifier_keys)", a->dir, AUDIT_CHECKPOINT, why);
 		free(note);
 		return -1;
 	}
@@ -1327,7 +1395,8 @@ audit_free(struct audit *a)
 	pthread_mutex_destroy(&a->qmu);
 	pthread_mutex_destroy(&a->tmu);
 	pthread_cond_destroy(&a->qcond);
-	EVP_PKEY_free(a->key);
+	for (size_t i = 0; i < a->nkeys; i++)
+		EVP_PKEY_free(a->keys[i]);
 	free(a->tree);
 	free(a->bundle);
 	free(a->scratch);
@@ -1357,18 +1426,123 @@ audit_init_sync(struct audit *a)
 static void
 audit_log_start(struct audit *a)
 {
-	unsigned char pub[32];
-	char *vkey = NULL;
+	char *vkey = keys_verifier_string(a->origin, a->trusted[0].pub);
 
-	if (keys_public_raw(a->key, pub) == 0)
-		vkey = keys_verifier_string(a->origin, pub);
 	log_info("audit: %llu entries in %s; verifier key %s",
 	    (unsigned long long)a->size, a->dir, vkey ? vkey : "?");
 	free(vkey);
+	for (size_t i = 1; i < a->nkeys; i++) {
+		if ((vkey = keys_verifier_string(a->origin,
+		    a->trusted[i].pub)) != NULL)
+			log_info("audit: checkpoints also signed by %s", vkey);
+		free(vkey);
+	}
+}
+
+/* Adds a key a start accepts the last checkpoint signed by, unless it is
+ * there already. */
+static void
+audit_trust(struct audit *a, const unsigned char pub[32])
+{
+	for (size_t i = 0; i < a->ntrusted; i++)
+		if (memcmp(a->trusted[i].pub, pub, 32) == 0)
+			return;
+	a->trusted[a->ntrusted].name = a->origin;
+	memcpy(a->trusted[a->ntrusted++].pub, pub, 32);
+}
+
+/* The signing keys, then the verifier keys of earlier ones. 0, or -1 with
+ * err. */
+static int
+audit_load_keys(struct audit *a, const struct config_audit *cfg, char *err,
+    size_t errlen)
+{
+	const struct config_secrets *more = &cfg->additional_signing_keys;
+	char name[CHECKPOINT_ORIGIN_MAX], why[256];
+	unsigned char pub[32];
+
+	for (size_t i = 0; i <= more->n; i++) {
+		const struct secret *pem = i == 0 ? &cfg->signing_key :
+		    &more->v[i - 1];
+
+		if ((a->keys[i] = keys_load_private(pem, why,
+		    sizeof(why))) == NULL) {
+			snprintf(err, errlen, "%s: %s", i == 0 ? "signing_key" :
+			    "additional_signing_keys", why);
+			return -1;
+		}
+		a->nkeys = i + 1;
+		if (keys_public_raw(a->keys[i], pub) != 0) {
+			snprintf(err, errlen, "cannot read a signing key");
+			return -1;
+		}
+		audit_trust(a, pub);
+		if (a->ntrusted != a->nkeys) {
+			snprintf(err, errlen, "additional_signing_keys: the "
+			    "signing key twice");
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < cfg->verifier_keys.n; i++) {
+		if (keys_verifier_parse(cfg->verifier_keys.v[i], name,
+		    sizeof(name), pub) != 0 || strcmp(name, a->origin) != 0) {
+			snprintf(err, errlen, "verifier_keys: %s is not a "
+			    "verifier key of origin %s", cfg->verifier_keys.v[i],
+			    a->origin);
+			return -1;
+		}
+		audit_trust(a, pub);
+	}
+	return 0;
+}
+
+/* The recovered log must hold the one a store saw signed: not fewer
+ * entries (an older copy of the directory), not other ones (another log
+ * under the same origin). Before anything is signed, so that neither is
+ * ever published as a fork. */
+static int
+audit_check_head(struct audit *a, const struct audit_head *head, char *err,
+    size_t errlen)
+{
+	char want[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	merkle_hash root;
+
+	encode_base64(head->root, MERKLE_HASH_LEN, want);
+	if (a->size < head->size) {
+		snprintf(err, errlen, "%s holds %llu entries, but the store saw "
+		    "this log signed at %llu (root %s): the directory is an "
+		    "older copy, and going on would sign a fork of the published "
+		    "log. Restore the audit directory that goes with the store "
+		    "(tellonce backup copies both), or, if those entries are "
+		    "lost for good, start a new log with a new audit.dir and "
+		    "audit.origin (docs/operations.md, \"Restoring\")", a->dir,
+		    (unsigned long long)a->size, (unsigned long long)head->size,
+		    want);
+		return -1;
+	}
+	if (merkle_root(audit_node, a, head->size, root) != 0 ||
+	    memcmp(root, head->root, MERKLE_HASH_LEN) != 0) {
+		snprintf(err, errlen, "%s is not the log the store saw signed "
+		    "at %llu entries (root %s): its first %llu entries differ. "
+		    "Restore the audit directory that goes with the store "
+		    "(tellonce backup copies both), or start a new log with a "
+		    "new audit.dir and audit.origin (docs/operations.md, "
+		    "\"Restoring\")", a->dir, (unsigned long long)head->size,
+		    want, (unsigned long long)head->size);
+		return -1;
+	}
+	return 0;
 }
 
 struct audit *
 audit_open(const struct config_audit *cfg, char *err, size_t errlen)
+{
+	return audit_open_after(cfg, NULL, err, errlen);
+}
+
+struct audit *
+audit_open_after(const struct config_audit *cfg, const struct audit_head *head,
+    char *err, size_t errlen)
 {
 	struct audit *a = calloc(1, sizeof(*a));
 
@@ -1390,7 +1564,7 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((a->key = keys_load_private(&cfg->signing_key, err, errlen)) == NULL)
+	if (audit_load_keys(a, cfg, err, errlen) != 0)
 		goto fail;
 	if ((mkdir(a->dir, 0700) != 0 && errno != EEXIST) ||
 	    (a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
@@ -1405,7 +1579,8 @@ audit_open(const struct config_audit *cfg, char *err, size_t errlen)
 	}
 	if (audit_recover(a, err, errlen) != 0 ||
 	    audit_check_checkpoint(a, err, errlen) != 0 ||
-	    audit_check_format(a, err, errlen) != 0)
+	    audit_check_format(a, err, errlen) != 0 ||
+	    (head != NULL && audit_check_head(a, head, err, errlen) != 0))
 		goto fail;
 	if (audit_publish(a) != 0) {
 		snprintf(err, errlen, "%s: cannot write the checkpoint", a->dir);
@@ -1434,6 +1609,40 @@ audit_close(struct audit *a)
 	pthread_mutex_unlock(&a->qmu);
 	pthread_join(a->thread, NULL);
 	audit_free(a);
+}
+
+void
+audit_set_checkpoint_hook(struct audit *a, audit_checkpoint_fn fn, void *arg)
+{
+	pthread_mutex_lock(&a->qmu);
+	a->cp_hook = fn;
+	a->cp_hook_arg = arg;
+	pthread_mutex_unlock(&a->qmu);
+}
+
+char *
+audit_verifier_keys(const struct audit *a)
+{
+	size_t cap = 1, len = 0;
+	char *out = NULL, *grown, *vkey;
+
+	for (size_t i = 0; i < a->ntrusted; i++) {
+		if ((vkey = keys_verifier_string(a->origin,
+		    a->trusted[i].pub)) == NULL)
+			goto fail;
+		cap += strlen(vkey) + 1;
+		if ((grown = realloc(out, cap)) == NULL) {
+			free(vkey);
+			goto fail;
+		}
+		out = grown;
+		len += (size_t)sprintf(out + len, "%s\n", vkey);
+		free(vkey);
+	}
+	return out;
+fail:
+	free(out);
+	return NULL;
 }
 
 void
@@ -1501,7 +1710,7 @@ audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len)
 	pthread_mutex_unlock(&a->tmu);
 	/* Full bundles never change: read without the lock. */
 	merkle_tile_path(path, MERKLE_TILE_ENTRIES, bundle, 0);
-	if (audit_read_file(a, path, &b, &blen) != 0)
+	if (audit_file_read(a->dirfd, path, &b, &blen) != 0)
 		return -1;
 	rc = audit_bundle_entry(b, blen, pos, json, len);
 	free(b);
@@ -1566,6 +1775,15 @@ audit_checkpoint_time(struct audit *a, uint64_t *size)
 	*size = a->checkpoint_size;
 	pthread_mutex_unlock(&a->tmu);
 	return ms;
+}
+
+void
+audit_checkpoint_head(struct audit *a, struct audit_head *head)
+{
+	pthread_mutex_lock(&a->tmu);
+	head->size = a->checkpoint_size;
+	memcpy(head->root, a->checkpoint_root, MERKLE_HASH_LEN);
+	pthread_mutex_unlock(&a->tmu);
 }
 
 char *

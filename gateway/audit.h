@@ -38,6 +38,9 @@ enum audit_type {
 	AUDIT_ADMIN,
 	AUDIT_ERASURE,          /* §6: a subject's stored data erased */
 	AUDIT_LINK_DELETE,      /* §6: a local id unlinked */
+	AUDIT_MANDATE_GRANT,    /* §8: a citizen's mandate to a mediator */
+	AUDIT_MANDATE_REVOKE,
+	AUDIT_ACCESS_LOG_READ,  /* §8: a mediator read an access log */
 };
 
 enum audit_decision {
@@ -78,16 +81,38 @@ struct audit_entry {
 	 * (or, for a push, as the provider sent it): written as its
 	 * commitment. */
 	const char *payload;
+	/* An act under a mandate (contract §8): the mandate and the agent who
+	 * acted, written as the entry's `on_behalf` commitment (commitment.h),
+	 * never in clear; and the mediator service, in no entry. All three also go to the
+	 * private access index with the subject; NULL when no mandate is
+	 * involved. */
+	const char *mandate;
+	const char *helper;
+	const char *mediator;
 };
 
 struct audit;
 
+/* A signed tree head: the size and root of a checkpoint. */
+struct audit_head {
+	uint64_t size;
+	merkle_hash root;
+};
+
 /* Opens (or creates) the log in cfg->dir, recovers it after a crash, checks
- * the new state against the last signed checkpoint and starts the sequencer.
- * Returns NULL with err on failure (the gateway must not start), also for
- * a log begun by a version whose entries were linkable: a log is append
- * only, so this one cannot go on with it (docs/audit.md, upgrading). */
+ * the new state against the last signed checkpoint (signed by one of the
+ * signing keys or of cfg->verifier_keys), signs a checkpoint of it with
+ * every signing key and starts the sequencer. Returns NULL with err on
+ * failure (the gateway must not start), also for a log begun by a version
+ * whose entries were linkable: a log is append only, so this one cannot go
+ * on with it (docs/audit.md, upgrading). */
 struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errlen);
+/* audit_open, refusing also a log that does not extend `head` (when not
+ * NULL), the last checkpoint a store saw signed (audit_anchor.h): an
+ * older copy of the directory, or another log, with the way out in err.
+ * Nothing is signed then. */
+struct audit *audit_open_after(const struct config_audit *cfg,
+    const struct audit_head *head, char *err, size_t errlen);
 /* Drains pending appends, signs a final checkpoint, stops the sequencer. */
 void audit_close(struct audit *a);
 
@@ -111,6 +136,13 @@ size_t audit_pending(struct audit *a, struct event_base *base);
 /* Blocks until the entry is durable. Returns 0 with *index, or -1. */
 int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
 
+/* An entry of a batch that has a subject, for the access index. */
+struct audit_indexed {
+	const char *subject;
+	uint64_t index;
+	const char *mandate, *mediator, *helper;   /* as in the entry */
+};
+
 /* Called on the sequencer thread once per batch, with the entries of the
  * batch that have a subject (n > 0), so the gateway can keep its private
  * subject → index access index in one transaction per batch. It runs
@@ -120,9 +152,24 @@ int audit_append(struct audit *a, const struct audit_entry *e, uint64_t *index);
  * returns 0, or -1 when the rows could not be stored: the batch is then
  * not written and its appends fail, so the store's faults leave no entry
  * out of the access log (the log itself stays up). */
-typedef int (*audit_index_fn)(const char *const *subjects,
-    const uint64_t *indexes, size_t n, void *arg);
+typedef int (*audit_index_fn)(const struct audit_indexed *rows, size_t n,
+    void *arg);
 void audit_set_index_hook(struct audit *a, audit_index_fn fn, void *arg);
+
+/* Called on the sequencer thread after each checkpoint it signs is
+ * durable in the directory (not for the one audit_open signs: see
+ * audit_checkpoint_head). Set once, before the log takes entries. */
+typedef void (*audit_checkpoint_fn)(const char *origin,
+    const struct audit_head *head, void *arg);
+void audit_set_checkpoint_hook(struct audit *a, audit_checkpoint_fn fn,
+    void *arg);
+/* The size and root of the latest signed checkpoint. */
+void audit_checkpoint_head(struct audit *a, struct audit_head *head);
+/* The verifier keys a reader checks checkpoints with, one a line: the
+ * signing key's, the additional signing keys', then the configured
+ * verifier keys (earlier keys, that signed earlier checkpoints).
+ * malloc'd, caller frees; NULL when out of memory. */
+char *audit_verifier_keys(const struct audit *a);
 
 /* Number of durable entries. */
 uint64_t audit_size(struct audit *a);
@@ -150,9 +197,38 @@ char *audit_checkpoint(struct audit *a, uint64_t *size);
  * process writes one at open) and, in *size, the entries it signs. */
 int64_t audit_checkpoint_time(struct audit *a, uint64_t *size);
 
+/* ---- the directory, for the readers beside the log (audit_backup.c) ---- */
+
+#define AUDIT_CHECKPOINT  "checkpoint"
+#define AUDIT_JOURNAL     "journal"
+#define AUDIT_JOURNAL_HDR 8           /* the big-endian index of its first bundle */
+
+/* Reads a whole file below the directory dirfd; *data malloc'd (and NUL
+ * terminated). 0, or -1 (errno ENOENT when it does not exist). */
+int audit_file_read(int dirfd, const char *relpath, unsigned char **data,
+    size_t *len);
+/* Writes relpath whole under a temporary name and renames it, so readers
+ * see all of it or nothing, making the directories it needs. 0 or -1. */
+int audit_file_put(int dirfd, const char *relpath, const void *data,
+    size_t len);
+/* The length of the entry at off in a bundle or journal, or 0 at the end
+ * or at a torn or malformed entry. */
+size_t audit_bundle_next(const unsigned char *b, size_t len, size_t off);
+
+/* Copies the log in `dir` into the new directory `to` as of a signed
+ * checkpoint, while a gateway may be appending to it: the checkpoint, the
+ * tiles and bundles it covers and a journal from which a gateway starts on
+ * the copy. When a gateway holds the log, waits (at most wait_ms) for a
+ * checkpoint that covers every entry durable when called, so that the copy
+ * holds whatever a store copied just before can name. *size is the copy's.
+ * 0, or -1 with err (the copy is then incomplete). */
+int audit_backup(const char *dir, const char *to, int64_t wait_ms,
+    uint64_t *size, char *err, size_t errlen);
+
 /* The members the access log adds to each entry it answers (audit_index,
- * inclusion_proof, consumer_name, provider_name); an item without them is
- * the entry as logged. NULL-terminated. */
+ * inclusion_proof, consumer_name, provider_name and, on acts under a
+ * mandate, mandate, mediator and helper); an item without them is the
+ * entry as logged. NULL-terminated. */
 extern const char *const audit_access_log_members[];
 
 /* Offline verification of the audit directory `dir` (nothing else may be
@@ -167,5 +243,12 @@ typedef void (*audit_progress_fn)(uint64_t done, uint64_t total, void *arg);
 int audit_verify(const char *dir, const char *vkey, uint64_t *size,
     merkle_hash root, audit_progress_fn progress, void *arg, char *err,
     size_t errlen);
+/* audit_verify with any of nvkeys verifier keys of one origin: the
+ * checkpoint must be signed by at least one of them (and badly by none),
+ * as during and after a key rotation. */
+#define AUDIT_VERIFY_KEYS_MAX 16
+int audit_verify_keys(const char *dir, const char *const *vkeys,
+    size_t nvkeys, uint64_t *size, merkle_hash root,
+    audit_progress_fn progress, void *arg, char *err, size_t errlen);
 
 #endif

@@ -20,7 +20,8 @@
 #include "keys.h"
 
 const char *const audit_access_log_members[] = {
-	"audit_index", "inclusion_proof", "consumer_name", "provider_name", NULL
+	"audit_index", "inclusion_proof", "consumer_name", "provider_name",
+	"mandate", "mediator", "helper", NULL
 };
 
 
@@ -167,40 +168,60 @@ verify_bundle(struct verify *v, uint64_t bundle, unsigned width)
 	return 0;
 }
 
+/* Parses the verifier keys, which must all name one origin. */
 static int
-verify_checkpoint(struct verify *v, const char *vkey, struct checkpoint *cp)
+verify_parse_keys(struct verify *v, const char *const *vkeys, size_t nvkeys,
+    struct checkpoint_key *keys, char names[][CHECKPOINT_ORIGIN_MAX])
 {
-	unsigned char pub[32], *note;
-	char name[CHECKPOINT_ORIGIN_MAX];
-	size_t len;
+	for (size_t i = 0; i < nvkeys; i++) {
+		if (keys_verifier_parse(vkeys[i], names[i], CHECKPOINT_ORIGIN_MAX,
+		    keys[i].pub) != 0) {
+			snprintf(v->err, v->errlen, "not a verifier key: %s",
+			    vkeys[i]);
+			return -1;
+		}
+		keys[i].name = names[i];
+		if (strcmp(names[i], names[0]) != 0) {
+			snprintf(v->err, v->errlen, "the verifier keys name two "
+			    "origins: %s and %s", names[0], names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
 
+static int
+verify_checkpoint(struct verify *v, const char *const *vkeys, size_t nvkeys,
+    struct checkpoint *cp)
+{
+	struct checkpoint_key keys[AUDIT_VERIFY_KEYS_MAX];
+	char names[AUDIT_VERIFY_KEYS_MAX][CHECKPOINT_ORIGIN_MAX];
+	unsigned char *note;
+	size_t len;
+	int rc = -1;
+
+	if (nvkeys > AUDIT_VERIFY_KEYS_MAX) {
+		snprintf(v->err, v->errlen, "at most %d verifier keys",
+		    AUDIT_VERIFY_KEYS_MAX);
+		return -1;
+	}
+	if (verify_parse_keys(v, vkeys, nvkeys, keys, names) != 0)
+		return -1;
 	if (verify_read(v, "checkpoint", &note, &len) != 0) {
 		snprintf(v->err, v->errlen, "checkpoint: %s", strerror(errno));
 		return -1;
 	}
-	if (vkey != NULL) {
-		if (keys_verifier_parse(vkey, name, sizeof(name), pub) != 0) {
-			snprintf(v->err, v->errlen, "not a verifier key: %s", vkey);
-			free(note);
-			return -1;
-		}
-		if (checkpoint_verify((char *)note, len, name, pub, v->err,
-		    v->errlen) != 0) {
-			free(note);
-			return -1;
-		}
-	}
-	if (checkpoint_parse((char *)note, len, cp, v->err, v->errlen) != 0) {
-		free(note);
-		return -1;
-	}
+	if ((nvkeys == 0 || checkpoint_verify_keys((char *)note, len, keys,
+	    nvkeys, v->err, v->errlen) == 0) &&
+	    checkpoint_parse((char *)note, len, cp, v->err, v->errlen) == 0)
+		rc = 0;
 	free(note);
-	if (vkey != NULL && strcmp(cp->origin, name) != 0) {
+	if (rc == 0 && nvkeys > 0 && strcmp(cp->origin, names[0]) != 0) {
 		snprintf(v->err, v->errlen, "checkpoint: origin \"%s\" is not "
 		    "the key's name", cp->origin);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 /* The verdict once every leaf is in. */
@@ -236,6 +257,15 @@ audit_verify(const char *dir, const char *vkey, uint64_t *size,
     merkle_hash root, audit_progress_fn progress, void *arg, char *err,
     size_t errlen)
 {
+	return audit_verify_keys(dir, &vkey, vkey != NULL, size, root, progress,
+	    arg, err, errlen);
+}
+
+int
+audit_verify_keys(const char *dir, const char *const *vkeys, size_t nvkeys,
+    uint64_t *size, merkle_hash root, audit_progress_fn progress, void *arg,
+    char *err, size_t errlen)
+{
 	struct verify v = { .err = err, .errlen = errlen };
 	struct checkpoint cp;
 	uint64_t bundles;
@@ -250,7 +280,7 @@ audit_verify(const char *dir, const char *vkey, uint64_t *size,
 		goto out;
 	}
 	merkle_tiles_init(v.tree);
-	if (verify_checkpoint(&v, vkey, &cp) != 0)
+	if (verify_checkpoint(&v, vkeys, nvkeys, &cp) != 0)
 		goto out;
 	bundles = cp.size / MERKLE_TILE_WIDTH;
 	for (uint64_t b = 0; b < bundles; b++) {

@@ -11,19 +11,20 @@
 #define CHECKPOINT_DASH "\xe2\x80\x94 "    /* U+2014 em dash, then a space */
 #define CHECKPOINT_SIG_LEN 64
 
-char *
-checkpoint_note_sign(EVP_PKEY *key, const char *name, const char *text)
+/* One signature line's base64 (key ID, then the signature of text) into
+ * out. 0, or -1 when signing fails. */
+static int
+checkpoint_signature(EVP_PKEY *key, const char *name, const char *text,
+    char out[ENCODE_BASE64_LEN(4 + CHECKPOINT_SIG_LEN)])
 {
 	unsigned char pub[32], blob[4 + CHECKPOINT_SIG_LEN];
-	char sigb64[ENCODE_BASE64_LEN(sizeof(blob))];
-	size_t siglen = CHECKPOINT_SIG_LEN, textlen = strlen(text), cap;
+	size_t siglen = CHECKPOINT_SIG_LEN;
 	EVP_MD_CTX *ctx;
-	char *note;
 	uint32_t id;
 	int ok;
 
 	if (keys_public_raw(key, pub) != 0)
-		return NULL;
+		return -1;
 	id = keys_note_id(name, pub);
 	blob[0] = (unsigned char)(id >> 24);
 	blob[1] = (unsigned char)(id >> 16);
@@ -34,21 +35,43 @@ checkpoint_note_sign(EVP_PKEY *key, const char *name, const char *text)
 	ok = ctx != NULL &&
 	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
 	    EVP_DigestSign(ctx, blob + 4, &siglen, (const unsigned char *)text,
-	    textlen) == 1 && siglen == CHECKPOINT_SIG_LEN;
+	    strlen(text)) == 1 && siglen == CHECKPOINT_SIG_LEN;
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
+		return -1;
+	encode_base64(blob, sizeof(blob), out);
+	return 0;
+}
+
+char *
+checkpoint_note_sign(EVP_PKEY *const *keys, size_t nkeys, const char *name,
+    const char *text)
+{
+	char sigb64[ENCODE_BASE64_LEN(4 + CHECKPOINT_SIG_LEN)];
+	size_t line = strlen(CHECKPOINT_DASH) + strlen(name) + sizeof(sigb64) + 2;
+	size_t cap, off;
+	char *note;
+
+	if (nkeys == 0)
 		return NULL;
-	encode_base64(blob, sizeof(blob), sigb64);
-	cap = textlen + strlen(name) + sizeof(sigb64) + 8;
+	cap = strlen(text) + 1 + nkeys * line + 1;
 	if ((note = malloc(cap)) == NULL)
 		return NULL;
-	snprintf(note, cap, "%s\n" CHECKPOINT_DASH "%s %s\n", text, name, sigb64);
+	off = (size_t)snprintf(note, cap, "%s\n", text);
+	for (size_t i = 0; i < nkeys; i++) {
+		if (checkpoint_signature(keys[i], name, text, sigb64) != 0) {
+			free(note);
+			return NULL;
+		}
+		off += (size_t)snprintf(note + off, cap - off,
+		    CHECKPOINT_DASH "%s %s\n", name, sigb64);
+	}
 	return note;
 }
 
 char *
-checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
-    const merkle_hash root)
+checkpoint_sign(EVP_PKEY *const *keys, size_t nkeys, const char *origin,
+    uint64_t size, const merkle_hash root)
 {
 	char rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
 	char *body, *note;
@@ -57,7 +80,7 @@ checkpoint_sign(EVP_PKEY *key, const char *origin, uint64_t size,
 	if (asprintf(&body, "%s\n%llu\n%s\n", origin, (unsigned long long)size,
 	    rootb64) == -1)
 		return NULL;
-	note = checkpoint_note_sign(key, origin, body);
+	note = checkpoint_note_sign(keys, nkeys, origin, body);
 	free(body);
 	return note;
 }
@@ -152,33 +175,61 @@ checkpoint_check_line(const char *line, size_t n, const char *body,
 }
 
 int
-checkpoint_verify(const char *note, size_t len, const char *name,
-    const unsigned char pub[32], char *err, size_t errlen)
+checkpoint_verify_keys(const char *note, size_t len,
+    const struct checkpoint_key *keys, size_t nkeys, char *err, size_t errlen)
 {
-	const char *end = checkpoint_body_end(note, len), *p;
-	EVP_PKEY *pkey;
-	int rc = 0;
+	const char *end = checkpoint_body_end(note, len);
+	size_t verified = 0;
 
 	if (end == NULL || note[len - 1] != '\n') {
 		snprintf(err, errlen, "checkpoint: not a signed note");
 		return -1;
 	}
-	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-	if (pkey == NULL) {
-		snprintf(err, errlen, "checkpoint: bad public key");
-		return -1;
-	}
-	for (p = end + 1; p < note + len && rc == 0;) {
-		const char *nl = memchr(p, '\n', (size_t)(note + len - p));
+	for (size_t k = 0; k < nkeys; k++) {
+		uint32_t id = keys_note_id(keys[k].name, keys[k].pub);
+		EVP_PKEY *pkey;
+		int rc = 0;
 
-		rc = checkpoint_check_line(p, (size_t)(nl - p), note,
-		    (size_t)(end - note), name, pkey, keys_note_id(name, pub));
-		p = nl + 1;
+		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+		    keys[k].pub, 32);
+		if (pkey == NULL) {
+			snprintf(err, errlen, "checkpoint: bad public key");
+			return -1;
+		}
+		for (const char *p = end + 1; p < note + len && rc == 0;) {
+			const char *nl = memchr(p, '\n', (size_t)(note + len - p));
+
+			rc = checkpoint_check_line(p, (size_t)(nl - p), note,
+			    (size_t)(end - note), keys[k].name, pkey, id);
+			p = nl + 1;
+		}
+		EVP_PKEY_free(pkey);
+		/* As Go's note.Open: a bad signature by a known key condemns
+		 * the note, whatever else signs it. */
+		if (rc == -1) {
+			snprintf(err, errlen, "checkpoint: bad signature by %s",
+			    keys[k].name);
+			return -1;
+		}
+		verified += rc == 1;
 	}
-	EVP_PKEY_free(pkey);
-	if (rc == 1)
+	if (verified > 0)
 		return 0;
-	snprintf(err, errlen, rc == 0 ? "checkpoint: no signature by %s" :
-	    "checkpoint: bad signature by %s", name);
+	if (nkeys == 1)
+		snprintf(err, errlen, "checkpoint: no signature by %s",
+		    keys[0].name);
+	else
+		snprintf(err, errlen, "checkpoint: no signature by %s with "
+		    "any of the %zu keys", nkeys ? keys[0].name : "?", nkeys);
 	return -1;
+}
+
+int
+checkpoint_verify(const char *note, size_t len, const char *name,
+    const unsigned char pub[32], char *err, size_t errlen)
+{
+	struct checkpoint_key key = { .name = name };
+
+	memcpy(key.pub, pub, 32);
+	return checkpoint_verify_keys(note, len, &key, 1, err, errlen);
 }

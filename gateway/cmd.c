@@ -31,19 +31,37 @@ const struct cmd cmd_table[] = {
 	  "The GDPR art. 30 register generated from the configuration alone: one\n"
 	  "row per policy and one per subscription (docs/configuration.md).\n"
 	  "Exit 0, or 1 when the configuration is invalid.\n" },
-	{ "keygen", "-o FILE [--origin NAME]",
+	{ "keygen", "-o FILE [-c CONFIG | --origin NAME]",
 	  "write a new Ed25519 audit signing key", cmd_keygen,
 	  "  -o FILE        the new key (PEM, mode 0600; an existing file is kept)\n"
-	  "  --origin NAME  the audit log's origin (gateway.audit.origin), which\n"
-	  "                 the verifier key printed on stdout names\n" },
-	{ "audit verify", "DIR [--key VKEY]", "verify an audit log offline",
+	  "  -c, --config CONFIG\n"
+	  "                 take the origin from this configuration\n"
+	  "                 (gateway.audit.origin; its secrets are not read)\n"
+	  "  --origin NAME  the audit log's origin, given directly\n"
+	  "\n"
+	  "Prints the verifier key on stdout: ORIGIN+KEYID+KEY, which names the\n"
+	  "origin (\"tellonce\" when neither -c nor --origin is given), so that\n"
+	  "audit verify --key accepts the log's checkpoints with it.\n" },
+	{ "audit verify", "DIR [--key VKEY]...", "verify an audit log offline",
 	  cmd_audit_verify,
 	  "  DIR         the audit log's directory (gateway.audit.dir)\n"
-	  "  --key VKEY  the verifier key (as keygen printed it): checkpoint\n"
-	  "              signatures are checked too\n"
+	  "  --key VKEY  a verifier key (as keygen printed it): the checkpoint\n"
+	  "              must be signed by it. Repeat it for the keys of a\n"
+	  "              rotation: a checkpoint signed by any of them passes\n"
 	  "\n"
 	  "Prints \"DIR: ok, N entries, root R\", or names the first bad entry\n"
 	  "and exits 1.\n" },
+	{ "backup", "-c FILE DIR", "copy the store and the audit log, live",
+	  cmd_backup,
+	  "  -c, --config FILE  the configuration of the gateway to back up\n"
+	  "  DIR                a new directory for the copy\n"
+	  "\n"
+	  "Copies the SQLite store (one consistent snapshot, SQLite's online\n"
+	  "backup) and then the audit log up to a signed checkpoint that covers\n"
+	  "every entry the store copy can name, while the gateway serves; then\n"
+	  "verifies the copied log. DIR gets the store file and audit/.\n"
+	  "Restore by pointing gateway.store and gateway.audit.dir at them\n"
+	  "(docs/operations.md). Exit 0, or 1 with nothing usable in DIR.\n" },
 	{ "audit verify-subject", "FILE --key VKEY",
 	  "check an access-log answer offline", cmd_audit_verify_subject,
 	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"

@@ -38,11 +38,14 @@ int cmd_serve(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 /* `tellonce register -c FILE [--format md|json|csv]` (cmd_register.c). */
 int cmd_register(int argc, char **argv);
-/* `tellonce keygen -o FILE [--origin NAME]` (cmd_keygen.c): prints the
- * verifier key for NAME, which must be the log's origin. */
+/* `tellonce keygen -o FILE [-c CONFIG | --origin NAME]` (cmd_keygen.c):
+ * prints the verifier key for the log's origin. */
 int cmd_keygen(int argc, char **argv);
-/* `tellonce audit verify DIR [--key VKEY]` (cmd_audit_verify.c). */
+/* `tellonce audit verify DIR [--key VKEY]...` (cmd_audit_verify.c). */
 int cmd_audit_verify(int argc, char **argv);
+/* `tellonce backup -c FILE DIR` (cmd_backup.c): a copy of the store and
+ * the audit log taken while the gateway serves. */
+int cmd_backup(int argc, char **argv);
 /* `tellonce audit verify-subject FILE --key VKEY`
  * (cmd_audit_verify_subject.c): checks an access-log answer offline. */
 int cmd_audit_verify_subject(int argc, char **argv);

@@ -1,6 +1,6 @@
-/* cmd_audit_verify.c — `tellonce audit verify DIR [--key VKEY]`: verifies
- * an audit log offline (audit_verify) and prints its size and root, with a
- * progress bar on a terminal. */
+/* cmd_audit_verify.c — `tellonce audit verify DIR [--key VKEY]...`:
+ * verifies an audit log offline (audit_verify_keys) and prints its size
+ * and root, with a progress bar on a terminal. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,14 +27,16 @@ cmd_audit_verify_bar(uint64_t done, uint64_t total, void *arg)
 int
 cmd_audit_verify(int argc, char **argv)
 {
-	const char *dir = NULL, *vkey = NULL;
+	const char *dir = NULL, *vkeys[AUDIT_VERIFY_KEYS_MAX];
 	char err[512], rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	size_t nvkeys = 0;
 	merkle_hash root;
 	uint64_t size;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-			vkey = argv[++i];
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc &&
+		    nvkeys < AUDIT_VERIFY_KEYS_MAX)
+			vkeys[nvkeys++] = argv[++i];
 		else if (argv[i][0] != '-' && dir == NULL)
 			dir = argv[i];
 		else
@@ -43,7 +45,7 @@ cmd_audit_verify(int argc, char **argv)
 	}
 	if (dir == NULL)
 		return cmd_usage_error("audit verify", "needs DIR");
-	if (audit_verify(dir, vkey, &size, root,
+	if (audit_verify_keys(dir, vkeys, nvkeys, &size, root,
 	    isatty(STDERR_FILENO) ? cmd_audit_verify_bar : NULL, NULL, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "%s: verification failed: %s\n", dir, err);
@@ -51,6 +53,6 @@ cmd_audit_verify(int argc, char **argv)
 	}
 	encode_base64(root, MERKLE_HASH_LEN, rootb64);
 	printf("%s: ok, %llu entries, root %s%s\n", dir, (unsigned long long)size,
-	    rootb64, vkey ? "" : " (signature not checked: no --key)");
+	    rootb64, nvkeys ? "" : " (signature not checked: no --key)");
 	return CMD_OK;
 }

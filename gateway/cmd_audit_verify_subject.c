@@ -58,14 +58,16 @@ verify_subject_bytes(const json_t *o, const char *key, unsigned char *out,
 	    (long)len ? 0 : -1;
 }
 
-/* A consent or payload commitment: null, or the base64 of an HMAC. Only
- * who knows the consent id or the record can check more. */
+/* A consent, payload or on_behalf commitment: null (or absent, in
+ * entries older than mandates), or the base64 of an HMAC. Only who knows
+ * the consent id, the record or the mandate can check more. */
 static int
 verify_subject_shape(const json_t *e, const char *key)
 {
 	unsigned char mac[COMMITMENT_MAC_LEN];
 
-	return json_is_null(json_object_get(e, key)) ||
+	return json_object_get(e, key) == NULL ||
+	    json_is_null(json_object_get(e, key)) ||
 	    verify_subject_bytes(e, key, mac, sizeof(mac)) == 0 ? 0 : -1;
 }
 
@@ -151,8 +153,10 @@ verify_subject_entry(const json_t *item, const unsigned char *view_key,
 		return -1;
 	}
 	if (verify_subject_shape(item, "consent") != 0 ||
-	    verify_subject_shape(item, "payload") != 0) {
-		snprintf(err, errlen, "a malformed consent or payload commitment");
+	    verify_subject_shape(item, "payload") != 0 ||
+	    verify_subject_shape(item, "on_behalf") != 0) {
+		snprintf(err, errlen, "a malformed consent, payload or on_behalf "
+		    "commitment");
 		return -1;
 	}
 	return verify_subject_proof(item, *index, cp, err, errlen);

@@ -13,6 +13,7 @@
 
 #include "access_index.h"
 #include "audit.h"
+#include "audit_anchor.h"
 #include "cmd.h"
 #include "delivery.h"
 #include "fdlimit.h"
@@ -166,13 +167,6 @@ cmd_serve_open_signer(struct gateway *gw, const struct config *cfg)
 	}
 	snprintf(gw->signer_kid, sizeof(gw->signer_kid), "%08x",
 	    keys_note_id(origin, gw->signer_pub));
-	/* Origin and key cannot change on reload (reload.c): this holds for
-	 * the life of the process. */
-	if ((gw->verifier_key = keys_verifier_string(origin,
-	    gw->signer_pub)) == NULL) {
-		log_error("audit signing key: out of memory");
-		return -1;
-	}
 	return 0;
 }
 
@@ -223,8 +217,15 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 		log_error("store: %s", err);
 		return -1;
 	}
-	if ((gw->audit = audit_open(&cfg->gateway.audit, err, sizeof(err))) == NULL) {
+	if ((gw->audit = audit_anchor_open(&cfg->gateway.audit, *index_store,
+	    err, sizeof(err))) == NULL) {
 		log_error("audit log: %s", err);
+		return -1;
+	}
+	/* The audit keys cannot change on reload (reload.c): this holds for
+	 * the life of the process. */
+	if ((gw->verifier_keys = audit_verifier_keys(gw->audit)) == NULL) {
+		log_error("audit log: out of memory");
 		return -1;
 	}
 	access_index_start(gw->audit, *index_store);
@@ -312,7 +313,7 @@ out:
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);
-	free(gw.verifier_key);
+	free(gw.verifier_keys);
 	curl_global_cleanup();
 	if (rc == CMD_OK)
 		log_info("stopped");

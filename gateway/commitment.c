@@ -11,6 +11,7 @@ static const char *const commitment_labels[] = {
 	[COMMITMENT_SUBJECT] = "tellonce/subject\n",
 	[COMMITMENT_CONSENT] = "tellonce/consent\n",
 	[COMMITMENT_PAYLOAD] = "tellonce/payload\n",
+	[COMMITMENT_MANDATE] = "tellonce/mandate\n",
 };
 
 /* Fetching HMAC, and SHA-256 by name for it, takes locks in OpenSSL's

@@ -21,6 +21,7 @@ enum commitment_kind {
 	COMMITMENT_SUBJECT,   /* the value is empty */
 	COMMITMENT_CONSENT,   /* the consent id */
 	COMMITMENT_PAYLOAD,   /* the JCS text of the record (jcs.h) */
+	COMMITMENT_MANDATE,   /* mandate id "\n" helper id (contract §8) */
 };
 
 /* Writes the commitment of kind to value (len bytes) under key and nonce

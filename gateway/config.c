@@ -540,14 +540,15 @@ config_nodes_add(struct config_loader *ld, struct config_nodes *list,
 	list->v[list->n++] = node;
 }
 
-/* dst: the loader's const struct yamltree *gateway. */
+/* dst: one of the loader's sections that only the main file may hold
+ * (const struct yamltree *gateway, *mandates). */
 static void
-config_field_gateway(struct config_loader *ld, const struct config_field *f,
+config_field_main_only(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
 	if (!config_source_of(ld, v)->is_main)
-		config_error(ld, v, "gateway: only allowed in the main "
-		    "configuration file, not in an include");
+		config_error(ld, v, "%s: only allowed in the main "
+		    "configuration file, not in an include", path);
 	else
 		*(const struct yamltree **)dst = v;
 }
@@ -602,7 +603,7 @@ config_field_include(struct config_loader *ld, const struct config_field *f,
 }
 
 static const struct config_field config_top_fields[] = {
-	{ .key = "gateway", .parse = config_field_gateway,
+	{ .key = "gateway", .parse = config_field_main_only,
 	  .offset = offsetof(struct config_loader, gateway),
 	  .doc = "the daemon itself; main file only" },
 	{ .key = "datasets", .parse = config_field_section,
@@ -614,6 +615,9 @@ static const struct config_field config_top_fields[] = {
 	{ .key = "policies", .parse = config_field_section,
 	  .offset = offsetof(struct config_loader, policies),
 	  .aux = YAMLTREE_SEQUENCE, .doc = "the list of data-sharing policies" },
+	{ .key = "mandates", .parse = config_field_main_only,
+	  .offset = offsetof(struct config_loader, mandates),
+	  .doc = "{categories}: what mediators' mandates may name; main file only" },
 	{ .key = "include", .parse = config_field_include,
 	  .doc = "files whose datasets, services and policies are added" },
 	{ .key = NULL },

@@ -67,6 +67,7 @@ struct config_loader {
 	struct config_source *main;
 	/* Sections collected from every file. */
 	const struct yamltree *gateway;
+	const struct yamltree *mandates;  /* the `mandates:` section, or NULL */
 	struct config_nodes datasets;     /* mappings name → dataset */
 	struct config_nodes services;     /* mappings id → service */
 	struct config_nodes policies;     /* lists of policies */

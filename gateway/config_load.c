@@ -19,8 +19,10 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "checkpoint.h"
 #include "config_connector.h"
 #include "encode.h"
+#include "keys.h"
 #include "log.h"
 #include "store.h"
 
@@ -372,6 +374,63 @@ static const struct config_field config_limits_fields[] = {
 	{ .key = NULL },
 };
 
+/* A list of at most CONFIG_AUDIT_KEYS_MAX items of `path`, or -1 reported. */
+static int
+config_audit_list(struct config_loader *ld, const char *path,
+    const struct yamltree *v)
+{
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return -1;
+	if (v->n > CONFIG_AUDIT_KEYS_MAX) {
+		config_error(ld, v, "%s: at most %d keys", path,
+		    CONFIG_AUDIT_KEYS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_field_audit_signing_keys(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_secrets *keys = dst;
+
+	if (config_audit_list(ld, path, v) != 0)
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		config_field_secret(ld, f, path, v->items[i], &keys->v[i]);
+	keys->n = v->n;
+}
+
+/* Verifier keys as `tellonce keygen` prints them. Their names are checked
+ * against the origin once the whole table is read (config_field_audit). */
+static void
+config_field_verifier_keys(struct config_loader *ld,
+    const struct config_field *f, const char *path, const struct yamltree *v,
+    void *dst)
+{
+	struct config_strings *vkeys = dst;
+	char name[CHECKPOINT_ORIGIN_MAX];
+	unsigned char pub[32];
+
+	if (config_audit_list(ld, path, v) != 0)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *vkey = config_scalar(ld, path, v->items[i]);
+
+		if (vkey == NULL)
+			continue;
+		if (keys_verifier_parse(vkey, name, sizeof(name), pub) != 0) {
+			config_error(ld, v->items[i], "%s: not a verifier key "
+			    "(NAME+KEYID+KEY, as tellonce keygen prints it)",
+			    path);
+			continue;
+		}
+		vkeys->v[vkeys->n++] = config_strdup(ld, vkey);
+	}
+}
+
 static const struct config_field config_audit_fields[] = {
 	{ .key = "dir", .parse = config_field_path, .required = 1,
 	  .offset = offsetof(struct config_audit, dir),
@@ -383,6 +442,16 @@ static const struct config_field config_audit_fields[] = {
 	  .offset = offsetof(struct config_audit, signing_key),
 	  .aux = SECRET_PRIVATE,
 	  .doc = "Ed25519 private key (PEM) that signs checkpoints" },
+	{ .key = "additional_signing_keys",
+	  .parse = config_field_audit_signing_keys,
+	  .offset = offsetof(struct config_audit, additional_signing_keys),
+	  .aux = SECRET_PRIVATE,
+	  .doc = "more Ed25519 private keys that sign every checkpoint too, "
+	  "while the signing key is rotated" },
+	{ .key = "verifier_keys", .parse = config_field_verifier_keys,
+	  .offset = offsetof(struct config_audit, verifier_keys),
+	  .doc = "verifier keys of earlier signing keys, accepted on the last "
+	  "checkpoint at start and published" },
 	{ .key = "checkpoint_interval", .parse = config_field_duration,
 	  .def = "1s", .offset = offsetof(struct config_audit,
 	  checkpoint_interval_ms),
@@ -393,6 +462,35 @@ static const struct config_field config_audit_fields[] = {
 	  "with the admin token" },
 	{ .key = NULL },
 };
+
+static const struct config_field config_mandates_fields[] = {
+	{ .key = "max_duration", .parse = config_field_duration, .def = "365d",
+	  .offset = offsetof(struct config_mandates, max_duration_ms),
+	  .doc = "the furthest ahead a mandate's expires_at may lie" },
+	{ .key = NULL },
+};
+
+/* The table, then what needs its keys together: a verifier key must be
+ * for this log, whose checkpoints name the origin. */
+static void
+config_field_audit(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_audit *audit = dst;
+	char name[CHECKPOINT_ORIGIN_MAX];
+	unsigned char pub[32];
+
+	config_field_table(ld, f, path, v, dst);
+	for (size_t i = 0; i < audit->verifier_keys.n && audit->origin; i++) {
+		const char *vkey = audit->verifier_keys.v[i];
+
+		if (vkey != NULL && keys_verifier_parse(vkey, name,
+		    sizeof(name), pub) == 0 && strcmp(name, audit->origin) != 0)
+			config_error(ld, v, "%s.verifier_keys: %s is a key of "
+			    "\"%s\", not of this log's origin \"%s\"", path, vkey,
+			    name, audit->origin);
+	}
+}
 
 /* No default for level: gateway.log_level may give it (see
  * config_gateway_log). */
@@ -449,9 +547,13 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "limits", .parse = config_field_table,
 	  .offset = offsetof(struct config_gateway, limits),
 	  .sub = config_limits_fields, .doc = "request and connection limits" },
-	{ .key = "audit", .parse = config_field_table, .required = 1,
+	{ .key = "audit", .parse = config_field_audit, .required = 1,
 	  .offset = offsetof(struct config_gateway, audit),
 	  .sub = config_audit_fields, .doc = "the signed audit log" },
+	{ .key = "mandates", .parse = config_field_table,
+	  .offset = offsetof(struct config_gateway, mandates),
+	  .sub = config_mandates_fields,
+	  .doc = "mediators' mandates (contract §8): {max_duration}" },
 	CONFIG_CONTACT_FIELDS(struct config_gateway, contacts),
 	{ .key = NULL },
 };
@@ -626,30 +728,62 @@ config_datasets_load(struct config_loader *ld)
 
 /* ---- services ------------------------------------------------------------- */
 
-/* dst: the struct config_service. Only the hash is kept; the key is wiped
- * as soon as it is hashed. */
-static void
-config_field_api_key(struct config_loader *ld, const struct config_field *f,
-    const char *path, const struct yamltree *v, void *dst)
+/* Whether service o holds the key of hash, as its api_key or its
+ * previous_api_key. */
+static int
+config_service_has_key(const struct config_service *o,
+    const unsigned char hash[32])
 {
-	struct config_service *svc = dst;
+	return (o->has_api_key && CRYPTO_memcmp(o->api_key_sha256, hash,
+	    32) == 0) || (o->has_previous_api_key &&
+	    CRYPTO_memcmp(o->previous_api_key_sha256, hash, 32) == 0);
+}
+
+/* Hashes the key into hash (SHA-256; the key is wiped as soon as it is
+ * hashed) and checks that no service so far, this one included, has it.
+ * 0, or -1 reported. */
+static int
+config_api_key_hash(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, struct config_service *svc,
+    unsigned char hash[32])
+{
 	struct secret key;
 
 	memset(&key, 0, sizeof(key));
 	config_field_secret(ld, f, path, v, &key);
 	if (key.data == NULL)
-		return;
-	SHA256(key.data, key.len, svc->api_key_sha256);
+		return -1;
+	SHA256(key.data, key.len, hash);
 	secret_wipe(&key);
-	svc->has_api_key = 1;
-	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
-		if (o->has_api_key && CRYPTO_memcmp(o->api_key_sha256,
-		    svc->api_key_sha256, sizeof(svc->api_key_sha256)) == 0) {
+	for (struct config_service *o = ld->cfg->services; o <= svc; o++) {
+		if (!config_service_has_key(o, hash))
+			continue;
+		if (o == svc)
+			config_error(ld, v, "%s: the same key as the service's "
+			    "other one; a rotation needs a new key", path);
+		else
 			config_error(ld, v, "%s: the same key as service '%s'; "
 			    "every service needs its own", path, o->id);
-			return;
-		}
+		return -1;
 	}
+	return 0;
+}
+
+/* api_key or previous_api_key, as f->key says; dst: the struct
+ * config_service. Only the hash is kept. */
+static void
+config_field_api_key(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config_service *svc = dst;
+	int previous = strcmp(f->key, "previous_api_key") == 0;
+	unsigned char hash[32];
+
+	if (config_api_key_hash(ld, f, path, v, svc, hash) != 0)
+		return;
+	memcpy(previous ? svc->previous_api_key_sha256 : svc->api_key_sha256,
+	    hash, sizeof(hash));
+	*(previous ? &svc->has_previous_api_key : &svc->has_api_key) = 1;
 }
 
 static void
@@ -682,6 +816,10 @@ static const struct config_field config_auth_fields[] = {
 	{ .key = "api_key", .parse = config_field_api_key,
 	  .aux = SECRET_PRIVATE | SECRET_TRIM,
 	  .doc = "bearer token of the service (env: or file:); only its hash is kept" },
+	{ .key = "previous_api_key", .parse = config_field_api_key,
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "the service's key before a rotation, accepted too until it "
+	  "is removed" },
 	{ .key = "client_cert_sha256", .parse = config_field_cert_hash,
 	  .doc = "SHA-256 of the service's TLS client certificate (DER), hex" },
 	{ .key = NULL },
@@ -693,10 +831,16 @@ config_field_auth(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
 	config_table_apply(ld, path, config_auth_fields, v, dst);
-	if (v->kind == YAMLTREE_MAPPING && yamltree_get(v, "api_key") == NULL &&
+	if (v->kind != YAMLTREE_MAPPING)
+		return;
+	if (yamltree_get(v, "api_key") == NULL &&
 	    yamltree_get(v, "client_cert_sha256") == NULL)
 		config_error(ld, v, "%s: needs api_key or client_cert_sha256",
 		    path);
+	else if (yamltree_get(v, "api_key") == NULL &&
+	    yamltree_get(v, "previous_api_key") != NULL)
+		config_error(ld, v, "%s: previous_api_key is for a rotation to "
+		    "a new api_key, which is missing", path);
 }
 
 static void
@@ -714,9 +858,11 @@ config_field_roles(struct config_loader *ld, const struct config_field *f,
 			continue;
 		if (strcmp(role, "transparency") == 0)
 			*roles |= CONFIG_ROLE_TRANSPARENCY;
+		else if (strcmp(role, "mediator") == 0)
+			*roles |= CONFIG_ROLE_MEDIATOR;
 		else
 			config_error(ld, v->items[i], "%s: unknown role '%s' "
-			    "(known: transparency)", path, role);
+			    "(known: transparency, mediator)", path, role);
 	}
 }
 
@@ -840,7 +986,8 @@ static const struct config_field config_service_fields[] = {
 	  .doc = "how the service authenticates: {api_key, client_cert_sha256}" },
 	{ .key = "roles", .parse = config_field_roles,
 	  .offset = offsetof(struct config_service, roles),
-	  .doc = "extra rights: transparency (read subjects' access logs)" },
+	  .doc = "extra rights: transparency (read subjects' access logs), "
+	  "mediator (act for citizens under their mandates)" },
 	{ .key = "connector", .parse = config_field_connector,
 	  .offset = offsetof(struct config_service, connector),
 	  .doc = "how the gateway calls the service: {type, map, ...}" },
@@ -1050,6 +1197,109 @@ config_policies_load(struct config_loader *ld)
 	}
 }
 
+/* ---- mandates ------------------------------------------------------------- */
+
+/* The procedure categories of Aidants Connect, the words mediators use
+ * for what a mandate covers. */
+static const char *const config_category_names[] = {
+	"papiers", "famille", "social", "travail", "logement", "transports",
+	"argent", "justice", "etranger", "loisirs",
+};
+
+static int
+config_category_known(struct config_loader *ld, const struct yamltree *key,
+    const char *path)
+{
+	char mean[CONFIG_PATH_MAX];
+	struct suggest near;
+
+	suggest_init(&near, key->value);
+	for (size_t i = 0; i < CONFIG_NITEMS(config_category_names); i++) {
+		if (strcmp(key->value, config_category_names[i]) == 0)
+			return 1;
+		suggest_try(&near, config_category_names[i]);
+	}
+	config_error(ld, key, "%s: '%s' is not an Aidants Connect category "
+	    "(papiers, famille, social, travail, logement, transports, argent, "
+	    "justice, etranger, loisirs)%s", path, key->value,
+	    config_did_you_mean(&near, mean, sizeof(mean)));
+	return 0;
+}
+
+/* One category: a non-empty list of datasets, none twice. */
+static void
+config_category_load(struct config_loader *ld, const char *path,
+    const struct yamltree *v, struct config_category *cat)
+{
+	if (config_expect(ld, path, v, YAMLTREE_SEQUENCE) == -1)
+		return;
+	if (v->n == 0) {
+		config_error(ld, v, "%s: list at least one dataset", path);
+		return;
+	}
+	if ((cat->datasets = config_calloc(ld, v->n, sizeof(*cat->datasets))) ==
+	    NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct config_dataset *ds = NULL;
+
+		config_field_dataset_ref(ld, NULL, path, v->items[i], &ds);
+		if (ds == NULL)
+			continue;
+		for (size_t j = 0; j < cat->ndatasets; j++)
+			if (cat->datasets[j] == ds) {
+				config_error(ld, v->items[i], "%s: '%s' is listed "
+				    "twice", path, ds->name);
+				ds = NULL;
+				break;
+			}
+		if (ds != NULL)
+			cat->datasets[cat->ndatasets++] = ds;
+	}
+}
+
+/* dst: the struct config. */
+static void
+config_field_categories(struct config_loader *ld, const struct config_field *f,
+    const char *path, const struct yamltree *v, void *dst)
+{
+	struct config *cfg = dst;
+
+	if (config_expect(ld, path, v, YAMLTREE_MAPPING) == -1)
+		return;
+	if ((cfg->categories = config_calloc(ld, v->n / 2 + 1,
+	    sizeof(*cfg->categories))) == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i += 2) {
+		struct config_category *cat = &cfg->categories[cfg->ncategories];
+		char cpath[CONFIG_PATH_MAX];
+
+		config_key_path(cpath, sizeof(cpath), path, v->items[i]->value);
+		if (!config_category_known(ld, v->items[i], path) ||
+		    (cat->name = config_strdup(ld, v->items[i]->value)) == NULL)
+			continue;
+		cfg->ncategories++;
+		config_category_load(ld, cpath, v->items[i + 1], cat);
+	}
+}
+
+static const struct config_field config_mandates_section_fields[] = {
+	{ .key = "categories", .parse = config_field_categories,
+	  .doc = "Aidants Connect category: [datasets] that a mandate naming "
+	  "it covers" },
+	{ .key = NULL },
+};
+
+static void
+config_mandates_load(struct config_loader *ld)
+{
+	if (ld->mandates == NULL ||
+	    (ld->mandates->kind == YAMLTREE_SCALAR && ld->mandates->is_null))
+		return;
+	config_table_apply(ld, "mandates", config_mandates_section_fields,
+	    ld->mandates, ld->cfg);
+}
+
 /* ---- subscriptions and their policies -------------------------------------- */
 
 static int
@@ -1106,6 +1356,7 @@ config_subscriptions_check(struct config_loader *ld)
 static void (*const config_phases[])(struct config_loader *) = {
 	config_gateway_load,
 	config_datasets_load,
+	config_mandates_load,
 	config_services_load,
 	config_policies_load,
 	config_subscriptions_check,

@@ -178,6 +178,10 @@ config_gateway_free(struct config_gateway *gw)
 	free(gw->audit.dir);
 	free(gw->audit.origin);
 	secret_wipe(&gw->audit.signing_key);
+	for (size_t i = 0; i < gw->audit.additional_signing_keys.n; i++)
+		secret_wipe(&gw->audit.additional_signing_keys.v[i]);
+	for (size_t i = 0; i < gw->audit.verifier_keys.n; i++)
+		free(gw->audit.verifier_keys.v[i]);
 	config_contacts_free(&gw->contacts);
 }
 
@@ -214,6 +218,11 @@ config_free(struct config *cfg)
 		free(cfg->policies[i].purpose);
 		free(cfg->policies[i].legal_reference);
 	}
+	for (size_t i = 0; i < cfg->ncategories; i++) {
+		free(cfg->categories[i].name);
+		free(cfg->categories[i].datasets);
+	}
+	free(cfg->categories);
 	free(cfg->datasets);
 	free(cfg->services);
 	free(cfg->policies);
@@ -241,6 +250,15 @@ config_find_dataset(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+const struct config_category *
+config_find_category(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ncategories; i++)
+		if (strcmp(cfg->categories[i].name, name) == 0)
+			return &cfg->categories[i];
+	return NULL;
+}
+
 const struct config_attribute *
 config_find_attribute(const struct config_dataset *ds, const char *name)
 {
@@ -264,8 +282,11 @@ config_find_service_by_key(const struct config *cfg, const char *token,
 		const struct config_service *s = &cfg->services[i];
 		int equal = CRYPTO_memcmp(hash, s->api_key_sha256,
 		    sizeof(hash)) == 0;
+		int previous = CRYPTO_memcmp(hash, s->previous_api_key_sha256,
+		    sizeof(hash)) == 0;
 
-		if (equal && s->has_api_key)
+		if ((equal && s->has_api_key) ||
+		    (previous && s->has_previous_api_key))
 			found = s;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));

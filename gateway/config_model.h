@@ -33,6 +33,7 @@ enum config_basis {
 
 enum config_role {
 	CONFIG_ROLE_TRANSPARENCY = 1 << 0, /* may read subjects' access logs */
+	CONFIG_ROLE_MEDIATOR = 1 << 1,     /* acts for citizens under mandates */
 };
 
 struct config_attribute {
@@ -131,6 +132,10 @@ struct config_service {
 	struct config_contacts contacts;
 	int has_api_key;
 	unsigned char api_key_sha256[32];     /* only the hash is kept */
+	/* auth.previous_api_key: the key before a rotation, accepted too
+	 * until it is removed. */
+	int has_previous_api_key;
+	unsigned char previous_api_key_sha256[32];
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */
@@ -169,12 +174,45 @@ struct config_limits {
 	int max_connections_per_address; /* default 64             */
 };
 
+#define CONFIG_AUDIT_KEYS_MAX 8      /* additional signing or verifier keys */
+
+struct config_secrets {
+	struct secret v[CONFIG_AUDIT_KEYS_MAX];
+	size_t n;
+};
+
+struct config_strings {
+	char *v[CONFIG_AUDIT_KEYS_MAX];
+	size_t n;
+};
+
 struct config_audit {
 	char *dir;
 	char *origin;
 	struct secret signing_key;       /* PEM text of an Ed25519 private key */
+	/* Keys that sign every checkpoint too, after signing_key: the other
+	 * key of a rotation (docs/operations.md). */
+	struct config_secrets additional_signing_keys;
+	/* Verifier keys (ORIGIN+ID+KEY) of earlier signing keys: a start
+	 * accepts a checkpoint signed by one of them, and they stay
+	 * published. */
+	struct config_strings verifier_keys;
 	int64_t checkpoint_interval_ms;  /* default 1 s */
 	int public;                      /* tiles, checkpoint, proofs to anyone */
+};
+
+/* gateway.mandates (contract §8). */
+struct config_mandates {
+	int64_t max_duration_ms;         /* furthest expires_at from now */
+};
+
+/* One entry of `mandates.categories`: an Aidants Connect procedure
+ * category ("social", "logement", ...) and the datasets a mandate naming
+ * it covers. */
+struct config_category {
+	char *name;
+	const struct config_dataset **datasets;
+	size_t ndatasets;
 };
 
 #define CONFIG_PROBLEM_BASE_MAX 200   /* bytes; a reason is appended */
@@ -200,6 +238,7 @@ struct config_gateway {
 	struct secret admin_token;
 	struct config_limits limits;
 	struct config_audit audit;
+	struct config_mandates mandates;
 	struct config_contacts contacts; /* defaults for every service */
 };
 
@@ -213,6 +252,8 @@ struct config {
 	size_t nservices;
 	struct config_policy *policies;
 	size_t npolicies;
+	struct config_category *categories;   /* mandates.categories */
+	size_t ncategories;
 };
 
 /* Adds an owner (the server and the delivery worker share one config, so
@@ -228,6 +269,9 @@ void config_transform_free(struct config_transform *t);
 const struct config_service *config_find_service(const struct config *cfg,
     const char *id);
 const struct config_dataset *config_find_dataset(const struct config *cfg,
+    const char *name);
+/* The category of mandates.categories named `name`, or NULL. */
+const struct config_category *config_find_category(const struct config *cfg,
     const char *name);
 const struct config_attribute *config_find_attribute(
     const struct config_dataset *ds, const char *name);

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "jcs.h"
 #include "jsonutil.h"
 #include "jws.h"
 #include "log.h"
@@ -59,6 +57,10 @@ consent_fill(struct store_consent *out, const struct consent_grant *g,
 	if (out->consumer == NULL || out->provider == NULL ||
 	    out->dataset == NULL || out->purpose == NULL || out->attributes == NULL)
 		goto fail;
+	if (g->mandate != NULL && ((out->mandate = strdup(g->mandate->id)) ==
+	    NULL || (out->mediator = strdup(g->mandate->mediator)) == NULL ||
+	    (out->helper = strdup(g->helper)) == NULL))
+		goto fail;
 	for (; out->nattributes < g->nattributes; out->nattributes++) {
 		out->attributes[out->nattributes] =
 		    strdup(g->attributes[out->nattributes]);
@@ -71,40 +73,35 @@ fail:
 	return -1;
 }
 
-static json_t *
-consent_attributes_json(const struct store_consent *c)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a != NULL && i < c->nattributes; i++)
-		json_array_append_new(a, json_string(c->attributes[i]));
-	return a;
-}
-
-/* The receipt: a JWT naming the consumer's own id of the subject (never
- * the pseudonym), signed by the gateway. malloc'd, or NULL. */
+/* The receipt: a JWT naming the receiver's own id of the subject (never
+ * the pseudonym), signed by the gateway; under a mandate, also the
+ * mandate, the mediator and the helper. malloc'd, or NULL. */
 static char *
 consent_receipt(const struct consent_signer *signer,
     const struct store_consent *c, const char *local_id,
     const struct config_policy *policy)
 {
 	json_t *claims;
-	char *payload, *jws = NULL;
+	char *jws;
 
 	claims = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
 	    "jti", c->id, "iss", CONSENT_ISSUER,
 	    "iat", (json_int_t)(c->created_ms / 1000),
 	    "consumer", c->consumer, "provider", c->provider,
-	    "dataset", c->dataset, "attributes", consent_attributes_json(c),
+	    "dataset", c->dataset,
+	    "attributes", jsonutil_string_list(c->attributes, c->nattributes),
 	    "purpose", c->purpose, "sub", local_id, "policy", policy->id);
 	if (claims == NULL)
 		return NULL;
 	if (c->expires_ms != 0)
 		json_object_set_new(claims, "exp",
 		    json_integer((json_int_t)(c->expires_ms / 1000)));
-	if ((payload = jcs_dump(claims)) != NULL)
-		jws = jws_sign(signer->key, signer->kid, payload);
-	free(payload);
+	if (c->mandate != NULL) {
+		json_object_set_new(claims, "mandate", json_string(c->mandate));
+		json_object_set_new(claims, "mediator", json_string(c->mediator));
+		json_object_set_new(claims, "helper", json_string(c->helper));
+	}
+	jws = jws_sign_claims(signer->key, signer->kid, claims);
 	json_decref(claims);
 	return jws;
 }
@@ -144,38 +141,34 @@ consent_grant(struct store *st, const struct config *cfg,
 	return POLICY_ALLOW;
 }
 
-static const char *
-consent_status(const struct store_consent *c, int64_t now_ms)
+const char *
+consent_status(int64_t revoked_ms, int64_t expires_ms, int64_t now_ms)
 {
-	if (c->revoked_ms != 0)
+	if (revoked_ms != 0)
 		return "revoked";
-	if (c->expires_ms != 0 && now_ms >= c->expires_ms)
+	if (expires_ms != 0 && now_ms >= expires_ms)
 		return "expired";
 	return "active";
-}
-
-/* RFC 3339 text of ms, or JSON null for 0 ("never"). */
-static json_t *
-consent_time_json(int64_t ms)
-{
-	char text[CLOCK_RFC3339_LEN];
-
-	if (ms == 0)
-		return json_null();
-	clock_format_rfc3339(ms, text);
-	return json_string(text);
 }
 
 json_t *
 consent_to_json(const struct store_consent *c, const char *viewer_local_id,
     int64_t now_ms)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:s}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, "
+	    "s:o, s:s}",
 	    "id", c->id, "subject", viewer_local_id, "consumer", c->consumer,
 	    "provider", c->provider, "dataset", c->dataset,
-	    "attributes", consent_attributes_json(c), "purpose", c->purpose,
-	    "created_at", consent_time_json(c->created_ms),
-	    "expires_at", consent_time_json(c->expires_ms),
-	    "revoked_at", consent_time_json(c->revoked_ms),
-	    "status", consent_status(c, now_ms));
+	    "attributes", jsonutil_string_list(c->attributes, c->nattributes),
+	    "purpose", c->purpose,
+	    "created_at", jsonutil_time(c->created_ms),
+	    "expires_at", jsonutil_time(c->expires_ms),
+	    "revoked_at", jsonutil_time(c->revoked_ms),
+	    "status", consent_status(c->revoked_ms, c->expires_ms, now_ms));
+
+	if (o != NULL && c->mediator != NULL) {
+		json_object_set_new(o, "mandate", json_true());
+		json_object_set_new(o, "mediator", json_string(c->mediator));
+	}
+	return o;
 }

@@ -16,7 +16,9 @@ struct gateway {
 	EVP_PKEY *signer;            /* Ed25519: checkpoints and consent receipts */
 	unsigned char signer_pub[32];  /* its public key, raw */
 	char signer_kid[16];         /* hex key id, the JWS "kid" */
-	char *verifier_key;          /* the log's note verifier key; owned */
+	/* The log's note verifier keys, one a line, the signer's first
+	 * (audit_verifier_keys); owned. */
+	char *verifier_keys;
 	struct server *server;
 };
 

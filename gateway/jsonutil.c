@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "encode.h"
 #include "jcs.h"
 
@@ -108,4 +109,25 @@ jsonutil_keys(const json_t *obj, size_t *n)
 	json_object_foreach((json_t *)obj, key, v)
 		names[(*n)++] = key;
 	return names;
+}
+
+json_t *
+jsonutil_string_list(char *const *names, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+json_t *
+jsonutil_time(int64_t ms)
+{
+	char text[CLOCK_RFC3339_LEN];
+
+	if (ms == 0)
+		return json_null();
+	clock_format_rfc3339(ms, text);
+	return json_string(text);
 }

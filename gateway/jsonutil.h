@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The string member `key` of obj, or NULL if absent or not a string. */
 const char *jsonutil_string(const json_t *obj, const char *key);
@@ -21,5 +22,10 @@ int jsonutil_string_array(const json_t *arr, const char ***items, size_t *n);
  * names (free only the array) and *n. NULL with *n 0 when obj is NULL or
  * memory runs out: an audit entry then says null. */
 const char **jsonutil_keys(const json_t *obj, size_t *n);
+/* A JSON array of the n strings; new reference. */
+json_t *jsonutil_string_list(char *const *names, size_t n);
+/* RFC 3339 text of a time in ms since the epoch, or null for 0 ("none");
+ * new reference. */
+json_t *jsonutil_time(int64_t ms);
 
 #endif

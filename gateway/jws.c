@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "encode.h"
+#include "jcs.h"
 
 #define JWS_SIG_LEN 64          /* Ed25519 */
 #define JWS_HEADER_MAX 1024     /* a decoded protected header, generously */
@@ -179,4 +180,16 @@ jws_verify(EVP_PKEY *key, const char *compact, char **payload_json)
 		return -1;
 	*payload_json = (char *)payload;
 	return 0;
+}
+
+char *
+jws_sign_claims(EVP_PKEY *key, const char *kid, const json_t *claims)
+{
+	char *payload = jcs_dump(claims), *jws;
+
+	if (payload == NULL)
+		return NULL;
+	jws = jws_sign(key, kid, payload);
+	free(payload);
+	return jws;
 }

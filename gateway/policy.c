@@ -22,6 +22,10 @@ static const char *const policy_reason_names[] = {
 	[POLICY_PURPOSE_MISMATCH] = "purpose_mismatch",
 	[POLICY_OBJECTION] = "objection",
 	[POLICY_SUBJECT_NOT_LINKED] = "subject_not_linked",
+	[POLICY_NO_MANDATE] = "no_mandate",
+	[POLICY_MANDATE_EXPIRED] = "mandate_expired",
+	[POLICY_MANDATE_REVOKED] = "mandate_revoked",
+	[POLICY_MANDATE_SCOPE] = "mandate_scope",
 	[POLICY_STORE_ERROR] = "store_error",
 };
 
@@ -49,11 +53,30 @@ policy_reason_name(enum policy_reason reason)
  *                               to exactly this kind of exchange; it
  *                               outranks a consent that merely lapsed
  *
- * Equal ranks keep the first policy in configuration order. */
+ * An act of a mediator first passes the stages of its mandate, which come
+ * before every policy's: a mediator without a live mandate for the act may
+ * not ask anything at all, so a mandate's reason is never weighed against
+ * a policy's. Among the subject's mandates to the mediator:
+ *
+ *  -3 no_mandate                none (or not the one named)
+ *  -2 mandate_scope             one, without this action or dataset
+ *  -1 mandate_expired, mandate_revoked
+ *                               one that covers the act, but lapsed: the
+ *                               citizen must renew or has withdrawn it
+ *
+ * Equal ranks keep the first policy in configuration order (the newest
+ * mandate). */
 static int
 policy_rank(enum policy_reason r)
 {
 	switch (r) {
+	case POLICY_NO_MANDATE:
+		return -3;
+	case POLICY_MANDATE_SCOPE:
+		return -2;
+	case POLICY_MANDATE_EXPIRED:
+	case POLICY_MANDATE_REVOKED:
+		return -1;
 	case POLICY_NO_POLICY:
 		return 0;
 	case POLICY_PURPOSE_MISMATCH:
@@ -414,6 +437,55 @@ policy_audit_entry(enum audit_type type, const struct policy_decision *d)
 		.decision = allowed ? AUDIT_ALLOW : AUDIT_DENY,
 		.reason = allowed ? NULL : policy_reason_name(d->reason),
 	};
+}
+
+/* One mandate's verdict on an act: its scope first, then its state. */
+static enum policy_reason
+policy_mandate_verdict(const struct store_mandate *m, const struct policy_act *q)
+{
+	if (!(m->actions & q->action) || (q->dataset != NULL &&
+	    !policy_names_contain((const char *const *)m->datasets, m->ndatasets,
+	    q->dataset->name)))
+		return POLICY_MANDATE_SCOPE;
+	if (m->revoked_ms != 0)
+		return POLICY_MANDATE_REVOKED;
+	if (q->now_ms >= m->expires_ms)
+		return POLICY_MANDATE_EXPIRED;
+	return POLICY_ALLOW;
+}
+
+enum policy_reason
+policy_mandate_decide(struct store *st, const struct policy_act *q,
+    struct store_mandate *m)
+{
+	enum policy_reason best = POLICY_NO_MANDATE;
+	struct store_mandate *list = NULL;
+	size_t n = 0, pick = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!(q->mediator->roles & CONFIG_ROLE_MEDIATOR))
+		return POLICY_NO_MANDATE;
+	if (store_mandate_find(st, q->subject, q->mediator->id, &list, &n) !=
+	    STORE_OK)
+		return POLICY_STORE_ERROR;
+	/* Newest first: of equal verdicts, the newest mandate explains. */
+	for (size_t i = 0; i < n && best != POLICY_ALLOW; i++) {
+		enum policy_reason r;
+
+		if (q->mandate != NULL && strcmp(list[i].id, q->mandate) != 0)
+			continue;
+		r = policy_mandate_verdict(&list[i], q);
+		if (r == POLICY_ALLOW || policy_rank(r) > policy_rank(best)) {
+			best = r;
+			pick = i;
+		}
+	}
+	if (best != POLICY_NO_MANDATE) {
+		*m = list[pick];
+		memset(&list[pick], 0, sizeof(list[pick]));
+	}
+	store_mandates_free(list, n);
+	return best;
 }
 
 enum policy_reason

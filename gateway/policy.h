@@ -26,6 +26,10 @@ enum policy_reason {
 	POLICY_PURPOSE_MISMATCH,
 	POLICY_OBJECTION,
 	POLICY_SUBJECT_NOT_LINKED,
+	POLICY_NO_MANDATE,      /* §8: acts by a mediator */
+	POLICY_MANDATE_EXPIRED,
+	POLICY_MANDATE_REVOKED,
+	POLICY_MANDATE_SCOPE,
 	POLICY_STORE_ERROR,     /* not a decision: the store failed (→ 503) */
 };
 
@@ -72,6 +76,29 @@ void policy_decision_clear(struct policy_decision *d);
  * and overrides what its outcome says otherwise. Borrows from d. */
 struct audit_entry policy_audit_entry(enum audit_type type,
     const struct policy_decision *d);
+
+/* An act of a mediator for a citizen (contract §8): giving a consent,
+ * objecting, reading the access log. */
+struct policy_act {
+	const struct config_service *mediator;  /* the caller */
+	const char *subject;                    /* pseudonym */
+	const char *mandate;                    /* the one named, or NULL: any */
+	unsigned action;                        /* one STORE_MANDATE_* bit */
+	const struct config_dataset *dataset;   /* NULL: not about one dataset */
+	int64_t now_ms;
+};
+
+/* Decides whether the mediator may do the act, which it may only under a
+ * mandate of the subject to it (the one named, or any) whose scope holds
+ * the action and the dataset, neither revoked nor expired (a mandate
+ * expiring at T no longer holds at T). A service without the mediator
+ * role holds no mandate. Allowed: *m is the mandate. Denied, the reason
+ * of the mandate that got furthest (no_mandate < mandate_scope <
+ * mandate_expired, mandate_revoked; newest first on a tie) and *m that
+ * mandate, or cleared for no_mandate. Clear *m with store_mandate_clear.
+ * POLICY_STORE_ERROR when the store failed. */
+enum policy_reason policy_mandate_decide(struct store *st,
+    const struct policy_act *q, struct store_mandate *m);
 
 /* Checks that a consent being granted fits some `consent` policy: consumer,
  * provider, dataset, purpose match and attributes are inside it. Returns

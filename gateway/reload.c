@@ -19,6 +19,26 @@ reload_string_equal(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The keys the audit log signs with and accepts, which it reads at open
+ * and publishes. */
+static int
+reload_audit_keys_equal(const struct config_audit *a, const struct config_audit *b)
+{
+	if (!reload_secret_equal(&a->signing_key, &b->signing_key) ||
+	    a->additional_signing_keys.n != b->additional_signing_keys.n ||
+	    a->verifier_keys.n != b->verifier_keys.n)
+		return 0;
+	for (size_t i = 0; i < a->additional_signing_keys.n; i++)
+		if (!reload_secret_equal(&a->additional_signing_keys.v[i],
+		    &b->additional_signing_keys.v[i]))
+			return 0;
+	for (size_t i = 0; i < a->verifier_keys.n; i++)
+		if (!reload_string_equal(a->verifier_keys.v[i],
+		    b->verifier_keys.v[i]))
+			return 0;
+	return 1;
+}
+
 const char *
 reload_blocker(const struct config *old, const struct config *new)
 {
@@ -38,7 +58,7 @@ reload_blocker(const struct config *old, const struct config *new)
 		return "gateway.pseudonym_key";
 	if (strcmp(o->audit.dir, n->audit.dir) != 0 ||
 	    strcmp(o->audit.origin, n->audit.origin) != 0 ||
-	    !reload_secret_equal(&o->audit.signing_key, &n->audit.signing_key))
+	    !reload_audit_keys_equal(&o->audit, &n->audit))
 		return "gateway.audit";
 	return NULL;
 }

@@ -256,6 +256,7 @@ struct request_audit_ctx {
 	struct request *r;
 	request_audited_fn then;
 	void *arg;
+	void (*release)(void *);    /* frees arg when then does not run, or NULL */
 };
 
 static void
@@ -265,6 +266,7 @@ request_audit_done(int status, uint64_t index, void *arg)
 	struct request *r = ctx->r;
 	request_audited_fn then = ctx->then;
 	void *then_arg = ctx->arg;
+	void (*release)(void *) = ctx->release;
 	struct log_context prev;
 
 	free(ctx);
@@ -273,6 +275,8 @@ request_audit_done(int status, uint64_t index, void *arg)
 		log_ratelimited(LOG_LEVEL_ERROR, "request %s trace %s: audit "
 		    "append failed; reply withheld", r->id, r->trace.trace_id);
 		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
+		if (release != NULL)
+			release(then_arg);
 	} else {
 		then(r, index, then_arg);
 	}
@@ -283,16 +287,26 @@ void
 request_audit(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg)
 {
+	request_audit_owned(r, e, then, arg, NULL);
+}
+
+void
+request_audit_owned(struct request *r, const struct audit_entry *e,
+    request_audited_fn then, void *arg, void (*release)(void *))
+{
 	struct request_audit_ctx *ctx = malloc(sizeof(*ctx));
 	struct audit_entry entry = *e;
 
 	if (ctx == NULL) {
 		request_reply_problem(r, 503, NULL, "out of memory");
+		if (release != NULL)
+			release(arg);
 		return;
 	}
 	ctx->r = r;
 	ctx->then = then;
 	ctx->arg = arg;
+	ctx->release = release;
 	if (entry.request_id == NULL)
 		entry.request_id = r->id;
 	audit_append_async(r->gw->audit, &entry, r->base, request_audit_done, ctx);

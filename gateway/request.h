@@ -136,5 +136,10 @@ void request_add_header(struct request *r, const char *name, const char *value);
 typedef void (*request_audited_fn)(struct request *r, uint64_t index, void *arg);
 void request_audit(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg);
+/* request_audit for an arg that owns memory: when then will not run (the
+ * 503 above), release(arg) runs instead, so the handler's context is
+ * freed either way. */
+void request_audit_owned(struct request *r, const struct audit_entry *e,
+    request_audited_fn then, void *arg, void (*release)(void *));
 
 #endif

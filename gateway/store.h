@@ -105,6 +105,9 @@ struct store_consent {
 	int64_t created_ms;
 	int64_t expires_ms;  /* 0 = no expiry */
 	int64_t revoked_ms;  /* 0 = not revoked */
+	/* Given by a mediator under a mandate (contract §8), else all NULL:
+	 * the mandate, its holder and the agent who acted. Owned. */
+	char *mandate, *mediator, *helper;
 };
 
 /* Frees the owned members (not the struct itself). */
@@ -124,7 +127,8 @@ enum store_status store_consent_revoke(struct store *st, const char *id,
 enum store_status store_consent_find(struct store *st, const char *subject,
     const char *consumer, const char *provider, const char *dataset,
     struct store_consent **list, size_t *n);
-/* Consents of `subject` in which `service` is consumer or provider. */
+/* Consents of `subject` in which `service` is consumer or provider, or
+ * which it gave as a mediator. */
 enum store_status store_consent_list_for(struct store *st, const char *subject,
     const char *service, struct store_consent **list, size_t *n);
 
@@ -145,11 +149,60 @@ enum store_status store_objection_insert(struct store *st,
 enum store_status store_objection_match(struct store *st, const char *subject,
     const char *dataset, const char *purpose, const char *consumer);
 
+/* ---- mandates (contract §8) ------------------------------------------ */
+
+/* What a mandate lets its mediator do, as bits of store_mandate.actions. */
+#define STORE_MANDATE_CONSENT    (1u << 0)
+#define STORE_MANDATE_OBJECTION  (1u << 1)
+#define STORE_MANDATE_ACCESS_LOG (1u << 2)
+
+/* A citizen's mandate to a mediator service, for some datasets and
+ * actions until expires_ms. */
+struct store_mandate {
+	char id[STORE_ID_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	char *mediator, *helper;          /* owned */
+	char **datasets;                  /* owned */
+	size_t ndatasets;
+	unsigned actions;                 /* STORE_MANDATE_* */
+	int64_t created_ms;
+	int64_t expires_ms;               /* always set */
+	int64_t revoked_ms;               /* 0 = not revoked */
+};
+
+void store_mandate_clear(struct store_mandate *m);
+void store_mandates_free(struct store_mandate *list, size_t n);
+
+enum store_status store_mandate_insert(struct store *st,
+    const struct store_mandate *m);
+enum store_status store_mandate_get(struct store *st, const char *id,
+    struct store_mandate *out);
+/* Sets revoked_ms if not yet revoked. STORE_NOT_FOUND if no such mandate. */
+enum store_status store_mandate_revoke(struct store *st, const char *id,
+    int64_t now_ms);
+/* The mandates `subject` gave `mediator`, newest first. *list malloc'd;
+ * free with store_mandates_free. */
+enum store_status store_mandate_find(struct store *st, const char *subject,
+    const char *mediator, struct store_mandate **list, size_t *n);
+
 /* ---- the audit access index (subject -> audit entry index) ---------- */
 
-/* Records n (subject, audit index) pairs in one transaction; idempotent. */
+/* One entry about a subject: its index and, for an act under a mandate,
+ * who acted (private: the public entry holds only a commitment). */
+struct store_access {
+	const char *subject;
+	uint64_t audit_index;
+	const char *mandate, *mediator, *helper;   /* NULL: no mandate */
+};
+
+/* Records n entries in one transaction; idempotent. */
 enum store_status store_access_put(struct store *st,
-    const char *const *subjects, const uint64_t *indexes, size_t n);
+    const struct store_access *rows, size_t n);
+/* Who acted in entry `audit_index` about `subject` under a mandate:
+ * *mediator and *helper malloc'd, caller frees. STORE_NOT_FOUND when the
+ * entry was not an act under a mandate. */
+enum store_status store_access_mandate(struct store *st, const char *subject,
+    uint64_t audit_index, char **mediator, char **helper);
 /* Audit indexes for `subject`, newest first, below `before` (UINT64_MAX for
  * the first page), at most `limit`. *indexes malloc'd, caller frees. */
 enum store_status store_access_list(struct store *st, const char *subject,
@@ -362,6 +415,26 @@ enum store_status store_compact(struct store *st);
 enum store_status store_link_delete(struct store *st, const char *service,
     const char *local_id, int64_t now_ms, char *subject);
 
+/* ---- the audit log's last signed checkpoint -------------------------- */
+
+#define STORE_ROOT_LEN 32    /* a Merkle tree root */
+
+/* The size and root of the last checkpoint signed for the log `origin`,
+ * as store_audit_head_put left them. STORE_NOT_FOUND before the first. */
+enum store_status store_audit_head_get(struct store *st, const char *origin,
+    uint64_t *size, unsigned char root[STORE_ROOT_LEN]);
+/* Remembers a checkpoint just signed for `origin`; one never replaces a
+ * larger one. Not waiting for the disk: losing the last few to a power
+ * cut only leaves the store remembering an older checkpoint. */
+enum store_status store_audit_head_put(struct store *st, const char *origin,
+    uint64_t size, const unsigned char root[STORE_ROOT_LEN]);
+
+/* Copies the whole database, as one consistent snapshot, into a new file
+ * at `path` (refusing an existing one) while other connections go on
+ * writing; mode 0600. STORE_ERROR with err, also for a backend that has
+ * its own tools for this (pg_dump). */
+enum store_status store_backup(struct store *st, const char *path, char *err,
+    size_t errlen);
 /* ---- bulk loads ------------------------------------------------------ */
 
 /* Between store_bulk_begin and store_bulk_end, the connection's writes

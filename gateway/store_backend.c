@@ -254,10 +254,41 @@ store_objection_match(struct store *st, const char *subject,
 }
 
 enum store_status
-store_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n)
+store_mandate_insert(struct store *st, const struct store_mandate *m)
 {
-	return st->ops->access_put(st, subjects, indexes, n);
+	return st->ops->mandate_insert(st, m);
+}
+
+enum store_status
+store_mandate_get(struct store *st, const char *id, struct store_mandate *out)
+{
+	return st->ops->mandate_get(st, id, out);
+}
+
+enum store_status
+store_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	return st->ops->mandate_revoke(st, id, now_ms);
+}
+
+enum store_status
+store_mandate_find(struct store *st, const char *subject, const char *mediator,
+    struct store_mandate **list, size_t *n)
+{
+	return st->ops->mandate_find(st, subject, mediator, list, n);
+}
+
+enum store_status
+store_access_put(struct store *st, const struct store_access *rows, size_t n)
+{
+	return st->ops->access_put(st, rows, n);
+}
+
+enum store_status
+store_access_mandate(struct store *st, const char *subject,
+    uint64_t audit_index, char **mediator, char **helper)
+{
+	return st->ops->access_mandate(st, subject, audit_index, mediator, helper);
 }
 
 enum store_status
@@ -363,6 +394,31 @@ store_link_delete(struct store *st, const char *service, const char *local_id,
 }
 
 enum store_status
+store_audit_head_get(struct store *st, const char *origin, uint64_t *size,
+    unsigned char root[STORE_ROOT_LEN])
+{
+	return st->ops->audit_head_get(st, origin, size, root);
+}
+
+enum store_status
+store_audit_head_put(struct store *st, const char *origin, uint64_t size,
+    const unsigned char root[STORE_ROOT_LEN])
+{
+	return st->ops->audit_head_put(st, origin, size, root);
+}
+
+enum store_status
+store_backup(struct store *st, const char *path, char *err, size_t errlen)
+{
+	if (st->ops->backup == NULL) {
+		snprintf(err, errlen, "this store is backed up with its own "
+		    "tools (pg_dump for PostgreSQL)");
+		return STORE_ERROR;
+	}
+	return st->ops->backup(st, path, err, errlen);
+}
+
+enum store_status
 store_outbox_counts(struct store *st, struct store_outbox_count **list,
     size_t *n)
 {
@@ -440,6 +496,9 @@ store_consent_clear(struct store_consent *c)
 	for (size_t i = 0; i < c->nattributes; i++)
 		free(c->attributes[i]);
 	free(c->attributes);
+	free(c->mandate);
+	free(c->mediator);
+	free(c->helper);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -448,6 +507,27 @@ store_consents_free(struct store_consent *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		store_consent_clear(&list[i]);
+	free(list);
+}
+
+void
+store_mandate_clear(struct store_mandate *m)
+{
+	if (m == NULL)
+		return;
+	free(m->mediator);
+	free(m->helper);
+	for (size_t i = 0; i < m->ndatasets; i++)
+		free(m->datasets[i]);
+	free(m->datasets);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+store_mandates_free(struct store_mandate *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_mandate_clear(&list[i]);
 	free(list);
 }
 

@@ -45,8 +45,19 @@ struct store_ops {
 	enum store_status (*objection_match)(struct store *st,
 	    const char *subject, const char *dataset, const char *purpose,
 	    const char *consumer);
+	enum store_status (*mandate_insert)(struct store *st,
+	    const struct store_mandate *m);
+	enum store_status (*mandate_get)(struct store *st, const char *id,
+	    struct store_mandate *out);
+	enum store_status (*mandate_revoke)(struct store *st, const char *id,
+	    int64_t now_ms);
+	enum store_status (*mandate_find)(struct store *st, const char *subject,
+	    const char *mediator, struct store_mandate **list, size_t *n);
 	enum store_status (*access_put)(struct store *st,
-	    const char *const *subjects, const uint64_t *indexes, size_t n);
+	    const struct store_access *rows, size_t n);
+	enum store_status (*access_mandate)(struct store *st,
+	    const char *subject, uint64_t audit_index, char **mediator,
+	    char **helper);
 	enum store_status (*access_list)(struct store *st, const char *subject,
 	    uint64_t before, size_t limit, uint64_t **indexes, size_t *n);
 	enum store_status (*record_accept)(struct store *st,
@@ -80,6 +91,13 @@ struct store_ops {
 	enum store_status (*compact)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
+	enum store_status (*audit_head_get)(struct store *st,
+	    const char *origin, uint64_t *size, unsigned char *root);
+	enum store_status (*audit_head_put)(struct store *st,
+	    const char *origin, uint64_t size, const unsigned char *root);
+	/* NULL: the backend's own tools back it up. */
+	enum store_status (*backup)(struct store *st, const char *path,
+	    char *err, size_t errlen);
 	enum store_status (*bulk_begin)(struct store *st);
 	enum store_status (*bulk_end)(struct store *st, int commit);
 };

@@ -163,6 +163,43 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN audit_index INTEGER;"
 	"ALTER TABLE deliveries ADD COLUMN audit_sha256 TEXT;"
 	"ALTER TABLE push_keys ADD COLUMN audit_index INTEGER;",
+	/* 10: mediators' mandates (contract §8), the consents given under
+	 * them, and who acted in each entry made under one. actions holds
+	 * STORE_MANDATE_* bits. */
+	"CREATE TABLE mandates ("
+	"  id TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"
+	"  mediator TEXT NOT NULL,"
+	"  helper TEXT NOT NULL,"
+	"  actions INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX mandates_by_subject ON mandates "
+	"  (subject, mediator, created_ms);"
+	"CREATE TABLE mandate_datasets ("
+	"  mandate_id TEXT NOT NULL REFERENCES mandates (id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  PRIMARY KEY (mandate_id, position),"
+	"  UNIQUE (mandate_id, name)"
+	") WITHOUT ROWID;"
+	"ALTER TABLE consents ADD COLUMN mandate TEXT;"
+	"ALTER TABLE consents ADD COLUMN mediator TEXT;"
+	"ALTER TABLE consents ADD COLUMN helper TEXT;"
+	"ALTER TABLE access_index ADD COLUMN mandate TEXT;"
+	"ALTER TABLE access_index ADD COLUMN mediator TEXT;"
+	"ALTER TABLE access_index ADD COLUMN helper TEXT;",
+	/* 11: the last checkpoint signed for each audit log origin, so that
+	 * an older copy of the audit directory is refused at start instead
+	 * of forking the published log (docs/operations.md, "Restoring"). */
+	"CREATE TABLE audit_heads ("
+	"  origin TEXT PRIMARY KEY,"
+	"  size INTEGER NOT NULL,"
+	"  root BLOB NOT NULL,"
+	"  signed_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -191,7 +228,16 @@ enum sqlite_stmt {
 	Q_CONSENT_LIST_FOR,
 	Q_OBJECTION_INSERT,
 	Q_OBJECTION_MATCH,
+	Q_MANDATE_INSERT,
+	Q_MANDATE_DATASET_INSERT,
+	Q_MANDATE_GET,
+	Q_MANDATE_DATASETS,
+	Q_MANDATE_REVOKE,
+	Q_MANDATE_EXISTS,
+	Q_MANDATE_FIND,
+	Q_MANDATE_REVOKE_MEDIATOR,
 	Q_ACCESS_PUT,
+	Q_ACCESS_MANDATE,
 	Q_ACCESS_LIST,
 	Q_PUSH_KEY_GET,
 	Q_PUSH_KEY_PUT,
@@ -220,11 +266,15 @@ enum sqlite_stmt {
 	Q_LINK_DELETE,
 	Q_CONSENT_REVOKE_PARTY,
 	Q_OUTBOX_COUNTS,
+	Q_AUDIT_HEAD_GET,
+	Q_AUDIT_HEAD_PUT,
 	Q_COUNT
 };
 
 #define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
-	"created_ms, expires_ms, revoked_ms"
+	"created_ms, expires_ms, revoked_ms, mandate, mediator, helper"
+#define MANDATE_COLUMNS "id, subject, mediator, helper, actions, created_ms, " \
+	"expires_ms, revoked_ms"
 
 #define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
 	"r.record, r.version, r.created_ms, v.key, r.traceparent"
@@ -265,7 +315,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = ?1",
 	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
 	    "(consent_id, position, name) VALUES (?1, ?2, ?3)",
 	[Q_CONSENT_GET] = "SELECT " CONSENT_COLUMNS " FROM consents WHERE id = ?1",
@@ -279,15 +329,33 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND (?3 IS NULL OR provider = ?3) AND (?4 IS NULL OR dataset = ?4) "
 	    "ORDER BY created_ms DESC, rowid DESC",
 	[Q_CONSENT_LIST_FOR] = "SELECT " CONSENT_COLUMNS " FROM consents "
-	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
-	    "ORDER BY created_ms DESC, rowid DESC",
+	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2 "
+	    "OR mediator = ?2) ORDER BY created_ms DESC, rowid DESC",
 	[Q_OBJECTION_INSERT] = "INSERT INTO objections (id, subject, dataset, "
 	    "purpose, consumer, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_OBJECTION_MATCH] = "SELECT 1 FROM objections WHERE subject = ?1 "
 	    "AND dataset = ?2 AND purpose = ?3 "
 	    "AND (consumer IS NULL OR consumer = ?4) LIMIT 1",
-	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index) "
-	    "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+	[Q_MANDATE_INSERT] = "INSERT INTO mandates (" MANDATE_COLUMNS ") "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_MANDATE_DATASET_INSERT] = "INSERT INTO mandate_datasets "
+	    "(mandate_id, position, name) VALUES (?1, ?2, ?3)",
+	[Q_MANDATE_GET] = "SELECT " MANDATE_COLUMNS " FROM mandates WHERE id = ?1",
+	[Q_MANDATE_DATASETS] = "SELECT name FROM mandate_datasets "
+	    "WHERE mandate_id = ?1 ORDER BY position",
+	[Q_MANDATE_REVOKE] = "UPDATE mandates SET revoked_ms = ?2 "
+	    "WHERE id = ?1 AND revoked_ms = 0",
+	[Q_MANDATE_EXISTS] = "SELECT 1 FROM mandates WHERE id = ?1",
+	[Q_MANDATE_FIND] = "SELECT " MANDATE_COLUMNS " FROM mandates "
+	    "WHERE subject = ?1 AND mediator = ?2 "
+	    "ORDER BY created_ms DESC, rowid DESC",
+	[Q_MANDATE_REVOKE_MEDIATOR] = "UPDATE mandates SET revoked_ms = ?3 "
+	    "WHERE subject = ?1 AND mediator = ?2 AND revoked_ms = 0",
+	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index, "
+	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT DO NOTHING",
+	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
+	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL",
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
@@ -362,6 +430,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(state IN (0, 1)), "
 	    "sum(state = 3) FROM deliveries WHERE state IN (0, 1, 3) "
 	    "GROUP BY subscriber",
+	[Q_AUDIT_HEAD_GET] = "SELECT size, root FROM audit_heads "
+	    "WHERE origin = ?1",
+	[Q_AUDIT_HEAD_PUT] = "INSERT INTO audit_heads (origin, size, root, "
+	    "signed_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (origin) DO UPDATE "
+	    "SET size = excluded.size, root = excluded.root, "
+	    "signed_ms = excluded.signed_ms WHERE excluded.size >= size",
 };
 
 struct sqlite_store {
@@ -956,6 +1030,27 @@ sq_view_key_erase(struct store *st, const char *subject)
 
 /* ---- consents ------------------------------------------------------- */
 
+/* Inserts names[0..n) for `id` in order through `insert` (id, position,
+ * name): a consent's attributes, a mandate's datasets. */
+static enum store_status
+sq_names_put(struct sqlite_store *ss, enum sqlite_stmt insert, const char *id,
+    char *const *names, size_t n)
+{
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((s = sq_stmt(ss, insert)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+		sq_bind_text(s, 3, names[i]);
+		if ((rc = sq_exec(ss, s, sqlite_sql[insert])) != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
 static enum store_status
 sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 {
@@ -974,18 +1069,13 @@ sq_consent_insert_rows(struct sqlite_store *ss, void *arg)
 	sqlite3_bind_int64(s, 7, c->created_ms);
 	sqlite3_bind_int64(s, 8, c->expires_ms);
 	sqlite3_bind_int64(s, 9, c->revoked_ms);
+	sq_bind_text(s, 10, c->mandate);
+	sq_bind_text(s, 11, c->mediator);
+	sq_bind_text(s, 12, c->helper);
 	if ((rc = sq_exec(ss, s, "consent insert")) != STORE_OK)
 		return rc;
-	for (size_t i = 0; i < c->nattributes; i++) {
-		if ((s = sq_stmt(ss, Q_CONSENT_ATTR_INSERT)) == NULL)
-			return STORE_ERROR;
-		sq_bind_text(s, 1, c->id);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-		sq_bind_text(s, 3, c->attributes[i]);
-		if ((rc = sq_exec(ss, s, "consent attribute insert")) != STORE_OK)
-			return rc;
-	}
-	return STORE_OK;
+	return sq_names_put(ss, Q_CONSENT_ATTR_INSERT, c->id, c->attributes,
+	    c->nattributes);
 }
 
 static enum store_status
@@ -994,37 +1084,39 @@ sq_consent_insert(struct store *st, const struct store_consent *c)
 	return sq_durable(sq(st), sq_consent_insert_rows, (void *)c);
 }
 
+/* The names a query of one text column gives for `id` (a consent's
+ * attributes, a mandate's datasets), appended to *names (owned). */
 static enum store_status
-sq_consent_attributes(struct sqlite_store *ss, struct store_consent *c)
+sq_names(struct sqlite_store *ss, enum sqlite_stmt id_query, const char *id,
+    char ***names, size_t *n)
 {
 	sqlite3_stmt *s;
 	size_t cap = 0;
 	int rc;
 
-	if ((s = sq_stmt(ss, Q_CONSENT_ATTRS)) == NULL)
+	if ((s = sq_stmt(ss, id_query)) == NULL)
 		return STORE_ERROR;
-	sq_bind_text(s, 1, c->id);
+	sq_bind_text(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		char *name = strdup((const char *)sqlite3_column_text(s, 0));
 
 		if (name == NULL)
 			break;
-		if (c->nattributes == cap) {
+		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
-			char **grown = reallocarray(c->attributes, ncap,
-			    sizeof(*grown));
+			char **grown = reallocarray(*names, ncap, sizeof(*grown));
 
 			if (grown == NULL) {
 				free(name);
 				break;
 			}
-			c->attributes = grown;
+			*names = grown;
 			cap = ncap;
 		}
-		c->attributes[c->nattributes++] = name;
+		(*names)[(*n)++] = name;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		sq_fail(ss, "consent attributes");
+		sq_fail(ss, sqlite_sql[id_query]);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
 }
@@ -1039,19 +1131,33 @@ sq_column_dup(sqlite3_stmt *s, int col)
 
 /* Fills *c from the current row of a CONSENT_COLUMNS query and its
  * attributes. On error *c is cleared. */
-static enum store_status
-sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s,
-    struct store_consent *c)
+/* Copies a row's id (column 0) and subject (column 1); 0, or -1 after
+ * logging a malformed `what` row. */
+static int
+sq_row_id(sqlite3_stmt *s, char id[STORE_ID_LEN],
+    char subject[STORE_SUBJECT_LEN], const char *what)
 {
-	const unsigned char *id = sqlite3_column_text(s, 0);
+	const unsigned char *text = sqlite3_column_text(s, 0);
+
+	if (text == NULL || strlen((const char *)text) >= STORE_ID_LEN ||
+	    sq_copy_subject(sqlite3_column_text(s, 1), subject) != 0) {
+		log_error("store: sqlite: malformed %s row", what);
+		return -1;
+	}
+	memcpy(id, text, strlen((const char *)text) + 1);
+	return 0;
+}
+
+/* Fills out, a struct store_consent, from the current row of a
+ * CONSENT_COLUMNS query and its attributes. On error it is cleared. */
+static enum store_status
+sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s, void *out)
+{
+	struct store_consent *c = out;
 
 	memset(c, 0, sizeof(*c));
-	if (id == NULL || strlen((const char *)id) >= STORE_ID_LEN ||
-	    sq_copy_subject(sqlite3_column_text(s, 1), c->subject) != 0) {
-		log_error("store: sqlite: malformed consent row");
+	if (sq_row_id(s, c->id, c->subject, "consent") != 0)
 		return STORE_ERROR;
-	}
-	memcpy(c->id, id, strlen((const char *)id) + 1);
 	c->consumer = sq_column_dup(s, 2);
 	c->provider = sq_column_dup(s, 3);
 	c->dataset = sq_column_dup(s, 4);
@@ -1059,56 +1165,77 @@ sq_consent_read(struct sqlite_store *ss, sqlite3_stmt *s,
 	c->created_ms = sqlite3_column_int64(s, 6);
 	c->expires_ms = sqlite3_column_int64(s, 7);
 	c->revoked_ms = sqlite3_column_int64(s, 8);
+	c->mandate = sq_column_dup(s, 9);
+	c->mediator = sq_column_dup(s, 10);
+	c->helper = sq_column_dup(s, 11);
 	if (c->consumer == NULL || c->provider == NULL || c->dataset == NULL ||
-	    c->purpose == NULL || sq_consent_attributes(ss, c) != STORE_OK) {
+	    c->purpose == NULL || (c->mediator == NULL) !=
+	    (sqlite3_column_type(s, 10) == SQLITE_NULL) ||
+	    sq_names(ss, Q_CONSENT_ATTRS, c->id, &c->attributes,
+	    &c->nattributes) != STORE_OK) {
 		store_consent_clear(c);
 		return STORE_ERROR;
 	}
 	return STORE_OK;
 }
 
+/* The row that `get` gives for id, read into out (size bytes, zeroed
+ * when there is none) by read: a consent, a mandate. */
 static enum store_status
-sq_consent_get(struct store *st, const char *id, struct store_consent *out)
+sq_get_by_id(struct sqlite_store *ss, enum sqlite_stmt get, const char *id,
+    enum store_status (*read)(struct sqlite_store *, sqlite3_stmt *, void *),
+    void *out, size_t size)
 {
-	struct sqlite_store *ss = sq(st);
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((s = sq_stmt(ss, Q_CONSENT_GET)) == NULL)
+	memset(out, 0, size);
+	if ((s = sq_stmt(ss, get)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, id);
-	if ((rc = sq_row(ss, s, "consent get")) == STORE_OK)
-		rc = sq_consent_read(ss, s, out);
+	if ((rc = sq_row(ss, s, sqlite_sql[get])) == STORE_OK)
+		rc = read(ss, s, out);
 	sqlite3_reset(s);
 	return rc;
 }
 
+static enum store_status
+sq_consent_get(struct store *st, const char *id, struct store_consent *out)
+{
+	return sq_get_by_id(sq(st), Q_CONSENT_GET, id, sq_consent_read, out,
+	    sizeof(*out));
+}
+
+/* A revocation through sq_durable: sets revoked_ms of row `id` through
+ * `revoke` if not yet revoked, keeping the first time; STORE_NOT_FOUND
+ * (asked through `exists`) when there is no such row. For consents and
+ * mandates. */
 struct sq_revoke {
+	enum sqlite_stmt revoke, exists;
 	const char *id;
 	int64_t now_ms;
 };
 
 static enum store_status
-sq_consent_revoke_row(struct sqlite_store *ss, void *arg)
+sq_revoke_row(struct sqlite_store *ss, void *arg)
 {
 	const struct sq_revoke *r = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_CONSENT_REVOKE)) == NULL)
+	if ((s = sq_stmt(ss, r->revoke)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, r->id);
 	sqlite3_bind_int64(s, 2, r->now_ms);
-	if ((rc = sq_exec(ss, s, "consent revoke")) != STORE_OK)
+	if ((rc = sq_exec(ss, s, sqlite_sql[r->revoke])) != STORE_OK)
 		return rc;
 	if (sqlite3_changes(ss->db) == 1)
 		return STORE_OK;
 	/* Nothing changed: already revoked (keep the first time) or absent. */
-	if ((s = sq_stmt(ss, Q_CONSENT_EXISTS)) == NULL)
+	if ((s = sq_stmt(ss, r->exists)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, r->id);
-	rc = sq_row(ss, s, "consent exists");
+	rc = sq_row(ss, s, sqlite_sql[r->exists]);
 	sqlite3_reset(s);
 	return rc;
 }
@@ -1116,17 +1243,27 @@ sq_consent_revoke_row(struct sqlite_store *ss, void *arg)
 static enum store_status
 sq_consent_revoke(struct store *st, const char *id, int64_t now_ms)
 {
-	struct sq_revoke r = { id, now_ms };
+	struct sq_revoke r = { Q_CONSENT_REVOKE, Q_CONSENT_EXISTS, id, now_ms };
 
-	return sq_durable(sq(st), sq_consent_revoke_row, &r);
+	return sq_durable(sq(st), sq_revoke_row, &r);
 }
 
-/* Collects every row of a CONSENT_COLUMNS query (already bound). */
+/* What sq_rows collects: items of `size` bytes, each filled by read
+ * from the current row, and the list's free. */
+struct sq_rows_kind {
+	size_t size;
+	enum store_status (*read)(struct sqlite_store *, sqlite3_stmt *, void *);
+	void (*free_list)(void *items, size_t n);
+	const char *what;
+};
+
+/* Collects every row of a query (already bound) into *list (owned, its
+ * kind's free_list frees it). */
 static enum store_status
-sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
-    struct store_consent **list, size_t *n)
+sq_rows(struct sqlite_store *ss, sqlite3_stmt *s, const struct sq_rows_kind *k,
+    void **list, size_t *n)
 {
-	struct store_consent *items = NULL;
+	unsigned char *items = NULL;
 	size_t count = 0, cap = 0;
 	enum store_status rc = STORE_OK;
 	int step;
@@ -1134,8 +1271,7 @@ sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
-			struct store_consent *grown = reallocarray(items, ncap,
-			    sizeof(*grown));
+			unsigned char *grown = reallocarray(items, ncap, k->size);
 
 			if (grown == NULL) {
 				rc = STORE_ERROR;
@@ -1144,20 +1280,40 @@ sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
 			items = grown;
 			cap = ncap;
 		}
-		if ((rc = sq_consent_read(ss, s, &items[count])) != STORE_OK)
+		if ((rc = k->read(ss, s, items + count * k->size)) != STORE_OK)
 			break;
 		count++;
 	}
 	if (rc == STORE_OK && step != SQLITE_DONE)
-		rc = sq_fail(ss, "consent list");
+		rc = sq_fail(ss, k->what);
 	sqlite3_reset(s);
 	if (rc != STORE_OK) {
-		store_consents_free(items, count);
+		k->free_list(items, count);
 		return rc;
 	}
 	*list = items;
 	*n = count;
 	return STORE_OK;
+}
+
+static void
+sq_consents_free(void *items, size_t n)
+{
+	store_consents_free(items, n);
+}
+
+/* Collects every row of a CONSENT_COLUMNS query (already bound). */
+static enum store_status
+sq_consent_rows(struct sqlite_store *ss, sqlite3_stmt *s,
+    struct store_consent **list, size_t *n)
+{
+	static const struct sq_rows_kind kind = { sizeof(**list),
+	    sq_consent_read, sq_consents_free, "consent list" };
+	void *items = NULL;
+	enum store_status rc = sq_rows(ss, s, &kind, &items, n);
+
+	*list = items;
+	return rc;
 }
 
 static enum store_status
@@ -1193,6 +1349,105 @@ sq_consent_list_for(struct store *st, const char *subject, const char *service,
 	sq_bind_text(s, 1, subject);
 	sq_bind_text(s, 2, service);
 	return sq_consent_rows(ss, s, list, n);
+}
+
+/* ---- mandates ------------------------------------------------------- */
+
+static enum store_status
+sq_mandate_insert_rows(struct sqlite_store *ss, void *arg)
+{
+	const struct store_mandate *m = arg;
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_MANDATE_INSERT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, m->id);
+	sq_bind_text(s, 2, m->subject);
+	sq_bind_text(s, 3, m->mediator);
+	sq_bind_text(s, 4, m->helper);
+	sqlite3_bind_int64(s, 5, m->actions);
+	sqlite3_bind_int64(s, 6, m->created_ms);
+	sqlite3_bind_int64(s, 7, m->expires_ms);
+	sqlite3_bind_int64(s, 8, m->revoked_ms);
+	if ((rc = sq_exec(ss, s, "mandate insert")) != STORE_OK)
+		return rc;
+	return sq_names_put(ss, Q_MANDATE_DATASET_INSERT, m->id, m->datasets,
+	    m->ndatasets);
+}
+
+static enum store_status
+sq_mandate_insert(struct store *st, const struct store_mandate *m)
+{
+	return sq_durable(sq(st), sq_mandate_insert_rows, (void *)m);
+}
+
+/* Fills out, a struct store_mandate, from the current row of a
+ * MANDATE_COLUMNS query and its datasets. On error it is cleared. */
+static enum store_status
+sq_mandate_read(struct sqlite_store *ss, sqlite3_stmt *s, void *out)
+{
+	struct store_mandate *m = out;
+
+	memset(m, 0, sizeof(*m));
+	if (sq_row_id(s, m->id, m->subject, "mandate") != 0)
+		return STORE_ERROR;
+	m->mediator = sq_column_dup(s, 2);
+	m->helper = sq_column_dup(s, 3);
+	m->actions = (unsigned)sqlite3_column_int64(s, 4);
+	m->created_ms = sqlite3_column_int64(s, 5);
+	m->expires_ms = sqlite3_column_int64(s, 6);
+	m->revoked_ms = sqlite3_column_int64(s, 7);
+	if (m->mediator == NULL || m->helper == NULL ||
+	    sq_names(ss, Q_MANDATE_DATASETS, m->id, &m->datasets,
+	    &m->ndatasets) != STORE_OK) {
+		store_mandate_clear(m);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_status
+sq_mandate_get(struct store *st, const char *id, struct store_mandate *out)
+{
+	return sq_get_by_id(sq(st), Q_MANDATE_GET, id, sq_mandate_read, out,
+	    sizeof(*out));
+}
+
+static enum store_status
+sq_mandate_revoke(struct store *st, const char *id, int64_t now_ms)
+{
+	struct sq_revoke r = { Q_MANDATE_REVOKE, Q_MANDATE_EXISTS, id, now_ms };
+
+	return sq_durable(sq(st), sq_revoke_row, &r);
+}
+
+static void
+sq_mandates_free(void *items, size_t n)
+{
+	store_mandates_free(items, n);
+}
+
+static enum store_status
+sq_mandate_find(struct store *st, const char *subject, const char *mediator,
+    struct store_mandate **list, size_t *n)
+{
+	static const struct sq_rows_kind kind = { sizeof(**list),
+	    sq_mandate_read, sq_mandates_free, "mandate find" };
+	struct sqlite_store *ss = sq(st);
+	void *items = NULL;
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	*list = NULL;
+	*n = 0;
+	if ((s = sq_stmt(ss, Q_MANDATE_FIND)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sq_bind_text(s, 2, mediator);
+	rc = sq_rows(ss, s, &kind, &items, n);
+	*list = items;
+	return rc;
 }
 
 /* ---- objections ----------------------------------------------------- */
@@ -1242,8 +1497,7 @@ sq_objection_match(struct store *st, const char *subject, const char *dataset,
 /* ---- the access index ----------------------------------------------- */
 
 struct sq_access_batch {
-	const char *const *subjects;
-	const uint64_t *indexes;
+	const struct store_access *rows;
 	size_t n;
 };
 
@@ -1255,16 +1509,20 @@ sq_access_put_all(struct sqlite_store *ss, void *arg)
 	enum store_status rc = STORE_OK;
 
 	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
+		const struct store_access *row = &b->rows[i];
 		sqlite3_stmt *s;
 
-		if (b->indexes[i] > INT64_MAX) {
+		if (row->audit_index > INT64_MAX) {
 			log_error("store: sqlite: audit index out of range");
 			return STORE_ERROR;
 		}
 		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
 			return STORE_ERROR;
-		sq_bind_text(s, 1, b->subjects[i]);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)b->indexes[i]);
+		sq_bind_text(s, 1, row->subject);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)row->audit_index);
+		sq_bind_text(s, 3, row->mandate);
+		sq_bind_text(s, 4, row->mediator);
+		sq_bind_text(s, 5, row->helper);
 		rc = sq_exec(ss, s, "access put");
 	}
 	return rc;
@@ -1273,14 +1531,42 @@ sq_access_put_all(struct sqlite_store *ss, void *arg)
 /* One transaction per audit batch: the sequencer calls this once per
  * group commit, not once per entry. */
 static enum store_status
-sq_access_put(struct store *st, const char *const *subjects,
-    const uint64_t *indexes, size_t n)
+sq_access_put(struct store *st, const struct store_access *rows, size_t n)
 {
-	struct sq_access_batch b = { subjects, indexes, n };
+	struct sq_access_batch b = { rows, n };
 
 	if (n == 0)
 		return STORE_OK;
 	return sq_transaction(sq(st), sq_access_put_all, &b);
+}
+
+static enum store_status
+sq_access_mandate(struct store *st, const char *subject, uint64_t audit_index,
+    char **mediator, char **helper)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	*mediator = *helper = NULL;
+	if ((s = sq_stmt(ss, Q_ACCESS_MANDATE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	sqlite3_bind_int64(s, 2, audit_index > INT64_MAX ? INT64_MAX :
+	    (sqlite3_int64)audit_index);
+	rc = sq_row(ss, s, "access mandate");
+	if (rc == STORE_OK) {
+		*mediator = sq_column_dup(s, 0);
+		*helper = sq_column_dup(s, 1);
+		if (*mediator == NULL || *helper == NULL) {
+			free(*mediator);
+			free(*helper);
+			*mediator = *helper = NULL;
+			rc = STORE_ERROR;
+		}
+	}
+	sqlite3_reset(s);
+	return rc;
 }
 
 static enum store_status
@@ -2185,7 +2471,15 @@ sq_link_delete_rows(struct sqlite_store *ss, void *arg)
 	sq_bind_text(s, 1, u->subject);
 	sq_bind_text(s, 2, u->service);
 	sqlite3_bind_int64(s, 3, u->now_ms);
-	return sq_exec(ss, s, "consent revoke for an unlink");
+	if ((rc = sq_exec(ss, s, "consent revoke for an unlink")) != STORE_OK)
+		return rc;
+	/* A mediator that no longer knows the citizen holds no mandate. */
+	if ((s = sq_stmt(ss, Q_MANDATE_REVOKE_MEDIATOR)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, u->subject);
+	sq_bind_text(s, 2, u->service);
+	sqlite3_bind_int64(s, 3, u->now_ms);
+	return sq_exec(ss, s, "mandate revoke for an unlink");
 }
 
 static enum store_status
@@ -2195,6 +2489,85 @@ sq_link_delete(struct store *st, const char *service, const char *local_id,
 	struct sq_unlink u = { service, local_id, now_ms, subject };
 
 	return sq_durable(sq(st), sq_link_delete_rows, &u);
+}
+
+static enum store_status
+sq_audit_head_get(struct store *st, const char *origin, uint64_t *size,
+    unsigned char *root)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_AUDIT_HEAD_GET)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, origin);
+	rc = sq_row(ss, s, "audit head get");
+	if (rc == STORE_OK) {
+		if (sqlite3_column_int64(s, 0) < 0 ||
+		    sqlite3_column_bytes(s, 1) != STORE_ROOT_LEN) {
+			rc = sq_fail(ss, "audit head get: a malformed row");
+		} else {
+			*size = (uint64_t)sqlite3_column_int64(s, 0);
+			memcpy(root, sqlite3_column_blob(s, 1), STORE_ROOT_LEN);
+		}
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static enum store_status
+sq_audit_head_put(struct store *st, const char *origin, uint64_t size,
+    const unsigned char *root)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+
+	if (size > INT64_MAX || (s = sq_stmt(ss, Q_AUDIT_HEAD_PUT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, origin);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_blob(s, 3, root, STORE_ROOT_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, clock_now_ms());
+	return sq_exec(ss, s, "audit head put");
+}
+
+/* SQLite's online backup, in one step: it reads one snapshot of the
+ * database (WAL lets writers go on meanwhile) into a new private file. */
+static enum store_status
+sq_backup(struct store *st, const char *path, char *err, size_t errlen)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_backup *b;
+	sqlite3 *dst = NULL;
+	int fd, rc;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return STORE_ERROR;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		if ((b = sqlite3_backup_init(dst, "main", ss->db, "main")) != NULL) {
+			for (int tries = 0; (rc = sqlite3_backup_step(b, -1)) ==
+			    SQLITE_BUSY && sq_busy(NULL, tries); tries++)
+				;
+			sqlite3_backup_finish(b);
+		}
+		rc = sqlite3_errcode(dst);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		snprintf(err, errlen, "%s: %s", path, dst ? sqlite3_errmsg(dst) :
+		    "out of memory");
+	sqlite3_close(dst);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		unlink(path);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
 }
 
 /* ---- bulk loads ------------------------------------------------------ */
@@ -2252,7 +2625,12 @@ static const struct store_ops sqlite_ops = {
 	.consent_list_for = sq_consent_list_for,
 	.objection_insert = sq_objection_insert,
 	.objection_match = sq_objection_match,
+	.mandate_insert = sq_mandate_insert,
+	.mandate_get = sq_mandate_get,
+	.mandate_revoke = sq_mandate_revoke,
+	.mandate_find = sq_mandate_find,
 	.access_put = sq_access_put,
+	.access_mandate = sq_access_mandate,
 	.access_list = sq_access_list,
 	.record_accept = sq_record_accept,
 	.push_audited = sq_push_audited,
@@ -2269,6 +2647,9 @@ static const struct store_ops sqlite_ops = {
 	.compact = sq_compact,
 	.link_delete = sq_link_delete,
 	.outbox_counts = sq_outbox_counts,
+	.audit_head_get = sq_audit_head_get,
+	.audit_head_put = sq_audit_head_put,
+	.backup = sq_backup,
 	.bulk_begin = sq_bulk_begin,
 	.bulk_end = sq_bulk_end,
 };

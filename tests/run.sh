@@ -4,7 +4,8 @@
 # then prints one closing line "tests: N passed, N failed" and fails if any
 # test failed. Each program prints its own "NAME: N passed, N failed" last.
 # `tests/run.sh faults` runs the fault tests instead (tests/faults: root,
-# loop-mounted file systems; make test-faults).
+# loop-mounted file systems; make test-faults), `tests/run.sh deb` the test
+# of the Debian package (tests/deb: root, installs it; make test-deb).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -44,6 +45,8 @@ run_one() {  # $1 = name, rest = command
 
 if [ "${1:-}" = faults ]; then
 	scripts=(tests/faults/test_*.py)
+elif [ "${1:-}" = deb ]; then
+	scripts=(tests/deb/test_*.py)
 else
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue

@@ -142,6 +142,14 @@ MATRIX = [
         lambda c: {"subject": own(c, LOCAL_BOB), "dataset": "address",
                    "purpose": "benefit-eligibility"},
         201, **SERVICE_ONLY),
+    # No caller here has the mediator role: mandates are refused to all.
+    row("POST", lambda c: "/v1/mandates",
+        lambda c: {"subject": own(c), "helper": "agent-1",
+                   "scope": {"datasets": ["address"], "actions": ["consent"]},
+                   "expires_at": "2099-01-01T00:00:00Z"},
+        403, **SERVICE_ONLY),
+    row("GET", lambda c: "/v1/mandates?subject=" + own(c), None, 403, **SERVICE_ONLY),
+    row("DELETE", lambda c: "/v1/mandates/no-such-mandate", None, 403, **SERVICE_ONLY),
     row("POST", lambda c: "/v1/fetch",
         lambda c: {"subject": own(c), "dataset": "address", "purpose":
                    "childcare" if c == "relais" else "benefit-eligibility",

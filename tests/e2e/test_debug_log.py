@@ -90,8 +90,11 @@ def debug_lines_after_a_reload_and_no_personal_value():
         personal += list(ALICE_ADDRESS["adresse"].values()) + list(RECORD["adresse"].values())
         personal += ["m-alice", "caf-alice"]
         log = s.gw.read_log()
+        # As a token: a short value such as "FR" may occur by chance inside a
+        # base64url pseudonym, which is allowed in the log.
         for value in personal:
-            check(value not in log, "personal value %r in the log" % value)
+            check(not re.search(r"(?<![A-Za-z0-9_-])%s(?![A-Za-z0-9_-])" % re.escape(value), log),
+                  "personal value %r in the log" % value)
         # And back: a reload to info stops them.
         set_level(s, "info")
         start = len(s.gw.read_log())

@@ -252,7 +252,7 @@ def walkthrough_commands_are_the_readme_s():
     _, steps = walkthrough_steps()
     commands = "".join(c for c, _, _ in steps)
     for want in ("/v1/links", "/v1/fetch", "/v1/consents", "-X DELETE",
-                 "/audit/checkpoint", "audit verify"):
+                 "/audit/checkpoint", "audit verify", "/v1/mandates"):
         check(want in commands, "walk-through runs %s" % want)
     lang = [lang for _, lang, _ in steps]
     check("json" in lang and "text" in lang, "answers of both kinds: %r" % lang)

@@ -23,7 +23,7 @@ TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     "..", ".."))
 MAN8 = os.path.join(TOP, "docs", "man", "tellonce.8")
 MAN5 = os.path.join(TOP, "docs", "man", "tellonce.yaml.5")
-ROOTS = ("gateway", "datasets", "services", "policies", "include")
+ROOTS = ("gateway", "datasets", "services", "policies", "mandates", "include")
 
 
 def read(*path):
@@ -42,7 +42,8 @@ def heading_scope(title):
     t = re.sub(r"^\d+\.\s*", "", title.strip()).replace("`", "")
     bare = {"gateway": "gateway.", "datasets": "datasets.NAME.",
             "services": "services.ID.", "connector": "services.ID.connector.",
-            "policies": "policies[].", "The file at a glance": ""}
+            "policies": "policies[].", "mandates": "mandates.",
+            "The file at a glance": ""}
     if t in bare:
         return bare[t], None
     if re.fullmatch(r"(gateway|services\.ID)(\.[a-z_]+)+", t):

@@ -239,6 +239,9 @@ test_commitment_known_answers(void)
 	CHECK_INT(commitment_make(COMMITMENT_PAYLOAD, test_view_key, nonce,
 	    "{\"city\":\"Quimper\"}", 18, out), 0);
 	CHECK_STR(out, "0txyBRMrW0DimGnVfsSm4l8Q+ntbhA155tpddML0sNQ=");
+	CHECK_INT(commitment_make(COMMITMENT_MANDATE, test_view_key, nonce,
+	    "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331", 43, out), 0);
+	CHECK_STR(out, "wkp77VmDVOLZr5VJT0DheFOPArbgUGckzoZadX7jMBU=");
 }
 
 static void
@@ -317,6 +320,41 @@ test_entry_json(void)
 	CHECK(audit_entry_json(&e) == NULL);
 }
 
+/* An act under a mandate: the mandate and the helper ids only as one
+ * commitment under the subject's view key, never in clear (contract §5);
+ * the mediator only in the private index. */
+static void
+test_entry_mandate_private(void)
+{
+	static const char mandate[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c";
+	static const char act[] = "0f3c9a77d2b14e6a8c5e1b2d3f4a5b6c\nagent-7331";
+	unsigned char nonce[COMMITMENT_NONCE_LEN];
+	struct audit_entry e;
+	char reqid[32], *json;
+	json_t *o;
+
+	make_entry(&e, reqid, 9);
+	e.mandate = mandate;
+	e.helper = "agent-7331";
+	e.mediator = "franceservices";
+	json = audit_entry_json(&e);
+	CHECK(json != NULL);
+	if (json == NULL)
+		return;
+	CHECK(strstr(json, mandate) == NULL);
+	CHECK(strstr(json, "agent-7331") == NULL);
+	CHECK(strstr(json, "franceservices") == NULL);
+	o = json_loads(json, 0, NULL);
+	CHECK_INT(entry_nonce(o, nonce), 0);
+	CHECK(commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, act,
+	    strlen(act), entry_string(o, "on_behalf")));
+	/* The helper is bound in: another agent does not match. */
+	CHECK(!commitment_check(COMMITMENT_MANDATE, test_view_key, nonce, mandate,
+	    strlen(mandate), entry_string(o, "on_behalf")));
+	json_decref(o);
+	free(json);
+}
+
 /* A log begun by a version whose entries were linkable (no nonce, the
  * pseudonym in clear, payload_sha256): a valid, signed log, which this
  * version refuses to append to, saying what to do instead. */
@@ -364,7 +402,7 @@ test_old_format_refused(void)
 	    (int)fx.cfg.signing_key.len);
 	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
-	note = checkpoint_sign(key, ORIGIN, 1, leaf);
+	note = checkpoint_sign(&key, 1, ORIGIN, 1, leaf);
 	EVP_PKEY_free(key);
 	CHECK(note != NULL);
 	log_path(&fx, "checkpoint", path);
@@ -388,9 +426,10 @@ test_entry_names(void)
 {
 	static const char *const types[] = { NULL, "fetch", "push", "deliver",
 		"consent.grant", "consent.revoke", "link", "objection",
-		"config.reload", "admin", "erasure", "link.delete", NULL };
+		"config.reload", "admin", "erasure", "link.delete",
+		"mandate.grant", "mandate.revoke", "access_log.read", NULL };
 
-	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_LINK_DELETE + 1; t++) {
+	for (int t = AUDIT_TYPE_NONE; t <= AUDIT_ACCESS_LOG_READ + 1; t++) {
 		const char *name = audit_type_name((enum audit_type)t);
 
 		if (types[t] == NULL)
@@ -549,14 +588,13 @@ async_done(int status, uint64_t index, void *arg)
 }
 
 static int
-async_hook(const char *const *subjects, const uint64_t *indexes, size_t n,
-    void *arg)
+async_hook(const struct audit_indexed *rows, size_t n, void *arg)
 {
 	struct async_state *s = arg;
 
 	for (size_t i = 0; i < n; i++)
-		if (s->nhooked < 64 && strcmp(subjects[i], "5a1d") == 0)
-			s->hooked[s->nhooked++] = indexes[i];
+		if (s->nhooked < 64 && strcmp(rows[i].subject, "5a1d") == 0)
+			s->hooked[s->nhooked++] = rows[i].index;
 	return 0;
 }
 
@@ -989,7 +1027,7 @@ test_tamper(void)
 	forger = keys_generate(forged_key, err, sizeof(err));
 	CHECK_INT(audit_verify(fx.log, NULL, &size, root, NULL, NULL, err,
 	    sizeof(err)), 0);
-	note = checkpoint_sign(forger, ORIGIN, size, root);
+	note = checkpoint_sign(&forger, 1, ORIGIN, size, root);
 	log_path(&fx, "checkpoint", path);
 	data = file_get(path, &len);
 	file_put(path, note, strlen(note));
@@ -1116,7 +1154,7 @@ test_note_go_vector(void)
 	CHECK_INT(decode_base64("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", 44,
 	    seed, sizeof(seed)), 33);
 	key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed + 1, 32);
-	note = checkpoint_note_sign(key, "PeterNeumann", text);
+	note = checkpoint_note_sign(&key, 1, "PeterNeumann", text);
 	CHECK_STR(note, want);
 	CHECK_INT(keys_verifier_parse(vkey, name, sizeof(name), pub), 0);
 	CHECK_INT(checkpoint_verify(want, strlen(want), name, pub, err,
@@ -1129,6 +1167,108 @@ test_note_go_vector(void)
 	free(bad);
 	free(note);
 	EVP_PKEY_free(key);
+}
+
+/* A note signed by two keys: either alone verifies it, an unknown key's
+ * line is skipped, and a bad line by a key the verifier knows condemns it
+ * even beside a good one (as Go's note.Open). */
+static void
+test_note_two_keys(void)
+{
+	static const char text[] = ORIGIN "\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+	struct checkpoint_key ks[3];
+	EVP_PKEY *keys[3];
+	char err[256], *note, *bad, *line2;
+
+	for (int i = 0; i < 3; i++) {
+		keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		ks[i].name = ORIGIN;
+		keys_public_raw(keys[i], ks[i].pub);
+	}
+	note = checkpoint_note_sign(keys, 2, ORIGIN, text);
+	CHECK(note != NULL);
+	for (int i = 0; i < 2; i++)
+		CHECK_INT(checkpoint_verify_keys(note, strlen(note), &ks[i], 1, err,
+		    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(note, strlen(note), ks, 3, err,
+	    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(note, strlen(note), &ks[2], 1, err,
+	    sizeof(err)), -1);
+	CHECK_STR(err, "checkpoint: no signature by " ORIGIN);
+	/* The second signature line spoiled: the first key alone still
+	 * accepts the note, but not a verifier that knows both. */
+	bad = strdup(note);
+	line2 = strrchr(bad, ' ') + 10;
+	*line2 = *line2 == 'A' ? 'B' : 'A';
+	CHECK_INT(checkpoint_verify_keys(bad, strlen(bad), &ks[0], 1, err,
+	    sizeof(err)), 0);
+	CHECK_INT(checkpoint_verify_keys(bad, strlen(bad), ks, 2, err,
+	    sizeof(err)), -1);
+	CHECK_STR(err, "checkpoint: bad signature by " ORIGIN);
+	free(bad);
+	free(note);
+	for (int i = 0; i < 3; i++)
+		EVP_PKEY_free(keys[i]);
+}
+
+/* audit_open_after: a log behind the head a store remembers, or another
+ * log of the same size, is refused before anything is signed; the log
+ * itself, and one that grew past the head, open. */
+static void
+test_refuse_behind_head(void)
+{
+	struct fixture fx, other;
+	struct audit_head head, ahead;
+	struct audit *a;
+	uint64_t index[40];
+	char err[1024], path[256];
+	unsigned char *before, *after;
+	size_t blen, alen;
+
+	fixture_init(&fx);
+	fixture_init(&other);
+	if ((a = fixture_open(&fx)) == NULL)
+		goto out;
+	CHECK_INT(fill(a, 0, 20, 2, index), 0);
+	audit_close(a);
+	a = fixture_open(&fx);
+	audit_checkpoint_head(a, &head);
+	CHECK_INT(head.size, 20);
+	CHECK_INT(fill(a, 20, 20, 1, index), 0);
+	audit_close(a);
+	a = audit_open_after(&fx.cfg, &head, err, sizeof(err));
+	CHECK(a != NULL);
+	audit_checkpoint_head(a, &ahead);
+	audit_close(a);
+	CHECK_INT(ahead.size, 40);
+
+	/* The other log: as many entries, other ones, under the same origin
+	 * and key. */
+	free(other.cfg.signing_key.data);
+	other.cfg.signing_key = fx.cfg.signing_key;
+	fx.cfg.signing_key.data = NULL;
+	if ((a = fixture_open(&other)) == NULL)
+		goto out;
+	CHECK_INT(fill(a, 1000, 40, 1, index), 0);
+	audit_close(a);
+	log_path(&other, "checkpoint", path);
+	before = file_get(path, &blen);
+	CHECK(audit_open_after(&other.cfg, &ahead, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "is not the log the store saw signed at 40 entries") !=
+	    NULL);
+	/* Behind: 40 entries opened against a head of 41. */
+	ahead.size = 41;
+	CHECK(audit_open_after(&other.cfg, &ahead, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "holds 40 entries, but the store saw this log signed "
+	    "at 41") != NULL);
+	CHECK(strstr(err, "tellonce backup") != NULL);
+	after = file_get(path, &alen);
+	CHECK(blen == alen && memcmp(before, after, blen) == 0);
+	free(before);
+	free(after);
+out:
+	fixture_free(&other);
+	fixture_free(&fx);
 }
 
 static void
@@ -1159,6 +1299,7 @@ main(void)
 	evthread_use_pthreads();
 	UNIT_RUN(test_commitment_known_answers);
 	UNIT_RUN(test_entry_json);
+	UNIT_RUN(test_entry_mandate_private);
 	UNIT_RUN(test_old_format_refused);
 	UNIT_RUN(test_entry_names);
 	UNIT_RUN(test_append_reopen);
@@ -1174,5 +1315,7 @@ main(void)
 	UNIT_RUN(test_keys);
 	UNIT_RUN(test_note_go_vector);
 	UNIT_RUN(test_checkpoint_parse);
+	UNIT_RUN(test_note_two_keys);
+	UNIT_RUN(test_refuse_behind_head);
 	return UNIT_END();
 }

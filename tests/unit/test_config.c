@@ -438,6 +438,79 @@ test_defaults(void)
 	free(text);
 }
 
+/* check_error on `text` with its first `from` replaced by `to`. */
+static void
+check_error_changed(const char *text, const char *from, const char *to,
+    const char *needle, const char *msg)
+{
+	char *changed = replace(text, from, to);
+
+	check_error(changed, needle, 1, msg);
+	free(changed);
+}
+
+/* Mediators (contract §8): the role, the longest mandate (365 days
+ * unless set) and Aidants Connect categories mapped to datasets. */
+static void
+test_mandates(void)
+{
+	struct config_errors errs = { 0 };
+	const struct config_category *cat;
+	struct config *cfg;
+	char *text = replace(base, "    roles: [transparency]\n",
+	    "    roles: [transparency, mediator]\n"), *more, *set;
+
+	cfg = load(text, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->gateway.mandates.max_duration_ms,
+		    365LL * 86400 * 1000);
+		CHECK_INT(config_find_service(cfg, "portal")->roles,
+		    CONFIG_ROLE_TRANSPARENCY | CONFIG_ROLE_MEDIATOR);
+		CHECK_INT(config_find_service(cfg, "caf")->roles, 0);
+		CHECK_INT(cfg->ncategories, 0);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+
+	if (asprintf(&more, "%smandates:\n  categories:\n    social: "
+	    "[household, address]\n    logement: [address]\n", text) == -1)
+		exit(2);
+	set = replace(more, "    checkpoint_interval: 500ms\n",
+	    "    checkpoint_interval: 500ms\n  mandates: {max_duration: 30d}\n");
+	cfg = load(set, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK_INT(cfg->gateway.mandates.max_duration_ms, 30LL * 86400 * 1000);
+		CHECK_INT(cfg->ncategories, 2);
+		cat = config_find_category(cfg, "social");
+		CHECK(cat != NULL && cat->ndatasets == 2 &&
+		    strcmp(cat->datasets[1]->name, "address") == 0);
+		CHECK(config_find_category(cfg, "papiers") == NULL);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(set);
+
+	check_error_changed(more, "    logement:", "    logment:", "logment",
+	    "mandates.categories: 'logment' is not an Aidants Connect category");
+	check_error_changed(more, "    logement:", "    logment:", "logment",
+	    "did you mean 'logement'?");
+	check_error_changed(more, "[household, address]", "[household, pets]",
+	    "pets", "mandates.categories.social: unknown dataset 'pets'");
+	check_error_changed(more, "[household, address]", "[household, household]",
+	    "household]", "mandates.categories.social: 'household' is listed twice");
+	check_error_changed(more, "[household, address]", "[]", "[]",
+	    "mandates.categories.social: list at least one dataset");
+	check_error_changed(more, "  categories:", "  categorys:", "categorys",
+	    "mandates.categorys: unknown key");
+	check_change("roles: [transparency]", "roles: [aidant]", "aidant", 1,
+	    "services.portal.roles: unknown role 'aidant' (known: transparency, "
+	    "mediator)");
+	free(more);
+	free(text);
+}
+
 /* The admin listener serves plain HTTP without client certificates:
  * loopback only, named by address (or localhost). */
 static void
@@ -522,13 +595,51 @@ test_find_service_by_key(void)
 	config_free(cfg);
 }
 
+/* During a rotation a service's previous key is taken as well as its new
+ * one, and neither may be another's or the same twice. */
+static void
+test_previous_api_key(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "{api_key: env:T_PORTAL_KEY}",
+	    "{api_key: env:T_PORTAL_KEY, previous_api_key: env:T_OLD_KEY}");
+	struct config *cfg;
+
+	setenv("T_OLD_KEY", "portal-old-key", 1);
+	cfg = load(text, &errs);
+	CHECK(cfg != NULL);
+	if (cfg != NULL) {
+		CHECK(config_find_service_by_key(cfg, "portal-old-key", 14) ==
+		    config_find_service(cfg, "portal"));
+		CHECK(config_find_service_by_key(cfg, "portal-key", 10) ==
+		    config_find_service(cfg, "portal"));
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "previous_api_key: env:T_CAF_KEY}", "env:T_CAF_KEY", 2,
+	    "services.portal.auth.previous_api_key: the same key as service "
+	    "'caf'");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "previous_api_key: env:T_PORTAL_KEY}", "env:T_PORTAL_KEY", 2,
+	    "services.portal.auth.previous_api_key: the same key as the "
+	    "service's other one");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{previous_api_key: "
+	    "env:T_OLD_KEY, client_cert_sha256: \"" "ab" "ab" "ab" "ab" "ab" "ab"
+	    "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab"
+	    "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab\"}",
+	    "{previous", 1, "services.portal.auth: previous_api_key is for a "
+	    "rotation to a new api_key, which is missing");
+}
+
 static void
 test_unknown_keys(void)
 {
 	char *text = replace(base, "datasets:\n", "colour: blue\ndatasets:\n");
 
 	check_error(text, "colour", 1, "colour: unknown key (expected one of: "
-	    "gateway, datasets, services, policies, include)");
+	    "gateway, datasets, services, policies, mandates, include)");
 	free(text);
 	check_change("  workers: 3\n", "  workers: 3\n  wrokers: 4\n",
 	    "wrokers", 1, "gateway.wrokers: unknown key");
@@ -1416,7 +1527,9 @@ main(void)
 	write_file("upstream.auth", "Bearer upstream\n", 0600);
 
 	UNIT_RUN(test_full_config);
+	UNIT_RUN(test_previous_api_key);
 	UNIT_RUN(test_defaults);
+	UNIT_RUN(test_mandates);
 	UNIT_RUN(test_empty_sections);
 	UNIT_RUN(test_find_service_by_key);
 	UNIT_RUN(test_unknown_keys);

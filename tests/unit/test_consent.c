@@ -231,6 +231,17 @@ test_to_json(void)
 	free(text);
 	json_decref(j);
 
+	/* Given by a mediator: it says so, and which one. */
+	c.mandate = "fedcba9876543210fedcba9876543210";
+	c.mediator = "franceservices";
+	c.helper = "agent-1";
+	j = consent_to_json(&c, "MAIRIE-7", NOW);
+	CHECK(json_is_true(json_object_get(j, "mandate")));
+	CHECK_STR(jsonutil_string(j, "mediator"), "franceservices");
+	CHECK(json_object_get(j, "helper") == NULL);
+	json_decref(j);
+	c.mandate = c.mediator = c.helper = NULL;
+
 	j = consent_to_json(&c, "MAIRIE-7", NOW + DAY);
 	CHECK_STR(jsonutil_string(j, "status"), "expired");
 	json_decref(j);

@@ -376,6 +376,14 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
 	    "ALTER TABLE push_keys DROP COLUMN audit_index;"
+	    "DROP TABLE mandate_datasets; DROP TABLE mandates;"
+	    "ALTER TABLE consents DROP COLUMN mandate;"
+	    "ALTER TABLE consents DROP COLUMN mediator;"
+	    "ALTER TABLE consents DROP COLUMN helper;"
+	    "ALTER TABLE access_index DROP COLUMN mandate;"
+	    "ALTER TABLE access_index DROP COLUMN mediator;"
+	    "ALTER TABLE access_index DROP COLUMN helper;"
+	    "DROP TABLE audit_heads;"
 	    "PRAGMA user_version = 4;",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);

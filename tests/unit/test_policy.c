@@ -421,6 +421,198 @@ test_decisions(void)
 	unit_current_failed = failed;
 }
 
+/* ---- mandates (contract §8) ------------------------------------------- */
+
+#define M_CONSENT STORE_MANDATE_CONSENT
+#define M_OBJECTION STORE_MANDATE_OBJECTION
+#define M_ACCESS_LOG STORE_MANDATE_ACCESS_LOG
+#define NAMED_UNKNOWN (-2)
+
+struct mandate_spec {
+	const char *mediator;    /* NULL ends the list */
+	const char *datasets;    /* comma-separated */
+	unsigned actions;
+	int64_t created_ms, expires_ms, revoked_ms;
+};
+
+/* The mediator is portal, given the mediator role; caf has none. */
+struct mandate_row {
+	const char *name;
+	struct mandate_spec mandates[3];
+	int caller;              /* SVC_* */
+	int named;               /* index in mandates, ANY or NAMED_UNKNOWN */
+	unsigned action;
+	int about_address;       /* the act is about dataset address */
+	int64_t now_ms;
+	enum policy_reason expect;
+	int mandate;             /* index of the mandate returned, or -1 */
+};
+
+static const struct mandate_row mandate_rows[] = {
+	{ .name = "no mandate at all", .caller = SVC_PORTAL, .named = ANY,
+	  .action = M_CONSENT, .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_NO_MANDATE, .mandate = -1 },
+	{ .name = "a live mandate covering the act allows",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_ALLOW, .mandate = 0 },
+	{ .name = "the named mandate allows",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = 0, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_ALLOW, .mandate = 0 },
+	{ .name = "an unknown mandate named is none",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = NAMED_UNKNOWN, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_NO_MANDATE, .mandate = -1 },
+	{ .name = "another mediator's mandate is none of this one's",
+	  .mandates = {{ "mairie", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_NO_MANDATE, .mandate = -1 },
+	{ .name = "a service without the mediator role holds none",
+	  .mandates = {{ "caf", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_CAF, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_NO_MANDATE, .mandate = -1 },
+	{ .name = "action outside the scope",
+	  .mandates = {{ "portal", "address", M_ACCESS_LOG, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_OBJECTION,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_SCOPE, .mandate = 0 },
+	{ .name = "dataset outside the scope",
+	  .mandates = {{ "portal", "household", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_SCOPE, .mandate = 0 },
+	{ .name = "the access log needs the action, not a dataset",
+	  .mandates = {{ "portal", "household", M_ACCESS_LOG, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_ACCESS_LOG,
+	  .now_ms = 5000, .expect = POLICY_ALLOW, .mandate = 0 },
+	{ .name = "live one millisecond before expiry",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 5000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 4999,
+	  .expect = POLICY_ALLOW, .mandate = 0 },
+	{ .name = "expired at its expiry instant",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 5000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_EXPIRED, .mandate = 0 },
+	{ .name = "revoked",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 9000, 3000 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_REVOKED, .mandate = 0 },
+	{ .name = "revoked after it expired reads revoked",
+	  .mandates = {{ "portal", "address", M_CONSENT, 1000, 2000, 3000 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_REVOKED, .mandate = 0 },
+	{ .name = "a lapsed mandate out of scope is a scope matter",
+	  .mandates = {{ "portal", "household", M_CONSENT, 1000, 9000, 3000 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_SCOPE, .mandate = 0 },
+	{ .name = "a revoked covering one outranks a live one out of scope",
+	  .mandates = {{ "portal", "household", M_CONSENT, 2000, 9000, 0 },
+	      { "portal", "address", M_CONSENT, 1000, 9000, 3000 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_REVOKED, .mandate = 1 },
+	{ .name = "any live covering one allows past a revoked newer one",
+	  .mandates = {{ "portal", "address", M_CONSENT, 2000, 9000, 3000 },
+	      { "portal", "address", M_CONSENT, 1000, 9000, 0 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_ALLOW, .mandate = 1 },
+	{ .name = "the newest explains among equal ranks",
+	  .mandates = {{ "portal", "address", M_CONSENT, 2000, 4000, 0 },
+	      { "portal", "address", M_CONSENT, 1000, 9000, 3000 }},
+	  .caller = SVC_PORTAL, .named = ANY, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_EXPIRED, .mandate = 0 },
+	{ .name = "the named one decides, not a live other",
+	  .mandates = {{ "portal", "address", M_CONSENT, 2000, 9000, 0 },
+	      { "portal", "address", M_CONSENT, 1000, 9000, 3000 }},
+	  .caller = SVC_PORTAL, .named = 1, .action = M_CONSENT,
+	  .about_address = 1, .now_ms = 5000,
+	  .expect = POLICY_MANDATE_REVOKED, .mandate = 1 },
+};
+
+static void
+mandate_id(size_t row, size_t k, char id[STORE_ID_LEN])
+{
+	snprintf(id, STORE_ID_LEN, "row%02zu-mandate%zu", row, k);
+}
+
+static void
+seed_mandates(size_t i, const struct mandate_row *r, const char *subject)
+{
+	for (size_t k = 0; k < 3 && r->mandates[k].mediator != NULL; k++) {
+		const struct mandate_spec *s = &r->mandates[k];
+		char *datasets[4], buf[128];
+		struct store_mandate m = {
+			.mediator = (char *)s->mediator, .helper = "agent-1",
+			.datasets = datasets,
+			.ndatasets = split(s->datasets, buf, sizeof(buf),
+			    (const char **)datasets, 4),
+			.actions = s->actions, .created_ms = s->created_ms,
+			.expires_ms = s->expires_ms, .revoked_ms = s->revoked_ms,
+		};
+
+		mandate_id(i, k, m.id);
+		snprintf(m.subject, sizeof(m.subject), "%s", subject);
+		CHECK_INT(store_mandate_insert(st, &m), STORE_OK);
+	}
+}
+
+static void
+test_mandate_decisions(void)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(mandate_rows) / sizeof(mandate_rows[0]);
+	    i++) {
+		const struct mandate_row *r = &mandate_rows[i];
+		char subject[STORE_SUBJECT_LEN], named[STORE_ID_LEN] = "",
+		    expected_id[STORE_ID_LEN] = "";
+		struct store_mandate m;
+		struct domain_config d;
+		struct policy_act q;
+
+		configure(&d, V_CONTRACT);
+		d.services[SVC_PORTAL].roles |= CONFIG_ROLE_MEDIATOR;
+		snprintf(subject, sizeof(subject), "%064zx", 1000 + i);
+		seed_mandates(i, r, subject);
+		if (r->named >= 0)
+			mandate_id(i, (size_t)r->named, named);
+		else if (r->named == NAMED_UNKNOWN)
+			snprintf(named, sizeof(named), "no-such-mandate");
+		q = (struct policy_act){
+			.mediator = &d.services[r->caller],
+			.subject = subject,
+			.mandate = named[0] ? named : NULL,
+			.action = r->action,
+			.dataset = r->about_address ? &d.address : NULL,
+			.now_ms = r->now_ms,
+		};
+		CHECK_STR(policy_reason_name(policy_mandate_decide(st, &q, &m)),
+		    policy_reason_name(r->expect));
+		if (r->mandate >= 0)
+			mandate_id(i, (size_t)r->mandate, expected_id);
+		CHECK_STR(m.id, expected_id);
+		store_mandate_clear(&m);
+		if (unit_current_failed)
+			fprintf(stderr, "  (mandate row %zu: %s)\n", i, r->name);
+		failed |= unit_current_failed;
+		unit_current_failed = 0;
+	}
+	unit_current_failed = failed;
+}
+
 /* Revocation applies to the very next decision: nothing is cached. */
 static void
 test_revocation_is_immediate(void)
@@ -613,6 +805,10 @@ test_reason_names(void)
 	CHECK_STR(policy_reason_name(POLICY_OBJECTION), "objection");
 	CHECK_STR(policy_reason_name(POLICY_SUBJECT_NOT_LINKED),
 	    "subject_not_linked");
+	CHECK_STR(policy_reason_name(POLICY_NO_MANDATE), "no_mandate");
+	CHECK_STR(policy_reason_name(POLICY_MANDATE_EXPIRED), "mandate_expired");
+	CHECK_STR(policy_reason_name(POLICY_MANDATE_REVOKED), "mandate_revoked");
+	CHECK_STR(policy_reason_name(POLICY_MANDATE_SCOPE), "mandate_scope");
 	CHECK_STR(policy_reason_name(POLICY_STORE_ERROR), "store_error");
 }
 
@@ -629,6 +825,7 @@ main(void)
 		return 1;
 	}
 	UNIT_RUN(test_decisions);
+	UNIT_RUN(test_mandate_decisions);
 	UNIT_RUN(test_revocation_is_immediate);
 	UNIT_RUN(test_consent_fits);
 	UNIT_RUN(test_any_purpose_widest_allow);

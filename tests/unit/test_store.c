@@ -1,6 +1,7 @@
 /* test_store.c — the SQLite store on real files: schema migrations, links,
  * consents, objections, the access index, two threads writing at once,
- * which commits wait for the disk, bulk loads, and the lookup cache. */
+ * which commits wait for the disk, the last signed checkpoint, the online
+ * backup, bulk loads, and the lookup cache. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -131,6 +132,8 @@ test_migrate_pivot_version(void)
 	    " created_ms INTEGER);"
 	    "CREATE TABLE deliveries (record_seq INTEGER);"
 	    "CREATE TABLE push_keys (response TEXT);"
+	    "CREATE TABLE consents (id TEXT);"
+	    "CREATE TABLE access_index (subject TEXT, audit_index INTEGER);"
 	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -347,7 +350,9 @@ test_objections(void)
 static enum store_status
 access_put(struct store *st, const char *subject, uint64_t index)
 {
-	return store_access_put(st, &subject, &index, 1);
+	struct store_access row = { .subject = subject, .audit_index = index };
+
+	return store_access_put(st, &row, 1);
 }
 
 static void
@@ -366,10 +371,25 @@ test_access_index(void)
 	CHECK_INT(access_put(st, SUBJ_B, 21), STORE_OK);
 	{
 		/* A batch, as the audit sequencer hands it over: all or none. */
-		const char *subjects[] = { SUBJ_B, SUBJ_B, SUBJ_B };
-		const uint64_t indexes[] = { 22, 23, 24 };
+		const struct store_access rows[] = {
+			{ SUBJ_B, 22, NULL, NULL, NULL },
+			{ SUBJ_B, 23, "m-1", "franceservices", "agent-7" },
+			{ SUBJ_B, 24, NULL, NULL, NULL },
+		};
+		char *mediator = NULL, *helper = NULL;
 
-		CHECK_INT(store_access_put(st, subjects, indexes, 3), STORE_OK);
+		CHECK_INT(store_access_put(st, rows, 3), STORE_OK);
+		/* Who acted under a mandate is kept with the index row. */
+		CHECK_INT(store_access_mandate(st, SUBJ_B, 23, &mediator,
+		    &helper), STORE_OK);
+		CHECK_STR(mediator, "franceservices");
+		CHECK_STR(helper, "agent-7");
+		free(mediator);
+		free(helper);
+		CHECK_INT(store_access_mandate(st, SUBJ_B, 22, &mediator,
+		    &helper), STORE_NOT_FOUND);
+		CHECK_INT(store_access_mandate(st, SUBJ_A, 23, &mediator,
+		    &helper), STORE_NOT_FOUND);
 		CHECK_INT(store_access_list(st, SUBJ_B, UINT64_MAX, 10, &idx, &n),
 		    STORE_OK);
 		CHECK_INT(n, 4);
@@ -402,6 +422,72 @@ test_access_index(void)
 	CHECK_INT(store_access_list(st, SUBJ_A, 2, 4, &idx, &n), STORE_OK);
 	CHECK_INT(n, 0);
 	free(idx);
+	store_close(st);
+}
+
+static void
+test_mandates(void)
+{
+	struct store *st = open_named("mandates.db");
+	char *datasets[] = { "address", "household" };
+	struct store_mandate m = {
+		.mediator = "franceservices", .helper = "agent-7",
+		.datasets = datasets, .ndatasets = 2,
+		.actions = STORE_MANDATE_CONSENT | STORE_MANDATE_ACCESS_LOG,
+		.created_ms = 1000, .expires_ms = 5000,
+	}, got, *list = NULL;
+	char first[STORE_ID_LEN];
+	size_t n = 0;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	store_new_id(m.id);
+	memcpy(m.subject, SUBJ_A, sizeof(SUBJ_A));
+	CHECK_INT(store_mandate_insert(st, &m), STORE_OK);
+	CHECK_INT(store_mandate_insert(st, &m), STORE_CONFLICT);
+	memcpy(first, m.id, sizeof(first));
+	CHECK_INT(store_mandate_get(st, m.id, &got), STORE_OK);
+	CHECK_STR(got.mediator, "franceservices");
+	CHECK_STR(got.helper, "agent-7");
+	CHECK_INT(got.ndatasets, 2);
+	if (got.ndatasets == 2)
+		CHECK_STR(got.datasets[1], "household");
+	CHECK_INT(got.actions, STORE_MANDATE_CONSENT | STORE_MANDATE_ACCESS_LOG);
+	CHECK_INT(got.expires_ms, 5000);
+	CHECK_INT(got.revoked_ms, 0);
+	store_mandate_clear(&got);
+
+	/* A newer one, then: newest first, only this mediator's. */
+	store_new_id(m.id);
+	m.created_ms = 2000;
+	m.ndatasets = 1;
+	CHECK_INT(store_mandate_insert(st, &m), STORE_OK);
+	CHECK_INT(store_mandate_find(st, SUBJ_A, "franceservices", &list, &n),
+	    STORE_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(list[0].id, m.id);
+		CHECK_INT(list[0].ndatasets, 1);
+		CHECK_STR(list[1].id, first);
+	}
+	store_mandates_free(list, n);
+	CHECK_INT(store_mandate_find(st, SUBJ_A, "mairie", &list, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	store_mandates_free(list, n);
+	CHECK_INT(store_mandate_find(st, SUBJ_B, "franceservices", &list, &n),
+	    STORE_OK);
+	CHECK_INT(n, 0);
+	store_mandates_free(list, n);
+
+	/* Revoking keeps the first time; an unknown id is not found. */
+	CHECK_INT(store_mandate_revoke(st, first, 3000), STORE_OK);
+	CHECK_INT(store_mandate_revoke(st, first, 4000), STORE_OK);
+	CHECK_INT(store_mandate_get(st, first, &got), STORE_OK);
+	CHECK_INT(got.revoked_ms, 3000);
+	store_mandate_clear(&got);
+	CHECK_INT(store_mandate_revoke(st, "nope", 3000), STORE_NOT_FOUND);
+	CHECK_INT(store_mandate_get(st, "nope", &got), STORE_NOT_FOUND);
 	store_close(st);
 }
 
@@ -548,10 +634,10 @@ test_new_id(void)
 	CHECK(strcmp(a, b) != 0);
 }
 
-/* A 201 for a link or a consent, or a 204 for a revocation, must survive
- * a power loss as a 202 does: those commits wait for the WAL's fsync,
- * where the connection's synchronous = NORMAL would let the OS keep them
- * in memory. So do a view key (entries commit under it), an unlinking and
+/* A 201 for a link, a consent or a mandate, or a 204 for a revocation,
+ * must survive a power loss as a 202 does: those commits wait for the
+ * WAL's fsync, where the connection's synchronous = NORMAL would let the
+ * OS keep them in memory. So do a view key (entries commit under it), an unlinking and
  * an erasure. A write nobody is answered for (the access index) does not. */
 static void
 test_acknowledged_writes_sync(void)
@@ -563,10 +649,16 @@ test_acknowledged_writes_sync(void)
 		.id = "o1", .subject = SUBJ_A, .dataset = "address",
 		.purpose = "benefit-eligibility", .created_ms = 1000,
 	};
-	const char *subject = SUBJ_A;
+	char *datasets[] = { "address" };
+	struct store_mandate m = {
+		.id = "m1", .subject = SUBJ_A, .mediator = "franceservices",
+		.helper = "agent-7", .datasets = datasets, .ndatasets = 1,
+		.actions = STORE_MANDATE_CONSENT, .created_ms = 1000,
+		.expires_ms = 5000,
+	};
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	char unlinked[STORE_SUBJECT_LEN];
-	uint64_t index = 7, erased;
+	uint64_t erased;
 	int created, before;
 
 	CHECK(st != NULL);
@@ -586,6 +678,12 @@ test_acknowledged_writes_sync(void)
 	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
 	CHECK(atomic_load(&syncs) > before);
 	before = atomic_load(&syncs);
+	CHECK_INT(store_mandate_insert(st, &m), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	before = atomic_load(&syncs);
+	CHECK_INT(store_mandate_revoke(st, "m1", 2000), STORE_OK);
+	CHECK(atomic_load(&syncs) > before);
+	before = atomic_load(&syncs);
 	CHECK_INT(store_view_key_get(st, SUBJ_B, view_key), STORE_OK);
 	CHECK(atomic_load(&syncs) > before);
 	before = atomic_load(&syncs);
@@ -596,9 +694,75 @@ test_acknowledged_writes_sync(void)
 	CHECK(atomic_load(&syncs) > before);
 	/* The connection is back to NORMAL after each of them. */
 	before = atomic_load(&syncs);
-	CHECK_INT(store_access_put(st, &subject, &index, 1), STORE_OK);
+	CHECK_INT(access_put(st, SUBJ_A, 7), STORE_OK);
 	CHECK_INT(atomic_load(&syncs), before);
 	store_close(st);
+}
+
+/* The last signed checkpoint per origin: never replaced by a smaller
+ * one, and no fsync for it (one a checkpoint, on the sequencer). */
+static void
+test_audit_heads(void)
+{
+	struct store *st = open_named("heads.db");
+	unsigned char root[STORE_ROOT_LEN], got[STORE_ROOT_LEN];
+	uint64_t size = 0;
+	int before;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got),
+	    STORE_NOT_FOUND);
+	memset(root, 7, sizeof(root));
+	before = atomic_load(&syncs);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 300, root), STORE_OK);
+	CHECK_INT(atomic_load(&syncs), before);
+	memset(root, 9, sizeof(root));
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 200, root), STORE_OK);
+	CHECK_INT(store_audit_head_put(st, "b.example/log", 5, root), STORE_OK);
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 300);
+	CHECK_INT(got[0], 7);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 301, root), STORE_OK);
+	CHECK_INT(store_audit_head_get(st, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 301);
+	CHECK_INT(got[31], 9);
+	store_close(st);
+}
+
+/* The online backup: a snapshot another connection opens, holding what
+ * was committed; never over an existing file. */
+static void
+test_backup(void)
+{
+	struct store *st = open_named("live.db"), *copy;
+	unsigned char root[STORE_ROOT_LEN] = { 1 }, got[STORE_ROOT_LEN];
+	char path[TMPDIR_PATH_LEN + 64], err[256];
+	char local[STORE_SUBJECT_LEN];
+	uint64_t size = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_audit_head_put(st, "a.example/log", 12, root), STORE_OK);
+	snprintf(path, sizeof(path), "%s/copy.db", dir);
+	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_OK);
+	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_ERROR);
+	CHECK(strstr(err, "File exists") != NULL);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	store_close(st);
+	if ((copy = open_named("copy.db")) == NULL)
+		return;
+	CHECK_INT(store_link_subject(copy, "caf", "C1", local, NULL), STORE_OK);
+	CHECK_STR(local, SUBJ_A);
+	CHECK_INT(store_link_subject(copy, "caf", "C2", local, NULL),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_audit_head_get(copy, "a.example/log", &size, got), STORE_OK);
+	CHECK_INT(size, 12);
+	store_close(copy);
 }
 
 /* A bulk load is one transaction: invisible to other connections until it
@@ -714,10 +878,13 @@ main(void)
 	UNIT_RUN(test_consents);
 	UNIT_RUN(test_objections);
 	UNIT_RUN(test_access_index);
+	UNIT_RUN(test_mandates);
 	UNIT_RUN(test_view_keys);
 	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
 	UNIT_RUN(test_acknowledged_writes_sync);
+	UNIT_RUN(test_audit_heads);
+	UNIT_RUN(test_backup);
 	UNIT_RUN(test_bulk);
 	UNIT_RUN(test_cache_sees_writes);
 	tmpdir_remove(dir);
