@@ -746,14 +746,10 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	 * corrupts. Commits whose success a caller is told of go through
 	 * sq_durable instead. */
 	/* secure_delete: an erased value (contract §6) is overwritten in its
-	 * page and in freed pages, not left for a file reader to find.
-	 * cache_size 16 MiB per connection (the default is 2): with a million
-	 * subjects the inner pages of the links, view keys and access index
-	 * stay in memory, and a lookup reads one leaf through the OS. */
+	 * page and in freed pages, not left for a file reader to find. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA cache_size = -16384", err, errlen) != 0)
+	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	return sq_migrate(db, err, errlen);
 }
