@@ -1,7 +1,7 @@
 /* test_store.c — the SQLite store on real files: schema migrations, links,
  * consents, objections, the access index, two threads writing at once,
- * which commits wait for the disk, batches, the last signed checkpoint and
- * the online backup. */
+ * which commits wait for the disk, batches, the last signed checkpoint,
+ * the online backup, and the lookup cache. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -815,6 +815,59 @@ test_backup(void)
 	store_close(copy);
 }
 
+/* Lookups answered from a connection's cache see every write made
+ * before they start, through any connection of the process. */
+static void
+test_cache_sees_writes(void)
+{
+	struct store *a = open_named("cache.db"), *b = open_named("cache.db");
+	struct store_objection o = { .dataset = "address",
+	    .purpose = "benefit-eligibility", .consumer = "caf" };
+	unsigned char vk[STORE_VIEW_KEY_LEN], vk2[STORE_VIEW_KEY_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	char *local_id = NULL;
+	int created;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto out;
+	/* Not linked yet, and asked twice: the second answer is kept. */
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+	CHECK_INT(store_link_put(b, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(b, "mairie", "M1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk2), STORE_OK);
+	CHECK(memcmp(vk, vk2, sizeof(vk)) == 0);
+	CHECK_INT(store_link_local_id(a, "mairie", SUBJ_A, &local_id), STORE_OK);
+	CHECK_STR(local_id, "M1");
+	free(local_id);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_NOT_FOUND);
+
+	/* An objection, an erased view key, an unlinking: each seen next. */
+	store_new_id(o.id);
+	memcpy(o.subject, SUBJ_A, sizeof(o.subject));
+	CHECK_INT(store_objection_insert(b, &o), STORE_OK);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_OK);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", NULL), STORE_NOT_FOUND);
+	CHECK_INT(store_view_key_erase(b, SUBJ_A), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk2), STORE_OK);
+	CHECK(memcmp(vk, vk2, sizeof(vk)) != 0);
+	CHECK_INT(store_link_delete(b, "mairie", "M1", 1000, subject), STORE_OK);
+	CHECK_INT(store_link_local_id(a, "mairie", SUBJ_A, &local_id),
+	    STORE_NOT_FOUND);
+	CHECK(local_id == NULL);
+	CHECK_INT(store_link_delete(b, "caf", "C1", 1000, subject), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+out:
+	store_close(a);
+	store_close(b);
+}
+
 int
 main(void)
 {
@@ -834,6 +887,7 @@ main(void)
 	UNIT_RUN(test_batch);
 	UNIT_RUN(test_audit_heads);
 	UNIT_RUN(test_backup);
+	UNIT_RUN(test_cache_sees_writes);
 	tmpdir_remove(dir);
 	return UNIT_END();
 }
