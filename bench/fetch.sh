@@ -2,45 +2,59 @@
 # bench/fetch.sh — fetches per second through the gateway, next to nginx
 # proxy_pass to the same upstream, measured in one run with wrk on loopback.
 #
-# The upstream "provider" is nginx answering a fixed JSON record, so that
-# neither side is limited by the provider. The gateway does the whole path
-# for each fetch: auth, link lookup, policy (public task), provider call,
-# mapping, and a durable (fsync'd, group-committed) audit entry.
+# The upstream "provider" is its own nginx (one worker) answering a fixed
+# JSON record, so that neither side is limited by the provider. The nginx
+# proxy runs as many worker processes as the gateway has workers
+# (WORKERS, default 2), neither pinned to cores: like with like. The
+# gateway does the whole path for each fetch: auth, link lookup, policy
+# (public task), provider call, mapping, and a durable (fsync'd,
+# group-committed) audit entry.
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
 #   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
 #   STORE=postgresql bench/fetch.sh   the store on a PostgreSQL server of the
 #       run's own (tests/tools/pgserver.sh)
+#   SCALE_DIR=DIR bench/fetch.sh     on a store filled by bench/scale.sh
+#
+# Exits 1 when a figure misses its goal: at least 0.5x nginx's requests/s,
+# a p99 at most twice nginx's, peak RSS under 32 MiB (small store only),
+# start-up under 1 s.
 DURATION=${1:-10s}
 CONNS=${2:-64}
 . bench/lib.sh
 UP=$(port); PROXY=$(port); GW=$(port)
 
-cat > "$W/nginx.conf" <<NGINX
-worker_processes 1;
-pid $W/nginx.pid;
-error_log $W/nginx-error.log;
+nginx_conf() {  # $1 = worker processes, $2 = name, rest = the servers
+	local workers=$1 name=$2
+	shift 2
+	cat > "$W/$name.conf" <<NGINX
+worker_processes $workers;
+pid $W/$name.pid;
+error_log $W/$name-error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream provider { server 127.0.0.1:$UP; keepalive 64; }
-  server {
+  keepalive_requests 1000000;
+  $*
+}
+NGINX
+	nginx -c "$W/$name.conf" -g 'daemon off;' &
+	pids+=($!)
+}
+nginx_conf 1 upstream "server {
     listen 127.0.0.1:$UP;
     default_type application/json;
-    location / { return 200 '{"adresse":{"voie":"1 rue de la Paix","cp":"29000","commune":"Quimper","pays":"FR"}}'; }
-  }
+    location / { return 200 '{\"adresse\":{\"voie\":\"1 rue de la Paix\",\"cp\":\"29000\",\"commune\":\"Quimper\",\"pays\":\"FR\"}}'; }
+  }"
+nginx_conf "$WORKERS" proxy "upstream provider { server 127.0.0.1:$UP; keepalive 64; }
   server {
     listen 127.0.0.1:$PROXY;
     location / {
       proxy_pass http://provider;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-NGINX
-nginx -c "$W/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+  }"
 
 bench_keys
 bench_store
@@ -67,35 +81,58 @@ policies:
      purpose: benefit-eligibility, basis: public_task, legal_reference: "CRPA L114-8"}
 YAML
 } > "$W/tellonce.yaml"
-${PERF:-} "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
-pids+=($!)
+bench_serve "$W/tellonce.yaml" "$W/gateway.log" "$GW"
 for _ in $(seq 100); do
-	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs "http://127.0.0.1:$PROXY/" >/dev/null && break
+	curl -fs "http://127.0.0.1:$PROXY/" >/dev/null && break
 	sleep 0.1
 done
 PIVOT='{"family_name":"Bench","given_names":"Mark","birthdate":"1980-01-01","birthplace":"Brest","gender":"M"}'
 curl -fs -H 'Authorization: Bearer bench-mairie' "http://127.0.0.1:$GW/v1/links" -d "{\"local_id\":\"M1\",\"pivot\":$PIVOT}" >/dev/null
 curl -fs -H 'Authorization: Bearer bench-caf' "http://127.0.0.1:$GW/v1/links" -d "{\"local_id\":\"C1\",\"pivot\":$PIVOT}" >/dev/null
 
-cat > "$W/fetch.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"subject":"C1","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}'
-wrk.headers["Authorization"] = "Bearer bench-caf"
-wrk.headers["Content-Type"] = "application/json"
+# On a filled store, each fetch is for one of its subjects at random (caf's
+# c-N, linked by scale_fill), so that lookups miss as they would in a large
+# deployment; on the empty store, always C1.
+filled=$(sed -n 's/^subjects=\([0-9]*\).*/\1/p' "$DATA/filled" 2>/dev/null || true)
+cat > "$W/fetch.lua" <<LUA
+local n = ${filled:-0}
+local body = '{"subject":"%s","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}'
+request = function()
+	local who = n > 0 and ("c-" .. math.random(0, n - 1)) or "C1"
+	return wrk.format("POST", nil, {["Authorization"] = "Bearer bench-caf",
+		["Content-Type"] = "application/json"}, string.format(body, who))
+end
 LUA
 check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-caf' \
 	"http://127.0.0.1:$GW/v1/fetch" -d '{"subject":"C1","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}')
 [ "$check" = 200 ] || { echo "bench: gateway fetch answered $check"; cat "$W/gateway.log"; exit 1; }
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
-echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback"
+p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
+echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}, ${filled:-1} subject(s) fetched"
+echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
+cpu0=$(bench_cpu_s "$gw_pid")
 gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
+cpu1=$(bench_cpu_s "$gw_pid")
 n=$(rps <<<"$nginx_out"); g=$(rps <<<"$gw_out")
-p99() { awk '/ 99% /{print $2}'; }
-printf 'nginx proxy_pass : %10.0f req/s  p99 %s\n' "$n" "$(p99 <<<"$nginx_out")"
-printf 'tellonce fetch   : %10.0f req/s  p99 %s\n' "$g" "$(p99 <<<"$gw_out")"
-awk -v g="$g" -v n="$n" 'BEGIN { printf "ratio tellonce/nginx: %.2f\n", g / n }'
-grep -c '' "$W/gateway.log" >/dev/null
+np99=$(p99 <<<"$nginx_out"); gp99=$(p99 <<<"$gw_out")
+rss=$(bench_rss_mib "$gw_pid")
+printf 'nginx proxy_pass : %10.0f req/s  p99 %s ms\n' "$n" "$np99"
+printf 'tellonce fetch   : %10.0f req/s  p99 %s ms\n' "$g" "$gp99"
+done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
+echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
+	'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us (all threads; $(awk -v c="$cpu1" -v z="$cpu0" 'BEGIN { print c - z }') s for $done_n fetches)"
+bench_goal "fetch/s, ratio tellonce/nginx" "$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')" ">=" 0.5
+bench_goal "fetch p99 (ms), goal twice nginx's" "$gp99" "<=" "$(awk -v n="$np99" 'BEGIN { printf "%.2f", 2 * n }')"
+if [ -z "${SCALE_DIR:-}" ]; then
+	bench_goal "peak RSS (MiB) at $CONNS connections" "$rss" "<=" 32
+else
+	echo "peak RSS at $CONNS connections, large store: $rss MiB"
+fi
+bench_goal "start-up (s), to the first /healthz answer" "$start_s" "<=" 1
+bench_figure fetch_rps "$g"; bench_figure fetch_p99_ms "$gp99"
+bench_figure fetch_rss_mib "$rss"; bench_figure fetch_start_s "$start_s"
 non200=$(grep -E 'Non-2xx' <<<"$gw_out" || true)
-[ -z "$non200" ] || echo "gateway: $non200"
+[ -z "$non200" ] || { echo "gateway: $non200"; bench_missed=1; }
+bench_exit

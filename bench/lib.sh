@@ -1,13 +1,15 @@
 # bench/lib.sh — what the benchmark scripts share; sourced, not run.
-# Sets BUILD and W (a scratch folder, removed on exit), collects the
-# background processes to stop in `pids`, and defines port, bench_keys,
-# bench_store and bench_gateway.
+# Sets BUILD, W (a scratch folder, removed on exit) and DATA (where the
+# store, the audit log and its key live: $W, or a store filled by
+# bench/scale.sh when SCALE_DIR is set), collects the background processes
+# to stop in `pids`, and defines port, bench_keys, bench_store,
+# bench_gateway and the figure helpers (bench_serve, bench_ms,
+# bench_rss_mib, bench_goal, bench_figure, bench_exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
 pids=()
-STORE_URL="sqlite:$W/tellonce.db"
 cleanup() {
 	kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -15,21 +17,27 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+DATA=${SCALE_DIR:-$W}
+STORE_URL="sqlite:$DATA/tellonce.db"
+WORKERS=${WORKERS:-2}
+bench_missed=0
 
 # A free loopback port.
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The audit signing key and the gateway secrets read from the environment.
 bench_keys() {
-	openssl genpkey -algorithm ed25519 -out "$W/audit.key" 2>/dev/null
-	chmod 600 "$W/audit.key"
+	if [ ! -e "$DATA/audit.key" ]; then
+		openssl genpkey -algorithm ed25519 -out "$DATA/audit.key" 2>/dev/null
+		chmod 600 "$DATA/audit.key"
+	fi
 	export TELLONCE_PSEUDONYM_KEY=bench-pseudonym-key-0123456789abcdef0123456789
 	export TELLONCE_ADMIN_TOKEN=bench-admin
 }
 
 # STORE=postgresql: a PostgreSQL server of the run's own (the test
 # suite's tests/tools/pgserver.sh, on a unix socket in $W), whose database
-# becomes STORE_URL; sqlite (the default) keeps the file in $W.
+# becomes STORE_URL; sqlite (the default) keeps the file in $DATA.
 bench_store() {
 	[ "${STORE:-sqlite}" = postgresql ] || return 0
 	chmod 711 "$W"   # as root the server runs as postgres
@@ -44,12 +52,70 @@ bench_gateway() {
 	cat <<YAML
 gateway:
   listen: 127.0.0.1:$1
-  workers: 2
+  workers: $WORKERS
   log: {level: warn}
   store: $STORE_URL
   pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
   admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit: {dir: $W/audit${3:-}, origin: bench.tellonce.example/log${3:-}, signing_key: file:$W/audit.key}
+  audit: {dir: $DATA/audit${3:-}, origin: bench.tellonce.example/log${3:-}, signing_key: file:$DATA/audit.key}
 ${2:-}
 YAML
+}
+
+# Starts the gateway on config $1, logging to $2, and waits until
+# http://127.0.0.1:$3/healthz answers; sets gw_pid and start_s (seconds
+# from exec to the first answer, polled every 5 ms).
+bench_serve() {
+	local t0
+	t0=$(date +%s.%N)
+	${PERF:-} "$BUILD/tellonce" serve -c "$1" 2> "$2" &
+	gw_pid=$!
+	pids+=($gw_pid)
+	for _ in $(seq 2000); do
+		curl -fs -o /dev/null "http://127.0.0.1:$3/healthz" && break
+		sleep 0.005
+	done
+	start_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# A wrk latency ("850.00us", "3.88ms", "1.02s") in milliseconds.
+bench_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) m = v / 1000; else if (v ~ /ms$/) m = v + 0;
+		else if (v ~ /m$/) m = v * 60000; else m = v * 1000;
+		printf "%.2f", m }'
+}
+
+# The peak resident memory of process $1 in MiB (VmHWM).
+bench_rss_mib() {
+	awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+# CPU seconds process $1 has used (user and system, all its threads):
+# on a shared machine, CPU per request compares runs better than req/s.
+bench_cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+		"/proc/$1/stat"
+}
+
+# Prints "LABEL: FIGURE (goal OP GOAL) ok|MISSED" and remembers a miss;
+# OP is >= or <=.
+bench_goal() {
+	local label=$1 figure=$2 op=$3 goal=$4 ok
+	ok=$(awk -v f="$figure" -v o="$op" -v g="$goal" 'BEGIN {
+		print (o == ">=" ? f >= g : f <= g) ? "ok" : "MISSED" }')
+	printf '%-44s %10s   (goal %s %s) %s\n' "$label" "$figure" "$op" "$goal" "$ok"
+	[ "$ok" = ok ] || bench_missed=1
+}
+
+# Records figure $2 under name $1 in the file $FIGURES, when set: how
+# bench/scale.sh reads what a run measured.
+bench_figure() {
+	[ -z "${FIGURES:-}" ] || echo "$1 $2" >> "$FIGURES"
+}
+
+# Ends the script: status 1 when a figure missed its goal.
+bench_exit() {
+	[ "$bench_missed" = 0 ] || echo "bench: a figure missed its goal"
+	exit "$bench_missed"
 }

@@ -152,7 +152,7 @@ sql() {  # the one number a query on the store answers
 	fi
 	/usr/bin/python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1], timeout=10).execute(sys.argv[2]).fetchone()[0])' \
-	    "$W/tellonce.db" "$1"
+	    "$DATA/tellonce.db" "$1"
 }
 count() {  # deliveries in the given states (enum store_delivery_state)
 	sql "SELECT count(*) FROM deliveries WHERE state $1"
@@ -203,6 +203,8 @@ awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" -v g="$
 	    d / (e - s), g, d, e - s, e - p }'
 awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
 	printf "gateway CPU, whole run: %.3f ms per push or delivery\n", 1000 * (c1 - c0) / (n + d) }'
+bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
+bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"
 non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
 [ -z "$non2xx" ] || echo "gateway: $non2xx"

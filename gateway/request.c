@@ -10,7 +10,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,9 +21,11 @@
 #include "clock.h"
 #include "config_model.h"
 #include "conn.h"
+#include "encode.h"
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
+#include "rand.h"
 #include "ratelimit.h"
 #include "snapshot.h"
 #include "tls.h"
@@ -313,6 +314,20 @@ request_audit_owned(struct request *r, const struct audit_entry *e,
 
 /* ---- request intake --------------------------------------------------- */
 
+/* A UUID's 16 bytes as its 36 characters and a NUL. */
+static void
+request_uuid_text(const unsigned char raw[16], char out[37])
+{
+	static const size_t group[] = { 4, 2, 2, 2, 6 };
+
+	for (size_t g = 0, in = 0; g < sizeof(group) / sizeof(group[0]); g++) {
+		encode_hex(raw + in, group[g], out);
+		in += group[g];
+		out += 2 * group[g];
+		*out++ = g + 1 < sizeof(group) / sizeof(group[0]) ? '-' : '\0';
+	}
+}
+
 /* Keeps a caller's X-Request-Id when it is short and plain, so traces join
  * up across services; otherwise makes one. */
 static void
@@ -328,13 +343,10 @@ request_set_id(struct request *r)
 	    "0123456789-_.") == len) {
 		memcpy(r->id, given, len + 1);
 	} else {
-		RAND_bytes(raw, sizeof(raw));
+		rand_id_bytes(raw, sizeof(raw));
 		raw[6] = (raw[6] & 0x0f) | 0x40;
 		raw[8] = (raw[8] & 0x3f) | 0x80;
-		snprintf(r->id, sizeof(r->id),
-		    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		    raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-		    raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]);
+		request_uuid_text(raw, r->id);
 	}
 	request_add_header(r, "X-Request-Id", r->id);
 }

@@ -6,7 +6,12 @@
  * Every function returns a store_status; on
  * STORE_ERROR the reason is logged by the store (it never holds personal
  * values). Strings passed in are borrowed; strings handed out are owned by
- * the caller, as each comment says. */
+ * the caller, as each comment says.
+ *
+ * store_link_subject, store_link_local_id and store_objection_match may be
+ * answered from the connection's memory (store_cache.h); a write that
+ * returned before such a lookup started, through any connection of the
+ * process, is always seen. */
 #ifndef TELLONCE_STORE_H
 #define TELLONCE_STORE_H
 

@@ -15,6 +15,7 @@
 #include "encode.h"
 #include "log.h"
 #include "store_backend.h"
+#include "store_cache.h"
 
 /* Which URLs exist, and which backend opens and checks each. */
 /* PostgreSQL overwrites nothing it deletes (docs/configuration.md). */
@@ -61,8 +62,38 @@ store_open(const char *url, const char *password, char *err, size_t errlen)
 void
 store_close(struct store *st)
 {
-	if (st != NULL)
-		st->ops->close(st);
+	if (st == NULL)
+		return;
+	store_cache_free(st->cache);
+	st->ops->close(st);
+}
+
+/* The connection's cache, made on first use; NULL when the backend's
+ * answers may not be cached (or out of memory). */
+static struct store_cache *
+store_cache_of(struct store *st)
+{
+	if (st->ops->cacheable && st->cache == NULL)
+		st->cache = store_cache_new();
+	return st->ops->cacheable ? st->cache : NULL;
+}
+
+/* A write that may change a cached answer: returns rc after telling every
+ * cache, whatever rc is (a failed write may have done part), and wiping
+ * the writer's own at once. Inside a batch the telling waits for its
+ * commit: told before, another connection would read the old answer and
+ * keep it under the new generation. */
+static enum store_status
+store_changed(struct store *st, enum store_status rc)
+{
+	if (st->batch) {
+		st->batch_changed = 1;
+		return rc;
+	}
+	store_cache_changed();
+	if (st->cache != NULL)
+		store_cache_wipe(st->cache);
+	return rc;
 }
 
 int
@@ -83,15 +114,45 @@ enum store_status
 store_link_put(struct store *st, const char *service, const char *local_id,
     const char *subject, int pivot_version, int *created)
 {
-	return st->ops->link_put(st, service, local_id, subject, pivot_version,
-	    created);
+	return store_changed(st, st->ops->link_put(st, service, local_id, subject,
+	    pivot_version, created));
 }
 
 enum store_status
 store_link_subject(struct store *st, const char *service, const char *local_id,
     char *subject, unsigned char *view_key)
 {
-	return st->ops->link_subject(st, service, local_id, subject, view_key);
+	const char *fields[] = { service, local_id };
+	struct store_cache *c = store_cache_of(st);
+	unsigned char value[STORE_SUBJECT_LEN + STORE_VIEW_KEY_LEN];
+	char key[STORE_CACHE_KEY_MAX];
+	size_t keylen = 0, len, want = STORE_SUBJECT_LEN +
+	    (view_key != NULL ? STORE_VIEW_KEY_LEN : 0);
+	enum store_status rc;
+	uint64_t gen = store_cache_generation();
+
+	/* With or without the view key: two answers. */
+	if (c != NULL)
+		keylen = store_cache_key(key, view_key ? 'K' : 'S', fields, 2);
+	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, value, &len) &&
+	    (rc != STORE_OK || len == want)) {
+		if (rc != STORE_OK)
+			return rc;
+		memcpy(subject, value, STORE_SUBJECT_LEN);
+		if (view_key != NULL)
+			memcpy(view_key, value + STORE_SUBJECT_LEN, STORE_VIEW_KEY_LEN);
+		return rc;
+	}
+	rc = st->ops->link_subject(st, service, local_id, subject, view_key);
+	if (keylen == 0)
+		return rc;
+	if (rc == STORE_OK) {
+		memcpy(value, subject, STORE_SUBJECT_LEN);
+		if (view_key != NULL)
+			memcpy(value + STORE_SUBJECT_LEN, view_key, STORE_VIEW_KEY_LEN);
+	}
+	store_cache_put(c, gen, key, keylen, rc, value, rc == STORE_OK ? want : 0);
+	return rc;
 }
 
 enum store_status
@@ -104,14 +165,34 @@ store_view_key_get(struct store *st, const char *subject,
 enum store_status
 store_view_key_erase(struct store *st, const char *subject)
 {
-	return st->ops->view_key_erase(st, subject);
+	return store_changed(st, st->ops->view_key_erase(st, subject));
 }
 
 enum store_status
 store_link_local_id(struct store *st, const char *service, const char *subject,
     char **local_id)
 {
-	return st->ops->link_local_id(st, service, subject, local_id);
+	const char *fields[] = { service, subject };
+	struct store_cache *c = store_cache_of(st);
+	char key[STORE_CACHE_KEY_MAX], value[STORE_CACHE_VALUE_MAX + 1];
+	size_t keylen = 0, len;
+	enum store_status rc;
+	uint64_t gen = store_cache_generation();
+
+	if (c != NULL)
+		keylen = store_cache_key(key, 'L', fields, 2);
+	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, value, &len)) {
+		*local_id = NULL;
+		if (rc != STORE_OK)
+			return rc;
+		value[len] = '\0';
+		return (*local_id = strdup(value)) != NULL ? STORE_OK : STORE_ERROR;
+	}
+	rc = st->ops->link_local_id(st, service, subject, local_id);
+	if (keylen > 0)
+		store_cache_put(c, gen, key, keylen, rc, *local_id,
+		    rc == STORE_OK ? strlen(*local_id) : 0);
+	return rc;
 }
 
 enum store_status
@@ -157,14 +238,28 @@ store_consent_list_for(struct store *st, const char *subject,
 enum store_status
 store_objection_insert(struct store *st, const struct store_objection *o)
 {
-	return st->ops->objection_insert(st, o);
+	return store_changed(st, st->ops->objection_insert(st, o));
 }
 
 enum store_status
 store_objection_match(struct store *st, const char *subject,
     const char *dataset, const char *purpose, const char *consumer)
 {
-	return st->ops->objection_match(st, subject, dataset, purpose, consumer);
+	const char *fields[] = { subject, dataset, purpose, consumer };
+	struct store_cache *c = store_cache_of(st);
+	char key[STORE_CACHE_KEY_MAX], none[1];
+	size_t keylen = 0, len;
+	enum store_status rc;
+	uint64_t gen = store_cache_generation();
+
+	if (c != NULL)
+		keylen = store_cache_key(key, 'O', fields, 4);
+	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, none, &len))
+		return rc;
+	rc = st->ops->objection_match(st, subject, dataset, purpose, consumer);
+	if (keylen > 0)
+		store_cache_put(c, gen, key, keylen, rc, NULL, 0);
+	return rc;
 }
 
 enum store_status
@@ -311,23 +406,29 @@ store_purge_backlog(struct store *st, const struct store_purge *p,
 enum store_status
 store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 {
-	return st->ops->erase_subject(st, subject, erased);
+	return store_changed(st, st->ops->erase_subject(st, subject, erased));
 }
 
 enum store_status
 store_batch_begin(struct store *st, int durable)
 {
-	if (st->ops->batch_begin == NULL)
-		return STORE_OK;
-	return st->ops->batch_begin(st, durable);
+	enum store_status rc = st->ops->batch_begin != NULL ?
+	    st->ops->batch_begin(st, durable) : STORE_OK;
+
+	if (rc == STORE_OK)
+		st->batch = 1;
+	return rc;
 }
 
 enum store_status
 store_batch_end(struct store *st)
 {
-	if (st->ops->batch_end == NULL)
-		return STORE_OK;
-	return st->ops->batch_end(st);
+	enum store_status rc = st->ops->batch_end != NULL ?
+	    st->ops->batch_end(st) : STORE_OK;
+	int changed = st->batch_changed;
+
+	st->batch = st->batch_changed = 0;
+	return changed ? store_changed(st, rc) : rc;
 }
 
 enum store_status
@@ -340,7 +441,8 @@ enum store_status
 store_link_delete(struct store *st, const char *service, const char *local_id,
     int64_t now_ms, char *subject)
 {
-	return st->ops->link_delete(st, service, local_id, now_ms, subject);
+	return store_changed(st, st->ops->link_delete(st, service, local_id, now_ms,
+	    subject));
 }
 
 enum store_status

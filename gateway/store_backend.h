@@ -10,6 +10,9 @@
 #include "store.h"
 
 struct store_ops {
+	/* Answers of link and objection lookups may be kept in this
+	 * process (store_cache.h): no other process writes this store. */
+	int cacheable;
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
 	/* NULL: every write commits on its own. PostgreSQL's commits are
@@ -111,6 +114,9 @@ struct store {
 	const struct store_ops *ops;
 	int64_t pinged_ms;        /* monotonic time of the last ping, or 0 */
 	int ping_rc;              /* and its result */
+	struct store_cache *cache; /* store_backend.c's; NULL until used */
+	int batch;                /* inside store_batch_begin */
+	int batch_changed;        /* a write in it may change a cached answer */
 };
 
 /* len bytes from the OS CSPRNG (ids, view keys); aborts if it fails. */

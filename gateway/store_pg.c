@@ -2613,6 +2613,9 @@ pg_audit_head_put(struct store *st, const char *origin, uint64_t size,
 	return pg_run(pg(st), Q_AUDIT_HEAD_PUT, v, 4, NULL);
 }
 
+/* Not cacheable (store_cache.c): other nodes write, and a cached link or
+ * objection would miss an unlinking or an objection made on one of them.
+ * No batch either: see store_backend.h. */
 static const struct store_ops pg_ops = {
 	.close = pg_close,
 	.ping = pg_ping,

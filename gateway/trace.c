@@ -1,11 +1,11 @@
 /* trace.c — W3C traceparent parsing and generation (see trace.h). */
 #include "trace.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "encode.h"
+#include "rand.h"
 
 /* n lower-case hex digits at s, not all zero when nonzero is set. */
 static int
@@ -53,7 +53,7 @@ trace_parse(const char *h, struct trace *t)
 }
 
 /* Random lower-case hex of n bytes (n <= 16). All zero is the spec's
- * invalid value: only a failed RAND_bytes gives it, and then the last bit
+ * invalid value: only a failed CSPRNG gives it, and then the last bit
  * is set so that the id stays valid. */
 static void
 trace_random_hex(char *out, size_t n)
@@ -61,7 +61,7 @@ trace_random_hex(char *out, size_t n)
 	unsigned char raw[16] = { 0 };
 	int any = 0;
 
-	RAND_bytes(raw, (int)n);
+	rand_id_bytes(raw, n);
 	for (size_t i = 0; i < n; i++)
 		any |= raw[i];
 	if (!any)

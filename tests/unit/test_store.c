@@ -1,10 +1,12 @@
 /* test_store.c — the store on both backends (store_suite.h): schema
  * migrations, links, consents, objections, the access index, view keys,
- * the last signed checkpoint, and two threads writing at once, each on
- * SQLite files and on a real PostgreSQL server the test starts; then what
- * only one backend has: SQLite's commits that wait for the disk, its
- * batches and its online backup, PostgreSQL's password kept out of the URL, a server that
- * goes away and comes back, and one that stops answering. */
+ * the last signed checkpoint, lookups that see every write (SQLite's
+ * cache; on PostgreSQL, other nodes') and two threads writing at once,
+ * each on SQLite files and on a real PostgreSQL server the test starts;
+ * then what only one backend has: SQLite's commits that wait for the
+ * disk, its batches and its online backup, PostgreSQL's password kept out
+ * of the URL, a server that goes away and comes back, and one that stops
+ * answering. */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -788,6 +790,59 @@ test_backup(void)
 	store_close(copy);
 }
 
+/* Lookups answered from a connection's cache see every write made
+ * before they start, through any connection of the process. */
+static void
+test_cache_sees_writes(void)
+{
+	struct store *a = suite_open("cache"), *b = suite_open("cache");
+	struct store_objection o = { .dataset = "address",
+	    .purpose = "benefit-eligibility", .consumer = "caf" };
+	unsigned char vk[STORE_VIEW_KEY_LEN], vk2[STORE_VIEW_KEY_LEN];
+	char subject[STORE_SUBJECT_LEN];
+	char *local_id = NULL;
+	int created;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto out;
+	/* Not linked yet, and asked twice: the second answer is kept. */
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+	CHECK_INT(store_link_put(b, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(b, "mairie", "M1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk2), STORE_OK);
+	CHECK(memcmp(vk, vk2, sizeof(vk)) == 0);
+	CHECK_INT(store_link_local_id(a, "mairie", SUBJ_A, &local_id), STORE_OK);
+	CHECK_STR(local_id, "M1");
+	free(local_id);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_NOT_FOUND);
+
+	/* An objection, an erased view key, an unlinking: each seen next. */
+	store_new_id(o.id);
+	memcpy(o.subject, SUBJ_A, sizeof(o.subject));
+	CHECK_INT(store_objection_insert(b, &o), STORE_OK);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_OK);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", NULL), STORE_NOT_FOUND);
+	CHECK_INT(store_view_key_erase(b, SUBJ_A), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk2), STORE_OK);
+	CHECK(memcmp(vk, vk2, sizeof(vk)) != 0);
+	CHECK_INT(store_link_delete(b, "mairie", "M1", 1000, subject), STORE_OK);
+	CHECK_INT(store_link_local_id(a, "mairie", SUBJ_A, &local_id),
+	    STORE_NOT_FOUND);
+	CHECK(local_id == NULL);
+	CHECK_INT(store_link_delete(b, "caf", "C1", 1000, subject), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+out:
+	store_close(a);
+	store_close(b);
+}
+
 /* ---- PostgreSQL only ------------------------------------------------- */
 
 /* The password reaches the server from store_open's argument, never from
@@ -960,6 +1015,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_open_schemes);
 	UNIT_RUN(test_new_id);
 	SUITE_RUN(test_audit_heads);
+	SUITE_RUN(test_cache_sees_writes);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	SUITE_RUN_SQLITE(test_batch);
 	SUITE_RUN_SQLITE(test_backup);
