@@ -12,6 +12,8 @@
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
 #   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
+#   STORE=postgresql bench/fetch.sh   the store on a PostgreSQL server of the
+#       run's own (tests/tools/pgserver.sh)
 #   SCALE_DIR=DIR bench/fetch.sh     on a store filled by bench/scale.sh
 #
 # Exits 1 when a figure misses its goal: at least 0.5x nginx's requests/s,
@@ -55,6 +57,7 @@ nginx_conf "$WORKERS" proxy "upstream provider { server 127.0.0.1:$UP; keepalive
   }"
 
 bench_keys
+bench_store
 export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf
 {
 	bench_gateway "$GW"

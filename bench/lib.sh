@@ -2,17 +2,23 @@
 # Sets BUILD, W (a scratch folder, removed on exit) and DATA (where the
 # store, the audit log and its key live: $W, or a store filled by
 # bench/scale.sh when SCALE_DIR is set), collects the background processes
-# to stop in `pids`, and defines port, bench_keys, bench_gateway and the
-# figure helpers (bench_serve, bench_ms, bench_rss_mib, bench_goal,
-# bench_figure, bench_exit).
+# to stop in `pids`, and defines port, bench_keys, bench_store,
+# bench_gateway and the figure helpers (bench_serve, bench_ms,
+# bench_rss_mib, bench_goal, bench_figure, bench_exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 W=$(mktemp -d /tmp/tellonce-bench.XXXXXX)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"; }
+cleanup() {
+	kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	[ ! -d "$W/pg" ] || tests/tools/pgserver.sh stop "$W/pg" >/dev/null 2>&1 || true
+	rm -rf "$W"
+}
 trap cleanup EXIT
 DATA=${SCALE_DIR:-$W}
+STORE_URL="sqlite:$DATA/tellonce.db"
 WORKERS=${WORKERS:-2}
 bench_missed=0
 
@@ -29,18 +35,29 @@ bench_keys() {
 	export TELLONCE_ADMIN_TOKEN=bench-admin
 }
 
+# STORE=postgresql: a PostgreSQL server of the run's own (the test
+# suite's tests/tools/pgserver.sh, on a unix socket in $W), whose database
+# becomes STORE_URL; sqlite (the default) keeps the file in $DATA.
+bench_store() {
+	[ "${STORE:-sqlite}" = postgresql ] || return 0
+	chmod 711 "$W"   # as root the server runs as postgres
+	PG_DSN=$(tests/tools/pgserver.sh start "$W/pg")
+	STORE_URL="postgresql:///tellonce?host=$W/pg&user=tellonce"
+}
+
 # The gateway section listening on port $1, plus the lines in $2 (indented
-# two spaces: tls, limits, ...).
+# two spaces: tls, limits, ...); $3 names a node's own audit log when
+# several share the store.
 bench_gateway() {
 	cat <<YAML
 gateway:
   listen: 127.0.0.1:$1
   workers: $WORKERS
   log: {level: warn}
-  store: sqlite:$DATA/tellonce.db
+  store: $STORE_URL
   pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
   admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit: {dir: $DATA/audit, origin: bench.tellonce.example/log, signing_key: file:$DATA/audit.key}
+  audit: {dir: $DATA/audit${3:-}, origin: bench.tellonce.example/log${3:-}, signing_key: file:$DATA/audit.key}
 ${2:-}
 YAML
 }

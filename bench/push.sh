@@ -17,13 +17,17 @@
 #   PROFILE=/tmp/perf.data bench/push.sh   `perf record -g` on the gateway
 #                                          while wrk pushes (not the set-up);
 #                                          PERF_RECORD="perf record ..." to vary
+#   STORE=postgresql [NODES=2] bench/push.sh   the store on a PostgreSQL server
+#       of the run's own, shared by NODES gateways, the connections split
+#       among them (contract §9); the CPU is the gateways' together
 DURATION=${1:-10s}
 GOAL_PUSHES=20000
 GOAL_DELIVERIES=10000
 CONNS=${2:-64}
 SUBJECTS=${3:-2000}
+NODES=${NODES:-1}
 . bench/lib.sh
-SUB=$(port); GW=$(port)
+SUB=$(port)
 
 cat > "$W/nginx.conf" <<NGINX
 worker_processes 1;
@@ -43,10 +47,10 @@ nginx -c "$W/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 bench_keys
+bench_store
 export MAIRIE_KEY=bench-mairie CAF_KEY=bench-caf \
 	CCAS_KEY=bench-ccas IMPOTS_KEY=bench-impots
-{
-	bench_gateway "$GW"
+services() {
 	cat <<YAML
 datasets:
   address: {attributes: {street: string, postal_code: string, city: string, country: string}}
@@ -82,13 +86,23 @@ policies:
   - {id: impots, consumer: impots, provider: mairie, dataset: address, attributes: [postal_code, country],
      purpose: tax, basis: public_task, legal_reference: "LPF L81"}
 YAML
-} > "$W/tellonce.yaml"
-"$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
-gwpid=$!
-pids+=($gwpid)
-for _ in $(seq 100); do
-	curl -fs "http://127.0.0.1:$GW/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
-	sleep 0.1
+}
+gws=(); gwpids=()
+for n in $(seq "$NODES"); do
+	gw=$(port)
+	gws+=("$gw")
+	{ bench_gateway "$gw" "" "$n"; services; } > "$W/tellonce$n.yaml"
+	"$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
+	gwpids+=($!)
+	pids+=($!)
+done
+GW=${gws[0]}
+gwpid=${gwpids[0]}
+for gw in "${gws[@]}"; do
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$gw/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
+		sleep 0.1
+	done
 done
 
 # Every subject linked at the four services, over one kept-alive connection.
@@ -112,6 +126,7 @@ cat > "$W/push.lua" <<LUA
 -- would be 0 in every thread, and the threads would send the same keys
 -- (answered as replays, without storing anything).
 local subjects = $SUBJECTS
+local node = os.getenv("BENCH_NODE")
 local n = 0
 local threads = 0
 setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
@@ -119,30 +134,35 @@ init = function() math.randomseed(tid) end
 request = function()
 	n = n + 1
 	local s = math.random(0, subjects - 1)
-	local body = string.format('{"subject":"m%d","dataset":"address","idempotency_key":"t%d-%d",'
+	local body = string.format('{"subject":"m%d","dataset":"address","idempotency_key":"%s-t%d-%d",'
 		.. '"record":{"street":"%d rue de la Paix","postal_code":"29%03d","city":"Quimper","country":"FR"}}',
-		s, tid, n, n, s % 1000)
+		s, node, tid, n, n, s % 1000)
 	return wrk.format("POST", "/v1/records", {["Authorization"] = "Bearer bench-mairie",
 		["Content-Type"] = "application/json"}, body)
 end
 LUA
 check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-mairie' \
 	"http://127.0.0.1:$GW/v1/records" -d '{"subject":"m0","dataset":"address","record":{"city":"Brest"}}')
-[ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway.log"; exit 1; }
+[ "$check" = 202 ] || { echo "bench: push answered $check"; cat "$W/gateway1.log"; exit 1; }
 
-count() {  # deliveries in the given states (enum store_delivery_state)
+sql() {  # the one number a query on the store answers
+	if [ "${STORE:-sqlite}" = postgresql ]; then
+		psql -qAt "$PG_DSN" -c "$1"
+		return
+	fi
 	/usr/bin/python3 -c 'import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-print(db.execute("SELECT count(*) FROM deliveries WHERE state " + sys.argv[2]).fetchone()[0])' \
+print(sqlite3.connect(sys.argv[1], timeout=10).execute(sys.argv[2]).fetchone()[0])' \
 	    "$DATA/tellonce.db" "$1"
 }
-cpu() {  # the gateway's user + system CPU time so far, in seconds
-	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$gwpid/stat"
+count() {  # deliveries in the given states (enum store_delivery_state)
+	sql "SELECT count(*) FROM deliveries WHERE state $1"
+}
+cpu() {  # the gateways' user + system CPU time so far, in seconds
+	for p in "${gwpids[@]}"; do cat "/proc/$p/stat"; done |
+	    awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 } END { print t / hz }'
 }
 records() {
-	/usr/bin/python3 -c 'import sqlite3, sys
-print(sqlite3.connect(sys.argv[1], timeout=10).execute("SELECT count(*) FROM records").fetchone()[0])' \
-	    "$W/tellonce.db"
+	sql "SELECT count(*) FROM records"
 }
 if [ -n "${PROFILE:-}" ]; then
 	${PERF_RECORD:-perf record -g} -o "$PROFILE" -p "$gwpid" 2>/dev/null &
@@ -152,7 +172,15 @@ fi
 records_before=$(records)
 cpu_before=$(cpu)
 start=$(date +%s.%N)
-out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$GW")
+# One wrk per node, the connections and the two threads split among them.
+wrks=()
+for gw in "${gws[@]}"; do
+	BENCH_NODE=$gw wrk -t$(( NODES > 1 ? 1 : 2 )) -c$(( CONNS / NODES )) -d"$DURATION" \
+	    --latency -s "$W/push.lua" "http://127.0.0.1:$gw" > "$W/wrk$gw.txt" &
+	wrks+=($!)
+done
+wait "${wrks[@]}"
+out=$(cat "$W"/wrk*.txt)
 pushed_at=$(date +%s.%N)
 cpu_pushed=$(cpu)
 [ -z "${PROFILE:-}" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
@@ -162,8 +190,9 @@ drained_at=$(date +%s.%N)
 cpu_drained=$(cpu)
 delivered=$(count '= 2'); superseded=$(count '= 4'); other=$(count 'NOT IN (2, 4)')
 
-p99=$(awk '/ 99% /{print $2}' <<<"$out")
-echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback"
+p99=$(awk '/ 99% /{print $2}' <<<"$out" | paste -sd/)
+echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback," \
+    "store ${STORE:-sqlite}, $NODES node(s)"
 awk -v n="$accepted" -v s="$start" -v p="$pushed_at" -v g="$GOAL_PUSHES" -v p99="$p99" \
     -v c0="$cpu_before" -v c1="$cpu_pushed" 'BEGIN {
 	printf "accepted (durable)  : %10.0f pushes/s      goal >= %d   p99 %s, gateway CPU %.3f ms per push\n",

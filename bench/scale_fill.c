@@ -229,8 +229,8 @@ main(int argc, char **argv)
 	f.view_key = calloc((size_t)f.subjects + 1, sizeof(*f.view_key));
 	if (f.subjects < 1 || f.subject == NULL || f.view_key == NULL)
 		goto out;
-	if ((st = store_open(argv[1], err, sizeof(err))) == NULL ||
-	    (index_st = store_open(argv[1], err, sizeof(err))) == NULL) {
+	if ((st = store_open(argv[1], NULL, err, sizeof(err))) == NULL ||
+	    (index_st = store_open(argv[1], NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "scale_fill: store: %s\n", err);
 		goto out;
 	}

@@ -24,10 +24,13 @@ api_readyz(struct request *r)
 	int store_ok = store_ping(r->store) == 0;
 	int audit_ok = audit_ready(r->gw->audit) == 0;
 
+	/* The config's digest tells nodes on one configuration that drifted
+	 * apart (a reload refused or not sent on one of them). */
 	request_reply_json(r, store_ok && audit_ok ? 200 : 503,
-	    json_pack("{s:s, s:b, s:b}", "status",
+	    json_pack("{s:s, s:b, s:b, s:s}", "status",
 	    store_ok && audit_ok ? "ready" : "not ready",
-	    "store", store_ok, "audit", audit_ok));
+	    "store", store_ok, "audit", audit_ok,
+	    "config_sha256", r->cfg->sha256));
 }
 
 /* Every subscriber of the configuration (at zero, so that its series
@@ -81,6 +84,7 @@ api_metrics(struct request *r)
 		    "counted");
 	outbox = api_metrics_outbox(r, counts, ncounts, &s.noutbox);
 	s.outbox = outbox;
+	s.config_sha256 = r->cfg->sha256;
 	s.audit_entries = audit_size(r->gw->audit);
 	s.checkpoint_ms = audit_checkpoint_time(r->gw->audit,
 	    &s.audit_checkpointed);

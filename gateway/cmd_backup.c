@@ -52,7 +52,9 @@ cmd_backup_store(const struct config *cfg, const char *dir)
 		fprintf(stderr, "tellonce backup: %s: name too long\n", dir);
 		return -1;
 	}
-	if ((st = store_open(cfg->gateway.store, err, sizeof(err))) == NULL) {
+	if ((st = store_open(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "tellonce backup: %s\n", err);
 		return -1;
 	}

@@ -213,7 +213,9 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 	}
 	if (cmd_serve_open_signer(gw, cfg) != 0)
 		return -1;
-	if ((*index_store = store_open(cfg->gateway.store, err, sizeof(err))) == NULL) {
+	*index_store = store_open(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err, sizeof(err));
+	if (*index_store == NULL) {
 		log_error("store: %s", err);
 		return -1;
 	}

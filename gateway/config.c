@@ -18,10 +18,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "encode.h"
 
 /* ---- errors and allocation ------------------------------------------------ */
 
@@ -680,6 +683,40 @@ config_source_new(struct config_loader *ld, const char *name, char *real,
 	return src;
 }
 
+/* The whole file, malloc'd (NUL-terminated, *len without it), so that
+ * what is hashed is what is parsed; NULL with errno set. */
+static char *
+config_read_all(const char *name, size_t *len)
+{
+	FILE *in = fopen(name, "r");
+	size_t cap = 4096, n = 0;
+	char *buf = NULL, *grown;
+	int err;
+
+	if (in == NULL)
+		return NULL;
+	for (;;) {
+		if ((grown = realloc(buf, cap + 1)) == NULL)
+			break;
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, in);
+		if (n < cap) {
+			if (ferror(in))
+				break;
+			fclose(in);
+			buf[n] = '\0';
+			*len = n;
+			return buf;
+		}
+		cap *= 2;
+	}
+	err = ferror(in) ? EIO : ENOMEM;
+	fclose(in);
+	free(buf);
+	errno = err;
+	return NULL;
+}
+
 /* Parses `name` and collects its sections; `from` is the include entry
  * naming it, NULL for the main file. */
 static void
@@ -688,18 +725,22 @@ config_source_load(struct config_loader *ld, const char *name,
 {
 	struct config_tree_errors te = { .ld = ld };
 	struct config_source *src;
-	size_t before = ld->errs->n;
-	char *real;
-	FILE *in;
+	size_t before = ld->errs->n, len = 0;
+	char *real, *text = NULL;
+	FILE *in = NULL;
 
 	if ((real = realpath(name, NULL)) == NULL ||
-	    (in = fopen(name, "r")) == NULL) {
+	    (text = config_read_all(name, &len)) == NULL ||
+	    (in = fmemopen(text, len, "r")) == NULL) {
 		char problem[256];
 
+		if (errno == ENOMEM)
+			config_nomem(ld);
 		snprintf(problem, sizeof(problem), "cannot read it: %s",
 		    strerror(errno));
 		config_source_error(ld, name, from, problem);
 		free(real);
+		free(text);
 		return;
 	}
 	for (src = ld->sources; src != NULL; src = src->next) {
@@ -709,16 +750,23 @@ config_source_load(struct config_loader *ld, const char *name,
 			    "already included");
 			free(real);
 			fclose(in);
+			free(text);
 			return;
 		}
 	}
 	if ((src = config_source_new(ld, name, real, from == NULL)) == NULL) {
 		fclose(in);
+		free(text);
 		return;
+	}
+	if (ld->digest != NULL && EVP_DigestUpdate(ld->digest, text, len) != 1) {
+		EVP_MD_CTX_free(ld->digest);
+		ld->digest = NULL;
 	}
 	te.file = src->name;
 	src->root = yamltree_parse(in, src->name, config_tree_error, &te);
 	fclose(in);
+	free(text);
 	if (src->root == NULL) {
 		if (ld->errs->n == before && !ld->errs->nomem)
 			config_source_error(ld, name, from, "the file is empty");
@@ -729,10 +777,27 @@ config_source_load(struct config_loader *ld, const char *name,
 	src->loading = 0;
 }
 
+/* The digest covers the bytes of every file read, the main one first and
+ * each include as it is reached: with no include, sha256sum of the file. */
 void
 config_sources_load(struct config_loader *ld, const char *path)
 {
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if ((ld->digest = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ld->digest, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ld->digest);
+		ld->digest = NULL;
+	}
 	config_source_load(ld, path, NULL);
+	if (ld->digest == NULL ||
+	    EVP_DigestFinal_ex(ld->digest, md, &mdlen) != 1 || mdlen != 32)
+		config_nomem(ld);
+	else
+		encode_hex(md, sizeof(md), ld->cfg->sha256);
+	EVP_MD_CTX_free(ld->digest);
+	ld->digest = NULL;
 }
 
 void

@@ -65,6 +65,8 @@ struct config_loader {
 	int offline;
 	struct config_source *sources;
 	struct config_source *main;
+	/* SHA-256 of the files' bytes as they are read (config.sha256). */
+	struct evp_md_ctx_st *digest;
 	/* Sections collected from every file. */
 	const struct yamltree *gateway;
 	const struct yamltree *mandates;  /* the `mandates:` section, or NULL */

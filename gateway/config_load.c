@@ -205,7 +205,7 @@ config_field_admin_listen(struct config_loader *ld,
 	*(char **)dst = config_strdup(ld, s);
 }
 
-/* A URL of store_backend.c's scheme table that this build can open, so that
+/* A URL of store_backend.c's scheme table that its backend accepts, so that
  * `check` refuses what `serve` would; a path (sqlite:PATH) is resolved,
  * other URLs are kept as they are. */
 static void
@@ -215,7 +215,7 @@ config_field_store(struct config_loader *ld, const struct config_field *f,
 	const char *s = config_scalar(ld, path, v);
 	const struct store_scheme *scheme;
 	const char *rest;
-	char *file;
+	char *file, why[256];
 
 	if (s == NULL)
 		return;
@@ -224,9 +224,9 @@ config_field_store(struct config_loader *ld, const struct config_field *f,
 		config_error(ld, v, "%s: expected " STORE_URL_FORMS, path);
 		return;
 	}
-	if (scheme->open == NULL) {
-		config_error(ld, v, "%s: %s store not built yet", path,
-		    scheme->backend);
+	if (scheme->check != NULL &&
+	    scheme->check(s, why, sizeof(why)) != 0) {
+		config_error(ld, v, "%s: %s", path, why);
 		return;
 	}
 	if (!scheme->is_path) {
@@ -536,6 +536,10 @@ static const struct config_field config_gateway_fields[] = {
 	{ .key = "store", .parse = config_field_store, .required = 1,
 	  .offset = offsetof(struct config_gateway, store),
 	  .doc = STORE_URL_FORMS },
+	{ .key = "store_password", .parse = config_field_secret,
+	  .offset = offsetof(struct config_gateway, store_password),
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "password of a postgresql store; never written in the URL" },
 	{ .key = "pseudonym_key", .parse = config_field_pseudonym_key,
 	  .required = 1, .offset = offsetof(struct config_gateway,
 	  pseudonym_key), .aux = SECRET_PRIVATE | SECRET_TRIM,
@@ -597,6 +601,10 @@ config_gateway_load(struct config_loader *ld)
 		return;
 	}
 	config_table_apply(ld, "gateway", config_gateway_fields, ld->gateway, gw);
+	if (gw->store_password.data != NULL && gw->store != NULL &&
+	    store_scheme_find(gw->store)->is_path)
+		config_error(ld, ld->gateway, "gateway.store_password: only a "
+		    "postgresql store takes a password");
 	config_gateway_log(ld, gw);
 	/* No default text: the default depends on the machine. */
 	if (gw->workers == 0)

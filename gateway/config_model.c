@@ -173,6 +173,7 @@ config_gateway_free(struct config_gateway *gw)
 	secret_wipe(&gw->tls.cert);
 	secret_wipe(&gw->tls.key);
 	secret_wipe(&gw->tls.client_ca);
+	secret_wipe(&gw->store_password);
 	secret_wipe(&gw->pseudonym_key);
 	secret_wipe(&gw->admin_token);
 	free(gw->audit.dir);

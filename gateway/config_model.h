@@ -234,6 +234,7 @@ struct config_gateway {
 	char *problem_base;              /* problem types: base + reason; NULL: about:blank */
 	struct config_tls tls;
 	char *store;                     /* "sqlite:PATH" or "postgresql://..." */
+	struct secret store_password;    /* postgresql; data NULL when none */
 	struct secret pseudonym_key;
 	struct secret admin_token;
 	struct config_limits limits;
@@ -245,6 +246,9 @@ struct config_gateway {
 struct config {
 	atomic_int refs;                 /* owners; see config_ref */
 	char *path;
+	/* Hex SHA-256 of the YAML read (config_sources_load): nodes meant to
+	 * share one configuration compare it on /readyz and in a metric. */
+	char sha256[65];
 	struct config_gateway gateway;
 	struct config_dataset *datasets;
 	size_t ndatasets;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "clock.h"
@@ -44,6 +45,11 @@
 #define DELIVERY_STORE_RETRY_MS 200  /* after a store error */
 #define DELIVERY_DRAIN_MS 10000      /* grace period at stop */
 #define DELIVERY_AUDIT_WAIT_MS 200   /* between looks at a failed audit log */
+/* How long a delivery taken stays this node's on a store several nodes
+ * share (store_outbox_node): past it, after a crash, another node sends
+ * it. Longer than a store call may take (store_pg.c's deadline), so that
+ * a slow call does not cost a live node its leases. */
+#define DELIVERY_LEASE_MS 8000
 
 /* A subscriber's share of the worker; kept across reloads. */
 struct delivery_sub {
@@ -94,6 +100,7 @@ struct delivery {
 	struct poller *poller;       /* the polled sources, on this loop too */
 	struct retention *retention; /* the purge, on this loop too */
 	int audit_down;              /* deliveries wait for the audit log */
+	int more;                    /* the last take may have left some due */
 	int stopping;
 	int64_t drain_deadline;
 };
@@ -750,6 +757,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 	int more;
 
 	if (dl->stopping) {
+		store_delivery_renew(dl->store);
 		if (delivery_cycle(dl, 0) >= 0 && delivery_drained(dl))
 			event_base_loopbreak(dl->base);
 		else
@@ -757,6 +765,7 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	delivery_refresh(dl);
+	store_delivery_renew(dl->store);
 	cfg = dl->snap->cfg;
 	retention_step(dl->retention, cfg);
 	if (!delivery_audit_up(dl)) {
@@ -764,10 +773,14 @@ delivery_tick(evutil_socket_t fd, short what, void *arg)
 		delivery_schedule(dl, DELIVERY_AUDIT_WAIT_MS);
 		return;
 	}
-	if ((more = delivery_cycle(dl, 1)) < 0) {
+	/* On a store several nodes share, takes run only when it says the
+	 * outbox changed (or the last one may have left some due). */
+	more = delivery_cycle(dl, dl->more || store_outbox_changed(dl->store));
+	if (more < 0) {
 		delivery_schedule(dl, DELIVERY_STORE_RETRY_MS);
 		return;
 	}
+	dl->more = more;
 	for (size_t i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].connector != NULL &&
 		    cfg->services[i].connector->poll.dataset != NULL)
@@ -807,6 +820,22 @@ delivery_free(struct delivery *dl)
 	free(dl);
 }
 
+/* Names this node in the outbox: its host and listen address, unique
+ * among the nodes on one store (two processes cannot listen on one
+ * address) and the same after a restart. */
+static void
+delivery_node(struct delivery *dl, const struct config *cfg)
+{
+	char host[64], node[128];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(node, sizeof(node), "%s/%s", host, cfg->gateway.listen);
+	store_outbox_node(dl->store, node, DELIVERY_LEASE_MS);
+	log_info("delivery: outbox node %s", node);
+}
+
 struct delivery *
 delivery_start(struct gateway *gw, struct config *cfg, char *err,
     size_t errlen)
@@ -834,8 +863,10 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
-	if ((dl->store = store_open(cfg->gateway.store, err, errlen)) == NULL ||
-	    store_delivery_recover(dl->store) != STORE_OK) {
+	if ((dl->store = store_open(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err, errlen)) != NULL)
+		delivery_node(dl, cfg);
+	if (dl->store == NULL || store_delivery_recover(dl->store) != STORE_OK) {
 		if (dl->store != NULL)
 			snprintf(err, errlen, "delivery: cannot recover the outbox");
 		delivery_free(dl);

@@ -356,9 +356,16 @@ metrics_render_audit(struct evbuffer *out, const struct metrics_scrape *s)
 }
 
 static void
-metrics_render_config(struct evbuffer *out)
+metrics_render_config(struct evbuffer *out, const struct metrics_scrape *s)
 {
 	int64_t tls = atomic_load(&metrics_tls_expiry_s);
+
+	metrics_head(out, "tellonce_config_info", "gauge",
+	    "SHA-256 of the configuration files in force: nodes meant to share "
+	    "one configuration have the same.");
+	if (s->config_sha256 != NULL)
+		evbuffer_add_printf(out, "tellonce_config_info{sha256=\"%s\"} 1\n",
+		    s->config_sha256);
 
 	metrics_head(out, "tellonce_config_reloads_total", "counter",
 	    "Configuration reloads (SIGHUP) by result.");
@@ -405,7 +412,7 @@ metrics_render(struct evbuffer *out, const struct metrics_scrape *s)
 	metrics_render_circuits(out);
 	metrics_render_outbox(out, s);
 	metrics_render_audit(out, s);
-	metrics_render_config(out);
+	metrics_render_config(out, s);
 	metrics_head(out, "tellonce_erasure_backlog_rows", "gauge",
 	    "Stored rows of personal data past their retention, not erased yet.");
 	evbuffer_add_printf(out, "tellonce_erasure_backlog_rows %llu\n",

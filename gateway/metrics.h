@@ -56,6 +56,7 @@ struct metrics_outbox {
 
 /* What a scrape reads on the spot. */
 struct metrics_scrape {
+	const char *config_sha256;   /* the config in force (config.sha256) */
 	uint64_t audit_entries;
 	uint64_t audit_checkpointed; /* entries the last checkpoint signs */
 	int64_t checkpoint_ms;       /* when it was written; 0: none */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
+
 /* The fields of a row, in the CNIL template's order: the JSON key (and
  * CSV header) and the title a reader sees. */
 static const struct register_field {
@@ -154,6 +156,7 @@ register_security(const struct config *cfg, const struct config_service *to,
     int consent)
 {
 	const struct config_tls *tls = &cfg->gateway.tls;
+	const struct store_scheme *scheme;
 	json_t *m = json_array();
 
 	json_array_append_new(m, json_string(!tls->enabled ? "plain HTTP at the "
@@ -172,8 +175,9 @@ register_security(const struct config *cfg, const struct config_service *to,
 		    "receipts (JWS), revocable at once"));
 	if (to->rate_limit.rate > 0)
 		json_array_append_new(m, json_string("recipient rate limited"));
-	json_array_append_new(m, json_string("stored records erased after "
-	    "retention, by overwriting (SQLite secure_delete)"));
+	if ((scheme = store_scheme_find(cfg->gateway.store)) != NULL)
+		json_array_append_new(m, json_sprintf("stored records erased "
+		    "after retention, %s", scheme->erasure));
 	return m;
 }
 

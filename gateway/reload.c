@@ -52,7 +52,8 @@ reload_blocker(const struct config *old, const struct config *new)
 		return "gateway.admin_listen";
 	if (o->workers != n->workers)
 		return "gateway.workers";
-	if (strcmp(o->store, n->store) != 0)
+	if (strcmp(o->store, n->store) != 0 ||
+	    !reload_secret_equal(&o->store_password, &n->store_password))
 		return "gateway.store";
 	if (!reload_secret_equal(&o->pseudonym_key, &n->pseudonym_key))
 		return "gateway.pseudonym_key";

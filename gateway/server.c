@@ -496,7 +496,8 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 		snprintf(err, errlen, "cannot create the event loop");
 		return -1;
 	}
-	w->rw.store = store_open(cfg->gateway.store, err, errlen);
+	w->rw.store = store_open(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err, errlen);
 	if (w->rw.store == NULL)
 		return -1;
 	if ((w->bound = worker_accept_on(w->http, w->srv->fd)) == NULL) {

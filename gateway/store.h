@@ -1,8 +1,9 @@
 /* store.h — the one persistence interface. No SQL outside store_*.c.
  *
  * A `struct store` is a connection: one per thread, never shared. Backends:
- * "sqlite:PATH" (store_sqlite.c, WAL mode) now, "postgresql://..." later,
- * behind these same functions. Every function returns a store_status; on
+ * "sqlite:PATH" (store_sqlite.c, WAL mode) and "postgresql://..." or
+ * "postgres://..." (store_pg.c, libpq), behind these same functions.
+ * Every function returns a store_status; on
  * STORE_ERROR the reason is logged by the store (it never holds personal
  * values). Strings passed in are borrowed; strings handed out are owned by
  * the caller, as each comment says.
@@ -40,17 +41,26 @@ struct store_scheme {
 	const char *prefix;      /* "sqlite:", "postgresql://", ... */
 	const char *backend;     /* "sqlite", "postgresql": for messages */
 	int is_path;             /* what follows the prefix is a file path */
-	/* The backend's open, given the path or the whole URL; NULL when
-	 * this build has no such backend. Callers use store_open. */
-	struct store *(*open)(const char *target, char *err, size_t errlen);
+	/* The backend's open, given the path or the whole URL and the
+	 * password (NULL: none). Callers use store_open. */
+	struct store *(*open)(const char *target, const char *password,
+	    char *err, size_t errlen);
+	/* What `tellonce check` can tell without connecting: 0, or -1 with
+	 * err (which never quotes the URL). NULL: nothing to check. */
+	int (*check)(const char *target, char *err, size_t errlen);
+	/* How an erased value leaves the disk, for the register. */
+	const char *erasure;
 };
 
 /* The scheme url starts with, or NULL when there is none such. */
 const struct store_scheme *store_scheme_find(const char *url);
 
 /* Opens a connection to `url` and brings the schema up to date (versioned
- * migrations, each in a transaction). Returns NULL with err on failure. */
-struct store *store_open(const char *url, char *err, size_t errlen);
+ * migrations, each in a transaction). `password` is the PostgreSQL
+ * password (gateway.store_password), NULL when there is none. Returns
+ * NULL with err on failure. */
+struct store *store_open(const char *url, const char *password, char *err,
+    size_t errlen);
 void store_close(struct store *st);
 /* Readiness: 0 when the store can commit a write (a one-row write, done
  * at most once every STORE_PING_EVERY_MS per connection; the answer is
@@ -331,7 +341,8 @@ struct store_delivery {
 void store_delivery_clear(struct store_delivery *d);
 void store_deliveries_free(struct store_delivery *list, size_t n);
 
-/* After a restart: deliveries left sending become pending again, and of
+/* After a restart: deliveries left sending become pending again (on a
+ * shared store, this node's and those whose lease ran out), and of
  * several pending in one (subscriber, subject, dataset) only the newest
  * stays pending. */
 enum store_status store_delivery_recover(struct store *st);
@@ -340,6 +351,25 @@ enum store_status store_delivery_recover(struct store *st);
  * sending. *list malloc'd; free with store_deliveries_free. */
 enum store_status store_delivery_take(struct store *st, const char *subscriber,
     int64_t now_ms, size_t limit, struct store_delivery **list, size_t *n);
+
+/* Several nodes on one store (contract §9): a delivery taken is leased to
+ * the node that took it, until now + lease_ms, and only that node stores
+ * its outcome. The lease is extended by store_delivery_renew; once it has
+ * run out (the node died or lost the store), any node's next take puts the
+ * delivery back in the queue and may take it, with the same id as its
+ * Idempotency-Key. `node` names this process (copied): the same across
+ * its restarts, so that store_delivery_recover takes back at once what it
+ * was sending, and no other node's. A store that only one process opens
+ * (SQLite) leases nothing and ignores both calls. */
+void store_outbox_node(struct store *st, const char *node, int64_t lease_ms);
+/* Extends the leases of every delivery this node is sending; cheap to call
+ * often: it writes at most a few times per lease. */
+enum store_status store_delivery_renew(struct store *st);
+/* 1 when a take may find deliveries it would not have found at the last
+ * one (on a shared store: another node queued or freed some, or enough
+ * time went by); 0 when taking now would only ask the store for nothing.
+ * Never blocks. Always 1 on a store only one process opens. */
+int store_outbox_changed(struct store *st);
 
 /* The outcome of one attempt. A retry (state PENDING) of a version that a
  * newer one has meanwhile followed is stored as SUPERSEDED instead. */
@@ -400,8 +430,9 @@ struct store_purge {
 
 /* Erases up to `limit` due record versions with their deliveries and
  * idempotency keys, in one transaction; *erased counts the rows deleted
- * (0 when none was due). Deleted values are overwritten, not just
- * unlinked; store_compact then clears them from the write-ahead log. */
+ * (0 when none was due). On SQLite deleted values are overwritten, not
+ * just unlinked, and store_compact then clears them from the write-ahead
+ * log; PostgreSQL only deletes (docs/configuration.md says what remains). */
 enum store_status store_purge(struct store *st, const struct store_purge *p,
     size_t limit, uint64_t *erased);
 /* Rows (record versions and their deliveries) past their retention still
@@ -416,7 +447,8 @@ enum store_status store_erase_subject(struct store *st, const char *subject,
     uint64_t *erased);
 /* Moves what the write-ahead log holds into the database and empties it,
  * so that erased values linger in neither. Waits briefly for readers:
- * STORE_CONFLICT when they kept it from finishing (try again later). */
+ * STORE_CONFLICT when they kept it from finishing (try again later).
+ * STORE_OK at once on PostgreSQL, whose WAL is the server's to recycle. */
 enum store_status store_compact(struct store *st);
 
 /* Unlinks the service's local id and revokes, at now_ms, the subject's

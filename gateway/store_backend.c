@@ -17,12 +17,18 @@
 #include "store_backend.h"
 #include "store_cache.h"
 
-/* Which URLs exist, and which backend opens each (store_pg.c comes with a
- * later issue). */
+/* Which URLs exist, and which backend opens and checks each. */
+/* PostgreSQL overwrites nothing it deletes (docs/configuration.md). */
+#define PG_ERASURE "by deletion in PostgreSQL: gone from the data files " \
+	"once vacuumed, from WAL archives and backups once they expire"
+
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", "sqlite", 1, store_sqlite_open },
-	{ "postgresql://", "postgresql", 0, NULL },
-	{ "postgres://", "postgresql", 0, NULL },
+	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL,
+	    "by overwriting (SQLite secure_delete)" },
+	{ "postgresql://", "postgresql", 0, store_pg_open, store_pg_check,
+	    PG_ERASURE },
+	{ "postgres://", "postgresql", 0, store_pg_open, store_pg_check,
+	    PG_ERASURE },
 };
 
 const struct store_scheme *
@@ -39,7 +45,7 @@ store_scheme_find(const char *url)
 }
 
 struct store *
-store_open(const char *url, char *err, size_t errlen)
+store_open(const char *url, const char *password, char *err, size_t errlen)
 {
 	const struct store_scheme *s = store_scheme_find(url);
 
@@ -48,12 +54,9 @@ store_open(const char *url, char *err, size_t errlen)
 		    STORE_URL_FORMS ")");
 		return NULL;
 	}
-	if (s->open == NULL) {
-		snprintf(err, errlen, "%s store not built yet", s->backend);
-		return NULL;
-	}
 	/* A path goes without its prefix; libpq wants the whole URL. */
-	return s->open(s->is_path ? url + strlen(s->prefix) : url, err, errlen);
+	return s->open(s->is_path ? url + strlen(s->prefix) : url, password,
+	    err, errlen);
 }
 
 void
@@ -344,6 +347,27 @@ store_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
 	return st->ops->delivery_take(st, subscriber, now_ms, limit, list, n);
 }
 
+void
+store_outbox_node(struct store *st, const char *node, int64_t lease_ms)
+{
+	if (st->ops->outbox_node != NULL)
+		st->ops->outbox_node(st, node, lease_ms);
+}
+
+int
+store_outbox_changed(struct store *st)
+{
+	return st->ops->outbox_changed != NULL ? st->ops->outbox_changed(st) : 1;
+}
+
+enum store_status
+store_delivery_renew(struct store *st)
+{
+	if (st->ops->delivery_renew == NULL)
+		return STORE_OK;
+	return st->ops->delivery_renew(st);
+}
+
 enum store_status
 store_delivery_finish(struct store *st, const struct store_delivery_outcome *o,
     size_t n, int64_t now_ms)
@@ -388,7 +412,8 @@ store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 enum store_status
 store_batch_begin(struct store *st, int durable)
 {
-	enum store_status rc = st->ops->batch_begin(st, durable);
+	enum store_status rc = st->ops->batch_begin != NULL ?
+	    st->ops->batch_begin(st, durable) : STORE_OK;
 
 	if (rc == STORE_OK)
 		st->batch = 1;
@@ -398,7 +423,8 @@ store_batch_begin(struct store *st, int durable)
 enum store_status
 store_batch_end(struct store *st)
 {
-	enum store_status rc = st->ops->batch_end(st);
+	enum store_status rc = st->ops->batch_end != NULL ?
+	    st->ops->batch_end(st) : STORE_OK;
 	int changed = st->batch_changed;
 
 	st->batch = st->batch_changed = 0;
@@ -457,6 +483,27 @@ store_outbox_counts_free(struct store_outbox_count *list, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(list[i].subscriber);
 	free(list);
+}
+
+void
+store_push_results_fail(struct store_push_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].previous);
+		res[i].previous = NULL;
+		res[i].status = STORE_ERROR;
+	}
+}
+
+int
+store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
+    const struct store_delivery *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(taken[i].rec.subject, d->rec.subject) == 0 &&
+		    strcmp(taken[i].rec.dataset, d->rec.dataset) == 0)
+			return 1;
+	return 0;
 }
 
 void

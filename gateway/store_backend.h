@@ -2,8 +2,8 @@
  *
  * store_backend.c picks the backend from the URL scheme and forwards every call
  * through the backend's ops; a backend embeds `struct store` as the first
- * member of its own connection struct. Adding PostgreSQL is one more ops
- * table (store_pg.c) and one more line in store_backend.c's scheme table. */
+ * member of its own connection struct: store_sqlite.c and store_pg.c, one
+ * ops table each and a line each in store_backend.c's scheme table. */
 #ifndef TELLONCE_STORE_BACKEND_H
 #define TELLONCE_STORE_BACKEND_H
 
@@ -15,6 +15,9 @@ struct store_ops {
 	int cacheable;
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
+	/* NULL: every write commits on its own. PostgreSQL's commits are
+	 * group-committed by the server already, and a batch would add a
+	 * savepoint's round trips to each write instead of saving any. */
 	enum store_status (*batch_begin)(struct store *st, int durable);
 	enum store_status (*batch_end)(struct store *st);
 	enum store_status (*link_put)(struct store *st, const char *service,
@@ -75,6 +78,11 @@ struct store_ops {
 	enum store_status (*delivery_take)(struct store *st,
 	    const char *subscriber, int64_t now_ms, size_t limit,
 	    struct store_delivery **list, size_t *n);
+	/* NULL in a store only one process opens: nothing leased. */
+	void (*outbox_node)(struct store *st, const char *node,
+	    int64_t lease_ms);
+	enum store_status (*delivery_renew)(struct store *st);
+	int (*outbox_changed)(struct store *st);
 	enum store_status (*delivery_finish)(struct store *st,
 	    const struct store_delivery_outcome *o, size_t n, int64_t now_ms);
 	enum store_status (*delivery_list)(struct store *st,
@@ -115,7 +123,23 @@ struct store {
 void store_random(unsigned char *buf, size_t len);
 
 /* Backend constructors: `target` is the URL with its scheme removed
- * ("sqlite:/var/lib/x.db" → "/var/lib/x.db"). NULL with err on failure. */
-struct store *store_sqlite_open(const char *target, char *err, size_t errlen);
+ * ("sqlite:/var/lib/x.db" → "/var/lib/x.db") when the scheme names a path,
+ * the whole URL otherwise. NULL with err on failure. */
+struct store *store_sqlite_open(const char *target, const char *password,
+    char *err, size_t errlen);
+struct store *store_pg_open(const char *url, const char *password, char *err,
+    size_t errlen);
+/* A PostgreSQL URL libpq can parse, with no password written in it. */
+int store_pg_check(const char *url, char *err, size_t errlen);
+
+/* After an accept transaction that failed: every result STORE_ERROR, with
+ * the first responses read meanwhile freed (none of it was stored). */
+void store_push_results_fail(struct store_push_result *res, size_t n);
+
+/* Whether one of the n deliveries `taken` has d's (subject, dataset): a
+ * subscriber's batch takes one delivery per chain, so that two versions of
+ * one chain are never in flight at once. */
+int store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
+    const struct store_delivery *d);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "store_sql.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_BUSY_SPIN 1000        /* short waits before the long ones */
@@ -201,6 +202,11 @@ static const char *const sqlite_migrations[] = {
 	"  root BLOB NOT NULL,"
 	"  signed_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 12: the node that took a delivery and until when (store.h,
+	 * store_outbox_node). Only PostgreSQL, shared by several nodes,
+	 * writes them; the step keeps both stores' versions in step. */
+	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
+	"ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -275,27 +281,6 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
-#define CONSENT_COLUMNS "id, subject, consumer, provider, dataset, purpose, " \
-	"created_ms, expires_ms, revoked_ms, mandate, mediator, helper"
-#define MANDATE_COLUMNS "id, subject, mediator, helper, actions, created_ms, " \
-	"expires_ms, revoked_ms"
-
-#define RECORD_COLUMNS "r.seq, r.id, r.subject, r.provider, r.dataset, " \
-	"r.record, r.version, r.created_ms, v.key, r.traceparent"
-#define RECORD_NCOLUMNS 10
-/* The view key of a record's subject, read with the record. */
-#define RECORD_VIEW_KEY " LEFT JOIN view_keys v ON v.subject = r.subject "
-#define DELIVERY_COLUMNS "d.seq, d.id, d.subscriber, d.state, d.attempts, " \
-	"d.since_ms, d.due_ms, d.updated_ms, d.last_error, " RECORD_COLUMNS \
-	", d.audit_index, d.audit_sha256"
-#define DELIVERY_FROM " FROM deliveries d JOIN records r ON r.seq = d.record_seq " \
-	RECORD_VIEW_KEY
-/* Another delivery of the same version chain: (subscriber, subject, dataset). */
-#define DELIVERY_SAME_CHAIN(n, d) n ".subscriber = " d ".subscriber AND " \
-	n ".subject = " d ".subject AND " n ".dataset = " d ".dataset"
-/* States a newer version in the chain may be in for an older one to be
- * moot: pending, sending or delivered (not dead, superseded or denied). */
-#define DELIVERY_LIVE "(0, 1, 2)"
 
 static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -851,13 +836,19 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 }
 
 struct store *
-store_sqlite_open(const char *path, char *err, size_t errlen)
+store_sqlite_open(const char *path, const char *password, char *err,
+    size_t errlen)
 {
 	struct sqlite_store *ss;
 	sqlite3 *db = NULL;
 
 	if (*path == '\0') {
 		snprintf(err, errlen, "store: sqlite: empty path");
+		return NULL;
+	}
+	if (password != NULL) {
+		snprintf(err, errlen, "store: sqlite: a file store takes no "
+		    "password");
 		return NULL;
 	}
 	if (sq_create_private(path, err, errlen) != 0)
@@ -1912,11 +1903,7 @@ sq_record_accept(struct store *st, const struct store_push *p, size_t n,
 	rc = sq_durable(sq(st), sq_accept_rows, &a);
 	if (rc == STORE_OK)
 		return STORE_OK;
-	for (size_t i = 0; i < n; i++) {
-		free(res[i].previous);
-		res[i].previous = NULL;
-		res[i].status = STORE_ERROR;
-	}
+	store_push_results_fail(res, n);
 	return rc;
 }
 
@@ -2075,18 +2062,6 @@ struct sq_take {
 	size_t ndue, n;
 };
 
-/* Whether an earlier delivery of the batch has the same chain: the query
- * only sees chains with nothing sending yet, so two of them would race. */
-static int
-sq_take_chain_taken(const struct sq_take *t, const struct store_delivery *d)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->items[i].rec.subject, d->rec.subject) == 0 &&
-		    strcmp(t->items[i].rec.dataset, d->rec.dataset) == 0)
-			return 1;
-	return 0;
-}
-
 /* Marks the rows read sending. A row superseded since it was read is left
  * out: only this worker moves rows to sending, but pushes supersede. */
 static enum store_status
@@ -2101,7 +2076,9 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 		struct store_delivery d = t->items[i];
 
 		memset(&t->items[i], 0, sizeof(t->items[i]));
-		if (sq_take_chain_taken(t, &d)) {
+		/* The query only sees chains with nothing sending yet, so
+		 * two of one chain in the batch would race. */
+		if (store_delivery_chain_taken(t->items, t->n, &d)) {
 			store_delivery_clear(&d);
 			continue;
 		}

@@ -5,12 +5,15 @@ the audit log from disk."""
 import base64
 import datetime
 import glob
+import http.client
 import json
 import os
 import shutil
 import sqlite3
 import struct
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
@@ -102,16 +105,39 @@ policies:
 """ % dict(port=port, workdir=workdir, caf_basis=caf_basis, **urls)
 
 
+def audit_entries(workdir):
+    """Every audit entry on disk (bundles and the journal), parsed."""
+    root = os.path.join(workdir, "audit")
+    seen, out = set(), []
+    files = glob.glob(os.path.join(root, "tile", "entries", "**", "*"), recursive=True)
+    for path in files + [os.path.join(root, "journal")]:
+        if not os.path.isfile(path):
+            continue
+        data = open(path, "rb").read()
+        at = 8 if path.endswith("journal") else 0
+        while at + 2 <= len(data):
+            (n,) = struct.unpack(">H", data[at:at + 2])
+            if n == 0:  # the journal's zeroed space past its last entry
+                break
+            raw = data[at + 2:at + 2 + n]
+            at += 2 + n
+            if raw not in seen and len(raw) == n:
+                seen.add(raw)
+                out.append(json.loads(raw))
+    return out
+
+
 class PushStack:
     """mairie (provider) and three subscriber partners behind a gateway."""
 
     SUBSCRIBERS = ("caf", "ccas", "impots")
 
     def __init__(self, name, caf_basis="consent", edit=lambda text: text,
-                 prepare=None):
+                 prepare=None, env=None):
         """edit: changes the config text before the gateway starts;
         prepare(workdir), when given, runs before it starts too
-        (tests/faults mounts file systems there)."""
+        (tests/faults mounts file systems there); env: more variables for
+        the gateway."""
         self.workdir = make_workdir(name)
         if prepare is not None:
             prepare(self.workdir)
@@ -120,7 +146,7 @@ class PushStack:
         port = free_port()
         urls = {n: p.url for n, p in self.partners.items()}
         text = edit(push_config(port, self.workdir, urls, caf_basis))
-        self.gw = Gateway(self.workdir, text, ENV)
+        self.gw = Gateway(self.workdir, text, dict(ENV, **(env or {})))
         self.gw.start(port)
 
     def __getattr__(self, name):
@@ -159,24 +185,7 @@ class PushStack:
 
     def audit_entries(self):
         """Every audit entry on disk (bundles and the journal), parsed."""
-        root = os.path.join(self.workdir, "audit")
-        seen, out = set(), []
-        files = glob.glob(os.path.join(root, "tile", "entries", "**", "*"), recursive=True)
-        for path in files + [os.path.join(root, "journal")]:
-            if not os.path.isfile(path):
-                continue
-            data = open(path, "rb").read()
-            at = 8 if path.endswith("journal") else 0
-            while at + 2 <= len(data):
-                (n,) = struct.unpack(">H", data[at:at + 2])
-                if n == 0:  # the journal's zeroed space past its last entry
-                    break
-                raw = data[at + 2:at + 2 + n]
-                at += 2 + n
-                if raw not in seen and len(raw) == n:
-                    seen.add(raw)
-                    out.append(json.loads(raw))
-        return out
+        return audit_entries(self.workdir)
 
     def view_key(self, service, local_id):
         """The view key of the subject behind a service's local id, read
@@ -239,3 +248,99 @@ def dead_letters(s):
     r = s.admin("GET", "/v1/deliveries?status=dead")
     eq(r.status, 200, "dead letters: %r" % r)
     return r.json["deliveries"]
+
+
+class Pusher(threading.Thread):
+    """Pushes versions 1..versions of its subjects in order, each one until
+    it is answered 202 (the same idempotency key on every try). With
+    several ports (the nodes of one deployment), each try goes to the next
+    one. Every answer's status and how long it took are kept."""
+
+    def __init__(self, ports, subjects, versions):
+        super().__init__(daemon=True)
+        self.ports = ports if isinstance(ports, list) else [ports]
+        self.subjects = subjects
+        self.versions = versions
+        self.accepted = {}       # record id -> (subject, version)
+        self.answers = []        # (status or None, seconds, monotonic end)
+        self.conns = {}
+        self.tries = 0
+        self.error = None
+
+    def post(self, body):
+        port = self.ports[self.tries % len(self.ports)]
+        self.tries += 1
+        if port not in self.conns:
+            self.conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        t0 = time.monotonic()
+        try:
+            self.conns[port].request("POST", "/v1/records", json.dumps(body), {
+                "Authorization": "Bearer " + ENV["MAIRIE_KEY"],
+                "Content-Type": "application/json"})
+            resp = self.conns[port].getresponse()
+            status, data = resp.status, resp.read()
+        except (OSError, http.client.HTTPException):
+            self.conns.pop(port).close()
+            status, data = None, None
+        self.answers.append((status, time.monotonic() - t0, time.monotonic()))
+        return status, data
+
+    def run(self):
+        try:
+            for v in range(1, self.versions + 1):
+                for subj in self.subjects:
+                    body = {"subject": "m-" + subj, "dataset": "address",
+                            "idempotency_key": "%s-%d" % (subj, v),
+                            "record": address(subj, "%05d" % v, "v%05d" % v)}
+                    while True:
+                        status, data = self.post(body)
+                        if status == 202:
+                            self.accepted[json.loads(data)["id"]] = (subj, v)
+                            break
+                        if status is not None and status != 503:
+                            raise AssertionError("push %s: %d %r" % (body["idempotency_key"],
+                                                                     status, data))
+                        time.sleep(0.05)
+        except Exception as e:  # reported by the test
+            self.error = e
+
+
+# Where each subscriber finds the version in its own view of the record.
+VERSION_OF = {
+    "caf": lambda r: int(r["postal_code"]),
+    "ccas": lambda r: int(r["commune"]["nom"][1:]),
+    "impots": lambda r: int(r["cp"]),
+}
+
+
+def applied(s, name):
+    """{local_id: [versions applied, in order]} and the whole received list."""
+    got = s.partners[name].control("GET", "received")
+    out = {}
+    for p in got["received"]:
+        if not p["duplicate"]:
+            out.setdefault(p["local_id"], []).append(VERSION_OF[name](p["record"]))
+    return out, got
+
+
+SUBSCRIBER_PREFIXES = {"caf": "c-", "ccas": "s-", "impots": "i-"}
+
+
+def wait_delivered_in_order(s, subjects, versions, timeout=90):
+    """Waits until every subscriber holds each subject's last version, then
+    checks they got them in order, each key applied once; returns the
+    duplicates each received. s has .partners (a PushStack or alike)."""
+    dups = {}
+    for name, prefix in SUBSCRIBER_PREFIXES.items():
+        wait_for(lambda: all(applied(s, name)[0].get(prefix + subj, [0])[-1] == versions
+                             for subj in subjects), timeout,
+                 "%s to hold every latest version" % name)
+        got, raw = applied(s, name)
+        for subj in subjects:
+            seen = got[prefix + subj]
+            eq(seen, sorted(set(seen)), "%s %s: applied in order, once each" % (name, subj))
+        keys = [p["idempotency_key"] for p in raw["received"]]
+        eq(len(set(keys)), len([p for p in raw["received"] if not p["duplicate"]]),
+           "%s: a key is applied once" % name)
+        dups[name] = raw["duplicates"]
+    return dups

@@ -3,6 +3,7 @@ and from a push to its subscribers, the trace id in the log, and the
 Prometheus metrics (promtool-clean, per route and per connector, outbox,
 circuit breakers, audit log, reloads) that dist/grafana-tellonce.json
 queries."""
+import hashlib
 import json
 import os
 import re
@@ -159,10 +160,12 @@ def latency_histograms_per_route_and_per_connector():
 @test
 def no_label_holds_a_pseudonym_a_local_id_or_a_raw_path():
     text = scrape()
-    values = re.findall(r'="([^"]*)"', text)
-    check(values, "labels found")
-    for v in values:
-        check(not re.fullmatch(r"[0-9a-f]{64}", v), "a pseudonym in a label: %s" % v)
+    labels = re.findall(r'(\w+)="([^"]*)"', text)
+    check(labels, "labels found")
+    for k, v in labels:
+        # The config's digest is 64 hex digits too, under its own name.
+        check(k == "sha256" or not re.fullmatch(r"[0-9a-f]{64}", v),
+              "a pseudonym in a label: %s" % v)
         check(not re.search(r"(^|[-/])(alice|trace)$|^[mis]-", v), "a local id in a label: %s" % v)
         check("?" not in v and "/citizens/" not in v, "a raw path in a label: %s" % v)
 
@@ -228,6 +231,43 @@ def audit_size_checkpoint_age_and_reloads():
     s.gw.kill(signal.SIGHUP)
     wait_for(lambda: sample(scrape(), "tellonce_config_last_reload_successful") == 1.0,
              10, "taken again")
+
+
+def config_digests(s):
+    """The config SHA-256 that /readyz and the metric show."""
+    ready = s.call(None, "GET", "/readyz").json["config_sha256"]
+    m = re.search(r'^tellonce_config_info\{sha256="([0-9a-f]{64})"\} 1$', scrape(), re.M)
+    check(m is not None, "tellonce_config_info has a sample")
+    return ready, m.group(1)
+
+
+@test
+def the_config_digest_follows_the_config_in_force():
+    """Nodes on one configuration compare it: sha256sum of the file, kept
+    by a refused reload (the old config is still in force), changed by a
+    taken one."""
+    s = st()
+    good = open(s.gw.config, "rb").read()
+    first = hashlib.sha256(good).hexdigest()
+    eq(config_digests(s), (first, first), "the file's SHA-256 on /readyz and the metric")
+    changed = good + b"# rolled out on Tuesday\n"
+    try:
+        with open(s.gw.config, "wb") as f:
+            f.write(good.replace(b"datasets:", b"datasets: [oops"))
+        s.gw.kill(signal.SIGHUP)
+        wait_for(lambda: sample(scrape(), "tellonce_config_last_reload_successful") == 0.0,
+                 10, "the broken file refused")
+        eq(config_digests(s), (first, first), "a refused reload keeps the digest")
+        with open(s.gw.config, "wb") as f:
+            f.write(changed)
+        s.gw.kill(signal.SIGHUP)
+        want = hashlib.sha256(changed).hexdigest()
+        wait_for(lambda: config_digests(s) == (want, want), 10, "the new digest")
+    finally:
+        with open(s.gw.config, "wb") as f:
+            f.write(good)
+    s.gw.kill(signal.SIGHUP)
+    wait_for(lambda: config_digests(s) == (first, first), 10, "the first digest again")
 
 
 @test

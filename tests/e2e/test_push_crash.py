@@ -5,20 +5,18 @@ push carried an Idempotency-Key (duplicates allowed, applied once), every
 record answered 202 is in the changes feed, and every push a subscriber
 received has its `deliver` entry in the audit log."""
 import base64
-import http.client
 import json
 import os
 import random
 import signal
 import sqlite3
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
 from harness import check, eq, run, test, wait_for  # noqa: E402
-from pushstack import ENV, PushStack, address, pivot  # noqa: E402
+from pushstack import VERSION_OF, PushStack, Pusher, applied, pivot  # noqa: E402
 
 SUBJECTS = 200
 VERSIONS = 50        # SUBJECTS * VERSIONS records in all
@@ -26,52 +24,6 @@ CLIENTS = 32
 KILLS = 4
 
 S = None
-
-
-class Pusher(threading.Thread):
-    """Pushes versions 1..VERSIONS of its subjects in order, each one until
-    it is answered 202 (the same idempotency key on every try)."""
-
-    def __init__(self, port, subjects):
-        super().__init__(daemon=True)
-        self.port = port
-        self.subjects = subjects
-        self.accepted = {}       # record id -> (subject, version)
-        self.conn = None
-        self.error = None
-
-    def post(self, body):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            self.conn.request("POST", "/v1/records", json.dumps(body), {
-                "Authorization": "Bearer " + ENV["MAIRIE_KEY"],
-                "Content-Type": "application/json"})
-            resp = self.conn.getresponse()
-            return resp.status, resp.read()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = None
-            return None, None
-
-    def run(self):
-        try:
-            for v in range(1, VERSIONS + 1):
-                for subj in self.subjects:
-                    body = {"subject": "m-" + subj, "dataset": "address",
-                            "idempotency_key": "%s-%d" % (subj, v),
-                            "record": address(subj, "%05d" % v, "v%05d" % v)}
-                    while True:
-                        status, data = self.post(body)
-                        if status == 202:
-                            self.accepted[json.loads(data)["id"]] = (subj, v)
-                            break
-                        if status is not None and status != 503:
-                            raise AssertionError("push %s: %d %r" % (body["idempotency_key"],
-                                                                     status, data))
-                        time.sleep(0.05)
-        except Exception as e:  # reported by the test
-            self.error = e
 
 
 def st():
@@ -83,29 +35,12 @@ def st():
     return S
 
 
-# Where each subscriber finds the version in its own view of the record.
-VERSION_OF = {
-    "caf": lambda r: int(r["postal_code"]),
-    "ccas": lambda r: int(r["commune"]["nom"][1:]),
-    "impots": lambda r: int(r["cp"]),
-}
-
-
-def applied(s, name):
-    """{local_id: [versions applied, in order]} and the whole received list."""
-    got = s.partners[name].control("GET", "received")
-    out = {}
-    for p in got["received"]:
-        if not p["duplicate"]:
-            out.setdefault(p["local_id"], []).append(VERSION_OF[name](p["record"]))
-    return out, got
-
-
 @test
 def ten_thousand_pushes_survive_sigkill_and_restarts():
     s = st()
     subjects = ["p%03d" % i for i in range(SUBJECTS)]
-    pushers = [Pusher(s.gw.port, subjects[i::CLIENTS]) for i in range(CLIENTS)]
+    pushers = [Pusher(s.gw.port, subjects[i::CLIENTS], VERSIONS)
+                for i in range(CLIENTS)]
     t0 = time.monotonic()
     for p in pushers:
         p.start()

@@ -125,7 +125,8 @@ def with_(base, **changes):
 # Answers the document describes.
 GOOD = [
     answer("GET", "/healthz", 200, {"status": "ok"}),
-    answer("GET", "/readyz", 503, {"status": "not ready", "store": True, "audit": False}),
+    answer("GET", "/readyz", 503, {"status": "not ready", "store": True, "audit": False,
+                                   "config_sha256": "ab" * 32}),
     answer("GET", "/metrics", 200, "x_total 1\n", "text/plain; version=0.0.4"),
     answer("GET", "/v1/consents?subject=caf-1", 200, {"consents": [CONSENT]}),
     answer("POST", "/v1/consents", 201, with_(CONSENT, receipt="a.b.c", audit_index=3)),

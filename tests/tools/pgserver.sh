@@ -4,14 +4,16 @@
 #   pgserver.sh start DIR   initdb into DIR/data, listen on a unix socket in
 #                           DIR only (no TCP), create database "tellonce";
 #                           prints the connection string on stdout
-#   pgserver.sh restart DIR stop it (dropping its connections) and start it
+#   pgserver.sh restart DIR stop it (dropping its connections) and start it;
+#                           starts it when it was halted
+#   pgserver.sh halt DIR    stop it and keep DIR (PostgreSQL "down")
 #   pgserver.sh stop DIR    stop it and remove DIR
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the
 # "postgres" user the Debian package creates (make deps installs it).
 set -eu
-cmd=${1:?usage: pgserver.sh start|restart|stop DIR}
-dir=${2:?usage: pgserver.sh start|restart|stop DIR}
+cmd=${1:?usage: pgserver.sh start|restart|halt|stop DIR}
+dir=${2:?usage: pgserver.sh start|restart|halt|stop DIR}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "pgserver.sh: PostgreSQL is not installed (make deps)" >&2; exit 1; }
 
@@ -35,8 +37,13 @@ start)
 	echo "host=$dir user=tellonce dbname=tellonce"
 	;;
 restart)
+	how=start
+	as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 && how=restart
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-	    -m fast -o "-k $dir -c listen_addresses= -F" restart >/dev/null
+	    -m fast -o "-k $dir -c listen_addresses= -F" $how >/dev/null
+	;;
+halt)
+	as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 	;;
 stop)
 	if [ -d "$dir/data" ]; then
@@ -46,7 +53,7 @@ stop)
 	rm -rf "$dir"
 	;;
 *)
-	echo "usage: pgserver.sh start|restart|stop DIR" >&2
+	echo "usage: pgserver.sh start|restart|halt|stop DIR" >&2
 	exit 2
 	;;
 esac

@@ -75,7 +75,7 @@ fixture_init(struct fixture *fx)
 	fx->cfg.origin = "access.test.example/log";
 	fx->cfg.checkpoint_interval_ms = 50;
 	tmpdir_store_url(fx->dir, "store.db", url, sizeof(url));
-	if ((fx->st = store_open(url, err, sizeof(err))) == NULL) {
+	if ((fx->st = store_open(url, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "  store_open: %s\n", err);
 		return -1;
 	}

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "config_load.h"
+#include "encode.h"
 #include "store.h"
 #include "tmpdir.h"
 #include "unit.h"
@@ -702,6 +703,47 @@ test_bad_values(void)
 	    "policies[0].purpose: needs a value");
 }
 
+/* The SHA-256 of the YAML read, which nodes sharing a configuration show
+ * on /readyz: the file's own (sha256sum) when it has no include, and with
+ * includes one that changes when an included file does. */
+static void
+test_config_sha256(void)
+{
+	struct config_errors errs = { 0 };
+	unsigned char md[32];
+	char want[65], first[65];
+	struct config *cfg;
+	char *text = replace(base, "datasets:\n",
+	    "include: [more/extra.yaml]\ndatasets:\n");
+
+	cfg = load(base, &errs);
+	CHECK(cfg != NULL);
+	SHA256((const unsigned char *)base, strlen(base), md);
+	encode_hex(md, sizeof(md), want);
+	if (cfg != NULL)
+		CHECK_STR(cfg->sha256, want);
+	config_free(cfg);
+
+	mkdir(path_in_dir("more"), 0755);
+	write_file("more/extra.yaml", "datasets:\n  extra: {attributes: "
+	    "{size: integer}}\n", 0644);
+	CHECK((cfg = load(text, &errs)) != NULL);
+	snprintf(first, sizeof(first), "%s", cfg ? cfg->sha256 : "");
+	CHECK(strcmp(first, want) != 0);
+	config_free(cfg);
+	write_file("more/extra.yaml", "datasets:\n  extra: {attributes: "
+	    "{size: string}}\n", 0644);
+	CHECK((cfg = load(text, &errs)) != NULL);
+	if (cfg != NULL) {
+		CHECK_INT((int)strlen(cfg->sha256), 64);
+		CHECK(strcmp(cfg->sha256, first) != 0);
+	}
+	config_free(cfg);
+	config_errors_print(&errs, stderr);
+	config_errors_free(&errs);
+	free(text);
+}
+
 /* gateway.log_level, the old spelling of gateway.log.level, still works
  * alone; with gateway.log.level it is refused, as one of them would be
  * ignored. */
@@ -732,24 +774,54 @@ test_log_level_alias(void)
 	    "gateway.log_level: expected debug, info, warn or error");
 }
 
-/* `check` refuses every store URL that `serve` could not open: config
- * and store_open read the one scheme table. */
+/* `check` takes the store URLs `serve` opens and refuses the others: config
+ * and store_open read the one scheme table. A PostgreSQL password comes
+ * from gateway.store_password, never from the URL. */
 static void
 test_store_schemes(void)
 {
-	static const char *const refused[] = {
-		"postgresql://db.example/tellonce",
-		"postgres://db.example/tellonce",
+	static const char *const accepted[] = {
+		"postgresql://db.example/tellonce?sslmode=verify-full",
+		"postgres://tellonce@db.example:5433/tellonce",
+		"postgresql:///tellonce?host=/run/postgresql",
 	};
-	char to[128], err[256];
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	char to[128], *text;
 
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		snprintf(to, sizeof(to), "store: %s", refused[i]);
-		check_change("store: sqlite:data/tellonce.db", to, "postgres",
-		    1, "gateway.store: postgresql store not built yet");
-		CHECK(store_open(refused[i], err, sizeof(err)) == NULL);
-		CHECK_STR(err, "postgresql store not built yet");
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		snprintf(to, sizeof(to), "store: %s\n  store_password: "
+		    "env:T_PG_PASSWORD", accepted[i]);
+		text = replace(base, "store: sqlite:data/tellonce.db", to);
+		cfg = load(text, &errs);
+		CHECK(cfg != NULL);
+		config_errors_print(&errs, stderr);
+		if (cfg != NULL) {
+			CHECK_STR(cfg->gateway.store, accepted[i]);
+			CHECK_STR((const char *)cfg->gateway.store_password.data,
+			    "pg-secret");
+		}
+		config_free(cfg);
+		config_errors_free(&errs);
+		free(text);
 	}
+	check_change("store: sqlite:data/tellonce.db",
+	    "store: postgresql://gw:hunter2@db/tellonce", "postgresql", 1,
+	    "gateway.store: secrets are never written inline");
+	check_change("store: sqlite:data/tellonce.db",
+	    "store: postgresql://db/tellonce?password=hunter2", "postgresql", 1,
+	    "gateway.store: secrets are never written inline");
+	check_change("store: sqlite:data/tellonce.db",
+	    "store: postgresql://db/tellonce?colour=blue", "postgresql", 1,
+	    "gateway.store: not a valid PostgreSQL URL: invalid URI query "
+	    "parameter: \"colour\"");
+	check_change("store: sqlite:data/tellonce.db",
+	    "store: sqlite:data/tellonce.db\n  store_password: env:T_PG_PASSWORD",
+	    "listen", 1, "gateway.store_password: only a postgresql store "
+	    "takes a password");
+	check_change("store: sqlite:data/tellonce.db",
+	    "store: postgresql://db/x\n  store_password: hunter2", "hunter2", 1,
+	    "gateway.store_password: secrets are never written inline");
 	check_change("store: sqlite:data/tellonce.db", "store: postgresql://",
 	    "postgresql", 1, "gateway.store: expected sqlite:PATH or "
 	    "postgresql://...");
@@ -1521,6 +1593,7 @@ main(void)
 	setenv("T_MAIRIE_KEY", "mairie-key", 1);
 	setenv("T_CAF_KEY", "caf-key", 1);
 	setenv("T_PORTAL_KEY", "portal-key", 1);
+	setenv("T_PG_PASSWORD", "pg-secret", 1);
 	unsetenv("T_NOT_SET");
 	write_file("admin.token", "admin-secret\n", 0600);
 	write_file("audit.key", pem, 0600);
@@ -1559,6 +1632,7 @@ main(void)
 	UNIT_RUN(test_tls);
 	UNIT_RUN(test_security_settings);
 	UNIT_RUN(test_subscribes_refused_entries);
+	UNIT_RUN(test_config_sha256);
 	UNIT_RUN(test_out_of_memory);
 	tmpdir_remove(dir);
 	return UNIT_END();

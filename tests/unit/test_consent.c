@@ -263,7 +263,7 @@ main(void)
 
 	tmpdir_make(dir);
 	tmpdir_store_url(dir, "consent.db", url, sizeof(url));
-	if ((st = store_open(url, err, sizeof(err))) == NULL) {
+	if ((st = store_open(url, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "store_open: %s\n", err);
 		tmpdir_remove(dir);
 		return 1;

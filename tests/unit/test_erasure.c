@@ -1,35 +1,19 @@
 /* test_erasure.c — the store's side of retention and erasure (contract §6)
- * on real SQLite files: which record versions a purge erases and which it
- * keeps, erasure of one subject, unlinking, the migration that ties
- * idempotency keys to their record, and erased values gone from the
- * database file and its write-ahead log. */
-#include <sqlite3.h>
+ * on both backends (store_suite.h), SQLite files and a real PostgreSQL:
+ * which record versions a purge erases and which it keeps, erasure of one
+ * subject, unlinking, the migration that ties idempotency keys to their
+ * record; and, on SQLite, erased values gone from the database file and
+ * its write-ahead log. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store.h"
-#include "tmpdir.h"
-#include "unit.h"
+#include "store_suite.h"
 
 #define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define T0 1700000000000LL
 #define DAY 86400000LL
-
-static char dir[TMPDIR_PATH_LEN];
-
-static struct store *
-open_named(const char *name)
-{
-	char url[TMPDIR_PATH_LEN + 64], err[256];
-	struct store *st;
-
-	tmpdir_store_url(dir, name, url, sizeof(url));
-	if ((st = store_open(url, err, sizeof(err))) == NULL)
-		fprintf(stderr, "  store_open: %s\n", err);
-	return st;
-}
 
 static const char *const caf[] = { "caf" };
 
@@ -117,7 +101,7 @@ backlog(struct store *st, int64_t now_ms)
 static void
 test_purge(void)
 {
-	struct store *st = open_named("purge.db");
+	struct store *st = suite_open("purge");
 
 	if (st == NULL)
 		return;
@@ -158,7 +142,7 @@ test_purge(void)
 static void
 test_purge_batches(void)
 {
-	struct store *st = open_named("batches.db");
+	struct store *st = suite_open("batches");
 
 	if (st == NULL)
 		return;
@@ -175,32 +159,15 @@ test_purge_batches(void)
 	store_close(st);
 }
 
-static int
-view_keys(const char *name, const char *subject, int insert)
+/* How many view keys `db` holds for subject, read behind the store. */
+static int64_t
+view_keys(const char *db, const char *subject)
 {
-	char path[TMPDIR_PATH_LEN + 64], sql[256];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int n = -1;
+	char sql[160];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	sqlite3_busy_timeout(db, 2000);
-	if (insert) {
-		snprintf(sql, sizeof(sql), "INSERT INTO view_keys (subject, key, "
-		    "created_ms) VALUES ('%s', x'00112233', 0)", subject);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM view_keys WHERE "
 	    "subject = '%s'", subject);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			n = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return n;
+	return suite_be->scalar(db, sql);
 }
 
 /* Every version about the subject goes, dead letters and view key too;
@@ -208,7 +175,8 @@ view_keys(const char *name, const char *subject, int insert)
 static void
 test_erase_subject(void)
 {
-	struct store *st = open_named("erase.db");
+	struct store *st = suite_open("erase");
+	unsigned char key[STORE_VIEW_KEY_LEN];
 	struct store_delivery *dead;
 	uint64_t erased;
 	size_t n;
@@ -219,8 +187,10 @@ test_erase_subject(void)
 	settle(st, STORE_DELIVERY_DEAD, T0);
 	push_at(st, SUBJ_A, "address", "{\"city\":\"Morlaix\"}", NULL, T0);
 	push_at(st, SUBJ_B, "household", "{\"size\":2}", NULL, T0);
-	CHECK_INT(view_keys("erase.db", SUBJ_A, 1), 1);
-	CHECK_INT(view_keys("erase.db", SUBJ_B, 1), 1);
+	CHECK_INT(store_view_key_get(st, SUBJ_A, key), STORE_OK);
+	CHECK_INT(store_view_key_get(st, SUBJ_B, key), STORE_OK);
+	CHECK_INT(view_keys("erase", SUBJ_A), 1);
+	CHECK_INT(view_keys("erase", SUBJ_B), 1);
 
 	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
 	CHECK_INT(erased, 2 + 2);
@@ -230,12 +200,12 @@ test_erase_subject(void)
 	    STORE_OK);
 	CHECK_INT(n, 0);
 	store_deliveries_free(dead, n);
-	CHECK_INT(view_keys("erase.db", SUBJ_A, 0), 0);
-	CHECK_INT(view_keys("erase.db", SUBJ_B, 0), 1);
+	CHECK_INT(view_keys("erase", SUBJ_A), 0);
+	CHECK_INT(view_keys("erase", SUBJ_B), 1);
 	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
 	CHECK_INT(erased, 0);
 	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
-	CHECK_INT(view_keys("erase.db", SUBJ_B, 0), 0);
+	CHECK_INT(view_keys("erase", SUBJ_B), 0);
 	store_close(st);
 }
 
@@ -244,7 +214,7 @@ test_erase_subject(void)
 static void
 test_link_delete(void)
 {
-	struct store *st = open_named("unlink.db");
+	struct store *st = suite_open("unlink");
 	char subject[STORE_SUBJECT_LEN];
 	char *attrs[] = { "city" };
 	struct store_consent c1 = { .subject = SUBJ_A, .consumer = "caf",
@@ -289,7 +259,7 @@ slurp(const char *name, size_t *len)
 	FILE *f;
 	long size;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", suite_dir, name);
 	*len = 0;
 	if ((f = fopen(path, "rb")) == NULL)
 		return calloc(1, 1);
@@ -318,7 +288,7 @@ file_holds(const char *name, const char *needle)
 static void
 test_values_gone_from_files(void)
 {
-	struct store *st = open_named("files.db");
+	struct store *st = suite_open("files");
 	struct stat wal;
 	char path[TMPDIR_PATH_LEN + 64];
 	uint64_t erased;
@@ -338,7 +308,7 @@ test_values_gone_from_files(void)
 	CHECK(file_holds("files.db-wal", "rue-erased-4711") ||
 	    file_holds("files.db-wal", "rue-purged-4712"));
 	CHECK_INT(store_compact(st), STORE_OK);
-	snprintf(path, sizeof(path), "%s/files.db-wal", dir);
+	snprintf(path, sizeof(path), "%s/files.db-wal", suite_dir);
 	CHECK(stat(path, &wal) != 0 || wal.st_size == 0);
 	for (const char *const *f = (const char *const[]){ "files.db",
 	    "files.db-wal", NULL }; *f != NULL; f++) {
@@ -350,31 +320,32 @@ test_values_gone_from_files(void)
 }
 
 /* A schema 4 database: idempotency keys stored then are tied to their
- * record by the migration, and go with it. */
+ * record by the migration, and go with it; a key whose response is not
+ * JSON stays unnamed and fails nothing. */
 static void
 test_migrate_push_keys(void)
 {
-	char path[TMPDIR_PATH_LEN + 64];
-	struct store *st = open_named("v4.db");
-	sqlite3 *db;
+	struct store *st = suite_open("v4");
 
 	if (st == NULL)
 		return;
 	push_at(st, SUBJ_A, "pets", "{\"dogs\":1}", "old-key", T0);
 	settle(st, STORE_DELIVERY_DELIVERED, T0);
 	store_close(st);
-	snprintf(path, sizeof(path), "%s/v4.db", dir);
-	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
 	/* The response of a real push names the record it stored. */
-	CHECK_INT(sqlite3_exec(db, "DROP INDEX push_keys_by_record;"
-	    "UPDATE push_keys SET response = json_object('id', "
-	    "(SELECT id FROM records), 'deliveries', 1);"
+	CHECK_INT(suite_be->exec("v4", "DROP INDEX push_keys_by_record;"
+	    "UPDATE push_keys SET response = '{\"id\":\"' || "
+	    "(SELECT id FROM records) || '\",\"deliveries\":1}';"
+	    "INSERT INTO push_keys (provider, key, request_sha256, response, "
+	    "created_ms) VALUES ('mairie', 'junk', 'x', 'not json', 0);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
 	    "DROP TABLE view_keys; DROP TABLE health;"
 	    "ALTER TABLE records DROP COLUMN traceparent;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_sha256;"
+	    "ALTER TABLE deliveries DROP COLUMN claimed_by;"
+	    "ALTER TABLE deliveries DROP COLUMN lease_until;"
 	    "ALTER TABLE push_keys DROP COLUMN audit_index;"
 	    "DROP TABLE mandate_datasets; DROP TABLE mandates;"
 	    "ALTER TABLE consents DROP COLUMN mandate;"
@@ -383,15 +354,15 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE access_index DROP COLUMN mandate;"
 	    "ALTER TABLE access_index DROP COLUMN mediator;"
 	    "ALTER TABLE access_index DROP COLUMN helper;"
-	    "DROP TABLE audit_heads;"
-	    "PRAGMA user_version = 4;",
-	    NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	    "DROP TABLE audit_heads;"), 0);
+	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
-	st = open_named("v4.db");
+	st = suite_open("v4");
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
+	CHECK_INT(suite_be->scalar("v4", "SELECT count(*) FROM push_keys "
+	    "WHERE record_seq IS NULL"), 1);
 	CHECK_INT(purge(st, T0 + 31 * DAY, 100), 2);
 	push_at(st, SUBJ_A, "pets", "{\"dogs\":2}", "old-key", T0 + 31 * DAY);
 	CHECK_INT(feed(st, "pets"), 1);
@@ -399,15 +370,16 @@ test_migrate_push_keys(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	tmpdir_make(dir);
-	UNIT_RUN(test_purge);
-	UNIT_RUN(test_purge_batches);
-	UNIT_RUN(test_erase_subject);
-	UNIT_RUN(test_link_delete);
-	UNIT_RUN(test_values_gone_from_files);
-	UNIT_RUN(test_migrate_push_keys);
-	tmpdir_remove(dir);
+	(void)argc;
+	suite_start(argv[0]);
+	SUITE_RUN(test_purge);
+	SUITE_RUN(test_purge_batches);
+	SUITE_RUN(test_erase_subject);
+	SUITE_RUN(test_link_delete);
+	SUITE_RUN_SQLITE(test_values_gone_from_files);
+	SUITE_RUN(test_migrate_push_keys);
+	suite_stop();
 	return UNIT_END();
 }

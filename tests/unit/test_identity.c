@@ -505,7 +505,7 @@ test_link_rule(void)
 	int version;
 
 	tmpdir_store_url(dir, "links.db", url, sizeof(url));
-	if ((st = store_open(url, err, sizeof(err))) == NULL) {
+	if ((st = store_open(url, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "  store_open: %s\n", err);
 		CHECK(st != NULL);
 		return;

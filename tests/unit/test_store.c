@@ -1,23 +1,26 @@
-/* test_store.c — the SQLite store on real files: schema migrations, links,
- * consents, objections, the access index, two threads writing at once,
- * which commits wait for the disk, batches, the last signed checkpoint,
- * the online backup, and the lookup cache. */
+/* test_store.c — the store on both backends (store_suite.h): schema
+ * migrations, links, consents, objections, the access index, view keys,
+ * the last signed checkpoint, lookups that see every write (SQLite's
+ * cache; on PostgreSQL, other nodes') and two threads writing at once,
+ * each on SQLite files and on a real PostgreSQL server the test starts;
+ * then what only one backend has: SQLite's commits that wait for the
+ * disk, its batches and its online backup, PostgreSQL's password kept out
+ * of the URL, a server that goes away and comes back, and one that stops
+ * answering. */
+#include <dirent.h>
 #include <pthread.h>
-#include <sqlite3.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "tmpdir.h"
-#include "unit.h"
+#include "store_suite.h"
 
 #define SUBJ_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SUBJ_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
-static char dir[TMPDIR_PATH_LEN];
 
 /* SQLite's syncs, counted: this program's fsync and fdatasync take the
  * place of libc's for the SQLite library too (the executable's symbols
@@ -38,50 +41,11 @@ fdatasync(int fd)
 	return (int)syscall(SYS_fdatasync, fd);
 }
 
-static struct store *
-open_named(const char *name)
-{
-	char url[TMPDIR_PATH_LEN + 64], err[256];
-	struct store *st;
-
-	tmpdir_store_url(dir, name, url, sizeof(url));
-	st = store_open(url, err, sizeof(err));
-	if (st == NULL)
-		fprintf(stderr, "  store_open: %s\n", err);
-	return st;
-}
-
-/* PRAGMA user_version read (or, with set >= 0, written) behind the store's
- * back, to see the migration bookkeeping from outside. */
-static int
-user_version(const char *name, int set)
-{
-	char path[TMPDIR_PATH_LEN + 64], sql[64];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (set >= 0) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", set);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 static void
 test_open_and_migrate(void)
 {
-	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 64];
-	struct store *st = open_named("migrate.db");
+	char subject[STORE_SUBJECT_LEN], err[256], url[TMPDIR_PATH_LEN + 128];
+	struct store *st = suite_open("migrate");
 	int created, version;
 
 	CHECK(st != NULL);
@@ -90,23 +54,23 @@ test_open_and_migrate(void)
 	CHECK_INT(store_ping(st), 0);
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	store_close(st);
-	version = user_version("migrate.db", -1);
-	CHECK(version >= 1);
+	version = suite_be->schema_version("migrate", -1);
+	CHECK(version >= 4);
 
 	/* Reopening finds the schema current and the data still there. */
-	st = open_named("migrate.db");
+	st = suite_open("migrate");
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
 	CHECK_STR(subject, SUBJ_A);
 	store_close(st);
-	CHECK_INT(user_version("migrate.db", -1), version);
+	CHECK_INT(suite_be->schema_version("migrate", -1), version);
 
 	/* A database from a newer program is refused, not "migrated". */
-	user_version("migrate.db", version + 1);
-	tmpdir_store_url(dir, "migrate.db", url, sizeof(url));
-	CHECK(store_open(url, err, sizeof(err)) == NULL);
+	CHECK_INT(suite_be->schema_version("migrate", version + 1), version + 1);
+	CHECK_INT(suite_url("migrate", url, sizeof(url)), 0);
+	CHECK(store_open(url, NULL, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "newer") != NULL);
 }
 
@@ -116,33 +80,30 @@ test_open_and_migrate(void)
 static void
 test_migrate_pivot_version(void)
 {
-	char path[TMPDIR_PATH_LEN + 64], subject[STORE_SUBJECT_LEN];
+	char subject[STORE_SUBJECT_LEN], url[TMPDIR_PATH_LEN + 128];
 	struct store *st;
-	sqlite3 *db;
 	int created;
 
-	snprintf(path, sizeof(path), "%s/v3.db", dir);
-	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
-	CHECK_INT(sqlite3_exec(db, "CREATE TABLE links (service TEXT NOT NULL,"
-	    " local_id TEXT NOT NULL, subject TEXT NOT NULL,"
-	    " created_ms INTEGER NOT NULL, PRIMARY KEY (service, local_id),"
-	    " UNIQUE (service, subject)) WITHOUT ROWID;"
+	CHECK_INT(suite_url("v3", url, sizeof(url)), 0);
+	CHECK_INT(suite_be->exec("v3", "CREATE TABLE links ("
+	    " service TEXT NOT NULL, local_id TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, created_ms BIGINT NOT NULL,"
+	    " PRIMARY KEY (service, local_id), UNIQUE (service, subject));"
 	    /* What later steps alter, as bare as they may be. */
-	    "CREATE TABLE records (seq INTEGER PRIMARY KEY, id TEXT,"
-	    " created_ms INTEGER);"
-	    "CREATE TABLE deliveries (record_seq INTEGER);"
+	    "CREATE TABLE records (seq BIGINT PRIMARY KEY, id TEXT,"
+	    " created_ms BIGINT);"
+	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER);"
 	    "CREATE TABLE push_keys (response TEXT);"
 	    "CREATE TABLE consents (id TEXT);"
-	    "CREATE TABLE access_index (subject TEXT, audit_index INTEGER);"
-	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"
-	    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	    "CREATE TABLE access_index (subject TEXT, audit_index BIGINT);"
+	    "INSERT INTO links VALUES ('caf', 'C1', '" SUBJ_A "', 1);"), 0);
+	CHECK_INT(suite_be->schema_version("v3", 3), 3);
 
-	st = open_named("v3.db");
+	st = suite_open("v3");
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(user_version("v3.db", -1) >= 4);
+	CHECK(suite_be->schema_version("v3", -1) >= 4);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 1), STORE_OK);
 	CHECK_INT(store_subject_linked(st, SUBJ_A, 2), STORE_NOT_FOUND);
 	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
@@ -159,25 +120,37 @@ test_migrate_pivot_version(void)
 	store_close(st);
 }
 
+/* URLs refused before anything is opened or connected to. */
 static void
 test_open_schemes(void)
 {
-	char err[256] = "";
+	char err[256] = "", url[TMPDIR_PATH_LEN + 64];
 
-	CHECK(store_open("postgresql://db.example/tellonce", err, sizeof(err)) == NULL);
-	CHECK_STR(err, "postgresql store not built yet");
-	err[0] = '\0';
-	CHECK(store_open("mysql://db.example/tellonce", err, sizeof(err)) == NULL);
+	CHECK(store_open("mysql://db.example/tellonce", NULL, err,
+	    sizeof(err)) == NULL);
 	CHECK(strstr(err, "scheme") != NULL);
 	err[0] = '\0';
-	CHECK(store_open("sqlite:", err, sizeof(err)) == NULL);
+	CHECK(store_open("sqlite:", NULL, err, sizeof(err)) == NULL);
 	CHECK(err[0] != '\0');
+	tmpdir_store_url(suite_dir, "pw.db", url, sizeof(url));
+	CHECK(store_open(url, "hunter2", err, sizeof(err)) == NULL);
+	CHECK_STR(err, "store: sqlite: a file store takes no password");
+	CHECK(store_open("postgresql://gw:hunter2@db.example/tellonce", NULL,
+	    err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "never written inline") != NULL);
+	CHECK(strstr(err, "hunter2") == NULL);
+	CHECK(store_open("postgres://db.example/x?password=hunter2", NULL, err,
+	    sizeof(err)) == NULL);
+	CHECK(strstr(err, "never written inline") != NULL);
+	CHECK(store_open("postgresql://db.example/x?colour=blue", NULL, err,
+	    sizeof(err)) == NULL);
+	CHECK(strstr(err, "not a valid PostgreSQL URL") != NULL);
 }
 
 static void
 test_links(void)
 {
-	struct store *st = open_named("links.db");
+	struct store *st = suite_open("links");
 	char subject[STORE_SUBJECT_LEN];
 	char *local_id = NULL;
 	int created = -1;
@@ -229,7 +202,7 @@ consent_fill(struct store_consent *c, const char *id, const char *subject,
 static void
 test_consents(void)
 {
-	struct store *st = open_named("consents.db");
+	struct store *st = suite_open("consents");
 	char *two[] = { "street", "city" }, *dup[] = { "city", "city" };
 	struct store_consent c, got, *list = NULL;
 	size_t n = 0;
@@ -311,7 +284,7 @@ test_consents(void)
 static void
 test_objections(void)
 {
-	struct store *st = open_named("objections.db");
+	struct store *st = suite_open("objections");
 	struct store_objection o = {
 		.id = "o1", .subject = SUBJ_A, .dataset = "address",
 		.purpose = "benefit-eligibility", .consumer = "caf",
@@ -358,7 +331,7 @@ access_put(struct store *st, const char *subject, uint64_t index)
 static void
 test_access_index(void)
 {
-	struct store *st = open_named("access.db");
+	struct store *st = suite_open("access");
 	uint64_t *idx = NULL;
 	size_t n = 0;
 
@@ -428,7 +401,7 @@ test_access_index(void)
 static void
 test_mandates(void)
 {
-	struct store *st = open_named("mandates.db");
+	struct store *st = suite_open("mandates");
 	char *datasets[] = { "address", "household" };
 	struct store_mandate m = {
 		.mediator = "franceservices", .helper = "agent-7",
@@ -497,7 +470,7 @@ test_mandates(void)
 static void
 test_view_keys(void)
 {
-	struct store *st = open_named("viewkeys.db");
+	struct store *st = suite_open("viewkeys");
 	unsigned char a[STORE_VIEW_KEY_LEN], a2[STORE_VIEW_KEY_LEN],
 	    b[STORE_VIEW_KEY_LEN], joined[STORE_VIEW_KEY_LEN],
 	    zero[STORE_VIEW_KEY_LEN] = { 0 };
@@ -550,15 +523,15 @@ struct writer {
 	int created;   /* shared links this thread was the one to create */
 };
 
-/* Each thread opens its own connection to a brand-new file, so the two
- * also race on creating the schema, then interleaves single-statement
+/* Each thread opens its own connection to a brand-new database, so the
+ * two also race on creating the schema (nodes starting together), then interleaves single-statement
  * writes, multi-statement transactions and reads, and links the same
  * shared local ids as the other thread. */
 static void *
 writer_run(void *arg)
 {
 	struct writer *w = arg;
-	struct store *st = open_named("concurrent.db");
+	struct store *st = suite_open("concurrent");
 	char *attrs[] = { "street", "city" };
 	char subject[STORE_SUBJECT_LEN], local[32], cid[STORE_ID_LEN];
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
@@ -595,12 +568,14 @@ static void
 test_two_threads(void)
 {
 	struct writer w[2] = { { .id = 1 }, { .id = 2 } };
-	char subject[STORE_SUBJECT_LEN];
+	char subject[STORE_SUBJECT_LEN], url[TMPDIR_PATH_LEN + 128];
 	pthread_t t[2];
 	struct store_consent *list = NULL;
 	struct store *st;
 	size_t n = 0;
 
+	/* An empty database (PostgreSQL) or none yet (SQLite). */
+	CHECK_INT(suite_url("concurrent", url, sizeof(url)), 0);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, writer_run, &w[i]);
 	for (int i = 0; i < 2; i++)
@@ -610,7 +585,7 @@ test_two_threads(void)
 	/* Each shared link was created once, whoever got there first. */
 	CHECK_INT(w[0].created + w[1].created, WRITER_ROUNDS);
 
-	if ((st = open_named("concurrent.db")) == NULL) {
+	if ((st = suite_open("concurrent")) == NULL) {
 		CHECK(st != NULL);
 		return;
 	}
@@ -642,7 +617,7 @@ test_new_id(void)
 static void
 test_acknowledged_writes_sync(void)
 {
-	struct store *st = open_named("durable.db");
+	struct store *st = suite_open("durable");
 	char *attrs[] = { "city" };
 	struct store_consent c;
 	struct store_objection o = {
@@ -705,7 +680,7 @@ test_acknowledged_writes_sync(void)
 static void
 test_batch(void)
 {
-	struct store *st = open_named("batch.db"), *other = open_named("batch.db");
+	struct store *st = suite_open("batch"), *other = suite_open("batch");
 	unsigned char view_key[STORE_VIEW_KEY_LEN];
 	char subject[STORE_SUBJECT_LEN];
 	int created, before;
@@ -754,7 +729,7 @@ test_batch(void)
 static void
 test_audit_heads(void)
 {
-	struct store *st = open_named("heads.db");
+	struct store *st = suite_open("heads");
 	unsigned char root[STORE_ROOT_LEN], got[STORE_ROOT_LEN];
 	uint64_t size = 0;
 	int before;
@@ -786,7 +761,7 @@ test_audit_heads(void)
 static void
 test_backup(void)
 {
-	struct store *st = open_named("live.db"), *copy;
+	struct store *st = suite_open("live"), *copy;
 	unsigned char root[STORE_ROOT_LEN] = { 1 }, got[STORE_ROOT_LEN];
 	char path[TMPDIR_PATH_LEN + 64], err[256];
 	char local[STORE_SUBJECT_LEN];
@@ -798,13 +773,13 @@ test_backup(void)
 		return;
 	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
 	CHECK_INT(store_audit_head_put(st, "a.example/log", 12, root), STORE_OK);
-	snprintf(path, sizeof(path), "%s/copy.db", dir);
+	snprintf(path, sizeof(path), "%s/copy.db", suite_dir);
 	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_OK);
 	CHECK_INT(store_backup(st, path, err, sizeof(err)), STORE_ERROR);
 	CHECK(strstr(err, "File exists") != NULL);
 	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
 	store_close(st);
-	if ((copy = open_named("copy.db")) == NULL)
+	if ((copy = suite_open("copy")) == NULL)
 		return;
 	CHECK_INT(store_link_subject(copy, "caf", "C1", local, NULL), STORE_OK);
 	CHECK_STR(local, SUBJ_A);
@@ -820,7 +795,7 @@ test_backup(void)
 static void
 test_cache_sees_writes(void)
 {
-	struct store *a = open_named("cache.db"), *b = open_named("cache.db");
+	struct store *a = suite_open("cache"), *b = suite_open("cache");
 	struct store_objection o = { .dataset = "address",
 	    .purpose = "benefit-eligibility", .consumer = "caf" };
 	unsigned char vk[STORE_VIEW_KEY_LEN], vk2[STORE_VIEW_KEY_LEN];
@@ -868,26 +843,185 @@ out:
 	store_close(b);
 }
 
-int
-main(void)
+/* ---- PostgreSQL only ------------------------------------------------- */
+
+/* The password reaches the server from store_open's argument, never from
+ * the URL: a role that must give one (scram-sha-256 on the socket) gets
+ * in with it and is refused without it or with another. */
+static void
+test_pg_password(void)
 {
-	tmpdir_make(dir);
-	UNIT_RUN(test_open_and_migrate);
-	UNIT_RUN(test_migrate_pivot_version);
+	char path[TMPDIR_PATH_LEN + 64], url[TMPDIR_PATH_LEN + 128], err[256];
+	struct store *st;
+	FILE *f;
+	int created;
+
+	CHECK(suite_pg_up);
+	if (!suite_pg_up)
+		return;
+	snprintf(path, sizeof(path), "%s/pg/data/pg_hba.conf", suite_dir);
+	CHECK((f = fopen(path, "w")) != NULL);
+	if (f == NULL)
+		return;
+	fputs("local all gw scram-sha-256\nlocal all all trust\n", f);
+	fclose(f);
+	CHECK_INT(suite_pg_exec("tellonce", "CREATE ROLE gw LOGIN PASSWORD "
+	    "'right horse'"), 0);
+	CHECK_INT(suite_pg_exec("tellonce", "CREATE DATABASE pw OWNER gw"), 0);
+	CHECK_INT(suite_pg_exec("tellonce", "SELECT pg_reload_conf()"), 0);
+	snprintf(url, sizeof(url), "postgresql://gw@/pw?host=%s/pg", suite_dir);
+
+	CHECK(store_open(url, NULL, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "cannot connect") != NULL);
+	CHECK(store_open(url, "wrong horse", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "password authentication failed") != NULL);
+	CHECK((st = store_open(url, "right horse", err, sizeof(err))) != NULL);
+	if (st == NULL) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	store_close(st);
+}
+
+/* Waits until the store answers again, at most about five seconds. */
+static int
+pg_wait_ping(struct store *st)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 50; i++) {
+		if (store_ping(st) == 0)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/* A server that restarts costs nothing: the idle session it dropped is
+ * seen before the next call and reset. A server that is down fails every
+ * call (a 503 upstream), and the same connection works again once it is
+ * back, without reopening the store. */
+static void
+test_pg_server_away(void)
+{
+	struct store *st = suite_open("away");
+	char subject[STORE_SUBJECT_LEN];
+	struct store_consent *list = NULL;
+	size_t n = 0;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(harness_pg(suite_root, suite_dir, "restart"), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+
+	CHECK_INT(harness_pg(suite_root, suite_dir, "halt"), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_ERROR);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created),
+	    STORE_ERROR);
+	CHECK_INT(store_consent_find(st, SUBJ_A, NULL, NULL, NULL, &list, &n),
+	    STORE_ERROR);
+	CHECK(list == NULL);
+	CHECK(store_ping(st) != 0);
+
+	CHECK_INT(harness_pg(suite_root, suite_dir, "restart"), 0);
+	CHECK_INT(pg_wait_ping(st), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
+	CHECK_INT(store_link_put(st, "caf", "C2", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(created, 1);
+	store_close(st);
+}
+
+/* Sends sig to the test's PostgreSQL server and every process it started
+ * (SIGSTOP freezes it whole: its sessions stop answering, and nothing
+ * closes their sockets). */
+static void
+pg_signal_server(int sig)
+{
+	char path[TMPDIR_PATH_LEN + 64], line[512];
+	long postmaster = 0, pid, ppid;
+	FILE *f;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/pg/data/postmaster.pid", suite_dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%ld", &postmaster) != 1)
+			postmaster = 0;
+		fclose(f);
+	}
+	CHECK(postmaster > 0);
+	if (postmaster <= 0 || (d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if ((pid = strtol(e->d_name, NULL, 10)) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		/* pid (comm) state ppid: comm may hold spaces, not ')'. */
+		if (fgets(line, sizeof(line), f) != NULL && strrchr(line, ')') &&
+		    sscanf(strrchr(line, ')') + 1, " %*c %ld", &ppid) == 1 &&
+		    ppid == postmaster)
+			kill((pid_t)pid, sig);
+		fclose(f);
+	}
+	closedir(d);
+	kill((pid_t)postmaster, sig);
+}
+
+/* A server that stops answering without closing anything (frozen, or its
+ * machine gone) costs a call its deadline, not a hung worker: the call
+ * fails, and the store works again once the server answers. */
+static void
+test_pg_server_frozen(void)
+{
+	struct store *st = suite_open("frozen");
+	char subject[STORE_SUBJECT_LEN];
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	pg_signal_server(SIGSTOP);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_ERROR);
+	pg_signal_server(SIGCONT);
+	CHECK_INT(pg_wait_ping(st), 0);
+	CHECK_INT(store_link_subject(st, "caf", "C1", subject, NULL), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
+	store_close(st);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	suite_start(argv[0]);
+	SUITE_RUN(test_open_and_migrate);
+	SUITE_RUN(test_migrate_pivot_version);
+	SUITE_RUN(test_links);
+	SUITE_RUN(test_consents);
+	SUITE_RUN(test_objections);
+	SUITE_RUN(test_access_index);
+	SUITE_RUN(test_mandates);
+	SUITE_RUN(test_view_keys);
+	SUITE_RUN(test_two_threads);
 	UNIT_RUN(test_open_schemes);
-	UNIT_RUN(test_links);
-	UNIT_RUN(test_consents);
-	UNIT_RUN(test_objections);
-	UNIT_RUN(test_access_index);
-	UNIT_RUN(test_mandates);
-	UNIT_RUN(test_view_keys);
-	UNIT_RUN(test_two_threads);
 	UNIT_RUN(test_new_id);
-	UNIT_RUN(test_acknowledged_writes_sync);
-	UNIT_RUN(test_batch);
-	UNIT_RUN(test_audit_heads);
-	UNIT_RUN(test_backup);
-	UNIT_RUN(test_cache_sees_writes);
-	tmpdir_remove(dir);
+	SUITE_RUN(test_audit_heads);
+	SUITE_RUN(test_cache_sees_writes);
+	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
+	SUITE_RUN_SQLITE(test_batch);
+	SUITE_RUN_SQLITE(test_backup);
+	UNIT_RUN(test_pg_password);
+	SUITE_RUN_PG(test_pg_server_away);
+	SUITE_RUN_PG(test_pg_server_frozen);
+	suite_stop();
 	return UNIT_END();
 }

@@ -40,13 +40,16 @@ static const char *unit_current;
 	} \
 } while (0)
 
-#define UNIT_RUN(fn) do { \
-	unit_current = #fn; \
+#define UNIT_RUN(fn) UNIT_RUN_AS(fn, #fn)
+
+/* The same under another name, for a test run more than once. */
+#define UNIT_RUN_AS(fn, name) do { \
+	unit_current = (name); \
 	unit_current_failed = 0; \
 	fn(); \
 	if (unit_current_failed) { \
 		unit_failed++; \
-		fprintf(stderr, "FAIL %s\n", #fn); \
+		fprintf(stderr, "FAIL %s\n", unit_current); \
 	} else { \
 		unit_passed++; \
 	} \

@@ -1,0 +1,46 @@
+"""A PostgreSQL server of the test's own (tests/tools/pgserver.sh, on a unix
+socket in a scratch directory) for the gateways of an end-to-end test, and
+the config edit that puts a gateway's store on it."""
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT, check, make_workdir  # noqa: E402
+
+PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
+# trust authentication ignores the password; it is given all the same, to
+# go the way an operator's does (env: to libpq).
+PG_ENV = {"TELLONCE_STORE_PASSWORD": "not-needed-under-trust"}
+
+
+class PgServer:
+    def __init__(self):
+        self.dir = make_workdir("pg")
+        # As root the server runs as postgres, which must reach its socket.
+        os.chmod(self.dir, 0o711)
+        self.dsn = subprocess.run([PGSERVER, "start", self.dir], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+
+    def store_config(self, text):
+        """text with its SQLite store replaced by this server's database."""
+        sqlite = [line for line in text.splitlines()
+                  if line.strip().startswith("store: sqlite:")]
+        check(len(sqlite) == 1, "the config names one SQLite store")
+        return text.replace(sqlite[0], "  store: postgresql:///tellonce?host=%s"
+                            "&user=tellonce&sslmode=disable\n"
+                            "  store_password: env:TELLONCE_STORE_PASSWORD" % self.dir)
+
+    def psql(self, sql):
+        out = subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", self.dsn,
+                              "-c", sql], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def ctl(self, what):
+        """restart, or halt (stopped, its data kept)."""
+        subprocess.run([PGSERVER, what, self.dir], check=True, capture_output=True)
+
+    def stop(self):
+        subprocess.run([PGSERVER, "stop", self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
