@@ -305,11 +305,13 @@ audit_decision_name(enum audit_decision decision)
 	return audit_decision_names[decision];
 }
 
-static json_t *
-audit_json_string(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
+/* An entry's commitments: a fresh nonce and, under the subject's view key,
+ * the commitments to the subject, the consent, the payload and the act
+ * under a mandate; NULL where the entry has none. */
+struct audit_commits {
+	char b64[5][COMMITMENT_B64_LEN];
+	const char *nonce, *subject, *consent, *payload, *on_behalf;
+};
 
 /* The value an act under a mandate commits to: the mandate id and the
  * helper id (empty when the act named none), joined by a newline, which
@@ -323,91 +325,99 @@ audit_mandate_value(const struct audit_entry *e, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* The members of an entry about a subject: a fresh nonce and the
- * commitments to the subject, the consent and the payload under its view
- * key; entries about no subject have them null. An act under a mandate
- * also commits to the mandate and its helper (`on_behalf`), a member the
- * others do not have, so that their format stays that of contract §5.
- * 0, or -1. */
+/* The commitments of an entry about a subject; entries about no subject
+ * have them null. An act under a mandate also commits to the mandate and
+ * its helper (`on_behalf`), a member the others do not have, so that
+ * their format stays that of contract §5. 0, or -1. */
 static int
-audit_commitments(json_t *o, const struct audit_entry *e)
+audit_commitments(struct audit_commits *c, const struct audit_entry *e)
 {
-	static const char *const names[] = { "nonce", "subject", "consent",
-	    "payload", "on_behalf" };
-	char b64[5][COMMITMENT_B64_LEN], act[AUDIT_MANDATE_VALUE_MAX];
-	const char *value[5] = { NULL };
+	char act[AUDIT_MANDATE_VALUE_MAX];
 	unsigned char nonce[COMMITMENT_NONCE_LEN];
 	const unsigned char *v = e->view_key;
 	int bad = 0;
 
-	if (e->subject != NULL) {
-		if (v == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1)
-			return -1;
-		encode_base64(nonce, sizeof(nonce), b64[0]);
-		value[0] = b64[0];
-		bad |= commitment_make(COMMITMENT_SUBJECT, v, nonce, "", 0,
-		    b64[1]);
-		value[1] = b64[1];
-		if (e->consent != NULL) {
-			bad |= commitment_make(COMMITMENT_CONSENT, v, nonce,
-			    e->consent, strlen(e->consent), b64[2]);
-			value[2] = b64[2];
-		}
-		if (e->payload != NULL) {
-			bad |= commitment_make(COMMITMENT_PAYLOAD, v, nonce,
-			    e->payload, strlen(e->payload), b64[3]);
-			value[3] = b64[3];
-		}
-		if (e->mandate != NULL) {
-			bad |= audit_mandate_value(e, act, sizeof(act));
-			bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
-			    strlen(act), b64[4]);
-			value[4] = b64[4];
-		}
+	*c = (struct audit_commits){ 0 };
+	if (e->subject == NULL)
+		return 0;
+	if (v == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return -1;
+	encode_base64(nonce, sizeof(nonce), c->b64[0]);
+	c->nonce = c->b64[0];
+	bad |= commitment_make(COMMITMENT_SUBJECT, v, nonce, "", 0, c->b64[1]);
+	c->subject = c->b64[1];
+	if (e->consent != NULL) {
+		bad |= commitment_make(COMMITMENT_CONSENT, v, nonce, e->consent,
+		    strlen(e->consent), c->b64[2]);
+		c->consent = c->b64[2];
 	}
-	for (int i = 0; i < 5; i++)
-		if (i < 4 || value[i] != NULL)
-			bad |= json_object_set_new(o, names[i],
-			    audit_json_string(value[i])) != 0;
+	if (e->payload != NULL) {
+		bad |= commitment_make(COMMITMENT_PAYLOAD, v, nonce, e->payload,
+		    strlen(e->payload), c->b64[3]);
+		c->payload = c->b64[3];
+	}
+	if (e->mandate != NULL) {
+		bad |= audit_mandate_value(e, act, sizeof(act));
+		bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
+		    strlen(act), c->b64[4]);
+		c->on_behalf = c->b64[4];
+	}
 	return bad ? -1 : 0;
 }
 
+/* One member, the name given in JCS form and in JCS order. */
+static void
+audit_member(struct jcs_buf *b, const char *name, const char *value)
+{
+	jcs_buf_raw(b, name);
+	jcs_buf_string(b, value);
+}
+
+/* Written member by member in JCS order rather than built as a json_t
+ * and sorted: every request writes one. */
 char *
 audit_entry_json(const struct audit_entry *e)
 {
 	char ts[CLOCK_RFC3339_LEN];
-	json_t *o = json_object(), *attrs = NULL;
-	char *text = NULL;
-	int bad = o == NULL;
+	struct audit_commits c;
+	struct jcs_buf b = { 0 };
 
-	if (e->attributes != NULL) {
-		attrs = json_array();
-		for (size_t i = 0; attrs != NULL && i < e->nattributes; i++)
-			bad |= json_array_append_new(attrs,
-			    json_string(e->attributes[i])) != 0;
-	} else {
-		attrs = json_null();
-	}
+	if (audit_commitments(&c, e) != 0)
+		return NULL;
 	clock_format_rfc3339_s(e->ts_ms != 0 ? e->ts_ms : clock_now_ms(), ts);
-	/* A NULL from json_string (invalid UTF-8) makes the set fail. */
-	bad |= json_object_set_new(o, "ts", json_string(ts)) != 0;
-	bad |= json_object_set_new(o, "type",
-	    audit_json_string(audit_type_name(e->type))) != 0;
-	bad |= json_object_set_new(o, "consumer", audit_json_string(e->consumer)) != 0;
-	bad |= json_object_set_new(o, "provider", audit_json_string(e->provider)) != 0;
-	bad |= json_object_set_new(o, "dataset", audit_json_string(e->dataset)) != 0;
-	bad |= json_object_set_new(o, "attributes", attrs) != 0;
-	bad |= json_object_set_new(o, "purpose", audit_json_string(e->purpose)) != 0;
-	bad |= json_object_set_new(o, "basis", audit_json_string(e->basis)) != 0;
-	bad |= json_object_set_new(o, "policy", audit_json_string(e->policy)) != 0;
-	bad |= json_object_set_new(o, "decision",
-	    audit_json_string(audit_decision_name(e->decision))) != 0;
-	bad |= json_object_set_new(o, "reason", audit_json_string(e->reason)) != 0;
-	bad |= json_object_set_new(o, "request_id", audit_json_string(e->request_id)) != 0;
-	if (!bad && audit_commitments(o, e) == 0)
-		text = jcs_dump(o);
-	json_decref(o);
-	return text;
+	jcs_buf_raw(&b, "{\"attributes\":");
+	if (e->attributes != NULL) {
+		jcs_buf_raw(&b, "[");
+		for (size_t i = 0; i < e->nattributes; i++) {
+			if (e->attributes[i] == NULL)
+				b.failed = 1;
+			jcs_buf_raw(&b, i > 0 ? "," : "");
+			jcs_buf_string(&b, e->attributes[i]);
+		}
+		jcs_buf_raw(&b, "]");
+	} else {
+		jcs_buf_raw(&b, "null");
+	}
+	audit_member(&b, ",\"basis\":", e->basis);
+	audit_member(&b, ",\"consent\":", c.consent);
+	audit_member(&b, ",\"consumer\":", e->consumer);
+	audit_member(&b, ",\"dataset\":", e->dataset);
+	audit_member(&b, ",\"decision\":", audit_decision_name(e->decision));
+	audit_member(&b, ",\"nonce\":", c.nonce);
+	if (c.on_behalf != NULL)
+		audit_member(&b, ",\"on_behalf\":", c.on_behalf);
+	audit_member(&b, ",\"payload\":", c.payload);
+	audit_member(&b, ",\"policy\":", e->policy);
+	audit_member(&b, ",\"provider\":", e->provider);
+	audit_member(&b, ",\"purpose\":", e->purpose);
+	audit_member(&b, ",\"reason\":", e->reason);
+	audit_member(&b, ",\"request_id\":", e->request_id);
+	audit_member(&b, ",\"subject\":", c.subject);
+	audit_member(&b, ",\"ts\":", ts);
+	audit_member(&b, ",\"type\":", audit_type_name(e->type));
+	jcs_buf_raw(&b, "}");
+	explicit_bzero(&c, sizeof(c));
+	return jcs_buf_take(&b);
 }
 
 /* Whether an entry is of the format this version writes: entries of

@@ -22,4 +22,24 @@ char *jcs_dump(const json_t *v);
 #define JCS_NUMBER_LEN 48
 int jcs_number(double d, char buf[JCS_NUMBER_LEN]);
 
+/* A JCS text written piece by piece, for a caller that knows its members
+ * and gives them in JCS order, without building a json_t (the audit
+ * entry of every request). Once a piece fails, the others do nothing. */
+struct jcs_buf {
+	char *data;             /* owned; NUL-terminated */
+	size_t len, cap;
+	int failed;             /* out of memory, or a string not UTF-8 */
+};
+
+/* Appends s as it is (punctuation, member names already in JCS form). */
+void jcs_buf_raw(struct jcs_buf *b, const char *s);
+
+/* Appends s as a JSON string, or null when s is NULL; fails the buffer
+ * when s is not valid UTF-8, which jansson would refuse too. */
+void jcs_buf_string(struct jcs_buf *b, const char *s);
+
+/* The text, handed over (caller frees); NULL, and nothing held, when a
+ * piece failed. */
+char *jcs_buf_take(struct jcs_buf *b);
+
 #endif

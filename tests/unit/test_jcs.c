@@ -140,6 +140,44 @@ test_escapes_and_nesting(void)
 	    "[9223372036854776000,100,1500]");
 }
 
+/* A text written piece by piece: its strings come out as jcs_dump writes
+ * them, and it refuses exactly the byte sequences that jansson refuses
+ * (overlong forms, surrogates, past U+10FFFF, cut sequences), since an
+ * audit entry written either way must be refused alike. */
+static void
+test_buf_pieces(void)
+{
+	static const char *const strs[] = { "", "plain", "q\"b\\\x01\x1f\n\t",
+	    "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", "\x7f", "\xef\xbf\xbf",
+	    "\xf4\x8f\xbf\xbf", "\xc3", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
+	    "\xf0\x80\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80",
+	    "\xff", "a\xe2\x82", "\x80" };
+	struct jcs_buf b = { 0 };
+	char *text;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		json_t *v = json_string(strs[i]);
+		char *want = v != NULL ? jcs_dump(v) : NULL;
+
+		jcs_buf_raw(&b, "[");
+		jcs_buf_string(&b, strs[i]);
+		jcs_buf_raw(&b, "]");
+		text = jcs_buf_take(&b);
+		CHECK((text == NULL) == (v == NULL));
+		if (text != NULL && want != NULL) {
+			CHECK(strlen(text) == strlen(want) + 2);
+			CHECK(strncmp(text + 1, want, strlen(want)) == 0);
+		}
+		free(text);
+		free(want);
+		json_decref(v);
+	}
+	jcs_buf_string(&b, NULL);
+	text = jcs_buf_take(&b);
+	CHECK_STR(text, "null");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -147,5 +185,6 @@ main(void)
 	UNIT_RUN(test_rfc_sample);
 	UNIT_RUN(test_rfc_sorting);
 	UNIT_RUN(test_escapes_and_nesting);
+	UNIT_RUN(test_buf_pieces);
 	return UNIT_END();
 }
