@@ -828,15 +828,9 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	 * sq_durable instead. */
 	/* secure_delete: an erased value (contract §6) is overwritten in its
 	 * page and in freed pages, not left for a file reader to find. */
-	/* wal_autocheckpoint 8000 pages (32 MiB of log at most, rather than
-	 * 4): the index pages every push and delivery changes are copied
-	 * back once per checkpoint, so checkpointing 8 times less often cut
-	 * its share of the gateway's CPU under bench/push.sh from 7.7% to
-	 * 2.8%. Erased values do not wait for it: erasure compacts. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA wal_autocheckpoint = 8000", err, errlen) != 0)
+	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	return sq_migrate(db, err, errlen);
 }
