@@ -260,8 +260,22 @@ def walkthrough_commands_are_the_readme_s():
 
 # ---- stopping --------------------------------------------------------------
 
+def demo_children(script_pid):
+    """The partners and the gateway. The `cat` that printed "demo is up"
+    may not have exited yet when the test reads that line: wait it out."""
+    children = []
+
+    def three():
+        children[:] = children_of(script_pid)
+        return len(children) == 3
+    try:
+        wait_for(three, timeout=5, what="three demo children")
+    except Failure:
+        raise Failure("demo children (two partners, one gateway): %r" % children)
+    return children
+
+
 def check_all_stopped(demo, children):
-    eq(len(children), 3, "demo children (two partners, one gateway): %r" % children)
     wait_for(lambda: not any(alive(p) for p in children), timeout=15,
              what="every process the demo started to stop")
     for port in demo.ports:
@@ -276,7 +290,7 @@ def check_all_stopped(demo, children):
 def ctrl_c_stops_everything():
     """Ctrl-C goes to the terminal's whole foreground group."""
     demo = Demo().start()
-    children = children_of(demo.proc.pid)
+    children = demo_children(demo.proc.pid)
     try:
         eq(demo.stop(signal.SIGINT, group=True), 130, "demo.sh exit on Ctrl-C")
         check_all_stopped(demo, children)
@@ -292,7 +306,7 @@ def ctrl_c_stops_everything_under_a_script():
     demo.start(wrapper=["bash", "-c", '"$0"; echo "demo.sh exited $?"'])
     scripts = children_of(demo.proc.pid)
     eq(len(scripts), 1, "the wrapper runs demo.sh")
-    children = children_of(scripts[0])
+    children = demo_children(scripts[0])
     try:
         os.killpg(demo.proc.pid, signal.SIGINT)
         demo.proc.wait(30)
@@ -307,7 +321,7 @@ def ctrl_c_stops_everything_under_a_script():
 def sigterm_to_the_script_alone_stops_everything():
     """What `make` does to its recipe when it is terminated."""
     demo = Demo().start()
-    children = children_of(demo.proc.pid)
+    children = demo_children(demo.proc.pid)
     try:
         eq(demo.stop(signal.SIGTERM), 143, "demo.sh exit on SIGTERM")
         check_all_stopped(demo, children)
