@@ -548,6 +548,11 @@ static const struct config_field config_gateway_fields[] = {
 	  .offset = offsetof(struct config_gateway, admin_token),
 	  .aux = SECRET_PRIVATE | SECRET_TRIM,
 	  .doc = "bearer token of the admin API" },
+	{ .key = "previous_admin_token", .parse = config_field_secret,
+	  .offset = offsetof(struct config_gateway, previous_admin_token),
+	  .aux = SECRET_PRIVATE | SECRET_TRIM,
+	  .doc = "the admin token before a rotation, accepted too until it is "
+	  "removed" },
 	{ .key = "limits", .parse = config_field_table,
 	  .offset = offsetof(struct config_gateway, limits),
 	  .sub = config_limits_fields, .doc = "request and connection limits" },
@@ -606,6 +611,10 @@ config_gateway_load(struct config_loader *ld)
 		config_error(ld, ld->gateway, "gateway.store_password: only a "
 		    "postgresql store takes a password");
 	config_gateway_log(ld, gw);
+	if (secret_equal(&gw->previous_admin_token, &gw->admin_token))
+		config_error(ld, yamltree_get(ld->gateway, "previous_admin_token"),
+		    "gateway.previous_admin_token: the same as admin_token; a "
+		    "rotation needs a new token");
 	/* No default text: the default depends on the machine. */
 	if (gw->workers == 0)
 		gw->workers = config_online_cpus();
@@ -747,6 +756,17 @@ config_service_has_key(const struct config_service *o,
 	    CRYPTO_memcmp(o->previous_api_key_sha256, hash, 32) == 0);
 }
 
+/* Whether service o has the certificate of hash, as its
+ * client_cert_sha256 or its previous_client_cert_sha256. */
+static int
+config_service_has_cert(const struct config_service *o,
+    const unsigned char hash[32])
+{
+	return (o->has_client_cert && memcmp(o->client_cert_sha256, hash,
+	    32) == 0) || (o->has_previous_client_cert &&
+	    memcmp(o->previous_client_cert_sha256, hash, 32) == 0);
+}
+
 /* Hashes the key into hash (SHA-256; the key is wiped as soon as it is
  * hashed) and checks that no service so far, this one included, has it.
  * 0, or -1 reported. */
@@ -794,30 +814,40 @@ config_field_api_key(struct config_loader *ld, const struct config_field *f,
 	*(previous ? &svc->has_previous_api_key : &svc->has_api_key) = 1;
 }
 
+/* client_cert_sha256 or previous_client_cert_sha256, as f->key says;
+ * dst: the struct config_service. */
 static void
 config_field_cert_hash(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
 {
 	struct config_service *svc = dst;
+	int previous = strcmp(f->key, "previous_client_cert_sha256") == 0;
 	const char *hex = config_scalar(ld, path, v);
+	unsigned char hash[32];
 
 	if (hex == NULL)
 		return;
-	if (decode_hex(hex, svc->client_cert_sha256,
-	    sizeof(svc->client_cert_sha256)) == -1) {
+	if (decode_hex(hex, hash, sizeof(hash)) == -1) {
 		config_error(ld, v, "%s: expected the 64 hex digits of the "
 		    "certificate's SHA-256", path);
 		return;
 	}
-	svc->has_client_cert = 1;
-	for (struct config_service *o = ld->cfg->services; o < svc; o++) {
-		if (o->has_client_cert && memcmp(o->client_cert_sha256,
-		    svc->client_cert_sha256, 32) == 0) {
-			config_error(ld, v, "%s: the same certificate as service "
-			    "'%s'; every service needs its own", path, o->id);
-			return;
-		}
+	for (struct config_service *o = ld->cfg->services; o <= svc; o++) {
+		if (!config_service_has_cert(o, hash))
+			continue;
+		if (o == svc)
+			config_error(ld, v, "%s: the same certificate as the "
+			    "service's other one; a renewal needs a new one",
+			    path);
+		else
+			config_error(ld, v, "%s: the same certificate as "
+			    "service '%s'; every service needs its own", path,
+			    o->id);
+		return;
 	}
+	memcpy(previous ? svc->previous_client_cert_sha256 :
+	    svc->client_cert_sha256, hash, sizeof(hash));
+	*(previous ? &svc->has_previous_client_cert : &svc->has_client_cert) = 1;
 }
 
 static const struct config_field config_auth_fields[] = {
@@ -830,6 +860,9 @@ static const struct config_field config_auth_fields[] = {
 	  "is removed" },
 	{ .key = "client_cert_sha256", .parse = config_field_cert_hash,
 	  .doc = "SHA-256 of the service's TLS client certificate (DER), hex" },
+	{ .key = "previous_client_cert_sha256", .parse = config_field_cert_hash,
+	  .doc = "the service's certificate before a renewal, accepted too "
+	  "until it is removed" },
 	{ .key = NULL },
 };
 
@@ -849,6 +882,11 @@ config_field_auth(struct config_loader *ld, const struct config_field *f,
 	    yamltree_get(v, "previous_api_key") != NULL)
 		config_error(ld, v, "%s: previous_api_key is for a rotation to "
 		    "a new api_key, which is missing", path);
+	else if (yamltree_get(v, "client_cert_sha256") == NULL &&
+	    yamltree_get(v, "previous_client_cert_sha256") != NULL)
+		config_error(ld, v, "%s: previous_client_cert_sha256 is for a "
+		    "renewal to a new client_cert_sha256, which is missing",
+		    path);
 }
 
 static void

@@ -176,6 +176,7 @@ config_gateway_free(struct config_gateway *gw)
 	secret_wipe(&gw->store_password);
 	secret_wipe(&gw->pseudonym_key);
 	secret_wipe(&gw->admin_token);
+	secret_wipe(&gw->previous_admin_token);
 	free(gw->audit.dir);
 	free(gw->audit.origin);
 	secret_wipe(&gw->audit.signing_key);
@@ -303,8 +304,10 @@ config_find_service_by_cert(const struct config *cfg,
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *s = &cfg->services[i];
 
-		if (s->has_client_cert && CRYPTO_memcmp(hash,
-		    s->client_cert_sha256, 32) == 0)
+		if ((s->has_client_cert && CRYPTO_memcmp(hash,
+		    s->client_cert_sha256, 32) == 0) ||
+		    (s->has_previous_client_cert && CRYPTO_memcmp(hash,
+		    s->previous_client_cert_sha256, 32) == 0))
 			found = s;
 	}
 	return found;

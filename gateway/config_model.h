@@ -138,6 +138,10 @@ struct config_service {
 	unsigned char previous_api_key_sha256[32];
 	int has_client_cert;
 	unsigned char client_cert_sha256[32];
+	/* auth.previous_client_cert_sha256: the certificate before a
+	 * renewal, accepted too until it is removed. */
+	int has_previous_client_cert;
+	unsigned char previous_client_cert_sha256[32];
 	unsigned roles;                  /* CONFIG_ROLE_* */
 	struct config_rate_limit rate_limit;
 	struct config_connector *connector;   /* NULL: the service only calls us */
@@ -237,6 +241,9 @@ struct config_gateway {
 	struct secret store_password;    /* postgresql; data NULL when none */
 	struct secret pseudonym_key;
 	struct secret admin_token;
+	/* The admin token before a rotation, accepted too until it is
+	 * removed; data NULL when none. */
+	struct secret previous_admin_token;
 	struct config_limits limits;
 	struct config_audit audit;
 	struct config_mandates mandates;

@@ -203,3 +203,10 @@ secret_wipe(struct secret *s)
 	s->data = NULL;
 	s->len = 0;
 }
+
+int
+secret_equal(const struct secret *a, const struct secret *b)
+{
+	return a->data != NULL && b->data != NULL && a->len == b->len &&
+	    CRYPTO_memcmp(a->data, b->data, a->len) == 0;
+}

@@ -36,5 +36,8 @@ int secret_resolve(const char *ref, int flags, struct secret *out,
     char *err, size_t errlen);
 /* Overwrites and frees the value; safe on a zeroed struct. */
 void secret_wipe(struct secret *s);
+/* 1 if both are set and hold the same bytes (compared in constant time
+ * for a given length), else 0. */
+int secret_equal(const struct secret *a, const struct secret *b);
 
 #endif

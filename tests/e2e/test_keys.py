@@ -265,34 +265,50 @@ def bad_rotation_settings_are_refused_by_check():
     check("the signing key twice" in log, log[-2000:])
 
 
+class Rotation:
+    """A gateway whose credentials a test rotates by rewriting one line of
+    its config (`line`, as the suite writes it) and reloading (SIGHUP).
+    The credentials are files of mode 0600: name -> file:PATH."""
+
+    def __init__(self, name, line, keys):
+        self.lg, (self.signing, _) = Log.with_keys(name, "audit")
+        self.line = line
+        self.files = {}
+        for key in keys:
+            path = os.path.join(self.lg.workdir, key + ".key")
+            with open(path, "w") as f:
+                f.write(key + "\n")
+            os.chmod(path, 0o600)
+            self.files[key] = "file:" + path
+        self.lg.port = free_port()
+
+    def config(self, text):
+        return self.lg.config(signing=self.signing).replace(self.line, text % self.files, 1)
+
+    def start(self, text):
+        self.lg.gw = Gateway(self.lg.workdir, self.config(text), KEYS)
+        self.lg.gw.start(self.lg.port)
+        return self.lg.gw
+
+    def reload(self, text):
+        gw = self.lg.gw
+        with open(self.lg.config_path(), "w") as f:
+            f.write(self.config(text))
+        done = gw.read_log().count("configuration reloaded")
+        gw.kill(signal.SIGHUP)
+        wait_for(lambda: gw.read_log().count("configuration reloaded") > done,
+                 what="the reload")
+
+
 @test
 def an_api_key_rotates_in_two_reloads_without_refusing_either_key():
-    lg, (key_a, _) = Log.with_keys("api-key", "audit")
-    old, new = (os.path.join(lg.workdir, n) for n in ("mairie-old.key", "mairie-new.key"))
-    for path, key in ((old, "mairie-old-key"), (new, "mairie-new-key")):
-        with open(path, "w") as f:
-            f.write(key + "\n")
-        os.chmod(path, 0o600)
-    auth = "auth: {api_key: env:MAIRIE_KEY}"
-
-    def config(text):
-        return lg.config(signing=key_a).replace(auth, text, 1)
-
-    lg.port = free_port()
-    lg.gw = Gateway(lg.workdir, config("auth: {api_key: file:%s}" % old), KEYS)
-    lg.gw.start(lg.port)
-
-    def reload(text):
-        with open(lg.config_path(), "w") as f:
-            f.write(config(text))
-        done = lg.gw.read_log().count("configuration reloaded")
-        lg.gw.kill(signal.SIGHUP)
-        wait_for(lambda: lg.gw.read_log().count("configuration reloaded") > done,
-                 what="the reload")
+    rot = Rotation("api-key", "auth: {api_key: env:MAIRIE_KEY}",
+                   ("mairie-old-key", "mairie-new-key"))
+    gw = rot.start("auth: {api_key: %(mairie-old-key)s}")
 
     def taken(key):
         """Whether the gateway takes the key (a link, made again each time)."""
-        status = lg.gw.call("POST", "/v1/links", {
+        status = gw.call("POST", "/v1/links", {
             "local_id": "m-rot", "pivot": {"family_name": "Rotation", "given_names": "Key",
                                            "birthdate": "1980-01-01", "birthplace": "Brest",
                                            "gender": "F"}}, key=key).status
@@ -301,13 +317,37 @@ def an_api_key_rotates_in_two_reloads_without_refusing_either_key():
 
     eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, False),
        "the old key alone before the rotation")
-    reload("auth: {api_key: file:%s, previous_api_key: file:%s}" % (new, old))
+    rot.reload("auth: {api_key: %(mairie-new-key)s, previous_api_key: %(mairie-old-key)s}")
     eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, True),
        "both keys during the rotation")
-    reload("auth: {api_key: file:%s}" % new)
+    rot.reload("auth: {api_key: %(mairie-new-key)s}")
     eq((taken("mairie-old-key"), taken("mairie-new-key")), (False, True),
        "the new key alone after it")
-    lg.stop()
+    rot.lg.stop()
+
+
+@test
+def the_admin_token_rotates_in_two_reloads_without_refusing_either_token():
+    rot = Rotation("admin-token", "admin_token: env:TELLONCE_ADMIN_TOKEN",
+                   ("admin-old-token", "admin-new-token"))
+    gw = rot.start("admin_token: %(admin-old-token)s")
+
+    def taken(token):
+        """Whether the gateway takes the token (the dead letters, an admin read)."""
+        status = gw.call("GET", "/v1/deliveries?status=dead", key=token).status
+        check(status in (200, 401), "deliveries: %d" % status)
+        return status == 200
+
+    eq((taken("admin-old-token"), taken("admin-new-token")), (True, False),
+       "the old token alone before the rotation")
+    rot.reload("admin_token: %(admin-new-token)s\n"
+               "  previous_admin_token: %(admin-old-token)s")
+    eq((taken("admin-old-token"), taken("admin-new-token")), (True, True),
+       "both tokens during the rotation")
+    rot.reload("admin_token: %(admin-new-token)s")
+    eq((taken("admin-old-token"), taken("admin-new-token")), (False, True),
+       "the new token alone after it")
+    rot.lg.stop()
 
 
 def teardown():

@@ -1,6 +1,7 @@
 """HTTPS and mTLS end to end: protocol floor, client certificates checked at
 the handshake (none, untrusted, expired, valid), certificates mapped to
-services alone or with an API key, certificate renewal on SIGHUP, and the
+services alone or with an API key, a client certificate renewed in two
+reloads, server certificate renewal on SIGHUP, and the
 admin listener that serves operators without a client certificate."""
 import datetime
 import hashlib
@@ -259,6 +260,36 @@ def the_admin_listener_serves_nothing_a_service_calls():
                                ("GET", "/audit/checkpoint", None)):
         r = admin(method, path, body, key=KEYS["CCAS_KEY"])
         eq(r.status, 404, "%s %s on the admin listener: %r" % (method, path, r))
+
+
+def reload_config(s, text):
+    done = s.gw.read_log().count("configuration reloaded")
+    with open(s.gw.config, "w") as f:
+        f.write(text)
+    s.gw.kill(signal.SIGHUP)
+    wait_for(lambda: s.gw.read_log().count("configuration reloaded") > done,
+             what="the reload")
+
+
+@test
+def a_client_certificate_renews_in_two_reloads_without_refusing_either():
+    s = st()
+    renewed = s.pki.issue("caf-renewed")
+    text = open(s.gw.config).read()
+    line = "auth: {client_cert_sha256: \"%s\"}" % s.caf[2]
+
+    def taken(client):
+        r = s.call(client, "POST", "/v1/links", {"local_id": "caf-alice", "pivot": ALICE_PIVOT})
+        check(r.status in (200, 201, 401), "link: %r" % r)
+        return r.status != 401
+
+    eq((taken(s.caf), taken(renewed)), (True, False), "the old certificate alone")
+    reload_config(s, text.replace(line, "auth: {client_cert_sha256: %s, "
+                                  "previous_client_cert_sha256: %s}" % (renewed[2], s.caf[2])))
+    eq((taken(s.caf), taken(renewed)), (True, True), "both during the renewal")
+    reload_config(s, text.replace(line, "auth: {client_cert_sha256: %s}" % renewed[2]))
+    eq((taken(s.caf), taken(renewed)), (False, True), "the new certificate alone after it")
+    reload_config(s, text)
 
 
 @test

@@ -634,6 +634,76 @@ test_previous_api_key(void)
 	    "rotation to a new api_key, which is missing");
 }
 
+#define T_CERT_CAF "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"
+#define T_CERT_NEW "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+/* During a renewal a service's previous certificate is taken as well as
+ * its new one, with the same rules as a previous API key. */
+static void
+test_previous_client_cert(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "client_cert_sha256: \"" T_CERT_CAF "\"",
+	    "client_cert_sha256: " T_CERT_NEW ", previous_client_cert_sha256: \""
+	    T_CERT_CAF "\"");
+	struct config *cfg = load(text, &errs);
+
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL) {
+		const struct config_service *caf = config_find_service(cfg, "caf");
+
+		CHECK(config_find_service_by_cert(cfg,
+		    caf->client_cert_sha256) == caf);
+		CHECK(config_find_service_by_cert(cfg,
+		    caf->previous_client_cert_sha256) == caf);
+		CHECK(caf->client_cert_sha256[0] == 0xff &&
+		    caf->previous_client_cert_sha256[0] == 0x00);
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "client_cert_sha256: " T_CERT_NEW ", previous_client_cert_sha256: "
+	    T_CERT_CAF "}", T_CERT_CAF "}", 1,
+	    "services.portal.auth.previous_client_cert_sha256: the same "
+	    "certificate as service 'caf'");
+	check_change("client_cert_sha256: \"" T_CERT_CAF "\"",
+	    "client_cert_sha256: " T_CERT_NEW ", previous_client_cert_sha256: "
+	    T_CERT_NEW, T_CERT_NEW, 2, "services.caf.auth."
+	    "previous_client_cert_sha256: the same certificate as the service's "
+	    "other one");
+	check_change("{api_key: env:T_PORTAL_KEY}", "{api_key: env:T_PORTAL_KEY, "
+	    "previous_client_cert_sha256: " T_CERT_NEW "}", "{api_key: "
+	    "env:T_PORTAL_KEY, previous", 1, "services.portal.auth: "
+	    "previous_client_cert_sha256 is for a renewal to a new "
+	    "client_cert_sha256, which is missing");
+}
+
+/* The admin token of before a rotation is kept, and cannot be the new one. */
+static void
+test_previous_admin_token(void)
+{
+	struct config_errors errs = { 0 };
+	char *text = replace(base, "  admin_token: file:admin.token\n",
+	    "  admin_token: file:admin.token\n"
+	    "  previous_admin_token: env:T_OLD_KEY\n");
+	struct config *cfg;
+
+	setenv("T_OLD_KEY", "admin-old-token", 1);
+	cfg = load(text, &errs);
+	CHECK_INT(errs.n, 0);
+	if (cfg != NULL)
+		CHECK_STR((char *)cfg->gateway.previous_admin_token.data,
+		    "admin-old-token");
+	config_free(cfg);
+	config_errors_free(&errs);
+	free(text);
+	check_change("  admin_token: file:admin.token\n", "  admin_token: "
+	    "file:admin.token\n  previous_admin_token: file:admin.token\n",
+	    "file:admin.token", 2, "gateway.previous_admin_token: the same as "
+	    "admin_token; a rotation needs a new token");
+}
+
 static void
 test_unknown_keys(void)
 {
@@ -1601,6 +1671,8 @@ main(void)
 
 	UNIT_RUN(test_full_config);
 	UNIT_RUN(test_previous_api_key);
+	UNIT_RUN(test_previous_client_cert);
+	UNIT_RUN(test_previous_admin_token);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_mandates);
 	UNIT_RUN(test_empty_sections);
