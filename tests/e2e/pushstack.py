@@ -169,6 +169,12 @@ class PushStack:
         for svc, prefix in (("mairie", "m"), ("caf", "c"), ("ccas", "s"), ("impots", "i")):
             self.link(svc, "%s-%s" % (prefix, suffix), pivot)
 
+    def link_subjects(self, suffixes, family):
+        """Links one citizen per suffix at every service, the nth named
+        (family, "Subject n")."""
+        for n, suffix in enumerate(suffixes):
+            self.link_all(suffix, pivot(family, "Subject %d" % n, "1970-01-01"))
+
     def push(self, subject, record, key=None, dataset="address"):
         body = {"subject": subject, "dataset": dataset, "record": record}
         if key is not None:

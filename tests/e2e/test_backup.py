@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
 from harness import TELLONCE, Gateway, check, eq, free_port, run, test  # noqa: E402
-from pushstack import ENV, PushStack, address, pivot  # noqa: E402
+from pushstack import ENV, PushStack, address  # noqa: E402
 
 SUBJECTS = 20
 CLIENTS = 4
@@ -30,8 +30,7 @@ def st():
     global S
     if S is None:
         S = PushStack("backup", caf_basis="public_task")
-        for i in range(SUBJECTS):
-            S.link_all("b%02d" % i, pivot("Backup", "Subject %d" % i, "1970-01-01"))
+        S.link_subjects(["b%02d" % i for i in range(SUBJECTS)], "Backup")
     return S
 
 

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, eq, run, test, wait_for  # noqa: E402
 from pgstack import PG_ENV, PgServer  # noqa: E402
-from pushstack import PushStack, Pusher, pivot, wait_delivered_in_order  # noqa: E402
+from pushstack import PushStack, Pusher, wait_delivered_in_order  # noqa: E402
 
 SUBJECTS = 40
 VERSIONS = 15        # SUBJECTS * VERSIONS records in all
@@ -31,8 +31,7 @@ def st():
         PG = PgServer()
         S = PushStack("pg-outage", caf_basis="public_task", edit=PG.store_config,
                       env=PG_ENV)
-        for i in range(SUBJECTS):
-            S.link_all("o%03d" % i, pivot("Outage", "Subject %d" % i, "1970-01-01"))
+        S.link_subjects(["o%03d" % i for i in range(SUBJECTS)], "Outage")
     return S
 
 

@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
 from harness import check, eq, run, test, wait_for  # noqa: E402
-from pushstack import VERSION_OF, PushStack, Pusher, applied, pivot  # noqa: E402
+from pushstack import VERSION_OF, PushStack, Pusher, applied  # noqa: E402
 
 SUBJECTS = 200
 VERSIONS = 50        # SUBJECTS * VERSIONS records in all
@@ -30,8 +30,7 @@ def st():
     global S
     if S is None:
         S = PushStack("push-crash", caf_basis="public_task")
-        for i in range(SUBJECTS):
-            S.link_all("p%03d" % i, pivot("Crash", "Subject %d" % i, "1970-01-01"))
+        S.link_subjects(["p%03d" % i for i in range(SUBJECTS)], "Crash")
     return S
 
 
