@@ -91,7 +91,7 @@ gws=(); gwpids=()
 for n in $(seq "$NODES"); do
 	gw=$(port)
 	gws+=("$gw")
-	{ bench_gateway "$gw" "" "$n"; services; } > "$W/tellonce$n.yaml"
+	{ bench_gateway "$gw"; services; } > "$W/tellonce$n.yaml"
 	"$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
 	gwpids+=($!)
 	pids+=($!)
