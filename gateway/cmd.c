@@ -62,6 +62,18 @@ const struct cmd cmd_table[] = {
 	  "verifies the copied log. DIR gets the store file and audit/.\n"
 	  "Restore by pointing gateway.store and gateway.audit.dir at them\n"
 	  "(docs/operations.md). Exit 0, or 1 with nothing usable in DIR.\n" },
+	{ "audit export", "-c FILE DIR", "write the audit log out as a "
+	  "tlog-tiles directory", cmd_audit_export,
+	  "  -c, --config FILE  the configuration of the gateway (or of any\n"
+	  "                     node of a deployment on PostgreSQL)\n"
+	  "  DIR                a new directory for the log\n"
+	  "\n"
+	  "Writes the log as of its last signed checkpoint: the checkpoint,\n"
+	  "the hash tiles and the entry bundles (C2SP tlog-tiles), read from\n"
+	  "the PostgreSQL store that the nodes share or copied from the audit\n"
+	  "directory of an SQLite gateway, while the gateways serve; then\n"
+	  "verifies it. `tellonce audit verify DIR --key VKEY` and any\n"
+	  "tlog-tiles client read DIR. Exit 0, or 1 with nothing usable in DIR.\n" },
 	{ "audit verify-subject", "FILE --key VKEY",
 	  "check an access-log answer offline", cmd_audit_verify_subject,
 	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"
