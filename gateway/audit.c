@@ -2342,14 +2342,43 @@ audit_ready(struct audit *a)
 	return faccessat(a->dirfd, AUDIT_JOURNAL, W_OK, 0) == 0 ? 0 : -1;
 }
 
-int
-audit_read_tile(struct audit *a, int level, uint64_t index, unsigned width,
+static int
+audit_tile_get(struct audit *a, int level, uint64_t index, unsigned width,
     unsigned char **data, size_t *len)
 {
 	char path[MERKLE_TILE_PATH_LEN];
 
 	merkle_tile_path(path, level, index, width);
 	return audit_get(a, path, data, len);
+}
+
+/* Whether the shared log's tile is one of the checkpoint this node
+ * serves (or an earlier partial of its last tile): any other is not
+ * there yet, or is a partial that gave way to its full tile, and is
+ * answered without asking the store, so that readers asking for tiles
+ * that do not exist cost the appends nothing. */
+static int
+audit_shared_has(struct audit *a, int level, uint64_t index, unsigned width)
+{
+	unsigned tl = level == MERKLE_TILE_ENTRIES ? 0 : (unsigned)level;
+	uint64_t size, full;
+
+	audit_checkpoint_time(a, &size);
+	full = audit_full_tiles(size, tl);
+	if (width == 0)
+		return index < full;
+	return index == full && width <= merkle_tile_width(size, tl);
+}
+
+int
+audit_read_tile(struct audit *a, int level, uint64_t index, unsigned width,
+    unsigned char **data, size_t *len)
+{
+	if (a->seq_store != NULL && !audit_shared_has(a, level, index, width)) {
+		errno = ENOENT;
+		return -1;
+	}
+	return audit_tile_get(a, level, index, width, data, len);
 }
 
 /* ---- proofs and checkpoints ----------------------------------------- */
@@ -2385,8 +2414,8 @@ audit_shared_node(void *ctx, unsigned level, uint64_t index, merkle_hash out)
 	    ((width = merkle_tile_width(at->size, tl)) == 0 || pos + count > width)))
 		return -1;
 	/* A partial tile gives way to its full tile, which begins with it. */
-	if (audit_read_tile(at->a, (int)tl, tile, width, &data, &len) != 0 &&
-	    (width == 0 || audit_read_tile(at->a, (int)tl, tile, 0, &data,
+	if (audit_tile_get(at->a, (int)tl, tile, width, &data, &len) != 0 &&
+	    (width == 0 || audit_tile_get(at->a, (int)tl, tile, 0, &data,
 	    &len) != 0))
 		return -1;
 	rc = len >= (size_t)(pos + count) * MERKLE_HASH_LEN ? 0 : -1;

@@ -193,7 +193,8 @@ int audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len);
 int audit_ready(struct audit *a);
 /* The tile or entry bundle (level MERKLE_TILE_ENTRIES) at (index, width)
  * as tlog-tiles names it (width 0: the full one); *data malloc'd. 0, or
- * -1 with errno ENOENT when there is none such. */
+ * -1 with errno ENOENT when there is none such (in a shared log: none in
+ * the checkpoint this node serves). */
 int audit_read_tile(struct audit *a, int level, uint64_t index,
     unsigned width, unsigned char **data, size_t *len);
 
