@@ -222,7 +222,12 @@ awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 
 bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
 bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"
-[ -z "${readerpid:-}" ] || echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
+if [ -n "${readerpid:-}" ]; then
+	echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
+	# What reached the database: each node reads a tile once, then its cache.
+	[ "${STORE:-sqlite}" != postgresql ] || echo "  of which read from PostgreSQL:" \
+	    "$(sql "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'audit_tiles'")"
+fi
 non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
 [ -z "$non2xx" ] || echo "gateway: $non2xx"
 awk -v n="$accepted" -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" \

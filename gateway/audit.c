@@ -1090,6 +1090,29 @@ audit_retry(struct audit *a)
 	    (unsigned long long)a->size);
 }
 
+/* Takes every append waiting, and whether the log is stopping; called
+ * with qmu held, returns with it released. */
+static struct audit_req *
+audit_take(struct audit *a, int *stop)
+{
+	struct audit_req *batch = a->head;
+
+	a->head = NULL;
+	a->tail = &a->head;
+	*stop = a->stopping;
+	pthread_mutex_unlock(&a->qmu);
+	return batch;
+}
+
+/* Takes qmu back; whether the sequencer ends: stopping, and nothing was
+ * in this turn or came since. */
+static int
+audit_done(struct audit *a, int stop, const struct audit_req *batch)
+{
+	pthread_mutex_lock(&a->qmu);
+	return stop && a->head == NULL && batch == NULL;
+}
+
 static void *
 audit_run(void *arg)
 {
@@ -1121,11 +1144,7 @@ audit_run(void *arg)
 			audit_deadline(&ts, next_cp);
 			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
 		}
-		batch = a->head;
-		a->head = NULL;
-		a->tail = &a->head;
-		stop = a->stopping;
-		pthread_mutex_unlock(&a->qmu);
+		batch = audit_take(a, &stop);
 
 		if (batch != NULL)
 			audit_write_batch(a, batch);
@@ -1146,8 +1165,7 @@ audit_run(void *arg)
 			next_cp = clock_mono_ms() + a->interval_ms;
 		}
 
-		pthread_mutex_lock(&a->qmu);
-		if (stop && a->head == NULL && batch == NULL)
+		if (audit_done(a, stop, batch))
 			break;
 	}
 	pthread_mutex_unlock(&a->qmu);
@@ -1977,11 +1995,7 @@ audit_shared_run(void *arg)
 			audit_deadline(&ts, next_tick);
 			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
 		}
-		batch = a->head;
-		a->head = NULL;
-		a->tail = &a->head;
-		stop = a->stopping;
-		pthread_mutex_unlock(&a->qmu);
+		batch = audit_take(a, &stop);
 
 		if (batch != NULL)
 			audit_complete_batch(batch, audit_shared_write(a, batch));
@@ -1990,8 +2004,7 @@ audit_shared_run(void *arg)
 			next_tick = clock_mono_ms() + a->interval_ms;
 		}
 
-		pthread_mutex_lock(&a->qmu);
-		if (stop && a->head == NULL && batch == NULL)
+		if (audit_done(a, stop, batch))
 			break;
 	}
 	pthread_mutex_unlock(&a->qmu);

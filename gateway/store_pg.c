@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2749,40 +2750,22 @@ pg_batch_offset(const void *arg, size_t i)
 	return (int64_t)((const struct pg_audit_batch *)arg)->rows[i];
 }
 
-/* Member `which` of the access row i (0 subject, 1 mandate, 2 mediator,
- * 3 helper); "" for none. */
+/* One text column of the batch's access rows: the subject, the mandate,
+ * the mediator or the helper of each entry about a subject. */
+struct pg_batch_column {
+	const struct pg_audit_batch *b;
+	size_t member;          /* offsetof(struct store_audit_entry, ...) */
+};
+
+/* Member of access row i; "" for none. */
 static const char *
-pg_batch_member(const struct pg_audit_batch *b, size_t i, int which)
+pg_batch_text(const void *arg, size_t i)
 {
-	const struct store_audit_entry *e = &b->e[b->rows[i]];
-	const char *v = which == 0 ? e->subject : which == 1 ? e->mandate :
-	    which == 2 ? e->mediator : e->helper;
+	const struct pg_batch_column *c = arg;
+	const struct store_audit_entry *e = &c->b->e[c->b->rows[i]];
+	const char *v = *(const char *const *)((const char *)e + c->member);
 
 	return v != NULL ? v : "";
-}
-
-static const char *
-pg_batch_subject(const void *arg, size_t i)
-{
-	return pg_batch_member(arg, i, 0);
-}
-
-static const char *
-pg_batch_mandate(const void *arg, size_t i)
-{
-	return pg_batch_member(arg, i, 1);
-}
-
-static const char *
-pg_batch_mediator(const void *arg, size_t i)
-{
-	return pg_batch_member(arg, i, 2);
-}
-
-static const char *
-pg_batch_helper(const void *arg, size_t i)
-{
-	return pg_batch_member(arg, i, 3);
 }
 
 static void
@@ -2810,12 +2793,21 @@ pg_batch_fill(struct pg_audit_batch *b)
 		if (b->e[i].subject != NULL)
 			b->rows[b->nrows++] = i;
 	}
+	/* The access rows' text columns: their parameter, and the member. */
+	static const size_t text[][2] = {
+		{ 1, offsetof(struct store_audit_entry, subject) },
+		{ 3, offsetof(struct store_audit_entry, mandate) },
+		{ 4, offsetof(struct store_audit_entry, mediator) },
+		{ 5, offsetof(struct store_audit_entry, helper) },
+	};
+
 	b->arrays[0] = pg_text_array(b->n, pg_batch_hex, b);
-	b->arrays[1] = pg_text_array(b->nrows, pg_batch_subject, b);
 	b->arrays[2] = pg_int_array(b->nrows, pg_batch_offset, b);
-	b->arrays[3] = pg_text_array(b->nrows, pg_batch_mandate, b);
-	b->arrays[4] = pg_text_array(b->nrows, pg_batch_mediator, b);
-	b->arrays[5] = pg_text_array(b->nrows, pg_batch_helper, b);
+	for (size_t i = 0; i < 4; i++) {
+		struct pg_batch_column c = { b, text[i][1] };
+
+		b->arrays[text[i][0]] = pg_text_array(b->nrows, pg_batch_text, &c);
+	}
 	for (size_t i = 0; i < 6; i++)
 		if (b->arrays[i] == NULL)
 			return -1;
