@@ -22,6 +22,7 @@
 #include "merkle.h"
 
 struct event_base;
+struct store;
 
 /* What an entry records (contract §5, docs/api.md). 0 names none: the
  * entry says null, as it does for any field left out. */
@@ -117,7 +118,6 @@ struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errle
  * store (no audit_anchor.h). NULL with err, also for an origin the store
  * knows as one node's log, or a stored checkpoint that is not this log's
  * (another origin or key). */
-struct store;
 struct audit *audit_open_shared(const struct config_audit *cfg,
     struct store *seq, struct store *reader, char *err, size_t errlen);
 /* audit_open, refusing also a log that does not extend `head` (when not
