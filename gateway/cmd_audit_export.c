@@ -146,9 +146,8 @@ export_shared(const struct config *cfg, const char *to)
 	}
 	if (mkdir(to, 0700) != 0 ||
 	    (dirfd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "tellonce " EXPORT_WHO ": %s: %s%s\n", to,
-		    strerror(errno), errno == EEXIST ? " (give a new directory)" :
-		    "");
+		fprintf(stderr, "tellonce " EXPORT_WHO ": %s: %s\n", to,
+		    strerror(errno));
 		store_close(st);
 		return -1;
 	}
@@ -158,9 +157,24 @@ export_shared(const struct config *cfg, const char *to)
 	return rc == 0 ? cmd_audit_verified(EXPORT_WHO, to, size) : -1;
 }
 
+/* The configuration without its secrets, as `tellonce backup` reads it;
+ * NULL (printed) when it does not load. */
+static struct config *
+export_config_offline(const char *path)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = config_load_offline(path, &errs);
+
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	config_errors_free(&errs);
+	return cfg;
+}
+
 /* An SQLite store names one gateway's directory log, which is copied
- * without opening the store; the nodes on a PostgreSQL store keep theirs
- * in it (store_audit_shared). */
+ * without a secret or the store; the nodes on a PostgreSQL store keep
+ * theirs in it (store_audit_shared), which takes the configuration with
+ * its secrets (the store's password), as the gateway reads it. */
 int
 cmd_audit_export(int argc, char **argv)
 {
@@ -170,10 +184,23 @@ cmd_audit_export(int argc, char **argv)
 
 	if (path == NULL || argc != 3 || dir == path || dir[0] == '-')
 		return cmd_usage_error(EXPORT_WHO, "needs -c FILE and DIR");
-	if ((cfg = cmd_load_config(path)) == NULL)
+	/* Said before anything is read, and without the advice to remove
+	 * it that a failed export gives. */
+	if (access(dir, F_OK) == 0) {
+		fprintf(stderr, "tellonce " EXPORT_WHO ": %s exists (give a new "
+		    "directory)\n", dir);
 		return CMD_FAIL;
-	rc = store_scheme_find(cfg->gateway.store)->is_path ?
-	    cmd_audit_copy(EXPORT_WHO, cfg, dir) : export_shared(cfg, dir);
+	}
+	if ((cfg = export_config_offline(path)) == NULL)
+		return CMD_FAIL;
+	if (store_scheme_find(cfg->gateway.store)->is_path) {
+		rc = cmd_audit_copy(EXPORT_WHO, cfg, dir);
+	} else {
+		config_free(cfg);
+		if ((cfg = cmd_load_config(path)) == NULL)
+			return CMD_FAIL;
+		rc = export_shared(cfg, dir);
+	}
 	config_free(cfg);
 	if (rc != 0)
 		fprintf(stderr, "tellonce " EXPORT_WHO ": %s is incomplete: "
