@@ -70,9 +70,10 @@ const struct cmd cmd_table[] = {
 	  "\n"
 	  "Writes the log as of its last signed checkpoint: the checkpoint,\n"
 	  "the hash tiles and the entry bundles (C2SP tlog-tiles), read from\n"
-	  "the PostgreSQL store that the nodes share or copied from the audit\n"
-	  "directory of an SQLite gateway, while the gateways serve; then\n"
-	  "verifies it. `tellonce audit verify DIR --key VKEY` and any\n"
+	  "the PostgreSQL store that the nodes share (the configuration's\n"
+	  "secrets are read, as the gateway reads them) or copied from the\n"
+	  "audit directory of an SQLite gateway (no secret read), while the\n"
+	  "gateways serve; then verifies it. `tellonce audit verify DIR --key VKEY` and any\n"
 	  "tlog-tiles client read DIR. Exit 0, or 1 with nothing usable in DIR.\n" },
 	{ "audit verify-subject", "FILE --key VKEY",
 	  "check an access-log answer offline", cmd_audit_verify_subject,
