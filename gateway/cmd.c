@@ -73,8 +73,9 @@ const struct cmd cmd_table[] = {
 	  "the PostgreSQL store that the nodes share (the configuration's\n"
 	  "secrets are read, as the gateway reads them) or copied from the\n"
 	  "audit directory of an SQLite gateway (no secret read), while the\n"
-	  "gateways serve; then verifies it. `tellonce audit verify DIR --key VKEY` and any\n"
-	  "tlog-tiles client read DIR. Exit 0, or 1 with nothing usable in DIR.\n" },
+	  "gateways serve; then verifies it. `tellonce audit verify DIR\n"
+	  "--key VKEY` and any tlog-tiles client read DIR.\n"
+	  "Exit 0, or 1 with nothing usable in DIR.\n" },
 	{ "audit verify-subject", "FILE --key VKEY",
 	  "check an access-log answer offline", cmd_audit_verify_subject,
 	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"
