@@ -243,14 +243,28 @@ cmd_config_arg(int argc, char **argv)
 	return NULL;
 }
 
-struct config *
-cmd_load_config(const char *path)
+/* The configuration at path loaded by `load`, its errors printed. */
+static struct config *
+cmd_load_with(const char *path,
+    struct config *(*load)(const char *, struct config_errors *))
 {
 	struct config_errors errs = { 0 };
-	struct config *cfg = config_load(path, &errs);
+	struct config *cfg = load(path, &errs);
 
 	if (cfg == NULL)
 		config_errors_print(&errs, stderr);
 	config_errors_free(&errs);
 	return cfg;
+}
+
+struct config *
+cmd_load_config(const char *path)
+{
+	return cmd_load_with(path, config_load);
+}
+
+struct config *
+cmd_load_config_offline(const char *path)
+{
+	return cmd_load_with(path, config_load_offline);
 }

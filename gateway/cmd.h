@@ -85,5 +85,8 @@ const char *cmd_config_arg(int argc, char **argv);
 /* Loads the configuration at path, printing its errors to stderr; NULL
  * then. */
 struct config *cmd_load_config(const char *path);
+/* The same without reading any secret (config_load_offline), for the
+ * commands that need none. */
+struct config *cmd_load_config_offline(const char *path);
 
 #endif

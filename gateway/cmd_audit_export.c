@@ -157,20 +157,6 @@ export_shared(const struct config *cfg, const char *to)
 	return rc == 0 ? cmd_audit_verified(EXPORT_WHO, to, size) : -1;
 }
 
-/* The configuration without its secrets, as `tellonce backup` reads it;
- * NULL (printed) when it does not load. */
-static struct config *
-export_config_offline(const char *path)
-{
-	struct config_errors errs = { 0 };
-	struct config *cfg = config_load_offline(path, &errs);
-
-	if (cfg == NULL)
-		config_errors_print(&errs, stderr);
-	config_errors_free(&errs);
-	return cfg;
-}
-
 /* An SQLite store names one gateway's directory log, which is copied
  * without a secret or the store; the nodes on a PostgreSQL store keep
  * theirs in it (store_audit_shared), which takes the configuration with
@@ -191,7 +177,7 @@ cmd_audit_export(int argc, char **argv)
 		    "directory)\n", dir);
 		return CMD_FAIL;
 	}
-	if ((cfg = export_config_offline(path)) == NULL)
+	if ((cfg = cmd_load_config_offline(path)) == NULL)
 		return CMD_FAIL;
 	if (store_scheme_find(cfg->gateway.store)->is_path) {
 		rc = cmd_audit_copy(EXPORT_WHO, cfg, dir);

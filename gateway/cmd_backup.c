@@ -120,7 +120,6 @@ cmd_backup_audit(const struct config *cfg, const char *dir)
 int
 cmd_backup(int argc, char **argv)
 {
-	struct config_errors errs = { 0 };
 	const char *path = NULL, *dir = NULL;
 	struct config *cfg;
 	int rc = CMD_FAIL;
@@ -137,12 +136,8 @@ cmd_backup(int argc, char **argv)
 	if (path == NULL || dir == NULL)
 		return cmd_usage_error("backup", "needs -c FILE and DIR");
 	/* The store and the log's directory are all it needs: no secret. */
-	if ((cfg = config_load_offline(path, &errs)) == NULL) {
-		config_errors_print(&errs, stderr);
-		config_errors_free(&errs);
+	if ((cfg = cmd_load_config_offline(path)) == NULL)
 		return CMD_FAIL;
-	}
-	config_errors_free(&errs);
 	if (mkdir(dir, 0700) != 0) {
 		fprintf(stderr, "tellonce backup: %s: %s%s\n", dir, strerror(errno),
 		    errno == EEXIST ? " (give a new directory)" : "");
