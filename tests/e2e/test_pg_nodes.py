@@ -13,6 +13,7 @@ after is consistent with the last (consistency proofs from each node,
 checked by the independent verifier), and `tellonce audit export` writes
 out a log that `tellonce audit verify` and the verifier accept."""
 import base64
+import json
 import os
 import re
 import shutil
@@ -178,6 +179,11 @@ def pushes_over_three_nodes_are_delivered_once_each_in_order():
 @test
 def every_node_serves_the_same_log():
     s = st()
+    # Alice's entries came from all three nodes (the first test); the
+    # portal's link to her is one more, on C.
+    r = s.call("c", "portal", "POST", "/v1/links", {"local_id": "p-alice",
+                                                    "pivot": ALICE_PIVOT})
+    check(r.status in (200, 201), "portal link: %r" % r)
     note = one_log(s, s.nodes)
     size, root = signed(s, note)
     check(size > 300, "the links, consents, pushes and deliveries: %d entries" % size)
@@ -192,6 +198,15 @@ def every_node_serves_the_same_log():
         answers = [gw.call("GET", "/v1/audit/entry?index=%d" % index) for gw in s.nodes]
         eq({a.status for a in answers}, {200}, "entry %d on every node" % index)
         eq(len({a.raw for a in answers}), 1, "entry %d alike on every node" % index)
+    logs = [s.call(name, "portal", "GET", "/v1/access-log?subject=p-alice")
+            for name in "abc"]
+    eq([a.status for a in logs], [200] * 3, "the access log on every node")
+    eq(len({json.dumps(a.json, sort_keys=True) for a in logs}), 1,
+       "the access log alike on every node")
+    entries = logs[0].json["entries"]
+    check({"link", "consent.grant", "consent.revoke", "fetch"} <=
+          {e["type"] for e in entries}, "alice's entries from A, B and C")
+    check(all(e["inclusion_proof"] for e in entries), "each proven in the checkpoint")
     pushes = sum(e["type"] == "push" for e in s.pg.audit_entries())
     check(pushes >= 300, "the three nodes' push entries, %d, in the one log" % pushes)
 
