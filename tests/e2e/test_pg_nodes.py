@@ -4,7 +4,7 @@ revoked on C denies the next fetch on A. Pushes spread over the three are
 each delivered once per idempotency key, in order per subject, never two
 deliveries of one stream in flight at once (the subscribers see no
 duplicate). The three append to one audit log, and every node serves the
-same checkpoint, tiles, entries and proofs. Then the node that signs the
+same checkpoint, tiles, entries, proofs and access log. Then the node that signs the
 log is killed with SIGKILL while sixteen clients push: every 202 is
 delivered, the deliveries it had leased and its signer role are taken
 over by the others, and the times that took are printed
