@@ -814,10 +814,10 @@ test_audit_shared_append(void)
 		    STORE_OK);
 		CHECK_STR(mediator ? mediator : "", "med");
 		CHECK_STR(helper ? helper : "", "h1");
-		CHECK_INT(store_access_mandate(a, SUBJ_A, 0, &mediator, &helper),
-		    STORE_NOT_FOUND);
 		free(mediator);
 		free(helper);
+		CHECK_INT(store_access_mandate(a, SUBJ_A, 0, &mediator, &helper),
+		    STORE_NOT_FOUND);
 	}
 out:
 	store_close(a);
