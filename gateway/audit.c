@@ -1828,8 +1828,8 @@ audit_shared_seen(struct audit *a, struct store_audit_state *s)
 	    sizeof(why)) != 0 || strcmp(cp.origin, a->origin) != 0 ||
 	    cp.size != s->size || memcmp(cp.root, s->root, MERKLE_HASH_LEN) != 0) {
 		log_ratelimited(LOG_LEVEL_ERROR, "audit: the stored checkpoint "
-		    "of size %llu is not this log's (%s); still serving %llu",
-		    (unsigned long long)s->size, why, (unsigned long long)have);
+		    "of size %llu is not this log's (%s); not serving it",
+		    (unsigned long long)s->size, why);
 		free(s->note);
 		return;
 	}
@@ -2043,14 +2043,16 @@ audit_shared_load(struct audit *a, char *err, size_t errlen)
 {
 	struct store_audit_state s;
 	uint64_t size;
+	int stored;
 
 	if (store_audit_state(a->seq_store, &s) != STORE_OK) {
 		snprintf(err, errlen, "the store cannot be read");
 		return -1;
 	}
 	size = s.size;
+	stored = s.note != NULL;
 	audit_shared_seen(a, &s);
-	if (size > 0 && a->checkpoint == NULL) {
+	if (stored && a->checkpoint == NULL) {
 		snprintf(err, errlen, "the stored checkpoint of %llu entries is "
 		    "not signed by this log's keys for origin %s (another "
 		    "origin or signing key? a rotated key's verifier key goes in "
