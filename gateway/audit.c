@@ -1802,15 +1802,38 @@ audit_shared_write(struct audit *a, struct audit_req *batch)
 	return rc;
 }
 
-/* Takes the stored checkpoint as the one this node serves, once its
- * signature and body check (an integrator with another key or origin
- * would not pass), and the entries sequenced as the log's size. Takes
- * s->note. */
-static void
-audit_shared_seen(struct audit *a, struct store_audit_state *s)
+/* Whether the stored note is this log's checkpoint of (s->size,
+ * s->root): signed by one of its keys, for its origin. */
+static int
+audit_shared_trusted(struct audit *a, const struct store_audit_state *s,
+    char *why, size_t len)
 {
 	struct checkpoint cp;
-	char why[256];
+	size_t n = strlen(s->note);
+
+	if (checkpoint_verify_keys(s->note, n, a->trusted, a->ntrusted, why,
+	    len) != 0 || checkpoint_parse(s->note, n, &cp, why, len) != 0)
+		return 0;
+	if (strcmp(cp.origin, a->origin) != 0) {
+		snprintf(why, len, "origin %.200s", cp.origin);
+		return 0;
+	}
+	if (cp.size != s->size || memcmp(cp.root, s->root, MERKLE_HASH_LEN) != 0) {
+		snprintf(why, len, "its body is not the stored size and root");
+		return 0;
+	}
+	return 1;
+}
+
+/* Takes the stored checkpoint as the one this node serves, once it is
+ * this log's (an integrator with another key or origin would not pass),
+ * and the entries sequenced as the log's size. Takes s->note. 0, or -1
+ * (logged) when the stored checkpoint is not this log's: this node must
+ * then neither serve nor extend it. */
+static int
+audit_shared_seen(struct audit *a, struct store_audit_state *s)
+{
+	char why[256] = "";
 	uint64_t have;
 
 	pthread_mutex_lock(&a->tmu);
@@ -1820,20 +1843,17 @@ audit_shared_seen(struct audit *a, struct store_audit_state *s)
 	pthread_mutex_unlock(&a->tmu);
 	if (s->note == NULL || have == s->size) {
 		free(s->note);
-		return;
+		return 0;
 	}
-	if (checkpoint_verify_keys(s->note, strlen(s->note), a->trusted,
-	    a->ntrusted, why, sizeof(why)) != 0 ||
-	    checkpoint_parse(s->note, strlen(s->note), &cp, why,
-	    sizeof(why)) != 0 || strcmp(cp.origin, a->origin) != 0 ||
-	    cp.size != s->size || memcmp(cp.root, s->root, MERKLE_HASH_LEN) != 0) {
+	if (!audit_shared_trusted(a, s, why, sizeof(why))) {
 		log_ratelimited(LOG_LEVEL_ERROR, "audit: the stored checkpoint "
-		    "of size %llu is not this log's (%s); not serving it",
-		    (unsigned long long)s->size, why);
+		    "of size %llu is not this log's (%s); not serving or "
+		    "extending it", (unsigned long long)s->size, why);
 		free(s->note);
-		return;
+		return -1;
 	}
 	audit_set_checkpoint(a, s->note, s->size, s->root);
+	return 0;
 }
 
 /* Rebuilds the integrator's tree as of the stored checkpoint (size,
@@ -1960,8 +1980,8 @@ audit_shared_tick(struct audit *a)
 	from = s.size;
 	memcpy(root, s.root, MERKLE_HASH_LEN);
 	fresh = s.note == NULL;
-	audit_shared_seen(a, &s);
-	if (store_audit_lead(a->seq_store) != STORE_OK) {
+	if (audit_shared_seen(a, &s) != 0 ||
+	    store_audit_lead(a->seq_store) != STORE_OK) {
 		a->integrated = 0;
 		return;
 	}
@@ -2043,16 +2063,13 @@ audit_shared_load(struct audit *a, char *err, size_t errlen)
 {
 	struct store_audit_state s;
 	uint64_t size;
-	int stored;
 
 	if (store_audit_state(a->seq_store, &s) != STORE_OK) {
 		snprintf(err, errlen, "the store cannot be read");
 		return -1;
 	}
 	size = s.size;
-	stored = s.note != NULL;
-	audit_shared_seen(a, &s);
-	if (stored && a->checkpoint == NULL) {
+	if (audit_shared_seen(a, &s) != 0) {
 		snprintf(err, errlen, "the stored checkpoint of %llu entries is "
 		    "not signed by this log's keys for origin %s (another "
 		    "origin or signing key? a rotated key's verifier key goes in "
