@@ -1925,14 +1925,14 @@ audit_shared_integrate(struct audit *a)
 
 /* Stores what the tree filled and its signed checkpoint, if the stored
  * one is still (from, from_root). 0, or -1 (logged): the tree must then
- * be restored from what is stored. */
+ * be restored from what is stored, which also drops what a failure here
+ * left pending. */
 static int
 audit_shared_publish(struct audit *a, uint64_t from, const merkle_hash from_root)
 {
 	const char **paths;
 	struct store_blob *tiles;
-	struct store_audit_publish p = { .from_size = from, .from_root = from_root,
-	    .size = a->tree->size };
+	struct store_audit_publish p;
 	merkle_hash root;
 	enum store_status rc = STORE_ERROR;
 	char *note = NULL;
