@@ -59,7 +59,11 @@
 /* Entries an integrator adds to its tree before it publishes: bounds the
  * tiles it holds for the transaction after a long time without one. */
 #define AUDIT_INTEGRATE_MAX 65536
-#define AUDIT_INTEGRATE_READ 1024     /* entries read from the store at once */
+#define AUDIT_INTEGRATE_READ 256      /* entries read from the store at once */
+/* Full tiles and bundles an integrator holds before it stores them ahead
+ * of its checkpoint: bounds its memory and its statements (a bundle is
+ * up to about 150 KiB) whatever the backlog. */
+#define AUDIT_FLUSH_TILES 8
 
 /* A tile or bundle the integrator wrote, stored with its next checkpoint. */
 struct audit_tile {
@@ -138,12 +142,18 @@ struct audit {
 
 	/* The log of several nodes, in a shared store (store_audit_shared);
 	 * all NULL for a directory. The tree above is then the integrator's,
-	 * used by the sequencer thread alone, and `checkpoint` and the fields
+	 * used by the integrator thread alone, and `checkpoint` and the fields
 	 * after it are the last checkpoint stored, as this node last read
 	 * it; `size` also counts the entries sequenced beyond it. */
-	struct store *seq_store;    /* borrowed; the sequencer's, whose session
-	                             * holds the integrator's lock */
+	struct store *seq_store;    /* borrowed; the sequencer's appends */
+	struct store *lead_store;   /* borrowed; the integrator thread's, whose
+	                             * session holds the integrator's role */
 	struct store *read_store;   /* borrowed; under rmu */
+	pthread_t integrator;       /* off the sequencer: appends never wait
+	                             * for an integration */
+	int integrator_running;
+	pthread_cond_t icond;       /* with qmu: wakes it for its last turn */
+	int final;                  /* under qmu: the sequencer has stopped */
 	pthread_mutex_t rmu;
 	struct audit_cache *cache;  /* owned */
 	struct audit_tile *pending; /* owned */
@@ -1563,6 +1573,7 @@ audit_free(struct audit *a)
 	pthread_mutex_destroy(&a->tmu);
 	pthread_mutex_destroy(&a->rmu);
 	pthread_cond_destroy(&a->qcond);
+	pthread_cond_destroy(&a->icond);
 	audit_shared_drop_pending(a);
 	free(a->pending);
 	audit_cache_free(a->cache);
@@ -1587,6 +1598,7 @@ audit_init_sync(struct audit *a)
 		return -1;
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->qcond, &ca);
+	pthread_cond_init(&a->icond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&a->qmu, NULL);
 	pthread_mutex_init(&a->tmu, NULL);
@@ -1710,7 +1722,8 @@ audit_check_head(struct audit *a, const struct audit_head *head, char *err,
  *
  * In a shared store (docs/deployment.md): every node's sequencer gives its
  * batches their indexes in the store (store_audit_append), durable when
- * that commits; the one node whose session holds the integrator's lock
+ * that commits. Each node's integrator thread reads the stored checkpoint
+ * once an interval; the one whose session holds the integrator's lock
  * grows the tree from the stored entries with the code above, and stores
  * the tiles it filled and a signed checkpoint in one transaction that
  * only commits if the last stored checkpoint is the one its tree grew
@@ -1738,6 +1751,42 @@ audit_shared_get(struct audit *a, const char *path, unsigned char **data,
 	return 0;
 }
 
+static void
+audit_shared_drop_pending(struct audit *a)
+{
+	for (size_t i = 0; i < a->npending; i++)
+		free(a->pending[i].blob.data);
+	a->npending = 0;
+}
+
+/* Stores the pending tiles and, with note, the checkpoint of the tree
+ * that grew from (from, from_root) to root (store_audit_publish); drops
+ * them from memory either way. */
+static enum store_status
+audit_shared_store(struct audit *a, const char *note, uint64_t from,
+    const merkle_hash from_root, const merkle_hash root)
+{
+	const char **paths = calloc(a->npending + 1, sizeof(*paths));
+	struct store_blob *tiles = calloc(a->npending + 1, sizeof(*tiles));
+	enum store_status rc = STORE_ERROR;
+
+	if (paths != NULL && tiles != NULL) {
+		for (size_t i = 0; i < a->npending; i++) {
+			paths[i] = a->pending[i].path;
+			tiles[i] = a->pending[i].blob;
+		}
+		rc = store_audit_publish(a->lead_store,
+		    &(struct store_audit_publish){ paths, tiles, a->npending,
+		    from, a->tree->size, from_root, root, note });
+	}
+	free(paths);
+	free(tiles);
+	audit_shared_drop_pending(a);
+	return rc;
+}
+
+/* Keeps a tile for the integrator's next store; full ones go ahead of
+ * the checkpoint once AUDIT_FLUSH_TILES wait. 0 or -1. */
 static int
 audit_shared_put(struct audit *a, const char *path, const void *data,
     size_t len)
@@ -1758,16 +1807,9 @@ audit_shared_put(struct audit *a, const char *path, const void *data,
 	memcpy(t->blob.data, data, len);
 	t->blob.len = len;
 	snprintf(t->path, sizeof(t->path), "%s", path);
-	a->npending++;
-	return 0;
-}
-
-static void
-audit_shared_drop_pending(struct audit *a)
-{
-	for (size_t i = 0; i < a->npending; i++)
-		free(a->pending[i].blob.data);
-	a->npending = 0;
+	if (++a->npending < AUDIT_FLUSH_TILES || strstr(path, ".p/") != NULL)
+		return 0;
+	return audit_shared_store(a, NULL, 0, NULL, NULL) == STORE_OK ? 0 : -1;
 }
 
 /* Gives the batch its indexes in the store, with its access rows. 0, or
@@ -1876,7 +1918,7 @@ audit_shared_restore(struct audit *a, uint64_t size, const merkle_hash root)
 		log_error("audit: cannot take over the shared log: %s", err);
 		return -1;
 	}
-	if (size > at && (store_audit_entries(a->seq_store, at,
+	if (size > at && (store_audit_entries(a->lead_store, at,
 	    (size_t)(size - at), &list, &n) != STORE_OK || n != size - at)) {
 		store_blobs_free(list, n);
 		return -1;
@@ -1907,7 +1949,7 @@ audit_shared_integrate(struct audit *a)
 	int rc = 0;
 
 	while (rc == 0 && a->tree->size < stop) {
-		if (store_audit_entries(a->seq_store, a->tree->size,
+		if (store_audit_entries(a->lead_store, a->tree->size,
 		    AUDIT_INTEGRATE_READ, &list, &n) != STORE_OK)
 			return -1;
 		for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1930,29 +1972,13 @@ audit_shared_integrate(struct audit *a)
 static int
 audit_shared_publish(struct audit *a, uint64_t from, const merkle_hash from_root)
 {
-	const char **paths;
-	struct store_blob *tiles;
-	struct store_audit_publish p;
 	merkle_hash root;
-	enum store_status rc = STORE_ERROR;
-	char *note = NULL;
+	enum store_status rc;
+	char *note;
 
 	if (audit_put_partials(a) != 0 || (note = audit_sign(a, root)) == NULL)
 		return -1;
-	paths = calloc(a->npending + 1, sizeof(*paths));
-	tiles = calloc(a->npending + 1, sizeof(*tiles));
-	if (paths != NULL && tiles != NULL) {
-		for (size_t i = 0; i < a->npending; i++) {
-			paths[i] = a->pending[i].path;
-			tiles[i] = a->pending[i].blob;
-		}
-		p = (struct store_audit_publish){ paths, tiles, a->npending,
-		    from, a->tree->size, from_root, root, note };
-		rc = store_audit_publish(a->seq_store, &p);
-	}
-	free(paths);
-	free(tiles);
-	audit_shared_drop_pending(a);
+	rc = audit_shared_store(a, note, from, from_root, root);
 	if (rc == STORE_CONFLICT)
 		log_warn("audit: another node published a checkpoint since "
 		    "size %llu: not publishing %llu, taking the stored one",
@@ -1975,13 +2001,13 @@ audit_shared_tick(struct audit *a)
 	merkle_hash root;
 	int fresh;
 
-	if (store_audit_state(a->seq_store, &s) != STORE_OK)
+	if (store_audit_state(a->lead_store, &s) != STORE_OK)
 		return;
 	from = s.size;
 	memcpy(root, s.root, MERKLE_HASH_LEN);
 	fresh = s.note == NULL;
 	if (audit_shared_seen(a, &s) != 0 ||
-	    store_audit_lead(a->seq_store) != STORE_OK) {
+	    store_audit_lead(a->lead_store) != STORE_OK) {
 		a->integrated = 0;
 		return;
 	}
@@ -2003,32 +2029,62 @@ static void *
 audit_shared_run(void *arg)
 {
 	struct audit *a = arg;
-	int64_t next_tick = clock_mono_ms();
 	struct audit_req *batch;
-	struct timespec ts;
 	int stop;
 
 	pthread_mutex_lock(&a->qmu);
 	for (;;) {
-		while (a->head == NULL && !a->stopping &&
-		    clock_mono_ms() < next_tick) {
-			audit_deadline(&ts, next_tick);
-			pthread_cond_timedwait(&a->qcond, &a->qmu, &ts);
-		}
+		while (a->head == NULL && !a->stopping)
+			pthread_cond_wait(&a->qcond, &a->qmu);
 		batch = audit_take(a, &stop);
-
 		if (batch != NULL)
 			audit_complete_batch(batch, audit_shared_write(a, batch));
-		if (clock_mono_ms() >= next_tick || (stop && batch == NULL)) {
-			audit_shared_tick(a);
-			next_tick = clock_mono_ms() + a->interval_ms;
-		}
-
 		if (audit_done(a, stop, batch))
 			break;
 	}
 	pthread_mutex_unlock(&a->qmu);
 	return NULL;
+}
+
+/* Ticks once a checkpoint interval, and a last time once the sequencer
+ * has stopped, so that a node that holds the role signs its own last
+ * entries before it goes. */
+static void *
+audit_shared_integrator(void *arg)
+{
+	struct audit *a = arg;
+	int64_t next = clock_mono_ms();
+	struct timespec ts;
+	int last;
+
+	pthread_mutex_lock(&a->qmu);
+	do {
+		while (!a->final && clock_mono_ms() < next) {
+			audit_deadline(&ts, next);
+			pthread_cond_timedwait(&a->icond, &a->qmu, &ts);
+		}
+		last = a->final;
+		pthread_mutex_unlock(&a->qmu);
+		audit_shared_tick(a);
+		next = clock_mono_ms() + a->interval_ms;
+		pthread_mutex_lock(&a->qmu);
+	} while (!last);
+	pthread_mutex_unlock(&a->qmu);
+	return NULL;
+}
+
+/* Lets the integrator take its last turn and waits for it. */
+static void
+audit_shared_stop(struct audit *a)
+{
+	if (!a->integrator_running)
+		return;
+	pthread_mutex_lock(&a->qmu);
+	a->final = 1;
+	pthread_cond_signal(&a->icond);
+	pthread_mutex_unlock(&a->qmu);
+	pthread_join(a->integrator, NULL);
+	a->integrator_running = 0;
 }
 
 /* An origin the store remembers a node's own log under (audit_anchor.h)
@@ -2040,7 +2096,7 @@ audit_shared_check_origin(struct audit *a, char *err, size_t errlen)
 	unsigned char root[STORE_ROOT_LEN];
 	uint64_t size;
 
-	switch (store_audit_head_get(a->seq_store, a->origin, &size, root)) {
+	switch (store_audit_head_get(a->lead_store, a->origin, &size, root)) {
 	case STORE_NOT_FOUND:
 		return 0;
 	case STORE_OK:
@@ -2064,7 +2120,7 @@ audit_shared_load(struct audit *a, char *err, size_t errlen)
 	struct store_audit_state s;
 	uint64_t size;
 
-	if (store_audit_state(a->seq_store, &s) != STORE_OK) {
+	if (store_audit_state(a->lead_store, &s) != STORE_OK) {
 		snprintf(err, errlen, "the store cannot be read");
 		return -1;
 	}
@@ -2121,13 +2177,14 @@ audit_new(const struct config_audit *cfg, const char *where, char *err,
 
 struct audit *
 audit_open_shared(const struct config_audit *cfg, struct store *seq,
-    struct store *reader, char *err, size_t errlen)
+    struct store *lead, struct store *reader, char *err, size_t errlen)
 {
 	struct audit *a = audit_new(cfg, "the shared audit log", err, errlen);
 
 	if (a == NULL)
 		return NULL;
 	a->seq_store = seq;
+	a->lead_store = lead;
 	a->read_store = reader;
 	if ((a->cache = audit_cache_new(AUDIT_CACHE_BYTES)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -2136,6 +2193,12 @@ audit_open_shared(const struct config_audit *cfg, struct store *seq,
 	if (audit_shared_check_origin(a, err, errlen) != 0 ||
 	    audit_shared_load(a, err, errlen) != 0)
 		goto fail;
+	if (pthread_create(&a->integrator, NULL, audit_shared_integrator,
+	    a) != 0) {
+		snprintf(err, errlen, "cannot start the integrator");
+		goto fail;
+	}
+	a->integrator_running = 1;
 	if (pthread_create(&a->thread, NULL, audit_shared_run, a) != 0) {
 		snprintf(err, errlen, "cannot start the sequencer");
 		goto fail;
@@ -2144,6 +2207,7 @@ audit_open_shared(const struct config_audit *cfg, struct store *seq,
 	audit_log_start(a);
 	return a;
 fail:
+	audit_shared_stop(a);
 	audit_free(a);
 	return NULL;
 }
@@ -2198,6 +2262,7 @@ audit_close(struct audit *a)
 	pthread_cond_signal(&a->qcond);
 	pthread_mutex_unlock(&a->qmu);
 	pthread_join(a->thread, NULL);
+	audit_shared_stop(a);
 	audit_free(a);
 }
 
@@ -2384,11 +2449,12 @@ audit_tile_get(struct audit *a, int level, uint64_t index, unsigned width,
 	return audit_get(a, path, data, len);
 }
 
-/* Whether the shared log's tile is one of the checkpoint this node
- * serves (or an earlier partial of its last tile): any other is not
- * there yet, or is a partial that gave way to its full tile, and is
- * answered without asking the store, so that readers asking for tiles
- * that do not exist cost the appends nothing. */
+/* Whether the shared log's tile may be in the store, as far as the
+ * checkpoint this node serves tells: its full tiles, the partials of its
+ * last tiles (or earlier ones of them), and each level's next full tile.
+ * Any other is not there yet, or is a partial that gave way to its full
+ * tile, and is answered without asking the store, so that readers asking
+ * for tiles that do not exist cost the appends nothing. */
 static int
 audit_shared_has(struct audit *a, int level, uint64_t index, unsigned width)
 {
@@ -2397,8 +2463,10 @@ audit_shared_has(struct audit *a, int level, uint64_t index, unsigned width)
 
 	audit_checkpoint_time(a, &size);
 	full = audit_full_tiles(size, tl);
+	/* A full tile may be stored ahead of the checkpoint, its partials
+	 * dropped: a reader of this checkpoint then asks for it. */
 	if (width == 0)
-		return index < full;
+		return index <= full;
 	return index == full && width <= merkle_tile_width(size, tl);
 }
 

@@ -110,16 +110,17 @@ struct audit_head {
 struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errlen);
 /* Opens the log that the nodes sharing the store `seq` keep together
  * (store_audit_shared): this node sequences its entries in the store
- * through `seq`, integrates and signs while its session there holds the
- * integrator's role, and reads tiles and entries through `reader` and its
- * cache; cfg->dir is not used. Both stores are borrowed, must outlive the
- * log and are used by it alone. The access index is kept by the appends
+ * through `seq`, integrates and signs through `lead` while that session
+ * holds the integrator's role, and reads tiles and entries through
+ * `reader` and its cache; cfg->dir is not used. Three connections to one
+ * store, borrowed: they must outlive the log and are used by it alone. The access index is kept by the appends
  * themselves (no audit_set_index_hook), and the checkpoints are in the
  * store (no audit_anchor.h). NULL with err, also for an origin the store
  * knows as one node's log, or a stored checkpoint that is not this log's
  * (another origin or key). */
 struct audit *audit_open_shared(const struct config_audit *cfg,
-    struct store *seq, struct store *reader, char *err, size_t errlen);
+    struct store *seq, struct store *lead, struct store *reader, char *err,
+    size_t errlen);
 /* audit_open, refusing also a log that does not extend `head` (when not
  * NULL), the last checkpoint a store saw signed (audit_anchor.h): an
  * older copy of the directory, or another log, with the way out in err.

@@ -186,25 +186,27 @@ cmd_serve_block_signals(sigset_t *set)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-/* The audit log on `st`, the sequencer's store connection: the log the
- * nodes sharing it keep together (which reads through a connection of its
- * own, *reader), or this node's directory, anchored in the store and
- * indexing its entries there. 0, or -1 logged. */
+/* The audit log on stores[0], the sequencer's store connection: the log
+ * the nodes sharing that store keep together, which signs and reads
+ * through two more connections of its own (stores[1], stores[2]), or
+ * this node's directory, anchored in the store and indexing its entries
+ * there. 0, or -1 logged. */
 static int
 cmd_serve_open_audit(struct gateway *gw, const struct config *cfg,
-    struct store *st, struct store **reader)
+    struct store *stores[3])
 {
+	const char *pw = (const char *)cfg->gateway.store_password.data;
 	char err[512];
 
-	if (!store_audit_shared(st)) {
-		if ((gw->audit = audit_anchor_open(&cfg->gateway.audit, st, err,
-		    sizeof(err))) != NULL)
-			access_index_start(gw->audit, st);
-	} else if ((*reader = store_open(cfg->gateway.store,
-	    (const char *)cfg->gateway.store_password.data, err,
-	    sizeof(err))) != NULL) {
-		gw->audit = audit_open_shared(&cfg->gateway.audit, st, *reader,
-		    err, sizeof(err));
+	if (!store_audit_shared(stores[0])) {
+		if ((gw->audit = audit_anchor_open(&cfg->gateway.audit,
+		    stores[0], err, sizeof(err))) != NULL)
+			access_index_start(gw->audit, stores[0]);
+	} else if ((stores[1] = store_open(cfg->gateway.store, pw, err,
+	    sizeof(err))) != NULL && (stores[2] = store_open(cfg->gateway.store,
+	    pw, err, sizeof(err))) != NULL) {
+		gw->audit = audit_open_shared(&cfg->gateway.audit, stores[0],
+		    stores[1], stores[2], err, sizeof(err));
 	}
 	if (gw->audit == NULL) {
 		log_error("audit log: %s", err);
@@ -215,12 +217,12 @@ cmd_serve_open_audit(struct gateway *gw, const struct config *cfg,
 
 /* Binds the listeners as root, drops privileges, then opens what the
  * gateway keeps: the signing key, the audit log's store connections
- * (stores[0], stores[1]) and the audit log. Everything opened after the
+ * (stores[0] to [2]) and the audit log. Everything opened after the
  * drop is opened as gateway.user, so its files stay usable by it. 0, or
  * -1 logged. */
 static int
 cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
-    int *admin_fd, struct store *stores[2])
+    int *admin_fd, struct store *stores[3])
 {
 	char err[512];
 
@@ -247,7 +249,7 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 		log_error("store: %s", err);
 		return -1;
 	}
-	if (cmd_serve_open_audit(gw, cfg, stores[0], &stores[1]) != 0)
+	if (cmd_serve_open_audit(gw, cfg, stores) != 0)
 		return -1;
 	/* The audit keys cannot change on reload (reload.c): this holds for
 	 * the life of the process. */
@@ -285,7 +287,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
-	struct store *stores[2] = { NULL, NULL };
+	struct store *stores[3] = { NULL, NULL, NULL };
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
@@ -336,8 +338,8 @@ out:
 		close(admin_fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
-	store_close(stores[0]);
-	store_close(stores[1]);
+	for (int i = 0; i < 3; i++)
+		store_close(stores[i]);
 	EVP_PKEY_free(gw.signer);
 	free(gw.verifier_keys);
 	curl_global_cleanup();

@@ -543,8 +543,10 @@ struct store_audit_publish {
  * last checkpoint stored is still (from_size, from_root): STORE_CONFLICT,
  * with nothing stored, when another integrator published in between, so
  * that two nodes both believing they sign never publish two checkpoints
- * that do not extend each other. Storing a full tile drops its partial
- * ones. */
+ * that do not extend each other. With note NULL, stores the tiles alone:
+ * full tiles may go ahead of their checkpoint, as they hold what any
+ * integrator would write under their paths. Storing a full tile drops
+ * its partial ones. */
 enum store_status store_audit_publish(struct store *st,
     const struct store_audit_publish *p);
 /* Takes, or confirms that this connection's session still holds, the one

@@ -2983,12 +2983,19 @@ pg_audit_publish_rows(struct pg_store *ps, void *arg)
 	char size[PG_INT_LEN], from[PG_INT_LEN];
 	char root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x",
 	    from_root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x";
-	char *note = pg_bytea_param(p->note, strlen(p->note));
-	const char *v[] = { pg_int(size, (int64_t)p->size), root, note,
-	    pg_int(from, (int64_t)p->from_size), from_root };
+	char *note;
+	const char *v[5];
 	enum store_status rc = STORE_ERROR;
 	int64_t changed;
 
+	if (p->note == NULL)
+		return pg_audit_tiles_put(ps, t);
+	note = pg_bytea_param(p->note, strlen(p->note));
+	v[0] = pg_int(size, (int64_t)p->size);
+	v[1] = root;
+	v[2] = note;
+	v[3] = pg_int(from, (int64_t)p->from_size);
+	v[4] = from_root;
 	encode_hex(p->root, STORE_ROOT_LEN, root + 2);
 	encode_hex(p->from_root, STORE_ROOT_LEN, from_root + 2);
 	if (note != NULL && (p->ntiles == 0 ||

@@ -17,9 +17,9 @@
 #define ORIGIN "shared.test.example/log"
 #define PER_NODE 300
 
-/* One node: its two store connections and its log. */
+/* One node: its three store connections and its log. */
 struct node {
-	struct store *seq, *reader;
+	struct store *seq, *lead, *reader;
 	struct audit *a;
 };
 
@@ -56,10 +56,11 @@ node_open(struct node *n, const char *db, const struct config_audit *cfg,
 	err[0] = '\0';
 	memset(n, 0, sizeof(*n));
 	n->seq = suite_open(db);
+	n->lead = suite_open(db);
 	n->reader = suite_open(db);
-	if (n->seq == NULL || n->reader == NULL)
+	if (n->seq == NULL || n->lead == NULL || n->reader == NULL)
 		return -1;
-	n->a = audit_open_shared(cfg, n->seq, n->reader, err, errlen);
+	n->a = audit_open_shared(cfg, n->seq, n->lead, n->reader, err, errlen);
 	return n->a != NULL ? 0 : -1;
 }
 
@@ -68,6 +69,7 @@ node_close(struct node *n)
 {
 	audit_close(n->a);
 	store_close(n->seq);
+	store_close(n->lead);
 	store_close(n->reader);
 	memset(n, 0, sizeof(*n));
 }
