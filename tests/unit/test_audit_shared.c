@@ -2,7 +2,8 @@
  * database keep together (audit_open_shared): two logs opened on one
  * database, as two nodes, append at once and number their entries as one
  * log; both serve the same checkpoint and proofs; when the signer closes,
- * the other takes over and signs on from its checkpoint. A start under an
+ * the other takes over and signs on from its checkpoint; a backlog left
+ * by nodes that were all down is integrated whole. A start under an
  * origin that names a node's own log, or on a checkpoint signed by
  * another key, is refused. */
 #include <pthread.h>
@@ -219,6 +220,63 @@ out:
 	free(cfg.signing_key.data);
 }
 
+/* Entries sequenced while no node integrated (all were down, say) are
+ * integrated by the next node that takes the role, in one go: its full
+ * tiles go to the store ahead of the checkpoint, a few at a time, and
+ * the log it publishes proves every entry. */
+static void
+test_backlog_integrated(void)
+{
+	enum { BACKLOG = 3000 };
+	struct config_audit cfg = { 0 };
+	struct audit_entry e = { .type = AUDIT_ADMIN, .decision = AUDIT_ALLOW };
+	struct store_audit_entry batch[100];
+	merkle_hash proof[MERKLE_MAX_PROOF], root, leaf;
+	char *json[100], err[512], *text;
+	unsigned char *tile;
+	struct store *st = suite_open("backlog");
+	uint64_t first;
+	struct node a;
+	size_t n, len;
+
+	key_make("backlog", &cfg);
+	for (int b = 0; st != NULL && b < BACKLOG / 100; b++) {
+		for (int i = 0; i < 100; i++) {
+			json[i] = audit_entry_json(&e);
+			batch[i] = (struct store_audit_entry){ json[i],
+			    strlen(json[i]), NULL, NULL, NULL, NULL };
+		}
+		CHECK_INT(store_audit_append(st, batch, 100, &first), STORE_OK);
+		for (int i = 0; i < 100; i++)
+			free(json[i]);
+	}
+	store_close(st);
+	CHECK_INT(node_open(&a, "backlog", &cfg, err, sizeof(err)), 0);
+	if (a.a == NULL)
+		goto out;
+	CHECK_INT(wait_checkpoint(a.a, BACKLOG), 0);
+	/* The last full bundle and its hash tile, stored ahead of the
+	 * checkpoint, and the partial ones of the checkpoint's size. */
+	CHECK_INT(audit_read_tile(a.a, MERKLE_TILE_ENTRIES, 10, 0, &tile, &len),
+	    0);
+	free(tile);
+	CHECK_INT(audit_read_tile(a.a, 0, 10, 0, &tile, &len), 0);
+	CHECK_INT(len, MERKLE_TILE_BYTES);
+	free(tile);
+	CHECK_INT(audit_read_tile(a.a, 0, 11, BACKLOG % 256, &tile, &len), 0);
+	CHECK_INT(len, (BACKLOG % 256) * MERKLE_HASH_LEN);
+	free(tile);
+	CHECK_INT(audit_read_entry(a.a, 2999, &text, &len), 0);
+	merkle_leaf_hash(text, len, leaf);
+	free(text);
+	CHECK_INT(audit_inclusion_proof(a.a, 2999, BACKLOG, proof, &n, root), 0);
+	CHECK_INT(merkle_verify_inclusion(2999, BACKLOG, leaf,
+	    (const merkle_hash *)proof, n, root), 0);
+out:
+	node_close(&a);
+	free(cfg.signing_key.data);
+}
+
 /* An origin the store knows as one node's directory log, or a stored
  * checkpoint another key signed, is refused before anything is signed. */
 static void
@@ -258,6 +316,7 @@ main(int argc, char **argv)
 	suite_start(argv[0]);
 	SUITE_RUN_PG(test_two_nodes_one_log);
 	SUITE_RUN_PG(test_signer_taken_over);
+	SUITE_RUN_PG(test_backlog_integrated);
 	SUITE_RUN_PG(test_refusals);
 	suite_stop();
 	return UNIT_END();
