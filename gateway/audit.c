@@ -1729,6 +1729,9 @@ audit_check_head(struct audit *a, const struct audit_head *head, char *err,
  * only commits if the last stored checkpoint is the one its tree grew
  * from. Every node reads the tiles through its cache. */
 
+/* A tile or bundle from the node's cache, or from the store on a miss
+ * (and cached: what is stored under a path never changes). As
+ * audit_file_read. */
 static int
 audit_shared_get(struct audit *a, const char *path, unsigned char **data,
     size_t *len)
@@ -1751,6 +1754,7 @@ audit_shared_get(struct audit *a, const char *path, unsigned char **data,
 	return 0;
 }
 
+/* Forgets the tiles the integrator wrote and did not store. */
 static void
 audit_shared_drop_pending(struct audit *a)
 {
