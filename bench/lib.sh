@@ -45,9 +45,16 @@ bench_store() {
 	STORE_URL="postgresql:///tellonce?host=$W/pg&user=tellonce"
 }
 
+# The audit section: a directory on SQLite; on PostgreSQL the nodes'
+# one log, in the store.
+bench_audit() {
+	local where="dir: $DATA/audit, "
+	[ "${STORE:-sqlite}" = postgresql ] && where=
+	echo "{${where}origin: bench.tellonce.example/log, signing_key: file:$DATA/audit.key}"
+}
+
 # The gateway section listening on port $1, plus the lines in $2 (indented
-# two spaces: tls, limits, ...); $3 names a node's own audit log when
-# several share the store.
+# two spaces: tls, limits, ...).
 bench_gateway() {
 	cat <<YAML
 gateway:
@@ -57,7 +64,7 @@ gateway:
   store: $STORE_URL
   pseudonym_key: env:TELLONCE_PSEUDONYM_KEY
   admin_token: env:TELLONCE_ADMIN_TOKEN
-  audit: {dir: $DATA/audit${3:-}, origin: bench.tellonce.example/log${3:-}, signing_key: file:$DATA/audit.key}
+  audit: $(bench_audit)
 ${2:-}
 YAML
 }

@@ -20,6 +20,9 @@
 #   STORE=postgresql [NODES=2] bench/push.sh   the store on a PostgreSQL server
 #       of the run's own, shared by NODES gateways, the connections split
 #       among them (contract §9); the CPU is the gateways' together
+#   READERS=N bench/push.sh   N more connections read audit tiles from the
+#       first gateway while wrk pushes (the tiles of the first 64 bundles,
+#       most of them not written yet), to see what readers cost the appends
 DURATION=${1:-10s}
 GOAL_PUSHES=20000
 GOAL_DELIVERIES=10000
@@ -91,7 +94,7 @@ gws=(); gwpids=()
 for n in $(seq "$NODES"); do
 	gw=$(port)
 	gws+=("$gw")
-	{ bench_gateway "$gw" "" "$n"; services; } > "$W/tellonce$n.yaml"
+	{ bench_gateway "$gw"; services; } > "$W/tellonce$n.yaml"
 	"$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
 	gwpids+=($!)
 	pids+=($!)
@@ -174,12 +177,25 @@ cpu_before=$(cpu)
 start=$(date +%s.%N)
 # One wrk per node, the connections and the two threads split among them.
 wrks=()
+if [ "${READERS:-0}" -gt 0 ]; then
+	cat > "$W/tiles.lua" <<'LUA'
+request = function()
+	local n = math.random(0, 63)
+	local kind = math.random(0, 1) == 0 and "entries" or "0"
+	return wrk.format("GET", string.format("/audit/tile/%s/%03d", kind, n))
+end
+LUA
+	wrk -t1 -c"$READERS" -d"$DURATION" -s "$W/tiles.lua" "http://127.0.0.1:$GW" \
+	    > "$W/tiles.txt" &
+	readerpid=$!
+fi
 for gw in "${gws[@]}"; do
 	BENCH_NODE=$gw wrk -t$(( NODES > 1 ? 1 : 2 )) -c$(( CONNS / NODES )) -d"$DURATION" \
 	    --latency -s "$W/push.lua" "http://127.0.0.1:$gw" > "$W/wrk$gw.txt" &
 	wrks+=($!)
 done
 wait "${wrks[@]}"
+[ -z "${readerpid:-}" ] || wait "$readerpid"
 out=$(cat "$W"/wrk*.txt)
 pushed_at=$(date +%s.%N)
 cpu_pushed=$(cpu)
@@ -206,6 +222,12 @@ awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 
 bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
 bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"
+if [ -n "${readerpid:-}" ]; then
+	echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
+	# What reached the database: each node reads a tile once, then its cache.
+	[ "${STORE:-sqlite}" != postgresql ] || echo "  of which read from PostgreSQL:" \
+	    "$(sql "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'audit_tiles'")"
+fi
 non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
 [ -z "$non2xx" ] || echo "gateway: $non2xx"
 awk -v n="$accepted" -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" \

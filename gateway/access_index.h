@@ -9,7 +9,9 @@
 #include "store.h"
 
 /* Indexes every batch of entries about a subject before the sequencer
- * writes it, through st (borrowed; it must outlive the log); a batch the
+ * writes it, through st (borrowed; it must outlive the log), for a log
+ * in a directory (the log the nodes on PostgreSQL share indexes its
+ * entries in the transaction that appends them, audit_open_shared); a batch the
  * store cannot index is not written, its appends fail. A row whose
  * entry a crash lost points at an index a later entry takes: the access
  * log drops it, the later entry's commitment not being the subject's. */

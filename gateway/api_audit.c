@@ -2,14 +2,12 @@
  * proofs, one entry with its proof, and the access log a citizen portal
  * shows a subject.
  *
- * Tiles are served straight from the audit directory; the checkpoint from
- * the log's memory, which holds the same bytes as the file. */
+ * Tiles are served from the audit directory, or from the shared log
+ * through the node's cache; the checkpoint from the log's memory, which
+ * holds the same bytes as the file (or the store). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api.h"
 #include "audit.h"
@@ -90,36 +88,29 @@ api_audit_checkpoint(struct request *r)
 void
 api_audit_tile(struct request *r)
 {
-	char tile[MERKLE_TILE_PATH_LEN], path[4096];
-	unsigned char *data = NULL;
-	struct stat st;
+	unsigned char *data;
 	uint64_t index;
 	unsigned width;
-	ssize_t n = -1;
-	int level, fd;
+	size_t len;
+	int level;
 
 	if (r->param == NULL ||
 	    merkle_tile_parse(r->param, &level, &index, &width) != 0) {
 		request_reply_problem(r, 400, NULL, "not a tile path");
 		return;
 	}
-	merkle_tile_path(tile, level, index, width);
-	snprintf(path, sizeof(path), "%s/%s", audit_dir(r->gw->audit), tile);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		request_reply_problem(r, 404, NULL, "no such tile");
-		return;
-	}
-	if (fstat(fd, &st) == 0 && (data = malloc((size_t)st.st_size + 1)) != NULL)
-		n = pread(fd, data, (size_t)st.st_size, 0);
-	close(fd);
-	if (n != st.st_size) {
-		free(data);
-		request_reply_problem(r, 503, NULL, "the tile could not be read");
+	if (audit_read_tile(r->gw->audit, level, index, width, &data,
+	    &len) != 0) {
+		if (errno == ENOENT)
+			request_reply_problem(r, 404, NULL, "no such tile");
+		else
+			request_reply_problem(r, 503, NULL, "the tile could not "
+			    "be read");
 		return;
 	}
 	/* Full tiles never change; partial ones give way to the full tile.
 	 * A log kept for auditors only stays out of shared caches. */
-	request_reply_raw(r, 200, "application/octet-stream", data, (size_t)n,
+	request_reply_raw(r, 200, "application/octet-stream", data, len,
 	    width != 0 ? "no-cache" : r->cfg->gateway.audit.public ?
 	    "public, max-age=31536000, immutable" :
 	    "private, max-age=31536000, immutable");

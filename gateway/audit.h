@@ -22,6 +22,7 @@
 #include "merkle.h"
 
 struct event_base;
+struct store;
 
 /* What an entry records (contract §5, docs/api.md). 0 names none: the
  * entry says null, as it does for any field left out. */
@@ -107,6 +108,19 @@ struct audit_head {
  * whose entries were linkable: a log is append only, so this one cannot go
  * on with it (docs/audit.md, upgrading). */
 struct audit *audit_open(const struct config_audit *cfg, char *err, size_t errlen);
+/* Opens the log that the nodes sharing the store `seq` keep together
+ * (store_audit_shared): this node sequences its entries in the store
+ * through `seq`, integrates and signs through `lead` while that session
+ * holds the integrator's role, and reads tiles and entries through
+ * `reader` and its cache; cfg->dir is not used. Three connections to one
+ * store, borrowed: they must outlive the log and are used by it alone. The access index is kept by the appends
+ * themselves (no audit_set_index_hook), and the checkpoints are in the
+ * store (no audit_anchor.h). NULL with err, also for an origin the store
+ * knows as one node's log, or a stored checkpoint that is not this log's
+ * (another origin or key). */
+struct audit *audit_open_shared(const struct config_audit *cfg,
+    struct store *seq, struct store *lead, struct store *reader, char *err,
+    size_t errlen);
 /* audit_open, refusing also a log that does not extend `head` (when not
  * NULL), the last checkpoint a store saw signed (audit_anchor.h): an
  * older copy of the directory, or another log, with the way out in err.
@@ -175,10 +189,15 @@ char *audit_verifier_keys(const struct audit *a);
 uint64_t audit_size(struct audit *a);
 /* Entry `index` as stored (canonical JSON); *json malloc'd. 0 or -1. */
 int audit_read_entry(struct audit *a, uint64_t index, char **json, size_t *len);
-/* 0 when the log directory is writable and the sequencer is alive. */
+/* 0 when the log directory is writable (a shared log: always) and the
+ * sequencer is alive. */
 int audit_ready(struct audit *a);
-/* The audit directory (tiles and checkpoint are served from it). */
-const char *audit_dir(const struct audit *a);
+/* The tile or entry bundle (level MERKLE_TILE_ENTRIES) at (index, width)
+ * as tlog-tiles names it (width 0: the full one); *data malloc'd. 0, or
+ * -1 with errno ENOENT when there is none such (in a shared log: none in
+ * the checkpoint this node serves). */
+int audit_read_tile(struct audit *a, int level, uint64_t index,
+    unsigned width, unsigned char **data, size_t *len);
 
 /* Inclusion proof of entry `index` in the tree of the first `size` durable
  * entries, and that tree's root. 0, or -1 if index >= size, size is beyond

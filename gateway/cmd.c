@@ -62,6 +62,20 @@ const struct cmd cmd_table[] = {
 	  "verifies the copied log. DIR gets the store file and audit/.\n"
 	  "Restore by pointing gateway.store and gateway.audit.dir at them\n"
 	  "(docs/operations.md). Exit 0, or 1 with nothing usable in DIR.\n" },
+	{ "audit export", "-c FILE DIR", "write the audit log out as a "
+	  "tlog-tiles directory", cmd_audit_export,
+	  "  -c, --config FILE  the configuration of the gateway (or of any\n"
+	  "                     node of a deployment on PostgreSQL)\n"
+	  "  DIR                a new directory for the log\n"
+	  "\n"
+	  "Writes the log as of its last signed checkpoint: the checkpoint,\n"
+	  "the hash tiles and the entry bundles (C2SP tlog-tiles), read from\n"
+	  "the PostgreSQL store that the nodes share (the configuration's\n"
+	  "secrets are read, as the gateway reads them) or copied from the\n"
+	  "audit directory of an SQLite gateway (no secret read), while the\n"
+	  "gateways serve; then verifies it. `tellonce audit verify DIR\n"
+	  "--key VKEY` and any tlog-tiles client read DIR.\n"
+	  "Exit 0, or 1 with nothing usable in DIR.\n" },
 	{ "audit verify-subject", "FILE --key VKEY",
 	  "check an access-log answer offline", cmd_audit_verify_subject,
 	  "  FILE        an access-log answer (GET /v1/access-log), as JSON\n"
@@ -229,14 +243,28 @@ cmd_config_arg(int argc, char **argv)
 	return NULL;
 }
 
-struct config *
-cmd_load_config(const char *path)
+/* The configuration at path loaded by `load`, its errors printed. */
+static struct config *
+cmd_load_with(const char *path,
+    struct config *(*load)(const char *, struct config_errors *))
 {
 	struct config_errors errs = { 0 };
-	struct config *cfg = config_load(path, &errs);
+	struct config *cfg = load(path, &errs);
 
 	if (cfg == NULL)
 		config_errors_print(&errs, stderr);
 	config_errors_free(&errs);
 	return cfg;
+}
+
+struct config *
+cmd_load_config(const char *path)
+{
+	return cmd_load_with(path, config_load);
+}
+
+struct config *
+cmd_load_config_offline(const char *path)
+{
+	return cmd_load_with(path, config_load_offline);
 }

@@ -6,6 +6,7 @@
 #ifndef TELLONCE_CMD_H
 #define TELLONCE_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config_load.h"
@@ -46,6 +47,17 @@ int cmd_audit_verify(int argc, char **argv);
 /* `tellonce backup -c FILE DIR` (cmd_backup.c): a copy of the store and
  * the audit log taken while the gateway serves. */
 int cmd_backup(int argc, char **argv);
+/* `tellonce audit export -c FILE DIR` (cmd_audit_export.c): the audit
+ * log as a tlog-tiles directory, from its directory or its store. */
+int cmd_audit_export(int argc, char **argv);
+/* Copies the audit directory of cfg to the new directory `to` as of a
+ * signed checkpoint that covers every entry durable when called, while
+ * the gateway appends, then verifies the copy (cmd_backup.c). 0, or -1
+ * with the reason on stderr after "tellonce WHO: ". */
+int cmd_audit_copy(const char *who, const struct config *cfg, const char *to);
+/* Verifies the copy in dir holds `size` entries, printing its size and
+ * root. 0, or -1 with the reason on stderr after "tellonce WHO: ". */
+int cmd_audit_verified(const char *who, const char *dir, uint64_t size);
 /* `tellonce audit verify-subject FILE --key VKEY`
  * (cmd_audit_verify_subject.c): checks an access-log answer offline. */
 int cmd_audit_verify_subject(int argc, char **argv);
@@ -73,5 +85,8 @@ const char *cmd_config_arg(int argc, char **argv);
 /* Loads the configuration at path, printing its errors to stderr; NULL
  * then. */
 struct config *cmd_load_config(const char *path);
+/* The same without reading any secret (config_load_offline), for the
+ * commands that need none. */
+struct config *cmd_load_config_offline(const char *path);
 
 #endif

@@ -68,42 +68,58 @@ cmd_backup_store(const struct config *cfg, const char *dir)
 	return rc;
 }
 
-static int
-cmd_backup_audit(const struct config *cfg, const char *dir)
+int
+cmd_audit_copy(const char *who, const struct config *cfg, const char *to)
 {
 	const struct config_audit *audit = &cfg->gateway.audit;
 	int64_t wait_ms = 5 * audit->checkpoint_interval_ms;
-	char path[4096], err[512], rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
-	uint64_t size, verified;
-	merkle_hash root;
+	char err[512];
+	uint64_t size;
 
 	if (wait_ms < BACKUP_WAIT_MIN_MS)
 		wait_ms = BACKUP_WAIT_MIN_MS;
-	snprintf(path, sizeof(path), "%s/audit", dir);
-	if (audit_backup(audit->dir, path, wait_ms, &size, err,
+	if (audit_backup(audit->dir, to, wait_ms, &size, err,
 	    sizeof(err)) != 0) {
-		fprintf(stderr, "tellonce backup: audit log %s: %s\n",
+		fprintf(stderr, "tellonce %s: audit log %s: %s\n", who,
 		    audit->dir, err);
 		return -1;
 	}
+	return cmd_audit_verified(who, to, size);
+}
+
+int
+cmd_audit_verified(const char *who, const char *dir, uint64_t size)
+{
+	char err[512], rootb64[ENCODE_BASE64_LEN(MERKLE_HASH_LEN)];
+	uint64_t verified;
+	merkle_hash root;
+
 	/* The signatures are for auditors, with keys got out of band:
-	 * `tellonce audit verify DIR/audit --key VKEY`. */
-	if (audit_verify(path, NULL, &verified, root, NULL, NULL, err,
+	 * `tellonce audit verify DIR --key VKEY`. */
+	if (audit_verify(dir, NULL, &verified, root, NULL, NULL, err,
 	    sizeof(err)) != 0 || verified != size) {
-		fprintf(stderr, "tellonce backup: the copy does not verify: "
-		    "%s\n", err);
+		fprintf(stderr, "tellonce %s: the copy does not verify: %s\n",
+		    who, err);
 		return -1;
 	}
 	encode_base64(root, MERKLE_HASH_LEN, rootb64);
 	printf("%s: audit log copied and verified, %llu entries, root %s\n",
-	    path, (unsigned long long)size, rootb64);
+	    dir, (unsigned long long)size, rootb64);
 	return 0;
+}
+
+static int
+cmd_backup_audit(const struct config *cfg, const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/audit", dir);
+	return cmd_audit_copy("backup", cfg, path);
 }
 
 int
 cmd_backup(int argc, char **argv)
 {
-	struct config_errors errs = { 0 };
 	const char *path = NULL, *dir = NULL;
 	struct config *cfg;
 	int rc = CMD_FAIL;
@@ -120,12 +136,8 @@ cmd_backup(int argc, char **argv)
 	if (path == NULL || dir == NULL)
 		return cmd_usage_error("backup", "needs -c FILE and DIR");
 	/* The store and the log's directory are all it needs: no secret. */
-	if ((cfg = config_load_offline(path, &errs)) == NULL) {
-		config_errors_print(&errs, stderr);
-		config_errors_free(&errs);
+	if ((cfg = cmd_load_config_offline(path)) == NULL)
 		return CMD_FAIL;
-	}
-	config_errors_free(&errs);
 	if (mkdir(dir, 0700) != 0) {
 		fprintf(stderr, "tellonce backup: %s: %s%s\n", dir, strerror(errno),
 		    errno == EEXIST ? " (give a new directory)" : "");

@@ -186,13 +186,43 @@ cmd_serve_block_signals(sigset_t *set)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
+/* The audit log on stores[0], the sequencer's store connection: the log
+ * the nodes sharing that store keep together, which signs and reads
+ * through two more connections of its own (stores[1], stores[2]), or
+ * this node's directory, anchored in the store and indexing its entries
+ * there. 0, or -1 logged. */
+static int
+cmd_serve_open_audit(struct gateway *gw, const struct config *cfg,
+    struct store *stores[3])
+{
+	const char *pw = (const char *)cfg->gateway.store_password.data;
+	char err[512];
+
+	if (!store_audit_shared(stores[0])) {
+		if ((gw->audit = audit_anchor_open(&cfg->gateway.audit,
+		    stores[0], err, sizeof(err))) != NULL)
+			access_index_start(gw->audit, stores[0]);
+	} else if ((stores[1] = store_open(cfg->gateway.store, pw, err,
+	    sizeof(err))) != NULL && (stores[2] = store_open(cfg->gateway.store,
+	    pw, err, sizeof(err))) != NULL) {
+		gw->audit = audit_open_shared(&cfg->gateway.audit, stores[0],
+		    stores[1], stores[2], err, sizeof(err));
+	}
+	if (gw->audit == NULL) {
+		log_error("audit log: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Binds the listeners as root, drops privileges, then opens what the
- * gateway keeps: the signing key, the access index's store connection and
- * the audit log. Everything opened after the drop is opened as
- * gateway.user, so its files stay usable by it. 0, or -1 logged. */
+ * gateway keeps: the signing key, the audit log's store connections
+ * (stores[0] to [2]) and the audit log. Everything opened after the
+ * drop is opened as gateway.user, so its files stay usable by it. 0, or
+ * -1 logged. */
 static int
 cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
-    int *admin_fd, struct store **index_store)
+    int *admin_fd, struct store *stores[3])
 {
 	char err[512];
 
@@ -213,24 +243,20 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 	}
 	if (cmd_serve_open_signer(gw, cfg) != 0)
 		return -1;
-	*index_store = store_open(cfg->gateway.store,
+	stores[0] = store_open(cfg->gateway.store,
 	    (const char *)cfg->gateway.store_password.data, err, sizeof(err));
-	if (*index_store == NULL) {
+	if (stores[0] == NULL) {
 		log_error("store: %s", err);
 		return -1;
 	}
-	if ((gw->audit = audit_anchor_open(&cfg->gateway.audit, *index_store,
-	    err, sizeof(err))) == NULL) {
-		log_error("audit log: %s", err);
+	if (cmd_serve_open_audit(gw, cfg, stores) != 0)
 		return -1;
-	}
 	/* The audit keys cannot change on reload (reload.c): this holds for
 	 * the life of the process. */
 	if ((gw->verifier_keys = audit_verifier_keys(gw->audit)) == NULL) {
 		log_error("audit log: out of memory");
 		return -1;
 	}
-	access_index_start(gw->audit, *index_store);
 	return 0;
 }
 
@@ -261,7 +287,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
-	struct store *index_store = NULL;
+	struct store *stores[3] = { NULL, NULL, NULL };
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
@@ -286,7 +312,7 @@ cmd_serve(int argc, char **argv)
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (cmd_serve_open(&gw, cfg, &fd, &admin_fd, &index_store) != 0) {
+	if (cmd_serve_open(&gw, cfg, &fd, &admin_fd, stores) != 0) {
 		config_free(cfg);
 		goto out;
 	}
@@ -312,8 +338,8 @@ out:
 		close(admin_fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
-	if (index_store != NULL)
-		store_close(index_store);
+	for (int i = 0; i < 3; i++)
+		store_close(stores[i]);
 	EVP_PKEY_free(gw.signer);
 	free(gw.verifier_keys);
 	curl_global_cleanup();

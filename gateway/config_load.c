@@ -432,9 +432,11 @@ config_field_verifier_keys(struct config_loader *ld,
 }
 
 static const struct config_field config_audit_fields[] = {
-	{ .key = "dir", .parse = config_field_path, .required = 1,
+	{ .key = "dir", .parse = config_field_path,
 	  .offset = offsetof(struct config_audit, dir),
-	  .doc = "directory of the audit log (entries, tiles, checkpoints)" },
+	  .doc = "directory of the audit log (entries, tiles, checkpoints); "
+	  "sqlite stores only: the nodes on a postgresql store keep one log "
+	  "in it" },
 	{ .key = "origin", .parse = config_field_origin, .required = 1,
 	  .offset = offsetof(struct config_audit, origin),
 	  .doc = "first line of every checkpoint, e.g. audit.example.org/log" },
@@ -595,6 +597,27 @@ config_gateway_log(struct config_loader *ld, struct config_gateway *gw)
 		    gw->log_level : "info");
 }
 
+/* One node on SQLite keeps its log in a directory; the nodes on a
+ * PostgreSQL store keep one log in it, and a directory named there would
+ * be one no node writes. */
+static void
+config_gateway_audit_dir(struct config_loader *ld, struct config_gateway *gw)
+{
+	const struct yamltree *audit = yamltree_get(ld->gateway, "audit");
+	int is_path;
+
+	if (gw->store == NULL || audit == NULL)
+		return;
+	is_path = store_scheme_find(gw->store)->is_path;
+	if (is_path && gw->audit.dir == NULL)
+		config_error(ld, audit, "gateway.audit.dir: required with an "
+		    "sqlite store");
+	else if (!is_path && gw->audit.dir != NULL)
+		config_error(ld, yamltree_get(audit, "dir"), "gateway.audit.dir: "
+		    "not used with a postgresql store, whose nodes keep one "
+		    "audit log in the database (docs/deployment.md); remove it");
+}
+
 static void
 config_gateway_load(struct config_loader *ld)
 {
@@ -610,6 +633,7 @@ config_gateway_load(struct config_loader *ld)
 	    store_scheme_find(gw->store)->is_path)
 		config_error(ld, ld->gateway, "gateway.store_password: only a "
 		    "postgresql store takes a password");
+	config_gateway_audit_dir(ld, gw);
 	config_gateway_log(ld, gw);
 	if (secret_equal(&gw->previous_admin_token, &gw->admin_token))
 		config_error(ld, yamltree_get(ld->gateway, "previous_admin_token"),

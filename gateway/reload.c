@@ -57,7 +57,7 @@ reload_blocker(const struct config *old, const struct config *new)
 		return "gateway.store";
 	if (!reload_secret_equal(&o->pseudonym_key, &n->pseudonym_key))
 		return "gateway.pseudonym_key";
-	if (strcmp(o->audit.dir, n->audit.dir) != 0 ||
+	if (!reload_string_equal(o->audit.dir, n->audit.dir) ||
 	    strcmp(o->audit.origin, n->audit.origin) != 0 ||
 	    !reload_audit_keys_equal(&o->audit, &n->audit))
 		return "gateway.audit";

@@ -472,6 +472,89 @@ enum store_status store_audit_head_get(struct store *st, const char *origin,
 enum store_status store_audit_head_put(struct store *st, const char *origin,
     uint64_t size, const unsigned char root[STORE_ROOT_LEN]);
 
+/* ---- the audit log of several nodes (docs/deployment.md) ------------
+ *
+ * A store that several nodes share holds one audit log for all of them:
+ * the entries, numbered by one coordination row; the tiles and entry
+ * bundles (C2SP tlog-tiles paths, immutable once written); and the last
+ * checkpoint, stored only if it extends the one before. A backend that
+ * one process alone writes (SQLite) has none of it: store_audit_shared
+ * says 0, and the other calls answer STORE_ERROR. */
+
+/* 1 when this store can hold the audit log of several nodes. */
+int store_audit_shared(struct store *st);
+
+/* One entry to sequence, and what the access index keeps of it. */
+struct store_audit_entry {
+	const char *json;            /* the entry's canonical JSON */
+	size_t len;
+	const char *subject;         /* NULL: no access index row */
+	const char *mandate, *mediator, *helper;   /* NULL: no mandate */
+};
+
+/* Gives the n entries the next n indexes, in order, and stores them and
+ * their access index rows in one transaction: once STORE_OK, they are
+ * durable and *first is the index of the first. Nodes appending at once
+ * wait for each other on the coordination row, so indexes follow commit
+ * order and every committed index has all those below it committed. */
+enum store_status store_audit_append(struct store *st,
+    const struct store_audit_entry *e, size_t n, uint64_t *first);
+
+/* Bytes read from the store; data malloc'd (and NUL terminated). */
+struct store_blob {
+	unsigned char *data;
+	size_t len;
+};
+void store_blobs_free(struct store_blob *list, size_t n);
+
+/* The coordination row: the next index to give, and the size, root and
+ * signed note (malloc'd, caller frees; NULL before the first) of the
+ * last checkpoint stored. */
+struct store_audit_state {
+	uint64_t next;
+	uint64_t size;
+	unsigned char root[STORE_ROOT_LEN];
+	char *note;
+};
+enum store_status store_audit_state(struct store *st,
+    struct store_audit_state *out);
+/* The entries from index `from` on, in order, at most `limit`: fewer at
+ * the end of the log. *list malloc'd; free with store_blobs_free. */
+enum store_status store_audit_entries(struct store *st, uint64_t from,
+    size_t limit, struct store_blob **list, size_t *n);
+/* A tile or entry bundle by its tlog-tiles path ("tile/0/001.p/5");
+ * out->data malloc'd. STORE_NOT_FOUND when it is not (or no longer: a
+ * partial tile goes once its full tile is stored). */
+enum store_status store_audit_tile(struct store *st, const char *path,
+    struct store_blob *out);
+
+/* What an integrator publishes: the tiles and bundles its tree filled or
+ * a checkpoint needs, and the checkpoint of the tree that grew from
+ * (from_size, from_root) to (size, root). */
+struct store_audit_publish {
+	const char *const *paths;
+	const struct store_blob *tiles;
+	size_t ntiles;
+	uint64_t from_size, size;
+	const unsigned char *from_root, *root;   /* STORE_ROOT_LEN bytes */
+	const char *note;
+};
+/* Stores the tiles and the checkpoint in one transaction, only if the
+ * last checkpoint stored is still (from_size, from_root): STORE_CONFLICT,
+ * with nothing stored, when another integrator published in between, so
+ * that two nodes both believing they sign never publish two checkpoints
+ * that do not extend each other. With note NULL, stores the tiles alone:
+ * full tiles may go ahead of their checkpoint, as they hold what any
+ * integrator would write under their paths. Storing a full tile drops
+ * its partial ones. */
+enum store_status store_audit_publish(struct store *st,
+    const struct store_audit_publish *p);
+/* Takes, or confirms that this connection's session still holds, the one
+ * integrator role: STORE_OK when it does, STORE_CONFLICT when another
+ * session holds it. A session that ends (its node killed, the connection
+ * lost) lets it go, and the next call anywhere may take it. */
+enum store_status store_audit_lead(struct store *st);
+
 /* Copies the whole database, as one consistent snapshot, into a new file
  * at `path` (refusing an existing one) while other connections go on
  * writing; mode 0600. STORE_ERROR with err, also for a backend that has

@@ -459,6 +459,79 @@ store_audit_head_put(struct store *st, const char *origin, uint64_t size,
 	return st->ops->audit_head_put(st, origin, size, root);
 }
 
+int
+store_audit_shared(struct store *st)
+{
+	return st->ops->audit_append != NULL;
+}
+
+/* A backend without a shared audit log was asked for it: a caller that
+ * did not check store_audit_shared. */
+static enum store_status
+store_audit_none(void)
+{
+	log_error("store: this backend holds no shared audit log");
+	return STORE_ERROR;
+}
+
+enum store_status
+store_audit_append(struct store *st, const struct store_audit_entry *e,
+    size_t n, uint64_t *first)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_append(st, e, n, first);
+}
+
+void
+store_blobs_free(struct store_blob *list, size_t n)
+{
+	for (size_t i = 0; list != NULL && i < n; i++)
+		free(list[i].data);
+	free(list);
+}
+
+enum store_status
+store_audit_state(struct store *st, struct store_audit_state *out)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_state(st, out);
+}
+
+enum store_status
+store_audit_entries(struct store *st, uint64_t from, size_t limit,
+    struct store_blob **list, size_t *n)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_entries(st, from, limit, list, n);
+}
+
+enum store_status
+store_audit_tile(struct store *st, const char *path, struct store_blob *out)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_tile(st, path, out);
+}
+
+enum store_status
+store_audit_publish(struct store *st, const struct store_audit_publish *p)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_publish(st, p);
+}
+
+enum store_status
+store_audit_lead(struct store *st)
+{
+	if (!store_audit_shared(st))
+		return store_audit_none();
+	return st->ops->audit_lead(st);
+}
+
 enum store_status
 store_backup(struct store *st, const char *path, char *err, size_t errlen)
 {

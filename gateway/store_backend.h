@@ -105,6 +105,18 @@ struct store_ops {
 	    const char *origin, uint64_t *size, unsigned char *root);
 	enum store_status (*audit_head_put)(struct store *st,
 	    const char *origin, uint64_t size, const unsigned char *root);
+	/* NULL, all five: the backend holds no shared audit log (store.h). */
+	enum store_status (*audit_append)(struct store *st,
+	    const struct store_audit_entry *e, size_t n, uint64_t *first);
+	enum store_status (*audit_state)(struct store *st,
+	    struct store_audit_state *out);
+	enum store_status (*audit_entries)(struct store *st, uint64_t from,
+	    size_t limit, struct store_blob **list, size_t *n);
+	enum store_status (*audit_tile)(struct store *st, const char *path,
+	    struct store_blob *out);
+	enum store_status (*audit_publish)(struct store *st,
+	    const struct store_audit_publish *p);
+	enum store_status (*audit_lead)(struct store *st);
 	/* NULL: the backend's own tools back it up. */
 	enum store_status (*backup)(struct store *st, const char *path,
 	    char *err, size_t errlen);

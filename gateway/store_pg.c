@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,13 @@
 #define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 #define PG_INT_LEN 24         /* an int64 in decimal, sign and NUL */
 #define PG_SQLSTATE_UNIQUE "23505"
-/* The advisory lock namespace of tellonce ("tl"), and its two locks. */
+/* The advisory lock namespace of tellonce ("tl"), and its locks. */
 #define PG_LOCK_CLASS "29804"
 #define PG_LOCK_MIGRATE "pg_advisory_lock(" PG_LOCK_CLASS ", 1)"
 #define PG_UNLOCK_MIGRATE "pg_advisory_unlock(" PG_LOCK_CLASS ", 1)"
 #define PG_LOCK_RECORDS "pg_advisory_xact_lock(" PG_LOCK_CLASS ", 2)"
+/* Held by the session of the one audit integrator (store_audit_lead). */
+#define PG_LOCK_AUDIT "pg_try_advisory_lock(" PG_LOCK_CLASS ", 3)"
 
 /* Connection settings given before the URL, which may override each. */
 static const char *const pg_default_keys[] = {
@@ -255,6 +258,30 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;"
 	"CREATE INDEX deliveries_leased ON deliveries (claimed_by) "
 	"  WHERE state = 1;",
+	/* 13: one audit log for every node (store.h, "the audit log of
+	 * several nodes"): the coordination row, which numbers the entries
+	 * and holds the last checkpoint (its root starts as the empty
+	 * tree's, SHA-256 of nothing); the entries; the tiles and bundles.
+	 * Entries and notes are BYTEA: their bytes are hashed and signed, and
+	 * no server encoding may convert them. */
+	"CREATE TABLE audit_state ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  next_idx BIGINT NOT NULL,"
+	"  size BIGINT NOT NULL,"
+	"  root BYTEA NOT NULL,"
+	"  checkpoint BYTEA"
+	");"
+	"INSERT INTO audit_state (id, next_idx, size, root) VALUES (1, 0, 0, "
+	"  decode('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',"
+	"  'hex'));"
+	"CREATE TABLE audit_entries ("
+	"  idx BIGINT PRIMARY KEY,"
+	"  entry BYTEA NOT NULL"
+	");"
+	"CREATE TABLE audit_tiles ("
+	"  path TEXT PRIMARY KEY,"
+	"  data BYTEA NOT NULL"
+	");",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -325,6 +352,14 @@ enum pg_stmt {
 	Q_OUTBOX_NOTIFY,
 	Q_AUDIT_HEAD_GET,
 	Q_AUDIT_HEAD_PUT,
+	Q_AUDIT_APPEND,
+	Q_AUDIT_STATE,
+	Q_AUDIT_ENTRIES,
+	Q_AUDIT_TILE,
+	Q_AUDIT_TILES_PUT,
+	Q_AUDIT_PARTIALS_DROP,
+	Q_AUDIT_PUBLISH,
+	Q_AUDIT_LEAD,
 	Q_COUNT
 };
 
@@ -533,6 +568,44 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "SET size = excluded.size, root = excluded.root, "
 	    "signed_ms = excluded.signed_ms "
 	    "WHERE excluded.size >= audit_heads.size",
+	/* One statement, one round trip, for a batch: the coordination row
+	 * is held from the UPDATE to the COMMIT, so batches of all nodes
+	 * take their indexes one after the other, each once the one before
+	 * committed. $1 entries ($2); access rows: subjects ($3), offsets in
+	 * the batch ($4), mandate, mediator and helper ($5-$7, "" for none:
+	 * an array literal has no NULL of ours). */
+	[Q_AUDIT_APPEND] = "WITH s AS (UPDATE audit_state SET next_idx = "
+	    "next_idx + $1::bigint WHERE id = 1 "
+	    "RETURNING next_idx - $1::bigint AS first), "
+	    "e AS (INSERT INTO audit_entries (idx, entry) "
+	    "SELECT s.first + u.o - 1, u.e FROM s, "
+	    "unnest($2::bytea[]) WITH ORDINALITY AS u (e, o)), "
+	    "a AS (INSERT INTO access_index (subject, audit_index, mandate, "
+	    "mediator, helper) SELECT u.subject, s.first + u.off, "
+	    "nullif(u.mandate, ''), nullif(u.mediator, ''), "
+	    "nullif(u.helper, '') FROM s, unnest($3::text[], $4::bigint[], "
+	    "$5::text[], $6::text[], $7::text[]) AS u (subject, off, mandate, "
+	    "mediator, helper) ON CONFLICT DO NOTHING) "
+	    "SELECT first FROM s",
+	[Q_AUDIT_STATE] = "SELECT next_idx, size, root, checkpoint "
+	    "FROM audit_state WHERE id = 1",
+	[Q_AUDIT_ENTRIES] = "SELECT entry FROM audit_entries WHERE idx >= $1 "
+	    "ORDER BY idx LIMIT $2",
+	[Q_AUDIT_TILE] = "SELECT data FROM audit_tiles WHERE path = $1",
+	/* Two integrators write the same bytes under one path: the tree
+	 * over the same numbered entries is the same. */
+	[Q_AUDIT_TILES_PUT] = "INSERT INTO audit_tiles (path, data) "
+	    "SELECT * FROM unnest($1::text[], $2::bytea[]) "
+	    "ON CONFLICT (path) DO NOTHING",
+	/* Tile paths hold no _ or %: the patterns ("tile/0/001.p/%") match
+	 * the partial versions of the full tiles just stored, nothing else. */
+	[Q_AUDIT_PARTIALS_DROP] = "DELETE FROM audit_tiles "
+	    "WHERE path LIKE ANY ($1::text[])",
+	/* The compare-and-set: 0 rows when the last checkpoint stored is
+	 * no longer the one the integrator's tree grew from. */
+	[Q_AUDIT_PUBLISH] = "UPDATE audit_state SET size = $1, root = $2, "
+	    "checkpoint = $3 WHERE id = 1 AND size = $4 AND root = $5",
+	[Q_AUDIT_LEAD] = "SELECT " PG_LOCK_AUDIT,
 };
 
 struct pg_store {
@@ -547,6 +620,9 @@ struct pg_store {
 	/* Its notifications (store_outbox_changed): LISTEN is per session. */
 	int listening;
 	int64_t idle_poll_ms;   /* next take without a notification */
+	/* This session holds the audit integrator's lock: a session lock,
+	 * gone with the session, so a reconnect clears it. */
+	int leading;
 };
 
 static const struct store_ops pg_ops;
@@ -838,6 +914,7 @@ pg_ready(struct pg_store *ps)
 	PQreset(ps->conn);
 	memset(ps->prepared, 0, sizeof(ps->prepared));
 	ps->listening = 0;
+	ps->leading = 0;
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		if (ps->retry_ms == 0)
 			pg_log_conn(ps, "reconnecting");
@@ -2613,6 +2690,366 @@ pg_audit_head_put(struct store *st, const char *origin, uint64_t size,
 	return pg_run(pg(st), Q_AUDIT_HEAD_PUT, v, 4, NULL);
 }
 
+/* ---- the audit log of several nodes ---------------------------------- */
+
+/* A BYTEA parameter in text form ("\x" and hex); malloc'd. */
+static char *
+pg_bytea_param(const void *data, size_t len)
+{
+	char *out = malloc(2 * len + 3);
+
+	if (out == NULL)
+		return NULL;
+	out[0] = '\\';
+	out[1] = 'x';
+	encode_hex(data, len, out + 2);
+	return out;
+}
+
+/* A BYTEA column into out (data malloc'd, NUL terminated); -1 when NULL
+ * or out of memory. */
+static int
+pg_get_blob(const PGresult *r, int row, int col, struct store_blob *out)
+{
+	unsigned char *raw;
+	size_t len;
+
+	out->data = NULL;
+	if (PQgetisnull(r, row, col) || (raw = PQunescapeBytea((const unsigned
+	    char *)PQgetvalue(r, row, col), &len)) == NULL)
+		return -1;
+	if ((out->data = malloc(len + 1)) != NULL) {
+		memcpy(out->data, raw, len);
+		out->data[len] = '\0';
+		out->len = len;
+	}
+	PQfreemem(raw);
+	return out->data != NULL ? 0 : -1;
+}
+
+/* The parameters of Q_AUDIT_APPEND: arrays of the batch's entries and of
+ * its access rows, each an array literal; malloc'd. */
+struct pg_audit_batch {
+	const struct store_audit_entry *e;
+	size_t n;
+	char **hex;             /* the entries as BYTEA parameters */
+	size_t *rows;           /* the offsets of the entries with a subject */
+	size_t nrows;
+	char *arrays[6];        /* entries, subjects, offsets, mandates, ... */
+};
+
+static const char *
+pg_batch_hex(const void *arg, size_t i)
+{
+	return ((const struct pg_audit_batch *)arg)->hex[i];
+}
+
+static int64_t
+pg_batch_offset(const void *arg, size_t i)
+{
+	return (int64_t)((const struct pg_audit_batch *)arg)->rows[i];
+}
+
+/* One text column of the batch's access rows: the subject, the mandate,
+ * the mediator or the helper of each entry about a subject. */
+struct pg_batch_column {
+	const struct pg_audit_batch *b;
+	size_t member;          /* offsetof(struct store_audit_entry, ...) */
+};
+
+/* Member of access row i; "" for none. */
+static const char *
+pg_batch_text(const void *arg, size_t i)
+{
+	const struct pg_batch_column *c = arg;
+	const struct store_audit_entry *e = &c->b->e[c->b->rows[i]];
+	const char *v = *(const char *const *)((const char *)e + c->member);
+
+	return v != NULL ? v : "";
+}
+
+static void
+pg_batch_clear(struct pg_audit_batch *b)
+{
+	for (size_t i = 0; b->hex != NULL && i < b->n; i++)
+		free(b->hex[i]);
+	free(b->hex);
+	free(b->rows);
+	for (size_t i = 0; i < 6; i++)
+		free(b->arrays[i]);
+}
+
+/* Fills b's arrays; 0, or -1 when out of memory. */
+static int
+pg_batch_fill(struct pg_audit_batch *b)
+{
+	if ((b->hex = calloc(b->n, sizeof(*b->hex))) == NULL ||
+	    (b->rows = calloc(b->n, sizeof(*b->rows))) == NULL)
+		return -1;
+	for (size_t i = 0; i < b->n; i++) {
+		if ((b->hex[i] = pg_bytea_param(b->e[i].json,
+		    b->e[i].len)) == NULL)
+			return -1;
+		if (b->e[i].subject != NULL)
+			b->rows[b->nrows++] = i;
+	}
+	/* The access rows' text columns: their parameter, and the member. */
+	static const size_t text[][2] = {
+		{ 1, offsetof(struct store_audit_entry, subject) },
+		{ 3, offsetof(struct store_audit_entry, mandate) },
+		{ 4, offsetof(struct store_audit_entry, mediator) },
+		{ 5, offsetof(struct store_audit_entry, helper) },
+	};
+
+	b->arrays[0] = pg_text_array(b->n, pg_batch_hex, b);
+	b->arrays[2] = pg_int_array(b->nrows, pg_batch_offset, b);
+	for (size_t i = 0; i < 4; i++) {
+		struct pg_batch_column c = { b, text[i][1] };
+
+		b->arrays[text[i][0]] = pg_text_array(b->nrows, pg_batch_text, &c);
+	}
+	for (size_t i = 0; i < 6; i++)
+		if (b->arrays[i] == NULL)
+			return -1;
+	return 0;
+}
+
+static enum store_status
+pg_audit_append(struct store *st, const struct store_audit_entry *e, size_t n,
+    uint64_t *first)
+{
+	struct pg_audit_batch b = { .e = e, .n = n };
+	char count[PG_INT_LEN];
+	enum store_status rc = STORE_ERROR;
+	PGresult *r = NULL;
+
+	if (n == 0 || pg_ready(pg(st)) != 0)
+		return n == 0 ? STORE_OK : STORE_ERROR;
+	if (pg_batch_fill(&b) == 0) {
+		const char *v[] = { pg_int(count, (int64_t)n), b.arrays[0],
+		    b.arrays[1], b.arrays[2], b.arrays[3], b.arrays[4],
+		    b.arrays[5] };
+
+		rc = pg_row(pg(st), Q_AUDIT_APPEND, v, 7, &r);
+	}
+	if (rc == STORE_OK)
+		*first = (uint64_t)pg_get_int(r, 0, 0);
+	else if (rc == STORE_NOT_FOUND)   /* no coordination row: altered */
+		rc = STORE_ERROR;
+	PQclear(r);
+	pg_batch_clear(&b);
+	return rc;
+}
+
+static enum store_status
+pg_audit_state(struct store *st, struct store_audit_state *out)
+{
+	struct store_blob note = { 0 };
+	enum store_status rc;
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_row(pg(st), Q_AUDIT_STATE, NULL, 0, &r)) != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+	if (pg_get_int(r, 0, 0) < 0 || pg_get_int(r, 0, 1) < 0 ||
+	    pg_copy_bytea(r, 0, 2, out->root, STORE_ROOT_LEN) != 0 ||
+	    (!PQgetisnull(r, 0, 3) && pg_get_blob(r, 0, 3, &note) != 0)) {
+		log_error("store: postgresql: audit state: a malformed row");
+		PQclear(r);
+		return STORE_ERROR;
+	}
+	out->next = (uint64_t)pg_get_int(r, 0, 0);
+	out->size = (uint64_t)pg_get_int(r, 0, 1);
+	out->note = (char *)note.data;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_audit_entries(struct store *st, uint64_t from, size_t limit,
+    struct store_blob **list, size_t *n)
+{
+	char f[PG_INT_LEN], l[PG_INT_LEN];
+	const char *v[] = { pg_int(f, (int64_t)from), pg_int(l, (int64_t)limit) };
+	PGresult *r;
+	int rows;
+
+	*list = NULL;
+	*n = 0;
+	if (from > INT64_MAX || pg_ready(pg(st)) != 0 ||
+	    pg_run(pg(st), Q_AUDIT_ENTRIES, v, 2, &r) != STORE_OK)
+		return STORE_ERROR;
+	rows = PQntuples(r);
+	if ((*list = calloc((size_t)rows + 1, sizeof(**list))) == NULL) {
+		PQclear(r);
+		return STORE_ERROR;
+	}
+	for (; *n < (size_t)rows; (*n)++)
+		if (pg_get_blob(r, (int)*n, 0, &(*list)[*n]) != 0) {
+			PQclear(r);
+			store_blobs_free(*list, *n);
+			*list = NULL;
+			*n = 0;
+			return STORE_ERROR;
+		}
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status
+pg_audit_tile(struct store *st, const char *path, struct store_blob *out)
+{
+	const char *v[] = { path };
+	enum store_status rc;
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	if ((rc = pg_row(pg(st), Q_AUDIT_TILE, v, 1, &r)) == STORE_OK &&
+	    pg_get_blob(r, 0, 0, out) != 0)
+		rc = STORE_ERROR;
+	PQclear(r);
+	return rc;
+}
+
+/* The arrays of Q_AUDIT_TILES_PUT and Q_AUDIT_PARTIALS_DROP. */
+struct pg_audit_tiles {
+	const struct store_audit_publish *p;
+	char **hex;             /* the tiles as BYTEA parameters */
+	char **partials;        /* "<full path>.p/%" per full tile */
+	size_t nfull;
+};
+
+static const char *
+pg_tiles_path(const void *arg, size_t i)
+{
+	return ((const struct pg_audit_tiles *)arg)->p->paths[i];
+}
+
+static const char *
+pg_tiles_hex(const void *arg, size_t i)
+{
+	return ((const struct pg_audit_tiles *)arg)->hex[i];
+}
+
+static const char *
+pg_tiles_partial(const void *arg, size_t i)
+{
+	return ((const struct pg_audit_tiles *)arg)->partials[i];
+}
+
+/* Inserts the tiles, then drops the partial versions of the full ones. */
+static enum store_status
+pg_audit_tiles_put(struct pg_store *ps, struct pg_audit_tiles *t)
+{
+	const struct store_audit_publish *p = t->p;
+	char *arrays[3] = { NULL, NULL, NULL };
+	enum store_status rc = STORE_ERROR;
+
+	for (size_t i = 0; i < p->ntiles; i++) {
+		if ((t->hex[i] = pg_bytea_param(p->tiles[i].data,
+		    p->tiles[i].len)) == NULL)
+			return STORE_ERROR;
+		if (strstr(p->paths[i], ".p/") == NULL &&
+		    asprintf(&t->partials[t->nfull++], "%s.p/%%",
+		    p->paths[i]) < 0) {
+			t->partials[--t->nfull] = NULL;
+			return STORE_ERROR;
+		}
+	}
+	arrays[0] = pg_text_array(p->ntiles, pg_tiles_path, t);
+	arrays[1] = pg_text_array(p->ntiles, pg_tiles_hex, t);
+	arrays[2] = pg_text_array(t->nfull, pg_tiles_partial, t);
+	if (arrays[0] != NULL && arrays[1] != NULL && arrays[2] != NULL &&
+	    (rc = pg_run(ps, Q_AUDIT_TILES_PUT, (const char *const *)arrays,
+	    2, NULL)) == STORE_OK && t->nfull > 0)
+		rc = pg_run(ps, Q_AUDIT_PARTIALS_DROP,
+		    (const char *const *)arrays + 2, 1, NULL);
+	for (size_t i = 0; i < 3; i++)
+		free(arrays[i]);
+	return rc;
+}
+
+/* The tiles, then the compare-and-set last: the coordination row, which
+ * every append waits for, is held only from there to the COMMIT. */
+static enum store_status
+pg_audit_publish_rows(struct pg_store *ps, void *arg)
+{
+	struct pg_audit_tiles *t = arg;
+	const struct store_audit_publish *p = t->p;
+	char size[PG_INT_LEN], from[PG_INT_LEN];
+	char root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x",
+	    from_root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x";
+	char *note;
+	const char *v[5];
+	enum store_status rc = STORE_ERROR;
+	int64_t changed;
+
+	if (p->note == NULL)
+		return pg_audit_tiles_put(ps, t);
+	note = pg_bytea_param(p->note, strlen(p->note));
+	v[0] = pg_int(size, (int64_t)p->size);
+	v[1] = root;
+	v[2] = note;
+	v[3] = pg_int(from, (int64_t)p->from_size);
+	v[4] = from_root;
+	encode_hex(p->root, STORE_ROOT_LEN, root + 2);
+	encode_hex(p->from_root, STORE_ROOT_LEN, from_root + 2);
+	if (note != NULL && (p->ntiles == 0 ||
+	    pg_audit_tiles_put(ps, t) == STORE_OK)) {
+		changed = pg_changes(ps, Q_AUDIT_PUBLISH, v, 5);
+		rc = changed == 1 ? STORE_OK : changed == 0 ? STORE_CONFLICT :
+		    STORE_ERROR;
+	}
+	free(note);
+	return rc;
+}
+
+static enum store_status
+pg_audit_publish(struct store *st, const struct store_audit_publish *p)
+{
+	struct pg_audit_tiles t = { .p = p };
+	enum store_status rc = STORE_ERROR;
+
+	if (p->size > INT64_MAX || pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	t.hex = calloc(p->ntiles + 1, sizeof(*t.hex));
+	t.partials = calloc(p->ntiles + 1, sizeof(*t.partials));
+	if (t.hex != NULL && t.partials != NULL)
+		rc = pg_transaction(pg(st), pg_audit_publish_rows, &t);
+	for (size_t i = 0; t.hex != NULL && i < p->ntiles; i++)
+		free(t.hex[i]);
+	for (size_t i = 0; i < t.nfull; i++)
+		free(t.partials[i]);
+	free(t.hex);
+	free(t.partials);
+	return rc;
+}
+
+/* pg_try_advisory_lock stacks: asked again by the session that holds it,
+ * it says true and counts once more. Asking only until it is held keeps
+ * the count at one; the session's end releases it whatever the count. */
+static enum store_status
+pg_audit_lead(struct store *st)
+{
+	struct pg_store *ps = pg(st);
+	enum store_status rc;
+	PGresult *r;
+
+	if (pg_ready(ps) != 0)
+		return STORE_ERROR;
+	if (ps->leading)
+		return STORE_OK;
+	if ((rc = pg_row(ps, Q_AUDIT_LEAD, NULL, 0, &r)) != STORE_OK)
+		return STORE_ERROR;
+	ps->leading = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return ps->leading ? STORE_OK : STORE_CONFLICT;
+}
+
 /* Not cacheable (store_cache.c): other nodes write, and a cached link or
  * objection would miss an unlinking or an objection made on one of them.
  * No batch either: see store_backend.h. */
@@ -2653,6 +3090,12 @@ static const struct store_ops pg_ops = {
 	.delivery_retry = pg_delivery_retry,
 	.audit_head_get = pg_audit_head_get,
 	.audit_head_put = pg_audit_head_put,
+	.audit_append = pg_audit_append,
+	.audit_state = pg_audit_state,
+	.audit_entries = pg_audit_entries,
+	.audit_tile = pg_audit_tile,
+	.audit_publish = pg_audit_publish,
+	.audit_lead = pg_audit_lead,
 	.purge = pg_purge,
 	.purge_backlog = pg_purge_backlog,
 	.erase_subject = pg_erase_subject,

@@ -219,6 +219,10 @@ class Gateway:
                 return False
 
         wait_for(up, what="gateway to listen")
+        # The first worker answers while the next ones still open their
+        # store connections: all of them are up once it says it serves.
+        wait_for(lambda: "serving (pid %d)" % self.proc.pid in self.read_log(),
+                 what="gateway to serve")
         return self
 
     def read_log(self):

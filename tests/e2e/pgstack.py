@@ -1,6 +1,7 @@
 """A PostgreSQL server of the test's own (tests/tools/pgserver.sh, on a unix
 socket in a scratch directory) for the gateways of an end-to-end test, and
 the config edit that puts a gateway's store on it."""
+import json
 import os
 import shutil
 import subprocess
@@ -24,18 +25,27 @@ class PgServer:
                                   capture_output=True, text=True).stdout.strip()
 
     def store_config(self, text):
-        """text with its SQLite store replaced by this server's database."""
-        sqlite = [line for line in text.splitlines()
-                  if line.strip().startswith("store: sqlite:")]
-        check(len(sqlite) == 1, "the config names one SQLite store")
-        return text.replace(sqlite[0], "  store: postgresql:///tellonce?host=%s"
-                            "&user=tellonce&sslmode=disable\n"
-                            "  store_password: env:TELLONCE_STORE_PASSWORD" % self.dir)
+        """text with its SQLite store replaced by this server's database,
+        which holds the audit log too: no audit directory."""
+        lines = text.splitlines()
+        sqlite = [line for line in lines if line.strip().startswith("store: sqlite:")]
+        audit_dir = [line for line in lines if line.startswith("    dir: ")]
+        check(len(sqlite) == 1 and len(audit_dir) == 1,
+              "the config names one SQLite store and one audit directory")
+        return text.replace(audit_dir[0] + "\n", "").replace(
+            sqlite[0], "  store: postgresql:///tellonce?host=%s"
+            "&user=tellonce&sslmode=disable\n"
+            "  store_password: env:TELLONCE_STORE_PASSWORD" % self.dir)
 
     def psql(self, sql):
         out = subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", self.dsn,
                               "-c", sql], check=True, capture_output=True, text=True)
         return out.stdout.strip()
+
+    def audit_entries(self):
+        """Every entry of the nodes' audit log, parsed, in index order."""
+        rows = self.psql("SELECT encode(entry, 'hex') FROM audit_entries ORDER BY idx")
+        return [json.loads(bytes.fromhex(r)) for r in rows.split()]
 
     def ctl(self, what):
         """restart, or halt (stopped, its data kept)."""

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Backups and restores (docs/operations.md): `tellonce backup` taken while
 pushes run gives a store and an audit log that verify and that a gateway
-starts on; an audit directory restored from an older copy is refused at
+starts on; `tellonce audit export` copies the log of one node alike; an audit directory restored from an older copy is refused at
 start, with the way out in the message, instead of signing a fork of the
 published log."""
 import http.client
@@ -179,6 +179,23 @@ def a_backup_taken_under_load_verifies_and_restores():
     r = tellonce("backup", "-c", s.gw.config, dest)
     eq(r.returncode, 1, "backup into an existing directory")
     check("give a new directory" in r.stderr, r.stderr)
+
+
+@test
+def audit_export_of_one_node_copies_its_directory_live():
+    s = st()
+    key = vkey(s)
+    out = os.path.join(s.workdir, "export")
+    r = tellonce("audit", "export", "-c", s.gw.config, out)
+    eq(r.returncode, 0, "audit export: " + r.stdout + r.stderr)
+    check("audit log copied and verified" in r.stdout, r.stdout)
+    v = tellonce("audit", "verify", out, "--key", key)
+    eq(v.returncode, 0, "audit verify: " + v.stdout + v.stderr)
+    size = av.verify(out, key, nproofs=4)[0]
+    check(("%d entries" % size) in v.stdout, v.stdout)
+    again = tellonce("audit", "export", "-c", s.gw.config, out)
+    eq(again.returncode, 1, "export into an existing directory")
+    check("give a new directory" in again.stderr, again.stderr)
 
 
 @test

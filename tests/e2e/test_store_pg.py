@@ -18,7 +18,6 @@ from harness import (ALICE_ADDRESS, ALICE_PIVOT, KEYS, Gateway,  # noqa: E402
                      Partner, check, eq, free_port, gateway_config, make_signing_key,
                      make_workdir, run, test, wait_for)
 from pgstack import PG_ENV, PgServer  # noqa: E402
-from pushstack import audit_entries  # noqa: E402
 
 PURPOSE = "benefit-eligibility"
 S = None
@@ -106,7 +105,7 @@ def link_consent_fetch_push_and_delivery():
 @test
 def the_data_lives_in_postgresql():
     s = st()
-    eq(s.psql("SELECT version FROM tellonce_schema"), "12", "schema version")
+    eq(s.psql("SELECT version FROM tellonce_schema"), "13", "schema version")
     eq(s.psql("SELECT count(*) FROM links"), "2", "links")
     eq(s.psql("SELECT count(*) FROM consents"), "1", "consents")
     eq(s.psql("SELECT count(*) FROM records"), "1", "records")
@@ -117,6 +116,13 @@ def the_data_lives_in_postgresql():
     eq(s.psql("SELECT count(*) FROM deliveries WHERE audit_index IS NOT NULL "
               "AND length(audit_sha256) = 64"), "1", "the delivery's deliver entry")
     check(not os.path.exists(os.path.join(s.workdir, "tellonce.db")), "no SQLite file")
+    # The audit log too: its entries, and a checkpoint served as stored.
+    check(not os.path.exists(os.path.join(s.workdir, "audit")), "no audit directory")
+    check({"link", "push", "deliver"} <= {e["type"] for e in s.pg.audit_entries()},
+          "the entries in the store")
+    wait_for(lambda: s.call(None, "GET", "/audit/checkpoint").raw.encode() ==
+             bytes.fromhex(s.psql("SELECT encode(checkpoint, 'hex') FROM audit_state")),
+             10, "the checkpoint served is the one stored")
     # A new process finds all of it: links, consents, the record's version.
     s.gw.stop()
     s.gw.start(s.gw.port)
@@ -172,7 +178,7 @@ def an_erasure_deletes_the_subjects_rows_and_view_key():
     for table in ("records", "deliveries", "push_keys", "view_keys", "access_index"):
         eq(s.psql("SELECT count(*) FROM %s" % table), "0", "%s emptied" % table)
     eq(s.psql("SELECT count(*) FROM links"), "2", "the links stay")
-    check(any(e.get("type") == "erasure" for e in audit_entries(s.workdir)), "audited")
+    check(any(e.get("type") == "erasure" for e in s.pg.audit_entries()), "audited")
     r = s.call("caf", "POST", "/v1/erasures", {"subject": "c-alice"})
     eq((r.status, r.json["erased"]), (200, 0), "again: nothing left")
     # Still linked and consented: the next fetch draws a new view key.

@@ -857,12 +857,18 @@ test_store_schemes(void)
 	};
 	struct config_errors errs = { 0 };
 	struct config *cfg;
-	char to[128], *text;
+	char to[128], *text, *pg;
 
 	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
 		snprintf(to, sizeof(to), "store: %s\n  store_password: "
 		    "env:T_PG_PASSWORD", accepted[i]);
-		text = replace(base, "store: sqlite:data/tellonce.db", to);
+		pg = replace(base, "store: sqlite:data/tellonce.db", to);
+		/* The nodes on PostgreSQL keep their audit log in it. */
+		text = replace(pg, "    dir: audit\n", "");
+		check_error(pg, "audit\n    origin", 1, "gateway.audit.dir: not used with "
+		    "a postgresql store, whose nodes keep one audit log in the "
+		    "database (docs/deployment.md); remove it");
+		free(pg);
 		cfg = load(text, &errs);
 		CHECK(cfg != NULL);
 		config_errors_print(&errs, stderr);
@@ -897,6 +903,8 @@ test_store_schemes(void)
 	    "postgresql://...");
 	check_change("store: sqlite:data/tellonce.db", "store: \"sqlite:\"",
 	    "\"sqlite", 1, "gateway.store: expected sqlite:PATH or postgresql://...");
+	check_change("    dir: audit\n", "", "origin: audit.example", 1,
+	    "gateway.audit.dir: required with an sqlite store");
 }
 
 static void

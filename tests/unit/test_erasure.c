@@ -354,7 +354,9 @@ test_migrate_push_keys(void)
 	    "ALTER TABLE access_index DROP COLUMN mandate;"
 	    "ALTER TABLE access_index DROP COLUMN mediator;"
 	    "ALTER TABLE access_index DROP COLUMN helper;"
-	    "DROP TABLE audit_heads;"), 0);
+	    "DROP TABLE audit_heads; DROP TABLE IF EXISTS audit_state;"
+	    "DROP TABLE IF EXISTS audit_entries;"
+	    "DROP TABLE IF EXISTS audit_tiles;"), 0);
 	CHECK_INT(suite_be->schema_version("v4", 4), 4);
 
 	st = suite_open("v4");

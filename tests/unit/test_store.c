@@ -756,6 +756,155 @@ test_audit_heads(void)
 	store_close(st);
 }
 
+/* The shared audit log's sequencing: two connections (two nodes) append
+ * batches; indexes are consecutive, entries and access rows are stored
+ * with them. SQLite holds no shared log and says so. */
+static void
+test_audit_shared_append(void)
+{
+	struct store *a = suite_open("shared_log"), *b = suite_open("shared_log");
+	const struct store_audit_entry e[] = {
+		{ "{\"n\":0}", 7, SUBJ_A, NULL, NULL, NULL },
+		{ "{\"n\":1}", 7, NULL, NULL, NULL, NULL },
+		{ "{\"n\":2}", 7, SUBJ_B, "m1", "med", "h1" },
+	};
+	struct store_audit_state s;
+	struct store_blob *list = NULL;
+	uint64_t first = 99, *idx = NULL;
+	size_t n = 0;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto out;
+	if (!store_audit_shared(a)) {
+		CHECK_STR(suite_be->name, "sqlite");
+		CHECK_INT(store_audit_append(a, e, 3, &first), STORE_ERROR);
+		goto out;
+	}
+	CHECK_INT(store_audit_append(a, e, 2, &first), STORE_OK);
+	CHECK_INT(first, 0);
+	CHECK_INT(store_audit_append(b, e + 2, 1, &first), STORE_OK);
+	CHECK_INT(first, 2);
+	CHECK_INT(store_audit_append(a, e, 3, &first), STORE_OK);
+	CHECK_INT(first, 3);
+	CHECK_INT(store_audit_state(b, &s), STORE_OK);
+	CHECK_INT(s.next, 6);
+	CHECK_INT(s.size, 0);
+	CHECK(s.note == NULL);
+	CHECK_INT(store_audit_entries(b, 1, 3, &list, &n), STORE_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR((char *)list[0].data, "{\"n\":1}");
+		CHECK_STR((char *)list[1].data, "{\"n\":2}");
+		CHECK_INT(list[2].len, 7);
+	}
+	store_blobs_free(list, n);
+	CHECK_INT(store_access_list(a, SUBJ_B, UINT64_MAX, 10, &idx, &n),
+	    STORE_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_INT(idx[0], 5);
+		CHECK_INT(idx[1], 2);
+	}
+	free(idx);
+	{
+		char *mediator = NULL, *helper = NULL;
+
+		CHECK_INT(store_access_mandate(a, SUBJ_B, 5, &mediator, &helper),
+		    STORE_OK);
+		CHECK_STR(mediator ? mediator : "", "med");
+		CHECK_STR(helper ? helper : "", "h1");
+		free(mediator);
+		free(helper);
+		CHECK_INT(store_access_mandate(a, SUBJ_A, 0, &mediator, &helper),
+		    STORE_NOT_FOUND);
+	}
+out:
+	store_close(a);
+	store_close(b);
+}
+
+/* The checkpoint is stored only if it extends the last one stored: an
+ * integrator whose tree grew from an older checkpoint is refused and
+ * stores nothing, tiles included. A full tile drops its partial ones. */
+static void
+test_audit_shared_publish(void)
+{
+	struct store *a = suite_open("shared_pub"), *b = suite_open("shared_pub");
+	unsigned char empty[STORE_ROOT_LEN], r1[STORE_ROOT_LEN],
+	    r2[STORE_ROOT_LEN];
+	const char *p1[] = { "tile/0/000.p/3", "tile/entries/000.p/3" };
+	const char *p2[] = { "tile/0/000", "tile/entries/000" };
+	const char *stale[] = { "tile/0/001" };
+	struct store_blob t1[] = { { (unsigned char *)"abc", 3 },
+	    { (unsigned char *)"def", 3 } };
+	struct store_audit_publish pub = { p1, t1, 2, 0, 3, empty, r1, "n1\n" };
+	struct store_audit_state s;
+	struct store_blob got;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL || !store_audit_shared(a))
+		goto out;
+	CHECK_INT(store_audit_state(a, &s), STORE_OK);
+	memcpy(empty, s.root, STORE_ROOT_LEN);
+	CHECK_INT(empty[0], 0xe3);
+	memset(r1, 1, sizeof(r1));
+	memset(r2, 2, sizeof(r2));
+	CHECK_INT(store_audit_publish(a, &pub), STORE_OK);
+	CHECK_INT(store_audit_tile(b, "tile/0/000.p/3", &got), STORE_OK);
+	CHECK_STR((char *)got.data, "abc");
+	free(got.data);
+
+	/* b's tree also grew from the empty log: refused, nothing stored. */
+	pub = (struct store_audit_publish){ stale, t1, 1, 0, 5, empty, r2,
+	    "n2\n" };
+	CHECK_INT(store_audit_publish(b, &pub), STORE_CONFLICT);
+	CHECK_INT(store_audit_tile(a, "tile/0/001", &got), STORE_NOT_FOUND);
+	CHECK_INT(store_audit_state(a, &s), STORE_OK);
+	CHECK_INT(s.size, 3);
+	CHECK(memcmp(s.root, r1, STORE_ROOT_LEN) == 0);
+	CHECK_STR(s.note ? s.note : "", "n1\n");
+	free(s.note);
+
+	/* From the stored one it extends: the full tiles replace the
+	 * partial ones. */
+	pub = (struct store_audit_publish){ p2, t1, 2, 3, 256, r1, r2, "n3\n" };
+	CHECK_INT(store_audit_publish(b, &pub), STORE_OK);
+	CHECK_INT(store_audit_tile(a, "tile/0/000.p/3", &got), STORE_NOT_FOUND);
+	CHECK_INT(store_audit_tile(a, "tile/entries/000.p/3", &got),
+	    STORE_NOT_FOUND);
+	CHECK_INT(store_audit_tile(a, "tile/entries/000", &got), STORE_OK);
+	CHECK_STR((char *)got.data, "def");
+	free(got.data);
+out:
+	store_close(a);
+	store_close(b);
+}
+
+/* One integrator at a time: the role goes with the session that holds
+ * it, and the next session that asks gets it once that one ended. */
+static void
+test_audit_shared_lead(void)
+{
+	struct store *a = suite_open("shared_lead"), *b = suite_open("shared_lead");
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL || !store_audit_shared(a))
+		goto out;
+	CHECK_INT(store_audit_lead(a), STORE_OK);
+	CHECK_INT(store_audit_lead(b), STORE_CONFLICT);
+	CHECK_INT(store_audit_lead(a), STORE_OK);
+	store_close(a);
+	a = NULL;
+	/* The server ends the session a moment after the client left. */
+	for (int i = 0; i < 50 && store_audit_lead(b) != STORE_OK; i++)
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	CHECK_INT(store_audit_lead(b), STORE_OK);
+out:
+	store_close(a);
+	store_close(b);
+}
+
 /* The online backup: a snapshot another connection opens, holding what
  * was committed; never over an existing file. */
 static void
@@ -1015,6 +1164,9 @@ main(int argc, char **argv)
 	UNIT_RUN(test_open_schemes);
 	UNIT_RUN(test_new_id);
 	SUITE_RUN(test_audit_heads);
+	SUITE_RUN(test_audit_shared_append);
+	SUITE_RUN_PG(test_audit_shared_publish);
+	SUITE_RUN_PG(test_audit_shared_lead);
 	SUITE_RUN(test_cache_sees_writes);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	SUITE_RUN_SQLITE(test_batch);
