@@ -26,6 +26,7 @@
 #include "reload.h"
 #include "server.h"
 #include "store.h"
+#include "store_checkpointer.h"
 
 /* gateway.log, at start and at every reload. */
 static void
@@ -262,6 +263,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *index_store = NULL;
+	struct store_checkpointer *checkpointer = NULL;
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
@@ -290,6 +292,13 @@ cmd_serve(int argc, char **argv)
 		config_free(cfg);
 		goto out;
 	}
+	if ((checkpointer = store_checkpointer_start(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err,
+	    sizeof(err))) == NULL) {
+		log_error("store: %s", err);
+		config_free(cfg);
+		goto out;
+	}
 	dl = cmd_serve_start(&gw, cfg, fd, admin_fd);
 	fd = admin_fd = -1;
 	if (dl == NULL)
@@ -312,6 +321,7 @@ out:
 		close(admin_fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
+	store_checkpointer_stop(checkpointer);
 	if (index_store != NULL)
 		store_close(index_store);
 	EVP_PKEY_free(gw.signer);

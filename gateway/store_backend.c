@@ -438,6 +438,13 @@ store_compact(struct store *st)
 }
 
 enum store_status
+store_checkpoint(struct store *st)
+{
+	return st->ops->checkpoint != NULL ? st->ops->checkpoint(st) :
+	    STORE_NOT_FOUND;
+}
+
+enum store_status
 store_link_delete(struct store *st, const char *service, const char *local_id,
     int64_t now_ms, char *subject)
 {

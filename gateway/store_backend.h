@@ -99,6 +99,8 @@ struct store_ops {
 	enum store_status (*erase_subject)(struct store *st,
 	    const char *subject, uint64_t *erased);
 	enum store_status (*compact)(struct store *st);
+	/* NULL: the server checkpoints its own log. */
+	enum store_status (*checkpoint)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
 	enum store_status (*audit_head_get)(struct store *st,

@@ -31,6 +31,10 @@
 #define SQLITE_BUSY_SPIN_US 50
 #define SQLITE_BUSY_WAIT_US 1000
 #define SQLITE_COMPACT_WAIT_MS 500   /* a checkpoint waits this for readers */
+/* A commit checkpoints in line only past this many WAL pages (40 MiB),
+ * when nothing calls store_checkpoint often enough (a `tellonce` command,
+ * or a checkpointer kept behind by a long read). */
+#define SQLITE_WAL_INLINE_PAGES 10000
 
 /* The schema, one step per version: step i brings user_version from i to
  * i + 1 in its own transaction. Append new steps; never edit old ones. */
@@ -828,10 +832,14 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	 * sq_durable instead. */
 	/* secure_delete: an erased value (contract §6) is overwritten in its
 	 * page and in freed pages, not left for a file reader to find. */
+	/* The WAL is checkpointed by store_checkpoint, off the request
+	 * paths: SQLite's default, 1000 pages, had the commit that crossed
+	 * it copy them back while the requests queued behind it waited. */
 	if (sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA foreign_keys = ON", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
+	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
 	return sq_migrate(db, err, errlen);
 }
 
@@ -2513,6 +2521,24 @@ sq_compact(struct store *st)
 	return sq_fail(ss, "checkpoint");
 }
 
+/* PASSIVE: copies what no reader still needs, waiting for no one, so a
+ * thread may run it as often as it likes without holding anyone up. */
+static enum store_status
+sq_checkpoint(struct store *st)
+{
+	struct sqlite_store *ss = sq(st);
+	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		return STORE_OK;
+	/* Another checkpoint (a compaction, a commit past the inline
+	 * threshold) is running: it does the work. */
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return STORE_CONFLICT;
+	return sq_fail(ss, "checkpoint");
+}
+
 struct sq_unlink {
 	const char *service, *local_id;
 	int64_t now_ms;
@@ -2679,6 +2705,7 @@ static const struct store_ops sqlite_ops = {
 	.purge_backlog = sq_purge_backlog,
 	.erase_subject = sq_erase_subject,
 	.compact = sq_compact,
+	.checkpoint = sq_checkpoint,
 	.link_delete = sq_link_delete,
 	.outbox_counts = sq_outbox_counts,
 	.audit_head_get = sq_audit_head_get,

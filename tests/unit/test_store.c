@@ -998,6 +998,43 @@ test_pg_server_frozen(void)
 	store_close(st);
 }
 
+/* The checkpoint moves what was committed into the database file without
+ * waiting for a writer that holds the write lock (PASSIVE), so that a
+ * thread can run it off the request paths; PostgreSQL has none to run. */
+static void
+test_checkpoint(void)
+{
+	struct store *st = suite_open("checkpoint"), *writer;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	if (strcmp(suite_be->name, "sqlite") != 0) {
+		CHECK_INT(store_checkpoint(st), STORE_NOT_FOUND);
+		store_close(st);
+		return;
+	}
+	writer = suite_open("checkpoint");
+	CHECK(writer != NULL);
+	if (writer == NULL) {
+		store_close(st);
+		return;
+	}
+	CHECK_INT(store_link_put(st, "caf", "C-ckpt-4711", SUBJ_A, 2, &created),
+	    STORE_OK);
+	CHECK(!suite_file_holds("checkpoint.db", "C-ckpt-4711"));
+	CHECK_INT(store_batch_begin(writer, 0), STORE_OK);
+	CHECK_INT(store_link_put(writer, "caf", "C-open-4712", SUBJ_B, 2,
+	    &created), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	CHECK(suite_file_holds("checkpoint.db", "C-ckpt-4711"));
+	CHECK(!suite_file_holds("checkpoint.db", "C-open-4712"));
+	CHECK_INT(store_batch_end(writer), STORE_OK);
+	store_close(writer);
+	store_close(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1016,6 +1053,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_new_id);
 	SUITE_RUN(test_audit_heads);
 	SUITE_RUN(test_cache_sees_writes);
+	SUITE_RUN(test_checkpoint);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	SUITE_RUN_SQLITE(test_batch);
 	SUITE_RUN_SQLITE(test_backup);
