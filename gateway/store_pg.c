@@ -255,6 +255,11 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;"
 	"CREATE INDEX deliveries_leased ON deliveries (claimed_by) "
 	"  WHERE state = 1;",
+	/* 13: SQLite's outbox indexes became partial (store_sqlite.c). Here
+	 * the same indexes and queries made bench/push.sh deliver a fifth as
+	 * fast (100 deliveries/s against 460-490), so the step only keeps
+	 * both stores' versions in step. */
+	"SELECT 1",
 };
 
 #define PG_SCHEMA_VERSION \

@@ -36,6 +36,21 @@
  * or a checkpointer kept behind by a long read). */
 #define SQLITE_WAL_INLINE_PAGES 10000
 
+/* The rows deliveries_chain holds since step 13: pending or sending, the
+ * few of a chain its queries look for, not its delivered history. A query
+ * that searches the chain states this condition too: SQLite uses a
+ * partial index only for a query whose terms include the index's. */
+#define DELIVERY_UNSENT(n) n ".state IN (0, 1)"
+/* A newer version of d's record than d's, pending, sending or delivered
+ * to d's subscriber. The delivered ones are not in deliveries_chain: they
+ * are found from the records of d's subject and dataset
+ * (records_by_subject), then each one's deliveries (deliveries_by_record). */
+#define DELIVERY_NEWER_LIVE(d) "EXISTS (SELECT 1 FROM records o, records r, " \
+	"deliveries n WHERE o.seq = " d ".record_seq AND r.subject = o.subject " \
+	"AND r.dataset = o.dataset AND r.version > o.version " \
+	"AND n.record_seq = r.seq AND n.subscriber = " d ".subscriber " \
+	"AND n.state IN " DELIVERY_LIVE ")"
+
 /* The schema, one step per version: step i brings user_version from i to
  * i + 1 in its own transaction. Append new steps; never edit old ones. */
 static const char *const sqlite_migrations[] = {
@@ -211,6 +226,18 @@ static const char *const sqlite_migrations[] = {
 	 * writes them; the step keeps both stores' versions in step. */
 	"ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"
 	"ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;",
+	/* 13: the outbox's indexes keep only the rows their queries look
+	 * for (DELIVERY_UNSENT): the due query wants pending rows, the
+	 * chain's pending and sending ones. Each delivery was kept in both
+	 * for good, and every change of state rewrote both; now taking it
+	 * leaves the chain's alone, and delivering it leaves the due one's
+	 * alone. */
+	"DROP INDEX IF EXISTS deliveries_due;"
+	"CREATE INDEX deliveries_due ON deliveries (subscriber, due_ms) "
+	"  WHERE state = 0;"
+	"DROP INDEX IF EXISTS deliveries_chain;"
+	"CREATE INDEX deliveries_chain ON deliveries "
+	"  (subscriber, subject, dataset) WHERE state IN (0, 1);",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -369,7 +396,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
-	    "AND dataset = ?3 AND state = 0",
+	    "AND dataset = ?3 AND state = 0 AND " DELIVERY_UNSENT("deliveries"),
 	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6, ?6)",
@@ -379,28 +406,25 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
 	    "WHERE state = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
-	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 "
-	    "AND n.seq > deliveries.seq)",
+	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
+	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
 	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.subscriber = ?1 AND d.state = 0 AND d.due_ms <= ?2 "
 	    "AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE "
-	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1) "
-	    "ORDER BY d.due_ms, d.seq LIMIT ?3",
+	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1 AND "
+	    DELIVERY_UNSENT("s") ") ORDER BY d.due_ms, d.seq LIMIT ?3",
 	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = ?2 "
 	    "WHERE id = ?1 AND state = 0",
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
-	    "AND EXISTS (SELECT 1 FROM deliveries n WHERE "
-	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.seq > deliveries.seq "
-	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE ?2 END, "
+	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
 	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.id = ?1",
-	[Q_DELIVERY_NEWER] = "SELECT 1 FROM deliveries d, deliveries n "
-	    "WHERE d.id = ?1 AND " DELIVERY_SAME_CHAIN("n", "d")
-	    " AND n.seq > d.seq AND n.state IN " DELIVERY_LIVE " LIMIT 1",
+	[Q_DELIVERY_NEWER] = "SELECT 1 FROM deliveries d "
+	    "WHERE d.id = ?1 AND " DELIVERY_NEWER_LIVE("d"),
 	[Q_DELIVERY_REQUEUE] = "UPDATE deliveries SET state = 0, attempts = 0, "
 	    "since_ms = ?2, due_ms = ?2, updated_ms = ?2, last_error = NULL "
 	    "WHERE id = ?1 AND state = 3",

@@ -92,7 +92,8 @@ test_migrate_pivot_version(void)
 	    /* What later steps alter, as bare as they may be. */
 	    "CREATE TABLE records (seq BIGINT PRIMARY KEY, id TEXT,"
 	    " created_ms BIGINT);"
-	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER);"
+	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER,"
+	    " subscriber TEXT, subject TEXT, dataset TEXT, due_ms BIGINT);"
 	    "CREATE TABLE push_keys (response TEXT);"
 	    "CREATE TABLE consents (id TEXT);"
 	    "CREATE TABLE access_index (subject TEXT, audit_index BIGINT);"
