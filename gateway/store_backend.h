@@ -27,6 +27,12 @@ struct store_ops {
 	    const char *local_id, char *subject, unsigned char *view_key);
 	enum store_status (*link_local_id)(struct store *st, const char *service,
 	    const char *subject, char **local_id);
+	/* Every link of the subject, as "service\0local_id\0" pairs in
+	 * pairs (size bytes; *len of them used), read in one query:
+	 * STORE_CONFLICT when they do not fit. NULL: the backend is not
+	 * cached, and store_link_local_id asks per service. */
+	enum store_status (*link_local_ids)(struct store *st,
+	    const char *subject, char *pairs, size_t size, size_t *len);
 	enum store_status (*subject_linked)(struct store *st,
 	    const char *subject, int pivot_version);
 	enum store_status (*view_key_get)(struct store *st, const char *subject,

@@ -254,6 +254,7 @@ enum sqlite_stmt {
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
+	Q_LINK_LOCAL_IDS,
 	Q_SUBJECT_LINKED,
 	Q_VIEW_KEY_GET,
 	Q_VIEW_KEY_PUT,
@@ -330,6 +331,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "WHERE l.service = ?1 AND l.local_id = ?2",
 	[Q_LINK_LOCAL_ID] = "SELECT local_id FROM links "
 	    "WHERE service = ?1 AND subject = ?2",
+	/* Covered by links_by_subject, whose entries end with the key. */
+	[Q_LINK_LOCAL_IDS] = "SELECT service, local_id FROM links "
+	    "WHERE subject = ?1",
 	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
 	    "WHERE subject = ?1 AND pivot_version = ?2 LIMIT 1",
 	[Q_VIEW_KEY_GET] = "SELECT key FROM view_keys WHERE subject = ?1",
@@ -1041,6 +1045,46 @@ sq_link_local_id(struct store *st, const char *service, const char *subject,
 	if (rc == STORE_OK &&
 	    (*local_id = strdup((const char *)sqlite3_column_text(s, 0))) == NULL)
 		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Appends "service\0local_id\0" from the current row to pairs; -1 when
+ * they do not fit in size. */
+static int
+sq_link_pair(sqlite3_stmt *s, char *pairs, size_t size, size_t *len)
+{
+	for (int col = 0; col < 2; col++) {
+		/* The text first: its length is that of the text form. */
+		const unsigned char *text = sqlite3_column_text(s, col);
+		size_t n = (size_t)sqlite3_column_bytes(s, col) + 1;
+
+		if (text == NULL || n > size - *len)
+			return -1;
+		memcpy(pairs + *len, text, n);
+		*len += n;
+	}
+	return 0;
+}
+
+static enum store_status
+sq_link_local_ids(struct store *st, const char *subject, char *pairs,
+    size_t size, size_t *len)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc = STORE_OK;
+	sqlite3_stmt *s;
+	int step;
+
+	*len = 0;
+	if ((s = sq_stmt(ss, Q_LINK_LOCAL_IDS)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subject);
+	while (rc == STORE_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+		if (sq_link_pair(s, pairs, size, len) != 0)
+			rc = STORE_CONFLICT;
+	if (rc == STORE_OK && step != SQLITE_DONE)
+		rc = sq_fail(ss, "link local ids");
 	sqlite3_reset(s);
 	return rc;
 }
@@ -2699,6 +2743,7 @@ static const struct store_ops sqlite_ops = {
 	.view_key_get = sq_view_key_get,
 	.view_key_erase = sq_view_key_erase,
 	.link_local_id = sq_link_local_id,
+	.link_local_ids = sq_link_local_ids,
 	.subject_linked = sq_subject_linked,
 	.consent_insert = sq_consent_insert,
 	.consent_get = sq_consent_get,

@@ -844,6 +844,50 @@ out:
 	store_close(b);
 }
 
+/* A subject's local ids, read for every service at once and kept on
+ * SQLite: each service gets its own, twice, one not linked gets none, and
+ * links too many to keep are still each answered. */
+static void
+test_link_local_ids(void)
+{
+	static const char *const services[] = { "caf", "mairie", "impots",
+	    "caf", "mairie", "impots" };
+	static const char *const ids[] = { "C1", "M1", NULL, "C1", "M1", NULL };
+	struct store *st = suite_open("local_ids");
+	char service[32], id[96], *local_id;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "mairie", "M1", SUBJ_B, 2, &created),
+	    STORE_OK);
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+		CHECK_INT(store_link_local_id(st, services[i], SUBJ_B, &local_id),
+		    ids[i] != NULL ? STORE_OK : STORE_NOT_FOUND);
+		if (ids[i] != NULL && local_id != NULL)
+			CHECK_STR(local_id, ids[i]);
+		free(local_id);
+	}
+	for (int i = 0; i < 12; i++) {
+		snprintf(service, sizeof(service), "service-%02d", i);
+		snprintf(id, sizeof(id), "%02d-%070d", i, 0);
+		CHECK_INT(store_link_put(st, service, id, SUBJ_A, 2, &created),
+		    STORE_OK);
+	}
+	for (int i = 11; i >= 0; i--) {
+		snprintf(service, sizeof(service), "service-%02d", i);
+		snprintf(id, sizeof(id), "%02d-%070d", i, 0);
+		CHECK_INT(store_link_local_id(st, service, SUBJ_A, &local_id),
+		    STORE_OK);
+		if (local_id != NULL)
+			CHECK_STR(local_id, id);
+		free(local_id);
+	}
+	store_close(st);
+}
+
 /* ---- PostgreSQL only ------------------------------------------------- */
 
 /* The password reaches the server from store_open's argument, never from
@@ -1054,6 +1098,7 @@ main(int argc, char **argv)
 	UNIT_RUN(test_new_id);
 	SUITE_RUN(test_audit_heads);
 	SUITE_RUN(test_cache_sees_writes);
+	SUITE_RUN(test_link_local_ids);
 	SUITE_RUN(test_checkpoint);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	SUITE_RUN_SQLITE(test_batch);
