@@ -12,6 +12,8 @@
 #
 #   bench/fetch.sh [DURATION] [CONNECTIONS]     defaults: 10s 64
 #   PERF="perf record -g -o /tmp/perf.data" bench/fetch.sh   to profile the gateway
+#   CALLGRIND=/tmp/cg.out bench/fetch.sh 20s 8   instructions the gateway
+#       executes per fetch (bench/lib.sh)
 #   STORE=postgresql bench/fetch.sh   the store on a PostgreSQL server of the
 #       run's own (tests/tools/pgserver.sh)
 #   SCALE_DIR=DIR bench/fetch.sh     on a store filled by bench/scale.sh
@@ -113,8 +115,10 @@ echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
 cpu0=$(bench_cpu_s "$gw_pid")
+bench_instr_on "$gw_pid"
 gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
 cpu1=$(bench_cpu_s "$gw_pid")
+[ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gw_pid")
 n=$(rps <<<"$nginx_out"); g=$(rps <<<"$gw_out")
 np99=$(p99 <<<"$nginx_out"); gp99=$(p99 <<<"$gw_out")
 rss=$(bench_rss_mib "$gw_pid")
@@ -123,6 +127,8 @@ printf 'tellonce fetch   : %10.0f req/s  p99 %s ms\n' "$g" "$gp99"
 done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
 echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
 	'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us (all threads; $(awk -v c="$cpu1" -v z="$cpu0" 'BEGIN { print c - z }') s for $done_n fetches)"
+[ -z "${CALLGRIND:-}" ] || echo "gateway instructions (callgrind): $(awk -v i="$instr" \
+	-v n="$done_n" 'BEGIN { printf "%.0f", i / n }') per fetch ($done_n fetches)"
 bench_goal "fetch/s, ratio tellonce/nginx" "$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')" ">=" 0.5
 bench_goal "fetch p99 (ms), goal twice nginx's" "$gp99" "<=" "$(awk -v n="$np99" 'BEGIN { printf "%.2f", 2 * n }')"
 if [ -z "${SCALE_DIR:-}" ]; then

@@ -3,7 +3,8 @@
 # store, the audit log and its key live: $W, or a store filled by
 # bench/scale.sh when SCALE_DIR is set), collects the background processes
 # to stop in `pids`, and defines port, bench_keys, bench_store,
-# bench_gateway and the figure helpers (bench_serve, bench_ms,
+# bench_gateway, the instruction counters (bench_wrap, bench_instr_on,
+# bench_instr) and the figure helpers (bench_serve, bench_ms,
 # bench_rss_mib, bench_goal, bench_figure, bench_exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,14 +76,37 @@ YAML
 bench_serve() {
 	local t0
 	t0=$(date +%s.%N)
-	${PERF:-} "$BUILD/tellonce" serve -c "$1" 2> "$2" &
+	${PERF:-} $(bench_wrap) "$BUILD/tellonce" serve -c "$1" 2> "$2" &
 	gw_pid=$!
 	pids+=($gw_pid)
-	for _ in $(seq 2000); do
+	for _ in $(seq 6000); do
 		curl -fs -o /dev/null "http://127.0.0.1:$3/healthz" && break
 		sleep 0.005
 	done
 	start_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# CALLGRIND=FILE: the gateway runs under valgrind's callgrind, which counts
+# the instructions it executes between bench_instr_on and bench_instr
+# (none during start-up and set-up). A CPU figure that other work sharing
+# the machine does not move, unlike CPU time; the rates of such a run are
+# those of a gateway slowed some fifty times, and mean nothing.
+bench_wrap() {
+	[ -z "${CALLGRIND:-}" ] ||
+	    echo "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$CALLGRIND"
+}
+bench_instr_on() {  # $1 = the gateway's pid
+	[ -z "${CALLGRIND:-}" ] || callgrind_control -i on "$1" >/dev/null 2>&1
+}
+# The instructions counted since bench_instr_on in process $1 (all its
+# threads), from the dump callgrind writes to $CALLGRIND.1.
+bench_instr() {
+	callgrind_control -d "$1" >/dev/null 2>&1
+	for _ in $(seq 100); do
+		[ ! -s "$CALLGRIND.1" ] || break
+		sleep 0.1
+	done
+	awk '/^totals:/ { print $2 }' "$CALLGRIND.1"
 }
 
 # A wrk latency ("850.00us", "3.88ms", "1.02s") in milliseconds.

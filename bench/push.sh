@@ -17,6 +17,8 @@
 #   PROFILE=/tmp/perf.data bench/push.sh   `perf record -g` on the gateway
 #                                          while wrk pushes (not the set-up);
 #                                          PERF_RECORD="perf record ..." to vary
+#   CALLGRIND=/tmp/cg.out bench/push.sh 20s 8 200   instructions the gateway
+#                       executes per push or delivery (bench/lib.sh), one node
 #   STORE=postgresql [NODES=2] bench/push.sh   the store on a PostgreSQL server
 #       of the run's own, shared by NODES gateways, the connections split
 #       among them (contract §9); the CPU is the gateways' together
@@ -95,14 +97,14 @@ for n in $(seq "$NODES"); do
 	gw=$(port)
 	gws+=("$gw")
 	{ bench_gateway "$gw"; services; } > "$W/tellonce$n.yaml"
-	"$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
+	$(bench_wrap) "$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
 	gwpids+=($!)
 	pids+=($!)
 done
 GW=${gws[0]}
 gwpid=${gwpids[0]}
 for gw in "${gws[@]}"; do
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		curl -fs "http://127.0.0.1:$gw/healthz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$SUB/" && break
 		sleep 0.1
 	done
@@ -174,6 +176,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 records_before=$(records)
 cpu_before=$(cpu)
+bench_instr_on "$gwpid"
 start=$(date +%s.%N)
 # One wrk per node, the connections and the two threads split among them.
 wrks=()
@@ -205,6 +208,7 @@ while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
 drained_at=$(date +%s.%N)
 cpu_drained=$(cpu)
 delivered=$(count '= 2'); superseded=$(count '= 4'); other=$(count 'NOT IN (2, 4)')
+[ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gwpid")
 
 p99=$(awk '/ 99% /{print $2}' <<<"$out" | paste -sd/)
 echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback," \
@@ -219,6 +223,9 @@ awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" -v g="$
 	    d / (e - s), g, d, e - s, e - p }'
 awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
 	printf "gateway CPU, whole run: %.3f ms per push or delivery\n", 1000 * (c1 - c0) / (n + d) }'
+[ -z "${CALLGRIND:-}" ] || awk -v i="$instr" -v n="$accepted" -v d="$delivered" 'BEGIN {
+	printf "gateway instructions (callgrind): %.0f per push or delivery (%d pushes, %d deliveries)\n",
+	    i / (n + d), n, d }'
 bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
 bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"

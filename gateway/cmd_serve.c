@@ -26,6 +26,7 @@
 #include "reload.h"
 #include "server.h"
 #include "store.h"
+#include "store_checkpointer.h"
 
 /* gateway.log, at start and at every reload. */
 static void
@@ -288,6 +289,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct gateway gw = { 0 };
 	struct store *stores[3] = { NULL, NULL, NULL };
+	struct store_checkpointer *checkpointer = NULL;
 	struct delivery *dl;
 	struct config *cfg;
 	sigset_t set;
@@ -316,6 +318,13 @@ cmd_serve(int argc, char **argv)
 		config_free(cfg);
 		goto out;
 	}
+	if ((checkpointer = store_checkpointer_start(cfg->gateway.store,
+	    (const char *)cfg->gateway.store_password.data, err,
+	    sizeof(err))) == NULL) {
+		log_error("store: %s", err);
+		config_free(cfg);
+		goto out;
+	}
 	dl = cmd_serve_start(&gw, cfg, fd, admin_fd);
 	fd = admin_fd = -1;
 	if (dl == NULL)
@@ -338,6 +347,7 @@ out:
 		close(admin_fd);
 	if (gw.audit != NULL)
 		audit_close(gw.audit);
+	store_checkpointer_stop(checkpointer);
 	for (int i = 0; i < 3; i++)
 		store_close(stores[i]);
 	EVP_PKEY_free(gw.signer);

@@ -450,6 +450,12 @@ enum store_status store_erase_subject(struct store *st, const char *subject,
  * STORE_CONFLICT when they kept it from finishing (try again later).
  * STORE_OK at once on PostgreSQL, whose WAL is the server's to recycle. */
 enum store_status store_compact(struct store *st);
+/* Copies what the write-ahead log holds into the database without waiting
+ * for readers or writers, and without emptying it (SQLite's PASSIVE
+ * checkpoint): run off the request paths (store_checkpointer.h), it keeps
+ * the commits on them from having to. STORE_NOT_FOUND on PostgreSQL,
+ * whose server checkpoints on its own. */
+enum store_status store_checkpoint(struct store *st);
 
 /* Unlinks the service's local id and revokes, at now_ms, the subject's
  * live consents in which the service is consumer or provider, in one

@@ -168,31 +168,64 @@ store_view_key_erase(struct store *st, const char *subject)
 	return store_changed(st, st->ops->view_key_erase(st, subject));
 }
 
+/* Every link of the subject as "service\0local_id\0" pairs, from c or
+ * read in one query and kept: a push looks the subject up at each
+ * subscriber of the dataset, and the delivery worker again at each, so
+ * the first lookup reads for all the others. STORE_CONFLICT when the
+ * pairs would not fit in the cache. */
+static enum store_status
+store_links_of(struct store *st, struct store_cache *c, const char *subject,
+    char pairs[STORE_CACHE_VALUE_MAX], size_t *len)
+{
+	char key[STORE_CACHE_KEY_MAX];
+	size_t keylen = store_cache_key(key, 'A', &subject, 1);
+	enum store_status rc;
+	uint64_t gen = store_cache_generation();
+
+	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, pairs, len))
+		return rc;
+	rc = st->ops->link_local_ids(st, subject, pairs, STORE_CACHE_VALUE_MAX,
+	    len);
+	if (keylen > 0 && rc == STORE_OK)
+		store_cache_put(c, gen, key, keylen, rc, pairs, *len);
+	return rc;
+}
+
+/* service's local id among pairs, strdup'd into *local_id. */
+static enum store_status
+store_links_find(const char *pairs, size_t len, const char *service,
+    char **local_id)
+{
+	const char *p = pairs, *end = pairs + len;
+
+	while (p < end) {
+		const char *id = p + strlen(p) + 1;
+
+		if (strcmp(p, service) == 0)
+			return (*local_id = strdup(id)) != NULL ? STORE_OK :
+			    STORE_ERROR;
+		p = id + strlen(id) + 1;
+	}
+	return STORE_NOT_FOUND;
+}
+
 enum store_status
 store_link_local_id(struct store *st, const char *service, const char *subject,
     char **local_id)
 {
-	const char *fields[] = { service, subject };
 	struct store_cache *c = store_cache_of(st);
-	char key[STORE_CACHE_KEY_MAX], value[STORE_CACHE_VALUE_MAX + 1];
-	size_t keylen = 0, len;
+	char pairs[STORE_CACHE_VALUE_MAX];
+	size_t len;
 	enum store_status rc;
-	uint64_t gen = store_cache_generation();
 
-	if (c != NULL)
-		keylen = store_cache_key(key, 'L', fields, 2);
-	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, value, &len)) {
-		*local_id = NULL;
-		if (rc != STORE_OK)
-			return rc;
-		value[len] = '\0';
-		return (*local_id = strdup(value)) != NULL ? STORE_OK : STORE_ERROR;
-	}
-	rc = st->ops->link_local_id(st, service, subject, local_id);
-	if (keylen > 0)
-		store_cache_put(c, gen, key, keylen, rc, *local_id,
-		    rc == STORE_OK ? strlen(*local_id) : 0);
-	return rc;
+	*local_id = NULL;
+	if (c == NULL || st->ops->link_local_ids == NULL)
+		return st->ops->link_local_id(st, service, subject, local_id);
+	rc = store_links_of(st, c, subject, pairs, &len);
+	if (rc == STORE_CONFLICT)
+		return st->ops->link_local_id(st, service, subject, local_id);
+	return rc == STORE_OK ? store_links_find(pairs, len, service,
+	    local_id) : rc;
 }
 
 enum store_status
@@ -435,6 +468,13 @@ enum store_status
 store_compact(struct store *st)
 {
 	return st->ops->compact(st);
+}
+
+enum store_status
+store_checkpoint(struct store *st)
+{
+	return st->ops->checkpoint != NULL ? st->ops->checkpoint(st) :
+	    STORE_NOT_FOUND;
 }
 
 enum store_status

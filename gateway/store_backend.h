@@ -27,6 +27,12 @@ struct store_ops {
 	    const char *local_id, char *subject, unsigned char *view_key);
 	enum store_status (*link_local_id)(struct store *st, const char *service,
 	    const char *subject, char **local_id);
+	/* Every link of the subject, as "service\0local_id\0" pairs in
+	 * pairs (size bytes; *len of them used), read in one query:
+	 * STORE_CONFLICT when they do not fit. NULL: the backend is not
+	 * cached, and store_link_local_id asks per service. */
+	enum store_status (*link_local_ids)(struct store *st,
+	    const char *subject, char *pairs, size_t size, size_t *len);
 	enum store_status (*subject_linked)(struct store *st,
 	    const char *subject, int pivot_version);
 	enum store_status (*view_key_get)(struct store *st, const char *subject,
@@ -99,6 +105,8 @@ struct store_ops {
 	enum store_status (*erase_subject)(struct store *st,
 	    const char *subject, uint64_t *erased);
 	enum store_status (*compact)(struct store *st);
+	/* NULL: the server checkpoints its own log. */
+	enum store_status (*checkpoint)(struct store *st);
 	enum store_status (*link_delete)(struct store *st, const char *service,
 	    const char *local_id, int64_t now_ms, char *subject);
 	enum store_status (*audit_head_get)(struct store *st,

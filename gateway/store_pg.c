@@ -263,7 +263,10 @@ static const char *const pg_migrations[] = {
 	 * and holds the last checkpoint (its root starts as the empty
 	 * tree's, SHA-256 of nothing); the entries; the tiles and bundles.
 	 * Entries and notes are BYTEA: their bytes are hashed and signed, and
-	 * no server encoding may convert them. */
+	 * no server encoding may convert them. SQLite's step 13 made its
+	 * outbox indexes partial; here the same indexes made bench/push.sh
+	 * deliver a fifth as fast (100 deliveries/s against 460-490), so
+	 * they stay whole. */
 	"CREATE TABLE audit_state ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  next_idx BIGINT NOT NULL,"

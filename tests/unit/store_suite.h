@@ -22,6 +22,9 @@
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "pgserver.h"
 #include "store.h"
@@ -47,6 +50,41 @@ static int suite_pg_up;
 static const struct suite_backend *suite_be;   /* the one under test */
 
 /* ---- SQLite --------------------------------------------------------- */
+
+/* The whole content of a file, NUL-terminated; *len its size. */
+static inline char *
+suite_slurp(const char *name, size_t *len)
+{
+	char path[TMPDIR_PATH_LEN + 64];
+	char *buf;
+	FILE *f;
+	long size;
+
+	snprintf(path, sizeof(path), "%s/%s", suite_dir, name);
+	*len = 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return calloc(1, 1);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	if ((buf = calloc(1, (size_t)size + 1)) != NULL)
+		*len = fread(buf, 1, (size_t)size, f);
+	fclose(f);
+	return buf;
+}
+
+/* 1 when file `name` in the suite's folder holds `needle`. */
+static inline int
+suite_file_holds(const char *name, const char *needle)
+{
+	size_t len;
+	char *buf = suite_slurp(name, &len);
+	int found = buf != NULL && memmem(buf, len, needle, strlen(needle)) != NULL;
+
+	free(buf);
+	return found;
+}
+
 
 static int
 suite_lite_url(const char *db, char *url, size_t len)

@@ -250,39 +250,6 @@ test_link_delete(void)
 	store_close(st);
 }
 
-/* The whole content of a file, NUL-terminated; *len its size. */
-static char *
-slurp(const char *name, size_t *len)
-{
-	char path[TMPDIR_PATH_LEN + 64];
-	char *buf;
-	FILE *f;
-	long size;
-
-	snprintf(path, sizeof(path), "%s/%s", suite_dir, name);
-	*len = 0;
-	if ((f = fopen(path, "rb")) == NULL)
-		return calloc(1, 1);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	if ((buf = calloc(1, (size_t)size + 1)) != NULL)
-		*len = fread(buf, 1, (size_t)size, f);
-	fclose(f);
-	return buf;
-}
-
-static int
-file_holds(const char *name, const char *needle)
-{
-	size_t len;
-	char *buf = slurp(name, &len);
-	int found = buf != NULL && memmem(buf, len, needle, strlen(needle)) != NULL;
-
-	free(buf);
-	return found;
-}
-
 /* What a purge or an erasure deleted is in neither the database file nor
  * its write-ahead log once compacted, while what is kept still is. */
 static void
@@ -301,21 +268,21 @@ test_values_gone_from_files(void)
 	    T0 + 50 * DAY);
 	settle(st, STORE_DELIVERY_DELIVERED, T0);
 	CHECK_INT(store_compact(st), STORE_OK);
-	CHECK(file_holds("files.db", "rue-erased-4711"));
+	CHECK(suite_file_holds("files.db", "rue-erased-4711"));
 
 	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
 	CHECK_INT(purge(st, T0 + 50 * DAY, 100), 2);
-	CHECK(file_holds("files.db-wal", "rue-erased-4711") ||
-	    file_holds("files.db-wal", "rue-purged-4712"));
+	CHECK(suite_file_holds("files.db-wal", "rue-erased-4711") ||
+	    suite_file_holds("files.db-wal", "rue-purged-4712"));
 	CHECK_INT(store_compact(st), STORE_OK);
 	snprintf(path, sizeof(path), "%s/files.db-wal", suite_dir);
 	CHECK(stat(path, &wal) != 0 || wal.st_size == 0);
 	for (const char *const *f = (const char *const[]){ "files.db",
 	    "files.db-wal", NULL }; *f != NULL; f++) {
-		CHECK(!file_holds(*f, "rue-erased-4711"));
-		CHECK(!file_holds(*f, "rue-purged-4712"));
+		CHECK(!suite_file_holds(*f, "rue-erased-4711"));
+		CHECK(!suite_file_holds(*f, "rue-purged-4712"));
 	}
-	CHECK(file_holds("files.db", "rue-kept-4713"));
+	CHECK(suite_file_holds("files.db", "rue-kept-4713"));
 	store_close(st);
 }
 

@@ -92,7 +92,8 @@ test_migrate_pivot_version(void)
 	    /* What later steps alter, as bare as they may be. */
 	    "CREATE TABLE records (seq BIGINT PRIMARY KEY, id TEXT,"
 	    " created_ms BIGINT);"
-	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER);"
+	    "CREATE TABLE deliveries (record_seq BIGINT, state INTEGER,"
+	    " subscriber TEXT, subject TEXT, dataset TEXT, due_ms BIGINT);"
 	    "CREATE TABLE push_keys (response TEXT);"
 	    "CREATE TABLE consents (id TEXT);"
 	    "CREATE TABLE access_index (subject TEXT, audit_index BIGINT);"
@@ -992,6 +993,50 @@ out:
 	store_close(b);
 }
 
+/* A subject's local ids, read for every service at once and kept on
+ * SQLite: each service gets its own, twice, one not linked gets none, and
+ * links too many to keep are still each answered. */
+static void
+test_link_local_ids(void)
+{
+	static const char *const services[] = { "caf", "mairie", "impots",
+	    "caf", "mairie", "impots" };
+	static const char *const ids[] = { "C1", "M1", NULL, "C1", "M1", NULL };
+	struct store *st = suite_open("local_ids");
+	char service[32], id[96], *local_id;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_B, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "mairie", "M1", SUBJ_B, 2, &created),
+	    STORE_OK);
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+		CHECK_INT(store_link_local_id(st, services[i], SUBJ_B, &local_id),
+		    ids[i] != NULL ? STORE_OK : STORE_NOT_FOUND);
+		if (ids[i] != NULL && local_id != NULL)
+			CHECK_STR(local_id, ids[i]);
+		free(local_id);
+	}
+	for (int i = 0; i < 12; i++) {
+		snprintf(service, sizeof(service), "service-%02d", i);
+		snprintf(id, sizeof(id), "%02d-%070d", i, 0);
+		CHECK_INT(store_link_put(st, service, id, SUBJ_A, 2, &created),
+		    STORE_OK);
+	}
+	for (int i = 11; i >= 0; i--) {
+		snprintf(service, sizeof(service), "service-%02d", i);
+		snprintf(id, sizeof(id), "%02d-%070d", i, 0);
+		CHECK_INT(store_link_local_id(st, service, SUBJ_A, &local_id),
+		    STORE_OK);
+		if (local_id != NULL)
+			CHECK_STR(local_id, id);
+		free(local_id);
+	}
+	store_close(st);
+}
+
 /* ---- PostgreSQL only ------------------------------------------------- */
 
 /* The password reaches the server from store_open's argument, never from
@@ -1147,6 +1192,43 @@ test_pg_server_frozen(void)
 	store_close(st);
 }
 
+/* The checkpoint moves what was committed into the database file without
+ * waiting for a writer that holds the write lock (PASSIVE), so that a
+ * thread can run it off the request paths; PostgreSQL has none to run. */
+static void
+test_checkpoint(void)
+{
+	struct store *st = suite_open("checkpoint"), *writer;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	if (strcmp(suite_be->name, "sqlite") != 0) {
+		CHECK_INT(store_checkpoint(st), STORE_NOT_FOUND);
+		store_close(st);
+		return;
+	}
+	writer = suite_open("checkpoint");
+	CHECK(writer != NULL);
+	if (writer == NULL) {
+		store_close(st);
+		return;
+	}
+	CHECK_INT(store_link_put(st, "caf", "C-ckpt-4711", SUBJ_A, 2, &created),
+	    STORE_OK);
+	CHECK(!suite_file_holds("checkpoint.db", "C-ckpt-4711"));
+	CHECK_INT(store_batch_begin(writer, 0), STORE_OK);
+	CHECK_INT(store_link_put(writer, "caf", "C-open-4712", SUBJ_B, 2,
+	    &created), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	CHECK(suite_file_holds("checkpoint.db", "C-ckpt-4711"));
+	CHECK(!suite_file_holds("checkpoint.db", "C-open-4712"));
+	CHECK_INT(store_batch_end(writer), STORE_OK);
+	store_close(writer);
+	store_close(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1168,6 +1250,8 @@ main(int argc, char **argv)
 	SUITE_RUN_PG(test_audit_shared_publish);
 	SUITE_RUN_PG(test_audit_shared_lead);
 	SUITE_RUN(test_cache_sees_writes);
+	SUITE_RUN(test_link_local_ids);
+	SUITE_RUN(test_checkpoint);
 	SUITE_RUN_SQLITE(test_acknowledged_writes_sync);
 	SUITE_RUN_SQLITE(test_batch);
 	SUITE_RUN_SQLITE(test_backup);
