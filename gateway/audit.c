@@ -1504,7 +1504,7 @@ audit_init_sync(struct audit *a)
 	return 0;
 }
 
-void
+static void
 audit_log_start(struct audit *a)
 {
 	char *vkey = keys_verifier_string(a->origin, a->trusted[0].pub);
@@ -1518,6 +1518,19 @@ audit_log_start(struct audit *a)
 			log_info("audit: checkpoints also signed by %s", vkey);
 		free(vkey);
 	}
+}
+
+int
+audit_start_sequencer(struct audit *a, void *(*run)(void *), char *err,
+    size_t errlen)
+{
+	if (pthread_create(&a->thread, NULL, run, a) != 0) {
+		snprintf(err, errlen, "cannot start the sequencer");
+		return -1;
+	}
+	a->running = 1;
+	audit_log_start(a);
+	return 0;
 }
 
 /* Adds a key a start accepts the last checkpoint signed by, unless it is
@@ -1683,12 +1696,8 @@ audit_open_after(const struct config_audit *cfg, const struct audit_head *head,
 		snprintf(err, errlen, "%s: cannot write the checkpoint", a->dir);
 		goto fail;
 	}
-	if (pthread_create(&a->thread, NULL, audit_run, a) != 0) {
-		snprintf(err, errlen, "cannot start the sequencer");
+	if (audit_start_sequencer(a, audit_run, err, errlen) != 0)
 		goto fail;
-	}
-	a->running = 1;
-	audit_log_start(a);
 	return a;
 fail:
 	audit_free(a);

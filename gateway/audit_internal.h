@@ -107,7 +107,10 @@ struct audit {
 struct audit *audit_new(const struct config_audit *cfg, const char *where,
     char *err, size_t errlen);
 void audit_free(struct audit *a);
-void audit_log_start(struct audit *a);
+/* Starts run(a) as the log's sequencer thread and logs the log's size
+ * and verifier keys. 0, or -1 with err. */
+int audit_start_sequencer(struct audit *a, void *(*run)(void *), char *err,
+    size_t errlen);
 int audit_check_format(struct audit *a, char *err, size_t errlen);
 
 /* The sequencer's queue: audit_take is called with qmu held and releases

@@ -474,12 +474,8 @@ audit_open_shared(const struct config_audit *cfg, struct store *seq,
 		goto fail;
 	}
 	a->integrator_running = 1;
-	if (pthread_create(&a->thread, NULL, audit_shared_run, a) != 0) {
-		snprintf(err, errlen, "cannot start the sequencer");
+	if (audit_start_sequencer(a, audit_shared_run, err, errlen) != 0)
 		goto fail;
-	}
-	a->running = 1;
-	audit_log_start(a);
 	return a;
 fail:
 	audit_shared_stop(a);
