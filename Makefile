@@ -34,9 +34,10 @@ DEB_PKGS = pkg-config make gcc libc6-dev \
 	python3 curl
 # Only the test suite needs these: a real PostgreSQL, the certificates its
 # TLS tests make, the man page linters, systemd-analyze, promtool (the
-# metrics lint), PyYAML (the e2e suite reads docs/openapi.yaml).
+# metrics lint), PyYAML (the e2e suite reads docs/openapi.yaml), Go and
+# golang.org/x/mod (Go's own sumdb/tlog checks the audit log's format).
 TEST_PKGS = python3-cryptography python3-yaml postgresql groff-base mandoc systemd \
-	prometheus
+	prometheus golang-go golang-golang-x-mod-dev
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make deb` and `make test-deb` need these (the build dependencies
@@ -186,7 +187,15 @@ $(BUILD)/tests/test_plugin $(BUILD)/tests/test_connector_matrix: $(PLUGINS)
 # The name table of the identity test.
 $(BUILD)/tests/test_identity: tests/unit/test_identity_names.h
 
-build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(PLUGINS) $(FUZZ_REPLAY)
+# tests/tools/tlog_check.go: the audit log checked by Go's sumdb/note and
+# sumdb/tlog, from Debian's sources of golang.org/x/mod (nothing downloaded).
+$(BUILD)/tests/tools/tlog_check: tests/tools/tlog_check.go
+	@mkdir -p $(dir $@)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache \
+	  go build -o $@ $<
+
+build-tests: all $(UNIT_BINS) $(TOOL_BINS) $(BUILD)/tests/tools/tlog_check \
+	$(PLUGINS) $(FUZZ_REPLAY)
 
 test:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(TEST_PKGS)"

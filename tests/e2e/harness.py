@@ -26,6 +26,9 @@ from openapi_validator import Document, Invalid  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build/release")
 TELLONCE = os.path.join(ROOT, BUILD, "tellonce")
+# Go's golang.org/x/mod/sumdb/note and sumdb/tlog (tests/tools/tlog_check.go):
+# a verifier of the audit log's format that shares no code with ours.
+TLOG_CHECK = os.path.join(ROOT, BUILD, "tests", "tools", "tlog_check")
 PARTNER = os.path.join(ROOT, "tests", "partners", "partner.py")
 PYTHON = "/usr/bin/python3"
 
@@ -412,6 +415,14 @@ class Stack:
         self.caf.stop()
         if not keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def tlog_check(where, vkey):
+    """Go's verdict on a tlog-tiles directory: its exit status and what it
+    printed ("ok SIZE ROOT", or why not)."""
+    r = subprocess.run([TLOG_CHECK, where, vkey], capture_output=True, text=True,
+                       timeout=300)
+    return r.returncode, (r.stdout + r.stderr).strip()
 
 
 def run(teardown=None):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The audit log as an outsider sees it: a log written by the C code (through
-tests/tools/audit_tool) is checked by audit_verifier.py, which shares no code
-with it, and by `audit verify`; each tampering is caught by both."""
+tests/tools/audit_tool) is checked by audit_verifier.py and by Go's
+sumdb/note and sumdb/tlog (tests/tools/tlog_check.go), which share no code
+with it, and by `audit verify`; each tampering is caught by all three."""
 import base64
 import json
 import os
@@ -11,7 +12,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
-from harness import BUILD, ROOT, check, eq, make_workdir, run, test  # noqa: E402
+from harness import (BUILD, ROOT, check, eq, make_workdir, run, test,  # noqa: E402
+                     tlog_check)
 
 TOOL = os.path.join(ROOT, BUILD, "tests", "tools", "audit_tool")
 ORIGIN = "audit.verify.test/log"
@@ -85,6 +87,8 @@ def independent_verifier_agrees_with_audit_verify():
     eq(r.stdout.strip(), "%s: ok, %d entries, root %s" %
        (lg.dir, COUNT, base64.b64encode(root).decode()), "audit verify output")
     check(note.startswith(ORIGIN + "\n%d\n" % COUNT), note)
+    eq(tlog_check(lg.dir, lg.vkey), (0, "ok %d %s" % (COUNT, base64.b64encode(root).decode())),
+       "Go's sumdb/tlog")
     entries = av.read_entries(av.Source(lg.dir), size)
     first = json.loads(entries[0])
     eq(sorted(first), ["attributes", "basis", "consent", "consumer", "dataset",
@@ -125,6 +129,8 @@ def tampered(rel, change, want_c, want_py):
         check(want_c in r.stderr, "audit verify said %r, want %r" % (r.stderr, want_c))
         err = py_error(lg.dir, lg.vkey)
         check(err is not None and want_py in err, "verifier said %r, want %r" % (err, want_py))
+        go = tlog_check(lg.dir, lg.vkey)
+        check(go[0] == 1 and go[1].startswith("tlog_check: "), "Go's sumdb/tlog said %r" % (go,))
     finally:
         with open(path, "wb") as f:
             f.write(orig)

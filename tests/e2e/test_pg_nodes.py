@@ -11,7 +11,8 @@ over by the others, and the times that took are printed
 (docs/deployment.md quotes them); every checkpoint served before and
 after is consistent with the last (consistency proofs from each node,
 checked by the independent verifier), and `tellonce audit export` writes
-out a log that `tellonce audit verify` and the verifier accept."""
+out a log that `tellonce audit verify`, the verifier and Go's sumdb/tlog
+accept."""
 import base64
 import json
 import os
@@ -26,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
 from harness import (ALICE_ADDRESS, ALICE_PIVOT, TELLONCE, Gateway, Partner,  # noqa: E402
                      check, eq, free_port, make_signing_key, make_workdir, run, test,
-                     wait_for)
+                     tlog_check, wait_for)
 from pgstack import PG_ENV, PgServer  # noqa: E402
 from pushstack import (ENV, SUBSCRIBER_PREFIXES as PREFIXES, Pusher, pivot,  # noqa: E402
                        push_config, wait_delivered_in_order)
@@ -300,6 +301,8 @@ def the_exported_log_verifies():
     size, root = signed(s, final)
     check(("%d entries" % size) in r.stdout, "verify: %s" % r.stdout)
     eq(av.verify(out, s.vkey, nproofs=8)[:2], (size, root), "the independent verifier")
+    eq(tlog_check(out, s.vkey), (0, "ok %d %s" % (size, base64.b64encode(root).decode())),
+       "Go's sumdb/tlog")
 
 
 @test
