@@ -72,8 +72,13 @@ store_checkpointer_run(struct store_checkpointer *cp, char *err,
 	pthread_condattr_t ca;
 	int rc;
 
-	if (store_checkpoint(cp->st) == STORE_NOT_FOUND)
+	if (store_checkpoint(cp->st) == STORE_NOT_FOUND) {
+		/* Nothing to checkpoint (PostgreSQL): keep no connection
+		 * counted against the server's max_connections. */
+		store_close(cp->st);
+		cp->st = NULL;
 		return 0;
+	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&cp->cv, &ca);
