@@ -102,8 +102,13 @@ request_log_enter(struct request *r, struct log_context *prev)
 {
 	struct log_context ctx;
 
-	snprintf(ctx.request_id, sizeof(ctx.request_id), "%s", r->id);
-	snprintf(ctx.trace_id, sizeof(ctx.trace_id), "%s", r->trace.trace_id);
+	/* Copied whole, NUL included: a fetch enters its context eight
+	 * times, and two snprintf's each cost more than the rest. */
+	_Static_assert(sizeof(r->id) <= sizeof(ctx.request_id) &&
+	    sizeof(r->trace.trace_id) <= sizeof(ctx.trace_id),
+	    "the ids fit the log context");
+	memcpy(ctx.request_id, r->id, sizeof(r->id));
+	memcpy(ctx.trace_id, r->trace.trace_id, sizeof(r->trace.trace_id));
 	log_context_set(&ctx, prev);
 }
 
