@@ -8,10 +8,10 @@
  * libevent tells libcurl when a socket is ready (curl_multi_socket_action).
  * Every done callback runs from the loop, never inside fetch/push/health. */
 #include "http.h"
+#include "http_json.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -481,19 +481,6 @@ http_call_finish(struct http_call *c, const struct connector_result *res)
 	http_call_free(c);
 }
 
-static int
-http_is_object(const char *buf, size_t len)
-{
-	json_t *v;
-	int ok;
-
-	if (buf == NULL || (v = json_loadb(buf, len, 0, NULL)) == NULL)
-		return 0;
-	ok = json_is_object(v);
-	json_decref(v);
-	return ok;
-}
-
 static enum connector_status
 http_transport_status(CURLcode rc)
 {
@@ -532,7 +519,7 @@ http_read_answer(long code, const char *body, size_t len, int fetch,
 	if (code < 200 || code > 299) {
 		res->status = http_status_of(code);
 		snprintf(detail, detail_len, "service answered HTTP %ld", code);
-	} else if (fetch && !http_is_object(body, len)) {
+	} else if (fetch && !http_json_is_object(body, len)) {
 		res->status = CONNECTOR_PERMANENT;
 		snprintf(detail, detail_len, "service answered invalid JSON");
 	} else {
