@@ -32,7 +32,6 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include "jcs.h"
 #include "keys.h"
 #include "log.h"
+#include "rand.h"
 
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
@@ -303,7 +303,7 @@ audit_commitments(struct audit_commits *c, const struct audit_entry *e)
 	*c = (struct audit_commits){ 0 };
 	if (e->subject == NULL)
 		return 0;
-	if (e->view_key == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+	if (e->view_key == NULL || rand_id_bytes(nonce, sizeof(nonce)) != 0 ||
 	    commitment_key_init(&k, e->view_key) != 0)
 		return -1;
 	encode_base64(nonce, sizeof(nonce), c->b64[0]);
