@@ -8,8 +8,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <string.h>
+
+#include "sha256.h"
 
 #define COMMITMENT_BLOCK 64   /* SHA-256's block, HMAC's pad */
 
@@ -19,17 +20,6 @@ static const char *const commitment_labels[] = {
 	[COMMITMENT_PAYLOAD] = "tellonce/payload\n",
 	[COMMITMENT_MANDATE] = "tellonce/mandate\n",
 };
-
-/* Fetching SHA-256 by name takes locks in OpenSSL's provider store: done
- * once. */
-static EVP_MD *commitment_md;
-static pthread_once_t commitment_once = PTHREAD_ONCE_INIT;
-
-static void
-commitment_fetch(void)
-{
-	commitment_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
 
 /* ctx := SHA-256 state after the key XOR pad, one block. */
 static int
@@ -42,7 +32,7 @@ commitment_pad(EVP_MD_CTX *ctx, const unsigned char key[COMMITMENT_KEY_LEN],
 	memset(block, pad, sizeof(block));
 	for (size_t i = 0; i < COMMITMENT_KEY_LEN; i++)
 		block[i] ^= key[i];
-	ok = EVP_DigestInit_ex2(ctx, commitment_md, NULL) &&
+	ok = EVP_DigestInit_ex2(ctx, sha256_md(), NULL) &&
 	    EVP_DigestUpdate(ctx, block, sizeof(block));
 	OPENSSL_cleanse(block, sizeof(block));
 	return ok ? 0 : -1;
@@ -62,10 +52,9 @@ int
 commitment_key_init(struct commitment_key *k,
     const unsigned char key[COMMITMENT_KEY_LEN])
 {
-	pthread_once(&commitment_once, commitment_fetch);
 	*k = (struct commitment_key){ EVP_MD_CTX_new(), EVP_MD_CTX_new(),
 	    EVP_MD_CTX_new() };
-	if (commitment_md == NULL || k->inner == NULL || k->outer == NULL ||
+	if (sha256_md() == NULL || k->inner == NULL || k->outer == NULL ||
 	    k->work == NULL || commitment_pad(k->inner, key, 0x36) != 0 ||
 	    commitment_pad(k->outer, key, 0x5c) != 0) {
 		commitment_key_clear(k);
