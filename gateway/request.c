@@ -213,10 +213,17 @@ request_reply_json(struct request *r, int status, json_t *body)
 		request_reply_problem(r, 500, NULL, "response could not be encoded");
 		return;
 	}
-	request_add_header(r, "Cache-Control", "no-store");
-	request_reply_raw(r, status, "application/json", text, len, NULL);
+	request_reply_json_text(r, status, text, len);
 	if (text != stack)
 		free(text);
+}
+
+void
+request_reply_json_text(struct request *r, int status, const char *text,
+    size_t len)
+{
+	request_add_header(r, "Cache-Control", "no-store");
+	request_reply_raw(r, status, "application/json", text, len, NULL);
 }
 
 void
