@@ -18,7 +18,9 @@ jcs_put(struct jcs_buf *b, const char *s, size_t n)
 	if (b->failed)
 		return;
 	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
+		/* An audit entry, the longest text most requests write, fits
+		 * the first block. */
+		size_t cap = b->cap ? b->cap : 1024;
 		char *p;
 
 		while (cap < b->len + n + 1)

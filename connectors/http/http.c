@@ -374,7 +374,9 @@ http_on_data(char *data, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	if (c->len + len + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 4096;
+		/* Most answers are small: a first block glibc keeps per thread
+		 * (up to 1032 bytes), not one that goes through its bins. */
+		size_t cap = c->cap ? c->cap : 1024;
 
 		while (cap < c->len + len + 1)
 			cap *= 2;
