@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "jcs.h"
+#include "jsonload.h"
 #include "jsonutil.h"
 #include "mapping.h"
 #include "metrics.h"
@@ -201,7 +202,8 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 		    res->detail ? res->detail : "no detail");
 		return;
 	}
-	raw = json_loadb(res->body ? res->body : "", res->body_len, 0, &jerr);
+	raw = jsonload_object(res->body ? res->body : "", res->body_len, 0,
+	    &jerr);
 	if (raw == NULL || !json_is_object(raw) ||
 	    mapping_to_dataset(prov->connector, f->ds, raw, &mapped, err,
 	    sizeof(err)) != 0) {

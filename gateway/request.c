@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "encode.h"
 #include "gateway.h"
+#include "jsonload.h"
 #include "log.h"
 #include "metrics.h"
 #include "rand.h"
@@ -558,7 +559,8 @@ request_parse_body(struct request *r)
 		return 0;
 	}
 	data = (const char *)evbuffer_pullup(in, -1);
-	r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	r->body = jsonload_object(data ? data : "", len, JSON_REJECT_DUPLICATES,
+	    &jerr);
 	if (r->body == NULL) {
 		request_reply_problem(r, 400, NULL, "malformed JSON at line %d "
 		    "column %d: %s", jerr.line, jerr.column,
