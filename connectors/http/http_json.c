@@ -266,11 +266,17 @@ http_json_value(struct http_json *j)
 	} else if (ch == '"') {
 		j->p++;
 		ok = http_json_string(j);
-	} else if (ch == '-' || (ch >= '0' && ch <= '9')) {
-		ok = http_json_number(j);
 	} else {
-		ok = http_json_word(j, "true") || http_json_word(j, "false") ||
-		    http_json_word(j, "null");
+		if (ch == '-' || (ch >= '0' && ch <= '9'))
+			ok = http_json_number(j);
+		else
+			ok = http_json_word(j, "true") ||
+			    http_json_word(j, "false") || http_json_word(j, "null");
+		/* jansson reads one byte past a number or a word and puts it
+		 * back; a NUL put back is taken for the end of its buffered
+		 * character, and skipped. */
+		if (ok && j->p < j->end && *j->p == '\0')
+			j->p++;
 	}
 	j->depth--;
 	return ok;

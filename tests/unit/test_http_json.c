@@ -62,6 +62,16 @@ test_structure(void)
 	VERDICT("{\"a\":nul}", 0);
 	VERDICT("{\"a\":1}\v", 0);                  /* not a JSON blank */
 	VERDICT("{}\0", 0);
+	/* jansson skips one NUL right after a number or a word, nowhere
+	 * else (fuzz_http found it). */
+	VERDICT("{\"a\":2\0}", 1);
+	VERDICT("{\"a\":true\0,\"b\":[null\0]}", 1);
+	VERDICT("{\"a\":-1.5e3\0}", 1);
+	VERDICT("{\"a\":2\0\0}", 0);
+	VERDICT("{\"a\":\"x\"\0}", 0);
+	VERDICT("{\0\"a\":1}", 0);
+	VERDICT("{\"a\"\0:1}", 0);
+	VERDICT("{\"a\":1}\0", 0);
 	VERDICT("\xef\xbb\xbf{}", 0);               /* a byte order mark */
 }
 
@@ -209,7 +219,7 @@ test_mutations(void)
 		    "\"n\xc3\xa9\":\"1980-01-01\",\"enfants\":[{\"a\":1}]}",
 	};
 	static const char alphabet[] = "{}[]\",:\\/ u0123456789abcdefE.+-tnl"
-	    "\x80\xc3\xa9\xed\xf0\xff\n";
+	    "\x80\xc3\xa9\xed\xf0\xff\n\0";
 	char buf[256];
 	int disagreements = 0, accepted = 0;
 
