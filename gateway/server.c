@@ -483,28 +483,10 @@ worker_init_admin(struct worker *w, const struct config *cfg, char *err,
 	return 0;
 }
 
-/* A worker's loop. With a changelist, epoll learns of interest changes
- * once per loop turn, merged: a socket watched for writing and then for
- * reading again in one turn costs no epoll_ctl. Nothing a worker watches is
- * a dup()'d descriptor, the case libevent warns the changelist mishandles. */
-static struct event_base *
-worker_base_new(void)
-{
-	struct event_config *ec = event_config_new();
-	struct event_base *base;
-
-	if (ec == NULL)
-		return NULL;
-	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	return base;
-}
-
 static int
 worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
 {
-	w->rw.base = worker_base_new();
+	w->rw.base = event_base_new();
 	w->http = w->rw.base ? worker_http_new(w, cfg, worker_dispatch,
 	    worker_new_connection) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
