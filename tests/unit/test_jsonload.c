@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jsonload.h"
+#include "mutate.h"
 #include "unit.h"
 
 #define SENTINEL "not touched"
@@ -132,17 +133,6 @@ test_long_texts(void)
 	free(buf);
 }
 
-static uint64_t mutate_state = 0x243f6a8885a308d3u;
-
-static uint64_t
-mutate_next(void)
-{
-	mutate_state ^= mutate_state << 13;
-	mutate_state ^= mutate_state >> 7;
-	mutate_state ^= mutate_state << 17;
-	return mutate_state;
-}
-
 static void
 test_mutations(void)
 {
@@ -154,29 +144,14 @@ test_mutations(void)
 		"{\"n\":[-1.5e3,0,12,true,false,null],\"s\":\"\\u00e9\\n\","
 		    "\"o\":{\"p\":[{}]}}",
 	};
-	static const char alphabet[] = "{}[]\",:\\/ u0123456789abcdefE.+-tnl"
-	    "\x80\xc3\xa9\xed\xf0\xff\n\0";
+	struct mutate m = { 0x243f6a8885a308d3u };
 	char buf[256];
 	int fails = 0, fast_ok = 0, objects = 0;
 
 	for (int round = 0; round < 100000; round++) {
-		const char *seed = seeds[round % 3];
-		size_t len = strlen(seed), edits = 1 + mutate_next() % 3;
+		size_t len = mutate_text(&m, seeds[round % 3], buf, sizeof(buf));
 		int fast;
 
-		memcpy(buf, seed, len);
-		for (size_t e = 0; e < edits; e++) {
-			uint64_t r = mutate_next();
-			size_t at = len > 0 ? (size_t)(r >> 8) % len : 0;
-			char ch = alphabet[(r >> 40) % (sizeof(alphabet) - 1)];
-
-			if ((r & 7) == 0)
-				len = at;
-			else if ((r & 7) == 1 && len < sizeof(buf))
-				buf[len++] = ch;
-			else if (len > 0)
-				buf[at] = ch;
-		}
 		for (size_t flags = 0; flags <= JSON_REJECT_DUPLICATES;
 		    flags += JSON_REJECT_DUPLICATES) {
 			if (!same(buf, len, flags, &fast) && fails++ > 10)
