@@ -159,8 +159,8 @@ jcs_buf_string(struct jcs_buf *b, const char *s)
 	}
 	all = strlen(s);
 	for (len = 0; len < all;) {
-		size_t n = encode_utf8_len((const unsigned char *)s + len,
-		    all - len);
+		size_t n = (unsigned char)s[len] < 0x80 ? 1 :
+		    encode_utf8_len((const unsigned char *)s + len, all - len);
 
 		if (n == 0) {
 			b->failed = 1;
