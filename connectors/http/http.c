@@ -488,8 +488,9 @@ http_easy_get(struct http_instance *hi, enum http_kind kind,
 	return e;
 }
 
-/* Keeps e for the next call of its kind, its options as they are: what
- * pointed into the finished call is set again by the next one. */
+/* Keeps e for the next call of its kind with its kind's options. What
+ * pointed into the finished call is cleared, and a push's copy of its
+ * body (a record) released, not kept until the next push. */
 static void
 http_easy_put(struct http_instance *hi, enum http_kind kind, CURL *e)
 {
@@ -497,6 +498,12 @@ http_easy_put(struct http_instance *hi, enum http_kind kind, CURL *e)
 		curl_easy_cleanup(e);
 		return;
 	}
+	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	if (kind == HTTP_PUSH)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
 	hi->pool[kind][hi->npool[kind]++] = e;
 }
 
