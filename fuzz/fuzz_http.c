@@ -7,7 +7,8 @@
  * (even) or push (odd), the rest is the body.
  *
  * Oracles: a 2xx fetch is accepted exactly when its body is a JSON object,
- * any other status never is; the detail never holds the body; an answer
+ * any other status never is; the core's reader (jsonload_object) builds
+ * json_loadb's tree; the detail never holds the body; an answer
  * that does not fit the dataset is refused with an error that quotes no
  * value of it (answers carry personal data). */
 #include <jansson.h>
@@ -16,6 +17,7 @@
 
 #include "fuzz.h"
 #include "http/http.h"
+#include "jsonload.h"
 #include "mapping.h"
 
 static struct config *fuzz_cfg;
@@ -47,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct connector_result res = { 0 };
 	const char *body = (const char *)data + 3;
 	char detail[128];
-	json_t *raw;
+	json_t *raw, *fast;
 	long code;
 	int fetch, object;
 
@@ -61,6 +63,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_read_answer(code, body, size, fetch, &res, detail, sizeof(detail));
 	raw = json_loadb(body, size, 0, NULL);
 	object = json_is_object(raw);
+	/* The core reads the answer with jsonload_object: jansson's tree. */
+	fast = jsonload_object(body, size, 0, NULL);
+	if ((fast == NULL) != (raw == NULL) || (fast != NULL &&
+	    !json_equal(fast, raw)))
+		abort();
+	json_decref(fast);
 	if ((res.status == CONNECTOR_OK) != (code >= 200 && code <= 299 &&
 	    (!fetch || object)))
 		abort();

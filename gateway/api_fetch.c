@@ -4,6 +4,7 @@
  * → provider's connector (asynchronous, on this worker's loop) → mapping to
  * the dataset's attributes → only the permitted ones → audit → reply. Every
  * outcome, allowed or denied, is audited before the reply leaves. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "jcs.h"
+#include "jsonload.h"
 #include "jsonutil.h"
 #include "mapping.h"
 #include "metrics.h"
@@ -49,18 +51,62 @@ fetch_free(void *arg)
 	free(f);
 }
 
+/* Writes the reply into buf (cap bytes): {"provider", "dataset", "record",
+ * "audit_index"} as json_dumps writes it compactly, without building that
+ * object. Service and dataset ids are [a-z0-9_-] (config_check_id):
+ * nothing to escape. Returns the text's length, complete in buf only when
+ * below cap; 0 on error. */
+static size_t
+fetch_reply_text(const struct fetch *f, uint64_t index, char *buf, size_t cap)
+{
+	char tail[40];
+	int head = snprintf(buf, cap, "{\"provider\":\"%s\",\"dataset\":"
+	    "\"%s\",\"record\":", f->d.policy->provider->id, f->ds->name);
+	int tlen = snprintf(tail, sizeof(tail), ",\"audit_index\":%" PRIu64 "}",
+	    index);
+	size_t rec, len;
+
+	if (head < 0 || tlen < 0)
+		return 0;
+	/* json_dumpb says how much it needs even when it does not fit. */
+	rec = (size_t)head < cap ?
+	    json_dumpb(f->record, buf + head, cap - (size_t)head, JSON_COMPACT) :
+	    json_dumpb(f->record, NULL, 0, JSON_COMPACT);
+	if (rec == 0)
+		return 0;
+	len = (size_t)head + rec + (size_t)tlen;
+	if (len < cap)
+		memcpy(buf + head + rec, tail, (size_t)tlen + 1);
+	return len;
+}
+
+static void
+fetch_reply(struct request *r, const struct fetch *f, uint64_t index)
+{
+	char stack[2048], *text = stack;
+	size_t len = fetch_reply_text(f, index, stack, sizeof(stack));
+
+	/* A record larger than the stack: once more, in its exact size. */
+	if (len >= sizeof(stack) && ((text = malloc(len + 1)) == NULL ||
+	    fetch_reply_text(f, index, text, len + 1) != len))
+		len = 0;
+	if (len == 0)
+		request_reply_problem(r, 500, NULL, "response could not be encoded");
+	else
+		request_reply_json_text(r, 200, text, len);
+	if (text != stack)
+		free(text);
+}
+
 static void
 fetch_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct fetch *f = arg;
 
-	if (f->status == 200) {
-		request_reply_json(r, 200, json_pack("{s:s, s:s, s:O, s:I}",
-		    "provider", f->d.policy->provider->id, "dataset", f->ds->name,
-		    "record", f->record, "audit_index", (json_int_t)index));
-	} else {
+	if (f->status == 200)
+		fetch_reply(r, f, index);
+	else
 		request_reply_problem(r, f->status, f->reason, "%s", f->detail);
-	}
 	fetch_free(f);
 }
 
@@ -156,7 +202,8 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 		    res->detail ? res->detail : "no detail");
 		return;
 	}
-	raw = json_loadb(res->body ? res->body : "", res->body_len, 0, &jerr);
+	raw = jsonload_object(res->body ? res->body : "", res->body_len, 0,
+	    &jerr);
 	if (raw == NULL || !json_is_object(raw) ||
 	    mapping_to_dataset(prov->connector, f->ds, raw, &mapped, err,
 	    sizeof(err)) != 0) {

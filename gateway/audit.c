@@ -32,7 +32,6 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include "jcs.h"
 #include "keys.h"
 #include "log.h"
+#include "rand.h"
 
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
@@ -297,34 +297,37 @@ audit_commitments(struct audit_commits *c, const struct audit_entry *e)
 {
 	char act[AUDIT_MANDATE_VALUE_MAX];
 	unsigned char nonce[COMMITMENT_NONCE_LEN];
-	const unsigned char *v = e->view_key;
+	struct commitment_key k;
 	int bad = 0;
 
 	*c = (struct audit_commits){ 0 };
 	if (e->subject == NULL)
 		return 0;
-	if (v == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1)
+	if (e->view_key == NULL || rand_id_bytes(nonce, sizeof(nonce)) != 0 ||
+	    commitment_key_init(&k, e->view_key) != 0)
 		return -1;
 	encode_base64(nonce, sizeof(nonce), c->b64[0]);
 	c->nonce = c->b64[0];
-	bad |= commitment_make(COMMITMENT_SUBJECT, v, nonce, "", 0, c->b64[1]);
+	bad |= commitment_key_make(&k, COMMITMENT_SUBJECT, nonce, "", 0,
+	    c->b64[1]);
 	c->subject = c->b64[1];
 	if (e->consent != NULL) {
-		bad |= commitment_make(COMMITMENT_CONSENT, v, nonce, e->consent,
-		    strlen(e->consent), c->b64[2]);
+		bad |= commitment_key_make(&k, COMMITMENT_CONSENT, nonce,
+		    e->consent, strlen(e->consent), c->b64[2]);
 		c->consent = c->b64[2];
 	}
 	if (e->payload != NULL) {
-		bad |= commitment_make(COMMITMENT_PAYLOAD, v, nonce, e->payload,
-		    strlen(e->payload), c->b64[3]);
+		bad |= commitment_key_make(&k, COMMITMENT_PAYLOAD, nonce,
+		    e->payload, strlen(e->payload), c->b64[3]);
 		c->payload = c->b64[3];
 	}
 	if (e->mandate != NULL) {
 		bad |= audit_mandate_value(e, act, sizeof(act));
-		bad |= commitment_make(COMMITMENT_MANDATE, v, nonce, act,
+		bad |= commitment_key_make(&k, COMMITMENT_MANDATE, nonce, act,
 		    strlen(act), c->b64[4]);
 		c->on_behalf = c->b64[4];
 	}
+	commitment_key_clear(&k);
 	return bad ? -1 : 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef TELLONCE_COMMITMENT_H
 #define TELLONCE_COMMITMENT_H
 
+#include <openssl/types.h>
 #include <stddef.h>
 
 #include "encode.h"
@@ -23,6 +24,23 @@ enum commitment_kind {
 	COMMITMENT_PAYLOAD,   /* the JCS text of the record (jcs.h) */
 	COMMITMENT_MANDATE,   /* mandate id "\n" helper id (contract §8) */
 };
+
+/* A view key ready for the commitments of one entry: HMAC's key pads are
+ * hashed once, not once per commitment. Owns its contexts: free with
+ * commitment_key_clear. */
+struct commitment_key {
+	EVP_MD_CTX *inner, *outer, *work;
+};
+
+/* 0, or -1 when OpenSSL fails (k is then clear). */
+int commitment_key_init(struct commitment_key *k,
+    const unsigned char key[COMMITMENT_KEY_LEN]);
+/* As commitment_make, under k. */
+int commitment_key_make(struct commitment_key *k, enum commitment_kind kind,
+    const unsigned char nonce[COMMITMENT_NONCE_LEN], const void *value,
+    size_t len, char out[COMMITMENT_B64_LEN]);
+/* Frees k's contexts, wiping the key's state. */
+void commitment_key_clear(struct commitment_key *k);
 
 /* Writes the commitment of kind to value (len bytes) under key and nonce
  * into out, as base64. 0, or -1 when OpenSSL fails. */

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
+
+#include "sha256.h"
 
 #define CONFIG_NITEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -275,9 +276,10 @@ config_find_service_by_key(const struct config *cfg, const char *token,
     size_t len)
 {
 	const struct config_service *found = NULL;
-	unsigned char hash[SHA256_DIGEST_LENGTH];
+	unsigned char hash[SHA256_LEN];
 
-	SHA256((const unsigned char *)token, len, hash);
+	if (sha256(token, len, hash) != 0)
+		return NULL;
 	/* Every service is compared, so the time taken does not tell which
 	 * one matched or how far the search went. */
 	for (size_t i = 0; i < cfg->nservices; i++) {

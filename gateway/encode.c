@@ -3,6 +3,7 @@
  * strict, since proofs and signatures come from outside. */
 #include "encode.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char encode_b64[] =
@@ -152,4 +153,30 @@ long
 decode_base64url(const char *in, size_t len, unsigned char *out, size_t outcap)
 {
 	return decode_b64_with(encode_b64url, 0, in, len, out, outcap);
+}
+
+size_t
+encode_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	uint32_t cp;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = c & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
 }

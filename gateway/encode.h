@@ -8,6 +8,10 @@
 #define ENCODE_HEX_LEN(n)    ((n) * 2 + 1)
 #define ENCODE_BASE64_LEN(n) ((((n) + 2) / 3) * 4 + 1)
 
+/* The length of the UTF-8 sequence at s (n > 0 bytes there) as jansson
+ * accepts it: shortest form, no surrogate, nothing past U+10FFFF; 0 when
+ * it is not one. */
+size_t encode_utf8_len(const unsigned char *s, size_t n);
 /* Lower-case hex of `len` bytes, NUL-terminated. */
 void encode_hex(const unsigned char *in, size_t len, char *out);
 /* Decodes exactly `outlen` bytes of hex; returns 0 or -1. */

@@ -12,13 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
+
 static void
 jcs_put(struct jcs_buf *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
 	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
+		/* An audit entry, the longest text most requests write, fits
+		 * the first block. */
+		size_t cap = b->cap ? b->cap : 1024;
 		char *p;
 
 		while (cap < b->len + n + 1)
@@ -138,32 +142,6 @@ jcs_string(struct jcs_buf *b, const char *s, size_t len)
 	jcs_put(b, "\"", 1);
 }
 
-/* The length of the UTF-8 sequence at s, or 0 when it is not one that
- * jansson accepts: no overlong form, no surrogate, nothing past U+10FFFF. */
-static size_t
-jcs_utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	uint32_t cp;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
 void
 jcs_buf_raw(struct jcs_buf *b, const char *s)
 {
@@ -173,14 +151,16 @@ jcs_buf_raw(struct jcs_buf *b, const char *s)
 void
 jcs_buf_string(struct jcs_buf *b, const char *s)
 {
-	size_t len;
+	size_t len, all;
 
 	if (s == NULL) {
 		jcs_puts(b, "null");
 		return;
 	}
-	for (len = 0; s[len] != '\0';) {
-		size_t n = jcs_utf8_len((const unsigned char *)s + len);
+	all = strlen(s);
+	for (len = 0; len < all;) {
+		size_t n = (unsigned char)s[len] < 0x80 ? 1 :
+		    encode_utf8_len((const unsigned char *)s + len, all - len);
 
 		if (n == 0) {
 			b->failed = 1;

@@ -2,33 +2,24 @@
 #include "merkle.h"
 
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static EVP_MD *merkle_md;
-static pthread_once_t merkle_md_once = PTHREAD_ONCE_INIT;
+#include "sha256.h"
 
-static void
-merkle_md_fetch(void)
-{
-	merkle_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* SHA-256 of the concatenation of two buffers. The digest is fetched once:
- * SHA256()'s implicit fetch costs more than hashing a node. A hash that
- * cannot be computed (no memory) must not become a wrong tile: abort. */
+/* SHA-256 of the concatenation of two buffers. A hash that cannot be
+ * computed (no memory) must not become a wrong tile: abort. */
 static void
 merkle_sha256(const void *a, size_t alen, const void *b, size_t blen,
     merkle_hash out)
 {
+	const EVP_MD *md = sha256_md();
 	EVP_MD_CTX *c;
 
-	pthread_once(&merkle_md_once, merkle_md_fetch);
-	if (merkle_md == NULL || (c = EVP_MD_CTX_new()) == NULL)
+	if (md == NULL || (c = EVP_MD_CTX_new()) == NULL)
 		abort();
-	if (EVP_DigestInit_ex2(c, merkle_md, NULL) != 1 ||
+	if (EVP_DigestInit_ex2(c, md, NULL) != 1 ||
 	    EVP_DigestUpdate(c, a, alen) != 1 ||
 	    (blen > 0 && EVP_DigestUpdate(c, b, blen) != 1) ||
 	    EVP_DigestFinal_ex(c, out, NULL) != 1)

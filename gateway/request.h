@@ -114,6 +114,9 @@ const char *request_query(struct request *r, const char *name);
 
 /* Each reply frees r. body is stolen. */
 void request_reply_json(struct request *r, int status, json_t *body);
+/* The same with the JSON text already written, len bytes at text. */
+void request_reply_json_text(struct request *r, int status, const char *text,
+    size_t len);
 /* RFC 9457 problem: type, title (from status), status, detail, and reason
  * when not NULL. detail never holds personal values. */
 void request_reply_problem(struct request *r, int status, const char *reason,

@@ -8,17 +8,18 @@
  * libevent tells libcurl when a socket is ready (curl_multi_socket_action).
  * Every done callback runs from the loop, never inside fetch/push/health. */
 #include "http.h"
+#include "http_json.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse */
+#define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse, per kind */
+#define HTTP_HEADERS_MAX 7 /* the most headers a call sends */
 /* Connections open to the service per instance, busy or idle; calls
  * beyond wait for one (within their timeout). Without a cap libcurl's
  * cache grows with the load and keeps its connections open idle: 2,408
@@ -26,7 +27,7 @@
  * CONNECTOR_MAX_FDS, the rest for resolver and wake-up sockets. */
 #define HTTP_MAX_CONNECTIONS (CONNECTOR_MAX_FDS / 2)
 
-enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH };
+enum http_kind { HTTP_FETCH, HTTP_PUSH, HTTP_HEALTH, HTTP_KINDS };
 
 struct http_call;
 struct http_sock;
@@ -39,8 +40,12 @@ struct http_instance {
 	struct event *wake;               /* reports calls refused before sending */
 	struct http_call *calls;          /* every call not yet reported */
 	struct http_sock *socks;          /* every socket libcurl asked us to watch */
-	CURL *pool[HTTP_POOL_MAX];
-	size_t npool;
+	/* Idle handles keep the options of their kind (http_set_options):
+	 * a call sets only its own (http_set_call). */
+	CURL *pool[HTTP_KINDS][HTTP_POOL_MAX];
+	size_t npool[HTTP_KINDS];
+	char *auth_line;                  /* "Authorization: ..."; owned, wiped */
+	int no_proxy;                     /* the environment names no proxy */
 	int depth;                        /* > 0 while done callbacks may run */
 	int closing;                      /* destroy was called from one of them */
 };
@@ -55,7 +60,11 @@ struct http_call {
 	struct http_instance *hi;
 	enum http_kind kind;
 	CURL *easy;                       /* non-NULL iff added to hi->multi */
-	struct curl_slist *headers;
+	/* CURLOPT_HTTPHEADER: the call's own nodes, which libcurl reads and
+	 * never frees, over static lines and those in `lines`. */
+	struct curl_slist headers[HTTP_HEADERS_MAX];
+	size_t nheaders;
+	char *lines;                      /* the per-call header lines; owned */
 	char *buf;                        /* response body, NUL-terminated */
 	size_t len, cap;
 	int too_big;
@@ -277,52 +286,79 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	return NULL;
 }
 
-/* Appends "name: value"; refuses values that could split the header. */
-static int
-http_header(struct curl_slist **list, const char *name, const char *value)
-{
-	struct curl_slist *l;
-	char *line;
+/* Sent by every call, and by every push; libcurl only reads them. */
+static char http_accept_line[] = "Accept: application/json";
+static char http_content_type_line[] = "Content-Type: application/json";
+/* No "Expect: 100-continue" round trip before large bodies. */
+static char http_no_expect_line[] = "Expect:";
 
-	if (!http_printable(value, 1) || asprintf(&line, "%s: %s", name,
-	    value) == -1)
-		return -1;
-	l = curl_slist_append(*list, line);
-	free(line);
-	if (l == NULL)
-		return -1;
-	*list = l;
-	return 0;
+static void
+http_header_link(struct http_call *c, char *line)
+{
+	struct curl_slist *n = &c->headers[c->nheaders];
+
+	n->data = line;
+	n->next = NULL;
+	if (c->nheaders > 0)
+		c->headers[c->nheaders - 1].next = n;
+	c->nheaders++;
 }
 
+/* A header whose value comes with the call; skipped when value is NULL. */
+struct http_call_header {
+	const char *name, *value;
+	const char *invalid;   /* why the call cannot be made when value is */
+};
+
+/* Writes "name: value" at *p, links it and moves *p past it. */
+static void
+http_header_write(struct http_call *c, char **p, const struct http_call_header *h)
+{
+	if (h->value == NULL)
+		return;
+	http_header_link(c, *p);
+	*p += sprintf(*p, "%s: %s", h->name, h->value) + 1;
+}
+
+/* The headers in their order: Accept, X-Request-Id, traceparent,
+ * Authorization, and for a push Content-Type, Expect, Idempotency-Key.
+ * The per-call lines share one allocation; values that could split the
+ * header are refused. */
 static const char *
 http_build_headers(struct http_call *c, const struct connector_request *req)
 {
-	const struct http_settings *s = c->hi->set;
-	struct curl_slist **h = &c->headers, *l;
+	int push = c->kind == HTTP_PUSH;
+	const struct http_call_header h[] = {
+		{ "X-Request-Id", req ? req->request_id : NULL,
+		  "request id is not a valid header value" },
+		{ "traceparent", req ? req->traceparent : NULL,
+		  "traceparent is not a valid header value" },
+		{ "Idempotency-Key", push ? req->idempotency_key : NULL,
+		  "idempotency key is not a valid header value" },
+	};
+	size_t len = 0;
+	char *p;
 
-	if (http_header(h, "Accept", "application/json") == -1)
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		if (h[i].value == NULL)
+			continue;
+		if (!http_printable(h[i].value, 1))
+			return h[i].invalid;
+		len += strlen(h[i].name) + 2 + strlen(h[i].value) + 1;
+	}
+	if (len > 0 && (c->lines = malloc(len)) == NULL)
 		return "out of memory";
-	if (req != NULL && req->request_id != NULL &&
-	    http_header(h, "X-Request-Id", req->request_id) == -1)
-		return "request id is not a valid header value";
-	if (req != NULL && req->traceparent != NULL &&
-	    http_header(h, "traceparent", req->traceparent) == -1)
-		return "traceparent is not a valid header value";
-	if (s->auth_header != NULL &&
-	    http_header(h, "Authorization", s->auth_header) == -1)
-		return "auth_header is not a valid header value";
-	if (c->kind != HTTP_PUSH)
+	p = c->lines;
+	http_header_link(c, http_accept_line);
+	http_header_write(c, &p, &h[0]);
+	http_header_write(c, &p, &h[1]);
+	if (c->hi->auth_line != NULL)
+		http_header_link(c, c->hi->auth_line);
+	if (!push)
 		return NULL;
-	if (http_header(h, "Content-Type", "application/json") == -1)
-		return "out of memory";
-	/* No "Expect: 100-continue" round trip before large bodies. */
-	if ((l = curl_slist_append(*h, "Expect:")) == NULL)
-		return "out of memory";
-	*h = l;
-	if (req->idempotency_key != NULL &&
-	    http_header(h, "Idempotency-Key", req->idempotency_key) == -1)
-		return "idempotency key is not a valid header value";
+	http_header_link(c, http_content_type_line);
+	http_header_link(c, http_no_expect_line);
+	http_header_write(c, &p, &h[2]);
 	return NULL;
 }
 
@@ -338,7 +374,9 @@ http_on_data(char *data, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	if (c->len + len + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 4096;
+		/* Most answers are small: a first block glibc keeps per thread
+		 * (up to 1032 bytes), not one that goes through its bins. */
+		size_t cap = c->cap ? c->cap : 1024;
 
 		while (cap < c->len + len + 1)
 			cap *= 2;
@@ -353,26 +391,17 @@ http_on_data(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Returns 0, or -1 if the body could not be copied. */
-static int
-http_set_method(struct http_call *c, const struct connector_endpoint *ep,
-    const struct connector_request *req)
+/* The method of a handle of c's kind. */
+static void
+http_set_method(CURL *e, enum http_kind kind, const struct connector_endpoint *ep)
 {
-	CURL *e = c->easy;
-
-	if (c->kind == HTTP_PUSH) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)req->body_len);
+	if (kind == HTTP_PUSH)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
 		    ep->method ? ep->method : "PUT");
-		return curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
-		    req->body) == CURLE_OK ? 0 : -1;
-	}
-	if (ep == NULL || ep->method == NULL || strcmp(ep->method, "GET") == 0)
+	else if (ep == NULL || ep->method == NULL || strcmp(ep->method, "GET") == 0)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	else
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ep->method);
-	return 0;
 }
 
 /* Not copied: libcurl would free its copy of the key without wiping it.
@@ -391,18 +420,14 @@ http_set_client_cert(CURL *e, const struct http_settings *s)
 	curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 }
 
+/* What every call of a kind has in common, set once per handle. */
 static void
-http_set_options(struct http_call *c, const char *url)
+http_set_options(struct http_instance *hi, CURL *e, enum http_kind kind,
+    const struct connector_endpoint *ep)
 {
-	const struct http_settings *s = c->hi->set;
-	CURL *e = c->easy;
+	const struct http_settings *s = hi->set;
 
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)s->connect_timeout_ms);
@@ -420,27 +445,66 @@ http_set_options(struct http_call *c, const char *url)
 		curl_easy_setopt(e, CURLOPT_CAINFO, s->ca);
 	if (s->client_cert != NULL)
 		http_set_client_cert(e, s);
+	/* With no proxy in the environment, say so once: libcurl would
+	 * otherwise look for one in it at every call (six getenv's). */
+	if (hi->no_proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
+	http_set_method(e, kind, ep);
+}
+
+/* What is the call's own. 0, or -1 if the body could not be copied. */
+static int
+http_set_call(struct http_call *c, const char *url,
+    const struct connector_request *req)
+{
+	CURL *e = c->easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	if (c->kind != HTTP_PUSH)
+		return 0;
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)req->body_len);
+	return curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
+	    req->body) == CURLE_OK ? 0 : -1;
 }
 
 /* ---- easy handle pool ----------------------------------------------- */
 
+/* A handle with the options of kind: an idle one, or a new one set up. */
 static CURL *
-http_easy_get(struct http_instance *hi)
+http_easy_get(struct http_instance *hi, enum http_kind kind,
+    const struct connector_endpoint *ep)
 {
-	if (hi->npool > 0)
-		return hi->pool[--hi->npool];
-	return curl_easy_init();
+	CURL *e;
+
+	if (hi->npool[kind] > 0)
+		return hi->pool[kind][--hi->npool[kind]];
+	if ((e = curl_easy_init()) != NULL)
+		http_set_options(hi, e, kind, ep);
+	return e;
 }
 
+/* Keeps e for the next call of its kind with its kind's options. What
+ * pointed into the finished call is cleared, and a push's copy of its
+ * body (a record) released, not kept until the next push. */
 static void
-http_easy_put(struct http_instance *hi, CURL *e)
+http_easy_put(struct http_instance *hi, enum http_kind kind, CURL *e)
 {
-	if (hi->npool == HTTP_POOL_MAX) {
+	if (hi->npool[kind] == HTTP_POOL_MAX) {
 		curl_easy_cleanup(e);
 		return;
 	}
-	curl_easy_reset(e);
-	hi->pool[hi->npool++] = e;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	if (kind == HTTP_PUSH)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+	hi->pool[kind][hi->npool[kind]++] = e;
 }
 
 /* ---- completion ----------------------------------------------------- */
@@ -458,7 +522,7 @@ http_call_unlink(struct http_call *c)
 		c->next->prev = c->prev;
 	if (c->easy != NULL) {
 		curl_multi_remove_handle(hi->multi, c->easy);
-		http_easy_put(hi, c->easy);
+		http_easy_put(hi, c->kind, c->easy);
 		c->easy = NULL;
 	}
 }
@@ -466,7 +530,7 @@ http_call_unlink(struct http_call *c)
 static void
 http_call_free(struct http_call *c)
 {
-	curl_slist_free_all(c->headers);
+	free(c->lines);
 	free(c->buf);
 	free(c);
 }
@@ -479,19 +543,6 @@ http_call_finish(struct http_call *c, const struct connector_result *res)
 	http_call_unlink(c);
 	c->done(res, c->arg);
 	http_call_free(c);
-}
-
-static int
-http_is_object(const char *buf, size_t len)
-{
-	json_t *v;
-	int ok;
-
-	if (buf == NULL || (v = json_loadb(buf, len, 0, NULL)) == NULL)
-		return 0;
-	ok = json_is_object(v);
-	json_decref(v);
-	return ok;
 }
 
 static enum connector_status
@@ -532,7 +583,7 @@ http_read_answer(long code, const char *body, size_t len, int fetch,
 	if (code < 200 || code > 299) {
 		res->status = http_status_of(code);
 		snprintf(detail, detail_len, "service answered HTTP %ld", code);
-	} else if (fetch && !http_is_object(body, len)) {
+	} else if (fetch && !http_json_is_object(body, len)) {
 		res->status = CONNECTOR_PERMANENT;
 		snprintf(detail, detail_len, "service answered invalid JSON");
 	} else {
@@ -731,7 +782,7 @@ static void
 http_refuse(struct http_call *c, const char *why)
 {
 	if (c->easy != NULL) {
-		http_easy_put(c->hi, c->easy);
+		http_easy_put(c->hi, c->kind, c->easy);
 		c->easy = NULL;
 	}
 	c->refusal = why;
@@ -755,13 +806,10 @@ http_prepare(struct http_call *c, const struct connector_endpoint *ep,
 	if (why != NULL)
 		return why;
 	if ((why = http_build_headers(c, req)) == NULL &&
-	    (c->easy = http_easy_get(c->hi)) == NULL)
+	    (c->easy = http_easy_get(c->hi, c->kind, ep)) == NULL)
 		why = "out of memory";
-	if (why == NULL) {
-		http_set_options(c, url);
-		if (http_set_method(c, ep, req) == -1)
-			why = "out of memory";
-	}
+	if (why == NULL && http_set_call(c, url, req) == -1)
+		why = "out of memory";
 	free(url);
 	return why;
 }
@@ -838,13 +886,33 @@ http_free(struct http_instance *hi)
 		curl_multi_cleanup(hi->multi);
 	while (hi->socks != NULL)
 		http_sock_free(hi->socks);
-	while (hi->npool > 0)
-		curl_easy_cleanup(hi->pool[--hi->npool]);
+	for (int k = 0; k < HTTP_KINDS; k++)
+		while (hi->npool[k] > 0)
+			curl_easy_cleanup(hi->pool[k][--hi->npool[k]]);
+	if (hi->auth_line != NULL) {
+		explicit_bzero(hi->auth_line, strlen(hi->auth_line));
+		free(hi->auth_line);
+	}
 	if (hi->timer != NULL)
 		event_free(hi->timer);
 	if (hi->wake != NULL)
 		event_free(hi->wake);
 	free(hi);
+}
+
+/* Whether the environment may name a proxy, by any variable libcurl reads
+ * for http or https (and the upper-case HTTP_PROXY, which it ignores, to
+ * err on the side of letting it look). */
+static int
+http_env_names_proxy(void)
+{
+	static const char *const vars[] = { "http_proxy", "HTTP_PROXY",
+	    "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (getenv(vars[i]) != NULL)
+			return 1;
+	return 0;
 }
 
 static int
@@ -865,10 +933,16 @@ http_init(void **instance, const void *settings,
 		    "the certificate of %s is NOT checked, anyone on the path "
 		    "can read and change its data", env->service,
 		    hi->set->base_url);
+	hi->no_proxy = !http_env_names_proxy();
 	hi->multi = curl_multi_init();
 	hi->timer = evtimer_new(env->base, http_on_timer, hi);
 	hi->wake = event_new(env->base, -1, 0, http_on_wake, hi);
-	if (hi->multi == NULL || hi->timer == NULL || hi->wake == NULL) {
+	/* validate() checked that the value cannot split the header. */
+	if (hi->set->auth_header != NULL && asprintf(&hi->auth_line,
+	    "Authorization: %s", hi->set->auth_header) == -1)
+		hi->auth_line = NULL;
+	if (hi->multi == NULL || hi->timer == NULL || hi->wake == NULL ||
+	    (hi->set->auth_header != NULL && hi->auth_line == NULL)) {
 		http_free(hi);
 		snprintf(err, errlen, "cannot create the HTTP client");
 		return -1;

@@ -150,6 +150,10 @@ def public_task_needs_no_consent():
     eq(r.json["record"], {"postal_code": "29000"}, "exactly the permitted attribute")
     eq(r.json["provider"], "mairie", "provider")
     check(isinstance(r.json["audit_index"], int), "audit index")
+    # The reply is written without building its object: the bytes are
+    # jansson's compact dump, members in this order.
+    eq(r.raw, ('{"provider":"mairie","dataset":"address","record":{"postal_code":'
+               '"29000"},"audit_index":%d}' % r.json["audit_index"]), "reply text")
 
 
 @test
@@ -169,6 +173,26 @@ def consent_grants_exactly_its_attributes():
     r = fetch()
     eq(r.json["record"], {"street": "12 rue Kéréon", "postal_code": "29000",
                           "city": "Quimper"}, "all that the consent permits, never country")
+
+
+@test
+def a_record_larger_than_the_reply_buffer_is_sent_whole():
+    """The reply is written on the stack up to 2 KiB; a larger record takes
+    one allocation of its size: the same bytes, and in the audit entry's
+    payload commitment the same record."""
+    s = st()
+    street = "12 rue Kéréon \"bis\" " + "x" * 3000
+    s.mairie.seed("m-alice", "address",
+                  {"adresse": dict(ALICE_ADDRESS["adresse"], voie=street)})
+    try:
+        r = fetch(attributes=["street", "city"])
+    finally:
+        s.mairie.seed("m-alice", "address", ALICE_ADDRESS)
+    eq(r.status, 200, "large fetch: %r" % r)
+    want = ('{"provider":"mairie","dataset":"address","record":{"street":%s,"city":'
+            '"Quimper"},"audit_index":%d}' % (json.dumps(street, ensure_ascii=False),
+                                              r.json["audit_index"]))
+    check(r.raw == want, "reply text: %r..., want %r..." % (r.raw[:120], want[:120]))
 
 
 def verify_receipt(receipt, consent_id):
