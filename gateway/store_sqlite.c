@@ -240,6 +240,16 @@ static const char *const sqlite_migrations[] = {
 	"DROP INDEX IF EXISTS deliveries_chain;"
 	"CREATE INDEX deliveries_chain ON deliveries "
 	"  (subscriber, subject, dataset) WHERE state IN (0, 1);",
+	/* 14: deliveries_by_state kept every delivery by (state, seq), so
+	 * that each one's three changes of state (queued, taken, delivered)
+	 * each rewrote an entry there too, for queries that look only for
+	 * dead letters (the API's list, the metrics' count): they have an
+	 * index of their own, which a delivery that succeeds never enters.
+	 * Pending and sending rows are counted from deliveries_chain. Its
+	 * entries all hold state 3, so they are in order of the rowid (seq)
+	 * that each one ends with. */
+	"DROP INDEX IF EXISTS deliveries_by_state;"
+	"CREATE INDEX deliveries_dead ON deliveries (state) WHERE state = 3;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -296,6 +306,7 @@ enum sqlite_stmt {
 	Q_DELIVERY_MARK,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
+	Q_DELIVERY_LIST_DEAD,
 	Q_DELIVERY_GET,
 	Q_DELIVERY_NEWER,
 	Q_DELIVERY_REQUEUE,
@@ -409,9 +420,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
 	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
-	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
+	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1 "
+	    "AND " DELIVERY_UNSENT("deliveries"),
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
-	    "WHERE state = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
+	    "WHERE state = 0 AND " DELIVERY_UNSENT("deliveries") " AND "
+	    "EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
 	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
 	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -425,8 +438,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
 	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
+	/* Other states than dead have no index: they are read in order of
+	 * seq from `after` (the API lists only dead letters). */
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
+	[Q_DELIVERY_LIST_DEAD] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.state = 3 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.id = ?1",
 	[Q_DELIVERY_NEWER] = "SELECT 1 FROM deliveries d "
@@ -451,11 +468,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
 	    "AND revoked_ms = 0",
-	/* Read by deliveries_by_state: only the rows that wait or died, not
-	 * the delivered history. */
-	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(state IN (0, 1)), "
-	    "sum(state = 3) FROM deliveries WHERE state IN (0, 1, 3) "
-	    "GROUP BY subscriber",
+	/* Only the rows that wait (deliveries_chain) or died
+	 * (deliveries_dead), not the delivered history. */
+	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(waiting), sum(dead) FROM ("
+	    "SELECT subscriber, 1 AS waiting, 0 AS dead FROM deliveries WHERE "
+	    DELIVERY_UNSENT("deliveries") " UNION ALL SELECT subscriber, 0, 1 "
+	    "FROM deliveries WHERE state = 3) GROUP BY subscriber",
 	[Q_AUDIT_HEAD_GET] = "SELECT size, root FROM audit_heads "
 	    "WHERE origin = ?1",
 	[Q_AUDIT_HEAD_PUT] = "INSERT INTO audit_heads (origin, size, root, "
@@ -2263,9 +2281,12 @@ sq_delivery_list(struct store *st, enum store_delivery_state state,
 
 	*list = NULL;
 	*n = 0;
-	if ((s = sq_stmt(ss, Q_DELIVERY_LIST)) == NULL)
+	/* deliveries_dead serves only a query that names its state. */
+	if ((s = sq_stmt(ss, state == STORE_DELIVERY_DEAD ?
+	    Q_DELIVERY_LIST_DEAD : Q_DELIVERY_LIST)) == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int(s, 1, (int)state);
+	if (state != STORE_DELIVERY_DEAD)
+		sqlite3_bind_int(s, 1, (int)state);
 	sqlite3_bind_int64(s, 2, after);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
 	return sq_delivery_rows(ss, s, limit, list, n);
