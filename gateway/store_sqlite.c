@@ -262,6 +262,8 @@ enum sqlite_stmt {
 	Q_SAVEPOINT,
 	Q_RELEASE,
 	Q_ROLLBACK_TO,
+	Q_SYNC_FULL,
+	Q_SYNC_NORMAL,
 	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
@@ -334,6 +336,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_SAVEPOINT] = "SAVEPOINT w",
 	[Q_RELEASE] = "RELEASE w",
 	[Q_ROLLBACK_TO] = "ROLLBACK TO w",
+	/* A durable commit's fsync (sq_durable): prepared once, as it is
+	 * switched twice per accepted batch. */
+	[Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
 	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
@@ -433,7 +439,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1 AND "
 	    DELIVERY_UNSENT("s") ") ORDER BY d.due_ms, d.seq LIMIT ?3",
 	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = ?2 "
-	    "WHERE id = ?1 AND state = 0",
+	    "WHERE seq = ?1 AND state = 0",
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
@@ -638,8 +644,6 @@ sq_transaction(struct sqlite_store *ss,
 	return sq_end(ss, 1);
 }
 
-static int sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen);
-
 /* sq_transaction for what a caller is answered 201/202/204 for: the
  * connection runs with synchronous = NORMAL, under which a power loss may
  * drop the last commits; this commit waits for its WAL fsync, so what was
@@ -651,12 +655,11 @@ sq_durable(struct sqlite_store *ss,
 	enum store_status rc;
 
 	/* Within a batch, its commit is the one that syncs. */
-	if (!ss->batch &&
-	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(ss, "synchronous");
+	if (!ss->batch && sq_simple(ss, Q_SYNC_FULL) != STORE_OK)
+		return STORE_ERROR;
 	rc = sq_transaction(ss, fn, arg);
 	if (!ss->batch)
-		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+		sq_simple(ss, Q_SYNC_NORMAL);
 	return rc;
 }
 
@@ -666,12 +669,11 @@ sq_batch_begin(struct store *st, int durable)
 	struct sqlite_store *ss = sq(st);
 	enum store_status rc;
 
-	if (durable &&
-	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(ss, "synchronous");
+	if (durable && sq_simple(ss, Q_SYNC_FULL) != STORE_OK)
+		return STORE_ERROR;
 	if ((rc = sq_begin(ss)) != STORE_OK) {
 		if (durable)
-			sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+			sq_simple(ss, Q_SYNC_NORMAL);
 		return rc;
 	}
 	ss->batch = 1;
@@ -688,7 +690,7 @@ sq_batch_end(struct store *st)
 	enum store_status rc = sq_end(ss, !sqlite3_get_autocommit(ss->db));
 
 	if (ss->batch_durable)
-		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+		sq_simple(ss, Q_SYNC_NORMAL);
 	ss->batch = ss->batch_durable = 0;
 	return rc;
 }
@@ -2182,7 +2184,7 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 			store_delivery_clear(&d);
 			return STORE_ERROR;
 		}
-		sq_bind_text(s, 1, d.id);
+		sqlite3_bind_int64(s, 1, d.seq);
 		sqlite3_bind_int64(s, 2, t->now_ms);
 		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK) {
 			store_delivery_clear(&d);
