@@ -502,12 +502,12 @@ delivery_job_prepare(struct delivery_job *job)
 	/* Canonical: the same version gives the same body on every retry,
 	 * and the entry commits to exactly these bytes. */
 	job->body = jcs_dump(mapped);
-	jsonutil_sha256_hex(mapped, job->body_sha256);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");
 		return;
 	}
+	jsonutil_text_sha256_hex(job->body, job->body_sha256);
 	delivery_job_intend(job);
 }
 
