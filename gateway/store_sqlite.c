@@ -2107,25 +2107,34 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	return STORE_OK;
 }
 
-/* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query. */
+/* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query (*list
+ * NULL when there are none). The array grows with the rows read: a take
+ * asks for as many as its subscriber has room for, and mostly finds a
+ * few. */
 static enum store_status
 sq_delivery_rows(struct sqlite_store *ss, sqlite3_stmt *s, size_t limit,
     struct store_delivery **list, size_t *n)
 {
-	struct store_delivery *items = calloc(limit + 1, sizeof(*items));
+	struct store_delivery *items = NULL, *grown;
 	enum store_status rc = STORE_OK;
-	size_t count = 0;
+	size_t count = 0, cap = 0;
 	int step = SQLITE_DONE;
 
 	*list = NULL;
 	*n = 0;
-	if (items == NULL) {
-		sqlite3_reset(s);
-		return STORE_ERROR;
-	}
-	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = reallocarray(items, cap, sizeof(*items)))
+			    == NULL) {
+				rc = STORE_ERROR;
+				break;
+			}
+			items = grown;
+		}
 		if ((rc = sq_delivery_read(s, &items[count++])) != STORE_OK)
 			break;
+	}
 	if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = sq_fail(ss, "delivery list");
 	sqlite3_reset(s);
