@@ -1908,7 +1908,7 @@ pg_accept_one(struct pg_store *ps, const struct store_push *p,
 	if ((ids = calloc(p->nsubscribers + 1, sizeof(*ids))) == NULL)
 		return STORE_ERROR;
 	for (size_t i = 0; i < p->nsubscribers; i++)
-		store_new_id(ids[i]);
+		store_new_ordered_id(ids[i], p->now_ms);
 	if ((subscribers = pg_text_array(p->nsubscribers, pg_string_at,
 	    p->subscribers)) == NULL || (idlist = pg_text_array(
 	    p->nsubscribers, pg_id_at, ids)) == NULL) {

@@ -1867,7 +1867,7 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 		return rc;
 	if ((s = sq_stmt(ss, Q_DELIVERY_INSERT)) == NULL)
 		return STORE_ERROR;
-	store_new_id(id);
+	store_new_ordered_id(id, p->now_ms);
 	sq_bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, record_seq);
 	sq_bind_text(s, 3, subscriber);
