@@ -299,6 +299,7 @@ enum sqlite_stmt {
 	Q_PUSH_KEY_PUT,
 	Q_PUSH_KEY_AUDITED,
 	Q_RECORD_INSERT,
+	Q_DELIVERY_PENDING,
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
 	Q_CHANGE_LIST,
@@ -417,6 +418,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
+	/* Whether there is one for Q_DELIVERY_SUPERSEDE: an UPDATE that
+	 * finds nothing still costs as much as a row's insert (it sets up
+	 * its two passes and write cursors), and mostly finds nothing. */
+	[Q_DELIVERY_PENDING] = "SELECT 1 FROM deliveries WHERE subscriber = ?1 "
+	    "AND subject = ?2 AND dataset = ?3 AND state = 0 AND "
+	    DELIVERY_UNSENT("deliveries") " LIMIT 1",
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
 	    "AND dataset = ?3 AND state = 0 AND " DELIVERY_UNSENT("deliveries"),
@@ -1857,13 +1864,23 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+	if ((s = sq_stmt(ss, Q_DELIVERY_PENDING)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, subscriber);
 	sq_bind_text(s, 2, p->subject);
 	sq_bind_text(s, 3, p->dataset);
-	sqlite3_bind_int64(s, 4, p->now_ms);
-	if ((rc = sq_exec(ss, s, "delivery supersede")) != STORE_OK)
+	rc = sq_row(ss, s, "delivery pending");
+	sqlite3_reset(s);
+	if (rc == STORE_OK) {
+		if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, subscriber);
+		sq_bind_text(s, 2, p->subject);
+		sq_bind_text(s, 3, p->dataset);
+		sqlite3_bind_int64(s, 4, p->now_ms);
+		rc = sq_exec(ss, s, "delivery supersede");
+	}
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
 		return rc;
 	if ((s = sq_stmt(ss, Q_DELIVERY_INSERT)) == NULL)
 		return STORE_ERROR;
