@@ -900,13 +900,26 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	return sq_migrate(db, err, errlen);
 }
 
+/* SQLite's default counts every allocation it makes and frees under one
+ * mutex of the process, for sqlite3_memory_used and a soft heap limit,
+ * which the gateway reads nowhere: a tenth of the instructions of the
+ * outbox's statements, and a lock every thread's store shares. Only
+ * possible before SQLite initialises, which its first open does. */
+static void
+sq_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_sqlite_open(const char *path, const char *password, char *err,
     size_t errlen)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss;
 	sqlite3 *db = NULL;
 
+	pthread_once(&configured, sq_configure);
 	if (*path == '\0') {
 		snprintf(err, errlen, "store: sqlite: empty path");
 		return NULL;
