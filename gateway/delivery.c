@@ -443,15 +443,15 @@ delivery_job_intend(struct delivery_job *job)
 	delivery_job_append(job, AUDIT_ALLOW, NULL, delivery_job_intended);
 }
 
-/* Checks the policy and the link again and builds the body; then pushes,
- * or records why not. */
+/* Checks the policy and the link again and builds the body from the
+ * record, parsed (NULL: not JSON); then pushes, or records why not. */
 static void
-delivery_job_prepare(struct delivery_job *job)
+delivery_job_prepare(struct delivery_job *job, const json_t *record)
 {
 	struct delivery *dl = job->dl;
 	const struct store_record *rec = &job->row.rec;
 	enum policy_reason why;
-	json_t *record, *mapped;
+	json_t *mapped;
 	enum store_status st;
 	char err[256];
 
@@ -466,14 +466,13 @@ delivery_job_prepare(struct delivery_job *job)
 		    "no longer subscribed");
 		return;
 	}
-	if ((record = json_loads(rec->record, 0, NULL)) == NULL) {
+	if (record == NULL) {
 		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter",
 		    "the stored record is not JSON");
 		return;
 	}
 	why = subscription_filter(dl->store, job->snap->cfg, job->svc,
 	    job->provider, job->ds, rec->subject, record, &job->dec, &job->granted);
-	json_decref(record);
 	if (why == POLICY_STORE_ERROR) {
 		delivery_job_later(job, "store unavailable");
 		return;
@@ -502,19 +501,21 @@ delivery_job_prepare(struct delivery_job *job)
 	/* Canonical: the same version gives the same body on every retry,
 	 * and the entry commits to exactly these bytes. */
 	job->body = jcs_dump(mapped);
-	jsonutil_sha256_hex(mapped, job->body_sha256);
 	json_decref(mapped);
 	if (job->body == NULL) {
 		delivery_job_later(job, "out of memory");
 		return;
 	}
+	jsonutil_text_sha256_hex(job->body, job->body_sha256);
 	delivery_job_intend(job);
 }
 
-/* Takes over row (its members move into the job). */
+/* Takes over row (its members move into the job); record is its record,
+ * parsed. */
 static void
 delivery_job_start(struct delivery *dl, const struct config_service *svc,
-    struct delivery_sub *sub, int probe, struct store_delivery *row)
+    struct delivery_sub *sub, int probe, struct store_delivery *row,
+    const json_t *record)
 {
 	const struct config *cfg = dl->snap->cfg;
 	struct delivery_job *job = calloc(1, sizeof(*job));
@@ -545,7 +546,7 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	if (job->row.audit_index >= 0)
 		job->out.audit_sha256 = job->row.audit_sha256;
 	TAILQ_INSERT_TAIL(&dl->jobs, job, link);
-	delivery_job_prepare(job);
+	delivery_job_prepare(job, record);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -600,23 +601,94 @@ delivery_take_all(struct delivery *dl, const struct config *cfg,
 	return more;
 }
 
+/* A record version of what was taken, parsed once for all the
+ * subscribers it goes to (a push fans out to each in the same take). */
+struct delivery_parsed {
+	int64_t seq;
+	const char *text;            /* borrowed from a taken row */
+	json_t *record;              /* NULL: not JSON */
+};
+
+static int
+delivery_parsed_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct delivery_parsed *)a)->seq;
+	int64_t y = ((const struct delivery_parsed *)b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+/* The distinct record versions of what was taken, by seq, parsed (*n of
+ * them, freed by delivery_parsed_free); NULL when out of memory. */
+static struct delivery_parsed *
+delivery_parse_taken(const struct delivery_taken *taken, size_t ntaken,
+    size_t *n)
+{
+	struct delivery_parsed *p;
+	size_t rows = 0, k = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < ntaken; i++)
+		rows += taken[i].n;
+	if (rows == 0 || (p = calloc(rows, sizeof(*p))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < ntaken; i++)
+		for (size_t j = 0; j < taken[i].n; j++) {
+			p[k].seq = taken[i].rows[j].rec.seq;
+			p[k++].text = taken[i].rows[j].rec.record;
+		}
+	qsort(p, rows, sizeof(*p), delivery_parsed_cmp);
+	k = 0;
+	for (size_t i = 0; i < rows; i++)
+		if (k == 0 || p[k - 1].seq != p[i].seq)
+			p[k++] = p[i];
+	for (size_t i = 0; i < k; i++)
+		p[i].record = json_loads(p[i].text, 0, NULL);
+	*n = k;
+	return p;
+}
+
+static void
+delivery_parsed_free(struct delivery_parsed *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(p[i].record);
+	free(p);
+}
+
 /* Starts the jobs of what was taken (stored = 1), or lets go of the rows
  * of a batch that was not stored; frees taken. */
 static void
 delivery_start_taken(struct delivery *dl, struct delivery_taken *taken,
     size_t n, int stored)
 {
+	struct delivery_parsed *parsed = NULL, key, *p;
+	size_t nparsed = 0;
+
+	if (stored && taken != NULL)
+		parsed = delivery_parse_taken(taken, n, &nparsed);
 	for (size_t i = 0; taken != NULL && i < n; i++) {
 		struct delivery_taken *t = &taken[i];
 
-		for (size_t j = 0; stored && j < t->n; j++)
+		for (size_t j = 0; stored && j < t->n; j++) {
+			key.seq = t->rows[j].rec.seq;
+			if ((p = bsearch(&key, parsed, nparsed, sizeof(*parsed),
+			    delivery_parsed_cmp)) == NULL) {
+				/* Left sending; recovered at the next start. */
+				log_error("delivery %s: out of memory",
+				    t->rows[j].id);
+				store_delivery_clear(&t->rows[j]);
+				continue;
+			}
 			delivery_job_start(dl, t->svc, t->sub, t->probe,
-			    &t->rows[j]);
+			    &t->rows[j], p->record);
+		}
 		if (!stored)
 			store_deliveries_free(t->rows, t->n);
 		else
 			free(t->rows);
 	}
+	delivery_parsed_free(parsed, nparsed);
 	free(taken);
 }
 

@@ -62,11 +62,18 @@ jsonutil_path_set(json_t *root, const char *path, json_t *value)
 void
 jsonutil_sha256_hex(const json_t *v, char out[65])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
 	char *text = jcs_dump(v);
 
-	SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
+	jsonutil_text_sha256_hex(text ? text : "", out);
 	free(text);
+}
+
+void
+jsonutil_text_sha256_hex(const char *text, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)text, strlen(text), md);
 	encode_hex(md, sizeof(md), out);
 }
 

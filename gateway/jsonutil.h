@@ -15,6 +15,8 @@ json_t *jsonutil_path_get(const json_t *root, const char *path);
 int jsonutil_path_set(json_t *root, const char *path, json_t *value);
 /* Lower-case hex SHA-256 of the JCS text of v (65 bytes with NUL). */
 void jsonutil_sha256_hex(const json_t *v, char out[65]);
+/* The same of a text already in JCS. */
+void jsonutil_text_sha256_hex(const char *text, char out[65]);
 /* A JSON array of strings → malloc'd array of borrowed char pointers. Returns
  * 0 with *items (free only the array) and *n, or -1 if not all strings. */
 int jsonutil_string_array(const json_t *arr, const char ***items, size_t *n);

@@ -155,7 +155,7 @@ push_route(struct push *p, struct store *st)
 int
 push_prepare(struct push *p)
 {
-	store_new_id(p->record_id);
+	store_new_ordered_id(p->record_id, clock_now_ms());
 	p->canonical = jcs_dump(p->record);
 	return p->canonical != NULL ? 0 : -1;
 }

@@ -570,5 +570,11 @@ enum store_status store_backup(struct store *st, const char *path, char *err,
 
 /* Random hex id of STORE_ID_LEN-1 chars from the OS CSPRNG. */
 void store_new_id(char id[STORE_ID_LEN]);
+/* A hex id of the same length for a row many are added to (records,
+ * deliveries): the time in ms (12 chars), then 80 random bits. Ids made
+ * one after another sort together, so that the index of the table's ids
+ * grows at its end: a commit of many rows rewrites a leaf or two of it,
+ * not one per row at random. */
+void store_new_ordered_id(char id[STORE_ID_LEN], int64_t now_ms);
 
 #endif

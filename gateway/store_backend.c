@@ -745,3 +745,16 @@ store_new_id(char id[STORE_ID_LEN])
 	store_random(raw, sizeof(raw));
 	encode_hex(raw, sizeof(raw), id);
 }
+
+void
+store_new_ordered_id(char id[STORE_ID_LEN], int64_t now_ms)
+{
+	unsigned char raw[(STORE_ID_LEN - 1) / 2];
+	uint64_t ms = now_ms > 0 ? (uint64_t)now_ms : 0;
+
+	/* Big-endian, so that the hex sorts as the time does. */
+	for (int i = 5; i >= 0; i--, ms >>= 8)
+		raw[i] = (unsigned char)(ms & 0xff);
+	store_random(raw + 6, sizeof(raw) - 6);
+	encode_hex(raw, sizeof(raw), id);
+}

@@ -285,6 +285,11 @@ static const char *const pg_migrations[] = {
 	"  path TEXT PRIMARY KEY,"
 	"  data BYTEA NOT NULL"
 	");",
+	/* 14: SQLite's step 14 replaced its deliveries_by_state with an
+	 * index of dead letters only. Here the outbox keeps its whole
+	 * indexes (step 13), which count the waiting rows per subscriber;
+	 * the step keeps both stores' versions in step. */
+	"SELECT 1;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -1903,7 +1908,7 @@ pg_accept_one(struct pg_store *ps, const struct store_push *p,
 	if ((ids = calloc(p->nsubscribers + 1, sizeof(*ids))) == NULL)
 		return STORE_ERROR;
 	for (size_t i = 0; i < p->nsubscribers; i++)
-		store_new_id(ids[i]);
+		store_new_ordered_id(ids[i], p->now_ms);
 	if ((subscribers = pg_text_array(p->nsubscribers, pg_string_at,
 	    p->subscribers)) == NULL || (idlist = pg_text_array(
 	    p->nsubscribers, pg_id_at, ids)) == NULL) {

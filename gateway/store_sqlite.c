@@ -240,6 +240,16 @@ static const char *const sqlite_migrations[] = {
 	"DROP INDEX IF EXISTS deliveries_chain;"
 	"CREATE INDEX deliveries_chain ON deliveries "
 	"  (subscriber, subject, dataset) WHERE state IN (0, 1);",
+	/* 14: deliveries_by_state kept every delivery by (state, seq), so
+	 * that each one's three changes of state (queued, taken, delivered)
+	 * each rewrote an entry there too, for queries that look only for
+	 * dead letters (the API's list, the metrics' count): they have an
+	 * index of their own, which a delivery that succeeds never enters.
+	 * Pending and sending rows are counted from deliveries_chain. Its
+	 * entries all hold state 3, so they are in order of the rowid (seq)
+	 * that each one ends with. */
+	"DROP INDEX IF EXISTS deliveries_by_state;"
+	"CREATE INDEX deliveries_dead ON deliveries (state) WHERE state = 3;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -252,6 +262,8 @@ enum sqlite_stmt {
 	Q_SAVEPOINT,
 	Q_RELEASE,
 	Q_ROLLBACK_TO,
+	Q_SYNC_FULL,
+	Q_SYNC_NORMAL,
 	Q_HEALTH_WRITE,
 	Q_LINK_INSERT,
 	Q_LINK_SUBJECT,
@@ -287,6 +299,7 @@ enum sqlite_stmt {
 	Q_PUSH_KEY_PUT,
 	Q_PUSH_KEY_AUDITED,
 	Q_RECORD_INSERT,
+	Q_DELIVERY_PENDING,
 	Q_DELIVERY_SUPERSEDE,
 	Q_DELIVERY_INSERT,
 	Q_CHANGE_LIST,
@@ -296,6 +309,7 @@ enum sqlite_stmt {
 	Q_DELIVERY_MARK,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
+	Q_DELIVERY_LIST_DEAD,
 	Q_DELIVERY_GET,
 	Q_DELIVERY_NEWER,
 	Q_DELIVERY_REQUEUE,
@@ -323,6 +337,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_SAVEPOINT] = "SAVEPOINT w",
 	[Q_RELEASE] = "RELEASE w",
 	[Q_ROLLBACK_TO] = "ROLLBACK TO w",
+	/* A durable commit's fsync (sq_durable): prepared once, as it is
+	 * switched twice per accepted batch. */
+	[Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[Q_HEALTH_WRITE] = "INSERT INTO health (id, written_ms) VALUES (1, ?1) "
 	"ON CONFLICT (id) DO UPDATE SET written_ms = excluded.written_ms",
 	[Q_LINK_INSERT] = "INSERT INTO links (service, local_id, subject, "
@@ -400,6 +418,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
+	/* Whether there is one for Q_DELIVERY_SUPERSEDE: an UPDATE that
+	 * finds nothing still costs as much as a row's insert (it sets up
+	 * its two passes and write cursors), and mostly finds nothing. */
+	[Q_DELIVERY_PENDING] = "SELECT 1 FROM deliveries WHERE subscriber = ?1 "
+	    "AND subject = ?2 AND dataset = ?3 AND state = 0 AND "
+	    DELIVERY_UNSENT("deliveries") " LIMIT 1",
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
 	    "AND dataset = ?3 AND state = 0 AND " DELIVERY_UNSENT("deliveries"),
@@ -409,9 +433,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
 	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
-	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1",
+	[Q_DELIVERY_UNSEND] = "UPDATE deliveries SET state = 0 WHERE state = 1 "
+	    "AND " DELIVERY_UNSENT("deliveries"),
 	[Q_DELIVERY_SUPERSEDE_OLDER] = "UPDATE deliveries SET state = 4 "
-	    "WHERE state = 0 AND EXISTS (SELECT 1 FROM deliveries n WHERE "
+	    "WHERE state = 0 AND " DELIVERY_UNSENT("deliveries") " AND "
+	    "EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
 	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
 	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -420,13 +446,17 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1 AND "
 	    DELIVERY_UNSENT("s") ") ORDER BY d.due_ms, d.seq LIMIT ?3",
 	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = ?2 "
-	    "WHERE id = ?1 AND state = 0",
+	    "WHERE seq = ?1 AND state = 0",
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
 	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
+	/* Other states than dead have no index: they are read in order of
+	 * seq from `after` (the API lists only dead letters). */
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = ?1 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
+	[Q_DELIVERY_LIST_DEAD] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.state = 3 AND d.seq > ?2 ORDER BY d.seq LIMIT ?3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.id = ?1",
 	[Q_DELIVERY_NEWER] = "SELECT 1 FROM deliveries d "
@@ -451,11 +481,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_CONSENT_REVOKE_PARTY] = "UPDATE consents SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND (consumer = ?2 OR provider = ?2) "
 	    "AND revoked_ms = 0",
-	/* Read by deliveries_by_state: only the rows that wait or died, not
-	 * the delivered history. */
-	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(state IN (0, 1)), "
-	    "sum(state = 3) FROM deliveries WHERE state IN (0, 1, 3) "
-	    "GROUP BY subscriber",
+	/* Only the rows that wait (deliveries_chain) or died
+	 * (deliveries_dead), not the delivered history. */
+	[Q_OUTBOX_COUNTS] = "SELECT subscriber, sum(waiting), sum(dead) FROM ("
+	    "SELECT subscriber, 1 AS waiting, 0 AS dead FROM deliveries WHERE "
+	    DELIVERY_UNSENT("deliveries") " UNION ALL SELECT subscriber, 0, 1 "
+	    "FROM deliveries WHERE state = 3) GROUP BY subscriber",
 	[Q_AUDIT_HEAD_GET] = "SELECT size, root FROM audit_heads "
 	    "WHERE origin = ?1",
 	[Q_AUDIT_HEAD_PUT] = "INSERT INTO audit_heads (origin, size, root, "
@@ -620,8 +651,6 @@ sq_transaction(struct sqlite_store *ss,
 	return sq_end(ss, 1);
 }
 
-static int sq_pragma(sqlite3 *db, const char *sql, char *err, size_t errlen);
-
 /* sq_transaction for what a caller is answered 201/202/204 for: the
  * connection runs with synchronous = NORMAL, under which a power loss may
  * drop the last commits; this commit waits for its WAL fsync, so what was
@@ -633,12 +662,11 @@ sq_durable(struct sqlite_store *ss,
 	enum store_status rc;
 
 	/* Within a batch, its commit is the one that syncs. */
-	if (!ss->batch &&
-	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(ss, "synchronous");
+	if (!ss->batch && sq_simple(ss, Q_SYNC_FULL) != STORE_OK)
+		return STORE_ERROR;
 	rc = sq_transaction(ss, fn, arg);
 	if (!ss->batch)
-		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+		sq_simple(ss, Q_SYNC_NORMAL);
 	return rc;
 }
 
@@ -648,12 +676,11 @@ sq_batch_begin(struct store *st, int durable)
 	struct sqlite_store *ss = sq(st);
 	enum store_status rc;
 
-	if (durable &&
-	    sq_pragma(ss->db, "PRAGMA synchronous = FULL", NULL, 0) != 0)
-		return sq_fail(ss, "synchronous");
+	if (durable && sq_simple(ss, Q_SYNC_FULL) != STORE_OK)
+		return STORE_ERROR;
 	if ((rc = sq_begin(ss)) != STORE_OK) {
 		if (durable)
-			sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+			sq_simple(ss, Q_SYNC_NORMAL);
 		return rc;
 	}
 	ss->batch = 1;
@@ -670,7 +697,7 @@ sq_batch_end(struct store *st)
 	enum store_status rc = sq_end(ss, !sqlite3_get_autocommit(ss->db));
 
 	if (ss->batch_durable)
-		sq_pragma(ss->db, "PRAGMA synchronous = NORMAL", NULL, 0);
+		sq_simple(ss, Q_SYNC_NORMAL);
 	ss->batch = ss->batch_durable = 0;
 	return rc;
 }
@@ -873,13 +900,26 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	return sq_migrate(db, err, errlen);
 }
 
+/* SQLite's default counts every allocation it makes and frees under one
+ * mutex of the process, for sqlite3_memory_used and a soft heap limit,
+ * which the gateway reads nowhere: a tenth of the instructions of the
+ * outbox's statements, and a lock every thread's store shares. Only
+ * possible before SQLite initialises, which its first open does. */
+static void
+sq_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_sqlite_open(const char *path, const char *password, char *err,
     size_t errlen)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss;
 	sqlite3 *db = NULL;
 
+	pthread_once(&configured, sq_configure);
 	if (*path == '\0') {
 		snprintf(err, errlen, "store: sqlite: empty path");
 		return NULL;
@@ -1837,17 +1877,27 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 	sqlite3_stmt *s;
 	enum store_status rc;
 
-	if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+	if ((s = sq_stmt(ss, Q_DELIVERY_PENDING)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, subscriber);
 	sq_bind_text(s, 2, p->subject);
 	sq_bind_text(s, 3, p->dataset);
-	sqlite3_bind_int64(s, 4, p->now_ms);
-	if ((rc = sq_exec(ss, s, "delivery supersede")) != STORE_OK)
+	rc = sq_row(ss, s, "delivery pending");
+	sqlite3_reset(s);
+	if (rc == STORE_OK) {
+		if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+			return STORE_ERROR;
+		sq_bind_text(s, 1, subscriber);
+		sq_bind_text(s, 2, p->subject);
+		sq_bind_text(s, 3, p->dataset);
+		sqlite3_bind_int64(s, 4, p->now_ms);
+		rc = sq_exec(ss, s, "delivery supersede");
+	}
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
 		return rc;
 	if ((s = sq_stmt(ss, Q_DELIVERY_INSERT)) == NULL)
 		return STORE_ERROR;
-	store_new_id(id);
+	store_new_ordered_id(id, p->now_ms);
 	sq_bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, record_seq);
 	sq_bind_text(s, 3, subscriber);
@@ -2087,25 +2137,34 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	return STORE_OK;
 }
 
-/* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query. */
+/* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query (*list
+ * NULL when there are none). The array grows with the rows read: a take
+ * asks for as many as its subscriber has room for, and mostly finds a
+ * few. */
 static enum store_status
 sq_delivery_rows(struct sqlite_store *ss, sqlite3_stmt *s, size_t limit,
     struct store_delivery **list, size_t *n)
 {
-	struct store_delivery *items = calloc(limit + 1, sizeof(*items));
+	struct store_delivery *items = NULL, *grown;
 	enum store_status rc = STORE_OK;
-	size_t count = 0;
+	size_t count = 0, cap = 0;
 	int step = SQLITE_DONE;
 
 	*list = NULL;
 	*n = 0;
-	if (items == NULL) {
-		sqlite3_reset(s);
-		return STORE_ERROR;
-	}
-	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW)
+	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = reallocarray(items, cap, sizeof(*items)))
+			    == NULL) {
+				rc = STORE_ERROR;
+				break;
+			}
+			items = grown;
+		}
 		if ((rc = sq_delivery_read(s, &items[count++])) != STORE_OK)
 			break;
+	}
 	if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = sq_fail(ss, "delivery list");
 	sqlite3_reset(s);
@@ -2164,7 +2223,7 @@ sq_take_rows(struct sqlite_store *ss, void *arg)
 			store_delivery_clear(&d);
 			return STORE_ERROR;
 		}
-		sq_bind_text(s, 1, d.id);
+		sqlite3_bind_int64(s, 1, d.seq);
 		sqlite3_bind_int64(s, 2, t->now_ms);
 		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK) {
 			store_delivery_clear(&d);
@@ -2263,9 +2322,12 @@ sq_delivery_list(struct store *st, enum store_delivery_state state,
 
 	*list = NULL;
 	*n = 0;
-	if ((s = sq_stmt(ss, Q_DELIVERY_LIST)) == NULL)
+	/* deliveries_dead serves only a query that names its state. */
+	if ((s = sq_stmt(ss, state == STORE_DELIVERY_DEAD ?
+	    Q_DELIVERY_LIST_DEAD : Q_DELIVERY_LIST)) == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int(s, 1, (int)state);
+	if (state != STORE_DELIVERY_DEAD)
+		sqlite3_bind_int(s, 1, (int)state);
 	sqlite3_bind_int64(s, 2, after);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
 	return sq_delivery_rows(ss, s, limit, list, n);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HTTP_POOL_MAX 8 /* idle easy handles kept for reuse, per kind */
+#define HTTP_POOL_MAX 64 /* idle easy handles kept for reuse, per kind */
 #define HTTP_HEADERS_MAX 7 /* the most headers a call sends */
 /* Connections open to the service per instance, busy or idle; calls
  * beyond wait for one (within their timeout). Without a cap libcurl's

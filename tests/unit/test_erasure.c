@@ -307,6 +307,7 @@ test_migrate_push_keys(void)
 	    "created_ms) VALUES ('mairie', 'junk', 'x', 'not json', 0);"
 	    "ALTER TABLE push_keys DROP COLUMN record_seq;"
 	    "DROP INDEX records_by_age; DROP INDEX deliveries_by_record;"
+	    "DROP INDEX IF EXISTS deliveries_dead;"
 	    "DROP TABLE view_keys; DROP TABLE health;"
 	    "ALTER TABLE records DROP COLUMN traceparent;"
 	    "ALTER TABLE deliveries DROP COLUMN audit_index;"
