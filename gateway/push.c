@@ -109,17 +109,18 @@ push_route_one(struct push *p, struct store *st,
 	why = subscription_filter(st, p->cfg, svc, p->provider, p->ds,
 	    p->subject, p->record, &skip->d, &granted);
 	json_decref(granted);
-	if (why == POLICY_STORE_ERROR)
+	if (why == POLICY_STORE_ERROR) {
+		policy_decision_clear(&skip->d);
 		return -1;
+	}
 	if (why == POLICY_ALLOW) {
 		found = store_link_local_id(st, svc->id, p->subject, &local_id);
 		free(local_id);
-		if (found == STORE_OK) {
+		if (found != STORE_NOT_FOUND) {
+			/* Only a skip keeps its decision, for its audit entry. */
 			policy_decision_clear(&skip->d);
-			return 1;
+			return found == STORE_OK ? 1 : -1;
 		}
-		if (found != STORE_NOT_FOUND)
-			return -1;
 		skip->d.reason = POLICY_SUBJECT_NOT_LINKED;
 	}
 	skip->svc = svc;
