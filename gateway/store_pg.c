@@ -290,6 +290,9 @@ static const char *const pg_migrations[] = {
 	 * indexes (step 13), which count the waiting rows per subscriber;
 	 * the step keeps both stores' versions in step. */
 	"SELECT 1;",
+	/* 15: as SQLite's: no query looks the access index up by entry
+	 * alone, and this second index took an insert for every entry. */
+	"DROP INDEX IF EXISTS access_index_by_index;",
 };
 
 #define PG_SCHEMA_VERSION \
