@@ -35,9 +35,6 @@
  * when nothing calls store_checkpoint often enough (a `tellonce` command,
  * or a checkpointer kept behind by a long read). */
 #define SQLITE_WAL_INLINE_PAGES 10000
-#define SQLITE_CACHE_PER 128         /* pages of file per page of cache */
-#define SQLITE_CACHE_MIN_PAGES 500
-#define SQLITE_CACHE_MAX_PAGES 4096
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
  * few of a chain its queries look for, not its delivered history. A query
@@ -869,34 +866,6 @@ sq_busy(void *arg, int count)
 	return 1;
 }
 
-/* The page cache of a connection, sized by the store it opens: a page in
- * SQLITE_CACHE_PER of the file's, between SQLite's default (2 MiB of
- * 4 KiB pages) and SQLITE_CACHE_MAX_PAGES (16 MiB). With a million
- * subjects a lookup walks B-trees of 30,000 to 50,000 leaves, whose inner
- * pages then stay in memory, and only the leaf is read. A small store
- * keeps the default, so that its memory does not grow with the pages its
- * writes touch (a 16 MiB cache everywhere took a small store's gateway to
- * 31.9 MiB after one bench/fetch.sh run). */
-static void
-sq_cache_size(sqlite3 *db)
-{
-	sqlite3_stmt *s;
-	sqlite3_int64 pages = 0;
-	char sql[64];
-
-	if (sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &s, NULL) != SQLITE_OK)
-		return;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		pages = sqlite3_column_int64(s, 0) / SQLITE_CACHE_PER;
-	sqlite3_finalize(s);
-	if (pages <= SQLITE_CACHE_MIN_PAGES)
-		return;
-	if (pages > SQLITE_CACHE_MAX_PAGES)
-		pages = SQLITE_CACHE_MAX_PAGES;
-	snprintf(sql, sizeof(sql), "PRAGMA cache_size = %lld", (long long)pages);
-	sq_pragma(db, sql, NULL, 0);
-}
-
 static int
 sq_setup(sqlite3 *db, char *err, size_t errlen)
 {
@@ -934,10 +903,7 @@ sq_setup(sqlite3 *db, char *err, size_t errlen)
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
-	if (sq_migrate(db, err, errlen) != 0)
-		return -1;
-	sq_cache_size(db);
-	return 0;
+	return sq_migrate(db, err, errlen);
 }
 
 /* SQLite's default counts every allocation it makes and frees under one
