@@ -290,6 +290,9 @@ static const char *const pg_migrations[] = {
 	 * indexes (step 13), which count the waiting rows per subscriber;
 	 * the step keeps both stores' versions in step. */
 	"SELECT 1;",
+	/* 15: as SQLite's: no query looks the access index up by entry
+	 * alone, and this second index took an insert for every entry. */
+	"DROP INDEX IF EXISTS access_index_by_index;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -537,7 +540,7 @@ static const char *const pg_sql[Q_COUNT] = {
 	[Q_PURGE_DUE] = "SELECT r.seq" PG_PURGE_DUE " AND (r.created_ms <= "
 	    "$1::bigint - 2 * coalesce(u.ms, $2::bigint) OR NOT EXISTS (SELECT 1 FROM "
 	    "deliveries d WHERE d.record_seq = r.seq AND d.state IN (0, 1))) "
-	    "ORDER BY r.seq LIMIT $6",
+	    "ORDER BY r.created_ms, r.seq LIMIT $6",
 	[Q_PURGE_BACKLOG] = "SELECT count(*) + coalesce(sum((SELECT count(*) "
 	    "FROM deliveries d WHERE d.record_seq = r.seq)), 0)" PG_PURGE_DUE,
 	[Q_ERASE_RECORDS_KEYS] = "DELETE FROM push_keys "
