@@ -334,10 +334,10 @@ def flood(port, n, held):
 
 @test
 def a_descriptor_flood_under_a_low_ulimit_leaves_the_audit_log_working():
-    # 256 descriptors: 64 client connections fit beside what this
+    # 544 descriptors: 64 client connections fit beside the 474 this
     # configuration needs (2 workers, 2 connectors, the reserve).
     s = EdgeStack(limits="    max_connections: 64\n    max_connections_per_address: 64\n",
-                  nofile=256)
+                  nofile=544)
     s.mairie.seed("m-alice", "address", ALICE_ADDRESS)
     s.link("mairie", "m-alice", ALICE_PIVOT)
     held = []
@@ -398,7 +398,7 @@ def a_max_connections_that_cannot_fit_is_refused_by_check_and_serve():
             f.write(cfg)
 
         def low():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (544, 544))
 
         for cmd in ("check", "serve"):
             p = subprocess.run([TELLONCE, cmd, "-c", path], capture_output=True, text=True,
@@ -406,7 +406,7 @@ def a_max_connections_that_cannot_fit_is_refused_by_check_and_serve():
             out = p.stdout + p.stderr
             check(p.returncode != 0, "%s refuses: %s" % (cmd, out))
             check("gateway.limits.max_connections: 1024 client connections" in out and
-                  "descriptor limit (RLIMIT_NOFILE, hard) of 256" in out and
+                  "descriptor limit (RLIMIT_NOFILE, hard) of 544" in out and
                   "lower max_connections to 70" in out, "%s says why: %s" % (cmd, out))
         p = subprocess.run([TELLONCE, "check", "-c", path], capture_output=True, text=True,
                            env=s.gw.env, timeout=20)
