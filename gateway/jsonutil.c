@@ -1,13 +1,13 @@
 /* jsonutil.c — helpers over jansson. */
 #include "jsonutil.h"
 
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "encode.h"
 #include "jcs.h"
+#include "sha256.h"
 
 const char *
 jsonutil_string(const json_t *obj, const char *key)
@@ -71,9 +71,12 @@ jsonutil_sha256_hex(const json_t *v, char out[65])
 void
 jsonutil_text_sha256_hex(const char *text, char out[65])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[SHA256_LEN];
 
-	SHA256((const unsigned char *)text, strlen(text), md);
+	if (sha256(text, strlen(text), md) != 0) {
+		out[0] = '\0';
+		return;
+	}
 	encode_hex(md, sizeof(md), out);
 }
 

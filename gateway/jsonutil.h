@@ -13,7 +13,8 @@ json_t *jsonutil_path_get(const json_t *root, const char *path);
 /* Sets value (reference stolen) at a dotted path, creating objects on the
  * way. Returns 0, or -1 if a non-object is in the way. */
 int jsonutil_path_set(json_t *root, const char *path, json_t *value);
-/* Lower-case hex SHA-256 of the JCS text of v (65 bytes with NUL). */
+/* Lower-case hex SHA-256 of the JCS text of v (65 bytes with NUL; empty
+ * when OpenSSL fails). */
 void jsonutil_sha256_hex(const json_t *v, char out[65]);
 /* The same of a text already in JCS. */
 void jsonutil_text_sha256_hex(const char *text, char out[65]);
