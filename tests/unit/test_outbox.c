@@ -150,6 +150,52 @@ test_order_and_superseding(void)
 	store_close(st);
 }
 
+/* A record with more subscribers than the store writes in one statement
+ * gets one delivery each, with an id of its own, and a newer version
+ * supersedes each one's. */
+static void
+test_many_subscribers(void)
+{
+	static const char *const many[] = { "s1", "s2", "s3", "s4", "s5",
+	    "s6", "s7", "s8", "s9" };
+	struct store *st = open_fresh();
+	struct store_push_result res;
+	struct store_delivery *list;
+	char ids[9][STORE_ID_LEN];
+	size_t n;
+
+	if (st == NULL)
+		return;
+	for (int v = 1; v <= 2; v++) {
+		char id[STORE_ID_LEN];
+		struct store_push p = {
+			.record_id = id, .provider = "mairie", .subject = SUBJ_A,
+			.dataset = "address", .record = v == 1 ? "{\"v\":1}" :
+			    "{\"v\":2}",
+			.subscribers = many, .nsubscribers = 9, .now_ms = NOW,
+		};
+
+		store_new_id(id);
+		CHECK_INT(store_record_accept(st, &p, 1, &res, NULL), STORE_OK);
+	}
+	for (size_t i = 0; i < 9; i++) {
+		CHECK_INT(take(st, many[i], &list), 1);
+		if (list == NULL)
+			continue;
+		CHECK_STR(list[0].subscriber, many[i]);
+		CHECK_STR(list[0].rec.record, "{\"v\":2}");
+		memcpy(ids[i], list[0].id, STORE_ID_LEN);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(ids[i], ids[j]) != 0);
+		store_deliveries_free(list, 1);
+	}
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_SUPERSEDED, 0, 20,
+	    &list, &n), STORE_OK);
+	CHECK_INT(n, 9);
+	store_deliveries_free(list, n);
+	store_close(st);
+}
+
 /* A crash leaves deliveries sending: recovery makes them pending again
  * and keeps only the newest of a chain. */
 static void
@@ -601,6 +647,7 @@ main(int argc, char **argv)
 	suite_start(argv[0]);
 	SUITE_RUN(test_accept_and_keys);
 	SUITE_RUN(test_order_and_superseding);
+	SUITE_RUN(test_many_subscribers);
 	SUITE_RUN(test_recover);
 	SUITE_RUN(test_dead_letters_and_replay);
 	SUITE_RUN(test_outbox_counts);
