@@ -541,6 +541,7 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->ds = config_find_dataset(cfg, job->row.rec.dataset);
 	job->provider = config_find_service(cfg, job->row.rec.provider);
 	job->out.id = job->row.id;
+	job->out.seq = job->row.seq;
 	job->out.attempts = job->row.attempts;
 	job->out.audit_index = job->row.audit_index;
 	if (job->row.audit_index >= 0)

@@ -463,7 +463,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
-	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
+	    "audit_index = ?7, audit_sha256 = ?8 WHERE seq = ?1 AND state = 1",
 	/* Other states than dead have no index: they are read in order of
 	 * seq from `after` (the API lists only dead letters). */
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -2317,7 +2317,8 @@ sq_finish_rows(struct sqlite_store *ss, void *arg)
 
 		if (s == NULL)
 			return STORE_ERROR;
-		sq_bind_text(s, 1, o->id);
+		/* By seq, the rowid: not a search of the ids' index. */
+		sqlite3_bind_int64(s, 1, o->seq);
 		sqlite3_bind_int(s, 2, (int)o->state);
 		sqlite3_bind_int(s, 3, o->attempts);
 		sqlite3_bind_int64(s, 4, o->due_ms);
