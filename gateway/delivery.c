@@ -30,6 +30,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "jcs.h"
+#include "jsonload.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "metrics.h"
@@ -644,7 +645,8 @@ delivery_parse_taken(const struct delivery_taken *taken, size_t ntaken,
 		if (k == 0 || p[k - 1].seq != p[i].seq)
 			p[k++] = p[i];
 	for (size_t i = 0; i < k; i++)
-		p[i].record = json_loads(p[i].text, 0, NULL);
+		p[i].record = jsonload_object(p[i].text, strlen(p[i].text), 0,
+		    NULL);
 	*n = k;
 	return p;
 }
