@@ -106,6 +106,7 @@ outbox_tick(struct store *st, int64_t now_ms, long *done)
 		for (size_t i = 0; i < n[s]; i++)
 			out[i] = (struct store_delivery_outcome){
 				.id = taken[s][i].id,
+				.seq = taken[s][i].seq,
 				.state = STORE_DELIVERY_DELIVERED,
 				.attempts = 1,
 				.audit_index = (int64_t)i,

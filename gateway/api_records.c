@@ -24,15 +24,17 @@
 #include "push.h"
 #include "subscription.h"
 
+/* {"id":"<32 hex>","deliveries":<int>} */
+#define RECORDS_RESPONSE_LEN (STORE_ID_LEN + 48)
+
 struct records_push {
 	struct request *r;
 	struct push push;
 	const char *key;             /* the idempotency key (r's body), or NULL */
 	char *previous;              /* a replay: the first answer */
-	json_t *response;
 	/* What the store keeps points into these. */
 	char request_sha256[65];
-	char *response_text;
+	char response_text[RECORDS_RESPONSE_LEN];
 	char traceparent[TRACE_HEADER_LEN];
 	struct store_push stored;
 };
@@ -64,8 +66,6 @@ records_free(void *arg)
 
 	push_clear(&p->push);
 	free(p->previous);
-	json_decref(p->response);
-	free(p->response_text);
 	free(p);
 }
 
@@ -133,11 +133,11 @@ records_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct records_push *p = arg;
 
+	const char *text = p->previous ? p->previous : p->response_text;
+
 	records_mark(p, index);
-	if (p->previous != NULL)
-		request_reply_json(r, 202, json_loads(p->previous, 0, NULL));
-	else
-		request_reply_json(r, 202, json_incref(p->response));
+	/* The stored answer as it was first sent, byte for byte. */
+	request_reply_json_text(r, 202, text, strlen(text));
 	records_free(p);
 }
 
@@ -168,7 +168,8 @@ records_refused(struct records_push *p, struct store_push_result *res)
 		return;
 	}
 	if (res->status == STORE_CONFLICT && res->same)
-		request_reply_json(p->r, 202, json_loads(res->previous, 0, NULL));
+		request_reply_json_text(p->r, 202, res->previous,
+		    strlen(res->previous));
 	else if (res->status == STORE_CONFLICT)
 		request_reply_problem(p->r, 409, NULL, "idempotency_key was already "
 		    "used for another record");
@@ -215,11 +216,12 @@ records_queue(struct records_push *p, const char *key)
 	struct records_batch *b = &records_batch;
 	struct request *r = p->r;
 
-	if (push_prepare(&p->push) == 0)
-		p->response = json_pack("{s:s, s:i}", "id", p->push.record_id,
-		    "deliveries", (int)p->push.nsubscribers);
-	p->response_text = p->response ? json_dumps(p->response, JSON_COMPACT) :
-	    NULL;
+	int ok = push_prepare(&p->push) == 0;
+
+	/* What json_dumps gives for {"id", "deliveries"}: an id is hex. */
+	snprintf(p->response_text, sizeof(p->response_text),
+	    "{\"id\":\"%s\",\"deliveries\":%zu}", p->push.record_id,
+	    p->push.nsubscribers);
 	jsonutil_sha256_hex(r->body, p->request_sha256);
 	if (b->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 64;
@@ -231,7 +233,7 @@ records_queue(struct records_push *p, const char *key)
 			b->cap = ncap;
 		}
 	}
-	if (p->response_text == NULL || b->n == b->cap ||
+	if (!ok || b->n == b->cap ||
 	    (b->n == 0 && event_base_once(r->base, -1, EV_TIMEOUT, records_flush,
 	    NULL, NULL) != 0)) {
 		request_reply_problem(r, 503, NULL, "out of memory");

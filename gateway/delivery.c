@@ -30,6 +30,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "jcs.h"
+#include "jsonload.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "metrics.h"
@@ -541,6 +542,7 @@ delivery_job_start(struct delivery *dl, const struct config_service *svc,
 	job->ds = config_find_dataset(cfg, job->row.rec.dataset);
 	job->provider = config_find_service(cfg, job->row.rec.provider);
 	job->out.id = job->row.id;
+	job->out.seq = job->row.seq;
 	job->out.attempts = job->row.attempts;
 	job->out.audit_index = job->row.audit_index;
 	if (job->row.audit_index >= 0)
@@ -643,7 +645,8 @@ delivery_parse_taken(const struct delivery_taken *taken, size_t ntaken,
 		if (k == 0 || p[k - 1].seq != p[i].seq)
 			p[k++] = p[i];
 	for (size_t i = 0; i < k; i++)
-		p[i].record = json_loads(p[i].text, 0, NULL);
+		p[i].record = jsonload_object(p[i].text, strlen(p[i].text), 0,
+		    NULL);
 	*n = k;
 	return p;
 }

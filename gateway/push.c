@@ -91,6 +91,10 @@ push_map(struct push *p, const json_t *raw, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* A record the map leaves as it came (no map, or one that renames
+	 * nothing it holds) has the same canonical text: not dumped twice. */
+	if (json_equal(raw, p->record))
+		p->canonical = strdup(p->sent);
 	return 0;
 }
 
@@ -157,7 +161,8 @@ int
 push_prepare(struct push *p)
 {
 	store_new_ordered_id(p->record_id, clock_now_ms());
-	p->canonical = jcs_dump(p->record);
+	if (p->canonical == NULL)
+		p->canonical = jcs_dump(p->record);
 	return p->canonical != NULL ? 0 : -1;
 }
 

@@ -374,7 +374,8 @@ int store_outbox_changed(struct store *st);
 /* The outcome of one attempt. A retry (state PENDING) of a version that a
  * newer one has meanwhile followed is stored as SUPERSEDED instead. */
 struct store_delivery_outcome {
-	const char *id;
+	const char *id;              /* named in the logs */
+	int64_t seq;                 /* the delivery's, as taken: finds it */
 	enum store_delivery_state state;
 	int attempts;
 	int64_t due_ms;              /* PENDING: when to try again */

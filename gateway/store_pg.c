@@ -293,6 +293,10 @@ static const char *const pg_migrations[] = {
 	/* 15: as SQLite's: no query looks the access index up by entry
 	 * alone, and this second index took an insert for every entry. */
 	"DROP INDEX IF EXISTS access_index_by_index;",
+	/* 16: SQLite's step 16 adds the state to its partial
+	 * deliveries_chain. Here that index is whole and holds the state
+	 * already (step 2); the step keeps both stores' versions in step. */
+	"SELECT 1;",
 };
 
 #define PG_SCHEMA_VERSION \
@@ -522,7 +526,8 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "AND n.state IN " DELIVERY_LIVE ") THEN 4 ELSE $2::integer END, "
 	    "attempts = $3, due_ms = $4, last_error = $5, updated_ms = $6, "
 	    "audit_index = $7, audit_sha256 = $8, claimed_by = NULL, "
-	    "lease_until = NULL WHERE id = $1 AND state = 1 AND claimed_by = $9",
+	    "lease_until = NULL WHERE seq = $1::bigint AND state = 1 "
+	    "AND claimed_by = $9",
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
 	    "WHERE d.state = $1 AND d.seq > $2 ORDER BY d.seq LIMIT $3",
 	[Q_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -2282,9 +2287,10 @@ pg_finish_rows(struct pg_store *ps, void *arg)
 	pg_int(now, f->now_ms);
 	for (size_t i = 0; i < f->n; i++) {
 		const struct store_delivery_outcome *o = &f->o[i];
-		char state[PG_INT_LEN], attempts[PG_INT_LEN], due[PG_INT_LEN],
-		    index[PG_INT_LEN];
-		const char *v[] = { o->id, pg_int(state, (int64_t)o->state),
+		char seq[PG_INT_LEN], state[PG_INT_LEN], attempts[PG_INT_LEN],
+		    due[PG_INT_LEN], index[PG_INT_LEN];
+		const char *v[] = { pg_int(seq, o->seq),
+		    pg_int(state, (int64_t)o->state),
 		    pg_int(attempts, o->attempts), pg_int(due, o->due_ms),
 		    o->error, now, o->audit_index >= 0 ?
 		    pg_int(index, o->audit_index) : NULL, o->audit_sha256,

@@ -35,9 +35,11 @@
  * when nothing calls store_checkpoint often enough (a `tellonce` command,
  * or a checkpointer kept behind by a long read). */
 #define SQLITE_WAL_INLINE_PAGES 10000
+#define SQLITE_FANOUT 4              /* rows of one Q_DELIVERY_INSERT */
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
- * few of a chain its queries look for, not its delivered history. A query
+ * few of a chain its queries look for, not its delivered history (and
+ * since step 16 their state, which those queries test). A query
  * that searches the chain states this condition too: SQLite uses a
  * partial index only for a query whose terms include the index's. */
 #define DELIVERY_UNSENT(n) n ".state IN (0, 1)"
@@ -256,6 +258,15 @@ static const char *const sqlite_migrations[] = {
 	 * entries dropping it frees some 1 GB, overwritten (secure_delete):
 	 * a one-time step of some 10 s at the first start. */
 	"DROP INDEX IF EXISTS access_index_by_index;",
+	/* 16: deliveries_chain holds each row's state too, so the queries
+	 * that look for a chain's pending row (a push's supersede) or its
+	 * sending one (the take's NOT EXISTS, once per row taken) read the
+	 * index alone, not each row of the chain. Taking a row already
+	 * rewrote its entry (the index's WHERE names the state), so that
+	 * costs nothing more. */
+	"DROP INDEX IF EXISTS deliveries_chain;"
+	"CREATE INDEX deliveries_chain ON deliveries "
+	"  (subscriber, subject, dataset, state) WHERE state IN (0, 1);",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -433,9 +444,15 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_SUPERSEDE] = "UPDATE deliveries SET state = 4, "
 	    "updated_ms = ?4 WHERE subscriber = ?1 AND subject = ?2 "
 	    "AND dataset = ?3 AND state = 0 AND " DELIVERY_UNSENT("deliveries"),
+	/* A push's deliveries, up to SQLITE_FANOUT in one statement (the
+	 * pairs left unbound are NULL): an AUTOINCREMENT table's insert
+	 * reads and writes sqlite_sequence once per statement, not per row,
+	 * and each statement costs its own set-up. */
 	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
-	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?6, ?6)",
+	    "updated_ms) SELECT column1, ?1, column2, ?2, ?3, 0, 0, ?4, ?4, ?4 "
+	    "FROM (VALUES (?5, ?6), (?7, ?8), (?9, ?10), (?11, ?12)) "
+	    "WHERE column1 IS NOT NULL",
 	[Q_CHANGE_LIST] = "SELECT " RECORD_COLUMNS " FROM records r "
 	    RECORD_VIEW_KEY
 	    "WHERE r.dataset = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
@@ -456,7 +473,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
-	    "audit_index = ?7, audit_sha256 = ?8 WHERE id = ?1 AND state = 1",
+	    "audit_index = ?7, audit_sha256 = ?8 WHERE seq = ?1 AND state = 1",
 	/* Other states than dead have no index: they are read in order of
 	 * seq from `after` (the API lists only dead letters). */
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -1875,11 +1892,11 @@ sq_push_key_put(struct sqlite_store *ss, const struct store_push *p,
 	return sq_exec(ss, s, "push key put");
 }
 
+/* Supersedes what the subscriber has pending in the record's chain. */
 static enum store_status
-sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
-    const char *subscriber, int64_t record_seq)
+sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
+    const char *subscriber)
 {
-	char id[STORE_ID_LEN];
 	sqlite3_stmt *s;
 	enum store_status rc;
 
@@ -1890,26 +1907,38 @@ sq_delivery_enqueue(struct sqlite_store *ss, const struct store_push *p,
 	sq_bind_text(s, 3, p->dataset);
 	rc = sq_row(ss, s, "delivery pending");
 	sqlite3_reset(s);
-	if (rc == STORE_OK) {
-		if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
-			return STORE_ERROR;
-		sq_bind_text(s, 1, subscriber);
-		sq_bind_text(s, 2, p->subject);
-		sq_bind_text(s, 3, p->dataset);
-		sqlite3_bind_int64(s, 4, p->now_ms);
-		rc = sq_exec(ss, s, "delivery supersede");
-	}
-	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
-		return rc;
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+	if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, subscriber);
+	sq_bind_text(s, 2, p->subject);
+	sq_bind_text(s, 3, p->dataset);
+	sqlite3_bind_int64(s, 4, p->now_ms);
+	return sq_exec(ss, s, "delivery supersede");
+}
+
+/* Queues the deliveries of p to its subscribers from `first` on, at most
+ * SQLITE_FANOUT of them, in one statement. */
+static enum store_status
+sq_delivery_insert(struct sqlite_store *ss, const struct store_push *p,
+    int64_t record_seq, size_t first)
+{
+	char ids[SQLITE_FANOUT][STORE_ID_LEN];
+	sqlite3_stmt *s;
+
 	if ((s = sq_stmt(ss, Q_DELIVERY_INSERT)) == NULL)
 		return STORE_ERROR;
-	store_new_ordered_id(id, p->now_ms);
-	sq_bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, record_seq);
-	sq_bind_text(s, 3, subscriber);
-	sq_bind_text(s, 4, p->subject);
-	sq_bind_text(s, 5, p->dataset);
-	sqlite3_bind_int64(s, 6, p->now_ms);
+	sqlite3_bind_int64(s, 1, record_seq);
+	sq_bind_text(s, 2, p->subject);
+	sq_bind_text(s, 3, p->dataset);
+	sqlite3_bind_int64(s, 4, p->now_ms);
+	for (size_t i = 0; i < SQLITE_FANOUT && first + i < p->nsubscribers;
+	    i++) {
+		store_new_ordered_id(ids[i], p->now_ms);
+		sq_bind_text(s, 5 + 2 * (int)i, ids[i]);
+		sq_bind_text(s, 6 + 2 * (int)i, p->subscribers[first + i]);
+	}
 	return sq_exec(ss, s, "delivery insert");
 }
 
@@ -1939,8 +1968,11 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 		return rc;
 	seq = sqlite3_last_insert_rowid(ss->db);
 	for (size_t i = 0; i < p->nsubscribers; i++)
-		if ((rc = sq_delivery_enqueue(ss, p, p->subscribers[i], seq))
-		    != STORE_OK)
+		if ((rc = sq_delivery_supersede(ss, p, p->subscribers[i])) !=
+		    STORE_OK)
+			return rc;
+	for (size_t i = 0; i < p->nsubscribers; i += SQLITE_FANOUT)
+		if ((rc = sq_delivery_insert(ss, p, seq, i)) != STORE_OK)
 			return rc;
 	return sq_push_key_put(ss, p, seq);
 }
@@ -2295,7 +2327,8 @@ sq_finish_rows(struct sqlite_store *ss, void *arg)
 
 		if (s == NULL)
 			return STORE_ERROR;
-		sq_bind_text(s, 1, o->id);
+		/* By seq, the rowid: not a search of the ids' index. */
+		sqlite3_bind_int64(s, 1, o->seq);
 		sqlite3_bind_int(s, 2, (int)o->state);
 		sqlite3_bind_int(s, 3, o->attempts);
 		sqlite3_bind_int64(s, 4, o->due_ms);

@@ -105,7 +105,7 @@ def link_consent_fetch_push_and_delivery():
 @test
 def the_data_lives_in_postgresql():
     s = st()
-    eq(s.psql("SELECT version FROM tellonce_schema"), "15", "schema version")
+    eq(s.psql("SELECT version FROM tellonce_schema"), "16", "schema version")
     eq(s.psql("SELECT count(*) FROM links"), "2", "links")
     eq(s.psql("SELECT count(*) FROM consents"), "1", "consents")
     eq(s.psql("SELECT count(*) FROM records"), "1", "records")

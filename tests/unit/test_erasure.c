@@ -48,6 +48,7 @@ settle(struct store *st, enum store_delivery_state state, int64_t now_ms)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		struct store_delivery_outcome o = { .id = list[i].id,
+		    .seq = list[i].seq,
 		    .state = state, .attempts = 1, .due_ms = now_ms + 1000 * DAY,
 		    .error = state == STORE_DELIVERY_DELIVERED ? NULL : "HTTP 503" };
 

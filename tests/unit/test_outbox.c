@@ -57,9 +57,11 @@ take(struct store *st, const char *subscriber, struct store_delivery **list)
 }
 
 static enum store_status
-finish(struct store *st, const char *id, enum store_delivery_state state)
+finish(struct store *st, const struct store_delivery *d,
+    enum store_delivery_state state)
 {
-	struct store_delivery_outcome o = { .id = id, .state = state,
+	struct store_delivery_outcome o = { .id = d->id, .seq = d->seq,
+	    .state = state,
 	    .attempts = 1, .due_ms = NOW, .error = state == STORE_DELIVERY_DELIVERED ?
 	    NULL : "HTTP 503" };
 
@@ -123,12 +125,12 @@ test_order_and_superseding(void)
 	push(st, SUBJ_A, "{\"v\":3}", NULL, &res);
 	CHECK_INT(take(st, "caf", &next), 0);   /* A's v2 is in flight */
 	free(next);
-	CHECK_INT(finish(st, list[0].id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(finish(st, &list[0], STORE_DELIVERY_DELIVERED), STORE_OK);
 	CHECK_INT(take(st, "caf", &next), 1);
 	CHECK_STR(next[0].rec.record, "{\"v\":3}");
 	/* A retry of a version overtaken meanwhile is not retried. */
 	push(st, SUBJ_A, "{\"v\":4}", NULL, &res);
-	CHECK_INT(finish(st, next[0].id, STORE_DELIVERY_PENDING), STORE_OK);
+	CHECK_INT(finish(st, &next[0], STORE_DELIVERY_PENDING), STORE_OK);
 	store_deliveries_free(next, 1);
 	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_SUPERSEDED, 0, 10, &next,
 	    &n), STORE_OK);
@@ -147,6 +149,52 @@ test_order_and_superseding(void)
 	/* The other subscriber's chain is its own. */
 	CHECK_INT(take(st, "ccas", &list), 2);
 	store_deliveries_free(list, 2);
+	store_close(st);
+}
+
+/* A record with more subscribers than the store writes in one statement
+ * gets one delivery each, with an id of its own, and a newer version
+ * supersedes each one's. */
+static void
+test_many_subscribers(void)
+{
+	static const char *const many[] = { "s1", "s2", "s3", "s4", "s5",
+	    "s6", "s7", "s8", "s9" };
+	struct store *st = open_fresh();
+	struct store_push_result res;
+	struct store_delivery *list;
+	char ids[9][STORE_ID_LEN];
+	size_t n;
+
+	if (st == NULL)
+		return;
+	for (int v = 1; v <= 2; v++) {
+		char id[STORE_ID_LEN];
+		struct store_push p = {
+			.record_id = id, .provider = "mairie", .subject = SUBJ_A,
+			.dataset = "address", .record = v == 1 ? "{\"v\":1}" :
+			    "{\"v\":2}",
+			.subscribers = many, .nsubscribers = 9, .now_ms = NOW,
+		};
+
+		store_new_id(id);
+		CHECK_INT(store_record_accept(st, &p, 1, &res, NULL), STORE_OK);
+	}
+	for (size_t i = 0; i < 9; i++) {
+		CHECK_INT(take(st, many[i], &list), 1);
+		if (list == NULL)
+			continue;
+		CHECK_STR(list[0].subscriber, many[i]);
+		CHECK_STR(list[0].rec.record, "{\"v\":2}");
+		memcpy(ids[i], list[0].id, STORE_ID_LEN);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(ids[i], ids[j]) != 0);
+		store_deliveries_free(list, 1);
+	}
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_SUPERSEDED, 0, 20,
+	    &list, &n), STORE_OK);
+	CHECK_INT(n, 9);
+	store_deliveries_free(list, n);
 	store_close(st);
 }
 
@@ -197,8 +245,8 @@ test_outbox_counts(void)
 	push(st, SUBJ_A, "{\"v\":1}", NULL, &res);
 	push(st, SUBJ_B, "{\"v\":1}", NULL, &res);
 	CHECK_INT(take(st, "caf", &list), 2);
-	CHECK_INT(finish(st, list[0].id, STORE_DELIVERY_DEAD), STORE_OK);
-	CHECK_INT(finish(st, list[1].id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(finish(st, &list[0], STORE_DELIVERY_DEAD), STORE_OK);
+	CHECK_INT(finish(st, &list[1], STORE_DELIVERY_DELIVERED), STORE_OK);
 	store_deliveries_free(list, 2);
 	CHECK_INT(store_outbox_counts(st, &counts, &n), STORE_OK);
 	CHECK_INT(n, 2);
@@ -257,7 +305,7 @@ test_dead_letters_and_replay(void)
 		return;
 	push(st, SUBJ_A, "{\"v\":1}", NULL, &res);
 	CHECK_INT(take(st, "caf", &list), 1);
-	CHECK_INT(finish(st, list[0].id, STORE_DELIVERY_DEAD), STORE_OK);
+	CHECK_INT(finish(st, &list[0], STORE_DELIVERY_DEAD), STORE_OK);
 	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_DEAD, 0, 10, &dead, &n),
 	    STORE_OK);
 	CHECK_INT(n, 1);
@@ -273,12 +321,12 @@ test_dead_letters_and_replay(void)
 	    STORE_NOT_FOUND);    /* no longer dead */
 	CHECK_INT(take(st, "caf", &dead), 1);
 	CHECK_INT(dead[0].attempts, 0);
-	CHECK_INT(finish(st, dead[0].id, STORE_DELIVERY_DEAD), STORE_OK);
+	CHECK_INT(finish(st, &dead[0], STORE_DELIVERY_DEAD), STORE_OK);
 	store_deliveries_free(dead, 1);
 	/* Once a newer version went out, the old one may not be replayed. */
 	push(st, SUBJ_A, "{\"v\":2}", NULL, &res);
 	CHECK_INT(take(st, "caf", &dead), 1);
-	CHECK_INT(finish(st, dead[0].id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(finish(st, &dead[0], STORE_DELIVERY_DELIVERED), STORE_OK);
 	store_deliveries_free(dead, 1);
 	CHECK_INT(store_delivery_retry(st, list[0].id, NOW, &got),
 	    STORE_CONFLICT);
@@ -321,6 +369,7 @@ test_audit_marks(void)
 	CHECK_INT(list[0].audit_index, -1);
 	CHECK_STR(list[0].audit_sha256, "");
 	o.id = list[0].id;
+	o.seq = list[0].seq;
 	CHECK_INT(store_delivery_finish(st, &o, 1, NOW + 2), STORE_OK);
 	store_deliveries_free(list, 1);
 	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_PENDING, 0, 10, &list,
@@ -367,7 +416,7 @@ test_leases_move_between_nodes(void)
 	struct store *a, *b;
 	struct store_push_result res;
 	struct store_delivery *list, *other;
-	char id[STORE_ID_LEN];
+	struct store_delivery taken = { 0 };
 	size_t n, got;
 
 	if (open_two_nodes(&a, &b) != 0)
@@ -376,7 +425,8 @@ test_leases_move_between_nodes(void)
 	store_outbox_node(b, "node-b", 300);
 	CHECK_INT(push(a, SUBJ_A, "{\"v\":1}", NULL, &res), STORE_OK);
 	CHECK_INT(take(a, "caf", &list), 1);
-	memcpy(id, list[0].id, sizeof(id));
+	memcpy(taken.id, list[0].id, sizeof(taken.id));
+	taken.seq = list[0].seq;
 	store_deliveries_free(list, 1);
 	CHECK_INT(take(b, "caf", &other), 0);       /* A's lease holds */
 	free(other);
@@ -384,13 +434,13 @@ test_leases_move_between_nodes(void)
 	got = take(b, "caf", &other);               /* ran out: B takes it */
 	CHECK_INT(got, 1);
 	if (got == 1)
-		CHECK_STR(other[0].id, id);
-	CHECK_INT(finish(a, id, STORE_DELIVERY_DELIVERED), STORE_OK);
+		CHECK_STR(other[0].id, taken.id);
+	CHECK_INT(finish(a, &taken, STORE_DELIVERY_DELIVERED), STORE_OK);
 	CHECK_INT(store_delivery_list(a, STORE_DELIVERY_DELIVERED, 0, 10, &list,
 	    &n), STORE_OK);
 	CHECK_INT(n, 0);                            /* A's outcome not kept */
 	store_deliveries_free(list, n);
-	CHECK_INT(finish(b, id, STORE_DELIVERY_DELIVERED), STORE_OK);
+	CHECK_INT(finish(b, &taken, STORE_DELIVERY_DELIVERED), STORE_OK);
 	CHECK_INT(store_delivery_list(a, STORE_DELIVERY_DELIVERED, 0, 10, &list,
 	    &n), STORE_OK);
 	CHECK_INT(n, 1);
@@ -508,7 +558,7 @@ race_node(void *arg)
 			pthread_mutex_lock(&r->lock);
 			r->inflight[race_subject(list[i].rec.subject)]--;
 			pthread_mutex_unlock(&r->lock);
-			finish(st, list[i].id, STORE_DELIVERY_DELIVERED);
+			finish(st, &list[i], STORE_DELIVERY_DELIVERED);
 		}
 		store_deliveries_free(list, n);
 	}
@@ -601,6 +651,7 @@ main(int argc, char **argv)
 	suite_start(argv[0]);
 	SUITE_RUN(test_accept_and_keys);
 	SUITE_RUN(test_order_and_superseding);
+	SUITE_RUN(test_many_subscribers);
 	SUITE_RUN(test_recover);
 	SUITE_RUN(test_dead_letters_and_replay);
 	SUITE_RUN(test_outbox_counts);
