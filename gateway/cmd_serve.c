@@ -17,7 +17,7 @@
 #include "audit_anchor.h"
 #include "cmd.h"
 #include "delivery.h"
-#include "evalloc.h"
+#include "blockcache.h"
 #include "fdlimit.h"
 #include "gateway.h"
 #include "keys.h"
@@ -314,7 +314,7 @@ cmd_serve(int argc, char **argv)
 	if (notify_init(err, sizeof(err)) != 0)
 		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);
-	evalloc_install();
+	blockcache_install();
 	evthread_use_pthreads();
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -1,12 +1,13 @@
-/* test_evalloc.c — libevent's cached allocator: a thread keeps what it
- * frees within its budget, and gives everything back when it ends. The
- * test binary wraps free at link time to count what reaches malloc. */
+/* test_blockcache.c — the cache of freed small blocks libevent and jansson
+ * allocate through: a thread keeps what it frees within its budget, and
+ * gives everything back when it ends. The test binary wraps free at link
+ * time to count what reaches malloc. */
 #include <event2/buffer.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "evalloc.h"
+#include "blockcache.h"
 #include "unit.h"
 
 #define N 8000   /* struct evbuffer's: more than 128 KiB even at 24 bytes */
@@ -65,7 +66,7 @@ test_keeps_within_budget_and_returns_all_at_exit(void)
 int
 main(void)
 {
-	evalloc_install();
+	blockcache_install();
 	UNIT_RUN(test_keeps_within_budget_and_returns_all_at_exit);
 	return UNIT_END();
 }
