@@ -169,6 +169,8 @@ $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_COMMON) $(BUILD)/libtellonce.a
 # test_config fails the allocations of a load one by one (test_out_of_memory).
 $(BUILD)/tests/test_config: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc \
 	-Wl,--wrap=realloc,--wrap=reallocarray,--wrap=strdup
+# test_blockcache counts the frees that reach malloc.
+$(BUILD)/tests/test_blockcache: LDFLAGS += -Wl,--wrap=free
 
 # The example plugin is a shared object loaded with dlopen (connectors/example).
 $(BUILD)/connectors/example.so: $(wildcard connectors/example/*.c) connectors/connector.h

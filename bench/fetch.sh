@@ -115,9 +115,11 @@ echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
 cpu0=$(bench_cpu_s "$gw_pid")
+cs0=$(bench_ctxsw "$gw_pid")
 bench_instr_on "$gw_pid"
 gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
 cpu1=$(bench_cpu_s "$gw_pid")
+cs1=$(bench_ctxsw "$gw_pid")
 [ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gw_pid")
 n=$(rps <<<"$nginx_out"); g=$(rps <<<"$gw_out")
 np99=$(p99 <<<"$nginx_out"); gp99=$(p99 <<<"$gw_out")
@@ -127,6 +129,9 @@ printf 'tellonce fetch   : %10.0f req/s  p99 %s ms\n' "$g" "$gp99"
 done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
 echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
 	'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us (all threads; $(awk -v c="$cpu1" -v z="$cpu0" 'BEGIN { print c - z }') s for $done_n fetches)"
+echo "gateway context switches per fetch: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" \
+	'BEGIN { split(a, x, " "); split(b, y, " ")
+		printf "%.2f voluntary, %.2f involuntary", (y[1] - x[1]) / n, (y[2] - x[2]) / n }') (all threads)"
 [ -z "${CALLGRIND:-}" ] || echo "gateway instructions (callgrind): $(awk -v i="$instr" \
 	-v n="$done_n" 'BEGIN { printf "%.0f", i / n }') per fetch ($done_n fetches)"
 bench_goal "fetch/s, ratio tellonce/nginx" "$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')" ">=" 0.5

@@ -5,7 +5,8 @@
 # to stop in `pids`, and defines port, bench_keys, bench_store,
 # bench_gateway, the instruction counters (bench_wrap, bench_instr_on,
 # bench_instr) and the figure helpers (bench_serve, bench_ms,
-# bench_rss_mib, bench_goal, bench_figure, bench_exit).
+# bench_rss_mib, bench_cpu_s, bench_ctxsw, bench_goal, bench_figure,
+# bench_exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
@@ -127,6 +128,17 @@ bench_rss_mib() {
 bench_cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
 		"/proc/$1/stat"
+}
+
+# Context switches of process $1 so far, all its threads: "VOLUNTARY
+# INVOLUNTARY". A voluntary one is a thread that waited (for the audit
+# log's write, a wake-up from another thread, the disk); an involuntary one
+# a thread preempted by another that woke up.
+bench_ctxsw() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '
+		/^voluntary_ctxt_switches/ { v += $2 }
+		/^nonvoluntary_ctxt_switches/ { n += $2 }
+		END { print v + 0, n + 0 }'
 }
 
 # Prints "LABEL: FIGURE (goal OP GOAL) ok|MISSED" and remembers a miss;

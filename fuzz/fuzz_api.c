@@ -94,9 +94,9 @@ fuzz_start(void)
 	    keys_public_raw(fuzz_gw.signer, fuzz_gw.signer_pub) == 0)
 		fuzz_gw.verifier_keys = audit_verifier_keys(fuzz_gw.audit);
 	if (fuzz_gw.verifier_keys == NULL ||
-	    (fd = server_listen("127.0.0.1:0", err, sizeof(err))) < 0 ||
+	    server_listen("127.0.0.1:0", 1, &fd, err, sizeof(err)) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0 ||
-	    server_start_on(&fuzz_gw, cfg, fd, -1, err, sizeof(err)) == NULL) {
+	    server_start_on(&fuzz_gw, cfg, &fd, 1, -1, err, sizeof(err)) == NULL) {
 		fprintf(stderr, "fuzz: %s\n", err);
 		abort();
 	}

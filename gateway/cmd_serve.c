@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "access_index.h"
@@ -16,6 +17,7 @@
 #include "audit_anchor.h"
 #include "cmd.h"
 #include "delivery.h"
+#include "blockcache.h"
 #include "fdlimit.h"
 #include "gateway.h"
 #include "keys.h"
@@ -222,14 +224,15 @@ cmd_serve_open_audit(struct gateway *gw, const struct config *cfg,
  * drop is opened as gateway.user, so its files stay usable by it. 0, or
  * -1 logged. */
 static int
-cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
+cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fds,
     int *admin_fd, struct store *stores[3])
 {
 	char err[512];
 
-	if ((*fd = server_listen(cfg->gateway.listen, err, sizeof(err))) < 0 ||
-	    (cfg->gateway.admin_listen != NULL && (*admin_fd = server_listen(
-	    cfg->gateway.admin_listen, err, sizeof(err))) < 0)) {
+	if (server_listen(cfg->gateway.listen, server_workers(cfg), fds, err,
+	    sizeof(err)) != 0 ||
+	    (cfg->gateway.admin_listen != NULL && server_listen(
+	    cfg->gateway.admin_listen, 1, admin_fd, err, sizeof(err)) != 0)) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -261,18 +264,19 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fd,
 	return 0;
 }
 
-/* Starts the HTTP workers on fd (and admin_fd, or -1) and the delivery
- * worker; takes the fds and cfg (one reference each to the server and the
- * delivery worker), also on failure. The delivery worker, or NULL logged
- * with nothing left running. */
+/* Starts the HTTP workers on fds, one per worker (and admin_fd, or -1),
+ * and the delivery worker; takes the fds and cfg (one reference each to
+ * the server and the delivery worker), also on failure. The delivery
+ * worker, or NULL logged with nothing left running. */
 static struct delivery *
-cmd_serve_start(struct gateway *gw, struct config *cfg, int fd, int admin_fd)
+cmd_serve_start(struct gateway *gw, struct config *cfg, const int *fds,
+    int admin_fd)
 {
 	struct delivery *dl;
 	char err[512];
 
-	if (server_start_on(gw, config_ref(cfg), fd, admin_fd, err,
-	    sizeof(err)) == NULL) {
+	if (server_start_on(gw, config_ref(cfg), fds, server_workers(cfg),
+	    admin_fd, err, sizeof(err)) == NULL) {
 		log_error("%s", err);
 		config_free(cfg);
 		return NULL;
@@ -294,7 +298,7 @@ cmd_serve(int argc, char **argv)
 	struct config *cfg;
 	sigset_t set;
 	char err[256];
-	int fd = -1, admin_fd = -1, rc = CMD_FAIL;
+	int *fds = NULL, nfds = 0, admin_fd = -1, rc = CMD_FAIL;
 
 	if ((gw.config_path = cmd_config_arg(argc, argv)) == NULL || argc != 2)
 		return cmd_usage_error("serve", "needs -c FILE");
@@ -310,11 +314,19 @@ cmd_serve(int argc, char **argv)
 	if (notify_init(err, sizeof(err)) != 0)
 		log_warn("%s; not telling the service manager", err);
 	cmd_serve_block_signals(&set);
+	blockcache_install();
 	evthread_use_pthreads();
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (cmd_serve_open(&gw, cfg, &fd, &admin_fd, stores) != 0) {
+	if ((fds = malloc((size_t)server_workers(cfg) * sizeof(*fds))) == NULL) {
+		log_error("out of memory");
+		config_free(cfg);
+		goto out;
+	}
+	for (nfds = 0; nfds < server_workers(cfg); nfds++)
+		fds[nfds] = -1;
+	if (cmd_serve_open(&gw, cfg, fds, &admin_fd, stores) != 0) {
 		config_free(cfg);
 		goto out;
 	}
@@ -325,8 +337,10 @@ cmd_serve(int argc, char **argv)
 		config_free(cfg);
 		goto out;
 	}
-	dl = cmd_serve_start(&gw, cfg, fd, admin_fd);
-	fd = admin_fd = -1;
+	dl = cmd_serve_start(&gw, cfg, fds, admin_fd);
+	for (int i = 0; i < nfds; i++)
+		fds[i] = -1;
+	admin_fd = -1;
 	if (dl == NULL)
 		goto out;
 	log_info("tellonce %s serving (pid %ld)", TELLONCE_VERSION, (long)getpid());
@@ -341,8 +355,10 @@ cmd_serve(int argc, char **argv)
 	delivery_stop(dl);
 	rc = CMD_OK;
 out:
-	if (fd >= 0)
-		close(fd);
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
 	if (admin_fd >= 0)
 		close(admin_fd);
 	if (gw.audit != NULL)

@@ -360,6 +360,14 @@ conn_watch_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 			size_t m = v[i].iov_len < left ? v[i].iov_len : left;
 
 			for (size_t j = 0; j < m && !c->headers_done; j++) {
+				const unsigned char *nl;
+
+				/* Inside a line only its end matters: skip to it. */
+				if (c->newlines == 0 && s[j] != '\n' && s[j] != '\r') {
+					if ((nl = memchr(s + j, '\n', m - j)) == NULL)
+						break;
+					j = (size_t)(nl - s);
+				}
 				if (s[j] == '\n')
 					c->headers_done = ++c->newlines == 2;
 				else if (s[j] != '\r')

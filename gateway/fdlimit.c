@@ -6,9 +6,9 @@
 
 #include "config_model.h"
 
-#define FDLIMIT_PROCESS 32   /* stdio, the listening socket, the audit
-                              * directory and journal, the access index's
-                              * store, libevent and OpenSSL's own */
+#define FDLIMIT_PROCESS 32   /* stdio, the audit directory and journal,
+                              * the access index's store, libevent and
+                              * OpenSSL's own */
 #define FDLIMIT_LOOP 8       /* per loop: its event fds, its store (database,
                               * WAL, shared memory), its listening dup, a
                               * tile being served */
@@ -46,10 +46,11 @@ fdlimit_needed(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->nservices; i++)
 		connectors += cfg->services[i].connector != NULL;
-	/* The workers and the delivery worker each run a loop; a worker may
-	 * hold one refused connection while it pauses accepting. The admin
-	 * listener is a socket, its dup and its own connections. */
-	return FDLIMIT_PROCESS + FDLIMIT_AUDIT_RESERVE + workers +
+	/* The workers and the delivery worker each run a loop; a worker has
+	 * a listening socket of its own (server_listen) and may hold one
+	 * refused connection while it pauses accepting. The admin listener is
+	 * a socket, its dup and its own connections. */
+	return FDLIMIT_PROCESS + FDLIMIT_AUDIT_RESERVE + 2 * workers +
 	    (workers + 1) * (FDLIMIT_LOOP + connectors * CONNECTOR_MAX_FDS) +
 	    (cfg->gateway.admin_listen != NULL ? 2 + FDLIMIT_ADMIN_CONNECTIONS : 0);
 }

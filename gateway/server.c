@@ -2,7 +2,9 @@
  * swaps.
  *
  * N workers each run a libevent loop with an evhttp accepting on a dup of
- * one listening socket, and a store connection. Configuration reloads are
+ * a listening socket of its own (SO_REUSEPORT: the kernel spreads new
+ * connections between them; on one shared socket, the first worker to
+ * wake took them all), and a store connection. Configuration reloads are
  * published as a new shared config (with its TLS context); each worker
  * notices the change on its next request or connection and moves to a new
  * snapshot (snapshot.h) of it, while requests in flight finish on the old
@@ -78,7 +80,8 @@ struct worker {
 
 struct server {
 	struct gateway *gw;
-	evutil_socket_t fd;
+	int *fds;                  /* the listening sockets; worker i's is */
+	int nfds;                  /* fds[i % nfds] */
 	evutil_socket_t admin_fd;  /* -1: no admin listener */
 	struct conn_shared *admin_conns;  /* its connection counts */
 	int nworkers;
@@ -500,7 +503,8 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	    (const char *)cfg->gateway.store_password.data, err, errlen);
 	if (w->rw.store == NULL)
 		return -1;
-	if ((w->bound = worker_accept_on(w->http, w->srv->fd)) == NULL) {
+	if ((w->bound = worker_accept_on(w->http,
+	    w->srv->fds[w->index % w->srv->nfds])) == NULL) {
 		snprintf(err, errlen, "cannot accept on the listening socket");
 		return -1;
 	}
@@ -533,15 +537,86 @@ server_split_listen(char *spec, char **host, char **port)
 	return 0;
 }
 
+/* One listening socket on addr; with `share`, one of a group that the
+ * kernel spreads new connections over (SO_REUSEPORT). The fd, or -1. */
+static int
+server_listen_one(const struct sockaddr *addr, socklen_t len, int share)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	/* TCP_NODELAY is inherited by accepted sockets; without it small
+	 * responses wait on delayed ACKs (~40 ms under TLS). */
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) != 0) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, addr, len) != 0 || listen(fd, 1024) != 0) {
+		int saved = errno;
+
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether something already listens on addr: a plain bind fails beside
+ * any socket bound there, shared or not, so a second gateway on the same
+ * port is refused as it was with one socket, not let into the group. */
+static int
+server_port_taken(const struct sockaddr *addr, socklen_t len)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int rc = fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, addr, len) != 0 ? -1 : 0;
+	int saved = errno;
+
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return rc;
+}
+
+static void
+server_close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Opens the n sockets at addr; port 0 is the first one's for the rest. */
+static int
+server_listen_all(struct sockaddr_storage *addr, socklen_t len, int n,
+    int *fds)
+{
+	for (int i = 0; i < n; i++) {
+		socklen_t got = len;
+
+		if ((fds[i] = server_listen_one((struct sockaddr *)addr, len,
+		    n > 1)) < 0)
+			return -1;
+		if (i == 0 && getsockname(fds[0], (struct sockaddr *)addr,
+		    &got) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
-server_listen(const char *listen_spec, char *err, size_t errlen)
+server_listen(const char *listen_spec, int n, int *fds, char *err,
+    size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
+	struct sockaddr_storage addr;
 	char *spec = strdup(listen_spec), *host, *port;
-	evutil_socket_t fd = -1;
-	int one = 1, rc;
+	socklen_t len;
+	int rc;
 
 	if (spec == NULL || server_split_listen(spec, &host, &port) != 0) {
 		snprintf(err, errlen, "listen: expected host:port, got %s", listen_spec);
@@ -549,30 +624,32 @@ server_listen(const char *listen_spec, char *err, size_t errlen)
 		return -1;
 	}
 	rc = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+	free(spec);
 	if (rc != 0) {
 		snprintf(err, errlen, "listen %s: %s", listen_spec, gai_strerror(rc));
-		free(spec);
 		return -1;
 	}
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	/* TCP_NODELAY is inherited by accepted sockets; without it small
-	 * responses wait on delayed ACKs (~40 ms under TLS). */
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 1024) != 0) {
-		snprintf(err, errlen, "listen %s: %s", listen_spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
+	len = res->ai_addrlen;
+	memcpy(&addr, res->ai_addr, len);
 	freeaddrinfo(res);
-	free(spec);
-	return fd;
+	if ((n > 1 && server_port_taken((struct sockaddr *)&addr, len) != 0) ||
+	    server_listen_all(&addr, len, n, fds) != 0) {
+		snprintf(err, errlen, "listen %s: %s", listen_spec, strerror(errno));
+		server_close_all(fds, n);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
+
+int
+server_workers(const struct config *cfg)
+{
+	return cfg->gateway.workers > 0 ? cfg->gateway.workers : 1;
+}
 
 static void
 server_free(struct server *srv)
@@ -580,8 +657,8 @@ server_free(struct server *srv)
 	for (int i = 0; i < srv->nworkers; i++)
 		worker_free(&srv->workers[i]);
 	free(srv->workers);
-	if (srv->fd >= 0)
-		close(srv->fd);
+	server_close_all(srv->fds, srv->nfds);
+	free(srv->fds);
 	if (srv->admin_fd >= 0)
 		close(srv->admin_fd);
 	shared_config_unref(srv->current);
@@ -593,23 +670,25 @@ server_free(struct server *srv)
 }
 
 struct server *
-server_start_on(struct gateway *gw, struct config *cfg, int fd, int admin_fd,
-    char *err, size_t errlen)
+server_start_on(struct gateway *gw, struct config *cfg, const int *fds,
+    int nfds, int admin_fd, char *err, size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
-	int started = 0, nworkers = cfg->gateway.workers > 0 ?
-	    cfg->gateway.workers : 1;
+	int started = 0, nworkers = server_workers(cfg);
 
-	if (srv == NULL) {
+	if (srv == NULL || (srv->fds = malloc((size_t)nfds *
+	    sizeof(*srv->fds))) == NULL) {
+		free(srv);
 		config_free(cfg);
-		close(fd);
+		server_close_all(fds, nfds);
 		if (admin_fd >= 0)
 			close(admin_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	srv->gw = gw;
-	srv->fd = fd;
+	memcpy(srv->fds, fds, (size_t)nfds * sizeof(*fds));
+	srv->nfds = nfds;
 	srv->admin_fd = admin_fd;
 	pthread_mutex_init(&srv->lock, NULL);
 	srv->ratelimit = ratelimit_new();

@@ -17,15 +17,21 @@ struct server;
 /* The routes served (request.h), *n rows; static. */
 const struct request_route *server_routes(size_t *n);
 
-/* Binds and listens on "host:port" or "[v6]:port"; the fd, or -1 with err.
- * A start is in two steps: bind as root, drop privileges, then
- * server_start_on(). */
-int server_listen(const char *listen_spec, char *err, size_t errlen);
-/* Starts the worker threads for cfg (taken) on an fd from server_listen
- * and, for gateway.admin_listen, admin_fd (or -1); both taken, closed on
+/* Binds and listens on "host:port" or "[v6]:port" with n sockets, written
+ * to fds[0..n-1]: with n > 1 they share the port (SO_REUSEPORT) and the
+ * kernel spreads new connections over them. Refused when something
+ * listens there already. 0, or -1 with err and nothing left open. A start
+ * is in two steps: bind as root, drop privileges, then server_start_on(). */
+int server_listen(const char *listen_spec, int n, int *fds, char *err,
+    size_t errlen);
+/* How many workers cfg runs: one listening socket each is best. */
+int server_workers(const struct config *cfg);
+/* Starts the worker threads for cfg (taken) on the nfds sockets of
+ * server_listen (worker i accepts on fds[i % nfds]) and, for
+ * gateway.admin_listen, admin_fd (or -1); the fds are taken, closed on
  * failure. NULL with err. */
 struct server *server_start_on(struct gateway *gw, struct config *cfg,
-    int fd, int admin_fd, char *err, size_t errlen);
+    const int *fds, int nfds, int admin_fd, char *err, size_t errlen);
 /* Makes cfg current for new requests; requests in flight keep the old one.
  * Takes ownership of cfg. Returns 0, or -1 with err when its TLS
  * certificate or key cannot be used (the old config keeps serving). */

@@ -82,11 +82,16 @@ trace_continue(struct trace *t, const char *header)
 	return kept;
 }
 
+/* Written field by field, not by snprintf: one per provider call. */
 void
 trace_format(const struct trace *t, char out[TRACE_HEADER_LEN])
 {
-	snprintf(out, TRACE_HEADER_LEN, "00-%.32s-%.16s-%02x", t->trace_id,
-	    t->span_id, (unsigned)t->flags);
+	memcpy(out, "00-", 3);
+	memcpy(out + 3, t->trace_id, 32);
+	out[35] = '-';
+	memcpy(out + 36, t->span_id, 16);
+	out[52] = '-';
+	encode_hex(&t->flags, 1, out + 53);
 }
 
 void

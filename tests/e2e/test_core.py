@@ -7,13 +7,14 @@ import datetime
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ALICE_ADDRESS, ALICE_PIVOT, BOB_ADDRESS, BOB_PIVOT, KEYS,  # noqa: E402
-                     Stack, check, eq, run, test)
+                     TELLONCE, Stack, check, eq, run, test)
 
 S = None
 CONSENT_ID = None
@@ -343,6 +344,21 @@ def unlinked_subjects():
                                 "gender": "F"})
     # Known to the CAF, unknown to the town hall.
     denied(fetch(subject="caf-carol", attributes=["postal_code"]), "subject_not_linked", 404)
+
+
+@test
+def a_second_gateway_on_the_same_port_is_refused():
+    # Each worker listens on a socket of its own, all sharing the port
+    # (SO_REUSEPORT): a second gateway must not join them and take a share
+    # of the connections, it must fail as it did on one socket.
+    s = st()
+    p = subprocess.run([TELLONCE, "serve", "-c", s.gw.config], capture_output=True,
+                       text=True, env=s.gw.env, timeout=20)
+    out = p.stdout + p.stderr
+    check(p.returncode != 0, "the second gateway exits: %s" % out)
+    check("Address already in use" in out, "it says why: %s" % out)
+    for _ in range(16):
+        eq(s.call(None, "GET", "/healthz").status, 200, "the first one serves every connection")
 
 
 @test

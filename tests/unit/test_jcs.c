@@ -2,6 +2,7 @@
  * appendix B, the §3.2.2 sample object, the §3.2.3 member order; and the
  * escaping of every control character. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,63 @@ test_buf_pieces(void)
 	free(text);
 }
 
+/* RFC 8785's string, byte by byte: the short escapes, \u00xx for the
+ * other controls, everything else as it is. */
+static void
+reference_string(const char *s, char *out)
+{
+	*out++ = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" :
+		    c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n" :
+		    c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+
+		if (e != NULL)
+			out += sprintf(out, "%s", e);
+		else if (c < 0x20)
+			out += sprintf(out, "\\u%04x", c);
+		else
+			*out++ = (char)c;
+	}
+	*out++ = '"';
+	*out = '\0';
+}
+
+/* Strings are scanned eight bytes at a time: an escape or a byte that is
+ * not ASCII, at every position within and across words, in strings long
+ * enough for the wide path, comes out as the byte-by-byte rule writes it,
+ * and a string that is not UTF-8 is refused as jansson refuses it. */
+static void
+test_strings_at_every_offset(void)
+{
+	static const char *const specials[] = { "\"", "\\", "\x01", "\x1f",
+	    "\n", "\x7f", " ", "\xc3\xa9", "\xf0\x9f\x98\x80", "\xc3", "\xff",
+	    "\xed\xa0\x80", "\x80" };
+
+	for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
+		for (int at = 0; at <= 24; at++) {
+			char in[64], want[256];
+			struct jcs_buf b = { 0 };
+			json_t *v;
+			char *text;
+
+			snprintf(in, sizeof(in), "%.*s%s%.*s", at,
+			    "abcdefghijklmnopqrstuvwxyz", specials[k], 24 - at,
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			v = json_string(in);
+			jcs_buf_string(&b, in);
+			text = jcs_buf_take(&b);
+			CHECK((text == NULL) == (v == NULL));
+			if (text != NULL) {
+				reference_string(in, want);
+				CHECK_STR(text, want);
+			}
+			free(text);
+			json_decref(v);
+		}
+}
+
 int
 main(void)
 {
@@ -186,5 +244,6 @@ main(void)
 	UNIT_RUN(test_rfc_sorting);
 	UNIT_RUN(test_escapes_and_nesting);
 	UNIT_RUN(test_buf_pieces);
+	UNIT_RUN(test_strings_at_every_offset);
 	return UNIT_END();
 }
