@@ -16,6 +16,21 @@
 	(BLOCKCACHE_MIN + BLOCKCACHE_STEP * (BLOCKCACHE_CLASSES - 1))
 #define BLOCKCACHE_BUDGET (128 * 1024)   /* bytes kept per thread, at most */
 
+/* Under AddressSanitizer the cache stays out of the way: ASan finds an
+ * overflow only past a block's own size, and a use after free only of a
+ * block it saw freed, and the cache rounds sizes up and keeps freed
+ * blocks alive. */
+#if defined(__has_feature)            /* clang */
+#if __has_feature(address_sanitizer)
+#define BLOCKCACHE_ENABLED 0
+#endif
+#elif defined(__SANITIZE_ADDRESS__)   /* gcc */
+#define BLOCKCACHE_ENABLED 0
+#endif
+#ifndef BLOCKCACHE_ENABLED
+#define BLOCKCACHE_ENABLED 1
+#endif
+
 struct blockcache_block {
 	struct blockcache_block *next;
 };
@@ -111,9 +126,17 @@ blockcache_free(void *p)
 	c->kept += size;
 }
 
+int
+blockcache_enabled(void)
+{
+	return BLOCKCACHE_ENABLED;
+}
+
 void
 blockcache_install(void)
 {
+	if (!blockcache_enabled())
+		return;
 	event_set_mem_functions(blockcache_malloc, blockcache_realloc, blockcache_free);
 	json_set_alloc_funcs(blockcache_malloc, blockcache_free);
 }

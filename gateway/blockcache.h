@@ -13,6 +13,10 @@
 #ifndef TELLONCE_BLOCKCACHE_H
 #define TELLONCE_BLOCKCACHE_H
 
+/* 1 when blockcache_install hands out the cache, 0 in a build under
+ * AddressSanitizer, where it installs nothing. */
+int blockcache_enabled(void);
+
 /* Hands libevent and jansson the cache. Before their first use, as their
  * documentation asks; once per process. */
 void blockcache_install(void);

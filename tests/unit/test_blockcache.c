@@ -55,6 +55,13 @@ test_keeps_within_budget_and_returns_all_at_exit(void)
 	CHECK_INT(pthread_create(&t, NULL, churn, &c), 0);
 	pthread_join(t, NULL);
 	kept = N - c.freed_while_running;
+	if (!blockcache_enabled()) {
+		/* Under ASan libevent frees straight into libc, where the wrap
+		 * (this binary's own calls only) does not see it: a free seen
+		 * here went through the cache. */
+		CHECK_INT(c.freed_while_running, 0);
+		return;
+	}
 	/* Some kept, the rest freed: at least 24 bytes a block, 128 KiB. */
 	CHECK(kept > 0);
 	CHECK(kept <= 128 * 1024 / 24);
