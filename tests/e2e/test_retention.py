@@ -126,8 +126,12 @@ def an_erasure_leaves_none_of_the_subjects_values_in_the_database_files():
     r = s.call("caf", "POST", "/v1/erasures", {"subject": "c-cleo"})
     eq(r.status, 200, "erasure: %r" % r)
     check(r.json["erased"] >= 2 + 3, "two versions and their deliveries: %r" % r.json)
-    for v in ("Cleo-Efface", "Cleo-Bis", "Landerneau-Cleo"):
-        eq(in_db_files(s, v), [], "%s in no database file" % v)
+    # The log is emptied before the answer, or, when readers keep it from
+    # being emptied (a loaded machine), by the purge's next run, within a
+    # second (docs/api.md): wait for that run, not longer.
+    gone = ("Cleo-Efface", "Cleo-Bis", "Landerneau-Cleo")
+    wait_for(lambda: not any(in_db_files(s, v) for v in gone), 3,
+             "cleo's values to leave the database files")
     check(in_db_files(s, "Dan-Garde"), "dan's values stay")
     text = feed(s)
     check("Cleo" not in text and "Lesneven-Dan" in text, "the feed: dan only")
