@@ -441,7 +441,9 @@ test_access_own_file(void)
 	CHECK_INT(suite_be->exec("moved", sql), 0);
 	CHECK_INT(suite_be->schema_version("moved", 15), 15);
 
-	if ((st = suite_open("moved")) == NULL)
+	st = suite_open("moved");
+	CHECK(st != NULL);
+	if (st == NULL)
 		return;
 	CHECK_INT(suite_be->schema_version("moved", -1), 16);
 	CHECK_INT(suite_be->scalar("moved", "SELECT count(*) FROM sqlite_master "
@@ -457,7 +459,9 @@ test_access_own_file(void)
 
 	CHECK_INT(suite_be->exec("moved", "INSERT INTO access_erasures "
 	    "VALUES ('" SUBJ_A "')"), 0);
-	if ((st = suite_open("moved")) == NULL)
+	st = suite_open("moved");
+	CHECK(st != NULL);
+	if (st == NULL)
 		return;
 	CHECK_INT(listed(st, SUBJ_A), 0);
 	CHECK_INT(suite_be->scalar("moved", "SELECT count(*) FROM "
