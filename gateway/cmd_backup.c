@@ -2,7 +2,8 @@
  * of the audit log, taken while the gateway serves, that a gateway starts
  * on.
  *
- * The store goes first. It remembers the last checkpoint signed
+ * The store goes first (a SQLite store's two files: store_backup copies
+ * its access index's file next to the copy). It remembers the last checkpoint signed
  * (audit_anchor.h) and names audit entries (the access index, the
  * deliveries' entries); the log is then copied as of a checkpoint that
  * covers every entry durable by the end of the store's copy, so the copy

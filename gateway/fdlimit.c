@@ -9,9 +9,10 @@
 #define FDLIMIT_PROCESS 32   /* stdio, the audit directory and journal,
                               * the access index's store, libevent and
                               * OpenSSL's own */
-#define FDLIMIT_LOOP 8       /* per loop: its event fds, its store (database,
-                              * WAL, shared memory), its listening dup, a
-                              * tile being served */
+#define FDLIMIT_LOOP 11      /* per loop: its event fds, its store (database,
+                              * WAL, shared memory, and the same three of
+                              * the access index's file on SQLite), its
+                              * listening dup, a tile being served */
 
 long
 fdlimit_raise(void)

@@ -135,6 +135,8 @@ def a_backup_taken_under_load_verifies_and_restores():
     check("audit log copied and verified" in r.stdout, r.stdout)
     eq(os.stat(dest).st_mode & 0o777, 0o700, "the copy is private")
     eq(os.stat(os.path.join(dest, "tellonce.db")).st_mode & 0o777, 0o600, "store copy mode")
+    eq(os.stat(os.path.join(dest, "tellonce.db.access")).st_mode & 0o777, 0o600,
+       "access index copy mode")
 
     # The copy verifies, with the key and independently.
     key = vkey(s)
@@ -151,8 +153,15 @@ def a_backup_taken_under_load_verifies_and_restores():
         check(top is not None and top < size,
               "delivery entries within the copy: %r < %d" % (top, size))
         remembered = con.execute("SELECT size FROM audit_heads").fetchone()[0]
+        # The access index, in its own file, is copied too, and names no
+        # entry the log copy lacks either.
+        con.execute("ATTACH ? AS access", (os.path.join(dest, "tellonce.db.access"),))
+        indexed, last = con.execute("SELECT count(*), max(audit_index) "
+                                    "FROM access.access_index").fetchone()
     finally:
         con.close()
+    check(indexed > 0 and last < size, "the access index copy: %d rows, last %r < %d"
+          % (indexed, last, size))
     check(0 < remembered <= size, "the store copy remembers a checkpoint the log "
           "copy has: %d <= %d" % (remembered, size))
     stored = records(os.path.join(dest, "tellonce.db"))

@@ -223,8 +223,9 @@ def gateway_user_drops_root_for_good():
             "family_name": "A", "given_names": "B", "birthdate": "2000-01-01",
             "birthplace": "C", "gender": "F"}}, key=KEYS["CAF_KEY"])
         eq(r.status, 201, "store and audit log work as nobody")
-        eq(os.stat(os.path.join(data, "tellonce.db")).st_uid, user.pw_uid,
-           "files are created as nobody")
+        for name in ("tellonce.db", "tellonce.db.access"):
+            eq(os.stat(os.path.join(data, name)).st_uid, user.pw_uid,
+               "%s is created as nobody" % name)
         check("running as nobody" in gw.read_log(), "the switch is logged")
     finally:
         gw.stop()

@@ -101,6 +101,7 @@ def the_gateway_drains_and_stops_cleanly():
 def store_rows(s, sql):
     db = sqlite3.connect(os.path.join(s.workdir, "tellonce.db"))
     try:
+        db.execute("ATTACH ? AS access", (os.path.join(s.workdir, "tellonce.db.access"),))
         return db.execute(sql).fetchall()
     finally:
         db.close()
@@ -123,7 +124,7 @@ def every_push_a_subscriber_received_has_its_deliver_entry():
     key_of = {subj: bytes(key) for subj, key in
               store_rows(s, "SELECT subject, key FROM view_keys")}
     indexes_of = {}
-    for subj, index in store_rows(s, "SELECT subject, audit_index FROM access_index"):
+    for subj, index in store_rows(s, "SELECT subject, audit_index FROM access.access_index"):
         indexes_of.setdefault(subj, []).append(index)
     for name in VERSION_OF:
         bodies = {}

@@ -21,8 +21,11 @@ def with_retention(text):
 
 
 def db_files(s):
+    """The store's files: its database and the access index's, each with
+    its write-ahead log."""
     base = os.path.join(s.workdir, "tellonce.db")
-    return [p for p in (base, base + "-wal") if os.path.exists(p)]
+    return [p for p in (base, base + "-wal", base + ".access", base + ".access-wal")
+            if os.path.exists(p)]
 
 
 def in_db_files(s, value):

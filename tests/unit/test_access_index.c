@@ -112,10 +112,12 @@ append(struct fixture *fx, int n)
 static int
 store_break(struct fixture *fx, int broken)
 {
+	char path[sizeof(fx->db) + 16];   /* the access index's own file */
 	sqlite3 *db;
 	int rc;
 
-	if (sqlite3_open(fx->db, &db) != SQLITE_OK)
+	snprintf(path, sizeof(path), "%s.access", fx->db);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_exec(db, broken ?
 	    "ALTER TABLE access_index RENAME TO access_index_away" :
