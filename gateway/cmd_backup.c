@@ -3,12 +3,13 @@
  * on.
  *
  * The store goes first (a SQLite store's two files: store_backup copies
- * its access index's file next to the copy). It remembers the last checkpoint signed
- * (audit_anchor.h) and names audit entries (the access index, the
- * deliveries' entries); the log is then copied as of a checkpoint that
- * covers every entry durable by the end of the store's copy, so the copy
- * of the log is never behind what the copy of the store remembers or
- * names, and the restored gateway does not refuse it as a rewound log. */
+ * its access index's file next to the copy). It remembers the last
+ * checkpoint signed (audit_anchor.h) and names audit entries (the access
+ * index, the deliveries' entries); the log is then copied as of a
+ * checkpoint that covers every entry durable by the end of the store's
+ * copy, so the copy of the log is never behind what the copy of the store
+ * remembers or names, and the restored gateway does not refuse it as a
+ * rewound log. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
