@@ -132,7 +132,6 @@ static void
 records_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct records_push *p = arg;
-
 	const char *text = p->previous ? p->previous : p->response_text;
 
 	records_mark(p, index);
@@ -215,7 +214,6 @@ records_queue(struct records_push *p, const char *key)
 {
 	struct records_batch *b = &records_batch;
 	struct request *r = p->r;
-
 	int ok = push_prepare(&p->push) == 0;
 
 	/* What json_dumps gives for {"id", "deliveries"}: an id is hex. */
