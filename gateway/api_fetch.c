@@ -4,8 +4,8 @@
  * → provider's connector (asynchronous, on this worker's loop) → mapping to
  * the dataset's attributes → only the permitted ones → audit → reply. Every
  * outcome, allowed or denied, is audited before the reply leaves. */
-#include <stdint.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
