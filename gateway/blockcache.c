@@ -79,8 +79,8 @@ blockcache_malloc(size_t n)
 
 	if (n > BLOCKCACHE_MAX)
 		return malloc(n);
-	k = n <= BLOCKCACHE_MIN ? 0 : (n - BLOCKCACHE_MIN + BLOCKCACHE_STEP - 1) /
-	    BLOCKCACHE_STEP;
+	k = n <= BLOCKCACHE_MIN ? 0 :
+	    (n - BLOCKCACHE_MIN + BLOCKCACHE_STEP - 1) / BLOCKCACHE_STEP;
 	if ((b = c->free[k]) == NULL)
 		return malloc(BLOCKCACHE_MIN + BLOCKCACHE_STEP * k);
 	c->free[k] = b->next;
@@ -137,6 +137,7 @@ blockcache_install(void)
 {
 	if (!blockcache_enabled())
 		return;
-	event_set_mem_functions(blockcache_malloc, blockcache_realloc, blockcache_free);
+	event_set_mem_functions(blockcache_malloc, blockcache_realloc,
+	    blockcache_free);
 	json_set_alloc_funcs(blockcache_malloc, blockcache_free);
 }

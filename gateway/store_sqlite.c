@@ -278,10 +278,11 @@ static const char *const sqlite_migrations[] = {
 	 * file made the workers' next read transactions find the log moved
 	 * and drop their page caches (gateway CPU per fetch on a store of 10M
 	 * entries: 127-167 us before, 117-146 after). sq_access_move has
-	 * copied the rows there before this step drops them. An erasure notes its
-	 * subject in access_erasures in the transaction that erases the rest,
-	 * and deletes it once the access file has lost the subject's rows
-	 * (sq_access_erase): the two files do not commit as one. */
+	 * copied the rows there before this step drops them. An erasure
+	 * notes its subject in access_erasures in the transaction that erases
+	 * the rest, and deletes it once the access file has lost the
+	 * subject's rows (sq_access_erase): the two files do not commit as
+	 * one. */
 	"DROP TABLE IF EXISTS main.access_index;"
 	"CREATE TABLE access_erasures (subject TEXT PRIMARY KEY) WITHOUT ROWID;",
 };
