@@ -73,6 +73,9 @@ def wait_for(pred, timeout=10.0, what="condition"):
 PARTNER_PORTS = set()
 # Ports of gateways' admin listeners, which serve fewer operations.
 ADMIN_PORTS = set()
+# Every partner and gateway process started, so that run() kills those a
+# half-made stack left behind when its teardown could not see them.
+_CHILDREN = []
 _document = None
 
 
@@ -156,6 +159,7 @@ class Partner:
             args += ["--data", data_file]
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        _CHILDREN.append(self.proc)
         wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
                  what="partner " + name)
         self.port = int(open(port_file).read().strip())
@@ -208,6 +212,7 @@ class Gateway:
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.workdir,
                                      preexec_fn=self.preexec_fn)
+        _CHILDREN.append(self.proc)
         if not wait:
             return self
 
@@ -432,8 +437,18 @@ def run(teardown=None):
     try:
         _run_tests()
     finally:
-        if teardown is not None:
-            teardown()
+        try:
+            if teardown is not None:
+                teardown()
+        finally:
+            _kill_children()
+
+
+def _kill_children():
+    for proc in _CHILDREN:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _run_tests():

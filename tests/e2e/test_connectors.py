@@ -147,6 +147,15 @@ class World:
         self.pgdir = make_workdir("pg")
         self.partner = None
         self.gw = None
+        # Half a world is stopped here: the module's teardown sees only
+        # a world that was made whole.
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         dsn = subprocess.run([PGSERVER, "start", self.pgdir], check=True,
                              capture_output=True, text=True).stdout.strip()
         self.env = dict(KEYS, TOWN_PG_DSN=dsn)
