@@ -18,6 +18,7 @@
 #include "encode.h"
 #include "gateway.h"
 #include "jcs.h"
+#include "jsonload.h"
 #include "jsonutil.h"
 #include "mapping.h"
 #include "subscription.h"
@@ -110,7 +111,8 @@ changes_item(struct changes *c, const struct config_dataset *ds,
 	enum store_status st;
 
 	if (prov == NULL || !subscription_subscribes(r->caller, ds, prov) ||
-	    (record = json_loads(rec->record, 0, NULL)) == NULL)
+	    (record = jsonload_object(rec->record, strlen(rec->record), 0,
+	    NULL)) == NULL)
 		return NULL;
 	memset(&d, 0, sizeof(d));
 	if (subscription_filter(r->store, r->cfg, r->caller, prov, ds,

@@ -1028,8 +1028,9 @@ audit_done(struct audit *a, int stop, const struct audit_req *batch)
  * append that woke it preempted its worker, most likely in the middle of
  * a loop turn with more entries to come. Handing the core back once lets
  * them join this batch (sched_yield returns at once on an idle core), so
- * one fdatasync and one index commit serve several entries. */
-static void
+ * one fdatasync and one index commit (on a shared log, one statement)
+ * serve several entries. */
+void
 audit_let_appenders_run(struct audit *a)
 {
 	if (a->head == NULL || a->head->next != NULL || a->stopping)

@@ -117,6 +117,9 @@ int audit_check_format(struct audit *a, char *err, size_t errlen);
  * it, audit_done takes it back. */
 struct audit_req *audit_take(struct audit *a, int *stop);
 int audit_done(struct audit *a, int stop, const struct audit_req *batch);
+/* With qmu held, before audit_take: yields once when the queue holds a
+ * single entry, for its appender to add the rest of its loop turn. */
+void audit_let_appenders_run(struct audit *a);
 void audit_complete_batch(struct audit_req *batch, int status);
 void audit_deadline(struct timespec *ts, int64_t mono_ms);
 

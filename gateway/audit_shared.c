@@ -351,6 +351,7 @@ audit_shared_run(void *arg)
 	for (;;) {
 		while (a->head == NULL && !a->stopping)
 			pthread_cond_wait(&a->qcond, &a->qmu);
+		audit_let_appenders_run(a);
 		batch = audit_take(a, &stop);
 		if (batch != NULL)
 			audit_complete_batch(batch, audit_shared_write(a, batch));

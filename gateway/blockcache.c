@@ -7,14 +7,20 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-/* Size classes by usable size: 24, 40, ..., 1032 bytes, glibc's own steps,
- * so that malloc_usable_size tells a freed block's class. */
+/* Size classes by usable size: 24, 40, ..., 2040 bytes, glibc's own steps,
+ * so that malloc_usable_size tells a freed block's class. Past 1032 bytes
+ * glibc keeps no freed block per thread, and each malloc of one first
+ * consolidates every small freed block into its shared bins: an evbuffer
+ * chain of just over 1 KiB, one per fetch, did that. */
 #define BLOCKCACHE_MIN 24
 #define BLOCKCACHE_STEP 16
-#define BLOCKCACHE_CLASSES 64
+#define BLOCKCACHE_CLASSES 128
 #define BLOCKCACHE_MAX \
 	(BLOCKCACHE_MIN + BLOCKCACHE_STEP * (BLOCKCACHE_CLASSES - 1))
-#define BLOCKCACHE_BUDGET (128 * 1024)   /* bytes kept per thread, at most */
+/* Bytes kept per thread, at most. A worker with 32 fetches in flight frees
+ * some 200 KiB of blocks between two of its loop turns: with 128 KiB most
+ * of the chains it freed went back to malloc, to be allocated there again. */
+#define BLOCKCACHE_BUDGET (512 * 1024)
 
 /* Under AddressSanitizer the cache stays out of the way: ASan finds an
  * overflow only past a block's own size, and a use after free only of a

@@ -6,7 +6,7 @@
  * jansson some forty (the trees of a body, an answer, a record). glibc
  * keeps only 7 freed blocks of a size per thread, so most of them went
  * through malloc's shared bins and their consolidation. Here a thread
- * keeps the blocks of up to 1 KiB it frees, within 128 KiB, for its next
+ * keeps the blocks of up to 2 KiB it frees, within 512 KiB, for its next
  * allocations, and gives them back when it ends. Every block is a malloc
  * block: free() may take what the cache allocated, and the cache what
  * malloc did. (libcurl's were tried too: no gain.) */

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/util.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "audit.h"
 #include "clock.h"
@@ -113,6 +115,28 @@ request_log_enter(struct request *r, struct log_context *prev)
 	log_context_set(&ctx, prev);
 }
 
+/* The Date header of a reply sent now: what evhttp would add itself, made
+ * once a second per thread instead of once a reply (gmtime_r and a printf,
+ * some 3,400 instructions of a fetch's 250,000). */
+static const char *
+request_date(void)
+{
+	static _Thread_local struct {
+		time_t second;
+		char text[32];
+	} date;
+	time_t now = time(NULL);
+
+	if (now != date.second || date.text[0] == '\0') {
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		evutil_date_rfc1123(date.text, sizeof(date.text), &tm);
+		date.second = now;
+	}
+	return date.text;
+}
+
 /* Sends the one reply, body len bytes at data, unless
  * request_worker_abandon sent it already. The body goes straight into the
  * request's output buffer, which evhttp sends and frees. */
@@ -134,6 +158,7 @@ request_send(struct request *r, int status, const void *data, size_t len)
 		if (len > 0)
 			evbuffer_add(evhttp_request_get_output_buffer(r->req),
 			    data, len);
+		request_add_header(r, "Date", request_date());
 		evhttp_send_reply(r->req, status, request_status_title(status),
 		    NULL);
 		metrics_http(route, status, took_us);
