@@ -35,6 +35,12 @@
  * when nothing calls store_checkpoint often enough (a `tellonce` command,
  * or a checkpointer kept behind by a long read). */
 #define SQLITE_WAL_INLINE_PAGES 10000
+/* A statement's undo journal stays in memory up to this size (SQLite's
+ * default is 64 KiB). Once a statement of a transaction outgrows it, the
+ * journal goes to a temporary file for the rest of that transaction, and
+ * every later statement writes its pages there too: a push group commit
+ * of 256 pushes made 78k pwrites instead of 9k (bench/outbox). */
+#define SQLITE_STMTJRNL_MAX (1 << 20)
 #define SQLITE_FANOUT 4              /* rows of one Q_DELIVERY_INSERT */
 /* The access index's own database, next to the store's file, attached to
  * every connection as "access" (sq_access_attach). */
@@ -1074,6 +1080,7 @@ static void
 sq_configure(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, SQLITE_STMTJRNL_MAX);
 }
 
 struct store *
