@@ -19,6 +19,7 @@
  * waited for the lock. */
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +47,13 @@ struct records_push {
 	struct store_push stored;
 	struct store_push_result res;   /* its commit's; res.previous owned */
 	struct records_push *next;   /* in its worker's answers of a commit */
+	atomic_size_t *pending;      /* its worker's records_pending */
 };
 
-/* A worker's pushes queued and not answered yet. */
-struct records_loop {
-	struct event_base *base;
-	size_t pending;
-};
+/* This worker's pushes queued and not answered yet: read by its drain
+ * (api_records_pending), counted down by the thread that answers them. A
+ * worker's thread outlives its loop, which does not stop before 0. */
+static _Thread_local atomic_size_t records_pending;
 
 /* Every worker's pushes waiting for a commit, under mu. */
 struct records_queue {
@@ -62,8 +63,6 @@ struct records_queue {
 	/* The loop whose turn commits next: set while pushes wait or a commit
 	 * runs, so that this loop does not stop before they are answered. */
 	struct event_base *committer;
-	struct records_loop *loops;
-	size_t nloops;
 };
 
 static struct records_queue records_queue = {
@@ -201,47 +200,15 @@ records_refused(struct records_push *p, struct store_push_result *res)
 	records_free(p);
 }
 
-/* base's count of pushes queued and not answered, under mu; NULL when
- * out of memory. */
-static size_t *
-records_loop_pending(struct event_base *base)
-{
-	struct records_queue *q = &records_queue;
-	struct records_loop *grown;
-
-	for (size_t i = 0; i < q->nloops; i++)
-		if (q->loops[i].base == base)
-			return &q->loops[i].pending;
-	grown = reallocarray(q->loops, q->nloops + 1, sizeof(*grown));
-	if (grown == NULL)
-		return NULL;
-	q->loops = grown;
-	q->loops[q->nloops] = (struct records_loop){ base, 0 };
-	return &q->loops[q->nloops++].pending;
-}
-
 size_t
 api_records_pending(struct event_base *base)
 {
-	struct records_queue *q = &records_queue;
-	size_t *pending, n;
-
-	pthread_mutex_lock(&q->mu);
-	pending = records_loop_pending(base);
-	n = (pending != NULL ? *pending : 0) + (q->committer == base);
-	pthread_mutex_unlock(&q->mu);
-	return n;
-}
-
-static void
-records_answered(struct event_base *base, size_t n)
-{
-	size_t *pending;
+	size_t n = atomic_load(&records_pending);
 
 	pthread_mutex_lock(&records_queue.mu);
-	if ((pending = records_loop_pending(base)) != NULL)
-		*pending -= n;
+	n += records_queue.committer == base;
 	pthread_mutex_unlock(&records_queue.mu);
+	return n;
 }
 
 /* Answers one worker's pushes of a commit (a list through next), on that
@@ -250,7 +217,7 @@ static void
 records_answer(evutil_socket_t fd, short what, void *arg)
 {
 	struct records_push *p = arg, *next;
-	struct event_base *base = p->r->base;
+	atomic_size_t *pending = p->pending;
 	size_t n = 0;
 
 	for (; p != NULL; p = next, n++) {
@@ -260,7 +227,7 @@ records_answer(evutil_socket_t fd, short what, void *arg)
 		else
 			records_refused(p, &p->res);
 	}
-	records_answered(base, n);
+	atomic_fetch_sub(pending, n);
 }
 
 /* A list records_answer cannot run on its loop: the requests stay
@@ -269,7 +236,7 @@ records_answer(evutil_socket_t fd, short what, void *arg)
 static void
 records_answer_lost(struct records_push *p)
 {
-	struct event_base *base = p->r->base;
+	atomic_size_t *pending = p->pending;
 	struct records_push *next;
 	size_t n = 0;
 
@@ -277,7 +244,7 @@ records_answer_lost(struct records_push *p)
 		next = p->next;
 		records_free(p);
 	}
-	records_answered(base, n);
+	atomic_fetch_sub(pending, n);
 }
 
 /* Sends each worker its pushes' results: one callback for each other
@@ -368,7 +335,6 @@ records_enqueue(struct records_push *p)
 {
 	struct records_queue *q = &records_queue;
 	struct request *r = p->r;
-	size_t *pending = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&q->mu);
@@ -382,7 +348,7 @@ records_enqueue(struct records_push *p)
 			q->cap = ncap;
 		}
 	}
-	if (q->n == q->cap || (pending = records_loop_pending(r->base)) == NULL)
+	if (q->n == q->cap)
 		rc = -1;
 	else if (q->committer == NULL && event_base_once(r->base, -1,
 	    EV_TIMEOUT, records_flush, r->store, NULL) != 0)
@@ -391,7 +357,8 @@ records_enqueue(struct records_push *p)
 		if (q->committer == NULL)
 			q->committer = r->base;
 		q->items[q->n++] = p;
-		*pending += 1;
+		p->pending = &records_pending;
+		atomic_fetch_add(&records_pending, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
