@@ -51,6 +51,10 @@ void api_keys_audit_vkey(struct request *r);
 void api_keys_jwks(struct request *r);
 /* api_records.c */
 void api_records_post(struct request *r);
+/* Pushes of base's loop queued for a commit and not answered yet, plus 1
+ * while that loop commits the queue: the loop must not stop before 0.
+ * Called on base's thread. */
+size_t api_records_pending(struct event_base *base);
 /* api_changes.c */
 void api_changes_get(struct request *r);
 /* api_deliveries.c (admin token) */

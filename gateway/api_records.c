@@ -8,10 +8,18 @@
  * that its push has its entry: a replay of a key without one (the entry
  * failed, the first 202 never left) audits the push before answering.
  *
- * Group commit: pushes that arrive on a worker in the same turn of its
- * loop are stored in one transaction, at the end of that turn. SQLite has
- * one writer; a commit per push would make every worker queue for it. */
+ * Group commit: the pushes of every worker wait in one queue. The worker
+ * that queues the first of them commits the queue whole at the end of its
+ * loop's turn, on its own store connection, in one transaction, and posts
+ * each other worker's results to that worker's loop; whatever arrived
+ * during the commit goes in the next one, in that worker's next turn.
+ * SQLite has one writer: a commit per push would make every worker queue
+ * for it, and a commit per worker (as before) split the pushes into
+ * smaller batches, each with its own fsync, while the other worker's loop
+ * waited for the lock. */
 #include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +45,29 @@ struct records_push {
 	char response_text[RECORDS_RESPONSE_LEN];
 	char traceparent[TRACE_HEADER_LEN];
 	struct store_push stored;
+	struct store_push_result res;   /* its commit's; res.previous owned */
+	struct records_push *next;   /* in its worker's answers of a commit */
+	atomic_size_t *pending;      /* its worker's records_pending */
 };
 
-/* The pushes of this worker waiting for the end of the loop's turn. */
-struct records_batch {
+/* This worker's pushes queued and not answered yet: read by its drain
+ * (api_records_pending), counted down by the thread that answers them. A
+ * worker's thread outlives its loop, which does not stop before 0. */
+static _Thread_local atomic_size_t records_pending;
+
+/* Every worker's pushes waiting for a commit, under mu. */
+struct records_queue {
+	pthread_mutex_t mu;
 	struct records_push **items;
 	size_t n, cap;
+	/* The loop whose turn commits next: set while pushes wait or a commit
+	 * runs, so that this loop does not stop before they are answered. */
+	struct event_base *committer;
 };
 
-static _Thread_local struct records_batch records_batch;
+static struct records_queue records_queue = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+};
 
 /* Keys whose push entry became durable in this turn of the loop, stored
  * at its end in one transaction. */
@@ -66,6 +88,7 @@ records_free(void *arg)
 
 	push_clear(&p->push);
 	free(p->previous);
+	free(p->res.previous);
 	free(p);
 }
 
@@ -177,73 +200,196 @@ records_refused(struct records_push *p, struct store_push_result *res)
 	records_free(p);
 }
 
-/* End of the loop's turn: one transaction for the whole batch. */
+size_t
+api_records_pending(struct event_base *base)
+{
+	size_t n = atomic_load(&records_pending);
+
+	pthread_mutex_lock(&records_queue.mu);
+	n += records_queue.committer == base;
+	pthread_mutex_unlock(&records_queue.mu);
+	return n;
+}
+
+/* Answers one worker's pushes of a commit (a list through next), on that
+ * worker's loop. */
+static void
+records_answer(evutil_socket_t fd, short what, void *arg)
+{
+	struct records_push *p = arg, *next;
+	atomic_size_t *pending = p->pending;
+	size_t n = 0;
+
+	for (; p != NULL; p = next, n++) {
+		next = p->next;
+		if (p->res.status == STORE_OK)
+			records_audit(p);
+		else
+			records_refused(p, &p->res);
+	}
+	atomic_fetch_sub(pending, n);
+}
+
+/* A list records_answer cannot run on its loop: the requests stay
+ * unanswered until the drain answers them 503 (their memory is plain
+ * memory, freed here). */
+static void
+records_answer_lost(struct records_push *p)
+{
+	atomic_size_t *pending = p->pending;
+	struct records_push *next;
+	size_t n = 0;
+
+	for (; p != NULL; p = next, n++) {
+		next = p->next;
+		records_free(p);
+	}
+	atomic_fetch_sub(pending, n);
+}
+
+/* Sends each worker its pushes' results: one callback for each other
+ * worker's, then this loop's at once. */
+static void
+records_dispatch(struct event_base *mine, struct records_push **items,
+    size_t n)
+{
+	struct records_push *own = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct records_push *head = items[i], **tail;
+		struct event_base *base;
+
+		if (head == NULL)
+			continue;
+		base = head->r->base;
+		tail = &head->next;
+		for (size_t j = i + 1; j < n; j++) {
+			if (items[j] == NULL || items[j]->r->base != base)
+				continue;
+			*tail = items[j];
+			tail = &items[j]->next;
+			items[j] = NULL;
+		}
+		*tail = NULL;
+		if (base == mine)
+			own = head;
+		else if (event_base_once(base, -1, EV_TIMEOUT, records_answer,
+		    head, NULL) != 0) {
+			/* As the audit log does: they wait for the drain. */
+			log_error("push: cannot answer a worker's pushes");
+			records_answer_lost(head);
+		}
+	}
+	if (own != NULL)
+		records_answer(-1, 0, own);
+}
+
+/* The committer's turn: one transaction for every worker's queued pushes.
+ * arg is this worker's store connection. */
 static void
 records_flush(evutil_socket_t fd, short what, void *arg)
 {
-	/* The batch is taken whole (and its array freed below), so that no
-	 * memory outlives the worker thread. */
-	struct records_push **items = records_batch.items;
-	size_t n = records_batch.n;
-	struct store_push *pushes = calloc(n, sizeof(*pushes));
-	struct store_push_result *res = calloc(n, sizeof(*res));
+	struct records_queue *q = &records_queue;
+	struct event_base *mine;
+	struct records_push **items;
+	struct store_push *pushes;
+	struct store_push_result *res;
+	size_t n;
 
-	memset(&records_batch, 0, sizeof(records_batch));
+	pthread_mutex_lock(&q->mu);
+	mine = q->committer;
+	items = q->items;
+	n = q->n;
+	q->items = NULL;
+	q->n = q->cap = 0;
+	pthread_mutex_unlock(&q->mu);
+	pushes = calloc(n, sizeof(*pushes));
+	res = calloc(n, sizeof(*res));
 	for (size_t i = 0; pushes != NULL && i < n; i++)
 		pushes[i] = items[i]->stored;
 	if (pushes != NULL && res != NULL)
-		store_record_accept(items[0]->r->store, pushes, n, res, NULL);
-	for (size_t i = 0; i < n; i++) {
-		if (res != NULL && res[i].status == STORE_OK)
-			records_audit(items[i]);
-		else
-			records_refused(items[i], res ? &res[i] :
-			    &(struct store_push_result){ .status = STORE_ERROR });
-		if (res != NULL)
-			free(res[i].previous);
-	}
+		store_record_accept(arg, pushes, n, res, NULL);
+	for (size_t i = 0; i < n; i++)
+		items[i]->res = res != NULL && pushes != NULL ? res[i] :
+		    (struct store_push_result){ .status = STORE_ERROR };
 	free(pushes);
 	free(res);
+	records_dispatch(mine, items, n);
 	free(items);
+	/* What arrived meanwhile is committed in this loop's next turn. */
+	pthread_mutex_lock(&q->mu);
+	if (q->n == 0) {
+		q->committer = NULL;
+	} else if (event_base_once(mine, -1, EV_TIMEOUT, records_flush, arg,
+	    NULL) != 0) {
+		log_error("push: %zu pushes wait for the next one", q->n);
+		q->committer = NULL;
+	}
+	pthread_mutex_unlock(&q->mu);
 }
 
-/* Prepares what the store keeps and adds it to this worker's batch; 0, or
- * -1 after replying 503. */
+/* Adds p to the queue; the first push of an empty queue makes this
+ * worker's loop its committer. 0, or -1 with p not queued. */
 static int
-records_queue(struct records_push *p, const char *key)
+records_enqueue(struct records_push *p)
 {
-	struct records_batch *b = &records_batch;
+	struct records_queue *q = &records_queue;
 	struct request *r = p->r;
-	int ok = push_prepare(&p->push) == 0;
+	int rc = 0;
 
+	pthread_mutex_lock(&q->mu);
+	if (q->n == q->cap) {
+		size_t ncap = q->cap ? q->cap * 2 : 64;
+		struct records_push **grown = reallocarray(q->items, ncap,
+		    sizeof(*grown));
+
+		if (grown != NULL) {
+			q->items = grown;
+			q->cap = ncap;
+		}
+	}
+	if (q->n == q->cap)
+		rc = -1;
+	else if (q->committer == NULL && event_base_once(r->base, -1,
+	    EV_TIMEOUT, records_flush, r->store, NULL) != 0)
+		rc = -1;
+	if (rc == 0) {
+		if (q->committer == NULL)
+			q->committer = r->base;
+		q->items[q->n++] = p;
+		p->pending = &records_pending;
+		atomic_fetch_add(&records_pending, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* Prepares what the store keeps and queues it; 0, or -1 after replying
+ * 503. */
+static int
+records_submit(struct records_push *p, const char *key)
+{
+	struct request *r = p->r;
+
+	if (push_prepare(&p->push) != 0) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return -1;
+	}
 	/* What json_dumps gives for {"id", "deliveries"}: an id is hex. */
 	snprintf(p->response_text, sizeof(p->response_text),
 	    "{\"id\":\"%s\",\"deliveries\":%zu}", p->push.record_id,
 	    p->push.nsubscribers);
 	jsonutil_sha256_hex(r->body, p->request_sha256);
-	if (b->n == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 64;
-		struct records_push **grown = reallocarray(b->items, ncap,
-		    sizeof(*grown));
-
-		if (grown != NULL) {
-			b->items = grown;
-			b->cap = ncap;
-		}
-	}
-	if (!ok || b->n == b->cap ||
-	    (b->n == 0 && event_base_once(r->base, -1, EV_TIMEOUT, records_flush,
-	    NULL, NULL) != 0)) {
-		request_reply_problem(r, 503, NULL, "out of memory");
-		return -1;
-	}
 	p->key = key;
 	push_store_entry(&p->push, key, p->request_sha256, p->response_text,
 	    &p->stored);
 	/* Its deliveries continue this request's trace. */
 	trace_format(&r->trace, p->traceparent);
 	p->stored.traceparent = p->traceparent;
-	b->items[b->n++] = p;
+	if (records_enqueue(p) != 0) {
+		request_reply_problem(r, 503, NULL, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -299,7 +445,7 @@ api_records_post(struct request *r)
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		goto done;
 	}
-	if (records_queue(p, key) == 0)
+	if (records_submit(p, key) == 0)
 		return;
 done:
 	records_free(p);

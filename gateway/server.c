@@ -269,7 +269,9 @@ worker_admin_dispatch(struct evhttp_request *req, void *arg)
  * (a provider call ends at its timeout, an audit append when written).
  * The loop never stops while an audit append of its own is pending,
  * though: the sequencer would post the completion to a freed loop (a
- * frozen audit disk holds the stop until it answers). And the condition
+ * frozen audit disk holds the stop until it answers); nor while a push
+ * of its own waits for another worker's commit, or it commits the
+ * queue. And the condition
  * must hold at two ticks in a row: replies queued in this turn (an audit
  * completion runs in the same turn as this check) are written out by the
  * next one, not lost to evhttp_free. */
@@ -277,7 +279,8 @@ static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	size_t audits = audit_pending(w->srv->gw->audit, w->rw.base);
+	size_t audits = audit_pending(w->srv->gw->audit, w->rw.base) +
+	    api_records_pending(w->rw.base);
 	int64_t now = clock_mono_ms();
 	int inflight = w->rw.inflight + w->admin_rw.inflight, done;
 
