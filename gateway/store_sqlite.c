@@ -39,6 +39,7 @@
 /* The access index's own database, next to the store's file, opened by
  * every store on a connection of its own (sq_access_open). */
 #define SQLITE_ACCESS_SUFFIX ".access"
+#define SQLITE_FILE_MAX 4096         /* a file name's bytes, with its NUL */
 /* The schema version whose next step drops the store's own access
  * index: sq_access_move copies it to the access file first. */
 #define SQLITE_ACCESS_MOVE_STEP 16
@@ -1067,7 +1068,8 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
  * connections that read it. Not attached to the store's connection: a
  * BEGIN IMMEDIATE takes the write lock of every attached file, so every
  * push would have waited for the index's commits, and they for it.
- * The file's name goes to file (4096 bytes). 0, or -1 with err set. */
+ * The file's name goes to file (SQLITE_FILE_MAX bytes). 0, or -1 with
+ * err set. */
 static int
 sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
     size_t errlen)
@@ -1076,8 +1078,8 @@ sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
 	int n;
 
 	*adb = NULL;
-	n = snprintf(file, 4096, "%s" SQLITE_ACCESS_SUFFIX, path);
-	if (n < 0 || n >= 4096) {
+	n = snprintf(file, SQLITE_FILE_MAX, "%s" SQLITE_ACCESS_SUFFIX, path);
+	if (n < 0 || n >= SQLITE_FILE_MAX) {
 		snprintf(err, errlen, "store: sqlite: path too long");
 		return -1;
 	}
@@ -1154,7 +1156,7 @@ store_sqlite_open(const char *path, const char *password, char *err,
 	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss;
 	sqlite3 *db = NULL, *adb;
-	char file[4096];
+	char file[SQLITE_FILE_MAX];
 
 	pthread_once(&configured, sq_configure);
 	if (*path == '\0') {
@@ -3137,7 +3139,7 @@ static enum store_status
 sq_backup(struct store *st, const char *path, char *err, size_t errlen)
 {
 	struct sqlite_store *ss = sq(st);
-	char access[4096];
+	char access[SQLITE_FILE_MAX];
 	enum store_status rc;
 	int n;
 
