@@ -42,9 +42,10 @@
  * of 256 pushes made 78k pwrites instead of 9k (bench/outbox). */
 #define SQLITE_STMTJRNL_MAX (1 << 20)
 #define SQLITE_FANOUT 4              /* rows of one Q_DELIVERY_INSERT */
-/* The access index's own database, next to the store's file, attached to
- * every connection as "access" (sq_access_attach). */
+/* The access index's own database, next to the store's file, opened by
+ * every store on a connection of its own (sq_access_open). */
 #define SQLITE_ACCESS_SUFFIX ".access"
+#define SQLITE_FILE_MAX 4096         /* a file name's bytes, with its NUL */
 /* The schema version whose next step drops the store's own access
  * index: sq_access_move copies it to the access file first. */
 #define SQLITE_ACCESS_MOVE_STEP 16
@@ -279,7 +280,7 @@ static const char *const sqlite_migrations[] = {
 	"DROP INDEX IF EXISTS deliveries_chain;"
 	"CREATE INDEX deliveries_chain ON deliveries "
 	"  (subscriber, subject, dataset, state) WHERE state IN (0, 1);",
-	/* 17: the access index lives in a file of its own (sq_access_attach):
+	/* 17: the access index lives in a file of its own (sq_access_open):
 	 * every fetch adds a row to it, and each commit of it in the store's
 	 * file made the workers' next read transactions find the log moved
 	 * and drop their page caches (gateway CPU per fetch on a store of 10M
@@ -314,6 +315,9 @@ enum sqlite_stmt {
 	Q_VIEW_KEY_GET,
 	Q_VIEW_KEY_PUT,
 	Q_VIEW_KEY_DELETE,
+	Q_ACCESS_BEGIN,
+	Q_ACCESS_COMMIT,
+	Q_ACCESS_ROLLBACK,
 	Q_ACCESS_DELETE,
 	Q_ACCESS_ERASE_NOTE,
 	Q_ACCESS_ERASE_DONE,
@@ -406,13 +410,16 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_VIEW_KEY_PUT] = "INSERT INTO view_keys (subject, key, created_ms) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
 	[Q_VIEW_KEY_DELETE] = "DELETE FROM view_keys WHERE subject = ?1",
-	[Q_ACCESS_DELETE] = "DELETE FROM access.access_index WHERE subject = ?1",
+	[Q_ACCESS_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_ACCESS_COMMIT] = "COMMIT",
+	[Q_ACCESS_ROLLBACK] = "ROLLBACK",
+	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
 	[Q_ACCESS_ERASE_NOTE] = "INSERT OR IGNORE INTO access_erasures "
 	    "(subject) VALUES (?1)",
 	[Q_ACCESS_ERASE_DONE] = "DELETE FROM access_erasures WHERE subject = ?1",
 	[Q_ACCESS_ERASE_PENDING] = "SELECT subject FROM access_erasures LIMIT 1",
-	[Q_ACCESS_SYNC_FULL] = "PRAGMA access.synchronous = FULL",
-	[Q_ACCESS_SYNC_NORMAL] = "PRAGMA access.synchronous = NORMAL",
+	[Q_ACCESS_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[Q_ACCESS_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[Q_CONSENT_INSERT] = "INSERT INTO consents (" CONSENT_COLUMNS ") "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[Q_CONSENT_ATTR_INSERT] = "INSERT INTO consent_attributes "
@@ -450,12 +457,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "ORDER BY created_ms DESC, rowid DESC",
 	[Q_MANDATE_REVOKE_MEDIATOR] = "UPDATE mandates SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND mediator = ?2 AND revoked_ms = 0",
-	[Q_ACCESS_PUT] = "INSERT INTO access.access_index (subject, audit_index, "
+	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index, "
 	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
-	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access.access_index "
+	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
 	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL",
-	[Q_ACCESS_LIST] = "SELECT audit_index FROM access.access_index "
+	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "ORDER BY audit_index DESC LIMIT ?3",
 	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
@@ -553,9 +560,18 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "signed_ms = excluded.signed_ms WHERE excluded.size >= size",
 };
 
+/* The statements that run on the access file's connection (adb). */
+static const unsigned char sqlite_on_access[Q_COUNT] = {
+	[Q_ACCESS_BEGIN] = 1, [Q_ACCESS_COMMIT] = 1, [Q_ACCESS_ROLLBACK] = 1,
+	[Q_ACCESS_DELETE] = 1, [Q_ACCESS_SYNC_FULL] = 1,
+	[Q_ACCESS_SYNC_NORMAL] = 1, [Q_ACCESS_PUT] = 1, [Q_ACCESS_MANDATE] = 1,
+	[Q_ACCESS_LIST] = 1,
+};
+
 struct sqlite_store {
 	struct store base;      /* first: a struct store * is a sqlite_store * */
 	sqlite3 *db;
+	sqlite3 *adb;           /* the access file's (sq_access_open) */
 	int batch;              /* in store_batch_begin's transaction */
 	int batch_durable;
 	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
@@ -572,11 +588,17 @@ sq(struct store *st)
 }
 
 static enum store_status
-sq_fail(struct sqlite_store *ss, const char *what)
+sq_fail_on(sqlite3 *db, const char *what)
 {
 	log_ratelimited(LOG_LEVEL_ERROR, "store: sqlite: %s: %s", what,
-	    sqlite3_errmsg(ss->db));
+	    sqlite3_errmsg(db));
 	return STORE_ERROR;
+}
+
+static enum store_status
+sq_fail(struct sqlite_store *ss, const char *what)
+{
+	return sq_fail_on(ss->db, what);
 }
 
 /* The cached statement, reset and unbound, or NULL (logged). */
@@ -584,15 +606,17 @@ static sqlite3_stmt *
 sq_stmt(struct sqlite_store *ss, enum sqlite_stmt id)
 {
 	sqlite3_stmt *s = ss->stmts[id];
+	sqlite3 *db;
 
 	if (s != NULL) {
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
 		return s;
 	}
-	if (sqlite3_prepare_v3(ss->db, sqlite_sql[id], -1,
+	db = sqlite_on_access[id] ? ss->adb : ss->db;
+	if (sqlite3_prepare_v3(db, sqlite_sql[id], -1,
 	    SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-		sq_fail(ss, "prepare");
+		sq_fail_on(db, "prepare");
 		return NULL;
 	}
 	ss->stmts[id] = s;
@@ -610,7 +634,7 @@ sq_exec(struct sqlite_store *ss, sqlite3_stmt *s, const char *what)
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 		status = STORE_CONFLICT;
 	else if (rc != SQLITE_DONE)
-		status = sq_fail(ss, what);
+		status = sq_fail_on(sqlite3_db_handle(s), what);
 	sqlite3_reset(s);
 	return status;
 }
@@ -730,6 +754,30 @@ sq_durable(struct sqlite_store *ss,
 	return rc;
 }
 
+/* The access file's writers (the audit sequencer's index rows, an
+ * erasure's delete) wait for each other here, as the store's do at
+ * sq_writer: the two files lock apart, so neither file's writers wait
+ * for the other's. */
+static pthread_mutex_t sq_access_writer = PTHREAD_MUTEX_INITIALIZER;
+
+/* sq_transaction on the access file's connection. Never within a batch:
+ * the access file commits on its own. */
+static enum store_status
+sq_access_transaction(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	pthread_mutex_lock(&sq_access_writer);
+	if ((rc = sq_simple(ss, Q_ACCESS_BEGIN)) == STORE_OK &&
+	    (rc = fn(ss, arg)) == STORE_OK)
+		rc = sq_simple(ss, Q_ACCESS_COMMIT);
+	if (rc != STORE_OK && !sqlite3_get_autocommit(ss->adb))
+		sq_simple(ss, Q_ACCESS_ROLLBACK);
+	pthread_mutex_unlock(&sq_access_writer);
+	return rc;
+}
+
 static enum store_status
 sq_batch_begin(struct store *st, int durable)
 {
@@ -791,7 +839,7 @@ sq_row(struct sqlite_store *ss, sqlite3_stmt *s, const char *what)
 		return STORE_OK;
 	if (rc == SQLITE_DONE)
 		return STORE_NOT_FOUND;
-	return sq_fail(ss, what);
+	return sq_fail_on(sqlite3_db_handle(s), what);
 }
 
 static int
@@ -882,12 +930,27 @@ fail:
  * again after a crash between the copy and the drop skips the rows
  * already there. 0, or -1 with err set. */
 static int
-sq_access_move(sqlite3 *db, char *err, size_t errlen)
+sq_access_move(sqlite3 *db, const char *file, char *err, size_t errlen)
 {
-	int version, rc = -1;
+	sqlite3_stmt *s;
+	int version, step, rc = -1;
 
-	if (sq_pragma(db, "PRAGMA access.synchronous = FULL", err, errlen) != 0)
+	/* Attached for the copy alone: the store's connections otherwise
+	 * reach the access file through their own (sq_access_open). */
+	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS access", -1, &s,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
 		return -1;
+	}
+	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (step != SQLITE_DONE) {
+		snprintf(err, errlen, "store: %s: %s", file, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (sq_pragma(db, "PRAGMA access.synchronous = FULL", err, errlen) != 0)
+		goto detach;
 	if (sq_pragma(db, "BEGIN IMMEDIATE", err, errlen) != 0)
 		goto done;
 	if (sq_user_version(db, &version) != 0 ||
@@ -910,11 +973,14 @@ done:
 	if (sq_pragma(db, "PRAGMA access.synchronous = NORMAL", err,
 	    errlen) != 0)
 		rc = -1;
+detach:
+	if (sq_pragma(db, "DETACH DATABASE access", err, errlen) != 0)
+		rc = -1;
 	return rc;
 }
 
 static int
-sq_migrate(sqlite3 *db, char *err, size_t errlen)
+sq_migrate(sqlite3 *db, const char *file, char *err, size_t errlen)
 {
 	int version, rc;
 
@@ -924,7 +990,7 @@ sq_migrate(sqlite3 *db, char *err, size_t errlen)
 	do {
 		if (sq_user_version(db, &version) == 0 &&
 		    version == SQLITE_ACCESS_MOVE_STEP &&
-		    sq_access_move(db, err, errlen) != 0)
+		    sq_access_move(db, file, err, errlen) != 0)
 			return -1;
 	} while ((rc = sq_migrate_step(db, err, errlen)) == 1);
 	return rc;
@@ -1000,54 +1066,63 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-/* Attaches the access index's file (the store's path with
- * SQLITE_ACCESS_SUFFIX) as "access": created owner-only like the store's,
+/* The access index's file (the store's path with SQLITE_ACCESS_SUFFIX)
+ * on a connection of its own, *adb: created owner-only like the store's,
  * in WAL mode, with the store's pragmas and the index's table. Only the
- * audit sequencer's connection writes it, and its commits touch neither
- * the store's WAL nor the page caches of the connections that read it. */
+ * audit sequencer's connection writes it (and an erasure), and its
+ * commits touch neither the store's WAL nor the page caches of the
+ * connections that read it. Not attached to the store's connection: a
+ * BEGIN IMMEDIATE takes the write lock of every attached file, so every
+ * push would have waited for the index's commits, and they for it.
+ * The file's name goes to file (SQLITE_FILE_MAX bytes). 0, or -1 with
+ * err set. */
 static int
-sq_access_attach(sqlite3 *db, const char *path, char *err, size_t errlen)
+sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
+    size_t errlen)
 {
-	char file[4096];
-	sqlite3_stmt *s;
-	int n, rc;
+	sqlite3 *db = NULL;
+	int n;
 
-	n = snprintf(file, sizeof(file), "%s" SQLITE_ACCESS_SUFFIX, path);
-	if (n < 0 || (size_t)n >= sizeof(file)) {
+	*adb = NULL;
+	n = snprintf(file, SQLITE_FILE_MAX, "%s" SQLITE_ACCESS_SUFFIX, path);
+	if (n < 0 || n >= SQLITE_FILE_MAX) {
 		snprintf(err, errlen, "store: sqlite: path too long");
 		return -1;
 	}
 	if (sq_create_private(file, err, errlen) != 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS access", -1, &s,
-	    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
+	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: %s: %s", file,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
 		return -1;
 	}
-	sqlite3_bind_text(s, 1, file, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "store: %s: %s", file, sqlite3_errmsg(db));
-		return -1;
-	}
-	if (sq_wal(db, "PRAGMA access.journal_mode = WAL", err, errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA access.synchronous = NORMAL", err,
-	    errlen) != 0 ||
-	    sq_pragma(db, "PRAGMA access.secure_delete = ON", err, errlen) != 0)
-		return -1;
-	return sq_pragma(db, "CREATE TABLE IF NOT EXISTS access.access_index ("
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_handler(db, sq_busy, NULL);
+	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
+	if (sq_wal(db, "PRAGMA journal_mode = WAL", err, errlen) != 0 ||
+	    sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
+	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0 ||
+	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_index ("
 	    "  subject TEXT NOT NULL,"
 	    "  audit_index INTEGER NOT NULL,"
 	    "  mandate TEXT,"
 	    "  mediator TEXT,"
 	    "  helper TEXT,"
 	    "  PRIMARY KEY (subject, audit_index)"
-	    ") WITHOUT ROWID", err, errlen);
+	    ") WITHOUT ROWID", err, errlen) != 0) {
+		sqlite3_close(db);
+		return -1;
+	}
+	*adb = db;
+	return 0;
 }
 
+/* The store's connection; file is the access file's, for the step
+ * that moves the index there. */
 static int
-sq_setup(sqlite3 *db, const char *path, char *err, size_t errlen)
+sq_setup(sqlite3 *db, const char *file, char *err, size_t errlen)
 {
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_handler(db, sq_busy, NULL);
@@ -1066,9 +1141,7 @@ sq_setup(sqlite3 *db, const char *path, char *err, size_t errlen)
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
-	if (sq_access_attach(db, path, err, errlen) != 0)
-		return -1;
-	return sq_migrate(db, err, errlen);
+	return sq_migrate(db, file, err, errlen);
 }
 
 /* SQLite's default counts every allocation it makes and frees under one
@@ -1089,7 +1162,8 @@ store_sqlite_open(const char *path, const char *password, char *err,
 {
 	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss;
-	sqlite3 *db = NULL;
+	sqlite3 *db = NULL, *adb;
+	char file[SQLITE_FILE_MAX];
 
 	pthread_once(&configured, sq_configure);
 	if (*path == '\0') {
@@ -1103,24 +1177,24 @@ store_sqlite_open(const char *path, const char *password, char *err,
 	}
 	if (sq_create_private(path, err, errlen) != 0)
 		return NULL;
+	/* The access file first: a store of step 16 moves its index there. */
+	if (sq_access_open(path, file, &adb, err, errlen) != 0)
+		return NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store: sqlite: %s",
 		    db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
+		goto fail;
 	}
-	if (sq_setup(db, path, err, errlen) != 0) {
-		sqlite3_close(db);
-		return NULL;
-	}
+	if (sq_setup(db, file, err, errlen) != 0)
+		goto fail;
 	if ((ss = calloc(1, sizeof(*ss))) == NULL) {
 		snprintf(err, errlen, "store: out of memory");
-		sqlite3_close(db);
-		return NULL;
+		goto fail;
 	}
 	ss->base.ops = &sqlite_ops;
 	ss->db = db;
+	ss->adb = adb;
 	if (sq_access_erase_pending(ss) != STORE_OK) {
 		snprintf(err, errlen, "store: finishing an erasure in the access "
 		    "index: %s", sqlite3_errmsg(db));
@@ -1128,6 +1202,10 @@ store_sqlite_open(const char *path, const char *password, char *err,
 		return NULL;
 	}
 	return &ss->base;
+fail:
+	sqlite3_close(db);
+	sqlite3_close(adb);
+	return NULL;
 }
 
 static void
@@ -1138,6 +1216,7 @@ sq_close(struct store *st)
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(ss->stmts[i]);
 	sqlite3_close(ss->db);
+	sqlite3_close(ss->adb);
 	free(ss);
 }
 
@@ -1411,7 +1490,7 @@ sq_access_erase(struct sqlite_store *ss, const char *subject)
 
 	if (sq_simple(ss, Q_ACCESS_SYNC_FULL) != STORE_OK)
 		return STORE_ERROR;
-	rc = sq_transaction(ss, sq_access_delete_rows, (void *)subject);
+	rc = sq_access_transaction(ss, sq_access_delete_rows, (void *)subject);
 	sq_simple(ss, Q_ACCESS_SYNC_NORMAL);
 	if (rc != STORE_OK)
 		return rc;
@@ -1981,7 +2060,7 @@ sq_access_put(struct store *st, const struct store_access *rows, size_t n)
 
 	if (n == 0)
 		return STORE_OK;
-	return sq_transaction(sq(st), sq_access_put_all, &b);
+	return sq_access_transaction(sq(st), sq_access_put_all, &b);
 }
 
 static enum store_status
@@ -2897,15 +2976,19 @@ sq_compact(struct store *st)
 	long wait_ms = SQLITE_COMPACT_WAIT_MS;
 	int rc;
 
-	sqlite3_busy_handler(ss->db, sq_busy, &wait_ms);
-	rc = sqlite3_wal_checkpoint_v2(ss->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_busy_handler(ss->db, sq_busy, NULL);
-	if (rc == SQLITE_OK)
-		return STORE_OK;
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		return STORE_CONFLICT;
-	return sq_fail(ss, "checkpoint");
+	for (int i = 0; i < 2; i++) {
+		sqlite3 *db = i == 0 ? ss->db : ss->adb;
+
+		sqlite3_busy_handler(db, sq_busy, &wait_ms);
+		rc = sqlite3_wal_checkpoint_v2(db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_busy_handler(db, sq_busy, NULL);
+		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+			return STORE_CONFLICT;
+		if (rc != SQLITE_OK)
+			return sq_fail_on(db, "checkpoint");
+	}
+	return STORE_OK;
 }
 
 /* PASSIVE: copies what no reader still needs, waiting for no one, so a
@@ -2914,16 +2997,21 @@ static enum store_status
 sq_checkpoint(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
-	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	enum store_status status = STORE_OK;
 
-	if (rc == SQLITE_OK)
-		return STORE_OK;
-	/* Another checkpoint (a compaction, a commit past the inline
-	 * threshold) is running: it does the work. */
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		return STORE_CONFLICT;
-	return sq_fail(ss, "checkpoint");
+	for (int i = 0; i < 2; i++) {
+		sqlite3 *db = i == 0 ? ss->db : ss->adb;
+		int rc = sqlite3_wal_checkpoint_v2(db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+		/* Another checkpoint (a compaction, a commit past the inline
+		 * threshold) is running: it does the work. */
+		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+			status = STORE_CONFLICT;
+		else if (rc != SQLITE_OK)
+			return sq_fail_on(db, "checkpoint");
+	}
+	return status;
 }
 
 struct sq_unlink {
@@ -3014,12 +3102,11 @@ sq_audit_head_put(struct store *st, const char *origin, uint64_t size,
 	return sq_exec(ss, s, "audit head put");
 }
 
-/* SQLite's online backup of one attached database, schema, in one step:
- * it reads one snapshot of it (WAL lets writers go on meanwhile) into a
- * new private file. */
+/* SQLite's online backup of the database of connection src, in one
+ * step: it reads one snapshot of it (WAL lets writers go on meanwhile)
+ * into a new private file. */
 static enum store_status
-sq_backup_one(struct sqlite_store *ss, const char *schema, const char *path,
-    char *err, size_t errlen)
+sq_backup_one(sqlite3 *src, const char *path, char *err, size_t errlen)
 {
 	sqlite3_backup *b;
 	sqlite3 *dst = NULL;
@@ -3034,7 +3121,7 @@ sq_backup_one(struct sqlite_store *ss, const char *schema, const char *path,
 	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_OK) {
-		if ((b = sqlite3_backup_init(dst, "main", ss->db, schema)) != NULL) {
+		if ((b = sqlite3_backup_init(dst, "main", src, "main")) != NULL) {
 			for (int tries = 0; (rc = sqlite3_backup_step(b, -1)) ==
 			    SQLITE_BUSY && sq_busy(NULL, tries); tries++)
 				;
@@ -3063,7 +3150,7 @@ static enum store_status
 sq_backup(struct store *st, const char *path, char *err, size_t errlen)
 {
 	struct sqlite_store *ss = sq(st);
-	char access[4096];
+	char access[SQLITE_FILE_MAX];
 	enum store_status rc;
 	int n;
 
@@ -3072,9 +3159,9 @@ sq_backup(struct store *st, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: name too long", path);
 		return STORE_ERROR;
 	}
-	if ((rc = sq_backup_one(ss, "main", path, err, errlen)) != STORE_OK)
+	if ((rc = sq_backup_one(ss->db, path, err, errlen)) != STORE_OK)
 		return rc;
-	if ((rc = sq_backup_one(ss, "access", access, err, errlen)) != STORE_OK)
+	if ((rc = sq_backup_one(ss->adb, access, err, errlen)) != STORE_OK)
 		unlink(path);
 	return rc;
 }

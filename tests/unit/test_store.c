@@ -469,6 +469,49 @@ test_access_own_file(void)
 	store_close(st);
 }
 
+/* A connection of its own, as another process would have, holding the
+ * write lock of name.db (or of name.db.access when access is set); NULL
+ * when it cannot. */
+static sqlite3 *
+locked(const char *name, int access)
+{
+	char path[TMPDIR_PATH_LEN + 128];
+	sqlite3 *h = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s.db%s", suite_dir, name,
+	    access ? ".access" : "");
+	if (sqlite3_open(path, &h) != SQLITE_OK ||
+	    sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* The access file is not attached to the store's connection, whose BEGIN
+ * IMMEDIATE would take its write lock too: the audit sequencer's index
+ * rows would wait for every push's transaction, and each push for them.
+ * Each file's writes go on while the other's write lock is held. */
+static void
+test_access_locks_apart(void)
+{
+	struct store *st = suite_open("apart");
+	sqlite3 *h;
+	int created;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK((h = locked("apart", 0)) != NULL);
+	CHECK_INT(access_put(st, SUBJ_A, 1), STORE_OK);
+	sqlite3_close(h);
+	CHECK((h = locked("apart", 1)) != NULL);
+	CHECK_INT(store_link_put(st, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	sqlite3_close(h);
+	CHECK_INT(listed(st, SUBJ_A), 1);
+	store_close(st);
+}
+
 static void
 test_mandates(void)
 {
@@ -1332,6 +1375,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_batch);
 	SUITE_RUN_SQLITE(test_backup);
 	SUITE_RUN_SQLITE(test_access_own_file);
+	SUITE_RUN_SQLITE(test_access_locks_apart);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
 	SUITE_RUN_PG(test_pg_server_frozen);
