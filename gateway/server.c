@@ -270,11 +270,10 @@ worker_admin_dispatch(struct evhttp_request *req, void *arg)
  * The loop never stops while an audit append of its own is pending,
  * though: the sequencer would post the completion to a freed loop (a
  * frozen audit disk holds the stop until it answers); nor while a push
- * of its own waits for another worker's commit, or it commits the
- * queue. And the condition
- * must hold at two ticks in a row: replies queued in this turn (an audit
- * completion runs in the same turn as this check) are written out by the
- * next one, not lost to evhttp_free. */
+ * of its own waits for another worker's commit, or it commits the queue.
+ * And the condition must hold at two ticks in a row: replies queued in
+ * this turn (an audit completion runs in the same turn as this check) are
+ * written out by the next one, not lost to evhttp_free. */
 static void
 worker_drain_check(evutil_socket_t fd, short what, void *arg)
 {
