@@ -76,6 +76,10 @@ int store_ping(struct store *st);
  * accept, ...); within a batch they are only as durable as its commit. No
  * batch inside a batch. */
 enum store_status store_batch_begin(struct store *st, int durable);
+/* 1 when the store takes one write transaction at a time (SQLite), so
+ * that the process's writers gain by committing together, as pushes do
+ * (api_records.c); 0 when they commit side by side (PostgreSQL). */
+int store_one_writer(struct store *st);
 /* Commits the batch; STORE_ERROR when none of it was stored. */
 enum store_status store_batch_end(struct store *st);
 

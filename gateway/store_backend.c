@@ -442,6 +442,12 @@ store_erase_subject(struct store *st, const char *subject, uint64_t *erased)
 	return store_changed(st, st->ops->erase_subject(st, subject, erased));
 }
 
+int
+store_one_writer(struct store *st)
+{
+	return st->ops->one_writer;
+}
+
 enum store_status
 store_batch_begin(struct store *st, int durable)
 {

@@ -13,6 +13,8 @@ struct store_ops {
 	/* Answers of link and objection lookups may be kept in this
 	 * process (store_cache.h): no other process writes this store. */
 	int cacheable;
+	/* One write transaction at a time (store_one_writer). */
+	int one_writer;
 	void (*close)(struct store *st);
 	int (*ping)(struct store *st);
 	/* NULL: every write commits on its own. PostgreSQL's commits are

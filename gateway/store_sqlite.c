@@ -3169,6 +3169,7 @@ sq_backup(struct store *st, const char *path, char *err, size_t errlen)
 static const struct store_ops sqlite_ops = {
 	/* A file only the serving process opens. */
 	.cacheable = 1,
+	.one_writer = 1,
 	.close = sq_close,
 	.ping = sq_ping,
 	.link_put = sq_link_put,
