@@ -332,6 +332,20 @@ objections_mandate(struct request *r, const struct api_act *act,
 	return -1;
 }
 
+/* The same objection made again (a retry after a 503 whose objection was
+ * stored, or a second ask) is the one already stored: one row, one id. */
+static enum store_status
+objections_store(struct store *st, struct store_objection *o)
+{
+	enum store_status rc = store_objection_find(st, o);
+
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	store_new_id(o->id);
+	o->created_ms = clock_now_ms();
+	return store_objection_insert(st, o);
+}
+
 void
 api_objections_post(struct request *r)
 {
@@ -363,9 +377,7 @@ api_objections_post(struct request *r)
 		store_mandate_clear(&m);
 		return;
 	}
-	store_new_id(o.id);
-	o.created_ms = clock_now_ms();
-	if (store_objection_insert(r->store, &o) != STORE_OK ||
+	if (objections_store(r->store, &o) != STORE_OK ||
 	    (id = strdup(o.id)) == NULL) {
 		store_mandate_clear(&m);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");

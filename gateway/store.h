@@ -169,6 +169,11 @@ struct store_objection {
 
 enum store_status store_objection_insert(struct store *st,
     const struct store_objection *o);
+/* STORE_OK with o->id set to the objection already made with o's subject,
+ * dataset, purpose and consumer (NULL: the one for every consumer), so that
+ * a retried objection is the same one; STORE_NOT_FOUND if there is none. */
+enum store_status store_objection_find(struct store *st,
+    struct store_objection *o);
 /* STORE_OK if an objection covers (subject, dataset, purpose, consumer),
  * STORE_NOT_FOUND if none does. */
 enum store_status store_objection_match(struct store *st, const char *subject,

@@ -275,6 +275,12 @@ store_objection_insert(struct store *st, const struct store_objection *o)
 }
 
 enum store_status
+store_objection_find(struct store *st, struct store_objection *o)
+{
+	return st->ops->objection_find(st, o);
+}
+
+enum store_status
 store_objection_match(struct store *st, const char *subject,
     const char *dataset, const char *purpose, const char *consumer)
 {

@@ -55,6 +55,8 @@ struct store_ops {
 	    struct store_consent **list, size_t *n);
 	enum store_status (*objection_insert)(struct store *st,
 	    const struct store_objection *o);
+	enum store_status (*objection_find)(struct store *st,
+	    struct store_objection *o);
 	enum store_status (*objection_match)(struct store *st,
 	    const char *subject, const char *dataset, const char *purpose,
 	    const char *consumer);

@@ -324,6 +324,7 @@ enum pg_stmt {
 	Q_CONSENT_FIND,
 	Q_CONSENT_LIST_FOR,
 	Q_OBJECTION_INSERT,
+	Q_OBJECTION_FIND,
 	Q_OBJECTION_MATCH,
 	Q_MANDATE_INSERT,
 	Q_MANDATE_DATASET_INSERT,
@@ -433,6 +434,9 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "OR mediator = $2) ORDER BY created_ms DESC, seq DESC",
 	[Q_OBJECTION_INSERT] = "INSERT INTO objections (id, subject, dataset, "
 	    "purpose, consumer, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+	[Q_OBJECTION_FIND] = "SELECT id FROM objections WHERE subject = $1 "
+	    "AND dataset = $2 AND purpose = $3 "
+	    "AND consumer IS NOT DISTINCT FROM $4 LIMIT 1",
 	[Q_OBJECTION_MATCH] = "SELECT 1 FROM objections WHERE subject = $1 "
 	    "AND dataset = $2 AND purpose = $3 "
 	    "AND (consumer IS NULL OR consumer = $4) LIMIT 1",
@@ -1650,6 +1654,23 @@ pg_objection_insert(struct store *st, const struct store_objection *o)
 	if (pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
 	return pg_run(pg(st), Q_OBJECTION_INSERT, v, 6, NULL);
+}
+
+static enum store_status
+pg_objection_find(struct store *st, struct store_objection *o)
+{
+	const char *v[] = { o->subject, o->dataset, o->purpose, o->consumer };
+	enum store_status rc;
+	PGresult *r;
+
+	if (pg_ready(pg(st)) != 0)
+		return STORE_ERROR;
+	rc = pg_row(pg(st), Q_OBJECTION_FIND, v, 4, &r);
+	if (rc == STORE_OK && pg_copy_text(PQgetvalue(r, 0, 0), o->id,
+	    sizeof(o->id)) != 0)
+		rc = STORE_ERROR;
+	PQclear(r);
+	return rc;
 }
 
 static enum store_status
@@ -3085,6 +3106,7 @@ static const struct store_ops pg_ops = {
 	.consent_find = pg_consent_find,
 	.consent_list_for = pg_consent_list_for,
 	.objection_insert = pg_objection_insert,
+	.objection_find = pg_objection_find,
 	.objection_match = pg_objection_match,
 	.mandate_insert = pg_mandate_insert,
 	.mandate_get = pg_mandate_get,

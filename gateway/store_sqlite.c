@@ -333,6 +333,7 @@ enum sqlite_stmt {
 	Q_CONSENT_FIND,
 	Q_CONSENT_LIST_FOR,
 	Q_OBJECTION_INSERT,
+	Q_OBJECTION_FIND,
 	Q_OBJECTION_MATCH,
 	Q_MANDATE_INSERT,
 	Q_MANDATE_DATASET_INSERT,
@@ -439,6 +440,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "OR mediator = ?2) ORDER BY created_ms DESC, rowid DESC",
 	[Q_OBJECTION_INSERT] = "INSERT INTO objections (id, subject, dataset, "
 	    "purpose, consumer, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_OBJECTION_FIND] = "SELECT id, subject FROM objections WHERE subject = ?1 "
+	    "AND dataset = ?2 AND purpose = ?3 AND consumer IS ?4 LIMIT 1",
 	[Q_OBJECTION_MATCH] = "SELECT 1 FROM objections WHERE subject = ?1 "
 	    "AND dataset = ?2 AND purpose = ?3 "
 	    "AND (consumer IS NULL OR consumer = ?4) LIMIT 1",
@@ -1652,8 +1655,6 @@ sq_column_dup(sqlite3_stmt *s, int col)
 	return text ? strdup((const char *)text) : NULL;
 }
 
-/* Fills *c from the current row of a CONSENT_COLUMNS query and its
- * attributes. On error *c is cleared. */
 /* Copies a row's id (column 0) and subject (column 1); 0, or -1 after
  * logging a malformed `what` row. */
 static int
@@ -1996,6 +1997,26 @@ static enum store_status
 sq_objection_insert(struct store *st, const struct store_objection *o)
 {
 	return sq_durable(sq(st), sq_objection_insert_row, (void *)o);
+}
+
+static enum store_status
+sq_objection_find(struct store *st, struct store_objection *o)
+{
+	struct sqlite_store *ss = sq(st);
+	sqlite3_stmt *s;
+	enum store_status rc;
+
+	if ((s = sq_stmt(ss, Q_OBJECTION_FIND)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, o->subject);
+	sq_bind_text(s, 2, o->dataset);
+	sq_bind_text(s, 3, o->purpose);
+	sq_bind_text(s, 4, o->consumer);
+	rc = sq_row(ss, s, "objection find");
+	if (rc == STORE_OK && sq_row_id(s, o->id, o->subject, "objection") != 0)
+		rc = STORE_ERROR;
+	sqlite3_reset(s);
+	return rc;
 }
 
 static enum store_status
@@ -3185,6 +3206,7 @@ static const struct store_ops sqlite_ops = {
 	.consent_find = sq_consent_find,
 	.consent_list_for = sq_consent_list_for,
 	.objection_insert = sq_objection_insert,
+	.objection_find = sq_objection_find,
 	.objection_match = sq_objection_match,
 	.mandate_insert = sq_mandate_insert,
 	.mandate_get = sq_mandate_get,

@@ -330,6 +330,11 @@ def objection_blocks_public_task_only():
         "subject": "caf-alice", "dataset": "address", "purpose": "benefit-eligibility"})
     eq(r.status, 201, "objection: %r" % r)
     denied(fetch(attributes=["postal_code"]), "objection")
+    again = s.call("caf", "POST", "/v1/objections", {
+        "subject": "caf-alice", "dataset": "address", "purpose": "benefit-eligibility"})
+    eq(again.status, 201, "the same objection again: %r" % again)
+    eq(again.json["id"], r.json["id"], "the same objection asked twice is one objection")
+    check(again.json["audit_index"] > r.json["audit_index"], "each ask is audited")
     r = fetch(service="ccas", subject="ccas-alice", attributes=["city"], purpose="social-aid")
     eq(r.status, 200, "legal obligation is not subject to objection: %r" % r)
     eq(r.json["record"], {"city": "Quimper"}, "legal obligation record")

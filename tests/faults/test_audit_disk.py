@@ -5,7 +5,8 @@ file system of its own that the tests fill up or freeze:
 - full: the log stops, no delivery goes out meanwhile (nor in a loop), the
   log writes again once there is room, the deliveries then go out each
   with its entry, and a push answered 503 then retried with its key gets
-  its `push` entry;
+  its `push` entry, and an objection answered 503 then asked again is
+  the one stored;
 - frozen during a SIGTERM under load, for longer than the drain: every
   request waiting on the log is answered, and the stop waits for the thaw
   and is clean (under SAN=1, no use of a freed worker loop)."""
@@ -13,6 +14,7 @@ import base64
 import http.client
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -142,6 +144,19 @@ def a_full_audit_disk_stops_deliveries_and_the_log_recovers_with_room():
         pushes = [e["request_id"] for e in s.audit_entries() if e["type"] == "push"]
         eq([p for p in pushes if p.startswith("replay-")], ["replay-ana-3"],
            "the replay has the push entry the first attempt never had, once")
+
+        # The objection answered 503 was stored before its entry failed: asked
+        # again, it is that one objection, not a second.
+        ids = set()
+        for _ in range(2):
+            r = s.call("caf", "POST", "/v1/objections", {
+                "subject": "c-bo", "dataset": "address", "purpose": "benefit-eligibility"})
+            eq(r.status, 201, "the objection asked again: %r" % r)
+            ids.add(r.json["id"])
+        db = sqlite3.connect(os.path.join(s.workdir, "tellonce.db"))
+        stored = [row[0] for row in db.execute("SELECT id FROM objections")]
+        db.close()
+        eq(stored, list(ids), "one objection stored, the one the retries name")
         eq(s.gw.stop(), 0, "a clean stop after the fault")
     finally:
         teardown(s)

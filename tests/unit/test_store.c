@@ -321,6 +321,48 @@ test_objections(void)
 	store_close(st);
 }
 
+/* A retried objection finds the one stored: the same subject, dataset,
+ * purpose and consumer, where no consumer is a value of its own. */
+static void
+test_objection_find(void)
+{
+	struct store *st = suite_open("objection_find");
+	struct store_objection o = {
+		.id = "o-caf", .subject = SUBJ_A, .dataset = "address",
+		.purpose = "benefit-eligibility", .consumer = "caf",
+		.created_ms = 1000,
+	}, q;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	q = o;
+	CHECK_INT(store_objection_find(st, &q), STORE_NOT_FOUND);
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	memset(q.id, 0, sizeof(q.id));
+	CHECK_INT(store_objection_find(st, &q), STORE_OK);
+	CHECK_STR(q.id, "o-caf");
+
+	/* An objection for every consumer is not the one for caf, nor is
+	 * caf's the one for every consumer. */
+	q.consumer = NULL;
+	CHECK_INT(store_objection_find(st, &q), STORE_NOT_FOUND);
+	o.consumer = NULL;
+	snprintf(o.id, sizeof(o.id), "o-all");
+	CHECK_INT(store_objection_insert(st, &o), STORE_OK);
+	CHECK_INT(store_objection_find(st, &q), STORE_OK);
+	CHECK_STR(q.id, "o-all");
+	q.consumer = "impots";
+	CHECK_INT(store_objection_find(st, &q), STORE_NOT_FOUND);
+	q.consumer = "caf";
+	q.purpose = "tax";
+	CHECK_INT(store_objection_find(st, &q), STORE_NOT_FOUND);
+	q.purpose = "benefit-eligibility";
+	snprintf(q.subject, sizeof(q.subject), "%s", SUBJ_B);
+	CHECK_INT(store_objection_find(st, &q), STORE_NOT_FOUND);
+	store_close(st);
+}
+
 /* One pair, as the catch-up at start writes them. */
 static enum store_status
 access_put(struct store *st, const char *subject, uint64_t index)
@@ -1358,6 +1400,7 @@ main(int argc, char **argv)
 	SUITE_RUN(test_links);
 	SUITE_RUN(test_consents);
 	SUITE_RUN(test_objections);
+	SUITE_RUN(test_objection_find);
 	SUITE_RUN(test_access_index);
 	SUITE_RUN(test_mandates);
 	SUITE_RUN(test_view_keys);
