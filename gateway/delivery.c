@@ -329,6 +329,18 @@ delivery_job_failed(struct delivery_job *job, const char *detail)
 	delivery_job_finish(job, STORE_DELIVERY_PENDING, "retry", detail);
 }
 
+/* What a failed push's outcome keeps of the answer. */
+static void
+delivery_detail(const struct connector_result *res, char *detail, size_t len)
+{
+	if (res->http_status)
+		snprintf(detail, len, "HTTP %d%s%.120s", res->http_status,
+		    res->detail ? ": " : "", res->detail ? res->detail : "");
+	else
+		snprintf(detail, len, "%.150s",
+		    res->detail ? res->detail : "no answer");
+}
+
 static void
 delivery_job_pushed(const struct connector_result *res, void *arg)
 {
@@ -340,13 +352,6 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
 	    job->row.id, job->svc->id, metrics_connector_name(res->status),
 	    res->http_status, job->row.attempts + 1);
-	if (res->http_status)
-		snprintf(detail, sizeof(detail), "HTTP %d%s%.120s",
-		    res->http_status, res->detail ? ": " : "",
-		    res->detail ? res->detail : "");
-	else
-		snprintf(detail, sizeof(detail), "%.150s",
-		    res->detail ? res->detail : "no answer");
 	switch (res->status) {
 	case CONNECTOR_OK:
 	case CONNECTOR_CONFLICT:
@@ -357,12 +362,14 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	case CONNECTOR_RETRY:
 	case CONNECTOR_TIMEOUT:
 		delivery_circuit(job, 0);
+		delivery_detail(res, detail, sizeof(detail));
 		delivery_job_failed(job, detail);
 		return;
 	default:
 		/* The service answered, so it is up; retrying cannot help. */
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
+		delivery_detail(res, detail, sizeof(detail));
 		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 		return;
 	}

@@ -310,14 +310,23 @@ struct http_call_header {
 	const char *invalid;   /* why the call cannot be made when value is */
 };
 
-/* Writes "name: value" at *p, links it and moves *p past it. */
+/* Writes "name: value" at *p, links it and moves *p past it. Copied, not
+ * printed: sprintf's format parsing was a third of a push's own work in
+ * http_start. */
 static void
 http_header_write(struct http_call *c, char **p, const struct http_call_header *h)
 {
+	size_t nlen, vlen;
+
 	if (h->value == NULL)
 		return;
+	nlen = strlen(h->name);
+	vlen = strlen(h->value);
 	http_header_link(c, *p);
-	*p += sprintf(*p, "%s: %s", h->name, h->value) + 1;
+	memcpy(*p, h->name, nlen);
+	memcpy(*p + nlen, ": ", 2);
+	memcpy(*p + nlen + 2, h->value, vlen + 1);
+	*p += nlen + 2 + vlen + 1;
 }
 
 /* The headers in their order: Accept, X-Request-Id, traceparent,
