@@ -17,6 +17,8 @@
 #   STORE=postgresql bench/fetch.sh   the store on a PostgreSQL server of the
 #       run's own (tests/tools/pgserver.sh)
 #   SCALE_DIR=DIR bench/fetch.sh     on a store filled by bench/scale.sh
+#   SYSCALLS=1 bench/fetch.sh        also the gateway's syscalls per fetch
+#       (perf stat on its syscall tracepoints, all threads; as root)
 #
 # Exits 1 when a figure misses its goal: at least 0.5x nginx's requests/s,
 # a p99 at most twice nginx's, peak RSS under 32 MiB (small store only),
@@ -114,12 +116,31 @@ p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
 echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}, ${filled:-1} subject(s) fetched"
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
+# SYSCALLS=1: the gateway's syscalls while wrk runs, by name, from perf's
+# syscall tracepoints (as root). Unlike CPU time, other work sharing the
+# cores does not move them. Counting them costs the gateway some CPU (a
+# tracepoint hit per syscall), which the CPU figure then includes.
+sys_names="epoll_wait epoll_ctl poll ioctl readv writev sendto recvfrom read write
+	futex sched_yield fdatasync pwrite64 pread64"
+sys_pid=
+if [ -n "${SYSCALLS:-}" ]; then
+	# shellcheck disable=SC2046,SC2086  # one -e per name
+	perf stat -x, $(printf -- '-e syscalls:sys_enter_%s ' $sys_names) \
+		-p "$gw_pid" -o "$W/syscalls.csv" &
+	sys_pid=$!
+	pids+=("$sys_pid")
+	sleep 0.5   # attached to every thread before the load starts
+fi
 cpu0=$(bench_cpu_s "$gw_pid")
 cs0=$(bench_ctxsw "$gw_pid")
 bench_instr_on "$gw_pid"
 gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
 cpu1=$(bench_cpu_s "$gw_pid")
 cs1=$(bench_ctxsw "$gw_pid")
+if [ -n "$sys_pid" ]; then
+	kill -INT "$sys_pid"
+	wait "$sys_pid" || true
+fi
 [ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gw_pid")
 n=$(rps <<<"$nginx_out"); g=$(rps <<<"$gw_out")
 np99=$(p99 <<<"$nginx_out"); gp99=$(p99 <<<"$gw_out")
@@ -132,6 +153,10 @@ echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
 echo "gateway context switches per fetch: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" \
 	'BEGIN { split(a, x, " "); split(b, y, " ")
 		printf "%.2f voluntary, %.2f involuntary", (y[1] - x[1]) / n, (y[2] - x[2]) / n }') (all threads)"
+[ -z "$sys_pid" ] || echo "gateway syscalls per fetch: $(awk -F, -v n="$done_n" '
+	$1 ~ /^[0-9]+$/ && $1 > 0 { sub(/.*sys_enter_/, "", $3)
+		printf "%s%s %.2f", sep, $3, $1 / n; all += $1; sep = ", " }
+	END { printf "; %.1f in all (those counted)", all / n }' "$W/syscalls.csv")"
 [ -z "${CALLGRIND:-}" ] || echo "gateway instructions (callgrind): $(awk -v i="$instr" \
 	-v n="$done_n" 'BEGIN { printf "%.0f", i / n }') per fetch ($done_n fetches)"
 bench_goal "fetch/s, ratio tellonce/nginx" "$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')" ">=" 0.5
