@@ -49,6 +49,10 @@
 /* The schema version whose next step drops the store's own access
  * index: sq_access_move copies it to the access file first. */
 #define SQLITE_ACCESS_MOVE_STEP 16
+/* The rows access_recent holds before a checkpoint moves them into a
+ * run of their own (sq_access_settle): a subject's lookups scan this
+ * table, and every run costs them one descent. */
+#define SQLITE_ACCESS_RUN_ROWS 32768
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
  * few of a chain its queries look for, not its delivered history (and
@@ -292,6 +296,12 @@ static const char *const sqlite_migrations[] = {
 	 * one. */
 	"DROP TABLE IF EXISTS main.access_index;"
 	"CREATE TABLE access_erasures (subject TEXT PRIMARY KEY) WITHOUT ROWID;",
+	/* 18: the access index's newest rows go to tables of the access
+	 * file that an older program does not read (access_recent and
+	 * access_runs, created at its open: sq_access_open). This step
+	 * changes nothing in this file: it makes such a program refuse the
+	 * store rather than answer access logs without those rows. */
+	"",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -319,6 +329,12 @@ enum sqlite_stmt {
 	Q_ACCESS_COMMIT,
 	Q_ACCESS_ROLLBACK,
 	Q_ACCESS_DELETE,
+	Q_ACCESS_DELETE_RUNS,
+	Q_ACCESS_DELETE_RECENT,
+	Q_ACCESS_RUN_BOUND,
+	Q_ACCESS_RUN_NEW,
+	Q_ACCESS_RUN_FILL,
+	Q_ACCESS_RUN_DROP,
 	Q_ACCESS_ERASE_NOTE,
 	Q_ACCESS_ERASE_DONE,
 	Q_ACCESS_ERASE_PENDING,
@@ -414,6 +430,26 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_COMMIT] = "COMMIT",
 	[Q_ACCESS_ROLLBACK] = "ROLLBACK",
 	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
+	[Q_ACCESS_DELETE_RUNS] = "DELETE FROM access_runs WHERE run IN "
+	    "(SELECT run FROM access_run_ids) AND subject = ?1",
+	[Q_ACCESS_DELETE_RECENT] = "DELETE FROM access_recent "
+	    "WHERE subject = ?1",
+	/* The last index of the next run, once access_recent spans ?1
+	 * indexes past its first: two descents, not a count of its rows
+	 * (each min() and max() alone in its query, which SQLite answers
+	 * from the key's ends). */
+	[Q_ACCESS_RUN_BOUND] = "SELECT lo + ?1 FROM (SELECT (SELECT "
+	    "min(audit_index) FROM access_recent) AS lo, (SELECT "
+	    "max(audit_index) FROM access_recent) AS hi) WHERE hi >= lo + ?1",
+	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids DEFAULT VALUES",
+	/* In order of the run's key: the run's rows go in one after the
+	 * other at the end of the table, a leaf filled at a time. */
+	[Q_ACCESS_RUN_FILL] = "INSERT INTO access_runs (run, subject, "
+	    "audit_index, mandate, mediator, helper) SELECT ?1, subject, "
+	    "audit_index, mandate, mediator, helper FROM access_recent "
+	    "WHERE audit_index <= ?2 ORDER BY subject, audit_index",
+	[Q_ACCESS_RUN_DROP] = "DELETE FROM access_recent "
+	    "WHERE audit_index <= ?1",
 	[Q_ACCESS_ERASE_NOTE] = "INSERT OR IGNORE INTO access_erasures "
 	    "(subject) VALUES (?1)",
 	[Q_ACCESS_ERASE_DONE] = "DELETE FROM access_erasures WHERE subject = ?1",
@@ -457,14 +493,30 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "ORDER BY created_ms DESC, rowid DESC",
 	[Q_MANDATE_REVOKE_MEDIATOR] = "UPDATE mandates SET revoked_ms = ?3 "
 	    "WHERE subject = ?1 AND mediator = ?2 AND revoked_ms = 0",
-	[Q_ACCESS_PUT] = "INSERT INTO access_index (subject, audit_index, "
+	/* Keyed by index first: a batch's rows go in at the table's end. */
+	[Q_ACCESS_PUT] = "INSERT INTO access_recent (subject, audit_index, "
 	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
+	/* A subject's rows are in three places (sq_access_open): the
+	 * index rows of schema 17, the runs, the newest. */
 	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
-	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL",
+	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL "
+	    "UNION ALL SELECT mediator, helper FROM access_runs WHERE run IN "
+	    "(SELECT run FROM access_run_ids) AND subject = ?1 AND "
+	    "audit_index = ?2 AND mediator IS NOT NULL "
+	    "UNION ALL SELECT mediator, helper FROM access_recent "
+	    "WHERE audit_index = ?2 AND subject = ?1 AND mediator IS NOT NULL "
+	    "LIMIT 1",
+	/* UNION, not UNION ALL: a row put again after its first copy left
+	 * access_recent (a batch retried) is listed once. */
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
-	    "ORDER BY audit_index DESC LIMIT ?3",
+	    "UNION SELECT audit_index FROM access_runs WHERE run IN "
+	    "(SELECT run FROM access_run_ids) AND subject = ?1 AND "
+	    "audit_index < ?2 "
+	    "UNION SELECT audit_index FROM access_recent "
+	    "WHERE audit_index < ?2 AND subject = ?1 "
+	    "ORDER BY 1 DESC LIMIT ?3",
 	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
 	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = ?1 AND key = ?2",
@@ -563,7 +615,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 /* The statements that run on the access file's connection (adb). */
 static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_BEGIN] = 1, [Q_ACCESS_COMMIT] = 1, [Q_ACCESS_ROLLBACK] = 1,
-	[Q_ACCESS_DELETE] = 1, [Q_ACCESS_SYNC_FULL] = 1,
+	[Q_ACCESS_DELETE] = 1, [Q_ACCESS_DELETE_RUNS] = 1,
+	[Q_ACCESS_DELETE_RECENT] = 1, [Q_ACCESS_RUN_BOUND] = 1,
+	[Q_ACCESS_RUN_NEW] = 1, [Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_DROP] = 1,
+	[Q_ACCESS_SYNC_FULL] = 1,
 	[Q_ACCESS_SYNC_NORMAL] = 1, [Q_ACCESS_PUT] = 1, [Q_ACCESS_MANDATE] = 1,
 	[Q_ACCESS_LIST] = 1,
 };
@@ -1068,7 +1123,15 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 /* The access index's file (the store's path with SQLITE_ACCESS_SUFFIX)
  * on a connection of its own, *adb: created owner-only like the store's,
- * in WAL mode, with the store's pragmas and the index's table. Only the
+ * in WAL mode, with the store's pragmas and the index's tables. A
+ * subject's rows are in three of them: access_recent takes the newest,
+ * keyed by index so that a batch of them fills the table's last leaf
+ * instead of one leaf at random per row, which in a table of 10M rows
+ * is a page read, a WAL frame and a checkpoint copy each (22 us of CPU
+ * per fetch); a checkpoint moves them, SQLITE_ACCESS_RUN_ROWS at a time,
+ * into a run of access_runs, sorted by subject and written one leaf
+ * after another (sq_access_settle); access_index keeps the rows of the
+ * stores before runs, which gain none. Only the
  * audit sequencer's connection writes it (and an erasure), and its
  * commits touch neither the store's WAL nor the page caches of the
  * connections that read it. Not attached to the store's connection: a
@@ -1111,6 +1174,25 @@ sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
 	    "  mediator TEXT,"
 	    "  helper TEXT,"
 	    "  PRIMARY KEY (subject, audit_index)"
+	    ") WITHOUT ROWID", err, errlen) != 0 ||
+	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_recent ("
+	    "  audit_index INTEGER NOT NULL,"
+	    "  subject TEXT NOT NULL,"
+	    "  mandate TEXT,"
+	    "  mediator TEXT,"
+	    "  helper TEXT,"
+	    "  PRIMARY KEY (audit_index, subject)"
+	    ") WITHOUT ROWID", err, errlen) != 0 ||
+	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_run_ids ("
+	    "  run INTEGER PRIMARY KEY)", err, errlen) != 0 ||
+	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_runs ("
+	    "  run INTEGER NOT NULL,"
+	    "  subject TEXT NOT NULL,"
+	    "  audit_index INTEGER NOT NULL,"
+	    "  mandate TEXT,"
+	    "  mediator TEXT,"
+	    "  helper TEXT,"
+	    "  PRIMARY KEY (run, subject, audit_index)"
 	    ") WITHOUT ROWID", err, errlen) != 0) {
 		sqlite3_close(db);
 		return -1;
@@ -1467,7 +1549,13 @@ sq_view_key_get(struct store *st, const char *subject,
 static enum store_status
 sq_access_delete_rows(struct sqlite_store *ss, void *subject)
 {
-	return sq_exec_text(ss, Q_ACCESS_DELETE, subject);
+	enum sqlite_stmt steps[] = { Q_ACCESS_DELETE, Q_ACCESS_DELETE_RUNS,
+	    Q_ACCESS_DELETE_RECENT };
+	enum store_status rc = STORE_OK;
+
+	for (size_t i = 0; i < 3 && rc == STORE_OK; i++)
+		rc = sq_exec_text(ss, steps[i], subject);
+	return rc;
 }
 
 static enum store_status
@@ -2991,13 +3079,78 @@ sq_compact(struct store *st)
 	return STORE_OK;
 }
 
+/* The rows of access_recent up to index *bound go into the next run:
+ * those of its first SQLITE_ACCESS_RUN_ROWS indexes, at most that many
+ * rows (an entry about no subject has none). STORE_NOT_FOUND while it
+ * spans fewer indexes. */
+static enum store_status
+sq_access_run_bound(struct sqlite_store *ss, sqlite3_int64 *bound)
+{
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_ACCESS_RUN_BOUND)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int(s, 1, SQLITE_ACCESS_RUN_ROWS - 1);
+	if ((rc = sq_row(ss, s, "access run bound")) == STORE_OK)
+		*bound = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Moves the rows of access_recent up to the bound into a new run, in
+ * one transaction: a crash midway leaves them where they were. The
+ * bound is read again under the write lock: another connection may have
+ * moved the rows since. */
+static enum store_status
+sq_access_run_fill(struct sqlite_store *ss, void *arg)
+{
+	sqlite3_int64 bound, run;
+	enum store_status rc = sq_access_run_bound(ss, &bound);
+	sqlite3_stmt *s;
+
+	(void)arg;
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+	if ((rc = sq_simple(ss, Q_ACCESS_RUN_NEW)) != STORE_OK)
+		return rc;
+	run = sqlite3_last_insert_rowid(ss->adb);
+	if ((s = sq_stmt(ss, Q_ACCESS_RUN_FILL)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, bound);
+	if ((rc = sq_exec(ss, s, "access run fill")) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_ACCESS_RUN_DROP)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, bound);
+	return sq_exec(ss, s, "access run drop");
+}
+
+/* Off the request paths (the checkpointer's thread): the sequencer's
+ * next batch waits for the access file's lock meanwhile, tens of ms. */
+static enum store_status
+sq_access_settle(struct sqlite_store *ss)
+{
+	sqlite3_int64 bound;
+	enum store_status rc = sq_access_run_bound(ss, &bound);
+
+	/* Read first outside a write transaction: most calls find too few
+	 * rows, and take no lock the sequencer would wait for. */
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+	return sq_access_transaction(ss, sq_access_run_fill, NULL);
+}
+
 /* PASSIVE: copies what no reader still needs, waiting for no one, so a
- * thread may run it as often as it likes without holding anyone up. */
+ * thread may run it as often as it likes without holding anyone up.
+ * First the access index's newest rows, once there are enough of them,
+ * go into a run of their own, whose pages this checkpoint then copies. */
 static enum store_status
 sq_checkpoint(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
-	enum store_status status = STORE_OK;
+	enum store_status status = sq_access_settle(ss);
 
 	for (int i = 0; i < 2; i++) {
 		sqlite3 *db = i == 0 ? ss->db : ss->adb;
@@ -3006,9 +3159,10 @@ sq_checkpoint(struct store *st)
 
 		/* Another checkpoint (a compaction, a commit past the inline
 		 * threshold) is running: it does the work. */
-		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-			status = STORE_CONFLICT;
-		else if (rc != SQLITE_OK)
+		if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+			if (status == STORE_OK)
+				status = STORE_CONFLICT;
+		} else if (rc != SQLITE_OK)
 			return sq_fail_on(db, "checkpoint");
 	}
 	return status;
