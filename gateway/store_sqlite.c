@@ -429,7 +429,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_ACCESS_COMMIT] = "COMMIT",
 	[Q_ACCESS_ROLLBACK] = "ROLLBACK",
-	[Q_ACCESS_DELETE] = "DELETE FROM access_index WHERE subject = ?1",
+	[Q_ACCESS_DELETE] = "DELETE FROM access_base WHERE subject = ?1",
 	[Q_ACCESS_DELETE_RUNS] = "DELETE FROM access_runs WHERE run IN "
 	    "(SELECT run FROM access_run_ids) AND subject = ?1",
 	[Q_ACCESS_DELETE_RECENT] = "DELETE FROM access_recent "
@@ -498,8 +498,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
 	/* A subject's rows are in three places (sq_access_open): the
-	 * index rows of schema 17, the runs, the newest. */
-	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_index "
+	 * rows of stores before runs, the runs, the newest. */
+	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_base "
 	    "WHERE subject = ?1 AND audit_index = ?2 AND mediator IS NOT NULL "
 	    "UNION ALL SELECT mediator, helper FROM access_runs WHERE run IN "
 	    "(SELECT run FROM access_run_ids) AND subject = ?1 AND "
@@ -509,7 +509,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "LIMIT 1",
 	/* UNION, not UNION ALL: a row put again after its first copy left
 	 * access_recent (a batch retried) is listed once. */
-	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_index "
+	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_base "
 	    "WHERE subject = ?1 AND audit_index < ?2 "
 	    "UNION SELECT audit_index FROM access_runs WHERE run IN "
 	    "(SELECT run FROM access_run_ids) AND subject = ?1 AND "
@@ -1016,7 +1016,7 @@ sq_access_move(sqlite3 *db, const char *file, char *err, size_t errlen)
 	}
 	log_info("store: moving the access index to its own file "
 	    "(a one-time step, about a minute per 10M entries)");
-	if (sq_pragma(db, "INSERT OR IGNORE INTO access.access_index "
+	if (sq_pragma(db, "INSERT OR IGNORE INTO access.access_base "
 	    "(subject, audit_index, mandate, mediator, helper) "
 	    "SELECT subject, audit_index, mandate, mediator, helper "
 	    "FROM main.access_index", err, errlen) == 0 &&
@@ -1121,6 +1121,79 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+/* The access file's tables (sq_access_open), and access_index, a view of
+ * every row in the three, for whoever reads the file by that name: the
+ * table it names in a file made before runs becomes access_base. */
+#define SQLITE_ACCESS_ROW "subject TEXT NOT NULL, audit_index INTEGER " \
+	"NOT NULL, mandate TEXT, mediator TEXT, helper TEXT"
+#define SQLITE_ACCESS_COLUMNS "subject, audit_index, mandate, mediator, helper"
+static const char sqlite_access_schema[] =
+	"CREATE TABLE IF NOT EXISTS access_base (" SQLITE_ACCESS_ROW ","
+	"  PRIMARY KEY (subject, audit_index)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS access_recent (" SQLITE_ACCESS_ROW ","
+	"  PRIMARY KEY (audit_index, subject)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS access_run_ids (run INTEGER PRIMARY KEY);"
+	"CREATE TABLE IF NOT EXISTS access_runs (run INTEGER NOT NULL, "
+	SQLITE_ACCESS_ROW ", PRIMARY KEY (run, subject, audit_index)) "
+	"WITHOUT ROWID;"
+	"CREATE VIEW access_index AS "
+	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_base UNION ALL "
+	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_runs "
+	"WHERE run IN (SELECT run FROM access_run_ids) UNION ALL "
+	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_recent;";
+
+/* What the access file calls access_index: "table", "view", or "" (a new
+ * file); 0, or -1 on an error. */
+static int
+sq_access_kind(sqlite3 *db, char kind[8])
+{
+	sqlite3_stmt *s;
+	int step;
+
+	if (sqlite3_prepare_v2(db, "SELECT type FROM sqlite_schema "
+	    "WHERE name = 'access_index'", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	kind[0] = '\0';
+	if ((step = sqlite3_step(s)) == SQLITE_ROW)
+		snprintf(kind, 8, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+}
+
+/* The access file's schema, made once in one transaction (so a crash
+ * leaves the old one whole): the usual open only reads that it is. A
+ * rename touches no row, whatever the table holds. */
+static int
+sq_access_schema(sqlite3 *db, char *err, size_t errlen)
+{
+	char kind[8];
+
+	if (sq_access_kind(db, kind) == 0 && strcmp(kind, "view") == 0)
+		return 0;
+	if (sq_pragma(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return -1;
+	if (sq_access_kind(db, kind) != 0)
+		goto fail;
+	if (strcmp(kind, "view") == 0) {   /* made by another meanwhile */
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	if ((strcmp(kind, "table") == 0 && sqlite3_exec(db, "ALTER TABLE "
+	    "access_index RENAME TO access_base", NULL, NULL, NULL) !=
+	    SQLITE_OK) || sqlite3_exec(db, sqlite_access_schema, NULL, NULL,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	if (sq_pragma(db, "COMMIT", err, errlen) == 0)
+		return 0;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+fail:
+	snprintf(err, errlen, "store: the access file's schema: %s",
+	    sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 /* The access index's file (the store's path with SQLITE_ACCESS_SUFFIX)
  * on a connection of its own, *adb: created owner-only like the store's,
  * in WAL mode, with the store's pragmas and the index's tables. A
@@ -1130,7 +1203,7 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
  * is a page read, a WAL frame and a checkpoint copy each (22 us of CPU
  * per fetch); a checkpoint moves them, SQLITE_ACCESS_RUN_ROWS at a time,
  * into a run of access_runs, sorted by subject and written one leaf
- * after another (sq_access_settle); access_index keeps the rows of the
+ * after another (sq_access_settle); access_base keeps the rows of the
  * stores before runs, which gain none. Only the
  * audit sequencer's connection writes it (and an erasure), and its
  * commits touch neither the store's WAL nor the page caches of the
@@ -1167,33 +1240,7 @@ sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
 	if (sq_wal(db, "PRAGMA journal_mode = WAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0 ||
-	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_index ("
-	    "  subject TEXT NOT NULL,"
-	    "  audit_index INTEGER NOT NULL,"
-	    "  mandate TEXT,"
-	    "  mediator TEXT,"
-	    "  helper TEXT,"
-	    "  PRIMARY KEY (subject, audit_index)"
-	    ") WITHOUT ROWID", err, errlen) != 0 ||
-	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_recent ("
-	    "  audit_index INTEGER NOT NULL,"
-	    "  subject TEXT NOT NULL,"
-	    "  mandate TEXT,"
-	    "  mediator TEXT,"
-	    "  helper TEXT,"
-	    "  PRIMARY KEY (audit_index, subject)"
-	    ") WITHOUT ROWID", err, errlen) != 0 ||
-	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_run_ids ("
-	    "  run INTEGER PRIMARY KEY)", err, errlen) != 0 ||
-	    sq_pragma(db, "CREATE TABLE IF NOT EXISTS access_runs ("
-	    "  run INTEGER NOT NULL,"
-	    "  subject TEXT NOT NULL,"
-	    "  audit_index INTEGER NOT NULL,"
-	    "  mandate TEXT,"
-	    "  mediator TEXT,"
-	    "  helper TEXT,"
-	    "  PRIMARY KEY (run, subject, audit_index)"
-	    ") WITHOUT ROWID", err, errlen) != 0) {
+	    sq_access_schema(db, err, errlen) != 0) {
 		sqlite3_close(db);
 		return -1;
 	}

@@ -558,7 +558,7 @@ test_access_run_rollback(void)
 	snprintf(sql, sizeof(sql), "ATTACH '%s/rollback.db.access' AS a;"
 	    "CREATE TRIGGER a.no_drop BEFORE DELETE ON access_recent "
 	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
-	    "INSERT INTO a.access_index (subject, audit_index) VALUES "
+	    "INSERT INTO a.access_base (subject, audit_index) VALUES "
 	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
 	CHECK_INT(suite_be->exec("rollback", sql), 0);
 	CHECK_INT(store_checkpoint(st), STORE_ERROR);
@@ -579,6 +579,40 @@ test_access_run_rollback(void)
 	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);
 	CHECK_INT(runs_listed(st, SUBJ_A), 0);
 	CHECK_INT(runs_listed(st, SUBJ_C), RUNS_ROWS / 2);
+	store_close(st);
+}
+
+/* An access file made before runs, whose rows are in its table
+ * access_index, has it renamed access_base at the next open, rows and
+ * all, and access_index becomes a view of every row: the old rows, the
+ * runs, the newest. */
+static void
+test_access_file_before_runs(void)
+{
+	struct store *st = suite_open("before");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	store_close(st);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/before.db.access' AS a;"
+	    "DROP VIEW a.access_index;"
+	    "ALTER TABLE a.access_base RENAME TO access_index;"
+	    "INSERT INTO a.access_index (subject, audit_index) VALUES "
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
+	CHECK_INT(suite_be->exec("before", sql), 0);
+	st = suite_open("before");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(suite_lite_file_scalar("before.db.access",
+	    "SELECT count(*) FROM access_base"), 2);
+	CHECK_INT(suite_lite_file_scalar("before.db.access",
+	    "SELECT count(*) FROM access_index"), RUNS_ROWS + 2);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
 	store_close(st);
 }
 
@@ -670,7 +704,7 @@ test_access_own_file(void)
 	    "INSERT INTO access_index (subject, audit_index) VALUES"
 	    " ('" SUBJ_A "', 5), ('" SUBJ_A "', 6), ('" SUBJ_B "', 7);"
 	    "ATTACH '%s/moved.db.access' AS access;"
-	    "INSERT INTO access.access_index (subject, audit_index)"
+	    "INSERT INTO access.access_base (subject, audit_index)"
 	    " VALUES ('" SUBJ_A "', 5);", suite_dir);
 	CHECK_INT(suite_be->exec("moved", sql), 0);
 	CHECK_INT(suite_be->schema_version("moved", 16), 16);
@@ -1612,6 +1646,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_access_locks_apart);
 	SUITE_RUN(test_access_runs);
 	SUITE_RUN_SQLITE(test_access_run_rollback);
+	SUITE_RUN_SQLITE(test_access_file_before_runs);
 	SUITE_RUN_SQLITE(test_access_run_crash);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
