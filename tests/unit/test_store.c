@@ -639,7 +639,7 @@ test_access_run_crash(void)
 	for (int round = 0; round < 4; round++) {
 		uint64_t last = 0, got;
 		int fds[2], status;
-		char name[16];
+		char name[24];
 		struct store *st;
 		pid_t pid;
 
