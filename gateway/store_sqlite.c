@@ -49,9 +49,9 @@
 /* The schema version whose next step drops the store's own access
  * index: sq_access_move copies it to the access file first. */
 #define SQLITE_ACCESS_MOVE_STEP 16
-/* The rows access_recent holds before a checkpoint moves them into a
- * run of their own (sq_access_settle): a subject's lookups scan this
- * table, and every run costs them one descent. */
+/* The indexes access_recent spans before a checkpoint moves its rows
+ * into a run of their own (sq_access_settle): a subject's lookups scan
+ * this table, and every run costs them one descent. */
 #define SQLITE_ACCESS_RUN_ROWS 32768
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
@@ -298,9 +298,10 @@ static const char *const sqlite_migrations[] = {
 	"CREATE TABLE access_erasures (subject TEXT PRIMARY KEY) WITHOUT ROWID;",
 	/* 18: the access index's newest rows go to tables of the access
 	 * file that an older program does not read (access_recent and
-	 * access_runs, created at its open: sq_access_open). This step
-	 * changes nothing in this file: it makes such a program refuse the
-	 * store rather than answer access logs without those rows. */
+	 * access_runs, made at its open with access_index renamed
+	 * access_base and a view in its place: sq_access_schema). This
+	 * step changes nothing in this file: it makes such a program refuse
+	 * the store rather than answer access logs without those rows. */
 	"",
 };
 
