@@ -491,10 +491,11 @@ runs_check_mandate(struct store *st, uint64_t index)
 	    &helper), STORE_NOT_FOUND);
 }
 
-/* On SQLite a checkpoint moves the oldest rows of the access index into a
- * run sorted by subject (store_sqlite.c, sq_access_settle): the listing,
- * a page of it that spans the newest rows and a run, the mandate lookup,
- * a row put again and an erasure answer as they did before it. On
+/* On SQLite a checkpoint moves the oldest rows of the access index into
+ * a run sorted by subject, in chunks (store_sqlite.c, sq_access_settle):
+ * the listing, a page of it that spans the newest rows and a run, the
+ * mandate lookup, a row put again and an erasure answer as they did
+ * before. On
  * PostgreSQL the checkpoint does nothing and the same answers hold. */
 static void
 test_access_runs(void)
@@ -541,9 +542,9 @@ test_access_runs(void)
 	store_close(st);
 }
 
-/* A move of rows into a run that fails midway (here its delete of the
- * rows moved, refused by a trigger) leaves every row where it was and no
- * run, as a crash would: one transaction. The rows of an older store's
+/* A move of rows into a run that fails midway (here its first chunk's
+ * delete of the rows moved, refused by a trigger) leaves every row where
+ * it was and no run, as a crash would: one transaction per chunk. The rows of an older store's
  * access_index are listed with the others. */
 static void
 test_access_run_rollback(void)
@@ -629,10 +630,11 @@ runs_exactly(struct store *st, uint64_t total)
 }
 
 /* A process killed at any point of putting rows and moving them into
- * runs loses none it was told were put, and lists none twice: the child
- * puts batches of 1000 and checkpoints after every two, writing the last
- * index put to a pipe; it is killed at a different moment each round,
- * from just before its first run is moved on. */
+ * runs (also between two chunks of a run, when a subject's rows are in
+ * both places) loses none it was told were put, and lists none twice:
+ * the child puts batches of 1000 and checkpoints after every two,
+ * writing the last index put to a pipe; it is killed at a different
+ * moment each round, from just before its first run is moved on. */
 static void
 test_access_run_crash(void)
 {
