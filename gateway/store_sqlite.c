@@ -3246,6 +3246,10 @@ sq_access_chunk(struct sqlite_store *ss, int *done)
 			return rc == STORE_NOT_FOUND ? STORE_OK : rc;
 		if ((rc = sq_access_run_start(ss, bound)) != STORE_OK)
 			return rc;
+		if (r->rows == 0) {   /* an erasure took them meanwhile */
+			r->open = 0;
+			return STORE_OK;
+		}
 	}
 	if ((rc = sq_access_transaction(ss, sq_access_run_fill, &id)) !=
 	    STORE_OK)
@@ -3261,9 +3265,9 @@ sq_access_chunk(struct sqlite_store *ss, int *done)
 
 /* Off the request paths (the checkpointer's thread): a run due is moved
  * whole, a chunk per transaction, with a pause between two for the
- * sequencer's batches that waited for the access file's lock. A crash
- * or a failure between chunks leaves the run shorter, and the next
- * checkpoints put the rest in another. */
+ * sequencer's batches that waited for the access file's lock. After a
+ * failure the next checkpoint goes on with the run; a crash between
+ * chunks leaves it shorter, and the rest goes into the next run. */
 static enum store_status
 sq_access_settle(struct sqlite_store *ss)
 {
