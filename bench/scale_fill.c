@@ -8,7 +8,8 @@
  * with its view key; CONSENTS consents of caf for mairie's address of
  * subjects 0..CONSENTS-1; ENTRIES audit entries, fetches of caf spread
  * over the subjects, indexed in the store's access index as the gateway
- * indexes them. The pseudonym key is TELLONCE_PSEUDONYM_KEY, as the
+ * indexes them, its newest rows moved into sorted runs by the thread
+ * that does so in a gateway (store_checkpointer.h). The pseudonym key is TELLONCE_PSEUDONYM_KEY, as the
  * gateway reads it, so that a subject linked over HTTP later lands among
  * these. Prints what it wrote and how long each part took. */
 #include <event2/thread.h>
@@ -22,6 +23,7 @@
 #include "clock.h"
 #include "identity.h"
 #include "store.h"
+#include "store_checkpointer.h"
 
 /* Rows per store transaction, and audit appends in flight. */
 #define FILL_BULK 50000
@@ -210,6 +212,7 @@ main(int argc, char **argv)
 {
 	struct fill f = { 0 };
 	struct store *st = NULL, *index_st = NULL;
+	struct store_checkpointer *cp = NULL;
 	struct audit *a = NULL;
 	const char *key = getenv("TELLONCE_PSEUDONYM_KEY");
 	char err[512];
@@ -237,6 +240,11 @@ main(int argc, char **argv)
 	if (fill_store(&f, st, key) != 0 ||
 	    (a = fill_audit_open(argv[2], argv[3])) == NULL)
 		goto out;
+	if ((cp = store_checkpointer_start(argv[1], NULL, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "scale_fill: checkpointer: %s\n", err);
+		goto out;
+	}
 	access_index_start(a, index_st);
 	t0 = clock_mono_ms();
 	if (fill_entries(&f, a) != 0)
@@ -245,6 +253,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	audit_close(a);
+	store_checkpointer_stop(cp);
 	store_close(index_st);
 	store_close(st);
 	free(f.subject);

@@ -463,8 +463,10 @@ enum store_status store_compact(struct store *st);
 /* Copies what the write-ahead log holds into the database without waiting
  * for readers or writers, and without emptying it (SQLite's PASSIVE
  * checkpoint): run off the request paths (store_checkpointer.h), it keeps
- * the commits on them from having to. STORE_NOT_FOUND on PostgreSQL,
- * whose server checkpoints on its own. */
+ * the commits on them from having to. On SQLite it first moves the
+ * access index's newest rows into a sorted run once there are enough of
+ * them (store_sqlite.c, sq_access_settle). STORE_NOT_FOUND on
+ * PostgreSQL, whose server checkpoints on its own. */
 enum store_status store_checkpoint(struct store *st);
 
 /* Unlinks the service's local id and revokes, at now_ms, the subject's

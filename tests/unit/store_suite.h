@@ -115,15 +115,17 @@ suite_lite_exec(const char *db, const char *sql)
 	return rc;
 }
 
-static int64_t
-suite_lite_scalar(const char *db, const char *sql)
+/* The integer that query sql answers on the file `file` of the suite's
+ * directory (a store's, or its access file), or -1. */
+static inline int64_t
+suite_lite_file_scalar(const char *file, const char *sql)
 {
-	char path[TMPDIR_PATH_LEN + 80];
+	char path[TMPDIR_PATH_LEN + 96];
 	sqlite3 *h;
 	sqlite3_stmt *s;
 	int64_t v = -1;
 
-	snprintf(path, sizeof(path), "%s/%s.db", suite_dir, db);
+	snprintf(path, sizeof(path), "%s/%s", suite_dir, file);
 	if (sqlite3_open(path, &h) != SQLITE_OK) {
 		sqlite3_close(h);
 		return -1;
@@ -136,6 +138,15 @@ suite_lite_scalar(const char *db, const char *sql)
 	}
 	sqlite3_close(h);
 	return v;
+}
+
+static int64_t
+suite_lite_scalar(const char *db, const char *sql)
+{
+	char file[96];
+
+	snprintf(file, sizeof(file), "%s.db", db);
+	return suite_lite_file_scalar(file, sql);
 }
 
 static int

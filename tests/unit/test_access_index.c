@@ -120,8 +120,8 @@ store_break(struct fixture *fx, int broken)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_exec(db, broken ?
-	    "ALTER TABLE access_index RENAME TO access_index_away" :
-	    "ALTER TABLE access_index_away RENAME TO access_index",
+	    "ALTER TABLE access_recent RENAME TO access_recent_away" :
+	    "ALTER TABLE access_recent_away RENAME TO access_recent",
 	    NULL, NULL, NULL);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;

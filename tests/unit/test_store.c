@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -455,6 +456,275 @@ listed(struct store *st, const char *subject)
 	return (int)n;
 }
 
+/* The access index's rows for index i of an access_runs test: about
+ * SUBJ_A when i % 4 == 0, SUBJ_B when 1, SUBJ_C otherwise; entry 100 and
+ * entry 40100 were acts under a mandate. */
+#define SUBJ_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define RUNS_ROWS 40000   /* more than a run's rows on SQLite */
+
+static const char *
+runs_subject(uint64_t i)
+{
+	return i % 4 == 0 ? SUBJ_A : i % 4 == 1 ? SUBJ_B : SUBJ_C;
+}
+
+/* Puts the rows of indexes [from, to), 1000 in each batch. */
+static enum store_status
+runs_put(struct store *st, uint64_t from, uint64_t to)
+{
+	struct store_access rows[1000];
+	enum store_status rc = STORE_OK;
+
+	while (from < to && rc == STORE_OK) {
+		size_t n = 0;
+
+		for (; from < to && n < 1000; from++, n++) {
+			int mandate = from == 100 || from == 40100;
+
+			rows[n] = (struct store_access){ runs_subject(from), from,
+			    mandate ? "m-1" : NULL,
+			    mandate ? "franceservices" : NULL,
+			    mandate ? "agent-7" : NULL };
+		}
+		rc = store_access_put(st, rows, n);
+	}
+	return rc;
+}
+
+/* The whole listing of subject, read in pages of 1000: how many entries,
+ * or -1 on an error or an index out of order, listed twice or not the
+ * subject's by runs_subject. */
+static long
+runs_listed(struct store *st, const char *subject)
+{
+	uint64_t before = UINT64_MAX, *idx;
+	long count = 0;
+	size_t n;
+
+	do {
+		if (store_access_list(st, subject, before, 1000, &idx, &n) !=
+		    STORE_OK)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			if (idx[i] >= before || runs_subject(idx[i]) != subject) {
+				free(idx);
+				return -1;
+			}
+			before = idx[i];
+		}
+		free(idx);
+		count += (long)n;
+	} while (n == 1000);
+	return count;
+}
+
+static void
+runs_check_mandate(struct store *st, uint64_t index)
+{
+	char *mediator = NULL, *helper = NULL;
+
+	CHECK_INT(store_access_mandate(st, SUBJ_A, index, &mediator, &helper),
+	    STORE_OK);
+	CHECK_STR(mediator ? mediator : "", "franceservices");
+	CHECK_STR(helper ? helper : "", "agent-7");
+	free(mediator);
+	free(helper);
+	CHECK_INT(store_access_mandate(st, SUBJ_A, index + 4, &mediator,
+	    &helper), STORE_NOT_FOUND);
+}
+
+/* On SQLite a checkpoint moves the oldest rows of the access index into
+ * a run sorted by subject, in chunks (store_sqlite.c, sq_access_settle):
+ * the listing, a page of it that spans the newest rows and a run, the
+ * mandate lookup, a row put again and an erasure answer as they did
+ * before. On
+ * PostgreSQL the checkpoint does nothing and the same answers hold. */
+static void
+test_access_runs(void)
+{
+	struct store *st = suite_open("runs");
+	int sqlite = strcmp(suite_be->name, "sqlite") == 0;
+	uint64_t *idx = NULL;
+	size_t n = 0;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4);
+	CHECK_INT(store_checkpoint(st), sqlite ? STORE_OK : STORE_NOT_FOUND);
+	if (sqlite) {
+		CHECK_INT(suite_lite_file_scalar("runs.db.access",
+		    "SELECT count(*) FROM access_runs"), 32768);
+		CHECK_INT(suite_lite_file_scalar("runs.db.access",
+		    "SELECT min(audit_index) FROM access_recent"), 32769);
+	}
+	CHECK_INT(runs_put(st, RUNS_ROWS + 1, RUNS_ROWS + 1001), STORE_OK);
+	CHECK_INT(runs_put(st, 4, 5), STORE_OK);          /* in a run */
+	CHECK_INT(runs_put(st, 40004, 40005), STORE_OK);  /* newest */
+	CHECK_INT(runs_listed(st, SUBJ_A), (RUNS_ROWS + 1000) / 4);
+	CHECK_INT(runs_listed(st, SUBJ_C), (RUNS_ROWS + 1000) / 2);
+	CHECK_INT(store_access_list(st, SUBJ_A, 32776, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_INT(idx[0], 32772);
+		CHECK_INT(idx[3], 32760);
+	}
+	free(idx);
+	runs_check_mandate(st, 100);
+	runs_check_mandate(st, 40100);
+
+	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
+	CHECK_INT(runs_listed(st, SUBJ_B), 0);
+	CHECK_INT(runs_listed(st, SUBJ_A), (RUNS_ROWS + 1000) / 4);
+	if (sqlite)
+		CHECK_INT(suite_lite_file_scalar("runs.db.access",
+		    "SELECT count(*) FROM access_runs WHERE subject = '"
+		    SUBJ_B "'"), 0);
+	store_close(st);
+}
+
+/* A move of rows into a run that fails midway (here its first chunk's
+ * delete of the rows moved, refused by a trigger) leaves every row where
+ * it was and no run, as a crash would: one transaction per chunk. The rows of an older store's
+ * access_index are listed with the others. */
+static void
+test_access_run_rollback(void)
+{
+	struct store *st = suite_open("rollback");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/rollback.db.access' AS a;"
+	    "CREATE TRIGGER a.no_drop BEFORE DELETE ON access_recent "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+	    "INSERT INTO a.access_base (subject, audit_index) VALUES "
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
+	CHECK_INT(suite_be->exec("rollback", sql), 0);
+	CHECK_INT(store_checkpoint(st), STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
+	    "SELECT count(*) FROM access_runs"), 0);
+	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 0);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
+	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
+	    "SELECT count(*) FROM access_recent"), RUNS_ROWS);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/rollback.db.access' AS a;"
+	    "DROP TRIGGER a.no_drop;", suite_dir);
+	CHECK_INT(suite_be->exec("rollback", sql), 0);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
+	    "SELECT count(*) FROM access_runs"), 32768);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
+	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);
+	CHECK_INT(runs_listed(st, SUBJ_A), 0);
+	CHECK_INT(runs_listed(st, SUBJ_C), RUNS_ROWS / 2);
+	store_close(st);
+}
+
+/* An access file made before runs, whose rows are in its table
+ * access_index, has it renamed access_base at the next open, rows and
+ * all, and access_index becomes a view of every row: the old rows, the
+ * runs, the newest. */
+static void
+test_access_file_before_runs(void)
+{
+	struct store *st = suite_open("before");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	store_close(st);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/before.db.access' AS a;"
+	    "DROP VIEW a.access_index;"
+	    "ALTER TABLE a.access_base RENAME TO access_index;"
+	    "INSERT INTO a.access_index (subject, audit_index) VALUES "
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
+	CHECK_INT(suite_be->exec("before", sql), 0);
+	st = suite_open("before");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(suite_lite_file_scalar("before.db.access",
+	    "SELECT count(*) FROM access_base"), 2);
+	CHECK_INT(suite_lite_file_scalar("before.db.access",
+	    "SELECT count(*) FROM access_index"), RUNS_ROWS + 2);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
+	store_close(st);
+}
+
+/* 1 when the listings of the three subjects hold exactly the rows of
+ * indexes 1..total (runs_listed refuses an index listed twice). */
+static int
+runs_exactly(struct store *st, uint64_t total)
+{
+	long a = runs_listed(st, SUBJ_A), b = runs_listed(st, SUBJ_B),
+	    c = runs_listed(st, SUBJ_C);
+
+	return a == (long)(total / 4) && b == (long)((total + 3) / 4) &&
+	    c == (long)total - a - b;
+}
+
+/* A process killed at any point of putting rows and moving them into
+ * runs (also between two chunks of a run, when a subject's rows are in
+ * both places) loses none it was told were put, and lists none twice:
+ * the child puts batches of 1000 and checkpoints after every two,
+ * writing the last index put to a pipe; it is killed at a different
+ * moment each round, from just before its first run is moved on. */
+static void
+test_access_run_crash(void)
+{
+	for (int round = 0; round < 4; round++) {
+		uint64_t last = 0, got;
+		int fds[2], status;
+		char name[24];
+		struct store *st;
+		pid_t pid;
+
+		snprintf(name, sizeof(name), "crash%d", round);
+		CHECK_INT(pipe(fds), 0);
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			st = suite_open(name);
+			for (uint64_t i = 1; st != NULL; i += 2000) {
+				if (runs_put(st, i, i + 2000) != STORE_OK)
+					_exit(1);
+				got = i + 1999;
+				if (write(fds[1], &got, sizeof(got)) !=
+				    sizeof(got))
+					_exit(1);
+				store_checkpoint(st);
+			}
+			_exit(1);
+		}
+		close(fds[1]);
+		while (last < 34000 &&
+		    read(fds[0], &got, sizeof(got)) == sizeof(got))
+			last = got;
+		usleep((useconds_t)round * 70000);
+		kill(pid, SIGKILL);
+		while (read(fds[0], &got, sizeof(got)) == sizeof(got))
+			last = got;
+		close(fds[0]);
+		waitpid(pid, &status, 0);
+		CHECK(WIFSIGNALED(status));
+		st = suite_open(name);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		/* The batches in flight at the kill may be there too. */
+		CHECK(runs_exactly(st, last) || runs_exactly(st, last + 1000) ||
+		    runs_exactly(st, last + 2000));
+		store_close(st);
+	}
+}
+
 /* SQLite keeps the access index in a file of its own since schema step
  * 17. A store of step 16 has its rows moved there at the next open, also
  * after a crash between the copy and the drop (a row already copied is
@@ -478,7 +748,7 @@ test_access_own_file(void)
 	    "INSERT INTO access_index (subject, audit_index) VALUES"
 	    " ('" SUBJ_A "', 5), ('" SUBJ_A "', 6), ('" SUBJ_B "', 7);"
 	    "ATTACH '%s/moved.db.access' AS access;"
-	    "INSERT INTO access.access_index (subject, audit_index)"
+	    "INSERT INTO access.access_base (subject, audit_index)"
 	    " VALUES ('" SUBJ_A "', 5);", suite_dir);
 	CHECK_INT(suite_be->exec("moved", sql), 0);
 	CHECK_INT(suite_be->schema_version("moved", 16), 16);
@@ -487,7 +757,7 @@ test_access_own_file(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(suite_be->schema_version("moved", -1), 17);
+	CHECK_INT(suite_be->schema_version("moved", -1), 18);
 	CHECK_INT(suite_be->scalar("moved", "SELECT count(*) FROM sqlite_master "
 	    "WHERE name = 'access_index'"), 0);
 	CHECK_INT(listed(st, SUBJ_A), 3);
@@ -1419,6 +1689,10 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_backup);
 	SUITE_RUN_SQLITE(test_access_own_file);
 	SUITE_RUN_SQLITE(test_access_locks_apart);
+	SUITE_RUN(test_access_runs);
+	SUITE_RUN_SQLITE(test_access_run_rollback);
+	SUITE_RUN_SQLITE(test_access_file_before_runs);
+	SUITE_RUN_SQLITE(test_access_run_crash);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
 	SUITE_RUN_PG(test_pg_server_frozen);
