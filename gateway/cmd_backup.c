@@ -54,7 +54,9 @@ cmd_backup_store(const struct config *cfg, const char *dir)
 		fprintf(stderr, "tellonce backup: %s: name too long\n", dir);
 		return -1;
 	}
-	if ((st = store_open(cfg->gateway.store,
+	/* As it is: a newer program would migrate the store under the
+	 * gateway that serves it. */
+	if ((st = store_open_current(cfg->gateway.store,
 	    (const char *)cfg->gateway.store_password.data, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "tellonce backup: %s\n", err);

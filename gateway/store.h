@@ -41,10 +41,11 @@ struct store_scheme {
 	const char *prefix;      /* "sqlite:", "postgresql://", ... */
 	const char *backend;     /* "sqlite", "postgresql": for messages */
 	int is_path;             /* what follows the prefix is a file path */
-	/* The backend's open, given the path or the whole URL and the
-	 * password (NULL: none). Callers use store_open. */
+	/* The backend's open, given the path or the whole URL, the
+	 * password (NULL: none) and STORE_OPEN_* flags. Callers use
+	 * store_open or store_open_current. */
 	struct store *(*open)(const char *target, const char *password,
-	    char *err, size_t errlen);
+	    int flags, char *err, size_t errlen);
 	/* What `tellonce check` can tell without connecting: 0, or -1 with
 	 * err (which never quotes the URL). NULL: nothing to check. */
 	int (*check)(const char *target, char *err, size_t errlen);
@@ -61,6 +62,14 @@ const struct store_scheme *store_scheme_find(const char *url);
  * NULL with err on failure. */
 struct store *store_open(const char *url, const char *password, char *err,
     size_t errlen);
+/* Opens a store as it is, changing nothing: no file or table is made and
+ * no migration runs; a store whose schema is not this program's is
+ * refused (NULL with err). For `tellonce backup`, which must copy the
+ * store the running gateway serves, not move it to a newer program's
+ * schema under that gateway. */
+#define STORE_OPEN_CURRENT 0x1
+struct store *store_open_current(const char *url, const char *password,
+    char *err, size_t errlen);
 void store_close(struct store *st);
 /* Readiness: 0 when the store can commit a write (a one-row write, done
  * at most once every STORE_PING_EVERY_MS per connection; the answer is

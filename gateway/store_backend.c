@@ -44,8 +44,9 @@ store_scheme_find(const char *url)
 	return NULL;
 }
 
-struct store *
-store_open(const char *url, const char *password, char *err, size_t errlen)
+static struct store *
+store_open_flags(const char *url, const char *password, int flags, char *err,
+    size_t errlen)
 {
 	const struct store_scheme *s = store_scheme_find(url);
 
@@ -56,7 +57,20 @@ store_open(const char *url, const char *password, char *err, size_t errlen)
 	}
 	/* A path goes without its prefix; libpq wants the whole URL. */
 	return s->open(s->is_path ? url + strlen(s->prefix) : url, password,
-	    err, errlen);
+	    flags, err, errlen);
+}
+
+struct store *
+store_open(const char *url, const char *password, char *err, size_t errlen)
+{
+	return store_open_flags(url, password, 0, err, errlen);
+}
+
+struct store *
+store_open_current(const char *url, const char *password, char *err,
+    size_t errlen)
+{
+	return store_open_flags(url, password, STORE_OPEN_CURRENT, err, errlen);
 }
 
 void

@@ -148,11 +148,12 @@ void store_random(unsigned char *buf, size_t len);
 
 /* Backend constructors: `target` is the URL with its scheme removed
  * ("sqlite:/var/lib/x.db" → "/var/lib/x.db") when the scheme names a path,
- * the whole URL otherwise. NULL with err on failure. */
+ * the whole URL otherwise; flags are STORE_OPEN_*. NULL with err on
+ * failure. */
 struct store *store_sqlite_open(const char *target, const char *password,
+    int flags, char *err, size_t errlen);
+struct store *store_pg_open(const char *url, const char *password, int flags,
     char *err, size_t errlen);
-struct store *store_pg_open(const char *url, const char *password, char *err,
-    size_t errlen);
 /* A PostgreSQL URL libpq can parse, with no password written in it. */
 int store_pg_check(const char *url, char *err, size_t errlen);
 

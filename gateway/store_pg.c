@@ -1214,8 +1214,25 @@ pg_connect(const char *url, const char *password, char *err, size_t errlen)
 	return c;
 }
 
+/* For an open that changes nothing (STORE_OPEN_CURRENT): 0 when the
+ * database holds this program's schema, else -1 with err set. */
+static int
+pg_schema_current(PGconn *c, char *err, size_t errlen)
+{
+	int version;
+
+	if (pg_schema_version(c, &version, err, errlen) != 0)
+		return -1;
+	if (version == PG_SCHEMA_VERSION)
+		return 0;
+	snprintf(err, errlen, "store: schema version %d, not this program's "
+	    "(%d): use the program that serves the store", version,
+	    PG_SCHEMA_VERSION);
+	return -1;
+}
+
 struct store *
-store_pg_open(const char *url, const char *password, char *err,
+store_pg_open(const char *url, const char *password, int flags, char *err,
     size_t errlen)
 {
 	struct pg_store *ps;
@@ -1228,7 +1245,8 @@ store_pg_open(const char *url, const char *password, char *err,
 	}
 	if ((c = pg_connect(url, password, err, errlen)) == NULL)
 		return NULL;
-	if (pg_migrate(c, err, errlen) != 0) {
+	if (((flags & STORE_OPEN_CURRENT) ? pg_schema_current(c, err, errlen) :
+	    pg_migrate(c, err, errlen)) != 0) {
 		PQfinish(c);
 		return NULL;
 	}

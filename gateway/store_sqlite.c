@@ -1225,6 +1225,45 @@ fail:
 	return -1;
 }
 
+/* The access file as this program leaves it, for an open that changes
+ * nothing (STORE_OPEN_CURRENT): 0, or -1 with err set. */
+static int
+sq_access_schema_current(sqlite3 *db, const char *file, char *err,
+    size_t errlen)
+{
+	char kind[8];
+
+	if (sq_access_kind(db, kind) == 0 && strcmp(kind, "view") == 0)
+		return 0;
+	snprintf(err, errlen, "store: %s: the access file is not at this "
+	    "program's schema", file);
+	return -1;
+}
+
+/* Opens one of the store's files: made owner-only first if it is absent,
+ * unless flags say to change nothing (STORE_OPEN_CURRENT), when an absent
+ * file is an error. 0, or -1 with err set. */
+static int
+sq_open_file(const char *path, int flags, sqlite3 **db, char *err,
+    size_t errlen)
+{
+	int mode = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	*db = NULL;
+	if (!(flags & STORE_OPEN_CURRENT)) {
+		if (sq_create_private(path, err, errlen) != 0)
+			return -1;
+		mode |= SQLITE_OPEN_CREATE;
+	}
+	if (sqlite3_open_v2(path, db, mode, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "store: %s: %s", path,
+	    *db ? sqlite3_errmsg(*db) : "out of memory");
+	sqlite3_close(*db);
+	*db = NULL;
+	return -1;
+}
+
 /* The access index's file (the store's path with SQLITE_ACCESS_SUFFIX)
  * on a connection of its own, *adb: created owner-only like the store's,
  * in WAL mode, with the store's pragmas and the index's tables. A
@@ -1244,8 +1283,8 @@ fail:
  * The file's name goes to file (SQLITE_FILE_MAX bytes). 0, or -1 with
  * err set. */
 static int
-sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
-    size_t errlen)
+sq_access_open(const char *path, int flags, char *file, sqlite3 **adb,
+    char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int n;
@@ -1256,22 +1295,17 @@ sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
 		snprintf(err, errlen, "store: sqlite: path too long");
 		return -1;
 	}
-	if (sq_create_private(file, err, errlen) != 0)
+	if (sq_open_file(file, flags, &db, err, errlen) != 0)
 		return -1;
-	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "store: %s: %s", file,
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return -1;
-	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_handler(db, sq_busy, NULL);
 	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
 	if (sq_wal(db, "PRAGMA journal_mode = WAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA synchronous = NORMAL", err, errlen) != 0 ||
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0 ||
-	    sq_access_schema(db, err, errlen) != 0) {
+	    ((flags & STORE_OPEN_CURRENT) ?
+	    sq_access_schema_current(db, file, err, errlen) :
+	    sq_access_schema(db, err, errlen)) != 0) {
 		sqlite3_close(db);
 		return -1;
 	}
@@ -1279,10 +1313,30 @@ sq_access_open(const char *path, char *file, sqlite3 **adb, char *err,
 	return 0;
 }
 
+/* The schema of a store opened to change nothing: 0 when it is this
+ * program's, else -1 with err set. */
+static int
+sq_schema_current(sqlite3 *db, char *err, size_t errlen)
+{
+	int version;
+
+	if (sq_user_version(db, &version) != 0) {
+		snprintf(err, errlen, "store: reading the schema version: %s",
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	if (version == SQLITE_SCHEMA_VERSION)
+		return 0;
+	snprintf(err, errlen, "store: schema version %d, not this program's "
+	    "(%d): use the program that serves the store", version,
+	    SQLITE_SCHEMA_VERSION);
+	return -1;
+}
+
 /* The store's connection; file is the access file's, for the step
  * that moves the index there. */
 static int
-sq_setup(sqlite3 *db, const char *file, char *err, size_t errlen)
+sq_setup(sqlite3 *db, const char *file, int flags, char *err, size_t errlen)
 {
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_handler(db, sq_busy, NULL);
@@ -1301,6 +1355,8 @@ sq_setup(sqlite3 *db, const char *file, char *err, size_t errlen)
 	    sq_pragma(db, "PRAGMA secure_delete = ON", err, errlen) != 0)
 		return -1;
 	sqlite3_wal_autocheckpoint(db, SQLITE_WAL_INLINE_PAGES);
+	if (flags & STORE_OPEN_CURRENT)
+		return sq_schema_current(db, err, errlen);
 	return sq_migrate(db, file, err, errlen);
 }
 
@@ -1317,8 +1373,8 @@ sq_configure(void)
 }
 
 struct store *
-store_sqlite_open(const char *path, const char *password, char *err,
-    size_t errlen)
+store_sqlite_open(const char *path, const char *password, int flags,
+    char *err, size_t errlen)
 {
 	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_store *ss;
@@ -1335,18 +1391,11 @@ store_sqlite_open(const char *path, const char *password, char *err,
 		    "password");
 		return NULL;
 	}
-	if (sq_create_private(path, err, errlen) != 0)
-		return NULL;
 	/* The access file first: a store of step 16 moves its index there. */
-	if (sq_access_open(path, file, &adb, err, errlen) != 0)
+	if (sq_access_open(path, flags, file, &adb, err, errlen) != 0)
 		return NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "store: sqlite: %s",
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		goto fail;
-	}
-	if (sq_setup(db, file, err, errlen) != 0)
+	if (sq_open_file(path, flags, &db, err, errlen) != 0 ||
+	    sq_setup(db, file, flags, err, errlen) != 0)
 		goto fail;
 	if ((ss = calloc(1, sizeof(*ss))) == NULL) {
 		snprintf(err, errlen, "store: out of memory");

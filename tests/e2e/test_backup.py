@@ -207,6 +207,37 @@ def audit_export_of_one_node_copies_its_directory_live():
     check("give a new directory" in again.stderr, again.stderr)
 
 
+def user_version(db, set_to=None):
+    con = sqlite3.connect(db)
+    try:
+        if set_to is not None:
+            con.execute("PRAGMA user_version = %d" % set_to)
+        return con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
+
+
+@test
+def a_backup_by_another_program_than_the_stores_migrates_nothing():
+    # A newer program installed before the backup must not migrate the
+    # store under the gateway that serves it: the store of an older
+    # program (its schema version one step behind) is refused as it is.
+    s = st()
+    db = os.path.join(s.workdir, "tellonce.db")
+    current = user_version(db)
+    try:
+        user_version(db, current - 1)
+        out = os.path.join(s.workdir, "backup-older")
+        r = tellonce("backup", "-c", s.gw.config, out)
+        eq(r.returncode, 1, "a backup of an older store: " + r.stdout + r.stderr)
+        check("schema version %d, not this program's (%d)" % (current - 1, current)
+              in r.stderr, r.stderr)
+        eq(user_version(db), current - 1, "the store's schema after the refusal")
+        check(not os.path.exists(os.path.join(out, "tellonce.db")), "no copy made")
+    finally:
+        user_version(db, current)
+
+
 @test
 def a_rewound_audit_directory_is_refused_with_the_way_out():
     s = st()

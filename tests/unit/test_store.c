@@ -76,6 +76,66 @@ test_open_and_migrate(void)
 	CHECK(strstr(err, "newer") != NULL);
 }
 
+/* An open that changes nothing (`tellonce backup`'s) takes a store at
+ * this program's schema and refuses one at another, leaving it as it
+ * was: no migration runs under the gateway that serves it. */
+static void
+test_open_current(void)
+{
+	char err[256] = "", url[TMPDIR_PATH_LEN + 128];
+	struct store *st = suite_open("current");
+	int version;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	store_close(st);
+	version = suite_be->schema_version("current", -1);
+	CHECK_INT(suite_url("current", url, sizeof(url)), 0);
+	st = store_open_current(url, NULL, err, sizeof(err));
+	CHECK(st != NULL);
+	store_close(st);
+
+	CHECK_INT(suite_be->schema_version("current", version - 1), version - 1);
+	CHECK(store_open_current(url, NULL, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "not this program's") != NULL);
+	CHECK_INT(suite_be->schema_version("current", -1), version - 1);
+	CHECK_INT(suite_be->schema_version("current", version), version);
+}
+
+/* On SQLite, an open that changes nothing makes no file where there is
+ * no store, and leaves an access file made before runs as it is. */
+static void
+test_open_current_files(void)
+{
+	char err[256] = "", url[TMPDIR_PATH_LEN + 128], path[TMPDIR_PATH_LEN + 64];
+	char sql[TMPDIR_PATH_LEN + 256];
+	struct store *st;
+
+	tmpdir_store_url(suite_dir, "absent.db", url, sizeof(url));
+	CHECK(store_open_current(url, NULL, err, sizeof(err)) == NULL);
+	snprintf(path, sizeof(path), "%s/absent.db", suite_dir);
+	CHECK(access(path, F_OK) == -1);
+	snprintf(path, sizeof(path), "%s/absent.db.access", suite_dir);
+	CHECK(access(path, F_OK) == -1);
+
+	st = suite_open("oldaccess");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	store_close(st);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/oldaccess.db.access' AS a;"
+	    "DROP VIEW a.access_index;"
+	    "ALTER TABLE a.access_base RENAME TO access_index;", suite_dir);
+	CHECK_INT(suite_be->exec("oldaccess", sql), 0);
+	CHECK_INT(suite_url("oldaccess", url, sizeof(url)), 0);
+	CHECK(store_open_current(url, NULL, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "access file") != NULL);
+	CHECK_INT(suite_lite_file_scalar("oldaccess.db.access",
+	    "SELECT count(*) FROM sqlite_schema WHERE name = 'access_index' "
+	    "AND type = 'table'"), 1);
+}
+
 /* A links table as schema version 3 left it, written behind the store's
  * back (with the other tables later steps alter, reduced to a column):
  * opening migrates it, and its links are version 1 subjects. */
@@ -1666,6 +1726,8 @@ main(int argc, char **argv)
 	(void)argc;
 	suite_start(argv[0]);
 	SUITE_RUN(test_open_and_migrate);
+	SUITE_RUN(test_open_current);
+	SUITE_RUN_SQLITE(test_open_current_files);
 	SUITE_RUN(test_migrate_pivot_version);
 	SUITE_RUN(test_links);
 	SUITE_RUN(test_consents);
