@@ -60,6 +60,16 @@ store_open_flags(const char *url, const char *password, int flags, char *err,
 	    flags, err, errlen);
 }
 
+int
+store_schema_current(int version, int want, char *err, size_t errlen)
+{
+	if (version == want)
+		return 0;
+	snprintf(err, errlen, "store: schema version %d, not this program's "
+	    "(%d): use the program that serves the store", version, want);
+	return -1;
+}
+
 struct store *
 store_open(const char *url, const char *password, char *err, size_t errlen)
 {

@@ -154,6 +154,10 @@ struct store *store_sqlite_open(const char *target, const char *password,
     int flags, char *err, size_t errlen);
 struct store *store_pg_open(const char *url, const char *password, int flags,
     char *err, size_t errlen);
+/* For an open that changes nothing (STORE_OPEN_CURRENT): 0 when a store's
+ * schema `version` is this program's `want`, else -1 with err set. */
+int store_schema_current(int version, int want, char *err, size_t errlen);
+
 /* A PostgreSQL URL libpq can parse, with no password written in it. */
 int store_pg_check(const char *url, char *err, size_t errlen);
 

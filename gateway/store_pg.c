@@ -1223,12 +1223,7 @@ pg_schema_current(PGconn *c, char *err, size_t errlen)
 
 	if (pg_schema_version(c, &version, err, errlen) != 0)
 		return -1;
-	if (version == PG_SCHEMA_VERSION)
-		return 0;
-	snprintf(err, errlen, "store: schema version %d, not this program's "
-	    "(%d): use the program that serves the store", version,
-	    PG_SCHEMA_VERSION);
-	return -1;
+	return store_schema_current(version, PG_SCHEMA_VERSION, err, errlen);
 }
 
 struct store *

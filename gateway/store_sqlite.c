@@ -1325,12 +1325,8 @@ sq_schema_current(sqlite3 *db, char *err, size_t errlen)
 		    sqlite3_errmsg(db));
 		return -1;
 	}
-	if (version == SQLITE_SCHEMA_VERSION)
-		return 0;
-	snprintf(err, errlen, "store: schema version %d, not this program's "
-	    "(%d): use the program that serves the store", version,
-	    SQLITE_SCHEMA_VERSION);
-	return -1;
+	return store_schema_current(version, SQLITE_SCHEMA_VERSION, err,
+	    errlen);
 }
 
 /* The store's connection; file is the access file's, for the step
