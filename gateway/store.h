@@ -146,6 +146,11 @@ struct store_consent {
 
 /* Frees the owned members (not the struct itself). */
 void store_consent_clear(struct store_consent *c);
+/* Copies src's n strings into a new *out. *nout counts those copied so
+ * far, so that the owner's clear (store_consent_clear, store_mandate_clear)
+ * also frees a list left half made by a failed strdup. 0, or -1. */
+int store_strings_dup(char ***out, size_t *nout, const char *const *src,
+    size_t n);
 void store_consents_free(struct store_consent *list, size_t n);
 
 enum store_status store_consent_insert(struct store *st,
