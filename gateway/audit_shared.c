@@ -76,7 +76,10 @@ audit_shared_drop_pending(struct audit *a)
 
 /* Stores the pending tiles and, with note, the checkpoint of the tree
  * that grew from (from, from_root) to root (store_audit_publish); drops
- * them from memory either way. */
+ * them from memory either way. The stored entries that the full bundles
+ * of checkpoint `from` hold go with it: a new integrator restores from
+ * the last checkpoint's incomplete bundle on, and a node a checkpoint or
+ * two behind reads them from the bundles (audit_shared_read_entry). */
 static enum store_status
 audit_shared_store(struct audit *a, const char *note, uint64_t from,
     const merkle_hash from_root, const merkle_hash root)
@@ -92,7 +95,8 @@ audit_shared_store(struct audit *a, const char *note, uint64_t from,
 		}
 		rc = store_audit_publish(a->lead_store,
 		    &(struct store_audit_publish){ paths, tiles, a->npending,
-		    from, a->tree->size, from_root, root, note });
+		    from, a->tree->size, from_root, root, note,
+		    note != NULL ? from - from % MERKLE_TILE_WIDTH : 0 });
 	}
 	free(paths);
 	free(tiles);
@@ -506,27 +510,16 @@ audit_shared_bundle(struct audit *a, uint64_t index, uint64_t size,
 	return audit_get(a, path, b, len);
 }
 
-/* An entry of the shared log: from its bundle once a checkpoint holds it
- * (cached), else as sequenced. */
-int
-audit_shared_read_entry(struct audit *a, uint64_t index, char **json,
+/* An entry past this node's checkpoint, as sequenced. 0, or -1: not
+ * sequenced, or dropped since another node's checkpoint holds it. */
+static int
+audit_shared_sequenced(struct audit *a, uint64_t index, char **json,
     size_t *len)
 {
 	struct store_blob *list = NULL;
-	uint64_t cp_size;
-	unsigned char *b;
-	size_t blen, n = 0;
+	size_t n = 0;
 	int rc;
 
-	audit_checkpoint_time(a, &cp_size);
-	if (index < cp_size) {
-		if (audit_shared_bundle(a, index, cp_size, &b, &blen) != 0)
-			return -1;
-		rc = audit_bundle_entry(b, blen, index % MERKLE_TILE_WIDTH, json,
-		    len);
-		free(b);
-		return rc;
-	}
 	pthread_mutex_lock(&a->rmu);
 	rc = store_audit_entries(a->read_store, index, 1, &list, &n);
 	pthread_mutex_unlock(&a->rmu);
@@ -538,6 +531,32 @@ audit_shared_read_entry(struct audit *a, uint64_t index, char **json,
 	*len = list[0].len;
 	free(list);
 	return 0;
+}
+
+/* An entry of the shared log: from its bundle once a checkpoint holds it
+ * (cached), else as sequenced, else from the full bundle of a checkpoint
+ * this node has not read yet. */
+int
+audit_shared_read_entry(struct audit *a, uint64_t index, char **json,
+    size_t *len)
+{
+	uint64_t cp_size, size;
+	unsigned char *b;
+	size_t blen;
+	int rc;
+
+	audit_checkpoint_time(a, &cp_size);
+	size = cp_size;
+	if (index >= cp_size) {
+		if (audit_shared_sequenced(a, index, json, len) == 0)
+			return 0;
+		size = (index / MERKLE_TILE_WIDTH + 1) * MERKLE_TILE_WIDTH;
+	}
+	if (audit_shared_bundle(a, index, size, &b, &blen) != 0)
+		return -1;
+	rc = audit_bundle_entry(b, blen, index % MERKLE_TILE_WIDTH, json, len);
+	free(b);
+	return rc;
 }
 
 /* Whether the shared log's tile may be in the store, as far as the

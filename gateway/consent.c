@@ -53,20 +53,16 @@ consent_fill(struct store_consent *out, const struct consent_grant *g,
 	out->provider = strdup(g->provider->id);
 	out->dataset = strdup(g->dataset->name);
 	out->purpose = strdup(g->purpose);
-	out->attributes = calloc(g->nattributes, sizeof(*out->attributes));
 	if (out->consumer == NULL || out->provider == NULL ||
-	    out->dataset == NULL || out->purpose == NULL || out->attributes == NULL)
+	    out->dataset == NULL || out->purpose == NULL)
 		goto fail;
 	if (g->mandate != NULL && ((out->mandate = strdup(g->mandate->id)) ==
 	    NULL || (out->mediator = strdup(g->mandate->mediator)) == NULL ||
 	    (out->helper = strdup(g->helper)) == NULL))
 		goto fail;
-	for (; out->nattributes < g->nattributes; out->nattributes++) {
-		out->attributes[out->nattributes] =
-		    strdup(g->attributes[out->nattributes]);
-		if (out->attributes[out->nattributes] == NULL)
-			goto fail;
-	}
+	if (store_strings_dup(&out->attributes, &out->nattributes,
+	    g->attributes, g->nattributes) != 0)
+		goto fail;
 	return 0;
 fail:
 	store_consent_clear(out);

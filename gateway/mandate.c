@@ -217,17 +217,13 @@ mandate_fill(struct store_mandate *out, const struct mandate_grant *g,
 	out->actions = s->actions;
 	out->mediator = strdup(g->mediator->id);
 	out->helper = strdup(g->helper);
-	out->datasets = calloc(s->ndatasets, sizeof(*out->datasets));
-	if (out->mediator == NULL || out->helper == NULL || out->datasets == NULL)
-		goto fail;
-	for (; out->ndatasets < s->ndatasets; out->ndatasets++)
-		if ((out->datasets[out->ndatasets] =
-		    strdup(s->datasets[out->ndatasets])) == NULL)
-			goto fail;
+	if (out->mediator == NULL || out->helper == NULL ||
+	    store_strings_dup(&out->datasets, &out->ndatasets, s->datasets,
+	    s->ndatasets) != 0) {
+		store_mandate_clear(out);
+		return -1;
+	}
 	return 0;
-fail:
-	store_mandate_clear(out);
-	return -1;
 }
 
 /* The receipt: a JWT naming the mediator's own id of the citizen, signed

@@ -146,6 +146,11 @@ struct store_consent {
 
 /* Frees the owned members (not the struct itself). */
 void store_consent_clear(struct store_consent *c);
+/* Copies src's n strings into a new *out. *nout counts those copied so
+ * far, so that the owner's clear (store_consent_clear, store_mandate_clear)
+ * also frees a list left half made by a failed strdup. 0, or -1. */
+int store_strings_dup(char ***out, size_t *nout, const char *const *src,
+    size_t n);
 void store_consents_free(struct store_consent *list, size_t n);
 
 enum store_status store_consent_insert(struct store *st,
@@ -546,7 +551,9 @@ struct store_audit_state {
 enum store_status store_audit_state(struct store *st,
     struct store_audit_state *out);
 /* The entries from index `from` on, in order, at most `limit`: fewer at
- * the end of the log. *list malloc'd; free with store_blobs_free. */
+ * the end of the log. STORE_NOT_FOUND when `from` was dropped since (its
+ * entry bundle holds it: store_audit_publish). *list malloc'd; free with
+ * store_blobs_free. */
 enum store_status store_audit_entries(struct store *st, uint64_t from,
     size_t limit, struct store_blob **list, size_t *n);
 /* A tile or entry bundle by its tlog-tiles path ("tile/0/001.p/5");
@@ -565,6 +572,10 @@ struct store_audit_publish {
 	uint64_t from_size, size;
 	const unsigned char *from_root, *root;   /* STORE_ROOT_LEN bytes */
 	const char *note;
+	/* With note: the entries below this index, which the entry bundles
+	 * of an earlier checkpoint hold, are dropped in the same transaction
+	 * (0: none). */
+	uint64_t drop_below;
 };
 /* Stores the tiles and the checkpoint in one transaction, only if the
  * last checkpoint stored is still (from_size, from_root): STORE_CONFLICT,

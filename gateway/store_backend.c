@@ -706,6 +706,19 @@ store_deliveries_free(struct store_delivery *list, size_t n)
 	free(list);
 }
 
+int
+store_strings_dup(char ***out, size_t *nout, const char *const *src,
+    size_t n)
+{
+	*nout = 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return -1;
+	for (; *nout < n; (*nout)++)
+		if (((*out)[*nout] = strdup(src[*nout])) == NULL)
+			return -1;
+	return 0;
+}
+
 void
 store_consent_clear(struct store_consent *c)
 {

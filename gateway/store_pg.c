@@ -375,6 +375,7 @@ enum pg_stmt {
 	Q_AUDIT_TILES_PUT,
 	Q_AUDIT_PARTIALS_DROP,
 	Q_AUDIT_PUBLISH,
+	Q_AUDIT_DROP,
 	Q_AUDIT_LEAD,
 	Q_COUNT
 };
@@ -609,8 +610,8 @@ static const char *const pg_sql[Q_COUNT] = {
 	    "SELECT first FROM s",
 	[Q_AUDIT_STATE] = "SELECT next_idx, size, root, checkpoint "
 	    "FROM audit_state WHERE id = 1",
-	[Q_AUDIT_ENTRIES] = "SELECT entry FROM audit_entries WHERE idx >= $1 "
-	    "ORDER BY idx LIMIT $2",
+	[Q_AUDIT_ENTRIES] = "SELECT entry, idx FROM audit_entries "
+	    "WHERE idx >= $1 ORDER BY idx LIMIT $2",
 	[Q_AUDIT_TILE] = "SELECT data FROM audit_tiles WHERE path = $1",
 	/* Two integrators write the same bytes under one path: the tree
 	 * over the same numbered entries is the same. */
@@ -625,6 +626,7 @@ static const char *const pg_sql[Q_COUNT] = {
 	 * no longer the one the integrator's tree grew from. */
 	[Q_AUDIT_PUBLISH] = "UPDATE audit_state SET size = $1, root = $2, "
 	    "checkpoint = $3 WHERE id = 1 AND size = $4 AND root = $5",
+	[Q_AUDIT_DROP] = "DELETE FROM audit_entries WHERE idx < $1",
 	[Q_AUDIT_LEAD] = "SELECT " PG_LOCK_AUDIT,
 };
 
@@ -2933,6 +2935,12 @@ pg_audit_entries(struct store *st, uint64_t from, size_t limit,
 	    pg_run(pg(st), Q_AUDIT_ENTRIES, v, 2, &r) != STORE_OK)
 		return STORE_ERROR;
 	rows = PQntuples(r);
+	/* Indexes are committed in order, so only the first can be missing:
+	 * dropped once a checkpoint's bundles held it. */
+	if (rows > 0 && pg_get_int(r, 0, 1) != (int64_t)from) {
+		PQclear(r);
+		return STORE_NOT_FOUND;
+	}
 	if ((*list = calloc((size_t)rows + 1, sizeof(**list))) == NULL) {
 		PQclear(r);
 		return STORE_ERROR;
@@ -3024,14 +3032,15 @@ pg_audit_tiles_put(struct pg_store *ps, struct pg_audit_tiles *t)
 	return rc;
 }
 
-/* The tiles, then the compare-and-set last: the coordination row, which
- * every append waits for, is held only from there to the COMMIT. */
+/* The tiles, the entries their bundles hold, then the compare-and-set
+ * last: the coordination row, which every append waits for, is held only
+ * from there to the COMMIT. */
 static enum store_status
 pg_audit_publish_rows(struct pg_store *ps, void *arg)
 {
 	struct pg_audit_tiles *t = arg;
 	const struct store_audit_publish *p = t->p;
-	char size[PG_INT_LEN], from[PG_INT_LEN];
+	char size[PG_INT_LEN], from[PG_INT_LEN], below[PG_INT_LEN];
 	char root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x",
 	    from_root[2 + 2 * STORE_ROOT_LEN + 1] = "\\x";
 	char *note;
@@ -3049,8 +3058,11 @@ pg_audit_publish_rows(struct pg_store *ps, void *arg)
 	v[4] = from_root;
 	encode_hex(p->root, STORE_ROOT_LEN, root + 2);
 	encode_hex(p->from_root, STORE_ROOT_LEN, from_root + 2);
+	pg_int(below, (int64_t)p->drop_below);
 	if (note != NULL && (p->ntiles == 0 ||
-	    pg_audit_tiles_put(ps, t) == STORE_OK)) {
+	    pg_audit_tiles_put(ps, t) == STORE_OK) && (p->drop_below == 0 ||
+	    pg_run(ps, Q_AUDIT_DROP, (const char *[]){ below }, 1, NULL) ==
+	    STORE_OK)) {
 		changed = pg_changes(ps, Q_AUDIT_PUBLISH, v, 5);
 		rc = changed == 1 ? STORE_OK : changed == 0 ? STORE_CONFLICT :
 		    STORE_ERROR;
@@ -3065,7 +3077,8 @@ pg_audit_publish(struct store *st, const struct store_audit_publish *p)
 	struct pg_audit_tiles t = { .p = p };
 	enum store_status rc = STORE_ERROR;
 
-	if (p->size > INT64_MAX || pg_ready(pg(st)) != 0)
+	if (p->size > INT64_MAX || p->drop_below > p->from_size ||
+	    pg_ready(pg(st)) != 0)
 		return STORE_ERROR;
 	t.hex = calloc(p->ntiles + 1, sizeof(*t.hex));
 	t.partials = calloc(p->ntiles + 1, sizeof(*t.partials));

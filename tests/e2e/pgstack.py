@@ -8,12 +8,17 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, check, make_workdir  # noqa: E402
+from harness import ROOT, check, eq, make_workdir  # noqa: E402
 
 PGSERVER = os.path.join(ROOT, "tests", "tools", "pgserver.sh")
 # trust authentication ignores the password; it is given all the same, to
 # go the way an operator's does (env: to libpq).
 PG_ENV = {"TELLONCE_STORE_PASSWORD": "not-needed-under-trust"}
+
+
+def bundle_index(path):
+    """N of a tlog-tiles entry bundle path, tile/entries/x001/234: 1234."""
+    return int("".join(p.lstrip("x") for p in path.split("/")[2:]))
 
 
 class PgServer:
@@ -43,9 +48,32 @@ class PgServer:
         return out.stdout.strip()
 
     def audit_entries(self):
-        """Every entry of the nodes' audit log, parsed, in index order."""
-        rows = self.psql("SELECT encode(entry, 'hex') FROM audit_entries ORDER BY idx")
-        return [json.loads(bytes.fromhex(r)) for r in rows.split()]
+        """Every entry of the nodes' audit log, parsed, in index order: those
+        of the full entry bundles (C2SP tlog-tiles: each entry a big-endian
+        16-bit length and its bytes), then the rows not dropped yet after
+        them."""
+        entries = []
+        bundles = self.psql("SELECT path, encode(data, 'hex') FROM audit_tiles "
+                            "WHERE path LIKE 'tile/entries/%' AND path NOT LIKE '%.p/%'")
+        for line in sorted(bundles.split(), key=lambda l: bundle_index(l.split("|")[0])):
+            path, data = line.split("|")
+            eq(bundle_index(path), len(entries) // 256, "bundle %s follows" % path)
+            data = bytes.fromhex(data)
+            while data:
+                n = int.from_bytes(data[:2], "big")
+                entries.append(json.loads(data[2:2 + n]))
+                data = data[2 + n:]
+        rows = self.psql("SELECT idx, encode(entry, 'hex') FROM audit_entries "
+                         "WHERE idx >= %d ORDER BY idx" % len(entries))
+        for row in rows.split():
+            idx, entry = row.split("|")
+            eq(int(idx), len(entries), "entry %s follows" % idx)
+            entries.append(json.loads(bytes.fromhex(entry)))
+        return entries
+
+    def audit_rows_from(self):
+        """The first index whose entry is still a row of audit_entries."""
+        return int(self.psql("SELECT coalesce(min(idx), -1) FROM audit_entries"))
 
     def ctl(self, what):
         """restart, or halt (stopped, its data kept)."""

@@ -299,6 +299,16 @@ class Rotation:
         wait_for(lambda: gw.read_log().count("configuration reloaded") > done,
                  what="the reload")
 
+    def rotate(self, taken, old, new, both_text, new_text):
+        """Checks that only `old` is taken before, both during (`both_text`)
+        and only `new` after the rotation (`new_text`)."""
+        eq((taken(old), taken(new)), (True, False), "%s alone before the rotation" % old)
+        self.reload(both_text)
+        eq((taken(old), taken(new)), (True, True), "both during the rotation")
+        self.reload(new_text)
+        eq((taken(old), taken(new)), (False, True), "%s alone after it" % new)
+        self.lg.stop()
+
 
 @test
 def an_api_key_rotates_in_two_reloads_without_refusing_either_key():
@@ -315,15 +325,9 @@ def an_api_key_rotates_in_two_reloads_without_refusing_either_key():
         check(status in (200, 201, 401), "link: %d" % status)
         return status != 401
 
-    eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, False),
-       "the old key alone before the rotation")
-    rot.reload("auth: {api_key: %(mairie-new-key)s, previous_api_key: %(mairie-old-key)s}")
-    eq((taken("mairie-old-key"), taken("mairie-new-key")), (True, True),
-       "both keys during the rotation")
-    rot.reload("auth: {api_key: %(mairie-new-key)s}")
-    eq((taken("mairie-old-key"), taken("mairie-new-key")), (False, True),
-       "the new key alone after it")
-    rot.lg.stop()
+    rot.rotate(taken, "mairie-old-key", "mairie-new-key",
+               "auth: {api_key: %(mairie-new-key)s, previous_api_key: %(mairie-old-key)s}",
+               "auth: {api_key: %(mairie-new-key)s}")
 
 
 @test
@@ -338,16 +342,9 @@ def the_admin_token_rotates_in_two_reloads_without_refusing_either_token():
         check(status in (200, 401), "deliveries: %d" % status)
         return status == 200
 
-    eq((taken("admin-old-token"), taken("admin-new-token")), (True, False),
-       "the old token alone before the rotation")
-    rot.reload("admin_token: %(admin-new-token)s\n"
-               "  previous_admin_token: %(admin-old-token)s")
-    eq((taken("admin-old-token"), taken("admin-new-token")), (True, True),
-       "both tokens during the rotation")
-    rot.reload("admin_token: %(admin-new-token)s")
-    eq((taken("admin-old-token"), taken("admin-new-token")), (False, True),
-       "the new token alone after it")
-    rot.lg.stop()
+    rot.rotate(taken, "admin-old-token", "admin-new-token",
+               "admin_token: %(admin-new-token)s\n  previous_admin_token: %(admin-old-token)s",
+               "admin_token: %(admin-new-token)s")
 
 
 def teardown():

@@ -1324,7 +1324,7 @@ test_audit_shared_publish(void)
 	const char *stale[] = { "tile/0/001" };
 	struct store_blob t1[] = { { (unsigned char *)"abc", 3 },
 	    { (unsigned char *)"def", 3 } };
-	struct store_audit_publish pub = { p1, t1, 2, 0, 3, empty, r1, "n1\n" };
+	struct store_audit_publish pub = { p1, t1, 2, 0, 3, empty, r1, "n1\n", 0 };
 	struct store_audit_state s;
 	struct store_blob got;
 
@@ -1343,7 +1343,7 @@ test_audit_shared_publish(void)
 
 	/* b's tree also grew from the empty log: refused, nothing stored. */
 	pub = (struct store_audit_publish){ stale, t1, 1, 0, 5, empty, r2,
-	    "n2\n" };
+	    "n2\n", 0 };
 	CHECK_INT(store_audit_publish(b, &pub), STORE_CONFLICT);
 	CHECK_INT(store_audit_tile(a, "tile/0/001", &got), STORE_NOT_FOUND);
 	CHECK_INT(store_audit_state(a, &s), STORE_OK);
@@ -1354,7 +1354,7 @@ test_audit_shared_publish(void)
 
 	/* From the stored one it extends: the full tiles replace the
 	 * partial ones. */
-	pub = (struct store_audit_publish){ p2, t1, 2, 3, 256, r1, r2, "n3\n" };
+	pub = (struct store_audit_publish){ p2, t1, 2, 3, 256, r1, r2, "n3\n", 0 };
 	CHECK_INT(store_audit_publish(b, &pub), STORE_OK);
 	CHECK_INT(store_audit_tile(a, "tile/0/000.p/3", &got), STORE_NOT_FOUND);
 	CHECK_INT(store_audit_tile(a, "tile/entries/000.p/3", &got),
@@ -1362,6 +1362,66 @@ test_audit_shared_publish(void)
 	CHECK_INT(store_audit_tile(a, "tile/entries/000", &got), STORE_OK);
 	CHECK_STR((char *)got.data, "def");
 	free(got.data);
+out:
+	store_close(a);
+	store_close(b);
+}
+
+/* A checkpoint drops the entries that the full bundles of the one it
+ * extends hold: they are read from the bundles, and a read from a
+ * dropped index is told so instead of getting the entries after it. */
+static void
+test_audit_shared_drop(void)
+{
+	struct store *a = suite_open("shared_drop"), *b = suite_open("shared_drop");
+	struct store_audit_entry e[600];
+	char json[600][16];
+	unsigned char r0[STORE_ROOT_LEN], r1[STORE_ROOT_LEN],
+	    r2[STORE_ROOT_LEN];
+	struct store_audit_publish pub = { NULL, NULL, 0, 0, 300, r0, r1,
+	    "n1\n", 0 };
+	struct store_audit_state s;
+	struct store_blob *list = NULL;
+	uint64_t first;
+	size_t n = 0;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL || !store_audit_shared(a))
+		goto out;
+	for (int i = 0; i < 600; i++) {
+		snprintf(json[i], sizeof(json[i]), "{\"n\":%d}", i);
+		e[i] = (struct store_audit_entry){ json[i], strlen(json[i]),
+		    NULL, NULL, NULL, NULL };
+	}
+	CHECK_INT(store_audit_append(a, e, 600, &first), STORE_OK);
+	CHECK_INT(store_audit_state(a, &s), STORE_OK);
+	memcpy(r0, s.root, STORE_ROOT_LEN);
+	memset(r1, 1, sizeof(r1));
+	memset(r2, 2, sizeof(r2));
+	CHECK_INT(store_audit_publish(a, &pub), STORE_OK);
+	CHECK_INT(store_audit_entries(b, 0, 1, &list, &n), STORE_OK);
+	CHECK_INT(n, 1);
+	store_blobs_free(list, n);
+
+	/* Dropping past the checkpoint it extends is refused outright. */
+	pub = (struct store_audit_publish){ NULL, NULL, 0, 300, 600, r1, r2,
+	    "n2\n", 512 };
+	CHECK_INT(store_audit_publish(b, &pub), STORE_ERROR);
+	pub.drop_below = 256;
+	CHECK_INT(store_audit_publish(b, &pub), STORE_OK);
+	CHECK_INT(store_audit_entries(a, 0, 10, &list, &n), STORE_NOT_FOUND);
+	CHECK_INT(n, 0);
+	CHECK_INT(store_audit_entries(a, 255, 10, &list, &n), STORE_NOT_FOUND);
+	CHECK_INT(store_audit_entries(a, 256, 400, &list, &n), STORE_OK);
+	CHECK_INT(n, 344);
+	if (n == 344) {
+		CHECK_STR((char *)list[0].data, "{\"n\":256}");
+		CHECK_STR((char *)list[343].data, "{\"n\":599}");
+	}
+	store_blobs_free(list, n);
+	CHECK_INT(store_audit_entries(a, 600, 10, &list, &n), STORE_OK);
+	CHECK_INT(n, 0);
+	store_blobs_free(list, n);
 out:
 	store_close(a);
 	store_close(b);
@@ -1742,6 +1802,7 @@ main(int argc, char **argv)
 	SUITE_RUN(test_audit_heads);
 	SUITE_RUN(test_audit_shared_append);
 	SUITE_RUN_PG(test_audit_shared_publish);
+	SUITE_RUN_PG(test_audit_shared_drop);
 	SUITE_RUN_PG(test_audit_shared_lead);
 	SUITE_RUN(test_cache_sees_writes);
 	SUITE_RUN(test_link_local_ids);
