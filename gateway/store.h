@@ -371,7 +371,9 @@ void store_deliveries_free(struct store_delivery *list, size_t n);
 enum store_status store_delivery_recover(struct store *st);
 /* Takes up to `limit` due pending deliveries of `subscriber` whose
  * (subject, dataset) has none sending, oldest first, and marks them
- * sending. *list malloc'd; free with store_deliveries_free. */
+ * sending (SQLite holds that mark in memory, store_inflight.h: the rows
+ * stay pending in the file, so a crash leaves them due again).
+ * *list malloc'd; free with store_deliveries_free. */
 enum store_status store_delivery_take(struct store *st, const char *subscriber,
     int64_t now_ms, size_t limit, struct store_delivery **list, size_t *n);
 

@@ -644,17 +644,6 @@ store_push_results_fail(struct store_push_result *res, size_t n)
 	}
 }
 
-int
-store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
-    const struct store_delivery *d)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(taken[i].rec.subject, d->rec.subject) == 0 &&
-		    strcmp(taken[i].rec.dataset, d->rec.dataset) == 0)
-			return 1;
-	return 0;
-}
-
 void
 store_record_clear(struct store_record *rec)
 {

@@ -165,10 +165,4 @@ int store_pg_check(const char *url, char *err, size_t errlen);
  * the first responses read meanwhile freed (none of it was stored). */
 void store_push_results_fail(struct store_push_result *res, size_t n);
 
-/* Whether one of the n deliveries `taken` has d's (subject, dataset): a
- * subscriber's batch takes one delivery per chain, so that two versions of
- * one chain are never in flight at once. */
-int store_delivery_chain_taken(const struct store_delivery *taken, size_t n,
-    const struct store_delivery *d);
-
 #endif

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "store_inflight.h"
 #include "store_sql.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
@@ -382,7 +383,7 @@ enum sqlite_stmt {
 	Q_DELIVERY_UNSEND,
 	Q_DELIVERY_SUPERSEDE_OLDER,
 	Q_DELIVERY_DUE,
-	Q_DELIVERY_MARK,
+	Q_DELIVERY_ROW,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
 	Q_DELIVERY_LIST_DEAD,
@@ -552,10 +553,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
-	/* The row Q_DELIVERY_SUPERSEDE changes, if there is one. */
+	/* The rows Q_DELIVERY_SUPERSEDE changes: a chain's pending ones,
+	 * those in flight among them passed over (store_inflight.h). */
 	[Q_DELIVERY_PENDING] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
 	    "AND subject = ?2 AND dataset = ?3 AND state = 0 AND "
-	    DELIVERY_UNSENT("deliveries") " LIMIT 1",
+	    DELIVERY_UNSENT("deliveries"),
 	/* By seq, the rowid: an UPDATE that searched deliveries_chain would
 	 * change the state that index holds, so SQLite would first collect
 	 * the rows in a temporary B-tree, a pager opened per statement. */
@@ -580,17 +582,21 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
 	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
-	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
-	    "WHERE d.subscriber = ?1 AND d.state = 0 AND d.due_ms <= ?2 "
-	    "AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE "
-	    DELIVERY_SAME_CHAIN("s", "d") " AND s.state = 1 AND "
-	    DELIVERY_UNSENT("s") ") ORDER BY d.due_ms, d.seq LIMIT ?3",
-	[Q_DELIVERY_MARK] = "UPDATE deliveries SET state = 1, updated_ms = ?2 "
-	    "WHERE seq = ?1 AND state = 0",
+	/* deliveries_due alone, not the rows: those in flight, still
+	 * pending here (store_inflight.h), are passed over by seq. */
+	[Q_DELIVERY_DUE] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
+	    "AND state = 0 AND due_ms <= ?2 ORDER BY due_ms, seq",
+	[Q_DELIVERY_ROW] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.seq = ?1",
+	/* A push passes over a row in flight, but one read by a take
+	 * outside a batch may be superseded before the take holds it: its
+	 * outcome is stored all the same (a retry is superseded then, as
+	 * the newer version is live). */
 	[Q_DELIVERY_FINISH] = "UPDATE deliveries SET state = CASE WHEN ?2 = 0 "
 	    "AND " DELIVERY_NEWER_LIVE("deliveries") " THEN 4 ELSE ?2 END, "
 	    "attempts = ?3, due_ms = ?4, last_error = ?5, updated_ms = ?6, "
-	    "audit_index = ?7, audit_sha256 = ?8 WHERE seq = ?1 AND state = 1",
+	    "audit_index = ?7, audit_sha256 = ?8 WHERE seq = ?1 "
+	    "AND state IN (0, 4)",
 	/* Other states than dead have no index: they are read in order of
 	 * seq from `after` (the API lists only dead letters). */
 	[Q_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
@@ -661,6 +667,9 @@ struct sqlite_store {
 		sqlite3_int64 next, rows;   /* rowids in temp.access_sorted */
 	} run;
 	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
+	/* The deliveries taken and not finished, shared with the process's
+	 * other connections to the file; opened at the first use. */
+	struct store_inflight *inflight;
 };
 
 static const struct store_ops sqlite_ops;
@@ -787,17 +796,23 @@ sq_begin(struct sqlite_store *ss)
 	return rc;
 }
 
-/* COMMIT, or ROLLBACK unless ok; releases sq_writer. */
+/* COMMIT, or ROLLBACK unless ok; releases sq_writer. A batch's takes and
+ * outcomes held in memory settle before that, so that the next writer
+ * sees in flight exactly what the store says was taken. */
 static enum store_status
 sq_end(struct sqlite_store *ss, int ok)
 {
 	enum store_status rc = STORE_ERROR;
 
 	if (ok && (rc = sq_simple(ss, Q_COMMIT)) == STORE_OK) {
+		if (ss->batch && ss->inflight != NULL)
+			store_inflight_settle(ss->inflight, ss, 1);
 		pthread_mutex_unlock(&sq_writer);
 		return rc;
 	}
 	sq_rollback(ss);
+	if (ss->batch && ss->inflight != NULL)
+		store_inflight_settle(ss->inflight, ss, 0);
 	pthread_mutex_unlock(&sq_writer);
 	return rc;
 }
@@ -1422,6 +1437,7 @@ sq_close(struct store *st)
 		sqlite3_finalize(ss->stmts[i]);
 	sqlite3_close(ss->db);
 	sqlite3_close(ss->adb);
+	store_inflight_close(ss->inflight);
 	free(ss);
 }
 
@@ -2366,6 +2382,19 @@ sq_access_list(struct store *st, const char *subject, uint64_t before,
 
 /* ---- pushed records and the delivery outbox ------------------------ */
 
+/* The in-flight set of the connection's file; NULL when out of memory. */
+static struct store_inflight *
+sq_inflight(struct sqlite_store *ss)
+{
+	const char *path;
+
+	if (ss->inflight != NULL)
+		return ss->inflight;
+	if ((path = sqlite3_db_filename(ss->db, "main")) == NULL)
+		path = "";
+	return ss->inflight = store_inflight_open(path);
+}
+
 struct sq_accept {
 	const struct store_push *p;
 	struct store_push_result *res;
@@ -2420,34 +2449,45 @@ sq_push_key_put(struct sqlite_store *ss, const struct store_push *p,
 	return sq_exec(ss, s, "push key put");
 }
 
-/* Supersedes what the subscriber has pending in the record's chain: one
- * row at most, but each one found is superseded until none is left. */
+/* Supersedes what the subscriber has pending in the record's chain and
+ * not in flight (one row at most), a few rows read whole before any
+ * changes, until none is left. */
 static enum store_status
 sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
     const char *subscriber)
 {
+	struct store_inflight *f = sq_inflight(ss);
+	int64_t seqs[4];
+	size_t n;
 	sqlite3_stmt *s;
 	enum store_status rc;
-	int64_t seq;
+	int step = SQLITE_DONE;
 
-	for (;;) {
+	if (f == NULL)
+		return STORE_ERROR;
+	do {
 		if ((s = sq_stmt(ss, Q_DELIVERY_PENDING)) == NULL)
 			return STORE_ERROR;
 		sq_bind_text(s, 1, subscriber);
 		sq_bind_text(s, 2, p->subject);
 		sq_bind_text(s, 3, p->dataset);
-		rc = sq_row(ss, s, "delivery pending");
-		seq = rc == STORE_OK ? sqlite3_column_int64(s, 0) : 0;
+		n = 0;
+		while (n < sizeof(seqs) / sizeof(seqs[0]) &&
+		    (step = sqlite3_step(s)) == SQLITE_ROW)
+			if (!store_inflight_has(f, sqlite3_column_int64(s, 0)))
+				seqs[n++] = sqlite3_column_int64(s, 0);
+		rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK :
+		    sq_fail(ss, "delivery pending");
 		sqlite3_reset(s);
-		if (rc != STORE_OK)
-			return rc == STORE_NOT_FOUND ? STORE_OK : rc;
-		if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
-			return STORE_ERROR;
-		sqlite3_bind_int64(s, 1, seq);
-		sqlite3_bind_int64(s, 2, p->now_ms);
-		if ((rc = sq_exec(ss, s, "delivery supersede")) != STORE_OK)
-			return rc;
-	}
+		for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+			if ((s = sq_stmt(ss, Q_DELIVERY_SUPERSEDE)) == NULL)
+				return STORE_ERROR;
+			sqlite3_bind_int64(s, 1, seqs[i]);
+			sqlite3_bind_int64(s, 2, p->now_ms);
+			rc = sq_exec(ss, s, "delivery supersede");
+		}
+	} while (rc == STORE_OK && n == sizeof(seqs) / sizeof(seqs[0]));
+	return rc;
 }
 
 /* Queues the deliveries of p to its subscribers from `first` on, at most
@@ -2707,15 +2747,32 @@ sq_delivery_read(sqlite3_stmt *s, struct store_delivery *d)
 	return STORE_OK;
 }
 
+/* Room for one more in *items, of which count are used and *cap
+ * allocated: the array grows with the rows read, as a take asks for as
+ * many as its subscriber has room for, and mostly finds a few. -1 when
+ * out of memory (*items unchanged). */
+static int
+sq_deliveries_room(struct store_delivery **items, size_t count, size_t *cap)
+{
+	struct store_delivery *grown;
+	size_t more = *cap ? *cap * 2 : 8;
+
+	if (count < *cap)
+		return 0;
+	if ((grown = reallocarray(*items, more, sizeof(**items))) == NULL)
+		return -1;
+	*items = grown;
+	*cap = more;
+	return 0;
+}
+
 /* Collects up to `limit` rows of a bound DELIVERY_COLUMNS query (*list
- * NULL when there are none). The array grows with the rows read: a take
- * asks for as many as its subscriber has room for, and mostly finds a
- * few. */
+ * NULL when there are none). */
 static enum store_status
 sq_delivery_rows(struct sqlite_store *ss, sqlite3_stmt *s, size_t limit,
     struct store_delivery **list, size_t *n)
 {
-	struct store_delivery *items = NULL, *grown;
+	struct store_delivery *items = NULL;
 	enum store_status rc = STORE_OK;
 	size_t count = 0, cap = 0;
 	int step = SQLITE_DONE;
@@ -2723,14 +2780,9 @@ sq_delivery_rows(struct sqlite_store *ss, sqlite3_stmt *s, size_t limit,
 	*list = NULL;
 	*n = 0;
 	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((grown = reallocarray(items, cap, sizeof(*items)))
-			    == NULL) {
-				rc = STORE_ERROR;
-				break;
-			}
-			items = grown;
+		if (sq_deliveries_room(&items, count, &cap) != 0) {
+			rc = STORE_ERROR;
+			break;
 		}
 		if ((rc = sq_delivery_read(s, &items[count++])) != STORE_OK)
 			break;
@@ -2755,89 +2807,100 @@ sq_recover_rows(struct sqlite_store *ss, void *arg)
 	return rc == STORE_OK ? sq_simple(ss, Q_DELIVERY_SUPERSEDE_OLDER) : rc;
 }
 
+/* What was in flight is pending again; so are rows marked sending by a
+ * build from before store_inflight.c. */
 static enum store_status
 sq_delivery_recover(struct store *st)
 {
-	return sq_transaction(sq(st), sq_recover_rows, NULL);
+	struct sqlite_store *ss = sq(st);
+
+	if (sq_inflight(ss) != NULL)
+		store_inflight_clear(ss->inflight);
+	return sq_transaction(ss, sq_recover_rows, NULL);
 }
 
-struct sq_take {
-	const char *subscriber;
-	int64_t now_ms;
-	size_t limit;
-	struct store_delivery *items;   /* ndue rows read, the first n taken */
-	size_t ndue, n;
-};
-
-/* Marks the rows read sending. A row superseded since it was read is left
- * out: only this worker moves rows to sending, but pushes supersede. */
+/* Takes the row of a due seq, unless it or its chain is in flight:
+ * STORE_OK with *d filled, STORE_NOT_FOUND when it is passed over. */
 static enum store_status
-sq_take_rows(struct sqlite_store *ss, void *arg)
+sq_take_row(struct sqlite_store *ss, int64_t seq, struct store_delivery *d)
 {
-	struct sq_take *t = arg;
 	sqlite3_stmt *s;
 	enum store_status rc;
+	uint64_t chain;
+	int taken;
 
-	/* Taken rows move down in place; the rest are cleared as they go. */
-	for (size_t i = 0; i < t->ndue; i++) {
-		struct store_delivery d = t->items[i];
-
-		memset(&t->items[i], 0, sizeof(t->items[i]));
-		/* The query only sees chains with nothing sending yet, so
-		 * two of one chain in the batch would race. */
-		if (store_delivery_chain_taken(t->items, t->n, &d)) {
-			store_delivery_clear(&d);
-			continue;
-		}
-		if ((s = sq_stmt(ss, Q_DELIVERY_MARK)) == NULL) {
-			store_delivery_clear(&d);
-			return STORE_ERROR;
-		}
-		sqlite3_bind_int64(s, 1, d.seq);
-		sqlite3_bind_int64(s, 2, t->now_ms);
-		if ((rc = sq_exec(ss, s, "delivery mark")) != STORE_OK) {
-			store_delivery_clear(&d);
-			return rc;
-		}
-		if (sqlite3_changes(ss->db) == 0) {
-			store_delivery_clear(&d);
-			continue;
-		}
-		d.state = STORE_DELIVERY_SENDING;
-		t->items[t->n++] = d;
+	if (store_inflight_has(ss->inflight, seq))
+		return STORE_NOT_FOUND;
+	if ((s = sq_stmt(ss, Q_DELIVERY_ROW)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, seq);
+	if ((rc = sq_row(ss, s, "delivery row")) == STORE_OK)
+		rc = sq_delivery_read(s, d);
+	sqlite3_reset(s);
+	if (rc != STORE_OK)
+		return rc;
+	chain = store_inflight_chain(d->subscriber, d->rec.subject,
+	    d->rec.dataset);
+	taken = store_inflight_take(ss->inflight, ss, seq, chain, ss->batch);
+	if (taken <= 0) {
+		store_delivery_clear(d);
+		return taken == 0 ? STORE_NOT_FOUND : STORE_ERROR;
 	}
+	d->state = STORE_DELIVERY_SENDING;
 	return STORE_OK;
 }
 
-/* Reads the due rows without the write lock (the worker polls often, and
- * mostly finds nothing), then marks them in a write transaction. */
+/* Reads the due rows in order, passing over those in flight and those
+ * whose chain is: a chain has at most one row waiting besides the one in
+ * flight (a push supersedes the others), so this reads at most a row more
+ * than it takes per chain in flight. Nothing is written: the rows taken
+ * are in flight in memory (store_inflight.h), tentatively within a batch.
+ * Read outside a write transaction, a row may be superseded by a push
+ * right after: it is then in flight, and stored as such by its finish. */
 static enum store_status
 sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
     size_t limit, struct store_delivery **list, size_t *n)
 {
 	struct sqlite_store *ss = sq(st);
-	struct sq_take t = { .subscriber = subscriber, .now_ms = now_ms,
-	    .limit = limit };
-	enum store_status rc;
+	struct store_delivery *items = NULL;
+	enum store_status rc = STORE_OK;
+	size_t count = 0, cap = 0;
 	sqlite3_stmt *s;
+	int step = SQLITE_DONE;
 
 	*list = NULL;
 	*n = 0;
+	if (sq_inflight(ss) == NULL)
+		return STORE_ERROR;
 	if ((s = sq_stmt(ss, Q_DELIVERY_DUE)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, subscriber);
 	sqlite3_bind_int64(s, 2, now_ms);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
-	if ((rc = sq_delivery_rows(ss, s, limit, &t.items, &t.ndue)) != STORE_OK)
-		return rc;
-	if (t.ndue > 0)
-		rc = sq_transaction(ss, sq_take_rows, &t);
+	while (count < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sq_deliveries_room(&items, count, &cap) != 0) {
+			rc = STORE_ERROR;
+			break;
+		}
+		rc = sq_take_row(ss, sqlite3_column_int64(s, 0), &items[count]);
+		if (rc == STORE_NOT_FOUND) {
+			rc = STORE_OK;
+			continue;
+		}
+		if (rc != STORE_OK)
+			break;
+		count++;
+	}
+	if (rc == STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = sq_fail(ss, "delivery take");
+	sqlite3_reset(s);
 	if (rc != STORE_OK) {
-		store_deliveries_free(t.items, t.ndue);
+		for (size_t i = 0; i < count; i++)
+			store_inflight_remove(ss->inflight, ss, items[i].seq, 0);
+		store_deliveries_free(items, count);
 		return rc;
 	}
-	*list = t.items;
-	*n = t.n;
+	*list = items;
+	*n = count;
 	return STORE_OK;
 }
 
@@ -2879,9 +2942,15 @@ static enum store_status
 sq_delivery_finish(struct store *st, const struct store_delivery_outcome *o,
     size_t n, int64_t now_ms)
 {
+	struct sqlite_store *ss = sq(st);
 	struct sq_finish f = { .o = o, .n = n, .now_ms = now_ms };
+	enum store_status rc = sq_transaction(ss, sq_finish_rows, &f);
 
-	return sq_transaction(sq(st), sq_finish_rows, &f);
+	/* Out of flight once stored: at the batch's commit, within one. */
+	for (size_t i = 0; rc == STORE_OK && sq_inflight(ss) != NULL && i < n;
+	    i++)
+		store_inflight_remove(ss->inflight, ss, o[i].seq, ss->batch);
+	return rc;
 }
 
 static enum store_status

@@ -125,6 +125,13 @@ test_order_and_superseding(void)
 	push(st, SUBJ_A, "{\"v\":3}", NULL, &res);
 	CHECK_INT(take(st, "caf", &next), 0);   /* A's v2 is in flight */
 	free(next);
+	/* ... and not superseded: caf's only superseded row is v1. */
+	CHECK_INT(store_delivery_list(st, STORE_DELIVERY_SUPERSEDED, 0, 10, &next,
+	    &n), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(next[i].subscriber, "caf") == 0)
+			CHECK_STR(next[i].rec.record, "{\"v\":1}");
+	store_deliveries_free(next, n);
 	CHECK_INT(finish(st, &list[0], STORE_DELIVERY_DELIVERED), STORE_OK);
 	CHECK_INT(take(st, "caf", &next), 1);
 	CHECK_STR(next[0].rec.record, "{\"v\":3}");
