@@ -142,6 +142,34 @@ store_link_put(struct store *st, const char *service, const char *local_id,
 	    pivot_version, created));
 }
 
+/* A subject looked up with its view key, from a backend that reads
+ * what a fetch asks next in the same query (store_ops
+ * link_subject_facts): the subject's links and, when no objection names
+ * it, that none does are kept under gen too, for store_link_local_id and
+ * store_objection_match. One query on a store too large for the cache to
+ * hold its subjects, where each of the three missed its pages. */
+static enum store_status
+store_link_facts(struct store *st, struct store_cache *c, uint64_t gen,
+    const char *service, const char *local_id, char *subject,
+    unsigned char *view_key)
+{
+	const char *who = subject;
+	char key[STORE_CACHE_KEY_MAX], pairs[STORE_CACHE_VALUE_MAX];
+	size_t keylen, len;
+	enum store_status rc;
+	int objected;
+
+	rc = st->ops->link_subject_facts(st, service, local_id, subject,
+	    view_key, pairs, sizeof(pairs), &len, &objected);
+	if (rc != STORE_OK)
+		return rc;
+	if (len > 0 && (keylen = store_cache_key(key, 'A', &who, 1)) > 0)
+		store_cache_put(c, gen, key, keylen, STORE_OK, pairs, len);
+	if (!objected && (keylen = store_cache_key(key, 'N', &who, 1)) > 0)
+		store_cache_put(c, gen, key, keylen, STORE_NOT_FOUND, NULL, 0);
+	return rc;
+}
+
 enum store_status
 store_link_subject(struct store *st, const char *service, const char *local_id,
     char *subject, unsigned char *view_key)
@@ -167,7 +195,12 @@ store_link_subject(struct store *st, const char *service, const char *local_id,
 			memcpy(view_key, value + STORE_SUBJECT_LEN, STORE_VIEW_KEY_LEN);
 		return rc;
 	}
-	rc = st->ops->link_subject(st, service, local_id, subject, view_key);
+	if (keylen > 0 && view_key != NULL && st->ops->link_subject_facts)
+		rc = store_link_facts(st, c, gen, service, local_id, subject,
+		    view_key);
+	else
+		rc = st->ops->link_subject(st, service, local_id, subject,
+		    view_key);
 	if (keylen == 0)
 		return rc;
 	if (rc == STORE_OK) {
@@ -310,7 +343,7 @@ store_objection_match(struct store *st, const char *subject,
 {
 	const char *fields[] = { subject, dataset, purpose, consumer };
 	struct store_cache *c = store_cache_of(st);
-	char key[STORE_CACHE_KEY_MAX], none[1];
+	char key[STORE_CACHE_KEY_MAX], unobjected[STORE_CACHE_KEY_MAX], none[1];
 	size_t keylen = 0, len;
 	enum store_status rc;
 	uint64_t gen = store_cache_generation();
@@ -318,6 +351,10 @@ store_objection_match(struct store *st, const char *subject,
 	if (c != NULL)
 		keylen = store_cache_key(key, 'O', fields, 4);
 	if (keylen > 0 && store_cache_get(c, key, keylen, &rc, none, &len))
+		return rc;
+	/* No objection names the subject (store_link_facts): none matches. */
+	if (keylen > 0 && store_cache_get(c, unobjected, store_cache_key(
+	    unobjected, 'N', fields, 1), &rc, none, &len))
 		return rc;
 	rc = st->ops->objection_match(st, subject, dataset, purpose, consumer);
 	if (keylen > 0)

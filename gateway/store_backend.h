@@ -35,6 +35,15 @@ struct store_ops {
 	 * cached, and store_link_local_id asks per service. */
 	enum store_status (*link_local_ids)(struct store *st,
 	    const char *subject, char *pairs, size_t size, size_t *len);
+	/* store_link_subject with a view key, and in the same query what a
+	 * fetch asks next: the subject's links as link_local_ids gives them
+	 * (*len 0 when they do not fit in size: a subject found has one at
+	 * least) and whether any objection names it. NULL: the backend is
+	 * not cached, and each is asked on its own. */
+	enum store_status (*link_subject_facts)(struct store *st,
+	    const char *service, const char *local_id, char *subject,
+	    unsigned char *view_key, char *pairs, size_t size, size_t *len,
+	    int *objected);
 	enum store_status (*subject_linked)(struct store *st,
 	    const char *subject, int pivot_version);
 	enum store_status (*view_key_get)(struct store *st, const char *subject,

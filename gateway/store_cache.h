@@ -3,7 +3,9 @@
  *
  * A fetch asks the store who the caller's local id is, whether an
  * objection stands and what the provider calls the subject: three reads,
- * each a transaction of its own. Their answers only change when the links,
+ * each a transaction of its own, or one on SQLite, which answers the
+ * first with the subject's links and whether any objection names it
+ * (store_link_facts in store_backend.c). Their answers only change when the links,
  * the view keys or the objections do, and every such write goes through
  * store_backend.c, which calls store_cache_changed() once it returned. An
  * answer is kept with the generation read before it was asked for, and

@@ -329,6 +329,7 @@ enum sqlite_stmt {
 	Q_LINK_SUBJECT,
 	Q_LINK_LOCAL_ID,
 	Q_LINK_LOCAL_IDS,
+	Q_LINK_SUBJECT_FACTS,
 	Q_SUBJECT_LINKED,
 	Q_VIEW_KEY_GET,
 	Q_VIEW_KEY_PUT,
@@ -431,6 +432,14 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	/* Covered by links_by_subject, whose entries end with the key. */
 	[Q_LINK_LOCAL_IDS] = "SELECT service, local_id FROM links "
 	    "WHERE subject = ?1",
+	/* One row per link of the subject: the key by the links' primary
+	 * key, then the view key's, links_by_subject's and
+	 * objections_by_subject's (which covers the EXISTS). */
+	[Q_LINK_SUBJECT_FACTS] = "SELECT l.subject, v.key, EXISTS (SELECT 1 "
+	    "FROM objections o WHERE o.subject = l.subject), a.service, "
+	    "a.local_id FROM links l LEFT JOIN view_keys v ON v.subject = "
+	    "l.subject JOIN links a ON a.subject = l.subject "
+	    "WHERE l.service = ?1 AND l.local_id = ?2",
 	[Q_SUBJECT_LINKED] = "SELECT 1 FROM links "
 	    "WHERE subject = ?1 AND pivot_version = ?2 LIMIT 1",
 	[Q_VIEW_KEY_GET] = "SELECT key FROM view_keys WHERE subject = ?1",
@@ -1569,12 +1578,13 @@ sq_link_local_id(struct store *st, const char *service, const char *subject,
 	return rc;
 }
 
-/* Appends "service\0local_id\0" from the current row to pairs; -1 when
- * they do not fit in size. */
+/* Appends "service\0local_id\0" from the current row's columns first
+ * and first + 1 to pairs; -1 when they do not fit in size. */
 static int
-sq_link_pair(sqlite3_stmt *s, char *pairs, size_t size, size_t *len)
+sq_link_pair(sqlite3_stmt *s, int first, char *pairs, size_t size,
+    size_t *len)
 {
-	for (int col = 0; col < 2; col++) {
+	for (int col = first; col < first + 2; col++) {
 		/* The text first: its length is that of the text form. */
 		const unsigned char *text = sqlite3_column_text(s, col);
 		size_t n = (size_t)sqlite3_column_bytes(s, col) + 1;
@@ -1601,11 +1611,58 @@ sq_link_local_ids(struct store *st, const char *subject, char *pairs,
 		return STORE_ERROR;
 	sq_bind_text(s, 1, subject);
 	while (rc == STORE_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
-		if (sq_link_pair(s, pairs, size, len) != 0)
+		if (sq_link_pair(s, 0, pairs, size, len) != 0)
 			rc = STORE_CONFLICT;
 	if (rc == STORE_OK && step != SQLITE_DONE)
 		rc = sq_fail(ss, "link local ids");
 	sqlite3_reset(s);
+	return rc;
+}
+
+/* The first row's subject, view key (has_key: one was there) and
+ * objection flag. */
+static enum store_status
+sq_link_facts_first(sqlite3_stmt *s, char *subject, unsigned char *view_key,
+    int *has_key, int *objected)
+{
+	if (sq_copy_subject(sqlite3_column_text(s, 0), subject) != 0) {
+		log_error("store: sqlite: malformed subject in links");
+		return STORE_ERROR;
+	}
+	*has_key = sq_copy_view_key(s, 1, view_key) == 0;
+	*objected = sqlite3_column_int(s, 2) != 0;
+	return STORE_OK;
+}
+
+static enum store_status
+sq_link_subject_facts(struct store *st, const char *service,
+    const char *local_id, char *subject, unsigned char *view_key, char *pairs,
+    size_t size, size_t *len, int *objected)
+{
+	struct sqlite_store *ss = sq(st);
+	enum store_status rc = STORE_NOT_FOUND;
+	int step = SQLITE_DONE, has_key = 0, fit = 1;
+	sqlite3_stmt *s;
+
+	*len = 0;
+	if ((s = sq_stmt(ss, Q_LINK_SUBJECT_FACTS)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, service);
+	sq_bind_text(s, 2, local_id);
+	while (rc != STORE_ERROR && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (rc == STORE_NOT_FOUND)
+			rc = sq_link_facts_first(s, subject, view_key, &has_key,
+			    objected);
+		if (fit && sq_link_pair(s, 3, pairs, size, len) != 0)
+			fit = 0;
+	}
+	if (rc != STORE_ERROR && step != SQLITE_DONE)
+		rc = sq_fail(ss, "link subject facts");
+	sqlite3_reset(s);
+	if (!fit)
+		*len = 0;
+	if (rc == STORE_OK && !has_key)
+		rc = sq_view_key_get(st, subject, view_key);
 	return rc;
 }
 
@@ -3605,6 +3662,7 @@ static const struct store_ops sqlite_ops = {
 	.view_key_erase = sq_view_key_erase,
 	.link_local_id = sq_link_local_id,
 	.link_local_ids = sq_link_local_ids,
+	.link_subject_facts = sq_link_subject_facts,
 	.subject_linked = sq_subject_linked,
 	.consent_insert = sq_consent_insert,
 	.consent_get = sq_consent_get,

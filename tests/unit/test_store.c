@@ -1539,6 +1539,15 @@ test_cache_sees_writes(void)
 	CHECK(local_id == NULL);
 	CHECK_INT(store_link_delete(b, "caf", "C1", 1000, subject), STORE_OK);
 	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_NOT_FOUND);
+
+	/* A subject some objection names, looked up afresh: the objections
+	 * that do not match it still do not, the one that does still does. */
+	CHECK_INT(store_link_put(b, "caf", "C1", SUBJ_A, 2, &created), STORE_OK);
+	CHECK_INT(store_link_subject(a, "caf", "C1", subject, vk), STORE_OK);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "household",
+	    "benefit-eligibility", "caf"), STORE_NOT_FOUND);
+	CHECK_INT(store_objection_match(a, SUBJ_A, "address",
+	    "benefit-eligibility", "caf"), STORE_OK);
 out:
 	store_close(a);
 	store_close(b);
@@ -1554,7 +1563,8 @@ test_link_local_ids(void)
 	    "caf", "mairie", "impots" };
 	static const char *const ids[] = { "C1", "M1", NULL, "C1", "M1", NULL };
 	struct store *st = suite_open("local_ids");
-	char service[32], id[96], *local_id;
+	unsigned char vk[STORE_VIEW_KEY_LEN];
+	char service[32], id[96], subject[STORE_SUBJECT_LEN], *local_id;
 	int created;
 
 	CHECK(st != NULL);
@@ -1576,6 +1586,11 @@ test_link_local_ids(void)
 		CHECK_INT(store_link_put(st, service, id, SUBJ_A, 2, &created),
 		    STORE_OK);
 	}
+	/* Looked up from one of them first, with the view key a fetch asks
+	 * for: the links too many to keep are still each answered. */
+	snprintf(id, sizeof(id), "%02d-%070d", 0, 0);
+	CHECK_INT(store_link_subject(st, "service-00", id, subject, vk), STORE_OK);
+	CHECK_STR(subject, SUBJ_A);
 	for (int i = 11; i >= 0; i--) {
 		snprintf(service, sizeof(service), "service-%02d", i);
 		snprintf(id, sizeof(id), "%02d-%070d", i, 0);
