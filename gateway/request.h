@@ -6,7 +6,7 @@
  * parses the body, then calls the route's handler (api_*.c). A handler finishes the
  * request with exactly one request_reply_*() call, possibly later from a
  * callback on the same loop (after a provider call or an audit append).
- * The reply frees the request. */
+ * The reply frees the request, with what request_alloc gave its handler. */
 #ifndef TELLONCE_REQUEST_H
 #define TELLONCE_REQUEST_H
 
