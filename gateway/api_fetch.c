@@ -20,6 +20,8 @@
 #include "metrics.h"
 #include "snapshot.h"
 
+/* request_alloc'd: r's reply frees it; fetch_clear frees what it owns,
+ * before that reply. */
 struct fetch {
 	struct request *r;
 	const struct config_dataset *ds;
@@ -37,10 +39,10 @@ struct fetch {
 	char detail[256];
 };
 
-/* Takes void * so that request_audit_owned can free a fetch whose entry the
- * audit log refused. */
+/* Takes void * so that request_audit_owned can clear a fetch whose entry
+ * the audit log refused. */
 static void
-fetch_free(void *arg)
+fetch_clear(void *arg)
 {
 	struct fetch *f = arg;
 
@@ -48,7 +50,8 @@ fetch_free(void *arg)
 	free(f->provider_local_id);
 	json_decref(f->record);
 	free(f->payload);
-	free(f);
+	f->provider_local_id = f->payload = NULL;
+	f->record = NULL;
 }
 
 /* Writes the reply into buf (cap bytes): {"provider", "dataset", "record",
@@ -94,8 +97,9 @@ fetch_reply_text(const struct fetch *f, uint64_t index, char *buf, size_t cap)
 	return len;
 }
 
+/* Replies with f's record, clearing f first. */
 static void
-fetch_reply(struct request *r, const struct fetch *f, uint64_t index)
+fetch_reply(struct request *r, struct fetch *f, uint64_t index)
 {
 	char stack[2048], *text = stack;
 	size_t len = fetch_reply_text(f, index, stack, sizeof(stack));
@@ -104,6 +108,7 @@ fetch_reply(struct request *r, const struct fetch *f, uint64_t index)
 	if (len >= sizeof(stack) && ((text = malloc(len + 1)) == NULL ||
 	    fetch_reply_text(f, index, text, len + 1) != len))
 		len = 0;
+	fetch_clear(f);
 	if (len == 0)
 		request_reply_problem(r, 500, NULL, "response could not be encoded");
 	else
@@ -117,11 +122,13 @@ fetch_audited(struct request *r, uint64_t index, void *arg)
 {
 	struct fetch *f = arg;
 
-	if (f->status == 200)
+	if (f->status == 200) {
 		fetch_reply(r, f, index);
-	else
-		request_reply_problem(r, f->status, f->reason, "%s", f->detail);
-	fetch_free(f);
+		return;
+	}
+	/* The detail is f's own bytes, still there until the reply. */
+	fetch_clear(f);
+	request_reply_problem(r, f->status, f->reason, "%s", f->detail);
 }
 
 /* Writes the audit entry for the outcome in f and replies once durable. */
@@ -134,7 +141,7 @@ fetch_finish(struct fetch *f, int status, const char *reason,
     const char *detail_fmt, ...)
 {
 	const struct config_policy *p = f->d.policy;
-	const char **names = NULL;
+	const char **names = NULL, **asked = NULL;
 	size_t n = 0;
 	va_list ap;
 
@@ -145,12 +152,14 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	va_end(ap);
 	/* Allowed: the attributes granted; denied: the ones asked for. */
 	if (f->d.reason == POLICY_ALLOW && f->d.nattributes > 0) {
-		names = calloc(f->d.nattributes, sizeof(*names));
+		names = f->d.nattributes <= SIZE_MAX / sizeof(*names) ?
+		    request_alloc(f->r, f->d.nattributes * sizeof(*names)) : NULL;
 		for (size_t i = 0; names != NULL && i < f->d.nattributes; i++)
 			names[n++] = f->d.attributes[i]->name;
 	} else if (f->d.reason != POLICY_ALLOW) {
 		jsonutil_string_array(json_object_get(f->r->body, "attributes"),
-		    &names, &n);
+		    &asked, &n);
+		names = asked;
 	}
 	struct audit_entry e = policy_audit_entry(AUDIT_FETCH, &f->d);
 
@@ -166,8 +175,8 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	/* The reply's: an allowed fetch can still fail at the provider. */
 	e.reason = reason;
 	e.payload = f->payload;
-	request_audit_owned(f->r, &e, fetch_audited, f, fetch_free);
-	free(names);
+	request_audit_owned(f->r, &e, fetch_audited, f, fetch_clear);
+	free(asked);
 }
 
 /* Keeps only the attributes the decision grants. */
@@ -232,10 +241,8 @@ fetch_answered(struct fetch *f, const struct connector_result *res)
 	json_decref(mapped);
 	/* The entry commits to exactly what the consumer receives. */
 	if ((f->payload = jcs_dump(f->record)) == NULL) {
-		struct request *r = f->r;
-
-		fetch_free(f);
-		request_reply_problem(r, 503, NULL, "out of memory");
+		fetch_clear(f);
+		request_reply_problem(f->r, 503, NULL, "out of memory");
 		return;
 	}
 	fetch_finish(f, 200, NULL, "ok");
@@ -313,7 +320,7 @@ api_fetch_post(struct request *r)
 	struct policy_query q;
 	const char **attrs = NULL;
 	const char *local_id;
-	struct fetch *f = calloc(1, sizeof(*f));
+	struct fetch *f = request_alloc(r, sizeof(*f));
 	enum store_status st;
 
 	memset(&q, 0, sizeof(q));
@@ -324,7 +331,6 @@ api_fetch_post(struct request *r)
 	f->r = r;
 	if (fetch_parse(r, f, &q, &attrs, &local_id) != 0) {
 		free(attrs);
-		fetch_free(f);
 		return;
 	}
 	st = store_link_subject(r->store, r->caller->id, local_id, f->subject,
@@ -338,7 +344,7 @@ api_fetch_post(struct request *r)
 			    "this subject is not linked to your service");
 			return;
 		}
-		fetch_free(f);
+		fetch_clear(f);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
@@ -346,7 +352,7 @@ api_fetch_post(struct request *r)
 	free(attrs);
 	metrics_decision(f->d.reason);
 	if (f->d.reason == POLICY_STORE_ERROR) {
-		fetch_free(f);
+		fetch_clear(f);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}
@@ -365,7 +371,7 @@ api_fetch_post(struct request *r)
 		return;
 	}
 	if (st != STORE_OK) {
-		fetch_free(f);
+		fetch_clear(f);
 		request_reply_problem(r, 503, NULL, "the store is unavailable");
 		return;
 	}

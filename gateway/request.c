@@ -61,16 +61,48 @@ request_status_title(int status)
 	}
 }
 
+/* A block of request_alloc's that did not fit the arena. */
+struct request_spill {
+	struct request_spill *next;
+	max_align_t data[];
+};
+
 static void
 request_free(struct request *r)
 {
+	struct request_spill *s;
+
 	evhttp_clear_headers(&r->query);
 	json_decref(r->body);
 	free(r->param);
 	snapshot_release(r->snap);
 	TAILQ_REMOVE(&r->worker->requests, r, link);
 	r->worker->inflight--;
+	while ((s = r->spill) != NULL) {
+		r->spill = s->next;
+		free(s);
+	}
 	free(r);
+}
+
+void *
+request_alloc(struct request *r, size_t n)
+{
+	size_t aligned = (n + sizeof(max_align_t) - 1) &
+	    ~(sizeof(max_align_t) - 1);
+	struct request_spill *s;
+	void *p;
+
+	if (aligned >= n && aligned <= sizeof(r->arena) - r->arena_used) {
+		p = (unsigned char *)r->arena + r->arena_used;
+		r->arena_used += aligned;
+		return memset(p, 0, n);
+	}
+	if (n > SIZE_MAX - sizeof(*s) || (s = calloc(1, sizeof(*s) + n)) == NULL)
+		return NULL;
+	s->next = r->spill;
+	r->spill = s;
+	return s->data;
 }
 
 static const char *
@@ -316,14 +348,15 @@ request_audit_done(int status, uint64_t index, void *arg)
 	void (*release)(void *) = ctx->release;
 	struct log_context prev;
 
-	free(ctx);
 	request_log_enter(r, &prev);
 	if (status != 0) {
 		log_ratelimited(LOG_LEVEL_ERROR, "request %s trace %s: audit "
 		    "append failed; reply withheld", r->id, r->trace.trace_id);
-		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
+		/* Released first: then_arg may live in r's arena, which the
+		 * reply frees. */
 		if (release != NULL)
 			release(then_arg);
+		request_reply_problem(r, 503, NULL, "the audit log is unavailable");
 	} else {
 		then(r, index, then_arg);
 	}
@@ -341,13 +374,13 @@ void
 request_audit_owned(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg, void (*release)(void *))
 {
-	struct request_audit_ctx *ctx = malloc(sizeof(*ctx));
+	struct request_audit_ctx *ctx = request_alloc(r, sizeof(*ctx));
 	struct audit_entry entry = *e;
 
 	if (ctx == NULL) {
-		request_reply_problem(r, 503, NULL, "out of memory");
 		if (release != NULL)
 			release(arg);
+		request_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
 	ctx->r = r;
@@ -676,10 +709,12 @@ static struct request *
 request_new(struct request_worker *w, struct snapshot *snap,
     struct evhttp_request *req)
 {
-	struct request *r = calloc(1, sizeof(*r));
+	/* The arena is zeroed as request_alloc hands it out. */
+	struct request *r = malloc(sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
+	memset(r, 0, offsetof(struct request, arena));
 	r->req = req;
 	r->worker = w;
 	r->gw = w->gw;

@@ -6,7 +6,7 @@
  * parses the body, then calls the route's handler (api_*.c). A handler finishes the
  * request with exactly one request_reply_*() call, possibly later from a
  * callback on the same loop (after a provider call or an audit append).
- * The reply frees the request. */
+ * The reply frees the request, with what request_alloc gave its handler. */
 #ifndef TELLONCE_REQUEST_H
 #define TELLONCE_REQUEST_H
 
@@ -29,10 +29,15 @@ struct conn_table;
 struct event_base;
 struct gateway;
 struct ratelimit;
+struct request_spill;
 struct snapshot;
 struct store;
 
 #define REQUEST_ID_LEN 37
+/* request_alloc's bytes inside the request: a fetch's own objects (its
+ * state, its audit hand-off, the names it audits) fit, so that the
+ * request, with them, is one allocation of a size glibc keeps per thread. */
+#define REQUEST_ARENA 640
 
 struct request;
 
@@ -88,6 +93,9 @@ struct request {
 	json_t *body;                /* parsed JSON body (POST), else NULL */
 	TAILQ_ENTRY(request) link;   /* in worker->requests */
 	int held;                    /* a reply now must not free r */
+	struct request_spill *spill; /* request_alloc's blocks past the arena */
+	size_t arena_used;
+	max_align_t arena[REQUEST_ARENA / sizeof(max_align_t)];
 };
 
 /* Handles req on worker w with the config of snap (held for the request
@@ -108,6 +116,10 @@ void request_worker_abandon(struct request_worker *w);
  * request.c, such as a provider's answer. The context is a copy: the
  * reply may free r in between. */
 void request_log_enter(struct request *r, struct log_context *prev);
+
+/* n zeroed bytes that live as long as r: its reply frees them with r, and
+ * nothing else may. NULL when out of memory. */
+void *request_alloc(struct request *r, size_t n);
 
 /* The query parameter, or NULL. */
 const char *request_query(struct request *r, const char *name);
@@ -140,8 +152,8 @@ typedef void (*request_audited_fn)(struct request *r, uint64_t index, void *arg)
 void request_audit(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg);
 /* request_audit for an arg that owns memory: when then will not run (the
- * 503 above), release(arg) runs instead, so the handler's context is
- * freed either way. */
+ * 503 above), release(arg) runs instead, before that reply (arg may be
+ * request_alloc'd), so the handler's context is freed either way. */
 void request_audit_owned(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg, void (*release)(void *));
 

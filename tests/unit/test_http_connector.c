@@ -648,6 +648,82 @@ test_connection_reused(void)
 	json_decref(seen);
 }
 
+/* A service that answers one call per connection with a kept-alive reply
+ * and then closes it (an idle timeout at its shortest), in a child; its
+ * listening port in *port. Returns the child's pid, or -1. */
+static pid_t
+closing_service(int *port)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 26\r\n\r\n"
+	    "{\"adresse\":{\"cp\":\"29000\"}}";
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd == -1 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(lfd, 8) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	*port = ntohs(sa.sin_port);
+	if ((pid = fork()) != 0) {
+		close(lfd);
+		return pid;
+	}
+	for (;;) {
+		char req[4096];
+		int c = accept(lfd, NULL, NULL);
+
+		if (c == -1)
+			_exit(1);
+		if (read(c, req, sizeof(req)) > 0 &&
+		    write(c, reply, sizeof(reply) - 1) != (ssize_t)sizeof(reply) - 1)
+			_exit(1);
+		usleep(50000);
+		close(c);
+	}
+}
+
+/* A kept connection the service closes while it is idle: the loop is not
+ * woken for it again and again (its socket stays watched between calls),
+ * and the next call opens another connection, whose descriptor may well
+ * have the closed one's number. */
+static void
+test_kept_connection_closed_by_the_service(void)
+{
+	struct fixture f;
+	struct outcome o;
+	char url[64];
+	int port = 0;
+	pid_t pid = closing_service(&port);
+
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	fixture_open(&f, url, 2000);
+	for (int i = 0; i < 3; i++) {
+		int turns = 0;
+
+		fetch(&f, "c-1", &o);
+		run(&f, &o, 5000);
+		CHECK_INT(o.status, CONNECTOR_OK);
+		CHECK(o.body != NULL && strstr(o.body, "29000") != NULL);
+		free(o.body);
+		/* The service closes the connection 50 ms after its reply;
+		 * the fixture's tick wakes the loop every 50 ms. */
+		for (int64_t end = clock_mono_ms() + 300; clock_mono_ms() < end;
+		    turns++)
+			event_base_loop(f.base, EVLOOP_ONCE);
+		CHECK(turns < 50);
+	}
+	fixture_close(&f);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 /* One hanging call does not hold up another on the same loop. */
 static void
 test_two_in_flight(void)
@@ -1047,6 +1123,7 @@ main(void)
 	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
 	UNIT_RUN(test_connection_reused);
+	UNIT_RUN(test_kept_connection_closed_by_the_service);
 	UNIT_RUN(test_two_in_flight);
 	UNIT_RUN(test_connections_capped);
 	UNIT_RUN(test_destroy_in_flight);
