@@ -3280,9 +3280,14 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	enum store_status rc;
 	sqlite3_stmt *s;
 
-	if (sqlite3_exec(ss->adb, "CREATE TEMP TABLE IF NOT EXISTS "
-	    "access_sorted (subject TEXT, audit_index INTEGER)", NULL, NULL,
-	    NULL) != SQLITE_OK)
+	/* No rollback journal for the temporary file: with secure_delete
+	 * the clear of a run's 32k rows journals some 3 MiB, and SQLite
+	 * fails a temporary journal past the statement journal's spill
+	 * size (SQLITE_STMTJRNL_MAX) with SQLITE_FULL: every run after a
+	 * connection's first failed so. Nothing else is written there. */
+	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
+	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted (subject TEXT, "
+	    "audit_index INTEGER)", NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail_on(ss->adb, "access sort");
 	if ((rc = sq_simple(ss, Q_ACCESS_SORT_CLEAR)) != STORE_OK ||
 	    (s = sq_stmt(ss, Q_ACCESS_SORT_FILL)) == NULL)

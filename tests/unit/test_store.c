@@ -644,6 +644,27 @@ test_access_runs(void)
 	store_close(st);
 }
 
+/* One connection moves run after run: the second (whose sort first
+ * clears the first's 32k rows from its temporary table) as the first. */
+static void
+test_access_runs_one_connection(void)
+{
+	struct store *st = suite_open("again");
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, 3 * 32768 + 1), STORE_OK);
+	for (int i = 0; i < 3; i++)
+		CHECK(store_checkpoint(st) != STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar("again.db.access",
+	    "SELECT count(*) FROM access_runs"), 3 * 32768);
+	CHECK_INT(suite_lite_file_scalar("again.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 3);
+	CHECK_INT(runs_listed(st, SUBJ_A), 3 * 32768 / 4);
+	store_close(st);
+}
+
 /* A move of rows into a run that fails midway (here its first chunk's
  * delete of the rows moved, refused by a trigger) leaves every row where
  * it was and no run, as a crash would: one transaction per chunk. The rows of an older store's
@@ -1752,6 +1773,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_access_own_file);
 	SUITE_RUN_SQLITE(test_access_locks_apart);
 	SUITE_RUN(test_access_runs);
+	SUITE_RUN_SQLITE(test_access_runs_one_connection);
 	SUITE_RUN_SQLITE(test_access_run_rollback);
 	SUITE_RUN_SQLITE(test_access_file_before_runs);
 	SUITE_RUN_SQLITE(test_access_run_crash);
