@@ -60,6 +60,31 @@
 #define SQLITE_ACCESS_CHUNK_ROWS 2048
 /* The pause between two chunks, for the batches that waited. */
 #define SQLITE_ACCESS_CHUNK_PAUSE_US 1000
+/* A run's level is in the high bits of its id: a run moved from
+ * access_recent is of level 0, and SQLITE_ACCESS_MERGE_RUNS runs of
+ * one level merge into one of the next (sq_access_merge). So a level
+ * holds fewer than 8 runs once its merges are done, and a run of level n
+ * holds some 8^n x 32,768 entries' rows: a subject's lookups read at most
+ * 7 x (1 + log8(entries / 32768)) runs, rounded down, and one more while
+ * a merge is under way: 21 at 10M entries, 28 at 100M, where they read
+ * one run per 32,768 entries (305 and 3,052). A store restarted midway
+ * through a merge leaves its new run short, a run like any other. */
+#define SQLITE_ACCESS_LEVEL_SHIFT 40
+#define SQLITE_ACCESS_MERGE_RUNS 8   /* Q_ACCESS_MERGE_BOUND's arms */
+/* The rows of a merge moved in one transaction. A merge chunk writes its
+ * rows in two key ranges (the new run's end, the old runs' starts), so a
+ * smaller one holds the sequencer's batches up for less at the same cost
+ * per row; a run's move deletes its chunk's rows all over access_recent,
+ * which smaller chunks would rewrite more often. With 2,048, an index
+ * batch's p99 wait was 4.5-5.7 ms while runs moved and merged, with 512
+ * 3.0-3.1 (the move's chunks alone: 1.0-3.4 ms). */
+#define SQLITE_ACCESS_MERGE_CHUNK_ROWS 512
+/* The chunks of a merge one checkpoint makes, a pause between two: the
+ * rest waits for the next, so that a merge of millions of rows holds up
+ * neither the store's own checkpoints nor the start, which waits for the
+ * first one. 64 chunks every STORE_CHECKPOINTER_MS move 320k rows/s,
+ * where 20k entries/s merged on every level need some 80k. */
+#define SQLITE_ACCESS_MERGE_CHUNKS 64
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
  * few of a chain its queries look for, not its delivered history (and
@@ -346,6 +371,14 @@ enum sqlite_stmt {
 	Q_ACCESS_RUN_NEW,
 	Q_ACCESS_RUN_FILL,
 	Q_ACCESS_RUN_DROP,
+	Q_ACCESS_MERGE_DUE,
+	Q_ACCESS_MERGE_RUNS,
+	Q_ACCESS_MERGE_BOUND,
+	Q_ACCESS_MERGE_FILL,
+	Q_ACCESS_MERGE_DROP,
+	Q_ACCESS_MERGE_FILL_REST,
+	Q_ACCESS_MERGE_DROP_REST,
+	Q_ACCESS_MERGE_FORGET,
 	Q_ACCESS_ERASE_NOTE,
 	Q_ACCESS_ERASE_DONE,
 	Q_ACCESS_ERASE_PENDING,
@@ -408,6 +441,16 @@ enum sqlite_stmt {
 };
 
 
+/* The runs a merge takes, ?2 to ?3, for its chunks' statements. */
+#define SQLITE_ACCESS_MERGED "run IN (SELECT run FROM access_run_ids " \
+	"WHERE run BETWEEN ?2 AND ?3)"
+#define SQLITE_ACCESS_MERGE_ARM(n) "SELECT subject, audit_index " \
+	"FROM access_runs WHERE run = ?" n
+#define SQLITE_ACCESS_MERGE_FILL "INSERT OR IGNORE INTO access_runs (run, " \
+	"subject, audit_index, mandate, mediator, helper) SELECT ?1, " \
+	"subject, audit_index, mandate, mediator, helper FROM access_runs " \
+	"WHERE " SQLITE_ACCESS_MERGED
+
 static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
@@ -467,7 +510,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_SORT_FILL] = "INSERT INTO temp.access_sorted (subject, "
 	    "audit_index) SELECT subject, audit_index FROM access_recent "
 	    "WHERE audit_index <= ?1 ORDER BY subject, audit_index",
-	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids DEFAULT VALUES",
+	/* The next run of the level whose ids are [?1, ?2) (sq_access_level). */
+	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids (run) SELECT "
+	    "coalesce(max(run), ?1) + 1 FROM access_run_ids "
+	    "WHERE run >= ?1 AND run < ?2",
 	/* A chunk of run ?1, the sorted rows ?2 to ?3 still there (an
 	 * erasure may have taken some), in order of the run's key: each
 	 * chunk's keys follow the last one's, so the run's rows go in one
@@ -481,6 +527,40 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_RUN_DROP] = "DELETE FROM access_recent WHERE "
 	    "(audit_index, subject) IN (SELECT audit_index, subject FROM "
 	    "temp.access_sorted WHERE rowid BETWEEN ?2 AND ?3)",
+	/* The lowest level holding ?1 runs or more, ?2 the first id of
+	 * level 1. */
+	[Q_ACCESS_MERGE_DUE] = "SELECT run / ?2 FROM access_run_ids "
+	    "GROUP BY 1 HAVING count(*) >= ?1 ORDER BY 1 LIMIT 1",
+	/* The level's ?3 oldest runs, [?1, ?2) its ids: every run of the
+	 * level between the first and the last is one of them. */
+	[Q_ACCESS_MERGE_RUNS] = "SELECT run FROM access_run_ids "
+	    "WHERE run >= ?1 AND run < ?2 ORDER BY run LIMIT ?3",
+	/* The key ?9 rows on in runs ?1 to ?8 together, their rows read in
+	 * order of the key from each run and merged (SQLite merges a
+	 * compound's arms for its ORDER BY): the next chunk goes up to it. */
+	[Q_ACCESS_MERGE_BOUND] = SQLITE_ACCESS_MERGE_ARM("1") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("2") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("3") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("4") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("5") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("6") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("7") " UNION ALL "
+	    SQLITE_ACCESS_MERGE_ARM("8") " ORDER BY 1, 2 LIMIT 1 OFFSET ?9",
+	/* A chunk of a merge: the rows of runs ?2 to ?3 up to key (?4, ?5)
+	 * go into run ?1 and leave theirs, one descent per run (the IN);
+	 * the rest of them, in the last chunk, with the runs' ids. A row in
+	 * two runs (a batch retried) goes in once. */
+	[Q_ACCESS_MERGE_FILL] = SQLITE_ACCESS_MERGE_FILL
+	    " AND (subject, audit_index) <= (?4, ?5) ORDER BY subject, "
+	    "audit_index",
+	[Q_ACCESS_MERGE_DROP] = "DELETE FROM access_runs WHERE "
+	    SQLITE_ACCESS_MERGED " AND (subject, audit_index) <= (?4, ?5)",
+	[Q_ACCESS_MERGE_FILL_REST] = SQLITE_ACCESS_MERGE_FILL
+	    " ORDER BY subject, audit_index",
+	[Q_ACCESS_MERGE_DROP_REST] = "DELETE FROM access_runs WHERE "
+	    SQLITE_ACCESS_MERGED,
+	[Q_ACCESS_MERGE_FORGET] = "DELETE FROM access_run_ids "
+	    "WHERE run BETWEEN ?2 AND ?3",
 	[Q_ACCESS_ERASE_NOTE] = "INSERT OR IGNORE INTO access_erasures "
 	    "(subject) VALUES (?1)",
 	[Q_ACCESS_ERASE_DONE] = "DELETE FROM access_erasures WHERE subject = ?1",
@@ -657,6 +737,10 @@ static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_DELETE_RECENT] = 1, [Q_ACCESS_RUN_BOUND] = 1,
 	[Q_ACCESS_SORT_CLEAR] = 1, [Q_ACCESS_SORT_FILL] = 1,
 	[Q_ACCESS_RUN_NEW] = 1, [Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_DROP] = 1,
+	[Q_ACCESS_MERGE_DUE] = 1, [Q_ACCESS_MERGE_RUNS] = 1,
+	[Q_ACCESS_MERGE_BOUND] = 1, [Q_ACCESS_MERGE_FILL] = 1,
+	[Q_ACCESS_MERGE_DROP] = 1, [Q_ACCESS_MERGE_FILL_REST] = 1,
+	[Q_ACCESS_MERGE_DROP_REST] = 1, [Q_ACCESS_MERGE_FORGET] = 1,
 	[Q_ACCESS_SYNC_FULL] = 1,
 	[Q_ACCESS_SYNC_NORMAL] = 1, [Q_ACCESS_PUT] = 1, [Q_ACCESS_MANDATE] = 1,
 	[Q_ACCESS_LIST] = 1,
@@ -675,6 +759,13 @@ struct sqlite_store {
 		sqlite3_int64 id;
 		sqlite3_int64 next, rows;   /* rowids in temp.access_sorted */
 	} run;
+	/* The merge this connection's checkpoints are making, a few chunks
+	 * each (sq_access_merge): runs of level into run into (0 until its
+	 * first chunk commits). */
+	struct sq_access_merge {
+		int open, level;
+		sqlite3_int64 runs[SQLITE_ACCESS_MERGE_RUNS], into;
+	} merge;
 	sqlite3_stmt *stmts[Q_COUNT];   /* prepared on first use */
 	/* The deliveries taken and not finished, shared with the process's
 	 * other connections to the file; opened at the first use. */
@@ -1297,7 +1388,8 @@ sq_open_file(const char *path, int flags, sqlite3 **db, char *err,
  * is a page read, a WAL frame and a checkpoint copy each (22 us of CPU
  * per fetch); a checkpoint moves them, SQLITE_ACCESS_RUN_ROWS at a time,
  * into a run of access_runs, sorted by subject and written one leaf
- * after another (sq_access_settle); access_base keeps the rows of the
+ * after another (sq_access_settle), and runs merge into fewer, bigger
+ * ones (sq_access_merge); access_base keeps the rows of the
  * stores before runs, which gain none. Only the
  * audit sequencer's connection writes it (and an erasure), and its
  * commits touch neither the store's WAL nor the page caches of the
@@ -3365,6 +3457,30 @@ sq_access_run_bound(struct sqlite_store *ss, sqlite3_int64 *bound)
 	return rc;
 }
 
+/* The first id of level's runs: each level's ids are a range. */
+static sqlite3_int64
+sq_access_level(int level)
+{
+	return (sqlite3_int64)level << SQLITE_ACCESS_LEVEL_SHIFT;
+}
+
+/* A new run of level, its id in *id, in the transaction that puts its
+ * first rows. */
+static enum store_status
+sq_access_run_new(struct sqlite_store *ss, int level, sqlite3_int64 *id)
+{
+	sqlite3_stmt *s = sq_stmt(ss, Q_ACCESS_RUN_NEW);
+	enum store_status rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, sq_access_level(level));
+	sqlite3_bind_int64(s, 2, sq_access_level(level + 1));
+	if ((rc = sq_exec(ss, s, "access run new")) == STORE_OK)
+		*id = sqlite3_last_insert_rowid(ss->adb);
+	return rc;
+}
+
 /* Moves the chunk of the run that ss->run names from access_recent
  * into the run, in one transaction: a crash midway leaves its rows
  * where they were, and one between chunks leaves the run shorter (the
@@ -3378,11 +3494,8 @@ sq_access_run_fill(struct sqlite_store *ss, void *arg)
 	enum store_status rc = STORE_OK;
 
 	*id = r->id;
-	if (*id == 0) {
-		if ((rc = sq_simple(ss, Q_ACCESS_RUN_NEW)) != STORE_OK)
-			return rc;
-		*id = sqlite3_last_insert_rowid(ss->adb);
-	}
+	if (*id == 0 && (rc = sq_access_run_new(ss, 0, id)) != STORE_OK)
+		return rc;
 	for (size_t i = 0; i < 2 && rc == STORE_OK; i++) {
 		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
 
@@ -3406,9 +3519,14 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	enum store_status rc;
 	sqlite3_stmt *s;
 
-	if (sqlite3_exec(ss->adb, "CREATE TEMP TABLE IF NOT EXISTS "
-	    "access_sorted (subject TEXT, audit_index INTEGER)", NULL, NULL,
-	    NULL) != SQLITE_OK)
+	/* No rollback journal for the temporary file: with secure_delete
+	 * the clear of a run's 32k rows journals some 3 MiB, and SQLite
+	 * fails a temporary journal past the statement journal's spill
+	 * size (SQLITE_STMTJRNL_MAX) with SQLITE_FULL: every run after a
+	 * connection's first failed so. Nothing else is written there. */
+	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
+	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted (subject TEXT, "
+	    "audit_index INTEGER)", NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail_on(ss->adb, "access sort");
 	if ((rc = sq_simple(ss, Q_ACCESS_SORT_CLEAR)) != STORE_OK ||
 	    (s = sq_stmt(ss, Q_ACCESS_SORT_FILL)) == NULL)
@@ -3472,6 +3590,153 @@ sq_access_settle(struct sqlite_store *ss)
 	return rc;
 }
 
+/* Starts the merge of the oldest runs of the lowest level that holds
+ * SQLITE_ACCESS_MERGE_RUNS of them; none is open if no level does. */
+static enum store_status
+sq_access_merge_start(struct sqlite_store *ss)
+{
+	struct sq_access_merge *m = &ss->merge;
+	enum store_status rc;
+	sqlite3_stmt *s;
+	int n = 0, step;
+
+	if ((s = sq_stmt(ss, Q_ACCESS_MERGE_DUE)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int(s, 1, SQLITE_ACCESS_MERGE_RUNS);
+	sqlite3_bind_int64(s, 2, sq_access_level(1));
+	*m = (struct sq_access_merge){ 0 };
+	if ((rc = sq_row(ss, s, "access merge due")) == STORE_OK)
+		m->level = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+	if ((s = sq_stmt(ss, Q_ACCESS_MERGE_RUNS)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, sq_access_level(m->level));
+	sqlite3_bind_int64(s, 2, sq_access_level(m->level + 1));
+	sqlite3_bind_int(s, 3, SQLITE_ACCESS_MERGE_RUNS);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW &&
+	    n < SQLITE_ACCESS_MERGE_RUNS)
+		m->runs[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (step != SQLITE_DONE || n != SQLITE_ACCESS_MERGE_RUNS)
+		return sq_fail_on(ss->adb, "access merge runs");
+	m->open = 1;
+	return STORE_OK;
+}
+
+/* A chunk of a merge: the rows up to key (subject, index), or the rest
+ * (last). */
+struct sq_access_merge_chunk {
+	char subject[STORE_SUBJECT_LEN];
+	sqlite3_int64 index;
+	int last;
+};
+
+/* The key the next chunk goes up to, SQLITE_ACCESS_MERGE_CHUNK_ROWS
+ * rows on in the merge's runs; the rest once they hold no more. Read
+ * without the lock: a merge's runs change under no one else but an
+ * erasure, whose rows this bound then merely spans. */
+static enum store_status
+sq_access_merge_bound(struct sqlite_store *ss, struct sq_access_merge_chunk *c)
+{
+	struct sq_access_merge *m = &ss->merge;
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((s = sq_stmt(ss, Q_ACCESS_MERGE_BOUND)) == NULL)
+		return STORE_ERROR;
+	for (int i = 0; i < SQLITE_ACCESS_MERGE_RUNS; i++)
+		sqlite3_bind_int64(s, i + 1, m->runs[i]);
+	sqlite3_bind_int(s, SQLITE_ACCESS_MERGE_RUNS + 1,
+	    SQLITE_ACCESS_MERGE_CHUNK_ROWS - 1);
+	c->last = 0;
+	if ((rc = sq_row(ss, s, "access merge bound")) == STORE_NOT_FOUND) {
+		c->last = 1;
+		rc = STORE_OK;
+	} else if (rc == STORE_OK) {
+		c->index = sqlite3_column_int64(s, 1);
+		if (sq_copy_subject(sqlite3_column_text(s, 0), c->subject) != 0)
+			rc = sq_fail_on(ss->adb, "access merge bound");
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Moves a chunk of the merge from its runs into the one they make, in
+ * one transaction: a crash between two leaves every row in exactly one
+ * run, the merged rows in the new one, the rest where they were, which
+ * a later merge takes (not in the same one: that goes unsaved). */
+static enum store_status
+sq_access_merge_fill(struct sqlite_store *ss, void *arg)
+{
+	static const enum sqlite_stmt upto[] = { Q_ACCESS_MERGE_FILL,
+		Q_ACCESS_MERGE_DROP },
+	    rest[] = { Q_ACCESS_MERGE_FILL_REST, Q_ACCESS_MERGE_DROP_REST,
+		Q_ACCESS_MERGE_FORGET };
+	struct sq_access_merge *m = &ss->merge;
+	const struct sq_access_merge_chunk *c = arg;
+	const enum sqlite_stmt *steps = c->last ? rest : upto;
+	size_t nsteps = c->last ? 3 : 2;
+	enum store_status rc = STORE_OK;
+
+	if (m->into == 0 &&
+	    (rc = sq_access_run_new(ss, m->level + 1, &m->into)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < nsteps && rc == STORE_OK; i++) {
+		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
+		int params;
+
+		if (s == NULL)
+			return STORE_ERROR;
+		params = sqlite3_bind_parameter_count(s);
+		sqlite3_bind_int64(s, 1, m->into);
+		sqlite3_bind_int64(s, 2, m->runs[0]);
+		sqlite3_bind_int64(s, 3, m->runs[SQLITE_ACCESS_MERGE_RUNS - 1]);
+		if (params >= 5) {
+			sq_bind_text(s, 4, c->subject);
+			sqlite3_bind_int64(s, 5, c->index);
+		}
+		rc = sq_exec(ss, s, sqlite_sql[steps[i]]);
+	}
+	return rc;
+}
+
+/* Merges runs, SQLITE_ACCESS_MERGE_RUNS of one level into one of the
+ * next, at most SQLITE_ACCESS_MERGE_CHUNKS chunks per call, each its
+ * own transaction with a pause before the next for the sequencer's
+ * batches that waited, as a run's move does. Readers find each row in
+ * one run throughout (sq_access_merge_fill). */
+static enum store_status
+sq_access_merge(struct sqlite_store *ss)
+{
+	struct timespec pause = { 0, SQLITE_ACCESS_CHUNK_PAUSE_US * 1000L };
+	struct sq_access_merge *m = &ss->merge;
+	struct sq_access_merge_chunk c;
+	enum store_status rc;
+
+	for (int i = 0; i < SQLITE_ACCESS_MERGE_CHUNKS; i++) {
+		sqlite3_int64 into;
+
+		if (!m->open && ((rc = sq_access_merge_start(ss)) != STORE_OK ||
+		    !m->open))
+			return rc;
+		if (i > 0)
+			nanosleep(&pause, NULL);
+		if ((rc = sq_access_merge_bound(ss, &c)) != STORE_OK)
+			return rc;
+		into = m->into;
+		if ((rc = sq_access_transaction(ss, sq_access_merge_fill, &c)) !=
+		    STORE_OK) {
+			m->into = into;   /* rolled back with its run's id */
+			return rc;
+		}
+		if (c.last)
+			m->open = 0;
+	}
+	return STORE_OK;
+}
+
 /* PASSIVE: copies what no reader still needs, waiting for no one, so a
  * thread may run it as often as it likes without holding anyone up.
  * First the access index's newest rows, once there are enough of them,
@@ -3481,6 +3746,10 @@ sq_checkpoint(struct store *st)
 {
 	struct sqlite_store *ss = sq(st);
 	enum store_status status = sq_access_settle(ss);
+
+	/* A run half moved stays level 0's newest, not merged meanwhile. */
+	if (status == STORE_OK && !ss->run.open)
+		status = sq_access_merge(ss);
 
 	for (int i = 0; i < 2; i++) {
 		sqlite3 *db = i == 0 ? ss->db : ss->adb;

@@ -521,6 +521,11 @@ listed(struct store *st, const char *subject)
  * entry 40100 were acts under a mandate. */
 #define SUBJ_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define RUNS_ROWS 40000   /* more than a run's rows on SQLite */
+#define RUNS_PAGE 16384
+/* The first id of the runs merged once on SQLite (store_sqlite.c,
+ * SQLITE_ACCESS_LEVEL_SHIFT), and how many of one level merge. */
+#define MERGED_RUN "1099511627776"
+#define MERGE_RUNS 8
 
 static const char *
 runs_subject(uint64_t i)
@@ -551,7 +556,8 @@ runs_put(struct store *st, uint64_t from, uint64_t to)
 	return rc;
 }
 
-/* The whole listing of subject, read in pages of 1000: how many entries,
+/* The whole listing of subject, read in pages of RUNS_PAGE (each page
+ * reads every row of the subject before it): how many entries,
  * or -1 on an error or an index out of order, listed twice or not the
  * subject's by runs_subject. */
 static long
@@ -562,8 +568,8 @@ runs_listed(struct store *st, const char *subject)
 	size_t n;
 
 	do {
-		if (store_access_list(st, subject, before, 1000, &idx, &n) !=
-		    STORE_OK)
+		if (store_access_list(st, subject, before, RUNS_PAGE, &idx,
+		    &n) != STORE_OK)
 			return -1;
 		for (size_t i = 0; i < n; i++) {
 			if (idx[i] >= before || runs_subject(idx[i]) != subject) {
@@ -574,7 +580,7 @@ runs_listed(struct store *st, const char *subject)
 		}
 		free(idx);
 		count += (long)n;
-	} while (n == 1000);
+	} while (n == RUNS_PAGE);
 	return count;
 }
 
@@ -593,6 +599,24 @@ runs_check_mandate(struct store *st, uint64_t index)
 	    &helper), STORE_NOT_FOUND);
 }
 
+/* A page of SUBJ_A's listing that spans the first run's end, and the
+ * mandate of an entry in the first run. */
+static void
+runs_check_page(struct store *st)
+{
+	uint64_t *idx = NULL;
+	size_t n = 0;
+
+	CHECK_INT(store_access_list(st, SUBJ_A, 32776, 4, &idx, &n), STORE_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_INT(idx[0], 32772);
+		CHECK_INT(idx[3], 32760);
+	}
+	free(idx);
+	runs_check_mandate(st, 100);
+}
+
 /* On SQLite a checkpoint moves the oldest rows of the access index into
  * a run sorted by subject, in chunks (store_sqlite.c, sq_access_settle):
  * the listing, a page of it that spans the newest rows and a run, the
@@ -604,8 +628,6 @@ test_access_runs(void)
 {
 	struct store *st = suite_open("runs");
 	int sqlite = strcmp(suite_be->name, "sqlite") == 0;
-	uint64_t *idx = NULL;
-	size_t n = 0;
 
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -624,14 +646,7 @@ test_access_runs(void)
 	CHECK_INT(runs_put(st, 40004, 40005), STORE_OK);  /* newest */
 	CHECK_INT(runs_listed(st, SUBJ_A), (RUNS_ROWS + 1000) / 4);
 	CHECK_INT(runs_listed(st, SUBJ_C), (RUNS_ROWS + 1000) / 2);
-	CHECK_INT(store_access_list(st, SUBJ_A, 32776, 4, &idx, &n), STORE_OK);
-	CHECK_INT(n, 4);
-	if (n == 4) {
-		CHECK_INT(idx[0], 32772);
-		CHECK_INT(idx[3], 32760);
-	}
-	free(idx);
-	runs_check_mandate(st, 100);
+	runs_check_page(st);
 	runs_check_mandate(st, 40100);
 
 	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
@@ -641,6 +656,27 @@ test_access_runs(void)
 		CHECK_INT(suite_lite_file_scalar("runs.db.access",
 		    "SELECT count(*) FROM access_runs WHERE subject = '"
 		    SUBJ_B "'"), 0);
+	store_close(st);
+}
+
+/* One connection moves run after run: the second (whose sort first
+ * clears the first's 32k rows from its temporary table) as the first. */
+static void
+test_access_runs_one_connection(void)
+{
+	struct store *st = suite_open("again");
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, 3 * 32768 + 1), STORE_OK);
+	for (int i = 0; i < 3; i++)
+		CHECK(store_checkpoint(st) != STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar("again.db.access",
+	    "SELECT count(*) FROM access_runs"), 3 * 32768);
+	CHECK_INT(suite_lite_file_scalar("again.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 3);
+	CHECK_INT(runs_listed(st, SUBJ_A), 3 * 32768 / 4);
 	store_close(st);
 }
 
@@ -720,34 +756,84 @@ test_access_file_before_runs(void)
 }
 
 /* 1 when the listings of the three subjects hold exactly the rows of
- * indexes 1..total (runs_listed refuses an index listed twice). */
+ * indexes 1..total, or of 1..total + extra * 1000 for an extra up to
+ * batches (runs_listed refuses an index listed twice). */
 static int
-runs_exactly(struct store *st, uint64_t total)
+runs_exactly_upto(struct store *st, uint64_t total, int batches)
 {
 	long a = runs_listed(st, SUBJ_A), b = runs_listed(st, SUBJ_B),
 	    c = runs_listed(st, SUBJ_C);
 
-	return a == (long)(total / 4) && b == (long)((total + 3) / 4) &&
-	    c == (long)total - a - b;
+	for (int extra = 0; extra <= batches; extra++) {
+		uint64_t t = total + (uint64_t)extra * 1000;
+
+		if (a == (long)(t / 4) && b == (long)((t + 3) / 4) &&
+		    c == (long)t - a - b)
+			return 1;
+	}
+	return 0;
 }
 
-/* A process killed at any point of putting rows and moving them into
- * runs (also between two chunks of a run, when a subject's rows are in
- * both places) loses none it was told were put, and lists none twice:
- * the child puts batches of 1000 and checkpoints after every two,
- * writing the last index put to a pipe; it is killed at a different
- * moment each round, from just before its first run is moved on. */
+static int
+runs_exactly(struct store *st, uint64_t total)
+{
+	return runs_exactly_upto(st, total, 0);
+}
+
+/* 1 when no row of file's access index is in two places (the listing
+ * would not tell: it lists such a row once). */
+static int
+runs_once(const char *file)
+{
+	return suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_index") == suite_lite_file_scalar(file, "SELECT count(*) "
+	    "FROM (SELECT DISTINCT subject, audit_index FROM access_index)");
+}
+
+/* Checkpoints until the access file's runs stop changing: each moves one
+ * run and a few chunks of a merge. The checkpoint's last status, a
+ * checkpoint of the log that found a reader (STORE_CONFLICT) taken for
+ * done: the runs' work before it was. */
+static enum store_status
+runs_settle(struct store *st, const char *file)
+{
+	enum store_status rc = STORE_OK;
+	long before = -1, now = 0;
+
+	for (int i = 0; i < 64 && now != before && rc == STORE_OK; i++) {
+		before = now;
+		if ((rc = store_checkpoint(st)) == STORE_CONFLICT)
+			rc = STORE_OK;
+		now = suite_lite_file_scalar(file, "SELECT sum(run) + "
+		    "count(*) FROM access_run_ids") +
+		    suite_lite_file_scalar(file, "SELECT count(*) FROM "
+		    "access_runs WHERE run >= " MERGED_RUN);
+	}
+	return rc;
+}
+
+/* A process killed at any point of putting rows, moving them into runs
+ * and merging runs (also between two chunks of a run or of a merge, when
+ * a subject's rows are in two places) loses none it was told were put,
+ * and lists none twice, then or after the next merges: the child puts
+ * batches of 1000 and checkpoints after every two, writing the last
+ * index put to a pipe; it is killed at a different moment each round,
+ * from just before its first run is moved on (rounds 0-3), and in the
+ * first merge of eight runs (rounds 4-5, as it starts and some 6
+ * checkpoints on: each checkpoint merges 32k of their 262k rows). */
 static void
 test_access_run_crash(void)
 {
-	for (int round = 0; round < 4; round++) {
-		uint64_t last = 0, got;
+	for (int round = 0; round < 6; round++) {
+		uint64_t last = 0, got, upto = round < 4 ? 34000 :
+		    MERGE_RUNS * 32768 + (uint64_t)(round - 4) * 12000;
 		int fds[2], status;
-		char name[24];
+		char name[24], file[40];
 		struct store *st;
 		pid_t pid;
 
 		snprintf(name, sizeof(name), "crash%d", round);
+		snprintf(file, sizeof(file), "%s.db.access", name);
 		CHECK_INT(pipe(fds), 0);
 		if ((pid = fork()) == 0) {
 			close(fds[0]);
@@ -764,10 +850,10 @@ test_access_run_crash(void)
 			_exit(1);
 		}
 		close(fds[1]);
-		while (last < 34000 &&
+		while (last < upto &&
 		    read(fds[0], &got, sizeof(got)) == sizeof(got))
 			last = got;
-		usleep((useconds_t)round * 70000);
+		usleep((useconds_t)(round < 4 ? round * 70000 : 0));
 		kill(pid, SIGKILL);
 		while (read(fds[0], &got, sizeof(got)) == sizeof(got))
 			last = got;
@@ -779,10 +865,94 @@ test_access_run_crash(void)
 		if (st == NULL)
 			return;
 		/* The batches in flight at the kill may be there too. */
-		CHECK(runs_exactly(st, last) || runs_exactly(st, last + 1000) ||
-		    runs_exactly(st, last + 2000));
+		CHECK(runs_exactly_upto(st, last, 2));
+		CHECK(runs_once(file));
+		if (round >= 4) {
+			CHECK_INT(runs_settle(st, file), STORE_OK);
+			CHECK(runs_exactly_upto(st, last, 2));
+			CHECK(runs_once(file));
+			CHECK(suite_lite_file_scalar(file, "SELECT count(*) "
+			    "FROM access_run_ids") < MERGE_RUNS);
+		}
 		store_close(st);
 	}
+}
+
+/* Eight runs merge into one of the next level, in chunks: the listing,
+ * a page of it, the mandate lookup, a row put again and an erasure
+ * answer as before, and the runs read are one where they were eight. */
+static void
+test_access_run_merge(void)
+{
+	struct store *st = suite_open("merge");
+	uint64_t total = MERGE_RUNS * 32768 + 1000;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, total + 1), STORE_OK);
+	CHECK_INT(runs_settle(st, "merge.db.access"), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar("merge.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 1);
+	CHECK_INT(suite_lite_file_scalar("merge.db.access",
+	    "SELECT count(*) FROM access_runs WHERE run = " MERGED_RUN
+	    " + 1"), MERGE_RUNS * 32768);
+	CHECK_INT(suite_lite_file_scalar("merge.db.access",
+	    "SELECT count(*) FROM access_runs"), MERGE_RUNS * 32768);
+	CHECK(runs_exactly(st, total));
+	CHECK_INT(runs_put(st, 4, 5), STORE_OK);          /* merged */
+	CHECK(runs_exactly(st, total));
+	runs_check_page(st);
+	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
+	CHECK_INT(runs_listed(st, SUBJ_B), 0);
+	CHECK_INT(runs_listed(st, SUBJ_A), (long)(total / 4));
+	store_close(st);
+}
+
+/* A merge cut midway (here its chunks refused from the first row of
+ * SUBJ_C on, as a crash between two chunks would leave it, and the
+ * store closed, its progress forgotten) leaves every row in exactly one
+ * run; the next merges take the rest, and the runs read stay bounded. */
+static void
+test_access_run_merge_cut(void)
+{
+	struct store *st = suite_open("cut");
+	uint64_t total = MERGE_RUNS * 32768 + 1000;
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "ATTACH '%s/cut.db.access' AS a;"
+	    "CREATE TRIGGER a.no_merge BEFORE INSERT ON access_runs "
+	    "WHEN NEW.run >= " MERGED_RUN " AND NEW.subject = '" SUBJ_C "' "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir);
+	CHECK_INT(suite_be->exec("cut", sql), 0);
+	CHECK_INT(runs_put(st, 1, total + 1), STORE_OK);
+	CHECK_INT(runs_settle(st, "cut.db.access"), STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar("cut.db.access",
+	    "SELECT count(*) FROM access_runs WHERE run >= " MERGED_RUN),
+	    (long)(MERGE_RUNS * 32768 / 2));
+	CHECK_INT(suite_lite_file_scalar("cut.db.access",
+	    "SELECT count(*) FROM access_run_ids"), MERGE_RUNS + 1);
+	CHECK(runs_exactly(st, total));
+	CHECK(runs_once("cut.db.access"));
+	store_close(st);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/cut.db.access' AS a;"
+	    "DROP TRIGGER a.no_merge;", suite_dir);
+	CHECK_INT(suite_be->exec("cut", sql), 0);
+	st = suite_open("cut");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(runs_exactly(st, total));
+	CHECK_INT(runs_settle(st, "cut.db.access"), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar("cut.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 2);
+	CHECK_INT(suite_lite_file_scalar("cut.db.access",
+	    "SELECT count(*) FROM access_runs WHERE run < " MERGED_RUN), 0);
+	CHECK(runs_exactly(st, total));
+	store_close(st);
 }
 
 /* SQLite keeps the access index in a file of its own since schema step
@@ -1828,9 +1998,12 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_access_own_file);
 	SUITE_RUN_SQLITE(test_access_locks_apart);
 	SUITE_RUN(test_access_runs);
+	SUITE_RUN_SQLITE(test_access_runs_one_connection);
 	SUITE_RUN_SQLITE(test_access_run_rollback);
 	SUITE_RUN_SQLITE(test_access_file_before_runs);
 	SUITE_RUN_SQLITE(test_access_run_crash);
+	SUITE_RUN_SQLITE(test_access_run_merge);
+	SUITE_RUN_SQLITE(test_access_run_merge_cut);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
 	SUITE_RUN_PG(test_pg_server_frozen);
