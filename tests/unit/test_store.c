@@ -1545,7 +1545,7 @@ test_audit_shared_drop(void)
 {
 	struct store *a = suite_open("shared_drop"), *b = suite_open("shared_drop");
 	struct store_audit_entry e[600];
-	char json[600][16];
+	char json[600][24];
 	unsigned char r0[STORE_ROOT_LEN], r1[STORE_ROOT_LEN],
 	    r2[STORE_ROOT_LEN];
 	struct store_audit_publish pub = { NULL, NULL, 0, 0, 300, r0, r1,
