@@ -85,6 +85,10 @@ bench_serve() {
 		sleep 0.005
 	done
 	start_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	# Under a PERF wrapper the gateway is its child: its CPU and RSS are
+	# the figures, and it is stopped with the wrapper (strace and perf
+	# stat leave it running when they are).
+	[ -z "${PERF:-}" ] || { gw_pid=$(pgrep -P "$gw_pid" | head -1); pids+=($gw_pid); }
 }
 
 # CALLGRIND=FILE: the gateway runs under valgrind's callgrind, which counts
