@@ -1,22 +1,22 @@
 /* store_cache.h — answers of the store's hot lookups kept per connection
  * (store_backend.c uses it; nothing outside the store layer does).
  *
- * A fetch asks the store who the caller's local id is, whether an
- * objection stands and what the provider calls the subject: three reads,
- * each a transaction of its own, or one on SQLite, which answers the
- * first with the subject's links and whether any objection names it
- * (store_link_facts in store_backend.c). Their answers only change when the links,
- * the view keys or the objections do, and every such write goes through
+ * A fetch asks the store who the caller's local id is, whether an objection
+ * stands and what the provider calls the subject: three reads, each a
+ * transaction of its own, or one on SQLite, which answers the first with
+ * the subject's links and whether any objection names it (store_link_facts
+ * in store_backend.c). Their answers only change when the links, the view
+ * keys or the objections do, and every such write goes through
  * store_backend.c, which calls store_cache_changed() once it returned. An
  * answer is kept with the generation read before it was asked for, and
- * serves only while the generation has not moved: a write committed
- * before a lookup starts is always seen, whichever connection made it.
- * A connection that sees the generation moved wipes all its answers (they
+ * serves only while the generation has not moved: a write committed before
+ * a lookup starts is always seen, whichever connection made it. A
+ * connection that sees the generation moved wipes all its answers (they
  * hold subjects and view keys: an erased view key stays in memory only
- * until its connection's next cached lookup or write).
- * The generation is this process's: a backend written by several
- * processes (several nodes on one PostgreSQL) must not be cached
- * (store_ops.cacheable 0) until it can hear the others' writes. */
+ * until its connection's next cached lookup or write). The generation is
+ * this process's: a backend written by several processes (several nodes on
+ * one PostgreSQL) must not be cached (store_ops.cacheable 0) until it can
+ * hear the others' writes. */
 #ifndef TELLONCE_STORE_CACHE_H
 #define TELLONCE_STORE_CACHE_H
 
