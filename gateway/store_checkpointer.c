@@ -29,11 +29,21 @@ struct store_checkpointer {
 	int stop;                 /* under mu */
 };
 
-/* Adds STORE_CHECKPOINTER_MS to *t. */
+/* Adds STORE_CHECKPOINTER_MS to *t, or to now when *t is past: a
+ * checkpoint that overran its period (a long merge on a loaded machine)
+ * is followed by a whole period, not at once by the next, which would
+ * keep the sequencer waiting on its chunks back to back. */
 static void
 store_checkpointer_next(struct timespec *t)
 {
-	long ns = t->tv_nsec + STORE_CHECKPOINTER_MS * 1000000L;
+	struct timespec now;
+	long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > t->tv_sec ||
+	    (now.tv_sec == t->tv_sec && now.tv_nsec > t->tv_nsec))
+		*t = now;
+	ns = t->tv_nsec + STORE_CHECKPOINTER_MS * 1000000L;
 
 	t->tv_sec += ns / 1000000000L;
 	t->tv_nsec = ns % 1000000000L;
@@ -43,9 +53,8 @@ static void *
 store_checkpointer_main(void *arg)
 {
 	struct store_checkpointer *cp = arg;
-	struct timespec next;
+	struct timespec next = { 0, 0 };
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&cp->mu);
 	while (!cp->stop) {
 		store_checkpointer_next(&next);
