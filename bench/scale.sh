@@ -24,7 +24,7 @@ ENTRIES=${ENTRIES:-10000000}
 . bench/lib.sh
 make --no-print-directory -j2 all "$BUILD/bench/scale_fill" >/dev/null
 
-want="subjects=$SUBJECTS consents=$CONSENTS entries=$ENTRIES"
+want="subjects=$SUBJECTS consents=$CONSENTS entries=$ENTRIES settled"
 if [ "$(cat "$DIR/filled" 2>/dev/null)" != "$want" ]; then
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
