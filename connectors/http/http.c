@@ -53,6 +53,13 @@ struct http_instance {
 	size_t npool[HTTP_KINDS];
 	char *auth_line;                  /* "Authorization: ..."; owned, wiped */
 	int no_proxy;                     /* the environment names no proxy */
+	/* With no proxy: base_url parsed once (CURLOPT_CURLU), and each
+	 * kind's request target as libcurl makes it from the whole URL, with
+	 * {local_id} left in. A call then sets only its target, and libcurl
+	 * parses and rebuilds no URL (a sixth of its work in a fetch). A proxy
+	 * is sent the whole URL, so with one these stay NULL. Owned. */
+	CURLU *url;
+	char *target[HTTP_KINDS];
 	int depth;                        /* > 0 while done callbacks may run */
 	int closing;                      /* destroy was called from one of them */
 };
@@ -258,6 +265,17 @@ http_encode_id(const char *id, char *out)
 	*out = '\0';
 }
 
+/* The length of base without its trailing slashes, which a path replaces. */
+static size_t
+http_base_len(const char *base)
+{
+	size_t len = strlen(base);
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	return len;
+}
+
 /* base_url + path with each {local_id} replaced; *url is malloc'd. Returns
  * NULL, or why the call cannot be made. */
 static const char *
@@ -266,7 +284,7 @@ http_build_url(const char *base, const char *path, const char *local_id,
 {
 	static const char var[] = "{local_id}";
 	char enc[3 * HTTP_MAX_LOCAL_ID + 1] = "";
-	size_t baselen = strlen(base), n = 0, enclen;
+	size_t baselen = http_base_len(base), n = 0, enclen;
 	const char *p, *hit;
 	char *out, *q;
 
@@ -279,8 +297,6 @@ http_build_url(const char *base, const char *path, const char *local_id,
 			return "local id longer than 256 bytes";
 		http_encode_id(local_id, enc);
 	}
-	while (baselen > 0 && base[baselen - 1] == '/')
-		baselen--;
 	enclen = strlen(enc);
 	if ((out = malloc(baselen + strlen(path) + n * enclen + 1)) == NULL)
 		return "out of memory";
@@ -295,6 +311,46 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	memcpy(q, p, strlen(p) + 1);
 	*url = out;
 	return NULL;
+}
+
+/* "a" + "b", or NULL when out of memory; malloc'd. */
+static char *
+http_concat(const char *a, size_t alen, const char *sep, const char *b)
+{
+	size_t seplen = strlen(sep), blen = strlen(b);
+	char *out = malloc(alen + seplen + blen + 1);
+
+	if (out == NULL)
+		return NULL;
+	memcpy(out, a, alen);
+	memcpy(out + alen, sep, seplen);
+	memcpy(out + alen + seplen, b, blen + 1);
+	return out;
+}
+
+/* The path and query libcurl sends for base + path, dot segments removed
+ * and bytes past ASCII escaped as it does, with {local_id} left in
+ * (libcurl changes neither its braces nor the segment it is in). NULL if
+ * they make no URL; malloc'd. */
+static char *
+http_target_template(const char *base, const char *path)
+{
+	char *url, *p = NULL, *q = NULL, *target = NULL;
+	CURLU *u;
+
+	if ((url = http_concat(base, http_base_len(base), "", path)) == NULL)
+		return NULL;
+	if ((u = curl_url()) != NULL &&
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME |
+	    CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLENCODE) == CURLUE_OK)
+		target = curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK ?
+		    http_concat(p, strlen(p), "?", q) : strdup(p);
+	curl_free(p);
+	curl_free(q);
+	curl_url_cleanup(u);
+	free(url);
+	return target;
 }
 
 /* Sent by every call, and by every push; libcurl only reads them. */
@@ -477,6 +533,8 @@ http_set_options(struct http_instance *hi, CURL *e, enum http_kind kind,
 	 * otherwise look for one in it at every call (six getenv's). */
 	if (hi->no_proxy)
 		curl_easy_setopt(e, CURLOPT_PROXY, "");
+	if (hi->url != NULL)
+		curl_easy_setopt(e, CURLOPT_CURLU, hi->url);
 	http_set_method(e, kind, ep);
 }
 
@@ -487,7 +545,8 @@ http_set_call(struct http_call *c, const char *url,
 {
 	CURL *e = c->easy;
 
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, c->hi->url ? CURLOPT_REQUEST_TARGET : CURLOPT_URL,
+	    url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
@@ -906,16 +965,20 @@ static const char *
 http_prepare(struct http_call *c, const struct connector_endpoint *ep,
     const struct connector_request *req)
 {
-	const struct http_settings *s = c->hi->set;
+	struct http_instance *hi = c->hi;
+	const char *id = req ? req->local_id : NULL;
 	const char *why;
-	char *url;
+	char *url; /* with hi->url, the request target */
 
 	if (ep != NULL && ep->path == NULL)
 		return "the connector has no endpoint for this call";
 	if (c->kind == HTTP_PUSH && req->body == NULL)
 		return "push without a body";
-	why = http_build_url(s->base_url, ep ? ep->path : "",
-	    req ? req->local_id : NULL, &url);
+	if (hi->url != NULL)
+		why = http_build_url("", hi->target[c->kind], id, &url);
+	else
+		why = http_build_url(hi->set->base_url, ep ? ep->path : "", id,
+		    &url);
 	if (why != NULL)
 		return why;
 	if ((why = http_build_headers(c, req)) == NULL &&
@@ -1000,9 +1063,12 @@ http_free(struct http_instance *hi)
 	while (hi->socks != NULL)
 		http_sock_free(hi->socks);
 	free(hi->opened);
-	for (int k = 0; k < HTTP_KINDS; k++)
+	for (int k = 0; k < HTTP_KINDS; k++) {
 		while (hi->npool[k] > 0)
 			curl_easy_cleanup(hi->pool[k][--hi->npool[k]]);
+		free(hi->target[k]);
+	}
+	curl_url_cleanup(hi->url);
 	if (hi->auth_line != NULL) {
 		explicit_bzero(hi->auth_line, strlen(hi->auth_line));
 		free(hi->auth_line);
@@ -1012,6 +1078,26 @@ http_free(struct http_instance *hi)
 	if (hi->wake != NULL)
 		event_free(hi->wake);
 	free(hi);
+}
+
+/* hi->url and hi->target, for a loop that calls the service direct. An
+ * endpoint without a path has no target (its calls are refused). */
+static int
+http_parse_targets(struct http_instance *hi)
+{
+	const struct http_settings *s = hi->set;
+	const char *paths[HTTP_KINDS] = { [HTTP_FETCH] = s->fetch.path,
+	    [HTTP_PUSH] = s->push.path, [HTTP_HEALTH] = "" };
+
+	if ((hi->url = curl_url()) == NULL ||
+	    curl_url_set(hi->url, CURLUPART_URL, s->base_url,
+	    CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+		return -1;
+	for (int k = 0; k < HTTP_KINDS; k++)
+		if (paths[k] != NULL && (hi->target[k] =
+		    http_target_template(s->base_url, paths[k])) == NULL)
+			return -1;
+	return 0;
 }
 
 /* Whether the environment may name a proxy, by any variable libcurl reads
@@ -1056,7 +1142,8 @@ http_init(void **instance, const void *settings,
 	    "Authorization: %s", hi->set->auth_header) == -1)
 		hi->auth_line = NULL;
 	if (hi->multi == NULL || hi->timer == NULL || hi->wake == NULL ||
-	    (hi->set->auth_header != NULL && hi->auth_line == NULL)) {
+	    (hi->set->auth_header != NULL && hi->auth_line == NULL) ||
+	    (hi->no_proxy && http_parse_targets(hi) == -1)) {
 		http_free(hi);
 		snprintf(err, errlen, "cannot create the HTTP client");
 		return -1;

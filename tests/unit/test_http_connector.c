@@ -540,6 +540,56 @@ test_fetch_encodes_local_id(void)
 	json_decref(seen);
 }
 
+/* The path the service sees: dot segments of base_url and path removed,
+ * bytes past ASCII escaped and the query kept, as libcurl makes them from
+ * the whole URL, and the local id as the connector encodes it. */
+static void
+test_fetch_target(void)
+{
+	char base[96];
+	json_t *seen = NULL;
+	struct fixture f;
+	struct outcome o;
+
+	partner_reset();
+	snprintf(base, sizeof(base), "%s/v2/../", plain.url);
+	fixture_prepare(&f, base, 2000);
+	f.set.fetch.path = "/citizens/./{local_id}/adresse-\xc3\xa9?v=1&id={local_id}";
+	fixture_start(&f);
+	fetch(&f, "a/b", &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.calls, 1);
+	free(o.body);
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
+	    "path")), "/citizens/a%2Fb/adresse-%c3%a9?v=1&id=a%2Fb");
+	json_decref(seen);
+}
+
+/* With a proxy in the environment, the proxy is sent the whole URL. */
+static void
+test_fetch_through_proxy(void)
+{
+	json_t *seen = NULL;
+	struct fixture f;
+	struct outcome o;
+
+	partner_reset();
+	setenv("http_proxy", plain.url, 1);
+	fixture_open(&f, "http://192.0.2.1:9/v2", 2000);
+	fetch(&f, "c-1", &o);
+	run(&f, &o, 5000);
+	unsetenv("http_proxy");
+	CHECK_INT(o.calls, 1);
+	free(o.body);
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
+	    "path")), "http://192.0.2.1:9/v2/citizens/c-1/address");
+	json_decref(seen);
+}
+
 /* Calls that cannot be made safely are refused, asynchronously, without
  * reaching the service. */
 static void
@@ -1120,6 +1170,8 @@ main(void)
 	UNIT_RUN(test_fetch_timeout);
 	UNIT_RUN(test_fetch_refused);
 	UNIT_RUN(test_fetch_encodes_local_id);
+	UNIT_RUN(test_fetch_target);
+	UNIT_RUN(test_fetch_through_proxy);
 	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
 	UNIT_RUN(test_connection_reused);
