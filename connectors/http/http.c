@@ -530,11 +530,13 @@ http_set_options(struct http_instance *hi, CURL *e, enum http_kind kind,
 	if (s->client_cert != NULL)
 		http_set_client_cert(e, s);
 	/* With no proxy in the environment, say so once: libcurl would
-	 * otherwise look for one in it at every call (six getenv's). */
-	if (hi->no_proxy)
+	 * otherwise look for one in it at every call (six getenv's), and
+	 * for hosts that bypass it (two more, even with CURLOPT_PROXY ""). */
+	if (hi->no_proxy) {
 		curl_easy_setopt(e, CURLOPT_PROXY, "");
-	if (hi->url != NULL)
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 		curl_easy_setopt(e, CURLOPT_CURLU, hi->url);
+	}
 	http_set_method(e, kind, ep);
 }
 
