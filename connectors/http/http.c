@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTP_POOL_MAX 64 /* idle easy handles kept for reuse, per kind */
+#define HTTP_POOL_MAX 64 /* idle calls kept for reuse, per kind */
 #define HTTP_HEADERS_MAX 7 /* the most headers a call sends */
 /* Connections open to the service per instance, busy or idle; calls
  * beyond wait for one (within their timeout). Without a cap libcurl's
@@ -47,9 +47,10 @@ struct http_instance {
 	struct http_sock *socks;          /* every socket libcurl asked us to watch */
 	struct http_sock **opened;        /* those http_on_open made, by fd */
 	size_t nopened;
-	/* Idle handles keep the options of their kind (http_set_options):
-	 * a call sets only its own (http_set_call). */
-	CURL *pool[HTTP_KINDS][HTTP_POOL_MAX];
+	/* Idle calls, whose handles keep the options of their kind and
+	 * those that point into the call (http_call_get): a call sets only
+	 * its own (http_set_call). */
+	struct http_call *pool[HTTP_KINDS][HTTP_POOL_MAX];
 	size_t npool[HTTP_KINDS];
 	char *auth_line;                  /* "Authorization: ..."; owned, wiped */
 	int no_proxy;                     /* the environment names no proxy */
@@ -77,7 +78,8 @@ struct http_sock {
 struct http_call {
 	struct http_instance *hi;
 	enum http_kind kind;
-	CURL *easy;                       /* non-NULL iff added to hi->multi */
+	CURL *easy;                       /* owned, kept with the call */
+	int added;                        /* easy is in hi->multi */
 	/* CURLOPT_HTTPHEADER: the call's own nodes, which libcurl reads and
 	 * never frees, over static lines and those in `lines`. */
 	struct curl_slist headers[HTTP_HEADERS_MAX];
@@ -549,10 +551,6 @@ http_set_call(struct http_call *c, const char *url,
 
 	curl_easy_setopt(e, c->hi->url ? CURLOPT_REQUEST_TARGET : CURLOPT_URL,
 	    url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	if (c->kind != HTTP_PUSH)
 		return 0;
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -561,39 +559,68 @@ http_set_call(struct http_call *c, const char *url,
 	    req->body) == CURLE_OK ? 0 : -1;
 }
 
-/* ---- easy handle pool ----------------------------------------------- */
+/* ---- call pool ------------------------------------------------------ */
 
-/* A handle with the options of kind: an idle one, or a new one set up. */
-static CURL *
-http_easy_get(struct http_instance *hi, enum http_kind kind,
+/* A call of kind with its handle: an idle one, or a new one whose handle
+ * gets the options of kind and those that point into the call. NULL when
+ * out of memory. */
+static struct http_call *
+http_call_get(struct http_instance *hi, enum http_kind kind,
     const struct connector_endpoint *ep)
 {
-	CURL *e;
+	struct http_call *c;
 
 	if (hi->npool[kind] > 0)
 		return hi->pool[kind][--hi->npool[kind]];
-	if ((e = curl_easy_init()) != NULL)
-		http_set_options(hi, e, kind, ep);
-	return e;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->easy = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->hi = hi;
+	c->kind = kind;
+	http_set_options(hi, c->easy, kind, ep);
+	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+	return c;
 }
 
-/* Keeps e for the next call of its kind with its kind's options. What
- * pointed into the finished call is cleared, and a push's copy of its
- * body (a record) released, not kept until the next push. */
 static void
-http_easy_put(struct http_instance *hi, enum http_kind kind, CURL *e)
+http_call_free(struct http_call *c)
 {
-	if (hi->npool[kind] == HTTP_POOL_MAX) {
-		curl_easy_cleanup(e);
+	free(c->lines);
+	free(c->buf);
+	curl_easy_cleanup(c->easy);
+	free(c);
+}
+
+/* Keeps c, reported and unlinked, for the next call of its kind. What was
+ * the finished call's own is released, a push's copy of its body (a
+ * record) too, not kept until the next push. */
+static void
+http_call_put(struct http_call *c)
+{
+	struct http_instance *hi = c->hi;
+
+	if (hi->npool[c->kind] == HTTP_POOL_MAX) {
+		http_call_free(c);
 		return;
 	}
-	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-	if (kind == HTTP_PUSH)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-	hi->pool[kind][hi->npool[kind]++] = e;
+	if (c->kind == HTTP_PUSH)
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, NULL);
+	free(c->lines);
+	free(c->buf);
+	c->nheaders = 0;
+	c->lines = c->buf = NULL;
+	c->len = c->cap = 0;
+	c->too_big = 0;
+	c->refusal = NULL;
+	c->errbuf[0] = '\0';
+	c->prev = c->next = NULL;
+	hi->pool[c->kind][hi->npool[c->kind]++] = c;
 }
 
 /* ---- completion ----------------------------------------------------- */
@@ -609,29 +636,21 @@ http_call_unlink(struct http_call *c)
 		hi->calls = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->easy != NULL) {
+	if (c->added) {
 		curl_multi_remove_handle(hi->multi, c->easy);
-		http_easy_put(hi, c->kind, c->easy);
-		c->easy = NULL;
+		c->added = 0;
 	}
 }
 
-static void
-http_call_free(struct http_call *c)
-{
-	free(c->lines);
-	free(c->buf);
-	free(c);
-}
-
-/* Reports res and frees the call. The call is unlinked first, so the done
- * callback may start calls or destroy the instance. */
+/* Reports res and puts the call back in the pool. The call is unlinked
+ * first, so the done callback may start calls or destroy the instance
+ * (whose freeing waits for http_leave). */
 static void
 http_call_finish(struct http_call *c, const struct connector_result *res)
 {
 	http_call_unlink(c);
 	c->done(res, c->arg);
-	http_call_free(c);
+	http_call_put(c);
 }
 
 static enum connector_status
@@ -955,10 +974,6 @@ http_on_wake(evutil_socket_t fd, short what, void *arg)
 static void
 http_refuse(struct http_call *c, const char *why)
 {
-	if (c->easy != NULL) {
-		http_easy_put(c->hi, c->kind, c->easy);
-		c->easy = NULL;
-	}
 	c->refusal = why;
 	event_active(c->hi->wake, EV_TIMEOUT, 0);
 }
@@ -984,9 +999,7 @@ http_prepare(struct http_call *c, const struct connector_endpoint *ep,
 	if (why != NULL)
 		return why;
 	if ((why = http_build_headers(c, req)) == NULL &&
-	    (c->easy = http_easy_get(c->hi, c->kind, ep)) == NULL)
-		why = "out of memory";
-	if (why == NULL && http_set_call(c, url, req) == -1)
+	    http_set_call(c, url, req) == -1)
 		why = "out of memory";
 	free(url);
 	return why;
@@ -1000,7 +1013,7 @@ http_start(struct http_instance *hi, enum http_kind kind,
 	struct http_call *c;
 	const char *why;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = http_call_get(hi, kind, ep)) == NULL) {
 		struct connector_result res = { 0 };
 
 		/* The ABI allows a synchronous report; nothing else is possible. */
@@ -1009,8 +1022,6 @@ http_start(struct http_instance *hi, enum http_kind kind,
 		done(&res, arg);
 		return;
 	}
-	c->hi = hi;
-	c->kind = kind;
 	c->done = done;
 	c->arg = arg;
 	c->next = hi->calls;
@@ -1022,6 +1033,8 @@ http_start(struct http_instance *hi, enum http_kind kind,
 		why = "cannot start the HTTP call";
 	if (why != NULL)
 		http_refuse(c, why);
+	else
+		c->added = 1;
 }
 
 static void
@@ -1067,7 +1080,7 @@ http_free(struct http_instance *hi)
 	free(hi->opened);
 	for (int k = 0; k < HTTP_KINDS; k++) {
 		while (hi->npool[k] > 0)
-			curl_easy_cleanup(hi->pool[k][--hi->npool[k]]);
+			http_call_free(hi->pool[k][--hi->npool[k]]);
 		free(hi->target[k]);
 	}
 	curl_url_cleanup(hi->url);
