@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define HTTP_POOL_MAX 64 /* idle calls kept for reuse, per kind */
-#define HTTP_HEADERS_MAX 7 /* the most headers a call sends */
+#define HTTP_HEADERS_MAX 9 /* the most header lines a call passes */
 /* Connections open to the service per instance, busy or idle; calls
  * beyond wait for one (within their timeout). Without a cap libcurl's
  * cache grows with the load and keeps its connections open idle: 2,408
@@ -61,6 +61,11 @@ struct http_instance {
 	 * is sent the whole URL, so with one these stay NULL. Owned. */
 	CURLU *url;
 	char *target[HTTP_KINDS];
+	/* With url: the Host line libcurl would make, which it is given
+	 * instead (http_no_host_line): it printed its own twice, char by
+	 * char, some 3,500 instructions a call. NULL for a host it rewrites
+	 * first (IPv6 literal, IDN name), which it then writes itself. */
+	char *host_line;
 	int depth;                        /* > 0 while done callbacks may run */
 	int closing;                      /* destroy was called from one of them */
 };
@@ -360,6 +365,8 @@ static char http_accept_line[] = "Accept: application/json";
 static char http_content_type_line[] = "Content-Type: application/json";
 /* No "Expect: 100-continue" round trip before large bodies. */
 static char http_no_expect_line[] = "Expect:";
+/* No Host line of libcurl's own: the next one, ours, is sent as it is. */
+static char http_no_host_line[] = "Host:";
 
 static void
 http_header_link(struct http_call *c, char *line)
@@ -398,7 +405,8 @@ http_header_write(struct http_call *c, char **p, const struct http_call_header *
 	*p += nlen + 2 + vlen + 1;
 }
 
-/* The headers in their order: Accept, X-Request-Id, traceparent,
+/* The headers in their order: Host (when hi->host_line is set; libcurl
+ * sends its own first otherwise), Accept, X-Request-Id, traceparent,
  * Authorization, and for a push Content-Type, Expect, Idempotency-Key.
  * The per-call lines share one allocation; values that could split the
  * header are refused. */
@@ -427,6 +435,10 @@ http_build_headers(struct http_call *c, const struct connector_request *req)
 	if (len > 0 && (c->lines = malloc(len)) == NULL)
 		return "out of memory";
 	p = c->lines;
+	if (c->hi->host_line != NULL) {
+		http_header_link(c, http_no_host_line);
+		http_header_link(c, c->hi->host_line);
+	}
 	http_header_link(c, http_accept_line);
 	http_header_write(c, &p, &h[0]);
 	http_header_write(c, &p, &h[1]);
@@ -1084,6 +1096,7 @@ http_free(struct http_instance *hi)
 		free(hi->target[k]);
 	}
 	curl_url_cleanup(hi->url);
+	free(hi->host_line);
 	if (hi->auth_line != NULL) {
 		explicit_bzero(hi->auth_line, strlen(hi->auth_line));
 		free(hi->auth_line);
@@ -1093,6 +1106,32 @@ http_free(struct http_instance *hi)
 	if (hi->wake != NULL)
 		event_free(hi->wake);
 	free(hi);
+}
+
+/* The Host line libcurl makes for u: its host, and its port unless the
+ * scheme's own. NULL for a host libcurl rewrites first (an IPv6 literal,
+ * an IDN name) or when out of memory; malloc'd. */
+static char *
+http_host_line(CURLU *u)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789.-";
+	char *host = NULL, *port = NULL, *line = NULL;
+	size_t len;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    host[strspn(host, plain)] == '\0') {
+		if (curl_url_get(u, CURLUPART_PORT, &port,
+		    CURLU_NO_DEFAULT_PORT) != CURLUE_OK)
+			port = NULL;
+		len = sizeof("Host: :") + strlen(host) + (port ? strlen(port) : 0);
+		if ((line = malloc(len)) != NULL)
+			snprintf(line, len, "Host: %s%s%s", host, port ? ":" : "",
+			    port ? port : "");
+	}
+	curl_free(host);
+	curl_free(port);
+	return line;
 }
 
 /* hi->url and hi->target, for a loop that calls the service direct. An
@@ -1108,6 +1147,7 @@ http_parse_targets(struct http_instance *hi)
 	    curl_url_set(hi->url, CURLUPART_URL, s->base_url,
 	    CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
 		return -1;
+	hi->host_line = http_host_line(hi->url);
 	for (int k = 0; k < HTTP_KINDS; k++)
 		if (paths[k] != NULL && (hi->target[k] =
 		    http_target_template(s->base_url, paths[k])) == NULL)

@@ -567,6 +567,41 @@ test_fetch_target(void)
 	json_decref(seen);
 }
 
+/* The one Host header a call sends for base_url. */
+static void
+check_host(const char *base_url, const char *want)
+{
+	json_t *seen = NULL, *host;
+	struct fixture f;
+	struct outcome o;
+
+	partner_reset();
+	fixture_open(&f, base_url, 2000);
+	fetch(&f, "c-1", &o);
+	run(&f, &o, 5000);
+	CHECK_INT(o.calls, 1);
+	free(o.body);
+	fixture_close(&f);
+	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
+	host = json_object_get(json_array_get(seen, 0), "host");
+	CHECK_INT(json_array_size(host), 1);
+	CHECK_STR(json_string_value(json_array_get(host, 0)), want);
+	json_decref(seen);
+}
+
+/* Host: the host and port of base_url, as libcurl writes it. */
+static void
+test_host_header(void)
+{
+	const char *port = strrchr(plain.url, ':') + 1;
+	char url[64], want[64];
+
+	check_host(plain.url, plain.url + strlen("http://"));
+	snprintf(url, sizeof(url), "http://LocalHost:%s/", port);
+	snprintf(want, sizeof(want), "LocalHost:%s", port);
+	check_host(url, want);
+}
+
 /* With a proxy in the environment, the proxy is sent the whole URL. */
 static void
 test_fetch_through_proxy(void)
@@ -587,6 +622,8 @@ test_fetch_through_proxy(void)
 	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
 	    "path")), "http://192.0.2.1:9/v2/citizens/c-1/address");
+	CHECK_STR(json_string_value(json_array_get(json_object_get(
+	    json_array_get(seen, 0), "host"), 0)), "192.0.2.1:9");
 	json_decref(seen);
 }
 
@@ -1171,6 +1208,7 @@ main(void)
 	UNIT_RUN(test_fetch_refused);
 	UNIT_RUN(test_fetch_encodes_local_id);
 	UNIT_RUN(test_fetch_target);
+	UNIT_RUN(test_host_header);
 	UNIT_RUN(test_fetch_through_proxy);
 	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
