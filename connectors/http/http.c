@@ -320,7 +320,8 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	return NULL;
 }
 
-/* "a" + "b", or NULL when out of memory; malloc'd. */
+/* The first alen bytes of a, then sep, then b; NULL when out of memory.
+ * malloc'd. */
 static char *
 http_concat(const char *a, size_t alen, const char *sep, const char *b)
 {
