@@ -23,8 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTP_POOL_MAX 64 /* idle easy handles kept for reuse, per kind */
-#define HTTP_HEADERS_MAX 7 /* the most headers a call sends */
+#define HTTP_POOL_MAX 64 /* idle calls kept for reuse, per kind */
+#define HTTP_HEADERS_MAX 9 /* the most header lines a call passes */
 /* Connections open to the service per instance, busy or idle; calls
  * beyond wait for one (within their timeout). Without a cap libcurl's
  * cache grows with the load and keeps its connections open idle: 2,408
@@ -47,12 +47,25 @@ struct http_instance {
 	struct http_sock *socks;          /* every socket libcurl asked us to watch */
 	struct http_sock **opened;        /* those http_on_open made, by fd */
 	size_t nopened;
-	/* Idle handles keep the options of their kind (http_set_options):
-	 * a call sets only its own (http_set_call). */
-	CURL *pool[HTTP_KINDS][HTTP_POOL_MAX];
+	/* Idle calls, whose handles keep the options of their kind and
+	 * those that point into the call (http_call_get): a call sets only
+	 * its own (http_set_call). */
+	struct http_call *pool[HTTP_KINDS][HTTP_POOL_MAX];
 	size_t npool[HTTP_KINDS];
 	char *auth_line;                  /* "Authorization: ..."; owned, wiped */
 	int no_proxy;                     /* the environment names no proxy */
+	/* With no proxy: base_url parsed once (CURLOPT_CURLU), and each
+	 * kind's request target as libcurl makes it from the whole URL, with
+	 * {local_id} left in. A call then sets only its target, and libcurl
+	 * parses and rebuilds no URL (a sixth of its work in a fetch). A proxy
+	 * is sent the whole URL, so with one these stay NULL. Owned. */
+	CURLU *url;
+	char *target[HTTP_KINDS];
+	/* With url: the Host line libcurl would make, which it is given
+	 * instead (http_no_host_line): it printed its own twice, char by
+	 * char, some 3,500 instructions a call. NULL for a host it rewrites
+	 * first (IPv6 literal, IDN name), which it then writes itself. */
+	char *host_line;
 	int depth;                        /* > 0 while done callbacks may run */
 	int closing;                      /* destroy was called from one of them */
 };
@@ -70,7 +83,8 @@ struct http_sock {
 struct http_call {
 	struct http_instance *hi;
 	enum http_kind kind;
-	CURL *easy;                       /* non-NULL iff added to hi->multi */
+	CURL *easy;                       /* owned, kept with the call */
+	int added;                        /* easy is in hi->multi */
 	/* CURLOPT_HTTPHEADER: the call's own nodes, which libcurl reads and
 	 * never frees, over static lines and those in `lines`. */
 	struct curl_slist headers[HTTP_HEADERS_MAX];
@@ -258,6 +272,17 @@ http_encode_id(const char *id, char *out)
 	*out = '\0';
 }
 
+/* The length of base without its trailing slashes, which a path replaces. */
+static size_t
+http_base_len(const char *base)
+{
+	size_t len = strlen(base);
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	return len;
+}
+
 /* base_url + path with each {local_id} replaced; *url is malloc'd. Returns
  * NULL, or why the call cannot be made. */
 static const char *
@@ -266,7 +291,7 @@ http_build_url(const char *base, const char *path, const char *local_id,
 {
 	static const char var[] = "{local_id}";
 	char enc[3 * HTTP_MAX_LOCAL_ID + 1] = "";
-	size_t baselen = strlen(base), n = 0, enclen;
+	size_t baselen = http_base_len(base), n = 0, enclen;
 	const char *p, *hit;
 	char *out, *q;
 
@@ -279,8 +304,6 @@ http_build_url(const char *base, const char *path, const char *local_id,
 			return "local id longer than 256 bytes";
 		http_encode_id(local_id, enc);
 	}
-	while (baselen > 0 && base[baselen - 1] == '/')
-		baselen--;
 	enclen = strlen(enc);
 	if ((out = malloc(baselen + strlen(path) + n * enclen + 1)) == NULL)
 		return "out of memory";
@@ -297,11 +320,54 @@ http_build_url(const char *base, const char *path, const char *local_id,
 	return NULL;
 }
 
+/* The first alen bytes of a, then sep, then b; NULL when out of memory.
+ * malloc'd. */
+static char *
+http_concat(const char *a, size_t alen, const char *sep, const char *b)
+{
+	size_t seplen = strlen(sep), blen = strlen(b);
+	char *out = malloc(alen + seplen + blen + 1);
+
+	if (out == NULL)
+		return NULL;
+	memcpy(out, a, alen);
+	memcpy(out + alen, sep, seplen);
+	memcpy(out + alen + seplen, b, blen + 1);
+	return out;
+}
+
+/* The path and query libcurl sends for base + path, dot segments removed
+ * and bytes past ASCII escaped as it does, with {local_id} left in
+ * (libcurl changes neither its braces nor the segment it is in). NULL if
+ * they make no URL; malloc'd. */
+static char *
+http_target_template(const char *base, const char *path)
+{
+	char *url, *p = NULL, *q = NULL, *target = NULL;
+	CURLU *u;
+
+	if ((url = http_concat(base, http_base_len(base), "", path)) == NULL)
+		return NULL;
+	if ((u = curl_url()) != NULL &&
+	    curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME |
+	    CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLENCODE) == CURLUE_OK)
+		target = curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK ?
+		    http_concat(p, strlen(p), "?", q) : strdup(p);
+	curl_free(p);
+	curl_free(q);
+	curl_url_cleanup(u);
+	free(url);
+	return target;
+}
+
 /* Sent by every call, and by every push; libcurl only reads them. */
 static char http_accept_line[] = "Accept: application/json";
 static char http_content_type_line[] = "Content-Type: application/json";
 /* No "Expect: 100-continue" round trip before large bodies. */
 static char http_no_expect_line[] = "Expect:";
+/* No Host line of libcurl's own: the next one, ours, is sent as it is. */
+static char http_no_host_line[] = "Host:";
 
 static void
 http_header_link(struct http_call *c, char *line)
@@ -340,7 +406,8 @@ http_header_write(struct http_call *c, char **p, const struct http_call_header *
 	*p += nlen + 2 + vlen + 1;
 }
 
-/* The headers in their order: Accept, X-Request-Id, traceparent,
+/* The headers in their order: Host (when hi->host_line is set; libcurl
+ * sends its own first otherwise), Accept, X-Request-Id, traceparent,
  * Authorization, and for a push Content-Type, Expect, Idempotency-Key.
  * The per-call lines share one allocation; values that could split the
  * header are refused. */
@@ -369,6 +436,10 @@ http_build_headers(struct http_call *c, const struct connector_request *req)
 	if (len > 0 && (c->lines = malloc(len)) == NULL)
 		return "out of memory";
 	p = c->lines;
+	if (c->hi->host_line != NULL) {
+		http_header_link(c, http_no_host_line);
+		http_header_link(c, c->hi->host_line);
+	}
 	http_header_link(c, http_accept_line);
 	http_header_write(c, &p, &h[0]);
 	http_header_write(c, &p, &h[1]);
@@ -474,9 +545,13 @@ http_set_options(struct http_instance *hi, CURL *e, enum http_kind kind,
 	if (s->client_cert != NULL)
 		http_set_client_cert(e, s);
 	/* With no proxy in the environment, say so once: libcurl would
-	 * otherwise look for one in it at every call (six getenv's). */
-	if (hi->no_proxy)
+	 * otherwise look for one in it at every call (six getenv's), and
+	 * for hosts that bypass it (two more, even with CURLOPT_PROXY ""). */
+	if (hi->no_proxy) {
 		curl_easy_setopt(e, CURLOPT_PROXY, "");
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+		curl_easy_setopt(e, CURLOPT_CURLU, hi->url);
+	}
 	http_set_method(e, kind, ep);
 }
 
@@ -487,11 +562,8 @@ http_set_call(struct http_call *c, const char *url,
 {
 	CURL *e = c->easy;
 
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, c->hi->url ? CURLOPT_REQUEST_TARGET : CURLOPT_URL,
+	    url);
 	if (c->kind != HTTP_PUSH)
 		return 0;
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -500,39 +572,68 @@ http_set_call(struct http_call *c, const char *url,
 	    req->body) == CURLE_OK ? 0 : -1;
 }
 
-/* ---- easy handle pool ----------------------------------------------- */
+/* ---- call pool ------------------------------------------------------ */
 
-/* A handle with the options of kind: an idle one, or a new one set up. */
-static CURL *
-http_easy_get(struct http_instance *hi, enum http_kind kind,
+/* A call of kind with its handle: an idle one, or a new one whose handle
+ * gets the options of kind and those that point into the call. NULL when
+ * out of memory. */
+static struct http_call *
+http_call_get(struct http_instance *hi, enum http_kind kind,
     const struct connector_endpoint *ep)
 {
-	CURL *e;
+	struct http_call *c;
 
 	if (hi->npool[kind] > 0)
 		return hi->pool[kind][--hi->npool[kind]];
-	if ((e = curl_easy_init()) != NULL)
-		http_set_options(hi, e, kind, ep);
-	return e;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->easy = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->hi = hi;
+	c->kind = kind;
+	http_set_options(hi, c->easy, kind, ep);
+	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+	return c;
 }
 
-/* Keeps e for the next call of its kind with its kind's options. What
- * pointed into the finished call is cleared, and a push's copy of its
- * body (a record) released, not kept until the next push. */
 static void
-http_easy_put(struct http_instance *hi, enum http_kind kind, CURL *e)
+http_call_free(struct http_call *c)
 {
-	if (hi->npool[kind] == HTTP_POOL_MAX) {
-		curl_easy_cleanup(e);
+	free(c->lines);
+	free(c->buf);
+	curl_easy_cleanup(c->easy);
+	free(c);
+}
+
+/* Keeps c, reported and unlinked, for the next call of its kind. What was
+ * the finished call's own is released, a push's copy of its body (a
+ * record) too, not kept until the next push. */
+static void
+http_call_put(struct http_call *c)
+{
+	struct http_instance *hi = c->hi;
+
+	if (hi->npool[c->kind] == HTTP_POOL_MAX) {
+		http_call_free(c);
 		return;
 	}
-	curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-	if (kind == HTTP_PUSH)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-	hi->pool[kind][hi->npool[kind]++] = e;
+	if (c->kind == HTTP_PUSH)
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, NULL);
+	free(c->lines);
+	free(c->buf);
+	c->nheaders = 0;
+	c->lines = c->buf = NULL;
+	c->len = c->cap = 0;
+	c->too_big = 0;
+	c->refusal = NULL;
+	c->errbuf[0] = '\0';
+	c->prev = c->next = NULL;
+	hi->pool[c->kind][hi->npool[c->kind]++] = c;
 }
 
 /* ---- completion ----------------------------------------------------- */
@@ -548,29 +649,21 @@ http_call_unlink(struct http_call *c)
 		hi->calls = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (c->easy != NULL) {
+	if (c->added) {
 		curl_multi_remove_handle(hi->multi, c->easy);
-		http_easy_put(hi, c->kind, c->easy);
-		c->easy = NULL;
+		c->added = 0;
 	}
 }
 
-static void
-http_call_free(struct http_call *c)
-{
-	free(c->lines);
-	free(c->buf);
-	free(c);
-}
-
-/* Reports res and frees the call. The call is unlinked first, so the done
- * callback may start calls or destroy the instance. */
+/* Reports res and puts the call back in the pool. The call is unlinked
+ * first, so the done callback may start calls or destroy the instance
+ * (whose freeing waits for http_leave). */
 static void
 http_call_finish(struct http_call *c, const struct connector_result *res)
 {
 	http_call_unlink(c);
 	c->done(res, c->arg);
-	http_call_free(c);
+	http_call_put(c);
 }
 
 static enum connector_status
@@ -894,10 +987,6 @@ http_on_wake(evutil_socket_t fd, short what, void *arg)
 static void
 http_refuse(struct http_call *c, const char *why)
 {
-	if (c->easy != NULL) {
-		http_easy_put(c->hi, c->kind, c->easy);
-		c->easy = NULL;
-	}
 	c->refusal = why;
 	event_active(c->hi->wake, EV_TIMEOUT, 0);
 }
@@ -906,22 +995,24 @@ static const char *
 http_prepare(struct http_call *c, const struct connector_endpoint *ep,
     const struct connector_request *req)
 {
-	const struct http_settings *s = c->hi->set;
+	struct http_instance *hi = c->hi;
+	const char *id = req ? req->local_id : NULL;
 	const char *why;
-	char *url;
+	char *url; /* with hi->url, the request target */
 
 	if (ep != NULL && ep->path == NULL)
 		return "the connector has no endpoint for this call";
 	if (c->kind == HTTP_PUSH && req->body == NULL)
 		return "push without a body";
-	why = http_build_url(s->base_url, ep ? ep->path : "",
-	    req ? req->local_id : NULL, &url);
+	if (hi->url != NULL)
+		why = http_build_url("", hi->target[c->kind], id, &url);
+	else
+		why = http_build_url(hi->set->base_url, ep ? ep->path : "", id,
+		    &url);
 	if (why != NULL)
 		return why;
 	if ((why = http_build_headers(c, req)) == NULL &&
-	    (c->easy = http_easy_get(c->hi, c->kind, ep)) == NULL)
-		why = "out of memory";
-	if (why == NULL && http_set_call(c, url, req) == -1)
+	    http_set_call(c, url, req) == -1)
 		why = "out of memory";
 	free(url);
 	return why;
@@ -935,7 +1026,7 @@ http_start(struct http_instance *hi, enum http_kind kind,
 	struct http_call *c;
 	const char *why;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = http_call_get(hi, kind, ep)) == NULL) {
 		struct connector_result res = { 0 };
 
 		/* The ABI allows a synchronous report; nothing else is possible. */
@@ -944,8 +1035,6 @@ http_start(struct http_instance *hi, enum http_kind kind,
 		done(&res, arg);
 		return;
 	}
-	c->hi = hi;
-	c->kind = kind;
 	c->done = done;
 	c->arg = arg;
 	c->next = hi->calls;
@@ -957,6 +1046,8 @@ http_start(struct http_instance *hi, enum http_kind kind,
 		why = "cannot start the HTTP call";
 	if (why != NULL)
 		http_refuse(c, why);
+	else
+		c->added = 1;
 }
 
 static void
@@ -1000,9 +1091,13 @@ http_free(struct http_instance *hi)
 	while (hi->socks != NULL)
 		http_sock_free(hi->socks);
 	free(hi->opened);
-	for (int k = 0; k < HTTP_KINDS; k++)
+	for (int k = 0; k < HTTP_KINDS; k++) {
 		while (hi->npool[k] > 0)
-			curl_easy_cleanup(hi->pool[k][--hi->npool[k]]);
+			http_call_free(hi->pool[k][--hi->npool[k]]);
+		free(hi->target[k]);
+	}
+	curl_url_cleanup(hi->url);
+	free(hi->host_line);
 	if (hi->auth_line != NULL) {
 		explicit_bzero(hi->auth_line, strlen(hi->auth_line));
 		free(hi->auth_line);
@@ -1012,6 +1107,53 @@ http_free(struct http_instance *hi)
 	if (hi->wake != NULL)
 		event_free(hi->wake);
 	free(hi);
+}
+
+/* The Host line libcurl makes for u: its host, and its port unless the
+ * scheme's own. NULL for a host libcurl rewrites first (an IPv6 literal,
+ * an IDN name) or when out of memory; malloc'd. */
+static char *
+http_host_line(CURLU *u)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789.-";
+	char *host = NULL, *port = NULL, *line = NULL;
+	size_t len;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    host[strspn(host, plain)] == '\0') {
+		if (curl_url_get(u, CURLUPART_PORT, &port,
+		    CURLU_NO_DEFAULT_PORT) != CURLUE_OK)
+			port = NULL;
+		len = sizeof("Host: :") + strlen(host) + (port ? strlen(port) : 0);
+		if ((line = malloc(len)) != NULL)
+			snprintf(line, len, "Host: %s%s%s", host, port ? ":" : "",
+			    port ? port : "");
+	}
+	curl_free(host);
+	curl_free(port);
+	return line;
+}
+
+/* hi->url and hi->target, for a loop that calls the service direct. An
+ * endpoint without a path has no target (its calls are refused). */
+static int
+http_parse_targets(struct http_instance *hi)
+{
+	const struct http_settings *s = hi->set;
+	const char *paths[HTTP_KINDS] = { [HTTP_FETCH] = s->fetch.path,
+	    [HTTP_PUSH] = s->push.path, [HTTP_HEALTH] = "" };
+
+	if ((hi->url = curl_url()) == NULL ||
+	    curl_url_set(hi->url, CURLUPART_URL, s->base_url,
+	    CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+		return -1;
+	hi->host_line = http_host_line(hi->url);
+	for (int k = 0; k < HTTP_KINDS; k++)
+		if (paths[k] != NULL && (hi->target[k] =
+		    http_target_template(s->base_url, paths[k])) == NULL)
+			return -1;
+	return 0;
 }
 
 /* Whether the environment may name a proxy, by any variable libcurl reads
@@ -1056,7 +1198,8 @@ http_init(void **instance, const void *settings,
 	    "Authorization: %s", hi->set->auth_header) == -1)
 		hi->auth_line = NULL;
 	if (hi->multi == NULL || hi->timer == NULL || hi->wake == NULL ||
-	    (hi->set->auth_header != NULL && hi->auth_line == NULL)) {
+	    (hi->set->auth_header != NULL && hi->auth_line == NULL) ||
+	    (hi->no_proxy && http_parse_targets(hi) == -1)) {
 		http_free(hi);
 		snprintf(err, errlen, "cannot create the HTTP client");
 		return -1;

@@ -29,9 +29,10 @@ Control routes (never subject to the behaviour, never recorded):
   GET  /_control/received   {"received": [...], "duplicates": N}: pushes in
         order with their idempotency_key, request_id, traceparent, record
         and body (the bytes received, as text)
-  GET  /_control/requests   [{"method", "path", "port", "traceparent"}]: raw
-        request targets seen, with the client's port (same port = connection
-        reused) and the W3C traceparent header sent (or null)
+  GET  /_control/requests   [{"method", "path", "port", "traceparent",
+        "host"}]: raw request targets seen, with the client's port (same
+        port = connection reused), the W3C traceparent header sent (or
+        null) and every Host header sent (a list)
 """
 import argparse
 import json
@@ -118,7 +119,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.append({"method": method, "path": self.path,
                                         "port": self.client_address[1],
-                                        "traceparent": self.headers.get("traceparent")})
+                                        "traceparent": self.headers.get("traceparent"),
+                                        "host": self.headers.get_all("Host", [])})
         parts = path.split("/")
         local_id = None
         if len(parts) == 4 and parts[0] == "" and parts[1] == "citizens":

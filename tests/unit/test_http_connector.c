@@ -127,6 +127,7 @@ partner_control(const char *method, const char *what, const char *json,
 
 	snprintf(url, sizeof(url), "%s/_control/%s", plain.url, what);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* whatever the test set */
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	if (json != NULL)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, json);
@@ -537,6 +538,89 @@ test_fetch_encodes_local_id(void)
 	CHECK_INT(partner_control("GET", "requests", NULL, &seen), 200);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(seen, 0),
 	    "path")), "/citizens/%2E%2E/address");
+	json_decref(seen);
+}
+
+/* Runs one fetch of local_id on f, whose instance it then closes, and
+ * returns the first request the partner saw (seen holds it; the caller
+ * decrefs seen). */
+static json_t *
+fetch_seen(struct fixture *f, const char *local_id, json_t **seen)
+{
+	struct outcome o;
+
+	partner_reset();
+	fetch(f, local_id, &o);
+	run(f, &o, 5000);
+	CHECK_INT(o.calls, 1);
+	free(o.body);
+	fixture_close(f);
+	CHECK_INT(partner_control("GET", "requests", NULL, seen), 200);
+	return json_array_get(*seen, 0);
+}
+
+/* The path the service sees: dot segments of base_url and path removed,
+ * bytes past ASCII escaped and the query kept, as libcurl makes them from
+ * the whole URL, and the local id as the connector encodes it. */
+static void
+test_fetch_target(void)
+{
+	char base[96];
+	json_t *seen = NULL, *req;
+	struct fixture f;
+
+	snprintf(base, sizeof(base), "%s/v2/../", plain.url);
+	fixture_prepare(&f, base, 2000);
+	f.set.fetch.path = "/citizens/./{local_id}/adresse-\xc3\xa9?v=1&id={local_id}";
+	fixture_start(&f);
+	req = fetch_seen(&f, "a/b", &seen);
+	CHECK_STR(json_string_value(json_object_get(req, "path")),
+	    "/citizens/a%2Fb/adresse-%c3%a9?v=1&id=a%2Fb");
+	json_decref(seen);
+}
+
+/* The one Host header a call sends for base_url. */
+static void
+check_host(const char *base_url, const char *want)
+{
+	json_t *seen = NULL, *host;
+	struct fixture f;
+
+	fixture_open(&f, base_url, 2000);
+	host = json_object_get(fetch_seen(&f, "c-1", &seen), "host");
+	CHECK_INT(json_array_size(host), 1);
+	CHECK_STR(json_string_value(json_array_get(host, 0)), want);
+	json_decref(seen);
+}
+
+/* Host: the host and port of base_url, as libcurl writes it. */
+static void
+test_host_header(void)
+{
+	const char *port = strrchr(plain.url, ':') + 1;
+	char url[64], want[64];
+
+	check_host(plain.url, plain.url + strlen("http://"));
+	snprintf(url, sizeof(url), "http://LocalHost:%s/", port);
+	snprintf(want, sizeof(want), "LocalHost:%s", port);
+	check_host(url, want);
+}
+
+/* With a proxy in the environment, the proxy is sent the whole URL. */
+static void
+test_fetch_through_proxy(void)
+{
+	json_t *seen = NULL, *req;
+	struct fixture f;
+
+	setenv("http_proxy", plain.url, 1);
+	fixture_open(&f, "http://192.0.2.1:9/v2", 2000);
+	req = fetch_seen(&f, "c-1", &seen);
+	unsetenv("http_proxy");
+	CHECK_STR(json_string_value(json_object_get(req, "path")),
+	    "http://192.0.2.1:9/v2/citizens/c-1/address");
+	CHECK_STR(json_string_value(json_array_get(json_object_get(req,
+	    "host"), 0)), "192.0.2.1:9");
 	json_decref(seen);
 }
 
@@ -1120,6 +1204,9 @@ main(void)
 	UNIT_RUN(test_fetch_timeout);
 	UNIT_RUN(test_fetch_refused);
 	UNIT_RUN(test_fetch_encodes_local_id);
+	UNIT_RUN(test_fetch_target);
+	UNIT_RUN(test_host_header);
+	UNIT_RUN(test_fetch_through_proxy);
 	UNIT_RUN(test_refused_before_sending);
 	UNIT_RUN(test_push);
 	UNIT_RUN(test_connection_reused);
