@@ -21,6 +21,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -445,19 +446,23 @@ worker_http_new(struct worker *w, const struct config *cfg,
 	return http;
 }
 
-/* Accepts on a dup of listening socket fd; the bound socket, or NULL. */
+/* Accepts on listening socket fd, which stays the server's (server_free
+ * closes it after the loops are gone): a dup closed by the listener would
+ * leave its epoll registration to the server's copy (server_loop_new). The
+ * bound socket, or NULL. */
 static struct evhttp_bound_socket *
-worker_accept_on(struct evhttp *http, evutil_socket_t fd)
+worker_accept_on(struct event_base *base, struct evhttp *http,
+    evutil_socket_t fd)
 {
+	struct evconnlistener *l;
 	struct evhttp_bound_socket *bound;
-	evutil_socket_t mine = dup(fd);
 
-	if (mine < 0 || evutil_make_socket_nonblocking(mine) != 0 ||
-	    (bound = evhttp_accept_socket_with_handle(http, mine)) == NULL) {
-		if (mine >= 0)
-			close(mine);
+	if (evutil_make_socket_nonblocking(fd) != 0 ||
+	    (l = evconnlistener_new(base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL)
 		return NULL;
-	}
+	if ((bound = evhttp_bind_listener(http, l)) == NULL)
+		evconnlistener_free(l);
 	return bound;
 }
 
@@ -480,7 +485,7 @@ worker_init_admin(struct worker *w, const struct config *cfg, char *err,
 		snprintf(err, errlen, "cannot create the admin listener");
 		return -1;
 	}
-	if ((w->admin_bound = worker_accept_on(w->admin_http,
+	if ((w->admin_bound = worker_accept_on(w->rw.base, w->admin_http,
 	    w->srv->admin_fd)) == NULL) {
 		snprintf(err, errlen, "cannot accept on the admin listener");
 		return -1;
@@ -488,10 +493,29 @@ worker_init_admin(struct worker *w, const struct config *cfg, char *err,
 	return 0;
 }
 
+/* A worker's loop, which applies its changes to the fds it watches once
+ * per turn: evhttp turns a connection's read and write on and off twice
+ * per request, one epoll_ctl each without it. Sound only while none of
+ * those fds is a dup of one that stays open: epoll forgets a closed fd
+ * only once its file is, and the change to forget it comes after. */
+static struct event_base *
+server_loop_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base = NULL;
+
+	if (ec != NULL &&
+	    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		base = event_base_new_with_config(ec);
+	if (ec != NULL)
+		event_config_free(ec);
+	return base;
+}
+
 static int
 worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen)
 {
-	w->rw.base = event_base_new();
+	w->rw.base = server_loop_new();
 	w->http = w->rw.base ? worker_http_new(w, cfg, worker_dispatch,
 	    worker_new_connection) : NULL;
 	w->drain_ev = w->rw.base ? evtimer_new(w->rw.base, worker_drain_check, w) : NULL;
@@ -505,7 +529,7 @@ worker_init(struct worker *w, const struct config *cfg, char *err, size_t errlen
 	    (const char *)cfg->gateway.store_password.data, err, errlen);
 	if (w->rw.store == NULL)
 		return -1;
-	if ((w->bound = worker_accept_on(w->http,
+	if ((w->bound = worker_accept_on(w->rw.base, w->http,
 	    w->srv->fds[w->index % w->srv->nfds])) == NULL) {
 		snprintf(err, errlen, "cannot accept on the listening socket");
 		return -1;
