@@ -45,7 +45,7 @@ pids+=($!)
 bench_keys
 
 bench_gateway "$GW" "  tls: {cert: file:$W/server.crt, key: file:$W/server.key}
-  limits: {max_connections: 100000}" > "$W/tellonce.yaml"
+  limits: {max_connections: 8192, max_connections_per_address: 8192}" > "$W/tellonce.yaml"
 "$BUILD/tellonce" serve -c "$W/tellonce.yaml" 2> "$W/gateway.log" &
 pids+=($!)
 for _ in $(seq 100); do
@@ -53,6 +53,12 @@ for _ in $(seq 100); do
 	    curl -fsk "https://127.0.0.1:$NGINX/healthz" >/dev/null && break
 	sleep 0.1
 done
+# A server that did not start would be measured as 0/s, or stop the
+# script at its first figure: say why instead.
+curl -fsk "https://127.0.0.1:$GW/healthz" >/dev/null ||
+	{ echo "tls: the gateway did not start:" >&2; cat "$W/gateway.log" >&2; exit 1; }
+curl -fsk "https://127.0.0.1:$NGINX/healthz" >/dev/null ||
+	{ echo "tls: nginx did not start:" >&2; cat "$W/nginx-error.log" >&2; exit 1; }
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 p99() { awk '/ 99% /{print $2}'; }
