@@ -335,6 +335,26 @@ static const char *const sqlite_migrations[] = {
 	 * step changes nothing in this file: it makes such a program refuse
 	 * the store rather than answer access logs without those rows. */
 	"",
+	/* 19: a delivery's record is checked at the commit (a deferred
+	 * foreign key), not by each statement: an immediate one made every
+	 * push's insert of its deliveries, several rows in one statement,
+	 * open a statement journal, into which SQLite copied each page the
+	 * statement changed, to undo the statement alone (with INSERT OR
+	 * FAIL, Q_DELIVERY_INSERT needs none; a push that fails rolls its
+	 * transaction or savepoint back whole). SQLite alters no constraint,
+	 * and making the table again would rewrite every row, then free the
+	 * old pages in one statement, journalled page by page (secure_delete)
+	 * past SQLITE_STMTJRNL_MAX, where SQLite fails it. A constraint
+	 * changes nothing stored, so the table's text is edited in place
+	 * (SQLite's documented way for such changes, "ALTER TABLE", section
+	 * 7), and RESET reloads it for this connection; one opened earlier
+	 * keeps checking each statement, which is as safe. */
+	"PRAGMA writable_schema = ON;"
+	"UPDATE sqlite_schema SET sql = replace(sql,"
+	"  'REFERENCES records (seq),',"
+	"  'REFERENCES records (seq) DEFERRABLE INITIALLY DEFERRED,')"
+	"  WHERE type = 'table' AND name = 'deliveries';"
+	"PRAGMA writable_schema = RESET;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -655,8 +675,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	/* A push's deliveries, up to SQLITE_FANOUT in one statement (the
 	 * pairs left unbound are NULL): an AUTOINCREMENT table's insert
 	 * reads and writes sqlite_sequence once per statement, not per row,
-	 * and each statement costs its own set-up. */
-	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
+	 * and each statement costs its own set-up. OR FAIL, and the deferred
+	 * foreign key (step 19): a statement that may abort halfway through
+	 * several rows makes SQLite journal the pages it changes. */
+	[Q_DELIVERY_INSERT] = "INSERT OR FAIL INTO deliveries (id, record_seq, "
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) SELECT column1, ?1, column2, ?2, ?3, 0, 0, ?4, ?4, ?4 "
 	    "FROM (VALUES (?5, ?6), (?7, ?8), (?9, ?10), (?11, ?12)) "
