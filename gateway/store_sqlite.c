@@ -92,6 +92,11 @@
  * that searches the chain states this condition too: SQLite uses a
  * partial index only for a query whose terms include the index's. */
 #define DELIVERY_UNSENT(n) n ".state IN (0, 1)"
+/* A chain's pending rows, its subscriber bound to `sub`, its subject and
+ * dataset to ?1 and ?2. */
+#define DELIVERY_PENDING_ARM(sub) "SELECT seq FROM deliveries WHERE " \
+	"subscriber = " sub " AND subject = ?1 AND dataset = ?2 AND " \
+	"state = 0 AND " DELIVERY_UNSENT("deliveries")
 /* A newer version of d's record than d's, pending, sending or delivered
  * to d's subscriber. The delivered ones are not in deliveries_chain: they
  * are found from the records of d's subject and dataset
@@ -662,11 +667,16 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
-	/* The rows Q_DELIVERY_SUPERSEDE changes: a chain's pending ones,
-	 * those in flight among them passed over (store_inflight.h). */
-	[Q_DELIVERY_PENDING] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
-	    "AND subject = ?2 AND dataset = ?3 AND state = 0 AND "
-	    DELIVERY_UNSENT("deliveries"),
+	/* The rows Q_DELIVERY_SUPERSEDE changes: the pending ones of a
+	 * push's chains, up to SQLITE_FANOUT subscribers in one statement
+	 * (those left unbound, NULL, find nothing), those in flight among
+	 * them passed over (store_inflight.h). An arm per chain, each one
+	 * descent of deliveries_chain: `subscriber IN (...)` made SQLite
+	 * build a temporary table per run. */
+	[Q_DELIVERY_PENDING] = DELIVERY_PENDING_ARM("?3") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?4") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?5") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?6"),
 	/* By seq, the rowid: an UPDATE that searched deliveries_chain would
 	 * change the state that index holds, so SQLite would first collect
 	 * the rows in a temporary B-tree, a pager opened per statement. */
@@ -2620,15 +2630,16 @@ sq_push_key_put(struct sqlite_store *ss, const struct store_push *p,
 	return sq_exec(ss, s, "push key put");
 }
 
-/* Supersedes what the subscriber has pending in the record's chain and
- * not in flight (one row at most), a few rows read whole before any
- * changes, until none is left. */
+/* Supersedes what p's subscribers from `first` on, at most SQLITE_FANOUT
+ * of them, have pending in the record's chains and not in flight (a row
+ * each at most), a few rows read whole before any changes, until none is
+ * left. */
 static enum store_status
 sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
-    const char *subscriber)
+    size_t first)
 {
 	struct store_inflight *f = sq_inflight(ss);
-	int64_t seqs[4];
+	int64_t seqs[SQLITE_FANOUT];
 	size_t n;
 	sqlite3_stmt *s;
 	enum store_status rc;
@@ -2639,12 +2650,13 @@ sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
 	do {
 		if ((s = sq_stmt(ss, Q_DELIVERY_PENDING)) == NULL)
 			return STORE_ERROR;
-		sq_bind_text(s, 1, subscriber);
-		sq_bind_text(s, 2, p->subject);
-		sq_bind_text(s, 3, p->dataset);
+		sq_bind_text(s, 1, p->subject);
+		sq_bind_text(s, 2, p->dataset);
+		for (size_t i = 0; i < SQLITE_FANOUT &&
+		    first + i < p->nsubscribers; i++)
+			sq_bind_text(s, 3 + (int)i, p->subscribers[first + i]);
 		n = 0;
-		while (n < sizeof(seqs) / sizeof(seqs[0]) &&
-		    (step = sqlite3_step(s)) == SQLITE_ROW)
+		while (n < SQLITE_FANOUT && (step = sqlite3_step(s)) == SQLITE_ROW)
 			if (!store_inflight_has(f, sqlite3_column_int64(s, 0)))
 				seqs[n++] = sqlite3_column_int64(s, 0);
 		rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK :
@@ -2657,7 +2669,7 @@ sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
 			sqlite3_bind_int64(s, 2, p->now_ms);
 			rc = sq_exec(ss, s, "delivery supersede");
 		}
-	} while (rc == STORE_OK && n == sizeof(seqs) / sizeof(seqs[0]));
+	} while (rc == STORE_OK && n == SQLITE_FANOUT);
 	return rc;
 }
 
@@ -2710,9 +2722,8 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 	if ((rc = sq_exec(ss, s, "record insert")) != STORE_OK)
 		return rc;
 	seq = sqlite3_last_insert_rowid(ss->db);
-	for (size_t i = 0; i < p->nsubscribers; i++)
-		if ((rc = sq_delivery_supersede(ss, p, p->subscribers[i])) !=
-		    STORE_OK)
+	for (size_t i = 0; i < p->nsubscribers; i += SQLITE_FANOUT)
+		if ((rc = sq_delivery_supersede(ss, p, i)) != STORE_OK)
 			return rc;
 	for (size_t i = 0; i < p->nsubscribers; i += SQLITE_FANOUT)
 		if ((rc = sq_delivery_insert(ss, p, seq, i)) != STORE_OK)
