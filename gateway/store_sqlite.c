@@ -442,7 +442,6 @@ enum sqlite_stmt {
 	Q_DELIVERY_UNSEND,
 	Q_DELIVERY_SUPERSEDE_OLDER,
 	Q_DELIVERY_DUE,
-	Q_DELIVERY_ROW,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
 	Q_DELIVERY_LIST_DEAD,
@@ -703,12 +702,13 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
 	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
-	/* deliveries_due alone, not the rows: those in flight, still
-	 * pending here (store_inflight.h), are passed over by seq. */
-	[Q_DELIVERY_DUE] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
-	    "AND state = 0 AND due_ms <= ?2 ORDER BY due_ms, seq",
-	[Q_DELIVERY_ROW] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
-	    "WHERE d.seq = ?1",
+	/* The due rows whole, those in flight (still pending here,
+	 * store_inflight.h) passed over by seq from deliveries_due alone:
+	 * the term names the index's columns only, so SQLite tests it before
+	 * it reads the row and its record. */
+	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.subscriber = ?1 AND d.state = 0 AND d.due_ms <= ?2 "
+	    "AND NOT tellonce_inflight(d.seq) ORDER BY d.due_ms, d.seq",
 	/* A push passes over a row in flight, but one read by a take
 	 * outside a batch may be superseded before the take holds it: its
 	 * outcome is stored all the same (a retry is superseded then, as
@@ -806,6 +806,7 @@ struct sqlite_store {
 
 static const struct store_ops sqlite_ops;
 static void sq_close(struct store *st);
+static void sq_inflight_fn(sqlite3_context *c, int argc, sqlite3_value **argv);
 static enum store_status sq_access_erase_pending(struct sqlite_store *ss);
 
 static struct sqlite_store *
@@ -1548,6 +1549,12 @@ store_sqlite_open(const char *path, const char *password, int flags,
 	ss->base.ops = &sqlite_ops;
 	ss->db = db;
 	ss->adb = adb;
+	if (sqlite3_create_function(db, "tellonce_inflight", 1, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, ss, sq_inflight_fn, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: sqlite: %s", sqlite3_errmsg(db));
+		sq_close(&ss->base);
+		return NULL;
+	}
 	if (sq_access_erase_pending(ss) != STORE_OK) {
 		snprintf(err, errlen, "store: finishing an erasure in the access "
 		    "index: %s", sqlite3_errmsg(db));
@@ -2576,6 +2583,17 @@ sq_inflight(struct sqlite_store *ss)
 	return ss->inflight = store_inflight_open(path);
 }
 
+/* tellonce_inflight(seq): 1 when the delivery seq is in flight in this
+ * process (the connection's store is the function's user data). */
+static void
+sq_inflight_fn(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+	struct sqlite_store *ss = sqlite3_user_data(c);
+
+	sqlite3_result_int(c, ss->inflight != NULL &&
+	    store_inflight_has(ss->inflight, sqlite3_value_int64(argv[0])));
+}
+
 struct sq_accept {
 	const struct store_push *p;
 	struct store_push_result *res;
@@ -3001,29 +3019,21 @@ sq_delivery_recover(struct store *st)
 	return sq_transaction(ss, sq_recover_rows, NULL);
 }
 
-/* Takes the row of a due seq, unless it or its chain is in flight:
- * STORE_OK with *d filled, STORE_NOT_FOUND when it is passed over. */
+/* Takes the due row the take's statement s is on, unless its chain is
+ * in flight: STORE_OK with *d filled, STORE_NOT_FOUND when it is passed
+ * over. */
 static enum store_status
-sq_take_row(struct sqlite_store *ss, int64_t seq, struct store_delivery *d)
+sq_take_row(struct sqlite_store *ss, sqlite3_stmt *s, struct store_delivery *d)
 {
-	sqlite3_stmt *s;
 	enum store_status rc;
 	uint64_t chain;
 	int taken;
 
-	if (store_inflight_has(ss->inflight, seq))
-		return STORE_NOT_FOUND;
-	if ((s = sq_stmt(ss, Q_DELIVERY_ROW)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, seq);
-	if ((rc = sq_row(ss, s, "delivery row")) == STORE_OK)
-		rc = sq_delivery_read(s, d);
-	sqlite3_reset(s);
-	if (rc != STORE_OK)
+	if ((rc = sq_delivery_read(s, d)) != STORE_OK)
 		return rc;
 	chain = store_inflight_chain(d->subscriber, d->rec.subject,
 	    d->rec.dataset);
-	taken = store_inflight_take(ss->inflight, ss, seq, chain, ss->batch);
+	taken = store_inflight_take(ss->inflight, ss, d->seq, chain, ss->batch);
 	if (taken <= 0) {
 		store_delivery_clear(d);
 		return taken == 0 ? STORE_NOT_FOUND : STORE_ERROR;
@@ -3063,7 +3073,7 @@ sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
 			rc = STORE_ERROR;
 			break;
 		}
-		rc = sq_take_row(ss, sqlite3_column_int64(s, 0), &items[count]);
+		rc = sq_take_row(ss, s, &items[count]);
 		if (rc == STORE_NOT_FOUND) {
 			rc = STORE_OK;
 			continue;
