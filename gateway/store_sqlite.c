@@ -92,6 +92,11 @@
  * that searches the chain states this condition too: SQLite uses a
  * partial index only for a query whose terms include the index's. */
 #define DELIVERY_UNSENT(n) n ".state IN (0, 1)"
+/* A chain's pending rows, its subscriber bound to `sub`, its subject and
+ * dataset to ?1 and ?2. */
+#define DELIVERY_PENDING_ARM(sub) "SELECT seq FROM deliveries WHERE " \
+	"subscriber = " sub " AND subject = ?1 AND dataset = ?2 AND " \
+	"state = 0 AND " DELIVERY_UNSENT("deliveries")
 /* A newer version of d's record than d's, pending, sending or delivered
  * to d's subscriber. The delivered ones are not in deliveries_chain: they
  * are found from the records of d's subject and dataset
@@ -335,6 +340,26 @@ static const char *const sqlite_migrations[] = {
 	 * step changes nothing in this file: it makes such a program refuse
 	 * the store rather than answer access logs without those rows. */
 	"",
+	/* 19: a delivery's record is checked at the commit (a deferred
+	 * foreign key), not by each statement: an immediate one made every
+	 * push's insert of its deliveries, several rows in one statement,
+	 * open a statement journal, into which SQLite copied each page the
+	 * statement changed, to undo the statement alone (with INSERT OR
+	 * FAIL, Q_DELIVERY_INSERT needs none; a push that fails rolls its
+	 * transaction or savepoint back whole). SQLite alters no constraint,
+	 * and making the table again would rewrite every row, then free the
+	 * old pages in one statement, journalled page by page (secure_delete)
+	 * past SQLITE_STMTJRNL_MAX, where SQLite fails it. A constraint
+	 * changes nothing stored, so the table's text is edited in place
+	 * (SQLite's documented way for such changes, "ALTER TABLE", section
+	 * 7), and RESET reloads it for this connection; one opened earlier
+	 * keeps checking each statement, which is as safe. */
+	"PRAGMA writable_schema = ON;"
+	"UPDATE sqlite_schema SET sql = replace(sql,"
+	"  'REFERENCES records (seq),',"
+	"  'REFERENCES records (seq) DEFERRABLE INITIALLY DEFERRED,')"
+	"  WHERE type = 'table' AND name = 'deliveries';"
+	"PRAGMA writable_schema = RESET;",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -417,7 +442,6 @@ enum sqlite_stmt {
 	Q_DELIVERY_UNSEND,
 	Q_DELIVERY_SUPERSEDE_OLDER,
 	Q_DELIVERY_DUE,
-	Q_DELIVERY_ROW,
 	Q_DELIVERY_FINISH,
 	Q_DELIVERY_LIST,
 	Q_DELIVERY_LIST_DEAD,
@@ -642,11 +666,16 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "dataset, version, record, created_ms, traceparent) VALUES (?1, ?2, "
 	    "?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM records "
 	    "WHERE subject = ?3 AND dataset = ?4), ?5, ?6, ?7)",
-	/* The rows Q_DELIVERY_SUPERSEDE changes: a chain's pending ones,
-	 * those in flight among them passed over (store_inflight.h). */
-	[Q_DELIVERY_PENDING] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
-	    "AND subject = ?2 AND dataset = ?3 AND state = 0 AND "
-	    DELIVERY_UNSENT("deliveries"),
+	/* The rows Q_DELIVERY_SUPERSEDE changes: the pending ones of a
+	 * push's chains, up to SQLITE_FANOUT subscribers in one statement
+	 * (those left unbound, NULL, find nothing), those in flight among
+	 * them passed over (store_inflight.h). An arm per chain, each one
+	 * descent of deliveries_chain: `subscriber IN (...)` made SQLite
+	 * build a temporary table per run. */
+	[Q_DELIVERY_PENDING] = DELIVERY_PENDING_ARM("?3") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?4") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?5") " UNION ALL "
+	    DELIVERY_PENDING_ARM("?6"),
 	/* By seq, the rowid: an UPDATE that searched deliveries_chain would
 	 * change the state that index holds, so SQLite would first collect
 	 * the rows in a temporary B-tree, a pager opened per statement. */
@@ -655,8 +684,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	/* A push's deliveries, up to SQLITE_FANOUT in one statement (the
 	 * pairs left unbound are NULL): an AUTOINCREMENT table's insert
 	 * reads and writes sqlite_sequence once per statement, not per row,
-	 * and each statement costs its own set-up. */
-	[Q_DELIVERY_INSERT] = "INSERT INTO deliveries (id, record_seq, "
+	 * and each statement costs its own set-up. OR FAIL, and the deferred
+	 * foreign key (step 19): a statement that may abort halfway through
+	 * several rows makes SQLite journal the pages it changes. */
+	[Q_DELIVERY_INSERT] = "INSERT OR FAIL INTO deliveries (id, record_seq, "
 	    "subscriber, subject, dataset, state, attempts, since_ms, due_ms, "
 	    "updated_ms) SELECT column1, ?1, column2, ?2, ?3, 0, 0, ?4, ?4, ?4 "
 	    "FROM (VALUES (?5, ?6), (?7, ?8), (?9, ?10), (?11, ?12)) "
@@ -671,12 +702,13 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "EXISTS (SELECT 1 FROM deliveries n WHERE "
 	    DELIVERY_SAME_CHAIN("n", "deliveries") " AND n.state = 0 AND "
 	    DELIVERY_UNSENT("n") " AND n.seq > deliveries.seq)",
-	/* deliveries_due alone, not the rows: those in flight, still
-	 * pending here (store_inflight.h), are passed over by seq. */
-	[Q_DELIVERY_DUE] = "SELECT seq FROM deliveries WHERE subscriber = ?1 "
-	    "AND state = 0 AND due_ms <= ?2 ORDER BY due_ms, seq",
-	[Q_DELIVERY_ROW] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
-	    "WHERE d.seq = ?1",
+	/* The due rows whole, those in flight (still pending here,
+	 * store_inflight.h) passed over by seq from deliveries_due alone:
+	 * the term names the index's columns only, so SQLite tests it before
+	 * it reads the row and its record. */
+	[Q_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS DELIVERY_FROM
+	    "WHERE d.subscriber = ?1 AND d.state = 0 AND d.due_ms <= ?2 "
+	    "AND NOT tellonce_inflight(d.seq) ORDER BY d.due_ms, d.seq",
 	/* A push passes over a row in flight, but one read by a take
 	 * outside a batch may be superseded before the take holds it: its
 	 * outcome is stored all the same (a retry is superseded then, as
@@ -774,6 +806,7 @@ struct sqlite_store {
 
 static const struct store_ops sqlite_ops;
 static void sq_close(struct store *st);
+static void sq_inflight_fn(sqlite3_context *c, int argc, sqlite3_value **argv);
 static enum store_status sq_access_erase_pending(struct sqlite_store *ss);
 
 static struct sqlite_store *
@@ -1516,6 +1549,12 @@ store_sqlite_open(const char *path, const char *password, int flags,
 	ss->base.ops = &sqlite_ops;
 	ss->db = db;
 	ss->adb = adb;
+	if (sqlite3_create_function(db, "tellonce_inflight", 1, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, ss, sq_inflight_fn, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: sqlite: %s", sqlite3_errmsg(db));
+		sq_close(&ss->base);
+		return NULL;
+	}
 	if (sq_access_erase_pending(ss) != STORE_OK) {
 		snprintf(err, errlen, "store: finishing an erasure in the access "
 		    "index: %s", sqlite3_errmsg(db));
@@ -2544,6 +2583,17 @@ sq_inflight(struct sqlite_store *ss)
 	return ss->inflight = store_inflight_open(path);
 }
 
+/* tellonce_inflight(seq): 1 when the delivery seq is in flight in this
+ * process (the connection's store is the function's user data). */
+static void
+sq_inflight_fn(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+	struct sqlite_store *ss = sqlite3_user_data(c);
+
+	sqlite3_result_int(c, ss->inflight != NULL &&
+	    store_inflight_has(ss->inflight, sqlite3_value_int64(argv[0])));
+}
+
 struct sq_accept {
 	const struct store_push *p;
 	struct store_push_result *res;
@@ -2598,15 +2648,16 @@ sq_push_key_put(struct sqlite_store *ss, const struct store_push *p,
 	return sq_exec(ss, s, "push key put");
 }
 
-/* Supersedes what the subscriber has pending in the record's chain and
- * not in flight (one row at most), a few rows read whole before any
- * changes, until none is left. */
+/* Supersedes what p's subscribers from `first` on, at most SQLITE_FANOUT
+ * of them, have pending in the record's chains and not in flight (a row
+ * each at most), a few rows read whole before any changes, until none is
+ * left. */
 static enum store_status
 sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
-    const char *subscriber)
+    size_t first)
 {
 	struct store_inflight *f = sq_inflight(ss);
-	int64_t seqs[4];
+	int64_t seqs[SQLITE_FANOUT];
 	size_t n;
 	sqlite3_stmt *s;
 	enum store_status rc;
@@ -2617,12 +2668,13 @@ sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
 	do {
 		if ((s = sq_stmt(ss, Q_DELIVERY_PENDING)) == NULL)
 			return STORE_ERROR;
-		sq_bind_text(s, 1, subscriber);
-		sq_bind_text(s, 2, p->subject);
-		sq_bind_text(s, 3, p->dataset);
+		sq_bind_text(s, 1, p->subject);
+		sq_bind_text(s, 2, p->dataset);
+		for (size_t i = 0; i < SQLITE_FANOUT &&
+		    first + i < p->nsubscribers; i++)
+			sq_bind_text(s, 3 + (int)i, p->subscribers[first + i]);
 		n = 0;
-		while (n < sizeof(seqs) / sizeof(seqs[0]) &&
-		    (step = sqlite3_step(s)) == SQLITE_ROW)
+		while (n < SQLITE_FANOUT && (step = sqlite3_step(s)) == SQLITE_ROW)
 			if (!store_inflight_has(f, sqlite3_column_int64(s, 0)))
 				seqs[n++] = sqlite3_column_int64(s, 0);
 		rc = step == SQLITE_ROW || step == SQLITE_DONE ? STORE_OK :
@@ -2635,7 +2687,7 @@ sq_delivery_supersede(struct sqlite_store *ss, const struct store_push *p,
 			sqlite3_bind_int64(s, 2, p->now_ms);
 			rc = sq_exec(ss, s, "delivery supersede");
 		}
-	} while (rc == STORE_OK && n == sizeof(seqs) / sizeof(seqs[0]));
+	} while (rc == STORE_OK && n == SQLITE_FANOUT);
 	return rc;
 }
 
@@ -2688,9 +2740,8 @@ sq_accept_one(struct sqlite_store *ss, const struct store_push *p,
 	if ((rc = sq_exec(ss, s, "record insert")) != STORE_OK)
 		return rc;
 	seq = sqlite3_last_insert_rowid(ss->db);
-	for (size_t i = 0; i < p->nsubscribers; i++)
-		if ((rc = sq_delivery_supersede(ss, p, p->subscribers[i])) !=
-		    STORE_OK)
+	for (size_t i = 0; i < p->nsubscribers; i += SQLITE_FANOUT)
+		if ((rc = sq_delivery_supersede(ss, p, i)) != STORE_OK)
 			return rc;
 	for (size_t i = 0; i < p->nsubscribers; i += SQLITE_FANOUT)
 		if ((rc = sq_delivery_insert(ss, p, seq, i)) != STORE_OK)
@@ -2968,29 +3019,21 @@ sq_delivery_recover(struct store *st)
 	return sq_transaction(ss, sq_recover_rows, NULL);
 }
 
-/* Takes the row of a due seq, unless it or its chain is in flight:
- * STORE_OK with *d filled, STORE_NOT_FOUND when it is passed over. */
+/* Takes the due row the take's statement s is on, unless its chain is
+ * in flight: STORE_OK with *d filled, STORE_NOT_FOUND when it is passed
+ * over. */
 static enum store_status
-sq_take_row(struct sqlite_store *ss, int64_t seq, struct store_delivery *d)
+sq_take_row(struct sqlite_store *ss, sqlite3_stmt *s, struct store_delivery *d)
 {
-	sqlite3_stmt *s;
 	enum store_status rc;
 	uint64_t chain;
 	int taken;
 
-	if (store_inflight_has(ss->inflight, seq))
-		return STORE_NOT_FOUND;
-	if ((s = sq_stmt(ss, Q_DELIVERY_ROW)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, seq);
-	if ((rc = sq_row(ss, s, "delivery row")) == STORE_OK)
-		rc = sq_delivery_read(s, d);
-	sqlite3_reset(s);
-	if (rc != STORE_OK)
+	if ((rc = sq_delivery_read(s, d)) != STORE_OK)
 		return rc;
 	chain = store_inflight_chain(d->subscriber, d->rec.subject,
 	    d->rec.dataset);
-	taken = store_inflight_take(ss->inflight, ss, seq, chain, ss->batch);
+	taken = store_inflight_take(ss->inflight, ss, d->seq, chain, ss->batch);
 	if (taken <= 0) {
 		store_delivery_clear(d);
 		return taken == 0 ? STORE_NOT_FOUND : STORE_ERROR;
@@ -3030,7 +3073,7 @@ sq_delivery_take(struct store *st, const char *subscriber, int64_t now_ms,
 			rc = STORE_ERROR;
 			break;
 		}
-		rc = sq_take_row(ss, sqlite3_column_int64(s, 0), &items[count]);
+		rc = sq_take_row(ss, s, &items[count]);
 		if (rc == STORE_NOT_FOUND) {
 			rc = STORE_OK;
 			continue;

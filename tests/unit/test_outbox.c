@@ -651,6 +651,76 @@ test_changes(void)
 	store_close(st);
 }
 
+/* The deliveries table as SQLite's schema 18 left it: its foreign key
+ * checked by each statement. */
+#define DELIVERIES_18 "CREATE TABLE deliveries (" \
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE," \
+	" record_seq INTEGER NOT NULL REFERENCES records (seq)," \
+	" subscriber TEXT NOT NULL, subject TEXT NOT NULL," \
+	" dataset TEXT NOT NULL, state INTEGER NOT NULL," \
+	" attempts INTEGER NOT NULL, since_ms INTEGER NOT NULL," \
+	" due_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL," \
+	" last_error TEXT, audit_index INTEGER, audit_sha256 TEXT," \
+	" claimed_by TEXT, lease_until INTEGER);"
+
+/* SQLite's step 19 defers the deliveries' foreign key: a store of step
+ * 18 keeps its rows, their ids and indexes, passes SQLite's integrity
+ * check, and takes pushes; a record that deliveries name still cannot
+ * go, at the commit now. */
+static void
+test_deliveries_migrate_deferred(void)
+{
+	struct store *st = suite_open("deferred");
+	struct store_push_result res;
+	struct store_delivery *list;
+	char id[STORE_ID_LEN];
+
+	if (st == NULL)
+		return;
+	push(st, SUBJ_A, "{\"v\":1}", NULL, &res);
+	push(st, SUBJ_B, "{\"v\":1}", NULL, &res);
+	CHECK_INT(take(st, "caf", &list), 2);
+	memcpy(id, list[0].id, sizeof(id));
+	store_deliveries_free(list, 2);
+	store_close(st);
+	CHECK_INT(suite_be->exec("deferred", "ALTER TABLE deliveries "
+	    "RENAME TO d19;" DELIVERIES_18 "INSERT INTO deliveries "
+	    "SELECT * FROM d19; DROP TABLE d19;"
+	    "CREATE INDEX deliveries_by_record ON deliveries (record_seq);"
+	    "CREATE INDEX deliveries_due ON deliveries (subscriber, due_ms)"
+	    " WHERE state = 0;"
+	    "CREATE INDEX deliveries_chain ON deliveries (subscriber, subject,"
+	    " dataset, state) WHERE state IN (0, 1);"
+	    "CREATE INDEX deliveries_dead ON deliveries (state) WHERE state = 3;"),
+	    0);
+	CHECK_INT(suite_be->schema_version("deferred", 18), 18);
+
+	st = suite_open("deferred");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(suite_be->schema_version("deferred", -1) >= 19);
+	CHECK_INT(suite_be->scalar("deferred", "SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'deliveries' AND "
+	    "sql LIKE '%DEFERRABLE INITIALLY DEFERRED%'"), 1);
+	CHECK_INT(suite_be->scalar("deferred", "SELECT count(*) FROM "
+	    "pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+	CHECK_INT(suite_be->scalar("deferred", "SELECT count(*) FROM "
+	    "sqlite_master WHERE tbl_name = 'deliveries' AND type = 'index'"), 5);
+	CHECK_INT(store_delivery_recover(st), STORE_OK);
+	CHECK_INT(take(st, "caf", &list), 2);
+	CHECK_STR(list[0].id, id);
+	store_deliveries_free(list, 2);
+	push(st, SUBJ_A, "{\"v\":2}", NULL, &res);
+	CHECK_INT(res.status, STORE_OK);
+	CHECK_INT(take(st, "ccas", &list), 2);
+	store_deliveries_free(list, 2);
+	store_close(st);
+	CHECK(suite_be->exec("deferred", "PRAGMA foreign_keys = ON;"
+	    "BEGIN; DELETE FROM records; COMMIT;") != 0);
+	CHECK_INT(suite_be->scalar("deferred", "SELECT count(*) FROM records"), 3);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -666,6 +736,7 @@ main(int argc, char **argv)
 	SUITE_RUN(test_audit_marks);
 	SUITE_RUN(test_changes);
 	SUITE_RUN(test_two_nodes_take_at_once);
+	SUITE_RUN_SQLITE(test_deliveries_migrate_deferred);
 	SUITE_RUN_PG(test_leases_move_between_nodes);
 	SUITE_RUN_PG(test_a_push_wakes_the_other_nodes);
 	suite_stop();

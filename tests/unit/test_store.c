@@ -987,7 +987,7 @@ test_access_own_file(void)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK_INT(suite_be->schema_version("moved", -1), 18);
+	CHECK(suite_be->schema_version("moved", -1) >= 18);
 	CHECK_INT(suite_be->scalar("moved", "SELECT count(*) FROM sqlite_master "
 	    "WHERE name = 'access_index'"), 0);
 	CHECK_INT(listed(st, SUBJ_A), 3);
