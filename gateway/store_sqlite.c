@@ -36,12 +36,6 @@
  * when nothing calls store_checkpoint often enough (a `tellonce` command,
  * or a checkpointer kept behind by a long read). */
 #define SQLITE_WAL_INLINE_PAGES 10000
-/* A statement's undo journal stays in memory up to this size (SQLite's
- * default is 64 KiB). Once a statement of a transaction outgrows it, the
- * journal goes to a temporary file for the rest of that transaction, and
- * every later statement writes its pages there too: a push group commit
- * of 256 pushes made 78k pwrites instead of 9k (bench/outbox). */
-#define SQLITE_STMTJRNL_MAX (1 << 20)
 #define SQLITE_FANOUT 4              /* rows of one Q_DELIVERY_INSERT */
 /* The access index's own database, next to the store's file, opened by
  * every store on a connection of its own (sq_access_open). */
@@ -348,8 +342,8 @@ static const char *const sqlite_migrations[] = {
 	 * FAIL, Q_DELIVERY_INSERT needs none; a push that fails rolls its
 	 * transaction or savepoint back whole). SQLite alters no constraint,
 	 * and making the table again would rewrite every row, then free the
-	 * old pages in one statement, journalled page by page (secure_delete)
-	 * past SQLITE_STMTJRNL_MAX, where SQLite fails it. A constraint
+	 * old pages in one statement, journalled page by page (secure_delete),
+	 * some 2 s on 600k deliveries. A constraint
 	 * changes nothing stored, so the table's text is edited in place
 	 * (SQLite's documented way for such changes, "ALTER TABLE", section
 	 * 7), and RESET reloads it for this connection; one opened earlier
@@ -1509,12 +1503,19 @@ sq_setup(sqlite3 *db, const char *file, int flags, char *err, size_t errlen)
  * mutex of the process, for sqlite3_memory_used and a soft heap limit,
  * which the gateway reads nowhere: a tenth of the instructions of the
  * outbox's statements, and a lock every thread's store shares. Only
- * possible before SQLite initialises, which its first open does. */
+ * possible before SQLite initialises, which its first open does.
+ * A statement's undo journal keeps SQLite's own spill size (64 KiB):
+ * SQLite 3.40 (Debian 12) fails with SQLITE_FULL a statement whose
+ * in-memory journal spills to a file past some 128 KiB, and with the
+ * 1 MiB set here before, erasing a subject with 2,000 versions failed
+ * (test_erase_long_history, before step 19), as did clearing a run's
+ * sorted copy (sq_access_run_start). The earlier spill costs a batch of
+ * 256 pushes about one pwrite per push, to the page cache (bench/outbox:
+ * 11.8k against 7.9k for 4,000 pushes). */
 static void
 sq_configure(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, SQLITE_STMTJRNL_MAX);
 }
 
 struct store *
@@ -3563,10 +3564,9 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	sqlite3_stmt *s;
 
 	/* No rollback journal for the temporary file: with secure_delete
-	 * the clear of a run's 32k rows journals some 3 MiB, and SQLite
-	 * fails a temporary journal past the statement journal's spill
-	 * size (SQLITE_STMTJRNL_MAX) with SQLITE_FULL: every run after a
-	 * connection's first failed so. Nothing else is written there. */
+	 * the clear of a run's 32k rows would journal some 3 MiB, for a
+	 * table that a failed sort clears and fills again anyway. Nothing
+	 * else is written there. */
 	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
 	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted (subject TEXT, "
 	    "audit_index INTEGER)", NULL, NULL, NULL) != SQLITE_OK)

@@ -210,6 +210,74 @@ test_erase_subject(void)
 	store_close(st);
 }
 
+/* A subject with a long history is erased in one statement per table.
+ * Before step 19 the records' delete had to journal every page it
+ * changed (secure_delete overwriting them), and with the statement
+ * journal's spill size the store then set (1 MiB), SQLite 3.40 failed it
+ * with SQLITE_FULL: the subject could not be erased. */
+static void
+test_erase_long_history(void)
+{
+	enum { PUSHES = 2000, BATCH = 100 };
+	struct store *st = suite_open("erase_long");
+	char record[2048], ids[BATCH][STORE_ID_LEN];
+	struct store_push p[BATCH];
+	struct store_push_result res[BATCH];
+	uint64_t erased;
+
+	if (st == NULL)
+		return;
+	memset(record, 0, sizeof(record));
+	for (int b = 0; b < PUSHES / BATCH; b++) {
+		for (int i = 0; i < BATCH; i++) {
+			snprintf(record, sizeof(record), "{\"note\":\"%0*d\"}",
+			    (int)sizeof(record) - 16, b * BATCH + i);
+			store_new_id(ids[i]);
+			p[i] = (struct store_push){ .record_id = ids[i],
+			    .provider = "mairie", .subject = SUBJ_A,
+			    .dataset = "address", .record = record,
+			    .subscribers = caf, .nsubscribers = 1,
+			    .request_sha256 = record, .response = "{}",
+			    .now_ms = T0 };
+		}
+		CHECK_INT(store_record_accept(st, p, BATCH, res, NULL), STORE_OK);
+	}
+	CHECK_INT(store_erase_subject(st, SUBJ_A, &erased), STORE_OK);
+	CHECK_INT(erased, 2 * PUSHES);
+	CHECK_INT(feed(st, "address"), 0);
+	store_close(st);
+}
+
+/* Any statement of the store's process whose undo journal spills to a
+ * file succeeds: the process-wide SQLite settings the store makes
+ * (sq_configure) once made SQLite 3.40 fail such statements with
+ * SQLITE_FULL. A statement that may abort halfway, in a transaction,
+ * changing some 20 MiB of pages. */
+static void
+test_statement_journal_spill(void)
+{
+	struct store *st = suite_open("spill");
+	char file[TMPDIR_PATH_LEN + 32];
+	sqlite3 *db = NULL;
+
+	if (st == NULL)
+		return;
+	snprintf(file, sizeof(file), "%s/spill-raw.db", suite_dir);
+	CHECK_INT(sqlite3_open(file, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+	    "CREATE TABLE t (id TEXT UNIQUE, x TEXT);"
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 200000) INSERT INTO t SELECT hex(randomblob(16)), "
+	    "hex(randomblob(20)) FROM c;"
+	    "BEGIN; INSERT INTO t VALUES ('first', '');", NULL, NULL, NULL),
+	    SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "UPDATE t SET x = hex(randomblob(20))",
+	    NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store_close(st);
+}
+
 /* The local id is unlinked and the subject's consents with that service
  * revoked, not those with others; linking again works. */
 static void
@@ -355,6 +423,8 @@ main(int argc, char **argv)
 	SUITE_RUN(test_purge);
 	SUITE_RUN(test_purge_batches);
 	SUITE_RUN(test_erase_subject);
+	SUITE_RUN(test_erase_long_history);
+	SUITE_RUN_SQLITE(test_statement_journal_spill);
 	SUITE_RUN(test_link_delete);
 	SUITE_RUN_SQLITE(test_values_gone_from_files);
 	SUITE_RUN(test_migrate_push_keys);
