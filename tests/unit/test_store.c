@@ -972,6 +972,8 @@ test_access_own_file(void)
 	CHECK_INT(access_put(st, SUBJ_A, 1), STORE_OK);
 	store_close(st);
 	snprintf(sql, sizeof(sql), "DROP TABLE access_erasures;"
+	    "DROP TRIGGER view_keys_drawn; DROP TRIGGER view_keys_erased;"
+	    "ALTER TABLE links DROP COLUMN view_key;"
 	    "CREATE TABLE access_index (subject TEXT NOT NULL,"
 	    " audit_index INTEGER NOT NULL, mandate TEXT, mediator TEXT,"
 	    " helper TEXT, PRIMARY KEY (subject, audit_index)) WITHOUT ROWID;"
@@ -1168,6 +1170,28 @@ test_view_keys(void)
 	CHECK(memcmp(a, joined, sizeof(a)) != 0);
 	CHECK_INT(store_view_key_get(st, SUBJ_A, a2), STORE_OK);
 	CHECK(memcmp(joined, a2, sizeof(a)) == 0);
+	/* Linked before its key is drawn, at two services: both links read
+	 * the key drawn afterwards, and a key erased from neither. */
+	CHECK_INT(store_link_put(st, "caf", "C3", SUBJ_C, 2, &created), STORE_OK);
+	CHECK_INT(store_link_put(st, "mairie", "M3", SUBJ_C, 2, &created),
+	    STORE_OK);
+	CHECK_INT(store_view_key_get(st, SUBJ_C, b), STORE_OK);
+	CHECK_INT(store_link_subject(st, "mairie", "M3", subject, joined),
+	    STORE_OK);
+	CHECK(memcmp(b, joined, sizeof(b)) == 0);
+	/* SQLite's links hold copies (schema step 20), with the key. */
+	if (strcmp(suite_be->name, "sqlite") == 0)
+		CHECK_INT(suite_be->scalar("viewkeys", "SELECT count(*) FROM "
+		    "links l JOIN view_keys v ON v.subject = l.subject "
+		    "AND v.key = l.view_key"), 3);
+	CHECK_INT(store_view_key_erase(st, SUBJ_C), STORE_OK);
+	if (strcmp(suite_be->name, "sqlite") == 0)
+		CHECK_INT(suite_be->scalar("viewkeys", "SELECT count(*) FROM "
+		    "links WHERE view_key IS NOT NULL"), 1);
+	CHECK_INT(store_link_subject(st, "caf", "C3", subject, joined), STORE_OK);
+	CHECK(memcmp(b, joined, sizeof(b)) != 0);
+	CHECK_INT(store_link_subject(st, "mairie", "M3", subject, a2), STORE_OK);
+	CHECK(memcmp(joined, a2, sizeof(a2)) == 0);
 	store_close(st);
 }
 
