@@ -1522,18 +1522,20 @@ sq_setup(sqlite3 *db, const char *file, int flags, char *err, size_t errlen)
  * which the gateway reads nowhere: a tenth of the instructions of the
  * outbox's statements, and a lock every thread's store shares. Only
  * possible before SQLite initialises, which its first open does.
- * A statement's undo journal keeps SQLite's own spill size (64 KiB):
- * SQLite 3.40 (Debian 12) fails with SQLITE_FULL a statement whose
- * in-memory journal spills to a file past some 128 KiB, and with the
- * 1 MiB set here before, erasing a subject with 2,000 versions failed
+ * A statement's undo journal stays in memory, whatever its size: SQLite
+ * 3.40 (Debian 12) fails with SQLITE_FULL a statement whose in-memory
+ * journal spills to a file past some 128 KiB, and with the 1 MiB spill
+ * size set here before, erasing a subject with 2,000 versions failed
  * (test_erase_long_history, before step 19), as did clearing a run's
- * sorted copy (sq_access_run_start). The earlier spill costs a batch of
- * 256 pushes about one pwrite per push, to the page cache (bench/outbox:
- * 11.8k against 7.9k for 4,000 pushes). */
+ * sorted copy (sq_access_run_start). SQLite's own 64 KiB works, but makes
+ * a temporary file for most sequencer batches and run chunks: durable
+ * audit appends at 64 writers fell from 165k to 109k/s (bench/audit.sh).
+ * No statement the store makes changes more than a few MiB of pages. */
 static void
 sq_configure(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
 }
 
 struct store *

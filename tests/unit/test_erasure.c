@@ -248,13 +248,12 @@ test_erase_long_history(void)
 	store_close(st);
 }
 
-/* Any statement of the store's process whose undo journal spills to a
- * file succeeds: the process-wide SQLite settings the store makes
- * (sq_configure) once made SQLite 3.40 fail such statements with
- * SQLITE_FULL. A statement that may abort halfway, in a transaction,
- * changing some 20 MiB of pages. */
+/* A statement of the store's process with a large undo journal
+ * succeeds: with the process-wide spill size the store once set (1 MiB,
+ * sq_configure), SQLite 3.40 failed it with SQLITE_FULL. A statement that
+ * may abort halfway, in a transaction, changing some 20 MiB of pages. */
 static void
-test_statement_journal_spill(void)
+test_statement_journal_large(void)
 {
 	struct store *st = suite_open("spill");
 	char file[TMPDIR_PATH_LEN + 32];
@@ -425,7 +424,7 @@ main(int argc, char **argv)
 	SUITE_RUN(test_purge_batches);
 	SUITE_RUN(test_erase_subject);
 	SUITE_RUN(test_erase_long_history);
-	SUITE_RUN_SQLITE(test_statement_journal_spill);
+	SUITE_RUN_SQLITE(test_statement_journal_large);
 	SUITE_RUN(test_link_delete);
 	SUITE_RUN_SQLITE(test_values_gone_from_files);
 	SUITE_RUN(test_migrate_push_keys);
