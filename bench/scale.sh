@@ -23,7 +23,14 @@ SUBJECTS=${SUBJECTS:-1000000}
 CONSENTS=${CONSENTS:-1000000}
 ENTRIES=${ENTRIES:-10000000}
 . bench/lib.sh
-make --no-print-directory -j2 all "$BUILD/bench/scale_fill" >/dev/null
+# Only this tree's own build is brought up to date: a copied build being
+# compared (BUILD=/tmp/old) would be rebuilt from these newer sources.
+# A copied build brings its own bench/scale_fill.
+if [ "$BUILD" = build/release ]; then
+	make --no-print-directory -j2 all "$BUILD/bench/scale_fill" >/dev/null
+fi
+[ -x "$BUILD/bench/scale_fill" ] ||
+	{ echo "scale: no $BUILD/bench/scale_fill (make $BUILD/bench/scale_fill)" >&2; exit 1; }
 
 want="subjects=$SUBJECTS consents=$CONSENTS entries=$ENTRIES"
 if [ "$(cat "$DIR/filled" 2>/dev/null)" != "$want" ]; then
