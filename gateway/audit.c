@@ -14,9 +14,12 @@
  * is acknowledged then. Bundles and hash tiles that fill are written after
  * that without waiting for the disk; at each checkpoint one syncfs() makes
  * them durable, the checkpoint is renamed into place and the journal starts
- * over at the incomplete bundle. Partial tiles are written only for
- * checkpointed sizes, as tlog-tiles requires. Files are written under a
- * temporary name and renamed, so a reader never sees half a tile.
+ * over at the checkpoint's incomplete bundle. The syncfs and the rename
+ * run on a thread of their own while the sequencer appends on (a syncfs
+ * takes milliseconds, and every append waited for it). Partial tiles are
+ * written only for checkpointed sizes, as tlog-tiles requires. Files are
+ * written under a temporary name and renamed, so a reader never sees half
+ * a tile.
  *
  * Entries are the truth: on open, the tree is restored from the tiles the
  * last sync made durable (rebuilding any that are missing or torn from the
@@ -524,28 +527,38 @@ audit_journal_zero(int fd, off_t from, off_t to)
 	return 0;
 }
 
-/* Starts a new journal at the incomplete bundle, once everything before
- * it is durable in bundles and tiles: written whole under another name,
- * then renamed, so a crash leaves the old journal or the new one. */
+/* A new journal under its temporary name, holding zeros over its header
+ * and first chunk; durable with the next fdatasync or syncfs. Its fd, or
+ * -1. */
 static int
-audit_journal_start(struct audit *a)
+audit_journal_create(struct audit *a)
 {
-	static const char tmp[] = AUDIT_JOURNAL ".tmp";
+	int fd = openat(a->dirfd, AUDIT_JOURNAL ".tmp",
+	    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd == -1)
+		return -1;
+	if (audit_journal_zero(fd, 0, AUDIT_JOURNAL_HDR + AUDIT_JOURNAL_CHUNK) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Puts fd (from audit_journal_create, its entries written from
+ * AUDIT_JOURNAL_HDR up to end) in place as the journal of the entries
+ * from `bundle` * 256 on: a crash leaves the old journal or the new one.
+ * Takes fd, also on failure (-1). */
+static int
+audit_journal_install(struct audit *a, int fd, uint64_t bundle, off_t end)
+{
 	unsigned char hdr[AUDIT_JOURNAL_HDR];
-	uint64_t bundle = a->tree->size / MERKLE_TILE_WIDTH;
-	off_t end = (off_t)(AUDIT_JOURNAL_HDR + a->bundle_len);
-	int fd;
 
 	for (int i = 0; i < AUDIT_JOURNAL_HDR; i++)
 		hdr[i] = (unsigned char)(bundle >> (56 - 8 * i));
-	fd = openat(a->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return -1;
 	if (audit_write_all(fd, hdr, sizeof(hdr), 0) != 0 ||
-	    audit_write_all(fd, a->bundle, a->bundle_len, AUDIT_JOURNAL_HDR) != 0 ||
-	    audit_journal_zero(fd, end, end + AUDIT_JOURNAL_CHUNK) != 0 ||
 	    fdatasync(fd) != 0 ||
-	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_JOURNAL) != 0 ||
+	    renameat(a->dirfd, AUDIT_JOURNAL ".tmp", a->dirfd, AUDIT_JOURNAL) != 0 ||
 	    audit_fsync_root(a) != 0) {
 		close(fd);
 		return -1;
@@ -554,8 +567,52 @@ audit_journal_start(struct audit *a)
 		close(a->journalfd);
 	a->journalfd = fd;
 	a->journal_end = end;
-	a->journal_alloc = end + AUDIT_JOURNAL_CHUNK;
+	a->journal_alloc = end > AUDIT_JOURNAL_HDR + AUDIT_JOURNAL_CHUNK ? end :
+	    AUDIT_JOURNAL_HDR + AUDIT_JOURNAL_CHUNK;
 	return 0;
+}
+
+/* Starts a new journal at the incomplete bundle, once everything before
+ * it is durable in bundles and tiles. */
+static int
+audit_journal_start(struct audit *a)
+{
+	int fd = audit_journal_create(a);
+
+	if (fd == -1)
+		return -1;
+	if (audit_write_all(fd, a->bundle, a->bundle_len, AUDIT_JOURNAL_HDR) != 0) {
+		close(fd);
+		return -1;
+	}
+	return audit_journal_install(a, fd, a->tree->size / MERKLE_TILE_WIDTH,
+	    (off_t)(AUDIT_JOURNAL_HDR + a->bundle_len));
+}
+
+/* Starts fd (from audit_journal_create, made durable since) as the journal
+ * of the entries from `bundle` * 256 on, which the current journal holds
+ * from offset `from`: those appended since the sync began too. Takes fd. */
+static int
+audit_journal_restart(struct audit *a, int fd, uint64_t bundle, off_t from)
+{
+	unsigned char buf[65536];
+	off_t out = AUDIT_JOURNAL_HDR;
+
+	while (from < a->journal_end) {
+		size_t want = a->journal_end - from < (off_t)sizeof(buf) ?
+		    (size_t)(a->journal_end - from) : sizeof(buf);
+		ssize_t n = pread(a->journalfd, buf, want, from);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || audit_write_all(fd, buf, (size_t)n, out) != 0) {
+			close(fd);
+			return -1;
+		}
+		from += n;
+		out += n;
+	}
+	return audit_journal_install(a, fd, bundle, out);
 }
 
 /* Makes every bundle and tile written so far durable, then lets the
@@ -837,7 +894,7 @@ audit_write_batch(struct audit *a, struct audit_req *batch)
 			a->size = a->tree->size;
 		pthread_mutex_unlock(&a->tmu);
 	}
-	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX)
+	if (rc == 0 && a->journal_end > AUDIT_JOURNAL_MAX && !a->syncing)
 		rc = audit_sync(a);
 	/* The tree may now disagree with the disk: take nothing more until
 	 * audit_retry has rebuilt it from the files (the journal still has
@@ -962,6 +1019,115 @@ audit_publish(struct audit *a)
 	return 0;
 }
 
+/* The syncer: makes everything written so far durable (the checkpoint's
+ * tiles, checkpoint.tmp, the next journal's zeros) with one syncfs, then
+ * renames the checkpoint into place. The sequencer writes on meanwhile:
+ * the syncfs took some 10 ms, and held every append waiting for it. */
+static void *
+audit_syncer(void *arg)
+{
+	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
+	struct audit *a = arg;
+	int spare = audit_journal_create(a), rc = 0;
+
+	if (spare == -1 || syncfs(a->dirfd) != 0 ||
+	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
+	    audit_fsync_root(a) != 0) {
+		log_error("audit: cannot sync %s: %s", a->dir, strerror(errno));
+		rc = -1;
+	}
+	pthread_mutex_lock(&a->qmu);
+	a->sync_spare = spare;
+	a->sync_rc = rc;
+	a->synced = 1;
+	pthread_cond_signal(&a->qcond);
+	pthread_mutex_unlock(&a->qmu);
+	return NULL;
+}
+
+/* Starts publishing a checkpoint of the current size: writes its partial
+ * tiles and checkpoint.tmp, and leaves the sync and the rename to the
+ * syncer. Sequencer thread, with no sync under way. 0 or -1 (logged). */
+static int
+audit_publish_begin(struct audit *a)
+{
+	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
+	char *note;
+
+	if (audit_put_partials(a) != 0 ||
+	    (note = audit_sign(a, a->sync_root)) == NULL)
+		return -1;
+	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0) {
+		free(note);
+		return audit_write_failed(tmp);
+	}
+	a->sync_note = note;
+	a->sync_size = a->size;
+	a->sync_from = a->journal_end - (off_t)a->bundle_len;
+	a->synced = 0;
+	if (pthread_create(&a->syncer, NULL, audit_syncer, a) != 0) {
+		log_error("audit: cannot start a sync");
+		a->sync_note = NULL;
+		free(note);
+		return -1;
+	}
+	a->syncing = 1;
+	return 0;
+}
+
+/* Whether the syncer is done (its outcome waits for audit_publish_end). */
+static int
+audit_sync_done(struct audit *a)
+{
+	int done;
+
+	if (!a->syncing)
+		return 0;
+	pthread_mutex_lock(&a->qmu);
+	done = a->synced;
+	pthread_mutex_unlock(&a->qmu);
+	return done;
+}
+
+/* Waits for the syncer, then makes its checkpoint the one readers see and
+ * starts the journal over at the checkpoint's incomplete bundle: what the
+ * sync made durable is in tiles. A log that failed meanwhile keeps its
+ * journal for the retry. Sequencer thread. 0 or -1 (logged). */
+static int
+audit_publish_end(struct audit *a)
+{
+	uint64_t size = a->sync_size;
+	int spare, rc;
+
+	if (!a->syncing)
+		return 0;
+	pthread_join(a->syncer, NULL);
+	a->syncing = a->synced = 0;
+	spare = a->sync_spare;
+	rc = a->sync_rc;
+	if (rc != 0) {
+		free(a->sync_note);
+		a->sync_note = NULL;
+		if (spare != -1)
+			close(spare);
+		return -1;
+	}
+	audit_set_checkpoint(a, a->sync_note, size, a->sync_root);
+	a->sync_note = NULL;
+	audit_published(a, size, a->sync_root);
+	if (atomic_load(&a->failed)) {
+		close(spare);
+		return 0;
+	}
+	if (audit_journal_restart(a, spare, size / MERKLE_TILE_WIDTH,
+	    a->sync_from) != 0) {
+		log_error("audit: cannot start a new journal in %s: %s", a->dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 void
 audit_deadline(struct timespec *ts, int64_t mono_ms)
 {
@@ -1040,6 +1206,22 @@ audit_let_appenders_run(struct audit *a)
 	pthread_mutex_lock(&a->qmu);
 }
 
+/* The sequencer's checkpoint work in one turn: the end of a publish under
+ * way, and the start of the next one when due. The last one, as the log
+ * stops, is published in line. */
+static void
+audit_checkpoint_turn(struct audit *a, int last, int64_t *next_cp)
+{
+	if ((audit_sync_done(a) || last) && audit_publish_end(a) != 0)
+		atomic_store(&a->failed, 1);
+	if (a->size <= a->checkpoint_size || atomic_load(&a->failed) ||
+	    a->syncing || (clock_mono_ms() < *next_cp && !last))
+		return;
+	if ((last ? audit_publish(a) : audit_publish_begin(a)) != 0)
+		atomic_store(&a->failed, 1);
+	*next_cp = clock_mono_ms() + a->interval_ms;
+}
+
 static void *
 audit_run(void *arg)
 {
@@ -1051,10 +1233,14 @@ audit_run(void *arg)
 
 	pthread_mutex_lock(&a->qmu);
 	for (;;) {
-		while (a->head == NULL && !a->stopping) {
+		while (a->head == NULL && !a->stopping && !a->synced) {
 			int grew = a->size > a->checkpoint_size &&
 			    !atomic_load(&a->failed);
 
+			if (a->syncing) {
+				pthread_cond_wait(&a->qcond, &a->qmu);
+				continue;
+			}
 			if (retry_at != 0) {
 				if (clock_mono_ms() >= retry_at)
 					break;
@@ -1076,17 +1262,12 @@ audit_run(void *arg)
 
 		if (batch != NULL)
 			audit_write_batch(a, batch);
-		if (a->size > a->checkpoint_size && !atomic_load(&a->failed) &&
-		    (clock_mono_ms() >= next_cp || (stop && batch == NULL))) {
-			if (audit_publish(a) != 0)
-				atomic_store(&a->failed, 1);
-			next_cp = clock_mono_ms() + a->interval_ms;
-		}
+		audit_checkpoint_turn(a, stop && batch == NULL, &next_cp);
 		if (!atomic_load(&a->failed)) {
 			retry_at = 0;
 		} else if (retry_at == 0) {
 			retry_at = clock_mono_ms() + AUDIT_RETRY_MS;
-		} else if (!stop && clock_mono_ms() >= retry_at) {
+		} else if (!stop && !a->syncing && clock_mono_ms() >= retry_at) {
 			audit_retry(a);
 			retry_at = atomic_load(&a->failed) ?
 			    clock_mono_ms() + AUDIT_RETRY_MS : 0;

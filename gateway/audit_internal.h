@@ -79,6 +79,20 @@ struct audit {
 
 	atomic_int failed;          /* a write failed: no entries until recovered */
 
+	/* The checkpoint being published off the sequencer: a thread of its
+	 * own makes the tiles durable and renames the checkpoint into place
+	 * while the sequencer goes on appending (audit.c). */
+	pthread_t syncer;
+	int syncing;                /* sequencer only: the syncer not joined */
+	int synced;                 /* under qmu: the syncer is done */
+	int sync_rc;                /* its outcome, once synced */
+	int sync_spare;             /* the next journal, durable once synced */
+	char *sync_note;            /* owned: the checkpoint it publishes */
+	uint64_t sync_size;
+	merkle_hash sync_root;
+	off_t sync_from;            /* where bundle sync_size / 256 starts in
+	                             * the journal */
+
 	/* The log of several nodes, in a shared store (store_audit_shared);
 	 * all NULL for a directory. The tree above is then the integrator's,
 	 * used by the integrator thread alone, and `checkpoint` and the fields

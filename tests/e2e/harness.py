@@ -269,6 +269,15 @@ class Gateway:
                               log[max(0, at - 200):at + 3000])
 
 
+def holds_token(data, value):
+    """Whether bytes `data` hold `value` as a token, not inside a longer
+    run of base64 or digits: the audit files are full of base64 nonces and
+    commitments, where a four-letter name or a postal code occurs by chance
+    (a run of test_core found "Yann" in an entry bundle's commitments)."""
+    return re.search(rb"(?<![A-Za-z0-9_+/=-])%s(?![A-Za-z0-9_+/=-])"
+                     % re.escape(value.encode()), data) is not None
+
+
 def make_workdir(name):
     """The scratch-directory helper of the Python tests (tests/unit/tmpdir.h
     is the C one): a new private directory; its user removes it with

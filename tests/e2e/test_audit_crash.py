@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""kill -9 in the middle of appends at full speed, three times over: every
+"""kill -9 in the middle of appends at full speed, several times over: every
 append that returned is in the reopened log, the log verifies, and its new
-checkpoint is consistent with the last one signed before the crash."""
+checkpoint is consistent with the last one signed before the crash. Once
+with checkpoints at the usual pace, once with one every 5 ms, so that most
+kills land while a checkpoint is being synced off the sequencer."""
 import os
 import shutil
 import signal
@@ -25,12 +27,12 @@ def acknowledged(path):
     return [int(x) for x in lines[:-1] if x]
 
 
-def crash_once(workdir, key, logdir, round_no):
+def crash_once(workdir, key, logdir, round_no, interval_ms, after_s):
     out = os.path.join(workdir, "acked.%d" % round_no)
     with open(out, "w") as f:
-        p = subprocess.Popen([TOOL, "append", logdir, key, ORIGIN, "100000000", "32", "100"],
-                             stdout=f, stderr=subprocess.DEVNULL)
-    time.sleep(1.0 + 0.4 * round_no)
+        p = subprocess.Popen([TOOL, "append", logdir, key, ORIGIN, "100000000", "32",
+                              str(interval_ms)], stdout=f, stderr=subprocess.DEVNULL)
+    time.sleep(after_s)
     p.send_signal(signal.SIGKILL)
     p.wait()
     with open(os.path.join(logdir, "checkpoint")) as f:
@@ -38,16 +40,18 @@ def crash_once(workdir, key, logdir, round_no):
     return acknowledged(out), before
 
 
-@test
-def acknowledged_appends_survive_kill_9():
-    workdir = make_workdir("audit-crash")
+def crash_rounds(name, rounds, interval_ms, first_s, step_s):
+    """Appends at full speed with a checkpoint every interval_ms, killed
+    after first_s + round * step_s, `rounds` times over one log."""
+    workdir = make_workdir(name)
     key = os.path.join(workdir, "audit.key")
     logdir = os.path.join(workdir, "audit")
     vkey = subprocess.run([TOOL, "keygen", "-o", key, "--origin", ORIGIN],
                           capture_output=True, text=True, check=True).stdout.strip()
     try:
-        for round_no in range(3):
-            acked, before = crash_once(workdir, key, logdir, round_no)
+        for round_no in range(rounds):
+            acked, before = crash_once(workdir, key, logdir, round_no, interval_ms,
+                                       first_s + step_s * round_no)
             check(len(acked) > 1000, "round %d: only %d appends before the kill" %
                   (round_no, len(acked)))
             eq(len(set(acked)), len(acked), "indexes are unique")
@@ -72,6 +76,20 @@ def acknowledged_appends_survive_kill_9():
                   (round_no, len(acked), size, old_size, size), flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@test
+def acknowledged_appends_survive_kill_9():
+    crash_rounds("audit-crash", 3, 100, 1.0, 0.4)
+
+
+@test
+def kill_9_while_a_checkpoint_syncs():
+    # A checkpoint every 5 ms keeps the syncer busy most of the time: the
+    # kills land while the tiles sync, between the checkpoint's rename and
+    # the journal's restart, or just after a restart that carried the
+    # entries appended during the sync into the new journal.
+    crash_rounds("audit-crash-sync", 8, 5, 0.6, 0.1)
 
 
 def consistency(tree, m, n, lo=0, complete=True):
