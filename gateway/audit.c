@@ -563,8 +563,12 @@ audit_journal_install(struct audit *a, int fd, uint64_t bundle, off_t end)
 		close(fd);
 		return -1;
 	}
-	if (a->journalfd != -1)
-		close(a->journalfd);
+	/* Its last close drops the replaced journal's blocks and pages, some
+	 * 10 ms for the 70 MB a second of appends at 64 writers write: the
+	 * next syncer does it, off the sequencer. */
+	if (a->journal_retired != -1)
+		close(a->journal_retired);
+	a->journal_retired = a->journalfd;
 	a->journalfd = fd;
 	a->journal_end = end;
 	a->journal_alloc = end > AUDIT_JOURNAL_HDR + AUDIT_JOURNAL_CHUNK ? end :
@@ -1028,7 +1032,13 @@ audit_syncer(void *arg)
 {
 	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	struct audit *a = arg;
-	int spare = audit_journal_create(a), rc = 0;
+	int spare, rc = 0;
+
+	if (a->journal_retired != -1) {
+		close(a->journal_retired);
+		a->journal_retired = -1;
+	}
+	spare = audit_journal_create(a);
 
 	if (spare == -1 || syncfs(a->dirfd) != 0 ||
 	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
@@ -1666,6 +1676,8 @@ audit_free(struct audit *a)
 {
 	if (a->journalfd != -1)
 		close(a->journalfd);
+	if (a->journal_retired != -1)
+		close(a->journal_retired);
 	if (a->dirfd != -1)
 		close(a->dirfd);
 	pthread_mutex_destroy(&a->qmu);
@@ -1850,7 +1862,7 @@ audit_new(const struct config_audit *cfg, const char *where, char *err,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->dirfd = a->journalfd = -1;
+	a->dirfd = a->journalfd = a->journal_retired = -1;
 	a->interval_ms = cfg->checkpoint_interval_ms > 0 ?
 	    cfg->checkpoint_interval_ms : 1000;
 	a->dir = strdup(where);

@@ -87,6 +87,8 @@ struct audit {
 	int synced;                 /* under qmu: the syncer is done */
 	int sync_rc;                /* its outcome, once synced */
 	int sync_spare;             /* the next journal, durable once synced */
+	int journal_retired;        /* the journal the last one replaced, for
+	                             * the next syncer to close */
 	char *sync_note;            /* owned: the checkpoint it publishes */
 	uint64_t sync_size;
 	merkle_hash sync_root;

@@ -6,9 +6,10 @@
 
 #include "config_model.h"
 
-#define FDLIMIT_PROCESS 32   /* stdio, the audit directory and journal,
-                              * the access index's store, libevent and
-                              * OpenSSL's own */
+#define FDLIMIT_PROCESS 32   /* stdio, the audit directory and journals
+                              * (the journal, the one it replaced and the
+                              * next one), the access index's store,
+                              * libevent and OpenSSL's own */
 #define FDLIMIT_LOOP 11      /* per loop: its event fds, its store (database,
                               * WAL, shared memory, and the same three of
                               * the access index's file on SQLite), its
