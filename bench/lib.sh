@@ -18,6 +18,8 @@ BUILD=${BUILD:-build/release}
 mkdir -p /tmp/tellonce-bench
 chattr +T /tmp/tellonce-bench 2>/dev/null || true
 W=$(mktemp -d /tmp/tellonce-bench/run.XXXXXX)
+# Nothing left of an earlier run to write back while this one fsyncs.
+sync
 pids=()
 cleanup() {
 	kill "${pids[@]}" 2>/dev/null || true
