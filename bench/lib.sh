@@ -15,7 +15,7 @@ BUILD=${BUILD:-build/release}
 # group where many were deleted in the last minutes scans past each of
 # them (recently_deleted), and the previous run deleted thousands (a fetch
 # run's openat went from 1% to 5-9% of the gateway's CPU).
-mkdir -p /tmp/tellonce-bench
+mkdir -p -m 1777 /tmp/tellonce-bench   # shared by the machine's users, as /tmp
 chattr +T /tmp/tellonce-bench 2>/dev/null || true
 W=$(mktemp -d /tmp/tellonce-bench/run.XXXXXX)
 # Nothing left of an earlier run to write back while this one fsyncs.
