@@ -67,7 +67,7 @@ struct conn {
 	int64_t request_due_ms;    /* the whole request by then (monotonic) */
 	int newlines;              /* line ends in a row, CRs aside */
 	int headers_done;          /* no need to watch the input */
-	int cut;                   /* set when it must go once attached */
+	int cut;                   /* must go: nothing more is read */
 	int attached;              /* conn_attach ran and dropped its reference */
 };
 
@@ -307,6 +307,7 @@ conn_expired(evutil_socket_t fd, short what, void *arg)
 
 	log_ratelimited(LOG_LEVEL_INFO, "connection closed: no complete %s "
 	    "in time", c->headers_done ? "request" : "request headers");
+	c->cut = 1;
 	conn_shutdown(c);
 }
 
@@ -346,6 +347,13 @@ conn_watch_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct evbuffer_iovec v[4];
 	struct evbuffer_ptr p;
 
+	/* Linux still reads out what arrived before a shutdown(): without
+	 * this, a refused connection's first request would run, its answer
+	 * lost. */
+	if (c->cut) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
+	}
 	if (c->headers_done || left == 0 ||
 	    evbuffer_ptr_set(buf, &p, evbuffer_get_length(buf) - left,
 	    EVBUFFER_PTR_SET) != 0)
