@@ -1081,6 +1081,7 @@ audit_publish_begin(struct audit *a)
 		free(note);
 		return -1;
 	}
+	pthread_setname_np(a->syncer, "audit-sync");
 	a->syncing = 1;
 	return 0;
 }
@@ -1742,6 +1743,7 @@ audit_start_sequencer(struct audit *a, void *(*run)(void *), char *err,
 		snprintf(err, errlen, "cannot start the sequencer");
 		return -1;
 	}
+	pthread_setname_np(a->thread, "audit");
 	a->running = 1;
 	audit_log_start(a);
 	return 0;

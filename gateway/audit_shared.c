@@ -478,6 +478,7 @@ audit_open_shared(const struct config_audit *cfg, struct store *seq,
 		snprintf(err, errlen, "cannot start the integrator");
 		goto fail;
 	}
+	pthread_setname_np(a->integrator, "audit-integrate");
 	a->integrator_running = 1;
 	if (audit_start_sequencer(a, audit_shared_run, err, errlen) != 0)
 		goto fail;

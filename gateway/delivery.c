@@ -966,6 +966,7 @@ delivery_start(struct gateway *gw, struct config *cfg, char *err,
 		delivery_free(dl);
 		return NULL;
 	}
+	pthread_setname_np(dl->thread, "delivery");
 	return dl;
 }
 

@@ -182,6 +182,7 @@ notify_watchdog_start(notify_health_fn healthy, void *arg, char *err,
 		snprintf(err, errlen, "watchdog thread: %s", strerror(rc));
 		return -1;
 	}
+	pthread_setname_np(notify_dog.thread, "watchdog");
 	notify_dog.running = 1;
 	return 0;
 }

@@ -334,6 +334,16 @@ worker_begin_drain(evutil_socket_t fd, short what, void *arg)
 	worker_drain_check(fd, what, arg);
 }
 
+/* "worker/N" in top -H, ps -L and perf's comm column. */
+static void
+server_name_worker(const struct worker *w)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "worker/%d", w->index);
+	pthread_setname_np(w->thread, name);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -748,6 +758,7 @@ server_start_on(struct gateway *gw, struct config *cfg, const int *fds,
 			snprintf(err, errlen, "cannot start worker thread");
 			break;
 		}
+		server_name_worker(w);
 		started++;
 	}
 	if (started < srv->nworkers) {

@@ -100,6 +100,7 @@ store_checkpointer_run(struct store_checkpointer *cp, char *err,
 		pthread_mutex_destroy(&cp->mu);
 		return -1;
 	}
+	pthread_setname_np(cp->thread, "checkpointer");
 	cp->running = 1;
 	return 0;
 }

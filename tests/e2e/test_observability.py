@@ -110,6 +110,22 @@ def a_delivery_carries_the_trace_of_the_push_that_created_it():
           "each delivery is a span of its own: %r" % spans)
 
 
+@test
+def every_thread_says_what_it_is_in_top_and_perf():
+    s = st()
+    m = re.search(r"listening on \S+ with (\d+) workers", s.gw.read_log())
+    check(m is not None, "the log says how many workers")
+    task = "/proc/%d/task" % s.gw.proc.pid
+    names = sorted(open(os.path.join(task, t, "comm")).read().strip()
+                   for t in os.listdir(task))
+    want = ["worker/%d" % i for i in range(int(m.group(1)))] + \
+        ["audit", "checkpointer", "delivery", "tellonce"]
+    for name in want:
+        check(name in names, "a thread named %r among %r" % (name, names))
+    unnamed = [n for n in names if n == "tellonce"]
+    eq(len(unnamed), 1, "only the main thread keeps the program's name: %r" % names)
+
+
 def scrape():
     r = st().call(None, "GET", "/metrics")
     eq(r.status, 200, "metrics")
