@@ -87,9 +87,11 @@ def standard():
         w = make_workdir("systemd")
         make_signing_key(w)
         mgr = Manager("@tellonce-test-%d-%d" % (os.getpid(), free_port()))
-        port = free_port()
+        # The gateway's port once the partners hold theirs: a partner's
+        # bind(0) was once given the very port free_port() had returned.
         mairie = Partner(w, "mairie")
         caf = Partner(w, "caf")
+        port = free_port()
         gw = start(w, gateway_config(port, mairie.url, caf.url, w),
                    {"NOTIFY_SOCKET": mgr.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)},
                    port)
