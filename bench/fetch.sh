@@ -98,9 +98,15 @@ curl -fs -H 'Authorization: Bearer bench-caf' "http://127.0.0.1:$GW/v1/links" -d
 # c-N, linked by scale_fill), so that lookups miss as they would in a large
 # deployment; on the empty store, always C1.
 filled=$(sed -n 's/^subjects=\([0-9]*\).*/\1/p' "$DATA/filled" 2>/dev/null || true)
+# Each wrk thread seeds its own generator (tid, as push.sh does): unseeded,
+# both threads drew the same subjects in the same order, so every subject
+# was fetched twice within a few requests, the second time from caches.
 cat > "$W/fetch.lua" <<LUA
 local n = ${filled:-0}
 local body = '{"subject":"%s","dataset":"address","purpose":"benefit-eligibility","attributes":["postal_code"]}'
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+init = function() math.randomseed(tid) end
 request = function()
 	local who = n > 0 and ("c-" .. math.random(0, n - 1)) or "C1"
 	return wrk.format("POST", nil, {["Authorization"] = "Bearer bench-caf",
