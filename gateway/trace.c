@@ -1,7 +1,6 @@
 /* trace.c — W3C traceparent parsing and generation (see trace.h). */
 #include "trace.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "encode.h"
@@ -25,7 +24,7 @@ int
 trace_parse(const char *h, struct trace *t)
 {
 	size_t len;
-	unsigned flags;
+	unsigned char flags;
 
 	if (h == NULL || (len = strlen(h)) < TRACE_HEADER_LEN - 1)
 		return -1;
@@ -44,11 +43,11 @@ trace_parse(const char *h, struct trace *t)
 	t->trace_id[32] = '\0';
 	memcpy(t->span_id, h + 36, 16);
 	t->span_id[16] = '\0';
-	sscanf(h + 53, "%2x", &flags);
+	/* Both digits are hex: trace_hex checked them. */
+	decode_hex((const char[]){ h[53], h[54], '\0' }, &flags, 1);
 	/* Only the sampled bit is defined; a later version's other bits mean
 	 * nothing to a version-00 sender. */
-	t->flags = strncmp(h, "00", 2) == 0 ? (unsigned char)flags :
-	    (unsigned char)(flags & 0x01);
+	t->flags = strncmp(h, "00", 2) == 0 ? flags : flags & 0x01;
 	return 0;
 }
 
