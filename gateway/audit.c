@@ -997,6 +997,25 @@ audit_set_checkpoint(struct audit *a, char *note, uint64_t size,
 	pthread_mutex_unlock(&a->tmu);
 }
 
+/* Writes the current size's partial tiles and its signed checkpoint, as
+ * checkpoint.tmp, with root set to the tree's; the note (the caller
+ * frees it), or NULL (logged). */
+static char *
+audit_checkpoint_stage(struct audit *a, merkle_hash root)
+{
+	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
+	char *note;
+
+	if (audit_put_partials(a) != 0 || (note = audit_sign(a, root)) == NULL)
+		return NULL;
+	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0) {
+		audit_write_failed(tmp);
+		free(note);
+		return NULL;
+	}
+	return note;
+}
+
 /* Writes the partial tiles a checkpoint of the current size needs, makes
  * everything durable, then renames the signed checkpoint into place.
  * Sequencer thread (or open) only. */
@@ -1008,10 +1027,9 @@ audit_publish(struct audit *a)
 	merkle_hash root;
 	char *note;
 
-	if (audit_put_partials(a) != 0 || (note = audit_sign(a, root)) == NULL)
+	if ((note = audit_checkpoint_stage(a, root)) == NULL)
 		return -1;
-	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0 ||
-	    audit_sync(a) != 0 ||
+	if (audit_sync(a) != 0 ||
 	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
 	    audit_fsync_root(a) != 0) {
 		audit_write_failed(tmp);
@@ -1061,16 +1079,10 @@ audit_syncer(void *arg)
 static int
 audit_publish_begin(struct audit *a)
 {
-	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	char *note;
 
-	if (audit_put_partials(a) != 0 ||
-	    (note = audit_sign(a, a->sync_root)) == NULL)
+	if ((note = audit_checkpoint_stage(a, a->sync_root)) == NULL)
 		return -1;
-	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0) {
-		free(note);
-		return audit_write_failed(tmp);
-	}
 	a->sync_note = note;
 	a->sync_size = a->size;
 	a->sync_from = a->journal_end - (off_t)a->bundle_len;
