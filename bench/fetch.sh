@@ -141,10 +141,12 @@ if [ -n "${SYSCALLS:-}" ]; then
 	sleep 0.5   # attached to every thread before the load starts
 fi
 cpu0=$(bench_cpu_s "$gw_pid")
+th0=$(bench_thread_ticks "$gw_pid")
 cs0=$(bench_ctxsw "$gw_pid")
 bench_instr_on "$gw_pid"
 gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
 cpu1=$(bench_cpu_s "$gw_pid")
+th1=$(bench_thread_ticks "$gw_pid")
 cs1=$(bench_ctxsw "$gw_pid")
 if [ -n "$sys_pid" ]; then
 	kill -INT "$sys_pid"
@@ -159,6 +161,7 @@ printf 'tellonce fetch   : %10.0f req/s  p99 %s ms\n' "$g" "$gp99"
 done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
 echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
 	'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us (all threads; $(awk -v c="$cpu1" -v z="$cpu0" 'BEGIN { print c - z }') s for $done_n fetches)"
+echo "gateway CPU per fetch by thread (us): $(bench_thread_split "$th0" "$th1" "$done_n")"
 echo "gateway context switches per fetch: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" \
 	'BEGIN { split(a, x, " "); split(b, y, " ")
 		printf "%.2f voluntary, %.2f involuntary", (y[1] - x[1]) / n, (y[2] - x[2]) / n }') (all threads)"

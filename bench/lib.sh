@@ -5,7 +5,8 @@
 # to stop in `pids`, and defines port, bench_keys, bench_store,
 # bench_gateway, the instruction counters (bench_wrap, bench_instr_on,
 # bench_instr) and the figure helpers (bench_serve, bench_ms,
-# bench_rss_mib, bench_cpu_s, bench_ctxsw, bench_goal, bench_figure,
+# bench_rss_mib, bench_cpu_s, bench_thread_ticks, bench_thread_split,
+# bench_ctxsw, bench_goal, bench_figure,
 # bench_exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -141,6 +142,43 @@ bench_rss_mib() {
 bench_cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
 		"/proc/$1/stat"
+}
+
+# CPU ticks of process $1 so far by kind of thread, as "NAME TICKS" pairs
+# on one line: the threads are named (docs/operations.md, Capacity), the
+# workers' worker/N summed as "workers", and "all" the process's total,
+# which also holds what threads that exited used (each audit-sync lives
+# for one checkpoint).
+bench_thread_ticks() {
+	{
+		for t in /proc/"$1"/task/*; do
+			printf '%s ' "$(cat "$t/comm" 2>/dev/null)"
+			awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0
+		done
+		awk '{ sub(/.*\) /, ""); print "all", $12 + $13 }' "/proc/$1/stat"
+	} | awk '{ n = $1; if (n ~ /^worker\//) n = "workers"; t[n] += $2 }
+		END { for (k in t) printf "%s %d ", k, t[k] }'
+}
+
+# The CPU per unit, in microseconds, of each kind of thread between two
+# bench_thread_ticks ($1, $2) over $3 units: "workers 31, audit 6, ...",
+# the busiest first; "other" is what the process used beyond its live
+# threads.
+bench_thread_split() {
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		na = split(a, x, " "); nb = split(b, y, " ")
+		for (i = 1; i < na; i += 2) t0[x[i]] = x[i + 1]
+		for (i = 1; i < nb; i += 2) t1[y[i]] = y[i + 1]
+		for (k in t1) if (k != "all") { d[k] = t1[k] - t0[k]; sum += d[k] }
+		d["other"] = t1["all"] - t0["all"] - sum
+		while (1) {
+			best = ""
+			for (k in d) if (best == "" || d[k] > d[best]) best = k
+			if (best == "" || d[best] * 1e6 / hz / n < 0.5) break
+			printf "%s%s %.0f", sep, best, d[best] * 1e6 / hz / n
+			sep = ", "; delete d[best]
+		}
+	}'
 }
 
 # Context switches of process $1 so far, all its threads: "VOLUNTARY

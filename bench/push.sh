@@ -182,6 +182,7 @@ while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
 delivered_before=$(count '= 2'); superseded_before=$(count '= 4')
 other_before=$(count 'NOT IN (2, 4)')
 cpu_before=$(cpu)
+th_before=$(bench_thread_ticks "$gwpid")
 bench_instr_on "$gwpid"
 start=$(date +%s.%N)
 # One wrk per node, the connections and the two threads split among them.
@@ -208,6 +209,7 @@ wait "${wrks[@]}"
 out=$(cat "$W"/wrk*.txt)
 pushed_at=$(date +%s.%N)
 cpu_pushed=$(cpu)
+th_pushed=$(bench_thread_ticks "$gwpid")
 [ -z "${PROFILE:-}" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
 accepted=$(($(records) - records_before))
 while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
@@ -225,6 +227,9 @@ awk -v n="$accepted" -v s="$start" -v p="$pushed_at" -v g="$GOAL_PUSHES" -v p99=
     -v c0="$cpu_before" -v c1="$cpu_pushed" 'BEGIN {
 	printf "accepted (durable)  : %10.0f pushes/s      goal >= %d   p99 %s, gateway CPU %.3f ms per push\n",
 	    n / (p - s), g, p99, 1000 * (c1 - c0) / n }'
+# The deliveries made while wrk pushed count in the delivery thread's share.
+echo "gateway CPU per push while pushing, by thread (us$([ "$NODES" = 1 ] || echo ", first node")):" \
+    "$(bench_thread_split "$th_before" "$th_pushed" "$(awk -v n="$accepted" -v k="$NODES" 'BEGIN { print n / k }')")"
 awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" -v g="$GOAL_DELIVERIES" \
     'BEGIN {
 	printf "delivered           : %10.0f deliveries/s  goal >= %d   (%d in %.1fs, outbox empty %.1fs after the last push)\n",
