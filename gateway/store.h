@@ -239,7 +239,9 @@ struct store_access {
 	const char *mandate, *mediator, *helper;   /* NULL: no mandate */
 };
 
-/* Records n entries in one transaction; idempotent. */
+/* Records n entries in one transaction, on disk once it returns (the
+ * entries are written after it, and nothing in them can rebuild a lost
+ * row); idempotent. */
 enum store_status store_access_put(struct store *st,
     const struct store_access *rows, size_t n);
 /* Who acted in entry `audit_index` about `subject` under a mandate:

@@ -1024,6 +1024,21 @@ sq_access_transaction(struct sqlite_store *ss,
 	return rc;
 }
 
+/* sq_access_transaction whose commit waits for the access file's WAL
+ * fsync, as sq_durable's for the store's. */
+static enum store_status
+sq_access_durable(struct sqlite_store *ss,
+    enum store_status (*fn)(struct sqlite_store *, void *), void *arg)
+{
+	enum store_status rc;
+
+	if (sq_simple(ss, Q_ACCESS_SYNC_FULL) != STORE_OK)
+		return STORE_ERROR;
+	rc = sq_access_transaction(ss, fn, arg);
+	sq_simple(ss, Q_ACCESS_SYNC_NORMAL);
+	return rc;
+}
+
 static enum store_status
 sq_batch_begin(struct store *st, int durable)
 {
@@ -1924,10 +1939,7 @@ sq_access_erase(struct sqlite_store *ss, const char *subject)
 {
 	enum store_status rc;
 
-	if (sq_simple(ss, Q_ACCESS_SYNC_FULL) != STORE_OK)
-		return STORE_ERROR;
-	rc = sq_access_transaction(ss, sq_access_delete_rows, (void *)subject);
-	sq_simple(ss, Q_ACCESS_SYNC_NORMAL);
+	rc = sq_access_durable(ss, sq_access_delete_rows, (void *)subject);
 	if (rc != STORE_OK)
 		return rc;
 	return sq_transaction(ss, sq_access_erase_done, (void *)subject);
@@ -2506,7 +2518,10 @@ sq_access_put_all(struct sqlite_store *ss, void *arg)
 }
 
 /* One transaction per audit batch: the sequencer calls this once per
- * group commit, not once per entry. */
+ * group commit, not once per entry. On disk before the batch is written
+ * (sq_access_durable): nothing in an entry can rebuild its row, so a row
+ * lost to a power cut while its entry survived would leave that entry
+ * out of its subject's access log for good. */
 static enum store_status
 sq_access_put(struct store *st, const struct store_access *rows, size_t n)
 {
@@ -2514,7 +2529,7 @@ sq_access_put(struct store *st, const struct store_access *rows, size_t n)
 
 	if (n == 0)
 		return STORE_OK;
-	return sq_access_transaction(sq(st), sq_access_put_all, &b);
+	return sq_access_durable(sq(st), sq_access_put_all, &b);
 }
 
 static enum store_status
