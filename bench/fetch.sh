@@ -20,8 +20,9 @@
 #   SYSCALLS=1 bench/fetch.sh        also the gateway's syscalls per fetch
 #       (perf stat on its syscall tracepoints, all threads; as root)
 #   FLOOR=1 bench/fetch.sh           also the same requests through
-#       bench/stackfloor: evhttp and libcurl alone, as many workers, with
-#       none of the gateway's work (what the stack leaves to it)
+#       bench/stackfloor: evhttp and the http connector alone, as many
+#       workers, with none of the gateway's work (what the stack leaves
+#       to it)
 #
 # Exits 1 when a figure misses its goal: at least 0.5x nginx's requests/s,
 # a p99 at most twice nginx's, peak RSS under 32 MiB (small store only),
@@ -173,7 +174,7 @@ echo "gateway context switches per fetch: $(awk -v a="$cs0" -v b="$cs1" -v n="$d
 	-v n="$done_n" 'BEGIN { printf "%.0f", i / n }') per fetch ($done_n fetches)"
 if [ -n "${FLOOR:-}" ]; then
 	FL=$(port)
-	"$BUILD/bench/stackfloor" "$FL" "http://127.0.0.1:$UP/citizens/M1/address" "$WORKERS" &
+	"$BUILD/bench/stackfloor" "$W/tellonce.yaml" mairie M1 "$FL" "$WORKERS" 2> "$W/floor.log" &
 	fl_pid=$!
 	pids+=($fl_pid)
 	for _ in $(seq 100); do
@@ -184,10 +185,11 @@ if [ -n "${FLOOR:-}" ]; then
 	fl_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$FL/v1/fetch")
 	fcpu1=$(bench_cpu_s "$fl_pid")
 	f=$(rps <<<"$fl_out")
-	printf 'stack floor      : %10.0f req/s  p99 %s ms  (evhttp + libcurl alone, %s workers; %.2f of nginx)\n' \
+	printf 'stack floor      : %10.0f req/s  p99 %s ms  (evhttp + http connector alone, %s workers; %.2f of nginx)\n' \
 		"$f" "$(p99 <<<"$fl_out")" "$WORKERS" "$(awk -v f="$f" -v n="$n" 'BEGIN { print f / n }')"
 	echo "stack floor CPU per request: $(awk -v c="$fcpu1" -v z="$fcpu0" -v n="$(awk '/requests in/ { print $1 }' <<<"$fl_out")" \
 		'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us"
+	! grep -q 'Non-2xx' <<<"$fl_out" || echo "stack floor: $(grep 'Non-2xx' <<<"$fl_out")"
 fi
 bench_goal "fetch/s, ratio tellonce/nginx" "$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')" ">=" 0.5
 bench_goal "fetch p99 (ms), goal twice nginx's" "$gp99" "<=" "$(awk -v n="$np99" 'BEGIN { printf "%.2f", 2 * n }')"
