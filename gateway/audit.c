@@ -58,6 +58,8 @@
 
 #define AUDIT_JOURNAL_MAX (64 << 20)  /* bytes before a sync between checkpoints */
 #define AUDIT_JOURNAL_CHUNK (4 << 20) /* zeros written ahead of the journal's end */
+/* A checkpoint signed, before the sync that lets it replace the last. */
+#define AUDIT_CHECKPOINT_TMP AUDIT_CHECKPOINT ".tmp"
 #define AUDIT_MANDATE_VALUE_MAX 512   /* a mandate id and a helper id */
 #define AUDIT_BUNDLE_MAX  (MERKLE_TILE_WIDTH * (2 + AUDIT_ENTRY_MAX))
 #define AUDIT_RETRY_MS    1000        /* between recoveries of a failed log */
@@ -1003,13 +1005,13 @@ audit_set_checkpoint(struct audit *a, char *note, uint64_t size,
 static char *
 audit_checkpoint_stage(struct audit *a, merkle_hash root)
 {
-	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	char *note;
 
 	if (audit_put_partials(a) != 0 || (note = audit_sign(a, root)) == NULL)
 		return NULL;
-	if (audit_file_put(a->dirfd, tmp, note, strlen(note)) != 0) {
-		audit_write_failed(tmp);
+	if (audit_file_put(a->dirfd, AUDIT_CHECKPOINT_TMP, note,
+	    strlen(note)) != 0) {
+		audit_write_failed(AUDIT_CHECKPOINT_TMP);
 		free(note);
 		return NULL;
 	}
@@ -1022,7 +1024,6 @@ audit_checkpoint_stage(struct audit *a, merkle_hash root)
 static int
 audit_publish(struct audit *a)
 {
-	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	uint64_t size = a->size;
 	merkle_hash root;
 	char *note;
@@ -1030,9 +1031,9 @@ audit_publish(struct audit *a)
 	if ((note = audit_checkpoint_stage(a, root)) == NULL)
 		return -1;
 	if (audit_sync(a) != 0 ||
-	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
-	    audit_fsync_root(a) != 0) {
-		audit_write_failed(tmp);
+	    renameat(a->dirfd, AUDIT_CHECKPOINT_TMP, a->dirfd,
+	    AUDIT_CHECKPOINT) != 0 || audit_fsync_root(a) != 0) {
+		audit_write_failed(AUDIT_CHECKPOINT_TMP);
 		free(note);
 		return -1;
 	}
@@ -1048,7 +1049,6 @@ audit_publish(struct audit *a)
 static void *
 audit_syncer(void *arg)
 {
-	static const char tmp[] = AUDIT_CHECKPOINT ".tmp";
 	struct audit *a = arg;
 	int spare, rc = 0;
 
@@ -1059,8 +1059,8 @@ audit_syncer(void *arg)
 	spare = audit_journal_create(a);
 
 	if (spare == -1 || syncfs(a->dirfd) != 0 ||
-	    renameat(a->dirfd, tmp, a->dirfd, AUDIT_CHECKPOINT) != 0 ||
-	    audit_fsync_root(a) != 0) {
+	    renameat(a->dirfd, AUDIT_CHECKPOINT_TMP, a->dirfd,
+	    AUDIT_CHECKPOINT) != 0 || audit_fsync_root(a) != 0) {
 		log_error("audit: cannot sync %s: %s", a->dir, strerror(errno));
 		rc = -1;
 	}
