@@ -90,8 +90,11 @@ CORE_SRCS = $(filter-out gateway/main.c,$(wildcard gateway/*.c)) \
 CORE_OBJS = $(CORE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_yaml.o
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_SRCS = $(wildcard tests/tools/*.c) $(wildcard bench/*.c)
-TOOL_BINS = $(TOOL_SRCS:%.c=$(BUILD)/%)
+# bench/walpages.c is a library the gateway preloads (WALPAGES=1
+# bench/push.sh), not a program.
+TOOL_SRCS = $(wildcard tests/tools/*.c) \
+	$(filter-out bench/walpages.c,$(wildcard bench/*.c))
+TOOL_BINS = $(TOOL_SRCS:%.c=$(BUILD)/%) $(BUILD)/bench/walpages.so
 # fuzz/fuzz_NAME.c: a libFuzzer harness (make fuzz), and under make test a
 # replay of its saved corpus and regressions (tests/test_fuzz_NAME).
 FUZZ_NAMES  = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
@@ -151,6 +154,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libtellonce
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libtellonce.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtellonce.a $(LDLIBS)
+
+$(BUILD)/bench/walpages.so: bench/walpages.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $< -ldl
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libtellonce.a
 	@mkdir -p $(dir $@)

@@ -22,6 +22,11 @@
 #   STORE=postgresql [NODES=2] bench/push.sh   the store on a PostgreSQL server
 #       of the run's own, shared by NODES gateways, the connections split
 #       among them (contract §9); the CPU is the gateways' together
+#   WALPAGES=1 bench/push.sh   also the WAL pages written per push while
+#       wrk pushed, by thread and by the table or index each page belongs
+#       to (bench/walpages.c, preloaded into the gateway; SQLite store
+#       only): what the schema costs. A count, not a rate: each frame
+#       costs the gateway a readlink more
 #   READERS=N bench/push.sh   N more connections read audit tiles from the
 #       first gateway while wrk pushes (the tiles of the first 64 bundles,
 #       most of them not written yet), to see what readers cost the appends
@@ -92,12 +97,19 @@ policies:
      purpose: tax, basis: public_task, legal_reference: "LPF L81"}
 YAML
 }
+walpages=()
+if [ -n "${WALPAGES:-}" ]; then
+	[ "${STORE:-sqlite}" = sqlite ] || { echo "bench: WALPAGES counts the SQLite store's pages"; exit 1; }
+	[ -e "$BUILD/bench/walpages.so" ] || { echo "bench: no $BUILD/bench/walpages.so (make bench builds it)"; exit 1; }
+	walpages=(env LD_PRELOAD="$(realpath "$BUILD/bench/walpages.so")" WALPAGES_OUT="$W/walpages.txt")
+fi
 gws=(); gwpids=()
 for n in $(seq "$NODES"); do
 	gw=$(port)
 	gws+=("$gw")
 	{ bench_gateway "$gw"; services; } > "$W/tellonce$n.yaml"
-	$(bench_wrap) "$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" 2> "$W/gateway$n.log" &
+	"${walpages[@]}" $(bench_wrap) "$BUILD/tellonce" serve -c "$W/tellonce$n.yaml" \
+	    2> "$W/gateway$n.log" &
 	gwpids+=($!)
 	pids+=($!)
 done
@@ -169,6 +181,38 @@ cpu() {  # the gateways' user + system CPU time so far, in seconds
 records() {
 	sql "SELECT count(*) FROM records"
 }
+# The WAL frames noted while wrk pushed, per push accepted: each page
+# named by dbstat on a copy of the store (SQLite's backup, consistent
+# while the gateway runs), the threads grouped as bench_thread_split does.
+walpages_report() {
+	/usr/bin/python3 - "$W/walpages.txt" "$wal_from" "$wal_to" "$DATA/tellonce.db" \
+	    "$W/copy.db" "$accepted" <<'PY'
+import collections, re, sqlite3, sys
+log, lo, hi, db, copy, pushes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    sys.argv[4], sys.argv[5], int(sys.argv[6])
+dst = sqlite3.connect(copy)
+sqlite3.connect(db, timeout=10).backup(dst)
+owner = dict(dst.execute("SELECT pageno, name FROM dbstat"))
+with open(log, "rb") as f:
+    f.seek(lo)
+    lines = f.read(hi - lo).decode().splitlines()
+pages = collections.defaultdict(collections.Counter)
+commits = collections.Counter()
+for line in lines:
+    thread, where, page, last = line.split()
+    group = re.sub(r"/[0-9]+$", "", thread)
+    name = owner.get(int(page), "(freed)") if where == "store" else "(access file)"
+    pages[group][name] += 1
+    commits[group] += last == "1"
+print("WAL pages written per push accepted, by thread and table or index "
+      "(bench/walpages.c; %d pushes):" % pushes)
+for group, names in sorted(pages.items(), key=lambda g: -sum(g[1].values())):
+    total = sum(names.values())
+    top = ", ".join("%s %.2f" % (n, c / pushes) for n, c in names.most_common(6)
+                    if c / pushes >= 0.01)
+    print("  %-12s %5.2f in %d commits: %s" % (group, total / pushes, commits[group], top))
+PY
+}
 if [ -n "${PROFILE:-}" ]; then
 	${PERF_RECORD:-perf record -g} -o "$PROFILE" -p "$gwpid" 2>/dev/null &
 	perfpid=$!
@@ -184,6 +228,7 @@ other_before=$(count 'NOT IN (2, 4)')
 cpu_before=$(cpu)
 th_before=$(bench_thread_ticks "$gwpid")
 bench_instr_on "$gwpid"
+wal_from=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
 start=$(date +%s.%N)
 # One wrk per node, the connections and the two threads split among them.
 wrks=()
@@ -208,6 +253,7 @@ wait "${wrks[@]}"
 [ -z "${readerpid:-}" ] || wait "$readerpid"
 out=$(cat "$W"/wrk*.txt)
 pushed_at=$(date +%s.%N)
+wal_to=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
 cpu_pushed=$(cpu)
 th_pushed=$(bench_thread_ticks "$gwpid")
 [ -z "${PROFILE:-}" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
@@ -242,6 +288,7 @@ awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 
 bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
 bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
 echo "superseded undelivered: $superseded; dead or denied: $other"
+[ -z "${WALPAGES:-}" ] || walpages_report
 if [ -n "${readerpid:-}" ]; then
 	echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
 	# What reached the database: each node reads a tile once, then its cache.
