@@ -19,6 +19,10 @@
 #   SCALE_DIR=DIR bench/fetch.sh     on a store filled by bench/scale.sh
 #   SYSCALLS=1 bench/fetch.sh        also the gateway's syscalls per fetch
 #       (perf stat on its syscall tracepoints, all threads; as root)
+#   ROUNDS=N bench/fetch.sh          nginx and the gateway N times each,
+#       alternated, each rate and p99 the median of its N (the CPU
+#       figures cover the gateway from its first round to its last): on a
+#       shared machine one round of nginx moves by a fifth from run to run
 #   FLOOR=1 bench/fetch.sh           also the same requests through
 #       bench/stackfloor: evhttp and the http connector alone, as many
 #       workers, with none of the gateway's work (what the stack leaves
@@ -29,6 +33,7 @@
 # start-up under 1 s.
 DURATION=${1:-10s}
 CONNS=${2:-64}
+ROUNDS=${ROUNDS:-1}
 . bench/lib.sh
 UP=$(port); PROXY=$(port); GW=$(port)
 
@@ -123,9 +128,12 @@ check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-c
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+nginx_round() { nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address"); }
+gw_round() { gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch"); }
 echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}, ${filled:-1} subject(s) fetched"
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
-nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address")
+nginx_round
 # SYSCALLS=1: the gateway's syscalls while wrk runs, by name, from perf's
 # syscall tracepoints (as root). Unlike CPU time, other work sharing the
 # cores does not move them. Counting them costs the gateway some CPU (a
@@ -145,7 +153,23 @@ cpu0=$(bench_cpu_s "$gw_pid")
 th0=$(bench_thread_ticks "$gw_pid")
 cs0=$(bench_ctxsw "$gw_pid")
 bench_instr_on "$gw_pid"
-gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch")
+gw_round
+n_all=$(rps <<<"$nginx_out"); np99_all=$(p99 <<<"$nginx_out")
+g_all=$(rps <<<"$gw_out"); gp99_all=$(p99 <<<"$gw_out")
+done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
+non200=$(grep -E 'Non-2xx' <<<"$gw_out" || true)
+for round in $(seq 2 "$ROUNDS"); do
+	[ "$round" != 2 ] || printf 'round 1: nginx %.0f req/s p99 %s ms, tellonce %.0f req/s p99 %s ms\n' \
+		"$n_all" "$np99_all" "$g_all" "$gp99_all"
+	nginx_round
+	gw_round
+	n_all="$n_all $(rps <<<"$nginx_out")"; np99_all="$np99_all $(p99 <<<"$nginx_out")"
+	g_all="$g_all $(rps <<<"$gw_out")"; gp99_all="$gp99_all $(p99 <<<"$gw_out")"
+	done_n=$((done_n + $(awk '/requests in/ { print $1 }' <<<"$gw_out")))
+	non200="$non200$(grep -E 'Non-2xx' <<<"$gw_out" || true)"
+	printf 'round %d: nginx %.0f req/s p99 %s ms, tellonce %.0f req/s p99 %s ms\n' "$round" \
+		"$(rps <<<"$nginx_out")" "$(p99 <<<"$nginx_out")" "$(rps <<<"$gw_out")" "$(p99 <<<"$gw_out")"
+done
 cpu1=$(bench_cpu_s "$gw_pid")
 th1=$(bench_thread_ticks "$gw_pid")
 cs1=$(bench_ctxsw "$gw_pid")
@@ -154,12 +178,12 @@ if [ -n "$sys_pid" ]; then
 	wait "$sys_pid" || true
 fi
 [ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gw_pid")
-n=$(rps <<<"$nginx_out"); g=$(rps <<<"$gw_out")
-np99=$(p99 <<<"$nginx_out"); gp99=$(p99 <<<"$gw_out")
+n=$(median <<<"$n_all"); g=$(median <<<"$g_all")
+np99=$(median <<<"$np99_all"); gp99=$(median <<<"$gp99_all")
 rss=$(bench_rss_mib "$gw_pid")
+[ "$ROUNDS" = 1 ] || echo "the medians of $ROUNDS rounds:"
 printf 'nginx proxy_pass : %10.0f req/s  p99 %s ms\n' "$n" "$np99"
 printf 'tellonce fetch   : %10.0f req/s  p99 %s ms\n' "$g" "$gp99"
-done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
 echo "gateway CPU per fetch: $(awk -v c="$cpu1" -v z="$cpu0" -v n="$done_n" \
 	'BEGIN { printf "%.0f", (c - z) * 1e6 / n }') us (all threads; $(awk -v c="$cpu1" -v z="$cpu0" 'BEGIN { print c - z }') s for $done_n fetches)"
 echo "gateway CPU per fetch by thread (us): $(bench_thread_split "$th0" "$th1" "$done_n")"
@@ -201,6 +225,5 @@ fi
 bench_goal "start-up (s), to the first /healthz answer" "$start_s" "<=" 1
 bench_figure fetch_rps "$g"; bench_figure fetch_p99_ms "$gp99"
 bench_figure fetch_rss_mib "$rss"; bench_figure fetch_start_s "$start_s"
-non200=$(grep -E 'Non-2xx' <<<"$gw_out" || true)
 [ -z "$non200" ] || { echo "gateway: $non200"; bench_missed=1; }
 bench_exit
