@@ -182,17 +182,17 @@ records() {
 	sql "SELECT count(*) FROM records"
 }
 # The WAL frames noted while wrk pushed, per push accepted: each page
-# named by dbstat on a copy of the store (SQLite's backup, consistent
-# while the gateway runs), the threads grouped as bench_thread_split does.
+# named by dbstat, read in one transaction while the gateway runs (on a
+# filled store, SCALE_DIR, that reads the whole file), the threads grouped
+# as bench_thread_split does.
 walpages_report() {
 	/usr/bin/python3 - "$W/walpages.txt" "$wal_from" "$wal_to" "$DATA/tellonce.db" \
-	    "$W/copy.db" "$accepted" <<'PY'
+	    "$accepted" <<'PY'
 import collections, re, sqlite3, sys
-log, lo, hi, db, copy, pushes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
-    sys.argv[4], sys.argv[5], int(sys.argv[6])
-dst = sqlite3.connect(copy)
-sqlite3.connect(db, timeout=10).backup(dst)
-owner = dict(dst.execute("SELECT pageno, name FROM dbstat"))
+log, lo, hi, db, pushes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    sys.argv[4], int(sys.argv[5])
+store = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+owner = dict(store.execute("SELECT pageno, name FROM dbstat"))
 with open(log, "rb") as f:
     f.seek(lo)
     lines = f.read(hi - lo).decode().splitlines()
