@@ -12,9 +12,9 @@
  * THREAD is the writing thread's name (the gateway names its threads),
  * FILE "store" or "access" (the access index's file), PAGE the page
  * number and COMMIT 1 in a transaction's last frame. The script maps each
- * page to its table or index through SQLite's dbstat on a copy of the
- * store taken after the run: a page freed and reused meanwhile counts for
- * its last owner.
+ * page to its table or index through SQLite's dbstat, read on the store
+ * after the run: a page freed and reused meanwhile counts for its last
+ * owner.
  *
  * A measuring tool, not a timer: each frame costs a readlink and a write
  * more. Nothing else changes what SQLite writes. */
