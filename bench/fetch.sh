@@ -131,6 +131,20 @@ p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 nginx_round() { nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address"); }
 gw_round() { gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch"); }
+# Adds round $1's figures to the lists the medians are taken from, and
+# prints them when there are several rounds.
+n_all=; np99_all=; g_all=; gp99_all=; done_n=0; non200=
+tally() {
+	local n g np gp
+	n=$(rps <<<"$nginx_out"); np=$(p99 <<<"$nginx_out")
+	g=$(rps <<<"$gw_out"); gp=$(p99 <<<"$gw_out")
+	n_all="${n_all:+$n_all }$n"; np99_all="${np99_all:+$np99_all }$np"
+	g_all="${g_all:+$g_all }$g"; gp99_all="${gp99_all:+$gp99_all }$gp"
+	done_n=$((done_n + $(awk '/requests in/ { print $1 }' <<<"$gw_out")))
+	non200="$non200$(grep -E 'Non-2xx' <<<"$gw_out" || true)"
+	[ "$ROUNDS" = 1 ] || printf 'round %d: nginx %.0f req/s p99 %s ms, tellonce %.0f req/s p99 %s ms\n' \
+		"$1" "$n" "$np" "$g" "$gp"
+}
 echo "wrk -t2 -c$CONNS -d$DURATION, $(nproc) cores, loopback, store: ${SCALE_DIR:-small (empty)}, ${filled:-1} subject(s) fetched"
 echo "nginx proxy: $WORKERS worker processes; tellonce: gateway.workers $WORKERS; neither pinned"
 nginx_round
@@ -154,21 +168,11 @@ th0=$(bench_thread_ticks "$gw_pid")
 cs0=$(bench_ctxsw "$gw_pid")
 bench_instr_on "$gw_pid"
 gw_round
-n_all=$(rps <<<"$nginx_out"); np99_all=$(p99 <<<"$nginx_out")
-g_all=$(rps <<<"$gw_out"); gp99_all=$(p99 <<<"$gw_out")
-done_n=$(awk '/requests in/ { print $1 }' <<<"$gw_out")
-non200=$(grep -E 'Non-2xx' <<<"$gw_out" || true)
+tally 1
 for round in $(seq 2 "$ROUNDS"); do
-	[ "$round" != 2 ] || printf 'round 1: nginx %.0f req/s p99 %s ms, tellonce %.0f req/s p99 %s ms\n' \
-		"$n_all" "$np99_all" "$g_all" "$gp99_all"
 	nginx_round
 	gw_round
-	n_all="$n_all $(rps <<<"$nginx_out")"; np99_all="$np99_all $(p99 <<<"$nginx_out")"
-	g_all="$g_all $(rps <<<"$gw_out")"; gp99_all="$gp99_all $(p99 <<<"$gw_out")"
-	done_n=$((done_n + $(awk '/requests in/ { print $1 }' <<<"$gw_out")))
-	non200="$non200$(grep -E 'Non-2xx' <<<"$gw_out" || true)"
-	printf 'round %d: nginx %.0f req/s p99 %s ms, tellonce %.0f req/s p99 %s ms\n' "$round" \
-		"$(rps <<<"$nginx_out")" "$(p99 <<<"$nginx_out")" "$(rps <<<"$gw_out")" "$(p99 <<<"$gw_out")"
+	tally "$round"
 done
 cpu1=$(bench_cpu_s "$gw_pid")
 th1=$(bench_thread_ticks "$gw_pid")
