@@ -46,11 +46,16 @@
 #define SQLITE_ACCESS_MOVE_STEP 16
 /* The indexes access_recent spans before a checkpoint moves its rows
  * into a run of their own (sq_access_settle): a subject's lookups scan
- * this table, and every run costs them one descent. */
+ * this table, and every run costs them one descent. The run's
+ * registration drops them from access_recent in one transaction (some
+ * 6 ms for 32k rows on the large store). */
 #define SQLITE_ACCESS_RUN_ROWS 32768
-/* The rows of a run moved in one transaction, which the sequencer's next
- * index batch waits for (a few ms): a whole run at once held it 50-100
- * ms, and the fetch p99 of the small store went from 12 to 35 ms. */
+/* The rows of a run copied in one transaction, which the sequencer's
+ * next index batch waits for (a few ms): a whole run at once held it
+ * 50-100 ms, and the fetch p99 of the small store went from 12 to 35 ms.
+ * They stay in access_recent until the run is registered: deleting each
+ * chunk's rows there rewrote its leaves all over, 16 times a run (9,100
+ * pages a run on the large store, against 1,550 since). */
 #define SQLITE_ACCESS_CHUNK_ROWS 2048
 /* The pause between two chunks, for the batches that waited. */
 #define SQLITE_ACCESS_CHUNK_PAUSE_US 1000
@@ -68,10 +73,9 @@
 /* The rows of a merge moved in one transaction. A merge chunk writes its
  * rows in two key ranges (the new run's end, the old runs' starts), so a
  * smaller one holds the sequencer's batches up for less at the same cost
- * per row; a run's move deletes its chunk's rows all over access_recent,
- * which smaller chunks would rewrite more often. With 2,048, an index
- * batch's p99 wait was 4.5-5.7 ms while runs moved and merged, with 512
- * 3.0-3.1 (the move's chunks alone: 1.0-3.4 ms). */
+ * per row. With 2,048, an index batch's p99 wait was 4.5-5.7 ms while
+ * runs moved and merged, with 512 3.0-3.1 (the move's chunks alone:
+ * 1.0-3.4 ms). */
 #define SQLITE_ACCESS_MERGE_CHUNK_ROWS 512
 /* The chunks of a merge one checkpoint makes, a pause between two: the
  * rest waits for the next, so that a merge of millions of rows holds up
@@ -372,6 +376,14 @@ static const char *const sqlite_migrations[] = {
 	"CREATE TRIGGER view_keys_erased AFTER DELETE ON view_keys BEGIN"
 	"  UPDATE links SET view_key = NULL WHERE subject = OLD.subject;"
 	" END;",
+	/* 21: a run of the access file fills unregistered, noted in its
+	 * table access_filling (sq_access_settle). An older program does
+	 * not read that table: its erasure would leave the run's rows of
+	 * the subject, which this program registers afterwards, and its
+	 * next run would take the same id and append to those rows. This
+	 * step changes nothing in this file: it makes such a program
+	 * refuse the store. */
+	"",
 };
 
 #define SQLITE_SCHEMA_VERSION \
@@ -406,8 +418,15 @@ enum sqlite_stmt {
 	Q_ACCESS_SORT_CLEAR,
 	Q_ACCESS_SORT_FILL,
 	Q_ACCESS_RUN_NEW,
+	Q_ACCESS_FILL_ORPHANS,
+	Q_ACCESS_FILL_FORGET,
+	Q_ACCESS_FILL_NEW,
+	Q_ACCESS_FILL_LATE,
+	Q_ACCESS_FILL_OWN,
 	Q_ACCESS_RUN_FILL,
+	Q_ACCESS_RUN_REGISTER,
 	Q_ACCESS_RUN_DROP,
+	Q_ACCESS_RUN_DROP_LATE,
 	Q_ACCESS_MERGE_DUE,
 	Q_ACCESS_MERGE_RUNS,
 	Q_ACCESS_MERGE_BOUND,
@@ -529,8 +548,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_COMMIT] = "COMMIT",
 	[Q_ACCESS_ROLLBACK] = "ROLLBACK",
 	[Q_ACCESS_DELETE] = "DELETE FROM access_base WHERE subject = ?1",
+	/* The run being filled too: it is registered after the erasure. */
 	[Q_ACCESS_DELETE_RUNS] = "DELETE FROM access_runs WHERE run IN "
-	    "(SELECT run FROM access_run_ids) AND subject = ?1",
+	    "(SELECT run FROM access_run_ids UNION ALL SELECT run FROM "
+	    "access_filling) AND subject = ?1",
 	[Q_ACCESS_DELETE_RECENT] = "DELETE FROM access_recent "
 	    "WHERE subject = ?1",
 	/* The last index of the next run, once access_recent spans ?1
@@ -550,6 +571,22 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids (run) SELECT "
 	    "coalesce(max(run), ?1) + 1 FROM access_run_ids "
 	    "WHERE run >= ?1 AND run < ?2",
+	/* The rows of a run that a crash or a failure left unregistered,
+	 * then its note. */
+	[Q_ACCESS_FILL_ORPHANS] = "DELETE FROM access_runs WHERE run IN "
+	    "(SELECT run FROM access_filling)",
+	[Q_ACCESS_FILL_FORGET] = "DELETE FROM access_filling",
+	/* The next run of level 0 (ids [?1, ?2)), unregistered while it
+	 * fills, the rows of access_recent up to index ?3 its own. */
+	[Q_ACCESS_FILL_NEW] = "INSERT INTO access_filling (run, bound) SELECT "
+	    "coalesce(max(run), ?1) + 1, ?3 FROM access_run_ids "
+	    "WHERE run >= ?1 AND run < ?2",
+	/* A batch whose first index is ?1 puts rows the run being filled
+	 * may lack (its sort did not see them): its registration then
+	 * drops from access_recent only the rows it holds. */
+	[Q_ACCESS_FILL_LATE] = "UPDATE access_filling SET late = 1 "
+	    "WHERE bound >= ?1 AND late = 0",
+	[Q_ACCESS_FILL_OWN] = "SELECT late FROM access_filling WHERE run = ?1",
 	/* A chunk of run ?1, the sorted rows ?2 to ?3 still there (an
 	 * erasure may have taken some), in order of the run's key: each
 	 * chunk's keys follow the last one's, so the run's rows go in one
@@ -560,9 +597,17 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "temp.access_sorted t CROSS JOIN access_recent r ON "
 	    "r.audit_index = t.audit_index AND r.subject = t.subject "
 	    "WHERE t.rowid BETWEEN ?2 AND ?3 ORDER BY t.rowid",
+	/* The run ?1 filled, registered: its rows, those of access_recent
+	 * up to index ?2, leave there in the same transaction, by one range
+	 * of the table's key, so a reader finds each row once. */
+	[Q_ACCESS_RUN_REGISTER] = "INSERT INTO access_run_ids (run) "
+	    "VALUES (?1)",
 	[Q_ACCESS_RUN_DROP] = "DELETE FROM access_recent WHERE "
-	    "(audit_index, subject) IN (SELECT audit_index, subject FROM "
-	    "temp.access_sorted WHERE rowid BETWEEN ?2 AND ?3)",
+	    "audit_index <= ?2",
+	[Q_ACCESS_RUN_DROP_LATE] = "DELETE FROM access_recent WHERE "
+	    "audit_index <= ?2 AND EXISTS (SELECT 1 FROM access_runs r WHERE "
+	    "r.run = ?1 AND r.subject = access_recent.subject AND "
+	    "r.audit_index = access_recent.audit_index)",
 	/* The lowest level holding ?1 runs or more, ?2 the first id of
 	 * level 1. */
 	[Q_ACCESS_MERGE_DUE] = "SELECT run / ?2 FROM access_run_ids "
@@ -780,7 +825,11 @@ static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_DELETE] = 1, [Q_ACCESS_DELETE_RUNS] = 1,
 	[Q_ACCESS_DELETE_RECENT] = 1, [Q_ACCESS_RUN_BOUND] = 1,
 	[Q_ACCESS_SORT_CLEAR] = 1, [Q_ACCESS_SORT_FILL] = 1,
-	[Q_ACCESS_RUN_NEW] = 1, [Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_DROP] = 1,
+	[Q_ACCESS_RUN_NEW] = 1, [Q_ACCESS_FILL_ORPHANS] = 1,
+	[Q_ACCESS_FILL_FORGET] = 1, [Q_ACCESS_FILL_NEW] = 1,
+	[Q_ACCESS_FILL_LATE] = 1, [Q_ACCESS_FILL_OWN] = 1,
+	[Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_REGISTER] = 1,
+	[Q_ACCESS_RUN_DROP] = 1, [Q_ACCESS_RUN_DROP_LATE] = 1,
 	[Q_ACCESS_MERGE_DUE] = 1, [Q_ACCESS_MERGE_RUNS] = 1,
 	[Q_ACCESS_MERGE_BOUND] = 1, [Q_ACCESS_MERGE_FILL] = 1,
 	[Q_ACCESS_MERGE_DROP] = 1, [Q_ACCESS_MERGE_FILL_REST] = 1,
@@ -797,10 +846,11 @@ struct sqlite_store {
 	int batch;              /* in store_batch_begin's transaction */
 	int batch_durable;
 	/* The run this connection's checkpoints are filling, a chunk each
-	 * (sq_access_settle): run 0 until its first chunk commits. */
+	 * (sq_access_settle), with the rows of access_recent up to index
+	 * bound. */
 	struct sq_access_run {
 		int open;
-		sqlite3_int64 id;
+		sqlite3_int64 id, bound;
 		sqlite3_int64 next, rows;   /* rowids in temp.access_sorted */
 	} run;
 	/* The merge this connection's checkpoints are making, a few chunks
@@ -1329,7 +1379,10 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 /* The access file's tables (sq_access_open), and access_index, a view of
  * every row in the three, for whoever reads the file by that name: the
- * table it names in a file made before runs becomes access_base. */
+ * table it names in a file made before runs becomes access_base.
+ * access_filling notes the run being filled (sq_access_settle), which
+ * no reader reads until it is registered in access_run_ids; a file made
+ * before it gains it at the next open. */
 #define SQLITE_ACCESS_ROW "subject TEXT NOT NULL, audit_index INTEGER " \
 	"NOT NULL, mandate TEXT, mediator TEXT, helper TEXT"
 #define SQLITE_ACCESS_COLUMNS "subject, audit_index, mandate, mediator, helper"
@@ -1342,28 +1395,44 @@ static const char sqlite_access_schema[] =
 	"CREATE TABLE IF NOT EXISTS access_runs (run INTEGER NOT NULL, "
 	SQLITE_ACCESS_ROW ", PRIMARY KEY (run, subject, audit_index)) "
 	"WITHOUT ROWID;"
-	"CREATE VIEW access_index AS "
+	"CREATE TABLE IF NOT EXISTS access_filling (run INTEGER PRIMARY KEY, "
+	"  bound INTEGER NOT NULL, late INTEGER NOT NULL DEFAULT 0);"
+	"CREATE VIEW IF NOT EXISTS access_index AS "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_base UNION ALL "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_runs "
 	"WHERE run IN (SELECT run FROM access_run_ids) UNION ALL "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_recent;";
 
-/* What the access file calls access_index: "table", "view", or "" (a new
- * file); 0, or -1 on an error. */
+/* What the access file calls name: "table", "view", or "" (none); 0,
+ * or -1 on an error. */
 static int
-sq_access_kind(sqlite3 *db, char kind[8])
+sq_access_kind(sqlite3 *db, const char *name, char kind[8])
 {
 	sqlite3_stmt *s;
 	int step;
 
 	if (sqlite3_prepare_v2(db, "SELECT type FROM sqlite_schema "
-	    "WHERE name = 'access_index'", -1, &s, NULL) != SQLITE_OK)
+	    "WHERE name = ?1", -1, &s, NULL) != SQLITE_OK)
 		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	kind[0] = '\0';
 	if ((step = sqlite3_step(s)) == SQLITE_ROW)
 		snprintf(kind, 8, "%s", (const char *)sqlite3_column_text(s, 0));
 	sqlite3_finalize(s);
 	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+}
+
+/* 1 when the access file is at this program's schema: the view, and
+ * the table made last. */
+static int
+sq_access_current(sqlite3 *db)
+{
+	char view[8], filling[8];
+
+	return sq_access_kind(db, "access_index", view) == 0 &&
+	    strcmp(view, "view") == 0 &&
+	    sq_access_kind(db, "access_filling", filling) == 0 &&
+	    strcmp(filling, "table") == 0;
 }
 
 /* The access file's schema, made once in one transaction (so a crash
@@ -1374,13 +1443,13 @@ sq_access_schema(sqlite3 *db, char *err, size_t errlen)
 {
 	char kind[8];
 
-	if (sq_access_kind(db, kind) == 0 && strcmp(kind, "view") == 0)
+	if (sq_access_current(db))
 		return 0;
 	if (sq_pragma(db, "BEGIN IMMEDIATE", err, errlen) != 0)
 		return -1;
-	if (sq_access_kind(db, kind) != 0)
+	if (sq_access_kind(db, "access_index", kind) != 0)
 		goto fail;
-	if (strcmp(kind, "view") == 0) {   /* made by another meanwhile */
+	if (sq_access_current(db)) {   /* made by another meanwhile */
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 0;
 	}
@@ -1406,9 +1475,7 @@ static int
 sq_access_schema_current(sqlite3 *db, const char *file, char *err,
     size_t errlen)
 {
-	char kind[8];
-
-	if (sq_access_kind(db, kind) == 0 && strcmp(kind, "view") == 0)
+	if (sq_access_current(db))
 		return 0;
 	snprintf(err, errlen, "store: %s: the access file is not at this "
 	    "program's schema", file);
@@ -2490,31 +2557,56 @@ struct sq_access_batch {
 	size_t n;
 };
 
+/* The batch's lowest index: a sequencer's batch is in order, but a
+ * caller's need not be. */
+static uint64_t
+sq_access_first(const struct sq_access_batch *b)
+{
+	uint64_t first = UINT64_MAX;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->rows[i].audit_index < first)
+			first = b->rows[i].audit_index;
+	return first;
+}
+
 /* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
+static enum store_status
+sq_access_put_row(struct sqlite_store *ss, const struct store_access *row)
+{
+	sqlite3_stmt *s;
+
+	if (row->audit_index > INT64_MAX) {
+		log_error("store: sqlite: audit index out of range");
+		return STORE_ERROR;
+	}
+	if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
+		return STORE_ERROR;
+	sq_bind_text(s, 1, row->subject);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)row->audit_index);
+	sq_bind_text(s, 3, row->mandate);
+	sq_bind_text(s, 4, row->mediator);
+	sq_bind_text(s, 5, row->helper);
+	return sq_exec(ss, s, "access put");
+}
+
+/* The batch's rows, and a mark on the run being filled if they may be
+ * under its bound (Q_ACCESS_FILL_LATE). */
 static enum store_status
 sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
 	const struct sq_access_batch *b = arg;
 	enum store_status rc = STORE_OK;
+	sqlite3_stmt *s;
 
-	for (size_t i = 0; i < b->n && rc == STORE_OK; i++) {
-		const struct store_access *row = &b->rows[i];
-		sqlite3_stmt *s;
-
-		if (row->audit_index > INT64_MAX) {
-			log_error("store: sqlite: audit index out of range");
-			return STORE_ERROR;
-		}
-		if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
-			return STORE_ERROR;
-		sq_bind_text(s, 1, row->subject);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)row->audit_index);
-		sq_bind_text(s, 3, row->mandate);
-		sq_bind_text(s, 4, row->mediator);
-		sq_bind_text(s, 5, row->helper);
-		rc = sq_exec(ss, s, "access put");
-	}
-	return rc;
+	for (size_t i = 0; i < b->n && rc == STORE_OK; i++)
+		rc = sq_access_put_row(ss, &b->rows[i]);
+	if (rc != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_ACCESS_FILL_LATE)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)sq_access_first(b));
+	return sq_exec(ss, s, "access fill late");
 }
 
 /* One transaction per audit batch: the sequencer calls this once per
@@ -3560,37 +3652,89 @@ sq_access_run_new(struct sqlite_store *ss, int level, sqlite3_int64 *id)
 	return rc;
 }
 
-/* Moves the chunk of the run that ss->run names from access_recent
- * into the run, in one transaction: a crash midway leaves its rows
- * where they were, and one between chunks leaves the run shorter (the
- * next checkpoints put the rest in another). */
+/* A new run of level 0, unregistered while it fills: its id in ss->run,
+ * the rows of access_recent up to index bound its own. The rows of one
+ * that a crash or a failure left go first: the id is taken again. */
+static enum store_status
+sq_access_fill_new(struct sqlite_store *ss, void *arg)
+{
+	const sqlite3_int64 *bound = arg;
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_simple(ss, Q_ACCESS_FILL_ORPHANS)) != STORE_OK ||
+	    (rc = sq_simple(ss, Q_ACCESS_FILL_FORGET)) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, Q_ACCESS_FILL_NEW)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, sq_access_level(0));
+	sqlite3_bind_int64(s, 2, sq_access_level(1));
+	sqlite3_bind_int64(s, 3, *bound);
+	if ((rc = sq_exec(ss, s, "access fill new")) == STORE_OK)
+		ss->run.id = sqlite3_last_insert_rowid(ss->adb);
+	return rc;
+}
+
+/* Copies the next chunk of the run into it, in one transaction. Its
+ * rows stay in access_recent, where readers find them until the run is
+ * registered: only the copy is written, a leaf after another, not the
+ * leaves of access_recent all over. */
 static enum store_status
 sq_access_run_fill(struct sqlite_store *ss, void *arg)
 {
 	struct sq_access_run *r = &ss->run;
-	sqlite3_int64 *id = arg;
-	enum sqlite_stmt steps[] = { Q_ACCESS_RUN_FILL, Q_ACCESS_RUN_DROP };
-	enum store_status rc = STORE_OK;
+	sqlite3_stmt *s = sq_stmt(ss, Q_ACCESS_RUN_FILL);
 
-	*id = r->id;
-	if (*id == 0 && (rc = sq_access_run_new(ss, 0, id)) != STORE_OK)
-		return rc;
-	for (size_t i = 0; i < 2 && rc == STORE_OK; i++) {
-		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
+	(void)arg;
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, r->id);
+	sqlite3_bind_int64(s, 2, r->next);
+	sqlite3_bind_int64(s, 3, r->next + SQLITE_ACCESS_CHUNK_ROWS - 1);
+	return sq_exec(ss, s, "access run fill");
+}
 
-		if (s == NULL)
+/* Registers the run filled and drops its rows from access_recent, in
+ * one transaction: a reader finds each row in one place, before and
+ * after. The rows up to the run's bound are all its own, so they go by
+ * one range of the table's key, unless a batch put rows there after
+ * the sort (its entries' indexes taken again after a crash), when only
+ * those the run holds go. STORE_CONFLICT if another connection took
+ * the run over. */
+static enum store_status
+sq_access_run_register(struct sqlite_store *ss, void *arg)
+{
+	enum sqlite_stmt steps[] = { Q_ACCESS_RUN_REGISTER, Q_ACCESS_RUN_DROP,
+	    Q_ACCESS_FILL_FORGET };
+	struct sq_access_run *r = &ss->run;
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	(void)arg;
+	if ((s = sq_stmt(ss, Q_ACCESS_FILL_OWN)) == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, r->id);
+	if ((rc = sq_row(ss, s, "access fill own")) == STORE_OK &&
+	    sqlite3_column_int(s, 0))
+		steps[1] = Q_ACCESS_RUN_DROP_LATE;
+	sqlite3_reset(s);
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_CONFLICT : rc;
+	for (size_t i = 0; i < 3 && rc == STORE_OK; i++) {
+		if ((s = sq_stmt(ss, steps[i])) == NULL)
 			return STORE_ERROR;
-		if (i == 0)
-			sqlite3_bind_int64(s, 1, *id);
-		sqlite3_bind_int64(s, 2, r->next);
-		sqlite3_bind_int64(s, 3, r->next + SQLITE_ACCESS_CHUNK_ROWS - 1);
+		sqlite3_bind_int64(s, 1, r->id);
+		sqlite3_bind_int64(s, 2, r->bound);
 		rc = sq_exec(ss, s, sqlite_sql[steps[i]]);
 	}
 	return rc;
 }
 
-/* A run due: its rows, up to its bound, sorted into temp.access_sorted
- * (this connection's own, so no lock the sequencer waits for), once. */
+/* A run due: noted, then its rows, up to its bound, sorted into
+ * temp.access_sorted (this connection's own, so no lock the sequencer
+ * waits for), once. The note commits first: a batch put after it and
+ * at or under the bound is seen by the registration, whether or not
+ * the sort saw its rows. */
 static enum store_status
 sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 {
@@ -3598,6 +3742,9 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	enum store_status rc;
 	sqlite3_stmt *s;
 
+	if ((rc = sq_access_transaction(ss, sq_access_fill_new, &bound)) !=
+	    STORE_OK)
+		return rc;
 	/* No rollback journal for the temporary file: with secure_delete
 	 * the clear of a run's 32k rows would journal some 3 MiB, for a
 	 * table that a failed sort clears and fills again anyway. Nothing
@@ -3612,20 +3759,22 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	sqlite3_bind_int64(s, 1, bound);
 	if ((rc = sq_exec(ss, s, "access sort")) != STORE_OK)
 		return rc;
-	*r = (struct sq_access_run){ .open = 1, .next = 1,
-	    .rows = sqlite3_changes64(ss->adb) };
+	r->open = 1;
+	r->next = 1;
+	r->rows = sqlite3_changes64(ss->adb);
+	r->bound = bound;
 	return STORE_OK;
 }
 
-/* Moves the next chunk of the run in progress, or of a new one once
- * access_recent spans enough indexes; *done once the run is whole (or
- * none is due). The read that finds a run due takes no lock: most calls
- * find too few rows. */
+/* Copies the next chunk of the run in progress, or registers it once
+ * whole, or starts a new one once access_recent spans enough indexes;
+ * *done once the run is registered (or none is due). The read that
+ * finds a run due takes no lock: most calls find too few rows. */
 static enum store_status
 sq_access_chunk(struct sqlite_store *ss, int *done)
 {
 	struct sq_access_run *r = &ss->run;
-	sqlite3_int64 bound, id;
+	sqlite3_int64 bound;
 	enum store_status rc;
 
 	*done = 1;
@@ -3634,28 +3783,27 @@ sq_access_chunk(struct sqlite_store *ss, int *done)
 			return rc == STORE_NOT_FOUND ? STORE_OK : rc;
 		if ((rc = sq_access_run_start(ss, bound)) != STORE_OK)
 			return rc;
-		if (r->rows == 0) {   /* an erasure took them meanwhile */
-			r->open = 0;
-			return STORE_OK;
-		}
 	}
-	if ((rc = sq_access_transaction(ss, sq_access_run_fill, &id)) !=
-	    STORE_OK)
-		return rc;
-	r->id = id;
-	r->next += SQLITE_ACCESS_CHUNK_ROWS;
-	if (r->next > r->rows)
-		r->open = 0;
-	else
+	if (r->next <= r->rows) {
+		if ((rc = sq_access_transaction(ss, sq_access_run_fill,
+		    NULL)) != STORE_OK)
+			return rc;
+		r->next += SQLITE_ACCESS_CHUNK_ROWS;
 		*done = 0;
-	return STORE_OK;
+		return STORE_OK;
+	}
+	rc = sq_access_transaction(ss, sq_access_run_register, NULL);
+	if (rc == STORE_OK || rc == STORE_CONFLICT)
+		r->open = 0;
+	return rc;
 }
 
-/* Off the request paths (the checkpointer's thread): a run due is moved
- * whole, a chunk per transaction, with a pause between two for the
- * sequencer's batches that waited for the access file's lock. After a
- * failure the next checkpoint goes on with the run; a crash between
- * chunks leaves it shorter, and the rest goes into the next run. */
+/* Off the request paths (the checkpointer's thread): a run due is
+ * copied whole, a chunk per transaction, with a pause between two for
+ * the sequencer's batches that waited for the access file's lock, then
+ * registered. After a failure the next checkpoint goes on with the run;
+ * a crash before the registration leaves its rows in access_recent,
+ * and the next run, made again, drops the copy. */
 static enum store_status
 sq_access_settle(struct sqlite_store *ss)
 {

@@ -520,6 +520,7 @@ listed(struct store *st, const char *subject)
  * SUBJ_A when i % 4 == 0, SUBJ_B when 1, SUBJ_C otherwise; entry 100 and
  * entry 40100 were acts under a mandate. */
 #define SUBJ_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define SUBJ_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 #define RUNS_ROWS 40000   /* more than a run's rows on SQLite */
 #define RUNS_PAGE 16384
 /* The first id of the runs merged once on SQLite (store_sqlite.c,
@@ -617,6 +618,16 @@ runs_check_page(struct store *st)
 	runs_check_mandate(st, 100);
 }
 
+/* 1 when no row of file's access index is in two places (the listing
+ * would not tell: it lists such a row once). */
+static int
+runs_once(const char *file)
+{
+	return suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_index") == suite_lite_file_scalar(file, "SELECT count(*) "
+	    "FROM (SELECT DISTINCT subject, audit_index FROM access_index)");
+}
+
 /* On SQLite a checkpoint moves the oldest rows of the access index into
  * a run sorted by subject, in chunks (store_sqlite.c, sq_access_settle):
  * the listing, a page of it that spans the newest rows and a run, the
@@ -680,13 +691,17 @@ test_access_runs_one_connection(void)
 	store_close(st);
 }
 
-/* A move of rows into a run that fails midway (here its first chunk's
- * delete of the rows moved, refused by a trigger) leaves every row where
- * it was and no run, as a crash would: one transaction per chunk. The rows of an older store's
+/* A run's registration that fails (here its drop of the rows from
+ * access_recent, refused by a trigger) leaves every row where it was,
+ * listed once, and no run registered: the run's copy is no reader's.
+ * Redone once the trigger is gone, or after the store is closed with
+ * the copy unregistered, as a crash leaves it: the next run drops that
+ * copy, not registers it twice. The rows of an older store's
  * access_index are listed with the others. */
 static void
 test_access_run_rollback(void)
 {
+	const char *file = "rollback.db.access";
 	struct store *st = suite_open("rollback");
 	char sql[TMPDIR_PATH_LEN + 512];
 
@@ -694,30 +709,88 @@ test_access_run_rollback(void)
 	if (st == NULL)
 		return;
 	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/rollback.db.access' AS a;"
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
 	    "CREATE TRIGGER a.no_drop BEFORE DELETE ON access_recent "
 	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
 	    "INSERT INTO a.access_base (subject, audit_index) VALUES "
-	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir, file);
 	CHECK_INT(suite_be->exec("rollback", sql), 0);
-	CHECK_INT(store_checkpoint(st), STORE_ERROR);
-	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
-	    "SELECT count(*) FROM access_runs"), 0);
-	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
-	    "SELECT count(*) FROM access_run_ids"), 0);
-	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
-	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
-	    "SELECT count(*) FROM access_recent"), RUNS_ROWS);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/rollback.db.access' AS a;"
-	    "DROP TRIGGER a.no_drop;", suite_dir);
+	for (int round = 0; round < 2; round++) {
+		CHECK_INT(store_checkpoint(st), STORE_ERROR);
+		CHECK_INT(suite_lite_file_scalar(file,
+		    "SELECT count(*) FROM access_run_ids"), 0);
+		CHECK_INT(suite_lite_file_scalar(file,
+		    "SELECT count(*) FROM access_filling"), 1);
+		CHECK_INT(suite_lite_file_scalar(file,
+		    "SELECT count(*) FROM access_index"), RUNS_ROWS + 2);
+		CHECK(runs_once(file));
+		CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
+		CHECK_INT(suite_lite_file_scalar(file,
+		    "SELECT count(*) FROM access_recent"), RUNS_ROWS);
+		store_close(st);
+		CHECK((st = suite_open("rollback")) != NULL);
+		if (st == NULL)
+			return;
+	}
+	CHECK_INT(suite_lite_file_scalar(file,
+	    "SELECT count(*) FROM access_runs"), 32768);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	    "DROP TRIGGER a.no_drop;", suite_dir, file);
 	CHECK_INT(suite_be->exec("rollback", sql), 0);
 	CHECK_INT(store_checkpoint(st), STORE_OK);
-	CHECK_INT(suite_lite_file_scalar("rollback.db.access",
+	CHECK_INT(suite_lite_file_scalar(file,
 	    "SELECT count(*) FROM access_runs"), 32768);
+	CHECK_INT(suite_lite_file_scalar(file,
+	    "SELECT count(*) FROM access_filling"), 0);
+	CHECK(runs_once(file));
 	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4 + 2);
 	CHECK_INT(store_view_key_erase(st, SUBJ_A), STORE_OK);
 	CHECK_INT(runs_listed(st, SUBJ_A), 0);
 	CHECK_INT(runs_listed(st, SUBJ_C), RUNS_ROWS / 2);
+	store_close(st);
+}
+
+/* While a run fills, unregistered (here its registration refused by a
+ * trigger): an erasure takes the subject's rows from it too, so none
+ * comes back when it is registered; and rows put at indexes under its
+ * bound after its sort (entries' indexes taken again after a crash)
+ * stay in access_recent when the rest leave, listed, not lost. */
+static void
+test_access_run_unregistered(void)
+{
+	const char *file = "filling.db.access";
+	struct store_access late = { SUBJ_D, 6, NULL, NULL, NULL };
+	struct store *st = suite_open("filling");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	    "CREATE TRIGGER a.no_register BEFORE INSERT ON access_run_ids "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir, file);
+	CHECK_INT(suite_be->exec("filling", sql), 0);
+	CHECK_INT(store_checkpoint(st), STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_runs WHERE subject = '" SUBJ_B "'"), 32768 / 4);
+	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_runs WHERE subject = '" SUBJ_B "'"), 0);
+	CHECK_INT(store_access_put(st, &late, 1), STORE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	    "DROP TRIGGER a.no_register;", suite_dir, file);
+	CHECK_INT(suite_be->exec("filling", sql), 0);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar(file,
+	    "SELECT count(*) FROM access_run_ids"), 1);
+	CHECK_INT(runs_listed(st, SUBJ_B), 0);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4);
+	CHECK_INT(runs_listed(st, SUBJ_C), RUNS_ROWS / 2);
+	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_index WHERE subject = '" SUBJ_D "' AND audit_index = 6"),
+	    1);
+	CHECK(runs_once(file));
 	store_close(st);
 }
 
@@ -755,6 +828,35 @@ test_access_file_before_runs(void)
 	store_close(st);
 }
 
+/* An access file made before runs filled unregistered (schema step 21)
+ * gains their table at the next open, and moves runs as before. */
+static void
+test_access_file_before_filling(void)
+{
+	struct store *st = suite_open("prefill");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	store_close(st);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/prefill.db.access' AS a;"
+	    "DROP TABLE a.access_filling;", suite_dir);
+	CHECK_INT(suite_be->exec("prefill", sql), 0);
+	st = suite_open("prefill");
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(suite_lite_file_scalar("prefill.db.access", "SELECT count(*) "
+	    "FROM sqlite_schema WHERE name = 'access_filling'"), 1);
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar("prefill.db.access",
+	    "SELECT count(*) FROM access_runs"), 32768);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4);
+	store_close(st);
+}
+
 /* 1 when the listings of the three subjects hold exactly the rows of
  * indexes 1..total, or of 1..total + extra * 1000 for an extra up to
  * batches (runs_listed refuses an index listed twice). */
@@ -778,16 +880,6 @@ static int
 runs_exactly(struct store *st, uint64_t total)
 {
 	return runs_exactly_upto(st, total, 0);
-}
-
-/* 1 when no row of file's access index is in two places (the listing
- * would not tell: it lists such a row once). */
-static int
-runs_once(const char *file)
-{
-	return suite_lite_file_scalar(file, "SELECT count(*) FROM "
-	    "access_index") == suite_lite_file_scalar(file, "SELECT count(*) "
-	    "FROM (SELECT DISTINCT subject, audit_index FROM access_index)");
 }
 
 /* Checkpoints until the access file's runs stop changing: each moves one
@@ -2033,6 +2125,8 @@ main(int argc, char **argv)
 	SUITE_RUN(test_access_runs);
 	SUITE_RUN_SQLITE(test_access_runs_one_connection);
 	SUITE_RUN_SQLITE(test_access_run_rollback);
+	SUITE_RUN_SQLITE(test_access_run_unregistered);
+	SUITE_RUN_SQLITE(test_access_file_before_filling);
 	SUITE_RUN_SQLITE(test_access_file_before_runs);
 	SUITE_RUN_SQLITE(test_access_run_crash);
 	SUITE_RUN_SQLITE(test_access_run_merge);
