@@ -83,6 +83,10 @@
  * first one. 64 chunks every STORE_CHECKPOINTER_MS move 320k rows/s,
  * where 20k entries/s merged on every level need some 80k. */
 #define SQLITE_ACCESS_MERGE_CHUNKS 64
+/* A row of the access index, in each of its tables (sqlite_access_schema). */
+#define SQLITE_ACCESS_ROW "subject TEXT NOT NULL, audit_index INTEGER " \
+	"NOT NULL, mandate TEXT, mediator TEXT, helper TEXT"
+#define SQLITE_ACCESS_COLUMNS "subject, audit_index, mandate, mediator, helper"
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
  * few of a chain its queries look for, not its delivered history (and
@@ -422,6 +426,7 @@ enum sqlite_stmt {
 	Q_ACCESS_FILL_FORGET,
 	Q_ACCESS_FILL_NEW,
 	Q_ACCESS_FILL_LATE,
+	Q_ACCESS_FILL_ERASED,
 	Q_ACCESS_FILL_OWN,
 	Q_ACCESS_RUN_FILL,
 	Q_ACCESS_RUN_REGISTER,
@@ -564,9 +569,10 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	/* The rows of a run due, in the run's order, sorted once: its
 	 * chunks are ranges of this table's rowids (sq_access_chunk). */
 	[Q_ACCESS_SORT_CLEAR] = "DELETE FROM temp.access_sorted",
-	[Q_ACCESS_SORT_FILL] = "INSERT INTO temp.access_sorted (subject, "
-	    "audit_index) SELECT subject, audit_index FROM access_recent "
-	    "WHERE audit_index <= ?1 ORDER BY subject, audit_index",
+	[Q_ACCESS_SORT_FILL] = "INSERT INTO temp.access_sorted ("
+	    SQLITE_ACCESS_COLUMNS ") SELECT " SQLITE_ACCESS_COLUMNS " FROM "
+	    "access_recent WHERE audit_index <= ?1 ORDER BY subject, "
+	    "audit_index",
 	/* The next run of the level whose ids are [?1, ?2) (sq_access_level). */
 	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids (run) SELECT "
 	    "coalesce(max(run), ?1) + 1 FROM access_run_ids "
@@ -586,17 +592,18 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	 * drops from access_recent only the rows it holds. */
 	[Q_ACCESS_FILL_LATE] = "UPDATE access_filling SET late = 1 "
 	    "WHERE bound >= ?1 AND late = 0",
-	[Q_ACCESS_FILL_OWN] = "SELECT late FROM access_filling WHERE run = ?1",
-	/* A chunk of run ?1, the sorted rows ?2 to ?3 still there (an
-	 * erasure may have taken some), in order of the run's key: each
-	 * chunk's keys follow the last one's, so the run's rows go in one
-	 * after the other, a leaf filled at a time. */
-	[Q_ACCESS_RUN_FILL] = "INSERT INTO access_runs (run, subject, "
-	    "audit_index, mandate, mediator, helper) SELECT ?1, r.subject, "
-	    "r.audit_index, r.mandate, r.mediator, r.helper FROM "
-	    "temp.access_sorted t CROSS JOIN access_recent r ON "
-	    "r.audit_index = t.audit_index AND r.subject = t.subject "
-	    "WHERE t.rowid BETWEEN ?2 AND ?3 ORDER BY t.rowid",
+	/* An erasure while a run fills: the sorted copy of its rows may
+	 * hold the subject's, which no chunk may copy any more. */
+	[Q_ACCESS_FILL_ERASED] = "UPDATE access_filling SET erased = 1",
+	[Q_ACCESS_FILL_OWN] = "SELECT late, erased FROM access_filling "
+	    "WHERE run = ?1",
+	/* A chunk of run ?1, the sorted rows ?2 to ?3, in order of the
+	 * run's key: each chunk's keys follow the last one's, so the run's
+	 * rows go in one after the other, a leaf filled at a time. */
+	[Q_ACCESS_RUN_FILL] = "INSERT INTO access_runs (run, "
+	    SQLITE_ACCESS_COLUMNS ") SELECT ?1, " SQLITE_ACCESS_COLUMNS
+	    " FROM temp.access_sorted WHERE rowid BETWEEN ?2 AND ?3 "
+	    "ORDER BY rowid",
 	/* The run ?1 filled, registered: its rows, those of access_recent
 	 * up to index ?2, leave there in the same transaction, by one range
 	 * of the table's key, so a reader finds each row once. */
@@ -827,7 +834,8 @@ static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_SORT_CLEAR] = 1, [Q_ACCESS_SORT_FILL] = 1,
 	[Q_ACCESS_RUN_NEW] = 1, [Q_ACCESS_FILL_ORPHANS] = 1,
 	[Q_ACCESS_FILL_FORGET] = 1, [Q_ACCESS_FILL_NEW] = 1,
-	[Q_ACCESS_FILL_LATE] = 1, [Q_ACCESS_FILL_OWN] = 1,
+	[Q_ACCESS_FILL_LATE] = 1, [Q_ACCESS_FILL_ERASED] = 1,
+	[Q_ACCESS_FILL_OWN] = 1,
 	[Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_REGISTER] = 1,
 	[Q_ACCESS_RUN_DROP] = 1, [Q_ACCESS_RUN_DROP_LATE] = 1,
 	[Q_ACCESS_MERGE_DUE] = 1, [Q_ACCESS_MERGE_RUNS] = 1,
@@ -1383,9 +1391,6 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
  * access_filling notes the run being filled (sq_access_settle), which
  * no reader reads until it is registered in access_run_ids; a file made
  * before it gains it at the next open. */
-#define SQLITE_ACCESS_ROW "subject TEXT NOT NULL, audit_index INTEGER " \
-	"NOT NULL, mandate TEXT, mediator TEXT, helper TEXT"
-#define SQLITE_ACCESS_COLUMNS "subject, audit_index, mandate, mediator, helper"
 static const char sqlite_access_schema[] =
 	"CREATE TABLE IF NOT EXISTS access_base (" SQLITE_ACCESS_ROW ","
 	"  PRIMARY KEY (subject, audit_index)) WITHOUT ROWID;"
@@ -1396,7 +1401,8 @@ static const char sqlite_access_schema[] =
 	SQLITE_ACCESS_ROW ", PRIMARY KEY (run, subject, audit_index)) "
 	"WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS access_filling (run INTEGER PRIMARY KEY, "
-	"  bound INTEGER NOT NULL, late INTEGER NOT NULL DEFAULT 0);"
+	"  bound INTEGER NOT NULL, late INTEGER NOT NULL DEFAULT 0, "
+	"  erased INTEGER NOT NULL DEFAULT 0);"
 	"CREATE VIEW IF NOT EXISTS access_index AS "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_base UNION ALL "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_runs "
@@ -1985,7 +1991,7 @@ sq_access_delete_rows(struct sqlite_store *ss, void *subject)
 
 	for (size_t i = 0; i < 3 && rc == STORE_OK; i++)
 		rc = sq_exec_text(ss, steps[i], subject);
-	return rc;
+	return rc == STORE_OK ? sq_simple(ss, Q_ACCESS_FILL_ERASED) : rc;
 }
 
 static enum store_status
@@ -3675,18 +3681,46 @@ sq_access_fill_new(struct sqlite_store *ss, void *arg)
 	return rc;
 }
 
-/* Copies the next chunk of the run into it, in one transaction. Its
- * rows stay in access_recent, where readers find them until the run is
- * registered: only the copy is written, a leaf after another, not the
- * leaves of access_recent all over. */
+/* Whether the run ss->run names is still the one filling, and what
+ * happened meanwhile (Q_ACCESS_FILL_LATE, Q_ACCESS_FILL_ERASED).
+ * STORE_NOT_FOUND if another connection took the run over. */
+static enum store_status
+sq_access_fill_own(struct sqlite_store *ss, int *late, int *erased)
+{
+	sqlite3_stmt *s = sq_stmt(ss, Q_ACCESS_FILL_OWN);
+	enum store_status rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, ss->run.id);
+	if ((rc = sq_row(ss, s, "access fill own")) == STORE_OK) {
+		*late = sqlite3_column_int(s, 0);
+		*erased = sqlite3_column_int(s, 1);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Copies the next chunk of the run into it from the sorted copy, in one
+ * transaction, reading nothing of access_recent. Its rows stay there,
+ * where readers find them until the run is registered: only the copy is
+ * written, a leaf after another, not the leaves of access_recent all
+ * over. STORE_CONFLICT once an erasure ran since the sort (the copy may
+ * hold the subject's rows) or another connection took the run over. */
 static enum store_status
 sq_access_run_fill(struct sqlite_store *ss, void *arg)
 {
 	struct sq_access_run *r = &ss->run;
-	sqlite3_stmt *s = sq_stmt(ss, Q_ACCESS_RUN_FILL);
+	int late, erased;
+	enum store_status rc;
+	sqlite3_stmt *s;
 
 	(void)arg;
-	if (s == NULL)
+	if ((rc = sq_access_fill_own(ss, &late, &erased)) != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_CONFLICT : rc;
+	if (erased)
+		return STORE_CONFLICT;
+	if ((s = sq_stmt(ss, Q_ACCESS_RUN_FILL)) == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, r->id);
 	sqlite3_bind_int64(s, 2, r->next);
@@ -3707,19 +3741,15 @@ sq_access_run_register(struct sqlite_store *ss, void *arg)
 	enum sqlite_stmt steps[] = { Q_ACCESS_RUN_REGISTER, Q_ACCESS_RUN_DROP,
 	    Q_ACCESS_FILL_FORGET };
 	struct sq_access_run *r = &ss->run;
+	int late, erased;
 	enum store_status rc;
 	sqlite3_stmt *s;
 
 	(void)arg;
-	if ((s = sq_stmt(ss, Q_ACCESS_FILL_OWN)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, r->id);
-	if ((rc = sq_row(ss, s, "access fill own")) == STORE_OK &&
-	    sqlite3_column_int(s, 0))
-		steps[1] = Q_ACCESS_RUN_DROP_LATE;
-	sqlite3_reset(s);
-	if (rc != STORE_OK)
+	if ((rc = sq_access_fill_own(ss, &late, &erased)) != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_CONFLICT : rc;
+	if (late)
+		steps[1] = Q_ACCESS_RUN_DROP_LATE;
 	for (size_t i = 0; i < 3 && rc == STORE_OK; i++) {
 		if ((s = sq_stmt(ss, steps[i])) == NULL)
 			return STORE_ERROR;
@@ -3750,8 +3780,8 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	 * table that a failed sort clears and fills again anyway. Nothing
 	 * else is written there. */
 	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
-	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted (subject TEXT, "
-	    "audit_index INTEGER)", NULL, NULL, NULL) != SQLITE_OK)
+	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted ("
+	    SQLITE_ACCESS_COLUMNS ")", NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail_on(ss->adb, "access sort");
 	if ((rc = sq_simple(ss, Q_ACCESS_SORT_CLEAR)) != STORE_OK ||
 	    (s = sq_stmt(ss, Q_ACCESS_SORT_FILL)) == NULL)
@@ -3785,8 +3815,12 @@ sq_access_chunk(struct sqlite_store *ss, int *done)
 			return rc;
 	}
 	if (r->next <= r->rows) {
-		if ((rc = sq_access_transaction(ss, sq_access_run_fill,
-		    NULL)) != STORE_OK)
+		rc = sq_access_transaction(ss, sq_access_run_fill, NULL);
+		if (rc == STORE_CONFLICT) {   /* made again at the next call */
+			r->open = 0;
+			return STORE_OK;
+		}
+		if (rc != STORE_OK)
 			return rc;
 		r->next += SQLITE_ACCESS_CHUNK_ROWS;
 		*done = 0;

@@ -828,6 +828,49 @@ test_access_file_before_runs(void)
 	store_close(st);
 }
 
+/* An erasure between two chunks of a run (here the chunks from the
+ * first row of SUBJ_B on refused by a trigger, then let through): the
+ * rows it erased are in the run's sorted copy, so the run is made again
+ * from a new sort, not filled on from that copy, and none of them comes
+ * back. */
+static void
+test_access_run_erased_midway(void)
+{
+	const char *file = "midway.db.access";
+	struct store *st = suite_open("midway");
+	char sql[TMPDIR_PATH_LEN + 512];
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	    "CREATE TRIGGER a.no_b BEFORE INSERT ON access_runs "
+	    "WHEN NEW.subject = '" SUBJ_B "' "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir, file);
+	CHECK_INT(suite_be->exec("midway", sql), 0);
+	CHECK_INT(store_checkpoint(st), STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_runs WHERE subject = '" SUBJ_A "'"), 32768 / 4);
+	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	    "DROP TRIGGER a.no_b;", suite_dir, file);
+	CHECK_INT(suite_be->exec("midway", sql), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(store_checkpoint(st) != STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar(file,
+	    "SELECT count(*) FROM access_run_ids"), 1);
+	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
+	    "access_runs WHERE subject = '" SUBJ_B "'"), 0);
+	CHECK_INT(suite_lite_file_scalar(file,
+	    "SELECT count(*) FROM access_runs"), 32768 * 3 / 4);
+	CHECK_INT(runs_listed(st, SUBJ_B), 0);
+	CHECK_INT(runs_listed(st, SUBJ_A), RUNS_ROWS / 4);
+	CHECK_INT(runs_listed(st, SUBJ_C), RUNS_ROWS / 2);
+	CHECK(runs_once(file));
+	store_close(st);
+}
+
 /* An access file made before runs filled unregistered (schema step 21)
  * gains their table at the next open, and moves runs as before. */
 static void
@@ -2126,6 +2169,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_access_runs_one_connection);
 	SUITE_RUN_SQLITE(test_access_run_rollback);
 	SUITE_RUN_SQLITE(test_access_run_unregistered);
+	SUITE_RUN_SQLITE(test_access_run_erased_midway);
 	SUITE_RUN_SQLITE(test_access_file_before_filling);
 	SUITE_RUN_SQLITE(test_access_file_before_runs);
 	SUITE_RUN_SQLITE(test_access_run_crash);
