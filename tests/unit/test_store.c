@@ -103,13 +103,24 @@ test_open_current(void)
 	CHECK_INT(suite_be->schema_version("current", version), version);
 }
 
+/* Runs sql on store name's database with its access file attached as a
+ * (the store's own connections never attach it): 0, or -1. */
+static int
+access_exec(const char *name, const char *sql)
+{
+	char all[TMPDIR_PATH_LEN + 1024];
+
+	snprintf(all, sizeof(all), "ATTACH '%s/%s.db.access' AS a;%s",
+	    suite_dir, name, sql);
+	return suite_be->exec(name, all);
+}
+
 /* On SQLite, an open that changes nothing makes no file where there is
  * no store, and leaves an access file made before runs as it is. */
 static void
 test_open_current_files(void)
 {
 	char err[256] = "", url[TMPDIR_PATH_LEN + 128], path[TMPDIR_PATH_LEN + 64];
-	char sql[TMPDIR_PATH_LEN + 256];
 	struct store *st;
 
 	tmpdir_store_url(suite_dir, "absent.db", url, sizeof(url));
@@ -124,10 +135,9 @@ test_open_current_files(void)
 	if (st == NULL)
 		return;
 	store_close(st);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/oldaccess.db.access' AS a;"
+	CHECK_INT(access_exec("oldaccess",
 	    "DROP VIEW a.access_index;"
-	    "ALTER TABLE a.access_base RENAME TO access_index;", suite_dir);
-	CHECK_INT(suite_be->exec("oldaccess", sql), 0);
+	    "ALTER TABLE a.access_base RENAME TO access_index;"), 0);
 	CHECK_INT(suite_url("oldaccess", url, sizeof(url)), 0);
 	CHECK(store_open_current(url, NULL, err, sizeof(err)) == NULL);
 	CHECK(strstr(err, "access file") != NULL);
@@ -703,18 +713,16 @@ test_access_run_rollback(void)
 {
 	const char *file = "rollback.db.access";
 	struct store *st = suite_open("rollback");
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	CHECK_INT(access_exec("rollback",
 	    "CREATE TRIGGER a.no_drop BEFORE DELETE ON access_recent "
 	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
 	    "INSERT INTO a.access_base (subject, audit_index) VALUES "
-	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir, file);
-	CHECK_INT(suite_be->exec("rollback", sql), 0);
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);"), 0);
 	for (int round = 0; round < 2; round++) {
 		CHECK_INT(store_checkpoint(st), STORE_ERROR);
 		CHECK_INT(suite_lite_file_scalar(file,
@@ -734,9 +742,7 @@ test_access_run_rollback(void)
 	}
 	CHECK_INT(suite_lite_file_scalar(file,
 	    "SELECT count(*) FROM access_runs"), 32768);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
-	    "DROP TRIGGER a.no_drop;", suite_dir, file);
-	CHECK_INT(suite_be->exec("rollback", sql), 0);
+	CHECK_INT(access_exec("rollback", "DROP TRIGGER a.no_drop;"), 0);
 	CHECK_INT(store_checkpoint(st), STORE_OK);
 	CHECK_INT(suite_lite_file_scalar(file,
 	    "SELECT count(*) FROM access_runs"), 32768);
@@ -761,16 +767,14 @@ test_access_run_unregistered(void)
 	const char *file = "filling.db.access";
 	struct store_access late = { SUBJ_D, 6, NULL, NULL, NULL };
 	struct store *st = suite_open("filling");
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	CHECK_INT(access_exec("filling",
 	    "CREATE TRIGGER a.no_register BEFORE INSERT ON access_run_ids "
-	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir, file);
-	CHECK_INT(suite_be->exec("filling", sql), 0);
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"), 0);
 	CHECK_INT(store_checkpoint(st), STORE_ERROR);
 	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
 	    "access_runs WHERE subject = '" SUBJ_B "'"), 32768 / 4);
@@ -778,9 +782,7 @@ test_access_run_unregistered(void)
 	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
 	    "access_runs WHERE subject = '" SUBJ_B "'"), 0);
 	CHECK_INT(store_access_put(st, &late, 1), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
-	    "DROP TRIGGER a.no_register;", suite_dir, file);
-	CHECK_INT(suite_be->exec("filling", sql), 0);
+	CHECK_INT(access_exec("filling", "DROP TRIGGER a.no_register;"), 0);
 	CHECK_INT(store_checkpoint(st), STORE_OK);
 	CHECK_INT(suite_lite_file_scalar(file,
 	    "SELECT count(*) FROM access_run_ids"), 1);
@@ -802,7 +804,6 @@ static void
 test_access_file_before_runs(void)
 {
 	struct store *st = suite_open("before");
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -810,12 +811,11 @@ test_access_file_before_runs(void)
 	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
 	CHECK_INT(store_checkpoint(st), STORE_OK);
 	store_close(st);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/before.db.access' AS a;"
+	CHECK_INT(access_exec("before",
 	    "DROP VIEW a.access_index;"
 	    "ALTER TABLE a.access_base RENAME TO access_index;"
 	    "INSERT INTO a.access_index (subject, audit_index) VALUES "
-	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);", suite_dir);
-	CHECK_INT(suite_be->exec("before", sql), 0);
+	    "('" SUBJ_A "', 50000), ('" SUBJ_A "', 50004);"), 0);
 	st = suite_open("before");
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -838,24 +838,20 @@ test_access_run_erased_midway(void)
 {
 	const char *file = "midway.db.access";
 	struct store *st = suite_open("midway");
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	CHECK_INT(runs_put(st, 1, RUNS_ROWS + 1), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
+	CHECK_INT(access_exec("midway",
 	    "CREATE TRIGGER a.no_b BEFORE INSERT ON access_runs "
 	    "WHEN NEW.subject = '" SUBJ_B "' "
-	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir, file);
-	CHECK_INT(suite_be->exec("midway", sql), 0);
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"), 0);
 	CHECK_INT(store_checkpoint(st), STORE_ERROR);
 	CHECK_INT(suite_lite_file_scalar(file, "SELECT count(*) FROM "
 	    "access_runs WHERE subject = '" SUBJ_A "'"), 32768 / 4);
 	CHECK_INT(store_view_key_erase(st, SUBJ_B), STORE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/%s' AS a;"
-	    "DROP TRIGGER a.no_b;", suite_dir, file);
-	CHECK_INT(suite_be->exec("midway", sql), 0);
+	CHECK_INT(access_exec("midway", "DROP TRIGGER a.no_b;"), 0);
 	for (int i = 0; i < 2; i++)
 		CHECK(store_checkpoint(st) != STORE_ERROR);
 	CHECK_INT(suite_lite_file_scalar(file,
@@ -877,15 +873,12 @@ static void
 test_access_file_before_filling(void)
 {
 	struct store *st = suite_open("prefill");
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
 	store_close(st);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/prefill.db.access' AS a;"
-	    "DROP TABLE a.access_filling;", suite_dir);
-	CHECK_INT(suite_be->exec("prefill", sql), 0);
+	CHECK_INT(access_exec("prefill", "DROP TABLE a.access_filling;"), 0);
 	st = suite_open("prefill");
 	CHECK(st != NULL);
 	if (st == NULL)
@@ -1053,16 +1046,14 @@ test_access_run_merge_cut(void)
 {
 	struct store *st = suite_open("cut");
 	uint64_t total = MERGE_RUNS * 32768 + 1000;
-	char sql[TMPDIR_PATH_LEN + 512];
 
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	snprintf(sql, sizeof(sql), "ATTACH '%s/cut.db.access' AS a;"
+	CHECK_INT(access_exec("cut",
 	    "CREATE TRIGGER a.no_merge BEFORE INSERT ON access_runs "
 	    "WHEN NEW.run >= " MERGED_RUN " AND NEW.subject = '" SUBJ_C "' "
-	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;", suite_dir);
-	CHECK_INT(suite_be->exec("cut", sql), 0);
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"), 0);
 	CHECK_INT(runs_put(st, 1, total + 1), STORE_OK);
 	CHECK_INT(runs_settle(st, "cut.db.access"), STORE_ERROR);
 	CHECK_INT(suite_lite_file_scalar("cut.db.access",
@@ -1073,9 +1064,7 @@ test_access_run_merge_cut(void)
 	CHECK(runs_exactly(st, total));
 	CHECK(runs_once("cut.db.access"));
 	store_close(st);
-	snprintf(sql, sizeof(sql), "ATTACH '%s/cut.db.access' AS a;"
-	    "DROP TRIGGER a.no_merge;", suite_dir);
-	CHECK_INT(suite_be->exec("cut", sql), 0);
+	CHECK_INT(access_exec("cut", "DROP TRIGGER a.no_merge;"), 0);
 	st = suite_open("cut");
 	CHECK(st != NULL);
 	if (st == NULL)
