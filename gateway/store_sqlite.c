@@ -46,9 +46,9 @@
 #define SQLITE_ACCESS_MOVE_STEP 16
 /* The indexes access_recent spans before a checkpoint moves its rows
  * into a run of their own (sq_access_settle): a subject's lookups scan
- * this table, and every run costs them one descent. The run's
- * registration drops them from access_recent in one transaction (some
- * 6 ms for 32k rows on the large store). */
+ * this table, and every run costs them one descent. They leave it after
+ * the run's registration, SQLITE_ACCESS_CHUNK_ROWS indexes a transaction
+ * (sq_access_drain): all in the registration's held the mutex 7-9 ms. */
 #define SQLITE_ACCESS_RUN_ROWS 32768
 /* The rows of a run copied in one transaction, which the sequencer's
  * next index batch waits for (a few ms): a whole run at once held it
@@ -87,6 +87,9 @@
 #define SQLITE_ACCESS_ROW "subject TEXT NOT NULL, audit_index INTEGER " \
 	"NOT NULL, mandate TEXT, mediator TEXT, helper TEXT"
 #define SQLITE_ACCESS_COLUMNS "subject, audit_index, mandate, mediator, helper"
+/* The rows of access_recent that readers read: the others, up to the
+ * last run registered, are in a run and wait to leave (sq_access_drain). */
+#define SQLITE_ACCESS_VISIBLE "audit_index > (SELECT upto FROM access_moved)"
 
 /* The rows deliveries_chain holds since step 13: pending or sending, the
  * few of a chain its queries look for, not its delivered history (and
@@ -381,12 +384,14 @@ static const char *const sqlite_migrations[] = {
 	"  UPDATE links SET view_key = NULL WHERE subject = OLD.subject;"
 	" END;",
 	/* 21: a run of the access file fills unregistered, noted in its
-	 * table access_filling (sq_access_settle). An older program does
-	 * not read that table: its erasure would leave the run's rows of
-	 * the subject, which this program registers afterwards, and its
-	 * next run would take the same id and append to those rows. This
-	 * step changes nothing in this file: it makes such a program
-	 * refuse the store. */
+	 * table access_filling, and its rows in access_recent are hidden
+	 * from readers by the mark in access_moved until they leave
+	 * (sq_access_settle). An older program reads neither table: its
+	 * erasure would leave the run's rows of the subject, which this
+	 * program registers afterwards, its next run would take the same
+	 * id and append to those rows, and it would list the hidden rows
+	 * twice. This step changes nothing in this file: it makes such a
+	 * program refuse the store. */
 	"",
 };
 
@@ -430,8 +435,11 @@ enum sqlite_stmt {
 	Q_ACCESS_FILL_OWN,
 	Q_ACCESS_RUN_FILL,
 	Q_ACCESS_RUN_REGISTER,
-	Q_ACCESS_RUN_DROP,
+	Q_ACCESS_RUN_HIDE,
 	Q_ACCESS_RUN_DROP_LATE,
+	Q_ACCESS_DRAIN,
+	Q_ACCESS_MOVED_GET,
+	Q_ACCESS_PUT_BASE,
 	Q_ACCESS_MERGE_DUE,
 	Q_ACCESS_MERGE_RUNS,
 	Q_ACCESS_MERGE_BOUND,
@@ -559,20 +567,21 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "access_filling) AND subject = ?1",
 	[Q_ACCESS_DELETE_RECENT] = "DELETE FROM access_recent "
 	    "WHERE subject = ?1",
-	/* The last index of the next run, once access_recent spans ?1
-	 * indexes past its first: two descents, not a count of its rows
-	 * (each min() and max() alone in its query, which SQLite answers
-	 * from the key's ends). */
+	/* The last index of the next run, once access_recent's visible rows
+	 * span ?1 indexes past their first: two descents, not a count of
+	 * its rows (each min() and max() alone in its query, which SQLite
+	 * answers from the key's ends). */
 	[Q_ACCESS_RUN_BOUND] = "SELECT lo + ?1 FROM (SELECT (SELECT "
-	    "min(audit_index) FROM access_recent) AS lo, (SELECT "
-	    "max(audit_index) FROM access_recent) AS hi) WHERE hi >= lo + ?1",
+	    "min(audit_index) FROM access_recent WHERE " SQLITE_ACCESS_VISIBLE
+	    ") AS lo, (SELECT max(audit_index) FROM access_recent) AS hi) "
+	    "WHERE hi >= lo + ?1",
 	/* The rows of a run due, in the run's order, sorted once: its
 	 * chunks are ranges of this table's rowids (sq_access_chunk). */
 	[Q_ACCESS_SORT_CLEAR] = "DELETE FROM temp.access_sorted",
 	[Q_ACCESS_SORT_FILL] = "INSERT INTO temp.access_sorted ("
 	    SQLITE_ACCESS_COLUMNS ") SELECT " SQLITE_ACCESS_COLUMNS " FROM "
-	    "access_recent WHERE audit_index <= ?1 ORDER BY subject, "
-	    "audit_index",
+	    "access_recent WHERE audit_index <= ?1 AND " SQLITE_ACCESS_VISIBLE
+	    " ORDER BY subject, audit_index",
 	/* The next run of the level whose ids are [?1, ?2) (sq_access_level). */
 	[Q_ACCESS_RUN_NEW] = "INSERT INTO access_run_ids (run) SELECT "
 	    "coalesce(max(run), ?1) + 1 FROM access_run_ids "
@@ -605,16 +614,23 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    " FROM temp.access_sorted WHERE rowid BETWEEN ?2 AND ?3 "
 	    "ORDER BY rowid",
 	/* The run ?1 filled, registered: its rows, those of access_recent
-	 * up to index ?2, leave there in the same transaction, by one range
-	 * of the table's key, so a reader finds each row once. */
+	 * up to index ?2, leave the readers' sight in the same transaction
+	 * (so that a reader finds each row once), then the table, by ranges
+	 * of its key (Q_ACCESS_DRAIN). A late run's rows leave at once,
+	 * those alone (Q_ACCESS_FILL_LATE). */
 	[Q_ACCESS_RUN_REGISTER] = "INSERT INTO access_run_ids (run) "
 	    "VALUES (?1)",
-	[Q_ACCESS_RUN_DROP] = "DELETE FROM access_recent WHERE "
-	    "audit_index <= ?2",
+	[Q_ACCESS_RUN_HIDE] = "UPDATE access_moved SET upto = ?2",
 	[Q_ACCESS_RUN_DROP_LATE] = "DELETE FROM access_recent WHERE "
 	    "audit_index <= ?2 AND EXISTS (SELECT 1 FROM access_runs r WHERE "
 	    "r.run = ?1 AND r.subject = access_recent.subject AND "
 	    "r.audit_index = access_recent.audit_index)",
+	/* The rows of ?1 indexes from access_recent's first, those readers
+	 * no longer read: they are in runs. */
+	[Q_ACCESS_DRAIN] = "DELETE FROM access_recent WHERE audit_index <= "
+	    "min((SELECT upto FROM access_moved), (SELECT min(audit_index) "
+	    "FROM access_recent) + ?1 - 1)",
+	[Q_ACCESS_MOVED_GET] = "SELECT upto FROM access_moved",
 	/* The lowest level holding ?1 runs or more, ?2 the first id of
 	 * level 1. */
 	[Q_ACCESS_MERGE_DUE] = "SELECT run / ?2 FROM access_run_ids "
@@ -698,6 +714,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_ACCESS_PUT] = "INSERT INTO access_recent (subject, audit_index, "
 	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT DO NOTHING",
+	/* A row under the last run's bound, which readers would not see in
+	 * access_recent (an entry's index taken again after a crash). */
+	[Q_ACCESS_PUT_BASE] = "INSERT INTO access_base (subject, audit_index, "
+	    "mandate, mediator, helper) VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT DO NOTHING",
 	/* A subject's rows are in three places (sq_access_open): the
 	 * rows of stores before runs, the runs, the newest. */
 	[Q_ACCESS_MANDATE] = "SELECT mediator, helper FROM access_base "
@@ -707,7 +728,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "audit_index = ?2 AND mediator IS NOT NULL "
 	    "UNION ALL SELECT mediator, helper FROM access_recent "
 	    "WHERE audit_index = ?2 AND subject = ?1 AND mediator IS NOT NULL "
-	    "LIMIT 1",
+	    "AND " SQLITE_ACCESS_VISIBLE " LIMIT 1",
 	/* UNION, not UNION ALL: a row put again after its first copy left
 	 * access_recent (a batch retried) is listed once. */
 	[Q_ACCESS_LIST] = "SELECT audit_index FROM access_base "
@@ -716,8 +737,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    "(SELECT run FROM access_run_ids) AND subject = ?1 AND "
 	    "audit_index < ?2 "
 	    "UNION SELECT audit_index FROM access_recent "
-	    "WHERE audit_index < ?2 AND subject = ?1 "
-	    "ORDER BY 1 DESC LIMIT ?3",
+	    "WHERE audit_index < ?2 AND subject = ?1 AND "
+	    SQLITE_ACCESS_VISIBLE " ORDER BY 1 DESC LIMIT ?3",
 	[Q_PUSH_KEY_GET] = "SELECT request_sha256, response, "
 	    "audit_index IS NOT NULL FROM push_keys "
 	    "WHERE provider = ?1 AND key = ?2",
@@ -837,7 +858,8 @@ static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_FILL_LATE] = 1, [Q_ACCESS_FILL_ERASED] = 1,
 	[Q_ACCESS_FILL_OWN] = 1,
 	[Q_ACCESS_RUN_FILL] = 1, [Q_ACCESS_RUN_REGISTER] = 1,
-	[Q_ACCESS_RUN_DROP] = 1, [Q_ACCESS_RUN_DROP_LATE] = 1,
+	[Q_ACCESS_RUN_HIDE] = 1, [Q_ACCESS_RUN_DROP_LATE] = 1,
+	[Q_ACCESS_DRAIN] = 1, [Q_ACCESS_MOVED_GET] = 1, [Q_ACCESS_PUT_BASE] = 1,
 	[Q_ACCESS_MERGE_DUE] = 1, [Q_ACCESS_MERGE_RUNS] = 1,
 	[Q_ACCESS_MERGE_BOUND] = 1, [Q_ACCESS_MERGE_FILL] = 1,
 	[Q_ACCESS_MERGE_DROP] = 1, [Q_ACCESS_MERGE_FILL_REST] = 1,
@@ -858,6 +880,7 @@ struct sqlite_store {
 	 * bound. */
 	struct sq_access_run {
 		int open;
+		int drained;   /* access_recent holds no row a run holds */
 		sqlite3_int64 id, bound;
 		sqlite3_int64 next, rows;   /* rowids in temp.access_sorted */
 	} run;
@@ -1389,8 +1412,11 @@ sq_wal(sqlite3 *db, const char *sql, char *err, size_t errlen)
  * every row in the three, for whoever reads the file by that name: the
  * table it names in a file made before runs becomes access_base.
  * access_filling notes the run being filled (sq_access_settle), which
- * no reader reads until it is registered in access_run_ids; a file made
- * before it gains it at the next open. */
+ * no reader reads until it is registered in access_run_ids, and
+ * access_moved the last index a registered run took from access_recent,
+ * whose rows up to it readers skip until they are deleted. A file made
+ * before these tables gains them, and the view made again, at the next
+ * open. */
 static const char sqlite_access_schema[] =
 	"CREATE TABLE IF NOT EXISTS access_base (" SQLITE_ACCESS_ROW ","
 	"  PRIMARY KEY (subject, audit_index)) WITHOUT ROWID;"
@@ -1403,11 +1429,16 @@ static const char sqlite_access_schema[] =
 	"CREATE TABLE IF NOT EXISTS access_filling (run INTEGER PRIMARY KEY, "
 	"  bound INTEGER NOT NULL, late INTEGER NOT NULL DEFAULT 0, "
 	"  erased INTEGER NOT NULL DEFAULT 0);"
-	"CREATE VIEW IF NOT EXISTS access_index AS "
+	"CREATE TABLE IF NOT EXISTS access_moved (upto INTEGER NOT NULL);"
+	"INSERT INTO access_moved (upto) SELECT 0 "
+	"  WHERE NOT EXISTS (SELECT 1 FROM access_moved);"
+	"DROP VIEW IF EXISTS access_index;"
+	"CREATE VIEW access_index AS "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_base UNION ALL "
 	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_runs "
 	"WHERE run IN (SELECT run FROM access_run_ids) UNION ALL "
-	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_recent;";
+	"SELECT " SQLITE_ACCESS_COLUMNS " FROM access_recent "
+	"WHERE " SQLITE_ACCESS_VISIBLE ";";
 
 /* What the access file calls name: "table", "view", or "" (none); 0,
  * or -1 on an error. */
@@ -1429,16 +1460,16 @@ sq_access_kind(sqlite3 *db, const char *name, char kind[8])
 }
 
 /* 1 when the access file is at this program's schema: the view, and
- * the table made last. */
+ * the table made last (in the transaction that made the view again). */
 static int
 sq_access_current(sqlite3 *db)
 {
-	char view[8], filling[8];
+	char view[8], moved[8];
 
 	return sq_access_kind(db, "access_index", view) == 0 &&
 	    strcmp(view, "view") == 0 &&
-	    sq_access_kind(db, "access_filling", filling) == 0 &&
-	    strcmp(filling, "table") == 0;
+	    sq_access_kind(db, "access_moved", moved) == 0 &&
+	    strcmp(moved, "table") == 0;
 }
 
 /* The access file's schema, made once in one transaction (so a crash
@@ -2576,9 +2607,31 @@ sq_access_first(const struct sq_access_batch *b)
 	return first;
 }
 
-/* SQLite integers are signed 64-bit; audit indexes never get near 2^63. */
+/* The one integer query id of the access file answers, arg bound to its
+ * parameter if it has one; STORE_NOT_FOUND if it gives no row. */
 static enum store_status
-sq_access_put_row(struct sqlite_store *ss, const struct store_access *row)
+sq_access_scalar(struct sqlite_store *ss, enum sqlite_stmt id,
+    sqlite3_int64 arg, sqlite3_int64 *value)
+{
+	sqlite3_stmt *s = sq_stmt(ss, id);
+	enum store_status rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	if (sqlite3_bind_parameter_count(s) > 0)
+		sqlite3_bind_int64(s, 1, arg);
+	if ((rc = sq_row(ss, s, sqlite_sql[id])) == STORE_OK)
+		*value = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* SQLite integers are signed 64-bit; audit indexes never get near 2^63.
+ * A row at or under moved, which readers skip in access_recent, goes to
+ * access_base. */
+static enum store_status
+sq_access_put_row(struct sqlite_store *ss, const struct store_access *row,
+    sqlite3_int64 moved)
 {
 	sqlite3_stmt *s;
 
@@ -2586,7 +2639,8 @@ sq_access_put_row(struct sqlite_store *ss, const struct store_access *row)
 		log_error("store: sqlite: audit index out of range");
 		return STORE_ERROR;
 	}
-	if ((s = sq_stmt(ss, Q_ACCESS_PUT)) == NULL)
+	if ((s = sq_stmt(ss, (sqlite3_int64)row->audit_index <= moved ?
+	    Q_ACCESS_PUT_BASE : Q_ACCESS_PUT)) == NULL)
 		return STORE_ERROR;
 	sq_bind_text(s, 1, row->subject);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)row->audit_index);
@@ -2602,11 +2656,15 @@ static enum store_status
 sq_access_put_all(struct sqlite_store *ss, void *arg)
 {
 	const struct sq_access_batch *b = arg;
-	enum store_status rc = STORE_OK;
+	sqlite3_int64 moved;
+	enum store_status rc;
 	sqlite3_stmt *s;
 
+	if ((rc = sq_access_scalar(ss, Q_ACCESS_MOVED_GET, 0, &moved)) !=
+	    STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 	for (size_t i = 0; i < b->n && rc == STORE_OK; i++)
-		rc = sq_access_put_row(ss, &b->rows[i]);
+		rc = sq_access_put_row(ss, &b->rows[i], moved);
 	if (rc != STORE_OK)
 		return rc;
 	if ((s = sq_stmt(ss, Q_ACCESS_FILL_LATE)) == NULL)
@@ -3622,16 +3680,8 @@ sq_compact(struct store *st)
 static enum store_status
 sq_access_run_bound(struct sqlite_store *ss, sqlite3_int64 *bound)
 {
-	enum store_status rc;
-	sqlite3_stmt *s;
-
-	if ((s = sq_stmt(ss, Q_ACCESS_RUN_BOUND)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int(s, 1, SQLITE_ACCESS_RUN_ROWS - 1);
-	if ((rc = sq_row(ss, s, "access run bound")) == STORE_OK)
-		*bound = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return rc;
+	return sq_access_scalar(ss, Q_ACCESS_RUN_BOUND,
+	    SQLITE_ACCESS_RUN_ROWS - 1, bound);
 }
 
 /* The first id of level's runs: each level's ids are a range. */
@@ -3728,17 +3778,18 @@ sq_access_run_fill(struct sqlite_store *ss, void *arg)
 	return sq_exec(ss, s, "access run fill");
 }
 
-/* Registers the run filled and drops its rows from access_recent, in
- * one transaction: a reader finds each row in one place, before and
- * after. The rows up to the run's bound are all its own, so they go by
- * one range of the table's key, unless a batch put rows there after
- * the sort (its entries' indexes taken again after a crash), when only
- * those the run holds go. STORE_CONFLICT if another connection took
- * the run over. */
+/* Registers the run filled, and in the same transaction hides its rows
+ * in access_recent from readers, who find each row in one place before
+ * and after. The rows up to the run's bound are all its own, so that
+ * moving access_moved's mark to it hides them, and they leave later
+ * (sq_access_drain); unless a batch put rows there after the sort (its
+ * entries' indexes taken again after a crash): then only those the run
+ * holds leave, at once, and the mark stays. STORE_CONFLICT if another
+ * connection took the run over. */
 static enum store_status
 sq_access_run_register(struct sqlite_store *ss, void *arg)
 {
-	enum sqlite_stmt steps[] = { Q_ACCESS_RUN_REGISTER, Q_ACCESS_RUN_DROP,
+	enum sqlite_stmt steps[] = { Q_ACCESS_RUN_REGISTER, Q_ACCESS_RUN_HIDE,
 	    Q_ACCESS_FILL_FORGET };
 	struct sq_access_run *r = &ss->run;
 	int late, erased;
@@ -3796,18 +3847,46 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	return STORE_OK;
 }
 
-/* Copies the next chunk of the run in progress, or registers it once
- * whole, or starts a new one once access_recent spans enough indexes;
- * *done once the run is registered (or none is due). The read that
- * finds a run due takes no lock: most calls find too few rows. */
+/* Deletes a chunk of the rows of access_recent that registered runs
+ * hold, which readers no longer read; *deleted how many. */
+static enum store_status
+sq_access_drain(struct sqlite_store *ss, void *arg)
+{
+	sqlite3_int64 *deleted = arg;
+	sqlite3_stmt *s = sq_stmt(ss, Q_ACCESS_DRAIN);
+	enum store_status rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int(s, 1, SQLITE_ACCESS_CHUNK_ROWS);
+	if ((rc = sq_exec(ss, s, "access drain")) == STORE_OK)
+		*deleted = sqlite3_changes64(ss->adb);
+	return rc;
+}
+
+/* Deletes the next chunk of the rows registered runs hold, or copies
+ * the next chunk of the run in progress, or registers it once whole,
+ * or starts a new one once access_recent spans enough indexes; *done
+ * once nothing is left to delete and no run is due. The read that finds
+ * a run due takes no lock: most calls find too few rows. */
 static enum store_status
 sq_access_chunk(struct sqlite_store *ss, int *done)
 {
 	struct sq_access_run *r = &ss->run;
-	sqlite3_int64 bound;
+	sqlite3_int64 bound, deleted;
 	enum store_status rc;
 
 	*done = 1;
+	if (!r->drained) {
+		rc = sq_access_transaction(ss, sq_access_drain, &deleted);
+		if (rc != STORE_OK)
+			return rc;
+		if (deleted > 0) {
+			*done = 0;
+			return STORE_OK;
+		}
+		r->drained = 1;
+	}
 	if (!r->open) {
 		if ((rc = sq_access_run_bound(ss, &bound)) != STORE_OK)
 			return rc == STORE_NOT_FOUND ? STORE_OK : rc;
@@ -3829,15 +3908,21 @@ sq_access_chunk(struct sqlite_store *ss, int *done)
 	rc = sq_access_transaction(ss, sq_access_run_register, NULL);
 	if (rc == STORE_OK || rc == STORE_CONFLICT)
 		r->open = 0;
+	if (rc == STORE_OK) {
+		r->drained = 0;
+		*done = 0;
+	}
 	return rc;
 }
 
 /* Off the request paths (the checkpointer's thread): a run due is
  * copied whole, a chunk per transaction, with a pause between two for
  * the sequencer's batches that waited for the access file's lock, then
- * registered. After a failure the next checkpoint goes on with the run;
- * a crash before the registration leaves its rows in access_recent,
- * and the next run, made again, drops the copy. */
+ * registered, and its rows leave access_recent, a chunk per transaction
+ * too. After a failure the next checkpoint goes on where it stopped; a
+ * crash before the registration leaves the rows in access_recent, and
+ * the next run, made again, drops the copy; one after it leaves rows
+ * for the next start's checkpoint to delete. */
 static enum store_status
 sq_access_settle(struct sqlite_store *ss)
 {
