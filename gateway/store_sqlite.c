@@ -443,9 +443,11 @@ enum sqlite_stmt {
 	Q_ACCESS_MERGE_DUE,
 	Q_ACCESS_MERGE_RUNS,
 	Q_ACCESS_MERGE_BOUND,
-	Q_ACCESS_MERGE_FILL,
+	Q_ACCESS_MERGE_CLEAR,
+	Q_ACCESS_MERGE_READ,
+	Q_ACCESS_MERGE_READ_REST,
+	Q_ACCESS_MERGE_COPY,
 	Q_ACCESS_MERGE_DROP,
-	Q_ACCESS_MERGE_FILL_REST,
 	Q_ACCESS_MERGE_DROP_REST,
 	Q_ACCESS_MERGE_FORGET,
 	Q_ACCESS_ERASE_NOTE,
@@ -514,10 +516,9 @@ enum sqlite_stmt {
 	"WHERE run BETWEEN ?2 AND ?3)"
 #define SQLITE_ACCESS_MERGE_ARM(n) "SELECT subject, audit_index " \
 	"FROM access_runs WHERE run = ?" n
-#define SQLITE_ACCESS_MERGE_FILL "INSERT OR IGNORE INTO access_runs (run, " \
-	"subject, audit_index, mandate, mediator, helper) SELECT ?1, " \
-	"subject, audit_index, mandate, mediator, helper FROM access_runs " \
-	"WHERE " SQLITE_ACCESS_MERGED
+#define SQLITE_ACCESS_MERGE_READ "INSERT INTO temp.access_merging (" \
+	SQLITE_ACCESS_COLUMNS ") SELECT " SQLITE_ACCESS_COLUMNS " FROM " \
+	"access_runs WHERE " SQLITE_ACCESS_MERGED
 
 static const char *const sqlite_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -650,17 +651,23 @@ static const char *const sqlite_sql[Q_COUNT] = {
 	    SQLITE_ACCESS_MERGE_ARM("6") " UNION ALL "
 	    SQLITE_ACCESS_MERGE_ARM("7") " UNION ALL "
 	    SQLITE_ACCESS_MERGE_ARM("8") " ORDER BY 1, 2 LIMIT 1 OFFSET ?9",
-	/* A chunk of a merge: the rows of runs ?2 to ?3 up to key (?4, ?5)
-	 * go into run ?1 and leave theirs, one descent per run (the IN);
-	 * the rest of them, in the last chunk, with the runs' ids. A row in
-	 * two runs (a batch retried) goes in once. */
-	[Q_ACCESS_MERGE_FILL] = SQLITE_ACCESS_MERGE_FILL
+	/* A chunk of a merge: the rows of runs ?2 to ?3 up to key (?4, ?5),
+	 * one descent per run (the IN), or the rest of them in the last
+	 * chunk, read in the key's order into this connection's temporary
+	 * table (sq_access_merge_read); then, in the chunk's transaction,
+	 * copied into run ?1 and deleted from theirs, with the runs' ids
+	 * in the last. A row in two runs (a batch retried) goes in once. */
+	[Q_ACCESS_MERGE_CLEAR] = "DELETE FROM temp.access_merging",
+	[Q_ACCESS_MERGE_READ] = SQLITE_ACCESS_MERGE_READ
 	    " AND (subject, audit_index) <= (?4, ?5) ORDER BY subject, "
 	    "audit_index",
+	[Q_ACCESS_MERGE_READ_REST] = SQLITE_ACCESS_MERGE_READ
+	    " ORDER BY subject, audit_index",
+	[Q_ACCESS_MERGE_COPY] = "INSERT OR IGNORE INTO access_runs (run, "
+	    SQLITE_ACCESS_COLUMNS ") SELECT ?1, " SQLITE_ACCESS_COLUMNS
+	    " FROM temp.access_merging ORDER BY rowid",
 	[Q_ACCESS_MERGE_DROP] = "DELETE FROM access_runs WHERE "
 	    SQLITE_ACCESS_MERGED " AND (subject, audit_index) <= (?4, ?5)",
-	[Q_ACCESS_MERGE_FILL_REST] = SQLITE_ACCESS_MERGE_FILL
-	    " ORDER BY subject, audit_index",
 	[Q_ACCESS_MERGE_DROP_REST] = "DELETE FROM access_runs WHERE "
 	    SQLITE_ACCESS_MERGED,
 	[Q_ACCESS_MERGE_FORGET] = "DELETE FROM access_run_ids "
@@ -861,8 +868,9 @@ static const unsigned char sqlite_on_access[Q_COUNT] = {
 	[Q_ACCESS_RUN_HIDE] = 1, [Q_ACCESS_RUN_DROP_LATE] = 1,
 	[Q_ACCESS_DRAIN] = 1, [Q_ACCESS_MOVED_GET] = 1, [Q_ACCESS_PUT_BASE] = 1,
 	[Q_ACCESS_MERGE_DUE] = 1, [Q_ACCESS_MERGE_RUNS] = 1,
-	[Q_ACCESS_MERGE_BOUND] = 1, [Q_ACCESS_MERGE_FILL] = 1,
-	[Q_ACCESS_MERGE_DROP] = 1, [Q_ACCESS_MERGE_FILL_REST] = 1,
+	[Q_ACCESS_MERGE_BOUND] = 1, [Q_ACCESS_MERGE_CLEAR] = 1,
+	[Q_ACCESS_MERGE_READ] = 1, [Q_ACCESS_MERGE_READ_REST] = 1,
+	[Q_ACCESS_MERGE_COPY] = 1, [Q_ACCESS_MERGE_DROP] = 1,
 	[Q_ACCESS_MERGE_DROP_REST] = 1, [Q_ACCESS_MERGE_FORGET] = 1,
 	[Q_ACCESS_SYNC_FULL] = 1,
 	[Q_ACCESS_SYNC_NORMAL] = 1, [Q_ACCESS_PUT] = 1, [Q_ACCESS_MANDATE] = 1,
@@ -3811,11 +3819,28 @@ sq_access_run_register(struct sqlite_store *ss, void *arg)
 	return rc;
 }
 
+/* This connection's own tables for what its checkpoints read without
+ * the lock that the sequencer waits for: a run's rows sorted
+ * (access_sorted), a merge chunk's (access_merging). No rollback journal
+ * for the temporary file: with secure_delete the clear of a run's 32k
+ * rows would journal some 3 MiB, for tables that a failed read clears
+ * and fills again anyway. Nothing else is written there. */
+static enum store_status
+sq_access_temp(struct sqlite_store *ss)
+{
+	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
+	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted ("
+	    SQLITE_ACCESS_COLUMNS ");"
+	    "CREATE TEMP TABLE IF NOT EXISTS access_merging ("
+	    SQLITE_ACCESS_COLUMNS ")", NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail_on(ss->adb, "access temporary tables");
+	return STORE_OK;
+}
+
 /* A run due: noted, then its rows, up to its bound, sorted into
- * temp.access_sorted (this connection's own, so no lock the sequencer
- * waits for), once. The note commits first: a batch put after it and
- * at or under the bound is seen by the registration, whether or not
- * the sort saw its rows. */
+ * temp.access_sorted, once. The note commits first: a batch put after
+ * it and at or under the bound is seen by the registration, whether or
+ * not the sort saw its rows. */
 static enum store_status
 sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 {
@@ -3826,15 +3851,8 @@ sq_access_run_start(struct sqlite_store *ss, sqlite3_int64 bound)
 	if ((rc = sq_access_transaction(ss, sq_access_fill_new, &bound)) !=
 	    STORE_OK)
 		return rc;
-	/* No rollback journal for the temporary file: with secure_delete
-	 * the clear of a run's 32k rows would journal some 3 MiB, for a
-	 * table that a failed sort clears and fills again anyway. Nothing
-	 * else is written there. */
-	if (sqlite3_exec(ss->adb, "PRAGMA temp.journal_mode = OFF;"
-	    "CREATE TEMP TABLE IF NOT EXISTS access_sorted ("
-	    SQLITE_ACCESS_COLUMNS ")", NULL, NULL, NULL) != SQLITE_OK)
-		return sq_fail_on(ss->adb, "access sort");
-	if ((rc = sq_simple(ss, Q_ACCESS_SORT_CLEAR)) != STORE_OK ||
+	if ((rc = sq_access_temp(ss)) != STORE_OK ||
+	    (rc = sq_simple(ss, Q_ACCESS_SORT_CLEAR)) != STORE_OK ||
 	    (s = sq_stmt(ss, Q_ACCESS_SORT_FILL)) == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(s, 1, bound);
@@ -3966,16 +3984,19 @@ sq_access_merge_start(struct sqlite_store *ss)
 	sqlite3_reset(s);
 	if (step != SQLITE_DONE || n != SQLITE_ACCESS_MERGE_RUNS)
 		return sq_fail_on(ss->adb, "access merge runs");
+	if ((rc = sq_access_temp(ss)) != STORE_OK)
+		return rc;
 	m->open = 1;
 	return STORE_OK;
 }
 
 /* A chunk of a merge: the rows up to key (subject, index), or the rest
- * (last). */
+ * (last); rows of them read into temp.access_merging. */
 struct sq_access_merge_chunk {
 	char subject[STORE_SUBJECT_LEN];
 	sqlite3_int64 index;
 	int last;
+	sqlite3_int64 rows;
 };
 
 /* The key the next chunk goes up to, SQLITE_ACCESS_MERGE_CHUNK_ROWS
@@ -4008,16 +4029,62 @@ sq_access_merge_bound(struct sqlite_store *ss, struct sq_access_merge_chunk *c)
 	return rc;
 }
 
+/* Binds a merge chunk's statement: ?1 the new run, ?2 and ?3 the
+ * first and last of the runs merged, ?4 and ?5 the chunk's key, those
+ * of them that s takes. */
+static void
+sq_access_merge_bind(struct sqlite_store *ss, sqlite3_stmt *s,
+    const struct sq_access_merge_chunk *c)
+{
+	struct sq_access_merge *m = &ss->merge;
+	int params = sqlite3_bind_parameter_count(s);
+
+	sqlite3_bind_int64(s, 1, m->into);
+	if (params < 3)
+		return;
+	sqlite3_bind_int64(s, 2, m->runs[0]);
+	sqlite3_bind_int64(s, 3, m->runs[SQLITE_ACCESS_MERGE_RUNS - 1]);
+	if (params < 5)
+		return;
+	sq_bind_text(s, 4, c->subject);
+	sqlite3_bind_int64(s, 5, c->index);
+}
+
+/* Reads a chunk's rows from the merge's runs, in the key's order, into
+ * temp.access_merging, without the lock: the chunk's transaction then
+ * copies them from there alone. Reading them there held the lock 0.4 of
+ * the 0.5 ms a chunk of 512 rows took. */
+static enum store_status
+sq_access_merge_read(struct sqlite_store *ss, struct sq_access_merge_chunk *c)
+{
+	enum store_status rc;
+	sqlite3_stmt *s;
+
+	if ((rc = sq_simple(ss, Q_ACCESS_MERGE_CLEAR)) != STORE_OK)
+		return rc;
+	if ((s = sq_stmt(ss, c->last ? Q_ACCESS_MERGE_READ_REST :
+	    Q_ACCESS_MERGE_READ)) == NULL)
+		return STORE_ERROR;
+	sq_access_merge_bind(ss, s, c);
+	if ((rc = sq_exec(ss, s, "access merge read")) == STORE_OK)
+		c->rows = sqlite3_changes64(ss->adb);
+	return rc;
+}
+
 /* Moves a chunk of the merge from its runs into the one they make, in
  * one transaction: a crash between two leaves every row in exactly one
  * run, the merged rows in the new one, the rest where they were, which
- * a later merge takes (not in the same one: that goes unsaved). */
+ * a later merge takes (not in the same one: that goes unsaved). Only an
+ * erasure deletes from the runs merged, and nothing else adds to them:
+ * a delete that finds other rows than the read found means that one
+ * took some since, which the copy must not bring back (STORE_CONFLICT,
+ * rolled back, for the chunk to be read again). */
 static enum store_status
 sq_access_merge_fill(struct sqlite_store *ss, void *arg)
 {
-	static const enum sqlite_stmt upto[] = { Q_ACCESS_MERGE_FILL,
+	static const enum sqlite_stmt upto[] = { Q_ACCESS_MERGE_COPY,
 		Q_ACCESS_MERGE_DROP },
-	    rest[] = { Q_ACCESS_MERGE_FILL_REST, Q_ACCESS_MERGE_DROP_REST,
+	    rest[] = { Q_ACCESS_MERGE_COPY, Q_ACCESS_MERGE_DROP_REST,
 		Q_ACCESS_MERGE_FORGET };
 	struct sq_access_merge *m = &ss->merge;
 	const struct sq_access_merge_chunk *c = arg;
@@ -4030,19 +4097,14 @@ sq_access_merge_fill(struct sqlite_store *ss, void *arg)
 		return rc;
 	for (size_t i = 0; i < nsteps && rc == STORE_OK; i++) {
 		sqlite3_stmt *s = sq_stmt(ss, steps[i]);
-		int params;
 
 		if (s == NULL)
 			return STORE_ERROR;
-		params = sqlite3_bind_parameter_count(s);
-		sqlite3_bind_int64(s, 1, m->into);
-		sqlite3_bind_int64(s, 2, m->runs[0]);
-		sqlite3_bind_int64(s, 3, m->runs[SQLITE_ACCESS_MERGE_RUNS - 1]);
-		if (params >= 5) {
-			sq_bind_text(s, 4, c->subject);
-			sqlite3_bind_int64(s, 5, c->index);
-		}
+		sq_access_merge_bind(ss, s, c);
 		rc = sq_exec(ss, s, sqlite_sql[steps[i]]);
+		if (rc == STORE_OK && i == 1 &&
+		    sqlite3_changes64(ss->adb) != c->rows)
+			rc = STORE_CONFLICT;
 	}
 	return rc;
 }
@@ -4068,16 +4130,24 @@ sq_access_merge(struct sqlite_store *ss)
 			return rc;
 		if (i > 0)
 			nanosleep(&pause, NULL);
-		if ((rc = sq_access_merge_bound(ss, &c)) != STORE_OK)
+		if ((rc = sq_access_merge_bound(ss, &c)) != STORE_OK ||
+		    (rc = sq_access_merge_read(ss, &c)) != STORE_OK)
 			return rc;
 		into = m->into;
-		if ((rc = sq_access_transaction(ss, sq_access_merge_fill, &c)) !=
-		    STORE_OK) {
+		rc = sq_access_transaction(ss, sq_access_merge_fill, &c);
+		if (rc != STORE_OK)
 			m->into = into;   /* rolled back with its run's id */
+		if (rc == STORE_CONFLICT)
+			continue;
+		if (rc != STORE_OK)
 			return rc;
-		}
-		if (c.last)
+		if (c.last) {
 			m->open = 0;
+			/* Not left there until the next merge: an erasure
+			 * would not reach them. */
+			if ((rc = sq_simple(ss, Q_ACCESS_MERGE_CLEAR)) != STORE_OK)
+				return rc;
+		}
 	}
 	return STORE_OK;
 }

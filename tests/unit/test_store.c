@@ -1136,6 +1136,82 @@ test_access_run_merge_cut(void)
 	store_close(st);
 }
 
+/* Another connection's erasure of SUBJ_A (the first in the merge's
+ * order), which holds the access file's write lock from before a merge
+ * chunk reads its rows (without the lock) until after: the chunk's
+ * transaction waits for it, then finds fewer rows to delete than it
+ * read. */
+struct merge_eraser {
+	pthread_barrier_t begun;
+	int rc;
+};
+
+static void *
+merge_eraser_main(void *arg)
+{
+	struct merge_eraser *e = arg;
+	struct timespec hold = { 0, 300 * 1000000L };
+	char path[TMPDIR_PATH_LEN + 64];
+	sqlite3 *h;
+
+	snprintf(path, sizeof(path), "%s/meraser.db.access", suite_dir);
+	e->rc = sqlite3_open(path, &h) != SQLITE_OK ||
+	    sqlite3_exec(h, "BEGIN IMMEDIATE; DELETE FROM access_runs WHERE "
+	    "subject = '" SUBJ_A "'; DELETE FROM access_recent WHERE "
+	    "subject = '" SUBJ_A "'", NULL, NULL, NULL) != SQLITE_OK;
+	pthread_barrier_wait(&e->begun);
+	nanosleep(&hold, NULL);
+	if (e->rc == 0)
+		e->rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK;
+	sqlite3_close(h);
+	return NULL;
+}
+
+/* A merge reads each chunk's rows before it takes the lock: an erasure
+ * that commits in between (here another connection's) makes the chunk
+ * read again, so that no erased row comes back in the merged run. The
+ * merge is held back by a trigger until the eraser has begun. */
+static void
+test_access_run_merge_erased(void)
+{
+	struct store *st = suite_open("meraser");
+	uint64_t total = MERGE_RUNS * 32768 + 1000;
+	struct merge_eraser e = { .rc = -1 };
+	pthread_t t;
+
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK_INT(access_exec("meraser",
+	    "CREATE TRIGGER a.no_merge BEFORE INSERT ON access_runs "
+	    "WHEN NEW.run >= " MERGED_RUN " "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END;"), 0);
+	CHECK_INT(runs_put(st, 1, total + 1), STORE_OK);
+	CHECK_INT(store_checkpoint(st), STORE_ERROR);
+	CHECK_INT(suite_lite_file_scalar("meraser.db.access",
+	    "SELECT count(*) FROM access_run_ids"), MERGE_RUNS);
+	CHECK_INT(access_exec("meraser", "DROP TRIGGER a.no_merge;"), 0);
+	pthread_barrier_init(&e.begun, NULL, 2);
+	CHECK_INT(pthread_create(&t, NULL, merge_eraser_main, &e), 0);
+	pthread_barrier_wait(&e.begun);
+	CHECK_INT(store_checkpoint(st), STORE_OK);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&e.begun);
+	CHECK_INT(e.rc, 0);
+	CHECK_INT(runs_settle(st, "meraser.db.access"), STORE_OK);
+	CHECK_INT(suite_lite_file_scalar("meraser.db.access",
+	    "SELECT count(*) FROM access_run_ids"), 1);
+	CHECK_INT(suite_lite_file_scalar("meraser.db.access",
+	    "SELECT count(*) FROM access_runs WHERE subject = '" SUBJ_A "'"),
+	    0);
+	CHECK_INT(runs_listed(st, SUBJ_A), 0);
+	CHECK_INT(runs_listed(st, SUBJ_B), (long)((total + 3) / 4));
+	CHECK_INT(runs_listed(st, SUBJ_C), (long)(total - total / 4 -
+	    (total + 3) / 4));
+	CHECK(runs_once("meraser.db.access"));
+	store_close(st);
+}
+
 /* SQLite keeps the access index in a file of its own since schema step
  * 17. A store of step 16 has its rows moved there at the next open, also
  * after a crash between the copy and the drop (a row already copied is
@@ -2222,6 +2298,7 @@ main(int argc, char **argv)
 	SUITE_RUN_SQLITE(test_access_run_crash);
 	SUITE_RUN_SQLITE(test_access_run_merge);
 	SUITE_RUN_SQLITE(test_access_run_merge_cut);
+	SUITE_RUN_SQLITE(test_access_run_merge_erased);
 	UNIT_RUN(test_pg_password);
 	SUITE_RUN_PG(test_pg_server_away);
 	SUITE_RUN_PG(test_pg_server_frozen);
