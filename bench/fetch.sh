@@ -128,7 +128,6 @@ check=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer bench-c
 
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'; }
 p99() { bench_ms "$(awk '/ 99% /{print $2}')"; }
-median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 nginx_round() { nginx_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY/citizens/M1/address"); }
 gw_round() { gw_out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s "$W/fetch.lua" "http://127.0.0.1:$GW/v1/fetch"); }
 # Adds round $1's figures to the lists the medians are taken from, and
@@ -182,8 +181,8 @@ if [ -n "$sys_pid" ]; then
 	wait "$sys_pid" || true
 fi
 [ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gw_pid")
-n=$(median <<<"$n_all"); g=$(median <<<"$g_all")
-np99=$(median <<<"$np99_all"); gp99=$(median <<<"$gp99_all")
+n=$(bench_median <<<"$n_all"); g=$(bench_median <<<"$g_all")
+np99=$(bench_median <<<"$np99_all"); gp99=$(bench_median <<<"$gp99_all")
 rss=$(bench_rss_mib "$gw_pid")
 [ "$ROUNDS" = 1 ] || echo "the medians of $ROUNDS rounds:"
 printf 'nginx proxy_pass : %10.0f req/s  p99 %s ms\n' "$n" "$np99"

@@ -208,6 +208,12 @@ bench_figure() {
 	[ -z "${FIGURES:-}" ] || echo "$1 $2" >> "$FIGURES"
 }
 
+# The median of the numbers on stdin, separated by spaces or newlines.
+bench_median() {
+	tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 }
+		END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # Ends the script: status 1 when a figure missed its goal.
 bench_exit() {
 	[ "$bench_missed" = 0 ] || echo "bench: a figure missed its goal"

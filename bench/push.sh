@@ -27,16 +27,22 @@
 #       to (bench/walpages.c, preloaded into the gateway; SQLite store
 #       only): what the schema costs. A count, not a rate: each frame
 #       costs the gateway a readlink more
+#   ROUNDS=N bench/push.sh   N rounds on the same gateway, each wrk then
+#       the outbox drained; the goals are checked on the medians of the
+#       rounds' rates: one round of pushes moved by a tenth from run to run
 #   READERS=N bench/push.sh   N more connections read audit tiles from the
 #       first gateway while wrk pushes (the tiles of the first 64 bundles,
 #       most of them not written yet), to see what readers cost the appends
 DURATION=${1:-10s}
+ROUNDS=${ROUNDS:-1}
 GOAL_PUSHES=20000
 GOAL_DELIVERIES=10000
 CONNS=${2:-64}
 SUBJECTS=${3:-2000}
 NODES=${NODES:-1}
 . bench/lib.sh
+[ "$ROUNDS" = 1 ] || [ -z "${PROFILE:-}${CALLGRIND:-}${WALPAGES:-}" ] ||
+	{ echo "bench: PROFILE, CALLGRIND and WALPAGES measure one round (ROUNDS=1)"; exit 1; }
 SUB=$(port)
 
 cat > "$W/nginx.conf" <<NGINX
@@ -143,7 +149,7 @@ cat > "$W/push.lua" <<LUA
 -- would be 0 in every thread, and the threads would send the same keys
 -- (answered as replays, without storing anything).
 local subjects = $SUBJECTS
-local node = os.getenv("BENCH_NODE")
+local node = os.getenv("BENCH_NODE") .. "r" .. os.getenv("BENCH_ROUND")
 local n = 0
 local threads = 0
 setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
@@ -181,12 +187,13 @@ cpu() {  # the gateways' user + system CPU time so far, in seconds
 records() {
 	sql "SELECT count(*) FROM records"
 }
-# The WAL frames noted while wrk pushed, per push accepted: each page
+# The WAL frames noted from offset $1 to $2 of the log (while wrk pushed),
+# per push accepted: each page
 # named by dbstat, read in one transaction while the gateway runs (on a
 # filled store, SCALE_DIR, that reads the whole file), the threads grouped
 # as bench_thread_split does.
 walpages_report() {
-	/usr/bin/python3 - "$W/walpages.txt" "$wal_from" "$wal_to" "$DATA/tellonce.db" \
+	/usr/bin/python3 - "$W/walpages.txt" "$1" "$2" "$DATA/tellonce.db" \
 	    "$accepted" <<'PY'
 import collections, re, sqlite3, sys
 log, lo, hi, db, pushes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
@@ -218,20 +225,6 @@ if [ -n "${PROFILE:-}" ]; then
 	perfpid=$!
 	pids+=($perfpid)
 fi
-records_before=$(records)
-# A filled store (SCALE_DIR) holds earlier runs' deliveries: count the
-# run's own, once the check push's are out of the outbox (counted pending
-# here and delivered during the run, they made "dead or denied" -2).
-while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
-delivered_before=$(count '= 2'); superseded_before=$(count '= 4')
-other_before=$(count 'NOT IN (2, 4)')
-cpu_before=$(cpu)
-th_before=$(bench_thread_ticks "$gwpid")
-bench_instr_on "$gwpid"
-wal_from=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
-start=$(date +%s.%N)
-# One wrk per node, the connections and the two threads split among them.
-wrks=()
 if [ "${READERS:-0}" -gt 0 ]; then
 	cat > "$W/tiles.lua" <<'LUA'
 request = function()
@@ -240,65 +233,108 @@ request = function()
 	return wrk.format("GET", string.format("/audit/tile/%s/%03d", kind, n))
 end
 LUA
-	wrk -t1 -c"$READERS" -d"$DURATION" -s "$W/tiles.lua" "http://127.0.0.1:$GW" \
-	    > "$W/tiles.txt" &
-	readerpid=$!
 fi
-for gw in "${gws[@]}"; do
-	BENCH_NODE=$gw wrk -t$(( NODES > 1 ? 1 : 2 )) -c$(( CONNS / NODES )) -d"$DURATION" \
-	    --latency -s "$W/push.lua" "http://127.0.0.1:$gw" > "$W/wrk$gw.txt" &
-	wrks+=($!)
-done
-wait "${wrks[@]}"
-[ -z "${readerpid:-}" ] || wait "$readerpid"
-out=$(cat "$W"/wrk*.txt)
-pushed_at=$(date +%s.%N)
-wal_to=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
-cpu_pushed=$(cpu)
-th_pushed=$(bench_thread_ticks "$gwpid")
-[ -z "${PROFILE:-}" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
-accepted=$(($(records) - records_before))
-while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
-drained_at=$(date +%s.%N)
-cpu_drained=$(cpu)
-delivered=$(($(count '= 2') - delivered_before))
-superseded=$(($(count '= 4') - superseded_before))
-other=$(($(count 'NOT IN (2, 4)') - other_before))
-[ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gwpid")
-
-p99=$(awk '/ 99% /{print $2}' <<<"$out" | paste -sd/)
 echo "wrk -t2 -c$CONNS -d$DURATION, $SUBJECTS subjects, 3 subscribers, $(nproc) cores, loopback," \
     "store ${STORE:-sqlite}, $NODES node(s)"
-awk -v n="$accepted" -v s="$start" -v p="$pushed_at" -v g="$GOAL_PUSHES" -v p99="$p99" \
-    -v c0="$cpu_before" -v c1="$cpu_pushed" 'BEGIN {
-	printf "accepted (durable)  : %10.0f pushes/s      goal >= %d   p99 %s, gateway CPU %.3f ms per push\n",
-	    n / (p - s), g, p99, 1000 * (c1 - c0) / n }'
-# The deliveries made while wrk pushed count in the delivery thread's share.
-echo "gateway CPU per push while pushing, by thread (us$([ "$NODES" = 1 ] || echo ", first node")):" \
-    "$(bench_thread_split "$th_before" "$th_pushed" "$(awk -v n="$accepted" -v k="$NODES" 'BEGIN { print n / k }')")"
-awk -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" -v g="$GOAL_DELIVERIES" \
-    'BEGIN {
-	printf "delivered           : %10.0f deliveries/s  goal >= %d   (%d in %.1fs, outbox empty %.1fs after the last push)\n",
-	    d / (e - s), g, d, e - s, e - p }'
-awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
-	printf "gateway CPU, whole run: %.3f ms per push or delivery\n", 1000 * (c1 - c0) / (n + d) }'
-[ -z "${CALLGRIND:-}" ] || awk -v i="$instr" -v n="$accepted" -v d="$delivered" 'BEGIN {
-	printf "gateway instructions (callgrind): %.0f per push or delivery (%d pushes, %d deliveries)\n",
-	    i / (n + d), n, d }'
-bench_figure push_rps "$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')"
+
+# One round: wrk pushes for DURATION, then the outbox drains. Prints the
+# round's figures and adds its rates to the lists the medians are taken
+# from.
+pushes_all=; delivered_all=; non2xx=
+push_round() {
+	local records_before delivered_before superseded_before other_before
+	local cpu_before th_before wal_from wal_to start wrks readerpid out
+	local pushed_at cpu_pushed th_pushed drained_at cpu_drained p99
+	local delivered superseded other instr pushes deliveries accepted
+	records_before=$(records)
+	# A filled store (SCALE_DIR) holds earlier runs' deliveries: count
+	# the run's own, once the check push's are out of the outbox
+	# (counted pending here and delivered during the run, they made
+	# "dead or denied" -2).
+	while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
+	delivered_before=$(count '= 2'); superseded_before=$(count '= 4')
+	other_before=$(count 'NOT IN (2, 4)')
+	cpu_before=$(cpu)
+	th_before=$(bench_thread_ticks "$gwpid")
+	bench_instr_on "$gwpid"
+	wal_from=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
+	start=$(date +%s.%N)
+	if [ "${READERS:-0}" -gt 0 ]; then
+		wrk -t1 -c"$READERS" -d"$DURATION" -s "$W/tiles.lua" "http://127.0.0.1:$GW" \
+		    > "$W/tiles.txt" &
+		readerpid=$!
+	fi
+	# One wrk per node, the connections and the two threads split among
+	# them.
+	wrks=()
+	for gw in "${gws[@]}"; do
+		BENCH_NODE=$gw BENCH_ROUND=$1 wrk -t$(( NODES > 1 ? 1 : 2 )) -c$(( CONNS / NODES )) \
+		    -d"$DURATION" --latency -s "$W/push.lua" "http://127.0.0.1:$gw" > "$W/wrk$gw.txt" &
+		wrks+=($!)
+	done
+	wait "${wrks[@]}"
+	[ -z "${readerpid:-}" ] || wait "$readerpid"
+	out=$(cat "$W"/wrk*.txt)
+	pushed_at=$(date +%s.%N)
+	wal_to=$(stat -c %s "$W/walpages.txt" 2>/dev/null || echo 0)
+	cpu_pushed=$(cpu)
+	th_pushed=$(bench_thread_ticks "$gwpid")
+	[ -z "${PROFILE:-}" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }
+	accepted=$(($(records) - records_before))
+	while [ "$(count 'IN (0, 1)')" != 0 ]; do sleep 0.1; done
+	drained_at=$(date +%s.%N)
+	cpu_drained=$(cpu)
+	delivered=$(($(count '= 2') - delivered_before))
+	superseded=$(($(count '= 4') - superseded_before))
+	other=$(($(count 'NOT IN (2, 4)') - other_before))
+	[ -z "${CALLGRIND:-}" ] || instr=$(bench_instr "$gwpid")
+	pushes=$(awk -v n="$accepted" -v s="$start" -v p="$pushed_at" 'BEGIN { printf "%.0f", n / (p - s) }')
+	deliveries=$(awk -v d="$delivered" -v s="$start" -v e="$drained_at" 'BEGIN { printf "%.0f", d / (e - s) }')
+	pushes_all="${pushes_all:+$pushes_all }$pushes"
+	delivered_all="${delivered_all:+$delivered_all }$deliveries"
+
+	p99=$(awk '/ 99% /{print $2}' <<<"$out" | paste -sd/)
+	awk -v r="$pushes" -v n="$accepted" -v g="$GOAL_PUSHES" -v p99="$p99" \
+	    -v c0="$cpu_before" -v c1="$cpu_pushed" 'BEGIN {
+		printf "accepted (durable)  : %10.0f pushes/s      goal >= %d   p99 %s, gateway CPU %.3f ms per push\n",
+		    r, g, p99, 1000 * (c1 - c0) / n }'
+	# The deliveries made while wrk pushed count in the delivery
+	# thread's share.
+	echo "gateway CPU per push while pushing, by thread (us$([ "$NODES" = 1 ] || echo ", first node")):" \
+	    "$(bench_thread_split "$th_before" "$th_pushed" "$(awk -v n="$accepted" -v k="$NODES" 'BEGIN { print n / k }')")"
+	awk -v r="$deliveries" -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" \
+	    -v g="$GOAL_DELIVERIES" 'BEGIN {
+		printf "delivered           : %10.0f deliveries/s  goal >= %d   (%d in %.1fs, outbox empty %.1fs after the last push)\n",
+		    r, g, d, e - s, e - p }'
+	awk -v n="$accepted" -v d="$delivered" -v c0="$cpu_before" -v c1="$cpu_drained" 'BEGIN {
+		printf "gateway CPU, whole run: %.3f ms per push or delivery\n", 1000 * (c1 - c0) / (n + d) }'
+	[ -z "${CALLGRIND:-}" ] || awk -v i="$instr" -v n="$accepted" -v d="$delivered" 'BEGIN {
+		printf "gateway instructions (callgrind): %.0f per push or delivery (%d pushes, %d deliveries)\n",
+		    i / (n + d), n, d }'
+	echo "superseded undelivered: $superseded; dead or denied: $other"
+	[ -z "${WALPAGES:-}" ] || walpages_report "$wal_from" "$wal_to"
+	if [ -n "${readerpid:-}" ]; then
+		echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
+		# What reached the database: each node reads a tile once, then
+		# its cache.
+		[ "${STORE:-sqlite}" != postgresql ] || echo "  of which read from PostgreSQL:" \
+		    "$(sql "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'audit_tiles'")"
+	fi
+	non2xx="$non2xx$(grep -E 'Non-2xx' <<<"$out" || true)"
+}
+for round in $(seq "$ROUNDS"); do
+	[ "$ROUNDS" = 1 ] || echo "== round $round"
+	push_round "$round"
+done
+pushes=$(bench_median <<<"$pushes_all"); deliveries=$(bench_median <<<"$delivered_all")
+bench_figure push_rps "$pushes"
 bench_figure push_rss_mib "$(bench_rss_mib "$gwpid")"
-echo "superseded undelivered: $superseded; dead or denied: $other"
-[ -z "${WALPAGES:-}" ] || walpages_report
-if [ -n "${readerpid:-}" ]; then
-	echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
-	# What reached the database: each node reads a tile once, then its cache.
-	[ "${STORE:-sqlite}" != postgresql ] || echo "  of which read from PostgreSQL:" \
-	    "$(sql "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'audit_tiles'")"
+if [ "$ROUNDS" != 1 ]; then
+	echo "== the medians of $ROUNDS rounds"
+	printf 'accepted (durable)  : %10.0f pushes/s\n' "$pushes"
+	printf 'delivered           : %10.0f deliveries/s\n' "$deliveries"
 fi
-non2xx=$(grep -E 'Non-2xx' <<<"$out" || true)
-[ -z "$non2xx" ] || echo "gateway: $non2xx"
-awk -v n="$accepted" -v d="$delivered" -v s="$start" -v e="$drained_at" -v p="$pushed_at" \
-    -v gp="$GOAL_PUSHES" -v gd="$GOAL_DELIVERIES" 'BEGIN {
-	missed = (n / (p - s) < gp) + (d / (e - s) < gd)
-	if (missed) print "goal missed"
-	exit missed != 0 }'
+[ -z "$non2xx" ] || { echo "gateway: $non2xx"; bench_missed=1; }
+bench_goal "pushes accepted/s" "$pushes" ">=" "$GOAL_PUSHES"
+bench_goal "deliveries/s" "$deliveries" ">=" "$GOAL_DELIVERIES"
+bench_exit

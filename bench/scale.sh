@@ -12,9 +12,10 @@
 #
 #   bench/scale.sh [DIR] [DURATION]      defaults: /var/tmp/tellonce-scale 10s
 #   SUBJECTS=1000000 CONSENTS=1000000 ENTRIES=10000000   (the defaults)
-#   ROUNDS=3 bench/scale.sh   each store's fetch figures the medians of 3
-#       rounds (bench/fetch.sh reads ROUNDS): a single round of the small
-#       store moved by a tenth from run to run, and the ratio with it
+#   ROUNDS=3 bench/scale.sh   each store's fetch and push figures the
+#       medians of 3 rounds (bench/fetch.sh and bench/push.sh read ROUNDS):
+#       a single round of the small store moved by a tenth from run to run,
+#       and the ratio with it
 #
 # Exits 1 when a figure misses its goal: fetches/s and pushes/s on the large
 # store at least 80% of the empty store's, start-up on the large store under
