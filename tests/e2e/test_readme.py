@@ -34,6 +34,14 @@ def replace_once_or_more(text, old, new, what):
     return text.replace(old, new)
 
 
+def sigint_default():
+    """SIGINT as a terminal's session has it. A suite started from a shell
+    without job control (`.ci/run &` in a script) inherits it ignored, and
+    bash can neither trap nor reset a signal ignored when it started: the
+    Ctrl-C tests would then test that environment, not the demo."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Demo:
     """config/demo.sh in a session of its own, on free ports."""
 
@@ -58,7 +66,8 @@ class Demo:
                    DEMO_PORTS=" ".join(map(str, self.ports)))
         argv = (wrapper or []) + [DEMO_SH]
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT,
-                                     env=env, cwd=ROOT, start_new_session=True)
+                                     env=env, cwd=ROOT, start_new_session=True,
+                                     preexec_fn=sigint_default)
         wait_for(self.up, timeout=30, what="the demo to start")
         return self
 
