@@ -188,13 +188,12 @@ records() {
 	sql "SELECT count(*) FROM records"
 }
 # The WAL frames noted from offset $1 to $2 of the log (while wrk pushed),
-# per push accepted: each page
-# named by dbstat, read in one transaction while the gateway runs (on a
-# filled store, SCALE_DIR, that reads the whole file), the threads grouped
-# as bench_thread_split does.
+# per push of the $3 accepted: each page named by dbstat, read in one
+# transaction while the gateway runs (on a filled store, SCALE_DIR, that
+# reads the whole file), the threads grouped as bench_thread_split does.
 walpages_report() {
 	/usr/bin/python3 - "$W/walpages.txt" "$1" "$2" "$DATA/tellonce.db" \
-	    "$accepted" <<'PY'
+	    "$3" <<'PY'
 import collections, re, sqlite3, sys
 log, lo, hi, db, pushes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     sys.argv[4], int(sys.argv[5])
@@ -312,7 +311,7 @@ push_round() {
 		printf "gateway instructions (callgrind): %.0f per push or delivery (%d pushes, %d deliveries)\n",
 		    i / (n + d), n, d }'
 	echo "superseded undelivered: $superseded; dead or denied: $other"
-	[ -z "${WALPAGES:-}" ] || walpages_report "$wal_from" "$wal_to"
+	[ -z "${WALPAGES:-}" ] || walpages_report "$wal_from" "$wal_to" "$accepted"
 	if [ -n "${readerpid:-}" ]; then
 		echo "tile reads ($READERS connections): $(awk '/Requests\/sec/{print $2}' "$W/tiles.txt")/s"
 		# What reached the database: each node reads a tile once, then
