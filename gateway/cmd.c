@@ -30,6 +30,7 @@ const struct cmd cmd_table[] = {
 	  "\n"
 	  "The GDPR art. 30 register generated from the configuration alone: one\n"
 	  "row per policy and one per subscription (docs/configuration.md).\n"
+	  "No secret is read (as check --offline): the keys need not be here.\n"
 	  "Exit 0, or 1 when the configuration is invalid.\n" },
 	{ "keygen", "-o FILE [-c CONFIG | --origin NAME]",
 	  "write a new Ed25519 audit signing key", cmd_keygen,

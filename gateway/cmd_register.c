@@ -1,7 +1,9 @@
 /* cmd_register.c — `tellonce register -c FILE [--format md|json|csv]`:
  * prints the record of processing activities (register.h) of a
- * configuration that `tellonce check` accepts; otherwise its errors
- * (file:line:col), on stderr since stdout is the register. */
+ * configuration that `tellonce check --offline` accepts; otherwise its
+ * errors (file:line:col), on stderr since stdout is the register. No
+ * secret is read: the register comes from the configuration alone, and
+ * whoever keeps it (a DPO) need not hold the gateway's keys. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +30,7 @@ cmd_register(int argc, char **argv)
 	}
 	if (path == NULL)
 		return cmd_usage_error("register", "needs -c FILE");
-	if ((cfg = cmd_load_config(path)) == NULL)
+	if ((cfg = cmd_load_config_offline(path)) == NULL)
 		return CMD_FAIL;
 	text = register_render(cfg, format);
 	config_free(cfg);

@@ -78,6 +78,22 @@ def every_policy_and_subscription_has_a_complete_row_in_every_format():
 
 
 @test
+def register_reads_the_configuration_alone_not_its_secrets():
+    # A DPO prints the register where the gateway's keys are not: no
+    # variable set, no signing key file.
+    w, path = example()
+    with_secrets = tellonce("register", "-c", path, "--format", "json")
+    eq(with_secrets.returncode, 0, "register: %s" % with_secrets.stderr)
+    os.remove(os.path.join(w, "audit.key"))
+    bare = {k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV}
+    r = subprocess.run([TELLONCE, "register", "-c", path, "--format", "json"],
+                       capture_output=True, text=True, env=bare, timeout=30)
+    eq(r.returncode, 0, "register without the secrets: %s" % r.stderr)
+    eq(r.stdout, with_secrets.stdout, "the same register")
+    shutil.rmtree(w)
+
+
+@test
 def a_recipient_outside_the_eea_is_a_transfer_and_unset_contacts_show():
     w, path = example()
     text = open(path).read()
