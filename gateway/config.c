@@ -639,8 +639,8 @@ config_tree_error(void *arg, int line, int col, const char *msg)
 	config_error_add(te->ld->errs, te->file, line, col, msg);
 }
 
-/* Reports the problem at the include entry, or at the file itself (line
- * 0: the message names no position) for the main file. */
+/* Reports the problem at the include entry, or for the main file at its
+ * start (1:1), since every error names a file, line and column. */
 static void
 config_source_error(struct config_loader *ld, const char *name,
     const struct yamltree *from, const char *problem)
@@ -648,7 +648,7 @@ config_source_error(struct config_loader *ld, const char *name,
 	if (from != NULL)
 		config_error(ld, from, "include: %s: %s", name, problem);
 	else
-		config_error_add(ld->errs, name, 0, 0, problem);
+		config_error_add(ld->errs, name, 1, 1, problem);
 }
 
 /* A new source, first on ld's list; takes real. NULL when out of memory
@@ -844,11 +844,8 @@ config_errors_print(const struct config_errors *errs, void *stdio_file)
 	for (size_t i = 0; i < errs->n; i++) {
 		const struct config_error *e = &errs->items[i];
 
-		if (e->line == 0)
-			fprintf(out, "%s: %s\n", e->file, e->message);
-		else
-			fprintf(out, "%s:%d:%d: %s\n", e->file, e->line, e->col,
-			    e->message);
+		fprintf(out, "%s:%d:%d: %s\n", e->file, e->line, e->col,
+		    e->message);
 	}
 	if (errs->nomem)
 		fprintf(out, "out of memory: the configuration was not loaded\n");
