@@ -252,9 +252,11 @@ extern const char *const audit_access_log_members[];
 
 /* Offline verification of the audit directory `dir` (nothing else may be
  * writing it): every entry bundle, every hash tile, the checkpoint's root
- * and, when vkey is not NULL, its signature by that verifier key. Returns 0
- * with *size and root, or -1 with err naming the first bad entry index,
- * tile path or checkpoint problem. progress, when not NULL, is called
+ * and, when vkey is not NULL, its signature by that verifier key's public
+ * key (under the log's origin, whatever the key's name). Returns 0 with
+ * *size and root, and in err what the reader should know (a key named
+ * otherwise than the log) or "", or -1 with err naming the first bad entry
+ * index, tile path or checkpoint problem. progress, when not NULL, is called
  * every AUDIT_VERIFY_PROGRESS_STEP entries with the entries done so far
  * and the total. */
 #define AUDIT_VERIFY_PROGRESS_STEP 65536

@@ -35,6 +35,9 @@ struct verify {
 	char mismatch_path[MERKLE_TILE_PATH_LEN];
 	unsigned mismatch_level;
 	uint64_t mismatch_index;     /* of the first differing hash in its level */
+	/* What the reader should know of a log that verifies (err on
+	 * success), or empty. */
+	char note[2 * CHECKPOINT_ORIGIN_MAX + 96];
 };
 
 static int
@@ -190,6 +193,42 @@ verify_parse_keys(struct verify *v, const char *const *vkeys, size_t nvkeys,
 	return 0;
 }
 
+/* The checkpoint's signature by one of the keys, trusted for their
+ * public keys: keys named otherwise than the note's origin line (keygen
+ * without the origin names its key "tellonce") are checked under the
+ * origin, since the gateway signs under no other name, and v->note says
+ * so. */
+static int
+verify_signature(struct verify *v, const char *note, size_t len,
+    struct checkpoint_key *keys, size_t nkeys)
+{
+	const char *nl = memchr(note, '\n', len);
+	char origin[CHECKPOINT_ORIGIN_MAX];
+
+	if (nl == NULL || (size_t)(nl - note) >= sizeof(origin)) {
+		snprintf(v->err, v->errlen, "checkpoint: bad origin line");
+		return -1;
+	}
+	memcpy(origin, note, (size_t)(nl - note));
+	origin[nl - note] = '\0';
+	if (strcmp(keys[0].name, origin) != 0) {
+		snprintf(v->note, sizeof(v->note), "the key is named %s, not "
+		    "after the log's origin %s: its signature was checked "
+		    "under the origin", keys[0].name, origin);
+		for (size_t i = 0; i < nkeys; i++)
+			keys[i].name = origin;
+	}
+	if (checkpoint_verify_keys(note, len, keys, nkeys, v->err,
+	    v->errlen) == 0)
+		return 0;
+	if (v->note[0] != '\0') {
+		size_t n = strlen(v->err);
+
+		snprintf(v->err + n, v->errlen - n, " (%s)", v->note);
+	}
+	return -1;
+}
+
 static int
 verify_checkpoint(struct verify *v, const char *const *vkeys, size_t nvkeys,
     struct checkpoint *cp)
@@ -211,16 +250,11 @@ verify_checkpoint(struct verify *v, const char *const *vkeys, size_t nvkeys,
 		snprintf(v->err, v->errlen, "checkpoint: %s", strerror(errno));
 		return -1;
 	}
-	if ((nvkeys == 0 || checkpoint_verify_keys((char *)note, len, keys,
-	    nvkeys, v->err, v->errlen) == 0) &&
+	if ((nvkeys == 0 || verify_signature(v, (char *)note, len, keys,
+	    nvkeys) == 0) &&
 	    checkpoint_parse((char *)note, len, cp, v->err, v->errlen) == 0)
 		rc = 0;
 	free(note);
-	if (rc == 0 && nvkeys > 0 && strcmp(cp->origin, names[0]) != 0) {
-		snprintf(v->err, v->errlen, "checkpoint: origin \"%s\" is not "
-		    "the key's name", cp->origin);
-		rc = -1;
-	}
 	return rc;
 }
 
@@ -305,6 +339,7 @@ audit_verify_keys(const char *dir, const char *const *vkeys, size_t nvkeys,
 	if (verify_conclude(&v, &cp, root) != 0)
 		goto out;
 	*size = cp.size;
+	snprintf(err, errlen, "%s", v.note);
 	rc = 0;
 out:
 	free(v.tree);

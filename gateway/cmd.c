@@ -41,14 +41,17 @@ const struct cmd cmd_table[] = {
 	  "  --origin NAME  the audit log's origin, given directly\n"
 	  "\n"
 	  "Prints the verifier key on stdout: ORIGIN+KEYID+KEY, which names the\n"
-	  "origin (\"tellonce\" when neither -c nor --origin is given), so that\n"
-	  "audit verify --key accepts the log's checkpoints with it.\n" },
+	  "origin (\"tellonce\" when neither -c nor --origin is given), as Go's\n"
+	  "note package and other verifiers of the log's checkpoints need it.\n" },
 	{ "audit verify", "DIR [--key VKEY]...", "verify an audit log offline",
 	  cmd_audit_verify,
 	  "  DIR         the audit log's directory (gateway.audit.dir)\n"
 	  "  --key VKEY  a verifier key (as keygen printed it): the checkpoint\n"
 	  "              must be signed by it. Repeat it for the keys of a\n"
-	  "              rotation: a checkpoint signed by any of them passes\n"
+	  "              rotation: a checkpoint signed by any of them passes.\n"
+	  "              A key named otherwise than the log's origin (keygen\n"
+	  "              without -c) is checked under the origin, with a note\n"
+	  "              on stderr.\n"
 	  "\n"
 	  "Prints \"DIR: ok, N entries, root R\", or names the first bad entry\n"
 	  "and exits 1.\n" },

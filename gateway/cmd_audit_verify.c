@@ -51,6 +51,8 @@ cmd_audit_verify(int argc, char **argv)
 		fprintf(stderr, "%s: verification failed: %s\n", dir, err);
 		return CMD_FAIL;
 	}
+	if (err[0] != '\0')
+		fprintf(stderr, "%s: note: %s\n", dir, err);
 	encode_base64(root, MERKLE_HASH_LEN, rootb64);
 	printf("%s: ok, %llu entries, root %s%s\n", dir, (unsigned long long)size,
 	    rootb64, nvkeys ? "" : " (signature not checked: no --key)");

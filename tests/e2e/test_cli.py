@@ -1,12 +1,14 @@
 """The command line as an admin meets it: check, usage errors, version."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (KEYS, TELLONCE, check, eq, free_port, gateway_config,  # noqa: E402
-                     make_signing_key, make_workdir, run, test)
+from harness import (ALICE_PIVOT, KEYS, TELLONCE, Gateway, check, eq,  # noqa: E402
+                     free_port, gateway_config, make_signing_key, make_workdir,
+                     run, test)
 
 
 def tellonce(*args, env=None):
@@ -162,6 +164,35 @@ def serve_refuses_an_invalid_config():
     r = tellonce("serve", "-c", path)
     eq(r.returncode, 1, "serve exits 1")
     check(path + ":" in r.stderr, "serve says which file and where: %r" % r.stderr)
+
+
+@test
+def the_key_keygen_printed_verifies_the_log_it_signed():
+    # Contract §2 as written: `keygen -o FILE` (no origin given), serve with
+    # that key, `audit verify DIR --key` with what keygen printed.
+    w = make_workdir("cli")
+    r = tellonce("keygen", "-o", os.path.join(w, "audit.key"))
+    eq(r.returncode, 0, "keygen: %s" % r.stderr)
+    vkey = r.stdout.strip()
+    port = free_port()
+    gw = Gateway(w, gateway_config(port, "http://127.0.0.1:1", "http://127.0.0.1:2", w),
+                 KEYS)
+    gw.start(port)
+    try:
+        eq(gw.call("POST", "/v1/links", {"local_id": "caf-alice", "pivot": ALICE_PIVOT},
+                   key=KEYS["CAF_KEY"]).status, 201, "link")
+    finally:
+        eq(gw.stop(), 0, "stop")
+    logdir = os.path.join(w, "audit")
+    r = tellonce("audit", "verify", logdir, "--key", vkey)
+    eq(r.returncode, 0, "verify with keygen's key: %s%s" % (r.stdout, r.stderr))
+    eq(r.stdout.strip().split(", root ")[0], logdir + ": ok, 1 entries", "the verdict")
+    check("audit.tellonce.test/log" in r.stderr and "named tellonce" in r.stderr,
+          "says the key is named otherwise than the log: %r" % r.stderr)
+    other = tellonce("keygen", "-o", os.path.join(w, "other.key")).stdout.strip()
+    r = tellonce("audit", "verify", logdir, "--key", other)
+    eq(r.returncode, 1, "another key, whatever its name: %s" % r.stdout)
+    shutil.rmtree(w)
 
 
 @test
