@@ -408,26 +408,19 @@ request_uuid_text(const unsigned char raw[16], char out[37])
 	}
 }
 
-/* Keeps a caller's X-Request-Id when it is short and plain, so traces join
- * up across services; otherwise makes one. */
+/* Always an id of the gateway's own, whatever the caller sends: it goes
+ * into the public audit entry, where an id a service chose (one per
+ * citizen's case, say) would link that citizen's entries (contract §5).
+ * Traces join up through traceparent instead. */
 static void
 request_set_id(struct request *r)
 {
-	const char *given = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "X-Request-Id");
 	unsigned char raw[16];
-	size_t len;
 
-	if (given != NULL && (len = strlen(given)) > 0 && len < REQUEST_ID_LEN &&
-	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-_.") == len) {
-		memcpy(r->id, given, len + 1);
-	} else {
-		rand_id_bytes(raw, sizeof(raw));
-		raw[6] = (raw[6] & 0x0f) | 0x40;
-		raw[8] = (raw[8] & 0x3f) | 0x80;
-		request_uuid_text(raw, r->id);
-	}
+	rand_id_bytes(raw, sizeof(raw));
+	raw[6] = (raw[6] & 0x0f) | 0x40;
+	raw[8] = (raw[8] & 0x3f) | 0x80;
+	request_uuid_text(raw, r->id);
 	request_add_header(r, "X-Request-Id", r->id);
 }
 

@@ -314,6 +314,27 @@ def a_log_kept_for_auditors_serves_its_tiles_only_with_the_admin_token():
 
 
 @test
+def a_callers_request_id_links_nothing():
+    # A service that sends one X-Request-Id for a citizen's case (here her
+    # local id) would link her entries in the public tiles if the gateway
+    # kept it: each request gets an id of the gateway's own, which is the
+    # one the entry and the answer carry.
+    w = world()
+    indexes = []
+    for _ in range(2):
+        r = w.s.call("caf", "POST", "/v1/fetch", {
+            "subject": "c-alice", "dataset": "address",
+            "purpose": "benefit-eligibility"}, headers={"X-Request-Id": "c-alice"})
+        eq(r.status, 200, "fetch: %r" % r)
+        check(r.headers.get("x-request-id") != "c-alice", "the caller's id is not kept")
+        indexes.append((r.json["audit_index"], r.headers.get("x-request-id")))
+    ids = [w.s.admin("GET", "/v1/audit/entry?index=%d" % i).json["entry"]["request_id"]
+           for i, _ in indexes]
+    eq(ids, [rid for _, rid in indexes], "the entry's request_id is the answer's")
+    eq(len(set(ids)), 2, "two requests, two ids")
+
+
+@test
 def cleanup():
     if S is not None:
         S.s.stop()
