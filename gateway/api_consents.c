@@ -171,7 +171,8 @@ api_consents_post(struct request *r)
 	e.dataset = g.dataset->name;
 	e.attributes = g.attributes;
 	e.nattributes = g.nattributes;
-	/* What was asked for, whether a policy fits it or not. */
+	/* What was asked for, whether a policy fits it or not (request_audit
+	 * drops names the configuration does not have). */
 	e.purpose = g.purpose;
 	e.basis = config_basis_name(CONFIG_BASIS_CONSENT);
 	e.subject = subject;

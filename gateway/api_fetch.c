@@ -168,7 +168,8 @@ fetch_finish(struct fetch *f, int status, const char *reason,
 	e.dataset = f->ds->name;
 	e.attributes = names;
 	e.nattributes = n;
-	/* The purpose asked for, which a mismatching policy does not have. */
+	/* The purpose asked for, which a mismatching policy does not have
+	 * (request_audit drops it when no policy has it). */
 	e.purpose = f->purpose;
 	e.subject = f->subject[0] ? f->subject : NULL;
 	e.view_key = f->view_key;

@@ -363,6 +363,53 @@ request_audit_done(int status, uint64_t index, void *arg)
 	log_context_set(&prev, NULL);
 }
 
+/* A purpose that some policy has, or NULL: any other is a caller's free
+ * text (a case number, a name), which a public entry must not carry
+ * (contract §5). */
+static const char *
+request_known_purpose(const struct config *cfg, const char *purpose)
+{
+	if (purpose == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		if (strcmp(cfg->policies[i].purpose, purpose) == 0)
+			return purpose;
+	return NULL;
+}
+
+static int
+request_known_attribute(const struct config_dataset *ds, const char *name)
+{
+	return ds != NULL && name != NULL &&
+	    config_find_attribute(ds, name) != NULL;
+}
+
+/* Leaves out of e the attribute names its dataset does not have, for the
+ * same reason; the names kept are in r's arena when some go. 0, or -1 when
+ * out of memory. */
+static int
+request_known_attributes(struct request *r, struct audit_entry *e)
+{
+	const struct config_dataset *ds = e->dataset != NULL ?
+	    config_find_dataset(r->cfg, e->dataset) : NULL;
+	const char **kept;
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nattributes; i++)
+		if (!request_known_attribute(ds, e->attributes[i]))
+			break;
+	if (i == e->nattributes)
+		return 0;
+	if ((kept = request_alloc(r, e->nattributes * sizeof(*kept))) == NULL)
+		return -1;
+	for (i = 0; i < e->nattributes; i++)
+		if (request_known_attribute(ds, e->attributes[i]))
+			kept[n++] = e->attributes[i];
+	e->attributes = kept;
+	e->nattributes = n;
+	return 0;
+}
+
 void
 request_audit(struct request *r, const struct audit_entry *e,
     request_audited_fn then, void *arg)
@@ -377,7 +424,8 @@ request_audit_owned(struct request *r, const struct audit_entry *e,
 	struct request_audit_ctx *ctx = request_alloc(r, sizeof(*ctx));
 	struct audit_entry entry = *e;
 
-	if (ctx == NULL) {
+	entry.purpose = request_known_purpose(r->cfg, e->purpose);
+	if (ctx == NULL || request_known_attributes(r, &entry) != 0) {
 		if (release != NULL)
 			release(arg);
 		request_reply_problem(r, 503, NULL, "out of memory");
@@ -408,26 +456,19 @@ request_uuid_text(const unsigned char raw[16], char out[37])
 	}
 }
 
-/* Keeps a caller's X-Request-Id when it is short and plain, so traces join
- * up across services; otherwise makes one. */
+/* Always an id of the gateway's own, whatever the caller sends: it goes
+ * into the public audit entry, where an id a service chose (one per
+ * citizen's case, say) would link that citizen's entries (contract §5).
+ * Traces join up through traceparent instead. */
 static void
 request_set_id(struct request *r)
 {
-	const char *given = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "X-Request-Id");
 	unsigned char raw[16];
-	size_t len;
 
-	if (given != NULL && (len = strlen(given)) > 0 && len < REQUEST_ID_LEN &&
-	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-_.") == len) {
-		memcpy(r->id, given, len + 1);
-	} else {
-		rand_id_bytes(raw, sizeof(raw));
-		raw[6] = (raw[6] & 0x0f) | 0x40;
-		raw[8] = (raw[8] & 0x3f) | 0x80;
-		request_uuid_text(raw, r->id);
-	}
+	rand_id_bytes(raw, sizeof(raw));
+	raw[6] = (raw[6] & 0x0f) | 0x40;
+	raw[8] = (raw[8] & 0x3f) | 0x80;
+	request_uuid_text(raw, r->id);
 	request_add_header(r, "X-Request-Id", r->id);
 }
 

@@ -145,7 +145,9 @@ void request_log(struct request *r, enum log_level level, const char *fmt, ...)
 /* Adds a response header (before the reply). */
 void request_add_header(struct request *r, const char *name, const char *value);
 
-/* Appends e to the audit log (filling ts and request_id when unset) and,
+/* Appends e to the audit log (filling ts and request_id when unset, and
+ * leaving out a purpose or attribute names the configuration does not have:
+ * a caller's free text has no place in a public entry) and,
  * once it is durable, calls then(r, index, arg) on this worker. If the log
  * cannot take it, replies 503 itself: nothing is exchanged unaudited. */
 typedef void (*request_audited_fn)(struct request *r, uint64_t index, void *arg);

@@ -314,6 +314,58 @@ def a_log_kept_for_auditors_serves_its_tiles_only_with_the_admin_token():
 
 
 @test
+def a_callers_request_id_links_nothing():
+    # A service that sends one X-Request-Id for a citizen's case (here her
+    # local id) would link her entries in the public tiles if the gateway
+    # kept it: each request gets an id of the gateway's own, which is the
+    # one the entry and the answer carry.
+    w = world()
+    indexes = []
+    for _ in range(2):
+        r = w.s.call("caf", "POST", "/v1/fetch", {
+            "subject": "c-alice", "dataset": "address",
+            "purpose": "benefit-eligibility"}, headers={"X-Request-Id": "c-alice"})
+        eq(r.status, 200, "fetch: %r" % r)
+        check(r.headers.get("x-request-id") != "c-alice", "the caller's id is not kept")
+        indexes.append((r.json["audit_index"], r.headers.get("x-request-id")))
+    ids = [w.s.admin("GET", "/v1/audit/entry?index=%d" % i).json["entry"]["request_id"]
+           for i, _ in indexes]
+    eq(ids, [rid for _, rid in indexes], "the entry's request_id is the answer's")
+    eq(len(set(ids)), 2, "two requests, two ids")
+
+
+@test
+def a_callers_free_text_is_in_no_entry():
+    # A purpose or an attribute name that no policy or dataset has is a
+    # caller's free text (a case number, a name): a denial must not publish
+    # it, nor an objection, whose purpose nothing checks.
+    w = world()
+    texts = ["c-alice-case-%d" % n for n in range(4)]
+    before = len(w.s.audit_entries())
+    r = w.s.call("caf", "POST", "/v1/fetch", {
+        "subject": "c-alice", "dataset": "address", "purpose": texts[0]})
+    eq(r.json.get("reason"), "purpose_mismatch", "fetch: %r" % r)
+    r = w.s.call("caf", "POST", "/v1/fetch", {
+        "subject": "c-alice", "dataset": "address", "purpose": "benefit-eligibility",
+        "attributes": ["street", texts[1]]})
+    eq(r.json.get("reason"), "attribute_not_permitted", "fetch: %r" % r)
+    r = w.s.call("caf", "POST", "/v1/consents", {
+        "subject": "c-alice", "provider": "mairie", "dataset": "address",
+        "attributes": ["street"], "purpose": texts[2]})
+    eq(r.status, 403, "consent: %r" % r)
+    r = w.s.call("caf", "POST", "/v1/objections", {
+        "subject": "c-alice", "dataset": "address", "purpose": texts[3]})
+    eq(r.status, 201, "objection: %r" % r)
+    entries = w.s.audit_entries()
+    eq(len(entries), before + 4, "each of them audited")
+    found = [t for t in texts for e in entries if t in json.dumps(e)]
+    eq(found, [], "a caller's free text in an entry")
+    asked = [e for e in entries if e["type"] == "fetch" and e["attributes"] == ["street"]
+             and e["reason"] == "attribute_not_permitted"]
+    eq(len(asked), 1, "the denied fetch names the dataset's attributes it asked for")
+
+
+@test
 def cleanup():
     if S is not None:
         S.s.stop()

@@ -113,9 +113,10 @@ def json_lines_carry_the_request_id():
         exchange(s, "-4")
         r = s.call("caf", "POST", "/v1/fetch", {
             "subject": "caf-alice-4", "dataset": "address",
-            "purpose": "benefit-eligibility"}, headers={"X-Request-Id": "e2e-json-4"})
+            "purpose": "benefit-eligibility"})
         eq(r.status, 200, "fetch: %r" % r)
-        wait_for(lambda: re.search(r"answered 200[^\n]*e2e-json-4", s.gw.read_log()[start:]),
+        rid = r.headers.get("x-request-id")
+        wait_for(lambda: re.search(r"answered 200[^\n]*" + rid, s.gw.read_log()[start:]),
                  what="the fetch's last line")
         lines = [json.loads(line) for line in s.gw.read_log()[start:].splitlines()]
         for line in lines:
@@ -127,10 +128,10 @@ def json_lines_carry_the_request_id():
             if m:
                 eq(line.get("request_id"), m.group(1), "request_id of %r" % line)
                 eq(line.get("trace_id"), m.group(2), "trace_id of %r" % line)
-        mine = [line["msg"] for line in lines if line.get("request_id") == "e2e-json-4"]
+        mine = [line["msg"] for line in lines if line.get("request_id") == rid]
         for want in ("POST /v1/fetch received from caf", "calling provider mairie",
                      "provider mairie answered ok", "POST /v1/fetch answered 200"):
-            check(any(want in m for m in mine), "a line %r of e2e-json-4 in %r" % (want, mine))
+            check(any(want in m for m in mine), "a line %r of %s in %r" % (want, rid, mine))
         # A reload applies the format: text again.
         set_level(s, "info", "text")
         start = len(s.gw.read_log())

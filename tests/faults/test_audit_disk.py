@@ -138,11 +138,13 @@ def a_full_audit_disk_stops_deliveries_and_the_log_recovers_with_room():
         # answered from the stored answer, audited now, and only once.
         body = {"subject": "m-ana", "dataset": "address", "idempotency_key": "ana-3",
                 "record": address("3 rue Haute", "29000", "Quimper")}
-        for rid in ("replay-ana-3", "replay-ana-3-again"):
-            r = s.call("mairie", "POST", "/v1/records", body, headers={"X-Request-Id": rid})
+        rids = []
+        for _ in range(2):
+            r = s.call("mairie", "POST", "/v1/records", body)
             eq(r.status, 202, "the replay: %r" % r)
+            rids.append(r.headers.get("x-request-id"))
         pushes = [e["request_id"] for e in s.audit_entries() if e["type"] == "push"]
-        eq([p for p in pushes if p.startswith("replay-")], ["replay-ana-3"],
+        eq([p for p in pushes if p in rids], rids[:1],
            "the replay has the push entry the first attempt never had, once")
 
         # The objection answered 503 was stored before its entry failed: asked
