@@ -119,6 +119,12 @@ request_cmd_name(enum evhttp_cmd_type cmd)
 		return "DELETE";
 	case EVHTTP_REQ_HEAD:
 		return "HEAD";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
 	default:
 		return "other";
 	}

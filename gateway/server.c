@@ -450,8 +450,12 @@ worker_http_new(struct worker *w, const struct config *cfg,
 	    (ev_ssize_t)cfg->gateway.limits.max_headers);
 	evhttp_set_timeout_tv(http, &idle);
 	evhttp_set_bevcb(http, bevcb, w);
+	/* Every method a path may be asked with reaches the router, which
+	 * answers 405 with Allow and a problem; evhttp's own refusal is a 501
+	 * in HTML without X-Request-Id. */
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE);
 	evhttp_set_gencb(http, cb, w);
 	return http;
 }

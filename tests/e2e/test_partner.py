@@ -248,6 +248,19 @@ def a_wrong_method_is_told_the_right_ones():
 
 
 @test
+def a_method_no_path_has_is_a_405_problem_too():
+    # PATCH, OPTIONS and TRACE were evhttp's 501 in HTML, without
+    # X-Request-Id: what an API tester sends to find undocumented methods.
+    s = st()
+    for method in ("PATCH", "OPTIONS", "TRACE"):
+        r = s.call("caf", method, "/v1/consents")
+        eq((r.status, r.headers.get("allow"), r.headers.get("content-type")),
+           (405, "POST, GET", "application/problem+json"), method)
+        check(r.headers.get("x-request-id"), "%s answered with X-Request-Id" % method)
+        eq(s.call("caf", method, "/v1/nothing").status, 404, "%s on no path" % method)
+
+
+@test
 def problem_types_follow_gateway_problem_base():
     s = st()
     r = s.call("caf", "POST", "/v1/fetch", {"subject": "c-alice", "dataset": "address",
