@@ -145,6 +145,34 @@ cmd_serve_signals(struct gateway *gw, struct delivery *dl, const sigset_t *set)
 	}
 }
 
+/* A node started while its store's server is away (PostgreSQL restarting
+ * with the machine) waits for it with its port closed, so that a balancer
+ * sees it down, rather than exit into the service manager's restart
+ * limit: it then starts on its own (contract §9). 1 once the server
+ * answers, 0 when SIGTERM or SIGINT came first. */
+static int
+cmd_serve_wait_store(const struct config *cfg, const sigset_t *set)
+{
+	const char *pw = (const char *)cfg->gateway.store_password.data;
+	const struct timespec again = { 1, 0 };
+	int sig;
+
+	if (store_reachable(cfg->gateway.store, pw))
+		return 1;
+	log_warn("store: the server does not answer; waiting for it");
+	notify_send("STATUS=waiting for the store's server");
+	do {
+		sig = sigtimedwait(set, NULL, &again);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("signal %d: stopping before serving", sig);
+			notify_send("STOPPING=1");
+			return 0;
+		}
+	} while (!store_reachable(cfg->gateway.store, pw));
+	log_info("store: the server answers; starting");
+	return 1;
+}
+
 /* libevent's own warnings (a failing accept() repeats on every loop turn)
  * go to our log, rate-limited. */
 static void
@@ -319,6 +347,11 @@ cmd_serve(int argc, char **argv)
 	event_set_log_callback(cmd_serve_event_log);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
+	if (!cmd_serve_wait_store(cfg, &set)) {
+		config_free(cfg);
+		rc = CMD_OK;
+		goto out;
+	}
 	if ((fds = malloc((size_t)server_workers(cfg) * sizeof(*fds))) == NULL) {
 		log_error("out of memory");
 		config_free(cfg);

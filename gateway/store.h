@@ -49,6 +49,9 @@ struct store_scheme {
 	/* What `tellonce check` can tell without connecting: 0, or -1 with
 	 * err (which never quotes the URL). NULL: nothing to check. */
 	int (*check)(const char *target, char *err, size_t errlen);
+	/* 0 while the store's server does not answer, or answers that it
+	 * takes no connection yet; else 1. NULL: no server to wait for. */
+	int (*reachable)(const char *target, const char *password);
 	/* How an erased value leaves the disk, for the register. */
 	const char *erasure;
 };
@@ -70,6 +73,10 @@ struct store *store_open(const char *url, const char *password, char *err,
 #define STORE_OPEN_CURRENT 0x1
 struct store *store_open_current(const char *url, const char *password,
     char *err, size_t errlen);
+/* The scheme's reachable for url: 0 while its server is away, which
+ * waiting may mend (an unknown scheme or a server that answers: 1, and
+ * store_open says what else is wrong). */
+int store_reachable(const char *url, const char *password);
 void store_close(struct store *st);
 /* Readiness: 0 when the store can commit a write (a one-row write, done
  * at most once every STORE_PING_EVERY_MS per connection; the answer is

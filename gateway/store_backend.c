@@ -23,12 +23,12 @@
 	"once vacuumed, from WAL archives and backups once they expire"
 
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL,
+	{ "sqlite:", "sqlite", 1, store_sqlite_open, NULL, NULL,
 	    "by overwriting (SQLite secure_delete)" },
 	{ "postgresql://", "postgresql", 0, store_pg_open, store_pg_check,
-	    PG_ERASURE },
+	    store_pg_reachable, PG_ERASURE },
 	{ "postgres://", "postgresql", 0, store_pg_open, store_pg_check,
-	    PG_ERASURE },
+	    store_pg_reachable, PG_ERASURE },
 };
 
 const struct store_scheme *
@@ -81,6 +81,17 @@ store_open_current(const char *url, const char *password, char *err,
     size_t errlen)
 {
 	return store_open_flags(url, password, STORE_OPEN_CURRENT, err, errlen);
+}
+
+int
+store_reachable(const char *url, const char *password)
+{
+	const struct store_scheme *s = store_scheme_find(url);
+
+	if (s == NULL || s->reachable == NULL)
+		return 1;
+	return s->reachable(s->is_path ? url + strlen(s->prefix) : url,
+	    password);
 }
 
 void

@@ -169,6 +169,9 @@ int store_schema_current(int version, int want, char *err, size_t errlen);
 
 /* A PostgreSQL URL libpq can parse, with no password written in it. */
 int store_pg_check(const char *url, char *err, size_t errlen);
+/* 1 unless the PostgreSQL server of url does not answer or refuses
+ * connections for now (starting, stopping). */
+int store_pg_reachable(const char *url, const char *password);
 
 /* After an accept transaction that failed: every result STORE_ERROR, with
  * the first responses read meanwhile freed (none of it was stored). */

@@ -1181,12 +1181,15 @@ store_pg_check(const char *url, char *err, size_t errlen)
 	return rc;
 }
 
-static PGconn *
-pg_connect(const char *url, const char *password, char *err, size_t errlen)
+#define PG_NPARAMS (PG_NDEFAULTS + 3)
+
+/* Fills keys and values, NULL-terminated, PG_NPARAMS long, with the
+ * parameters of a connection to url. */
+static void
+pg_params(const char *url, const char *password, const char **keys,
+    const char **values)
 {
-	const char *keys[PG_NDEFAULTS + 3], *values[PG_NDEFAULTS + 3];
 	size_t n = 0;
-	PGconn *c;
 
 	for (; n < PG_NDEFAULTS; n++) {
 		keys[n] = pg_default_keys[n];
@@ -1199,6 +1202,28 @@ pg_connect(const char *url, const char *password, char *err, size_t errlen)
 		values[n++] = password;
 	}
 	keys[n] = values[n] = NULL;
+}
+
+int
+store_pg_reachable(const char *url, const char *password)
+{
+	const char *keys[PG_NPARAMS], *values[PG_NPARAMS];
+	PGPing ping;
+
+	pg_params(url, password, keys, values);
+	ping = PQpingParams(keys, values, 1);
+	/* REJECT is a server starting or stopping; NO_ATTEMPT, parameters
+	 * that no wait mends, which the open then reports. */
+	return ping != PQPING_NO_RESPONSE && ping != PQPING_REJECT;
+}
+
+static PGconn *
+pg_connect(const char *url, const char *password, char *err, size_t errlen)
+{
+	const char *keys[PG_NPARAMS], *values[PG_NPARAMS];
+	PGconn *c;
+
+	pg_params(url, password, keys, values);
 	if ((c = PQconnectdbParams(keys, values, 1)) == NULL) {
 		snprintf(err, errlen, "store: postgresql: out of memory");
 		return NULL;

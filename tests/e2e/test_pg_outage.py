@@ -7,7 +7,8 @@ is lost: every subscriber gets every subject's latest version, in order,
 each key applied once, and every record is in the store. The figures
 (503s, the slowest answer, the time to the first 202 after the server is
 back) are printed for docs/deployment.md. The audit log, which is in the
-same database, holds the entry of every push answered 202 and verifies."""
+same database, holds the entry of every push answered 202 and verifies.
+A gateway started while the server is away waits for it and then serves."""
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audit_verifier as av  # noqa: E402
-from harness import check, eq, run, test, wait_for  # noqa: E402
+from harness import Gateway, check, eq, run, test, wait_for  # noqa: E402
 from pgstack import PG_ENV, PgServer  # noqa: E402
 from pushstack import PushStack, Pusher, wait_delivered_in_order  # noqa: E402
 
@@ -123,6 +124,36 @@ def the_gateway_drains_and_stops_cleanly():
     eq(st().gw.stop(), 0, "exit status after SIGTERM")
     log = S.gw.read_log()
     check("store: postgresql: reconnected" in log, "the reconnection is logged")
+
+
+@test
+def a_gateway_started_while_postgresql_is_away_waits_for_it():
+    """Exiting instead would leave a node down for good once the service
+    manager's restart limit is hit; it waits, its port closed, and serves
+    once the server is back."""
+    s = st()
+    eq(s.gw.stop(), 0, "the first gateway stopped")
+    PG.ctl("halt")
+    gw = Gateway(s.workdir, open(s.gw.config).read(), s.gw.env)
+    gw.logfile = os.path.join(s.workdir, "gateway-2.log")
+    gw.start(s.gw.port, wait=False)
+    try:
+        wait_for(lambda: "waiting for it" in gw.read_log(), 10, "the wait logged")
+        time.sleep(1)
+        check(gw.proc.poll() is None, "still running while PostgreSQL is away:\n%s"
+              % gw.read_log()[-2000:])
+        PG.ctl("restart")
+        wait_for(lambda: "serving (pid %d)" % gw.proc.pid in gw.read_log(), 30,
+                 "serving once PostgreSQL is back")
+        eq(gw.call("GET", "/readyz").status, 200, "ready")
+        r = s.call("mairie", "POST", "/v1/records", {
+            "subject": "m-o000", "dataset": "address",
+            "record": {"adresse": {"voie": "1 rue du Retour", "cp": "29000",
+                                   "commune": "Quimper", "pays": "FR"}},
+            "idempotency_key": "after-the-wait"})
+        eq(r.status, 202, "a push once the server is back: %r" % r)
+    finally:
+        eq(gw.stop(), 0, "exit status after SIGTERM")
 
 
 def teardown():
