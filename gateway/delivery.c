@@ -69,6 +69,7 @@ struct delivery_job {
 	int probe;                   /* the circuit's half-open probe */
 	int pushed;                  /* bytes may have gone out */
 	int64_t pushed_us;           /* when the push was sent */
+	char trace_id[TRACE_ID_LEN]; /* the attempt's, for its log lines */
 	struct store_delivery row;
 	const struct config_service *svc, *provider;
 	const struct config_dataset *ds;
@@ -341,10 +342,25 @@ delivery_detail(const struct connector_result *res, char *detail, size_t len)
 		    res->detail ? res->detail : "no answer");
 }
 
+/* The context of job's log lines: the delivery id, which the subscriber
+ * gets as X-Request-Id, and the trace of the attempt. */
 static void
-delivery_job_pushed(const struct connector_result *res, void *arg)
+delivery_log_enter(const struct delivery_job *job, struct log_context *prev)
 {
-	struct delivery_job *job = arg;
+	struct log_context ctx;
+
+	_Static_assert(sizeof(job->row.id) <= sizeof(ctx.request_id) &&
+	    sizeof(job->trace_id) <= sizeof(ctx.trace_id),
+	    "the ids fit the log context");
+	memcpy(ctx.request_id, job->row.id, sizeof(job->row.id));
+	memcpy(ctx.trace_id, job->trace_id, sizeof(job->trace_id));
+	log_context_set(&ctx, prev);
+}
+
+static void
+delivery_job_outcome(struct delivery_job *job,
+    const struct connector_result *res)
+{
 	char detail[160];
 
 	metrics_connector(job->svc->id, METRICS_PUSH, res->status,
@@ -375,6 +391,16 @@ delivery_job_pushed(const struct connector_result *res, void *arg)
 	}
 }
 
+static void
+delivery_job_pushed(const struct connector_result *res, void *arg)
+{
+	struct log_context prev;
+
+	delivery_log_enter(arg, &prev);
+	delivery_job_outcome(arg, res);
+	log_context_set(&prev, NULL);
+}
+
 static void *
 delivery_connector(struct delivery_job *job, const struct connector_ops **ops,
     char *err, size_t errlen)
@@ -397,6 +423,7 @@ delivery_job_push(struct delivery_job *job)
 	const struct connector_ops *ops;
 	struct connector_request creq = { 0 };
 	char err[256], traceparent[TRACE_HEADER_LEN];
+	struct log_context prev;
 	struct trace trace;
 	void *inst;
 
@@ -416,12 +443,16 @@ delivery_job_push(struct delivery_job *job)
 	trace_continue(&trace, job->row.rec.traceparent);
 	trace_format(&trace, traceparent);
 	creq.traceparent = traceparent;
+	memcpy(job->trace_id, trace.trace_id, sizeof(job->trace_id));
+	delivery_log_enter(job, &prev);
 	log_debug("delivery %s trace %s: pushing %s to %s (%s connector), "
 	    "attempt %d", job->row.id, trace.trace_id, job->ds->name,
 	    job->svc->id, ops->name, job->row.attempts + 1);
 	job->pushed_us = clock_mono_us();
 	job->pushed = 1;
+	/* A connector may answer at once, freeing job: prev is a copy. */
 	ops->push(inst, &creq, delivery_job_pushed, job);
+	log_context_set(&prev, NULL);
 }
 
 static void

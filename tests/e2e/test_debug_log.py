@@ -132,6 +132,16 @@ def json_lines_carry_the_request_id():
         for want in ("POST /v1/fetch received from caf", "calling provider mairie",
                      "provider mairie answered ok", "POST /v1/fetch answered 200"):
             check(any(want in m for m in mine), "a line %r of %s in %r" % (want, rid, mine))
+        # A delivery's lines are about the delivery (its id is the
+        # subscriber's X-Request-Id) and the trace of the push.
+        deliveries = [line for line in lines if line["msg"].startswith("delivery ")]
+        check(deliveries, "the delivery's lines")
+        push_trace = [line["trace_id"] for line in lines
+                      if "POST /v1/records answered 202" in line["msg"]][0]
+        for line in deliveries:
+            delivery = line["msg"].split()[1].rstrip(":")
+            eq((line.get("request_id"), line.get("trace_id")), (delivery, push_trace),
+               "request_id and trace_id of %r" % line)
         # A reload applies the format: text again.
         set_level(s, "info", "text")
         start = len(s.gw.read_log())
