@@ -14,8 +14,8 @@
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 /* text: "TS LEVEL: message"; json: one object per line with ts, level,
- * msg, and request_id / trace_id when the line has a context (a request,
- * or a delivery attempt: its delivery id and trace). */
+ * msg, and request_id / trace_id when the line has a context (a request;
+ * a delivery attempt: its delivery id and trace; a poll: its trace). */
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 #define LOG_CONTEXT_ID_MAX 64

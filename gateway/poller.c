@@ -227,10 +227,20 @@ out:
 	return rc;
 }
 
+/* The context of a poll's log lines: the trace it started, which its
+ * records keep. */
 static void
-poller_done(const struct connector_result *res, void *arg)
+poller_log_enter(const struct poller_call *c, struct log_context *prev)
 {
-	struct poller_call *c = arg;
+	struct log_context ctx = { .request_id = "" };
+
+	memcpy(ctx.trace_id, c->trace.trace_id, sizeof(c->trace.trace_id));
+	log_context_set(&ctx, prev);
+}
+
+static void
+poller_answered(struct poller_call *c, const struct connector_result *res)
+{
 	int64_t interval = c->svc->connector->poll.interval_ms;
 	json_t *changes;
 
@@ -261,6 +271,16 @@ poller_done(const struct connector_result *res, void *arg)
 	json_decref(changes);
 }
 
+static void
+poller_done(const struct connector_result *res, void *arg)
+{
+	struct log_context prev;
+
+	poller_log_enter(arg, &prev);
+	poller_answered(arg, res);
+	log_context_set(&prev, NULL);
+}
+
 int
 poller_source(struct poller *pl, const struct config *cfg,
     const struct config_service *svc, void *inst, poller_release_fn release,
@@ -269,6 +289,7 @@ poller_source(struct poller *pl, const struct config *cfg,
 	struct poller_state *ps = poller_state_get(pl, svc->id);
 	struct connector_request req = { 0 };
 	char traceparent[TRACE_HEADER_LEN];
+	struct log_context prev;
 	struct poller_call *c;
 	enum store_status st;
 
@@ -296,6 +317,9 @@ poller_source(struct poller *pl, const struct config *cfg,
 	trace_child(&c->trace, traceparent);
 	req.traceparent = traceparent;
 	c->started_us = clock_mono_us();
+	poller_log_enter(c, &prev);
+	/* A connector may answer at once, freeing c: prev is a copy. */
 	svc->connector->ops->changes(inst, &req, poller_done, c);
+	log_context_set(&prev, NULL);
 	return 1;
 }

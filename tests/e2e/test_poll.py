@@ -5,6 +5,7 @@ only with the records it covers, and accepts nothing twice after a
 restart."""
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -18,7 +19,7 @@ ENV = dict(KEYS, REGISTRE_KEY="registre-secret-key")
 
 
 def poll_config(port, workdir, ccas_url):
-    return preamble(port, workdir) + """\
+    return preamble(port, workdir, "  log: {format: json}\n") + """\
 services:
   registre:
     name: Registre sans API
@@ -123,6 +124,20 @@ def polled_changes_are_delivered_and_the_file_acknowledged():
     eq(os.listdir(os.path.join(s.folder, "done")), ["001.jsonl"], "moved to done/")
     eq([c["record"]["commune"]["nom"] for c in s.feed()], ["Brest", "Morlaix", "Vannes"],
        "accepted once each, in file order; the unlinked subject skipped")
+
+
+@test
+def a_poll_is_a_trace_that_its_log_lines_and_deliveries_carry():
+    s = st()
+    lines = [json.loads(line) for line in s.gw.read_log().splitlines()]
+    accepted = [line for line in lines if "changes accepted" in line["msg"]]
+    check(accepted, "the poll's line")
+    trace = accepted[0].get("trace_id")
+    check(trace is not None and re.fullmatch(r"[0-9a-f]{32}", trace),
+          "the trace_id of %r" % accepted[0])
+    got = [r["traceparent"].split("-")[1]
+           for r in s.ccas.control("GET", "received")["received"]]
+    check(trace in got, "a delivery of the poll in its trace %s: %r" % (trace, got))
 
 
 @test
