@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http_struct.h>
 #include <event2/util.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -467,14 +468,20 @@ request_uuid_text(const unsigned char raw[16], char out[37])
  * citizen's case, say) would link that citizen's entries (contract §5).
  * Traces join up through traceparent instead. */
 static void
-request_set_id(struct request *r)
+request_new_id(char id[REQUEST_ID_LEN])
 {
 	unsigned char raw[16];
 
 	rand_id_bytes(raw, sizeof(raw));
 	raw[6] = (raw[6] & 0x0f) | 0x40;
 	raw[8] = (raw[8] & 0x3f) | 0x80;
-	request_uuid_text(raw, r->id);
+	request_uuid_text(raw, id);
+}
+
+static void
+request_set_id(struct request *r)
+{
+	request_new_id(r->id);
 	request_add_header(r, "X-Request-Id", r->id);
 }
 
@@ -861,6 +868,65 @@ request_intake(struct request *r, int tls_only)
 	if (rt->method == EVHTTP_REQ_POST && request_parse_body(r) != 0)
 		return;
 	rt->handler(r);
+}
+
+/* ---- libevent's own refusals ------------------------------------------ */
+
+/* Why libevent refused a request before request_accept saw it. */
+static const char *
+request_refusal_detail(int status)
+{
+	switch (status) {
+	case 400: return "the request line or headers cannot be read, or are "
+	    "larger than the gateway accepts";
+	case 413: return "the body is larger than the gateway accepts";
+	case 417: return "the only expectation understood is 100-continue";
+	case 501: return "the gateway serves no such method";
+	default: return request_status_title(status);
+	}
+}
+
+/* libevent 2.1 answers what it refuses itself (a body over max_body,
+ * headers it cannot read or over max_headers, a method it does not serve)
+ * through evhttp_send_error, with an HTML page and none of our headers,
+ * and has no hook to change that (2.2 has evhttp_set_errorcb). It calls
+ * evhttp_send_error through its PLT and the daemon is linked -rdynamic,
+ * so this definition takes the place of libevent's: those answers are
+ * problem documents with an X-Request-Id too (contract section 4).
+ * tests/e2e/test_limits.py fails if a build stops taking it. */
+void
+evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *body = evbuffer_new();
+	char id[REQUEST_ID_LEN], *text = NULL;
+	json_t *p;
+
+	request_new_id(id);
+	p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank",
+	    "title", request_status_title(error), "status", error,
+	    "detail", request_refusal_detail(error), "request_id", id);
+	if (p != NULL)
+		text = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	if (body != NULL && text != NULL)
+		evbuffer_add(body, text, strlen(text));
+	free(text);
+	evhttp_clear_headers(out);
+	evhttp_add_header(out, "Content-Type", "application/problem+json");
+	evhttp_add_header(out, "X-Request-Id", id);
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	/* The body may be unread: the connection is out of step. */
+	evhttp_add_header(out, "Connection", "close");
+	/* A request line that could not be read has no version; libevent
+	 * answers those in 1.1. */
+	if (req->major == 0) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	evhttp_send_reply(req, error, request_status_title(error), body);
+	if (body != NULL)
+		evbuffer_free(body);
 }
 
 /* Everything up to the handler's return, r's id on the lines it logs. */

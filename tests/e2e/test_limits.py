@@ -3,6 +3,7 @@ RateLimit-* headers, other services unaffected), slow clients cut by the
 request deadline, the connection cap, oversized bodies and headers -- and
 through all of it the gateway keeps serving well-behaved clients. Also
 gateway.user: the daemon drops root for good."""
+import json
 import os
 import pwd
 import shutil
@@ -192,6 +193,62 @@ def oversized_bodies_and_headers_are_refused_and_service_goes_on():
     eq(s.call(None, "GET", "/healthz").status, 200, "still serving")
     log = s.gw.read_log()
     check("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
+
+
+def a_problem(status, headers, body, what):
+    """Checks a problem document (contract §4) with its X-Request-Id."""
+    check(headers.get("x-request-id"), "X-Request-Id on %s" % what)
+    eq(headers.get("content-type"), "application/problem+json", "content type of " + what)
+    problem = json.loads(body)
+    eq(problem.get("status"), status, "status member of " + what)
+    for k in ("type", "title", "detail"):
+        check(k in problem, "%s: problem member %s missing: %r" % (what, k, problem))
+
+
+def raw_answer(data):
+    """Sends data on a connection of its own; the status, the headers
+    (lower-case names) and the body of the answer."""
+    sock = connect()
+    got = b""
+    try:
+        sock.sendall(data)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except ConnectionResetError:
+        pass
+    finally:
+        sock.close()
+    head, _, body = got.decode("latin-1").partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@test
+def what_libevent_refuses_is_a_problem_with_a_request_id():
+    """libevent answers some requests before the gateway sees them: a body
+    over max_body, headers it cannot read, a method it does not serve.
+    Those answers too are problem documents with an X-Request-Id."""
+    s = st()
+    r = s.call("caf", "POST", "/v1/links", raw=b"{" + b" " * (70 * 1024) + b"}",
+               headers={"Content-Type": "application/json"})
+    eq(r.status, 413, "a body over max_body")
+    a_problem(413, r.headers, r.raw, "a body over max_body")
+    for what, data, want in (
+            ("headers over max_headers",
+             b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (9 * 1024) + b"\r\n\r\n",
+             400),
+            ("a request line that is not HTTP", b"GARBAGE\r\n\r\n", 400),
+            ("a method HTTP does not have", b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+             501)):
+        status, headers, body = raw_answer(data)
+        eq(status, want, what)
+        a_problem(want, headers, body, what)
+    s.healthy()
 
 
 @test
