@@ -446,6 +446,10 @@ worker_http_new(struct worker *w, const struct config *cfg,
 	if (http == NULL)
 		return NULL;
 	evhttp_set_max_body_size(http, (ev_ssize_t)cfg->gateway.limits.max_body);
+	/* A body over max_body is read and dropped before the 413: closing
+	 * on it unread resets the connection, and a client still sending
+	 * never reads the answer. The request deadline bounds the reading. */
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_headers_size(http,
 	    (ev_ssize_t)cfg->gateway.limits.max_headers);
 	evhttp_set_timeout_tv(http, &idle);

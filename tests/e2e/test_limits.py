@@ -238,6 +238,12 @@ def what_libevent_refuses_is_a_problem_with_a_request_id():
                headers={"Content-Type": "application/json"})
     eq(r.status, 413, "a body over max_body")
     a_problem(413, r.headers, r.raw, "a body over max_body")
+    # Far more than the socket buffers hold: the client is still sending
+    # when the gateway knows its answer, and must get to read it.
+    r = s.call("caf", "POST", "/v1/links", raw=b" " * (16 << 20),
+               headers={"Content-Type": "application/json"})
+    eq(r.status, 413, "a body far over max_body")
+    a_problem(413, r.headers, r.raw, "a body far over max_body")
     for what, data, want in (
             ("headers over max_headers",
              b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (9 * 1024) + b"\r\n\r\n",
