@@ -195,13 +195,18 @@ def oversized_bodies_and_headers_are_refused_and_service_goes_on():
     check("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
 
 
+TITLES = {400: "Bad Request", 413: "Content Too Large",
+          417: "Expectation Failed", 501: "Not Implemented"}
+
+
 def a_problem(status, headers, body, what):
     """Checks a problem document (contract §4) with its X-Request-Id."""
     check(headers.get("x-request-id"), "X-Request-Id on %s" % what)
     eq(headers.get("content-type"), "application/problem+json", "content type of " + what)
     problem = json.loads(body)
     eq(problem.get("status"), status, "status member of " + what)
-    for k in ("type", "title", "detail"):
+    eq(problem.get("title"), TITLES[status], "title of " + what)
+    for k in ("type", "detail"):
         check(k in problem, "%s: problem member %s missing: %r" % (what, k, problem))
 
 
@@ -250,7 +255,10 @@ def what_libevent_refuses_is_a_problem_with_a_request_id():
              400),
             ("a request line that is not HTTP", b"GARBAGE\r\n\r\n", 400),
             ("a method HTTP does not have", b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-             501)):
+             501),
+            ("an expectation other than 100-continue",
+             b"POST /v1/links HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+             b"Expect: 200-ok\r\n\r\n{}", 417)):
         status, headers, body = raw_answer(data)
         eq(status, want, what)
         a_problem(want, headers, body, what)
