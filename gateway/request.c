@@ -196,7 +196,10 @@ request_send(struct request *r, int status, const void *data, size_t len)
 		log_context_set(&prev, NULL);
 		conn_request_answered(r->worker->conns, r->req,
 		    &r->cfg->gateway.limits);
-		if (len > 0)
+		/* evhttp would send a body after HEAD's headers, where the
+		 * client reads the next answer (RFC 9110 9.3.2). */
+		if (len > 0 && evhttp_request_get_command(r->req) !=
+		    EVHTTP_REQ_HEAD)
 			evbuffer_add(evhttp_request_get_output_buffer(r->req),
 			    data, len);
 		request_add_header(r, "Date", request_date());

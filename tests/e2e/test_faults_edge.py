@@ -98,6 +98,20 @@ def two_different_content_lengths_are_refused_and_the_connection_closed():
 
 
 @test
+def a_head_answer_has_no_body_so_the_next_answer_reads_right():
+    """RFC 9110 9.3.2: an answer to HEAD has no content. Bytes after its
+    headers would be read as the start of the next answer on the
+    connection."""
+    s = st()
+    got, _ = raw_exchange(s.gw.port, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, rest = got.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 405") and b"X-Request-Id" in head,
+          "HEAD answered with its headers: %r" % got[:300])
+    check(rest.startswith(b"HTTP/1.1 200"), "the GET answer follows at once: %r" % rest[:300])
+
+
+@test
 def bad_input_details_name_the_member_never_the_value():
     s = st()
     s.link("caf", "caf-alice", ALICE_PIVOT)
