@@ -342,6 +342,18 @@ delivery_detail(const struct connector_result *res, char *detail, size_t len)
 		    res->detail ? res->detail : "no answer");
 }
 
+/* Whether a failed push is worth another try. Contract section 4: a 4xx
+ * other than 409 is dead at once, 429 too, though a connector may read
+ * 429 as "later" (a fetch then fails with 502 like any retryable
+ * answer). */
+static int
+delivery_retryable(const struct connector_result *res)
+{
+	if (res->http_status >= 400 && res->http_status < 500)
+		return 0;
+	return res->status == CONNECTOR_RETRY || res->status == CONNECTOR_TIMEOUT;
+}
+
 /* The context of job's log lines: the delivery id, which the subscriber
  * gets as X-Request-Id, and the trace of the attempt. */
 static void
@@ -368,27 +380,22 @@ delivery_job_outcome(struct delivery_job *job,
 	log_debug("delivery %s: %s answered %s (HTTP %d) at attempt %d",
 	    job->row.id, job->svc->id, metrics_connector_name(res->status),
 	    res->http_status, job->row.attempts + 1);
-	switch (res->status) {
-	case CONNECTOR_OK:
-	case CONNECTOR_CONFLICT:
+	if (res->status == CONNECTOR_OK || res->status == CONNECTOR_CONFLICT) {
 		delivery_circuit(job, 1);
 		job->out.attempts = job->row.attempts + 1;
 		delivery_job_finish(job, STORE_DELIVERY_DELIVERED, NULL, NULL);
 		return;
-	case CONNECTOR_RETRY:
-	case CONNECTOR_TIMEOUT:
+	}
+	delivery_detail(res, detail, sizeof(detail));
+	if (delivery_retryable(res)) {
 		delivery_circuit(job, 0);
-		delivery_detail(res, detail, sizeof(detail));
 		delivery_job_failed(job, detail);
 		return;
-	default:
-		/* The service answered, so it is up; retrying cannot help. */
-		delivery_circuit(job, 1);
-		job->out.attempts = job->row.attempts + 1;
-		delivery_detail(res, detail, sizeof(detail));
-		delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
-		return;
 	}
+	/* The service answered, so it is up; retrying cannot help. */
+	delivery_circuit(job, 1);
+	job->out.attempts = job->row.attempts + 1;
+	delivery_job_finish(job, STORE_DELIVERY_DEAD, "dead_letter", detail);
 }
 
 static void

@@ -221,6 +221,26 @@ def a_4xx_goes_to_the_dead_letters_at_once_and_a_replay_delivers_it():
 
 
 @test
+def a_429_is_a_4xx_like_the_others_dead_at_once():
+    """Contract §4: 2xx or 409 is delivered, any other 4xx dead at once."""
+    s = st()
+    s.link_all("yuna", pivot("Morvan", "Yuna", "2002-02-02"))
+    s.impots.behave("error429", local_id="i-yuna")
+    try:
+        r = s.push("m-yuna", address("8 rue du Frout", "29000", "Quimper"))
+        eq(r.status, 202, "accepted")
+        wait_for(lambda: any(d["record_id"] == r.json["id"] and d["subscriber"] == "impots"
+                             for d in dead_letters(s)), 10, "a dead letter")
+    finally:
+        s.impots.behave("normal")
+    dead = [d for d in dead_letters(s) if d["record_id"] == r.json["id"]]
+    eq([(d["subscriber"], d["attempts"]) for d in dead], [("impots", 1)],
+       "dead after one attempt")
+    check("429" in dead[0]["last_error"], "says why: %r" % dead[0])
+    eq(len(s.requests("impots", "i-yuna")), 1, "never retried")
+
+
+@test
 def a_consent_revoked_after_acceptance_stops_the_delivery():
     s = st()
     s.link_all("fanch", pivot("Cornic", "Fanch", "1988-08-08"))
