@@ -277,6 +277,14 @@ fetch_parse(struct request *r, struct fetch *f, struct policy_query *q,
 	    api_body_attributes(r, f->ds, attrs, &q->nattributes) != 0 ||
 	    (provider != NULL && api_service(r, "provider", provider, &q->provider) != 0))
 		return -1;
+	/* Leaving attributes out asks for every permitted one; an empty list
+	 * (a client's filter that kept nothing) must not mean the same. */
+	if (q->nattributes == 0 &&
+	    json_is_array(json_object_get(r->body, "attributes"))) {
+		request_reply_problem(r, 400, NULL, "\"attributes\" must list at "
+		    "least one, or be left out to ask for every permitted one");
+		return -1;
+	}
 	q->cfg = r->cfg;
 	q->consumer = r->caller;
 	q->dataset = f->ds;

@@ -196,6 +196,22 @@ http_printable(const char *s, int space_ok)
 	return 1;
 }
 
+/* {local_id} is the one placeholder: another brace (a "{dataset}", say)
+ * would reach the service unreplaced, and check would not have said so. */
+static int
+http_braces_ok(const char *path)
+{
+	static const char var[] = "{local_id}";
+	const char *p = path;
+
+	while ((p = strpbrk(p, "{}")) != NULL) {
+		if (strncmp(p, var, sizeof(var) - 1) != 0)
+			return 0;
+		p += sizeof(var) - 1;
+	}
+	return 1;
+}
+
 static int
 http_check_endpoint(const char *name, const struct connector_endpoint *ep,
     char *err, size_t errlen)
@@ -209,6 +225,11 @@ http_check_endpoint(const char *name, const struct connector_endpoint *ep,
 	if (!http_printable(ep->path, 0) || strchr(ep->path, '#') != NULL) {
 		snprintf(err, errlen, "%s.path holds a space, a control "
 		    "character or '#'", name);
+		return -1;
+	}
+	if (!http_braces_ok(ep->path)) {
+		snprintf(err, errlen, "%s.path: only {local_id} is replaced; "
+		    "another '{' or '}' would be sent as it is", name);
 		return -1;
 	}
 	if (ep->method != NULL &&

@@ -379,6 +379,10 @@ def bad_input_gets_clear_errors():
     r = s.call("caf", "POST", "/v1/fetch", {"subject": "caf-bob", "dataset": "nope",
                                              "purpose": "x"})
     eq(r.status, 400, "unknown dataset")
+    r = s.call("caf", "POST", "/v1/fetch", {"subject": "caf-bob", "dataset": "address",
+                                             "purpose": "benefit-eligibility", "attributes": []})
+    eq(r.status, 400, "an empty list asks for nothing, not for everything: %r" % r)
+    check("attributes" in r.json["detail"], "detail names the member")
     r = s.call("caf", "POST", "/v1/fetch", raw=b'{"pad": "' + b"x" * 70000 + b'"}')
     eq(r.status, 413, "body over the 64k limit")
     eq(s.call(None, "GET", "/healthz").status, 200, "still serving")

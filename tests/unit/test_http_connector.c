@@ -376,6 +376,15 @@ test_validate(void)
 	    "fetch.path must start with '/'");
 	check_invalid("http://partner.example", "/a b",
 	    "fetch.path holds a space, a control character or '#'");
+	/* Sent as it is, a "{dataset}" would reach the service unreplaced. */
+	check_invalid("http://partner.example", "/citizens/{local_id}/{dataset}",
+	    "fetch.path: only {local_id} is replaced; another '{' or '}' "
+	    "would be sent as it is");
+	check_invalid("http://partner.example", "/citizens/{local_id",
+	    "fetch.path: only {local_id} is replaced; another '{' or '}' "
+	    "would be sent as it is");
+	s.fetch.path = "/c/{local_id}/x/{local_id}";
+	CHECK_INT(http_connector_ops.validate(&s, err, sizeof(err)), 0);
 }
 
 static void
