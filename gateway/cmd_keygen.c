@@ -58,6 +58,13 @@ cmd_keygen(int argc, char **argv)
 		return CMD_FAIL;
 	if (origin == NULL)
 		origin = "tellonce";
+	if (!keys_name_valid(origin)) {
+		fprintf(stderr, "tellonce keygen: --origin must not contain "
+		    "spaces, control characters or '+': no verifier key could "
+		    "name it\n");
+		free(owned);
+		return CMD_FAIL;
+	}
 	if ((key = keys_generate(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tellonce keygen: %s\n", err);
 		free(owned);

@@ -754,6 +754,13 @@ test_bad_values(void)
 	    1, "gateway.store: expected sqlite:PATH or postgresql://...");
 	check_change("origin: audit.example/log", "origin: \"audit example\"",
 	    "\"audit", 1, "gateway.audit.origin: must not contain spaces");
+	/* The origin names the signing key in signed notes, whose names hold
+	 * no '+' (it separates a verifier key's fields) and no Unicode space. */
+	check_change("origin: audit.example/log", "origin: audit+eu.example/log",
+	    "audit+eu", 1, "gateway.audit.origin: must not contain spaces");
+	check_change("origin: audit.example/log",
+	    "origin: \"audit\u00a0example/log\"", "\"audit", 1,
+	    "gateway.audit.origin: must not contain spaces");
 	check_change("city: string", "city: text", "text", 1,
 	    "datasets.address.attributes.city: unknown type 'text'");
 	check_change("basis: consent", "basis: whim", "whim", 1,
