@@ -252,10 +252,10 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 
 	if (s == NULL)
 		return;
-	if (!keys_name_valid(s)) {
-		config_error(ld, v, "%s: must not contain spaces, control "
-		    "characters or '+' (it names the signing key in signed "
-		    "notes)", path);
+	if (!checkpoint_origin_valid(s)) {
+		config_error(ld, v, "%s: must be at most %d bytes, without "
+		    "spaces, control characters or '+' (it names the signing "
+		    "key in signed notes)", path, CHECKPOINT_ORIGIN_MAX - 1);
 		return;
 	}
 	*(char **)dst = config_strdup(ld, s);

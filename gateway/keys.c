@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <utf8proc.h>
 
 #include "encode.h"
 
@@ -72,34 +71,6 @@ keys_note_id(const char *name, const unsigned char pub[32])
 		    (uint32_t)md[2] << 8 | md[3];
 	EVP_MD_CTX_free(c);
 	return id;
-}
-
-int
-keys_name_valid(const char *name)
-{
-	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)name;
-	utf8proc_int32_t c;
-	utf8proc_ssize_t n;
-
-	if (*p == '\0')
-		return 0;
-	for (; *p != '\0'; p += n) {
-		if ((n = utf8proc_iterate(p, -1, &c)) < 0)
-			return 0;
-		/* Go's unicode.IsSpace, which note.Open applies, plus controls. */
-		switch (utf8proc_category(c)) {
-		case UTF8PROC_CATEGORY_ZS:
-		case UTF8PROC_CATEGORY_ZL:
-		case UTF8PROC_CATEGORY_ZP:
-		case UTF8PROC_CATEGORY_CC:
-			return 0;
-		default:
-			break;
-		}
-		if (c == '+')
-			return 0;
-	}
-	return 1;
 }
 
 char *

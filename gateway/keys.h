@@ -16,10 +16,6 @@ EVP_PKEY *keys_load_private(const struct secret *pem, char *err, size_t errlen);
 int keys_public_raw(EVP_PKEY *key, unsigned char pub[32]);
 /* C2SP signed-note key ID: first 4 bytes of SHA-256(name || 0x0A || 0x01 || pub). */
 uint32_t keys_note_id(const char *name, const unsigned char pub[32]);
-/* 1 when name may name a key in a C2SP signed note (the log's origin):
- * non-empty UTF-8 without spaces (Unicode's too), control characters or
- * '+', which separates a verifier key's fields; 0 otherwise. */
-int keys_name_valid(const char *name);
 /* "name+hex8(keyID)+base64(0x01 || pub)"; malloc'd, caller frees. */
 char *keys_verifier_string(const char *name, const unsigned char pub[32]);
 /* Parses a verifier key string into its name (NUL-terminated, at most
