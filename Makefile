@@ -257,7 +257,7 @@ fuzz-build: $(FUZZ_BINS)
 # example keeps its store and audit log in the unit's StateDirectory, as
 # ProtectSystem=strict leaves nothing else writable. Only these files are
 # written, all under DESTDIR (tests/e2e/test_dist.py lists them).
-INSTALL_DOCS = README.md $(wildcard docs/*.md)
+INSTALL_DOCS = README.md $(wildcard docs/*.md) docs/openapi.yaml
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 \

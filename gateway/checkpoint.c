@@ -4,12 +4,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "encode.h"
 #include "keys.h"
 
 #define CHECKPOINT_DASH "\xe2\x80\x94 "    /* U+2014 em dash, then a space */
 #define CHECKPOINT_SIG_LEN 64
+
+int
+checkpoint_origin_valid(const char *origin)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)origin;
+	utf8proc_int32_t c;
+	utf8proc_ssize_t n;
+
+	if (*p == '\0' || strlen(origin) >= CHECKPOINT_ORIGIN_MAX)
+		return 0;
+	for (; *p != '\0'; p += n) {
+		if ((n = utf8proc_iterate(p, -1, &c)) < 0)
+			return 0;
+		/* Go's unicode.IsSpace, which note.Open applies, plus controls. */
+		switch (utf8proc_category(c)) {
+		case UTF8PROC_CATEGORY_ZS:
+		case UTF8PROC_CATEGORY_ZL:
+		case UTF8PROC_CATEGORY_ZP:
+		case UTF8PROC_CATEGORY_CC:
+			return 0;
+		default:
+			break;
+		}
+		if (c == '+')
+			return 0;
+	}
+	return 1;
+}
 
 /* One signature line's base64 (key ID, then the signature of text) into
  * out. 0, or -1 when signing fails. */

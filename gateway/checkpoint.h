@@ -23,6 +23,13 @@ struct checkpoint {
 	merkle_hash root;
 };
 
+/* 1 when origin can name a log: at most CHECKPOINT_ORIGIN_MAX - 1 bytes,
+ * as checkpoint_parse reads it back, and a C2SP signed-note key name, since
+ * it names the signing key too: non-empty UTF-8 without spaces (Unicode's
+ * too), control characters or '+', which separates a verifier key's
+ * fields. 0 otherwise. */
+int checkpoint_origin_valid(const char *origin);
+
 /* A verifier key: its name and raw Ed25519 public key (keys.h). */
 struct checkpoint_key {
 	const char *name;            /* borrowed */

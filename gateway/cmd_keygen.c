@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cmd.h"
 #include "keys.h"
 
@@ -58,6 +59,13 @@ cmd_keygen(int argc, char **argv)
 		return CMD_FAIL;
 	if (origin == NULL)
 		origin = "tellonce";
+	if (!checkpoint_origin_valid(origin)) {
+		fprintf(stderr, "tellonce keygen: --origin must be at most %d "
+		    "bytes, without spaces, control characters or '+': no "
+		    "verifier key could name it\n", CHECKPOINT_ORIGIN_MAX - 1);
+		free(owned);
+		return CMD_FAIL;
+	}
 	if ((key = keys_generate(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tellonce keygen: %s\n", err);
 		free(owned);

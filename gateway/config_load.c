@@ -242,7 +242,8 @@ config_field_store(struct config_loader *ld, const struct config_field *f,
 	free(file);
 }
 
-/* The origin line of signed checkpoints: one line of printable text. */
+/* The origin line of signed checkpoints, which also names their signing
+ * key: a signed-note key name, or no verifier key could name it. */
 static void
 config_field_origin(struct config_loader *ld, const struct config_field *f,
     const char *path, const struct yamltree *v, void *dst)
@@ -251,12 +252,11 @@ config_field_origin(struct config_loader *ld, const struct config_field *f,
 
 	if (s == NULL)
 		return;
-	for (const char *p = s; *p != '\0'; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			config_error(ld, v, "%s: must not contain spaces or "
-			    "control characters", path);
-			return;
-		}
+	if (!checkpoint_origin_valid(s)) {
+		config_error(ld, v, "%s: must be at most %d bytes, without "
+		    "spaces, control characters or '+' (it names the signing "
+		    "key in signed notes)", path, CHECKPOINT_ORIGIN_MAX - 1);
+		return;
 	}
 	*(char **)dst = config_strdup(ld, s);
 }

@@ -196,6 +196,21 @@ def the_key_keygen_printed_verifies_the_log_it_signed():
 
 
 @test
+def keygen_refuses_an_origin_no_verifier_key_can_name():
+    # A signed-note key name holds no '+' or space, and a checkpoint's origin
+    # line is at most 255 bytes: the verifier key printed would be refused by
+    # `audit verify --key` (and by Go's note package).
+    w = make_workdir("cli")
+    for origin in ("audit+eu.example/log", "audit example/log", "a" * 256):
+        key = os.path.join(w, "audit.key")
+        r = tellonce("keygen", "-o", key, "--origin", origin)
+        eq(r.returncode, 1, "keygen --origin %r: %s%s" % (origin, r.stdout, r.stderr))
+        check("--origin" in r.stderr and r.stdout == "", "says why: %r" % r.stderr)
+        check(not os.path.exists(key), "no key written for %r" % origin)
+    shutil.rmtree(w)
+
+
+@test
 def inline_secret_is_refused():
     w = make_workdir("cli")
     make_signing_key(w)

@@ -15,8 +15,10 @@ from harness import (BUILD, ROOT, TELLONCE, check, eq, make_signing_key,  # noqa
                      make_workdir, preamble, run, test)
 
 UNIT = os.path.join(ROOT, "dist", "tellonce.service")
-DOCS = sorted(["README.md"] + [f for f in os.listdir(os.path.join(ROOT, "docs"))
-                               if f.endswith(".md")])
+# The installed api.md links to openapi.yaml, so the API's description is
+# installed with the pages.
+DOCS = sorted(["README.md", "openapi.yaml"] + [
+    f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md")])
 
 
 def make(*args):

@@ -10,6 +10,7 @@
 
 #include <openssl/sha.h>
 
+#include "checkpoint.h"
 #include "config_load.h"
 #include "encode.h"
 #include "store.h"
@@ -753,7 +754,27 @@ test_bad_values(void)
 	check_change("store: sqlite:data/tellonce.db", "store: mysql://x", "mysql",
 	    1, "gateway.store: expected sqlite:PATH or postgresql://...");
 	check_change("origin: audit.example/log", "origin: \"audit example\"",
-	    "\"audit", 1, "gateway.audit.origin: must not contain spaces");
+	    "\"audit", 1, "gateway.audit.origin: must be at most 255 bytes, "
+	    "without spaces");
+	/* The origin names the signing key in signed notes, whose names hold
+	 * no '+' (it separates a verifier key's fields) and no Unicode space. */
+	check_change("origin: audit.example/log", "origin: audit+eu.example/log",
+	    "audit+eu", 1, "gateway.audit.origin: must be at most 255 bytes, "
+	    "without spaces");
+	check_change("origin: audit.example/log",
+	    "origin: \"audit\u00a0example/log\"", "\"audit", 1,
+	    "gateway.audit.origin: must be at most 255 bytes, without spaces");
+	/* A checkpoint's origin line is read back into CHECKPOINT_ORIGIN_MAX
+	 * bytes: a longer one would be signed, then refused at the next start. */
+	{
+		char *change = malloc(CHECKPOINT_ORIGIN_MAX + 16);
+
+		snprintf(change, CHECKPOINT_ORIGIN_MAX + 16, "origin: %0*d",
+		    CHECKPOINT_ORIGIN_MAX, 0);
+		check_change("origin: audit.example/log", change, "0000", 1,
+		    "gateway.audit.origin: must be at most 255 bytes");
+		free(change);
+	}
 	check_change("city: string", "city: text", "text", 1,
 	    "datasets.address.attributes.city: unknown type 'text'");
 	check_change("basis: consent", "basis: whim", "whim", 1,
