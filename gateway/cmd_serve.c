@@ -278,7 +278,7 @@ cmd_serve_open(struct gateway *gw, const struct config *cfg, int *fds,
 	stores[0] = store_open(cfg->gateway.store,
 	    (const char *)cfg->gateway.store_password.data, err, sizeof(err));
 	if (stores[0] == NULL) {
-		log_error("store: %s", err);
+		log_error("%s", err);
 		return -1;
 	}
 	if (cmd_serve_open_audit(gw, cfg, stores) != 0)
@@ -366,7 +366,7 @@ cmd_serve(int argc, char **argv)
 	if ((checkpointer = store_checkpointer_start(cfg->gateway.store,
 	    (const char *)cfg->gateway.store_password.data, err,
 	    sizeof(err))) == NULL) {
-		log_error("store: %s", err);
+		log_error("%s", err);
 		config_free(cfg);
 		goto out;
 	}

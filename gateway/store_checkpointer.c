@@ -95,7 +95,8 @@ store_checkpointer_run(struct store_checkpointer *cp, char *err,
 	pthread_mutex_init(&cp->mu, NULL);
 	if ((rc = pthread_create(&cp->thread, NULL, store_checkpointer_main,
 	    cp)) != 0) {
-		snprintf(err, errlen, "checkpointer thread: %s", strerror(rc));
+		snprintf(err, errlen, "store: checkpointer thread: %s",
+		    strerror(rc));
 		pthread_cond_destroy(&cp->cv);
 		pthread_mutex_destroy(&cp->mu);
 		return -1;
@@ -112,7 +113,7 @@ store_checkpointer_start(const char *url, const char *password, char *err,
 	struct store_checkpointer *cp = calloc(1, sizeof(*cp));
 
 	if (cp == NULL) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "store: out of memory");
 		return NULL;
 	}
 	if ((cp->st = store_open(url, password, err, errlen)) == NULL ||

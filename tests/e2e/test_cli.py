@@ -167,6 +167,22 @@ def serve_refuses_an_invalid_config():
 
 
 @test
+def serve_names_a_store_it_cannot_open_once():
+    w = make_workdir("cli")
+    make_signing_key(w)
+    text = gateway_config(free_port(), "http://127.0.0.1:1", "http://127.0.0.1:2", w)
+    text = text.replace("store: sqlite:%s/tellonce.db" % w,
+                        "store: sqlite:%s/missing/tellonce.db" % w)
+    check("/missing/tellonce.db" in text, "the config names the missing store")
+    r = tellonce("serve", "-c", write(w, "gw.yaml", text))
+    eq(r.returncode, 1, "serve exits 1: %s" % r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if "missing/tellonce.db" in ln]
+    check(lines and all("store: store:" not in ln for ln in lines),
+          "the store's error, prefixed once: %r" % r.stderr)
+    shutil.rmtree(w)
+
+
+@test
 def the_key_keygen_printed_verifies_the_log_it_signed():
     # Contract §2 as written: `keygen -o FILE` (no origin given), serve with
     # that key, `audit verify DIR --key` with what keygen printed.
