@@ -190,7 +190,9 @@ request_send(struct request *r, int status, const void *data, size_t len)
 
 	if (r->req != NULL) {
 		request_log_enter(r, &prev);
-		log_debug("request %s trace %s: %s %s answered %d in %lld ms",
+		/* At info, as a web server's access log: the trace id of
+		 * every request is in the log at the default level. */
+		log_info("request %s trace %s: %s %s answered %d in %lld ms",
 		    r->id, r->trace.trace_id, request_method_name(r), route,
 		    status, (long long)(took_us / 1000));
 		log_context_set(&prev, NULL);
