@@ -1556,8 +1556,23 @@ audit_restore(struct audit *a, uint64_t size, char *err, size_t errlen)
 	return 0;
 }
 
+/* No journal is an empty log, unless the directory holds tiles: the
+ * first journal is in place before any tile is written (they are made on
+ * first use), so both the journal and the checkpoint were lost, and
+ * starting over would write new entries over the old ones. */
+static int
+audit_recover_empty(struct audit *a, char *err, size_t errlen)
+{
+	if (faccessat(a->dirfd, "tile", F_OK, 0) != 0 && errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "%s/%s is missing but the log has tiles: "
+	    "entries were lost; restore the audit directory from a backup",
+	    a->dir, AUDIT_JOURNAL);
+	return -1;
+}
+
 /* Replays the journal over the tree restored at its first bundle, cutting
- * a torn last entry. No journal is an empty log. */
+ * a torn last entry. */
 static int
 audit_recover(struct audit *a, char *err, size_t errlen)
 {
@@ -1568,7 +1583,7 @@ audit_recover(struct audit *a, char *err, size_t errlen)
 
 	if (audit_file_read(a->dirfd, AUDIT_JOURNAL, &j, &len) != 0) {
 		if (errno == ENOENT)
-			return 0;
+			return audit_recover_empty(a, err, errlen);
 		snprintf(err, errlen, "%s/%s: %s", a->dir, AUDIT_JOURNAL,
 		    strerror(errno));
 		return -1;
