@@ -847,7 +847,7 @@ test_refuse_shorter(void)
 	log_path(&fx, "checkpoint", path);
 	CHECK(unlink(path) == 0);
 	CHECK(strstr(fixture_refusal(&fx, err, sizeof(err)),
-	    "/journal is missing but the log has tiles") != NULL);
+	    "/checkpoint is missing but the log has tiles") != NULL);
 out:
 	fixture_free(&fx);
 }
