@@ -49,6 +49,7 @@ fuzz_store(void *settings, const struct connector_key *k)
 	switch (k->type) {
 	case CONNECTOR_KEY_STRING:
 	case CONNECTOR_KEY_SECRET:
+	case CONNECTOR_KEY_CERT:
 	case CONNECTOR_KEY_PATH:
 		*(char **)p = NULL;
 		break;

@@ -1603,6 +1603,21 @@ audit_recover(struct audit *a, char *err, size_t errlen)
 	return rc;
 }
 
+/* A log without a checkpoint is a new one, empty and without tiles: one
+ * is signed at the first open, before any entry, and tiles are made on
+ * first use. With tiles, the checkpoint and the journal's entries were
+ * lost, and starting over would write new entries over the old ones. */
+static int
+audit_check_new(struct audit *a, char *err, size_t errlen)
+{
+	if (faccessat(a->dirfd, "tile", F_OK, 0) != 0 && errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "%s/%s is missing but the log has tiles: "
+	    "entries were lost; restore the audit directory from a backup",
+	    a->dir, AUDIT_CHECKPOINT);
+	return -1;
+}
+
 /* The recovered tree must extend the last signed checkpoint. */
 static int
 audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
@@ -1615,7 +1630,7 @@ audit_check_checkpoint(struct audit *a, char *err, size_t errlen)
 
 	if (audit_file_read(a->dirfd, AUDIT_CHECKPOINT, &note, &len) != 0) {
 		if (errno == ENOENT && a->size == 0)
-			return 0;
+			return audit_check_new(a, err, errlen);
 		snprintf(err, errlen, "%s/%s: %s: the log has %llu entries and "
 		    "no checkpoint to check them against", a->dir,
 		    AUDIT_CHECKPOINT, strerror(errno),

@@ -123,6 +123,10 @@ sql_pg_param(json_t *v, char buf[32], const char **out)
 	return 0;
 }
 
+/* The value at (row, col); NULL for one the JSON text records cross the
+ * ABI as cannot carry: a NaN or infinite float or numeric (both are valid
+ * PostgreSQL values, and a numeric can overflow a double), or text that is
+ * not UTF-8 (a SQL_ASCII database). */
 static json_t *
 sql_pg_value(PGresult *res, int row, int col)
 {
@@ -147,16 +151,29 @@ sql_pg_value(PGresult *res, int row, int col)
 	}
 }
 
-static void
-sql_pg_rows(PGresult *res, json_t *rows)
+/* -1 with err naming the column of the first value sql_pg_value refuses:
+ * a row short of it would shift the columns after it. */
+static int
+sql_pg_rows(PGresult *res, json_t *rows, char *err, size_t errlen)
 {
 	for (int r = 0; r < PQntuples(res); r++) {
 		json_t *row = json_array();
 
-		for (int c = 0; c < PQnfields(res); c++)
-			json_array_append_new(row, sql_pg_value(res, r, c));
+		for (int c = 0; c < PQnfields(res); c++) {
+			json_t *v = sql_pg_value(res, r, c);
+
+			if (v == NULL) {
+				snprintf(err, errlen, "column %s holds a value "
+				    "JSON cannot carry (NaN, infinite, or "
+				    "text that is not UTF-8)", PQfname(res, c));
+				json_decref(row);
+				return -1;
+			}
+			json_array_append_new(row, v);
+		}
 		json_array_append_new(rows, row);
 	}
+	return 0;
 }
 
 static enum connector_status
@@ -184,9 +201,10 @@ sql_pg_run(void *db, const char *sql, json_t *const *params, size_t nparams,
 	}
 	res = PQexecParams(db, sql, (int)nparams, NULL, values, NULL, NULL, 0);
 	rs = PQresultStatus(res);
-	if (rs == PGRES_TUPLES_OK && rows != NULL)
-		sql_pg_rows(res, rows);
-	else if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+	if (rs == PGRES_TUPLES_OK && rows != NULL) {
+		if (sql_pg_rows(res, rows, err, errlen) == -1)
+			status = CONNECTOR_PERMANENT;
+	} else if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
 		status = sql_pg_status(db, PQresultErrorField(res,
 		    PG_DIAG_SQLSTATE));
 		sql_pg_error(db, res, err, errlen);

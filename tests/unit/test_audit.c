@@ -840,6 +840,14 @@ test_refuse_shorter(void)
 	unlink(path);
 	CHECK(strstr(fixture_refusal(&fx, err, sizeof(err)),
 	    "entries were lost") != NULL);
+
+	/* Without its checkpoint too, nothing says how many entries there
+	 * were, but the tiles say there were some: starting an empty log
+	 * would write over them. */
+	log_path(&fx, "checkpoint", path);
+	CHECK(unlink(path) == 0);
+	CHECK(strstr(fixture_refusal(&fx, err, sizeof(err)),
+	    "/checkpoint is missing but the log has tiles") != NULL);
 out:
 	fixture_free(&fx);
 }

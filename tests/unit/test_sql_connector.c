@@ -453,6 +453,20 @@ test_postgresql(void)
 	    "{\"enfants\": \"Le Goff\"}", NULL), CONNECTOR_PERMANENT);
 	CHECK_STR(hc.res.detail, "postgresql: SQLSTATE 22P02");
 
+	/* NaN and infinity are valid float values that JSON cannot carry: a
+	 * row holding one is refused whole, naming the column, rather than
+	 * losing the value and shifting the columns after it. */
+	CHECK(pg_exec("UPDATE citizens SET revenu = 'NaN' WHERE id = 'c-1';"
+	    "UPDATE citizens SET revenu = '-Infinity' WHERE id = 'c-3';") == 0);
+	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
+	    CONNECTOR_PERMANENT);
+	CHECK(hc.res.detail != NULL && strncmp(hc.res.detail,
+	    "column revenu holds a value JSON cannot carry", 45) == 0);
+	CHECK_INT(harness_call(&hc, HARNESS_CHANGES, NULL, NULL,
+	    "[10,\"c-1\"]"), CONNECTOR_PERMANENT);
+	CHECK(pg_exec("UPDATE citizens SET revenu = 1 WHERE id IN "
+	    "('c-1', 'c-3');") == 0);
+
 	/* The server restarts under an open connection: at most one call
 	 * is a retry, then the instance has connected again. */
 	CHECK_INT(harness_call(&hc, HARNESS_FETCH, "c-1", NULL, NULL),
