@@ -58,7 +58,12 @@
 /* Held by the session of the one audit integrator (store_audit_lead). */
 #define PG_LOCK_AUDIT "pg_try_advisory_lock(" PG_LOCK_CLASS ", 3)"
 
-/* Connection settings given before the URL, which may override each. */
+/* Connection settings given before the URL, which may override each.
+ * The keepalives of libpq are the client's; the server needs its own
+ * (the tcp_keepalives_* of options) to drop the session of a node whose
+ * machine vanished: an idle backend sends nothing, so without them it
+ * keeps that node's advisory locks, the audit signer's role among them,
+ * for the kernel's two hours. */
 static const char *const pg_default_keys[] = {
 	"connect_timeout", "keepalives", "keepalives_idle",
 	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
@@ -66,7 +71,8 @@ static const char *const pg_default_keys[] = {
 };
 static const char *const pg_default_values[] = {
 	"3", "1", "5", "2", "2", "5000",
-	"-c statement_timeout=5000", "tellonce",
+	"-c statement_timeout=5000 -c tcp_keepalives_idle=2"
+	" -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3", "tellonce",
 };
 #define PG_NDEFAULTS (sizeof(pg_default_keys) / sizeof(pg_default_keys[0]))
 
