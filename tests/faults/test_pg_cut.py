@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -93,6 +94,66 @@ def a_signer_cut_off_from_postgresql_is_replaced_within_seconds():
              "the other node signs on while the signer is cut off")
     wait_for(lambda: checkpoint_size(other) > size, 5, "a new checkpoint")
     print("signer replaced %.1f s after the cut" % (time.time() - cut))
+
+
+def push(gw, subject, key, timeout):
+    return gw.call("POST", "/v1/records", {
+        "subject": subject, "dataset": "address", "idempotency_key": key,
+        "record": {"adresse": {"voie": key, "cp": "29000", "commune": "Quimper",
+                               "pays": "FR"}}}, key=ENV["MAIRIE_KEY"], timeout=timeout)
+
+
+@test
+def a_node_cut_off_mid_write_holds_up_the_others_for_seconds_only():
+    """A node that is not the signer is cut while its sessions are in the
+    middle of pushes: a backend whose answer is never acknowledged
+    retransmits it for a quarter of an hour unless the server's
+    tcp_user_timeout ends it, and meanwhile holds the locks that every
+    other node's pushes wait for."""
+    victim = STOPPED.pop()
+    os.kill(victim.proc.pid, signal.SIGCONT)
+    while RULES:
+        subprocess.run(["iptables", "-D"] + RULES.pop(), check=True)
+    other = [gw for gw in NODES if gw is not victim][0]
+    subjects = ["m-cut%d" % i for i in range(8)]
+    for i, subj in enumerate(subjects):
+        r = other.call("POST", "/v1/links", {"local_id": subj, "pivot": dict(
+            ALICE_PIVOT, family_name="Cut%d" % i)}, key=ENV["MAIRIE_KEY"])
+        check(r.status in (200, 201), "link %s: %r" % (subj, r))
+    wait_for(lambda: victim.call("GET", "/readyz").status == 200, 15, "the victim ready again")
+    busy = threading.Event()
+
+    def load(i):
+        n = 0
+        while not busy.is_set():
+            n += 1
+            try:
+                push(victim, subjects[i], "cut-v-%d-%d" % (i, n), 2)
+            except OSError:
+                pass
+
+    loaders = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(4)]
+    for t in loaders:
+        t.start()
+    time.sleep(3)
+    for port in sessions_to_server(victim):
+        drop(port)
+    os.kill(victim.proc.pid, signal.SIGSTOP)
+    STOPPED.append(victim)
+    busy.set()
+    cut = time.time()
+    answers = []
+    n = 0
+    while time.time() - cut < 14:
+        n += 1
+        t = time.time()
+        r = push(other, subjects[4 + n % 4], "cut-o-%d" % n, 20)
+        answers.append((t - cut, r.status))
+    late = [status for at, status in answers if at > 8]
+    check(late and all(status == 202 for status in late),
+          "the other node takes pushes 8 s after the cut: %r" % answers[-5:])
+    print("%d pushes on the other node in the 14 s after the cut, %d answered 202"
+          % (len(answers), sum(1 for _, status in answers if status == 202)))
 
 
 def teardown():
