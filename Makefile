@@ -3,8 +3,8 @@
 #   make run        install what is missing, build, start the demo gateway
 #   make test       install what is missing, build, run the whole suite
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze),
-#                   SAN=1 too
+#   make test-faults the fault tests (root: loop-mounted file systems, fsfreeze,
+#                   iptables), SAN=1 too
 #   make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same)
 #   make deb        the Debian package (debian/), built in build/deb, linted
 #   make test-deb   root: installs that package, starts it, purges it
@@ -38,6 +38,9 @@ DEB_PKGS = pkg-config make gcc libc6-dev \
 # golang.org/x/mod (Go's own sumdb/tlog checks the audit log's format).
 TEST_PKGS = python3-cryptography python3-yaml postgresql groff-base mandoc systemd \
 	prometheus golang-go golang-golang-x-mod-dev
+# Only the fault tests need these (a PostgreSQL server reached over TCP,
+# whose packets tests/faults/test_pg_cut.py drops).
+FAULT_PKGS = postgresql iptables
 # Only the benchmarks need these.
 BENCH_PKGS = wrk nginx-light
 # Only `make deb` and `make test-deb` need these (the build dependencies
@@ -211,7 +214,8 @@ test:
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
-test-faults: deps
+test-faults:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FAULT_PKGS)"
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh faults
 

@@ -58,7 +58,13 @@
 /* Held by the session of the one audit integrator (store_audit_lead). */
 #define PG_LOCK_AUDIT "pg_try_advisory_lock(" PG_LOCK_CLASS ", 3)"
 
-/* Connection settings given before the URL, which may override each. */
+/* Connection settings given before the URL, which may override each.
+ * The keepalives and user timeout of libpq are the client's; the server
+ * needs its own (those of options) to drop the session of a node whose
+ * machine vanished: an idle backend sends nothing, and one whose answer
+ * is never acknowledged retransmits for a quarter of an hour, keeping
+ * that node's locks (the audit signer's role, the audit log's
+ * coordination row that every node's appends wait for) meanwhile. */
 static const char *const pg_default_keys[] = {
 	"connect_timeout", "keepalives", "keepalives_idle",
 	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
@@ -66,7 +72,9 @@ static const char *const pg_default_keys[] = {
 };
 static const char *const pg_default_values[] = {
 	"3", "1", "5", "2", "2", "5000",
-	"-c statement_timeout=5000", "tellonce",
+	"-c statement_timeout=5000 -c tcp_keepalives_idle=2"
+	" -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3"
+	" -c tcp_user_timeout=5000", "tellonce",
 };
 #define PG_NDEFAULTS (sizeof(pg_default_keys) / sizeof(pg_default_keys[0]))
 

@@ -22,11 +22,15 @@ def bundle_index(path):
 
 
 class PgServer:
-    def __init__(self):
+    def __init__(self, tcp_port=None):
+        """tcp_port: the gateways reach the server on 127.0.0.1:tcp_port
+        instead of its unix socket (for the tests that cut TCP sessions)."""
         self.dir = make_workdir("pg")
+        self.tcp_port = tcp_port
         # As root the server runs as postgres, which must reach its socket.
         os.chmod(self.dir, 0o711)
-        self.dsn = subprocess.run([PGSERVER, "start", self.dir], check=True,
+        self.dsn = subprocess.run([PGSERVER, "start", self.dir] +
+                                  ([str(tcp_port)] if tcp_port else []), check=True,
                                   capture_output=True, text=True).stdout.strip()
 
     def store_config(self, text):
@@ -40,7 +44,8 @@ class PgServer:
         return text.replace(audit_dir[0] + "\n", "").replace(
             sqlite[0], "  store: postgresql:///tellonce?host=%s"
             "&user=tellonce&sslmode=disable\n"
-            "  store_password: env:TELLONCE_STORE_PASSWORD" % self.dir)
+            "  store_password: env:TELLONCE_STORE_PASSWORD"
+            % (self.dir if self.tcp_port is None else "127.0.0.1&port=%d" % self.tcp_port))
 
     def psql(self, sql):
         out = subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", self.dsn,

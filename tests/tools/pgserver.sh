@@ -1,9 +1,11 @@
 #!/bin/sh
 # pgserver.sh — a private PostgreSQL server for the test suite.
 #
-#   pgserver.sh start DIR   initdb into DIR/data, listen on a unix socket in
-#                           DIR only (no TCP), create database "tellonce";
-#                           prints the connection string on stdout
+#   pgserver.sh start DIR [PORT]
+#                           initdb into DIR/data, listen on a unix socket in
+#                           DIR only (no TCP; with PORT, on 127.0.0.1:PORT
+#                           too), create database "tellonce"; prints the
+#                           connection string on stdout
 #   pgserver.sh restart DIR stop it (dropping its connections) and start it;
 #                           starts it when it was halted
 #   pgserver.sh halt DIR    stop it and keep DIR (PostgreSQL "down")
@@ -25,22 +27,37 @@ as_owner() {
 	fi
 }
 
+# A TCP port, given at start, is kept in DIR/port for the restarts.
+listen() {
+	if [ -f "$dir/port" ]; then
+		echo "-k $dir -p $(cat "$dir/port") -c listen_addresses=127.0.0.1 -F"
+	else
+		echo "-k $dir -c listen_addresses= -F"
+	fi
+}
+
 case $cmd in
 start)
 	mkdir -p "$dir"
+	[ -z "${3:-}" ] || echo "$3" >"$dir/port"
 	[ "$(id -u)" -ne 0 ] || chown postgres "$dir"
 	as_owner "$bin/initdb" -D "$dir/data" -U tellonce -A trust -E UTF8 \
 	    --locale=C --no-sync >"$dir/initdb.log" 2>&1
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-	    -o "-k $dir -c listen_addresses= -F" start >/dev/null
-	as_owner "$bin/createdb" -h "$dir" -U tellonce tellonce
-	echo "host=$dir user=tellonce dbname=tellonce"
+	    -o "$(listen)" start >/dev/null
+	if [ -f "$dir/port" ]; then
+		as_owner "$bin/createdb" -h 127.0.0.1 -p "$3" -U tellonce tellonce
+		echo "host=127.0.0.1 port=$3 user=tellonce dbname=tellonce"
+	else
+		as_owner "$bin/createdb" -h "$dir" -U tellonce tellonce
+		echo "host=$dir user=tellonce dbname=tellonce"
+	fi
 	;;
 restart)
 	how=start
 	as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 && how=restart
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-	    -m fast -o "-k $dir -c listen_addresses= -F" $how >/dev/null
+	    -m fast -o "$(listen)" $how >/dev/null
 	;;
 halt)
 	as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
