@@ -298,13 +298,31 @@ request_reply_json_text(struct request *r, int status, const char *text,
 	request_reply_raw(r, status, "application/json", text, len, NULL);
 }
 
+/* The problem document (RFC 9457) of a request id's answer, reason NULL
+ * for none; malloc'd text, or NULL when out of memory. */
+static char *
+request_problem_text(const char *type, int status, const char *detail,
+    const char *reason, const char *id)
+{
+	json_t *p;
+	char *text;
+
+	p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type,
+	    "title", request_status_title(status), "status", status,
+	    "detail", detail, "request_id", id);
+	if (p != NULL && reason != NULL)
+		json_object_set_new(p, "reason", json_string(reason));
+	text = p != NULL ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	return text;
+}
+
 void
 request_reply_problem(struct request *r, int status, const char *reason,
     const char *detail_fmt, ...)
 {
 	char detail[512], type[CONFIG_PROBLEM_BASE_MAX + 64] = "about:blank";
 	const char *base = r->cfg->gateway.problem_base;
-	json_t *p;
 	char *text;
 	va_list ap;
 
@@ -315,14 +333,7 @@ request_reply_problem(struct request *r, int status, const char *reason,
 	 * (RFC 9457 section 4.2.1). */
 	if (reason != NULL && base != NULL)
 		snprintf(type, sizeof(type), "%s%s", base, reason);
-	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type,
-	    "title", request_status_title(status), "status", status,
-	    "detail", detail);
-	if (reason != NULL)
-		json_object_set_new(p, "reason", json_string(reason));
-	json_object_set_new(p, "request_id", json_string(r->id));
-	text = json_dumps(p, JSON_COMPACT);
-	json_decref(p);
+	text = request_problem_text(type, status, detail, reason, r->id);
 	if (status == 401)
 		request_add_header(r, "WWW-Authenticate", "Bearer realm=\"tellonce\"");
 	request_add_header(r, "Cache-Control", "no-store");
@@ -906,16 +917,11 @@ evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *body = evbuffer_new();
-	char id[REQUEST_ID_LEN], *text = NULL;
-	json_t *p;
+	char id[REQUEST_ID_LEN], *text;
 
 	request_new_id(id);
-	p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank",
-	    "title", request_status_title(error), "status", error,
-	    "detail", request_refusal_detail(error), "request_id", id);
-	if (p != NULL)
-		text = json_dumps(p, JSON_COMPACT);
-	json_decref(p);
+	text = request_problem_text("about:blank", error,
+	    request_refusal_detail(error), NULL, id);
 	if (body != NULL && text != NULL)
 		evbuffer_add(body, text, strlen(text));
 	free(text);
